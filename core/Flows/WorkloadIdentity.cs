@@ -1,0 +1,85 @@
+namespace FlowPolicy.Core.Flows;
+
+/// <summary>What an address belongs to.</summary>
+public enum EndpointKind : byte
+{
+    /// <summary>A private address nobody told us about.</summary>
+    Unknown = 0,
+    /// <summary>A pod (or VM) that belongs to a workload.</summary>
+    Pod = 1,
+    /// <summary>A cluster node (kubelet, host-network pods).</summary>
+    Node = 2,
+    /// <summary>A Kubernetes Service virtual IP.</summary>
+    Service = 3,
+    /// <summary>An address outside the cluster and its networks.</summary>
+    External = 4,
+}
+
+/// <summary>
+/// Who owns an address at one time: namespace + workload (the identity policies are written for), plus
+/// replica-level evidence (pod name). Immutable and shared between records; readers and the lease index
+/// intern them so a million flows of one pod hold one instance.
+/// </summary>
+public sealed class WorkloadIdentity : IEquatable<WorkloadIdentity>
+{
+    private static readonly KeyValuePair<string, string>[] NoLabels = [];
+
+    public WorkloadIdentity(
+        EndpointKind kind,
+        string? @namespace,
+        string? workload,
+        string? workloadKind = null,
+        string? name = null,
+        IEnumerable<KeyValuePair<string, string>>? labels = null)
+    {
+        Kind = kind;
+        Namespace = string.IsNullOrEmpty(@namespace) ? null : @namespace;
+        Workload = string.IsNullOrEmpty(workload) ? null : workload;
+        WorkloadKind = string.IsNullOrEmpty(workloadKind) ? null : workloadKind;
+        Name = string.IsNullOrEmpty(name) ? null : name;
+        var sorted = labels?.ToArray() ?? NoLabels;
+        Array.Sort(sorted, static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        Labels = sorted;
+    }
+
+    public EndpointKind Kind { get; }
+    public string? Namespace { get; }
+    /// <summary>Owning workload (Deployment, StatefulSet, DaemonSet, CronJob name), or the node name for nodes.</summary>
+    public string? Workload { get; }
+    /// <summary>Deployment, StatefulSet, DaemonSet, CronJob, Job, Pod (bare pod), Node ...</summary>
+    public string? WorkloadKind { get; }
+    /// <summary>Replica-level name (pod or instance name): evidence, never part of an edge's identity.</summary>
+    public string? Name { get; }
+    /// <summary>Labels sorted by key (ordinal).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Labels { get; }
+
+    public string? Label(string key)
+    {
+        foreach (var pair in Labels)
+            if (pair.Key == key) return pair.Value;
+        return null;
+    }
+
+    /// <summary>"namespace/workload", or the node name, or the pod name for a bare pod.</summary>
+    public override string ToString() => Kind switch
+    {
+        EndpointKind.Node => "node:" + (Workload ?? Name),
+        _ => Namespace is null ? (Workload ?? Name ?? "?") : Namespace + "/" + (Workload ?? Name ?? "?"),
+    };
+
+    public bool Equals(WorkloadIdentity? other)
+    {
+        if (ReferenceEquals(this, other)) return true;
+        if (other is null) return false;
+        if (Kind != other.Kind || Namespace != other.Namespace || Workload != other.Workload
+            || WorkloadKind != other.WorkloadKind || Name != other.Name || Labels.Count != other.Labels.Count)
+            return false;
+        for (int i = 0; i < Labels.Count; i++)
+            if (Labels[i].Key != other.Labels[i].Key || Labels[i].Value != other.Labels[i].Value) return false;
+        return true;
+    }
+
+    public override bool Equals(object? obj) => Equals(obj as WorkloadIdentity);
+
+    public override int GetHashCode() => HashCode.Combine(Kind, Namespace, Workload, Name, Labels.Count);
+}
