@@ -1,10 +1,36 @@
 using System.CommandLine;
+using FlowPolicy.Cli.Commands;
+using FlowPolicy.Cli.Terminal;
 
 namespace FlowPolicy.Cli;
 
 internal static class Program
 {
-    public static Task<int> Main(string[] args) => FlowPolicyCommand.Create().Parse(args).InvokeAsync();
+    public static async Task<int> Main(string[] args)
+    {
+        var root = FlowPolicyCommand.Create();
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0 && !IsHelpRequest(args))
+        {
+            // System.CommandLine exits 1 on parse errors; 1 means "policy check failed" here, so usage errors exit 2.
+            foreach (var error in parsed.Errors)
+                Console.Error.WriteLine($"flowpolicy: {error.Message}");
+            var command = parsed.CommandResult.Command;
+            Console.Error.WriteLine($"Run 'flowpolicy {(command == root ? "" : command.Name + " ")}--help' for usage and examples.");
+            return ExitCodes.UsageError;
+        }
+        try
+        {
+            return await parsed.InvokeAsync();
+        }
+        catch (UsageException ex)
+        {
+            Console.Error.WriteLine($"flowpolicy: {ex.Message}");
+            return ExitCodes.UsageError;
+        }
+    }
+
+    private static bool IsHelpRequest(string[] args) => args.Any(a => a is "--help" or "-h" or "-?");
 }
 
 /// <summary>The `flowpolicy` command tree. Each subcommand lives in its own file under Commands/.</summary>
@@ -12,7 +38,12 @@ internal static class FlowPolicyCommand
 {
     public static RootCommand Create()
     {
-        var root = new RootCommand("FlowPolicy: flow logs -> service dependency graph, microsegmentation SLIs and least-privilege policy suggestions.");
+        var root = new RootCommand(
+            "FlowPolicy: flow logs -> service dependency graph, microsegmentation SLIs and least-privilege policy suggestions.\n\n" +
+            "Examples:\n" +
+            "  flowpolicy edges --flows vpc.log.gz hubble.json --inventory pods.json\n" +
+            "  flowpolicy edges --flows flows.jsonl --json > edges.jsonl");
+        root.Subcommands.Add(EdgesCommand.Create());
         return root;
     }
 }

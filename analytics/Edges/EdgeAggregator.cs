@@ -1,0 +1,205 @@
+using System.Runtime.InteropServices;
+using FlowPolicy.Core.Edges;
+using FlowPolicy.Core.Flows;
+using FlowPolicy.Core.Net;
+
+namespace FlowPolicy.Analytics.Edges;
+
+/// <summary>
+/// Aggregates oriented flows (client -> server, after enrichment and direction) into edges in memory: the
+/// embedded counterpart of the ClickHouse edge rollups. Not thread-safe: one aggregator per reader thread,
+/// then <see cref="MergeFrom"/>.
+/// </summary>
+public sealed class EdgeAggregator
+{
+    private readonly DateTime _from;
+    private readonly DateTime _to;
+    // Endpoint ids: identities are interned upstream, so a reference lookup hits almost always; the key
+    // dictionary makes equal identities from different sources share one endpoint.
+    private readonly Dictionary<WorkloadIdentity, int> _idByIdentity = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<PackedIp, int> _idByAddress = new();
+    private readonly Dictionary<string, int> _idByKey = new(StringComparer.Ordinal);
+    private readonly List<Endpoint> _endpoints = new();
+    private readonly Dictionary<EdgeKey, Accumulator> _edges = new();
+
+    public EdgeAggregator(DateTime? from = null, DateTime? to = null)
+    {
+        _from = from ?? DateTime.MinValue;
+        _to = to ?? DateTime.MaxValue;
+    }
+
+    /// <summary>Records counted into edges.</summary>
+    public long Records { get; private set; }
+    /// <summary>Records whose start lies outside [from, to).</summary>
+    public long OutsideWindow { get; private set; }
+    public int EdgeCount => _edges.Count;
+
+    /// <summary>
+    /// Adds one flow whose source is the client. <paramref name="isReply"/>: the record was the server's half of
+    /// the connection (already flipped): it adds bytes and packets but is not a new flow.
+    /// </summary>
+    public void Add(in FlowRecord flow, bool isReply)
+    {
+        if (flow.Start < _from || flow.Start >= _to)
+        {
+            OutsideWindow++;
+            return;
+        }
+        Records++;
+        int client = EndpointId(flow.SrcIdentity, flow.SrcIp);
+        int server = EndpointId(flow.DstIdentity, flow.DstIp);
+        ushort port = IpProtocols.HasPorts(flow.Protocol) ? flow.DstPort : (ushort)0;
+        ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_edges, new EdgeKey(client, server, port, flow.Protocol), out bool exists);
+        if (!exists) acc = new Accumulator(flow.Start);
+        acc!.Add(flow, isReply);
+    }
+
+    /// <summary>Folds another aggregator's edges into this one (parallel readers).</summary>
+    public void MergeFrom(EdgeAggregator other)
+    {
+        Records += other.Records;
+        OutsideWindow += other.OutsideWindow;
+        foreach (var (key, theirs) in other._edges)
+        {
+            int client = IdForEndpoint(other._endpoints[key.Client]);
+            int server = IdForEndpoint(other._endpoints[key.Server]);
+            ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_edges, new EdgeKey(client, server, key.Port, key.Protocol), out bool exists);
+            if (!exists) acc = new Accumulator(theirs.FirstSeen);
+            acc!.Merge(theirs);
+        }
+    }
+
+    /// <summary>The edges, in a stable order (client, server, protocol, port) so output is deterministic.</summary>
+    public List<Edge> ToEdges()
+    {
+        var result = new List<Edge>(_edges.Count);
+        foreach (var (key, acc) in _edges)
+            result.Add(acc.ToEdge(_endpoints[key.Client], _endpoints[key.Server], key.Port, key.Protocol));
+        result.Sort(EdgeOrder.Compare);
+        return result;
+    }
+
+    private int EndpointId(WorkloadIdentity? identity, PackedIp address)
+    {
+        // An identity without a name (Hubble's reserved:world, say) says less than the address does.
+        if (identity is not null && (identity.Workload is not null || identity.Name is not null))
+        {
+            if (_idByIdentity.TryGetValue(identity, out int id)) return id;
+            id = IdForEndpoint(Endpoint.FromIdentity(identity));
+            _idByIdentity[identity] = id;
+            return id;
+        }
+        if (_idByAddress.TryGetValue(address, out int byAddress)) return byAddress;
+        byAddress = IdForEndpoint(Endpoint.FromAddress(address));
+        _idByAddress[address] = byAddress;
+        return byAddress;
+    }
+
+    private int IdForEndpoint(Endpoint endpoint)
+    {
+        if (_idByKey.TryGetValue(endpoint.Key, out int id)) return id;
+        id = _endpoints.Count;
+        _endpoints.Add(endpoint);
+        _idByKey[endpoint.Key] = id;
+        return id;
+    }
+
+    private readonly record struct EdgeKey(int Client, int Server, ushort Port, byte Protocol);
+
+    private sealed class Accumulator
+    {
+        private readonly HashSet<int> _days = new();
+        private readonly HashSet<string> _replicaNames = new(StringComparer.Ordinal);
+        private readonly HashSet<PackedIp> _replicaAddresses = new();
+        private readonly long[] _hourOfWeek = new long[Edge.HoursPerWeek];
+
+        public Accumulator(DateTime firstSeen)
+        {
+            FirstSeen = firstSeen;
+            LastSeen = firstSeen;
+        }
+
+        public long Flows;
+        public ulong Bytes;
+        public ulong Packets;
+        public DateTime FirstSeen;
+        public DateTime LastSeen;
+        public long Allowed;
+        public long Denied;
+        public long UnknownVerdict;
+
+        public void Add(in FlowRecord flow, bool isReply)
+        {
+            Bytes += flow.Bytes;
+            Packets += flow.Packets;
+            if (flow.Start < FirstSeen) FirstSeen = flow.Start;
+            var end = flow.End > flow.Start ? flow.End : flow.Start;
+            if (end > LastSeen) LastSeen = end;
+            if (isReply) return;
+            Flows++;
+            switch (flow.Verdict)
+            {
+                case Verdict.Allowed: Allowed++; break;
+                case Verdict.Denied: Denied++; break;
+                default: UnknownVerdict++; break;
+            }
+            _days.Add(DayNumber(flow.Start));
+            _hourOfWeek[Edge.HourOfWeekOf(flow.Start)]++;
+            if (flow.SrcIdentity?.Name is { } pod) _replicaNames.Add(pod);
+            else _replicaAddresses.Add(flow.SrcIp);
+        }
+
+        public void Merge(Accumulator other)
+        {
+            Flows += other.Flows;
+            Bytes += other.Bytes;
+            Packets += other.Packets;
+            if (other.FirstSeen < FirstSeen) FirstSeen = other.FirstSeen;
+            if (other.LastSeen > LastSeen) LastSeen = other.LastSeen;
+            Allowed += other.Allowed;
+            Denied += other.Denied;
+            UnknownVerdict += other.UnknownVerdict;
+            _days.UnionWith(other._days);
+            _replicaNames.UnionWith(other._replicaNames);
+            _replicaAddresses.UnionWith(other._replicaAddresses);
+            for (int i = 0; i < _hourOfWeek.Length; i++) _hourOfWeek[i] += other._hourOfWeek[i];
+        }
+
+        public Edge ToEdge(Endpoint client, Endpoint server, ushort port, byte protocol)
+        {
+            var days = _days.Select(d => DateOnly.FromDayNumber(d)).ToList();
+            days.Sort();
+            var edge = new Edge(client, server, port, protocol)
+            {
+                Flows = Flows,
+                Bytes = Bytes,
+                Packets = Packets,
+                FirstSeen = FirstSeen,
+                LastSeen = LastSeen,
+                AllowedFlows = Allowed,
+                DeniedFlows = Denied,
+                UnknownVerdictFlows = UnknownVerdict,
+                ClientReplicas = _replicaNames.Count + _replicaAddresses.Count,
+                Days = days,
+            };
+            _hourOfWeek.CopyTo(edge.HourOfWeek, 0);
+            return edge;
+        }
+
+        private static int DayNumber(DateTime utc) => DateOnly.FromDateTime(utc).DayNumber;
+    }
+}
+
+/// <summary>The one ordering of edges every output uses.</summary>
+public static class EdgeOrder
+{
+    public static int Compare(Edge a, Edge b)
+    {
+        int c = string.CompareOrdinal(a.Client.Key, b.Client.Key);
+        if (c != 0) return c;
+        c = string.CompareOrdinal(a.Server.Key, b.Server.Key);
+        if (c != 0) return c;
+        c = a.Protocol.CompareTo(b.Protocol);
+        return c != 0 ? c : a.Port.CompareTo(b.Port);
+    }
+}

@@ -1,0 +1,16 @@
+namespace FlowPolicy.Cli.Terminal;
+
+/// <summary>Exit codes every command uses (README, "Exit codes").</summary>
+internal static class ExitCodes
+{
+    public const int Success = 0;
+    /// <summary>A policy check found flows the policy would block.</summary>
+    public const int CheckFailed = 1;
+    /// <summary>Bad arguments, a missing file, an unknown format: the user has to change something.</summary>
+    public const int UsageError = 2;
+    /// <summary>Something failed at run time (a server went away): retrying may help.</summary>
+    public const int RuntimeError = 3;
+}
+
+/// <summary>Thrown for errors the user fixes by changing the command line or the input; exits 2.</summary>
+internal sealed class UsageException(string message) : Exception(message);
