@@ -99,6 +99,18 @@ public sealed class GoFlow2JsonDecoder : LineFlowDecoder
         ["DstPort"] = Field.DstPort,
         ["TCPFlags"] = Field.TcpFlags,
         ["ForwardingStatus"] = Field.ForwardingStatus,
+        // v2 protobuf messages turned into JSON by protojson (lowerCamelCase; uint64 as strings, bytes as base64)
+        ["samplingRate"] = Field.SamplingRate,
+        ["samplerAddress"] = Field.SamplerAddress,
+        ["timeReceivedNs"] = Field.ReceivedNs,
+        ["timeFlowStartNs"] = Field.StartNs,
+        ["timeFlowEndNs"] = Field.EndNs,
+        ["srcAddr"] = Field.SrcAddr,
+        ["dstAddr"] = Field.DstAddr,
+        ["srcPort"] = Field.SrcPort,
+        ["dstPort"] = Field.DstPort,
+        ["tcpFlags"] = Field.TcpFlags,
+        ["forwardingStatus"] = Field.ForwardingStatus,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     private static readonly FrozenDictionary<string, Field>.AlternateLookup<ReadOnlySpan<char>> NamesBySpan =

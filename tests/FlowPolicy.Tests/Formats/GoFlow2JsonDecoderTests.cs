@@ -102,6 +102,22 @@ public sealed class GoFlow2JsonDecoderTests
     }
 
     [Fact]
+    public void Protojson_rendering_of_v2_protobuf_messages_decodes()
+    {
+        // protojson: lowerCamelCase names, uint64 as strings, bytes fields as base64, enums by name.
+        var flow = Assert.Single(Decode(
+            """{"type":"IPFIX","timeReceivedNs":"1700000001123000000","timeFlowStartNs":"1700000000100123456","timeFlowEndNs":"1700000000900123456","samplerAddress":"wAACAQ==","srcAddr":"wAACCg==","dstAddr":"xjNkFA==","srcPort":12345,"dstPort":443,"proto":6,"bytes":"321","packets":"7","samplingRate":"100","forwardingStatus":137}""").Flows);
+
+        Assert.Equal(PackedIp.Parse("192.0.2.10"), flow.SrcIp);
+        Assert.Equal(PackedIp.Parse("198.51.100.20"), flow.DstIp);
+        Assert.Equal("192.0.2.1", flow.Reporter);
+        Assert.Equal(32_100UL, flow.Bytes);
+        Assert.Equal(700UL, flow.Packets);
+        Assert.Equal(Verdict.Denied, flow.Verdict);
+        Assert.Equal(DateTime.UnixEpoch.AddTicks(17000000001001234), flow.Start);
+    }
+
+    [Fact]
     public void Nanosecond_times_win_over_second_times_in_the_same_record()
     {
         var flow = Assert.Single(Decode(
