@@ -1,0 +1,250 @@
+using FlowPolicy.Core.Flows;
+using FlowPolicy.Core.Net;
+using FlowPolicy.Ingest.Formats.Internal;
+
+namespace FlowPolicy.Ingest.Formats;
+
+/// <summary>
+/// AWS VPC Flow Logs, plain-text records (S3 files, Kinesis/Firehose, CloudWatch Logs messages): space-separated
+/// fields, '-' for a value that does not apply. S3 files start with a header line naming the fields; the decoder
+/// keeps it in <see cref="DecodeCursor.State"/> so later chunks of the same file use it. Without a header the
+/// configured format (default: the v2 default format) is assumed. See docs/formats-vpc-goflow2.md.
+/// </summary>
+/// <remarks>
+/// Mapping decisions: pkt-srcaddr/pkt-dstaddr, when present and not '-', win over srcaddr/dstaddr (they are the
+/// real packet addresses behind NAT gateways, transit gateways and EKS pods on secondary IPs); Reporter is the
+/// interface-id (instance-id when the format has no interface-id); flow-direction is ingress/egress relative to
+/// the interface, not request/reply, so Direction stays Unknown.
+/// </remarks>
+public sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
+{
+    private readonly VpcFlowLogLayout _assumed;
+    private readonly Utf8Interner _reporters = new(capacity: 100_000);
+
+    /// <summary>Decodes the default v2 format, or whatever header line a file starts with.</summary>
+    public AwsVpcFlowLogDecoder()
+        : this(null)
+    {
+    }
+
+    /// <param name="fieldOrder">
+    /// The format of records that arrive without a header (Kinesis, CloudWatch, one record per Kafka message): field
+    /// names separated by spaces, as in the flow log's LogFormat (<c>${version} ${srcaddr} ...</c> also works).
+    /// Null for the default v2 format. A header line in the data always wins.
+    /// </param>
+    public AwsVpcFlowLogDecoder(string? fieldOrder)
+    {
+        _assumed = fieldOrder is null
+            ? VpcFlowLogLayout.DefaultV2
+            : VpcFlowLogLayout.Parse(fieldOrder)
+              ?? throw new ArgumentException($"'{fieldOrder}' names no VPC flow log field (expected e.g. 'version srcaddr dstaddr ...').", nameof(fieldOrder));
+    }
+
+    public override FlowFormat Format => FlowFormat.AwsVpc;
+
+    protected override void DecodeLine(ReadOnlySpan<byte> line, long lineNumber, ref DecodeCursor cursor, IFlowSink sink) =>
+        DecodeRecord(line, lineNumber, ref cursor, sink);
+
+    /// <summary>One line: a header (remembered in the cursor) or a record. Internal so tests can prove it never throws.</summary>
+    internal void DecodeRecord(ReadOnlySpan<byte> line, long lineNumber, ref DecodeCursor cursor, IFlowSink sink)
+    {
+        Span<Range> tokens = stackalloc Range[VpcFlowLogLayout.MaxFields + 1];
+        int count = Tokenize(line, tokens);
+        if (count > VpcFlowLogLayout.MaxFields)
+        {
+            Reject(sink, cursor, lineNumber, $"more than {VpcFlowLogLayout.MaxFields} fields", line);
+            return;
+        }
+        tokens = tokens[..count];
+
+        if (VpcFlowLogLayout.TryParseHeader(line, tokens, out var header))
+        {
+            cursor.State = header;
+            return;
+        }
+
+        var layout = cursor.State as VpcFlowLogLayout ?? _assumed;
+        if (count != layout.Count)
+        {
+            Reject(sink, cursor, lineNumber, layout.IsDefault
+                ? $"expected the {layout.Count} fields of the default format (no header line seen), found {count}"
+                : $"expected {layout.Count} fields as in the header, found {count}", line);
+            return;
+        }
+
+        var logStatus = Field(line, tokens, layout, VpcField.LogStatus);
+        if (logStatus.SequenceEqual("NODATA"u8) || logStatus.SequenceEqual("SKIPDATA"u8))
+        {
+            sink.Skip(logStatus.Length == 6 ? "NODATA" : "SKIPDATA", cursor.At(lineNumber));
+            return;
+        }
+        if (!IsAbsent(logStatus) && !logStatus.SequenceEqual("OK"u8))
+        {
+            Reject(sink, cursor, lineNumber, $"log-status '{Short(logStatus)}' is not OK, NODATA or SKIPDATA", line);
+            return;
+        }
+        if (CarriesNoFlow(line, tokens, layout))
+        {
+            // A custom format without log-status still writes NODATA windows: every flow field is '-'.
+            sink.Skip("NODATA", cursor.At(lineNumber));
+            return;
+        }
+
+        var version = Field(line, tokens, layout, VpcField.Version);
+        if (!IsAbsent(version) && !FlowTimestamps.TryParseUInt64(version, out _))
+        {
+            Reject(sink, cursor, lineNumber, $"version '{Short(version)}' is not a number", line);
+            return;
+        }
+
+        var flow = new FlowRecord();
+        string? error =
+            ReadAddress(line, tokens, layout, VpcField.PktSrcAddr, VpcField.SrcAddr, "pkt-srcaddr", "srcaddr", out flow.SrcIp)
+            ?? ReadAddress(line, tokens, layout, VpcField.PktDstAddr, VpcField.DstAddr, "pkt-dstaddr", "dstaddr", out flow.DstIp)
+            ?? ReadPort(Field(line, tokens, layout, VpcField.SrcPort), "srcport", out flow.SrcPort)
+            ?? ReadPort(Field(line, tokens, layout, VpcField.DstPort), "dstport", out flow.DstPort)
+            ?? ReadProtocol(Field(line, tokens, layout, VpcField.Protocol), out flow.Protocol)
+            ?? ReadCount(Field(line, tokens, layout, VpcField.Packets), "packets", out flow.Packets)
+            ?? ReadCount(Field(line, tokens, layout, VpcField.Bytes), "bytes", out flow.Bytes)
+            ?? ReadTimes(Field(line, tokens, layout, VpcField.Start), Field(line, tokens, layout, VpcField.End), out flow.Start, out flow.End)
+            ?? ReadAction(Field(line, tokens, layout, VpcField.Action), out flow.Verdict)
+            ?? ReadTcpFlags(Field(line, tokens, layout, VpcField.TcpFlags), flow.Protocol, out flow.TcpFlags, out flow.HasTcpFlags);
+        if (error is not null)
+        {
+            Reject(sink, cursor, lineNumber, error, line);
+            return;
+        }
+
+        var reporter = Field(line, tokens, layout, VpcField.InterfaceId);
+        if (IsAbsent(reporter)) reporter = Field(line, tokens, layout, VpcField.InstanceId);
+        flow.Reporter = IsAbsent(reporter) ? null : _reporters.Intern(reporter);
+        flow.Direction = DirectionHint.Unknown;
+        sink.Accept(flow);
+    }
+
+    /// <summary>Splits at runs of spaces/tabs (AWS writes one space; tolerate doubled and trailing ones).</summary>
+    private static int Tokenize(ReadOnlySpan<byte> line, Span<Range> tokens)
+    {
+        int count = 0, i = 0;
+        while (i < line.Length)
+        {
+            while (i < line.Length && line[i] is (byte)' ' or (byte)'\t') i++;
+            if (i == line.Length) break;
+            int start = i;
+            while (i < line.Length && line[i] is not ((byte)' ' or (byte)'\t')) i++;
+            if (count == tokens.Length) return count; // caller reports "too many"
+            tokens[count++] = new Range(start, i);
+        }
+        return count;
+    }
+
+    private static ReadOnlySpan<byte> Field(ReadOnlySpan<byte> line, ReadOnlySpan<Range> tokens, VpcFlowLogLayout layout, VpcField field)
+    {
+        int position = layout.PositionOf(field);
+        return position < 0 ? "-"u8 : line[tokens[position]];
+    }
+
+    private static bool IsAbsent(ReadOnlySpan<byte> value) => value.Length == 1 && value[0] == '-';
+
+    private static bool CarriesNoFlow(ReadOnlySpan<byte> line, ReadOnlySpan<Range> tokens, VpcFlowLogLayout layout)
+    {
+        bool anyFlowField = false;
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            switch (layout.Fields[i])
+            {
+                case VpcField.SrcAddr or VpcField.DstAddr or VpcField.PktSrcAddr or VpcField.PktDstAddr
+                    or VpcField.SrcPort or VpcField.DstPort or VpcField.Protocol or VpcField.Packets or VpcField.Bytes:
+                    if (!IsAbsent(line[tokens[i]])) return false;
+                    anyFlowField = true;
+                    break;
+            }
+        }
+        return anyFlowField;
+    }
+
+    private static string? ReadAddress(ReadOnlySpan<byte> line, ReadOnlySpan<Range> tokens, VpcFlowLogLayout layout,
+        VpcField packetField, VpcField interfaceField, string packetName, string interfaceName, out PackedIp ip)
+    {
+        ip = default;
+        var packet = Field(line, tokens, layout, packetField);
+        var onInterface = Field(line, tokens, layout, interfaceField);
+        if (!IsAbsent(onInterface) && !PackedIp.TryParse(onInterface, out ip))
+            return $"{interfaceName} '{Short(onInterface)}' is not an IP address";
+        if (!IsAbsent(packet) && !PackedIp.TryParse(packet, out ip))
+            return $"{packetName} '{Short(packet)}' is not an IP address";
+        if (IsAbsent(packet) && IsAbsent(onInterface))
+            return $"no {interfaceName} (or {packetName})";
+        return null;
+    }
+
+    private static string? ReadPort(ReadOnlySpan<byte> value, string name, out ushort port)
+    {
+        port = 0;
+        if (IsAbsent(value)) return null;
+        if (!FlowTimestamps.TryParseUInt64(value, out ulong parsed) || parsed > ushort.MaxValue)
+            return $"{name} '{Short(value)}' is not a port number";
+        port = (ushort)parsed;
+        return null;
+    }
+
+    private static string? ReadProtocol(ReadOnlySpan<byte> value, out byte protocol)
+    {
+        protocol = 0;
+        if (IsAbsent(value)) return null;
+        if (!FlowTimestamps.TryParseUInt64(value, out ulong parsed) || parsed > byte.MaxValue)
+            return $"protocol '{Short(value)}' is not an IANA protocol number";
+        protocol = (byte)parsed;
+        return null;
+    }
+
+    private static string? ReadCount(ReadOnlySpan<byte> value, string name, out ulong count)
+    {
+        count = 0;
+        if (IsAbsent(value)) return null;
+        return FlowTimestamps.TryParseUInt64(value, out count) ? null : $"{name} '{Short(value)}' is not a count";
+    }
+
+    private static string? ReadTimes(ReadOnlySpan<byte> startText, ReadOnlySpan<byte> endText, out DateTime start, out DateTime end)
+    {
+        start = end = default;
+        bool hasStart = !IsAbsent(startText), hasEnd = !IsAbsent(endText);
+        if (hasStart && !(FlowTimestamps.TryParseUInt64(startText, out ulong s) && FlowTimestamps.TryFromUnixSeconds((long)Math.Min(s, long.MaxValue), out start)))
+            return $"start '{Short(startText)}' is not a time in unix seconds";
+        if (hasEnd && !(FlowTimestamps.TryParseUInt64(endText, out ulong e) && FlowTimestamps.TryFromUnixSeconds((long)Math.Min(e, long.MaxValue), out end)))
+            return $"end '{Short(endText)}' is not a time in unix seconds";
+        if (!hasStart && !hasEnd) return "no start or end time";
+        if (!hasStart) start = end;
+        if (!hasEnd) end = start;
+        if (end < start) return "end is before start";
+        return null;
+    }
+
+    private static string? ReadAction(ReadOnlySpan<byte> value, out Verdict verdict)
+    {
+        verdict = Verdict.Unknown;
+        if (IsAbsent(value)) return null;
+        if (value.SequenceEqual("ACCEPT"u8)) verdict = Verdict.Allowed;
+        else if (value.SequenceEqual("REJECT"u8)) verdict = Verdict.Denied;
+        else return $"action '{Short(value)}' is not ACCEPT or REJECT";
+        return null;
+    }
+
+    private static string? ReadTcpFlags(ReadOnlySpan<byte> value, byte protocol, out ushort flags, out bool hasFlags)
+    {
+        flags = 0;
+        hasFlags = false;
+        if (IsAbsent(value)) return null;
+        if (!FlowTimestamps.TryParseUInt64(value, out ulong parsed) || parsed > ushort.MaxValue)
+            return $"tcp-flags '{Short(value)}' is not a flag bitmask";
+        // AWS writes 0 for non-TCP flows; only a TCP flow's flags mean anything.
+        if (protocol == IpProtocols.Tcp)
+        {
+            flags = (ushort)parsed;
+            hasFlags = true;
+        }
+        return null;
+    }
+
+    private static string Short(ReadOnlySpan<byte> value) => Excerpts.Of(value.Length > 40 ? value[..40] : value);
+}
