@@ -41,9 +41,12 @@ internal static class FlowPolicyCommand
         var root = new RootCommand(
             "FlowPolicy: flow logs -> service dependency graph, microsegmentation SLIs and least-privilege policy suggestions.\n\n" +
             "Examples:\n" +
+            "  flowpolicy demo\n" +
             "  flowpolicy edges --flows vpc.log.gz hubble.json --inventory pods.json\n" +
             "  flowpolicy edges --flows flows.jsonl --json > edges.jsonl");
+        root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(EdgesCommand.Create());
+        root.Subcommands.Add(SampleCommand.Create());
         return root;
     }
 }

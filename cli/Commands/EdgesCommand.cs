@@ -1,0 +1,139 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using FlowPolicy.Analytics.Edges;
+using FlowPolicy.Cli.Terminal;
+using FlowPolicy.Core.Edges;
+using FlowPolicy.Ingest.Files;
+using Spectre.Console;
+
+namespace FlowPolicy.Cli.Commands;
+
+/// <summary>`flowpolicy edges`: aggregate flow files into client -> server:port edges with their evidence.</summary>
+internal static class EdgesCommand
+{
+    public static Command Create()
+    {
+        var flows = CommonOptions.Flows(required: true);
+        var inventory = CommonOptions.Inventory();
+        var format = CommonOptions.Format();
+        var from = CommonOptions.From();
+        var to = CommonOptions.To();
+        var json = new Option<bool>("--json") { Description = "Print JSON lines (one edge per line) instead of a table." };
+        var rejects = new Option<string?>("--rejects") { Description = "Write every malformed record (position, reason, excerpt) to this file as JSON lines." };
+        var command = new Command("edges",
+            "Aggregate flow logs into service edges (client -> server:port/proto) with flows, bytes, first/last seen, days seen.\n\n" +
+            "Examples:\n" +
+            "  flowpolicy edges --flows vpc.log.gz hubble.json --inventory leases.jsonl nodes.json\n" +
+            "  flowpolicy edges --flows flows.jsonl --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z --json > edges.jsonl\n" +
+            "  flowpolicy edges --flows capture.txt --format vpc")
+        {
+            flows, inventory, format, from, to, json, rejects,
+        };
+        command.SetAction(parse =>
+        {
+            var options = new FileEdgeSourceOptions
+            {
+                FlowFiles = parse.GetValue(flows) ?? [],
+                InventoryFiles = parse.GetValue(inventory) ?? [],
+                Format = CommonOptions.ParseFormat(parse.GetValue(format)),
+                From = CommonOptions.ParseTime(parse.GetValue(from), "--from"),
+                To = CommonOptions.ParseTime(parse.GetValue(to), "--to"),
+            };
+            var load = LoadEdges(options);
+            if (parse.GetValue(rejects) is { } rejectsPath) WriteRejects(load, rejectsPath);
+            if (parse.GetValue(json)) WriteJsonLines(Console.OpenStandardOutput(), load.Edges);
+            else WriteTable(load.Edges);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    /// <summary>Reads the files with progress and reports what was read on stderr; shared by every embedded-mode command.</summary>
+    public static FileEdgeLoad LoadEdges(FileEdgeSourceOptions options)
+    {
+        CommonOptions.RequireFiles(options.FlowFiles, "--flows");
+        CommonOptions.RequireFiles(options.InventoryFiles, "--inventory");
+        FileEdgeSource source;
+        try
+        {
+            source = new FileEdgeSource(options);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new UsageException(ex.Message);
+        }
+        FileEdgeLoad load;
+        try
+        {
+            load = Progress.Run("Reading flows", 1.0, report => source.Load((done, total) => report(total == 0 ? 1 : (double)done / total)));
+        }
+        catch (FlowFileException ex)
+        {
+            throw new UsageException(ex.Message);
+        }
+        ReportLoad(load);
+        return load;
+    }
+
+    private static void ReportLoad(FileEdgeLoad load)
+    {
+        var error = Console.Error;
+        foreach (var problem in load.InventoryErrors.Take(5)) error.WriteLine($"flowpolicy: inventory: {problem}");
+        if (load.InventoryErrors.Count > 5) error.WriteLine($"flowpolicy: inventory: {load.InventoryErrors.Count - 5} more inventory errors");
+        foreach (var problem in load.Errors.Take(5)) error.WriteLine($"flowpolicy: skipped malformed record {problem}");
+        if (load.Rejected > 5) error.WriteLine($"flowpolicy: {load.Rejected - 5} more malformed records skipped (--rejects FILE lists them all)");
+        var skipped = load.Skipped.Count == 0 ? "" : ", " + string.Join(", ", load.Skipped.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Value} {p.Key}"));
+        var formats = string.Join(", ", load.Files.GroupBy(f => Ingest.Formats.FlowFormats.Name(f.Format)).Select(g => $"{g.Count()} {g.Key}"));
+        error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"flowpolicy: {load.Records} records from {load.Files.Count} files ({formats}); {load.Rejected} malformed{skipped}; " +
+            $"{load.RepliesFolded} replies folded into their requests; {load.OutsideWindow} outside the window; {load.Edges.Count} edges"));
+    }
+
+    private static void WriteRejects(FileEdgeLoad load, string path)
+    {
+        using var file = File.Create(path);
+        foreach (var problem in load.Errors)
+        {
+            using (var writer = new Utf8JsonWriter(file))
+            {
+                writer.WriteStartObject();
+                writer.WriteString("source", problem.Position.Source);
+                writer.WriteNumber("line", problem.Position.Line);
+                writer.WriteString("reason", problem.Reason);
+                writer.WriteString("excerpt", problem.Excerpt);
+                writer.WriteEndObject();
+            }
+            file.WriteByte((byte)'\n');
+        }
+    }
+
+    public static void WriteJsonLines(Stream output, IReadOnlyList<Edge> edges)
+    {
+        using var buffered = new BufferedStream(output, 1 << 16);
+        foreach (var edge in edges)
+        {
+            using (var writer = new Utf8JsonWriter(buffered))
+                EdgeJson.Write(writer, edge);
+            buffered.WriteByte((byte)'\n');
+        }
+    }
+
+    private static void WriteTable(IReadOnlyList<Edge> edges)
+    {
+        var table = new Table().Border(TableBorder.Simple);
+        foreach (var column in new[] { "SRC", "DST", "PORT", "PROTO", "FLOWS", "BYTES", "FIRST SEEN", "LAST SEEN", "DAYS", "REPLICAS", "DENIED" })
+            table.AddColumn(new TableColumn(column) { NoWrap = true });
+        foreach (var edge in edges)
+            table.AddRow(
+                Markup.Escape(edge.Client.Key), Markup.Escape(edge.Server.Key),
+                edge.Port.ToString(CultureInfo.InvariantCulture), edge.ProtocolName,
+                edge.Flows.ToString(CultureInfo.InvariantCulture), edge.Bytes.ToString(CultureInfo.InvariantCulture),
+                edge.FirstSeen.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture), edge.LastSeen.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture),
+                edge.DaysSeen.ToString(CultureInfo.InvariantCulture), edge.ClientReplicas.ToString(CultureInfo.InvariantCulture),
+                edge.DeniedFlows.ToString(CultureInfo.InvariantCulture));
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+        if (Console.IsOutputRedirected) console.Profile.Width = 400; // no wrapping in files and pipes
+        console.Write(table);
+    }
+}

@@ -1,0 +1,252 @@
+using System.Globalization;
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json;
+using FlowPolicy.Core.Net;
+
+namespace FlowPolicy.Cli.Sample;
+
+/// <summary>What `flowpolicy sample` wrote.</summary>
+internal sealed record SampleFiles(string Directory, IReadOnlyList<string> FlowFiles, IReadOnlyList<string> InventoryFiles, string TruthFile, int Records);
+
+/// <summary>
+/// Writes the sample's connections as the logs a real cluster produces: Hubble JSON for pod-to-pod traffic,
+/// gzip-compressed AWS VPC Flow Logs (custom v3 format with a header) for traffic crossing the VPC, and the
+/// inventory: a lease history (JSON lines) for pods plus `kubectl get nodes -o json`.
+/// </summary>
+internal sealed class SampleWriter
+{
+    private const string VpcHeader = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr pkt-dstaddr";
+    private static readonly JsonWriterOptions Compact = new() { Indented = false };
+    private readonly SampleApp _app;
+    private readonly Random _random;
+
+    public SampleWriter(SampleApp app, int seed)
+    {
+        _app = app;
+        _random = new Random(seed ^ 0x5eed);
+    }
+
+    public SampleFiles Write(SampleTraffic traffic, string directory)
+    {
+        Directory.CreateDirectory(directory);
+        Directory.CreateDirectory(Path.Combine(directory, "inventory"));
+        string hubble = Path.Combine(directory, "hubble-flows.json");
+        string vpc = Path.Combine(directory, "vpc-flowlogs.log.gz");
+        string leases = Path.Combine(directory, "inventory", "leases.jsonl");
+        string nodes = Path.Combine(directory, "inventory", "nodes.json");
+        string truth = Path.Combine(directory, "expected-edges.txt");
+        int records = WriteHubble(traffic, hubble) + WriteVpc(traffic, vpc);
+        WriteLeases(traffic, leases);
+        WriteNodes(nodes);
+        File.WriteAllLines(truth, traffic.Truth);
+        return new SampleFiles(directory, [hubble, vpc], [leases, nodes], truth, records);
+    }
+
+    private int WriteHubble(SampleTraffic traffic, string path)
+    {
+        using var file = File.Create(path);
+        int records = 0;
+        foreach (var c in traffic.Connections)
+        {
+            if (c.Log != SampleLog.Hubble) continue;
+            WriteHubbleFlow(file, c, reply: false);
+            records++;
+            if (c.Denied) continue;
+            WriteHubbleFlow(file, c, reply: true);
+            records++;
+        }
+        return records;
+    }
+
+    private void WriteHubbleFlow(Stream output, in SampleConnection c, bool reply)
+    {
+        var time = Rfc3339(c.Start.AddMilliseconds(reply ? 3 + _random.Next(40) : 0));
+        using (var json = new Utf8JsonWriter(output, Compact))
+        {
+            json.WriteStartObject();
+            json.WriteStartObject("flow");
+            json.WriteString("time", time);
+            json.WriteString("verdict", c.Denied ? "DROPPED" : "FORWARDED");
+            if (c.Denied) json.WriteString("drop_reason_desc", "POLICY_DENIED");
+            json.WriteStartObject("IP");
+            json.WriteString("source", (reply ? c.ServerIp : c.ClientIp).ToString());
+            json.WriteString("destination", (reply ? c.ClientIp : c.ServerIp).ToString());
+            json.WriteString("ipVersion", "IPv4");
+            json.WriteEndObject();
+            json.WriteStartObject("l4");
+            json.WriteStartObject(c.Protocol == IpProtocols.Udp ? "UDP" : "TCP");
+            json.WriteNumber("source_port", reply ? c.ServerPort : c.ClientPort);
+            json.WriteNumber("destination_port", reply ? c.ClientPort : c.ServerPort);
+            if (c.Protocol == IpProtocols.Tcp)
+            {
+                json.WriteStartObject("flags");
+                json.WriteBoolean("SYN", true);
+                if (reply) json.WriteBoolean("ACK", true);
+                json.WriteEndObject();
+            }
+            json.WriteEndObject();
+            json.WriteEndObject();
+            WriteHubbleEndpoint(json, "source", reply ? c.ServerPod : c.ClientPod);
+            WriteHubbleEndpoint(json, "destination", reply ? c.ClientPod : c.ServerPod);
+            json.WriteString("Type", "L3_L4");
+            json.WriteString("node_name", c.Node);
+            json.WriteBoolean("is_reply", reply);
+            json.WriteString("traffic_direction", "EGRESS");
+            json.WriteEndObject();
+            json.WriteString("node_name", c.Node);
+            json.WriteString("time", time);
+            json.WriteEndObject();
+        }
+        output.WriteByte((byte)'\n');
+    }
+
+    private static void WriteHubbleEndpoint(Utf8JsonWriter json, string name, SamplePod? pod)
+    {
+        json.WriteStartObject(name);
+        if (pod is null)
+        {
+            // Kubelet probes come from the node itself: Cilium's reserved "host" identity.
+            json.WriteNumber("identity", 1);
+            json.WriteStartArray("labels");
+            json.WriteStringValue("reserved:host");
+            json.WriteEndArray();
+            json.WriteEndObject();
+            return;
+        }
+        json.WriteNumber("identity", 10000 + (Math.Abs(StringComparer.Ordinal.GetHashCode(pod.Workload.Key)) % 50000));
+        json.WriteString("namespace", pod.Workload.Namespace);
+        json.WriteStartArray("labels");
+        foreach (var (key, value) in pod.Workload.Labels)
+            json.WriteStringValue($"k8s:{key}={value}");
+        json.WriteStringValue($"k8s:io.kubernetes.pod.namespace={pod.Workload.Namespace}");
+        json.WriteEndArray();
+        json.WriteString("pod_name", pod.Name);
+        json.WriteStartArray("workloads");
+        json.WriteStartObject();
+        json.WriteString("name", pod.Workload.Kind == "CronJob" ? pod.Workload.Name : pod.Workload.Kind == "Pod" ? pod.Name : pod.Workload.Name);
+        json.WriteString("kind", pod.Workload.Kind);
+        json.WriteEndObject();
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    private int WriteVpc(SampleTraffic traffic, string path)
+    {
+        using var file = File.Create(path);
+        using var gzip = new GZipStream(file, CompressionLevel.Fastest);
+        using var text = new StreamWriter(gzip, new UTF8Encoding(false)) { NewLine = "\n" };
+        text.WriteLine(VpcHeader);
+        int records = 0;
+        foreach (var c in traffic.Connections)
+        {
+            if (c.Log != SampleLog.Vpc) continue;
+            string eni = "eni-" + Math.Abs(StringComparer.Ordinal.GetHashCode(c.Node)).ToString("x8", CultureInfo.InvariantCulture);
+            long start = (long)(c.Start - DateTime.UnixEpoch).TotalSeconds;
+            long end = start + 60;
+            // One connection is two records, one per direction; AWS writes them in no particular order.
+            string request = VpcLine(eni, c.ClientIp, c.ServerIp, c.ClientPort, c.ServerPort, c.Protocol, c.Denied ? 1UL : 2UL + c.RequestBytes / 1400,
+                c.RequestBytes, start, end, c.Denied ? "REJECT" : "ACCEPT", c.Denied ? 2 : 3);
+            string? reply = c.Denied || c.ResponseBytes == 0 ? null : VpcLine(eni, c.ServerIp, c.ClientIp, c.ServerPort, c.ClientPort, c.Protocol,
+                1UL + c.ResponseBytes / 1400, c.ResponseBytes, start, end, "ACCEPT", 19);
+            if (reply is not null && _random.NextDouble() < 0.3)
+            {
+                text.WriteLine(reply);
+                text.WriteLine(request);
+            }
+            else
+            {
+                text.WriteLine(request);
+                if (reply is not null) text.WriteLine(reply);
+            }
+            records += reply is null ? 1 : 2;
+        }
+        // Quiet intervals are logged too.
+        text.WriteLine($"3 123456789012 eni-0a1b2c3d - - - - - - - {(long)(_app.Start - DateTime.UnixEpoch).TotalSeconds} {(long)(_app.Start - DateTime.UnixEpoch).TotalSeconds + 60} - NODATA vpc-0abc subnet-0abc i-0abc - - - -");
+        return records;
+    }
+
+    private static string VpcLine(string eni, PackedIp src, PackedIp dst, ushort srcPort, ushort dstPort, byte protocol, ulong packets, ulong bytes,
+        long start, long end, string action, int tcpFlags) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"3 123456789012 {eni} {src} {dst} {srcPort} {dstPort} {protocol} {packets} {bytes} {start} {end} {action} OK vpc-0abc subnet-0abc i-0abc {tcpFlags} IPv4 {src} {dst}");
+
+    private void WriteLeases(SampleTraffic traffic, string path)
+    {
+        // The pods the traffic generator started on the fly (job runs, debug pods) have leases too.
+        var pods = _app.Pods.Concat(traffic.Connections.Select(c => c.ClientPod).Where(p => p is not null).Select(p => p!))
+            .Distinct().OrderBy(p => p.From).ThenBy(p => p.Name, StringComparer.Ordinal);
+        using var file = File.Create(path);
+        foreach (var pod in pods)
+        {
+            using (var json = new Utf8JsonWriter(file, Compact))
+            {
+                json.WriteStartObject();
+                json.WriteString("ip", pod.Ip.ToString());
+                json.WriteString("from", Rfc3339(pod.From));
+                if (pod.To is { } to) json.WriteString("to", Rfc3339(to));
+                json.WriteString("kind", "pod");
+                json.WriteString("namespace", pod.Workload.Namespace);
+                json.WriteString("workload", pod.Workload.Kind == "Pod" ? pod.Name : pod.Workload.Name);
+                json.WriteString("workload_kind", pod.Workload.Kind);
+                json.WriteString("name", pod.Name);
+                json.WriteStartObject("labels");
+                foreach (var (key, value) in pod.Workload.Labels) json.WriteString(key, value);
+                if (pod.Workload.Kind == "Deployment") json.WriteString("pod-template-hash", pod.Name.Split('-')[^2]);
+                if (pod.Workload.Kind == "StatefulSet") json.WriteString("statefulset.kubernetes.io/pod-name", pod.Name);
+                json.WriteEndObject();
+                json.WriteStartArray("ports");
+                foreach (var (port, protocol) in pod.Workload.Ports)
+                {
+                    json.WriteStartObject();
+                    json.WriteNumber("port", port);
+                    json.WriteString("protocol", IpProtocols.Name(protocol));
+                    json.WriteEndObject();
+                }
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
+            file.WriteByte((byte)'\n');
+        }
+    }
+
+    private void WriteNodes(string path)
+    {
+        using var file = File.Create(path);
+        using var json = new Utf8JsonWriter(file, new JsonWriterOptions { Indented = true });
+        json.WriteStartObject();
+        json.WriteString("apiVersion", "v1");
+        json.WriteString("kind", "List");
+        json.WriteStartArray("items");
+        foreach (var (name, ip) in _app.Nodes)
+        {
+            json.WriteStartObject();
+            json.WriteString("apiVersion", "v1");
+            json.WriteString("kind", "Node");
+            json.WriteStartObject("metadata");
+            json.WriteString("name", name);
+            json.WriteString("creationTimestamp", Rfc3339(_app.Start.AddDays(-30)));
+            json.WriteStartObject("labels");
+            json.WriteString("kubernetes.io/hostname", name);
+            json.WriteEndObject();
+            json.WriteEndObject();
+            json.WriteStartObject("status");
+            json.WriteStartArray("addresses");
+            json.WriteStartObject();
+            json.WriteString("type", "InternalIP");
+            json.WriteString("address", ip.ToString());
+            json.WriteEndObject();
+            json.WriteStartObject();
+            json.WriteString("type", "Hostname");
+            json.WriteString("address", name);
+            json.WriteEndObject();
+            json.WriteEndArray();
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    private static string Rfc3339(DateTime utc) => utc.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
+}
