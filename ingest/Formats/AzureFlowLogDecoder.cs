@@ -27,7 +27,7 @@ public sealed class AzureFlowLogDecoder : FlowDecoder, IJsonObjectDecoder
     public override bool IsLineOriented(ReadOnlySpan<byte> head) => false;
 
     public override void Decode(ReadOnlySpan<byte> payload, ref DecodeCursor cursor, IFlowSink sink) =>
-        JsonObjectScanner.Scan(payload, ref cursor, sink, Name, this);
+        JsonObjectScanner.Scan(payload, ref cursor, sink, Name, this, jsonLines: JsonObjectScanner.LooksLikeJsonLines(payload));
 
     bool IJsonObjectDecoder.DecodeObject(ref Utf8JsonReader reader, ref JsonScanContext context) =>
         DecodeDocumentOrRecord(ref reader, ref context, 0);
@@ -109,7 +109,7 @@ public sealed class AzureFlowLogDecoder : FlowDecoder, IJsonObjectDecoder
 
     /// <summary>
     /// Walks `properties` (NSG: flows[] of {rule, flows[] of {mac, flowTuples[]}}) or `flowRecords` (VNet: flows[] of
-    /// {aclID, flowGroups[] of {rule, flowTuples[]}}). Returns whether a flows array was there.
+    /// {aclID, flowGroups[] of {rule, flowTuples[]}}). Returns whether a flows property was there.
     /// </summary>
     private static bool DecodeFlowsContainer(ref Utf8JsonReader reader, ref JsonScanContext context, in Envelope envelope, bool vnet)
     {
@@ -125,13 +125,13 @@ public sealed class AzureFlowLogDecoder : FlowDecoder, IJsonObjectDecoder
                 reader.Skip();
                 continue;
             }
+            sawFlows = true;
             if (reader.TokenType != JsonTokenType.StartArray)
             {
                 context.Reject(context.Absolute(reader.TokenStartIndex), "flows is not an array", Token(in reader, context.ReaderBytes));
                 reader.Skip();
                 continue;
             }
-            sawFlows = true;
             while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
             {
                 if (reader.TokenType != JsonTokenType.StartObject)

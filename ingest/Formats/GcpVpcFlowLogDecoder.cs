@@ -34,7 +34,7 @@ public sealed class GcpVpcFlowLogDecoder : FlowDecoder, IJsonObjectDecoder
     }
 
     public override void Decode(ReadOnlySpan<byte> payload, ref DecodeCursor cursor, IFlowSink sink) =>
-        JsonObjectScanner.Scan(payload, ref cursor, sink, Name, this);
+        JsonObjectScanner.Scan(payload, ref cursor, sink, Name, this, jsonLines: IsLineOriented(payload));
 
     bool IJsonObjectDecoder.DecodeObject(ref Utf8JsonReader reader, ref JsonScanContext context)
     {
@@ -150,9 +150,9 @@ public sealed class GcpVpcFlowLogDecoder : FlowDecoder, IJsonObjectDecoder
             if (reader.ValueTextEquals("jsonPayload"u8))
             {
                 reader.Read();
+                entry.SawPayload = true;
                 if (reader.TokenType == JsonTokenType.StartObject)
                 {
-                    entry.SawPayload = true;
                     while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
                     {
                         if (!TryReadPayloadField(ref reader, ref entry, json))

@@ -75,32 +75,36 @@ internal ref struct JsonScanContext
 /// <summary>
 /// Walks a payload that holds JSON objects one after another: JSON lines, a JSON array of objects, or one
 /// document. Each object is handed to an <see cref="IJsonObjectDecoder"/>. Broken JSON becomes one rejected
-/// record at the line where the reader failed; the scanner then resynchronises on the next line that starts
-/// with '{' (a JSON line, or the next element of a pretty-printed array) so the rest still decodes. Records a
-/// decoder emitted before the break (a truncated document) are kept.
+/// record at the line where the reader failed. In JSON lines mode every value must end on its own line, so a
+/// truncated line never swallows the next one. Otherwise (documents, arrays) the scanner resynchronises on the
+/// next line that starts with '{' (the next element of a pretty-printed array) so the rest still decodes.
+/// Records a decoder emitted before a break (a truncated document) are kept.
 /// </summary>
 internal static class JsonObjectScanner
 {
     private static readonly JsonReaderOptions Options = new() { MaxDepth = 64 };
 
-    public static void Scan(ReadOnlySpan<byte> payload, ref DecodeCursor cursor, IFlowSink sink, string formatName, IJsonObjectDecoder decoder)
+    public static void Scan(ReadOnlySpan<byte> payload, ref DecodeCursor cursor, IFlowSink sink, string formatName,
+        IJsonObjectDecoder decoder, bool jsonLines)
     {
         var context = new JsonScanContext(payload, cursor.Source, cursor.Line, sink, formatName);
         int pos = payload.StartsWith("\uFEFF"u8) ? 3 : 0;
-        bool resyncing = false;
+        bool resyncing = false; // after a break, until the next recognised object: unknown objects are its pieces
+        bool broken = false; // after a break in a document: its leftover closing brackets are not worth a reject
         long lastErrorLine = -1;
         while (true)
         {
             pos = SkipSeparators(payload, pos);
             if (pos >= payload.Length) break;
-            if (resyncing && payload[pos] != (byte)'{')
+            if ((resyncing || broken) && payload[pos] != (byte)'{')
             {
                 // Leftovers of a broken object (its tail, closing brackets, keys): not worth a reject each.
                 pos = NextObjectLine(payload, pos);
                 continue;
             }
             context.BaseOffset = pos;
-            var reader = new Utf8JsonReader(payload[pos..], Options);
+            var bytes = jsonLines ? payload[pos..LineEnd(payload, pos)] : payload[pos..];
+            var reader = new Utf8JsonReader(bytes, Options);
             try
             {
                 reader.Read();
@@ -134,8 +138,16 @@ internal static class JsonObjectScanner
                     sink.Reject(new FlowDecodeError(new SourcePosition(cursor.Source, line), formatName + ": " + reason,
                         Excerpts.Of(LineAt(payload, errorLineStart))));
                 }
-                pos = NextObjectLine(payload, errorLineStart);
-                resyncing = true;
+                if (jsonLines)
+                {
+                    pos = LineEnd(payload, errorLineStart);
+                }
+                else
+                {
+                    pos = NextObjectLine(payload, errorLineStart);
+                    resyncing = true;
+                    broken = true;
+                }
             }
         }
         cursor.Line += LineCount(payload);
@@ -147,6 +159,47 @@ internal static class JsonObjectScanner
         if (payload.IsEmpty) return 0;
         long lines = payload.Count((byte)'\n');
         return payload[^1] == (byte)'\n' ? lines : lines + 1;
+    }
+
+    /// <summary>
+    /// True when the payload is JSON lines: one of its first non-blank lines starts at column 0 with '{' and holds
+    /// exactly one complete JSON value. A pretty-printed document's lines never do (its first line is a lone '{',
+    /// its inner objects are indented), and neither do records of a document written one per line ("{..},").
+    /// </summary>
+    public static bool LooksLikeJsonLines(ReadOnlySpan<byte> payload)
+    {
+        int pos = payload.StartsWith("\uFEFF"u8) ? 3 : 0;
+        for (int seen = 0; seen < 5 && pos < payload.Length;)
+        {
+            int end = LineEnd(payload, pos);
+            var line = payload[pos..end];
+            pos = end + 1;
+            if (line.Trim(" \t\r"u8).IsEmpty) continue;
+            seen++;
+            if (line[0] == (byte)'{' && IsOneCompleteValue(line)) return true;
+        }
+        return false;
+    }
+
+    private static bool IsOneCompleteValue(ReadOnlySpan<byte> line)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(line, Options);
+            if (!reader.Read()) return false;
+            reader.Skip();
+            return line[(int)reader.BytesConsumed..].Trim(" \t\r"u8).IsEmpty;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private static int LineEnd(ReadOnlySpan<byte> payload, int pos)
+    {
+        int newline = payload[pos..].IndexOf((byte)'\n');
+        return newline < 0 ? payload.Length : pos + newline;
     }
 
     /// <summary>Skips whitespace and the punctuation between array elements (`[`, `,`, `]`) at the top level.</summary>
