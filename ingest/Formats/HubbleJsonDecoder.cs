@@ -406,7 +406,14 @@ public sealed class HubbleJsonDecoder : LineFlowDecoder
                 reader.Skip();
                 continue;
             }
-            string field = "l4." + IpProtocols.Name(protocol) switch { "ICMP" => "ICMPv4", var other => other };
+            string field = protocol switch
+            {
+                IpProtocols.Tcp => "l4.TCP",
+                IpProtocols.Udp => "l4.UDP",
+                IpProtocols.Sctp => "l4.SCTP",
+                IpProtocols.Icmp => "l4.ICMPv4",
+                _ => "l4.ICMPv6",
+            };
             if (reader.TokenType != JsonTokenType.StartObject) return Expected(field, "an object", ref reader);
             f.Protocol = protocol;
             bool hasPorts = IpProtocols.HasPorts(protocol);
