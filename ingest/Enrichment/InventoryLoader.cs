@@ -95,7 +95,7 @@ public static class InventoryLoader
             return;
         }
 
-        // The first JSON value decides: a List/object with "items" or "apiVersion" is Kubernetes; otherwise leases.
+        // The first JSON value decides: an object with "items", "apiVersion" or "metadata" is Kubernetes; otherwise leases.
         var reader = new Utf8JsonReader(content, new JsonReaderOptions { AllowMultipleValues = true, CommentHandling = JsonCommentHandling.Skip });
         JsonDocument? first = null;
         try
@@ -116,7 +116,8 @@ public static class InventoryLoader
         using (first)
         {
             if (first is not null && first.RootElement.ValueKind == JsonValueKind.Object
-                && (first.RootElement.TryGetProperty("items", out _) || first.RootElement.TryGetProperty("apiVersion", out _)))
+                && (first.RootElement.TryGetProperty("items", out _) || first.RootElement.TryGetProperty("apiVersion", out _)
+                    || first.RootElement.TryGetProperty("metadata", out _)))
             {
                 KubectlInventory.Parse(first.RootElement, source, builder);
                 return;

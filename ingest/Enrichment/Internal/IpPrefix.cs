@@ -20,7 +20,9 @@ internal static class IpPrefix
         network = default;
         prefixLength = 0;
         int slash = text.IndexOf('/');
-        if (slash <= 0 || !PackedIp.TryParse(text.AsSpan(0, slash), out var ip)) return false;
+        if (slash <= 0) return false;
+        PackedIp ip = default; // "::" (the IPv6 default route) is shorter than PackedIp.TryParse accepts
+        if (!text.AsSpan(0, slash).SequenceEqual("::") && !PackedIp.TryParse(text.AsSpan(0, slash), out ip)) return false;
         if (!int.TryParse(text.AsSpan(slash + 1), System.Globalization.NumberStyles.None,
                 System.Globalization.CultureInfo.InvariantCulture, out int length))
             return false;
