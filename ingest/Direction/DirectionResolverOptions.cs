@@ -1,0 +1,50 @@
+using FlowPolicy.Ingest.Direction.Internal;
+
+namespace FlowPolicy.Ingest.Direction;
+
+/// <summary>Options of <see cref="DirectionResolver"/>.</summary>
+public sealed class DirectionResolverOptions
+{
+    /// <summary>Most endpoints (address, port, protocol) remembered; older ones are evicted a generation at a time.</summary>
+    public int MaxTrackedEndpoints { get; set; } = 1_000_000;
+    /// <summary>Distinct peer ports an endpoint needs (and more than the other side has) to count as a listener.</summary>
+    public int MinFanIn { get; set; } = 2;
+    public TcpFlagsDialect TcpFlags { get; set; } = TcpFlagsDialect.Auto;
+
+    public void Validate()
+    {
+        if (MaxTrackedEndpoints < 2) throw new ArgumentException("MaxTrackedEndpoints must be at least 2.");
+        if (MinFanIn < 2 || MinFanIn > EndpointStats.PeerCapacity)
+            throw new ArgumentException($"MinFanIn must be between 2 and {EndpointStats.PeerCapacity}.");
+        if (!Enum.IsDefined(TcpFlags)) throw new ArgumentException($"Unknown TCP flags dialect {TcpFlags}.");
+    }
+}
+
+/// <summary>Counters of one <see cref="DirectionResolver"/> (written by its one worker thread, readable from any).</summary>
+public sealed class DirectionMetrics
+{
+    private readonly long[] _bySignal = new long[8];
+    internal long ObservedField;
+    internal long FlippedField;
+    internal long RepliesField;
+
+    public long Observed => Volatile.Read(ref ObservedField);
+    public long Resolved
+    {
+        get
+        {
+            long total = 0;
+            for (int i = 0; i < _bySignal.Length; i++) total += Volatile.Read(ref _bySignal[i]);
+            return total;
+        }
+    }
+    public long Flipped => Volatile.Read(ref FlippedField);
+    public long Replies => Volatile.Read(ref RepliesField);
+    /// <summary>Endpoints dropped from the listener table to keep it within its bound.</summary>
+    public long EvictedEndpoints { get; internal set; }
+    public int TrackedEndpoints { get; internal set; }
+
+    public long DecidedBy(DirectionSignal signal) => Volatile.Read(ref _bySignal[(int)signal]);
+
+    internal void Count(DirectionSignal signal) => _bySignal[(int)signal]++;
+}

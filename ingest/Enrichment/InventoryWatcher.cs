@@ -1,0 +1,149 @@
+using FlowPolicy.Core.Net;
+using FlowPolicy.Ingest.Direction;
+
+namespace FlowPolicy.Ingest.Enrichment;
+
+/// <summary>Options of <see cref="InventoryWatcher"/>.</summary>
+public sealed class InventoryWatcherOptions
+{
+    /// <summary>Inventory files and directories (every non-hidden file directly inside).</summary>
+    public IReadOnlyList<string> Paths { get; set; } = [];
+    /// <summary>How often file sizes and modification times are checked.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    public void Validate()
+    {
+        if (Paths.Count == 0) throw new ArgumentException("The inventory needs at least one file or directory (--inventory).");
+        if (PollInterval < TimeSpan.FromMilliseconds(10)) throw new ArgumentException("The inventory poll interval must be at least 10 ms.");
+    }
+}
+
+/// <summary>Counters of <see cref="InventoryWatcher"/>.</summary>
+public sealed class InventoryWatcherMetrics
+{
+    internal long LoadsField;
+    internal long LoadErrorsField;
+
+    /// <summary>Completed loads, the first one included.</summary>
+    public long Loads => Interlocked.Read(ref LoadsField);
+    /// <summary>Bad records (or unreadable files) found over all loads.</summary>
+    public long LoadErrors => Interlocked.Read(ref LoadErrorsField);
+}
+
+/// <summary>
+/// Keeps a <see cref="LeaseIndex"/> current with the inventory files. Polls sizes and modification times; a
+/// change is applied once the files look the same on two polls in a row (a half-written file is not loaded),
+/// then a new index is built off the hot path and swapped in with one reference write. Readers take
+/// <see cref="Current"/> once per batch. Write inventory files atomically (write + rename) all the same.
+/// </summary>
+public sealed class InventoryWatcher : IServedPorts, IAsyncDisposable
+{
+    private readonly InventoryWatcherOptions _options;
+    private readonly Action<InventoryLoadResult>? _onLoad;
+    private LeaseIndex _current = LeaseIndex.Empty;
+    private string? _loadedSignature;
+    private string? _pendingSignature;
+    private CancellationTokenSource? _stopping;
+    private Task? _loop;
+
+    /// <param name="onLoad">Called after every load with its result (the CLI prints the errors); must not throw.</param>
+    public InventoryWatcher(InventoryWatcherOptions options, Action<InventoryLoadResult>? onLoad = null)
+    {
+        options.Validate();
+        _options = options;
+        _onLoad = onLoad;
+    }
+
+    public LeaseIndex Current => Volatile.Read(ref _current);
+    public InventoryWatcherMetrics Metrics { get; } = new();
+
+    public bool Serves(PackedIp ip, ushort port, byte protocol, DateTime at) => Current.Serves(ip, port, protocol, at);
+
+    /// <summary>Loads the inventory now (so the index is ready when this returns) and starts polling.</summary>
+    public InventoryLoadResult Start()
+    {
+        if (_loop is not null) throw new InvalidOperationException("The inventory watcher is already started.");
+        var result = Reload(Signature());
+        _stopping = new CancellationTokenSource();
+        _loop = PollLoopAsync(_stopping.Token);
+        return result;
+    }
+
+    public async Task StopAsync()
+    {
+        if (_stopping is null || _loop is null) return;
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        _stopping.Dispose();
+        _stopping = null;
+        _loop = null;
+    }
+
+    public ValueTask DisposeAsync() => new(StopAsync());
+
+    private async Task PollLoopAsync(CancellationToken cancellation)
+    {
+        using var timer = new PeriodicTimer(_options.PollInterval);
+        while (await timer.WaitForNextTickAsync(cancellation).ConfigureAwait(false))
+            PollOnce();
+    }
+
+    /// <summary>One poll: returns true when it swapped in a new index.</summary>
+    internal bool PollOnce()
+    {
+        string signature;
+        try
+        {
+            signature = Signature();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false; // a directory being replaced; look again next time
+        }
+        if (signature == _loadedSignature)
+        {
+            _pendingSignature = null;
+            return false;
+        }
+        if (signature != _pendingSignature)
+        {
+            _pendingSignature = signature; // changed since last poll: let it settle
+            return false;
+        }
+        Reload(signature);
+        return true;
+    }
+
+    private InventoryLoadResult Reload(string signature)
+    {
+        var result = InventoryLoader.Load(_options.Paths);
+        Volatile.Write(ref _current, result.Index);
+        _loadedSignature = signature;
+        _pendingSignature = null;
+        Interlocked.Increment(ref Metrics.LoadsField);
+        Interlocked.Add(ref Metrics.LoadErrorsField, result.Errors.Count);
+        _onLoad?.Invoke(result);
+        return result;
+    }
+
+    /// <summary>Names, sizes and modification times of every inventory file, as one comparable string.</summary>
+    private string Signature()
+    {
+        var builder = new System.Text.StringBuilder();
+        var files = InventoryLoader.ExpandPaths(_options.Paths, out var missing);
+        foreach (var file in files)
+        {
+            var info = new FileInfo(file);
+            builder.Append(file).Append('|').Append(info.Exists ? info.Length : -1).Append('|')
+                .Append(info.Exists ? info.LastWriteTimeUtc.Ticks : 0).Append('\n');
+        }
+        foreach (var path in missing) builder.Append(path).Append("|missing\n");
+        return builder.ToString();
+    }
+}
