@@ -66,7 +66,7 @@ internal static class EdgesCommand
         FileEdgeLoad load;
         try
         {
-            load = Progress.Run("Reading flows", 1.0, report => source.Load((done, total) => report(total == 0 ? 1 : (double)done / total)));
+            load = Terminal.Progress.Run("Reading flows", 1.0, report => source.Load((done, total) => report(total == 0 ? 1 : (double)done / total)));
         }
         catch (FlowFileException ex)
         {

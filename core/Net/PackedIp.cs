@@ -81,7 +81,7 @@ public readonly struct PackedIp : IEquatable<PackedIp>, IComparable<PackedIp>
             ip = FromV4(v4);
             return true;
         }
-        if (utf8.Length is > 2 and < 64 && utf8.IndexOf((byte)':') >= 0 && IPAddress.TryParse(utf8, out var parsed))
+        if (utf8.Length is >= 2 and < 64 && utf8.IndexOf((byte)':') >= 0 && IPAddress.TryParse(utf8, out var parsed))
         {
             ip = FromIPAddress(parsed);
             return true;
