@@ -81,7 +81,7 @@ public sealed partial class ClickHouseServerException : Exception
     [GeneratedRegex(@",\s*e\.what\(\)\s*=\s*DB::Exception\s*$")]
     private static partial Regex OldWhatSuffix();
 
-    [GeneratedRegex(@"\s*\(version [^)]*\)\s*$")]
+    [GeneratedRegex(@"\s*\(version [^\n]*\)\s*$")]
     private static partial Regex VersionSuffix();
 
     [GeneratedRegex(@"\s*\(([A-Z][A-Z0-9_]+)\)\s*$")]

@@ -75,15 +75,17 @@ public static class ClickHouseSql
     }
 
     /// <summary>
-    /// toDateTime('yyyy-MM-dd HH:mm:ss', 'UTC'): second precision, UTC regardless of the server's time zone.
-    /// Local times are converted to UTC; Unspecified is taken as UTC. Outside 1970..2105 throws, as the column would overflow.
+    /// toDateTime(seconds, 'UTC'): second precision, UTC regardless of the server's time zone. Numeric, not text,
+    /// because 18.16 parses text only up to 2105-12-31 and silently wraps later times (verified).
+    /// Local times are converted to UTC; Unspecified is taken as UTC. Outside 1970..2106-02-07 throws, as the column would overflow.
     /// </summary>
     public static string FormatDateTime(DateTime value)
     {
         var utc = value.Kind == DateTimeKind.Local ? value.ToUniversalTime() : value;
         if (utc < DateTime.UnixEpoch || utc >= MaxDateTime)
             throw new ArgumentOutOfRangeException(nameof(value), value, "ClickHouse DateTime holds 1970-01-01 to 2106-02-07 UTC.");
-        return "toDateTime('" + utc.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + "', 'UTC')";
+        long seconds = (utc.Ticks - DateTime.UnixEpoch.Ticks) / TimeSpan.TicksPerSecond;
+        return "toDateTime(" + seconds.ToString(CultureInfo.InvariantCulture) + ", 'UTC')";
     }
 
     /// <summary>toDate('yyyy-MM-dd').</summary>
