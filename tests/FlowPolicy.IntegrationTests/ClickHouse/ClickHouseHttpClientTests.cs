@@ -134,6 +134,21 @@ public sealed class ClickHouseHttpClientTests(ClickHouseServerFixture server, IT
     }
 
     [Fact]
+    public async Task Non_ASCII_credentials_authenticate_through_basic_auth()
+    {
+        const string password = "pässwörd-日本-\u00e9";
+        await using var local = await LocalClickHouseServer.StartAsync(new LocalClickHouseServerOptions { User = "ünicode", Password = password });
+        var options = local.ClientOptions();
+        options.User = "ünicode";
+        options.Password = password;
+        using (var client = new ClickHouseHttpClient(options))
+            Assert.Equal("1", await client.QueryScalarAsync("SELECT 1"));
+        options.Password = "pässwörd";
+        using var wrong = new ClickHouseHttpClient(options);
+        await Assert.ThrowsAsync<ClickHouseServerException>(() => wrong.QueryScalarAsync("SELECT 1"));
+    }
+
+    [Fact]
     public async Task A_slow_query_times_out_with_TimeoutException()
     {
         var options = Server.Server.ClientOptions(Db.Database);

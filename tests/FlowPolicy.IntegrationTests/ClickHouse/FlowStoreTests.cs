@@ -74,6 +74,18 @@ public sealed class FlowStoreTests(ClickHouseServerFixture server) : ClickHouseT
     }
 
     [Fact]
+    public async Task Highest_stored_offsets_cover_flows_and_dead_letters_per_partition()
+    {
+        await SchemaMigrator.MigrateAsync(Db);
+        await InsertAsync([Flow(1, "10.0.0.1", "10.0.1.1", Cart, Db6), Flow(2, "10.0.0.1", "10.0.1.1", Cart, Db6)], firstOffset: 10); // partition 3: 10, 11
+        await Db.ExecuteAsync("INSERT INTO flows_dead_letter (received, kafka_topic, kafka_partition, kafka_offset, format, error, raw) VALUES " +
+            "(now(), 'flows-topic', 3, 12, 'hubble', 'bad json', '{'), (now(), 'flows-topic', 4, 7, 'hubble', 'bad', ''), (now(), 'other', 3, 99, 'x', 'e', '')");
+        var offsets = await StoredOffsets.ReadHighestAsync(Db, "flows-topic");
+        Assert.Equal(new Dictionary<int, long> { [3] = 12, [4] = 7 }, offsets);
+        Assert.Empty(await StoredOffsets.ReadHighestAsync(Db, "never-seen"));
+    }
+
+    [Fact]
     public async Task Partition_key_is_the_UTC_day_of_the_start()
     {
         var record = new FlowRecord { Start = new DateTime(2026, 12, 31, 23, 59, 59, DateTimeKind.Utc) };
