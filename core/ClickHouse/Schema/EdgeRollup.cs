@@ -1,0 +1,110 @@
+using System.Globalization;
+
+namespace FlowPolicy.Core.ClickHouse.Schema;
+
+/// <summary>Rows the rebuild of one day wrote into each rollup.</summary>
+public sealed record EdgeRollupResult(DateOnly Day, long HourlyRows, long DailyRows);
+
+/// <summary>
+/// Rebuilds the edge rollups of one UTC day from the raw flows table, idempotently: the day is aggregated into a
+/// staging table with the rollup's structure, then swapped in with <c>ALTER TABLE ... REPLACE PARTITION</c>, which
+/// replaces the day's partition atomically (18.16 and newer). A crash at any step leaves either the old or the new
+/// rows for that day, never both; running it again redoes the day from raw data. No materialized views: their
+/// second insert can fail or repeat independently of the raw insert (see docs/clickhouse.md).
+/// One rebuild per table and day at a time (the staging table name is per day).
+/// </summary>
+public static class EdgeRollup
+{
+    /// <summary>Rebuilds edges_1h for the day from flows, then edges_1d for the day from edges_1h.</summary>
+    public static async Task<EdgeRollupResult> RebuildDayAsync(ClickHouseHttpClient client, DateOnly day, CancellationToken cancellationToken = default)
+    {
+        var hourly = await RebuildAsync(client, FlowTables.EdgesHourly, day, HourlySelect(client.Database, day), cancellationToken).ConfigureAwait(false);
+        var daily = await RebuildAsync(client, FlowTables.EdgesDaily, day, DailySelect(client.Database, day), cancellationToken).ConfigureAwait(false);
+        return new EdgeRollupResult(day, hourly, daily);
+    }
+
+    /// <summary>The statements one table's rebuild runs, in order (documented in deploy/clickhouse/rollup_rebuild.sql).</summary>
+    public static IReadOnlyList<string> RebuildStatements(string database, string table, DateOnly day, string select)
+    {
+        var target = ClickHouseSql.QuoteIdentifier(database, table);
+        var staging = ClickHouseSql.QuoteIdentifier(database, StagingName(table, day));
+        return
+        [
+            $"DROP TABLE IF EXISTS {staging}",
+            $"CREATE TABLE {staging} AS {target}",
+            $"INSERT INTO {staging} ({EdgeColumnList}) {select}",
+            // An empty staging partition replaces the day with nothing: a day whose raw rows are gone empties too.
+            $"ALTER TABLE {target} REPLACE PARTITION {PartitionId(day)} FROM {staging}",
+            $"DROP TABLE IF EXISTS {staging}",
+        ];
+    }
+
+    private static async Task<long> RebuildAsync(ClickHouseHttpClient client, string table, DateOnly day, string select, CancellationToken cancellationToken)
+    {
+        var statements = RebuildStatements(client.Database, table, day, select);
+        for (int i = 0; i < statements.Count - 1; i++)
+            await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
+        var staging = ClickHouseSql.QuoteIdentifier(client.Database, StagingName(table, day));
+        var rows = await client.QueryScalarAsync($"SELECT count() FROM {staging}", cancellationToken).ConfigureAwait(false);
+        await client.ExecuteAsync(statements[^1], cancellationToken).ConfigureAwait(false);
+        return long.Parse(rows ?? "0", CultureInfo.InvariantCulture);
+    }
+
+    internal static string StagingName(string table, DateOnly day) => table + "_rebuild_" + PartitionId(day);
+
+    /// <summary>The toYYYYMMDD partition value of a UTC day.</summary>
+    public static string PartitionId(DateOnly day) => day.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+
+    private const string EdgeColumnList =
+        "`window_start`, `src_kind`, `src_namespace`, `src_workload`, `src_workload_kind`, `src_addr`, " +
+        "`dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`, `dst_addr`, `dst_port`, `protocol`, " +
+        "`flows`, `bytes`, `packets`, `allowed_flows`, `denied_flows`, `first_seen`, `last_seen`, `client_replicas`";
+
+    private const string EdgeKey =
+        "`src_kind`, `src_namespace`, `src_workload`, `src_workload_kind`, `src_addr`, " +
+        "`dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`, `dst_addr`, `dst_port`, `protocol`";
+
+    /// <summary>
+    /// One row per edge and hour of the day. Reply halves that ingest could not flip are not edges. Aggregates are
+    /// not aliased: 18.16 substitutes aliases that shadow source columns (bytes, packets) into other expressions.
+    /// </summary>
+    public static string HourlySelect(string database, DateOnly day)
+    {
+        var (from, to) = DayBounds(day);
+        return $"""
+            SELECT toStartOfHour(`start`) AS `window_start`,
+                `src_kind`, `src_namespace`, `src_workload`, `src_workload_kind`,
+                if(`src_workload` = '', `src_ip`, toFixedString('', 16)) AS `src_addr`,
+                `dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`,
+                if(`dst_workload` = '', `dst_ip`, toFixedString('', 16)) AS `dst_addr`,
+                `dst_port`, `protocol`,
+                count(), sum(`bytes`), sum(`packets`),
+                countIf(`verdict` = 'allowed'), countIf(`verdict` = 'denied'),
+                min(`start`), max(`end`),
+                uniqState(if(`src_pod` != '', `src_pod`, hex(`src_ip`)))
+            FROM {ClickHouseSql.QuoteIdentifier(database, FlowTables.Flows)}
+            WHERE `start` >= {from} AND `start` < {to} AND `direction` != 'reply'
+            GROUP BY `window_start`, {EdgeKey}
+            """;
+    }
+
+    /// <summary>One row per edge for the day, merged from the day's hourly rows.</summary>
+    public static string DailySelect(string database, DateOnly day)
+    {
+        var (from, to) = DayBounds(day);
+        return $"""
+            SELECT toStartOfDay(`window_start`) AS `day_start`, {EdgeKey},
+                sum(`flows`), sum(`bytes`), sum(`packets`), sum(`allowed_flows`), sum(`denied_flows`),
+                min(`first_seen`), max(`last_seen`), uniqMergeState(`client_replicas`)
+            FROM {ClickHouseSql.QuoteIdentifier(database, FlowTables.EdgesHourly)}
+            WHERE `window_start` >= {from} AND `window_start` < {to}
+            GROUP BY `day_start`, {EdgeKey}
+            """;
+    }
+
+    private static (string From, string To) DayBounds(DateOnly day)
+    {
+        var start = day.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
+        return (ClickHouseSql.FormatDateTime(start), ClickHouseSql.FormatDateTime(start.AddDays(1)));
+    }
+}

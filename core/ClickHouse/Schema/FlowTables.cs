@@ -1,0 +1,172 @@
+namespace FlowPolicy.Core.ClickHouse.Schema;
+
+/// <summary>A column as the schema wants it; the type may depend on the server version (LowCardinality).</summary>
+public sealed record ColumnDefinition(string Name, string Type);
+
+/// <summary>A MergeTree table: columns in order, then everything after the column list (engine, keys).</summary>
+public sealed record TableDefinition(string Name, IReadOnlyList<ColumnDefinition> Columns, string EngineClause)
+{
+    /// <summary>CREATE TABLE IF NOT EXISTS `db`.`name` (...) ENGINE = ...</summary>
+    public string CreateSql(string database)
+    {
+        var columns = string.Join(",\n    ", Columns.Select(c => ClickHouseSql.QuoteIdentifier(c.Name) + " " + c.Type));
+        return $"CREATE TABLE IF NOT EXISTS {ClickHouseSql.QuoteIdentifier(database, Name)}\n(\n    {columns}\n)\n{EngineClause}";
+    }
+}
+
+/// <summary>
+/// Every FlowPolicy table, in one place, in DDL that runs on ClickHouse 18.16 and 24.x (see docs/clickhouse.md).
+/// Time columns are DateTime('UTC') so partitions and toStartOfHour windows are UTC whatever the server's zone.
+/// </summary>
+public static class FlowTables
+{
+    public const string Migrations = "schema_migrations";
+    public const string Flows = "flows";
+    public const string DeadLetters = "flows_dead_letter";
+    public const string IngestProgress = "ingest_progress";
+    public const string EdgesHourly = "edges_1h";
+    public const string EdgesDaily = "edges_1d";
+
+    public const string VerdictEnum = "Enum8('unknown' = 0, 'allowed' = 1, 'denied' = 2)";
+    public const string DirectionEnum = "Enum8('unknown' = 0, 'request' = 1, 'reply' = 2)";
+    public const string EndpointKindEnum = "Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4)";
+    private const string Time = "DateTime('UTC')";
+
+    /// <summary>LowCardinality(String) where the server supports it as a normal type, else String (same RowBinary bytes).</summary>
+    public static string RepeatedString(ClickHouseServerVersion version) =>
+        version.SupportsLowCardinality ? "LowCardinality(String)" : "String";
+
+    /// <summary>
+    /// The raw flows table. Column order is the order <c>FlowRowWriter</c> writes. One row per flow record as
+    /// ingest stored it (replies already flipped to client -> server where the direction was decided), with the
+    /// Kafka position it came from so a restarted worker can seek past what is stored.
+    /// </summary>
+    public static TableDefinition FlowsTable(ClickHouseServerVersion version)
+    {
+        var lc = RepeatedString(version);
+        return new TableDefinition(Flows,
+        [
+            new("start", Time),
+            new("end", Time),
+            new("src_ip", "FixedString(16)"),
+            new("dst_ip", "FixedString(16)"),
+            new("src_port", "UInt16"),
+            new("dst_port", "UInt16"),
+            new("protocol", "UInt8"),
+            new("bytes", "UInt64"),
+            new("packets", "UInt64"),
+            new("verdict", VerdictEnum),
+            new("direction", DirectionEnum),
+            new("tcp_flags", "Nullable(UInt16)"),
+            new("reporter", lc),
+            new("policy", lc),
+            .. EndpointColumns("src", lc),
+            .. EndpointColumns("dst", lc),
+            new("format", lc),
+            new("kafka_topic", lc),
+            new("kafka_partition", "Int32"),
+            new("kafka_offset", "UInt64"),
+        ],
+        // Per-service questions ("who talks to ns/workload:port") read a narrow key range; one partition per UTC day
+        // keeps inserts of a batch inside one part and lets retention drop whole days.
+        "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`start`)\nORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `start`)");
+    }
+
+    private static IEnumerable<ColumnDefinition> EndpointColumns(string side, string lc) =>
+    [
+        new(side + "_kind", EndpointKindEnum),
+        new(side + "_namespace", lc),
+        new(side + "_workload", lc),
+        new(side + "_workload_kind", lc),
+        new(side + "_pod", "String"),
+        new(side + "_label_keys", "Array(String)"),
+        new(side + "_label_values", "Array(String)"),
+    ];
+
+    /// <summary>Records that could not be decoded, kept with their Kafka position so their offsets count as consumed.</summary>
+    public static TableDefinition DeadLetterTable(ClickHouseServerVersion version)
+    {
+        var lc = RepeatedString(version);
+        return new TableDefinition(DeadLetters,
+        [
+            new("received", Time),
+            new("kafka_topic", lc),
+            new("kafka_partition", "Int32"),
+            new("kafka_offset", "UInt64"),
+            new("format", lc),
+            new("error", "String"),
+            new("raw", "String"),
+        ],
+        "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`received`)\nORDER BY (`kafka_topic`, `kafka_partition`, `kafka_offset`)");
+    }
+
+    /// <summary>One row per committed batch per worker and partition: throughput, lag and insert latency over time.</summary>
+    public static TableDefinition IngestProgressTable(ClickHouseServerVersion version)
+    {
+        var lc = RepeatedString(version);
+        return new TableDefinition(IngestProgress,
+        [
+            new("time", Time),
+            new("worker", lc),
+            new("kafka_topic", lc),
+            new("kafka_partition", "Int32"),
+            new("first_offset", "UInt64"),
+            new("last_offset", "UInt64"),
+            new("rows", "UInt64"),
+            new("bytes", "UInt64"),
+            new("lag", "Int64"),
+            new("dead_letters", "UInt64"),
+            new("insert_latency_ms", "UInt32"),
+        ],
+        "ENGINE = MergeTree\nPARTITION BY toYYYYMM(`time`)\nORDER BY (`kafka_topic`, `kafka_partition`, `time`)");
+    }
+
+    /// <summary>
+    /// Edge rollups, one row per edge per window (hour or day), written whole by <see cref="EdgeRollup"/> for closed
+    /// windows; plain MergeTree because rows are final (no background summing to reason about). Across windows,
+    /// read with sum(), min(), max() and uniqMerge(client_replicas). Partitioned by UTC day: the unit the
+    /// rebuild replaces atomically.
+    /// </summary>
+    public static TableDefinition EdgesTable(string name, ClickHouseServerVersion version)
+    {
+        var lc = RepeatedString(version);
+        return new TableDefinition(name,
+        [
+            new("window_start", Time),
+            .. EdgeEndpointColumns("src", lc),
+            .. EdgeEndpointColumns("dst", lc),
+            new("dst_port", "UInt16"),
+            new("protocol", "UInt8"),
+            new("flows", "UInt64"),
+            new("bytes", "UInt64"),
+            new("packets", "UInt64"),
+            new("allowed_flows", "UInt64"),
+            new("denied_flows", "UInt64"),
+            new("first_seen", Time),
+            new("last_seen", Time),
+            new("client_replicas", "AggregateFunction(uniq, String)"),
+        ],
+        "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`window_start`)\nORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `protocol`, `src_namespace`, `src_workload`, `src_addr`, `dst_addr`, `window_start`)");
+    }
+
+    private static IEnumerable<ColumnDefinition> EdgeEndpointColumns(string side, string lc) =>
+    [
+        new(side + "_kind", EndpointKindEnum),
+        new(side + "_namespace", lc),
+        new(side + "_workload", lc),
+        new(side + "_workload_kind", lc),
+        // The address only for endpoints without a workload (external, unknown private); zero bytes otherwise,
+        // so replicas of one workload collapse into one edge.
+        new(side + "_addr", "FixedString(16)"),
+    ];
+
+    /// <summary>Applied migration runs: the schema version reached and the steps applied.</summary>
+    public static TableDefinition MigrationsTable() => new(Migrations,
+    [
+        new("version", "UInt32"),
+        new("applied_at", Time),
+        new("steps", "Array(String)"),
+        new("server_version", "String"),
+    ],
+    "ENGINE = MergeTree\nORDER BY (`version`, `applied_at`)");
+}

@@ -1,0 +1,164 @@
+using System.Globalization;
+
+namespace FlowPolicy.Core.ClickHouse.Schema;
+
+/// <summary>Retention per table, in days; null keeps data forever. Applied as TTL where the server supports it.</summary>
+public sealed class SchemaOptions
+{
+    public int? FlowsRetentionDays { get; set; } = 30;
+    public int? DeadLetterRetentionDays { get; set; } = 14;
+    public int? IngestProgressRetentionDays { get; set; } = 30;
+    public int? HourlyEdgesRetentionDays { get; set; } = 90;
+    public int? DailyEdgesRetentionDays { get; set; }
+
+    public void Validate()
+    {
+        foreach (var days in new[] { FlowsRetentionDays, DeadLetterRetentionDays, IngestProgressRetentionDays, HourlyEdgesRetentionDays, DailyEdgesRetentionDays })
+            if (days is <= 0) throw new ArgumentException("Retention must be a positive number of days, or unset to keep data forever.");
+    }
+}
+
+/// <summary>What a migration run did: steps applied, steps skipped (already in place, or unsupported, with why).</summary>
+public sealed record MigrationReport(
+    ClickHouseServerVersion ServerVersion,
+    int PreviousSchemaVersion,
+    int SchemaVersion,
+    IReadOnlyList<string> Applied,
+    IReadOnlyList<string> Skipped)
+{
+    public bool Changed => Applied.Count > 0;
+}
+
+/// <summary>
+/// Brings a database to the current FlowPolicy schema. Every step first looks at what the server has
+/// (system.databases, system.tables, system.columns) and only applies what is missing, so running it again
+/// applies nothing, and a database created by an older FlowPolicy is completed rather than recreated.
+/// Column types of existing columns are never changed. Runs that applied something are recorded in
+/// schema_migrations with the schema version reached.
+/// </summary>
+public static class SchemaMigrator
+{
+    /// <summary>The schema version this code produces. Bump it when a step is added.</summary>
+    public const int CurrentVersion = 1;
+
+    public static async Task<MigrationReport> MigrateAsync(ClickHouseHttpClient client, SchemaOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        options ??= new SchemaOptions();
+        options.Validate();
+        var version = await client.GetServerVersionAsync(cancellationToken).ConfigureAwait(false);
+        var applied = new List<string>();
+        var skipped = new List<string>();
+        var db = client.Database;
+
+        var dbExists = await client.QueryScalarAsync(
+            $"SELECT count() FROM system.databases WHERE name = {ClickHouseSql.QuoteString(db)}", cancellationToken, useDatabase: false).ConfigureAwait(false);
+        if (dbExists == "0")
+        {
+            await client.EnsureDatabaseAsync(cancellationToken).ConfigureAwait(false);
+            applied.Add($"create database {db}");
+        }
+        else skipped.Add($"create database {db}: exists");
+
+        var snapshot = await SchemaSnapshot.LoadAsync(client, cancellationToken).ConfigureAwait(false);
+        int previous = snapshot.Tables.ContainsKey(FlowTables.Migrations)
+            ? int.Parse(await client.QueryScalarAsync($"SELECT max(`version`) FROM {ClickHouseSql.QuoteIdentifier(db, FlowTables.Migrations)}", cancellationToken).ConfigureAwait(false) ?? "0", CultureInfo.InvariantCulture)
+            : 0;
+
+        var tables = new (TableDefinition Table, string? TtlColumn, int? RetentionDays)[]
+        {
+            (FlowTables.MigrationsTable(), null, null),
+            (FlowTables.FlowsTable(version), "start", options.FlowsRetentionDays),
+            (FlowTables.DeadLetterTable(version), "received", options.DeadLetterRetentionDays),
+            (FlowTables.IngestProgressTable(version), "time", options.IngestProgressRetentionDays),
+            (FlowTables.EdgesTable(FlowTables.EdgesHourly, version), "window_start", options.HourlyEdgesRetentionDays),
+            (FlowTables.EdgesTable(FlowTables.EdgesDaily, version), "window_start", options.DailyEdgesRetentionDays),
+        };
+
+        foreach (var (table, ttlColumn, retention) in tables)
+        {
+            var name = table.Name;
+            if (!snapshot.Tables.TryGetValue(name, out var engineFull))
+            {
+                await client.ExecuteAsync(table.CreateSql(db), cancellationToken).ConfigureAwait(false);
+                applied.Add($"create table {name}");
+                engineFull = "";
+            }
+            else
+            {
+                skipped.Add($"create table {name}: exists");
+                await AddMissingColumnsAsync(client, table, snapshot, applied, skipped, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (ttlColumn is null || retention is null) continue;
+            var ttlStep = $"{name}: retention {retention} days";
+            if (!version.SupportsTtl)
+            {
+                skipped.Add($"{ttlStep}: ClickHouse {version} has no TTL (needs 19.6); expire with {nameof(RetentionJob)}.{nameof(RetentionJob.DropExpiredPartitionsAsync)}");
+                continue;
+            }
+            // Newer servers show TTL normalised as "TTL <column> + toIntervalDay(N)" in engine_full.
+            var expected = $"toIntervalDay({retention})";
+            if (engineFull.Contains("TTL ", StringComparison.Ordinal) && engineFull.Contains(expected, StringComparison.Ordinal))
+            {
+                skipped.Add($"{ttlStep}: in place");
+                continue;
+            }
+            await client.ExecuteAsync(
+                $"ALTER TABLE {ClickHouseSql.QuoteIdentifier(db, name)} MODIFY TTL {ClickHouseSql.QuoteIdentifier(ttlColumn)} + toIntervalDay({retention})",
+                cancellationToken).ConfigureAwait(false);
+            applied.Add(ttlStep);
+        }
+
+        if (applied.Count > 0)
+        {
+            var steps = "[" + string.Join(", ", applied.Select(ClickHouseSql.QuoteString)) + "]";
+            await client.ExecuteAsync(
+                $"INSERT INTO {ClickHouseSql.QuoteIdentifier(db, FlowTables.Migrations)} (`version`, `applied_at`, `steps`, `server_version`) " +
+                $"VALUES ({CurrentVersion}, {ClickHouseSql.FormatDateTime(DateTime.UtcNow)}, {steps}, {ClickHouseSql.QuoteString(version.Text)})",
+                cancellationToken).ConfigureAwait(false);
+        }
+        return new MigrationReport(version, previous, CurrentVersion, applied, skipped);
+    }
+
+    private static async Task AddMissingColumnsAsync(ClickHouseHttpClient client, TableDefinition table, SchemaSnapshot snapshot,
+        List<string> applied, List<string> skipped, CancellationToken cancellationToken)
+    {
+        var existing = snapshot.Columns.TryGetValue(table.Name, out var columns) ? columns : [];
+        int added = 0;
+        string? previousColumn = null;
+        foreach (var column in table.Columns)
+        {
+            if (!existing.Contains(column.Name))
+            {
+                var position = previousColumn is null ? "FIRST" : "AFTER " + ClickHouseSql.QuoteIdentifier(previousColumn);
+                await client.ExecuteAsync(
+                    $"ALTER TABLE {ClickHouseSql.QuoteIdentifier(client.Database, table.Name)} ADD COLUMN {ClickHouseSql.QuoteIdentifier(column.Name)} {column.Type} {position}",
+                    cancellationToken).ConfigureAwait(false);
+                applied.Add($"{table.Name}: add column {column.Name}");
+                added++;
+            }
+            previousColumn = column.Name;
+        }
+        if (added == 0) skipped.Add($"{table.Name}: columns complete");
+    }
+
+    /// <summary>What the database holds now: tables with their engine text, and each table's column names.</summary>
+    private sealed record SchemaSnapshot(Dictionary<string, string> Tables, Dictionary<string, HashSet<string>> Columns)
+    {
+        public static async Task<SchemaSnapshot> LoadAsync(ClickHouseHttpClient client, CancellationToken cancellationToken)
+        {
+            var db = ClickHouseSql.QuoteString(client.Database);
+            var tables = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var row in await client.QueryTsvAsync($"SELECT name, engine_full FROM system.tables WHERE database = {db}", cancellationToken).ConfigureAwait(false))
+                tables[row[0]] = row[1];
+            var columns = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+            foreach (var row in await client.QueryTsvAsync($"SELECT table, name FROM system.columns WHERE database = {db}", cancellationToken).ConfigureAwait(false))
+            {
+                if (!columns.TryGetValue(row[0], out var set)) columns[row[0]] = set = new HashSet<string>(StringComparer.Ordinal);
+                set.Add(row[1]);
+            }
+            return new SchemaSnapshot(tables, columns);
+        }
+    }
+}

@@ -1,0 +1,148 @@
+-- FlowPolicy ClickHouse schema version 1, as the migrator creates it on ClickHouse 24.3.
+-- Reference copy: `SchemaMigrator.MigrateAsync` is the source of truth (tests keep this file in sync).
+-- On servers before 20.1 the LowCardinality(String) columns are plain String (same RowBinary bytes).
+
+CREATE DATABASE IF NOT EXISTS `flowpolicy`;
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`schema_migrations`
+(
+    `version` UInt32,
+    `applied_at` DateTime('UTC'),
+    `steps` Array(String),
+    `server_version` String
+)
+ENGINE = MergeTree
+ORDER BY (`version`, `applied_at`);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows`
+(
+    `start` DateTime('UTC'),
+    `end` DateTime('UTC'),
+    `src_ip` FixedString(16),
+    `dst_ip` FixedString(16),
+    `src_port` UInt16,
+    `dst_port` UInt16,
+    `protocol` UInt8,
+    `bytes` UInt64,
+    `packets` UInt64,
+    `verdict` Enum8('unknown' = 0, 'allowed' = 1, 'denied' = 2),
+    `direction` Enum8('unknown' = 0, 'request' = 1, 'reply' = 2),
+    `tcp_flags` Nullable(UInt16),
+    `reporter` LowCardinality(String),
+    `policy` LowCardinality(String),
+    `src_kind` Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4),
+    `src_namespace` LowCardinality(String),
+    `src_workload` LowCardinality(String),
+    `src_workload_kind` LowCardinality(String),
+    `src_pod` String,
+    `src_label_keys` Array(String),
+    `src_label_values` Array(String),
+    `dst_kind` Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4),
+    `dst_namespace` LowCardinality(String),
+    `dst_workload` LowCardinality(String),
+    `dst_workload_kind` LowCardinality(String),
+    `dst_pod` String,
+    `dst_label_keys` Array(String),
+    `dst_label_values` Array(String),
+    `format` LowCardinality(String),
+    `kafka_topic` LowCardinality(String),
+    `kafka_partition` Int32,
+    `kafka_offset` UInt64
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMMDD(`start`)
+ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `start`);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_dead_letter`
+(
+    `received` DateTime('UTC'),
+    `kafka_topic` LowCardinality(String),
+    `kafka_partition` Int32,
+    `kafka_offset` UInt64,
+    `format` LowCardinality(String),
+    `error` String,
+    `raw` String
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMMDD(`received`)
+ORDER BY (`kafka_topic`, `kafka_partition`, `kafka_offset`);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`ingest_progress`
+(
+    `time` DateTime('UTC'),
+    `worker` LowCardinality(String),
+    `kafka_topic` LowCardinality(String),
+    `kafka_partition` Int32,
+    `first_offset` UInt64,
+    `last_offset` UInt64,
+    `rows` UInt64,
+    `bytes` UInt64,
+    `lag` Int64,
+    `dead_letters` UInt64,
+    `insert_latency_ms` UInt32
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(`time`)
+ORDER BY (`kafka_topic`, `kafka_partition`, `time`);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h`
+(
+    `window_start` DateTime('UTC'),
+    `src_kind` Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4),
+    `src_namespace` LowCardinality(String),
+    `src_workload` LowCardinality(String),
+    `src_workload_kind` LowCardinality(String),
+    `src_addr` FixedString(16),
+    `dst_kind` Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4),
+    `dst_namespace` LowCardinality(String),
+    `dst_workload` LowCardinality(String),
+    `dst_workload_kind` LowCardinality(String),
+    `dst_addr` FixedString(16),
+    `dst_port` UInt16,
+    `protocol` UInt8,
+    `flows` UInt64,
+    `bytes` UInt64,
+    `packets` UInt64,
+    `allowed_flows` UInt64,
+    `denied_flows` UInt64,
+    `first_seen` DateTime('UTC'),
+    `last_seen` DateTime('UTC'),
+    `client_replicas` AggregateFunction(uniq, String)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMMDD(`window_start`)
+ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `protocol`, `src_namespace`, `src_workload`, `src_addr`, `dst_addr`, `window_start`);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1d`
+(
+    `window_start` DateTime('UTC'),
+    `src_kind` Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4),
+    `src_namespace` LowCardinality(String),
+    `src_workload` LowCardinality(String),
+    `src_workload_kind` LowCardinality(String),
+    `src_addr` FixedString(16),
+    `dst_kind` Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4),
+    `dst_namespace` LowCardinality(String),
+    `dst_workload` LowCardinality(String),
+    `dst_workload_kind` LowCardinality(String),
+    `dst_addr` FixedString(16),
+    `dst_port` UInt16,
+    `protocol` UInt8,
+    `flows` UInt64,
+    `bytes` UInt64,
+    `packets` UInt64,
+    `allowed_flows` UInt64,
+    `denied_flows` UInt64,
+    `first_seen` DateTime('UTC'),
+    `last_seen` DateTime('UTC'),
+    `client_replicas` AggregateFunction(uniq, String)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMMDD(`window_start`)
+ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `protocol`, `src_namespace`, `src_workload`, `src_addr`, `dst_addr`, `window_start`);
+
+-- Retention (defaults; SchemaOptions changes them):
+ALTER TABLE `flowpolicy`.`flows` MODIFY TTL `start` + toIntervalDay(30);
+ALTER TABLE `flowpolicy`.`flows_dead_letter` MODIFY TTL `received` + toIntervalDay(14);
+ALTER TABLE `flowpolicy`.`ingest_progress` MODIFY TTL `time` + toIntervalDay(30);
+ALTER TABLE `flowpolicy`.`edges_1h` MODIFY TTL `window_start` + toIntervalDay(90);

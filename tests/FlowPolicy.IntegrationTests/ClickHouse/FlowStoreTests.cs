@@ -1,0 +1,163 @@
+using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.Core.ClickHouse.RowBinary;
+using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.Core.Flows;
+using FlowPolicy.Core.Net;
+using FlowPolicy.IntegrationTests.Infrastructure;
+
+namespace FlowPolicy.IntegrationTests.ClickHouse;
+
+/// <summary>Flow records through FlowRowWriter into the migrated flows table, and the edge rollups rebuilt from them.</summary>
+public sealed class FlowStoreTests(ClickHouseServerFixture server) : ClickHouseTest(server)
+{
+    private static readonly DateTime Day = new(2026, 5, 6, 0, 0, 0, DateTimeKind.Utc);
+
+    private static readonly WorkloadIdentity Cart = new(EndpointKind.Pod, "shop", "cart", "Deployment", "cart-7d9f-abcde",
+        [new("app", "cart"), new("tier", "backend"), new("team", "o'brien\\ops")]);
+    private static readonly WorkloadIdentity Cart2 = new(EndpointKind.Pod, "shop", "cart", "Deployment", "cart-7d9f-zzzzz",
+        [new("app", "cart"), new("tier", "backend")]);
+    private static readonly WorkloadIdentity Db6 = new(EndpointKind.Pod, "data", "postgres", "StatefulSet", "postgres-0");
+
+    private static FlowRecord Flow(int minute, string src, string dst, WorkloadIdentity? srcId, WorkloadIdentity? dstId,
+        ushort port = 5432, Verdict verdict = Verdict.Allowed, DirectionHint direction = DirectionHint.Request, ulong bytes = 100)
+    {
+        var start = Day.AddMinutes(minute);
+        return new FlowRecord
+        {
+            Start = start, End = start.AddSeconds(30),
+            SrcIp = PackedIp.Parse(src), DstIp = PackedIp.Parse(dst),
+            SrcPort = 40000, DstPort = port, Protocol = IpProtocolsTcp,
+            Verdict = verdict, Direction = direction, Bytes = bytes, Packets = 2,
+            SrcIdentity = srcId, DstIdentity = dstId, Reporter = "node-1",
+        };
+    }
+
+    private const byte IpProtocolsTcp = 6;
+
+    private async Task InsertAsync(IEnumerable<FlowRecord> records, long firstOffset = 0)
+    {
+        using var rows = new RowBinaryWriter();
+        var writer = new FlowRowWriter(rows);
+        long offset = firstOffset;
+        foreach (var record in records) writer.Write(record, "hubble", "flows-topic", 3, offset++);
+        await Db.InsertRowBinaryAsync(FlowTables.Flows, FlowRowWriter.Columns, rows);
+    }
+
+    [Fact]
+    public async Task Flow_records_with_IPv6_identities_and_origin_read_back_exactly()
+    {
+        await SchemaMigrator.MigrateAsync(Db);
+        var v6 = Flow(1, "fd00::1:2", "2001:db8::5", Cart, Db6, verdict: Verdict.Denied);
+        v6.HasTcpFlags = true;
+        v6.TcpFlags = FlowRecord.TcpSyn | FlowRecord.TcpRst;
+        v6.PolicyName = "deny-all";
+        var external = Flow(2, "203.0.113.9", "10.0.0.7", null, Db6, port: 443, direction: DirectionHint.Unknown);
+        await InsertAsync([v6, external], firstOffset: 41);
+
+        var rows = await Db.QueryTsvAsync("""
+            SELECT IPv6NumToString(src_ip), IPv6NumToString(dst_ip), src_port, dst_port, protocol, bytes, packets,
+                   verdict, direction, ifNull(toString(tcp_flags), 'NULL'), reporter, policy,
+                   src_kind, src_namespace, src_workload, src_workload_kind, src_pod, arrayStringConcat(src_label_keys, '|'), arrayStringConcat(src_label_values, '|'),
+                   dst_kind, dst_namespace, dst_workload, dst_workload_kind, dst_pod, length(dst_label_keys),
+                   format, kafka_topic, kafka_partition, kafka_offset, toString(start), toString(`end`)
+            FROM flows ORDER BY kafka_offset
+            """);
+        Assert.Equal(2, rows.Count);
+        Assert.Equal(
+            ["fd00::1:2", "2001:db8::5", "40000", "5432", "6", "100", "2", "denied", "request", "6", "node-1", "deny-all",
+             "pod", "shop", "cart", "Deployment", "cart-7d9f-abcde", "app|team|tier", "cart|o'brien\\ops|backend",
+             "pod", "data", "postgres", "StatefulSet", "postgres-0", "0",
+             "hubble", "flows-topic", "3", "41", "2026-05-06 00:01:00", "2026-05-06 00:01:30"],
+            rows[0]);
+        Assert.Equal(["::ffff:203.0.113.9", "unknown", "", "NULL", "unknown", "42"],
+            new[] { rows[1][0], rows[1][8], rows[1][14], rows[1][9], rows[1][12], rows[1][28] });
+    }
+
+    [Fact]
+    public async Task Highest_stored_offsets_cover_flows_and_dead_letters_per_partition()
+    {
+        await SchemaMigrator.MigrateAsync(Db);
+        await InsertAsync([Flow(1, "10.0.0.1", "10.0.1.1", Cart, Db6), Flow(2, "10.0.0.1", "10.0.1.1", Cart, Db6)], firstOffset: 10); // partition 3: 10, 11
+        await Db.ExecuteAsync("INSERT INTO flows_dead_letter (received, kafka_topic, kafka_partition, kafka_offset, format, error, raw) VALUES " +
+            "(now(), 'flows-topic', 3, 12, 'hubble', 'bad json', '{'), (now(), 'flows-topic', 4, 7, 'hubble', 'bad', ''), (now(), 'other', 3, 99, 'x', 'e', '')");
+        var offsets = await StoredOffsets.ReadHighestAsync(Db, "flows-topic");
+        Assert.Equal(new Dictionary<int, long> { [3] = 12, [4] = 7 }, offsets);
+        Assert.Empty(await StoredOffsets.ReadHighestAsync(Db, "never-seen"));
+    }
+
+    [Fact]
+    public async Task Partition_key_is_the_UTC_day_of_the_start()
+    {
+        var record = new FlowRecord { Start = new DateTime(2026, 12, 31, 23, 59, 59, DateTimeKind.Utc) };
+        Assert.Equal(20261231, FlowRowWriter.PartitionKey(record));
+        await SchemaMigrator.MigrateAsync(Db);
+        await InsertAsync([record with { End = record.Start }]);
+        Assert.Equal("20261231", await Db.QueryScalarAsync("SELECT partition FROM system.parts WHERE database = currentDatabase() AND table = 'flows' AND active"));
+    }
+
+    [Fact]
+    public async Task Rollups_match_raw_counts_after_a_rebuild_and_a_rerun_does_not_double_them()
+    {
+        await SchemaMigrator.MigrateAsync(Db);
+        var flows = new List<FlowRecord>();
+        for (int i = 0; i < 30; i++) flows.Add(Flow(i * 7, "10.0.0.1", "10.0.1.1", i % 2 == 0 ? Cart : Cart2, Db6, verdict: i % 5 == 0 ? Verdict.Denied : Verdict.Allowed));
+        for (int i = 0; i < 5; i++) flows.Add(Flow(600 + i, "198.51.100.7", "10.0.1.1", null, Db6, port: 443));
+        flows.Add(Flow(700, "10.0.1.1", "10.0.0.1", Db6, Cart, direction: DirectionHint.Reply)); // a reply half: not an edge
+        var nextDay = Flow(0, "10.0.0.1", "10.0.1.1", Cart, Db6);
+        nextDay.Start = nextDay.End = Day.AddDays(1).AddMinutes(5);
+        await InsertAsync(flows);
+        await InsertAsync([nextDay], firstOffset: 1000);
+
+        var day = DateOnly.FromDateTime(Day);
+        var first = await EdgeRollup.RebuildDayAsync(Db, day);
+        await AssertRollupsMatchRawAsync(expectedFlows: 35);
+        Assert.Equal(2, first.DailyRows); // cart -> postgres:5432 and 198.51.100.7 -> postgres:443
+
+        var rerun = await EdgeRollup.RebuildDayAsync(Db, day);
+        Assert.Equal(first, rerun);
+        await AssertRollupsMatchRawAsync(expectedFlows: 35);
+
+        // Late data for the day: the next rebuild replaces the day, now including it.
+        await InsertAsync([Flow(900, "10.0.0.1", "10.0.1.1", Cart, Db6)], firstOffset: 2000);
+        await EdgeRollup.RebuildDayAsync(Db, day);
+        await AssertRollupsMatchRawAsync(expectedFlows: 36);
+
+        var edge = await Db.QueryTsvAsync("""
+            SELECT sum(flows), sum(denied_flows), sum(allowed_flows), uniqMerge(client_replicas), toString(min(first_seen)), toString(max(last_seen))
+            FROM edges_1d WHERE src_workload = 'cart' AND dst_workload = 'postgres'
+            """);
+        Assert.Equal(["31", "6", "25", "2", "2026-05-06 00:00:00", "2026-05-06 15:00:30"], edge[0]);
+        var external = await Db.QueryTsvAsync("SELECT IPv6NumToString(src_addr), src_kind, sum(flows) FROM edges_1h WHERE dst_port = 443 GROUP BY src_addr, src_kind");
+        Assert.Equal(["::ffff:198.51.100.7", "unknown", "5"], external[0]);
+        // Only the rebuilt day is in the rollups; the next day waits for its own rebuild.
+        Assert.Equal("0", await Db.QueryScalarAsync("SELECT count() FROM edges_1h WHERE window_start >= toDateTime('2026-05-07 00:00:00', 'UTC')"));
+        Assert.Equal("0", await Db.QueryScalarAsync("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name LIKE '%rebuild%'"));
+    }
+
+    [Fact]
+    public async Task Rebuilding_a_day_left_half_done_by_a_crash_gives_the_same_rollup()
+    {
+        await SchemaMigrator.MigrateAsync(Db);
+        await InsertAsync([Flow(10, "10.0.0.1", "10.0.1.1", Cart, Db6), Flow(70, "10.0.0.1", "10.0.1.1", Cart2, Db6)]);
+        var day = DateOnly.FromDateTime(Day);
+        // Simulate a crash after the staging insert, before the partition swap.
+        var statements = EdgeRollup.RebuildStatements(Db.Database, FlowTables.EdgesHourly, day, EdgeRollup.HourlySelect(Db.Database, day));
+        for (int i = 0; i < 3; i++) await Db.ExecuteAsync(statements[i]);
+        Assert.Equal("0", await Db.QueryScalarAsync("SELECT count() FROM edges_1h"));
+
+        await EdgeRollup.RebuildDayAsync(Db, day);
+        await AssertRollupsMatchRawAsync(expectedFlows: 2);
+        Assert.Equal("2", await Db.QueryScalarAsync("SELECT count() FROM edges_1h"));
+    }
+
+    private async Task AssertRollupsMatchRawAsync(int expectedFlows)
+    {
+        var raw = await Db.QueryTsvAsync("""
+            SELECT count(), sum(bytes), sum(packets) FROM flows
+            WHERE start >= toDateTime('2026-05-06 00:00:00', 'UTC') AND start < toDateTime('2026-05-07 00:00:00', 'UTC') AND direction != 'reply'
+            """);
+        Assert.Equal(expectedFlows.ToString(), raw[0][0]);
+        Assert.Equal(raw[0], (await Db.QueryTsvAsync("SELECT sum(flows), sum(bytes), sum(packets) FROM edges_1h"))[0]);
+        Assert.Equal(raw[0], (await Db.QueryTsvAsync("SELECT sum(flows), sum(bytes), sum(packets) FROM edges_1d"))[0]);
+    }
+}

@@ -1,0 +1,155 @@
+using Xunit.Abstractions;
+using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.Core.ClickHouse.RowBinary;
+using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.Core.Flows;
+using FlowPolicy.Core.Net;
+using FlowPolicy.IntegrationTests.Infrastructure;
+
+namespace FlowPolicy.IntegrationTests.ClickHouse;
+
+public sealed class SchemaMigratorTests(ClickHouseServerFixture server, ITestOutputHelper output) : ClickHouseTest(server)
+{
+    private static readonly string[] AllTables =
+        [FlowTables.Migrations, FlowTables.Flows, FlowTables.DeadLetters, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily];
+
+    [Fact]
+    public async Task A_fresh_database_gets_every_table_and_a_second_run_applies_nothing()
+    {
+        var first = await SchemaMigrator.MigrateAsync(Db);
+        foreach (var line in first.Applied) output.WriteLine("applied: " + line);
+        foreach (var line in first.Skipped) output.WriteLine("skipped: " + line);
+
+        Assert.Equal(0, first.PreviousSchemaVersion);
+        Assert.Equal(SchemaMigrator.CurrentVersion, first.SchemaVersion);
+        foreach (var table in AllTables) Assert.Contains($"create table {table}", first.Applied);
+        Assert.Equal(AllTables.OrderBy(t => t), (await TablesAsync()).OrderBy(t => t));
+
+        var second = await SchemaMigrator.MigrateAsync(Db);
+        Assert.Empty(second.Applied);
+        Assert.False(second.Changed);
+        Assert.Equal(SchemaMigrator.CurrentVersion, second.PreviousSchemaVersion);
+        Assert.Contains($"create table {FlowTables.Flows}: exists", second.Skipped);
+        Assert.Contains($"{FlowTables.Flows}: columns complete", second.Skipped);
+
+        // One recorded run: the second applied nothing and recorded nothing.
+        Assert.Equal("1", await Db.QueryScalarAsync($"SELECT count() FROM {FlowTables.Migrations}"));
+    }
+
+    [Fact]
+    public async Task Retention_is_a_TTL_where_supported_and_reported_as_skipped_elsewhere()
+    {
+        var report = await SchemaMigrator.MigrateAsync(Db, new SchemaOptions { FlowsRetentionDays = 7 });
+        var engine = await Db.QueryScalarAsync($"SELECT engine_full FROM system.tables WHERE database = {ClickHouseSql.QuoteString(Db.Database)} AND name = 'flows'");
+        if (Server.Version.SupportsTtl)
+        {
+            Assert.Contains("flows: retention 7 days", report.Applied);
+            Assert.Contains("toIntervalDay(7)", engine);
+            Assert.Empty((await SchemaMigrator.MigrateAsync(Db, new SchemaOptions { FlowsRetentionDays = 7 })).Applied);
+        }
+        else
+        {
+            Assert.Contains(report.Skipped, s => s.StartsWith("flows: retention 7 days: ClickHouse 18.16", StringComparison.Ordinal) || s.StartsWith("flows: retention 7 days: ClickHouse", StringComparison.Ordinal));
+            Assert.DoesNotContain("TTL", engine);
+        }
+    }
+
+    /// <summary>
+    /// A stored older schema: flows without TCP flags, labels, format and Kafka origin; no rollups or dead
+    /// letters; one recorded run at version 0. The migrator completes it in place and keeps existing rows.
+    /// </summary>
+    private const string OlderSchema = """
+        CREATE TABLE {db}.schema_migrations (`version` UInt32, `applied_at` DateTime('UTC'), `steps` Array(String), `server_version` String)
+        ENGINE = MergeTree ORDER BY (`version`, `applied_at`);
+        INSERT INTO {db}.schema_migrations VALUES (0, toDateTime('2025-01-01 00:00:00', 'UTC'), ['create table flows'], '18.16.1');
+        CREATE TABLE {db}.flows (
+            `start` DateTime('UTC'), `end` DateTime('UTC'), `src_ip` FixedString(16), `dst_ip` FixedString(16),
+            `src_port` UInt16, `dst_port` UInt16, `protocol` UInt8, `bytes` UInt64, `packets` UInt64,
+            `verdict` Enum8('unknown' = 0, 'allowed' = 1, 'denied' = 2),
+            `src_namespace` String, `src_workload` String, `dst_namespace` String, `dst_workload` String)
+        ENGINE = MergeTree PARTITION BY toYYYYMMDD(`start`)
+        ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `start`);
+        INSERT INTO {db}.flows (`start`, `end`, `dst_port`, `protocol`, `bytes`, `verdict`, `dst_namespace`, `dst_workload`)
+            VALUES (toDateTime('2025-01-01 10:00:00', 'UTC'), toDateTime('2025-01-01 10:00:05', 'UTC'), 443, 6, 1000, 'allowed', 'shop', 'cart')
+        """;
+
+    [Fact]
+    public async Task An_older_stored_schema_is_completed_in_place_and_then_left_alone()
+    {
+        foreach (var statement in OlderSchema.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            await Db.ExecuteAsync(statement.Replace("{db}", ClickHouseSql.QuoteIdentifier(Db.Database)));
+
+        var upgrade = await SchemaMigrator.MigrateAsync(Db);
+        foreach (var line in upgrade.Applied) output.WriteLine("applied: " + line);
+        Assert.Equal(0, upgrade.PreviousSchemaVersion);
+        Assert.Contains("flows: add column tcp_flags", upgrade.Applied);
+        Assert.Contains("flows: add column src_label_keys", upgrade.Applied);
+        Assert.Contains("flows: add column kafka_offset", upgrade.Applied);
+        Assert.Contains($"create table {FlowTables.EdgesHourly}", upgrade.Applied);
+        Assert.DoesNotContain($"create table {FlowTables.Flows}", upgrade.Applied);
+
+        // Columns now in the order the writer uses, and the old row kept with defaults for new columns.
+        var columns = await Db.QueryTsvAsync($"SELECT name FROM system.columns WHERE database = {ClickHouseSql.QuoteString(Db.Database)} AND table = 'flows'");
+        Assert.Equal(FlowRowWriter.Columns, columns.Select(r => r[0]));
+        Assert.Equal(["shop", "cart", "1000", "0", ""], (await Db.QueryTsvAsync("SELECT dst_namespace, dst_workload, bytes, kafka_offset, format FROM flows"))[0]);
+
+        // The upgraded table takes inserts from the current writer.
+        using var rows = new RowBinaryWriter();
+        var writer = new FlowRowWriter(rows);
+        var record = new FlowRecord { Start = new DateTime(2025, 1, 1, 11, 0, 0, DateTimeKind.Utc), End = new DateTime(2025, 1, 1, 11, 0, 0, DateTimeKind.Utc), SrcIp = PackedIp.Parse("10.0.0.1"), DstIp = PackedIp.Parse("10.0.0.2"), DstPort = 80, Protocol = 6 };
+        writer.Write(record, "vpc", "flows", 0, 5);
+        await Db.InsertRowBinaryAsync(FlowTables.Flows, FlowRowWriter.Columns, rows);
+        Assert.Equal("2", await Db.QueryScalarAsync("SELECT count() FROM flows"));
+
+        var again = await SchemaMigrator.MigrateAsync(Db);
+        Assert.Empty(again.Applied);
+        Assert.Equal(SchemaMigrator.CurrentVersion, again.PreviousSchemaVersion);
+    }
+
+    [Fact]
+    public async Task A_dropped_table_is_recreated_by_the_next_run()
+    {
+        await SchemaMigrator.MigrateAsync(Db);
+        await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.EdgesDaily)}");
+        var report = await SchemaMigrator.MigrateAsync(Db);
+        Assert.Equal([$"create table {FlowTables.EdgesDaily}"], report.Applied);
+    }
+
+    [Fact]
+    public async Task The_migrator_creates_a_missing_database()
+    {
+        using var client = Server.Root.ForDatabase("test_" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var report = await SchemaMigrator.MigrateAsync(client);
+            Assert.Contains($"create database {client.Database}", report.Applied);
+        }
+        finally
+        {
+            await Server.Root.ExecuteAsync("DROP DATABASE IF EXISTS " + ClickHouseSql.QuoteIdentifier(client.Database), useDatabase: false);
+        }
+    }
+
+    [Fact]
+    public async Task Retention_job_drops_only_partitions_entirely_older_than_the_retention()
+    {
+        await SchemaMigrator.MigrateAsync(Db);
+        using var rows = new RowBinaryWriter();
+        var writer = new FlowRowWriter(rows);
+        foreach (var day in new[] { 1, 2, 3 })
+        {
+            rows.Reset();
+            var start = new DateTime(2026, 1, day, 12, 0, 0, DateTimeKind.Utc);
+            writer.Write(new FlowRecord { Start = start, End = start }, "test", "flows", 0, day);
+            await Db.InsertRowBinaryAsync(FlowTables.Flows, FlowRowWriter.Columns, rows);
+        }
+        var options = new SchemaOptions { FlowsRetentionDays = 2 };
+        var dropped = await RetentionJob.DropExpiredPartitionsAsync(Db, options, new DateTime(2026, 1, 4, 6, 0, 0, DateTimeKind.Utc));
+        // Cut-off 2026-01-02 06:00: day 1 ends before it; day 2 still has rows newer than the cut-off.
+        Assert.Equal(["flows/20260101"], dropped);
+        Assert.Equal(["2026-01-02", "2026-01-03"], (await Db.QueryTsvAsync("SELECT toDate(start) FROM flows ORDER BY start")).Select(r => r[0]));
+    }
+
+    private async Task<List<string>> TablesAsync() =>
+        (await Db.QueryTsvAsync($"SELECT name FROM system.tables WHERE database = {ClickHouseSql.QuoteString(Db.Database)}")).Select(r => r[0]).ToList();
+}

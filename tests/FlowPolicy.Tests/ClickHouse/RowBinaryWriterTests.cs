@@ -1,0 +1,117 @@
+using FlowPolicy.Core.ClickHouse.RowBinary;
+using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.Core.Flows;
+using FlowPolicy.Core.Net;
+
+namespace FlowPolicy.Tests.ClickHouse;
+
+public sealed class RowBinaryWriterTests
+{
+    private static byte[] Bytes(Action<RowBinaryWriter> write)
+    {
+        using var writer = new RowBinaryWriter();
+        write(writer);
+        return writer.ToArray();
+    }
+
+    [Theory]
+    [InlineData(0UL, new byte[] { 0x00 })]
+    [InlineData(127UL, new byte[] { 0x7F })]
+    [InlineData(128UL, new byte[] { 0x80, 0x01 })]
+    [InlineData(300UL, new byte[] { 0xAC, 0x02 })]
+    [InlineData(ulong.MaxValue, new byte[] { 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01 })]
+    public void Lengths_are_LEB128(ulong value, byte[] expected) => Assert.Equal(expected, Bytes(w => w.WriteVarUInt(value)));
+
+    [Fact]
+    public void Integers_are_little_endian() =>
+        Assert.Equal(new byte[] { 0x34, 0x12, 0x78, 0x56, 0x34, 0x12, 0xFF }, Bytes(w => { w.WriteUInt16(0x1234); w.WriteInt32(0x12345678); w.WriteInt8(-1); }));
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(42)]
+    [InlineData(43)]
+    [InlineData(127)]
+    [InlineData(128)]
+    [InlineData(5000)]
+    public void Strings_are_length_prefixed_UTF8_on_both_paths(int length)
+    {
+        var text = new string('é', length); // two bytes each: crosses the one-byte length boundary
+        var bytes = Bytes(w => w.WriteString(text));
+        var utf8 = System.Text.Encoding.UTF8.GetBytes(text);
+        using var expected = new RowBinaryWriter();
+        expected.WriteVarUInt((ulong)utf8.Length);
+        Assert.Equal(expected.ToArray().Concat(utf8), bytes);
+    }
+
+    [Fact]
+    public void Values_straddling_chunk_ends_are_not_split()
+    {
+        using var writer = new RowBinaryWriter();
+        for (int i = 0; i < RowBinaryWriter.ChunkSize / 8 * 3; i++) writer.WriteUInt64((ulong)i);
+        writer.WriteUInt8(1);
+        for (int i = 0; i < 20_000; i++) writer.WriteString("value-" + i);
+        var bytes = writer.ToArray();
+        Assert.Equal(writer.Length, bytes.Length);
+        for (int i = 0; i < RowBinaryWriter.ChunkSize / 8 * 3; i++)
+            Assert.Equal((ulong)i, BitConverter.ToUInt64(bytes, i * 8));
+    }
+
+    [Fact]
+    public void Reset_forgets_rows_and_length()
+    {
+        using var writer = new RowBinaryWriter();
+        writer.WriteString(new string('x', 200_000));
+        writer.EndRow();
+        writer.Reset();
+        Assert.Equal(0, writer.Length);
+        Assert.Equal(0, writer.RowCount);
+        writer.WriteUInt8(7);
+        Assert.Equal(new byte[] { 7 }, writer.ToArray());
+    }
+
+    [Fact]
+    public void FixedString_pads_with_zeros_and_refuses_longer_values()
+    {
+        Assert.Equal(new byte[] { 0x61, 0, 0 }, Bytes(w => w.WriteFixedString("a"u8, 3)));
+        Assert.Throws<ArgumentException>(() => Bytes(w => w.WriteFixedString("abcd"u8, 3)));
+    }
+
+    [Fact]
+    public void DateTime_and_Date_are_seconds_and_days_since_the_epoch()
+    {
+        Assert.Equal(new byte[] { 0x80, 0x51, 0x01, 0x00, 0x01, 0x00 },
+            Bytes(w => { w.WriteDateTime(DateTime.UnixEpoch.AddDays(1)); w.WriteDate(new DateOnly(1970, 1, 2)); }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Bytes(w => w.WriteDateTime(new DateTime(1960, 1, 1, 0, 0, 0, DateTimeKind.Utc))));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Bytes(w => w.WriteDate(new DateOnly(2150, 1, 1))));
+    }
+
+    [Fact]
+    public void Nullable_writes_a_marker_then_the_value() =>
+        Assert.Equal(new byte[] { 1, 0, 5, 0 }, Bytes(w => { w.WriteNull(); w.WriteNotNull(); w.WriteUInt16(5); }));
+
+    [Fact]
+    public void Flow_rows_follow_the_flows_table_column_list()
+    {
+        var columns = FlowTables.FlowsTable(Core.ClickHouse.ClickHouseServerVersion.Parse("24.3")).Columns.Select(c => c.Name);
+        Assert.Equal(columns, FlowRowWriter.Columns);
+    }
+
+    [Fact]
+    public void Writing_flow_rows_allocates_nothing_once_warm()
+    {
+        using var buffer = new RowBinaryWriter();
+        var writer = new FlowRowWriter(buffer);
+        var identity = new WorkloadIdentity(EndpointKind.Pod, "shop", "cart", "Deployment", "cart-1", [new("app", "cart")]);
+        var record = new FlowRecord
+        {
+            Start = DateTime.UtcNow, End = DateTime.UtcNow, SrcIp = PackedIp.Parse("10.0.0.1"), DstIp = PackedIp.Parse("fd00::2"),
+            SrcIdentity = identity, DstIdentity = identity, HasTcpFlags = true, Reporter = "node-1",
+        };
+        for (int i = 0; i < 1000; i++) writer.Write(record, "hubble", "flows", 1, i);
+        buffer.Reset();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) writer.Write(record, "hubble", "flows", 1, i);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(100, buffer.RowCount);
+    }
+}
