@@ -37,6 +37,37 @@ public sealed class MockLimitsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Flow_file_producer_throughput_with_300_byte_lines()
+    {
+        const int count = 100_000;
+        var path = Path.GetTempFileName();
+        try
+        {
+            await using (var file = new StreamWriter(path))
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    // Distinct, flow-like text lines of 300 bytes (299 + newline).
+                    await file.WriteAsync($"2 123456789012 eni-{i:x8} 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255} 10.0.1.1 443 {i % 60000} 6 1 60 1700000000 1700000060 ACCEPT OK ".PadRight(299, '-') + "\n");
+                }
+            }
+            using var cluster = MockKafkaCluster.Start(new MockKafkaClusterOptions { Partitions = 12, Topics = ["flows"] });
+            var producer = new FlowFileProducer(KafkaTestClients.Options(cluster, "flows"), static _ => true);
+
+            var watch = Stopwatch.StartNew();
+            var counts = await producer.ProduceAsync([path]);
+            watch.Stop();
+
+            Assert.Equal(count, counts.Delivered);
+            output.WriteLine($"FlowFileProducer: {count / watch.Elapsed.TotalSeconds:F0} msg/s ({count} lines of 300 B in {watch.Elapsed.TotalSeconds:F2} s)");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void A_partition_keeps_about_5_MB_and_silently_drops_older_messages()
     {
         // 40,000 x 300 B = 12 MB into one partition.
