@@ -33,7 +33,6 @@ public sealed class FlowFileProducer
 
     private readonly KafkaOptions _kafka;
     private readonly Func<ReadOnlySpan<byte>, bool> _isLineOriented;
-    private readonly int _maxInFlight;
     private readonly int _maxMessageBytes;
     private readonly TextWriter? _log;
     private readonly SemaphoreSlim _inFlight;
@@ -57,7 +56,6 @@ public sealed class FlowFileProducer
         _kafka = kafka;
         _isLineOriented = isLineOriented;
         _log = log;
-        _maxInFlight = maxInFlight;
         _maxMessageBytes = maxMessageBytes;
         _inFlight = new SemaphoreSlim(maxInFlight, maxInFlight);
         _onDelivery = OnDelivery;
