@@ -1,0 +1,118 @@
+using System.IO.Compression;
+using System.Text;
+using Confluent.Kafka;
+using FlowPolicy.Ingest.Kafka;
+
+namespace FlowPolicy.IntegrationTests.Kafka;
+
+public sealed class FlowFileProducerTests : IDisposable
+{
+    private const string Topic = "flows";
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("flowpolicy-produce-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    private static bool LineOriented(ReadOnlySpan<byte> head) => true;
+    private static bool Document(ReadOnlySpan<byte> head) => false;
+
+    [Fact]
+    public async Task Line_oriented_files_become_one_message_per_line_spread_over_partitions()
+    {
+        var lines = Enumerable.Range(0, 1000).Select(i => $"2 123456789012 eni-{i:x8} 10.0.0.{i % 250} 10.0.1.1 443 {40000 + i} 6 1 60 1700000000 1700000060 ACCEPT OK").ToList();
+        var text = new StringBuilder();
+        for (var i = 0; i < 600; i++)
+        {
+            text.Append(lines[i]).Append(i % 2 == 0 ? "\r\n" : "\n");
+            if (i % 200 == 0)
+            {
+                text.Append("\n"); // blank lines are skipped, not sent
+            }
+        }
+        var plain = Write("a.log", text.ToString());
+        var gz = Path.Combine(_dir.FullName, "b.log.gz");
+        await using (var file = File.Create(gz))
+        await using (var zip = new GZipStream(file, CompressionLevel.Fastest))
+        {
+            zip.Write(Encoding.UTF8.GetBytes(string.Join('\n', lines.Skip(600)))); // no final newline
+        }
+
+        using var cluster = MockKafkaCluster.Start(new MockKafkaClusterOptions { Partitions = 4, Topics = [Topic] });
+        var producer = new FlowFileProducer(KafkaTestClients.Options(cluster, Topic), LineOriented, maxInFlight: 100);
+        var counts = await producer.ProduceAsync([plain, gz]);
+
+        Assert.Equal(new ProduceCounts(Files: 2, Delivered: 1000, DeliveredBytes: lines.Sum(l => l.Length), Failed: 0, BlankLinesSkipped: 3, TooLarge: 0), counts);
+        var received = ConsumeAll(cluster, 1000);
+        Assert.Equal(lines.Order(), received.Select(r => Encoding.UTF8.GetString(r.Message.Value)).Order());
+        Assert.Equal(4, received.Select(r => r.Partition.Value).Distinct().Count());
+        Assert.All(received, r => Assert.Equal(FlowFileProducer.KeyOf(r.Message.Value), r.Message.Key));
+    }
+
+    [Fact]
+    public async Task Document_files_become_one_message_each()
+    {
+        var azure = Write("azure.json", """{"records":[{"time":"2024-01-01T00:00:00Z","properties":{"Version":2,"flows":[]}}]}""" + "\n");
+        var gcp = Write("gcp.json", "[\n  {\"insertId\": \"1\"},\n  {\"insertId\": \"2\"}\n]\n");
+
+        using var cluster = MockKafkaCluster.Start(new MockKafkaClusterOptions { Topics = [Topic] });
+        var counts = await new FlowFileProducer(KafkaTestClients.Options(cluster, Topic), Document).ProduceAsync([azure, gcp]);
+
+        Assert.Equal(2, counts.Delivered);
+        var received = ConsumeAll(cluster, 2).Select(r => r.Message.Value).ToList();
+        Assert.Contains(received, v => v.AsSpan().SequenceEqual(File.ReadAllBytes(azure)));
+        Assert.Contains(received, v => v.AsSpan().SequenceEqual(File.ReadAllBytes(gcp)));
+    }
+
+    [Fact]
+    public async Task Oversized_lines_and_documents_are_counted_and_the_rest_still_goes()
+    {
+        var lines = Write("long.log", "first\n" + new string('x', 300_000) + "\nlast\n" + new string('y', 2_000) + "\n");
+        var document = Write("big.json", "{\"records\":[" + new string(' ', 150_000) + "]}");
+        var missing = Path.Combine(_dir.FullName, "missing.log");
+
+        using var cluster = MockKafkaCluster.Start(new MockKafkaClusterOptions { Topics = [Topic] });
+        var log = new StringWriter();
+        var kafka = KafkaTestClients.Options(cluster, Topic);
+        var lineCounts = await new FlowFileProducer(kafka, LineOriented, log, maxMessageBytes: 100_000).ProduceAsync([lines, missing]);
+        var documentCounts = await new FlowFileProducer(kafka, Document, log, maxMessageBytes: 100_000).ProduceAsync([document]);
+
+        Assert.Equal(3, lineCounts.Delivered); // first, last, and the 2,000-byte line
+        Assert.Equal(1, lineCounts.TooLarge);
+        Assert.Equal(1, lineCounts.Failed);    // the missing file
+        Assert.Equal(1, lineCounts.Files);
+        Assert.Equal(0, documentCounts.Delivered);
+        Assert.Equal(1, documentCounts.TooLarge);
+        Assert.Contains("long.log:2: line longer than 100000 bytes", log.ToString());
+        Assert.Contains("missing.log", log.ToString());
+        Assert.Equal(["first", "last", new string('y', 2_000)], ConsumeAll(cluster, 3).Select(r => Encoding.UTF8.GetString(r.Message.Value)).Order());
+    }
+
+    [Fact]
+    public async Task Undeliverable_messages_are_counted_as_failed_not_lost_silently()
+    {
+        var file = Write("a.log", "one\ntwo\n");
+        var kafka = new KafkaOptions { Brokers = "127.0.0.1:1", Topic = Topic };
+        kafka.AddProperty("message.timeout.ms=1500");
+
+        var counts = await new FlowFileProducer(kafka, LineOriented).ProduceAsync([file]);
+
+        Assert.Equal(0, counts.Delivered);
+        Assert.Equal(2, counts.Failed);
+    }
+
+    private string Write(string name, string content)
+    {
+        var path = Path.Combine(_dir.FullName, name);
+        File.WriteAllText(path, content);
+        return path;
+    }
+
+    private static List<ConsumeResult<byte[], byte[]>> ConsumeAll(MockKafkaCluster cluster, int expected)
+    {
+        using var consumer = KafkaTestClients.Consumer(cluster, "g-check");
+        consumer.Subscribe(Topic);
+        var results = KafkaTestClients.ConsumeAtLeast(consumer, expected + 1, TimeSpan.FromSeconds(8));
+        consumer.Close();
+        Assert.Equal(expected, results.Count);
+        return results;
+    }
+}
