@@ -6,7 +6,7 @@ namespace FlowPolicy.Ingest.Kafka;
 
 /// <summary>
 /// Loads the operating system's librdkafka (Debian package librdkafka1) for Confluent.Kafka 1.9.3.
-/// We ship no native binaries: the librdkafka.redist package is a payload-free stand-in (build/nuget-local).
+/// We ship no native binaries: the librdkafka.redist package is a payload-free stand-in (deploy/nuget-local).
 /// Call <see cref="EnsureLoaded"/> before creating any Kafka client; it is idempotent and thread-safe.
 /// </summary>
 public static class KafkaNativeLibrary
