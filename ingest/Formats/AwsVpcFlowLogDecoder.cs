@@ -8,7 +8,7 @@ namespace FlowPolicy.Ingest.Formats;
 /// AWS VPC Flow Logs, plain-text records (S3 files, Kinesis/Firehose, CloudWatch Logs messages): space-separated
 /// fields, '-' for a value that does not apply. S3 files start with a header line naming the fields; the decoder
 /// keeps it in <see cref="DecodeCursor.State"/> so later chunks of the same file use it. Without a header the
-/// configured format (default: the v2 default format) is assumed. See docs/formats-vpc-goflow2.md.
+/// configured format (default: the v2 default format) is assumed. See docs/formats.md.
 /// </summary>
 /// <remarks>
 /// Mapping decisions: pkt-srcaddr/pkt-dstaddr, when present and not '-', win over srcaddr/dstaddr (they are the

@@ -11,7 +11,7 @@ namespace FlowPolicy.Ingest.Formats;
 /// virtual network flow logs (category FlowLogFlowEvent), as Microsoft documents them. Input is a
 /// `{"records":[...]}` document (a PT1H.json blob), JSON lines of such documents or of single records (Event Hubs
 /// and Kafka carry one per message), or a JSON array of records. Every flow tuple becomes one record; a broken
-/// tuple is rejected at its own line and the others still decode. docs/formats-cloud.md has the mapping.
+/// tuple is rejected at its own line and the others still decode. docs/formats.md has the mapping.
 /// </summary>
 public sealed class AzureFlowLogDecoder : FlowDecoder, IJsonObjectDecoder
 {

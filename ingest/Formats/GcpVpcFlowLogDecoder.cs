@@ -8,7 +8,7 @@ namespace FlowPolicy.Ingest.Formats;
 /// <summary>
 /// Google Cloud VPC Flow Logs (and Firewall Rules Logging) as Cloud Logging LogEntry JSON: one entry per line
 /// (a Logging sink to Cloud Storage, Pub/Sub messages) or a JSON array of entries (`gcloud logging read
-/// --format=json`). Field names follow Google's "VPC Flow Logs record format"; docs/formats-cloud.md has the
+/// --format=json`). Field names follow Google's "VPC Flow Logs record format"; docs/formats.md has the
 /// mapping and the decisions (identities, reporter, verdict, direction).
 /// </summary>
 public sealed class GcpVpcFlowLogDecoder : FlowDecoder, IJsonObjectDecoder

@@ -14,7 +14,7 @@ namespace FlowPolicy.Ingest.Formats;
 /// JSON lines written by GoFlow2 (netsampler/goflow2) for NetFlow v5/v9, IPFIX and sFlow: the v2 snake_case
 /// schema (<c>src_addr</c>, <c>time_flow_start_ns</c>, <c>proto: "TCP"</c>) and the v1 CamelCase one
 /// (<c>SrcAddr</c>, <c>TimeFlowStart</c>, <c>Proto: 6</c>), addresses as text or as base64 of the raw bytes (how
-/// protobuf JSON writes bytes fields). See docs/formats-vpc-goflow2.md for the mapping.
+/// protobuf JSON writes bytes fields). See docs/formats.md for the mapping.
 /// </summary>
 /// <remarks>
 /// Bytes and packets are multiplied by the sampling rate when it is above 1, so counters estimate real traffic.
