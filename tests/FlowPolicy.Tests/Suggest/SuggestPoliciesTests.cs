@@ -29,7 +29,7 @@ public sealed class SuggestPoliciesTests(SampleSuggestion sample) : IClassFixtur
         var k8s = K8sPolicies.Load(Path.Combine(sample.Out, "k8s"));
         var blocked = Kept.Where(e => !k8s.Allows(e.Client, e.Server, e.Port, e.Protocol)).Select(Describe).ToList();
         Assert.Empty(blocked);
-        Assert.True(Kept.Count() > 300, "the sample should have hundreds of kept edges");
+        Assert.True(Kept.Count() > 50, "the sample should have many kept edges");
     }
 
     [Fact]
