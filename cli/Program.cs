@@ -47,6 +47,7 @@ internal static class FlowPolicyCommand
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(EdgesCommand.Create());
         root.Subcommands.Add(SampleCommand.Create());
+        root.Subcommands.Add(SuggestCommand.Create());
         return root;
     }
 }

@@ -26,6 +26,8 @@ internal sealed class SampleApp
 {
     public static readonly PackedIp PaymentGateway = PackedIp.Parse("203.0.113.10");
     public static readonly PackedIp LicenseServer = PackedIp.Parse("198.51.100.7");
+    /// <summary>An object store behind rotating addresses of one network: catalog fetches images from any of them.</summary>
+    public static readonly PackedIp[] ObjectStore = Enumerable.Range(16, 8).Select(i => PackedIp.FromV4(192, 0, 2, (byte)i)).ToArray();
 
     public SampleApp(DateTime start, int days)
     {

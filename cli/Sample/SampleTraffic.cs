@@ -64,6 +64,7 @@ internal sealed class SampleTraffic
             Pods("shop/checkout", "shop/cart", 7070, IpProtocols.Tcp, hour, Rate * 0.3 * load);
             Egress("shop/payment", SampleApp.PaymentGateway, 443, hour, Rate * 0.3 * load);
             Pods("shop/cart", "shop/redis", 6379, IpProtocols.Tcp, hour, Rate * 2 * load);
+            Egress("shop/catalog", SampleApp.ObjectStore[_random.Next(SampleApp.ObjectStore.Length)], 443, hour, Rate * 0.2 * load);
             Pods("shop/catalog", "shop/postgres", 5432, IpProtocols.Tcp, hour, Rate * load);
             foreach (var client in new[] { "shop/frontend", "shop/cart", "shop/catalog", "shop/checkout", "shop/payment" })
                 Pods(client, "kube-system/coredns", 53, IpProtocols.Udp, hour, Rate * 0.5);

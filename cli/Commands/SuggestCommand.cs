@@ -1,0 +1,118 @@
+using System.CommandLine;
+using System.Globalization;
+using FlowPolicy.Analytics.Edges;
+using FlowPolicy.Analytics.Intent;
+using FlowPolicy.Cli.Terminal;
+using FlowPolicy.Core.Edges;
+using FlowPolicy.Suggest.Inference;
+using FlowPolicy.Suggest.Reports;
+
+namespace FlowPolicy.Cli.Commands;
+
+/// <summary>`flowpolicy suggest`: least-privilege allow rules from observed edges, written as policy files and a report.</summary>
+internal static class SuggestCommand
+{
+    /// <summary>
+    /// Loads the intended policy from a directory. A seam: the policy loader is wired here when it exists
+    /// (Program or the intent area sets it); until then --intent is a usage error that says so.
+    /// </summary>
+    public static Func<string, IIntentEvaluator>? IntentLoader { get; set; }
+
+    /// <summary>Reads edges for [from, to) from ClickHouse (URL, from, to). A seam for the ClickHouse edge source.</summary>
+    public static Func<string, DateTime, DateTime, CancellationToken, Task<IReadOnlyList<Edge>>>? ClickHouseEdges { get; set; }
+
+    public static Command Create()
+    {
+        var flows = CommonOptions.Flows(required: false);
+        var inventory = CommonOptions.Inventory();
+        var format = CommonOptions.Format();
+        var from = CommonOptions.From();
+        var to = CommonOptions.To();
+        var clickhouse = new Option<string?>("--clickhouse") { Description = "Read edges from ClickHouse at this URL instead of files (needs --from and --to)." };
+        var intent = new Option<string?>("--intent") { Description = "Directory with the current policy: the result becomes a diff (rules to add, approved rules, rules never used)." };
+        var output = new Option<string>("--out") { Description = "Output directory (k8s/, cilium/, istio/, calico/, suggestions.json, report.md).", Required = true };
+        var emit = new Option<string>("--emit")
+        {
+            Description = $"Comma-separated outputs: {string.Join(",", SuggestionOutputOptions.AllFormats)} (report.md always).",
+            DefaultValueFactory = _ => string.Join(",", SuggestionOutputOptions.AllFormats),
+        };
+        var command = new Command("suggest",
+            "Propose least-privilege allow rules from the observed baseline: every dependency seen (DNS, start-up-only, weekly) kept with its evidence, " +
+            "noise (scanners, one-off bare pods) left out with the reason, exported as Kubernetes, Cilium, Istio and Calico policies.\n\n" +
+            "Examples:\n" +
+            "  flowpolicy suggest --flows hubble.json vpc.log.gz --inventory leases.jsonl nodes.json --out policies\n" +
+            "  flowpolicy suggest --flows flows.jsonl --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --emit k8s,json --out out\n" +
+            "  flowpolicy suggest --clickhouse http://localhost:8123 --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --intent policies/ --out diff")
+        {
+            flows, inventory, format, from, to, clickhouse, intent, output, emit,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var files = parse.GetValue(flows) ?? [];
+            var url = parse.GetValue(clickhouse);
+            var start = CommonOptions.ParseTime(parse.GetValue(from), "--from");
+            var end = CommonOptions.ParseTime(parse.GetValue(to), "--to");
+            if ((files.Length == 0) == (url is null)) throw new UsageException("give either --flows FILE... or --clickhouse URL --from T --to T");
+            var outputOptions = new SuggestionOutputOptions
+            {
+                Directory = parse.GetValue(output)!,
+                Formats = parse.GetValue(emit)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList(),
+            };
+            var inferenceOptions = new SuggestOptions { WindowStart = start, WindowEnd = end };
+            try
+            {
+                outputOptions.Validate();
+                inferenceOptions.Validate();
+            }
+            catch (ArgumentException ex)
+            {
+                throw new UsageException(ex.Message);
+            }
+            IIntentEvaluator? evaluator = null;
+            if (parse.GetValue(intent) is { } intentDir)
+            {
+                if (IntentLoader is null)
+                    throw new UsageException("--intent needs the policy loader, which is not part of this build; run without --intent for the full suggestion");
+                if (!Directory.Exists(intentDir)) throw new UsageException($"--intent: no such directory '{intentDir}'");
+                evaluator = IntentLoader(intentDir);
+            }
+
+            IReadOnlyList<Edge> edges;
+            if (url is not null)
+            {
+                if (start is null || end is null) throw new UsageException("--clickhouse needs --from and --to");
+                if (ClickHouseEdges is null)
+                    throw new UsageException("--clickhouse needs the ClickHouse edge source, which is not part of this build; export flows to files and use --flows");
+                edges = await ClickHouseEdges(url, start.Value, end.Value, cancellationToken);
+            }
+            else
+            {
+                edges = EdgesCommand.LoadEdges(new FileEdgeSourceOptions
+                {
+                    FlowFiles = files,
+                    InventoryFiles = parse.GetValue(inventory) ?? [],
+                    Format = CommonOptions.ParseFormat(parse.GetValue(format)),
+                    From = start,
+                    To = end,
+                }).Edges;
+            }
+
+            var inference = new RuleInference(inferenceOptions);
+            var set = inference.Infer(edges);
+            var diff = evaluator is null ? null : IntentDiff.Compute(set, evaluator);
+            var written = new SuggestionOutput(outputOptions).Write(set, diff);
+
+            var error = Console.Error;
+            foreach (var warning in set.Warnings) error.WriteLine($"flowpolicy: warning: {warning}");
+            error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"flowpolicy: {edges.Count} edges -> {set.Rules.Count} rules ({inference.Metrics.GeneralisedRules} generalised, {inference.Metrics.PeriodicRules} periodic); " +
+                $"{set.LeftOut.Count} edges left out; {written.Count} files in {outputOptions.Directory}"));
+            if (diff is not null)
+                error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"flowpolicy: against the current policy: {diff.ToAdd.Count} to add, {diff.Approved.Count} approved, {diff.Unused.Count} never used"));
+            Console.WriteLine(Path.Combine(outputOptions.Directory, "report.md"));
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,121 @@
+using System.Text;
+using FlowPolicy.Suggest.Inference;
+
+namespace FlowPolicy.Suggest.Emitters;
+
+/// <summary>
+/// Calico NetworkPolicy and StagedNetworkPolicy (projectcalico.org/v3): the staged copy shows what enforcement would
+/// do before it does it (Calico's flow logs report staged verdicts). Same rules in both.
+/// </summary>
+internal sealed class CalicoEmitter : IPolicyEmitter
+{
+    public const string NodeSelector = "has(kubernetes.io/hostname)";
+
+    public string Format => "calico";
+
+    public string Assumptions =>
+        "Calico: node traffic (kubelet probes) is allowed from the nodes' host endpoints, selected by `has(kubernetes.io/hostname)` with namespaceSelector `global()` " +
+        "(needs host endpoints, e.g. Calico's automatic host endpoints; otherwise replace it by `nets:` of your node CIDR). " +
+        "Each policy comes twice: NetworkPolicy (enforced) and StagedNetworkPolicy (stagedAction Set: reported, not enforced) under staged/, to try before enforcing. " +
+        "Other namespaces are selected by projectcalico.org/name.";
+
+    public EmitResult Emit(SuggestionSet set)
+    {
+        var files = new List<EmittedFile>();
+        foreach (var ns in set.Namespaces)
+        {
+            string dir = PolicyText.Name(ns);
+            var denySpec = YamlNode.Map().Add("selector", "all()")
+                .Add("types", YamlNode.Seq().Add(YamlNode.Str("Ingress")).Add(YamlNode.Str("Egress")));
+            Add(files, dir, "00-default-deny", ns, set, [("purpose", "default deny: an endpoint selected by a policy drops what no rule allows")], denySpec);
+            foreach (var workload in PolicyText.WorkloadsIn(set, ns))
+            {
+                var ingress = PolicyText.IngressOf(set, workload).ToList();
+                var egress = PolicyText.EgressOf(set, workload).ToList();
+                var types = YamlNode.Seq();
+                if (ingress.Count > 0) types.Add(YamlNode.Str("Ingress"));
+                if (egress.Count > 0) types.Add(YamlNode.Str("Egress"));
+                var spec = YamlNode.Map().Add("selector", Selector(workload.Selector)).Add("types", types);
+                if (ingress.Count > 0)
+                {
+                    var rules = YamlNode.Seq();
+                    foreach (var rule in ingress) rules.Add(Rule(rule, rule.Client, ns, ingress: true));
+                    spec.Add("ingress", rules);
+                }
+                if (egress.Count > 0)
+                {
+                    var rules = YamlNode.Seq();
+                    foreach (var rule in egress) rules.Add(Rule(rule, rule.Server, ns, ingress: false));
+                    spec.Add("egress", rules);
+                }
+                var annotations = ingress.Select((r, i) => ($"rule.ingress-{i}", PolicyText.Evidence(r)))
+                    .Concat(egress.Select((r, i) => ($"rule.egress-{i}", PolicyText.Evidence(r)))).ToList();
+                Add(files, dir, PolicyText.Name(workload.Workload!), ns, set, annotations, spec);
+            }
+        }
+        return new EmitResult(Format, files, []);
+    }
+
+    private static void Add(List<EmittedFile> files, string dir, string name, string ns, SuggestionSet set, IReadOnlyList<(string, string)> annotations, YamlMap spec)
+    {
+        var enforced = YamlNode.Map().Add("apiVersion", "projectcalico.org/v3").Add("kind", "NetworkPolicy")
+            .Add("metadata", PolicyText.Metadata(name, ns, set, annotations)).Add("spec", spec);
+        files.Add(new EmittedFile($"calico/{dir}/{name}.yaml", YamlWriter.Write([enforced])));
+        var stagedSpec = YamlNode.Map().Add("stagedAction", "Set");
+        stagedSpec.Entries.AddRange(spec.Entries);
+        var staged = YamlNode.Map().Add("apiVersion", "projectcalico.org/v3").Add("kind", "StagedNetworkPolicy")
+            .Add("metadata", PolicyText.Metadata(name, ns, set, annotations)).Add("spec", stagedSpec);
+        files.Add(new EmittedFile($"calico/staged/{dir}/{name}.yaml", YamlWriter.Write([staged])));
+    }
+
+    /// <summary>Calico selector expression: every label as key == 'value', joined by &&.</summary>
+    public static string Selector(IEnumerable<KeyValuePair<string, string>> labels)
+    {
+        var sb = new StringBuilder();
+        foreach (var (key, value) in labels)
+        {
+            if (sb.Length > 0) sb.Append(" && ");
+            sb.Append(key).Append(" == '").Append(value).Append('\'');
+        }
+        return sb.Length == 0 ? "all()" : sb.ToString();
+    }
+
+    private static YamlMap Rule(SuggestedRule rule, Peer peer, string policyNamespace, bool ingress)
+    {
+        var result = YamlNode.Map().Add("action", "Allow").Add("protocol", rule.ProtocolName);
+        var entity = YamlNode.Map();
+        switch (peer.Kind)
+        {
+            case PeerKind.Workload:
+                entity.Add("selector", Selector(peer.Selector));
+                if (peer.Namespace != policyNamespace) entity.Add("namespaceSelector", $"projectcalico.org/name == '{peer.Namespace}'");
+                break;
+            case PeerKind.Nodes:
+                entity.Add("selector", NodeSelector).Add("namespaceSelector", "global()");
+                break;
+            default:
+                var nets = YamlNode.Seq();
+                foreach (var block in peer.Cidrs) nets.Add(YamlNode.Str(block.ToString()));
+                entity.Add("nets", nets);
+                if (peer.Except.Count > 0)
+                {
+                    var notNets = YamlNode.Seq();
+                    foreach (var block in peer.Except) notNets.Add(YamlNode.Str(block.ToString()));
+                    entity.Add("notNets", notNets);
+                }
+                break;
+        }
+        var ports = YamlNode.Seq().Add(YamlNode.Int(rule.Port));
+        if (ingress)
+        {
+            result.Add("source", entity);
+            if (PolicyText.HasPorts(rule)) result.Add("destination", YamlNode.Map().Add("ports", ports));
+        }
+        else
+        {
+            if (PolicyText.HasPorts(rule)) entity.Add("ports", ports);
+            result.Add("destination", entity);
+        }
+        return result;
+    }
+}

@@ -1,0 +1,104 @@
+using FlowPolicy.Suggest.Inference;
+
+namespace FlowPolicy.Suggest.Emitters;
+
+/// <summary>
+/// CiliumNetworkPolicy (cilium.io/v2): a default deny per namespace and one policy per workload with its ingress
+/// and egress rules; nodes are the <c>host</c> and <c>remote-node</c> entities.
+/// </summary>
+internal sealed class CiliumEmitter : IPolicyEmitter
+{
+    private const string NamespaceLabel = "k8s:io.kubernetes.pod.namespace";
+
+    public string Format => "cilium";
+
+    public string Assumptions =>
+        "Cilium: node traffic (kubelet probes) is allowed with fromEntities [host, remote-node] on the probed ports; " +
+        "the per-namespace default deny is a policy selecting every endpoint with one empty ingress and one empty egress rule (enables default deny, allows nothing). " +
+        "Peers are selected by their stable labels plus k8s:io.kubernetes.pod.namespace; addresses with fromCIDRSet/toCIDRSet (Cilium never matches cluster endpoints by CIDR).";
+
+    public EmitResult Emit(SuggestionSet set)
+    {
+        var files = new List<EmittedFile>();
+        foreach (var ns in set.Namespaces)
+        {
+            var deny = Policy("default-deny", ns, set, [("purpose", "default deny for every endpoint of the namespace")]);
+            deny.Add("spec", YamlNode.Map()
+                .Add("endpointSelector", YamlNode.Map())
+                .Add("ingress", YamlNode.Seq().Add(YamlNode.Map()))
+                .Add("egress", YamlNode.Seq().Add(YamlNode.Map())));
+            files.Add(new EmittedFile($"cilium/{PolicyText.Name(ns)}/00-default-deny.yaml", YamlWriter.Write([deny])));
+            foreach (var workload in PolicyText.WorkloadsIn(set, ns))
+            {
+                var ingress = PolicyText.IngressOf(set, workload).ToList();
+                var egress = PolicyText.EgressOf(set, workload).ToList();
+                string name = PolicyText.Name(workload.Workload!);
+                var annotations = ingress.Select((r, i) => ($"rule.ingress-{i}", PolicyText.Evidence(r)))
+                    .Concat(egress.Select((r, i) => ($"rule.egress-{i}", PolicyText.Evidence(r))));
+                var doc = Policy(name, ns, set, annotations);
+                var spec = YamlNode.Map().Add("endpointSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(workload.Selector)));
+                if (ingress.Count > 0)
+                {
+                    var rules = YamlNode.Seq();
+                    foreach (var rule in ingress) rules.Add(Rule("from", rule.Client, rule));
+                    spec.Add("ingress", rules);
+                }
+                if (egress.Count > 0)
+                {
+                    var rules = YamlNode.Seq();
+                    foreach (var rule in egress) rules.Add(Rule("to", rule.Server, rule));
+                    spec.Add("egress", rules);
+                }
+                doc.Add("spec", spec);
+                files.Add(new EmittedFile($"cilium/{PolicyText.Name(ns)}/{name}.yaml", YamlWriter.Write([doc])));
+            }
+        }
+        return new EmitResult(Format, files, []);
+    }
+
+    private static YamlMap Policy(string name, string ns, SuggestionSet set, IEnumerable<(string, string)> annotations) =>
+        YamlNode.Map()
+            .Add("apiVersion", "cilium.io/v2")
+            .Add("kind", "CiliumNetworkPolicy")
+            .Add("metadata", PolicyText.Metadata(name, ns, set, annotations));
+
+    private static YamlMap Rule(string direction, Peer peer, SuggestedRule rule)
+    {
+        var result = YamlNode.Map();
+        switch (peer.Kind)
+        {
+            case PeerKind.Workload:
+                var labels = YamlNode.Map().Add(NamespaceLabel, peer.Namespace!);
+                foreach (var (key, value) in peer.Selector) labels.Add(key, value);
+                result.Add(direction + "Endpoints", YamlNode.Seq().Add(YamlNode.Map().Add("matchLabels", labels)));
+                break;
+            case PeerKind.Nodes:
+                result.Add(direction + "Entities", YamlNode.Seq().Add(YamlNode.Str("host")).Add(YamlNode.Str("remote-node")));
+                break;
+            default:
+                var sets = YamlNode.Seq();
+                foreach (var block in peer.Cidrs)
+                {
+                    var entry = YamlNode.Map().Add("cidr", block.ToString());
+                    var except = peer.Except.Where(x => x.IsV4 == block.IsV4).ToList();
+                    if (except.Count > 0)
+                    {
+                        var seq = YamlNode.Seq();
+                        foreach (var x in except) seq.Add(YamlNode.Str(x.ToString()));
+                        entry.Add("except", seq);
+                    }
+                    sets.Add(entry);
+                }
+                result.Add(direction + "CIDRSet", sets);
+                break;
+        }
+        if (PolicyText.HasPorts(rule))
+            result.Add("toPorts", YamlNode.Seq().Add(YamlNode.Map().Add("ports", YamlNode.Seq().Add(YamlNode.Map()
+                .Add("port", YamlNode.Str(rule.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+                .Add("protocol", rule.ProtocolName)))));
+        else if (rule.ProtocolName is "ICMP" or "ICMPv6")
+            result.Add("icmps", YamlNode.Seq().Add(YamlNode.Map().Add("fields", YamlNode.Seq().Add(YamlNode.Map()
+                .Add("family", rule.ProtocolName == "ICMP" ? "IPv4" : "IPv6").Add("type", YamlNode.Int(8))))));
+        return result;
+    }
+}

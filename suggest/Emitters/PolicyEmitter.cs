@@ -1,0 +1,82 @@
+using System.Globalization;
+using System.Text;
+using FlowPolicy.Core.Net;
+using FlowPolicy.Suggest.Inference;
+
+namespace FlowPolicy.Suggest.Emitters;
+
+/// <summary>One file an emitter produced, relative to the output directory.</summary>
+internal sealed record EmittedFile(string RelativePath, string Content);
+
+/// <summary>What one format's emitter produced, plus what it could not express exactly (for the report).</summary>
+internal sealed record EmitResult(string Format, IReadOnlyList<EmittedFile> Files, IReadOnlyList<string> Notes);
+
+/// <summary>Translates the neutral rule set into one policy format.</summary>
+internal interface IPolicyEmitter
+{
+    /// <summary>"k8s", "cilium", "istio", "calico".</summary>
+    string Format { get; }
+    /// <summary>The platform assumptions this format's files rely on (nodes, probes, unenforced directions).</summary>
+    string Assumptions { get; }
+    EmitResult Emit(SuggestionSet set);
+}
+
+/// <summary>Names and texts shared by the emitters.</summary>
+internal static class PolicyText
+{
+    public const string AnnotationPrefix = "flowpolicy.io/";
+
+    /// <summary>A DNS-1123 label: lowercase letters, digits and '-', at most 63 characters (hash-suffixed when cut).</summary>
+    public static string Name(string raw)
+    {
+        var sb = new StringBuilder(raw.Length);
+        foreach (char c in raw.ToLowerInvariant())
+        {
+            char d = char.IsAsciiLetterOrDigit(c) ? c : '-';
+            if (d == '-' && (sb.Length == 0 || sb[^1] == '-')) continue;
+            sb.Append(d);
+        }
+        while (sb.Length > 0 && sb[^1] == '-') sb.Length--;
+        var name = sb.Length == 0 ? "unnamed" : sb.ToString();
+        if (name.Length <= 63) return name;
+        uint h = 2166136261;
+        foreach (char c in raw) h = (h ^ c) * 16777619;
+        return name[..54].TrimEnd('-') + "-" + h.ToString("x8", CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Workloads of a namespace that appear in rules, in key order.</summary>
+    public static IEnumerable<Peer> WorkloadsIn(SuggestionSet set, string ns) => set.Workloads.Where(w => w.Namespace == ns);
+
+    public static IEnumerable<SuggestedRule> IngressOf(SuggestionSet set, Peer workload) => set.Rules.Where(r => r.Server.Key == workload.Key);
+
+    public static IEnumerable<SuggestedRule> EgressOf(SuggestionSet set, Peer workload) => set.Rules.Where(r => r.Client.Key == workload.Key);
+
+    public static string Evidence(SuggestedRule rule)
+    {
+        var e = rule.Evidence;
+        var flags = rule.Flags.Count == 0 ? "" : "; " + string.Join(",", rule.Flags);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{rule.Id} {rule}; flows={e.Flows} bytes={e.Bytes} first={e.FirstSeen:yyyy-MM-ddTHH:mm:ssZ} last={e.LastSeen:yyyy-MM-ddTHH:mm:ssZ} days={e.DaysSeen} replicas={e.ClientReplicas} confidence={rule.Confidence}{flags}");
+    }
+
+    public static YamlMap Metadata(string name, string? ns, SuggestionSet set, IEnumerable<(string Key, string Value)> annotations)
+    {
+        var meta = YamlNode.Map().Add("name", name);
+        if (ns is not null) meta.Add("namespace", ns);
+        meta.Add("labels", YamlNode.Map().Add("app.kubernetes.io/managed-by", "flowpolicy"));
+        var notes = YamlNode.Map()
+            .Add(AnnotationPrefix + "window", string.Create(CultureInfo.InvariantCulture, $"{set.WindowStart:yyyy-MM-ddTHH:mm:ssZ}/{set.WindowEnd:yyyy-MM-ddTHH:mm:ssZ}"));
+        foreach (var (key, value) in annotations) notes.Add(AnnotationPrefix + key, value);
+        meta.Add("annotations", notes);
+        return meta;
+    }
+
+    public static YamlMap MatchLabels(IEnumerable<KeyValuePair<string, string>> labels)
+    {
+        var map = YamlNode.Map();
+        foreach (var (key, value) in labels) map.Add(key, value);
+        return map;
+    }
+
+    public static bool HasPorts(SuggestedRule rule) => IpProtocols.HasPorts(rule.Protocol);
+}

@@ -1,0 +1,91 @@
+using FlowPolicy.Core.Edges;
+using FlowPolicy.Core.Net;
+
+namespace FlowPolicy.Suggest.Inference;
+
+/// <summary>The observations behind a rule, merged over the edges it covers.</summary>
+public sealed class RuleEvidence
+{
+    public long Flows { get; init; }
+    public ulong Bytes { get; init; }
+    public DateTime FirstSeen { get; init; }
+    public DateTime LastSeen { get; init; }
+    public int DaysSeen { get; init; }
+    /// <summary>Distinct client replicas, summed over the covered edges (distinct per edge).</summary>
+    public int ClientReplicas { get; init; }
+    /// <summary>Observed edges (client endpoint, server endpoint) the rule covers.</summary>
+    public int Edges { get; init; }
+    /// <summary>Distinct client or server addresses folded into a generalised network rule.</summary>
+    public int Addresses { get; init; }
+    public long DeniedFlows { get; init; }
+}
+
+/// <summary>How often a dependency shows up, and what that means for trusting the window.</summary>
+/// <param name="Pattern">"continuous", "daily", "weekly", "startup-only", "rare".</param>
+/// <param name="PeriodDays">Detected period in days (1 daily, 7 weekly); null when none.</param>
+/// <param name="Note">A sentence for the report.</param>
+public sealed record Periodicity(string Pattern, int? PeriodDays, string Note);
+
+/// <summary>
+/// One allow rule: clients matching <see cref="Client"/> may connect to servers matching <see cref="Server"/> on
+/// <see cref="Port"/>/<see cref="Protocol"/>. The format-neutral unit every emitter translates.
+/// </summary>
+public sealed class SuggestedRule
+{
+    public required string Id { get; init; }
+    public required Peer Client { get; init; }
+    public required Peer Server { get; init; }
+    public required ushort Port { get; init; }
+    public required byte Protocol { get; init; }
+    public required RuleEvidence Evidence { get; init; }
+    public required Periodicity Periodicity { get; init; }
+    /// <summary>"high", "medium" or "low".</summary>
+    public required string Confidence { get; init; }
+    public required string ConfidenceReason { get; init; }
+    /// <summary>Flags a reviewer should read: "periodic", "startup-only", "rare", "generalised", "node-probe".</summary>
+    public required IReadOnlyList<string> Flags { get; init; }
+    /// <summary>For generalised rules: what was widened and how much address space it adds.</summary>
+    public string? Generalisation { get; init; }
+    /// <summary>The observed edges behind the rule, in <c>EdgeOrder</c>.</summary>
+    public required IReadOnlyList<Edge> Edges { get; init; }
+
+    public string ProtocolName => IpProtocols.Name(Protocol);
+
+    public bool Allows(Endpoint client, Endpoint server, ushort port, byte protocol) =>
+        protocol == Protocol && (!IpProtocols.HasPorts(Protocol) || port == Port) && Client.Matches(client) && Server.Matches(server);
+
+    public override string ToString() => $"{Client.Key} -> {Server.Key}:{Port}/{ProtocolName}";
+}
+
+/// <summary>An observed edge kept out of the rules, and why.</summary>
+/// <param name="Reason">"scanner", "bare-pod", "reply-only", "service-address", "no-selector".</param>
+public sealed record LeftOutEdge(Edge Edge, string Reason, string Detail);
+
+/// <summary>Workloads of one namespace split by a label into parallel groups with traffic only inside each group.</summary>
+public sealed record WorkloadGroups(string Namespace, string LabelKey, IReadOnlyDictionary<string, IReadOnlyList<string>> Members, int EdgesInside);
+
+/// <summary>Everything inference found: the rules, what was left out, and what to be careful about.</summary>
+public sealed class SuggestionSet
+{
+    public required DateTime WindowStart { get; init; }
+    public required DateTime WindowEnd { get; init; }
+    public required IReadOnlyList<SuggestedRule> Rules { get; init; }
+    public required IReadOnlyList<LeftOutEdge> LeftOut { get; init; }
+    public required IReadOnlyList<WorkloadGroups> Groups { get; init; }
+    public required IReadOnlyList<string> Warnings { get; init; }
+    /// <summary>Namespaces that get a default deny: every namespace with an observed workload.</summary>
+    public required IReadOnlyList<string> Namespaces { get; init; }
+    /// <summary>Workloads that get policies (client or server of a rule, or seen in a namespace), by key.</summary>
+    public required IReadOnlyList<Peer> Workloads { get; init; }
+    public int InputEdges { get; init; }
+
+    public double WindowDays => (WindowEnd - WindowStart).TotalDays;
+
+    /// <summary>The neutral decision: does any rule allow this connection?</summary>
+    public bool Allows(Endpoint client, Endpoint server, ushort port, byte protocol)
+    {
+        foreach (var rule in Rules)
+            if (rule.Allows(client, server, port, protocol)) return true;
+        return false;
+    }
+}

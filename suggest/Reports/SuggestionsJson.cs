@@ -1,0 +1,170 @@
+using System.Globalization;
+using System.Text.Json;
+using FlowPolicy.Core.Edges;
+using FlowPolicy.Suggest.Inference;
+
+namespace FlowPolicy.Suggest.Reports;
+
+/// <summary>suggestions.json: the format-neutral rule set with its evidence, what was left out and why (README).</summary>
+internal static class SuggestionsJson
+{
+    public const int Version = 1;
+
+    public static byte[] Write(SuggestionSet set, IReadOnlyDictionary<string, string> assumptions, IntentDiff? diff)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("version", Version);
+            w.WriteStartObject("window");
+            w.WriteString("from", Time(set.WindowStart));
+            w.WriteString("to", Time(set.WindowEnd));
+            w.WriteNumber("days", Math.Round(set.WindowDays, 2));
+            w.WriteEndObject();
+            w.WriteNumber("input_edges", set.InputEdges);
+            w.WriteStartArray("warnings");
+            foreach (var warning in set.Warnings) w.WriteStringValue(warning);
+            w.WriteEndArray();
+            w.WriteStartArray("rules");
+            foreach (var rule in set.Rules) WriteRule(w, rule);
+            w.WriteEndArray();
+            w.WriteStartArray("left_out");
+            foreach (var left in set.LeftOut)
+            {
+                w.WriteStartObject();
+                w.WriteString("reason", left.Reason);
+                w.WriteString("detail", left.Detail);
+                EdgeJson.WriteKey(w, left.Edge);
+                EdgeJson.WriteEvidence(w, left.Edge);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("groups");
+            foreach (var group in set.Groups)
+            {
+                w.WriteStartObject();
+                w.WriteString("namespace", group.Namespace);
+                w.WriteString("label", group.LabelKey);
+                w.WriteNumber("edges_inside", group.EdgesInside);
+                w.WriteStartObject("members");
+                foreach (var (value, members) in group.Members)
+                {
+                    w.WriteStartArray(value);
+                    foreach (var m in members) w.WriteStringValue(m);
+                    w.WriteEndArray();
+                }
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartObject("assumptions");
+            foreach (var (format, text) in assumptions) w.WriteString(format, text);
+            w.WriteEndObject();
+            if (diff is not null) WriteDiff(w, diff);
+            w.WriteEndObject();
+        }
+        stream.WriteByte((byte)'\n');
+        return stream.ToArray();
+    }
+
+    private static void WriteRule(Utf8JsonWriter w, SuggestedRule rule)
+    {
+        w.WriteStartObject();
+        w.WriteString("id", rule.Id);
+        w.WritePropertyName("client");
+        WritePeer(w, rule.Client);
+        w.WritePropertyName("server");
+        WritePeer(w, rule.Server);
+        w.WriteNumber("port", rule.Port);
+        w.WriteString("proto", rule.ProtocolName);
+        w.WriteString("confidence", rule.Confidence);
+        w.WriteString("confidence_reason", rule.ConfidenceReason);
+        w.WriteStartArray("flags");
+        foreach (var flag in rule.Flags) w.WriteStringValue(flag);
+        w.WriteEndArray();
+        w.WriteStartObject("periodicity");
+        w.WriteString("pattern", rule.Periodicity.Pattern);
+        if (rule.Periodicity.PeriodDays is { } p) w.WriteNumber("period_days", p);
+        else w.WriteNull("period_days");
+        w.WriteString("note", rule.Periodicity.Note);
+        w.WriteEndObject();
+        if (rule.Generalisation is { } g) w.WriteString("generalisation", g);
+        var e = rule.Evidence;
+        w.WriteStartObject("evidence");
+        w.WriteNumber("flows", e.Flows);
+        w.WriteNumber("bytes", e.Bytes);
+        w.WriteString("first_seen", Time(e.FirstSeen));
+        w.WriteString("last_seen", Time(e.LastSeen));
+        w.WriteNumber("days_seen", e.DaysSeen);
+        w.WriteNumber("client_replicas", e.ClientReplicas);
+        w.WriteNumber("edges", e.Edges);
+        w.WriteNumber("denied", e.DeniedFlows);
+        w.WriteEndObject();
+        w.WriteStartArray("edges");
+        foreach (var edge in rule.Edges) EdgeJson.Write(w, edge);
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    private static void WritePeer(Utf8JsonWriter w, Peer peer)
+    {
+        w.WriteStartObject();
+        w.WriteString("kind", peer.Kind switch { PeerKind.Workload => "workload", PeerKind.Nodes => "nodes", PeerKind.Network => "network", _ => "internet" });
+        w.WriteString("key", peer.Key);
+        if (peer.IsWorkload)
+        {
+            w.WriteString("namespace", peer.Namespace);
+            w.WriteString("workload", peer.Workload);
+            w.WriteString("workload_kind", peer.WorkloadKind);
+            w.WriteStartObject("selector");
+            foreach (var (key, value) in peer.Selector) w.WriteString(key, value);
+            w.WriteEndObject();
+        }
+        if (peer.Cidrs.Count > 0)
+        {
+            w.WriteStartArray("cidrs");
+            foreach (var c in peer.Cidrs) w.WriteStringValue(c.ToString());
+            w.WriteEndArray();
+        }
+        if (peer.Except.Count > 0)
+        {
+            w.WriteStartArray("except");
+            foreach (var c in peer.Except) w.WriteStringValue(c.ToString());
+            w.WriteEndArray();
+        }
+        w.WriteEndObject();
+    }
+
+    private static void WriteDiff(Utf8JsonWriter w, IntentDiff diff)
+    {
+        w.WriteStartObject("intent");
+        w.WriteStartArray("add");
+        foreach (var rule in diff.ToAdd) w.WriteStringValue(rule.Id);
+        w.WriteEndArray();
+        w.WriteStartArray("approved");
+        foreach (var approved in diff.Approved)
+        {
+            w.WriteStartObject();
+            w.WriteString("id", approved.Rule.Id);
+            w.WriteStartArray("intent_rules");
+            foreach (var r in approved.IntentRules) w.WriteStringValue(r.ToString());
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("unused");
+        foreach (var r in diff.Unused)
+        {
+            w.WriteStartObject();
+            w.WriteString("policy", r.Policy);
+            w.WriteString("rule", r.Rule);
+            w.WriteString("kind", r.Kind);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    private static string Time(DateTime t) => t.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,174 @@
+using FlowPolicy.Analytics.Intent;
+using FlowPolicy.Core.Edges;
+using FlowPolicy.Core.Flows;
+using FlowPolicy.Core.Net;
+using FlowPolicy.Suggest.Emitters;
+using FlowPolicy.Suggest.Inference;
+using FlowPolicy.Suggest.Reports;
+using FlowPolicy.Tests.Cli;
+
+namespace FlowPolicy.Tests.Suggest;
+
+public sealed class SuggestInferenceTests(SampleSuggestion sample) : IClassFixture<SampleSuggestion>
+{
+    private SuggestedRule Rule(string text) => Assert.Single(sample.Set.Rules, r => r.ToString() == text);
+
+    [Fact]
+    public void Dns_and_platform_dependencies_are_ordinary_rules()
+    {
+        foreach (var client in new[] { "shop/frontend", "shop/cart", "shop/catalog", "shop/checkout", "shop/payment" })
+            Assert.Equal("high", Rule($"{client} -> kube-system/coredns:53/UDP").Confidence);
+        Assert.Equal("weekly", Rule("batch/weekly-report -> kube-system/coredns:53/UDP").Periodicity.Pattern);
+    }
+
+    [Fact]
+    public void Weekly_job_and_startup_licence_check_are_kept_and_flagged()
+    {
+        var weekly = Rule("batch/weekly-report -> shop/postgres:5432/TCP");
+        Assert.Equal("weekly", weekly.Periodicity.Pattern);
+        Assert.Equal(7, weekly.Periodicity.PeriodDays);
+        Assert.Contains(sample.Set.Warnings, w => w.Contains(weekly.Id) && w.Contains("shorter than two periods"));
+        var licence = Rule("shop/catalog -> 198.51.100.7/32:8443/TCP");
+        Assert.Equal("startup-only", licence.Periodicity.Pattern);
+        Assert.Contains("startup-only", licence.Flags);
+    }
+
+    [Fact]
+    public void Internet_ingress_becomes_any_internet_client_and_an_address_pool_its_block()
+    {
+        var internet = Rule("internet -> shop/frontend:8080/TCP");
+        Assert.Contains("generalised", internet.Flags);
+        Assert.Contains(Cidr.Parse("10.0.0.0/8"), internet.Client.Except);
+        var pool = Assert.Single(sample.Set.Rules, r => r.Server.Kind == PeerKind.Network && r.Server.Key.StartsWith("192.0.2.", StringComparison.Ordinal));
+        Assert.Equal("192.0.2.16/29", pool.Server.Key);
+        Assert.Contains("addresses more than observed", pool.Generalisation);
+        Assert.Equal("203.0.113.10/32", Rule("shop/payment -> 203.0.113.10/32:443/TCP").Server.Key);
+    }
+
+    [Fact]
+    public void Node_probes_become_one_nodes_rule_per_port()
+    {
+        var probe = Rule("nodes -> shop/frontend:8080/TCP");
+        Assert.Contains("node-probe", probe.Flags);
+        Assert.True(probe.Evidence.Edges >= 2, "probes from several nodes fold into one rule");
+    }
+
+    [Fact]
+    public void Scanner_and_debug_pod_are_left_out_with_reasons()
+    {
+        var scanner = sample.Set.LeftOut.Where(l => l.Edge.Client.Key == "10.0.9.99").ToList();
+        Assert.NotEmpty(scanner);
+        Assert.All(scanner, l => Assert.Equal("scanner", l.Reason));
+        Assert.Equal("bare-pod", Assert.Single(sample.Set.LeftOut, l => l.Edge.Client.Key == "shop/debug-shell").Reason);
+        Assert.DoesNotContain(sample.Set.Rules, r => r.Client.Key is "10.0.9.99/32" or "shop/debug-shell");
+    }
+
+    [Fact]
+    public void Reply_only_edges_never_become_rules()
+    {
+        var edge = new Edge(Workload("shop", "a"), Workload("shop", "b"), 80, IpProtocols.Tcp) { Flows = 0, Bytes = 100, FirstSeen = T(0), LastSeen = T(1) };
+        var set = new RuleInference().Infer([edge]);
+        Assert.Empty(set.Rules);
+        Assert.Equal("reply-only", Assert.Single(set.LeftOut).Reason);
+    }
+
+    [Fact]
+    public void A_short_window_is_warned_about()
+    {
+        var edge = new Edge(Workload("shop", "a"), Workload("shop", "b"), 80, IpProtocols.Tcp) { Flows = 50, FirstSeen = T(0), LastSeen = T(20), Days = [DateOnly.FromDateTime(T(0))] };
+        var set = new RuleInference().Infer([edge]);
+        Assert.Contains(set.Warnings, w => w.Contains("shorter than 7 days"));
+        Assert.Single(set.Rules);
+    }
+
+    [Fact]
+    public void Output_is_byte_identical_for_the_same_input()
+    {
+        var again = Path.Combine(sample.Directory, "again");
+        new SuggestionOutput(new SuggestionOutputOptions { Directory = again }).Write(new RuleInference().Infer(sample.Edges));
+        var first = Directory.EnumerateFiles(sample.Out, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(sample.Out, f)).Order(StringComparer.Ordinal).ToList();
+        var second = Directory.EnumerateFiles(again, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(again, f)).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(first, second);
+        Assert.Contains(Path.Combine("k8s", "shop", "00-default-deny.yaml"), first);
+        foreach (var file in first)
+            Assert.True(File.ReadAllBytes(Path.Combine(sample.Out, file)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(again, file))), file);
+    }
+
+    [Fact]
+    public void Names_are_sanitised_and_paths_stay_inside_the_output_directory()
+    {
+        Assert.Equal("evil-etc-passwd", PolicyText.Name("../Evil/../etc/passwd"));
+        Assert.True(PolicyText.Name(new string('a', 300)).Length <= 63);
+        Assert.Throws<InvalidOperationException>(() => SuggestionOutput.Confine("/tmp/out", "../escape.yaml"));
+        var edge = new Edge(Workload("../ns", "../../w x", ("app", "true")), Workload("../ns", "b", ("app", "b")), 80, IpProtocols.Tcp) { Flows = 50, FirstSeen = T(0), LastSeen = T(1) };
+        var dir = Path.Combine(sample.Directory, "evil");
+        var written = new SuggestionOutput(new SuggestionOutputOptions { Directory = dir }).Write(new RuleInference().Infer([edge]));
+        Assert.All(written, f => Assert.DoesNotContain("..", f));
+        // A label value YAML would read as a bool stays a string.
+        var policy = PolicyYaml.Load(Path.Combine(dir, "k8s")).Single(p => PolicyYaml.Str(PolicyYaml.Get(p, "metadata"), "name") == "w-x-egress");
+        var labels = PolicyYaml.Get(PolicyYaml.Get(PolicyYaml.Get(policy, "spec"), "podSelector"), "matchLabels")!;
+        Assert.Contains("\"true\"", File.ReadAllText(Path.Combine(dir, "k8s", "ns", "w-x-egress.yaml")));
+        Assert.Equal("true", PolicyYaml.Str(labels, "app"));
+    }
+
+    [Fact]
+    public void Intent_diff_separates_rules_to_add_approved_rules_and_unused_intent_rules()
+    {
+        var approvedRule = new IntentRule("shop/allow-frontend", "ingress[0]", "NetworkPolicy");
+        var unusedRule = new IntentRule("shop/old-thing", "ingress[0]", "NetworkPolicy");
+        var diff = IntentDiff.Compute(sample.Set, new FakeIntent(approvedRule, unusedRule));
+        var cart = Rule("shop/frontend -> shop/cart:7070/TCP");
+        Assert.Contains(diff.Approved, a => a.Rule.Id == cart.Id && a.IntentRules.Contains(approvedRule));
+        Assert.Contains(diff.ToAdd, r => r.ToString() == "shop/cart -> shop/redis:6379/TCP");
+        Assert.Equal([unusedRule], diff.Unused);
+        Assert.Equal(sample.Set.Rules.Count, diff.Approved.Count + diff.ToAdd.Count);
+    }
+
+    [Fact]
+    public void Intent_and_clickhouse_without_their_loaders_are_usage_errors()
+    {
+        var intent = CliProcess.Run("suggest", "--flows", Path.Combine(sample.Directory, "sample", "hubble-flows.json"), "--intent", sample.Directory, "--out", Path.Combine(sample.Directory, "x"));
+        Assert.Equal(2, intent.ExitCode);
+        Assert.Contains("--intent needs the policy loader", intent.Stderr);
+        var clickhouse = CliProcess.Run("suggest", "--clickhouse", "http://localhost:8123", "--from", "2026-11-02T00:00:00Z", "--to", "2026-11-09T00:00:00Z", "--out", Path.Combine(sample.Directory, "y"));
+        Assert.Equal(2, clickhouse.ExitCode);
+        Assert.Contains("--clickhouse needs the ClickHouse edge source", clickhouse.Stderr);
+        var help = CliProcess.Run("suggest", "--help");
+        Assert.Contains("Examples:", help.Stdout);
+    }
+
+    [Fact]
+    public void The_cli_writes_every_format_the_report_and_the_neutral_json()
+    {
+        var sampleDir = Path.Combine(sample.Directory, "sample");
+        var outDir = Path.Combine(sample.Directory, "cli");
+        var result = CliProcess.Run("suggest", "--flows", Path.Combine(sampleDir, "hubble-flows.json"), Path.Combine(sampleDir, "vpc-flowlogs.log.gz"),
+            "--inventory", Path.Combine(sampleDir, "inventory", "leases.jsonl"), Path.Combine(sampleDir, "inventory", "nodes.json"), "--out", outDir, "--emit", "k8s,json");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.True(File.Exists(Path.Combine(outDir, "suggestions.json")));
+        Assert.True(Directory.Exists(Path.Combine(outDir, "k8s")));
+        Assert.False(Directory.Exists(Path.Combine(outDir, "cilium")));
+        var report = File.ReadAllText(Path.Combine(outDir, "report.md"));
+        Assert.Contains("scanner", report);
+        Assert.Contains("always allowed by the spec", report);
+        var json = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(outDir, "suggestions.json"))).RootElement;
+        Assert.Equal(sample.Set.Rules.Count, json.GetProperty("rules").GetArrayLength());
+        Assert.Equal(sample.Set.LeftOut.Count, json.GetProperty("left_out").GetArrayLength());
+    }
+
+    private static DateTime T(int hours) => new DateTime(2026, 11, 2, 0, 0, 0, DateTimeKind.Utc).AddHours(hours);
+
+    private static Endpoint Workload(string ns, string name, params (string, string)[] labels) =>
+        Endpoint.FromIdentity(new WorkloadIdentity(EndpointKind.Pod, ns, name, "Deployment", labels: (labels.Length == 0 ? [("app", name)] : labels).Select(l => KeyValuePair.Create(l.Item1, l.Item2))));
+
+    /// <summary>Allows frontend -> cart only, by one named rule; knows one more rule that nothing uses.</summary>
+    private sealed class FakeIntent(IntentRule used, IntentRule unused) : IIntentEvaluator
+    {
+        public IReadOnlyList<IntentRule> Rules => [used, unused];
+
+        public IntentDecision Evaluate(Endpoint client, Endpoint server, ushort port, byte protocol) =>
+            client.Key == "shop/frontend" && server.Key == "shop/cart" && port == 7070
+                ? new IntentDecision(true, [used], "allowed by " + used)
+                : new IntentDecision(false, [], "no rule");
+    }
+}
