@@ -102,5 +102,6 @@ public static class SliJson
         else w.WriteNull(name);
     }
 
-    internal static string Time(DateTime utc) => utc.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+    /// <summary>The one time format of every analytics output: RFC 3339 UTC, whole seconds.</summary>
+    public static string Time(DateTime utc) => utc.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
 }
