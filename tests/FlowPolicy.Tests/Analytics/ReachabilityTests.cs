@@ -40,4 +40,34 @@ public sealed class ReachabilityTests
         // A random graph with average out-degree 20 has one giant component reaching almost everything.
         Assert.True(reach.Max() > n * 0.9);
     }
+
+    [Fact]
+    public void Blast_radius_of_five_hundred_workloads_evaluates_every_pair_once_per_served_port_in_seconds()
+    {
+        // Workload i calls i+1 on port 8000 + i % 3; the intent allows only even -> odd steps.
+        const int n = 500;
+        var workloads = Enumerable.Range(0, n).Select(i => TestEdges.Workload("ns", $"w{i:D3}")).ToArray();
+        var edges = Enumerable.Range(0, n - 1).Select(i => TestEdges.Edge(workloads[i], workloads[i + 1], (ushort)(8000 + (i + 1) % 3), allowed: 1)).ToList();
+        var intent = new EvenToOdd();
+        var clock = Stopwatch.StartNew();
+        var radius = BlastRadius.Compute(edges, intent);
+        clock.Stop();
+
+        Assert.Equal((n - 1) * (n - 1), intent.Evaluations); // every endpoint x every other server's one port
+        Assert.Equal(new BlastRadiusCount(1, n - 1), radius["ns/w000"]);
+        Assert.Equal(new BlastRadiusCount(0, n - 2), radius["ns/w001"]);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
+    }
+
+    private sealed class EvenToOdd : FlowPolicy.Analytics.Intent.IIntentEvaluator
+    {
+        public int Evaluations;
+        public IReadOnlyList<FlowPolicy.Analytics.Intent.IntentRule> Rules => [];
+        public FlowPolicy.Analytics.Intent.IntentDecision Evaluate(FlowPolicy.Core.Edges.Endpoint client, FlowPolicy.Core.Edges.Endpoint server, ushort port, byte protocol)
+        {
+            Evaluations++;
+            int c = int.Parse(client.Name[1..]), s = int.Parse(server.Name[1..]);
+            return new(c % 2 == 0 && s == c + 1, [], "");
+        }
+    }
 }
