@@ -50,7 +50,7 @@ public sealed class EdgeAggregator
         int server = EndpointId(flow.DstIdentity, flow.DstIp);
         ushort port = IpProtocols.HasPorts(flow.Protocol) ? flow.DstPort : (ushort)0;
         ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_edges, new EdgeKey(client, server, port, flow.Protocol), out bool exists);
-        if (!exists) acc = new Accumulator(flow.Start);
+        if (!exists) acc = new Accumulator(Accumulator.WholeSeconds(flow.Start));
         acc!.Add(flow, isReply);
     }
 
@@ -132,8 +132,9 @@ public sealed class EdgeAggregator
         {
             Bytes += flow.Bytes;
             Packets += flow.Packets;
-            if (flow.Start < FirstSeen) FirstSeen = flow.Start;
-            var end = flow.End > flow.Start ? flow.End : flow.Start;
+            var start = WholeSeconds(flow.Start);
+            if (start < FirstSeen) FirstSeen = start;
+            var end = WholeSeconds(flow.End > flow.Start ? flow.End : flow.Start);
             if (end > LastSeen) LastSeen = end;
             if (isReply) return;
             Flows++;
@@ -185,6 +186,9 @@ public sealed class EdgeAggregator
             _hourOfWeek.CopyTo(edge.HourOfWeek, 0);
             return edge;
         }
+
+        /// <summary>Seen times keep whole seconds, the precision ClickHouse DateTime (and every output) has, so both edge sources agree.</summary>
+        public static DateTime WholeSeconds(DateTime time) => new(time.Ticks - time.Ticks % TimeSpan.TicksPerSecond, time.Kind);
 
         private static int DayNumber(DateTime utc) => DateOnly.FromDateTime(utc).DayNumber;
     }

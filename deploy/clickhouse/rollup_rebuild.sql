@@ -4,28 +4,32 @@
 -- 1. Hourly edges from raw flows.
 DROP TABLE IF EXISTS `flowpolicy`.`edges_1h_rebuild_20260115`;
 CREATE TABLE `flowpolicy`.`edges_1h_rebuild_20260115` AS `flowpolicy`.`edges_1h`;
-INSERT INTO `flowpolicy`.`edges_1h_rebuild_20260115` (`window_start`, `src_kind`, `src_namespace`, `src_workload`, `src_workload_kind`, `src_addr`, `dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`, `dst_addr`, `dst_port`, `protocol`, `flows`, `bytes`, `packets`, `allowed_flows`, `denied_flows`, `first_seen`, `last_seen`, `client_replicas`) SELECT toStartOfHour(`start`) AS `window_start`,
-    `src_kind`, `src_namespace`, `src_workload`, `src_workload_kind`,
-    if(`src_workload` = '', `src_ip`, toFixedString('', 16)) AS `src_addr`,
-    `dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`,
-    if(`dst_workload` = '', `dst_ip`, toFixedString('', 16)) AS `dst_addr`,
+INSERT INTO `flowpolicy`.`edges_1h_rebuild_20260115` (`window_start`, `src_kind`, `src_namespace`, `src_workload`, `src_workload_kind`, `src_addr`, `dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`, `dst_addr`, `dst_port`, `protocol`, `flows`, `bytes`, `packets`, `allowed_flows`, `denied_flows`, `first_seen`, `last_seen`, `client_replicas`, `src_label_keys`, `src_label_values`, `dst_label_keys`, `dst_label_values`) SELECT toStartOfHour(`start`) AS `window_start`,
+    `src_kind`, `src_namespace`, if(`src_workload` != '', `src_workload`, `src_pod`) AS `src_name`, `src_workload_kind`,
+    if(`src_workload` = '' AND `src_pod` = '', `src_ip`, toFixedString('', 16)) AS `src_addr`,
+    `dst_kind`, `dst_namespace`, if(`dst_workload` != '', `dst_workload`, `dst_pod`) AS `dst_name`, `dst_workload_kind`,
+    if(`dst_workload` = '' AND `dst_pod` = '', `dst_ip`, toFixedString('', 16)) AS `dst_addr`,
     `dst_port`, `protocol`,
-    count(), sum(`bytes`), sum(`packets`),
-    countIf(`verdict` = 'allowed'), countIf(`verdict` = 'denied'),
-    min(`start`), max(`end`),
-    uniqState(if(`src_pod` != '', `src_pod`, hex(`src_ip`)))
+    countIf(`direction` != 'reply'), sum(`bytes`), sum(`packets`),
+    countIf(`verdict` = 'allowed' AND `direction` != 'reply'), countIf(`verdict` = 'denied' AND `direction` != 'reply'),
+    min(`start`), max(greatest(`end`, `start`)),
+    uniqStateIf(if(`src_pod` != '', `src_pod`, hex(`src_ip`)), `direction` != 'reply'),
+    argMax(`src_label_keys`, `start`), argMax(`src_label_values`, `start`),
+    argMax(`dst_label_keys`, `start`), argMax(`dst_label_values`, `start`)
 FROM `flowpolicy`.`flows`
-WHERE `start` >= toDateTime(1768435200, 'UTC') AND `start` < toDateTime(1768521600, 'UTC') AND `direction` != 'reply'
-GROUP BY `window_start`, `src_kind`, `src_namespace`, `src_workload`, `src_workload_kind`, `src_addr`, `dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`, `dst_addr`, `dst_port`, `protocol`;
+WHERE `start` >= toDateTime(1768435200, 'UTC') AND `start` < toDateTime(1768521600, 'UTC')
+GROUP BY `window_start`, `src_kind`, `src_namespace`, `src_name`, `src_workload_kind`, `src_addr`, `dst_kind`, `dst_namespace`, `dst_name`, `dst_workload_kind`, `dst_addr`, `dst_port`, `protocol`;
 ALTER TABLE `flowpolicy`.`edges_1h` REPLACE PARTITION 20260115 FROM `flowpolicy`.`edges_1h_rebuild_20260115`;
 DROP TABLE IF EXISTS `flowpolicy`.`edges_1h_rebuild_20260115`;
 
 -- 2. Daily edges from the hourly ones.
 DROP TABLE IF EXISTS `flowpolicy`.`edges_1d_rebuild_20260115`;
 CREATE TABLE `flowpolicy`.`edges_1d_rebuild_20260115` AS `flowpolicy`.`edges_1d`;
-INSERT INTO `flowpolicy`.`edges_1d_rebuild_20260115` (`window_start`, `src_kind`, `src_namespace`, `src_workload`, `src_workload_kind`, `src_addr`, `dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`, `dst_addr`, `dst_port`, `protocol`, `flows`, `bytes`, `packets`, `allowed_flows`, `denied_flows`, `first_seen`, `last_seen`, `client_replicas`) SELECT toStartOfDay(`window_start`) AS `day_start`, `src_kind`, `src_namespace`, `src_workload`, `src_workload_kind`, `src_addr`, `dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`, `dst_addr`, `dst_port`, `protocol`,
+INSERT INTO `flowpolicy`.`edges_1d_rebuild_20260115` (`window_start`, `src_kind`, `src_namespace`, `src_workload`, `src_workload_kind`, `src_addr`, `dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`, `dst_addr`, `dst_port`, `protocol`, `flows`, `bytes`, `packets`, `allowed_flows`, `denied_flows`, `first_seen`, `last_seen`, `client_replicas`, `src_label_keys`, `src_label_values`, `dst_label_keys`, `dst_label_values`) SELECT toStartOfDay(`window_start`) AS `day_start`, `src_kind`, `src_namespace`, `src_workload`, `src_workload_kind`, `src_addr`, `dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`, `dst_addr`, `dst_port`, `protocol`,
     sum(`flows`), sum(`bytes`), sum(`packets`), sum(`allowed_flows`), sum(`denied_flows`),
-    min(`first_seen`), max(`last_seen`), uniqMergeState(`client_replicas`)
+    min(`first_seen`), max(`last_seen`), uniqMergeState(`client_replicas`),
+    argMax(`src_label_keys`, `last_seen`), argMax(`src_label_values`, `last_seen`),
+    argMax(`dst_label_keys`, `last_seen`), argMax(`dst_label_values`, `last_seen`)
 FROM `flowpolicy`.`edges_1h`
 WHERE `window_start` >= toDateTime(1768435200, 'UTC') AND `window_start` < toDateTime(1768521600, 'UTC')
 GROUP BY `day_start`, `src_kind`, `src_namespace`, `src_workload`, `src_workload_kind`, `src_addr`, `dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`, `dst_addr`, `dst_port`, `protocol`;

@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 1, as the migrator creates it on ClickHouse 18.16.1.
+-- FlowPolicy ClickHouse schema version 2, as the migrator creates it on ClickHouse 18.16.1.
 -- Reference copy: `SchemaMigrator.MigrateAsync` is the source of truth (tests keep this file in sync).
 -- 18.16 flavour: plain String where newer servers get LowCardinality(String); no TTL (use RetentionJob).
 
@@ -107,7 +107,11 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h`
     `denied_flows` UInt64,
     `first_seen` DateTime('UTC'),
     `last_seen` DateTime('UTC'),
-    `client_replicas` AggregateFunction(uniq, String)
+    `client_replicas` AggregateFunction(uniq, String),
+    `src_label_keys` Array(String),
+    `src_label_values` Array(String),
+    `dst_label_keys` Array(String),
+    `dst_label_values` Array(String)
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)
@@ -135,8 +139,55 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1d`
     `denied_flows` UInt64,
     `first_seen` DateTime('UTC'),
     `last_seen` DateTime('UTC'),
-    `client_replicas` AggregateFunction(uniq, String)
+    `client_replicas` AggregateFunction(uniq, String),
+    `src_label_keys` Array(String),
+    `src_label_values` Array(String),
+    `dst_label_keys` Array(String),
+    `dst_label_values` Array(String)
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)
 ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `protocol`, `src_namespace`, `src_workload`, `src_addr`, `dst_addr`, `window_start`);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`sli_windows`
+(
+    `window_start` DateTime('UTC'),
+    `window_end` DateTime('UTC'),
+    `service` String,
+    `flows` UInt64,
+    `bytes` UInt64,
+    `intended_flows` UInt64,
+    `intended_bytes` UInt64,
+    `compliance_rate` Nullable(Float64),
+    `bytes_compliance_rate` Nullable(Float64),
+    `denied_flows` UInt64,
+    `denied_flows_per_minute` Float64,
+    `unintended_edges` UInt32,
+    `verdict_mismatches` UInt32,
+    `stale_rules` UInt32,
+    `blast_radius_intended` Nullable(UInt32),
+    `blast_radius_observed` Nullable(UInt32),
+    `analyzed_at` DateTime('UTC')
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMMDD(`window_start`)
+ORDER BY (`service`, `window_start`, `window_end`);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`sli_drift`
+(
+    `window_start` DateTime('UTC'),
+    `window_end` DateTime('UTC'),
+    `kind` Enum8('unintended_edge' = 1, 'stale_rule' = 2, 'observed_allowed_intent_denies' = 3, 'observed_denied_intent_allows' = 4),
+    `src` String,
+    `dst` String,
+    `dst_port` UInt16,
+    `protocol` String,
+    `flows` UInt64,
+    `policy` String,
+    `rule` String,
+    `reason` String,
+    `analyzed_at` DateTime('UTC')
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMMDD(`window_start`)
+ORDER BY (`kind`, `dst`, `src`, `window_start`);

@@ -58,33 +58,46 @@ public static class EdgeRollup
     private const string EdgeColumnList =
         "`window_start`, `src_kind`, `src_namespace`, `src_workload`, `src_workload_kind`, `src_addr`, " +
         "`dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`, `dst_addr`, `dst_port`, `protocol`, " +
-        "`flows`, `bytes`, `packets`, `allowed_flows`, `denied_flows`, `first_seen`, `last_seen`, `client_replicas`";
+        "`flows`, `bytes`, `packets`, `allowed_flows`, `denied_flows`, `first_seen`, `last_seen`, `client_replicas`, " +
+        "`src_label_keys`, `src_label_values`, `dst_label_keys`, `dst_label_values`";
 
+    /// <summary>The edge key of a rollup row (the daily rollup groups the hourly rows by it).</summary>
     private const string EdgeKey =
         "`src_kind`, `src_namespace`, `src_workload`, `src_workload_kind`, `src_addr`, " +
         "`dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`, `dst_addr`, `dst_port`, `protocol`";
 
+    private const string HourlyEdgeKey =
+        "`src_kind`, `src_namespace`, `src_name`, `src_workload_kind`, `src_addr`, " +
+        "`dst_kind`, `dst_namespace`, `dst_name`, `dst_workload_kind`, `dst_addr`, `dst_port`, `protocol`";
+
     /// <summary>
-    /// One row per edge and hour of the day. Reply halves that ingest could not flip are not edges. Aggregates are
-    /// not aliased: 18.16 substitutes aliases that shadow source columns (bytes, packets) into other expressions.
+    /// One row per edge and hour of the day, keyed like the in-memory <c>EdgeAggregator</c> keys endpoints: the
+    /// rollup's <c>*_workload</c> holds the endpoint name (the workload, or the pod name of a bare pod), and
+    /// <c>*_addr</c> the address only for sides with neither. Rows with <c>direction = 'reply'</c> (the server's half
+    /// of a connection, stored oriented client -> server) add bytes, packets and seen times but no flows, verdicts or
+    /// replicas, as replies do in memory. Labels are the newest row's (both argMax see the same rows in the same
+    /// order, so keys and values come from one row). Aggregates are not aliased: 18.16 substitutes aliases that
+    /// shadow source columns (bytes, packets) into other expressions.
     /// </summary>
     public static string HourlySelect(string database, DateOnly day)
     {
         var (from, to) = DayBounds(day);
         return $"""
             SELECT toStartOfHour(`start`) AS `window_start`,
-                `src_kind`, `src_namespace`, `src_workload`, `src_workload_kind`,
-                if(`src_workload` = '', `src_ip`, toFixedString('', 16)) AS `src_addr`,
-                `dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`,
-                if(`dst_workload` = '', `dst_ip`, toFixedString('', 16)) AS `dst_addr`,
+                `src_kind`, `src_namespace`, if(`src_workload` != '', `src_workload`, `src_pod`) AS `src_name`, `src_workload_kind`,
+                if(`src_workload` = '' AND `src_pod` = '', `src_ip`, toFixedString('', 16)) AS `src_addr`,
+                `dst_kind`, `dst_namespace`, if(`dst_workload` != '', `dst_workload`, `dst_pod`) AS `dst_name`, `dst_workload_kind`,
+                if(`dst_workload` = '' AND `dst_pod` = '', `dst_ip`, toFixedString('', 16)) AS `dst_addr`,
                 `dst_port`, `protocol`,
-                count(), sum(`bytes`), sum(`packets`),
-                countIf(`verdict` = 'allowed'), countIf(`verdict` = 'denied'),
-                min(`start`), max(`end`),
-                uniqState(if(`src_pod` != '', `src_pod`, hex(`src_ip`)))
+                countIf(`direction` != 'reply'), sum(`bytes`), sum(`packets`),
+                countIf(`verdict` = 'allowed' AND `direction` != 'reply'), countIf(`verdict` = 'denied' AND `direction` != 'reply'),
+                min(`start`), max(greatest(`end`, `start`)),
+                uniqStateIf(if(`src_pod` != '', `src_pod`, hex(`src_ip`)), `direction` != 'reply'),
+                argMax(`src_label_keys`, `start`), argMax(`src_label_values`, `start`),
+                argMax(`dst_label_keys`, `start`), argMax(`dst_label_values`, `start`)
             FROM {ClickHouseSql.QuoteIdentifier(database, FlowTables.Flows)}
-            WHERE `start` >= {from} AND `start` < {to} AND `direction` != 'reply'
-            GROUP BY `window_start`, {EdgeKey}
+            WHERE `start` >= {from} AND `start` < {to}
+            GROUP BY `window_start`, {HourlyEdgeKey}
             """;
     }
 
@@ -95,7 +108,9 @@ public static class EdgeRollup
         return $"""
             SELECT toStartOfDay(`window_start`) AS `day_start`, {EdgeKey},
                 sum(`flows`), sum(`bytes`), sum(`packets`), sum(`allowed_flows`), sum(`denied_flows`),
-                min(`first_seen`), max(`last_seen`), uniqMergeState(`client_replicas`)
+                min(`first_seen`), max(`last_seen`), uniqMergeState(`client_replicas`),
+                argMax(`src_label_keys`, `last_seen`), argMax(`src_label_values`, `last_seen`),
+                argMax(`dst_label_keys`, `last_seen`), argMax(`dst_label_values`, `last_seen`)
             FROM {ClickHouseSql.QuoteIdentifier(database, FlowTables.EdgesHourly)}
             WHERE `window_start` >= {from} AND `window_start` < {to}
             GROUP BY `day_start`, {EdgeKey}

@@ -26,6 +26,9 @@ public static class FlowTables
     public const string IngestProgress = "ingest_progress";
     public const string EdgesHourly = "edges_1h";
     public const string EdgesDaily = "edges_1d";
+    public const string SliWindows = "sli_windows";
+    public const string SliDrift = "sli_drift";
+    public const string DriftKindEnum = "Enum8('unintended_edge' = 1, 'stale_rule' = 2, 'observed_allowed_intent_denies' = 3, 'observed_denied_intent_allows' = 4)";
 
     public const string VerdictEnum = "Enum8('unknown' = 0, 'allowed' = 1, 'denied' = 2)";
     public const string DirectionEnum = "Enum8('unknown' = 0, 'request' = 1, 'reply' = 2)";
@@ -145,6 +148,12 @@ public static class FlowTables
             new("first_seen", Time),
             new("last_seen", Time),
             new("client_replicas", "AggregateFunction(uniq, String)"),
+            // Schema 2: the newest stable-label candidates of each side, so intent evaluation (label selectors)
+            // sees the same endpoints from ClickHouse as from files. Per-instance labels are dropped when read.
+            new("src_label_keys", "Array(String)"),
+            new("src_label_values", "Array(String)"),
+            new("dst_label_keys", "Array(String)"),
+            new("dst_label_values", "Array(String)"),
         ],
         "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`window_start`)\nORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `protocol`, `src_namespace`, `src_workload`, `src_addr`, `dst_addr`, `window_start`)");
     }
@@ -159,6 +168,60 @@ public static class FlowTables
         // so replicas of one workload collapse into one edge.
         new(side + "_addr", "FixedString(16)"),
     ];
+
+    /// <summary>
+    /// SLIs per analysed window: one row per window and destination service, plus the overall row (service = '').
+    /// Grafana plots a column over <c>window_start</c> filtered by service. A rerun of a window replaces its rows:
+    /// the analyze job rebuilds the window's day partition in a staging table and swaps it in with REPLACE PARTITION
+    /// (the same atomic step the edge rollups use; 18.16 and newer). Rates are NULL when there was nothing to divide.
+    /// </summary>
+    public static TableDefinition SliWindowsTable(ClickHouseServerVersion version)
+    {
+        var lc = RepeatedString(version);
+        return new TableDefinition(SliWindows,
+        [
+            new("window_start", Time),
+            new("window_end", Time),
+            new("service", lc),
+            new("flows", "UInt64"),
+            new("bytes", "UInt64"),
+            new("intended_flows", "UInt64"),
+            new("intended_bytes", "UInt64"),
+            new("compliance_rate", "Nullable(Float64)"),
+            new("bytes_compliance_rate", "Nullable(Float64)"),
+            new("denied_flows", "UInt64"),
+            new("denied_flows_per_minute", "Float64"),
+            new("unintended_edges", "UInt32"),
+            new("verdict_mismatches", "UInt32"),
+            new("stale_rules", "UInt32"),
+            new("blast_radius_intended", "Nullable(UInt32)"),
+            new("blast_radius_observed", "Nullable(UInt32)"),
+            new("analyzed_at", Time),
+        ],
+        "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`window_start`)\nORDER BY (`service`, `window_start`, `window_end`)");
+    }
+
+    /// <summary>Drift events per analysed window: unintended edges, stale rules and verdict mismatches, one row each.</summary>
+    public static TableDefinition SliDriftTable(ClickHouseServerVersion version)
+    {
+        var lc = RepeatedString(version);
+        return new TableDefinition(SliDrift,
+        [
+            new("window_start", Time),
+            new("window_end", Time),
+            new("kind", DriftKindEnum),
+            new("src", "String"),
+            new("dst", "String"),
+            new("dst_port", "UInt16"),
+            new("protocol", lc),
+            new("flows", "UInt64"),
+            new("policy", "String"),
+            new("rule", "String"),
+            new("reason", "String"),
+            new("analyzed_at", Time),
+        ],
+        "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`window_start`)\nORDER BY (`kind`, `dst`, `src`, `window_start`)");
+    }
 
     /// <summary>Applied migration runs: the schema version reached and the steps applied.</summary>
     public static TableDefinition MigrationsTable() => new(Migrations,

@@ -21,6 +21,8 @@ public static class RetentionJob
             (FlowTables.IngestProgress, options.IngestProgressRetentionDays),
             (FlowTables.EdgesHourly, options.HourlyEdgesRetentionDays),
             (FlowTables.EdgesDaily, options.DailyEdgesRetentionDays),
+            (FlowTables.SliWindows, options.SliRetentionDays),
+            (FlowTables.SliDrift, options.SliRetentionDays),
         };
         foreach (var (table, days) in tables)
         {

@@ -10,10 +10,11 @@ public sealed class SchemaOptions
     public int? IngestProgressRetentionDays { get; set; } = 30;
     public int? HourlyEdgesRetentionDays { get; set; } = 90;
     public int? DailyEdgesRetentionDays { get; set; }
+    public int? SliRetentionDays { get; set; }
 
     public void Validate()
     {
-        foreach (var days in new[] { FlowsRetentionDays, DeadLetterRetentionDays, IngestProgressRetentionDays, HourlyEdgesRetentionDays, DailyEdgesRetentionDays })
+        foreach (var days in new[] { FlowsRetentionDays, DeadLetterRetentionDays, IngestProgressRetentionDays, HourlyEdgesRetentionDays, DailyEdgesRetentionDays, SliRetentionDays })
             if (days is <= 0) throw new ArgumentException("Retention must be a positive number of days, or unset to keep data forever.");
     }
 }
@@ -39,7 +40,8 @@ public sealed record MigrationReport(
 public static class SchemaMigrator
 {
     /// <summary>The schema version this code produces. Bump it when a step is added.</summary>
-    public const int CurrentVersion = 1;
+    /// <remarks>2: edge rollup label columns; sli_windows and sli_drift.</remarks>
+    public const int CurrentVersion = 2;
 
     public static async Task<MigrationReport> MigrateAsync(ClickHouseHttpClient client, SchemaOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -73,6 +75,8 @@ public static class SchemaMigrator
             (FlowTables.IngestProgressTable(version), "time", options.IngestProgressRetentionDays),
             (FlowTables.EdgesTable(FlowTables.EdgesHourly, version), "window_start", options.HourlyEdgesRetentionDays),
             (FlowTables.EdgesTable(FlowTables.EdgesDaily, version), "window_start", options.DailyEdgesRetentionDays),
+            (FlowTables.SliWindowsTable(version), "window_start", options.SliRetentionDays),
+            (FlowTables.SliDriftTable(version), "window_start", options.SliRetentionDays),
         };
 
         foreach (var (table, ttlColumn, retention) in tables)

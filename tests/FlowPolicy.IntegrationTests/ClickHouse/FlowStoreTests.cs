@@ -102,7 +102,8 @@ public sealed class FlowStoreTests(ClickHouseServerFixture server) : ClickHouseT
         var flows = new List<FlowRecord>();
         for (int i = 0; i < 30; i++) flows.Add(Flow(i * 7, "10.0.0.1", "10.0.1.1", i % 2 == 0 ? Cart : Cart2, Db6, verdict: i % 5 == 0 ? Verdict.Denied : Verdict.Allowed));
         for (int i = 0; i < 5; i++) flows.Add(Flow(600 + i, "198.51.100.7", "10.0.1.1", null, Db6, port: 443));
-        flows.Add(Flow(700, "10.0.1.1", "10.0.0.1", Db6, Cart, direction: DirectionHint.Reply)); // a reply half: not an edge
+        // The server's half of a connection, stored oriented client -> server: bytes and packets for the edge, not a flow.
+        flows.Add(Flow(700, "10.0.0.1", "10.0.1.1", Cart, Db6, direction: DirectionHint.Reply));
         var nextDay = Flow(0, "10.0.0.1", "10.0.1.1", Cart, Db6);
         nextDay.Start = nextDay.End = Day.AddDays(1).AddMinutes(5);
         await InsertAsync(flows);
@@ -153,8 +154,8 @@ public sealed class FlowStoreTests(ClickHouseServerFixture server) : ClickHouseT
     private async Task AssertRollupsMatchRawAsync(int expectedFlows)
     {
         var raw = await Db.QueryTsvAsync("""
-            SELECT count(), sum(bytes), sum(packets) FROM flows
-            WHERE start >= toDateTime('2026-05-06 00:00:00', 'UTC') AND start < toDateTime('2026-05-07 00:00:00', 'UTC') AND direction != 'reply'
+            SELECT countIf(direction != 'reply'), sum(bytes), sum(packets) FROM flows
+            WHERE start >= toDateTime('2026-05-06 00:00:00', 'UTC') AND start < toDateTime('2026-05-07 00:00:00', 'UTC')
             """);
         Assert.Equal(expectedFlows.ToString(), raw[0][0]);
         Assert.Equal(raw[0], (await Db.QueryTsvAsync("SELECT sum(flows), sum(bytes), sum(packets) FROM edges_1h"))[0]);

@@ -11,7 +11,8 @@ namespace FlowPolicy.IntegrationTests.ClickHouse;
 public sealed class SchemaMigratorTests(ClickHouseServerFixture server, ITestOutputHelper output) : ClickHouseTest(server)
 {
     private static readonly string[] AllTables =
-        [FlowTables.Migrations, FlowTables.Flows, FlowTables.DeadLetters, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily];
+        [FlowTables.Migrations, FlowTables.Flows, FlowTables.DeadLetters, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily,
+         FlowTables.SliWindows, FlowTables.SliDrift];
 
     [Fact]
     public async Task A_fresh_database_gets_every_table_and_a_second_run_applies_nothing()
@@ -104,6 +105,37 @@ public sealed class SchemaMigratorTests(ClickHouseServerFixture server, ITestOut
         var again = await SchemaMigrator.MigrateAsync(Db);
         Assert.Empty(again.Applied);
         Assert.Equal(SchemaMigrator.CurrentVersion, again.PreviousSchemaVersion);
+    }
+
+    [Fact]
+    public async Task A_schema_1_database_gets_rollup_labels_and_the_SLI_tables_keeping_its_rollup_rows()
+    {
+        // Schema 1 as released: edge rollups without label columns, no SLI tables, one recorded run at version 1.
+        await SchemaMigrator.MigrateAsync(Db);
+        foreach (var table in new[] { FlowTables.EdgesHourly, FlowTables.EdgesDaily })
+            foreach (var column in new[] { "src_label_keys", "src_label_values", "dst_label_keys", "dst_label_values" })
+                await Db.ExecuteAsync($"ALTER TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, table)} DROP COLUMN {ClickHouseSql.QuoteIdentifier(column)}");
+        await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.SliWindows)}");
+        await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.SliDrift)}");
+        await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)}");
+        await Db.ExecuteAsync(FlowTables.MigrationsTable().CreateSql(Db.Database));
+        await Db.ExecuteAsync($"INSERT INTO {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} (version, applied_at, steps, server_version) VALUES (1, now(), [], '')");
+        await Db.ExecuteAsync("INSERT INTO edges_1h (window_start, src_workload, dst_workload, dst_port, protocol, flows) VALUES (toDateTime('2026-11-02 10:00:00', 'UTC'), 'frontend', 'cart', 7070, 6, 12)");
+
+        var upgrade = await SchemaMigrator.MigrateAsync(Db);
+        foreach (var line in upgrade.Applied) output.WriteLine("applied: " + line);
+        Assert.Equal(1, upgrade.PreviousSchemaVersion);
+        Assert.Equal(2, upgrade.SchemaVersion);
+        Assert.Equal(
+            ["edges_1h: add column src_label_keys", "edges_1h: add column src_label_values", "edges_1h: add column dst_label_keys", "edges_1h: add column dst_label_values",
+             "edges_1d: add column src_label_keys", "edges_1d: add column src_label_values", "edges_1d: add column dst_label_keys", "edges_1d: add column dst_label_values",
+             $"create table {FlowTables.SliWindows}", $"create table {FlowTables.SliDrift}"],
+            upgrade.Applied.Where(a => !a.Contains("retention", StringComparison.Ordinal)));
+        Assert.Equal(["frontend", "12", "0"], (await Db.QueryTsvAsync("SELECT src_workload, flows, length(src_label_keys) FROM edges_1h"))[0]);
+
+        var again = await SchemaMigrator.MigrateAsync(Db);
+        Assert.Empty(again.Applied);
+        Assert.Equal(2, again.PreviousSchemaVersion);
     }
 
     [Fact]

@@ -1,0 +1,18 @@
+using FlowPolicy.Analytics.Slis;
+using FlowPolicy.Core.Edges;
+
+namespace FlowPolicy.Analytics.Edges;
+
+/// <summary>Where a job gets the edges of a window: the ClickHouse rollups, or edges already aggregated from files.</summary>
+public interface IEdgeSource
+{
+    /// <summary>The window's edges in <see cref="EdgeOrder"/>.</summary>
+    Task<IReadOnlyList<Edge>> ReadEdgesAsync(AnalysisWindow window, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Edges already in memory (the embedded mode: <see cref="FileEdgeSource"/> applied the window while reading).</summary>
+public sealed class LoadedEdgeSource(IReadOnlyList<Edge> edges) : IEdgeSource
+{
+    public Task<IReadOnlyList<Edge>> ReadEdgesAsync(AnalysisWindow window, CancellationToken cancellationToken = default) =>
+        Task.FromResult(edges);
+}

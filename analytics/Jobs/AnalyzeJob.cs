@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using FlowPolicy.Analytics.Edges;
+using FlowPolicy.Analytics.Graph;
+using FlowPolicy.Analytics.Intent;
+using FlowPolicy.Analytics.Slis;
+using FlowPolicy.Core.ClickHouse;
+
+namespace FlowPolicy.Analytics.Jobs;
+
+public sealed class AnalyzeJobOptions
+{
+    /// <summary>Where slis.json, graph.json and graph.svg go; null writes no files.</summary>
+    public string? OutputDirectory { get; init; }
+    /// <summary>Render graph.svg with Graphviz; when `dot` fails, graph.dot is written instead and the run goes on.</summary>
+    public bool RenderSvg { get; init; } = true;
+    public GraphvizOptions Graphviz { get; init; } = new();
+
+    public void Validate()
+    {
+        if (OutputDirectory is { Length: 0 }) throw new ArgumentException("the output directory is empty");
+        Graphviz.Validate();
+    }
+}
+
+public sealed class AnalyzeJobMetrics
+{
+    public long Runs;
+    public long EdgesRead;
+    public long SliRowsWritten;
+    public long DriftRowsWritten;
+    public long SvgFailures;
+    public TimeSpan LastDuration;
+}
+
+/// <summary>What one run produced.</summary>
+public sealed record AnalyzeResult(SliReport Report, DependencyGraph Graph, IReadOnlyList<string> FilesWritten,
+    SliStoreResult? Stored, string? SvgProblem);
+
+/// <summary>
+/// The analyze batch job: edges of a window (from ClickHouse rollups or files) -> intent decisions -> dependency graph
+/// and SLIs -> files and/or the SLI tables. Stateless between runs, so a scheduler can call
+/// <see cref="RunAsync"/> for each closed window; rerunning a window replaces its stored rows.
+/// </summary>
+public sealed class AnalyzeJob
+{
+    private readonly AnalyzeJobOptions _options;
+    private readonly IIntentEvaluator _intent;
+    private readonly ClickHouseHttpClient? _store;
+
+    /// <param name="store">Where the SLI rows go; null writes none (embedded mode).</param>
+    public AnalyzeJob(AnalyzeJobOptions options, IIntentEvaluator intent, ClickHouseHttpClient? store = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _intent = intent ?? throw new ArgumentNullException(nameof(intent));
+        _store = store;
+    }
+
+    public AnalyzeJobMetrics Metrics { get; } = new();
+
+    public async Task<AnalyzeResult> RunAsync(AnalysisWindow window, IEdgeSource source, CancellationToken cancellationToken = default)
+    {
+        var clock = Stopwatch.StartNew();
+        var edges = await source.ReadEdgesAsync(window, cancellationToken).ConfigureAwait(false);
+        Metrics.EdgesRead += edges.Count;
+        var report = SliCalculator.Compute(edges, _intent, window);
+        var graph = DependencyGraph.Build(window, report.Edges);
+
+        var files = new List<string>();
+        string? svgProblem = null;
+        if (_options.OutputDirectory is { } dir)
+        {
+            Directory.CreateDirectory(dir);
+            files.Add(await WriteFileAsync(dir, "slis.json", s => SliJson.Write(s, report), cancellationToken).ConfigureAwait(false));
+            files.Add(await WriteFileAsync(dir, "graph.json", s => GraphJson.Write(s, graph), cancellationToken).ConfigureAwait(false));
+            if (_options.RenderSvg)
+            {
+                var dot = GraphDot.Render(graph);
+                try
+                {
+                    var svg = await new GraphvizRenderer(_options.Graphviz).RenderSvgAsync(dot, cancellationToken).ConfigureAwait(false);
+                    var path = Path.Combine(dir, "graph.svg");
+                    await File.WriteAllTextAsync(path, svg, cancellationToken).ConfigureAwait(false);
+                    files.Add(path);
+                }
+                catch (GraphvizException ex)
+                {
+                    // The SLIs are the product; a missing Graphviz must not lose them. The DOT source renders later.
+                    Metrics.SvgFailures++;
+                    svgProblem = ex.Message;
+                    var path = Path.Combine(dir, "graph.dot");
+                    await File.WriteAllTextAsync(path, dot, cancellationToken).ConfigureAwait(false);
+                    files.Add(path);
+                }
+            }
+        }
+
+        SliStoreResult? stored = null;
+        if (_store is not null)
+        {
+            stored = await SliStore.ReplaceWindowAsync(_store, report, DateTime.UtcNow, cancellationToken).ConfigureAwait(false);
+            Metrics.SliRowsWritten += stored.SliRows;
+            Metrics.DriftRowsWritten += stored.DriftRows;
+        }
+        Metrics.Runs++;
+        Metrics.LastDuration = clock.Elapsed;
+        return new AnalyzeResult(report, graph, files, stored, svgProblem);
+    }
+
+    private static async Task<string> WriteFileAsync(string dir, string name, Action<Stream> write, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(dir, name);
+        // Serialised whole before the file is opened: an exception while writing JSON leaves no half document behind.
+        using var buffer = new MemoryStream();
+        write(buffer);
+        await File.WriteAllBytesAsync(path, buffer.ToArray(), cancellationToken).ConfigureAwait(false);
+        return path;
+    }
+}

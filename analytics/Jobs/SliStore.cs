@@ -1,0 +1,148 @@
+using FlowPolicy.Analytics.Slis;
+using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.Core.ClickHouse.RowBinary;
+using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.Core.Net;
+
+namespace FlowPolicy.Analytics.Jobs;
+
+/// <summary>Rows written for one window.</summary>
+public sealed record SliStoreResult(int SliRows, int DriftRows);
+
+/// <summary>
+/// Writes a window's SLIs to <see cref="FlowTables.SliWindows"/> and <see cref="FlowTables.SliDrift"/> so that a rerun
+/// replaces the window's rows instead of adding to them, on 18.16 and 24.x alike: per table, the window's day
+/// partition is copied into a staging table without this window's old rows, the new rows are inserted there, and
+/// <c>ALTER TABLE ... REPLACE PARTITION</c> swaps the day in atomically. A crash leaves the old or the new rows of
+/// the window, never both; other windows of the day are carried over untouched. One run per day at a time (the
+/// staging table is per day, as for the edge rollups).
+/// </summary>
+public static class SliStore
+{
+    public static async Task<SliStoreResult> ReplaceWindowAsync(ClickHouseHttpClient client, SliReport report, DateTime analyzedAt,
+        CancellationToken cancellationToken = default)
+    {
+        var window = report.Window;
+        using var sliRows = new RowBinaryWriter();
+        WriteSliRows(sliRows, report, analyzedAt);
+        int sliCount = sliRows.RowCount;
+        await ReplaceAsync(client, FlowTables.SliWindows, SliColumns, window, sliRows, cancellationToken).ConfigureAwait(false);
+
+        using var driftRows = new RowBinaryWriter();
+        WriteDriftRows(driftRows, report, analyzedAt);
+        int driftCount = driftRows.RowCount;
+        await ReplaceAsync(client, FlowTables.SliDrift, DriftColumns, window, driftRows, cancellationToken).ConfigureAwait(false);
+        return new SliStoreResult(sliCount, driftCount);
+    }
+
+    private static readonly IReadOnlyList<string> SliColumns =
+        FlowTables.SliWindowsTable(ClickHouseServerVersion.Parse("18.16.1")).Columns.Select(c => c.Name).ToArray();
+    private static readonly IReadOnlyList<string> DriftColumns =
+        FlowTables.SliDriftTable(ClickHouseServerVersion.Parse("18.16.1")).Columns.Select(c => c.Name).ToArray();
+
+    /// <summary>The statements that replace one window in one table, in order; the new rows go into the staging table after the third.</summary>
+    public static IReadOnlyList<string> ReplaceStatements(string database, string table, AnalysisWindow window)
+    {
+        var target = ClickHouseSql.QuoteIdentifier(database, table);
+        var partition = EdgeRollup.PartitionId(DateOnly.FromDateTime(window.From));
+        var staging = ClickHouseSql.QuoteIdentifier(database, table + "_replace_" + partition);
+        return
+        [
+            $"DROP TABLE IF EXISTS {staging}",
+            $"CREATE TABLE {staging} AS {target}",
+            $"INSERT INTO {staging} SELECT * FROM {target} WHERE toYYYYMMDD(`window_start`) = {partition} " +
+            $"AND NOT (`window_start` = {ClickHouseSql.FormatDateTime(window.From)} AND `window_end` = {ClickHouseSql.FormatDateTime(window.To)})",
+            $"ALTER TABLE {target} REPLACE PARTITION {partition} FROM {staging}",
+            $"DROP TABLE IF EXISTS {staging}",
+        ];
+    }
+
+    private static async Task ReplaceAsync(ClickHouseHttpClient client, string table, IReadOnlyList<string> columns, AnalysisWindow window,
+        RowBinaryWriter rows, CancellationToken cancellationToken)
+    {
+        var statements = ReplaceStatements(client.Database, table, window);
+        for (int i = 0; i < 3; i++) await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
+        if (rows.RowCount > 0)
+        {
+            var staging = table + "_replace_" + EdgeRollup.PartitionId(DateOnly.FromDateTime(window.From));
+            await client.InsertRowBinaryAsync(staging, columns, rows, cancellationToken).ConfigureAwait(false);
+        }
+        for (int i = 3; i < statements.Count; i++) await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
+    }
+
+    private static void WriteSliRows(RowBinaryWriter w, SliReport report, DateTime analyzedAt)
+    {
+        WriteSliRow(w, report, report.Overall, null, analyzedAt, report.StaleRules.Count);
+        foreach (var (service, sli) in report.PerService)
+        {
+            BlastRadiusCount? blast = report.BlastRadius.TryGetValue(service, out var count) ? count : null;
+            WriteSliRow(w, report, sli, blast, analyzedAt, 0);
+        }
+    }
+
+    private static void WriteSliRow(RowBinaryWriter w, SliReport report, ServiceSli sli, BlastRadiusCount? blast, DateTime analyzedAt, int staleRules)
+    {
+        w.WriteDateTime(report.Window.From);
+        w.WriteDateTime(report.Window.To);
+        w.WriteString(sli.Service);
+        w.WriteUInt64((ulong)sli.Flows);
+        w.WriteUInt64(sli.Bytes);
+        w.WriteUInt64((ulong)sli.FlowsAllowedByIntent);
+        w.WriteUInt64(sli.BytesAllowedByIntent);
+        WriteNullable(w, sli.ComplianceRate);
+        WriteNullable(w, sli.BytesComplianceRate);
+        w.WriteUInt64((ulong)sli.DeniedFlows);
+        w.WriteFloat64(sli.DeniedFlowsPerMinute);
+        w.WriteUInt32((uint)sli.UnintendedEdges);
+        w.WriteUInt32((uint)sli.VerdictMismatches);
+        w.WriteUInt32((uint)staleRules);
+        WriteNullable(w, blast?.Intended);
+        WriteNullable(w, blast?.Observed);
+        w.WriteDateTime(analyzedAt);
+        w.EndRow();
+    }
+
+    private static void WriteDriftRows(RowBinaryWriter w, SliReport report, DateTime analyzedAt)
+    {
+        foreach (var item in report.UnintendedEdges)
+            WriteDriftRow(w, report, 1, item.Edge.Client.Key, item.Edge.Server.Key, item.Edge.Port, item.Edge.ProtocolName, item.Edge.Flows, "", "", item.Intent.Reason, analyzedAt);
+        foreach (var rule in report.StaleRules)
+            WriteDriftRow(w, report, 2, "", "", 0, "", 0, rule.Policy, rule.Rule, $"{rule.Kind} allow rule matched no flow in the window", analyzedAt);
+        foreach (var mismatch in report.VerdictMismatches)
+        {
+            var edge = mismatch.Edge;
+            sbyte kind = mismatch.Kind == MismatchKind.ObservedAllowedIntentDenies ? (sbyte)3 : (sbyte)4;
+            WriteDriftRow(w, report, kind, edge.Client.Key, edge.Server.Key, edge.Port, edge.ProtocolName, mismatch.Flows, "", "", mismatch.Intent.Reason, analyzedAt);
+        }
+    }
+
+    private static void WriteDriftRow(RowBinaryWriter w, SliReport report, sbyte kind, string src, string dst, ushort port, string protocol,
+        long flows, string policy, string rule, string reason, DateTime analyzedAt)
+    {
+        w.WriteDateTime(report.Window.From);
+        w.WriteDateTime(report.Window.To);
+        w.WriteEnum8(kind);
+        w.WriteString(src);
+        w.WriteString(dst);
+        w.WriteUInt16(port);
+        w.WriteString(protocol);
+        w.WriteUInt64((ulong)flows);
+        w.WriteString(policy);
+        w.WriteString(rule);
+        w.WriteString(reason);
+        w.WriteDateTime(analyzedAt);
+        w.EndRow();
+    }
+
+    private static void WriteNullable(RowBinaryWriter w, double? value)
+    {
+        if (value is { } v) { w.WriteNotNull(); w.WriteFloat64(v); }
+        else w.WriteNull();
+    }
+
+    private static void WriteNullable(RowBinaryWriter w, int? value)
+    {
+        if (value is { } v) { w.WriteNotNull(); w.WriteUInt32((uint)v); }
+        else w.WriteNull();
+    }
+}

@@ -1,0 +1,107 @@
+using System.Globalization;
+using System.Text.Json;
+using FlowPolicy.Core.Edges;
+
+namespace FlowPolicy.Analytics.Slis;
+
+/// <summary>Writes slis.json (shape documented in README, `flowpolicy analyze`). Deterministic: same report, same bytes.</summary>
+public static class SliJson
+{
+    public static void Write(Stream output, SliReport report)
+    {
+        using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
+        w.WriteStartObject();
+        w.WriteStartObject("window");
+        w.WriteString("from", Time(report.Window.From));
+        w.WriteString("to", Time(report.Window.To));
+        w.WriteEndObject();
+        var all = report.Overall;
+        w.WriteNumber("flows_total", all.Flows);
+        w.WriteNumber("bytes_total", all.Bytes);
+        WriteRate(w, "compliance_rate", all.ComplianceRate);
+        WriteRate(w, "bytes_compliance_rate", all.BytesComplianceRate);
+        w.WriteNumber("denied_flows", all.DeniedFlows);
+        w.WriteNumber("denied_flows_per_minute", all.DeniedFlowsPerMinute);
+
+        w.WriteStartObject("drift");
+        w.WriteStartArray("unintended_edges");
+        foreach (var item in report.UnintendedEdges)
+        {
+            w.WriteStartObject();
+            EdgeJson.WriteKey(w, item.Edge);
+            WriteVerdicts(w, item.Edge);
+            w.WriteString("reason", item.Intent.Reason);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("stale_rules");
+        foreach (var rule in report.StaleRules)
+        {
+            w.WriteStartObject();
+            w.WriteString("policy", rule.Policy);
+            w.WriteString("rule", rule.Rule);
+            w.WriteString("kind", rule.Kind);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("verdict_mismatches");
+        foreach (var mismatch in report.VerdictMismatches)
+        {
+            w.WriteStartObject();
+            EdgeJson.WriteKey(w, mismatch.Edge);
+            bool outage = mismatch.Kind == MismatchKind.ObservedAllowedIntentDenies;
+            w.WriteString("observed", outage ? "allowed" : "denied");
+            w.WriteString("intended", outage ? "denied" : "allowed");
+            w.WriteNumber("flows", mismatch.Flows);
+            w.WriteString("risk", outage ? "outage_when_enforced" : "blocked_now");
+            w.WriteString("reason", mismatch.Intent.Reason);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+
+        w.WriteStartObject("blast_radius");
+        foreach (var (workload, count) in report.BlastRadius)
+        {
+            w.WriteStartObject(workload);
+            w.WriteNumber("intended", count.Intended);
+            w.WriteNumber("observed", count.Observed);
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
+
+        w.WriteStartObject("per_service");
+        foreach (var (name, sli) in report.PerService)
+        {
+            w.WriteStartObject(name);
+            w.WriteNumber("flows", sli.Flows);
+            w.WriteNumber("bytes", sli.Bytes);
+            WriteRate(w, "compliance_rate", sli.ComplianceRate);
+            WriteRate(w, "bytes_compliance_rate", sli.BytesComplianceRate);
+            w.WriteNumber("denied_flows", sli.DeniedFlows);
+            w.WriteNumber("denied_flows_per_minute", sli.DeniedFlowsPerMinute);
+            w.WriteNumber("unintended_edges", sli.UnintendedEdges);
+            w.WriteNumber("verdict_mismatches", sli.VerdictMismatches);
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    private static void WriteVerdicts(Utf8JsonWriter w, Edge edge)
+    {
+        w.WriteNumber("flows", edge.Flows);
+        w.WriteNumber("allowed", edge.AllowedFlows);
+        w.WriteNumber("denied", edge.DeniedFlows);
+        w.WriteNumber("unknown_verdict", edge.UnknownVerdictFlows);
+    }
+
+    private static void WriteRate(Utf8JsonWriter w, string name, double? rate)
+    {
+        if (rate is { } value) w.WriteNumber(name, value);
+        else w.WriteNull(name);
+    }
+
+    /// <summary>The one time format of every analytics output: RFC 3339 UTC, whole seconds.</summary>
+    public static string Time(DateTime utc) => utc.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+}

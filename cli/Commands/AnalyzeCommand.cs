@@ -1,0 +1,145 @@
+using System.CommandLine;
+using System.Globalization;
+using FlowPolicy.Analytics.Edges;
+using FlowPolicy.Analytics.Intent;
+using FlowPolicy.Analytics.Jobs;
+using FlowPolicy.Analytics.Slis;
+using FlowPolicy.Cli.Terminal;
+using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.Core.ClickHouse.Schema;
+
+namespace FlowPolicy.Cli.Commands;
+
+/// <summary>
+/// `flowpolicy analyze`: dependency graph and SLIs (compliance, denied flows, drift, blast radius) for a window,
+/// from flow files (embedded) or the ClickHouse edge rollups, against the intended policy in --intent DIR.
+/// </summary>
+internal static class AnalyzeCommand
+{
+    /// <param name="loadIntent">Loads the intended policy from a directory. Null until the policy loader is wired in:
+    /// the command then refuses --intent with a usage error rather than analysing against nothing.</param>
+    public static Command Create(Func<string, IIntentEvaluator>? loadIntent = null)
+    {
+        var flows = CommonOptions.Flows(required: false);
+        var inventory = CommonOptions.Inventory();
+        var format = CommonOptions.Format();
+        var from = CommonOptions.From();
+        var to = CommonOptions.To();
+        var clickhouse = new Option<string?>("--clickhouse")
+        {
+            Description = "ClickHouse HTTP(S) URL to read edge rollups from and write SLI rows to (user/password from FLOWPOLICY_CLICKHOUSE_USER/_PASSWORD[_FILE]).",
+        };
+        var database = new Option<string>("--database") { Description = "ClickHouse database.", DefaultValueFactory = _ => "flowpolicy" };
+        var intent = new Option<string>("--intent") { Description = "Directory with the intended policy (Kubernetes NetworkPolicies / FlowPolicy policy files).", Required = true };
+        var output = new Option<string?>("--out") { Description = "Directory for slis.json, graph.json and graph.svg (required with --flows)." };
+        var noSvg = new Option<bool>("--no-svg") { Description = "Skip graph.svg (Graphviz)." };
+        var command = new Command("analyze",
+            "Dependency graph and microsegmentation SLIs for a time window: compliance rate against the intended policy, " +
+            "denied flows per minute, drift (unintended edges, stale rules, verdict mismatches) and blast radius.\n\n" +
+            "Examples:\n" +
+            "  flowpolicy analyze --flows hubble.json vpc.log.gz --inventory pods.json --intent policies/ --out out/analysis\n" +
+            "  flowpolicy analyze --clickhouse http://127.0.0.1:8123 --from 2026-11-02T00:00:00Z --to 2026-11-03T00:00:00Z --intent policies/\n" +
+            "  flowpolicy analyze --clickhouse https://ch.example.com:8443 --from 2026-11-02T10:00:00Z --to 2026-11-02T11:00:00Z --intent policies/ --out hour10")
+        {
+            flows, inventory, format, from, to, clickhouse, database, intent, output, noSvg,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var flowFiles = parse.GetValue(flows) ?? [];
+            var url = parse.GetValue(clickhouse);
+            var outDir = parse.GetValue(output);
+            var fromTime = CommonOptions.ParseTime(parse.GetValue(from), "--from");
+            var toTime = CommonOptions.ParseTime(parse.GetValue(to), "--to");
+            if ((flowFiles.Length > 0) == (url is not null))
+                throw new UsageException("give either --flows FILE... (embedded) or --clickhouse URL, not both and not neither");
+            if (url is null && outDir is null) throw new UsageException("--out DIR is required with --flows (slis.json, graph.json and graph.svg go there)");
+            if (url is not null && (fromTime is null || toTime is null)) throw new UsageException("--clickhouse needs --from and --to (whole hours, UTC)");
+
+            var evaluator = LoadIntent(loadIntent, parse.GetValue(intent)!);
+            var jobOptions = new AnalyzeJobOptions { OutputDirectory = outDir, RenderSvg = !parse.GetValue(noSvg) };
+
+            if (url is null)
+            {
+                var load = EdgesCommand.LoadEdges(new FileEdgeSourceOptions
+                {
+                    FlowFiles = flowFiles,
+                    InventoryFiles = parse.GetValue(inventory) ?? [],
+                    Format = CommonOptions.ParseFormat(parse.GetValue(format)),
+                    From = fromTime,
+                    To = toTime,
+                });
+                var spanned = AnalysisWindow.Spanning(load.Edges);
+                var window = new AnalysisWindow(fromTime ?? spanned.From, toTime ?? spanned.To);
+                var result = await new AnalyzeJob(jobOptions, evaluator).RunAsync(window, new LoadedEdgeSource(load.Edges), cancellationToken);
+                Report(result);
+                return ExitCodes.Success;
+            }
+
+            var chOptions = new ClickHouseOptions { Database = parse.GetValue(database)! };
+            try
+            {
+                chOptions.Url = new Uri(url);
+                chOptions.Validate();
+                ClickHouseEdgeSource.ValidateWindow(new AnalysisWindow(fromTime!.Value, toTime!.Value));
+            }
+            catch (Exception ex) when (ex is ArgumentException or UriFormatException)
+            {
+                throw new UsageException(ex.Message);
+            }
+            try
+            {
+                using var client = new ClickHouseHttpClient(chOptions);
+                await SchemaMigrator.MigrateAsync(client, cancellationToken: cancellationToken);
+                var job = new AnalyzeJob(jobOptions, evaluator, client);
+                var result = await job.RunAsync(new AnalysisWindow(fromTime!.Value, toTime!.Value), new ClickHouseEdgeSource(client), cancellationToken);
+                Report(result);
+                if (result.Stored is { } stored)
+                    Console.Error.WriteLine($"flowpolicy: wrote {stored.SliRows} rows to {FlowTables.SliWindows} and {stored.DriftRows} to {FlowTables.SliDrift} (the window's earlier rows replaced)");
+                return ExitCodes.Success;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or ClickHouseServerException or TimeoutException)
+            {
+                Console.Error.WriteLine($"flowpolicy: ClickHouse ({chOptions}): {ex.Message}");
+                return ExitCodes.RuntimeError;
+            }
+        });
+        return command;
+    }
+
+    private static IIntentEvaluator LoadIntent(Func<string, IIntentEvaluator>? loadIntent, string directory)
+    {
+        if (!Directory.Exists(directory)) throw new UsageException($"--intent: no such directory '{directory}'");
+        if (loadIntent is null)
+            throw new UsageException("--intent: loading the intended policy is not wired into this build yet (the policy loader is in progress); analyze cannot run without it");
+        try
+        {
+            return loadIntent(directory);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not UsageException)
+        {
+            // The loader reports bad policy files by message; they are the user's to fix.
+            throw new UsageException($"--intent {directory}: {ex.Message}");
+        }
+    }
+
+    private static void Report(AnalyzeResult result)
+    {
+        var report = result.Report;
+        var all = report.Overall;
+        string Percent(double? rate) => rate is { } r ? (r * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%" : "n/a";
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Window {SliJson.Time(report.Window.From)} .. {SliJson.Time(report.Window.To)}: {all.Flows} flows, {report.Edges.Count} edges, {report.PerService.Count} services"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Compliance: {Percent(all.ComplianceRate)} of flows ({Percent(all.BytesComplianceRate)} of bytes) allowed by the intended policy; denied {all.DeniedFlowsPerMinute:0.###} flows/minute"));
+        int outage = report.VerdictMismatches.Count(m => m.Kind == MismatchKind.ObservedAllowedIntentDenies);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Drift: {report.UnintendedEdges.Count} unintended edges, {report.StaleRules.Count} stale rules, {report.VerdictMismatches.Count} verdict mismatches ({outage} would break when the intent is enforced)"));
+        if (report.BlastRadius.Count > 0)
+        {
+            var widest = report.BlastRadius.OrderByDescending(p => p.Value.Observed).ThenBy(p => p.Key, StringComparer.Ordinal).First();
+            Console.WriteLine($"Blast radius: widest observed {widest.Key} reaches {widest.Value.Observed} workloads ({widest.Value.Intended} under the intended policy)");
+        }
+        foreach (var file in result.FilesWritten) Console.WriteLine($"Wrote {file}");
+        if (result.SvgProblem is { } problem) Console.Error.WriteLine($"flowpolicy: graph.svg not rendered ({problem}); graph.dot written instead");
+    }
+}
