@@ -65,7 +65,8 @@ public static class EdgeRollup
         "`dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`, `dst_addr`, `dst_port`, `protocol`";
 
     /// <summary>
-    /// One row per edge and hour of the day. Reply halves that ingest could not flip are not edges. Aggregates are
+    /// One row per edge and hour of the day. Reply halves that ingest could not flip are not edges; replies it
+    /// flipped (is_reply = 1) add bytes, packets and seen times but are not flows, as in EdgeAggregator. Aggregates are
     /// not aliased: 18.16 substitutes aliases that shadow source columns (bytes, packets) into other expressions.
     /// </summary>
     public static string HourlySelect(string database, DateOnly day)
@@ -78,10 +79,10 @@ public static class EdgeRollup
                 `dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`,
                 if(`dst_workload` = '', `dst_ip`, toFixedString('', 16)) AS `dst_addr`,
                 `dst_port`, `protocol`,
-                count(), sum(`bytes`), sum(`packets`),
-                countIf(`verdict` = 'allowed'), countIf(`verdict` = 'denied'),
-                min(`start`), max(`end`),
-                uniqState(if(`src_pod` != '', `src_pod`, hex(`src_ip`)))
+                countIf(`is_reply` = 0), sum(`bytes`), sum(`packets`),
+                countIf(`verdict` = 'allowed' AND `is_reply` = 0), countIf(`verdict` = 'denied' AND `is_reply` = 0),
+                min(`start`), max(greatest(`start`, `end`)),
+                uniqStateIf(if(`src_pod` != '', `src_pod`, hex(`src_ip`)), `is_reply` = 0)
             FROM {ClickHouseSql.QuoteIdentifier(database, FlowTables.Flows)}
             WHERE `start` >= {from} AND `start` < {to} AND `direction` != 'reply'
             GROUP BY `window_start`, {EdgeKey}

@@ -38,8 +38,8 @@ public sealed record MigrationReport(
 /// </summary>
 public static class SchemaMigrator
 {
-    /// <summary>The schema version this code produces. Bump it when a step is added.</summary>
-    public const int CurrentVersion = 1;
+    /// <summary>The schema version this code produces. Bump it when a step is added. v2: kafka_index, is_reply, dead letter line.</summary>
+    public const int CurrentVersion = 2;
 
     public static async Task<MigrationReport> MigrateAsync(ClickHouseHttpClient client, SchemaOptions? options = null, CancellationToken cancellationToken = default)
     {
