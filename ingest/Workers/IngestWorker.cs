@@ -32,6 +32,7 @@ public sealed class IngestWorker
     private readonly TaskCompletionSource _firstAssignment = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private IngestLane[] _lanes = [];
     private volatile bool _leader;
+    private volatile bool _leaderAtStop;
 
     public IngestWorker(KafkaOptions kafka, ClickHouseHttpClient client, IngestWorkerOptions options, InventoryWatcher? inventory, ILoggerFactory logs)
     {
@@ -101,7 +102,7 @@ public sealed class IngestWorker
             await background.CancelAsync().ConfigureAwait(false);
             await reporter.ConfigureAwait(false);
             await rollups.ConfigureAwait(false);
-            if (_leader && _options.RollupInterval is not null)
+            if (_leaderAtStop && _options.RollupInterval is not null)
             {
                 using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
                 await RunRollupsAsync(limit.Token).ConfigureAwait(false);
@@ -155,6 +156,7 @@ public sealed class IngestWorker
                 Dispatch(consumer, result);
             }
             // Graceful stop: flush and store everything held, commit the hints, then leave the group.
+            _leaderAtStop = _leader;
             OnRevoked(consumer, OwnedPartitions());
             Commit(consumer);
             try
