@@ -10,10 +10,10 @@ INSERT INTO `flowpolicy`.`edges_1h_rebuild_20260115` (`window_start`, `src_kind`
     `dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`,
     if(`dst_workload` = '', `dst_ip`, toFixedString('', 16)) AS `dst_addr`,
     `dst_port`, `protocol`,
-    count(), sum(`bytes`), sum(`packets`),
-    countIf(`verdict` = 'allowed'), countIf(`verdict` = 'denied'),
-    min(`start`), max(`end`),
-    uniqState(if(`src_pod` != '', `src_pod`, hex(`src_ip`)))
+    countIf(`is_reply` = 0), sum(`bytes`), sum(`packets`),
+    countIf(`verdict` = 'allowed' AND `is_reply` = 0), countIf(`verdict` = 'denied' AND `is_reply` = 0),
+    min(`start`), max(greatest(`start`, `end`)),
+    uniqStateIf(if(`src_pod` != '', `src_pod`, hex(`src_ip`)), `is_reply` = 0)
 FROM `flowpolicy`.`flows`
 WHERE `start` >= toDateTime(1768435200, 'UTC') AND `start` < toDateTime(1768521600, 'UTC') AND `direction` != 'reply'
 GROUP BY `window_start`, `src_kind`, `src_namespace`, `src_workload`, `src_workload_kind`, `src_addr`, `dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`, `dst_addr`, `dst_port`, `protocol`;

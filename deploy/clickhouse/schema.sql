@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 1, as the migrator creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 2, as the migrator creates it on ClickHouse 24.3.
 -- Reference copy: `SchemaMigrator.MigrateAsync` is the source of truth (tests keep this file in sync).
 -- On servers before 20.1 the LowCardinality(String) columns are plain String (same RowBinary bytes).
 
@@ -47,7 +47,9 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows`
     `format` LowCardinality(String),
     `kafka_topic` LowCardinality(String),
     `kafka_partition` Int32,
-    `kafka_offset` UInt64
+    `kafka_offset` UInt64,
+    `kafka_index` UInt32,
+    `is_reply` UInt8
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`start`)
@@ -61,7 +63,9 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_dead_letter`
     `kafka_offset` UInt64,
     `format` LowCardinality(String),
     `error` String,
-    `raw` String
+    `raw` String,
+    `kafka_index` UInt32,
+    `line` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`received`)
