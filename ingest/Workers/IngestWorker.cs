@@ -107,7 +107,8 @@ public sealed class IngestWorker
                 using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
                 await RunRollupsAsync(limit.Token).ConfigureAwait(false);
             }
-            await WriteProgressAsync(CancellationToken.None).ConfigureAwait(false);
+            using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+                await WriteProgressAsync(limit.Token).ConfigureAwait(false);
             Report(0);
             _log.LogInformation("Ingest worker {Worker} stopped: {Rows} flows and {DeadLetters} dead letters stored", _options.WorkerName, Metrics.FlowRows, Metrics.DeadLetters);
         }
@@ -271,30 +272,44 @@ public sealed class IngestWorker
 
     private void OnRevoked(IConsumer<Ignore, byte[]> consumer, IEnumerable<TopicPartition> partitions)
     {
-        var leaving = new List<(Owned Owned, TaskCompletionSource Done)>();
+        var owned = new List<Owned>();
         foreach (var tp in partitions)
         {
-            Owned? owned;
             lock (_owned)
             {
-                if (!_owned.Remove(tp.Partition.Value, out owned)) continue;
+                if (_owned.Remove(tp.Partition.Value, out var o)) owned.Add(o);
             }
-            if (owned.Pending is not null) Interlocked.Decrement(ref Metrics.PausedPartitionsField);
+        }
+        var leaving = new List<(Owned Owned, TaskCompletionSource Done)>();
+        using var limit = new CancellationTokenSource(_options.RevokeFlushLimit);
+        foreach (var o in owned)
+        {
+            if (o.Pending is not null) Interlocked.Decrement(ref Metrics.PausedPartitionsField);
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            LaneOf(owned.Partition).Writer.WriteAsync(new LaneItem(LaneItemKind.Revoked, owned.Partition, 0, null, default, owned.Cancel.Token, done))
-                .AsTask().GetAwaiter().GetResult();
-            leaving.Add((owned, done));
+            var item = new LaneItem(LaneItemKind.Revoked, o.Partition, 0, null, default, o.Cancel.Token, done);
+            try
+            {
+                LaneOf(o.Partition).Writer.WriteAsync(item, limit.Token).AsTask().GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException)
+            {
+                // The lane is stuck retrying (ClickHouse down) with a full queue: release every leaving partition
+                // unwritten so it drains, then hand it the item.
+                foreach (var other in owned) other.Cancel.Cancel();
+                LaneOf(o.Partition).Writer.WriteAsync(item).AsTask().GetAwaiter().GetResult();
+            }
+            leaving.Add((o, done));
         }
         if (leaving.Count == 0) return;
         var all = Task.WhenAll(leaving.Select(l => l.Done.Task));
-        if (!all.Wait(_options.RevokeFlushLimit))
+        if (!all.Wait(limit.IsCancellationRequested ? TimeSpan.Zero : _options.RevokeFlushLimit))
         {
             // ClickHouse is not taking rows: give the partitions up unwritten; the next owner resumes from ClickHouse.
-            foreach (var (owned, _) in leaving) owned.Cancel.Cancel();
+            foreach (var (o, _) in leaving) o.Cancel.Cancel();
             all.Wait();
         }
         Commit(consumer);
-        foreach (var (owned, _) in leaving) owned.Cancel.Dispose();
+        foreach (var (o, _) in leaving) o.Cancel.Dispose();
         Interlocked.Exchange(ref Metrics.AssignedPartitionsField, AssignedPartitions.Count);
         _leader = AssignedPartitions.Contains(0);
         _log.LogInformation("Released partitions {Partitions}", string.Join(",", leaving.Select(l => l.Owned.Partition)));
