@@ -49,6 +49,10 @@ internal static class FlowPolicyCommand
         root.Subcommands.Add(EdgesCommand.Create());
         root.Subcommands.Add(SampleCommand.Create());
         root.Subcommands.Add(SuggestCommand.Create());
+        root.Subcommands.Add(DevBrokerCommand.Create());
+        root.Subcommands.Add(ProduceCommand.Create());
+        root.Subcommands.Add(MigrateCommand.Create());
+        root.Subcommands.Add(IngestCommand.Create());
         return root;
     }
 }

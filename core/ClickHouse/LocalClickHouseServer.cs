@@ -41,6 +41,7 @@ public sealed class LocalClickHouseServer : IAsyncDisposable
     private readonly LocalClickHouseServerOptions _options;
     private readonly bool _deleteOnStop;
     private Process? _process;
+    private (string FileName, string[] PrefixArguments) _binary;
     private readonly Queue<string> _output = new();
 
     private LocalClickHouseServer(LocalClickHouseServerOptions options, string directory, bool deleteOnStop)
@@ -112,11 +113,41 @@ public sealed class LocalClickHouseServer : IAsyncDisposable
         }
     }
 
-    private async Task LaunchAsync((string FileName, string[] PrefixArguments) binary, CancellationToken cancellationToken)
+    /// <summary>True while the server process runs (false after <see cref="StopAsync"/>).</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
+    /// <summary>Stops the server (SIGTERM, then kill) but keeps its data directory and ports for <see cref="RestartAsync"/>.</summary>
+    public Task StopAsync() => StopProcessAsync();
+
+    /// <summary>Starts the server again on the same data directory and ports (an outage that ends, for tests).</summary>
+    public async Task RestartAsync(CancellationToken cancellationToken = default)
     {
-        HttpPort = FreePort();
-        TcpPort = FreePort();
-        while (TcpPort == HttpPort) TcpPort = FreePort();
+        if (IsRunning) return;
+        // The old process's ports may linger briefly; retry the launch for a few seconds.
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await LaunchAsync(_binary, cancellationToken, keepPorts: true).ConfigureAwait(false);
+                return;
+            }
+            catch (ClickHouseStartException) when (attempt < 10 && PortConflict())
+            {
+                await Task.Delay(500, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task LaunchAsync((string FileName, string[] PrefixArguments) binary, CancellationToken cancellationToken, bool keepPorts = false)
+    {
+        _binary = binary;
+        if (!keepPorts)
+        {
+            HttpPort = FreePort();
+            TcpPort = FreePort();
+            while (TcpPort == HttpPort) TcpPort = FreePort();
+        }
+        lock (_output) _output.Clear();
         var configPath = WriteConfig();
 
         var start = new ProcessStartInfo(binary.FileName)

@@ -10,10 +10,10 @@ INSERT INTO `flowpolicy`.`edges_1h_rebuild_20260115` (`window_start`, `src_kind`
     `dst_kind`, `dst_namespace`, if(`dst_workload` != '', `dst_workload`, `dst_pod`) AS `dst_name`, `dst_workload_kind`,
     if(`dst_workload` = '' AND `dst_pod` = '', `dst_ip`, toFixedString('', 16)) AS `dst_addr`,
     `dst_port`, `protocol`,
-    countIf(`direction` != 'reply'), sum(`bytes`), sum(`packets`),
-    countIf(`verdict` = 'allowed' AND `direction` != 'reply'), countIf(`verdict` = 'denied' AND `direction` != 'reply'),
+    countIf(`is_reply` = 0), sum(`bytes`), sum(`packets`),
+    countIf(`verdict` = 'allowed' AND `is_reply` = 0), countIf(`verdict` = 'denied' AND `is_reply` = 0),
     min(`start`), max(greatest(`end`, `start`)),
-    uniqStateIf(if(`src_pod` != '', `src_pod`, hex(`src_ip`)), `direction` != 'reply'),
+    uniqStateIf(if(`src_pod` != '', `src_pod`, hex(`src_ip`)), `is_reply` = 0),
     argMax(`src_label_keys`, `start`), argMax(`src_label_values`, `start`),
     argMax(`dst_label_keys`, `start`), argMax(`dst_label_values`, `start`)
 FROM `flowpolicy`.`flows`

@@ -47,7 +47,9 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows`
     `format` String,
     `kafka_topic` String,
     `kafka_partition` Int32,
-    `kafka_offset` UInt64
+    `kafka_offset` UInt64,
+    `kafka_index` UInt32,
+    `is_reply` UInt8
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`start`)
@@ -61,7 +63,9 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_dead_letter`
     `kafka_offset` UInt64,
     `format` String,
     `error` String,
-    `raw` String
+    `raw` String,
+    `kafka_index` UInt32,
+    `line` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`received`)

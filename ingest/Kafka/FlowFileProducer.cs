@@ -18,7 +18,9 @@ public readonly record struct ProduceCounts(
 /// <summary>
 /// Sends flow log files to a Kafka topic, the body of <c>flowpolicy produce</c>. Line-oriented payloads (as the
 /// format's <see cref="FlowDecoder.IsLineOriented"/> says from the file's head) go one line per message; documents
-/// (Azure JSON, a GCP JSON array) one file per message. gzip files are read decompressed. Each message is keyed by
+/// (Azure JSON, a GCP JSON array) one file per message. AWS VPC files that start with a header line (custom formats:
+/// the header says which field is which) go as batches of up to <see cref="VpcLinesPerMessage"/> records, each batch
+/// prefixed with the header, so every message decodes on its own. gzip files are read decompressed. Each message is keyed by
 /// a hash of its bytes so records spread over partitions; at most <c>maxInFlight</c> messages await their delivery
 /// report at once, and <see cref="ProduceAsync"/> returns after every report is in.
 /// </summary>
@@ -27,6 +29,9 @@ public sealed class FlowFileProducer
     public const int DefaultMaxInFlight = 10_000;
     /// <summary>Kafka's default message.max.bytes; larger records or documents are counted as too large, not sent.</summary>
     public const int DefaultMaxMessageBytes = 1_000_000;
+
+    /// <summary>Records per message for VPC files with a header line (each message repeats the header).</summary>
+    public const int VpcLinesPerMessage = 500;
 
     private const int HeadBytes = 4096;
     private const int MaxLoggedErrors = 10;
@@ -159,8 +164,19 @@ public sealed class FlowFileProducer
         }
     }
 
+    /// <summary>True when the payload starts with an AWS VPC header line ("version account-id ... srcaddr dstaddr ...").</summary>
+    internal static bool StartsWithVpcHeader(ReadOnlySpan<byte> head)
+    {
+        if (head.StartsWith("\uFEFF"u8)) head = head[3..];
+        int newline = head.IndexOf((byte)'\n');
+        var line = newline < 0 ? head : head[..newline];
+        if (line.IsEmpty || line[0] is (byte)'{' or (byte)'[') return false;
+        return (line.StartsWith("srcaddr "u8) || line.IndexOf(" srcaddr"u8) >= 0) && line.IndexOf(" dstaddr"u8) >= 0;
+    }
+
     private async Task ProduceLinesAsync(IProducer<byte[], byte[]> producer, Stream input, byte[] buffer, int filled, string path, CancellationToken cancellationToken)
     {
+        var vpcBatch = StartsWithVpcHeader(buffer.AsSpan(0, filled)) ? new VpcBatch(this, producer, path) : null;
         try
         {
             var skippingLongLine = false;
@@ -177,7 +193,7 @@ public sealed class FlowFileProducer
                     }
                     else
                     {
-                        await SendLineAsync(producer, buffer.AsMemory(start, newline), path, line, cancellationToken).ConfigureAwait(false);
+                        await SendLineAsync(producer, buffer.AsMemory(start, newline), path, line, vpcBatch, cancellationToken).ConfigureAwait(false);
                     }
                     start += newline + 1;
                     line++;
@@ -210,7 +226,11 @@ public sealed class FlowFileProducer
                 {
                     if (filled > 0 && !skippingLongLine)
                     {
-                        await SendLineAsync(producer, buffer.AsMemory(0, filled), path, line, cancellationToken).ConfigureAwait(false);
+                        await SendLineAsync(producer, buffer.AsMemory(0, filled), path, line, vpcBatch, cancellationToken).ConfigureAwait(false);
+                    }
+                    if (vpcBatch is not null)
+                    {
+                        await vpcBatch.SendAsync(cancellationToken).ConfigureAwait(false);
                     }
                     return;
                 }
@@ -223,7 +243,8 @@ public sealed class FlowFileProducer
         }
     }
 
-    private async Task SendLineAsync(IProducer<byte[], byte[]> producer, ReadOnlyMemory<byte> line, string path, long lineNumber, CancellationToken cancellationToken)
+    private async Task SendLineAsync(IProducer<byte[], byte[]> producer, ReadOnlyMemory<byte> line, string path, long lineNumber, VpcBatch? vpcBatch,
+        CancellationToken cancellationToken)
     {
         if (line.Span.TrimEnd((byte)'\r').Trim(" \t"u8).IsEmpty)
         {
@@ -236,7 +257,48 @@ public sealed class FlowFileProducer
             TooLarge($"{path}:{lineNumber}: line longer than {_maxMessageBytes} bytes, not sent");
             return;
         }
+        if (vpcBatch is not null)
+        {
+            await vpcBatch.AddAsync(value.ToArray(), cancellationToken).ConfigureAwait(false);
+            return;
+        }
         await SendAsync(producer, value.ToArray(), path, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Gathers a VPC file's records into messages that each start with the file's header line.</summary>
+    private sealed class VpcBatch(FlowFileProducer owner, IProducer<byte[], byte[]> producer, string path)
+    {
+        private readonly MemoryStream _message = new();
+        private byte[]? _header;
+        private int _lines;
+
+        public async Task AddAsync(byte[] line, CancellationToken cancellationToken)
+        {
+            if (_header is null)
+            {
+                _header = line; // the first non-blank line is the header (StartsWithVpcHeader said so)
+                return;
+            }
+            if (_lines > 0 && (_lines >= VpcLinesPerMessage || _message.Length + line.Length + 1 > owner._maxMessageBytes))
+            {
+                await SendAsync(cancellationToken).ConfigureAwait(false);
+            }
+            if (_lines == 0)
+            {
+                _message.SetLength(0);
+                _message.Write(_header);
+            }
+            _message.WriteByte((byte)'\n');
+            _message.Write(line);
+            _lines++;
+        }
+
+        public async Task SendAsync(CancellationToken cancellationToken)
+        {
+            if (_lines == 0) return;
+            _lines = 0;
+            await owner.SendAsync(producer, _message.ToArray(), path, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private async Task ProduceDocumentAsync(IProducer<byte[], byte[]> producer, Stream input, MemoryStream document, string path, CancellationToken cancellationToken)

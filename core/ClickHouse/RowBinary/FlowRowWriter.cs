@@ -29,8 +29,12 @@ public sealed class FlowRowWriter
         return start.Year * 10000 + start.Month * 100 + start.Day;
     }
 
-    /// <summary>Appends one row. <paramref name="offset"/> is the Kafka offset (never negative for a stored message).</summary>
-    public void Write(in FlowRecord record, string format, string topic, int partition, long offset)
+    /// <summary>
+    /// Appends one row. <paramref name="offset"/> is the Kafka offset (never negative for a stored message),
+    /// <paramref name="index"/> the record's place inside that message, <paramref name="isReply"/> true for the
+    /// server's half of a connection already flipped to client -> server (bytes count, the flow does not).
+    /// </summary>
+    public void Write(in FlowRecord record, string format, string topic, int partition, long offset, uint index = 0, bool isReply = false)
     {
         var w = _writer;
         w.WriteDateTime(record.Start);
@@ -58,6 +62,8 @@ public sealed class FlowRowWriter
         w.WriteString(topic);
         w.WriteInt32(partition);
         w.WriteUInt64(checked((ulong)offset));
+        w.WriteUInt32(index);
+        w.WriteBool(isReply);
         w.EndRow();
     }
 

@@ -73,8 +73,8 @@ public static class EdgeRollup
     /// <summary>
     /// One row per edge and hour of the day, keyed like the in-memory <c>EdgeAggregator</c> keys endpoints: the
     /// rollup's <c>*_workload</c> holds the endpoint name (the workload, or the pod name of a bare pod), and
-    /// <c>*_addr</c> the address only for sides with neither. Rows with <c>direction = 'reply'</c> (the server's half
-    /// of a connection, stored oriented client -> server) add bytes, packets and seen times but no flows, verdicts or
+    /// <c>*_addr</c> the address only for sides with neither. Rows with <c>is_reply = 1</c> (the server's half
+    /// of a connection, stored flipped to client -> server by ingest) add bytes, packets and seen times but no flows, verdicts or
     /// replicas, as replies do in memory. Labels are the newest row's (both argMax see the same rows in the same
     /// order, so keys and values come from one row). Aggregates are not aliased: 18.16 substitutes aliases that
     /// shadow source columns (bytes, packets) into other expressions.
@@ -89,10 +89,10 @@ public static class EdgeRollup
                 `dst_kind`, `dst_namespace`, if(`dst_workload` != '', `dst_workload`, `dst_pod`) AS `dst_name`, `dst_workload_kind`,
                 if(`dst_workload` = '' AND `dst_pod` = '', `dst_ip`, toFixedString('', 16)) AS `dst_addr`,
                 `dst_port`, `protocol`,
-                countIf(`direction` != 'reply'), sum(`bytes`), sum(`packets`),
-                countIf(`verdict` = 'allowed' AND `direction` != 'reply'), countIf(`verdict` = 'denied' AND `direction` != 'reply'),
+                countIf(`is_reply` = 0), sum(`bytes`), sum(`packets`),
+                countIf(`verdict` = 'allowed' AND `is_reply` = 0), countIf(`verdict` = 'denied' AND `is_reply` = 0),
                 min(`start`), max(greatest(`end`, `start`)),
-                uniqStateIf(if(`src_pod` != '', `src_pod`, hex(`src_ip`)), `direction` != 'reply'),
+                uniqStateIf(if(`src_pod` != '', `src_pod`, hex(`src_ip`)), `is_reply` = 0),
                 argMax(`src_label_keys`, `start`), argMax(`src_label_values`, `start`),
                 argMax(`dst_label_keys`, `start`), argMax(`dst_label_values`, `start`)
             FROM {ClickHouseSql.QuoteIdentifier(database, FlowTables.Flows)}

@@ -69,6 +69,12 @@ public static class FlowTables
             new("kafka_topic", lc),
             new("kafka_partition", "Int32"),
             new("kafka_offset", "UInt64"),
+            // Schema v2: the record's place inside its Kafka message (a message may hold many flows), so a worker
+            // resumes at the exact record when a message's rows were split across two inserts (two UTC days).
+            new("kafka_index", "UInt32"),
+            // Schema v2: 1 when the row is the server's half of a connection (already flipped to client -> server):
+            // it adds bytes and packets to its edge but is not a flow of its own (as EdgeAggregator counts).
+            new("is_reply", "UInt8"),
         ],
         // Per-service questions ("who talks to ns/workload:port") read a narrow key range; one partition per UTC day
         // keeps inserts of a batch inside one part and lets retention drop whole days.
@@ -99,6 +105,9 @@ public static class FlowTables
             new("format", lc),
             new("error", "String"),
             new("raw", "String"),
+            // Schema v2: the record's index inside its message (shared with flows rows of that message) and its line.
+            new("kafka_index", "UInt32"),
+            new("line", "UInt64"),
         ],
         "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`received`)\nORDER BY (`kafka_topic`, `kafka_partition`, `kafka_offset`)");
     }

@@ -40,7 +40,7 @@ public sealed record MigrationReport(
 public static class SchemaMigrator
 {
     /// <summary>The schema version this code produces. Bump it when a step is added.</summary>
-    /// <remarks>2: edge rollup label columns; sli_windows and sli_drift.</remarks>
+    /// <remarks>2: flows.kafka_index, flows.is_reply, flows_dead_letter.line; edge rollup label columns; sli_windows and sli_drift.</remarks>
     public const int CurrentVersion = 2;
 
     public static async Task<MigrationReport> MigrateAsync(ClickHouseHttpClient client, SchemaOptions? options = null, CancellationToken cancellationToken = default)

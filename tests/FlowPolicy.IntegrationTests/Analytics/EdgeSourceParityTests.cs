@@ -91,23 +91,22 @@ public sealed class EdgeSourceParityTests(ClickHouseServerFixture server) : Clic
         var learning = new Sink(record => { enricher.Enrich(ref record); resolver.Observe(record); });
         foreach (var file in flowFiles) reader.Read(file, learning);
 
-        var records = new List<FlowRecord>();
+        var records = new List<(FlowRecord Record, bool IsReply)>();
         var storing = new Sink(record =>
         {
             enricher.Enrich(ref record);
             var direction = resolver.Resolve(ref record);
-            // The stored direction is the record's role after orientation: the server's half is a reply.
-            record.Direction = direction.IsReply ? DirectionHint.Reply : DirectionHint.Request;
-            records.Add(record);
+            // As ingest stores it: oriented client -> server, the server's half marked is_reply.
+            records.Add((record, direction.IsReply));
         });
         foreach (var file in flowFiles) reader.Read(file, storing);
 
         long offset = 0;
-        foreach (var day in records.GroupBy(r => FlowRowWriter.PartitionKey(r)))
+        foreach (var day in records.GroupBy(r => FlowRowWriter.PartitionKey(r.Record)))
         {
             using var rows = new RowBinaryWriter();
             var writer = new FlowRowWriter(rows);
-            foreach (var record in day) writer.Write(record, "test", "flows", 0, offset++);
+            foreach (var (record, isReply) in day) writer.Write(record, "test", "flows", 0, offset++, isReply: isReply);
             await Db.InsertRowBinaryAsync(FlowTables.Flows, FlowRowWriter.Columns, rows);
         }
         return records.Count;

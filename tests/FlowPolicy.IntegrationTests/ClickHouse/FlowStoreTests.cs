@@ -39,7 +39,12 @@ public sealed class FlowStoreTests(ClickHouseServerFixture server) : ClickHouseT
         using var rows = new RowBinaryWriter();
         var writer = new FlowRowWriter(rows);
         long offset = firstOffset;
-        foreach (var record in records) writer.Write(record, "hubble", "flows-topic", 3, offset++);
+        // A record marked Reply stands for the server's half as ingest stores it: flipped, with is_reply = 1.
+        foreach (var record in records)
+        {
+            bool isReply = record.Direction == DirectionHint.Reply;
+            writer.Write(isReply ? record with { Direction = DirectionHint.Request } : record, "hubble", "flows-topic", 3, offset++, isReply: isReply);
+        }
         await Db.InsertRowBinaryAsync(FlowTables.Flows, FlowRowWriter.Columns, rows);
     }
 

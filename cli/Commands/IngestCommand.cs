@@ -1,0 +1,121 @@
+using System.CommandLine;
+using System.Globalization;
+using FlowPolicy.Cli.Terminal;
+using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.Ingest.Enrichment;
+using FlowPolicy.Ingest.Workers;
+using Microsoft.Extensions.Logging;
+
+namespace FlowPolicy.Cli.Commands;
+
+/// <summary>`flowpolicy ingest`: the Kafka -> ClickHouse worker (docs/ingest.md).</summary>
+internal static class IngestCommand
+{
+    public static Command Create()
+    {
+        var brokers = ServerOptions.Brokers();
+        var topic = ServerOptions.Topic();
+        var clickhouse = ServerOptions.ClickHouse();
+        var database = ServerOptions.Database();
+        var properties = ServerOptions.KafkaProperties();
+        var group = new Option<string>("--group") { Description = "Kafka consumer group; processes in one group split the partitions.", DefaultValueFactory = _ => Ingest.Kafka.KafkaOptions.DefaultGroup };
+        var workers = new Option<int>("--workers") { Description = "Parallel lanes in this process (decode, enrich, orient, insert); partitions are spread over them.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var batchRows = new Option<int>("--batch-rows") { Description = "Rows per INSERT at most (per partition and UTC day; below 1048576).", DefaultValueFactory = _ => 50_000 };
+        var batchInterval = new Option<double>("--batch-interval") { Description = "Seconds a batch may wait before it is inserted.", DefaultValueFactory = _ => 2 };
+        var inventory = CommonOptions.Inventory();
+        inventory.Description += " Reloaded when the files change.";
+        var format = CommonOptions.Format();
+        format.Description = $"Decode every message as this format instead of detecting it per message: {Ingest.Formats.FlowFormats.NameList}.";
+        var rollupInterval = new Option<double>("--rollup-interval") { Description = "Seconds between edge rollup rebuilds of changed days (run by the worker holding partition 0); 0 disables.", DefaultValueFactory = _ => 300 };
+        var metricsInterval = new Option<double>("--metrics-interval") { Description = "Seconds between metrics log lines (and ingest_progress writes).", DefaultValueFactory = _ => 10 };
+        var command = new Command("ingest",
+            "Consume flow messages from Kafka, decode (any supported format, detected per message), enrich with workload identities, " +
+            "orient client -> server, and store them in ClickHouse exactly once; malformed records go to flows_dead_letter. " +
+            "Migrates the schema first. Runs until Ctrl+C or SIGTERM, then flushes, commits and leaves the group.\n\n" +
+            "Examples:\n" +
+            "  flowpolicy ingest --brokers 127.0.0.1:39092 --topic flows --clickhouse http://127.0.0.1:8123/ --inventory pods.json nodes.json\n" +
+            "  flowpolicy ingest --brokers kafka:9093 --kafka-property security.protocol=SSL --group flowpolicy-prod --workers 4 --batch-rows 100000\n" +
+            "  flowpolicy ingest --topic vpc-flows --format vpc --rollup-interval 60")
+        {
+            brokers, topic, clickhouse, database, group, workers, batchRows, batchInterval, inventory, format, properties, rollupInterval, metricsInterval,
+        };
+        command.SetAction(parse =>
+        {
+            var kafka = ServerOptions.Kafka(parse.GetValue(brokers)!, parse.GetValue(topic)!, parse.GetValue(group), parse.GetValue(properties));
+            var clickhouseOptions = ServerOptions.ClickHouseClient(parse.GetValue(clickhouse)!, parse.GetValue(database)!);
+            var inventoryFiles = parse.GetValue(inventory) ?? [];
+            foreach (var path in inventoryFiles)
+                if (!File.Exists(path) && !Directory.Exists(path)) throw new UsageException($"--inventory: no such file or directory '{path}'");
+            double rollup = parse.GetValue(rollupInterval), metrics = parse.GetValue(metricsInterval), interval = parse.GetValue(batchInterval);
+            if (rollup < 0) throw new UsageException("--rollup-interval must be 0 (off) or a number of seconds");
+            if (metrics < 0.1) throw new UsageException("--metrics-interval must be at least 0.1 seconds");
+            if (interval is <= 0 or > 600) throw new UsageException("--batch-interval must be above 0 and at most 600 seconds");
+            var options = new IngestWorkerOptions
+            {
+                Lanes = parse.GetValue(workers),
+                BatchRows = parse.GetValue(batchRows),
+                BatchInterval = TimeSpan.FromSeconds(interval),
+                Format = CommonOptions.ParseFormat(parse.GetValue(format)),
+                RollupInterval = rollup == 0 ? null : TimeSpan.FromSeconds(rollup),
+                MetricsInterval = TimeSpan.FromSeconds(metrics),
+            };
+            try
+            {
+                options.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new UsageException(e.Message);
+            }
+            return Run(kafka, clickhouseOptions, options, inventoryFiles);
+        });
+        return command;
+    }
+
+    private static int Run(Ingest.Kafka.KafkaOptions kafka, ClickHouseOptions clickhouseOptions, IngestWorkerOptions options, string[] inventoryFiles)
+    {
+        using var logs = ServerOptions.Logs();
+        var log = logs.CreateLogger("flowpolicy.ingest");
+        using var signal = ServerOptions.OnStopSignal();
+        using var client = new ClickHouseHttpClient(clickhouseOptions);
+        try
+        {
+            var report = SchemaMigrator.MigrateAsync(client, cancellationToken: signal.Token).GetAwaiter().GetResult();
+            log.LogInformation("Schema: ClickHouse {Version}, schema version {Schema}; {Applied} steps applied{Steps}", report.ServerVersion, report.SchemaVersion,
+                report.Applied.Count, report.Applied.Count == 0 ? "" : ": " + string.Join("; ", report.Applied));
+        }
+        catch (Exception e) when (e is ClickHouseServerException or HttpRequestException or TimeoutException)
+        {
+            log.LogError("Cannot prepare the ClickHouse schema on {ClickHouse}: {Error}", clickhouseOptions, e.Message);
+            return ExitCodes.RuntimeError;
+        }
+        catch (OperationCanceledException)
+        {
+            return ExitCodes.Success;
+        }
+
+        InventoryWatcher? watcher = null;
+        if (inventoryFiles.Length > 0)
+        {
+            watcher = new InventoryWatcher(new InventoryWatcherOptions { Paths = inventoryFiles }, result =>
+            {
+                log.LogInformation("Inventory loaded: {Files} files, {Errors} bad records", result.FileCount, result.Errors.Count);
+                foreach (var error in result.Errors.Take(5)) log.LogWarning("Inventory: {Error}", error.ToString());
+            });
+            watcher.Start();
+        }
+        try
+        {
+            var worker = new IngestWorker(kafka, client, options, watcher, logs);
+            worker.RunAsync(signal.Token).GetAwaiter().GetResult();
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"flowpolicy: stored {worker.Metrics.FlowRows} flows and {worker.Metrics.DeadLetters} dead letters from {worker.Metrics.Messages} messages"));
+            return ExitCodes.Success;
+        }
+        finally
+        {
+            watcher?.StopAsync().GetAwaiter().GetResult();
+        }
+    }
+}

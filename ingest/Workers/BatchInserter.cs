@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.Core.ClickHouse.RowBinary;
+using Microsoft.Extensions.Logging;
+
+namespace FlowPolicy.Ingest.Workers;
+
+/// <summary>
+/// Sends one batch table's rows as one INSERT and retries until ClickHouse has them or the caller gives up
+/// (cancellation: partition revoked, worker stopping). Backoff doubles up to a cap. Before any retry after a
+/// failure that may have reached the server (connection lost, timeout), it waits until the server no longer runs the
+/// INSERT (its query_id) and checks whether the batch's last row is stored: the INSERT is one part, so that row
+/// tells whether all of it landed. A retry therefore never stores a batch twice.
+/// </summary>
+public sealed class BatchInserter
+{
+    private readonly ClickHouseHttpClient _client;
+    private readonly IngestWorkerOptions _options;
+    private readonly IngestMetrics _metrics;
+    private readonly ILogger _log;
+
+    public BatchInserter(ClickHouseHttpClient client, IngestWorkerOptions options, IngestMetrics metrics, ILogger log)
+    {
+        _client = client;
+        _options = options;
+        _metrics = metrics;
+        _log = log;
+    }
+
+    /// <summary>Inserts <paramref name="rows"/> into <paramref name="table"/>; returns the INSERT's latency.</summary>
+    public async Task<long> InsertAsync(string table, IReadOnlyList<string> columns, RowBinaryWriter rows, string topic, int partition,
+        RecordPosition last, string partitionFilter, CancellationToken cancellationToken)
+    {
+        var backoff = _options.RetryInitialBackoff;
+        for (int attempt = 1; ; attempt++)
+        {
+            var queryId = IngestQueries.QueryIdPrefix(topic, partition) + Guid.NewGuid().ToString("N");
+            var clock = Stopwatch.StartNew();
+            Exception failure;
+            bool ambiguous;
+            try
+            {
+                await _client.InsertRowBinaryAsync(table, columns, rows, cancellationToken, [new("query_id", queryId)]).ConfigureAwait(false);
+                var millis = clock.ElapsedMilliseconds;
+                _metrics.RecordInsert(millis);
+                if (attempt > 1)
+                    _log.LogInformation("ClickHouse took the {Table} batch of partition {Partition} ({Rows} rows) on attempt {Attempt}", table, partition, rows.RowCount, attempt);
+                return millis;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (ClickHouseServerException e)
+            {
+                failure = e;
+                ambiguous = false; // the server answered with an error: the INSERT did not happen
+            }
+            catch (Exception e) when (e is HttpRequestException or TimeoutException or IOException or OperationCanceledException)
+            {
+                failure = e;
+                ambiguous = true;
+            }
+            Interlocked.Increment(ref _metrics.InsertFailuresField);
+            _log.LogWarning("ClickHouse INSERT into {Table} for partition {Partition} ({Rows} rows) failed (attempt {Attempt}): {Error}; retrying in {Delay:F1} s; Kafka offsets stay where they are",
+                table, partition, rows.RowCount, attempt, failure.Message, backoff.TotalSeconds);
+            await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.RetryMaxBackoff.Ticks));
+            if (ambiguous && await LandedAsync(table, topic, partition, last, partitionFilter, cancellationToken).ConfigureAwait(false))
+            {
+                _log.LogInformation("The failed {Table} INSERT of partition {Partition} had landed (row {Position} is stored); not sending it again", table, partition, last);
+                return clock.ElapsedMilliseconds;
+            }
+        }
+    }
+
+    /// <summary>Whether an INSERT that failed ambiguously is stored; retries its own queries until the server answers.</summary>
+    private async Task<bool> LandedAsync(string table, string topic, int partition, RecordPosition last, string partitionFilter, CancellationToken cancellationToken)
+    {
+        var backoff = _options.RetryInitialBackoff;
+        while (true)
+        {
+            try
+            {
+                await WaitForInFlightAsync(topic, partition, cancellationToken).ConfigureAwait(false);
+                return await IngestQueries.RowStoredAsync(_client, table, partitionFilter, topic, partition, last, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is ClickHouseServerException or HttpRequestException or TimeoutException or IOException
+                                      || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                _log.LogWarning("ClickHouse unreachable while checking whether the {Table} batch of partition {Partition} landed: {Error}; retrying in {Delay:F1} s",
+                    table, partition, e.Message, backoff.TotalSeconds);
+                await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.RetryMaxBackoff.Ticks));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits until the server runs no INSERT of this partition (ours or a previous owner's, killed or revoked mid-batch),
+    /// so a stored-offset read that follows sees every part that will ever land. Bounded by the ClickHouse timeout.
+    /// </summary>
+    public async Task WaitForInFlightAsync(string topic, int partition, CancellationToken cancellationToken)
+    {
+        var prefix = IngestQueries.QueryIdPrefix(topic, partition);
+        var deadline = Stopwatch.StartNew();
+        while (await IngestQueries.InFlightInsertsAsync(_client, prefix, cancellationToken).ConfigureAwait(false) > 0)
+        {
+            if (deadline.Elapsed > _options.InFlightWaitLimit)
+            {
+                _log.LogWarning("ClickHouse still runs an INSERT of partition {Partition} after {Seconds} s; going on", partition, (int)deadline.Elapsed.TotalSeconds);
+                return;
+            }
+            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,108 @@
+using System.Globalization;
+using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.Core.ClickHouse.Schema;
+
+namespace FlowPolicy.Ingest.Workers;
+
+/// <summary>
+/// Every query the ingest workers run besides their INSERTs, in one place; each works on ClickHouse 18.16
+/// (no tuple max, no startsWith: IN over (partition, max offset) and substring instead).
+/// </summary>
+public static class IngestQueries
+{
+    /// <summary>Prefix of the query_id of every ingest INSERT of one partition, so a new owner can wait for them.</summary>
+    public static string QueryIdPrefix(string topic, int partition) =>
+        string.Create(CultureInfo.InvariantCulture, $"flowpolicy-ingest:{topic}:{partition}:");
+
+    /// <summary>The highest stored (offset, index) per partition of <paramref name="topic"/> in flows and in dead letters.</summary>
+    public static async Task<Dictionary<int, ResumePoint>> ReadResumePointsAsync(ClickHouseHttpClient client, string topic,
+        CancellationToken cancellationToken)
+    {
+        var flows = await HighestAsync(client, FlowTables.Flows, topic, cancellationToken).ConfigureAwait(false);
+        var deadLetters = await HighestAsync(client, FlowTables.DeadLetters, topic, cancellationToken).ConfigureAwait(false);
+        var result = new Dictionary<int, ResumePoint>();
+        foreach (var partition in flows.Keys.Union(deadLetters.Keys))
+            result[partition] = new ResumePoint(
+                flows.TryGetValue(partition, out var f) ? f : null,
+                deadLetters.TryGetValue(partition, out var d) ? d : null);
+        return result;
+    }
+
+    private static async Task<Dictionary<int, RecordPosition>> HighestAsync(ClickHouseHttpClient client, string table, string topic,
+        CancellationToken cancellationToken)
+    {
+        var name = ClickHouseSql.QuoteIdentifier(client.Database, table);
+        var t = ClickHouseSql.QuoteString(topic);
+        var sql = $"""
+            SELECT `kafka_partition`, `kafka_offset`, max(`kafka_index`) FROM {name}
+            WHERE `kafka_topic` = {t} AND (`kafka_partition`, `kafka_offset`) IN
+                (SELECT `kafka_partition`, max(`kafka_offset`) FROM {name} WHERE `kafka_topic` = {t} GROUP BY `kafka_partition`)
+            GROUP BY `kafka_partition`, `kafka_offset`
+            """;
+        var result = new Dictionary<int, RecordPosition>();
+        foreach (var row in await client.QueryTsvAsync(sql, cancellationToken).ConfigureAwait(false))
+            result[int.Parse(row[0], CultureInfo.InvariantCulture)] =
+                new RecordPosition(long.Parse(row[1], CultureInfo.InvariantCulture), uint.Parse(row[2], CultureInfo.InvariantCulture));
+        return result;
+    }
+
+    /// <summary>INSERTs of this partition the server is still running (a killed or revoked worker's last batch).</summary>
+    public static async Task<int> InFlightInsertsAsync(ClickHouseHttpClient client, string queryIdPrefix, CancellationToken cancellationToken)
+    {
+        var sql = $"SELECT count() FROM system.processes WHERE substring(`query_id`, 1, {queryIdPrefix.Length}) = {ClickHouseSql.QuoteString(queryIdPrefix)}";
+        var count = await client.QueryScalarAsync(sql, cancellationToken, useDatabase: false).ConfigureAwait(false);
+        return int.Parse(count ?? "0", CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// True when the row at <paramref name="position"/> is stored: after an ambiguous failure (connection lost with
+    /// the body sent), whether the INSERT's one part landed. <paramref name="partitionFilter"/> prunes to the batch's
+    /// table partition.
+    /// </summary>
+    public static async Task<bool> RowStoredAsync(ClickHouseHttpClient client, string table, string partitionFilter, string topic,
+        int partition, RecordPosition position, CancellationToken cancellationToken)
+    {
+        var sql = $"""
+            SELECT count() FROM {ClickHouseSql.QuoteIdentifier(client.Database, table)}
+            WHERE {partitionFilter} AND `kafka_topic` = {ClickHouseSql.QuoteString(topic)} AND `kafka_partition` = {ClickHouseSql.FormatNumber(partition)}
+                AND `kafka_offset` = {ClickHouseSql.FormatNumber(position.Offset)} AND `kafka_index` = {ClickHouseSql.FormatNumber(position.Index)}
+            """;
+        return await client.QueryScalarAsync(sql, cancellationToken).ConfigureAwait(false) is { } n && n != "0";
+    }
+
+    /// <summary>The flows rows of one UTC day (yyyyMMdd): prunes to one table partition.</summary>
+    public static string FlowsDayFilter(int day)
+    {
+        var start = new DateTime(day / 10000, day / 100 % 100, day % 100, 0, 0, 0, DateTimeKind.Utc);
+        return $"`start` >= {ClickHouseSql.FormatDateTime(start)} AND `start` < {ClickHouseSql.FormatDateTime(start.AddDays(1))}";
+    }
+
+    public static string DeadLetterTimeFilter(DateTime received) => $"`received` = {ClickHouseSql.FormatDateTime(received)}";
+
+    /// <summary>Per UTC day: the newest modification time of the flows parts and of the edges_1h parts (null when none).</summary>
+    public static async Task<List<(DateOnly Day, DateTime FlowsModified, DateTime? EdgesModified)>> PartitionTimesAsync(
+        ClickHouseHttpClient client, CancellationToken cancellationToken)
+    {
+        var db = ClickHouseSql.QuoteString(client.Database);
+        var sql = $"""
+            SELECT `partition`, `table`, toUnixTimestamp(max(`modification_time`)) FROM system.parts
+            WHERE `database` = {db} AND `active` AND `table` IN ({ClickHouseSql.QuoteString(FlowTables.Flows)}, {ClickHouseSql.QuoteString(FlowTables.EdgesHourly)})
+            GROUP BY `partition`, `table`
+            """;
+        var flows = new Dictionary<string, DateTime>(StringComparer.Ordinal);
+        var edges = new Dictionary<string, DateTime>(StringComparer.Ordinal);
+        foreach (var row in await client.QueryTsvAsync(sql, cancellationToken, useDatabase: false).ConfigureAwait(false))
+        {
+            var time = DateTime.UnixEpoch.AddSeconds(long.Parse(row[2], CultureInfo.InvariantCulture));
+            (row[1] == FlowTables.Flows ? flows : edges)[row[0].Trim('\'')] = time;
+        }
+        var result = new List<(DateOnly, DateTime, DateTime?)>();
+        foreach (var (partition, modified) in flows)
+        {
+            if (!DateOnly.TryParseExact(partition, "yyyyMMdd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day)) continue;
+            result.Add((day, modified, edges.TryGetValue(partition, out var e) ? e : null));
+        }
+        result.Sort((a, b) => a.Item1.CompareTo(b.Item1));
+        return result;
+    }
+}
