@@ -159,7 +159,7 @@ public sealed class FlowStoreTests(ClickHouseServerFixture server) : ClickHouseT
     private async Task AssertRollupsMatchRawAsync(int expectedFlows)
     {
         var raw = await Db.QueryTsvAsync("""
-            SELECT countIf(direction != 'reply'), sum(bytes), sum(packets) FROM flows
+            SELECT countIf(is_reply = 0), sum(bytes), sum(packets) FROM flows
             WHERE start >= toDateTime('2026-05-06 00:00:00', 'UTC') AND start < toDateTime('2026-05-07 00:00:00', 'UTC')
             """);
         Assert.Equal(expectedFlows.ToString(), raw[0][0]);
