@@ -298,6 +298,7 @@ public sealed class IntentEvaluator : IIntentEvaluator
     /// <summary>What the policies say about one endpoint, computed once per endpoint key.</summary>
     private sealed class EndpointFacts
     {
+        public required IReadOnlyList<KeyValuePair<string, string>> Labels { get; init; }
         public required NetworkPolicyDefinition[] IngressSelecting { get; init; }
         public required NetworkPolicyDefinition[] EgressSelecting { get; init; }
         /// <summary>FlowPolicy indexes (ascending) that govern the endpoint as a server / as a client.</summary>
@@ -308,8 +309,25 @@ public sealed class IntentEvaluator : IIntentEvaluator
         public required int[] FlowToRules { get; init; }
     }
 
-    private EndpointFacts Facts(Endpoint endpoint) =>
-        _facts.TryGetValue(endpoint.Key, out var facts) ? facts : _facts.GetOrAdd(endpoint.Key, Compute(endpoint));
+    /// <summary>
+    /// Memoised per endpoint key. Selectors read labels, so a hit is only used when the labels are the ones the facts
+    /// were computed for (two endpoints with one key and different labels, e.g. from two inventories, stay correct).
+    /// </summary>
+    private EndpointFacts Facts(Endpoint endpoint)
+    {
+        if (_facts.TryGetValue(endpoint.Key, out var facts) && SameLabels(facts.Labels, endpoint.Labels)) return facts;
+        var computed = Compute(endpoint);
+        return facts is null ? _facts.GetOrAdd(endpoint.Key, computed) : computed;
+    }
+
+    private static bool SameLabels(IReadOnlyList<KeyValuePair<string, string>> a, IReadOnlyList<KeyValuePair<string, string>> b)
+    {
+        if (ReferenceEquals(a, b)) return true;
+        if (a.Count != b.Count) return false;
+        for (int i = 0; i < a.Count; i++)
+            if (a[i].Key != b[i].Key || a[i].Value != b[i].Value) return false;
+        return true;
+    }
 
     private EndpointFacts Compute(Endpoint endpoint)
     {
@@ -332,6 +350,7 @@ public sealed class IntentEvaluator : IIntentEvaluator
         IEnumerable<int> toCandidates = endpoint.IsAddress ? _addressToCandidates : Enumerable.Range(0, _flowRules.Length);
         return new EndpointFacts
         {
+            Labels = endpoint.Labels,
             IngressSelecting = ingress,
             EgressSelecting = egress,
             FlowGovernsAsServer = asServer.ToArray(),

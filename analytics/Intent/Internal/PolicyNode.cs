@@ -87,13 +87,19 @@ internal sealed class PolicyNode
     public static List<PolicyNode> ReadYaml(string file, TextReader reader)
     {
         var stream = new YamlStream();
+        var parser = new TrackingParser(new Parser(reader));
         try
         {
-            stream.Load(reader);
+            stream.Load(parser);
         }
         catch (YamlException ex)
         {
             throw new PolicyLoadException(file, (int)ex.Start.Line, "not valid YAML: " + InnerMost(ex).Message);
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet reports some structural errors (an unclosed flow collection at the end) without a position.
+            throw new PolicyLoadException(file, parser.LastLine, "not valid YAML: the document ends inside an unclosed [ ] or { } or block started here");
         }
         var documents = new List<PolicyNode>(stream.Documents.Count);
         foreach (var document in stream.Documents)
@@ -102,6 +108,20 @@ internal sealed class PolicyNode
             if (!node.IsNull) documents.Add(node);
         }
         return documents;
+    }
+
+    /// <summary>Remembers where the last parsed event started, for errors that come without a position.</summary>
+    private sealed class TrackingParser(IParser inner) : IParser
+    {
+        public int LastLine { get; private set; }
+        public YamlDotNet.Core.Events.ParsingEvent? Current => inner.Current;
+
+        public bool MoveNext()
+        {
+            bool moved = inner.MoveNext();
+            if (inner.Current is { } current) LastLine = (int)current.Start.Line;
+            return moved;
+        }
     }
 
     private static Exception InnerMost(Exception ex)
