@@ -57,7 +57,7 @@ public sealed class IntentEvaluator : IIntentEvaluator
     private readonly int[] _addressToCandidates;
     private readonly Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>> _declaredNamespaceLabels;
     private readonly ConcurrentDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> _namespaceLabels = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, EndpointFacts> _facts = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, EndpointFacts[]> _facts = new(StringComparer.Ordinal);
 
     public IntentEvaluator(IntentPolicySet policies, IntentEvaluatorOptions? options = null)
     {
@@ -310,14 +310,17 @@ public sealed class IntentEvaluator : IIntentEvaluator
     }
 
     /// <summary>
-    /// Memoised per endpoint key. Selectors read labels, so a hit is only used when the labels are the ones the facts
-    /// were computed for (two endpoints with one key and different labels, e.g. from two inventories, stay correct).
+    /// Memoised per endpoint key. Selectors read labels, so facts are kept per label set under a key: two endpoints
+    /// with one key and different labels (two inventories, a relabelled workload) each get their own, computed once.
     /// </summary>
     private EndpointFacts Facts(Endpoint endpoint)
     {
-        if (_facts.TryGetValue(endpoint.Key, out var facts) && SameLabels(facts.Labels, endpoint.Labels)) return facts;
+        if (_facts.TryGetValue(endpoint.Key, out var known))
+            foreach (var facts in known)
+                if (SameLabels(facts.Labels, endpoint.Labels)) return facts;
         var computed = Compute(endpoint);
-        return facts is null ? _facts.GetOrAdd(endpoint.Key, computed) : computed;
+        _facts.AddOrUpdate(endpoint.Key, static (_, added) => [added], static (_, existing, added) => [.. existing, added], computed);
+        return computed;
     }
 
     private static bool SameLabels(IReadOnlyList<KeyValuePair<string, string>> a, IReadOnlyList<KeyValuePair<string, string>> b)
