@@ -63,6 +63,36 @@ public sealed class IntentIndexPropertyTests
         return allowed > 100 && denied > 100;
     }
 
+    [Fact]
+    public void Endpoints_sharing_a_key_are_judged_by_their_own_labels()
+    {
+        var evaluator = From("""
+            apiVersion: networking.k8s.io/v1
+            kind: NetworkPolicy
+            metadata: {name: prod-only, namespace: shop}
+            spec:
+              podSelector: {matchLabels: {env: prod}}
+              policyTypes: [Ingress]
+            """);
+        var client = Pod("shop", "client");
+        for (int round = 0; round < 2; round++)
+        {
+            Assert.False(Allows(evaluator, client, Pod("shop", "cart", ("env", "prod")), 80));
+            Assert.True(Allows(evaluator, client, Pod("shop", "cart", ("env", "dev")), 80));
+        }
+        Assert.Equal(3, evaluator.Metrics.EndpointsIndexed); // client + cart twice, each once
+    }
+
+    [Fact]
+    public void No_policies_allow_everything()
+    {
+        var evaluator = new IntentEvaluator(IntentPolicySet.Empty);
+        var decision = evaluator.Evaluate(Ip("203.0.113.1"), Pod("shop", "cart"), 7070, IpProtocols.Tcp);
+        Assert.True(decision.Allowed);
+        Assert.Empty(decision.MatchedRules);
+        Assert.Empty(evaluator.Rules);
+    }
+
     private static List<Endpoint> RandomEndpoints(Random random)
     {
         var list = new List<Endpoint>();
