@@ -20,8 +20,16 @@ public sealed class IntentEvaluatorOptions
     public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>>? NamespaceLabels { get; init; }
     /// <summary>False evaluates every policy and rule for every connection: the reference the indexes are tested against.</summary>
     public bool UseIndex { get; init; } = true;
+    /// <summary>
+    /// Address endpoints (every internet client is one) memoised at most; past it they are computed per connection
+    /// from the few rules that can name an address, so memory stays bounded on a scan of the whole internet.
+    /// </summary>
+    public int MaxMemoisedAddresses { get; init; } = 200_000;
 
-    public void Validate() { }
+    public void Validate()
+    {
+        if (MaxMemoisedAddresses < 0) throw new ArgumentException("MaxMemoisedAddresses cannot be negative");
+    }
 }
 
 /// <summary>Counters of one evaluator; read any time, from any thread.</summary>
@@ -58,6 +66,7 @@ public sealed class IntentEvaluator : IIntentEvaluator
     private readonly Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>> _declaredNamespaceLabels;
     private readonly ConcurrentDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> _namespaceLabels = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, EndpointFacts[]> _facts = new(StringComparer.Ordinal);
+    private long _memoisedAddresses;
 
     public IntentEvaluator(IntentPolicySet policies, IntentEvaluatorOptions? options = null)
     {
@@ -319,6 +328,7 @@ public sealed class IntentEvaluator : IIntentEvaluator
             foreach (var facts in known)
                 if (SameLabels(facts.Labels, endpoint.Labels)) return facts;
         var computed = Compute(endpoint);
+        if (endpoint.IsAddress && Interlocked.Increment(ref _memoisedAddresses) > _options.MaxMemoisedAddresses) return computed;
         _facts.AddOrUpdate(endpoint.Key, static (_, added) => [added], static (_, existing, added) => [.. existing, added], computed);
         return computed;
     }

@@ -41,7 +41,8 @@ public sealed class IntentIndexPropertyTests
             files.Write($"dir{f % 2}/p{f}.yaml", RandomPolicies(random));
         var set = files.Load();
         NamedPortResolver ports = (server, name, protocol) => name == "http" && server.Name == "w1" ? (ushort)80 : null;
-        var indexed = new IntentEvaluator(set, new IntentEvaluatorOptions { NamedPorts = ports });
+        // A tiny address memo, so both the memoised and the computed-per-connection paths are compared.
+        var indexed = new IntentEvaluator(set, new IntentEvaluatorOptions { NamedPorts = ports, MaxMemoisedAddresses = 3 });
         var brute = new IntentEvaluator(set, new IntentEvaluatorOptions { NamedPorts = ports, UseIndex = false });
 
         var endpoints = RandomEndpoints(random);
@@ -59,7 +60,14 @@ public sealed class IntentIndexPropertyTests
                     if (actual.Allowed) allowed++;
                     else denied++;
                 }
-        Assert.True(indexed.Metrics.EndpointsIndexed <= endpoints.Count);
+        // Workloads and nodes are computed once each; only addresses past the memo limit are recomputed.
+        int identities = endpoints.Count(e => !e.IsAddress);
+        Assert.True(indexed.Metrics.EndpointsIndexed >= endpoints.Count && indexed.Metrics.EndpointsIndexed > identities + 3);
+        var memoised = new IntentEvaluator(set, new IntentEvaluatorOptions { NamedPorts = ports });
+        foreach (var client in endpoints)
+            foreach (var server in endpoints)
+                memoised.Evaluate(client, server, 80, IpProtocols.Tcp);
+        Assert.Equal(endpoints.Count, memoised.Metrics.EndpointsIndexed);
         return allowed > 100 && denied > 100;
     }
 
