@@ -57,24 +57,18 @@ internal static class CheckCommand
             var fromTime = CommonOptions.ParseTime(parse.GetValue(from), "--from");
             var toTime = CommonOptions.ParseTime(parse.GetValue(to), "--to");
 
+            // The ClickHouse edge source is being built in parallel; until it is wired, only the embedded (files) path exists.
+            if (clickhouseUrl is not null) throw new UsageException("--clickhouse is not available in this build; export flows and use --flows FILE...");
+
             var policySet = LoadPolicies(parse.GetValue(policies) ?? [], parse.GetValue(namespaces) ?? []);
-            IReadOnlyList<Edge> edges;
-            if (clickhouseUrl is not null)
+            var edges = EdgesCommand.LoadEdges(new FileEdgeSourceOptions
             {
-                // The ClickHouse edge source is built in parallel; this build has only the embedded (files) path.
-                throw new UsageException("--clickhouse is not available in this build; export flows and use --flows FILE...");
-            }
-            else
-            {
-                edges = EdgesCommand.LoadEdges(new FileEdgeSourceOptions
-                {
-                    FlowFiles = flowFiles,
-                    InventoryFiles = parse.GetValue(inventory) ?? [],
-                    Format = CommonOptions.ParseFormat(parse.GetValue(format)),
-                    From = fromTime,
-                    To = toTime,
-                }).Edges;
-            }
+                FlowFiles = flowFiles,
+                InventoryFiles = parse.GetValue(inventory) ?? [],
+                Format = CommonOptions.ParseFormat(parse.GetValue(format)),
+                From = fromTime,
+                To = toTime,
+            }).Edges;
 
             var evaluator = new IntentEvaluator(policySet);
             var result = new PolicyBacktest(evaluator).Run(edges);
