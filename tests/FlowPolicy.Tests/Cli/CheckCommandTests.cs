@@ -1,0 +1,123 @@
+using System.Text.Json;
+
+namespace FlowPolicy.Tests.Cli;
+
+/// <summary>`flowpolicy check` end to end on the sample app with the policy set in docs/examples/sample-policies.</summary>
+public sealed class CheckCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("flowpolicy-check-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private (string[] Flows, string[] Inventory) Sample()
+    {
+        var sample = CliProcess.Run("sample", "--out", Path.Combine(_dir, "sample"), "--days", "7", "--rate", "2");
+        Assert.Equal(0, sample.ExitCode);
+        var files = sample.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        return (files.Where(f => f.EndsWith(".json") && !f.Contains("inventory") || f.EndsWith(".gz")).ToArray(),
+            files.Where(f => f.Contains("inventory")).ToArray());
+    }
+
+    private string CopyOfSamplePolicies()
+    {
+        var source = Path.Combine(RepositoryRoot(), "docs", "examples", "sample-policies");
+        var target = Path.Combine(_dir, "policies");
+        foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
+        {
+            var copy = Path.Combine(target, Path.GetRelativePath(source, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+            File.Copy(file, copy);
+        }
+        return target;
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = AppContext.BaseDirectory;
+        while (dir is not null && !File.Exists(Path.Combine(dir, "Directory.Build.props"))) dir = Path.GetDirectoryName(dir);
+        return dir ?? throw new InvalidOperationException("repository root not found");
+    }
+
+    [Fact]
+    public void Policy_set_allowing_everything_observed_passes_and_removing_dns_egress_fails_with_exactly_the_dns_edges()
+    {
+        var (flows, inventory) = Sample();
+        var policies = CopyOfSamplePolicies();
+
+        var pass = CliProcess.Run(["check", "--json", "--policies", policies, "--flows", .. flows, "--inventory", .. inventory]);
+        Assert.True(pass.ExitCode == 0, pass.Stderr + pass.Stdout);
+        var passed = JsonDocument.Parse(pass.Stdout).RootElement;
+        Assert.Empty(passed.GetProperty("blocked").EnumerateArray());
+        Assert.True(passed.GetProperty("summary").GetProperty("passed").GetBoolean());
+        // The scanner's refused probes are blocked too, but they were denied already and do not fail the check.
+        Assert.NotEmpty(passed.GetProperty("already_denied").EnumerateArray());
+        Assert.All(passed.GetProperty("already_denied").EnumerateArray(), e => Assert.Equal("10.0.9.99", e.GetProperty("src").GetString()));
+        Assert.Contains(passed.GetProperty("rule_hits").EnumerateArray(),
+            h => h.GetProperty("policy").GetString() == "shop/allow-dns" && h.GetProperty("flows").GetInt64() > 0);
+
+        File.Delete(Path.Combine(policies, "shop", "allow-dns.yaml"));
+        var fail = CliProcess.Run(["check", "--json", "--policies", policies, "--flows", .. flows, "--inventory", .. inventory]);
+        Assert.True(fail.ExitCode == 1, fail.Stderr);
+        var blocked = JsonDocument.Parse(fail.Stdout).RootElement.GetProperty("blocked").EnumerateArray()
+            .Select(e => $"{e.GetProperty("src").GetString()} -> {e.GetProperty("dst").GetString()}:{e.GetProperty("port").GetInt32()}/{e.GetProperty("proto").GetString()}")
+            .Order().ToList();
+        // Ground truth from the generator: every DNS dependency of a shop workload (batch is not isolated).
+        var expected = File.ReadAllLines(Path.Combine(_dir, "sample", "expected-edges.txt"))
+            .Where(e => e.StartsWith("shop/") && e.EndsWith("kube-system/coredns:53/UDP")).Order().ToList();
+        Assert.Equal(5, expected.Count);
+        Assert.Equal(expected, blocked);
+        Assert.Contains("check failed: 5 of", fail.Stderr);
+    }
+
+    [Fact]
+    public void Table_output_lists_blocked_edges_rule_hits_and_unused_rules()
+    {
+        var (flows, inventory) = Sample();
+        var policies = CopyOfSamplePolicies();
+        File.WriteAllText(Path.Combine(policies, "extra.yaml"), """
+            apiVersion: flowpolicy.dev/v1
+            kind: FlowPolicy
+            metadata: {name: payment-lockdown}
+            spec:
+              appliesTo: shop/payment
+              direction: egress
+              rules:
+                - {name: never-used, to: "192.0.2.0/24", ports: [443]}
+                - {name: dns, to: kube-system/coredns, ports: [53/UDP]}
+            """);
+        var result = CliProcess.Run(["check", "--policies", policies, "--flows", .. flows, "--inventory", .. inventory]);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("Blocked baseline edges: 1 ", result.Stdout);
+        Assert.Contains("shop/payment", result.Stdout);
+        Assert.Contains("203.0.113.10", result.Stdout);
+        Assert.Contains("extra.yaml#payment-lockdown (defaultAction deny) governs", result.Stdout);
+        Assert.Contains("Unused rules (no observed traffic matched): 1", result.Stdout);
+        Assert.Contains("never-used", result.Stdout);
+    }
+
+    [Fact]
+    public void Broken_policy_file_exits_2_naming_file_and_line()
+    {
+        var policies = Path.Combine(_dir, "bad");
+        Directory.CreateDirectory(policies);
+        var flows = Path.Combine(_dir, "flows.jsonl");
+        File.WriteAllText(flows, """{"start":"2026-11-02T10:00:00Z","src_ip":"10.0.0.1","dst_ip":"10.0.0.2","dst_port":80,"proto":"TCP"}""" + "\n");
+        File.WriteAllText(Path.Combine(policies, "p.yaml"), "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec:\n  podSelector: {}\n  ingress:\n    - from: [{ipBlock: {cidr: nonsense}}]\n");
+        var result = CliProcess.Run("check", "--policies", policies, "--flows", flows);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("p.yaml:7:", result.Stderr);
+        Assert.Contains("not a CIDR", result.Stderr);
+    }
+
+    [Fact]
+    public void Check_needs_a_history_and_clickhouse_is_not_in_this_build()
+    {
+        var policies = CopyOfSamplePolicies();
+        var none = CliProcess.Run("check", "--policies", policies);
+        Assert.Equal(2, none.ExitCode);
+        Assert.Contains("--flows FILE... or --clickhouse", none.Stderr);
+        var clickhouse = CliProcess.Run("check", "--policies", policies, "--clickhouse", "http://localhost:8123/flows", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-02T00:00:00Z");
+        Assert.Equal(2, clickhouse.ExitCode);
+        Assert.Contains("not available in this build", clickhouse.Stderr);
+    }
+}
