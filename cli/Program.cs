@@ -28,6 +28,11 @@ internal static class Program
             Console.Error.WriteLine($"flowpolicy: {ex.Message}");
             return ExitCodes.UsageError;
         }
+        catch (RuntimeFailureException ex)
+        {
+            Console.Error.WriteLine($"flowpolicy: {ex.Message}");
+            return ExitCodes.RuntimeError;
+        }
     }
 
     private static bool IsHelpRequest(string[] args) => args.Any(a => a is "--help" or "-h" or "-?");

@@ -16,8 +16,7 @@ namespace FlowPolicy.Cli.Commands;
 /// </summary>
 internal static class AnalyzeCommand
 {
-    /// <param name="loadIntent">Loads the intended policy from a directory. Null until the policy loader is wired in:
-    /// the command then refuses --intent with a usage error rather than analysing against nothing.</param>
+    /// <param name="loadIntent">Loads the intended policy from a directory; the policy files by default (tests pass their own).</param>
     public static Command Create(Func<string, IIntentEvaluator>? loadIntent = null)
     {
         var flows = CommonOptions.Flows(required: false);
@@ -55,7 +54,7 @@ internal static class AnalyzeCommand
             if (url is null && outDir is null) throw new UsageException("--out DIR is required with --flows (slis.json, graph.json and graph.svg go there)");
             if (url is not null && (fromTime is null || toTime is null)) throw new UsageException("--clickhouse needs --from and --to (whole hours, UTC)");
 
-            var evaluator = LoadIntent(loadIntent, parse.GetValue(intent)!);
+            var evaluator = (loadIntent ?? (dir => PolicyInputs.LoadIntent(dir)))(parse.GetValue(intent)!);
             var jobOptions = new AnalyzeJobOptions { OutputDirectory = outDir, RenderSvg = !parse.GetValue(noSvg) };
 
             if (url is null)
@@ -104,22 +103,6 @@ internal static class AnalyzeCommand
             }
         });
         return command;
-    }
-
-    private static IIntentEvaluator LoadIntent(Func<string, IIntentEvaluator>? loadIntent, string directory)
-    {
-        if (!Directory.Exists(directory)) throw new UsageException($"--intent: no such directory '{directory}'");
-        if (loadIntent is null)
-            throw new UsageException("--intent: loading the intended policy is not wired into this build yet (the policy loader is in progress); analyze cannot run without it");
-        try
-        {
-            return loadIntent(directory);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException and not UsageException)
-        {
-            // The loader reports bad policy files by message; they are the user's to fix.
-            throw new UsageException($"--intent {directory}: {ex.Message}");
-        }
     }
 
     private static void Report(AnalyzeResult result)

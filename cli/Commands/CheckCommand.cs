@@ -35,7 +35,8 @@ internal static class CheckCommand
         var format = CommonOptions.Format();
         var from = CommonOptions.From();
         var to = CommonOptions.To();
-        var clickhouse = new Option<string?>("--clickhouse") { Description = "Read edges from this ClickHouse (http[s]://host:8123/database) instead of flow files; needs --from and --to." };
+        var clickhouse = new Option<string?>("--clickhouse") { Description = "Read edges from the ClickHouse edge rollups at this URL instead of flow files; needs --from and --to on whole hours." };
+        var database = ServerOptions.Database();
         var json = new Option<bool>("--json") { Description = "Print one JSON document: blocked, already_denied, rule_hits, unused_rules, summary." };
         var command = new Command("check",
             "Backtest policy files against observed traffic: list the flows they would block (with evidence), how much traffic " +
@@ -44,11 +45,11 @@ internal static class CheckCommand
             "Examples:\n" +
             "  flowpolicy check --policies k8s/netpol/ --flows hubble.json vpc.log.gz --inventory pods.json nodes.json\n" +
             "  flowpolicy check --policies policy/ --namespaces namespaces.json --flows flows.jsonl --json > check.json\n" +
-            "  flowpolicy check --policies policy/ --clickhouse http://ch:8123/flows --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z")
+            "  flowpolicy check --policies policy/ --clickhouse http://ch:8123 --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z")
         {
-            policies, namespaces, flows, inventory, format, from, to, clickhouse, json,
+            policies, namespaces, flows, inventory, format, from, to, clickhouse, database, json,
         };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, cancellationToken) =>
         {
             var flowFiles = parse.GetValue(flows) ?? [];
             string? clickhouseUrl = parse.GetValue(clickhouse);
@@ -57,18 +58,17 @@ internal static class CheckCommand
             var fromTime = CommonOptions.ParseTime(parse.GetValue(from), "--from");
             var toTime = CommonOptions.ParseTime(parse.GetValue(to), "--to");
 
-            // The ClickHouse edge source is being built in parallel; until it is wired, only the embedded (files) path exists.
-            if (clickhouseUrl is not null) throw new UsageException("--clickhouse is not available in this build; export flows and use --flows FILE...");
-
-            var policySet = LoadPolicies(parse.GetValue(policies) ?? [], parse.GetValue(namespaces) ?? []);
-            var edges = EdgesCommand.LoadEdges(new FileEdgeSourceOptions
-            {
-                FlowFiles = flowFiles,
-                InventoryFiles = parse.GetValue(inventory) ?? [],
-                Format = CommonOptions.ParseFormat(parse.GetValue(format)),
-                From = fromTime,
-                To = toTime,
-            }).Edges;
+            var policySet = PolicyInputs.LoadPolicies(parse.GetValue(policies) ?? [], parse.GetValue(namespaces) ?? [], "--policies");
+            var edges = clickhouseUrl is not null
+                ? await PolicyInputs.ClickHouseEdgesAsync(clickhouseUrl, parse.GetValue(database)!, fromTime, toTime, cancellationToken)
+                : EdgesCommand.LoadEdges(new FileEdgeSourceOptions
+                {
+                    FlowFiles = flowFiles,
+                    InventoryFiles = parse.GetValue(inventory) ?? [],
+                    Format = CommonOptions.ParseFormat(parse.GetValue(format)),
+                    From = fromTime,
+                    To = toTime,
+                }).Edges;
 
             var evaluator = new IntentEvaluator(policySet);
             var result = new PolicyBacktest(evaluator).Run(edges);
@@ -80,29 +80,6 @@ internal static class CheckCommand
             return result.Passed ? ExitCodes.Success : ExitCodes.CheckFailed;
         });
         return command;
-    }
-
-    private static IntentPolicySet LoadPolicies(string[] paths, string[] namespaceFiles)
-    {
-        IntentPolicySet set;
-        try
-        {
-            set = new IntentPolicyLoader(new IntentPolicyLoaderOptions { NamespaceFiles = namespaceFiles }).Load(paths);
-        }
-        catch (PolicyLoadException ex)
-        {
-            throw new UsageException(ex.Message);
-        }
-        catch (FileNotFoundException ex)
-        {
-            throw new UsageException(ex.Message);
-        }
-        foreach (var note in set.Notes) Console.Error.WriteLine($"flowpolicy: {note}");
-        if (set.NetworkPolicyCount + set.FlowPolicyCount == 0)
-            throw new UsageException($"no NetworkPolicy or FlowPolicy found in {string.Join(", ", paths)}; nothing to check");
-        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"flowpolicy: {set.NetworkPolicyCount} NetworkPolicies and {set.FlowPolicyCount} FlowPolicies from {set.Files} files"));
-        return set;
     }
 
     private static void WriteTables(BacktestResult result)

@@ -12,15 +12,6 @@ namespace FlowPolicy.Cli.Commands;
 /// <summary>`flowpolicy suggest`: least-privilege allow rules from observed edges, written as policy files and a report.</summary>
 internal static class SuggestCommand
 {
-    /// <summary>
-    /// Loads the intended policy from a directory. A seam: the policy loader is wired here when it exists
-    /// (Program or the intent area sets it); until then --intent is a usage error that says so.
-    /// </summary>
-    public static Func<string, IIntentEvaluator>? IntentLoader { get; set; }
-
-    /// <summary>Reads edges for [from, to) from ClickHouse (URL, from, to). A seam for the ClickHouse edge source.</summary>
-    public static Func<string, DateTime, DateTime, CancellationToken, Task<IReadOnlyList<Edge>>>? ClickHouseEdges { get; set; }
-
     public static Command Create()
     {
         var flows = CommonOptions.Flows(required: false);
@@ -28,7 +19,8 @@ internal static class SuggestCommand
         var format = CommonOptions.Format();
         var from = CommonOptions.From();
         var to = CommonOptions.To();
-        var clickhouse = new Option<string?>("--clickhouse") { Description = "Read edges from ClickHouse at this URL instead of files (needs --from and --to)." };
+        var clickhouse = new Option<string?>("--clickhouse") { Description = "Read edges from the ClickHouse edge rollups at this URL instead of files (needs --from and --to on whole hours)." };
+        var database = ServerOptions.Database();
         var intent = new Option<string?>("--intent") { Description = "Directory with the current policy: the result becomes a diff (rules to add, approved rules, rules never used)." };
         var output = new Option<string>("--out") { Description = "Output directory (k8s/, cilium/, istio/, calico/, suggestions.json, report.md).", Required = true };
         var emit = new Option<string>("--emit")
@@ -44,7 +36,7 @@ internal static class SuggestCommand
             "  flowpolicy suggest --flows flows.jsonl --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --emit k8s,json --out out\n" +
             "  flowpolicy suggest --clickhouse http://localhost:8123 --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --intent policies/ --out diff")
         {
-            flows, inventory, format, from, to, clickhouse, intent, output, emit,
+            flows, inventory, format, from, to, clickhouse, database, intent, output, emit,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -71,19 +63,13 @@ internal static class SuggestCommand
             IIntentEvaluator? evaluator = null;
             if (parse.GetValue(intent) is { } intentDir)
             {
-                if (IntentLoader is null)
-                    throw new UsageException("--intent needs the policy loader, which is not part of this build; run without --intent for the full suggestion");
-                if (!Directory.Exists(intentDir)) throw new UsageException($"--intent: no such directory '{intentDir}'");
-                evaluator = IntentLoader(intentDir);
+                evaluator = PolicyInputs.LoadIntent(intentDir);
             }
 
             IReadOnlyList<Edge> edges;
             if (url is not null)
             {
-                if (start is null || end is null) throw new UsageException("--clickhouse needs --from and --to");
-                if (ClickHouseEdges is null)
-                    throw new UsageException("--clickhouse needs the ClickHouse edge source, which is not part of this build; export flows to files and use --flows");
-                edges = await ClickHouseEdges(url, start.Value, end.Value, cancellationToken);
+                edges = await PolicyInputs.ClickHouseEdgesAsync(url, parse.GetValue(database)!, start, end, cancellationToken);
             }
             else
             {

@@ -14,3 +14,6 @@ internal static class ExitCodes
 
 /// <summary>Thrown for errors the user fixes by changing the command line or the input; exits 2.</summary>
 internal sealed class UsageException(string message) : Exception(message);
+
+/// <summary>Thrown for failures at run time (a server unreachable); exits 3, retrying may help.</summary>
+internal sealed class RuntimeFailureException(string message) : Exception(message);

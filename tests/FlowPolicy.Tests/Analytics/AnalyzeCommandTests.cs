@@ -27,11 +27,37 @@ public sealed class AnalyzeCommandTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     [Fact]
-    public void Without_a_wired_policy_loader_intent_is_refused_as_a_usage_error()
+    public void Policy_files_in_intent_drive_the_compliance_rate()
     {
+        // The intent allows frontend -> cart:7070 only: 2 of 3 flows comply, the debug -> cart:22 edge is drift.
+        File.WriteAllText(Path.Combine(_dir, "intent", "shop.yaml"), """
+            apiVersion: flowpolicy.dev/v1
+            kind: FlowPolicy
+            metadata: {name: shop-baseline}
+            spec:
+              appliesTo: {namespace: shop}
+              rules:
+                - name: frontend-to-cart
+                  from: {namespace: shop, workload: frontend}
+                  to: {namespace: shop, workload: cart}
+                  ports: [{port: 7070, protocol: TCP}]
+            """);
+        var outDir = Path.Combine(_dir, "out");
+        var result = CliProcess.Run("analyze", "--flows", Path.Combine(_dir, "flows.jsonl"), "--intent", Path.Combine(_dir, "intent"), "--out", outDir, "--no-svg");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        using var slis = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(outDir, "slis.json")));
+        Assert.Equal(2 / 3.0, slis.RootElement.GetProperty("compliance_rate").GetDouble(), 12);
+        var unintended = Assert.Single(slis.RootElement.GetProperty("drift").GetProperty("unintended_edges").EnumerateArray());
+        Assert.Equal("shop/debug", unintended.GetProperty("src").GetString());
+    }
+
+    [Fact]
+    public void Broken_policy_files_are_a_usage_error_naming_the_file()
+    {
+        File.WriteAllText(Path.Combine(_dir, "intent", "bad.yaml"), "apiVersion: flowpolicy.dev/v1\nkind: FlowPolicy\nmetadata: {name: x}\nspec:\n  rules: [ {name: r, from: {cidr: nonsense}} ]\n");
         var result = CliProcess.Run("analyze", "--flows", Path.Combine(_dir, "flows.jsonl"), "--intent", Path.Combine(_dir, "intent"), "--out", Path.Combine(_dir, "out"));
         Assert.Equal(2, result.ExitCode);
-        Assert.Contains("not wired", result.Stderr);
+        Assert.Contains("bad.yaml", result.Stderr);
         Assert.False(File.Exists(Path.Combine(_dir, "out", "slis.json")));
     }
 

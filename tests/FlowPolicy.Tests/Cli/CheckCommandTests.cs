@@ -20,7 +20,7 @@ public sealed class CheckCommandTests : IDisposable
 
     private string CopyOfSamplePolicies()
     {
-        var source = Path.Combine(RepositoryRoot(), "docs", "examples", "sample-policies");
+        var source = Path.Combine(CliProcess.RepositoryRoot(), "docs", "examples", "sample-policies");
         var target = Path.Combine(_dir, "policies");
         foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
         {
@@ -29,13 +29,6 @@ public sealed class CheckCommandTests : IDisposable
             File.Copy(file, copy);
         }
         return target;
-    }
-
-    private static string RepositoryRoot()
-    {
-        var dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Combine(dir, "Directory.Build.props"))) dir = Path.GetDirectoryName(dir);
-        return dir ?? throw new InvalidOperationException("repository root not found");
     }
 
     [Fact]
@@ -110,14 +103,17 @@ public sealed class CheckCommandTests : IDisposable
     }
 
     [Fact]
-    public void Check_needs_a_history_and_clickhouse_is_not_in_this_build()
+    public void Check_needs_a_history_and_an_unreachable_clickhouse_is_a_runtime_error()
     {
         var policies = CopyOfSamplePolicies();
         var none = CliProcess.Run("check", "--policies", policies);
         Assert.Equal(2, none.ExitCode);
         Assert.Contains("--flows FILE... or --clickhouse", none.Stderr);
-        var clickhouse = CliProcess.Run("check", "--policies", policies, "--clickhouse", "http://localhost:8123/flows", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-02T00:00:00Z");
-        Assert.Equal(2, clickhouse.ExitCode);
-        Assert.Contains("not available in this build", clickhouse.Stderr);
+        var notHourly = CliProcess.Run("check", "--policies", policies, "--clickhouse", "http://127.0.0.1:1", "--from", "2026-11-01T00:30:00Z", "--to", "2026-11-02T00:00:00Z");
+        Assert.Equal(2, notHourly.ExitCode);
+        Assert.Contains("whole hour", notHourly.Stderr);
+        var unreachable = CliProcess.Run("check", "--policies", policies, "--clickhouse", "http://127.0.0.1:1", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-02T00:00:00Z");
+        Assert.Equal(3, unreachable.ExitCode);
+        Assert.Contains("ClickHouse", unreachable.Stderr);
     }
 }

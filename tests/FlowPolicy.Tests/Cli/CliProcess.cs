@@ -7,6 +7,14 @@ internal static class CliProcess
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
+    /// <summary>The repository checkout the tests were built from (for docs/examples and deploy/ files).</summary>
+    public static string RepositoryRoot()
+    {
+        var dir = AppContext.BaseDirectory;
+        while (dir is not null && !File.Exists(Path.Combine(dir, "Directory.Build.props"))) dir = Path.GetDirectoryName(dir);
+        return dir ?? throw new InvalidOperationException("repository root not found");
+    }
+
     public static Result Run(params string[] args) => Run(null, args);
 
     public static Result Run(IDictionary<string, string>? environment, params string[] args)

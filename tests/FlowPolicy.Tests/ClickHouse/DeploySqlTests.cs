@@ -1,3 +1,4 @@
+using FlowPolicy.Tests.Cli;
 using System.Text;
 using FlowPolicy.Core.ClickHouse;
 using FlowPolicy.Core.ClickHouse.Schema;
@@ -64,7 +65,7 @@ public sealed class DeploySqlTests
 
     private static void Check(string file, string expected)
     {
-        var dir = RepositoryRoot();
+        var dir = CliProcess.RepositoryRoot();
         var path = Path.Combine(dir, "deploy", "clickhouse", file);
         if (Environment.GetEnvironmentVariable("FLOWPOLICY_REGENERATE_SQL") == "1")
         {
@@ -73,12 +74,5 @@ public sealed class DeploySqlTests
         }
         Assert.True(File.Exists(path), $"{path} is missing; run the tests with FLOWPOLICY_REGENERATE_SQL=1.");
         Assert.Equal(expected, File.ReadAllText(path));
-    }
-
-    private static string RepositoryRoot()
-    {
-        var dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Combine(dir, "Directory.Build.props"))) dir = Path.GetDirectoryName(dir);
-        return dir ?? throw new InvalidOperationException("Repository root not found.");
     }
 }

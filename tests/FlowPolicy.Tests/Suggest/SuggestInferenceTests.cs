@@ -1,3 +1,4 @@
+using System.Text.Json;
 using FlowPolicy.Analytics.Intent;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
@@ -125,14 +126,32 @@ public sealed class SuggestInferenceTests(SampleSuggestion sample) : IClassFixtu
     }
 
     [Fact]
-    public void Intent_and_clickhouse_without_their_loaders_are_usage_errors()
+    public void With_intent_the_suggestion_is_a_diff_against_the_policy_files()
     {
-        var intent = CliProcess.Run("suggest", "--flows", Path.Combine(sample.Directory, "sample", "hubble-flows.json"), "--intent", sample.Directory, "--out", Path.Combine(sample.Directory, "x"));
-        Assert.Equal(2, intent.ExitCode);
-        Assert.Contains("--intent needs the policy loader", intent.Stderr);
-        var clickhouse = CliProcess.Run("suggest", "--clickhouse", "http://localhost:8123", "--from", "2026-11-02T00:00:00Z", "--to", "2026-11-09T00:00:00Z", "--out", Path.Combine(sample.Directory, "y"));
-        Assert.Equal(2, clickhouse.ExitCode);
-        Assert.Contains("--clickhouse needs the ClickHouse edge source", clickhouse.Stderr);
+        var sampleDir = Path.Combine(sample.Directory, "sample");
+        var policies = Path.Combine(CliProcess.RepositoryRoot(), "docs", "examples", "sample-policies");
+        var outDir = Path.Combine(sample.Directory, "diff");
+        var result = CliProcess.Run("suggest", "--flows", Path.Combine(sampleDir, "hubble-flows.json"), Path.Combine(sampleDir, "vpc-flowlogs.log.gz"),
+            "--inventory", Path.Combine(sampleDir, "inventory", "leases.jsonl"), Path.Combine(sampleDir, "inventory", "nodes.json"),
+            "--intent", policies, "--emit", "json", "--out", outDir);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        using var json = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(outDir, "suggestions.json")));
+        var intent = json.RootElement.GetProperty("intent");
+        // The sample policies allow what the app needs: DNS egress is approved by the allow-dns policy.
+        Assert.Contains(intent.GetProperty("approved").EnumerateArray(), a =>
+            a.GetProperty("intent_rules").EnumerateArray().Any(r => r.GetString()!.StartsWith("shop/allow-dns", StringComparison.Ordinal)));
+        int rules = json.RootElement.GetProperty("rules").GetArrayLength();
+        Assert.Equal(rules, intent.GetProperty("approved").GetArrayLength() + intent.GetProperty("add").GetArrayLength());
+    }
+
+    [Fact]
+    public void Clickhouse_needs_whole_hours_and_an_unreachable_server_is_a_runtime_error()
+    {
+        var notHourly = CliProcess.Run("suggest", "--clickhouse", "http://127.0.0.1:1", "--from", "2026-11-02T00:10:00Z", "--to", "2026-11-09T00:00:00Z", "--out", Path.Combine(sample.Directory, "y"));
+        Assert.Equal(2, notHourly.ExitCode);
+        Assert.Contains("whole hour", notHourly.Stderr);
+        var unreachable = CliProcess.Run("suggest", "--clickhouse", "http://127.0.0.1:1", "--from", "2026-11-02T00:00:00Z", "--to", "2026-11-09T00:00:00Z", "--out", Path.Combine(sample.Directory, "y"));
+        Assert.Equal(3, unreachable.ExitCode);
         var help = CliProcess.Run("suggest", "--help");
         Assert.Contains("Examples:", help.Stdout);
     }

@@ -1,0 +1,67 @@
+using System.Globalization;
+using FlowPolicy.Analytics.Edges;
+using FlowPolicy.Analytics.Intent;
+using FlowPolicy.Analytics.Slis;
+using FlowPolicy.Cli.Terminal;
+using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.Core.Edges;
+
+namespace FlowPolicy.Cli.Commands;
+
+/// <summary>
+/// The inputs analyze, suggest and check share: the intended policy from a directory, and edges for a window from
+/// ClickHouse. One place, so the commands load them the same way and fail with the same messages.
+/// </summary>
+internal static class PolicyInputs
+{
+    /// <summary>Loads policy files (directories or files); bad files are usage errors naming file and line.</summary>
+    public static IntentPolicySet LoadPolicies(IReadOnlyList<string> paths, IReadOnlyList<string> namespaceFiles, string option)
+    {
+        foreach (var path in paths)
+            if (!Directory.Exists(path) && !File.Exists(path)) throw new UsageException($"{option}: no such file or directory '{path}'");
+        IntentPolicySet set;
+        try
+        {
+            set = new IntentPolicyLoader(new IntentPolicyLoaderOptions { NamespaceFiles = namespaceFiles.ToArray() }).Load(paths.ToArray());
+        }
+        catch (Exception ex) when (ex is PolicyLoadException or FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new UsageException(ex.Message);
+        }
+        foreach (var note in set.Notes) Console.Error.WriteLine($"flowpolicy: {note}");
+        if (set.NetworkPolicyCount + set.FlowPolicyCount == 0)
+            throw new UsageException($"{option}: no NetworkPolicy or FlowPolicy found in {string.Join(", ", paths)}");
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"flowpolicy: {set.NetworkPolicyCount} NetworkPolicies and {set.FlowPolicyCount} FlowPolicies from {set.Files} files"));
+        return set;
+    }
+
+    /// <summary>The intended policy in <paramref name="directory"/> as an evaluator.</summary>
+    public static IIntentEvaluator LoadIntent(string directory, string option = "--intent") =>
+        new IntentEvaluator(LoadPolicies([directory], [], option));
+
+    /// <summary>Edges for [from, to) from the ClickHouse hourly rollups; the window must be whole hours.</summary>
+    public static async Task<IReadOnlyList<Edge>> ClickHouseEdgesAsync(string url, string database, DateTime? from, DateTime? to, CancellationToken cancellationToken)
+    {
+        if (from is null || to is null) throw new UsageException("--clickhouse needs --from and --to (whole UTC hours)");
+        var window = new AnalysisWindow(from.Value, to.Value);
+        try
+        {
+            ClickHouseEdgeSource.ValidateWindow(window);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new UsageException(ex.Message);
+        }
+        var options = ServerOptions.ClickHouseClient(url, database);
+        try
+        {
+            using var client = new ClickHouseHttpClient(options);
+            return await new ClickHouseEdgeSource(client).ReadEdgesAsync(window, cancellationToken);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or ClickHouseServerException or TimeoutException)
+        {
+            throw new RuntimeFailureException($"ClickHouse ({options}): {ex.Message}");
+        }
+    }
+}
