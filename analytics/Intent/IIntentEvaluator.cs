@@ -9,6 +9,14 @@ namespace FlowPolicy.Analytics.Intent;
 public sealed record IntentRule(string Policy, string Rule, string Kind)
 {
     public override string ToString() => $"{Policy} {Rule}";
+
+    /// <summary>The rule's fields, "policy", "rule", "kind": the one JSON spelling of a rule in every output.</summary>
+    public void WriteJsonFields(System.Text.Json.Utf8JsonWriter writer)
+    {
+        writer.WriteString("policy", Policy);
+        writer.WriteString("rule", Rule);
+        writer.WriteString("kind", Kind);
+    }
 }
 
 /// <summary>What the intended policy says about one connection.</summary>

@@ -38,9 +38,7 @@ public static class SliJson
         foreach (var rule in report.StaleRules)
         {
             w.WriteStartObject();
-            w.WriteString("policy", rule.Policy);
-            w.WriteString("rule", rule.Rule);
-            w.WriteString("kind", rule.Kind);
+            rule.WriteJsonFields(w);
             w.WriteEndObject();
         }
         w.WriteEndArray();

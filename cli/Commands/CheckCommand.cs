@@ -143,7 +143,7 @@ internal static class CheckCommand
         foreach (var hit in result.RuleHits)
         {
             writer.WriteStartObject();
-            WriteRule(writer, hit.Rule);
+            hit.Rule.WriteJsonFields(writer);
             writer.WriteNumber("flows", hit.Flows);
             writer.WriteNumber("edges", hit.Edges);
             writer.WriteEndObject();
@@ -153,7 +153,7 @@ internal static class CheckCommand
         foreach (var rule in result.UnusedRules)
         {
             writer.WriteStartObject();
-            WriteRule(writer, rule);
+            rule.WriteJsonFields(writer);
             writer.WriteEndObject();
         }
         writer.WriteEndArray();
@@ -187,12 +187,5 @@ internal static class CheckCommand
             writer.WriteEndObject();
         }
         writer.WriteEndArray();
-    }
-
-    private static void WriteRule(Utf8JsonWriter writer, IntentRule rule)
-    {
-        writer.WriteString("policy", rule.Policy);
-        writer.WriteString("rule", rule.Rule);
-        writer.WriteString("kind", rule.Kind);
     }
 }

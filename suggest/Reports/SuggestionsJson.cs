@@ -157,9 +157,7 @@ internal static class SuggestionsJson
         foreach (var r in diff.Unused)
         {
             w.WriteStartObject();
-            w.WriteString("policy", r.Policy);
-            w.WriteString("rule", r.Rule);
-            w.WriteString("kind", r.Kind);
+            r.WriteJsonFields(w);
             w.WriteEndObject();
         }
         w.WriteEndArray();
