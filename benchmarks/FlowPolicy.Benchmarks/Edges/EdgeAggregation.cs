@@ -35,8 +35,8 @@ public class EdgeAggregation
     public int LinqGroupBy() =>
         _flows.Select((f, i) => (Flow: f, IsReply: _isReply[i]))
             .GroupBy(p => (
-                Client: (object?)p.Flow.SrcIdentity ?? p.Flow.SrcIp,
-                Server: (object?)p.Flow.DstIdentity ?? p.Flow.DstIp,
+                Client: EndpointKey(p.Flow.SrcIdentity, p.Flow.SrcIp),
+                Server: EndpointKey(p.Flow.DstIdentity, p.Flow.DstIp),
                 Port: IpProtocols.HasPorts(p.Flow.Protocol) ? p.Flow.DstPort : (ushort)0,
                 p.Flow.Protocol))
             .Select(g => new
@@ -50,6 +50,10 @@ public class EdgeAggregation
                 Denied = g.Count(p => p.Flow.Verdict == Verdict.Denied),
             })
             .Count();
+
+    /// <summary>An edge's endpoint is the workload (the pod name is evidence), or the address when unknown.</summary>
+    private static (EndpointKind, string?, string?, PackedIp) EndpointKey(WorkloadIdentity? identity, PackedIp address) =>
+        identity is { Workload: not null } ? (identity.Kind, identity.Namespace, identity.Workload, default) : (EndpointKind.Unknown, null, null, address);
 
     [Benchmark(OperationsPerInvoke = Rows, Description = "EdgeAggregator")]
     public int EdgeAggregator()
