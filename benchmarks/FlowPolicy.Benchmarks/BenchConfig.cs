@@ -23,8 +23,8 @@ internal static class BenchConfig
             .WithToolchain(InProcessEmitToolchain.Instance)
             .WithLaunchCount(1)
             .WithWarmupCount(quick ? 1 : 3)
-            .WithIterationCount(quick ? 3 : 10)
-            .WithIterationTime(TimeInterval.FromMilliseconds(quick ? 150 : 250))
+            .WithIterationCount(quick ? 3 : 15)
+            .WithIterationTime(TimeInterval.FromMilliseconds(quick ? 150 : 400))
             .WithId(quick ? "quick" : "suite");
         return ManualConfig.CreateEmpty()
             .AddJob(job)
@@ -35,7 +35,7 @@ internal static class BenchConfig
             .AddExporter(BenchmarkDotNet.Exporters.MarkdownExporter.GitHub)
             .WithSummaryStyle(SummaryStyle.Default.WithRatioStyle(RatioStyle.Trend))
             .WithOrderer(new BenchmarkDotNet.Order.DefaultOrderer(BenchmarkDotNet.Order.SummaryOrderPolicy.Declared))
-            .WithOptions(ConfigOptions.JoinSummary | ConfigOptions.DisableLogFile);
+            .WithOptions(ConfigOptions.DisableLogFile);
     }
 }
 
