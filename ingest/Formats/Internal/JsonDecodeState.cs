@@ -12,11 +12,11 @@ namespace FlowPolicy.Ingest.Formats.Internal;
 /// </summary>
 internal sealed class JsonDecodeState
 {
-    public readonly RawJsonCache<string> Strings = new(slots: 4096, maxKeyLength: 256);
+    public readonly RawJsonCache<string> Strings = new(maxSlots: 4096, maxKeyLength: 256);
     /// <summary>Keyed by the raw bytes of an endpoint object; a cached null means "carries no identity".</summary>
-    public readonly RawJsonCache<WorkloadIdentity> Identities = new(slots: 8192, maxKeyLength: 4096);
+    public readonly RawJsonCache<WorkloadIdentity> Identities = new(maxSlots: 8192, maxKeyLength: 4096);
     /// <summary>Keyed by the raw bytes of a policy array.</summary>
-    public readonly RawJsonCache<string> Policies = new(slots: 256, maxKeyLength: 4096);
+    public readonly RawJsonCache<string> Policies = new(maxSlots: 256, maxKeyLength: 4096);
 
     // Unescaping buffers for strings with escapes. On the heap rather than stackalloc'd because the compiler cannot
     // prove a stack span handed next to a `ref Utf8JsonReader` never ends up inside the reader.
@@ -51,22 +51,55 @@ internal sealed class JsonDecodeState
 /// </summary>
 internal sealed class RawJsonCache<T> where T : class
 {
-    private readonly byte[]?[] _keys;
-    private readonly T?[] _values;
-    private readonly long[] _written;
-    private readonly int _mask;
+    /// <summary>Where a cache starts: a cursor may decode a single Kafka message, so a big table up front is waste.</summary>
+    private const int InitialSlots = 256;
+    private byte[]?[] _keys;
+    private T?[] _values;
+    private long[] _written;
+    private int _mask;
+    private readonly int _maxSlots;
     private readonly int _maxKeyLength;
     private long _clock;
+    private int _misses;
 
-    public RawJsonCache(int slots, int maxKeyLength)
+    public RawJsonCache(int maxSlots, int maxKeyLength)
     {
-        if (slots <= 1 || (slots & (slots - 1)) != 0) throw new ArgumentOutOfRangeException(nameof(slots), "A power of two, at least 2.");
+        if (maxSlots <= 1 || (maxSlots & (maxSlots - 1)) != 0) throw new ArgumentOutOfRangeException(nameof(maxSlots), "A power of two, at least 2.");
+        _maxSlots = maxSlots;
+        _maxKeyLength = maxKeyLength;
+        int slots = Math.Min(InitialSlots, maxSlots);
         _keys = new byte[]?[slots];
         _values = new T?[slots];
         _written = new long[slots];
         _mask = slots - 1;
-        _maxKeyLength = maxKeyLength;
     }
+
+    /// <summary>
+    /// Grows the table fourfold, keeping its entries, once it has missed as often as it has slots since the last
+    /// growth: a source with more distinct keys than slots keeps missing, one whose keys fit stops growing it early.
+    /// </summary>
+    private void GrowIfThrashing()
+    {
+        if (++_misses <= _keys.Length || _keys.Length >= _maxSlots) return;
+        var (keys, values, written) = (_keys, _values, _written);
+        int slots = Math.Min(keys.Length * 4, _maxSlots);
+        _keys = new byte[]?[slots];
+        _values = new T?[slots];
+        _written = new long[slots];
+        _mask = slots - 1;
+        _misses = 0;
+        for (int i = 0; i < keys.Length; i++)
+        {
+            if (keys[i] is not { } key) continue;
+            var (first, second) = Slots(Hash(key));
+            int slot = _keys[first] is null ? first : _keys[second] is null ? second : _written[first] <= _written[second] ? first : second;
+            _keys[slot] = key;
+            _values[slot] = values[i];
+            _written[slot] = written[i];
+        }
+    }
+
+    private (int First, int Second) Slots(uint h) => ((int)(h & (uint)_mask), (int)((h >> 16 | h << 16) * 0x9E3779B1u & (uint)_mask));
 
     /// <summary>Looks <paramref name="raw"/> up; <paramref name="slot"/> is where <see cref="Set"/> stores it on a miss (-1: too long to cache).</summary>
     public bool TryGet(ReadOnlySpan<byte> raw, out int slot, out T? value)
@@ -78,8 +111,7 @@ internal sealed class RawJsonCache<T> where T : class
             return false;
         }
         uint h = Hash(raw);
-        int first = (int)(h & (uint)_mask);
-        int second = (int)((h >> 16 | h << 16) * 0x9E3779B1u & (uint)_mask);
+        var (first, second) = Slots(h);
         if (Holds(first, raw))
         {
             slot = first;
@@ -92,6 +124,8 @@ internal sealed class RawJsonCache<T> where T : class
             value = _values[second];
             return true;
         }
+        GrowIfThrashing();
+        (first, second) = Slots(h);
         slot = _keys[first] is null ? first : _keys[second] is null ? second : _written[first] <= _written[second] ? first : second;
         return false;
     }
