@@ -41,6 +41,20 @@ public sealed class CanonicalJsonDecoder : LineFlowDecoder
         return reason is null ? LineOutcome.Accepted : LineOutcome.Rejected;
     }
 
+    private enum Field : byte { Unknown, Start, End, SrcIp, DstIp, SrcPort, DstPort, Proto, Bytes, Packets, Verdict, Direction, TcpFlags, Reporter, Policy, Src, Dst }
+
+    /// <summary>Key to field by length first: a chain of 16 comparisons per key was a fifth of the decoding time.</summary>
+    private static Field FieldOf(ReadOnlySpan<byte> name) => name.Length switch
+    {
+        3 => name.SequenceEqual("src"u8) ? Field.Src : name.SequenceEqual("dst"u8) ? Field.Dst : name.SequenceEqual("end"u8) ? Field.End : Field.Unknown,
+        5 => name.SequenceEqual("start"u8) ? Field.Start : name.SequenceEqual("proto"u8) ? Field.Proto : name.SequenceEqual("bytes"u8) ? Field.Bytes : Field.Unknown,
+        6 => name.SequenceEqual("src_ip"u8) ? Field.SrcIp : name.SequenceEqual("dst_ip"u8) ? Field.DstIp : name.SequenceEqual("policy"u8) ? Field.Policy : Field.Unknown,
+        7 => name.SequenceEqual("packets"u8) ? Field.Packets : name.SequenceEqual("verdict"u8) ? Field.Verdict : Field.Unknown,
+        8 => name.SequenceEqual("src_port"u8) ? Field.SrcPort : name.SequenceEqual("dst_port"u8) ? Field.DstPort : name.SequenceEqual("reporter"u8) ? Field.Reporter : Field.Unknown,
+        9 => name.SequenceEqual("direction"u8) ? Field.Direction : name.SequenceEqual("tcp_flags"u8) ? Field.TcpFlags : Field.Unknown,
+        _ => Field.Unknown,
+    };
+
     private static string? ReadObject(ReadOnlySpan<byte> line, JsonDecodeState state, ref FlowRecord flow)
     {
         var reader = new Utf8JsonReader(line, JsonTokens.LineOptions);
@@ -54,64 +68,64 @@ public sealed class CanonicalJsonDecoder : LineFlowDecoder
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = JsonTokens.Utf8(ref reader, nameScratch);
+            var field = FieldOf(JsonTokens.Utf8(ref reader, nameScratch));
             reader.Read();
             bool isNull = reader.TokenType == JsonTokenType.Null;
-            if (name.SequenceEqual("start"u8))
+            if (field == Field.Start)
             {
                 if (isNull) continue;
                 if ((error = ReadTime(ref reader, scratch, "start", out flow.Start)) is not null) return error;
                 hasStart = true;
             }
-            else if (name.SequenceEqual("end"u8))
+            else if (field == Field.End)
             {
                 if (isNull) continue;
                 if ((error = ReadTime(ref reader, scratch, "end", out flow.End)) is not null) return error;
                 hasEnd = true;
             }
-            else if (name.SequenceEqual("src_ip"u8))
+            else if (field == Field.SrcIp)
             {
                 if (isNull) continue;
                 if ((error = ReadIp(ref reader, scratch, "src_ip", out flow.SrcIp)) is not null) return error;
                 hasSrcIp = true;
             }
-            else if (name.SequenceEqual("dst_ip"u8))
+            else if (field == Field.DstIp)
             {
                 if (isNull) continue;
                 if ((error = ReadIp(ref reader, scratch, "dst_ip", out flow.DstIp)) is not null) return error;
                 hasDstIp = true;
             }
-            else if (name.SequenceEqual("src_port"u8))
+            else if (field == Field.SrcPort)
             {
                 if (!isNull && (error = ReadPort(ref reader, "src_port", out flow.SrcPort)) is not null) return error;
             }
-            else if (name.SequenceEqual("dst_port"u8))
+            else if (field == Field.DstPort)
             {
                 if (!isNull && (error = ReadPort(ref reader, "dst_port", out flow.DstPort)) is not null) return error;
             }
-            else if (name.SequenceEqual("proto"u8))
+            else if (field == Field.Proto)
             {
                 if (isNull) continue;
                 if ((error = ReadProtocol(ref reader, scratch, out flow.Protocol)) is not null) return error;
                 hasProto = true;
             }
-            else if (name.SequenceEqual("bytes"u8))
+            else if (field == Field.Bytes)
             {
                 if (!isNull && (error = ReadCounter(ref reader, "bytes", out flow.Bytes)) is not null) return error;
             }
-            else if (name.SequenceEqual("packets"u8))
+            else if (field == Field.Packets)
             {
                 if (!isNull && (error = ReadCounter(ref reader, "packets", out flow.Packets)) is not null) return error;
             }
-            else if (name.SequenceEqual("verdict"u8))
+            else if (field == Field.Verdict)
             {
                 if (!isNull && (error = ReadVerdict(ref reader, scratch, out flow.Verdict)) is not null) return error;
             }
-            else if (name.SequenceEqual("direction"u8))
+            else if (field == Field.Direction)
             {
                 if (!isNull && (error = ReadDirection(ref reader, scratch, out flow.Direction)) is not null) return error;
             }
-            else if (name.SequenceEqual("tcp_flags"u8))
+            else if (field == Field.TcpFlags)
             {
                 if (isNull) continue;
                 if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out int flags) || flags is < 0 or > 511)
@@ -119,19 +133,19 @@ public sealed class CanonicalJsonDecoder : LineFlowDecoder
                 flow.TcpFlags = (ushort)flags;
                 flow.HasTcpFlags = true;
             }
-            else if (name.SequenceEqual("reporter"u8))
+            else if (field == Field.Reporter)
             {
                 if (!isNull && (error = ReadString(ref reader, scratch, state, "reporter", out flow.Reporter)) is not null) return error;
             }
-            else if (name.SequenceEqual("policy"u8))
+            else if (field == Field.Policy)
             {
                 if (!isNull && (error = ReadString(ref reader, scratch, state, "policy", out flow.PolicyName)) is not null) return error;
             }
-            else if (name.SequenceEqual("src"u8))
+            else if (field == Field.Src)
             {
                 if (!isNull && (error = ReadIdentity(ref reader, line, state, "src", out flow.SrcIdentity)) is not null) return error;
             }
-            else if (name.SequenceEqual("dst"u8))
+            else if (field == Field.Dst)
             {
                 if (!isNull && (error = ReadIdentity(ref reader, line, state, "dst", out flow.DstIdentity)) is not null) return error;
             }

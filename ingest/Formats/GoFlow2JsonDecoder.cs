@@ -113,8 +113,7 @@ public sealed class GoFlow2JsonDecoder : LineFlowDecoder
         ["forwardingStatus"] = Field.ForwardingStatus,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
-    private static readonly FrozenDictionary<string, Field>.AlternateLookup<ReadOnlySpan<char>> NamesBySpan =
-        Names.GetAlternateLookup<ReadOnlySpan<char>>();
+    private static readonly Utf8NameTable<Field> NamesByUtf8 = new(Names);
 
     /// <summary>Time of one kind (start, end, received) from the most precise field seen: ns over ms over seconds.</summary>
     private struct BestTime
@@ -269,15 +268,8 @@ public sealed class GoFlow2JsonDecoder : LineFlowDecoder
 
     private static Field Classify(ref Utf8JsonReader reader)
     {
-        if (reader.ValueIsEscaped || reader.ValueSpan.Length > 32) return Field.Unknown;
-        Span<char> chars = stackalloc char[32];
-        var name = reader.ValueSpan;
-        for (int i = 0; i < name.Length; i++)
-        {
-            if (name[i] > 127) return Field.Unknown;
-            chars[i] = (char)name[i];
-        }
-        return NamesBySpan.TryGetValue(chars[..name.Length], out var field) ? field : Field.Unknown;
+        if (reader.ValueIsEscaped) return Field.Unknown;
+        return NamesByUtf8.TryGetValue(reader.ValueSpan, out var field) ? field : Field.Unknown;
     }
 
     private static string? ReadUInt(ref Utf8JsonReader reader, string name, out ulong value)

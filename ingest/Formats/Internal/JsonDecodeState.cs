@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
 using System.Text;
 using FlowPolicy.Core.Flows;
 
@@ -10,11 +12,11 @@ namespace FlowPolicy.Ingest.Formats.Internal;
 /// </summary>
 internal sealed class JsonDecodeState
 {
-    public readonly RawJsonCache<string> Strings = new(slots: 1024, maxKeyLength: 256);
+    public readonly RawJsonCache<string> Strings = new(maxSlots: 4096, maxKeyLength: 256);
     /// <summary>Keyed by the raw bytes of an endpoint object; a cached null means "carries no identity".</summary>
-    public readonly RawJsonCache<WorkloadIdentity> Identities = new(slots: 512, maxKeyLength: 4096);
+    public readonly RawJsonCache<WorkloadIdentity> Identities = new(maxSlots: 8192, maxKeyLength: 4096);
     /// <summary>Keyed by the raw bytes of a policy array.</summary>
-    public readonly RawJsonCache<string> Policies = new(slots: 256, maxKeyLength: 4096);
+    public readonly RawJsonCache<string> Policies = new(maxSlots: 256, maxKeyLength: 4096);
 
     // Unescaping buffers for strings with escapes. On the heap rather than stackalloc'd because the compiler cannot
     // prove a stack span handed next to a `ref Utf8JsonReader` never ends up inside the reader.
@@ -42,24 +44,62 @@ internal sealed class JsonDecodeState
 }
 
 /// <summary>
-/// A small direct-mapped cache keyed by raw UTF-8 bytes. A colliding entry replaces the older one, so it never
-/// grows and needs no eviction policy; a miss only costs the work the cache would have saved.
+/// A small fixed-size cache keyed by raw UTF-8 bytes. Each key may live in one of two slots (two hashes), so a
+/// few thousand hot keys rarely evict each other the way they do in a direct-mapped table; when both slots are
+/// taken, the one written longer ago is replaced. It never grows and needs no eviction policy; a miss only costs
+/// the work the cache would have saved.
 /// </summary>
 internal sealed class RawJsonCache<T> where T : class
 {
-    private readonly byte[]?[] _keys;
-    private readonly T?[] _values;
-    private readonly int _mask;
+    /// <summary>Where a cache starts: a cursor may decode a single Kafka message, so a big table up front is waste.</summary>
+    private const int InitialSlots = 256;
+    private byte[]?[] _keys;
+    private T?[] _values;
+    private long[] _written;
+    private int _mask;
+    private readonly int _maxSlots;
     private readonly int _maxKeyLength;
+    private long _clock;
+    private int _misses;
 
-    public RawJsonCache(int slots, int maxKeyLength)
+    public RawJsonCache(int maxSlots, int maxKeyLength)
     {
-        if (slots <= 0 || (slots & (slots - 1)) != 0) throw new ArgumentOutOfRangeException(nameof(slots), "A power of two.");
+        if (maxSlots <= 1 || (maxSlots & (maxSlots - 1)) != 0) throw new ArgumentOutOfRangeException(nameof(maxSlots), "A power of two, at least 2.");
+        _maxSlots = maxSlots;
+        _maxKeyLength = maxKeyLength;
+        int slots = Math.Min(InitialSlots, maxSlots);
         _keys = new byte[]?[slots];
         _values = new T?[slots];
+        _written = new long[slots];
         _mask = slots - 1;
-        _maxKeyLength = maxKeyLength;
     }
+
+    /// <summary>
+    /// Grows the table fourfold, keeping its entries, once it has missed as often as it has slots since the last
+    /// growth: a source with more distinct keys than slots keeps missing, one whose keys fit stops growing it early.
+    /// </summary>
+    private void GrowIfThrashing()
+    {
+        if (++_misses <= _keys.Length || _keys.Length >= _maxSlots) return;
+        var (keys, values, written) = (_keys, _values, _written);
+        int slots = Math.Min(keys.Length * 4, _maxSlots);
+        _keys = new byte[]?[slots];
+        _values = new T?[slots];
+        _written = new long[slots];
+        _mask = slots - 1;
+        _misses = 0;
+        for (int i = 0; i < keys.Length; i++)
+        {
+            if (keys[i] is not { } key) continue;
+            var (first, second) = Slots(Hash(key));
+            int slot = _keys[first] is null ? first : _keys[second] is null ? second : _written[first] <= _written[second] ? first : second;
+            _keys[slot] = key;
+            _values[slot] = values[i];
+            _written[slot] = written[i];
+        }
+    }
+
+    private (int First, int Second) Slots(uint h) => ((int)(h & (uint)_mask), (int)((h >> 16 | h << 16) * 0x9E3779B1u & (uint)_mask));
 
     /// <summary>Looks <paramref name="raw"/> up; <paramref name="slot"/> is where <see cref="Set"/> stores it on a miss (-1: too long to cache).</summary>
     public bool TryGet(ReadOnlySpan<byte> raw, out int slot, out T? value)
@@ -70,19 +110,49 @@ internal sealed class RawJsonCache<T> where T : class
             slot = -1;
             return false;
         }
-        var hash = new HashCode();
-        hash.AddBytes(raw);
-        slot = hash.ToHashCode() & _mask;
-        var key = _keys[slot];
-        if (key is null || !raw.SequenceEqual(key)) return false;
-        value = _values[slot];
-        return true;
+        uint h = Hash(raw);
+        var (first, second) = Slots(h);
+        if (Holds(first, raw))
+        {
+            slot = first;
+            value = _values[first];
+            return true;
+        }
+        if (Holds(second, raw))
+        {
+            slot = second;
+            value = _values[second];
+            return true;
+        }
+        GrowIfThrashing();
+        (first, second) = Slots(h);
+        slot = _keys[first] is null ? first : _keys[second] is null ? second : _written[first] <= _written[second] ? first : second;
+        return false;
     }
+
+    /// <summary>
+    /// Eight bytes per step (HashCode.AddBytes takes four and mixes more): this runs over every identity object of
+    /// every record. Keys are compared in full on a hit, so a weak hash only costs misses, never wrong values.
+    /// </summary>
+    internal static uint Hash(ReadOnlySpan<byte> raw)
+    {
+        const ulong Multiplier = 0x9E3779B97F4A7C15UL;
+        ulong h = (ulong)raw.Length * Multiplier;
+        var words = MemoryMarshal.Cast<byte, ulong>(raw);
+        foreach (ulong word in words) h = (BitOperations.RotateLeft(h, 23) ^ word) * Multiplier;
+        ulong tail = 0;
+        for (int i = words.Length * 8; i < raw.Length; i++) tail = tail << 8 | raw[i];
+        h = (BitOperations.RotateLeft(h, 23) ^ tail) * Multiplier;
+        return (uint)(h >> 32) ^ (uint)h;
+    }
+
+    private bool Holds(int slot, ReadOnlySpan<byte> raw) => _keys[slot] is { } key && raw.SequenceEqual(key);
 
     public void Set(int slot, ReadOnlySpan<byte> raw, T? value)
     {
         if (slot < 0) return;
         _keys[slot] = raw.ToArray();
         _values[slot] = value;
+        _written[slot] = ++_clock;
     }
 }
