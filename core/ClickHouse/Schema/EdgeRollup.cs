@@ -112,7 +112,7 @@ public static class EdgeRollup
     /// </summary>
     public static string HourlySelect(string database, DateOnly day) => HourlySelect(database, day, FlowTables.Flows);
 
-    private static string HourlySelect(string database, DateOnly day, string flowsTable)
+    public static string HourlySelect(string database, DateOnly day, string flowsTable)
     {
         var (from, to) = DayBounds(day);
         return $"""
@@ -137,7 +137,7 @@ public static class EdgeRollup
     /// <summary>One row per edge for the day, merged from the day's hourly rows.</summary>
     public static string DailySelect(string database, DateOnly day) => DailySelect(database, day, FlowTables.EdgesHourly);
 
-    private static string DailySelect(string database, DateOnly day, string hourlyTable)
+    public static string DailySelect(string database, DateOnly day, string hourlyTable)
     {
         var (from, to) = DayBounds(day);
         return $"""

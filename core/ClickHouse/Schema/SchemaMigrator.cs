@@ -82,35 +82,15 @@ public static class SchemaMigrator
             ? int.Parse(await client.QueryScalarAsync($"SELECT max(`version`) FROM {ClickHouseSql.QuoteIdentifier(db, FlowTables.Migrations)}", cancellationToken).ConfigureAwait(false) ?? "0", CultureInfo.InvariantCulture)
             : 0;
 
-        var tables = new (TableDefinition Table, string? TtlColumn, int? RetentionDays)[]
+        foreach (var table in Plan(version, db, options).Where(t => t.Table.EngineClause.StartsWith("ENGINE = Distributed", StringComparison.Ordinal)))
         {
-            (FlowTables.MigrationsTable(), null, null),
-            (FlowTables.FlowsTable(version), "start", options.FlowsRetentionDays),
-            (FlowTables.DeadLetterTable(version), "received", options.DeadLetterRetentionDays),
-            (FlowTables.IngestProgressTable(version), "time", options.IngestProgressRetentionDays),
-            (FlowTables.EdgesTable(FlowTables.EdgesHourly, version), "window_start", options.HourlyEdgesRetentionDays),
-            (FlowTables.EdgesTable(FlowTables.EdgesDaily, version), "window_start", options.DailyEdgesRetentionDays),
-            (FlowTables.SliWindowsTable(version), "window_start", options.SliRetentionDays),
-            (FlowTables.SliDriftTable(version), "window_start", options.SliRetentionDays),
-        };
-
-        var work = new List<(TableDefinition Table, string? TtlColumn, int? RetentionDays)>();
-        foreach (var (table, ttlColumn, retention) in tables)
-        {
-            if (options.Cluster is not { } cluster || !ClusterSchema.IsSharded(table.Name))
-            {
-                work.Add((table, ttlColumn, retention));
-                continue;
-            }
             // A database created for one server has the data in a MergeTree under the original name: turning it into a
             // Distributed table would hide the rows. Moving data between layouts is an operator's decision, not a migration.
-            if (snapshot.Tables.TryGetValue(table.Name, out var existing) && !existing.StartsWith("Distributed", StringComparison.Ordinal))
+            if (snapshot.Tables.TryGetValue(table.Table.Name, out var existing) && !existing.StartsWith("Distributed", StringComparison.Ordinal))
                 throw new InvalidOperationException(
-                    $"{db}.{table.Name} exists as a single-server table ({existing.Split(' ')[0]}); a cluster layout needs it as a Distributed table over {ClusterSchema.LocalName(table.Name)}. Migrate into a new database, then copy the data with INSERT ... SELECT.");
-            var local = table with { Name = ClusterSchema.LocalName(table.Name) };
-            work.Add((local, ttlColumn, retention));
-            work.Add((ClusterSchema.DistributedTable(local, table.Name, cluster, db), null, null));
+                    $"{db}.{table.Table.Name} exists as a single-server table ({existing.Split(' ')[0]}); a cluster layout needs it as a Distributed table over {ClusterSchema.LocalName(table.Table.Name)}. Migrate into a new database, then copy the data with INSERT ... SELECT.");
         }
+        var work = Plan(version, db, options);
 
         foreach (var (table, ttlColumn, retention) in work)
         {
@@ -156,6 +136,38 @@ public static class SchemaMigrator
                 cancellationToken).ConfigureAwait(false);
         }
         return new MigrationReport(version, previous, CurrentVersion, applied, skipped);
+    }
+
+    /// <summary>
+    /// Every table the schema wants, in creation order, with its TTL column and retention: on a cluster each sharded
+    /// table becomes its local table followed by the Distributed table with the original name.
+    /// </summary>
+    public static IReadOnlyList<(TableDefinition Table, string? TtlColumn, int? RetentionDays)> Plan(ClickHouseServerVersion version, string database, SchemaOptions options)
+    {
+        var tables = new (TableDefinition Table, string? TtlColumn, int? RetentionDays)[]
+        {
+            (FlowTables.MigrationsTable(), null, null),
+            (FlowTables.FlowsTable(version), "start", options.FlowsRetentionDays),
+            (FlowTables.DeadLetterTable(version), "received", options.DeadLetterRetentionDays),
+            (FlowTables.IngestProgressTable(version), "time", options.IngestProgressRetentionDays),
+            (FlowTables.EdgesTable(FlowTables.EdgesHourly, version), "window_start", options.HourlyEdgesRetentionDays),
+            (FlowTables.EdgesTable(FlowTables.EdgesDaily, version), "window_start", options.DailyEdgesRetentionDays),
+            (FlowTables.SliWindowsTable(version), "window_start", options.SliRetentionDays),
+            (FlowTables.SliDriftTable(version), "window_start", options.SliRetentionDays),
+        };
+        var work = new List<(TableDefinition Table, string? TtlColumn, int? RetentionDays)>();
+        foreach (var (table, ttlColumn, retention) in tables)
+        {
+            if (options.Cluster is not { } cluster || !ClusterSchema.IsSharded(table.Name))
+            {
+                work.Add((table, ttlColumn, retention));
+                continue;
+            }
+            var local = table with { Name = ClusterSchema.LocalName(table.Name) };
+            work.Add((local, ttlColumn, retention));
+            work.Add((ClusterSchema.DistributedTable(local, table.Name, cluster, database), null, null));
+        }
+        return work;
     }
 
     private static async Task AddMissingColumnsAsync(ClickHouseHttpClient client, TableDefinition table, SchemaSnapshot snapshot, string? onCluster,
