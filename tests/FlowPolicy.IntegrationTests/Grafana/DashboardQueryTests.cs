@@ -148,6 +148,8 @@ public sealed class DashboardQueryTests(ClickHouseServerFixture server, ITestOut
         await running;
         Assert.Equal(expected, stored);
         output.WriteLine($"ingested {stored} records from {produced.Delivered} messages");
+        foreach (var row in await Db.QueryTsvAsync("SELECT table, sum(rows), sum(bytes_on_disk), sum(data_uncompressed_bytes) FROM system.parts WHERE database = currentDatabase() AND active GROUP BY table ORDER BY table"))
+            output.WriteLine($"storage {row[0]}: {row[1]} rows, {row[2]} bytes on disk, {row[3]} uncompressed");
 
         for (var day = DateOnly.FromDateTime(start); day < DateOnly.FromDateTime(start.AddDays(2)); day = day.AddDays(1))
             await EdgeRollup.RebuildDayAsync(Db, day);
