@@ -114,6 +114,13 @@ public sealed class DashboardQueryTests(ClickHouseServerFixture server, ITestOut
                 // "chosen" narrows to shop/frontend -> shop/cart: the edge and its flows exist; the drift panel may be empty then.
                 bool needRows = MustHaveRows.Contains(key) && !(label == "chosen" && key == "debug / Intent: drift and mismatches");
                 if (needRows && result.Rows.Count == 0) failures.Add($"{where}: no rows");
+                // The sample policies allow frontend -> cart:7070, and the scanner's edges are unintended.
+                if (key == "debug / Edges" && result.Rows.Count > 0)
+                {
+                    var intents = result.Rows.Select(r => r[^1].GetString()).Distinct().Order(StringComparer.Ordinal).ToList();
+                    if (label == "chosen" && !intents.SequenceEqual(["intended"])) failures.Add($"{where}: intent {string.Join(",", intents)}, expected intended");
+                    if (label == "all" && !intents.SequenceEqual(["intended", "not intended"])) failures.Add($"{where}: intent values {string.Join(",", intents)}");
+                }
             }
         }
         Assert.True(failures.Count == 0, string.Join("\n\n", failures));
