@@ -27,6 +27,16 @@ public sealed class LocalClickHouseServerOptions
 
     /// <summary>Server log level (logs go to the data directory, not to the console).</summary>
     public string LogLevel { get; set; } = "warning";
+
+    /// <summary>Ports to listen on; null picks free ones. Fixed ports let servers name each other (remote_servers) before they start.</summary>
+    public int? HttpPort { get; set; }
+    public int? TcpPort { get; set; }
+
+    /// <summary>Extra top-level config.xml elements (e.g. remote_servers for a test cluster), added after the defaults.</summary>
+    public IList<XElement> ExtraConfig { get; } = [];
+
+    /// <summary>Extra settings of the default profile in users.xml (e.g. insert_distributed_sync = 1).</summary>
+    public IDictionary<string, string> ProfileSettings { get; } = new SortedDictionary<string, string>(StringComparer.Ordinal);
 }
 
 /// <summary>
@@ -143,8 +153,8 @@ public sealed class LocalClickHouseServer : IAsyncDisposable
         _binary = binary;
         if (!keepPorts)
         {
-            HttpPort = FreePort();
-            TcpPort = FreePort();
+            HttpPort = _options.HttpPort ?? FreePort();
+            TcpPort = _options.TcpPort ?? FreePort();
             while (TcpPort == HttpPort) TcpPort = FreePort();
         }
         lock (_output) _output.Clear();
@@ -227,6 +237,7 @@ public sealed class LocalClickHouseServer : IAsyncDisposable
             new XElement("uncompressed_cache_size", 64L << 20),
             new XElement("max_concurrent_queries", 50),
             new XElement("mlock_executable", "false"));
+        foreach (var element in _options.ExtraConfig) config.Add(new XElement(element));
 
         static XElement User(string name, string password) => new(name,
             new XElement("password", password),
@@ -238,7 +249,8 @@ public sealed class LocalClickHouseServer : IAsyncDisposable
         var usersConfig = new XElement("yandex",
             new XElement("profiles", new XElement("default",
                 new XElement("max_memory_usage", 2_000_000_000),
-                new XElement("max_threads", 2))),
+                new XElement("max_threads", 2),
+                _options.ProfileSettings.Select(s => new XElement(s.Key, s.Value)))),
             users,
             new XElement("quotas", new XElement("default", new XElement("interval",
                 new XElement("duration", 3600), new XElement("queries", 0), new XElement("errors", 0),

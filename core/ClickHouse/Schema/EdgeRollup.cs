@@ -2,6 +2,20 @@ using System.Globalization;
 
 namespace FlowPolicy.Core.ClickHouse.Schema;
 
+/// <summary>The tables a rebuild reads and replaces: the plain names on one server, the local tables on a cluster node.</summary>
+public sealed record EdgeRollupTables(string Flows, string Hourly, string Daily)
+{
+    public static EdgeRollupTables Default { get; } = new(FlowTables.Flows, FlowTables.EdgesHourly, FlowTables.EdgesDaily);
+
+    /// <summary>
+    /// One node's shard of a cluster (<see cref="ClusterSchema"/>): its local flows into its local rollups. REPLACE PARTITION
+    /// only works between local MergeTree tables, and a shard's edges come from the shard's flows only; readers sum the
+    /// shards' partial rows through the Distributed tables (sum, min, max, uniqMerge, argMax all combine across rows).
+    /// </summary>
+    public static EdgeRollupTables ClusterLocal { get; } = new(ClusterSchema.LocalName(FlowTables.Flows),
+        ClusterSchema.LocalName(FlowTables.EdgesHourly), ClusterSchema.LocalName(FlowTables.EdgesDaily));
+}
+
 /// <summary>Rows the rebuild of one day wrote into each rollup.</summary>
 public sealed record EdgeRollupResult(DateOnly Day, long HourlyRows, long DailyRows);
 
@@ -16,11 +30,28 @@ public sealed record EdgeRollupResult(DateOnly Day, long HourlyRows, long DailyR
 public static class EdgeRollup
 {
     /// <summary>Rebuilds edges_1h for the day from flows, then edges_1d for the day from edges_1h.</summary>
-    public static async Task<EdgeRollupResult> RebuildDayAsync(ClickHouseHttpClient client, DateOnly day, CancellationToken cancellationToken = default)
+    public static Task<EdgeRollupResult> RebuildDayAsync(ClickHouseHttpClient client, DateOnly day, CancellationToken cancellationToken = default) =>
+        RebuildDayAsync(client, day, EdgeRollupTables.Default, cancellationToken);
+
+    /// <summary>Rebuilds the day in the given tables (<see cref="EdgeRollupTables.ClusterLocal"/> on each node of a cluster).</summary>
+    public static async Task<EdgeRollupResult> RebuildDayAsync(ClickHouseHttpClient client, DateOnly day, EdgeRollupTables tables, CancellationToken cancellationToken = default)
     {
-        var hourly = await RebuildAsync(client, FlowTables.EdgesHourly, day, HourlySelect(client.Database, day), cancellationToken).ConfigureAwait(false);
-        var daily = await RebuildAsync(client, FlowTables.EdgesDaily, day, DailySelect(client.Database, day), cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(tables);
+        var hourly = await RebuildAsync(client, tables.Hourly, day, HourlySelect(client.Database, day, tables.Flows), cancellationToken).ConfigureAwait(false);
+        var daily = await RebuildAsync(client, tables.Daily, day, DailySelect(client.Database, day, tables.Hourly), cancellationToken).ConfigureAwait(false);
         return new EdgeRollupResult(day, hourly, daily);
+    }
+
+    /// <summary>
+    /// Rebuilds the day on every node of a cluster, one node after the other, each from its own shard's flows. Each node's
+    /// swap is atomic; across nodes a reader can briefly see one shard's new rows beside another's old ones.
+    /// </summary>
+    public static async Task<IReadOnlyList<EdgeRollupResult>> RebuildDayOnNodesAsync(IReadOnlyList<ClickHouseHttpClient> nodes, DateOnly day, CancellationToken cancellationToken = default)
+    {
+        var results = new List<EdgeRollupResult>(nodes.Count);
+        foreach (var node in nodes)
+            results.Add(await RebuildDayAsync(node, day, EdgeRollupTables.ClusterLocal, cancellationToken).ConfigureAwait(false));
+        return results;
     }
 
     /// <summary>The statements one table's rebuild runs, in order (documented in deploy/clickhouse/rollup_rebuild.sql).</summary>
@@ -79,7 +110,9 @@ public static class EdgeRollup
     /// order, so keys and values come from one row). Aggregates are not aliased: 18.16 substitutes aliases that
     /// shadow source columns (bytes, packets) into other expressions.
     /// </summary>
-    public static string HourlySelect(string database, DateOnly day)
+    public static string HourlySelect(string database, DateOnly day) => HourlySelect(database, day, FlowTables.Flows);
+
+    public static string HourlySelect(string database, DateOnly day, string flowsTable)
     {
         var (from, to) = DayBounds(day);
         return $"""
@@ -95,14 +128,16 @@ public static class EdgeRollup
                 uniqStateIf(if(`src_pod` != '', `src_pod`, hex(`src_ip`)), `is_reply` = 0),
                 argMax(`src_label_keys`, `start`), argMax(`src_label_values`, `start`),
                 argMax(`dst_label_keys`, `start`), argMax(`dst_label_values`, `start`)
-            FROM {ClickHouseSql.QuoteIdentifier(database, FlowTables.Flows)}
+            FROM {ClickHouseSql.QuoteIdentifier(database, flowsTable)}
             WHERE `start` >= {from} AND `start` < {to}
             GROUP BY `window_start`, {HourlyEdgeKey}
             """;
     }
 
     /// <summary>One row per edge for the day, merged from the day's hourly rows.</summary>
-    public static string DailySelect(string database, DateOnly day)
+    public static string DailySelect(string database, DateOnly day) => DailySelect(database, day, FlowTables.EdgesHourly);
+
+    public static string DailySelect(string database, DateOnly day, string hourlyTable)
     {
         var (from, to) = DayBounds(day);
         return $"""
@@ -111,7 +146,7 @@ public static class EdgeRollup
                 min(`first_seen`), max(`last_seen`), uniqMergeState(`client_replicas`),
                 argMax(`src_label_keys`, `last_seen`), argMax(`src_label_values`, `last_seen`),
                 argMax(`dst_label_keys`, `last_seen`), argMax(`dst_label_values`, `last_seen`)
-            FROM {ClickHouseSql.QuoteIdentifier(database, FlowTables.EdgesHourly)}
+            FROM {ClickHouseSql.QuoteIdentifier(database, hourlyTable)}
             WHERE `window_start` >= {from} AND `window_start` < {to}
             GROUP BY `day_start`, {EdgeKey}
             """;

@@ -6,11 +6,11 @@ public sealed record ColumnDefinition(string Name, string Type);
 /// <summary>A MergeTree table: columns in order, then everything after the column list (engine, keys).</summary>
 public sealed record TableDefinition(string Name, IReadOnlyList<ColumnDefinition> Columns, string EngineClause)
 {
-    /// <summary>CREATE TABLE IF NOT EXISTS `db`.`name` (...) ENGINE = ...</summary>
-    public string CreateSql(string database)
+    /// <summary>CREATE TABLE IF NOT EXISTS `db`.`name` [ON CLUSTER `c`] (...) ENGINE = ...</summary>
+    public string CreateSql(string database, string? onCluster = null)
     {
         var columns = string.Join(",\n    ", Columns.Select(c => ClickHouseSql.QuoteIdentifier(c.Name) + " " + c.Type));
-        return $"CREATE TABLE IF NOT EXISTS {ClickHouseSql.QuoteIdentifier(database, Name)}\n(\n    {columns}\n)\n{EngineClause}";
+        return $"CREATE TABLE IF NOT EXISTS {ClickHouseSql.QuoteIdentifier(database, Name)}{ClusterSchema.OnCluster(onCluster)}\n(\n    {columns}\n)\n{EngineClause}";
     }
 }
 

@@ -12,8 +12,21 @@ public sealed class SchemaOptions
     public int? DailyEdgesRetentionDays { get; set; }
     public int? SliRetentionDays { get; set; }
 
+    /// <summary>
+    /// A cluster from the server's remote_servers: sharded tables become &lt;name&gt;_local plus a Distributed table with the
+    /// original name (<see cref="ClusterSchema"/>). Null: one server, plain tables.
+    /// </summary>
+    public string? Cluster { get; set; }
+
+    /// <summary>
+    /// With <see cref="Cluster"/>: send DDL once with ON CLUSTER (needs ClickHouse Keeper or ZooKeeper). False: the
+    /// caller migrates every node itself, one client per node, with plain DDL (what works without a Keeper).
+    /// </summary>
+    public bool OnClusterDdl { get; set; } = true;
+
     public void Validate()
     {
+        if (Cluster is { } cluster && string.IsNullOrWhiteSpace(cluster)) throw new ArgumentException("The cluster name must not be empty.");
         foreach (var days in new[] { FlowsRetentionDays, DeadLetterRetentionDays, IngestProgressRetentionDays, HourlyEdgesRetentionDays, DailyEdgesRetentionDays, SliRetentionDays })
             if (days is <= 0) throw new ArgumentException("Retention must be a positive number of days, or unset to keep data forever.");
     }
@@ -55,9 +68,11 @@ public static class SchemaMigrator
 
         var dbExists = await client.QueryScalarAsync(
             $"SELECT count() FROM system.databases WHERE name = {ClickHouseSql.QuoteString(db)}", cancellationToken, useDatabase: false).ConfigureAwait(false);
+        var onCluster = options.Cluster is not null && options.OnClusterDdl ? options.Cluster : null;
         if (dbExists == "0")
         {
-            await client.EnsureDatabaseAsync(cancellationToken).ConfigureAwait(false);
+            if (onCluster is null) await client.EnsureDatabaseAsync(cancellationToken).ConfigureAwait(false);
+            else await client.ExecuteAsync($"CREATE DATABASE IF NOT EXISTS {ClickHouseSql.QuoteIdentifier(db)}{ClusterSchema.OnCluster(onCluster)}", cancellationToken, useDatabase: false).ConfigureAwait(false);
             applied.Add($"create database {db}");
         }
         else skipped.Add($"create database {db}: exists");
@@ -67,31 +82,29 @@ public static class SchemaMigrator
             ? int.Parse(await client.QueryScalarAsync($"SELECT max(`version`) FROM {ClickHouseSql.QuoteIdentifier(db, FlowTables.Migrations)}", cancellationToken).ConfigureAwait(false) ?? "0", CultureInfo.InvariantCulture)
             : 0;
 
-        var tables = new (TableDefinition Table, string? TtlColumn, int? RetentionDays)[]
+        foreach (var table in Plan(version, db, options).Where(t => t.Table.EngineClause.StartsWith("ENGINE = Distributed", StringComparison.Ordinal)))
         {
-            (FlowTables.MigrationsTable(), null, null),
-            (FlowTables.FlowsTable(version), "start", options.FlowsRetentionDays),
-            (FlowTables.DeadLetterTable(version), "received", options.DeadLetterRetentionDays),
-            (FlowTables.IngestProgressTable(version), "time", options.IngestProgressRetentionDays),
-            (FlowTables.EdgesTable(FlowTables.EdgesHourly, version), "window_start", options.HourlyEdgesRetentionDays),
-            (FlowTables.EdgesTable(FlowTables.EdgesDaily, version), "window_start", options.DailyEdgesRetentionDays),
-            (FlowTables.SliWindowsTable(version), "window_start", options.SliRetentionDays),
-            (FlowTables.SliDriftTable(version), "window_start", options.SliRetentionDays),
-        };
+            // A database created for one server has the data in a MergeTree under the original name: turning it into a
+            // Distributed table would hide the rows. Moving data between layouts is an operator's decision, not a migration.
+            if (snapshot.Tables.TryGetValue(table.Table.Name, out var existing) && !existing.StartsWith("Distributed", StringComparison.Ordinal))
+                throw new InvalidOperationException(
+                    $"{db}.{table.Table.Name} exists as a single-server table ({existing.Split(' ')[0]}); a cluster layout needs it as a Distributed table over {ClusterSchema.LocalName(table.Table.Name)}. Migrate into a new database, then copy the data with INSERT ... SELECT.");
+        }
+        var work = Plan(version, db, options);
 
-        foreach (var (table, ttlColumn, retention) in tables)
+        foreach (var (table, ttlColumn, retention) in work)
         {
             var name = table.Name;
             if (!snapshot.Tables.TryGetValue(name, out var engineFull))
             {
-                await client.ExecuteAsync(table.CreateSql(db), cancellationToken).ConfigureAwait(false);
+                await client.ExecuteAsync(table.CreateSql(db, onCluster), cancellationToken).ConfigureAwait(false);
                 applied.Add($"create table {name}");
                 engineFull = "";
             }
             else
             {
                 skipped.Add($"create table {name}: exists");
-                await AddMissingColumnsAsync(client, table, snapshot, applied, skipped, cancellationToken).ConfigureAwait(false);
+                await AddMissingColumnsAsync(client, table, snapshot, onCluster, applied, skipped, cancellationToken).ConfigureAwait(false);
             }
 
             if (ttlColumn is null || retention is null) continue;
@@ -109,7 +122,7 @@ public static class SchemaMigrator
                 continue;
             }
             await client.ExecuteAsync(
-                $"ALTER TABLE {ClickHouseSql.QuoteIdentifier(db, name)} MODIFY TTL {ClickHouseSql.QuoteIdentifier(ttlColumn)} + toIntervalDay({retention})",
+                $"ALTER TABLE {ClickHouseSql.QuoteIdentifier(db, name)}{ClusterSchema.OnCluster(onCluster)} MODIFY TTL {ClickHouseSql.QuoteIdentifier(ttlColumn)} + toIntervalDay({retention})",
                 cancellationToken).ConfigureAwait(false);
             applied.Add(ttlStep);
         }
@@ -125,7 +138,39 @@ public static class SchemaMigrator
         return new MigrationReport(version, previous, CurrentVersion, applied, skipped);
     }
 
-    private static async Task AddMissingColumnsAsync(ClickHouseHttpClient client, TableDefinition table, SchemaSnapshot snapshot,
+    /// <summary>
+    /// Every table the schema wants, in creation order, with its TTL column and retention: on a cluster each sharded
+    /// table becomes its local table followed by the Distributed table with the original name.
+    /// </summary>
+    public static IReadOnlyList<(TableDefinition Table, string? TtlColumn, int? RetentionDays)> Plan(ClickHouseServerVersion version, string database, SchemaOptions options)
+    {
+        var tables = new (TableDefinition Table, string? TtlColumn, int? RetentionDays)[]
+        {
+            (FlowTables.MigrationsTable(), null, null),
+            (FlowTables.FlowsTable(version), "start", options.FlowsRetentionDays),
+            (FlowTables.DeadLetterTable(version), "received", options.DeadLetterRetentionDays),
+            (FlowTables.IngestProgressTable(version), "time", options.IngestProgressRetentionDays),
+            (FlowTables.EdgesTable(FlowTables.EdgesHourly, version), "window_start", options.HourlyEdgesRetentionDays),
+            (FlowTables.EdgesTable(FlowTables.EdgesDaily, version), "window_start", options.DailyEdgesRetentionDays),
+            (FlowTables.SliWindowsTable(version), "window_start", options.SliRetentionDays),
+            (FlowTables.SliDriftTable(version), "window_start", options.SliRetentionDays),
+        };
+        var work = new List<(TableDefinition Table, string? TtlColumn, int? RetentionDays)>();
+        foreach (var (table, ttlColumn, retention) in tables)
+        {
+            if (options.Cluster is not { } cluster || !ClusterSchema.IsSharded(table.Name))
+            {
+                work.Add((table, ttlColumn, retention));
+                continue;
+            }
+            var local = table with { Name = ClusterSchema.LocalName(table.Name) };
+            work.Add((local, ttlColumn, retention));
+            work.Add((ClusterSchema.DistributedTable(local, table.Name, cluster, database), null, null));
+        }
+        return work;
+    }
+
+    private static async Task AddMissingColumnsAsync(ClickHouseHttpClient client, TableDefinition table, SchemaSnapshot snapshot, string? onCluster,
         List<string> applied, List<string> skipped, CancellationToken cancellationToken)
     {
         var existing = snapshot.Columns.TryGetValue(table.Name, out var columns) ? columns : [];
@@ -137,7 +182,7 @@ public static class SchemaMigrator
             {
                 var position = previousColumn is null ? "FIRST" : "AFTER " + ClickHouseSql.QuoteIdentifier(previousColumn);
                 await client.ExecuteAsync(
-                    $"ALTER TABLE {ClickHouseSql.QuoteIdentifier(client.Database, table.Name)} ADD COLUMN {ClickHouseSql.QuoteIdentifier(column.Name)} {column.Type} {position}",
+                    $"ALTER TABLE {ClickHouseSql.QuoteIdentifier(client.Database, table.Name)}{ClusterSchema.OnCluster(onCluster)} ADD COLUMN {ClickHouseSql.QuoteIdentifier(column.Name)} {column.Type} {position}",
                     cancellationToken).ConfigureAwait(false);
                 applied.Add($"{table.Name}: add column {column.Name}");
                 added++;

@@ -1,0 +1,245 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using FlowPolicy.Analytics.Edges;
+using FlowPolicy.Analytics.Intent;
+using FlowPolicy.Analytics.Jobs;
+using FlowPolicy.Analytics.Slis;
+using FlowPolicy.Cli.Commands;
+using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.Ingest.Enrichment;
+using FlowPolicy.Ingest.Kafka;
+using FlowPolicy.Ingest.Workers;
+using FlowPolicy.IntegrationTests.Infrastructure;
+using FlowPolicy.IntegrationTests.Ingest;
+using Xunit.Abstractions;
+
+namespace FlowPolicy.IntegrationTests.Grafana;
+
+/// <summary>
+/// Every panel query and variable query of deploy/grafana/dashboards, with the plugin's macros expanded as the plugin
+/// does, runs against a ClickHouse 18.16 filled the way production fills it: two days of the sample app through the
+/// mock Kafka broker and an ingest worker (flows, dead letters, ingest_progress), the rollup rebuild, the analyze job
+/// with the sample policies (sli_windows, sli_drift), and job_runs rows.
+/// </summary>
+public sealed class DashboardQueryTests(ClickHouseServerFixture server, ITestOutputHelper output) : ClickHouseTest(server), IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "flowpolicy-grafana-" + Guid.NewGuid().ToString("N")[..10]);
+
+    /// <summary>Columns each panel must return, in order: what its visualisation and field overrides are built on.</summary>
+    private static readonly Dictionary<string, string[]> ExpectedColumns = new()
+    {
+        ["executive / Compliance rate (overall)"] = ["time", "flows_compliance", "bytes_compliance"],
+        ["executive / Compliance rate of the busiest services"] = ["time", "service", "compliance_rate"],
+        ["executive / Denied flows per week"] = ["week", "denied"],
+        ["executive / Top services by denial impact"] = ["service", "denied", "total_flows", "denied_share", "denied_clients"],
+        ["executive / Blast radius before and after enforcement"] = ["service", "before_enforcement", "after_enforcement", "reduction"],
+        ["executive / Drift events"] = ["time", "drift", "events"],
+        ["oncall / Denied flows"] = ["time", "denied"],
+        ["oncall / Denied flows (latest first)"] = ["time", "source", "destination", "port", "proto", "reporter", "policy"],
+        ["oncall / New unintended edges"] = ["src", "dst", "port", "proto", "total_flows", "first_window", "why"],
+        ["oncall / Ingest rows/s"] = ["bucket", "rows_per_second"],
+        ["oncall / Ingest lag (messages, worst partition)"] = ["bucket", "max_lag", "max_insert_ms"],
+        ["oncall / Dead letters"] = ["bucket", "dead_letters"],
+        ["oncall / Latest dead letters"] = ["received", "topic", "part", "offset", "line", "fmt", "error", "excerpt"],
+        ["oncall / Scheduled jobs: last success"] = ["job", "last_success", "covered_until", "seconds_since_success", "failures_in_range", "last_error"],
+        ["debug / Edges"] = ["source", "destination", "port", "proto", "total_flows", "total_bytes", "allowed", "denied", "unknown_verdict", "first", "last", "hours_seen", "replicas", "intent"],
+        ["debug / Flows by verdict"] = ["time", "reported", "flow_count"],
+        ["debug / Intent: drift and mismatches"] = ["window_start", "event", "src", "dst", "port", "proto", "flow_count", "reason", "policy", "rule"],
+        ["debug / Flows"] = ["start", "end", "source", "src_pod", "source_ip", "destination", "dst_pod", "destination_ip", "sport", "port", "proto", "reported", "reply", "flow_bytes", "flow_packets", "reporter", "policy", "fmt"],
+    };
+
+    /// <summary>Panels that must show data on the sample (the rest may legitimately be empty, e.g. with no drift).</summary>
+    private static readonly HashSet<string> MustHaveRows =
+    [
+        "executive / Compliance rate (overall)", "executive / Compliance rate of the busiest services", "executive / Denied flows per week",
+        "executive / Top services by denial impact", "executive / Blast radius before and after enforcement", "executive / Drift events",
+        "oncall / Denied flows", "oncall / Denied flows (latest first)", "oncall / New unintended edges", "oncall / Ingest rows/s",
+        "oncall / Ingest lag (messages, worst partition)", "oncall / Dead letters", "oncall / Latest dead letters", "oncall / Scheduled jobs: last success",
+        "debug / Edges", "debug / Flows by verdict", "debug / Intent: drift and mismatches", "debug / Flows",
+    ];
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Every_panel_and_variable_query_runs_on_ClickHouse_filled_by_ingest_and_analyze_and_returns_the_panel_columns()
+    {
+        var (from, to) = await FillAsync();
+        var files = Directory.GetFiles(GrafanaDashboards.Directory, "*.json").OrderBy(f => f, StringComparer.Ordinal).ToList();
+        Assert.Equal(["debug.json", "executive.json", "oncall.json"], files.Select(Path.GetFileName));
+        var panels = files.SelectMany(GrafanaDashboards.Panels).ToList();
+        Assert.Equal(ExpectedColumns.Keys.Order(StringComparer.Ordinal), panels.Select(p => p.ToString()).Order(StringComparer.Ordinal));
+
+        // Grafana's range interval for ~1000 points over the range, as the plugin receives it.
+        int interval = (int)Math.Max(1, (to - from).TotalSeconds / 1000);
+        var failures = new List<string>();
+
+        // Debug dashboard: variables set to "All", then to one real value each, chosen from the variable's own query.
+        var debugFile = files.Single(f => f.EndsWith("debug.json", StringComparison.Ordinal));
+        var all = GrafanaDashboards.Variables(debugFile).ToDictionary(v => v.Name, v => v.AllValue);
+        var chosen = new Dictionary<string, string>(all);
+        var preferred = new Dictionary<string, string> { ["src_namespace"] = "shop", ["src_workload"] = "frontend", ["dst_namespace"] = "shop", ["dst_workload"] = "cart", ["port"] = "7070" };
+        foreach (var (name, query, _) in GrafanaDashboards.Variables(debugFile))
+        {
+            var result = await RunAsync(GrafanaMacros.Expand(query, from, to, interval, chosen));
+            Assert.True(result.Error is null, $"variable {name}: {result.Error}");
+            Assert.True(result.Rows.Count > 0, $"variable {name} lists no values");
+            Assert.Single(result.Columns);
+            var values = result.Rows.Select(r => r[0].ToString()).ToList();
+            chosen[name] = preferred.TryGetValue(name, out var want) ? (values.Contains(want) ? want : throw new Xunit.Sdk.XunitException($"{name} lacks {want}: {string.Join(",", values)}")) : values[0];
+        }
+        output.WriteLine("debug variables: " + string.Join(", ", chosen.Select(kv => kv.Key + "=" + kv.Value)));
+
+        foreach (var panel in panels)
+        {
+            var runs = panel.Dashboard == "debug" ? new[] { ("all", all), ("chosen", chosen) } : [("", new Dictionary<string, string>())];
+            foreach (var (label, variables) in runs)
+            {
+                var key = panel.ToString();
+                var sql = GrafanaMacros.Expand(panel.Sql, from, to, interval, variables);
+                var result = await RunAsync(sql);
+                var where = label.Length == 0 ? key : $"{key} (variables {label})";
+                if (result.Error is not null) { failures.Add($"{where}: {result.Error}\n{sql}"); continue; }
+                output.WriteLine($"{where}: {result.Rows.Count} rows; {string.Join(", ", result.Columns.Select(c => c.Name + " " + c.Type))}");
+                if (!result.Columns.Select(c => c.Name).SequenceEqual(ExpectedColumns[key]))
+                    failures.Add($"{where}: columns {string.Join(",", result.Columns.Select(c => c.Name))}, expected {string.Join(",", ExpectedColumns[key])}");
+                if (panel.Format == "timeseries" && !result.Columns[0].Type.StartsWith("DateTime", StringComparison.Ordinal))
+                    failures.Add($"{where}: a time series panel needs a DateTime first column, got {result.Columns[0].Type}");
+                if (panel.Format == "timeseries" && !result.Columns.Skip(1).Any(c => IsNumeric(c.Type)))
+                    failures.Add($"{where}: a time series panel needs a numeric column");
+                // "chosen" narrows to shop/frontend -> shop/cart: the edge and its flows exist; the drift panel may be empty then.
+                bool needRows = MustHaveRows.Contains(key) && !(label == "chosen" && key == "debug / Intent: drift and mismatches");
+                if (needRows && result.Rows.Count == 0) failures.Add($"{where}: no rows");
+                // The sample policies allow frontend -> cart:7070, and the scanner's edges are unintended.
+                if (key == "debug / Edges" && result.Rows.Count > 0)
+                {
+                    var intents = result.Rows.Select(r => r[^1].GetString()).Distinct().Order(StringComparer.Ordinal).ToList();
+                    if (label == "chosen" && !intents.SequenceEqual(["intended"])) failures.Add($"{where}: intent {string.Join(",", intents)}, expected intended");
+                    if (label == "all" && !intents.SequenceEqual(["intended", "not intended"])) failures.Add($"{where}: intent values {string.Join(",", intents)}");
+                }
+            }
+        }
+        Assert.True(failures.Count == 0, string.Join("\n\n", failures));
+    }
+
+    private static bool IsNumeric(string type) =>
+        type.Replace("Nullable(", "", StringComparison.Ordinal).TrimEnd(')') is var t && (t.StartsWith("UInt", StringComparison.Ordinal) || t.StartsWith("Int", StringComparison.Ordinal) || t.StartsWith("Float", StringComparison.Ordinal));
+
+    /// <summary>Sample app (2 days ending at today's midnight) -> mock Kafka -> ingest worker -> rollups -> analyze (6 h windows) -> job_runs.</summary>
+    private async Task<(DateTime From, DateTime To)> FillAsync()
+    {
+        var start = DateTime.UtcNow.Date.AddDays(-2);
+        var sample = SampleCommand.Write(Path.Combine(_dir, "sample"), start, days: 2, seed: 42, rate: 2);
+        var flowFiles = sample.FlowFiles.Append(WriteBrokenLines(start)).ToList();
+        await SchemaMigrator.MigrateAsync(Db);
+
+        using var cluster = MockKafkaCluster.Start(new MockKafkaClusterOptions { Partitions = 4, Topics = ["flows"] });
+        await using var inventory = new InventoryWatcher(new InventoryWatcherOptions { Paths = sample.InventoryFiles });
+        inventory.Start();
+        using var logs = IngestWorkerTests.TestLogs(output);
+        var worker = new IngestWorker(IngestWorkerTests.KafkaOptions(cluster, "g-grafana"), Db,
+            new IngestWorkerOptions { Lanes = 2, BatchRows = 20_000, BatchInterval = TimeSpan.FromMilliseconds(300), RollupInterval = null, MetricsInterval = TimeSpan.FromSeconds(1) },
+            inventory, logs);
+        using var stop = new CancellationTokenSource();
+        var running = worker.RunAsync(stop.Token);
+        var produced = await Task.Run(() => IngestTestData.Produce(cluster.BootstrapServers, "flows", flowFiles));
+        long expected = ExpectedRecords(flowFiles, sample.InventoryFiles);
+        var stored = await IngestTestData.EventuallyAsync(
+            async () => await IngestTestData.CountAsync(Db, FlowTables.Flows) + await IngestTestData.CountAsync(Db, FlowTables.DeadLetters),
+            n => n >= expected, TimeSpan.FromSeconds(90));
+        await stop.CancelAsync();
+        await running;
+        Assert.Equal(expected, stored);
+        output.WriteLine($"ingested {stored} records from {produced.Delivered} messages");
+        foreach (var row in await Db.QueryTsvAsync("SELECT table, sum(rows), sum(bytes_on_disk), sum(data_uncompressed_bytes) FROM system.parts WHERE database = currentDatabase() AND active GROUP BY table ORDER BY table"))
+            output.WriteLine($"storage {row[0]}: {row[1]} rows, {row[2]} bytes on disk, {row[3]} uncompressed");
+
+        for (var day = DateOnly.FromDateTime(start); day < DateOnly.FromDateTime(start.AddDays(2)); day = day.AddDays(1))
+            await EdgeRollup.RebuildDayAsync(Db, day);
+
+        var intent = new IntentEvaluator(new IntentPolicyLoader().Load(Path.Combine(GrafanaDashboards.RepositoryRoot(), "docs", "examples", "sample-policies")));
+        var job = new AnalyzeJob(new AnalyzeJobOptions(), intent, Db);
+        var source = new ClickHouseEdgeSource(Db);
+        for (var window = start; window < start.AddDays(2); window = window.AddHours(6))
+            await job.RunAsync(new AnalysisWindow(window, window.AddHours(6)), source);
+
+        await JobRunsTable.CreateIfMissingAsync(Db);
+        var now = DateTime.UtcNow;
+        await Db.ExecuteAsync($"""
+            INSERT INTO job_runs (job, window_from, window_to, started, finished, status, error) VALUES
+            ('analyze', {F(start)}, {F(start.AddHours(6))}, {F(now.AddMinutes(-20))}, {F(now.AddMinutes(-19))}, 'success', ''),
+            ('analyze', {F(start.AddHours(6))}, {F(start.AddHours(12))}, {F(now.AddMinutes(-10))}, {F(now.AddMinutes(-10))}, 'failed', 'ClickHouse timeout'),
+            ('rollup', {F(start)}, {F(start.AddDays(1))}, {F(now.AddMinutes(-5))}, {F(now.AddMinutes(-4))}, 'success', '')
+            """);
+        // Flows lie in the two sample days; ingest statistics and dead letters carry today's wall-clock time.
+        return (start, now.AddMinutes(5));
+    }
+
+    private static string F(DateTime t) => ClickHouseSql.FormatDateTime(t);
+
+    /// <summary>Canonical flows with malformed lines between them: the dead letters the on-call dashboard shows.</summary>
+    private string WriteBrokenLines(DateTime start)
+    {
+        var path = Path.Combine(_dir, "canonical-with-broken.jsonl");
+        var text = new StringBuilder();
+        for (int i = 0; i < 50; i++)
+        {
+            text.Append(CultureInfo.InvariantCulture,
+                $"{{\"start\":\"{start.AddMinutes(i):yyyy-MM-ddTHH:mm:ssZ}\",\"src_ip\":\"10.9.0.1\",\"dst_ip\":\"10.9.0.2\",\"src_port\":{40000 + i},\"dst_port\":8080,\"proto\":\"TCP\",\"bytes\":100,\"packets\":1}}\n");
+            if (i % 2 == 1) text.Append(CultureInfo.InvariantCulture, $"not a flow record {i}\n");
+        }
+        File.WriteAllText(path, text.ToString());
+        return path;
+    }
+
+    private static long ExpectedRecords(IEnumerable<string> flowFiles, IReadOnlyList<string> inventoryFiles)
+    {
+        var sink = new CountingSink();
+        var reader = new FlowPolicy.Ingest.Files.FlowFileReader();
+        foreach (var file in flowFiles) reader.Read(file, sink);
+        return sink.Count;
+    }
+
+    private sealed class CountingSink : FlowPolicy.Ingest.Formats.IFlowSink
+    {
+        public long Count;
+        public void Accept(in FlowPolicy.Core.Flows.FlowRecord flow) => Count++;
+        public void Reject(FlowPolicy.Ingest.Formats.FlowDecodeError error) => Count++;
+        public void Skip(string reason, FlowPolicy.Ingest.Formats.SourcePosition position) { }
+    }
+
+    private sealed record QueryResult(IReadOnlyList<(string Name, string Type)> Columns, IReadOnlyList<JsonElement[]> Rows, string? Error);
+
+    private static readonly HttpClient Http = new();
+
+    /// <summary>Runs one query as the plugin would (a plain SELECT), returning column names and types from JSONCompact.</summary>
+    private async Task<QueryResult> RunAsync(string sql)
+    {
+        var url = new Uri(Server.Url, "?database=" + Uri.EscapeDataString(Db.Database));
+        using var response = await Http.PostAsync(url, new StringContent(sql + "\nFORMAT JSONCompact", Encoding.UTF8));
+        var body = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode) return new QueryResult([], [], body.Trim());
+        using var doc = JsonDocument.Parse(body);
+        var columns = doc.RootElement.GetProperty("meta").EnumerateArray()
+            .Select(c => (c.GetProperty("name").GetString()!, c.GetProperty("type").GetString()!)).ToList();
+        var rows = doc.RootElement.GetProperty("data").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.Clone()).ToArray()).ToList();
+        return new QueryResult(columns, rows, null);
+    }
+}
+
+/// <summary>
+/// The table the serve host writes one row per scheduled job run into (its helper owns it); created here when the
+/// schema does not have it yet, with the columns the on-call dashboard reads.
+/// </summary>
+internal static class JobRunsTable
+{
+    public static Task CreateIfMissingAsync(ClickHouseHttpClient db) => db.ExecuteAsync($"""
+        CREATE TABLE IF NOT EXISTS {ClickHouseSql.QuoteIdentifier(db.Database, "job_runs")}
+        (job String, window_from DateTime('UTC'), window_to DateTime('UTC'), started DateTime('UTC'), finished DateTime('UTC'), status String, error String)
+        ENGINE = MergeTree PARTITION BY toYYYYMM(started) ORDER BY (job, started)
+        """);
+}

@@ -1,0 +1,83 @@
+using System.Text;
+using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.Tests.Cli;
+
+namespace FlowPolicy.Tests.Deploy;
+
+/// <summary>
+/// deploy/clickhouse/cluster/*.sql are reference copies of what `migrate --cluster` and the per-node rollup run;
+/// the code is the source of truth. Regenerate with FLOWPOLICY_REGENERATE_SQL=1.
+/// </summary>
+public sealed class ClusterSqlTests
+{
+    private static readonly DateOnly ExampleDay = new(2026, 1, 15);
+
+    public static string SchemaSql()
+    {
+        var version = ClickHouseServerVersion.Parse("24.3");
+        var options = new SchemaOptions { Cluster = "flowpolicy" };
+        var text = new StringBuilder();
+        text.Append($"-- FlowPolicy ClickHouse schema version {SchemaMigrator.CurrentVersion} on a cluster named `flowpolicy`, as `flowpolicy migrate --cluster flowpolicy` creates it on ClickHouse {version}.\n");
+        text.Append("-- ON CLUSTER needs ClickHouse Keeper or ZooKeeper; without one, `--cluster-node URL` (one per node) runs the same statements without ON CLUSTER on each node.\n");
+        text.Append("-- Sharded tables: <table>_local (MergeTree) on every node behind a Distributed table with the original name.\n");
+        text.Append("-- flows, flows_dead_letter, ingest_progress are sharded by kafka_partition (one ingest batch = one shard = one part);\n");
+        text.Append("-- edges_1h/edges_1d have no sharding key: each node rebuilds its own from its flows (rollup_rebuild_per_node.sql).\n");
+        text.Append("-- schema_migrations, sli_windows, sli_drift are whole copies on every node. Reference copy: the code is the source of truth.\n");
+        text.Append("\nCREATE DATABASE IF NOT EXISTS `flowpolicy` ON CLUSTER `flowpolicy`;\n");
+        foreach (var (table, ttlColumn, retention) in SchemaMigrator.Plan(version, "flowpolicy", options))
+        {
+            text.Append('\n').Append(table.CreateSql("flowpolicy", "flowpolicy")).Append(";\n");
+            if (ttlColumn is not null && retention is not null)
+                text.Append($"ALTER TABLE `flowpolicy`.{ClickHouseSql.QuoteIdentifier(table.Name)} ON CLUSTER `flowpolicy` MODIFY TTL {ClickHouseSql.QuoteIdentifier(ttlColumn)} + toIntervalDay({retention});\n");
+        }
+        return text.ToString();
+    }
+
+    public static string RebuildSql()
+    {
+        var text = new StringBuilder();
+        text.Append($"-- Rollup rebuild of one UTC day (example: {ExampleDay:yyyy-MM-dd}) on ONE node of a cluster, from its local flows into its local rollups.\n");
+        text.Append("-- Run on every node (EdgeRollup.RebuildDayOnNodesAsync). REPLACE PARTITION works only between local MergeTree tables.\n");
+        var local = EdgeRollupTables.ClusterLocal;
+        text.Append("\n-- 1. Hourly edges from the node's flows.\n");
+        foreach (var statement in EdgeRollup.RebuildStatements("flowpolicy", local.Hourly, ExampleDay, EdgeRollup.HourlySelect("flowpolicy", ExampleDay, local.Flows)))
+            text.Append(statement).Append(";\n");
+        text.Append("\n-- 2. Daily edges from the node's hourly ones.\n");
+        foreach (var statement in EdgeRollup.RebuildStatements("flowpolicy", local.Daily, ExampleDay, EdgeRollup.DailySelect("flowpolicy", ExampleDay, local.Hourly)))
+            text.Append(statement).Append(";\n");
+        return text.ToString();
+    }
+
+    [Fact]
+    public void Cluster_schema_reference_copy_matches_the_migrator() => Check("schema.sql", SchemaSql());
+
+    [Fact]
+    public void Per_node_rollup_reference_copy_matches_the_code() => Check("rollup_rebuild_per_node.sql", RebuildSql());
+
+    [Fact]
+    public void Every_sharded_table_has_a_local_table_before_its_Distributed_table_and_the_rest_stay_whole()
+    {
+        var plan = SchemaMigrator.Plan(ClickHouseServerVersion.Parse("18.16.1"), "db", new SchemaOptions { Cluster = "c" }).Select(t => t.Table).ToList();
+        foreach (var table in new[] { FlowTables.Flows, FlowTables.DeadLetters, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily })
+        {
+            int local = plan.FindIndex(t => t.Name == table + "_local"), distributed = plan.FindIndex(t => t.Name == table);
+            Assert.True(local >= 0 && distributed == local + 1, table);
+            Assert.StartsWith("ENGINE = MergeTree", plan[local].EngineClause);
+            Assert.StartsWith("ENGINE = Distributed(`c`, `db`, `" + table + "_local`", plan[distributed].EngineClause);
+            Assert.Equal(plan[local].Columns, plan[distributed].Columns);
+        }
+        foreach (var table in new[] { FlowTables.Migrations, FlowTables.SliWindows, FlowTables.SliDrift })
+            Assert.StartsWith("ENGINE = MergeTree", plan.Single(t => t.Name == table).EngineClause);
+        Assert.Equal(SchemaMigrator.Plan(ClickHouseServerVersion.Parse("18.16.1"), "db", new SchemaOptions()).Select(t => t.Table.Name),
+            [FlowTables.Migrations, FlowTables.Flows, FlowTables.DeadLetters, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily, FlowTables.SliWindows, FlowTables.SliDrift]);
+    }
+
+    private static void Check(string file, string expected)
+    {
+        var path = Path.Combine(CliProcess.RepositoryRoot(), "deploy", "clickhouse", "cluster", file);
+        if (Environment.GetEnvironmentVariable("FLOWPOLICY_REGENERATE_SQL") == "1") File.WriteAllText(path, expected);
+        Assert.True(File.Exists(path), $"{path} is missing; run the tests with FLOWPOLICY_REGENERATE_SQL=1.");
+        Assert.Equal(expected, File.ReadAllText(path));
+    }
+}
