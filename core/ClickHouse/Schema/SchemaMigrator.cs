@@ -11,10 +11,11 @@ public sealed class SchemaOptions
     public int? HourlyEdgesRetentionDays { get; set; } = 90;
     public int? DailyEdgesRetentionDays { get; set; }
     public int? SliRetentionDays { get; set; }
+    public int? JobRunsRetentionDays { get; set; } = 180;
 
     public void Validate()
     {
-        foreach (var days in new[] { FlowsRetentionDays, DeadLetterRetentionDays, IngestProgressRetentionDays, HourlyEdgesRetentionDays, DailyEdgesRetentionDays, SliRetentionDays })
+        foreach (var days in new[] { FlowsRetentionDays, DeadLetterRetentionDays, IngestProgressRetentionDays, HourlyEdgesRetentionDays, DailyEdgesRetentionDays, SliRetentionDays, JobRunsRetentionDays })
             if (days is <= 0) throw new ArgumentException("Retention must be a positive number of days, or unset to keep data forever.");
     }
 }
@@ -40,8 +41,9 @@ public sealed record MigrationReport(
 public static class SchemaMigrator
 {
     /// <summary>The schema version this code produces. Bump it when a step is added.</summary>
-    /// <remarks>2: flows.kafka_index, flows.is_reply, flows_dead_letter.line; edge rollup label columns; sli_windows and sli_drift.</remarks>
-    public const int CurrentVersion = 2;
+    /// <remarks>2: flows.kafka_index, flows.is_reply, flows_dead_letter.line; edge rollup label columns; sli_windows and sli_drift.
+    /// 3: job_runs (the scheduler's record of job windows).</remarks>
+    public const int CurrentVersion = 3;
 
     public static async Task<MigrationReport> MigrateAsync(ClickHouseHttpClient client, SchemaOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -77,6 +79,7 @@ public static class SchemaMigrator
             (FlowTables.EdgesTable(FlowTables.EdgesDaily, version), "window_start", options.DailyEdgesRetentionDays),
             (FlowTables.SliWindowsTable(version), "window_start", options.SliRetentionDays),
             (FlowTables.SliDriftTable(version), "window_start", options.SliRetentionDays),
+            (FlowTables.JobRunsTable(version), "window_end", options.JobRunsRetentionDays),
         };
 
         foreach (var (table, ttlColumn, retention) in tables)

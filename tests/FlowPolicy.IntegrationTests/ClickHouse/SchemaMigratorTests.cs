@@ -12,7 +12,7 @@ public sealed class SchemaMigratorTests(ClickHouseServerFixture server, ITestOut
 {
     private static readonly string[] AllTables =
         [FlowTables.Migrations, FlowTables.Flows, FlowTables.DeadLetters, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily,
-         FlowTables.SliWindows, FlowTables.SliDrift];
+         FlowTables.SliWindows, FlowTables.SliDrift, FlowTables.JobRuns];
 
     [Fact]
     public async Task A_fresh_database_gets_every_table_and_a_second_run_applies_nothing()
@@ -125,17 +125,17 @@ public sealed class SchemaMigratorTests(ClickHouseServerFixture server, ITestOut
         var upgrade = await SchemaMigrator.MigrateAsync(Db);
         foreach (var line in upgrade.Applied) output.WriteLine("applied: " + line);
         Assert.Equal(1, upgrade.PreviousSchemaVersion);
-        Assert.Equal(2, upgrade.SchemaVersion);
+        Assert.Equal(SchemaMigrator.CurrentVersion, upgrade.SchemaVersion);
         Assert.Equal(
             ["edges_1h: add column src_label_keys", "edges_1h: add column src_label_values", "edges_1h: add column dst_label_keys", "edges_1h: add column dst_label_values",
              "edges_1d: add column src_label_keys", "edges_1d: add column src_label_values", "edges_1d: add column dst_label_keys", "edges_1d: add column dst_label_values",
-             $"create table {FlowTables.SliWindows}", $"create table {FlowTables.SliDrift}"],
+             $"create table {FlowTables.SliWindows}", $"create table {FlowTables.SliDrift}", $"create table {FlowTables.JobRuns}"],
             upgrade.Applied.Where(a => !a.Contains("retention", StringComparison.Ordinal)));
         Assert.Equal(["frontend", "12", "0"], (await Db.QueryTsvAsync("SELECT src_workload, flows, length(src_label_keys) FROM edges_1h"))[0]);
 
         var again = await SchemaMigrator.MigrateAsync(Db);
         Assert.Empty(again.Applied);
-        Assert.Equal(2, again.PreviousSchemaVersion);
+        Assert.Equal(SchemaMigrator.CurrentVersion, again.PreviousSchemaVersion);
     }
 
     [Fact]
