@@ -98,10 +98,15 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
 
         SliReport? slis = null;
         string? svg = null;
+        int hidden = 0;
         if (intent is not null)
         {
             slis = SliCalculator.Compute(edges, intent, data);
-            var graph = DependencyGraph.Build(data, slis.Edges);
+            // The map shows the dependencies; noise (scanners, debug pods) would bury them in red and has its own table.
+            var noise = set.LeftOut.Where(l => l.Reason is "scanner" or "bare-pod").Select(l => PipelineReport.EdgeKey(l.Edge)).ToHashSet(StringComparer.Ordinal);
+            var drawn = slis.Edges.Where(a => !noise.Contains(PipelineReport.EdgeKey(a.Edge))).ToList();
+            hidden = slis.Edges.Count - drawn.Count;
+            var graph = DependencyGraph.Build(data, drawn);
             try
             {
                 svg = await new GraphvizRenderer().RenderSvgAsync(GraphDot.Render(graph), cancellationToken).ConfigureAwait(false);
@@ -120,6 +125,7 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
             Diff = diff,
             Slis = slis,
             GraphSvg = svg,
+            MapEdgesLeftOut = hidden,
             PreviousEdges = previousEdges,
             PreviousReport = previousEdges is null ? null : previous,
         }, suggestionMarkdown);

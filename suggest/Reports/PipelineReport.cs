@@ -20,6 +20,8 @@ public sealed class PipelineReportInput
     public SliReport? Slis { get; init; }
     /// <summary>Graphviz SVG of the dependency graph (analytics/Graph), inlined; null when not rendered.</summary>
     public string? GraphSvg { get; init; }
+    /// <summary>Edges not drawn on the map (noise: scanners, debug pods), said under it.</summary>
+    public int MapEdgesLeftOut { get; init; }
     /// <summary>Edge keys (<see cref="PipelineReport.EdgeKey"/>) of the previous report; null for the first report.</summary>
     public IReadOnlySet<string>? PreviousEdges { get; init; }
     public string? PreviousReport { get; init; }
@@ -125,7 +127,9 @@ public static class PipelineReport
         {
             A("<section><h2>Service map</h2>");
             A("<p class=\"note\">A box per namespace; edge width by flows; <span class=\"red\">red</span>: denials observed (dashed when all denied); <span class=\"orange\">orange</span>: not allowed by the intended policy.</p>");
-            A("<div class=\"map\">" + InlineSvg(svg) + "</div></section>");
+            A("<div class=\"map\">" + InlineSvg(svg) + "</div>");
+            if (input.MapEdgesLeftOut > 0) A(I($"<p class=\"note\">{input.MapEdgesLeftOut} noise edges (scanners, debug pods) are not drawn; they are listed under \"Noise left out\".</p>"));
+            A("</section>");
         }
 
         if (input.Slis is { } s)
@@ -150,7 +154,8 @@ public static class PipelineReport
         A(input.Diff is null
             ? "<p class=\"note\">No intended policy configured: every suggested allow rule is listed.</p>"
             : I($"<p class=\"note\">{input.Diff.ToAdd.Count} rules to add, {input.Diff.Approved.Count} already allowed by the intended policy (kept).</p>"));
-        if (facts.Changes.Count > 0)
+        if (facts.Changes.Count == 0) A("<p class=\"note\">Nothing to add: the intended policy already allows every dependency observed in the window.</p>");
+        else
         {
             A("<table><thead><tr><th>rule</th><th>client</th><th>server</th><th>port</th><th class=\"n\">flows</th><th class=\"n\">days</th><th class=\"n\">replicas</th><th>last seen</th><th>confidence</th><th>flags</th></tr></thead><tbody>");
             foreach (var rule in facts.Changes)
@@ -290,7 +295,7 @@ public static class PipelineReport
     internal static byte[] Json(PipelineReportInput input, Facts facts)
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             w.WriteNumber("version", 1);
