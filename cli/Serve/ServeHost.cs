@@ -29,9 +29,12 @@ internal sealed class ServeHost : IAsyncDisposable
     private WebApplication? _app;
     private JobScheduler? _scheduler;
     private InventoryWatcher? _inventory;
+    private readonly Func<JobConfig, IScheduledJob?>? _jobOverride;
 
-    public ServeHost(ServeConfig config, ILoggerFactory logs)
+    /// <param name="jobOverride">Tests: a job to run instead of the configured kind (null keeps the configured one).</param>
+    public ServeHost(ServeConfig config, ILoggerFactory logs, Func<JobConfig, IScheduledJob?>? jobOverride = null)
     {
+        _jobOverride = jobOverride;
         config.Validate();
         _config = config;
         _logs = logs;
@@ -55,7 +58,7 @@ internal sealed class ServeHost : IAsyncDisposable
         var factory = new ScheduledJobFactory(_config, _client, _logs);
         var retry = new RetryPolicy(_config.RetryAttempts, _config.RetryBackoff, _config.RetryMaxBackoff);
         var runners = _config.Jobs.Where(j => j.Enabled)
-            .Select(j => new JobRunner(factory.Create(j), _client, retry, _config.CatchUpMaxWindows, _logs.CreateLogger("flowpolicy.jobs")))
+            .Select(j => new JobRunner(_jobOverride?.Invoke(j) ?? factory.Create(j), _client, retry, _config.CatchUpMaxWindows, _logs.CreateLogger("flowpolicy.jobs")))
             .ToList();
         _scheduler = new JobScheduler(runners, _logs.CreateLogger("flowpolicy.scheduler"));
 

@@ -139,6 +139,7 @@ public static class PipelineReport
             foreach (var (name, sli) in s.PerService.OrderBy(p => p.Value.ComplianceRate ?? 2).ThenByDescending(p => p.Value.Flows).ThenBy(p => p.Key, StringComparer.Ordinal))
                 A(I($"<tr><td>{E(name)}</td><td class=\"n\">{sli.Flows:N0}</td><td class=\"n {Tone(sli.ComplianceRate)}\">{Percent(sli.ComplianceRate)}</td><td class=\"n\">{Percent(sli.BytesComplianceRate)}</td><td class=\"n\">{sli.DeniedFlows:N0}</td><td class=\"n\">{sli.DeniedFlowsPerMinute:0.###}</td><td class=\"n\">{sli.UnintendedEdges}</td><td class=\"n\">{sli.VerdictMismatches}</td></tr>"));
             A("</tbody></table>");
+            A("<p class=\"note\">Bytes compliance counts only flows whose log carries byte counts (Hubble flows do not; VPC, GoFlow2, GCP and Azure logs do): n/a means no bytes were logged.</p>");
             int outage = s.VerdictMismatches.Count(m => m.Kind == MismatchKind.ObservedAllowedIntentDenies);
             if (outage > 0) A(I($"<p class=\"alert\">{outage} edges are allowed today but denied by the intended policy: they break when the intent is enforced.</p>"));
             A("</section>");
