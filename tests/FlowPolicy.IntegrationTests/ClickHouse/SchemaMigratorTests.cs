@@ -117,6 +117,7 @@ public sealed class SchemaMigratorTests(ClickHouseServerFixture server, ITestOut
                 await Db.ExecuteAsync($"ALTER TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, table)} DROP COLUMN {ClickHouseSql.QuoteIdentifier(column)}");
         await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.SliWindows)}");
         await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.SliDrift)}");
+        await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.JobRuns)}");
         await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)}");
         await Db.ExecuteAsync(FlowTables.MigrationsTable().CreateSql(Db.Database));
         await Db.ExecuteAsync($"INSERT INTO {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} (version, applied_at, steps, server_version) VALUES (1, now(), [], '')");
@@ -136,6 +137,34 @@ public sealed class SchemaMigratorTests(ClickHouseServerFixture server, ITestOut
         var again = await SchemaMigrator.MigrateAsync(Db);
         Assert.Empty(again.Applied);
         Assert.Equal(SchemaMigrator.CurrentVersion, again.PreviousSchemaVersion);
+    }
+
+    [Fact]
+    public async Task A_schema_2_database_gets_the_job_runs_table_and_nothing_else()
+    {
+        await SchemaMigrator.MigrateAsync(Db);
+        await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.JobRuns)}");
+        await Db.ExecuteAsync($"ALTER TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} DELETE WHERE 1");
+        await Db.ExecuteAsync($"INSERT INTO {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} (version, applied_at, steps, server_version) VALUES (2, now(), [], '')");
+        await WaitForMutationsAsync();
+
+        var upgrade = await SchemaMigrator.MigrateAsync(Db);
+        Assert.Equal(2, upgrade.PreviousSchemaVersion);
+        Assert.Equal(3, upgrade.SchemaVersion);
+        Assert.Equal([$"create table {FlowTables.JobRuns}"], upgrade.Applied.Where(a => !a.Contains("retention", StringComparison.Ordinal)));
+        await Db.ExecuteAsync($"INSERT INTO {FlowTables.JobRuns} (job, window_start, window_end, status, attempt) VALUES ('analyze', now() - 3600, now(), 'succeeded', 1)");
+        Assert.Equal("succeeded", await Db.QueryScalarAsync($"SELECT toString(status) FROM {FlowTables.JobRuns}"));
+
+        var again = await SchemaMigrator.MigrateAsync(Db);
+        Assert.Empty(again.Applied);
+        Assert.Equal(SchemaMigrator.CurrentVersion, again.PreviousSchemaVersion);
+    }
+
+    private async Task WaitForMutationsAsync()
+    {
+        // ALTER ... DELETE is a background mutation on every version: wait until it is done.
+        for (int i = 0; i < 100 && await Db.QueryScalarAsync($"SELECT count() FROM system.mutations WHERE database = {ClickHouseSql.QuoteString(Db.Database)} AND is_done = 0") != "0"; i++)
+            await Task.Delay(100);
     }
 
     [Fact]
