@@ -95,6 +95,9 @@ internal static class JobsCommand
             var end = CommonOptions.ParseTime(parse.GetValue(to), "--to") ?? windows.Previous(DateTime.UtcNow.AddTicks(1)) ?? DateTime.UtcNow;
             var start = CommonOptions.ParseTime(parse.GetValue(from), "--from") ?? windows.Previous(end) ?? end;
             if (start >= end) throw new UsageException("--from must be before --to");
+            if (parse.GetValue(from) is not null && job.Kind is JobKinds.Analyze or JobKinds.Suggest
+                && (start.Ticks % TimeSpan.TicksPerHour != 0 || end.Ticks % TimeSpan.TicksPerHour != 0))
+                throw new UsageException($"--from and --to must be whole UTC hours for {job.Kind} (the edge rollups are hourly)");
             // An explicit range is the data window itself: the job reads [from, to) (whole hours).
             if (parse.GetValue(from) is not null)
                 job = new JobConfig { Name = job.Name, Kind = job.Kind, Schedule = job.Schedule, Emit = job.Emit, Enabled = job.Enabled, Window = end - start };
