@@ -70,14 +70,20 @@ internal static class ServeCommand
             return ExitCodes.Success;
         }
         if (host.HttpAddress is { } address) Console.WriteLine(address);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(stop, host.Stopping);
         try
         {
-            await Task.Delay(Timeout.Infinite, stop);
+            await Task.Delay(Timeout.Infinite, either.Token);
         }
         catch (OperationCanceledException)
         {
         }
         await host.StopAsync();
+        if (!stop.IsCancellationRequested)
+        {
+            log.LogError("A component stopped the host (see the errors above)");
+            return ExitCodes.RuntimeError;
+        }
         return ExitCodes.Success;
     }
 }

@@ -26,7 +26,7 @@ internal sealed class ServeHost : IAsyncDisposable
     private readonly ServeConfig _config;
     private readonly ILoggerFactory _logs;
     private readonly ClickHouseHttpClient _client;
-    private WebApplication? _app;
+    private IHost? _app;
     private JobScheduler? _scheduler;
     private InventoryWatcher? _inventory;
     private readonly Func<JobConfig, IScheduledJob?>? _jobOverride;
@@ -46,6 +46,8 @@ internal sealed class ServeHost : IAsyncDisposable
     public IngestWorker? Ingest { get; private set; }
     public JobScheduler Scheduler => _scheduler ?? throw new InvalidOperationException("not started");
     public bool SchemaReady { get; private set; }
+    /// <summary>Cancelled when the host stops on its own (a component failed fatally).</summary>
+    public CancellationToken Stopping { get; private set; }
 
     /// <summary>Migrates the schema, then starts every component. Throws when ClickHouse is unreachable.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -62,11 +64,12 @@ internal sealed class ServeHost : IAsyncDisposable
             .ToList();
         _scheduler = new JobScheduler(runners, _logs.CreateLogger("flowpolicy.scheduler"));
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // With HTTP off, a plain host: nothing listens.
+        WebApplicationBuilder? web = _config.HttpEnabled ? WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] }) : null;
+        IHostApplicationBuilder builder = web is not null ? web : Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(_logs);
-        builder.Services.AddSingleton<ILoggerFactory>(_logs);
-        builder.WebHost.UseUrls(_config.HttpEnabled ? $"http://{_config.HttpListen}:{_config.HttpPort}" : "http://127.0.0.1:0");
+        web?.WebHost.UseUrls($"http://{_config.HttpListen}:{_config.HttpPort}");
         if (_config.IngestEnabled)
         {
             var kafka = ServerOptions.Kafka(_config.KafkaBrokers, _config.KafkaTopic, _config.KafkaGroup, _config.KafkaProperties.ToArray());
@@ -90,10 +93,17 @@ internal sealed class ServeHost : IAsyncDisposable
         // Jobs finish their window on stop (it is recorded, or it runs again); give them time.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(2));
 
-        var app = builder.Build();
-        MapEndpoints(app);
+        IHost app;
+        if (web is not null)
+        {
+            var webApp = web.Build();
+            MapEndpoints(webApp);
+            app = webApp;
+        }
+        else app = ((HostApplicationBuilder)builder).Build();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         _app = app;
+        Stopping = app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
         if (_config.HttpEnabled)
         {
             HttpAddress = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
@@ -109,13 +119,13 @@ internal sealed class ServeHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_app is not null) await _app.DisposeAsync().ConfigureAwait(false);
+        if (_app is IAsyncDisposable disposable) await disposable.DisposeAsync().ConfigureAwait(false);
+        else _app?.Dispose();
         _client.Dispose();
     }
 
     private void MapEndpoints(WebApplication app)
     {
-        if (!_config.HttpEnabled) return;
         var json = new JsonSerializerOptions { WriteIndented = true };
         app.MapGet("/healthz", () => Results.Text("ok\n"));
         app.MapGet("/readyz", async (CancellationToken ct) =>

@@ -53,4 +53,14 @@ public sealed class ServeCommandTests : IDisposable
         var unreachable = CliProcess.Run("jobs", "list", "--config", path);
         Assert.Equal(3, unreachable.ExitCode);
     }
+
+    [Fact]
+    public void Serve_with_an_unreachable_ClickHouse_exits_3_naming_it()
+    {
+        var path = Path.Combine(_dir, "down.yaml");
+        File.WriteAllText(path, "clickhouse: {url: \"http://127.0.0.1:1/\"}\nhttp: {port: 0}\njobs:\n  rollup: {schedule: \"0 0 * * * ?\"}\n");
+        var result = CliProcess.Run("serve", "--config", path);
+        Assert.Equal(3, result.ExitCode);
+        Assert.Contains("127.0.0.1:1", result.Stderr);
+    }
 }
