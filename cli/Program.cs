@@ -59,6 +59,8 @@ internal static class FlowPolicyCommand
         root.Subcommands.Add(ProduceCommand.Create());
         root.Subcommands.Add(MigrateCommand.Create());
         root.Subcommands.Add(IngestCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(JobsCommand.Create());
         return root;
     }
 }

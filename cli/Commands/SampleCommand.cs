@@ -21,7 +21,8 @@ internal static class SampleCommand
         start.Description = "First day of traffic, UTC (default 2026-11-02, a Monday).";
         var command = new Command("sample",
             "Write the built-in sample app's traffic: Hubble JSON (pod to pod), gzip AWS VPC Flow Logs (traffic crossing the VPC), " +
-            "an inventory (lease history, nodes) and expected-edges.txt, the dependency graph the traffic was generated from.\n\n" +
+            "canonical JSON and GoFlow2 NetFlow (second sightings of part of it), an inventory (lease history, nodes) and " +
+            "expected-edges.txt, the dependency graph the traffic was generated from.\n\n" +
             "Examples:\n" +
             "  flowpolicy sample --out /tmp/sample\n" +
             "  flowpolicy sample --out /tmp/big --days 14 --rate 60")

@@ -12,7 +12,11 @@ internal sealed record SampleFiles(string Directory, IReadOnlyList<string> FlowF
 /// <summary>
 /// Writes the sample's connections as the logs a real cluster produces: Hubble JSON for pod-to-pod traffic,
 /// gzip-compressed AWS VPC Flow Logs (custom v3 format with a header) for traffic crossing the VPC, and the
-/// inventory: a lease history (JSON lines) for pods plus `kubectl get nodes -o json`.
+/// inventory: a lease history (JSON lines) for pods plus `kubectl get nodes -o json`. Two more sources see part of
+/// the traffic again a second later, as a second exporter would: an in-cluster agent writing canonical JSON (every
+/// tenth pod-to-pod connection, identities included) and the border router's NetFlow through GoFlow2 (every tenth
+/// egress connection, addresses only). They add flows to edges that exist anyway, so expected-edges.txt holds for
+/// any subset of the files that includes the Hubble and VPC logs.
 /// </summary>
 internal sealed class SampleWriter
 {
@@ -36,11 +40,126 @@ internal sealed class SampleWriter
         string leases = Path.Combine(directory, "inventory", "leases.jsonl");
         string nodes = Path.Combine(directory, "inventory", "nodes.json");
         string truth = Path.Combine(directory, "expected-edges.txt");
-        int records = WriteHubble(traffic, hubble) + WriteVpc(traffic, vpc);
+        string canonical = Path.Combine(directory, "agent-flows.json");
+        string goflow = Path.Combine(directory, "netflow-goflow2.json");
+        int records = WriteHubble(traffic, hubble) + WriteVpc(traffic, vpc) + WriteCanonical(traffic, canonical) + WriteGoFlow2(traffic, goflow);
         WriteLeases(traffic, leases);
         WriteNodes(nodes);
         File.WriteAllLines(truth, traffic.Truth);
-        return new SampleFiles(directory, [hubble, vpc], [leases, nodes], truth, records);
+        return new SampleFiles(directory, [hubble, vpc, canonical, goflow], [leases, nodes], truth, records);
+    }
+
+    /// <summary>A second sighting of <paramref name="c"/> one second later, if both its pods still hold their addresses then.</summary>
+    private static bool Resighted(in SampleConnection c, out DateTime at)
+    {
+        at = c.Start.AddSeconds(1);
+        return !c.Denied && (c.ClientPod is null || c.ClientPod.LiveAt(at)) && (c.ServerPod is null || c.ServerPod.LiveAt(at));
+    }
+
+    private int WriteCanonical(SampleTraffic traffic, string path)
+    {
+        using var file = File.Create(path);
+        int records = 0, eligible = 0;
+        foreach (var c in traffic.Connections)
+        {
+            // Pod to pod between controller-owned workloads (a bare debug pod's one-off traffic stays Hubble's).
+            if (c.Log != SampleLog.Hubble || c.ClientPod is not { } client || c.ServerPod is not { } server
+                || client.Workload.Kind == "Pod" || server.Workload.Kind == "Pod" || eligible++ % 10 != 0 || !Resighted(c, out var at)) continue;
+            WriteCanonicalRecord(file, at, c.ClientIp, client, c.ClientPort, c.ServerIp, server, c.ServerPort, c.Protocol, c.RequestBytes, "request", c.Node);
+            WriteCanonicalRecord(file, at.AddMilliseconds(4), c.ServerIp, server, c.ServerPort, c.ClientIp, client, c.ClientPort, c.Protocol, c.ResponseBytes, "reply", c.Node);
+            records += 2;
+        }
+        return records;
+    }
+
+    private static void WriteCanonicalRecord(Stream output, DateTime at, PackedIp srcIp, SamplePod src, ushort srcPort, PackedIp dstIp, SamplePod dst, ushort dstPort,
+        byte protocol, ulong bytes, string direction, string node)
+    {
+        using (var json = new Utf8JsonWriter(output, Compact))
+        {
+            json.WriteStartObject();
+            json.WriteString("start", Rfc3339(at));
+            json.WriteString("end", Rfc3339(at.AddSeconds(1)));
+            json.WriteString("src_ip", srcIp.ToString());
+            json.WriteNumber("src_port", srcPort);
+            json.WriteString("dst_ip", dstIp.ToString());
+            json.WriteNumber("dst_port", dstPort);
+            json.WriteString("proto", IpProtocols.Name(protocol));
+            json.WriteNumber("bytes", bytes);
+            json.WriteNumber("packets", 1 + bytes / 1400);
+            json.WriteString("verdict", "allowed");
+            json.WriteString("direction", direction);
+            json.WriteString("reporter", node);
+            WriteCanonicalIdentity(json, "src", src);
+            WriteCanonicalIdentity(json, "dst", dst);
+            json.WriteEndObject();
+        }
+        output.WriteByte((byte)'\n');
+    }
+
+    private static void WriteCanonicalIdentity(Utf8JsonWriter json, string name, SamplePod pod)
+    {
+        json.WriteStartObject(name);
+        json.WriteString("kind", "pod");
+        json.WriteString("namespace", pod.Workload.Namespace);
+        json.WriteString("workload", pod.Workload.Name);
+        json.WriteString("workload_kind", pod.Workload.Kind);
+        json.WriteString("pod", pod.Name);
+        json.WriteStartObject("labels");
+        foreach (var (key, value) in pod.Workload.Labels) json.WriteString(key, value);
+        json.WriteEndObject();
+        json.WriteEndObject();
+    }
+
+    private int WriteGoFlow2(SampleTraffic traffic, string path)
+    {
+        using var file = File.Create(path);
+        int records = 0, eligible = 0;
+        foreach (var c in traffic.Connections)
+        {
+            // Egress from a pod to an outside server as the border router exports it (NetFlow v9, unsampled). The licence
+            // check stays out: its evidence is "once per pod start", which a second exporter would double.
+            if (c.Log != SampleLog.Vpc || c.ClientPod is null || c.ServerPod is not null || c.ServerIp == SampleApp.LicenseServer
+                || eligible++ % 10 != 0 || !Resighted(c, out var at)) continue;
+            WriteGoFlow2Record(file, at, c.ClientIp, c.ClientPort, c.ServerIp, c.ServerPort, c.Protocol, c.RequestBytes, 0x1b);
+            if (c.ResponseBytes > 0)
+            {
+                WriteGoFlow2Record(file, at.AddMilliseconds(20), c.ServerIp, c.ServerPort, c.ClientIp, c.ClientPort, c.Protocol, c.ResponseBytes, 0x12 | 0x08);
+                records++;
+            }
+            records++;
+        }
+        return records;
+    }
+
+    private static void WriteGoFlow2Record(Stream output, DateTime at, PackedIp src, ushort srcPort, PackedIp dst, ushort dstPort, byte protocol, ulong bytes, int tcpFlags)
+    {
+        long ns = (at - DateTime.UnixEpoch).Ticks * 100;
+        using (var json = new Utf8JsonWriter(output, Compact))
+        {
+            json.WriteStartObject();
+            json.WriteString("type", "NETFLOW_V9");
+            json.WriteNumber("time_received_ns", ns + 60_000_000_000);
+            json.WriteNumber("sequence_num", 1);
+            json.WriteNumber("sampling_rate", 0);
+            json.WriteString("sampler_address", "10.0.0.1");
+            json.WriteNumber("time_flow_start_ns", ns);
+            json.WriteNumber("time_flow_end_ns", ns + 1_000_000_000);
+            json.WriteNumber("bytes", bytes);
+            json.WriteNumber("packets", 1 + bytes / 1400);
+            json.WriteString("src_addr", src.ToString());
+            json.WriteString("dst_addr", dst.ToString());
+            json.WriteString("etype", "IPv4");
+            json.WriteString("proto", IpProtocols.Name(protocol));
+            json.WriteNumber("src_port", srcPort);
+            json.WriteNumber("dst_port", dstPort);
+            json.WriteNumber("in_if", 1);
+            json.WriteNumber("out_if", 2);
+            json.WriteNumber("tcp_flags", tcpFlags);
+            json.WriteNumber("forwarding_status", 64);
+            json.WriteEndObject();
+        }
+        output.WriteByte((byte)'\n');
     }
 
     private int WriteHubble(SampleTraffic traffic, string path)

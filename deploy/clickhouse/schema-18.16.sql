@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 2, as the migrator creates it on ClickHouse 18.16.1.
+-- FlowPolicy ClickHouse schema version 3, as the migrator creates it on ClickHouse 18.16.1.
 -- Reference copy: `SchemaMigrator.MigrateAsync` is the source of truth (tests keep this file in sync).
 -- 18.16 flavour: plain String where newer servers get LowCardinality(String); no TTL (use RetentionJob).
 
@@ -195,3 +195,21 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`sli_drift`
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)
 ORDER BY (`kind`, `dst`, `src`, `window_start`);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`job_runs`
+(
+    `job` String,
+    `window_start` DateTime('UTC'),
+    `window_end` DateTime('UTC'),
+    `status` Enum8('succeeded' = 1, 'failed' = 2, 'skipped' = 3),
+    `attempt` UInt16,
+    `started` DateTime('UTC'),
+    `finished` DateTime('UTC'),
+    `trigger` String,
+    `host` String,
+    `error` String,
+    `summary` String
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(`window_end`)
+ORDER BY (`job`, `window_end`, `finished`);

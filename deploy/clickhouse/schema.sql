@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 2, as the migrator creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 3, as the migrator creates it on ClickHouse 24.3.
 -- Reference copy: `SchemaMigrator.MigrateAsync` is the source of truth (tests keep this file in sync).
 -- On servers before 20.1 the LowCardinality(String) columns are plain String (same RowBinary bytes).
 
@@ -196,8 +196,27 @@ ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)
 ORDER BY (`kind`, `dst`, `src`, `window_start`);
 
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`job_runs`
+(
+    `job` LowCardinality(String),
+    `window_start` DateTime('UTC'),
+    `window_end` DateTime('UTC'),
+    `status` Enum8('succeeded' = 1, 'failed' = 2, 'skipped' = 3),
+    `attempt` UInt16,
+    `started` DateTime('UTC'),
+    `finished` DateTime('UTC'),
+    `trigger` LowCardinality(String),
+    `host` LowCardinality(String),
+    `error` String,
+    `summary` String
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(`window_end`)
+ORDER BY (`job`, `window_end`, `finished`);
+
 -- Retention (defaults; SchemaOptions changes them):
 ALTER TABLE `flowpolicy`.`flows` MODIFY TTL `start` + toIntervalDay(30);
 ALTER TABLE `flowpolicy`.`flows_dead_letter` MODIFY TTL `received` + toIntervalDay(14);
 ALTER TABLE `flowpolicy`.`ingest_progress` MODIFY TTL `time` + toIntervalDay(30);
 ALTER TABLE `flowpolicy`.`edges_1h` MODIFY TTL `window_start` + toIntervalDay(90);
+ALTER TABLE `flowpolicy`.`job_runs` MODIFY TTL `window_end` + toIntervalDay(180);

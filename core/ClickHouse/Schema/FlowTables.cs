@@ -28,6 +28,8 @@ public static class FlowTables
     public const string EdgesDaily = "edges_1d";
     public const string SliWindows = "sli_windows";
     public const string SliDrift = "sli_drift";
+    public const string JobRuns = "job_runs";
+    public const string JobStatusEnum = "Enum8('succeeded' = 1, 'failed' = 2, 'skipped' = 3)";
     public const string DriftKindEnum = "Enum8('unintended_edge' = 1, 'stale_rule' = 2, 'observed_allowed_intent_denies' = 3, 'observed_denied_intent_allows' = 4)";
 
     public const string VerdictEnum = "Enum8('unknown' = 0, 'allowed' = 1, 'denied' = 2)";
@@ -230,6 +232,32 @@ public static class FlowTables
             new("analyzed_at", Time),
         ],
         "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`window_start`)\nORDER BY (`kind`, `dst`, `src`, `window_start`)");
+    }
+
+    /// <summary>
+    /// Schema 3: one row per finished attempt of a scheduled job (flowpolicy serve, flowpolicy jobs run). A window is
+    /// done when a 'succeeded' row exists for (job, window_end); the scheduler's catch-up reads these rows, so a
+    /// crash mid-run leaves no row and the window runs again. Second resolution (DateTime) is enough: the finest
+    /// schedule fires once a second.
+    /// </summary>
+    public static TableDefinition JobRunsTable(ClickHouseServerVersion version)
+    {
+        var lc = RepeatedString(version);
+        return new TableDefinition(JobRuns,
+        [
+            new("job", lc),
+            new("window_start", Time),
+            new("window_end", Time),
+            new("status", JobStatusEnum),
+            new("attempt", "UInt16"),
+            new("started", Time),
+            new("finished", Time),
+            new("trigger", lc),
+            new("host", lc),
+            new("error", "String"),
+            new("summary", "String"),
+        ],
+        "ENGINE = MergeTree\nPARTITION BY toYYYYMM(`window_end`)\nORDER BY (`job`, `window_end`, `finished`)");
     }
 
     /// <summary>Applied migration runs: the schema version reached and the steps applied.</summary>

@@ -5,7 +5,7 @@ namespace FlowPolicy.Core.ClickHouse.Schema;
 /// <summary>
 /// Retention without TTL (ClickHouse before 19.6, e.g. 18.16): drops whole partitions whose every row is older
 /// than the table's retention. Harmless where TTL also runs. Tables are partitioned by UTC day (yyyyMMdd) except
-/// ingest_progress (yyyyMM).
+/// ingest_progress and job_runs (yyyyMM).
 /// </summary>
 public static class RetentionJob
 {
@@ -23,6 +23,7 @@ public static class RetentionJob
             (FlowTables.EdgesDaily, options.DailyEdgesRetentionDays),
             (FlowTables.SliWindows, options.SliRetentionDays),
             (FlowTables.SliDrift, options.SliRetentionDays),
+            (FlowTables.JobRuns, options.JobRunsRetentionDays),
         };
         foreach (var (table, days) in tables)
         {

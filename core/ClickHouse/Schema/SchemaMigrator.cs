@@ -11,6 +11,7 @@ public sealed class SchemaOptions
     public int? HourlyEdgesRetentionDays { get; set; } = 90;
     public int? DailyEdgesRetentionDays { get; set; }
     public int? SliRetentionDays { get; set; }
+    public int? JobRunsRetentionDays { get; set; } = 180;
 
     /// <summary>
     /// A cluster from the server's remote_servers: sharded tables become &lt;name&gt;_local plus a Distributed table with the
@@ -27,7 +28,7 @@ public sealed class SchemaOptions
     public void Validate()
     {
         if (Cluster is { } cluster && string.IsNullOrWhiteSpace(cluster)) throw new ArgumentException("The cluster name must not be empty.");
-        foreach (var days in new[] { FlowsRetentionDays, DeadLetterRetentionDays, IngestProgressRetentionDays, HourlyEdgesRetentionDays, DailyEdgesRetentionDays, SliRetentionDays })
+        foreach (var days in new[] { FlowsRetentionDays, DeadLetterRetentionDays, IngestProgressRetentionDays, HourlyEdgesRetentionDays, DailyEdgesRetentionDays, SliRetentionDays, JobRunsRetentionDays })
             if (days is <= 0) throw new ArgumentException("Retention must be a positive number of days, or unset to keep data forever.");
     }
 }
@@ -53,8 +54,9 @@ public sealed record MigrationReport(
 public static class SchemaMigrator
 {
     /// <summary>The schema version this code produces. Bump it when a step is added.</summary>
-    /// <remarks>2: flows.kafka_index, flows.is_reply, flows_dead_letter.line; edge rollup label columns; sli_windows and sli_drift.</remarks>
-    public const int CurrentVersion = 2;
+    /// <remarks>2: flows.kafka_index, flows.is_reply, flows_dead_letter.line; edge rollup label columns; sli_windows and sli_drift.
+    /// 3: job_runs (the scheduler's record of job windows).</remarks>
+    public const int CurrentVersion = 3;
 
     public static async Task<MigrationReport> MigrateAsync(ClickHouseHttpClient client, SchemaOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -154,6 +156,7 @@ public static class SchemaMigrator
             (FlowTables.EdgesTable(FlowTables.EdgesDaily, version), "window_start", options.DailyEdgesRetentionDays),
             (FlowTables.SliWindowsTable(version), "window_start", options.SliRetentionDays),
             (FlowTables.SliDriftTable(version), "window_start", options.SliRetentionDays),
+            (FlowTables.JobRunsTable(version), "window_end", options.JobRunsRetentionDays),
         };
         var work = new List<(TableDefinition Table, string? TtlColumn, int? RetentionDays)>();
         foreach (var (table, ttlColumn, retention) in tables)

@@ -12,7 +12,7 @@ public sealed class SchemaMigratorTests(ClickHouseServerFixture server, ITestOut
 {
     private static readonly string[] AllTables =
         [FlowTables.Migrations, FlowTables.Flows, FlowTables.DeadLetters, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily,
-         FlowTables.SliWindows, FlowTables.SliDrift];
+         FlowTables.SliWindows, FlowTables.SliDrift, FlowTables.JobRuns];
 
     [Fact]
     public async Task A_fresh_database_gets_every_table_and_a_second_run_applies_nothing()
@@ -117,6 +117,7 @@ public sealed class SchemaMigratorTests(ClickHouseServerFixture server, ITestOut
                 await Db.ExecuteAsync($"ALTER TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, table)} DROP COLUMN {ClickHouseSql.QuoteIdentifier(column)}");
         await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.SliWindows)}");
         await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.SliDrift)}");
+        await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.JobRuns)}");
         await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)}");
         await Db.ExecuteAsync(FlowTables.MigrationsTable().CreateSql(Db.Database));
         await Db.ExecuteAsync($"INSERT INTO {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} (version, applied_at, steps, server_version) VALUES (1, now(), [], '')");
@@ -125,17 +126,45 @@ public sealed class SchemaMigratorTests(ClickHouseServerFixture server, ITestOut
         var upgrade = await SchemaMigrator.MigrateAsync(Db);
         foreach (var line in upgrade.Applied) output.WriteLine("applied: " + line);
         Assert.Equal(1, upgrade.PreviousSchemaVersion);
-        Assert.Equal(2, upgrade.SchemaVersion);
+        Assert.Equal(SchemaMigrator.CurrentVersion, upgrade.SchemaVersion);
         Assert.Equal(
             ["edges_1h: add column src_label_keys", "edges_1h: add column src_label_values", "edges_1h: add column dst_label_keys", "edges_1h: add column dst_label_values",
              "edges_1d: add column src_label_keys", "edges_1d: add column src_label_values", "edges_1d: add column dst_label_keys", "edges_1d: add column dst_label_values",
-             $"create table {FlowTables.SliWindows}", $"create table {FlowTables.SliDrift}"],
+             $"create table {FlowTables.SliWindows}", $"create table {FlowTables.SliDrift}", $"create table {FlowTables.JobRuns}"],
             upgrade.Applied.Where(a => !a.Contains("retention", StringComparison.Ordinal)));
         Assert.Equal(["frontend", "12", "0"], (await Db.QueryTsvAsync("SELECT src_workload, flows, length(src_label_keys) FROM edges_1h"))[0]);
 
         var again = await SchemaMigrator.MigrateAsync(Db);
         Assert.Empty(again.Applied);
-        Assert.Equal(2, again.PreviousSchemaVersion);
+        Assert.Equal(SchemaMigrator.CurrentVersion, again.PreviousSchemaVersion);
+    }
+
+    [Fact]
+    public async Task A_schema_2_database_gets_the_job_runs_table_and_nothing_else()
+    {
+        await SchemaMigrator.MigrateAsync(Db);
+        await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.JobRuns)}");
+        await Db.ExecuteAsync($"ALTER TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} DELETE WHERE 1");
+        await Db.ExecuteAsync($"INSERT INTO {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} (version, applied_at, steps, server_version) VALUES (2, now(), [], '')");
+        await WaitForMutationsAsync();
+
+        var upgrade = await SchemaMigrator.MigrateAsync(Db);
+        Assert.Equal(2, upgrade.PreviousSchemaVersion);
+        Assert.Equal(3, upgrade.SchemaVersion);
+        Assert.Equal([$"create table {FlowTables.JobRuns}"], upgrade.Applied.Where(a => !a.Contains("retention", StringComparison.Ordinal)));
+        await Db.ExecuteAsync($"INSERT INTO {FlowTables.JobRuns} (job, window_start, window_end, status, attempt) VALUES ('analyze', now() - 3600, now(), 'succeeded', 1)");
+        Assert.Equal("succeeded", await Db.QueryScalarAsync($"SELECT toString(status) FROM {FlowTables.JobRuns}"));
+
+        var again = await SchemaMigrator.MigrateAsync(Db);
+        Assert.Empty(again.Applied);
+        Assert.Equal(SchemaMigrator.CurrentVersion, again.PreviousSchemaVersion);
+    }
+
+    private async Task WaitForMutationsAsync()
+    {
+        // ALTER ... DELETE is a background mutation on every version: wait until it is done.
+        for (int i = 0; i < 100 && await Db.QueryScalarAsync($"SELECT count() FROM system.mutations WHERE database = {ClickHouseSql.QuoteString(Db.Database)} AND is_done = 0") != "0"; i++)
+            await Task.Delay(100);
     }
 
     [Fact]

@@ -27,7 +27,7 @@ public sealed class DeploySqlTests
         {
             FlowTables.MigrationsTable(), FlowTables.FlowsTable(version), FlowTables.DeadLetterTable(version),
             FlowTables.IngestProgressTable(version), FlowTables.EdgesTable(FlowTables.EdgesHourly, version), FlowTables.EdgesTable(FlowTables.EdgesDaily, version),
-            FlowTables.SliWindowsTable(version), FlowTables.SliDriftTable(version),
+            FlowTables.SliWindowsTable(version), FlowTables.SliDriftTable(version), FlowTables.JobRunsTable(version),
         })
             text.Append('\n').Append(table.CreateSql("flowpolicy")).Append(";\n");
         if (version.SupportsTtl)
@@ -37,6 +37,7 @@ public sealed class DeploySqlTests
             text.Append("ALTER TABLE `flowpolicy`.`flows_dead_letter` MODIFY TTL `received` + toIntervalDay(14);\n");
             text.Append("ALTER TABLE `flowpolicy`.`ingest_progress` MODIFY TTL `time` + toIntervalDay(30);\n");
             text.Append("ALTER TABLE `flowpolicy`.`edges_1h` MODIFY TTL `window_start` + toIntervalDay(90);\n");
+            text.Append("ALTER TABLE `flowpolicy`.`job_runs` MODIFY TTL `window_end` + toIntervalDay(180);\n");
         }
         return text.ToString();
     }

@@ -1,0 +1,112 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Quartz;
+
+namespace FlowPolicy.Cli.Serve;
+
+/// <summary>
+/// The Quartz scheduler of serve: one cron trigger per job, each fire running the job's due windows through its
+/// <see cref="JobRunner"/>. At start every job catches up at once (windows missed while serve was down), without
+/// waiting for its next fire. Quartz's own misfire handling is off (DoNothing): catch-up from job_runs covers it,
+/// exactly once. Stop waits for running jobs, so a window is either recorded or runs again after the restart.
+/// </summary>
+internal sealed class JobScheduler : IHostedService
+{
+    private static readonly ConcurrentDictionary<string, JobRunner> Runners = new(StringComparer.Ordinal);
+    private const string RunnerKey = "runner";
+
+    private readonly IReadOnlyList<JobRunner> _runners;
+    private readonly ILogger _log;
+    private readonly string _id = Guid.NewGuid().ToString("N");
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Task> _catchUps = [];
+    private IScheduler? _scheduler;
+
+    public JobScheduler(IReadOnlyList<JobRunner> runners, ILogger log)
+    {
+        _runners = runners;
+        _log = log;
+    }
+
+    public bool Started { get; private set; }
+    public IReadOnlyList<JobRunner> Jobs => _runners;
+
+    /// <summary>Next fire time per job, for /jobs.</summary>
+    public DateTime? NextFire(JobRunner runner) => runner.Windows.Next(DateTime.UtcNow);
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var scheduler = await QuartzSchedulerBuilder.Create(q => q.UseDefaultThreadPool(Math.Max(2, _runners.Count + 1)))
+            .UseProperties([new("quartz.scheduler.instanceName", "flowpolicy-" + _id)])
+            .BuildScheduler(cancellationToken).ConfigureAwait(false);
+        foreach (var runner in _runners)
+        {
+            var key = _id + "/" + runner.Name;
+            Runners[key] = runner;
+            var job = JobBuilder.Create<FireJob>().WithIdentity(runner.Name).UsingJobData(RunnerKey, key).DisallowConcurrentExecution(true).Build();
+            var trigger = TriggerBuilder.Create().WithIdentity(runner.Name + "-cron").ForJob(job)
+                .WithSchedule(CronScheduleBuilder.Create(CronWindows.Parse(runner.Windows.Schedule)).WithMisfireInstruction(CronTriggerMisfireInstruction.DoNothing))
+                .Build();
+            await scheduler.ScheduleJob(job, trigger, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        await scheduler.Start(cancellationToken).ConfigureAwait(false);
+        _scheduler = scheduler;
+        foreach (var runner in _runners)
+            _catchUps.Add(Task.Run(() => CatchUpAsync(runner)));
+        Started = true;
+        _log.LogInformation("Scheduler started: {Jobs}", string.Join("; ", _runners.Select(r => $"{r.Name} '{r.Windows.Schedule}' next {NextFire(r):yyyy-MM-ddTHH:mm:ssZ}")));
+    }
+
+    private async Task CatchUpAsync(JobRunner runner)
+    {
+        try
+        {
+            await runner.RunDueAsync(DateTime.UtcNow, "catch-up", _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            _log.LogError("Job {Job}: catch-up failed: {Error}; tried again at the next fire", runner.Name, e.Message);
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        Started = false;
+        if (_scheduler is not null)
+            await _scheduler.Shutdown(true, cancellationToken).ConfigureAwait(false);
+        // Catch-up runs are waited for too (a window in progress finishes and is recorded); the token only cuts backoff waits.
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(_catchUps).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        foreach (var runner in _runners) Runners.TryRemove(_id + "/" + runner.Name, out _);
+        _log.LogInformation("Scheduler stopped");
+    }
+
+    /// <summary>What Quartz fires: looks up the job's runner and runs its due windows.</summary>
+    internal sealed class FireJob : IJob
+    {
+        public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
+        {
+            var key = context.MergedJobDataMap.GetString(RunnerKey);
+            if (key is null || !Runners.TryGetValue(key, out var runner)) return;
+            try
+            {
+                // "now" is the scheduled fire time, so a late fire still runs exactly the windows up to it.
+                var now = context.ScheduledFireTimeUtc?.UtcDateTime ?? DateTime.UtcNow;
+                await runner.RunDueAsync(now, "schedule", cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+    }
+}

@@ -1,0 +1,323 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using FlowPolicy.Suggest.Reports;
+using YamlDotNet.RepresentationModel;
+
+namespace FlowPolicy.Cli.Serve;
+
+/// <summary>The job kinds serve knows; a job's name defaults to its kind.</summary>
+internal static class JobKinds
+{
+    public const string Analyze = "analyze";
+    public const string Suggest = "suggest";
+    public const string Rollup = "rollup";
+    public const string Retention = "retention";
+    public static readonly IReadOnlyList<string> All = [Analyze, Suggest, Rollup, Retention];
+}
+
+/// <summary>One scheduled job: what it does (kind), when (Quartz cron, UTC) and over how much data (window).</summary>
+internal sealed class JobConfig
+{
+    public required string Name { get; init; }
+    public required string Kind { get; init; }
+    /// <summary>Quartz cron with seconds: "sec min hour day-of-month month day-of-week", e.g. "0 5 * * * ?" (hourly at :05).</summary>
+    public required string Schedule { get; init; }
+    /// <summary>
+    /// Data read by analyze/suggest: [end - Window, end), end being the fire time rounded down to the hour (the edge
+    /// rollups are hourly). Null: the schedule's own period, rounded to hours.
+    /// </summary>
+    public TimeSpan? Window { get; init; }
+    /// <summary>Policy formats a suggest job writes.</summary>
+    public IReadOnlyList<string> Emit { get; init; } = SuggestionOutputOptions.AllFormats;
+    public bool Enabled { get; init; } = true;
+}
+
+/// <summary>
+/// `flowpolicy serve --config FILE`: where the data is and what runs when. YAML or JSON (JSON is read as YAML).
+/// String values may reference environment variables as ${NAME} (secrets stay out of the file); ClickHouse
+/// credentials also come from FLOWPOLICY_CLICKHOUSE_USER / _PASSWORD / _PASSWORD_FILE. Reference: docs/serve.md.
+/// </summary>
+internal sealed class ServeConfig
+{
+    public string KafkaBrokers { get; set; } = Ingest.Kafka.KafkaOptions.DefaultBrokers;
+    public string KafkaTopic { get; set; } = Ingest.Kafka.KafkaOptions.DefaultTopic;
+    public string KafkaGroup { get; set; } = Ingest.Kafka.KafkaOptions.DefaultGroup;
+    public List<string> KafkaProperties { get; } = [];
+
+    public string ClickHouseUrl { get; set; } = "http://127.0.0.1:8123/";
+    public string ClickHouseDatabase { get; set; } = "flowpolicy";
+
+    /// <summary>Run the ingest workers in this process (off: another process ingests; serve only schedules).</summary>
+    public bool IngestEnabled { get; set; } = true;
+    public int IngestWorkers { get; set; } = Math.Max(1, Environment.ProcessorCount);
+    public int IngestBatchRows { get; set; } = 50_000;
+    public TimeSpan IngestBatchInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    public List<string> Inventory { get; } = [];
+    /// <summary>Directory of intended policy files; analyze needs it, suggest uses it for the diff.</summary>
+    public string? Intent { get; set; }
+    /// <summary>Where reports go: OUTPUT/JOB/DATE/.</summary>
+    public string Output { get; set; } = "reports";
+
+    public string HttpListen { get; set; } = "127.0.0.1";
+    public int HttpPort { get; set; } = 8089;
+    public bool HttpEnabled { get; set; } = true;
+
+    /// <summary>Windows missed during downtime that are still run, per job (older ones are logged and skipped).</summary>
+    public int CatchUpMaxWindows { get; set; } = 48;
+    public int RetryAttempts { get; set; } = 3;
+    public TimeSpan RetryBackoff { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan RetryMaxBackoff { get; set; } = TimeSpan.FromMinutes(10);
+
+    public List<JobConfig> Jobs { get; } = [];
+
+    public string? SourcePath { get; private set; }
+
+    /// <summary>Jobs when the file names none: hourly analytics, daily suggestions, rollups and housekeeping.</summary>
+    public static IReadOnlyList<JobConfig> DefaultJobs() =>
+    [
+        new() { Name = JobKinds.Rollup, Kind = JobKinds.Rollup, Schedule = "0 */10 * * * ?" },
+        new() { Name = JobKinds.Analyze, Kind = JobKinds.Analyze, Schedule = "0 5 * * * ?", Window = TimeSpan.FromHours(1) },
+        new() { Name = JobKinds.Suggest, Kind = JobKinds.Suggest, Schedule = "0 30 2 * * ?", Window = TimeSpan.FromDays(7) },
+        new() { Name = JobKinds.Retention, Kind = JobKinds.Retention, Schedule = "0 15 3 * * ?" },
+    ];
+
+    public JobConfig Job(string name) => Jobs.FirstOrDefault(j => j.Name == name)
+        ?? throw new ConfigException($"no job named '{name}'; configured: {string.Join(", ", Jobs.Select(j => j.Name))}");
+
+    public void Validate()
+    {
+        if (!Uri.TryCreate(ClickHouseUrl, UriKind.Absolute, out _)) throw new ConfigException($"clickhouse.url '{ClickHouseUrl}' is not a URL");
+        if (HttpPort is < 0 or > 65535) throw new ConfigException("http.port must be 0..65535 (0 picks a free port)");
+        if (CatchUpMaxWindows < 0) throw new ConfigException("catch_up.max_windows must be 0 or more");
+        if (RetryAttempts is < 1 or > 100) throw new ConfigException("retry.attempts must be 1..100");
+        if (RetryBackoff < TimeSpan.Zero || RetryMaxBackoff < RetryBackoff) throw new ConfigException("retry.backoff must be >= 0 and retry.max_backoff >= retry.backoff");
+        if (IngestWorkers < 1) throw new ConfigException("ingest.workers must be at least 1");
+        foreach (var job in Jobs)
+        {
+            if (!JobKinds.All.Contains(job.Kind)) throw new ConfigException($"jobs.{job.Name}.kind '{job.Kind}' is unknown; use one of: {string.Join(", ", JobKinds.All)}");
+            try
+            {
+                CronWindows.Parse(job.Schedule);
+            }
+            catch (FormatException e)
+            {
+                throw new ConfigException($"jobs.{job.Name}.schedule '{job.Schedule}': {e.Message}");
+            }
+            if (job.Window is { } w && (w <= TimeSpan.Zero || w.Ticks % TimeSpan.TicksPerHour != 0))
+                throw new ConfigException($"jobs.{job.Name}.window must be whole hours (the edge rollups are hourly), e.g. 1h or 7d");
+            if (job.Kind == JobKinds.Analyze && Intent is null)
+                throw new ConfigException($"jobs.{job.Name} (analyze) needs 'intent: DIR', the intended policy files");
+            foreach (var format in job.Emit)
+                if (!SuggestionOutputOptions.AllFormats.Contains(format))
+                    throw new ConfigException($"jobs.{job.Name}.emit: unknown format '{format}'; use any of: {string.Join(",", SuggestionOutputOptions.AllFormats)}");
+        }
+    }
+
+    public static ServeConfig Load(string path, Func<string, string?>? environment = null)
+    {
+        if (!File.Exists(path)) throw new ConfigException($"no such config file '{path}'");
+        var config = Parse(File.ReadAllText(path), path, environment);
+        config.SourcePath = Path.GetFullPath(path);
+        // Relative paths in the file are relative to the file, as an operator reading it expects.
+        var baseDir = Path.GetDirectoryName(config.SourcePath)!;
+        string Resolve(string p) => Path.IsPathRooted(p) ? p : Path.GetFullPath(Path.Combine(baseDir, p));
+        for (int i = 0; i < config.Inventory.Count; i++) config.Inventory[i] = Resolve(config.Inventory[i]);
+        if (config.Intent is not null) config.Intent = Resolve(config.Intent);
+        config.Output = Resolve(config.Output);
+        return config;
+    }
+
+    /// <summary>Parses YAML or JSON text; <paramref name="source"/> names it in errors.</summary>
+    public static ServeConfig Parse(string text, string source = "config", Func<string, string?>? environment = null)
+    {
+        environment ??= Environment.GetEnvironmentVariable;
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlDotNet.Core.YamlException e)
+        {
+            throw new ConfigException($"{source}:{e.Start.Line}: {e.Message}");
+        }
+        var config = new ServeConfig();
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
+        {
+            config.Jobs.AddRange(DefaultJobs());
+            return config;
+        }
+        var reader = new Reader(source, environment);
+        var root = reader.Map(stream.Documents[0].RootNode, "");
+        bool jobsGiven = false;
+        foreach (var (key, node) in root)
+        {
+            switch (key)
+            {
+                case "kafka":
+                    foreach (var (k, v) in reader.Map(node, "kafka"))
+                        switch (k)
+                        {
+                            case "brokers": config.KafkaBrokers = reader.String(v, "kafka.brokers"); break;
+                            case "topic": config.KafkaTopic = reader.String(v, "kafka.topic"); break;
+                            case "group": config.KafkaGroup = reader.String(v, "kafka.group"); break;
+                            case "properties":
+                                foreach (var (pk, pv) in reader.Map(v, "kafka.properties")) config.KafkaProperties.Add(pk + "=" + reader.String(pv, "kafka.properties." + pk));
+                                break;
+                            default: throw reader.Unknown(v, "kafka." + k);
+                        }
+                    break;
+                case "clickhouse":
+                    foreach (var (k, v) in reader.Map(node, "clickhouse"))
+                        switch (k)
+                        {
+                            case "url": config.ClickHouseUrl = reader.String(v, "clickhouse.url"); break;
+                            case "database": config.ClickHouseDatabase = reader.String(v, "clickhouse.database"); break;
+                            default: throw reader.Unknown(v, "clickhouse." + k);
+                        }
+                    break;
+                case "ingest":
+                    foreach (var (k, v) in reader.Map(node, "ingest"))
+                        switch (k)
+                        {
+                            case "enabled": config.IngestEnabled = reader.Bool(v, "ingest.enabled"); break;
+                            case "workers": config.IngestWorkers = reader.Int(v, "ingest.workers"); break;
+                            case "batch_rows": config.IngestBatchRows = reader.Int(v, "ingest.batch_rows"); break;
+                            case "batch_interval": config.IngestBatchInterval = reader.Duration(v, "ingest.batch_interval"); break;
+                            default: throw reader.Unknown(v, "ingest." + k);
+                        }
+                    break;
+                case "inventory": config.Inventory.AddRange(reader.Strings(node, "inventory")); break;
+                case "intent": config.Intent = reader.String(node, "intent"); break;
+                case "output": config.Output = reader.String(node, "output"); break;
+                case "http":
+                    foreach (var (k, v) in reader.Map(node, "http"))
+                        switch (k)
+                        {
+                            case "enabled": config.HttpEnabled = reader.Bool(v, "http.enabled"); break;
+                            case "listen": config.HttpListen = reader.String(v, "http.listen"); break;
+                            case "port": config.HttpPort = reader.Int(v, "http.port"); break;
+                            default: throw reader.Unknown(v, "http." + k);
+                        }
+                    break;
+                case "catch_up":
+                    foreach (var (k, v) in reader.Map(node, "catch_up"))
+                        switch (k)
+                        {
+                            case "max_windows": config.CatchUpMaxWindows = reader.Int(v, "catch_up.max_windows"); break;
+                            default: throw reader.Unknown(v, "catch_up." + k);
+                        }
+                    break;
+                case "retry":
+                    foreach (var (k, v) in reader.Map(node, "retry"))
+                        switch (k)
+                        {
+                            case "attempts": config.RetryAttempts = reader.Int(v, "retry.attempts"); break;
+                            case "backoff": config.RetryBackoff = reader.Duration(v, "retry.backoff"); break;
+                            case "max_backoff": config.RetryMaxBackoff = reader.Duration(v, "retry.max_backoff"); break;
+                            default: throw reader.Unknown(v, "retry." + k);
+                        }
+                    break;
+                case "jobs":
+                    jobsGiven = true;
+                    foreach (var (name, jobNode) in reader.Map(node, "jobs")) config.Jobs.Add(ReadJob(reader, name, jobNode));
+                    break;
+                default: throw reader.Unknown(node, key);
+            }
+        }
+        if (!jobsGiven) config.Jobs.AddRange(DefaultJobs());
+        return config;
+    }
+
+    private static JobConfig ReadJob(Reader reader, string name, YamlNode node)
+    {
+        string? kind = null, schedule = null;
+        TimeSpan? window = null;
+        IReadOnlyList<string>? emit = null;
+        bool enabled = true;
+        foreach (var (k, v) in reader.Map(node, "jobs." + name))
+            switch (k)
+            {
+                case "kind": kind = reader.String(v, $"jobs.{name}.kind"); break;
+                case "schedule": schedule = reader.String(v, $"jobs.{name}.schedule"); break;
+                case "window": window = reader.Duration(v, $"jobs.{name}.window"); break;
+                case "emit": emit = reader.Strings(v, $"jobs.{name}.emit"); break;
+                case "enabled": enabled = reader.Bool(v, $"jobs.{name}.enabled"); break;
+                default: throw reader.Unknown(v, $"jobs.{name}.{k}");
+            }
+        if (schedule is null) throw new ConfigException($"{reader.Source}: jobs.{name} needs a schedule (Quartz cron with seconds, e.g. \"0 5 * * * ?\")");
+        return new JobConfig { Name = name, Kind = kind ?? name, Schedule = schedule, Window = window, Emit = emit ?? SuggestionOutputOptions.AllFormats, Enabled = enabled };
+    }
+
+    /// <summary>"90s", "5m", "1h", "7d", "500ms" or a plain number of seconds.</summary>
+    public static TimeSpan ParseDuration(string text)
+    {
+        var match = Regex.Match(text.Trim(), @"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$");
+        if (!match.Success) throw new FormatException($"'{text}' is not a duration; use e.g. 30s, 5m, 1h, 7d");
+        double n = double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        return match.Groups[2].Value switch
+        {
+            "ms" => TimeSpan.FromMilliseconds(n),
+            "m" => TimeSpan.FromMinutes(n),
+            "h" => TimeSpan.FromHours(n),
+            "d" => TimeSpan.FromDays(n),
+            _ => TimeSpan.FromSeconds(n),
+        };
+    }
+
+    private sealed class Reader(string source, Func<string, string?> environment)
+    {
+        private static readonly Regex Variable = new(@"\$\{([A-Za-z_][A-Za-z0-9_]*)\}");
+        public string Source => source;
+
+        public ConfigException Error(YamlNode node, string message) => new($"{source}:{node.Start.Line}: {message}");
+
+        public ConfigException Unknown(YamlNode node, string key) => Error(node, $"unknown setting '{key}' (see docs/serve.md for the reference)");
+
+        public IEnumerable<(string Key, YamlNode Value)> Map(YamlNode node, string path)
+        {
+            if (node is YamlScalarNode { Value: null or "" }) yield break;
+            if (node is not YamlMappingNode map) throw Error(node, $"'{(path.Length == 0 ? "the document" : path)}' must be a mapping (key: value)");
+            foreach (var (k, v) in map.Children)
+                yield return (((YamlScalarNode)k).Value ?? "", v);
+        }
+
+        public string String(YamlNode node, string path)
+        {
+            if (node is not YamlScalarNode scalar || scalar.Value is null) throw Error(node, $"'{path}' must be a single value");
+            return Variable.Replace(scalar.Value, m => environment(m.Groups[1].Value)
+                ?? throw Error(node, $"'{path}' uses ${{{m.Groups[1].Value}}}, which is not set in the environment"));
+        }
+
+        public IReadOnlyList<string> Strings(YamlNode node, string path) => node switch
+        {
+            YamlSequenceNode list => list.Children.Select(c => String(c, path)).ToList(),
+            _ => String(node, path).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+        };
+
+        public int Int(YamlNode node, string path) =>
+            int.TryParse(String(node, path), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : throw Error(node, $"'{path}' must be a whole number");
+
+        public bool Bool(YamlNode node, string path) => String(node, path).ToLowerInvariant() switch
+        {
+            "true" or "yes" or "on" => true,
+            "false" or "no" or "off" => false,
+            _ => throw Error(node, $"'{path}' must be true or false"),
+        };
+
+        public TimeSpan Duration(YamlNode node, string path)
+        {
+            try
+            {
+                return ParseDuration(String(node, path));
+            }
+            catch (FormatException e)
+            {
+                throw Error(node, $"'{path}': {e.Message}");
+            }
+        }
+    }
+}
+
+/// <summary>A config file problem, naming the file, line and setting; exits 2.</summary>
+internal sealed class ConfigException(string message) : Exception(message);

@@ -1,0 +1,132 @@
+using System.Globalization;
+using System.Net;
+using FlowPolicy.Cli.Commands;
+using FlowPolicy.Cli.Serve;
+using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.Ingest.Kafka;
+using FlowPolicy.IntegrationTests.Infrastructure;
+using FlowPolicy.IntegrationTests.Ingest;
+using Xunit.Abstractions;
+
+namespace FlowPolicy.IntegrationTests.Serve;
+
+/// <summary>
+/// `serve` end to end on second-level schedules against a real ClickHouse and the mock broker: every window of every
+/// job runs exactly once across a restart (missed ones caught up), a failing job is retried with backoff and blocks
+/// no other job, ingest stores the produced flows, and the HTTP endpoint answers.
+/// </summary>
+public sealed class ServeSchedulerTests(ClickHouseServerFixture server, ITestOutputHelper output) : ClickHouseTest(server), IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "flowpolicy-serve-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Every_window_runs_once_across_a_restart_and_a_failing_job_blocks_no_other()
+    {
+        KafkaNativeLibrary.EnsureLoaded();
+        using var cluster = MockKafkaCluster.Start(new MockKafkaClusterOptions { Partitions = 4, Topics = ["flows"] });
+        var files = SampleCommand.Write(Path.Combine(_dir, "sample"), SampleCommand.DefaultStart, days: 1, seed: 3, rate: 1);
+        var produced = await new FlowFileProducer(new KafkaOptions { Brokers = cluster.BootstrapServers, Topic = "flows" }, _ => true).ProduceAsync(files.FlowFiles);
+        Assert.Equal(0, produced.Failed);
+
+        var yaml = string.Create(CultureInfo.InvariantCulture, $$"""
+            kafka: { brokers: "{{cluster.BootstrapServers}}", topic: flows, group: serve-test, properties: { session.timeout.ms: "6000" } }
+            clickhouse: { url: "{{Server.Url}}", database: "{{Db.Database}}" }
+            ingest: { workers: 1, batch_interval: 500ms }
+            inventory: [ "{{string.Join("\", \"", files.InventoryFiles)}}" ]
+            output: "{{_dir}}/reports"
+            http: { port: 0 }
+            retry: { attempts: 2, backoff: 300ms, max_backoff: 1s }
+            jobs:
+              rollup: { schedule: "* * * * * ?" }
+              suggest: { schedule: "*/2 * * * * ?", window: 1h, emit: [k8s, json] }
+              flaky: { kind: retention, schedule: "*/2 * * * * ?" }
+            """);
+        var configPath = Path.Combine(_dir, "flowpolicy.yaml");
+        await File.WriteAllTextAsync(configPath, yaml);
+        var config = ServeConfig.Load(configPath);
+        config.Validate();
+        int flakyCalls = 0;
+        IScheduledJob? Override(JobConfig job) => job.Name == "flaky" ? new FailingJob(job, () => Interlocked.Increment(ref flakyCalls)) : null;
+        using var logs = IngestWorkerTests.TestLogs(output);
+        var store = new JobRunStore(Db);
+
+        // First run: until the rollup job has a few windows and ingest has stored every flow.
+        await using (var host = new ServeHost(config, logs, Override))
+        {
+            await host.StartAsync(default);
+            using var http = new HttpClient { BaseAddress = new Uri(host.HttpAddress!) };
+            Assert.Equal("ok\n", await http.GetStringAsync("/healthz"));
+            await WaitAsync(async () => await SucceededAsync("rollup") >= 3 && host.Ingest!.Metrics.Messages >= produced.Delivered, TimeSpan.FromSeconds(40));
+            await WaitAsync(async () => (await http.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(20));
+            Assert.Contains("\"rollup\"", await http.GetStringAsync("/jobs"));
+            await WaitAsync(async () => (await http.GetAsync("/reports/latest")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(20));
+            await host.StopAsync();
+        }
+        var stopped = DateTime.UtcNow;
+        await Task.Delay(TimeSpan.FromSeconds(4)); // downtime: windows are missed
+
+        // Second run: catches up, then keeps going.
+        await using (var host = new ServeHost(config, logs, Override))
+        {
+            await host.StartAsync(default);
+            var restarted = DateTime.UtcNow;
+            await WaitAsync(async () => (await LastSucceededEndAsync("rollup")) >= restarted.AddSeconds(3) && (await LastSucceededEndAsync("suggest")) >= restarted.AddSeconds(2), TimeSpan.FromSeconds(30));
+            await host.StopAsync();
+        }
+
+        foreach (var job in new[] { "rollup", "suggest" })
+        {
+            var runs = (await store.RecentAsync(job, 10_000, default)).Where(r => r.Status == JobRunStore.Succeeded).OrderBy(r => r.Window.End).ToList();
+            output.WriteLine($"{job}: {runs.Count} windows {runs[0].Window} .. {runs[^1].Window}; triggers {string.Join(",", runs.GroupBy(r => r.Trigger).Select(g => $"{g.Key}={g.Count()}"))}");
+            Assert.Equal(runs.Count, runs.Select(r => r.Window.End).Distinct().Count()); // no window twice
+            for (int i = 1; i < runs.Count; i++)
+                Assert.True(runs[i].Window.Start == runs[i - 1].Window.End, $"{job}: gap or overlap between {runs[i - 1].Window} and {runs[i].Window}");
+            Assert.Contains(runs, r => r.Window.End > stopped.AddSeconds(1) && r.Window.End < stopped.AddSeconds(4) && r.Trigger == "catch-up");
+            Assert.Equal(runs.Count, (await store.RecentAsync(job, 10_000, default)).Count); // nothing failed
+        }
+
+        // The failing job: every attempt recorded, retried once per window, never a success; the others went on (above).
+        var flaky = await store.RecentAsync("flaky", 10_000, default);
+        Assert.NotEmpty(flaky);
+        Assert.All(flaky, r => Assert.Equal(JobRunStore.Failed, r.Status));
+        Assert.Contains(flaky, r => r.Attempt == 2);
+        Assert.Contains("disk on fire", flaky[0].Error);
+        Assert.Equal(flakyCalls, flaky.Count);
+
+        // Ingest ran in the same host: the produced flows are stored once.
+        Assert.Equal(files.Records.ToString(CultureInfo.InvariantCulture), await Db.QueryScalarAsync($"SELECT count() FROM {FlowTables.Flows}"));
+        Assert.True(Directory.GetDirectories(Path.Combine(_dir, "reports", "suggest")).All(d => File.Exists(Path.Combine(d, "report.html"))));
+    }
+
+    private async Task<int> SucceededAsync(string job) =>
+        int.Parse(await Db.QueryScalarAsync($"SELECT count() FROM {FlowTables.JobRuns} WHERE job = '{job}' AND status = 'succeeded'") ?? "0", CultureInfo.InvariantCulture);
+
+    private async Task<DateTime> LastSucceededEndAsync(string job) =>
+        DateTime.UnixEpoch.AddSeconds(long.Parse(await Db.QueryScalarAsync($"SELECT toUnixTimestamp(max(window_end)) FROM {FlowTables.JobRuns} WHERE job = '{job}' AND status = 'succeeded'") ?? "0", CultureInfo.InvariantCulture));
+
+    private static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan limit)
+    {
+        var until = DateTime.UtcNow + limit;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > until) throw new TimeoutException($"condition not met within {limit.TotalSeconds} s");
+            await Task.Delay(250);
+        }
+    }
+
+    private sealed class FailingJob(JobConfig config, Action called) : IScheduledJob
+    {
+        public JobConfig Config => config;
+
+        public Task<string> RunAsync(JobWindow window, CancellationToken cancellationToken)
+        {
+            called();
+            throw new IOException("disk on fire");
+        }
+    }
+}

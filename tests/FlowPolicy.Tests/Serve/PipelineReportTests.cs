@@ -1,0 +1,50 @@
+using System.Text.Json;
+using FlowPolicy.Analytics.Edges;
+using FlowPolicy.Analytics.Slis;
+using FlowPolicy.Cli.Commands;
+using FlowPolicy.Cli.Serve;
+using FlowPolicy.Suggest.Reports;
+using FlowPolicy.Tests.Cli;
+
+namespace FlowPolicy.Tests.Serve;
+
+public sealed class PipelineReportTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "flowpolicy-report-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task A_report_lists_the_edges_that_were_not_in_the_previous_report()
+    {
+        var start = SampleCommand.DefaultStart;
+        var files = SampleCommand.Write(Path.Combine(_dir, "sample"), start, days: 1, seed: 7, rate: 1);
+        var edges = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = files.FlowFiles, InventoryFiles = files.InventoryFiles }).Load().Edges;
+        var intent = PolicyInputs.LoadIntent(Path.Combine(CliProcess.RepositoryRoot(), "docs", "examples", "sample-policies"));
+        var window = new AnalysisWindow(start, start.AddDays(1));
+        var jobDir = Path.Combine(_dir, "reports", "suggest");
+        var withheld = edges.OrderByDescending(e => e.Flows).First();
+
+        var first = await SuggestReportJob.WriteReportAsync(jobDir, "2026-11-03T00-00-00Z", window, edges.Where(e => e != withheld).ToList(), intent, ["k8s", "json"], default);
+        var second = await SuggestReportJob.WriteReportAsync(jobDir, "2026-11-04T00-00-00Z", window, edges, intent, ["k8s", "json"], default);
+
+        foreach (var name in new[] { "report.html", "report.md", "report.json", "suggestions.json" })
+            Assert.True(File.Exists(Path.Combine(second, name)), name);
+        Assert.True(Directory.EnumerateFiles(Path.Combine(second, "k8s"), "*.yaml", SearchOption.AllDirectories).Any());
+        using var firstJson = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(first, "report.json")));
+        Assert.Equal(JsonValueKind.Null, firstJson.RootElement.GetProperty("previous_report").ValueKind);
+        Assert.Equal(edges.Count - 1, firstJson.RootElement.GetProperty("edges").GetArrayLength());
+        using var secondJson = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(second, "report.json")));
+        Assert.Equal("2026-11-03T00-00-00Z", secondJson.RootElement.GetProperty("previous_report").GetString());
+        Assert.Equal([PipelineReport.EdgeKey(withheld)], secondJson.RootElement.GetProperty("new_edges").EnumerateArray().Select(e => e.GetString()));
+
+        var html = File.ReadAllText(Path.Combine(second, "report.html"));
+        Assert.Contains(System.Net.WebUtility.HtmlEncode(withheld.Client.Key), html);
+        Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("http://", html.Replace("http://www.w3.org/", "", StringComparison.Ordinal), StringComparison.Ordinal); // self-contained
+        Assert.Contains("## New edges since the last report", File.ReadAllText(Path.Combine(second, "report.md")));
+    }
+}

@@ -1,0 +1,80 @@
+using FlowPolicy.Cli.Serve;
+using FlowPolicy.Tests.Cli;
+
+namespace FlowPolicy.Tests.Serve;
+
+public sealed class ServeConfigTests
+{
+    [Fact]
+    public void The_example_config_under_deploy_parses_and_validates()
+    {
+        var config = ServeConfig.Load(Path.Combine(CliProcess.RepositoryRoot(), "deploy", "config", "flowpolicy.yaml"));
+        config.Validate();
+        Assert.Equal(["rollup", "analyze", "suggest", "retention"], config.Jobs.Select(j => j.Name));
+        Assert.Equal(TimeSpan.FromDays(7), config.Job("suggest").Window);
+        Assert.Equal(TimeSpan.FromSeconds(30), config.RetryBackoff);
+        // Relative paths resolve against the file's directory.
+        Assert.Equal(Path.Combine(CliProcess.RepositoryRoot(), "docs", "examples", "sample-policies"), config.Intent);
+    }
+
+    [Fact]
+    public void Json_is_read_like_yaml_and_unnamed_settings_keep_their_defaults()
+    {
+        var config = ServeConfig.Parse("""{"clickhouse": {"url": "https://ch.example.com:8443/"}, "jobs": {"hourly": {"kind": "rollup", "schedule": "0 0 * * * ?"}}}""");
+        Assert.Equal("https://ch.example.com:8443/", config.ClickHouseUrl);
+        Assert.Equal("flowpolicy", config.ClickHouseDatabase);
+        var job = Assert.Single(config.Jobs);
+        Assert.Equal(("hourly", "rollup"), (job.Name, job.Kind));
+        Assert.Equal("127.0.0.1", config.HttpListen);
+    }
+
+    [Fact]
+    public void Environment_variables_fill_secrets_and_a_missing_one_is_named()
+    {
+        var env = new Dictionary<string, string> { ["KAFKA_PASSWORD"] = "s3cret" };
+        var config = ServeConfig.Parse("kafka:\n  properties:\n    sasl.password: ${KAFKA_PASSWORD}\n", "f.yaml", k => env.GetValueOrDefault(k));
+        Assert.Equal(["sasl.password=s3cret"], config.KafkaProperties);
+
+        var error = Assert.Throws<ConfigException>(() => ServeConfig.Parse("kafka:\n  brokers: ${NOT_SET_ANYWHERE}\n", "f.yaml", _ => null));
+        Assert.Contains("f.yaml:2", error.Message);
+        Assert.Contains("NOT_SET_ANYWHERE", error.Message);
+    }
+
+    [Theory]
+    [InlineData("kafka:\n  brokerz: x\n", "f.yaml:2", "kafka.brokerz")]
+    [InlineData("retry:\n  backoff: soon\n", "f.yaml:2", "retry.backoff")]
+    [InlineData("jobs:\n  analyze:\n    window: 1h\n", "f.yaml", "needs a schedule")]
+    [InlineData("http:\n  port: eighty\n", "f.yaml:2", "http.port")]
+    public void Bad_settings_are_errors_naming_file_line_and_setting(string yaml, string where, string what)
+    {
+        var error = Assert.Throws<ConfigException>(() => ServeConfig.Parse(yaml, "f.yaml"));
+        Assert.Contains(where, error.Message);
+        Assert.Contains(what, error.Message);
+    }
+
+    [Theory]
+    [InlineData("jobs:\n  x: {kind: rollup, schedule: \"every hour\"}\n", "schedule")]
+    [InlineData("jobs:\n  x: {kind: backup, schedule: \"0 0 * * * ?\"}\n", "kind 'backup'")]
+    [InlineData("jobs:\n  x: {kind: suggest, schedule: \"0 0 * * * ?\", window: 90m}\n", "whole hours")]
+    [InlineData("jobs:\n  x: {kind: analyze, schedule: \"0 0 * * * ?\"}\n", "intent")]
+    public void Validation_refuses_jobs_that_cannot_run(string yaml, string message)
+    {
+        var config = ServeConfig.Parse(yaml, "f.yaml");
+        var error = Assert.Throws<ConfigException>(config.Validate);
+        Assert.Contains(message, error.Message);
+    }
+
+    [Theory]
+    [InlineData("30s", 30)]
+    [InlineData("5m", 300)]
+    [InlineData("2h", 7200)]
+    [InlineData("7d", 604800)]
+    [InlineData("45", 45)]
+    [InlineData("500ms", 0.5)]
+    public void Durations_take_a_unit(string text, double seconds) =>
+        Assert.Equal(TimeSpan.FromSeconds(seconds), ServeConfig.ParseDuration(text));
+
+    [Fact]
+    public void An_empty_file_gives_the_default_jobs() =>
+        Assert.Equal(["rollup", "analyze", "suggest", "retention"], ServeConfig.Parse("").Jobs.Select(j => j.Name));
+}
