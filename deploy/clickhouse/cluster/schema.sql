@@ -1,9 +1,9 @@
--- FlowPolicy ClickHouse schema version 2 on a cluster named `flowpolicy`, as `flowpolicy migrate --cluster flowpolicy` creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 3 on a cluster named `flowpolicy`, as `flowpolicy migrate --cluster flowpolicy` creates it on ClickHouse 24.3.
 -- ON CLUSTER needs ClickHouse Keeper or ZooKeeper; without one, `--cluster-node URL` (one per node) runs the same statements without ON CLUSTER on each node.
 -- Sharded tables: <table>_local (MergeTree) on every node behind a Distributed table with the original name.
 -- flows, flows_dead_letter, ingest_progress are sharded by kafka_partition (one ingest batch = one shard = one part);
 -- edges_1h/edges_1d have no sharding key: each node rebuilds its own from its flows (rollup_rebuild_per_node.sql).
--- schema_migrations, sli_windows, sli_drift are whole copies on every node. Reference copy: the code is the source of truth.
+-- schema_migrations, sli_windows, sli_drift, job_runs are whole copies on every node. Reference copy: the code is the source of truth.
 
 CREATE DATABASE IF NOT EXISTS `flowpolicy` ON CLUSTER `flowpolicy`;
 
@@ -331,3 +331,22 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`sli_drift` ON CLUSTER `flowpolicy`
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)
 ORDER BY (`kind`, `dst`, `src`, `window_start`);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`job_runs` ON CLUSTER `flowpolicy`
+(
+    `job` LowCardinality(String),
+    `window_start` DateTime('UTC'),
+    `window_end` DateTime('UTC'),
+    `status` Enum8('succeeded' = 1, 'failed' = 2, 'skipped' = 3),
+    `attempt` UInt16,
+    `started` DateTime('UTC'),
+    `finished` DateTime('UTC'),
+    `trigger` LowCardinality(String),
+    `host` LowCardinality(String),
+    `error` String,
+    `summary` String
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(`window_end`)
+ORDER BY (`job`, `window_end`, `finished`);
+ALTER TABLE `flowpolicy`.`job_runs` ON CLUSTER `flowpolicy` MODIFY TTL `window_end` + toIntervalDay(180);

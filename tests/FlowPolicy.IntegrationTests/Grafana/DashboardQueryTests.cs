@@ -1,3 +1,4 @@
+using FlowPolicy.Cli.Serve;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -167,14 +168,12 @@ public sealed class DashboardQueryTests(ClickHouseServerFixture server, ITestOut
         for (var window = start; window < start.AddDays(2); window = window.AddHours(6))
             await job.RunAsync(new AnalysisWindow(window, window.AddHours(6)), source);
 
-        await JobRunsTable.CreateIfMissingAsync(Db);
+        // Job runs as the serve host records them.
         var now = DateTime.UtcNow;
-        await Db.ExecuteAsync($"""
-            INSERT INTO job_runs (job, window_from, window_to, started, finished, status, error) VALUES
-            ('analyze', {F(start)}, {F(start.AddHours(6))}, {F(now.AddMinutes(-20))}, {F(now.AddMinutes(-19))}, 'success', ''),
-            ('analyze', {F(start.AddHours(6))}, {F(start.AddHours(12))}, {F(now.AddMinutes(-10))}, {F(now.AddMinutes(-10))}, 'failed', 'ClickHouse timeout'),
-            ('rollup', {F(start)}, {F(start.AddDays(1))}, {F(now.AddMinutes(-5))}, {F(now.AddMinutes(-4))}, 'success', '')
-            """);
+        var runs = new JobRunStore(Db);
+        await runs.RecordAsync(new JobRun("analyze", new JobWindow(start, start.AddHours(6)), JobRunStore.Succeeded, 1, now.AddMinutes(-20), now.AddMinutes(-19), "schedule", "test", "", ""), default);
+        await runs.RecordAsync(new JobRun("analyze", new JobWindow(start.AddHours(6), start.AddHours(12)), JobRunStore.Failed, 1, now.AddMinutes(-10), now.AddMinutes(-10), "schedule", "test", "ClickHouse timeout", ""), default);
+        await runs.RecordAsync(new JobRun("rollup", new JobWindow(start, start.AddDays(1)), JobRunStore.Succeeded, 1, now.AddMinutes(-5), now.AddMinutes(-4), "schedule", "test", "", ""), default);
         // Flows lie in the two sample days; ingest statistics and dead letters carry today's wall-clock time.
         return (start, now.AddMinutes(5));
     }
@@ -229,17 +228,4 @@ public sealed class DashboardQueryTests(ClickHouseServerFixture server, ITestOut
         var rows = doc.RootElement.GetProperty("data").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.Clone()).ToArray()).ToList();
         return new QueryResult(columns, rows, null);
     }
-}
-
-/// <summary>
-/// The table the serve host writes one row per scheduled job run into (its helper owns it); created here when the
-/// schema does not have it yet, with the columns the on-call dashboard reads.
-/// </summary>
-internal static class JobRunsTable
-{
-    public static Task CreateIfMissingAsync(ClickHouseHttpClient db) => db.ExecuteAsync($"""
-        CREATE TABLE IF NOT EXISTS {ClickHouseSql.QuoteIdentifier(db.Database, "job_runs")}
-        (job String, window_from DateTime('UTC'), window_to DateTime('UTC'), started DateTime('UTC'), finished DateTime('UTC'), status String, error String)
-        ENGINE = MergeTree PARTITION BY toYYYYMM(started) ORDER BY (job, started)
-        """);
 }
