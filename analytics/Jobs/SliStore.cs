@@ -41,7 +41,8 @@ public static class SliStore
         FlowTables.SliDriftTable(ClickHouseServerVersion.Parse("18.16.1")).Columns.Select(c => c.Name).ToArray();
 
     /// <summary>The statements that replace one window in one table, in order; the new rows go into the staging table after the third.</summary>
-    public static IReadOnlyList<string> ReplaceStatements(string database, string table, AnalysisWindow window)
+    /// <remarks>A replicated target needs <paramref name="stagingEngine"/> (<see cref="ClusterSchema.StagingEngine"/>).</remarks>
+    public static IReadOnlyList<string> ReplaceStatements(string database, string table, AnalysisWindow window, string? stagingEngine = null)
     {
         var target = ClickHouseSql.QuoteIdentifier(database, table);
         var partition = EdgeRollup.PartitionId(DateOnly.FromDateTime(window.From));
@@ -49,7 +50,7 @@ public static class SliStore
         return
         [
             $"DROP TABLE IF EXISTS {staging}",
-            $"CREATE TABLE {staging} AS {target}",
+            $"CREATE TABLE {staging} AS {target}{(stagingEngine is null ? "" : " " + stagingEngine)}",
             $"INSERT INTO {staging} SELECT * FROM {target} WHERE toYYYYMMDD(`window_start`) = {partition} " +
             $"AND NOT (`window_start` = {ClickHouseSql.FormatDateTime(window.From)} AND `window_end` = {ClickHouseSql.FormatDateTime(window.To)})",
             $"ALTER TABLE {target} REPLACE PARTITION {partition} FROM {staging}",
@@ -60,7 +61,8 @@ public static class SliStore
     private static async Task ReplaceAsync(ClickHouseHttpClient client, string table, IReadOnlyList<string> columns, AnalysisWindow window,
         RowBinaryWriter rows, CancellationToken cancellationToken)
     {
-        var statements = ReplaceStatements(client.Database, table, window);
+        var stagingEngine = await ClusterSchema.StagingEngineAsync(client, table, cancellationToken).ConfigureAwait(false);
+        var statements = ReplaceStatements(client.Database, table, window, stagingEngine);
         for (int i = 0; i < 3; i++) await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
         if (rows.RowCount > 0)
         {

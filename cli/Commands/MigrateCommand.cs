@@ -22,6 +22,11 @@ internal static class MigrateCommand
             Description = "With --cluster: migrate each node's HTTP URL in turn with plain DDL instead of ON CLUSTER (clusters without a Keeper). Repeatable; list every node.",
             Arity = ArgumentArity.ZeroOrMore,
         };
+        var replicated = new Option<bool>("--replicated")
+        {
+            Description = "With --cluster: every MergeTree table becomes ReplicatedMergeTree('/clickhouse/tables/{shard}/<database>/<table>', '{replica}'). " +
+                          "Needs ZooKeeper (or Keeper) and the macros shard and replica in every server's config (docs/scaling.md).",
+        };
         var command = new Command("migrate",
             "Create or upgrade FlowPolicy's ClickHouse schema. Each step checks what the server has and applies only what is missing, " +
             "so running it again applies nothing. Prints the steps applied and skipped.\n\n" +
@@ -29,9 +34,10 @@ internal static class MigrateCommand
             "  flowpolicy migrate --clickhouse http://127.0.0.1:8123/\n" +
             "  FLOWPOLICY_CLICKHOUSE_USER=admin FLOWPOLICY_CLICKHOUSE_PASSWORD_FILE=/run/secrets/ch flowpolicy migrate --clickhouse https://ch:8443/ --database flows_prod\n" +
             "  flowpolicy migrate --clickhouse http://ch-0:8123/ --cluster flowpolicy\n" +
-            "  flowpolicy migrate --cluster flowpolicy --cluster-node http://ch-0:8123/ --cluster-node http://ch-1:8123/")
+            "  flowpolicy migrate --cluster flowpolicy --cluster-node http://ch-0:8123/ --cluster-node http://ch-1:8123/\n" +
+            "  flowpolicy migrate --clickhouse http://ch-0:8123/ --cluster flowpolicy --replicated")
         {
-            clickhouse, database, cluster, nodes,
+            clickhouse, database, cluster, nodes, replicated,
         };
         command.SetAction(parse =>
         {
@@ -41,8 +47,10 @@ internal static class MigrateCommand
                 throw new UsageException("--cluster needs the cluster name as the servers' remote_servers spell it");
             if (nodeUrls.Length > 0 && clusterName is null)
                 throw new UsageException("--cluster-node only makes sense with --cluster NAME");
+            if (parse.GetValue(replicated) && clusterName is null)
+                throw new UsageException("--replicated needs --cluster NAME (replicas are named by the servers' macros)");
             var targets = nodeUrls.Length > 0 ? nodeUrls : [parse.GetValue(clickhouse)!];
-            var schema = new SchemaOptions { Cluster = clusterName, OnClusterDdl = nodeUrls.Length == 0 };
+            var schema = new SchemaOptions { Cluster = clusterName, OnClusterDdl = nodeUrls.Length == 0, Replicated = parse.GetValue(replicated) };
             foreach (var url in targets)
             {
                 var options = ServerOptions.ClickHouseClient(url, parse.GetValue(database)!);

@@ -4,6 +4,8 @@ namespace FlowPolicy.Core.ClickHouse.Schema;
 /// How FlowPolicy's tables are laid out on a ClickHouse cluster (see docs/scaling.md). Sharded tables keep their data in
 /// <c>&lt;name&gt;_local</c> MergeTree tables on every node, behind a <c>Distributed</c> table with the original name, so
 /// queries and inserts keep working unchanged. The small SLI tables and schema_migrations stay whole on every node.
+/// Replicated (<see cref="SchemaOptions.Replicated"/>): every MergeTree table is ReplicatedMergeTree, one ZooKeeper path
+/// per shard and table (<see cref="ReplicatedPath"/>).
 /// </summary>
 public static class ClusterSchema
 {
@@ -36,6 +38,67 @@ public static class ClusterSchema
         var key = ShardingKey(table);
         var engine = $"ENGINE = Distributed({ClickHouseSql.QuoteIdentifier(cluster)}, {ClickHouseSql.QuoteIdentifier(database)}, {ClickHouseSql.QuoteIdentifier(local.Name)}{(key is null ? "" : ", " + key)})";
         return new TableDefinition(table, local.Columns, engine);
+    }
+
+    /// <summary>
+    /// The ZooKeeper path of a replicated table: one per shard, database and table. <c>{shard}</c> (and <c>{replica}</c> in
+    /// the engine) are macros every server defines in its &lt;macros&gt; config; the server substitutes them at CREATE.
+    /// </summary>
+    public static string ReplicatedPath(string database, string table) => "/clickhouse/tables/{shard}/" + database + "/" + table;
+
+    /// <summary>The table as ReplicatedMergeTree (the same keys): its copies on the replicas of a shard stay equal through ZooKeeper.</summary>
+    public static TableDefinition Replicated(TableDefinition table, string database)
+    {
+        const string Plain = "ENGINE = MergeTree";
+        if (!table.EngineClause.StartsWith(Plain, StringComparison.Ordinal))
+            throw new ArgumentException($"{table.Name} is not a MergeTree table", nameof(table));
+        var engine = $"ENGINE = ReplicatedMergeTree({ClickHouseSql.QuoteString(ReplicatedPath(database, table.Name))}, '{{replica}}')";
+        return table with { EngineClause = engine + table.EngineClause[Plain.Length..] };
+    }
+
+    /// <summary>
+    /// The engine clause for a staging table created <c>AS</c> a table whose <c>system.tables.engine_full</c> is given, or null
+    /// when a plain <c>CREATE TABLE staging AS target</c> is right. A copy of a Replicated* target would register as the
+    /// same replica at the same ZooKeeper path (refused, or worse, sharing its data), so the staging table is the
+    /// non-replicated engine with the same keys: REPLACE PARTITION FROM accepts a plain MergeTree source into a replicated
+    /// target, and the replicas fetch the new parts from the replica that ran it.
+    /// </summary>
+    public static string? StagingEngine(string engineFull)
+    {
+        ArgumentNullException.ThrowIfNull(engineFull);
+        if (!engineFull.StartsWith("Replicated", StringComparison.Ordinal)) return null;
+        int open = engineFull.IndexOf('(', StringComparison.Ordinal);
+        if (open < 0) throw new ArgumentException($"Unexpected engine: {engineFull}", nameof(engineFull));
+        var name = engineFull["Replicated".Length..open];
+        var args = new List<string>();
+        int depth = 0, argStart = open + 1, close = -1;
+        for (int i = open + 1; i < engineFull.Length && close < 0; i++)
+        {
+            switch (engineFull[i])
+            {
+                case '\'': // skip a quoted string, with its backslash escapes
+                    for (i++; i < engineFull.Length && engineFull[i] != '\''; i++) if (engineFull[i] == '\\') i++;
+                    break;
+                case '(': depth++; break;
+                case ')' when depth > 0: depth--; break;
+                case ')': args.Add(engineFull[argStart..i].Trim()); close = i; break;
+                case ',' when depth == 0: args.Add(engineFull[argStart..i].Trim()); argStart = i + 1; break;
+            }
+        }
+        if (close < 0 || args.Count < 2) throw new ArgumentException($"Unexpected replicated engine: {engineFull}", nameof(engineFull));
+        // The first two arguments are the ZooKeeper path and the replica name; the rest belong to the engine (e.g. a version column).
+        var rest = args.Skip(2).ToList();
+        return "ENGINE = " + name + (rest.Count > 0 ? "(" + string.Join(", ", rest) + ")" : "") + engineFull[(close + 1)..];
+    }
+
+    /// <summary><see cref="StagingEngine(string)"/> for a table of the client's database, looked up in system.tables.</summary>
+    public static async Task<string?> StagingEngineAsync(ClickHouseHttpClient client, string table, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        var engine = await client.QueryScalarAsync(
+            $"SELECT engine_full FROM system.tables WHERE database = {ClickHouseSql.QuoteString(client.Database)} AND name = {ClickHouseSql.QuoteString(table)}",
+            cancellationToken).ConfigureAwait(false);
+        return engine is null ? null : StagingEngine(engine);
     }
 
     /// <summary>" ON CLUSTER `name`" for DDL sent once for the whole cluster (needs ClickHouse Keeper or ZooKeeper), else "".</summary>

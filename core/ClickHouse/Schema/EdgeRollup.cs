@@ -54,15 +54,18 @@ public static class EdgeRollup
         return results;
     }
 
-    /// <summary>The statements one table's rebuild runs, in order (documented in deploy/clickhouse/rollup_rebuild.sql).</summary>
-    public static IReadOnlyList<string> RebuildStatements(string database, string table, DateOnly day, string select)
+    /// <summary>
+    /// The statements one table's rebuild runs, in order (documented in deploy/clickhouse/rollup_rebuild.sql). A replicated
+    /// target needs <paramref name="stagingEngine"/> (<see cref="ClusterSchema.StagingEngine"/>): the staging table must not copy its ZooKeeper path.
+    /// </summary>
+    public static IReadOnlyList<string> RebuildStatements(string database, string table, DateOnly day, string select, string? stagingEngine = null)
     {
         var target = ClickHouseSql.QuoteIdentifier(database, table);
         var staging = ClickHouseSql.QuoteIdentifier(database, StagingName(table, day));
         return
         [
             $"DROP TABLE IF EXISTS {staging}",
-            $"CREATE TABLE {staging} AS {target}",
+            $"CREATE TABLE {staging} AS {target}{(stagingEngine is null ? "" : " " + stagingEngine)}",
             $"INSERT INTO {staging} ({EdgeColumnList}) {select}",
             // An empty staging partition replaces the day with nothing: a day whose raw rows are gone empties too.
             $"ALTER TABLE {target} REPLACE PARTITION {PartitionId(day)} FROM {staging}",
@@ -72,7 +75,8 @@ public static class EdgeRollup
 
     private static async Task<long> RebuildAsync(ClickHouseHttpClient client, string table, DateOnly day, string select, CancellationToken cancellationToken)
     {
-        var statements = RebuildStatements(client.Database, table, day, select);
+        var stagingEngine = await ClusterSchema.StagingEngineAsync(client, table, cancellationToken).ConfigureAwait(false);
+        var statements = RebuildStatements(client.Database, table, day, select, stagingEngine);
         for (int i = 0; i < statements.Count - 1; i++)
             await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
         var staging = ClickHouseSql.QuoteIdentifier(client.Database, StagingName(table, day));

@@ -25,9 +25,17 @@ public sealed class SchemaOptions
     /// </summary>
     public bool OnClusterDdl { get; set; } = true;
 
+    /// <summary>
+    /// With <see cref="Cluster"/>: every MergeTree table (the sharded &lt;name&gt;_local tables and the whole copies) is
+    /// ReplicatedMergeTree('/clickhouse/tables/{shard}/&lt;database&gt;/&lt;table&gt;', '{replica}'). Needs ZooKeeper (or Keeper)
+    /// and the macros shard and replica in every server's config (docs/scaling.md).
+    /// </summary>
+    public bool Replicated { get; set; }
+
     public void Validate()
     {
         if (Cluster is { } cluster && string.IsNullOrWhiteSpace(cluster)) throw new ArgumentException("The cluster name must not be empty.");
+        if (Replicated && Cluster is null) throw new ArgumentException("Replicated tables need a cluster: set Cluster (--cluster NAME) as well.");
         foreach (var days in new[] { FlowsRetentionDays, DeadLetterRetentionDays, IngestProgressRetentionDays, HourlyEdgesRetentionDays, DailyEdgesRetentionDays, SliRetentionDays, JobRunsRetentionDays })
             if (days is <= 0) throw new ArgumentException("Retention must be a positive number of days, or unset to keep data forever.");
     }
@@ -92,6 +100,15 @@ public static class SchemaMigrator
                 throw new InvalidOperationException(
                     $"{db}.{table.Table.Name} exists as a single-server table ({existing.Split(' ')[0]}); a cluster layout needs it as a Distributed table over {ClusterSchema.LocalName(table.Table.Name)}. Migrate into a new database, then copy the data with INSERT ... SELECT.");
         }
+        if (options.Replicated)
+        {
+            // Same reasoning for replication: a plain MergeTree holding data is not turned into a replicated one behind the operator's back.
+            foreach (var (table, _, _) in Plan(version, db, options))
+                if (table.EngineClause.StartsWith("ENGINE = Replicated", StringComparison.Ordinal)
+                    && snapshot.Tables.TryGetValue(table.Name, out var existing) && !existing.StartsWith("Replicated", StringComparison.Ordinal))
+                    throw new InvalidOperationException(
+                        $"{db}.{table.Name} exists as a non-replicated table ({existing.Split(' ')[0]}); --replicated needs ReplicatedMergeTree. Migrate into a new database, then copy the data with INSERT ... SELECT.");
+        }
         var work = Plan(version, db, options);
 
         foreach (var (table, ttlColumn, retention) in work)
@@ -142,7 +159,8 @@ public static class SchemaMigrator
 
     /// <summary>
     /// Every table the schema wants, in creation order, with its TTL column and retention: on a cluster each sharded
-    /// table becomes its local table followed by the Distributed table with the original name.
+    /// table becomes its local table followed by the Distributed table with the original name; replicated, every MergeTree
+    /// table is ReplicatedMergeTree.
     /// </summary>
     public static IReadOnlyList<(TableDefinition Table, string? TtlColumn, int? RetentionDays)> Plan(ClickHouseServerVersion version, string database, SchemaOptions options)
     {
@@ -159,16 +177,13 @@ public static class SchemaMigrator
             (FlowTables.JobRunsTable(version), "window_end", options.JobRunsRetentionDays),
         };
         var work = new List<(TableDefinition Table, string? TtlColumn, int? RetentionDays)>();
-        foreach (var (table, ttlColumn, retention) in tables)
+        foreach (var (plain, ttlColumn, retention) in tables)
         {
-            if (options.Cluster is not { } cluster || !ClusterSchema.IsSharded(table.Name))
-            {
-                work.Add((table, ttlColumn, retention));
-                continue;
-            }
-            var local = table with { Name = ClusterSchema.LocalName(table.Name) };
-            work.Add((local, ttlColumn, retention));
-            work.Add((ClusterSchema.DistributedTable(local, table.Name, cluster, database), null, null));
+            bool sharded = options.Cluster is not null && ClusterSchema.IsSharded(plain.Name);
+            var table = sharded ? plain with { Name = ClusterSchema.LocalName(plain.Name) } : plain;
+            if (options.Replicated && options.Cluster is not null) table = ClusterSchema.Replicated(table, database);
+            work.Add((table, ttlColumn, retention));
+            if (sharded) work.Add((ClusterSchema.DistributedTable(table, plain.Name, options.Cluster!, database), null, null));
         }
         return work;
     }

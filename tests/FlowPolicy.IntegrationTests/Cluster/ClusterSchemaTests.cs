@@ -158,7 +158,7 @@ public sealed class ClusterSchemaTests(ClickHouseServerFixture server, ITestOutp
     }
 
     /// <summary>Decode, enrich and orient as ingest does (as EdgeSourceParityTests), keeping each record's reply flag.</summary>
-    private static List<(FlowRecord Record, bool IsReply)> Orient(IReadOnlyList<string> flowFiles, IReadOnlyList<string> inventoryFiles)
+    internal static List<(FlowRecord Record, bool IsReply)> Orient(IReadOnlyList<string> flowFiles, IReadOnlyList<string> inventoryFiles)
     {
         var index = InventoryLoader.Load(inventoryFiles).Index;
         var enricher = new FlowEnricher(index);
@@ -176,7 +176,7 @@ public sealed class ClusterSchemaTests(ClickHouseServerFixture server, ITestOutp
         return records;
     }
 
-    private static async Task InsertAsync(ClickHouseHttpClient db, List<(FlowRecord Record, bool IsReply)> records)
+    internal static async Task InsertAsync(ClickHouseHttpClient db, List<(FlowRecord Record, bool IsReply)> records)
     {
         const int Partitions = 4;
         var batches = records.Select((r, offset) => (r.Record, r.IsReply, Offset: (long)offset))
