@@ -26,8 +26,8 @@ using Xunit.Abstractions;
 namespace FlowPolicy.IntegrationTests.Cluster;
 
 /// <summary>
-/// Two local ClickHouse 18.16 servers on loopback form a 2-shard cluster (non-replicated MergeTree shards: replication
-/// needs ZooKeeper, not run here). The cluster schema, inserts through the Distributed flows table, per-node rollup
+/// Two local ClickHouse 18.16 servers on loopback form a 2-shard cluster (non-replicated MergeTree shards; replication
+/// is ReplicatedSchemaTests). The cluster schema, inserts through the Distributed flows table, per-node rollup
 /// rebuilds, and then analytics and suggestions read from the cluster must equal the same flows on one server.
 /// </summary>
 public sealed class ClusterSchemaTests(ClickHouseServerFixture server, ITestOutputHelper output) : ClickHouseTest(server), IAsyncLifetime, IDisposable

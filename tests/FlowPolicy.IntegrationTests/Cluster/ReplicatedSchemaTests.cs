@@ -95,6 +95,9 @@ public sealed class ReplicatedSchemaTests(ITestOutputHelper output) : IAsyncLife
             Assert.Equal(records.Count, await CountAsync(node, "SELECT count() FROM flows_local"));
         output.WriteLine($"{records.Count} flows on both replicas");
 
+        // Why the staging tables are plain MergeTree: a copy of a replicated table would claim the same replica in ZooKeeper.
+        await Assert.ThrowsAsync<ClickHouseServerException>(() => _clients[0].ExecuteAsync("CREATE TABLE edges_1h_copy AS edges_1h_local"));
+
         var day = DateOnly.FromDateTime(start);
         var rebuilt = await EdgeRollup.RebuildDayAsync(_clients[0], day, EdgeRollupTables.ClusterLocal);
         Assert.True(rebuilt.HourlyRows > 10, $"only {rebuilt.HourlyRows} hourly rows");

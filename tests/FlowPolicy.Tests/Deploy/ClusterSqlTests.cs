@@ -34,6 +34,27 @@ public sealed class ClusterSqlTests
         return text.ToString();
     }
 
+    public static string ReplicatedSchemaSql()
+    {
+        var version = ClickHouseServerVersion.Parse("24.3");
+        var options = new SchemaOptions { Cluster = "flowpolicy", Replicated = true };
+        var text = new StringBuilder();
+        text.Append($"-- FlowPolicy ClickHouse schema version {SchemaMigrator.CurrentVersion}, replicated, as `flowpolicy migrate --cluster flowpolicy --replicated` creates it on ClickHouse {version}.\n");
+        text.Append("-- Needs ZooKeeper (or ClickHouse Keeper) in every server's <zookeeper> config and the macros <shard> and <replica> in <macros>:\n");
+        text.Append("-- replicas of one shard share {shard} and differ in {replica}. Every MergeTree table is ReplicatedMergeTree at\n");
+        text.Append("-- /clickhouse/tables/{shard}/<database>/<table>; sharded tables keep their Distributed table (schema.sql explains the layout).\n");
+        text.Append("-- Rollup and SLI rebuilds stage in plain MergeTree tables (CREATE TABLE staging AS target ENGINE = MergeTree ...) and swap them in\n");
+        text.Append("-- with REPLACE PARTITION on one replica; the other replicas fetch the new parts. Reference copy: the code is the source of truth.\n");
+        text.Append("\nCREATE DATABASE IF NOT EXISTS `flowpolicy` ON CLUSTER `flowpolicy`;\n");
+        foreach (var (table, ttlColumn, retention) in SchemaMigrator.Plan(version, "flowpolicy", options))
+        {
+            text.Append('\n').Append(table.CreateSql("flowpolicy", "flowpolicy")).Append(";\n");
+            if (ttlColumn is not null && retention is not null)
+                text.Append($"ALTER TABLE `flowpolicy`.{ClickHouseSql.QuoteIdentifier(table.Name)} ON CLUSTER `flowpolicy` MODIFY TTL {ClickHouseSql.QuoteIdentifier(ttlColumn)} + toIntervalDay({retention});\n");
+        }
+        return text.ToString();
+    }
+
     public static string RebuildSql()
     {
         var text = new StringBuilder();
@@ -51,6 +72,47 @@ public sealed class ClusterSqlTests
 
     [Fact]
     public void Cluster_schema_reference_copy_matches_the_migrator() => Check("schema.sql", SchemaSql());
+
+    [Fact]
+    public void Replicated_cluster_schema_reference_copy_matches_the_migrator() => Check("schema-replicated.sql", ReplicatedSchemaSql());
+
+    [Fact]
+    public void Replicated_mode_makes_every_MergeTree_table_replicated_at_a_path_per_shard_database_and_table()
+    {
+        var plan = SchemaMigrator.Plan(ClickHouseServerVersion.Parse("18.16.1"), "db", new SchemaOptions { Cluster = "c", Replicated = true }).Select(t => t.Table).ToList();
+        var plain = SchemaMigrator.Plan(ClickHouseServerVersion.Parse("18.16.1"), "db", new SchemaOptions { Cluster = "c" }).Select(t => t.Table).ToList();
+        Assert.Equal(plain.Select(t => t.Name), plan.Select(t => t.Name));
+        for (int i = 0; i < plan.Count; i++)
+        {
+            Assert.Equal(plain[i].Columns, plan[i].Columns);
+            if (plain[i].EngineClause.StartsWith("ENGINE = Distributed", StringComparison.Ordinal))
+            {
+                Assert.Equal(plain[i].EngineClause, plan[i].EngineClause);
+                continue;
+            }
+            var engine = $"ENGINE = ReplicatedMergeTree('/clickhouse/tables/{{shard}}/db/{plan[i].Name}', '{{replica}}')";
+            Assert.Equal(engine + plain[i].EngineClause["ENGINE = MergeTree".Length..], plan[i].EngineClause);
+        }
+        Assert.Contains(plan, t => t.Name == "flows_local" && t.EngineClause.Contains("/db/flows_local'", StringComparison.Ordinal));
+        Assert.Throws<ArgumentException>(() => new SchemaOptions { Replicated = true }.Validate());
+    }
+
+    [Theory]
+    [InlineData("MergeTree PARTITION BY toYYYYMMDD(window_start) ORDER BY (a, b) SETTINGS index_granularity = 8192", null)]
+    [InlineData("ReplicatedMergeTree('/clickhouse/tables/{shard}/db/edges_1h_local', '{replica}') PARTITION BY toYYYYMMDD(window_start) ORDER BY (a, b) SETTINGS index_granularity = 8192",
+        "ENGINE = MergeTree PARTITION BY toYYYYMMDD(window_start) ORDER BY (a, b) SETTINGS index_granularity = 8192")]
+    [InlineData("ReplicatedReplacingMergeTree('/p/it\\'s (odd)', 'r1', version) ORDER BY a", "ENGINE = ReplacingMergeTree(version) ORDER BY a")]
+    [InlineData("ReplicatedMergeTree('/p', '{replica}') ORDER BY (version, applied_at)", "ENGINE = MergeTree ORDER BY (version, applied_at)")]
+    public void Staging_tables_of_a_replicated_target_get_the_plain_engine_with_the_same_keys(string engineFull, string? expected) =>
+        Assert.Equal(expected, ClusterSchema.StagingEngine(engineFull));
+
+    [Fact]
+    public void A_staging_table_of_a_replicated_target_is_created_with_the_plain_engine()
+    {
+        var statements = EdgeRollup.RebuildStatements("db", "edges_1h_local", ExampleDay, "SELECT 1", "ENGINE = MergeTree ORDER BY a");
+        Assert.Equal("CREATE TABLE `db`.`edges_1h_local_rebuild_20260115` AS `db`.`edges_1h_local` ENGINE = MergeTree ORDER BY a", statements[1]);
+        Assert.Equal("CREATE TABLE `db`.`edges_1h_local_rebuild_20260115` AS `db`.`edges_1h_local`", EdgeRollup.RebuildStatements("db", "edges_1h_local", ExampleDay, "SELECT 1")[1]);
+    }
 
     [Fact]
     public void Per_node_rollup_reference_copy_matches_the_code() => Check("rollup_rebuild_per_node.sql", RebuildSql());
