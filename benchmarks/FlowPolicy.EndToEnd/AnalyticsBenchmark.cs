@@ -28,6 +28,9 @@ internal static class AnalyticsBenchmark
     private static readonly DateTime WindowStart = new(2026, 11, 2, 0, 0, 0, DateTimeKind.Utc);
     private static readonly ushort[] Ports = [8080, 443, 5432, 6379, 9092, 53, 9090, 50051, 3306, 8443, 80, 11211];
 
+    /// <summary>A run still going after this is killed and reported as failed (the suite has a 20-minute budget).</summary>
+    public static TimeSpan ChildTimeout { get; set; } = TimeSpan.FromSeconds(150);
+
     public static async Task<IReadOnlyList<AnalyticsRun>> RunAsync(int workloads, long edges, int rounds, TextWriter log, CancellationToken cancellationToken)
     {
         var runs = new List<AnalyticsRun>();
@@ -45,13 +48,26 @@ internal static class AnalyticsBenchmark
                     foreach (var arg in new[] { job + "-child", work.FullName, "--workloads", workloads.ToString(CultureInfo.InvariantCulture), "--edges", edges.ToString(CultureInfo.InvariantCulture) })
                         start.ArgumentList.Add(arg);
                     using var process = Process.Start(start)!;
-                    var output = await process.StandardOutput.ReadToEndAsync(cancellationToken);
-                    await process.WaitForExitAsync(cancellationToken);
+                    var outputTask = process.StandardOutput.ReadToEndAsync(cancellationToken);
+                    using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    limit.CancelAfter(ChildTimeout);
+                    bool timedOut = false;
+                    try
+                    {
+                        await process.WaitForExitAsync(limit.Token);
+                    }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        timedOut = true;
+                        process.Kill(entireProcessTree: true);
+                        await process.WaitForExitAsync(cancellationToken);
+                    }
+                    var output = timedOut ? $"killed after {ChildTimeout.TotalSeconds:F0} s" : await outputTask;
                     var fields = output.Trim().Split('\t');
-                    var run = process.ExitCode == 0 && fields.Length == 4
+                    var run = !timedOut && process.ExitCode == 0 && fields.Length == 4
                         ? new AnalyticsRun(job, workloads, edges, 0, double.Parse(fields[0], CultureInfo.InvariantCulture), long.Parse(fields[1], CultureInfo.InvariantCulture),
                             long.Parse(fields[2], CultureInfo.InvariantCulture), fields[3])
-                        : new AnalyticsRun(job, workloads, edges, process.ExitCode == 0 ? 3 : process.ExitCode, 0, -1, -1, output.Trim());
+                        : new AnalyticsRun(job, workloads, edges, timedOut || process.ExitCode == 0 ? 3 : process.ExitCode, timedOut ? ChildTimeout.TotalSeconds : 0, -1, -1, output.Trim());
                     runs.Add(run);
                     log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"e2e: {job} round {round}: exit {run.ExitCode}, {run.Seconds:F2} s, peak RSS {ProcessMemory.Mib(run.PeakRss)} (edges alone {ProcessMemory.Mib(run.RssBefore)}); {run.Summary}"));
@@ -69,7 +85,9 @@ internal static class AnalyticsBenchmark
     /// <summary>The measured child: prints "seconds \t peak RSS \t RSS before \t summary".</summary>
     public static int RunChild(string job, string directory, int workloads, long edgeCount)
     {
+        var generation = Stopwatch.StartNew();
         var edges = Generate(workloads, edgeCount);
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"e2e: {job}: {edges.Count:N0} edges generated in {generation.Elapsed.TotalSeconds:F1} s"));
         var intentFile = Path.Combine(directory, "intent.yaml");
         int policies = WriteIntent(intentFile, workloads);
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
@@ -82,6 +100,7 @@ internal static class AnalyticsBenchmark
         {
             var inference = new RuleInference(new SuggestOptions());
             var set = inference.Infer(edges);
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"e2e: suggest: inference {clock.Elapsed.TotalSeconds:F1} s, {set.Rules.Count:N0} rules"));
             var files = new SuggestionOutput(new SuggestionOutputOptions { Directory = Path.Combine(directory, "out") }).Write(set);
             summary = string.Create(CultureInfo.InvariantCulture, $"{set.Rules.Count:N0} rules, {set.LeftOut.Count:N0} edges left out, {files.Count} files");
         }

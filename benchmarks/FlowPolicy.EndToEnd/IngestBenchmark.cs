@@ -18,10 +18,14 @@ internal sealed class IngestBenchmarkOptions
     public int Rounds { get; init; } = 3;
     /// <summary>FlowPolicy lanes and Kafka engine consumers: the same parallelism on both sides.</summary>
     public int Consumers { get; init; } = 2;
+    /// <summary>FlowPolicy lanes (--workers): lanes wait on their INSERTs, so more lanes than cores hide that latency.</summary>
+    public int Lanes { get; init; } = 2;
     public double BatchIntervalSeconds { get; init; } = 2;
     /// <summary>A side that has not stored every flow by then is reported as failed (not counted).</summary>
     public TimeSpan RunTimeout { get; init; } = TimeSpan.FromMinutes(4);
     public string ServerLogLevel { get; init; } = "warning";
+    /// <summary>"both", "flowpolicy" or "kafka" (for profiling one side).</summary>
+    public string Sides { get; init; } = "both";
 
     public void Validate()
     {
@@ -34,7 +38,15 @@ internal sealed class IngestBenchmarkOptions
 
 /// <summary>One side's run: flows/s from the first to the last row visible, peak memory.</summary>
 internal sealed record IngestRun(string Side, int Round, bool Valid, string? Problem, long Rows, double FirstRowSeconds,
-    double SustainedSeconds, double FlowsPerSecond, long ConsumerPeakRss, long ServerRssDelta);
+    double SustainedSeconds, double FlowsPerSecond, long ConsumerPeakRss, long ServerRssDelta)
+{
+    /// <summary>Seconds from starting the consumer (process start, or creating the view) to the last row visible.</summary>
+    public double TotalSeconds => FirstRowSeconds + SustainedSeconds;
+    /// <summary>CPU seconds of the consuming process (FlowPolicy's child; 0 for the Kafka engine, which runs in the server).</summary>
+    public double ConsumerCpuSeconds { get; init; }
+    /// <summary>CPU seconds of the ClickHouse server during the run (for the Kafka engine: consuming, parsing, converting, storing).</summary>
+    public double ServerCpuSeconds { get; init; }
+}
 
 /// <summary>
 /// FlowPolicy ingest (a child `flowpolicy ingest` process: decode, enrich, orient, RowBinary INSERTs) against
@@ -83,10 +95,16 @@ internal sealed class IngestBenchmark(IngestBenchmarkOptions options, TextWriter
             var runs = new List<IngestRun>();
             for (int round = 1; round <= options.Rounds; round++)
             {
-                runs.Add(await RunFlowPolicyAsync(server, client, kafka, leases, round, cancellationToken));
-                log.WriteLine("e2e: " + Describe(runs[^1]));
-                runs.Add(await RunKafkaEngineAsync(server, client, kafka, round, cancellationToken));
-                log.WriteLine("e2e: " + Describe(runs[^1]));
+                if (options.Sides != "kafka")
+                {
+                    runs.Add(await RunFlowPolicyAsync(server, client, kafka, leases, round, cancellationToken));
+                    log.WriteLine("e2e: " + Describe(runs[^1]));
+                }
+                if (options.Sides != "flowpolicy")
+                {
+                    runs.Add(await RunKafkaEngineAsync(server, client, kafka, round, cancellationToken));
+                    log.WriteLine("e2e: " + Describe(runs[^1]));
+                }
             }
             // The broker must still hold everything: otherwise a later side read less than an earlier one.
             if (CheckRetention(kafka) is { } lost) log.WriteLine("e2e: WARNING after the runs: " + lost);
@@ -102,7 +120,8 @@ internal sealed class IngestBenchmark(IngestBenchmarkOptions options, TextWriter
     public static string Describe(IngestRun run) => string.Create(CultureInfo.InvariantCulture,
         $"{run.Side} round {run.Round}: {(run.Valid ? "ok" : "INVALID (" + run.Problem + ")")}, {run.Rows:N0} rows, first row after {run.FirstRowSeconds:F1} s, " +
         $"{run.FlowsPerSecond:N0} flows/s over {run.SustainedSeconds:F1} s, consumer peak RSS {ProcessMemory.Mib(run.ConsumerPeakRss)}, " +
-        $"ClickHouse RSS +{ProcessMemory.Mib(run.ServerRssDelta)}");
+        $"ClickHouse RSS +{ProcessMemory.Mib(run.ServerRssDelta)}, CPU {run.ConsumerCpuSeconds:F1} s consumer + {run.ServerCpuSeconds:F1} s ClickHouse, " +
+        $"{run.Rows / run.TotalSeconds:N0} flows/s from start");
 
     // ---- input ---------------------------------------------------------------------------------------------------
 
@@ -206,7 +225,7 @@ internal sealed class IngestBenchmark(IngestBenchmarkOptions options, TextWriter
         foreach (var arg in new[]
                  {
                      dll, "ingest", "--brokers", kafka.Brokers, "--topic", kafka.Topic, "--group", database, "--clickhouse", server.Url.ToString(),
-                     "--database", database, "--inventory", leases, "--format", "canonical", "--workers", options.Consumers.ToString(CultureInfo.InvariantCulture),
+                     "--database", database, "--inventory", leases, "--format", "canonical", "--workers", options.Lanes.ToString(CultureInfo.InvariantCulture),
                      "--batch-interval", options.BatchIntervalSeconds.ToString(CultureInfo.InvariantCulture), "--rollup-interval", "0", "--metrics-interval", "5",
                  })
             start.ArgumentList.Add(arg);
@@ -215,8 +234,16 @@ internal sealed class IngestBenchmark(IngestBenchmarkOptions options, TextWriter
         var serverPid = ServerPid(server);
         ProcessMemory.ResetPeak(serverPid);
         long serverBefore = ProcessMemory.Resident(serverPid);
+        double serverCpuBefore = ProcessMemory.CpuSeconds(serverPid);
+        if (Environment.GetEnvironmentVariable("E2E_PERF") is { Length: > 0 })
+        {
+            // For `perf record -p PID` on the worker (benchmarks/profile.sh explains the variables).
+            start.Environment["DOTNET_PerfMapEnabled"] = "1";
+            start.Environment["DOTNET_EnableWriteXorExecute"] = "0";
+        }
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(start)!;
+        log.WriteLine($"e2e: flowpolicy ingest is pid {process.Id}");
         var stderr = new StringBuilder();
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (stderr) stderr.AppendLine(e.Data); };
         process.OutputDataReceived += (_, _) => { };
@@ -227,6 +254,7 @@ internal sealed class IngestBenchmark(IngestBenchmarkOptions options, TextWriter
             var watch = await WatchAsync(client, database, "flows", clock, () => process.HasExited ? $"flowpolicy exited with {process.ExitCode}" : null, cancellationToken);
             long peak = ProcessMemory.Peak(process.Id);
             long serverDelta = ProcessMemory.Peak(serverPid) - serverBefore;
+            double cpu = ProcessMemory.CpuSeconds(process.Id), serverCpu = ProcessMemory.CpuSeconds(serverPid) - serverCpuBefore;
             await StopAsync(process);
             string? problem = watch.Problem;
             if (problem is null)
@@ -239,14 +267,14 @@ internal sealed class IngestBenchmark(IngestBenchmarkOptions options, TextWriter
                 else if (row[3] != 0) problem = $"{row[3]} dead letters";
                 else if (row[2] == 0) problem = "nothing was enriched";
             }
-            if (problem is not null)
+            if (problem is not null || Environment.GetEnvironmentVariable("E2E_VERBOSE") is { Length: > 0 })
             {
                 string tail;
                 lock (stderr) tail = string.Join('\n', stderr.ToString().Split('\n').TakeLast(8));
                 log.WriteLine($"e2e: flowpolicy ingest output:\n{tail}");
             }
             await client.ExecuteAsync($"DROP DATABASE IF EXISTS {ClickHouseSql.QuoteIdentifier(database)}", cancellationToken);
-            return watch.ToRun("FlowPolicy", round, problem, peak, serverDelta, options.Flows);
+            return watch.ToRun("FlowPolicy", round, problem, peak, serverDelta, options.Flows) with { ConsumerCpuSeconds = cpu, ServerCpuSeconds = serverCpu };
         }
         finally
         {
@@ -282,12 +310,14 @@ internal sealed class IngestBenchmark(IngestBenchmarkOptions options, TextWriter
         var serverPid = ServerPid(server);
         ProcessMemory.ResetPeak(serverPid);
         long serverBefore = ProcessMemory.Resident(serverPid);
+        double serverCpuBefore = ProcessMemory.CpuSeconds(serverPid);
         var clock = Stopwatch.StartNew();
         // The Kafka table and the view are created last: the view's attachment is what starts the consumers.
         foreach (var statement in KafkaEngineSchema.Create(database, kafka.Brokers, kafka.Topic, group: database, options.Consumers, withQueue: true))
             await client.ExecuteAsync(statement, cancellationToken);
         var watch = await WatchAsync(client, database, KafkaEngineSchema.Target, clock, () => null, cancellationToken);
         long serverPeak = ProcessMemory.Peak(serverPid);
+        double serverCpu = ProcessMemory.CpuSeconds(serverPid) - serverCpuBefore;
         foreach (var statement in KafkaEngineSchema.Drop(database))
             await client.ExecuteAsync(statement, cancellationToken);
         string? problem = watch.Problem;
@@ -300,7 +330,7 @@ internal sealed class IngestBenchmark(IngestBenchmarkOptions options, TextWriter
         }
         await client.ExecuteAsync($"DROP DATABASE IF EXISTS {ClickHouseSql.QuoteIdentifier(database)}", cancellationToken);
         // The Kafka engine runs inside the server: its memory is the server's growth during the run.
-        return watch.ToRun("Kafka engine", round, problem, serverPeak - serverBefore, serverPeak - serverBefore, options.Flows);
+        return watch.ToRun("Kafka engine", round, problem, serverPeak - serverBefore, serverPeak - serverBefore, options.Flows) with { ServerCpuSeconds = serverCpu };
     }
 
     private static string KafkaLogLines(LocalClickHouseServer server)

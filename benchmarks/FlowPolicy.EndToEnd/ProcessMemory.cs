@@ -24,6 +24,21 @@ internal static class ProcessMemory
         }
     }
 
+    /// <summary>User + system CPU seconds the process used so far (/proc/PID/stat fields 14 and 15, 100 ticks/s).</summary>
+    public static double CpuSeconds(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        }
+        catch (IOException)
+        {
+            return double.NaN;
+        }
+    }
+
     private static long Read(int pid, string field)
     {
         try

@@ -26,17 +26,20 @@ internal static class Results
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture,
             $"Ingest: {options.Flows:N0} canonical JSON flows (one per message) in {options.Partitions} partitions, {options.Consumers} lanes / Kafka consumers, {options.Rounds} rounds\n\n");
-        text.Append("| Side | Round | Valid | Flows/s (first to last row) | First row after | Consumer peak RSS | ClickHouse RSS growth |\n|---|---:|---|---:|---:|---:|---:|\n");
+        text.Append("| Side | Round | Valid | Flows/s (first to last row) | First row after | Flows/s from start | Consumer peak RSS | ClickHouse RSS growth | CPU s: consumer + ClickHouse |\n|---|---:|---|---:|---:|---:|---:|---:|---:|\n");
         foreach (var run in runs)
             text.Append(CultureInfo.InvariantCulture,
-                $"| {run.Side} | {run.Round} | {(run.Valid ? "yes" : "**no**: " + run.Problem)} | {run.FlowsPerSecond:N0} | {run.FirstRowSeconds:F1} s | {(run.Side == "FlowPolicy" ? ProcessMemory.Mib(run.ConsumerPeakRss) : "(in the server)")} | {ProcessMemory.Mib(run.ServerRssDelta)} |\n");
+                $"| {run.Side} | {run.Round} | {(run.Valid ? "yes" : "**no**: " + run.Problem)} | {run.FlowsPerSecond:N0} | {run.FirstRowSeconds:F1} s | {run.Rows / run.TotalSeconds:N0} | " +
+                $"{(run.Side == "FlowPolicy" ? ProcessMemory.Mib(run.ConsumerPeakRss) : "(in the server)")} | {ProcessMemory.Mib(run.ServerRssDelta)} | {run.ConsumerCpuSeconds:F1} + {run.ServerCpuSeconds:F1} |\n");
         var fp = runs.Where(r => r.Valid && r.Side == "FlowPolicy").ToList();
         var ke = runs.Where(r => r.Valid && r.Side != "FlowPolicy").ToList();
         double fpRate = Median(fp.Select(r => r.FlowsPerSecond)), keRate = Median(ke.Select(r => r.FlowsPerSecond));
         text.Append(CultureInfo.InvariantCulture,
             $"\nMedians of the valid runs: FlowPolicy {fpRate:N0} flows/s ({fp.Count} runs), peak RSS {ProcessMemory.Mib((long)Median(fp.Select(r => (double)r.ConsumerPeakRss)))}, " +
             $"ClickHouse +{ProcessMemory.Mib((long)Median(fp.Select(r => (double)r.ServerRssDelta)))}; Kafka engine {keRate:N0} flows/s ({ke.Count} runs), " +
-            $"ClickHouse +{ProcessMemory.Mib((long)Median(ke.Select(r => (double)r.ServerRssDelta)))}. **Ratio FlowPolicy / Kafka engine: {fpRate / keRate:F2}x** " +
+            $"ClickHouse +{ProcessMemory.Mib((long)Median(ke.Select(r => (double)r.ServerRssDelta)))}; CPU per million flows: FlowPolicy " +
+            $"{Median(fp.Select(r => (r.ConsumerCpuSeconds + r.ServerCpuSeconds) * 1e6 / r.Rows)):F1} s (worker {Median(fp.Select(r => r.ConsumerCpuSeconds * 1e6 / r.Rows)):F1} s), " +
+            $"Kafka engine {Median(ke.Select(r => r.ServerCpuSeconds * 1e6 / r.Rows)):F1} s. **Ratio FlowPolicy / Kafka engine: {fpRate / keRate:F2}x** " +
             $"(per-round ratios: {string.Join(", ", Enumerable.Range(1, options.Rounds).Select(r => RoundRatio(runs, r)))})\n");
         return text.ToString();
     }
