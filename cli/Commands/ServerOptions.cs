@@ -54,7 +54,9 @@ internal static class ServerOptions
     {
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri))
             throw new UsageException($"--clickhouse '{url}' is not a URL; use e.g. http://127.0.0.1:8123/");
-        var options = new ClickHouseOptions { Url = uri, Database = database };
+        // Gzip saves bandwidth on a network but only costs CPU against a server on this machine: measured in
+        // benchmarks/README.md (end to end), compressing was ~18% of the ingest worker's CPU and halved its throughput.
+        var options = new ClickHouseOptions { Url = uri, Database = database, CompressInserts = !uri.IsLoopback };
         try
         {
             options.Validate();

@@ -11,6 +11,9 @@ namespace FlowPolicy.Core.ClickHouse.RowBinary;
 /// Composite types are written by their parts: Nullable(T) = <see cref="WriteNull"/> or <see cref="WriteNotNull"/>
 /// then T; Array(T) = <see cref="WriteArrayLength"/> then the elements; LowCardinality(String) and Enum8 travel as
 /// String and Int8. Not thread-safe; reuse it across batches with <see cref="Reset"/>, return its buffers with Dispose.
+/// Reset keeps the chunks the batch used (up to <see cref="MaxRetainedBytes"/>) for the next batch: ArrayPool.Shared
+/// holds only a few arrays per size, so returning a 20 MB batch's chunks to it re-allocated most of them every batch.
+/// Chunks a batch did not need are returned at the next Reset, so a writer shrinks back after one big batch.
 /// </summary>
 public sealed class RowBinaryWriter : IBufferWriter<byte>, IDisposable
 {
@@ -19,12 +22,27 @@ public sealed class RowBinaryWriter : IBufferWriter<byte>, IDisposable
     private static readonly long EpochTicks = DateTime.UnixEpoch.Ticks;
     private static readonly int EpochDayNumber = DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
 
+    /// <summary>Default bound on the chunk bytes kept across <see cref="Reset"/>.</summary>
+    public const int DefaultMaxRetainedBytes = 32 << 20;
+
     private readonly List<(byte[] Buffer, int Length)> _filled = [];
+    private readonly Stack<byte[]> _spare = new();
     private byte[] _current;
     private int _position;
     private long _filledBytes;
 
-    public RowBinaryWriter() => _current = ArrayPool<byte>.Shared.Rent(ChunkSize);
+    /// <param name="maxRetainedBytes">Chunk bytes kept across <see cref="Reset"/> (0 returns every chunk but one to the pool).</param>
+    public RowBinaryWriter(int maxRetainedBytes = DefaultMaxRetainedBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxRetainedBytes);
+        MaxRetainedBytes = maxRetainedBytes;
+        _current = ArrayPool<byte>.Shared.Rent(ChunkSize);
+    }
+
+    public int MaxRetainedBytes { get; }
+
+    /// <summary>Spare chunks kept for the next batch (tests).</summary>
+    internal int RetainedChunks => _spare.Count;
 
     /// <summary>Rows completed with <see cref="EndRow"/> since the last <see cref="Reset"/>.</summary>
     public int RowCount { get; private set; }
@@ -34,10 +52,24 @@ public sealed class RowBinaryWriter : IBufferWriter<byte>, IDisposable
 
     public void EndRow() => RowCount++;
 
-    /// <summary>Forgets the rows written; keeps one chunk for the next batch, returns the rest to the pool.</summary>
+    /// <summary>
+    /// Forgets the rows written. Keeps the current chunk and the batch's filled chunks (up to <see cref="MaxRetainedBytes"/>)
+    /// for the next batch; spare chunks this batch did not touch go back to the pool.
+    /// </summary>
     public void Reset()
     {
-        foreach (var (buffer, _) in _filled) ArrayPool<byte>.Shared.Return(buffer);
+        // Spares still here were not needed by this batch (it took spares before renting): the writer needs fewer now.
+        while (_spare.Count > 0) ArrayPool<byte>.Shared.Return(_spare.Pop());
+        long retained = (long)(_spare.Count + 1) * ChunkSize;
+        foreach (var (buffer, _) in _filled)
+        {
+            if (buffer.Length == ChunkSize && retained + ChunkSize <= MaxRetainedBytes)
+            {
+                _spare.Push(buffer);
+                retained += ChunkSize;
+            }
+            else ArrayPool<byte>.Shared.Return(buffer);
+        }
         _filled.Clear();
         _filledBytes = 0;
         _position = 0;
@@ -74,7 +106,8 @@ public sealed class RowBinaryWriter : IBufferWriter<byte>, IDisposable
             _filledBytes += _position;
         }
         else ArrayPool<byte>.Shared.Return(_current);
-        _current = ArrayPool<byte>.Shared.Rent(Math.Max(ChunkSize, sizeHint));
+        if (sizeHint <= ChunkSize && _spare.Count > 0) _current = _spare.Pop();
+        else _current = ArrayPool<byte>.Shared.Rent(Math.Max(ChunkSize, sizeHint));
         _position = 0;
     }
 
@@ -224,7 +257,12 @@ public sealed class RowBinaryWriter : IBufferWriter<byte>, IDisposable
 
     public void Dispose()
     {
-        Reset();
+        foreach (var (buffer, _) in _filled) ArrayPool<byte>.Shared.Return(buffer);
+        _filled.Clear();
+        while (_spare.Count > 0) ArrayPool<byte>.Shared.Return(_spare.Pop());
+        _filledBytes = 0;
+        _position = 0;
+        RowCount = 0;
         if (_current.Length > 0) ArrayPool<byte>.Shared.Return(_current);
         _current = [];
     }

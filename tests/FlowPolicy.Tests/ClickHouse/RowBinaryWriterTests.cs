@@ -114,4 +114,43 @@ public sealed class RowBinaryWriterTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         Assert.Equal(100, buffer.RowCount);
     }
+
+    [Fact]
+    public void Batches_after_a_reset_reuse_their_chunks_and_write_the_same_bytes()
+    {
+        using var writer = new RowBinaryWriter();
+        var row = new byte[1000];
+        new Random(3).NextBytes(row);
+        byte[] Batch()
+        {
+            writer.Reset();
+            for (int i = 0; i < 2000; i++) writer.WriteString(row.AsSpan()); // ~2 MB: 31 chunks
+            return writer.ToArray();
+        }
+        var first = Batch();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        writer.Reset();
+        for (int i = 0; i < 2000; i++) writer.WriteString(row.AsSpan());
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 4096, $"the second batch allocated {allocated} bytes; its chunks should have been kept");
+        Assert.Equal(first, writer.ToArray());
+    }
+
+    [Fact]
+    public void Reset_keeps_chunks_up_to_the_bound_and_gives_back_what_the_next_batch_did_not_need()
+    {
+        var row = new byte[1000];
+        using var bounded = new RowBinaryWriter(maxRetainedBytes: 4 * 65536);
+        for (int i = 0; i < 2000; i++) bounded.WriteString(row.AsSpan()); // ~2 MB: 30 filled chunks + the current one
+        bounded.Reset();
+        Assert.Equal(3, bounded.RetainedChunks); // the current chunk counts towards the bound
+
+        using var writer = new RowBinaryWriter();
+        for (int i = 0; i < 2000; i++) writer.WriteString(row.AsSpan());
+        writer.Reset();
+        Assert.Equal(30, writer.RetainedChunks);
+        writer.WriteString(row.AsSpan()); // a small batch: fits the current chunk
+        writer.Reset();
+        Assert.Equal(0, writer.RetainedChunks);
+    }
 }

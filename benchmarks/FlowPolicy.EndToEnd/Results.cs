@@ -1,0 +1,70 @@
+using System.Globalization;
+using System.Text;
+
+namespace FlowPolicy.EndToEnd;
+
+/// <summary>Markdown tables of the runs: medians of the valid runs, ratios of the medians.</summary>
+internal static class Results
+{
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        if (sorted.Length == 0) return double.NaN;
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    public static string Machine()
+    {
+        var cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?";
+        var load = File.ReadAllText("/proc/loadavg").Split(' ');
+        return string.Create(CultureInfo.InvariantCulture,
+            $"Machine: {cpu}, {Environment.ProcessorCount} CPUs, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB, .NET {Environment.Version}, load average {load[0]} {load[1]} {load[2]} at the end, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC\n");
+    }
+
+    public static string IngestTable(IngestBenchmarkOptions options, IReadOnlyList<IngestRun> runs)
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture,
+            $"Ingest: {options.Flows:N0} canonical JSON flows (one per message) in {options.Partitions} partitions, {options.Consumers} lanes / Kafka consumers, {options.Rounds} rounds\n\n");
+        text.Append("| Side | Round | Valid | Flows/s (first to last row) | First row after | Flows/s from start | Consumer peak RSS | ClickHouse RSS growth | CPU s: consumer + ClickHouse |\n|---|---:|---|---:|---:|---:|---:|---:|---:|\n");
+        foreach (var run in runs)
+            text.Append(CultureInfo.InvariantCulture,
+                $"| {run.Side} | {run.Round} | {(run.Valid ? "yes" : "**no**: " + run.Problem)} | {run.FlowsPerSecond:N0} | {run.FirstRowSeconds:F1} s | {run.Rows / run.TotalSeconds:N0} | " +
+                $"{(run.Side == "FlowPolicy" ? ProcessMemory.Mib(run.ConsumerPeakRss) : "(in the server)")} | {ProcessMemory.Mib(run.ServerRssDelta)} | {run.ConsumerCpuSeconds:F1} + {run.ServerCpuSeconds:F1} |\n");
+        var fp = runs.Where(r => r.Valid && r.Side == "FlowPolicy").ToList();
+        var ke = runs.Where(r => r.Valid && r.Side != "FlowPolicy").ToList();
+        double fpRate = Median(fp.Select(r => r.FlowsPerSecond)), keRate = Median(ke.Select(r => r.FlowsPerSecond));
+        text.Append(CultureInfo.InvariantCulture,
+            $"\nMedians of the valid runs: FlowPolicy {fpRate:N0} flows/s ({fp.Count} runs), peak RSS {ProcessMemory.Mib((long)Median(fp.Select(r => (double)r.ConsumerPeakRss)))}, " +
+            $"ClickHouse +{ProcessMemory.Mib((long)Median(fp.Select(r => (double)r.ServerRssDelta)))}; Kafka engine {keRate:N0} flows/s ({ke.Count} runs), " +
+            $"ClickHouse +{ProcessMemory.Mib((long)Median(ke.Select(r => (double)r.ServerRssDelta)))}; CPU per million flows: FlowPolicy " +
+            $"{Median(fp.Select(r => (r.ConsumerCpuSeconds + r.ServerCpuSeconds) * 1e6 / r.Rows)):F1} s (worker {Median(fp.Select(r => r.ConsumerCpuSeconds * 1e6 / r.Rows)):F1} s), " +
+            $"Kafka engine {Median(ke.Select(r => r.ServerCpuSeconds * 1e6 / r.Rows)):F1} s. **Ratio FlowPolicy / Kafka engine: {fpRate / keRate:F2}x** " +
+            $"(per-round ratios: {string.Join(", ", Enumerable.Range(1, options.Rounds).Select(r => RoundRatio(runs, r)))})\n");
+        return text.ToString();
+    }
+
+    private static string RoundRatio(IReadOnlyList<IngestRun> runs, int round)
+    {
+        var fp = runs.FirstOrDefault(r => r.Round == round && r.Side == "FlowPolicy");
+        var ke = runs.FirstOrDefault(r => r.Round == round && r.Side != "FlowPolicy");
+        return fp is { Valid: true } && ke is { Valid: true } ? (fp.FlowsPerSecond / ke.FlowsPerSecond).ToString("F2", CultureInfo.InvariantCulture) + "x" : "invalid";
+    }
+
+    public static string AnalyticsTable(IReadOnlyList<AnalyticsRun> runs)
+    {
+        var text = new StringBuilder();
+        var first = runs[0];
+        text.Append(CultureInfo.InvariantCulture,
+            $"Analytics: {first.Edges:N0} edges over {first.Workloads:N0} workloads, {runs.Count(r => r.Job == first.Job)} runs each (child process per run)\n\n");
+        text.Append("| Job | Median wall time | Runs | Median peak RSS | RSS with the edges loaded (before the clock) | Output |\n|---|---:|---|---:|---:|---|\n");
+        foreach (var job in runs.GroupBy(r => r.Job))
+        {
+            var ok = job.Where(r => r.ExitCode == 0).ToList();
+            text.Append(CultureInfo.InvariantCulture,
+                $"| {job.Key} | {Median(ok.Select(r => r.Seconds)):F2} s | {string.Join(" / ", job.Select(r => r.ExitCode == 0 ? r.Seconds.ToString("F2", CultureInfo.InvariantCulture) : "failed"))} | " +
+                $"{ProcessMemory.Mib((long)Median(ok.Select(r => (double)r.PeakRss)))} | {ProcessMemory.Mib((long)Median(ok.Select(r => (double)r.RssBefore)))} | {ok.FirstOrDefault()?.Summary} |\n");
+        }
+        return text.ToString();
+    }
+}
