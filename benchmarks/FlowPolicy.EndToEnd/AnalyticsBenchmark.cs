@@ -52,6 +52,7 @@ internal static class AnalyticsBenchmark
                     using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                     limit.CancelAfter(ChildTimeout);
                     bool timedOut = false;
+                    long killedPeak = -1;
                     try
                     {
                         await process.WaitForExitAsync(limit.Token);
@@ -59,6 +60,7 @@ internal static class AnalyticsBenchmark
                     catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                     {
                         timedOut = true;
+                        killedPeak = ProcessMemory.Peak(process.Id); // what it had reached, for the report
                         process.Kill(entireProcessTree: true);
                         await process.WaitForExitAsync(cancellationToken);
                     }
@@ -67,7 +69,7 @@ internal static class AnalyticsBenchmark
                     var run = !timedOut && process.ExitCode == 0 && fields.Length == 4
                         ? new AnalyticsRun(job, workloads, edges, 0, double.Parse(fields[0], CultureInfo.InvariantCulture), long.Parse(fields[1], CultureInfo.InvariantCulture),
                             long.Parse(fields[2], CultureInfo.InvariantCulture), fields[3])
-                        : new AnalyticsRun(job, workloads, edges, timedOut || process.ExitCode == 0 ? 3 : process.ExitCode, timedOut ? ChildTimeout.TotalSeconds : 0, -1, -1, output.Trim());
+                        : new AnalyticsRun(job, workloads, edges, timedOut || process.ExitCode == 0 ? 3 : process.ExitCode, timedOut ? ChildTimeout.TotalSeconds : 0, killedPeak, -1, output.Trim());
                     runs.Add(run);
                     log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"e2e: {job} round {round}: exit {run.ExitCode}, {run.Seconds:F2} s, peak RSS {ProcessMemory.Mib(run.PeakRss)} (edges alone {ProcessMemory.Mib(run.RssBefore)}); {run.Summary}"));

@@ -87,11 +87,6 @@ internal sealed class IngestBenchmark(IngestBenchmarkOptions options, TextWriter
             if (retained is not null) throw new InvalidOperationException("The mock broker dropped messages before anyone consumed: " + retained +
                                                                          ". Use more --partitions or fewer --flows.");
 
-            if (Environment.GetEnvironmentVariable("E2E_PROBE") is { Length: > 0 })
-            {
-                log.WriteLine($"e2e: probe: clickhouse-client --port {server.TcpPort}; sleeping 600 s");
-                await Task.Delay(TimeSpan.FromSeconds(600), cancellationToken);
-            }
             var runs = new List<IngestRun>();
             for (int round = 1; round <= options.Rounds; round++)
             {

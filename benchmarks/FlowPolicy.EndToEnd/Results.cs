@@ -61,6 +61,13 @@ internal static class Results
         foreach (var job in runs.GroupBy(r => r.Job))
         {
             var ok = job.Where(r => r.ExitCode == 0).ToList();
+            if (ok.Count == 0)
+            {
+                var failed = job.First();
+                text.Append(CultureInfo.InvariantCulture,
+                    $"| {job.Key} | **did not finish** | {string.Join(" / ", job.Select(r => r.Summary))} | {ProcessMemory.Mib(job.Max(r => r.PeakRss))} when stopped | | |\n");
+                continue;
+            }
             text.Append(CultureInfo.InvariantCulture,
                 $"| {job.Key} | {Median(ok.Select(r => r.Seconds)):F2} s | {string.Join(" / ", job.Select(r => r.ExitCode == 0 ? r.Seconds.ToString("F2", CultureInfo.InvariantCulture) : "failed"))} | " +
                 $"{ProcessMemory.Mib((long)Median(ok.Select(r => (double)r.PeakRss)))} | {ProcessMemory.Mib((long)Median(ok.Select(r => (double)r.RssBefore)))} | {ok.FirstOrDefault()?.Summary} |\n");
