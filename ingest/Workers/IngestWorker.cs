@@ -184,17 +184,44 @@ public sealed class IngestWorker
             return;
         }
         var item = new LaneItem(LaneItemKind.Message, partition, offset, result.Message.Value ?? [], default, owned.Cancel.Token, null);
-        if (LaneOf(partition).Writer.TryWrite(item))
+        var lane = LaneOf(partition).Writer;
+        if (lane.TryWrite(item) || WaitForRoom(lane, item))
         {
             owned.ExpectedNext = offset + 1;
             return;
         }
-        // The lane is behind (ClickHouse slow or down): stop fetching this partition but keep polling, so the group
+        // The lane is stuck (ClickHouse slow or down): stop fetching this partition but keep polling, so the group
         // keeps us; the message waits here and is handed over when the lane has room.
         owned.Pending = item;
         consumer.Pause([new TopicPartition(_kafka.Topic, partition)]);
         Interlocked.Increment(ref Metrics.PausesField);
         Interlocked.Increment(ref Metrics.PausedPartitionsField);
+    }
+
+    /// <summary>
+    /// A full lane queue is the normal state when decoding is the bottleneck: the lane frees a slot within
+    /// microseconds, so the consumer waits for it rather than pausing the partition, since a resume must seek and
+    /// librdkafka then drops and re-fetches (and re-decompresses) what it had prefetched. Only a lane that stays full
+    /// (an INSERT retrying) leads to a pause.
+    /// </summary>
+    private bool WaitForRoom(System.Threading.Channels.ChannelWriter<LaneItem> lane, LaneItem item)
+    {
+        var deadline = Environment.TickCount64 + (long)_options.LaneFullWait.TotalMilliseconds;
+        while (true)
+        {
+            long left = deadline - Environment.TickCount64;
+            if (left <= 0) return false;
+            var wait = lane.WaitToWriteAsync();
+            bool room;
+            if (wait.IsCompleted) room = wait.Result;
+            else
+            {
+                var task = wait.AsTask(); // a ValueTask is consumed once: wait on, and read, this task only
+                room = task.Wait(TimeSpan.FromMilliseconds(left)) && task.Result;
+            }
+            if (!room) return false;
+            if (lane.TryWrite(item)) return true;
+        }
     }
 
     private void DeliverPending(IConsumer<Ignore, byte[]> consumer)

@@ -82,7 +82,11 @@ internal sealed class IngestLane
             {
             }
         }
-        foreach (var state in _partitions.Values) state.Batch.Dispose();
+        foreach (var state in _partitions.Values)
+        {
+            await WaitForStoreAsync(state).ConfigureAwait(false);
+            state.Dispose();
+        }
     }
 
     private async Task HandleAsync(LaneItem item)
@@ -90,14 +94,19 @@ internal sealed class IngestLane
         switch (item.Kind)
         {
             case LaneItemKind.Assigned:
-                if (_partitions.Remove(item.Partition, out var old)) old.Batch.Dispose();
-                _partitions[item.Partition] = new PartitionState(item.Partition, item.Resume, item.PartitionToken, new PartitionBatch(_options.BatchRows));
+                if (_partitions.Remove(item.Partition, out var old))
+                {
+                    await WaitForStoreAsync(old).ConfigureAwait(false);
+                    old.Dispose();
+                }
+                _partitions[item.Partition] = new PartitionState(item.Partition, item.Resume, item.PartitionToken, _options.BatchRows);
                 break;
             case LaneItemKind.Revoked:
                 if (_partitions.Remove(item.Partition, out var leaving))
                 {
                     await FlushAsync(leaving).ConfigureAwait(false);
-                    leaving.Batch.Dispose();
+                    await WaitForStoreAsync(leaving).ConfigureAwait(false);
+                    leaving.Dispose();
                 }
                 item.Done?.TrySetResult();
                 break;
@@ -137,7 +146,7 @@ internal sealed class IngestLane
         var formatName = decoder.Format is { } f ? FlowFormats.Name(f) : "unknown";
 
         state.InMessage = offset;
-        var batch = state.Batch;
+        // state.Batch, never a local: a flush swaps in the partition's other batch.
         var rejects = decoder.Rejects;
         int flowCount = decoder.FlowCount;
         int fi = 0, ri = 0;
@@ -159,19 +168,19 @@ internal sealed class IngestLane
                 {
                     // ClickHouse DateTime cannot hold it; a dead letter at the same position keeps the sequence exact.
                     if (state.Resume.DeadLetterStored(position)) continue;
-                    if (!batch.FitsDeadLetter) await FlushAsync(state).ConfigureAwait(false);
+                    if (!state.Batch.FitsDeadLetter) await FlushAsync(state).ConfigureAwait(false);
                     if (state.Abandoned) return;
-                    batch.AddDeadLetter(DateTime.UtcNow, _topic, state.Partition, position, formatName,
+                    state.Batch.AddDeadLetter(DateTime.UtcNow, _topic, state.Partition, position, formatName,
                         $"{formatName}: flow time {start:O} is outside what ClickHouse DateTime stores (1970-2105)", default, 0);
                     continue;
                 }
                 int day = FlowRowWriter.PartitionKey(decoder.FlowAt(i));
-                if (!batch.FitsFlow(day))
+                if (!state.Batch.FitsFlow(day))
                 {
                     await FlushAsync(state).ConfigureAwait(false);
                     if (state.Abandoned) return;
                 }
-                batch.AddFlow(decoder.FlowAt(i), day, formatName, _topic, state.Partition, position, _directions[i].IsReply);
+                state.Batch.AddFlow(decoder.FlowAt(i), day, formatName, _topic, state.Partition, position, _directions[i].IsReply);
             }
             else
             {
@@ -182,18 +191,18 @@ internal sealed class IngestLane
                     Interlocked.Increment(ref _metrics.DuplicateRecordsSkippedField);
                     continue;
                 }
-                if (!batch.FitsDeadLetter)
+                if (!state.Batch.FitsDeadLetter)
                 {
                     await FlushAsync(state).ConfigureAwait(false);
                     if (state.Abandoned) return;
                 }
-                batch.AddDeadLetter(DateTime.UtcNow, _topic, state.Partition, position, formatName, error.Reason, error.Excerpt, error.Position.Line);
+                state.Batch.AddDeadLetter(DateTime.UtcNow, _topic, state.Partition, position, formatName, error.Reason, error.Excerpt, error.Position.Line);
             }
         }
-        batch.AddPayloadBytes(value.Length);
+        state.Batch.AddPayloadBytes(value.Length);
         state.InMessage = -1;
         state.LastMessage = offset;
-        if (batch.Full) await FlushAsync(state).ConfigureAwait(false);
+        if (state.Batch.Full) await FlushAsync(state).ConfigureAwait(false);
     }
 
     /// <summary>Flushes batches older than the interval; returns how long until the next one is due.</summary>
@@ -213,14 +222,37 @@ internal sealed class IngestLane
     }
 
     /// <summary>
-    /// Stores the batch: dead letters first, then flows (see <see cref="ResumePoint"/> for why this order). Retries
-    /// until stored or the partition is taken away; then the batch is dropped and the partition ignored until
-    /// reassigned, as its next owner resumes from what ClickHouse holds.
+    /// Hands the partition's batch to a background store and gives the lane the partition's other batch, so decoding
+    /// goes on while ClickHouse takes the INSERT. A partition has at most one store running: its batches land in
+    /// offset order, one after the other, which the resume rule needs (<see cref="ResumePoint"/>).
     /// </summary>
     private async Task FlushAsync(PartitionState state)
     {
-        var batch = state.Batch;
-        if (batch.IsEmpty || state.Abandoned) return;
+        if (state.Batch.IsEmpty || state.Abandoned) return;
+        await WaitForStoreAsync(state).ConfigureAwait(false);
+        if (state.Abandoned) return;
+        var batch = state.SwapBatch();
+        // A hint only (workers resume from ClickHouse): the first message not wholly in this batch or an earlier one.
+        long commitHint = state.InMessage >= 0 ? state.InMessage : state.LastMessage + 1;
+        state.Store = Task.Run(() => StoreAsync(state, batch, commitHint));
+    }
+
+    /// <summary>Waits for the partition's running store, if any (its batch is then stored or abandoned).</summary>
+    private static async Task WaitForStoreAsync(PartitionState state)
+    {
+        if (state.Store is not { } store) return;
+        await store.ConfigureAwait(false);
+        state.Store = null;
+    }
+
+    /// <summary>
+    /// Stores the batch: dead letters first, then flows (see <see cref="ResumePoint"/> for why this order). Retries
+    /// until stored or the partition is taken away; then the batch is dropped and the partition ignored until
+    /// reassigned, as its next owner resumes from what ClickHouse holds. Runs beside the lane, which only touches
+    /// the partition's other batch meanwhile.
+    /// </summary>
+    private async Task StoreAsync(PartitionState state, PartitionBatch batch, long commitHint)
+    {
         long millis = 0;
         try
         {
@@ -244,28 +276,60 @@ internal sealed class IngestLane
             Interlocked.Increment(ref _metrics.AbandonedBatchesField);
             _log.LogWarning("Partition {Partition}: batch {First}..{Last} ({Rows} rows) not stored before the partition was released; its next owner re-reads it",
                 state.Partition, batch.First, batch.Last, batch.FlowRows + batch.DeadLetterRows);
-            batch.Reset();
+            state.ReturnBatch(batch);
             return;
         }
         Interlocked.Increment(ref _metrics.BatchesField);
         _metrics.RecordBatchRows(batch.FlowRows);
         _progress(new ProgressRow(DateTime.UtcNow, state.Partition, batch.First!.Value.Offset, batch.Last!.Value.Offset,
             batch.FlowRows, batch.PayloadBytes, _lagOf(state.Partition), batch.DeadLetterRows, millis));
-        // A hint only (workers resume from ClickHouse): the first message not wholly stored.
-        _commitHint(state.Partition, state.InMessage >= 0 ? state.InMessage : state.LastMessage + 1);
-        batch.Reset();
+        _commitHint(state.Partition, commitHint);
+        state.ReturnBatch(batch);
     }
 
-    private sealed class PartitionState(int partition, ResumePoint resume, CancellationToken token, PartitionBatch batch)
+    private sealed class PartitionState(int partition, ResumePoint resume, CancellationToken token, int batchRows) : IDisposable
     {
+        private PartitionBatch? _spare;
+
         public int Partition { get; } = partition;
         public ResumePoint Resume { get; } = resume;
         public CancellationToken Token { get; } = token;
-        public PartitionBatch Batch { get; } = batch;
+        /// <summary>The batch the lane fills.</summary>
+        public PartitionBatch Batch { get; private set; } = new(batchRows);
+        /// <summary>The store of the previous batch while ClickHouse takes it; null when none runs.</summary>
+        public Task? Store { get; set; }
         public long NextOffset { get; set; }
         /// <summary>The message being added (its rows may span a flush), -1 between messages.</summary>
         public long InMessage { get; set; } = -1;
         public long LastMessage { get; set; } = -1;
-        public bool Abandoned { get; set; }
+        /// <summary>Set by a store that gave up (partition released); the lane then drops everything of the partition.</summary>
+        public bool Abandoned
+        {
+            get => Volatile.Read(ref _abandoned);
+            set => Volatile.Write(ref _abandoned, value);
+        }
+        private bool _abandoned;
+
+        /// <summary>Takes the filled batch out for storing and gives the lane the spare one (no store runs: the caller waited).</summary>
+        public PartitionBatch SwapBatch()
+        {
+            var full = Batch;
+            Batch = _spare ?? new PartitionBatch(batchRows);
+            _spare = null;
+            return full;
+        }
+
+        /// <summary>Called by the store when it is done with its batch, before its task completes.</summary>
+        public void ReturnBatch(PartitionBatch batch)
+        {
+            batch.Reset();
+            _spare = batch;
+        }
+
+        public void Dispose()
+        {
+            Batch.Dispose();
+            _spare?.Dispose();
+        }
     }
 }
