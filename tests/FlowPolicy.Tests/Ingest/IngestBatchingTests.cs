@@ -262,6 +262,32 @@ public sealed class IngestBatchingTests
     }
 
     [Fact]
+    public void One_record_messages_reuse_the_json_caches_so_decoding_them_allocates_almost_nothing()
+    {
+        // A Kafka message per flow is the common collector shape: per-message decode state would cost kilobytes each.
+        var start = new DateTime(2026, 11, 1, 10, 0, 0, DateTimeKind.Utc);
+        var payload = Encoding.UTF8.GetBytes(CanonicalJsonWriter.ToLine(new FlowRecord
+        {
+            Start = start, End = start.AddSeconds(1), SrcIp = PackedIp.Parse("10.0.0.1"), DstIp = PackedIp.Parse("10.0.0.2"),
+            SrcPort = 40000, DstPort = 443, Protocol = IpProtocols.Tcp, Verdict = Verdict.Allowed, Bytes = 10, Packets = 1,
+            Reporter = "node-a", PolicyName = "shop/p",
+            SrcIdentity = new WorkloadIdentity(EndpointKind.Pod, "shop", "web", "Deployment", "web-1", [new("app", "web")]),
+        }));
+        var decoder = new MessageDecoder();
+        for (int i = 0; i < 100; i++) decoder.Decode(payload, "flows");
+        var first = decoder.Flows[0];
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++) decoder.Decode(payload, "flows");
+        long perMessage = (GC.GetAllocatedBytesForCurrentThread() - before) / 1000;
+
+        Assert.True(perMessage < 64, $"{perMessage} bytes allocated per message");
+        Assert.Equal(FlowFormat.Canonical, decoder.Format);
+        Assert.Equal(first, decoder.Flows[0]);
+        Assert.Same(first.SrcIdentity, decoder.Flows[0].SrcIdentity);
+    }
+
+    [Fact]
     public void A_message_in_no_known_format_is_one_reject_and_a_blank_one_is_skipped()
     {
         var decoder = new MessageDecoder();
