@@ -108,13 +108,24 @@ public sealed class AnalyzeJob
         return new AnalyzeResult(report, graph, files, stored, svgProblem);
     }
 
-    private static async Task<string> WriteFileAsync(string dir, string name, Action<Stream> write, CancellationToken cancellationToken)
+    private static Task<string> WriteFileAsync(string dir, string name, Action<Stream> write, CancellationToken cancellationToken)
     {
         var path = Path.Combine(dir, name);
-        // Serialised whole before the file is opened: an exception while writing JSON leaves no half document behind.
-        using var buffer = new MemoryStream();
-        write(buffer);
-        await File.WriteAllBytesAsync(path, buffer.ToArray(), cancellationToken).ConfigureAwait(false);
-        return path;
+        // Streamed to a temporary file that replaces the old one only when complete: an exception while writing JSON
+        // leaves no half document behind, and a large document is never held in memory whole.
+        var temporary = path + ".tmp";
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 64 * 1024))
+                write(stream);
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+        return Task.FromResult(path);
     }
 }
