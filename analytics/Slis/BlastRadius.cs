@@ -24,11 +24,17 @@ public static class BlastRadius
     {
         var endpoints = new List<Endpoint>();
         var ids = new Dictionary<Endpoint, int>();
+        // Edge sources share endpoint objects: a reference lookup first, the key comparison only for a new object.
+        var idsByReference = new Dictionary<Endpoint, int>(ReferenceEqualityComparer.Instance);
         int Id(Endpoint e)
         {
-            if (ids.TryGetValue(e, out int id)) return id;
-            ids[e] = id = endpoints.Count;
-            endpoints.Add(e);
+            if (idsByReference.TryGetValue(e, out int id)) return id;
+            if (!ids.TryGetValue(e, out id))
+            {
+                ids[e] = id = endpoints.Count;
+                endpoints.Add(e);
+            }
+            idsByReference[e] = id;
             return id;
         }
 

@@ -47,7 +47,7 @@ public sealed class RuleInference
         var drafts = new List<Draft>();
         // Identity-to-identity rules (workloads and nodes on both sides).
         foreach (var group in kept.Where(e => !e.Client.IsAddress && !e.Server.IsAddress)
-                     .GroupBy(e => (PeerOf(e.Client).Key, PeerOf(e.Server).Key, e.Port, e.Protocol)))
+                     .GroupBy(e => (PeerKeyOf(e.Client), PeerKeyOf(e.Server), e.Port, e.Protocol)))
         {
             var first = group.First();
             drafts.Add(new Draft(PeerOf(first.Client), PeerOf(first.Server), first.Port, first.Protocol, group.ToList(), null));
@@ -70,7 +70,7 @@ public sealed class RuleInference
                 drafts.Add(new Draft(Peer.ForNetwork([block]), server, group.Key.Port, group.Key.Protocol, blockEdges, note));
         }
         // Address servers: egress to exact addresses or generalised blocks.
-        foreach (var group in kept.Where(e => e.Server.IsAddress && !e.Client.IsAddress).GroupBy(e => (PeerOf(e.Client).Key, e.Port, e.Protocol)))
+        foreach (var group in kept.Where(e => e.Server.IsAddress && !e.Client.IsAddress).GroupBy(e => (PeerKeyOf(e.Client), e.Port, e.Protocol)))
         {
             var client = PeerOf(group.First().Client);
             foreach (var (block, blockEdges, note) in Generalise(group.ToList(), e => e.Server.Address))
@@ -114,6 +114,9 @@ public sealed class RuleInference
     }
 
     private static Peer PeerOf(Endpoint endpoint) => endpoint.Kind == EndpointKind.Node ? Peer.Nodes : Peer.ForWorkload(endpoint);
+
+    /// <summary><c>PeerOf(endpoint).Key</c> without making the peer (grouping a million edges).</summary>
+    private static string PeerKeyOf(Endpoint endpoint) => endpoint.Kind == EndpointKind.Node ? Peer.Nodes.Key : endpoint.Key;
 
     private (string Reason, string Detail)? LeaveOutReason(Edge edge, Dictionary<string, string> noise)
     {
