@@ -130,6 +130,18 @@ internal sealed class RawJsonCache<T> where T : class
         return false;
     }
 
+    /// <summary>A lookup that leaves the table as it is on a miss (no growth): for a caller that will not <see cref="Set"/>.</summary>
+    public bool TryPeek(ReadOnlySpan<byte> raw, out T? value)
+    {
+        value = null;
+        if (raw.Length > _maxKeyLength) return false;
+        var (first, second) = Slots(Hash(raw));
+        if (Holds(first, raw)) value = _values[first];
+        else if (Holds(second, raw)) value = _values[second];
+        else return false;
+        return true;
+    }
+
     /// <summary>
     /// Eight bytes per step (HashCode.AddBytes takes four and mixes more): this runs over every identity object of
     /// every record. Keys are compared in full on a hit, so a weak hash only costs misses, never wrong values.

@@ -1,0 +1,364 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.CompilerServices;
+using FlowPolicy.Core.Flows;
+using FlowPolicy.Core.Net;
+using FlowPolicy.Ingest.Formats.Internal;
+
+namespace FlowPolicy.Ingest.Formats;
+
+// The fast path: one pass over the line's bytes, no tokenizer. Utf8JsonReader was ~47% of decoding a canonical
+// line (it validates and classifies every token, then the decoder looks at each again). The scanner only
+// accepts lines it fully understands and that decode without error: plain keys, known fields at most once,
+// values that are integers, escape-free ASCII strings, null, and identity objects already in the identity cache
+// (an identical byte sequence was validated and parsed by the reader before). Anything else (escapes, non-ASCII,
+// fractions, exponents, minus signs, arrays, duplicate or missing keys, any value the reader would reject, a
+// new identity) returns false and the line goes the Utf8JsonReader way, so errors and odd input behave exactly
+// as they always did. Unknown keys with a simple value are skipped, as the reader skips them.
+public sealed partial class CanonicalJsonDecoder
+{
+    /// <summary>Bytes that end an escape-free ASCII string run: the closing quote, or anything the scanner leaves to the reader.</summary>
+    private static readonly SearchValues<byte> NotPlainStringByte = SearchValues.Create(PlainStringStops());
+
+
+    /// <summary>The keys in the order <see cref="CanonicalJsonWriter"/> writes them; the last five are optional.</summary>
+    private static readonly Field[] WriterOrder =
+    [
+        Field.Start, Field.End, Field.SrcIp, Field.SrcPort, Field.DstIp, Field.DstPort, Field.Proto, Field.Bytes,
+        Field.Packets, Field.Verdict, Field.Direction, Field.TcpFlags, Field.Reporter, Field.Policy, Field.Src, Field.Dst,
+    ];
+
+    /// <summary>Each of <see cref="WriterOrder"/> as written: quoted, with the colon.</summary>
+    private static readonly byte[][] WriterKeys = WriterOrder.Select(field => System.Text.Encoding.UTF8.GetBytes($"\"{KeyName(field)}\":")).ToArray();
+
+    private static string KeyName(Field field) => field switch
+    {
+        Field.SrcIp => "src_ip",
+        Field.DstIp => "dst_ip",
+        Field.SrcPort => "src_port",
+        Field.DstPort => "dst_port",
+        Field.TcpFlags => "tcp_flags",
+        _ => field.ToString().ToLowerInvariant(),
+    };
+
+    private static byte[] PlainStringStops()
+    {
+        var stops = new List<byte>();
+        for (int b = 0; b < 256; b++)
+            if (b < 0x20 || b >= 0x7F || b == '"' || b == '\\') stops.Add((byte)b);
+        return [.. stops];
+    }
+
+    /// <summary>
+    /// Decodes <paramref name="line"/> into <paramref name="flow"/> when it is simple enough; false means "use the
+    /// reader" (<paramref name="flow"/> is then partly written and must be reset). Never rejects anything itself.
+    /// </summary>
+    internal static bool TryScan(ReadOnlySpan<byte> line, JsonDecodeState state, ref FlowRecord flow)
+    {
+        int i = SkipSpace(line, 0);
+        if (i >= line.Length || line[i] != (byte)'{') return false;
+        i = SkipSpace(line, i + 1);
+        uint keys = 0, values = 0; // known keys seen; known keys with a non-null value
+        int next = 0; // index in WriterOrder of the key expected next
+        while (true)
+        {
+            // Key: the one the writer puts next (one comparison), else any escape-free ASCII string.
+            Field field;
+            if (next < WriterOrder.Length && line[i..].StartsWith(WriterKeys[next]))
+            {
+                field = WriterOrder[next];
+                i += WriterKeys[next++].Length;
+            }
+            else
+            {
+                if (i >= line.Length || line[i] != (byte)'"') return false;
+                int nameStart = i + 1;
+                int nameLength = line[nameStart..].IndexOfAny(NotPlainStringByte);
+                if (nameLength < 0 || line[nameStart + nameLength] != (byte)'"') return false;
+                field = FieldOf(line.Slice(nameStart, nameLength));
+                i = SkipSpace(line, nameStart + nameLength + 1);
+                if (i >= line.Length || line[i] != (byte)':') return false;
+                i++;
+                if (field != Field.Unknown) next = Array.IndexOf(WriterOrder, field) + 1;
+            }
+            i = SkipSpace(line, i);
+            if (i >= line.Length) return false;
+
+            if (field != Field.Unknown)
+            {
+                uint bit = 1u << (int)field;
+                if ((keys & bit) != 0) return false; // duplicate key: the reader's "last one wins" (and null) rules apply
+                keys |= bit;
+            }
+            if (line[i] == (byte)'n')
+            {
+                // null counts as absent, for every field (and unknown keys).
+                if (!line[i..].StartsWith("null"u8)) return false;
+                i += 4;
+            }
+            else
+            {
+                if (!ScanValue(line, ref i, field, state, ref flow)) return false;
+                if (field != Field.Unknown) values |= 1u << (int)field;
+            }
+
+            i = SkipSpace(line, i);
+            if (i >= line.Length) return false;
+            if (line[i] == (byte)',')
+            {
+                i = SkipSpace(line, i + 1);
+                continue;
+            }
+            if (line[i] != (byte)'}') return false;
+            i = SkipSpace(line, i + 1);
+            break;
+        }
+        if (i != line.Length) return false; // trailing bytes: the reader reports them
+
+        const uint Required = 1u << (int)Field.Start | 1u << (int)Field.SrcIp | 1u << (int)Field.DstIp | 1u << (int)Field.Proto;
+        if ((values & Required) != Required) return false; // missing: the reader names the field
+        if ((values & (1u << (int)Field.End)) == 0) flow.End = flow.Start;
+        else if (flow.End < flow.Start) return false;
+        return true;
+    }
+
+    private static bool ScanValue(ReadOnlySpan<byte> line, scoped ref int i, Field field, JsonDecodeState state, ref FlowRecord flow)
+    {
+        ReadOnlySpan<byte> text;
+        ulong number;
+        switch (field)
+        {
+            case Field.Start:
+                return ScanTime(line, ref i, out flow.Start);
+            case Field.End:
+                return ScanTime(line, ref i, out flow.End);
+            case Field.SrcIp:
+                return PlainString(line, ref i, out text) && PackedIp.TryParse(text, out flow.SrcIp);
+            case Field.DstIp:
+                return PlainString(line, ref i, out text) && PackedIp.TryParse(text, out flow.DstIp);
+            case Field.SrcPort:
+                if (!UnsignedInteger(line, ref i, out number) || number > 65535) return false;
+                flow.SrcPort = (ushort)number;
+                return true;
+            case Field.DstPort:
+                if (!UnsignedInteger(line, ref i, out number) || number > 65535) return false;
+                flow.DstPort = (ushort)number;
+                return true;
+            case Field.Proto:
+                if (line[i] == (byte)'"') return PlainString(line, ref i, out text) && TryProtocolName(text, out flow.Protocol);
+                if (!UnsignedInteger(line, ref i, out number) || number > 255) return false;
+                flow.Protocol = (byte)number;
+                return true;
+            case Field.Bytes:
+                return UnsignedInteger(line, ref i, out flow.Bytes);
+            case Field.Packets:
+                return UnsignedInteger(line, ref i, out flow.Packets);
+            case Field.Verdict:
+                if (!PlainString(line, ref i, out text)) return false;
+                if (text.SequenceEqual("allowed"u8)) flow.Verdict = Verdict.Allowed;
+                else if (text.SequenceEqual("denied"u8)) flow.Verdict = Verdict.Denied;
+                else if (text.SequenceEqual("unknown"u8)) flow.Verdict = Verdict.Unknown;
+                else return false;
+                return true;
+            case Field.Direction:
+                if (!PlainString(line, ref i, out text)) return false;
+                if (text.SequenceEqual("request"u8)) flow.Direction = DirectionHint.Request;
+                else if (text.SequenceEqual("reply"u8)) flow.Direction = DirectionHint.Reply;
+                else if (text.SequenceEqual("unknown"u8)) flow.Direction = DirectionHint.Unknown;
+                else return false;
+                return true;
+            case Field.TcpFlags:
+                if (!UnsignedInteger(line, ref i, out number) || number > 511) return false;
+                flow.TcpFlags = (ushort)number;
+                flow.HasTcpFlags = true;
+                return true;
+            case Field.Reporter:
+                if (!PlainString(line, ref i, out text)) return false;
+                flow.Reporter = text.IsEmpty ? null : state.String(text);
+                return true;
+            case Field.Policy:
+                if (!PlainString(line, ref i, out text)) return false;
+                flow.PolicyName = text.IsEmpty ? null : state.String(text);
+                return true;
+            case Field.Src:
+                return CachedIdentity(line, ref i, state, out flow.SrcIdentity);
+            case Field.Dst:
+                return CachedIdentity(line, ref i, state, out flow.DstIdentity);
+            default:
+                return SkipSimpleValue(line, ref i);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SkipSpace(ReadOnlySpan<byte> line, int i)
+    {
+        while (i < line.Length && line[i] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') i++;
+        return i;
+    }
+
+    /// <summary>A string of printable ASCII without escapes; <paramref name="text"/> is its content.</summary>
+    private static bool PlainString(ReadOnlySpan<byte> line, scoped ref int i, out ReadOnlySpan<byte> text)
+    {
+        text = default;
+        if (line[i] != (byte)'"') return false;
+        int length = line[(i + 1)..].IndexOfAny(NotPlainStringByte);
+        if (length < 0 || line[i + 1 + length] != (byte)'"') return false;
+        text = line.Slice(i + 1, length);
+        i += length + 2;
+        return true;
+    }
+
+    /// <summary>
+    /// A JSON integer without sign, fraction or exponent that fits 64 bits. A fraction or exponent stops it early,
+    /// and the caller's check for ',' or '}' after the value then sends the line to the reader.
+    /// </summary>
+    private static bool UnsignedInteger(ReadOnlySpan<byte> line, scoped ref int i, out ulong value)
+    {
+        const ulong Limit = ulong.MaxValue / 10; // 1844674407370955161, and the last digit at most 5
+        value = 0;
+        int start = i;
+        while (i < line.Length)
+        {
+            uint digit = (uint)(line[i] - '0');
+            if (digit > 9) break;
+            if (value >= Limit && (value > Limit || digit > 5)) return false;
+            value = value * 10 + digit;
+            i++;
+        }
+        int digits = i - start;
+        return digits == 1 || (digits > 1 && line[start] != (byte)'0'); // JSON has no leading zeros
+    }
+
+    private static bool ScanTime(ReadOnlySpan<byte> line, scoped ref int i, out DateTime utc)
+    {
+        utc = default;
+        if (line[i] == (byte)'"') return PlainString(line, ref i, out var text) && FlowTimestamps.TryParseRfc3339(text, out utc);
+        return UnsignedInteger(line, ref i, out ulong seconds) && seconds <= long.MaxValue
+            && FlowTimestamps.TryFromUnixSeconds((long)seconds, out utc);
+    }
+
+    /// <summary>An identity object whose exact bytes are in the identity cache; a new one is the reader's to parse and cache.</summary>
+    private static bool CachedIdentity(ReadOnlySpan<byte> line, scoped ref int i, JsonDecodeState state, out WorkloadIdentity? identity)
+    {
+        identity = null;
+        if (line[i] != (byte)'{') return false;
+        int end = ObjectEnd(line, i);
+        if (end < 0) return false;
+        // A hit means these exact bytes were a valid identity object before (the reader checked them), so they are
+        // now, and the reader would end the object where this did: a valid object's bytes fix its extent.
+        if (!state.Identities.TryPeek(line[i..end], out identity) || identity is null) return false;
+        i = end;
+        return true;
+    }
+
+    /// <summary>
+    /// Offset just past the '}' closing the object that starts at <paramref name="start"/>, counting braces outside
+    /// strings; -1 if the line ends first. Does not validate: only a cache hit gives the bytes a meaning. 32 bytes
+    /// a step while there are no backslashes (the quote mask's prefix XOR tells which bytes are inside strings).
+    /// </summary>
+    internal static int ObjectEnd(ReadOnlySpan<byte> line, int start)
+    {
+        int i = start, depth = 0;
+        bool inString = false;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref byte first = ref MemoryMarshal.GetReference(line);
+            var quote = Vector256.Create((byte)'"');
+            var backslash = Vector256.Create((byte)'\\');
+            var open = Vector256.Create((byte)'{');
+            var close = Vector256.Create((byte)'}');
+            uint carry = 0; // all ones when the previous block ended inside a string
+            while (i <= line.Length - Vector256<byte>.Count)
+            {
+                var block = Vector256.LoadUnsafe(ref first, (nuint)i);
+                if (Vector256.EqualsAny(block, backslash)) break; // escapes: byte by byte from here
+                uint quotes = Vector256.Equals(block, quote).ExtractMostSignificantBits();
+                uint inside = quotes;
+                inside ^= inside << 1;
+                inside ^= inside << 2;
+                inside ^= inside << 4;
+                inside ^= inside << 8;
+                inside ^= inside << 16;
+                inside ^= carry;
+                carry = (uint)((int)inside >> 31);
+                uint opens = Vector256.Equals(block, open).ExtractMostSignificantBits() & ~inside;
+                uint braces = (opens | Vector256.Equals(block, close).ExtractMostSignificantBits()) & ~inside;
+                while (braces != 0)
+                {
+                    int bit = BitOperations.TrailingZeroCount(braces);
+                    if ((opens >> bit & 1) != 0) depth++;
+                    else if (--depth == 0) return i + bit + 1;
+                    braces &= braces - 1;
+                }
+                i += Vector256<byte>.Count;
+            }
+            inString = carry != 0;
+        }
+        for (; i < line.Length; i++)
+        {
+            byte b = line[i];
+            if (inString)
+            {
+                if (b == (byte)'\\') i++;
+                else if (b == (byte)'"') inString = false;
+            }
+            else if (b == (byte)'"') inString = true;
+            else if (b == (byte)'{') depth++;
+            else if (b == (byte)'}' && --depth == 0) return i + 1;
+        }
+        return -1;
+    }
+
+    /// <summary>The value of a key the format does not know: the reader skips it, so does the scanner if it is simple.</summary>
+    private static bool SkipSimpleValue(ReadOnlySpan<byte> line, scoped ref int i)
+    {
+        switch (line[i])
+        {
+            case (byte)'"':
+                return PlainString(line, ref i, out _);
+            case (byte)'t':
+                return SkipLiteral(line, ref i, "true"u8);
+            case (byte)'f':
+                return SkipLiteral(line, ref i, "false"u8);
+            default:
+                return SkipNumber(line, ref i);
+        }
+    }
+
+    private static bool SkipLiteral(ReadOnlySpan<byte> line, scoped ref int i, ReadOnlySpan<byte> literal)
+    {
+        if (!line[i..].StartsWith(literal)) return false;
+        i += literal.Length;
+        return true;
+    }
+
+    /// <summary>JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?</summary>
+    private static bool SkipNumber(ReadOnlySpan<byte> line, scoped ref int i)
+    {
+        if (i < line.Length && line[i] == (byte)'-') i++;
+        if (i >= line.Length || !char.IsAsciiDigit((char)line[i])) return false;
+        if (line[i] == (byte)'0') i++;
+        else SkipDigits(line, ref i);
+        if (i < line.Length && line[i] == (byte)'.')
+        {
+            i++;
+            if (SkipDigits(line, ref i) == 0) return false;
+        }
+        if (i < line.Length && (line[i] | 0x20) == (byte)'e')
+        {
+            i++;
+            if (i < line.Length && line[i] is (byte)'+' or (byte)'-') i++;
+            if (SkipDigits(line, ref i) == 0) return false;
+        }
+        return true;
+    }
+
+    private static int SkipDigits(ReadOnlySpan<byte> line, scoped ref int i)
+    {
+        int start = i;
+        while (i < line.Length && char.IsAsciiDigit((char)line[i])) i++;
+        return i - start;
+    }
+}
