@@ -75,7 +75,7 @@ public sealed partial class CanonicalJsonDecoder
             {
                 if (i >= line.Length || line[i] != (byte)'"') return false;
                 int nameStart = i + 1;
-                int nameLength = line[nameStart..].IndexOfAny(NotPlainStringByte);
+                int nameLength = PlainRun(line, nameStart);
                 if (nameLength < 0 || line[nameStart + nameLength] != (byte)'"') return false;
                 field = FieldOf(line.Slice(nameStart, nameLength));
                 i = SkipSpace(line, nameStart + nameLength + 1);
@@ -183,9 +183,9 @@ public sealed partial class CanonicalJsonDecoder
                 flow.PolicyName = text.IsEmpty ? null : state.String(text);
                 return true;
             case Field.Src:
-                return CachedIdentity(line, ref i, state, out flow.SrcIdentity);
+                return CachedIdentity(line, ref i, Field.Src, state, out flow.SrcIdentity);
             case Field.Dst:
-                return CachedIdentity(line, ref i, state, out flow.DstIdentity);
+                return CachedIdentity(line, ref i, Field.Dst, state, out flow.DstIdentity);
             default:
                 return SkipSimpleValue(line, ref i);
         }
@@ -203,11 +203,33 @@ public sealed partial class CanonicalJsonDecoder
     {
         text = default;
         if (line[i] != (byte)'"') return false;
-        int length = line[(i + 1)..].IndexOfAny(NotPlainStringByte);
+        int length = PlainRun(line, i + 1);
         if (length < 0 || line[i + 1 + length] != (byte)'"') return false;
         text = line.Slice(i + 1, length);
         i += length + 2;
         return true;
+    }
+
+    /// <summary>
+    /// Bytes from <paramref name="start"/> up to the first that is not printable ASCII or is a quote or backslash
+    /// (-1: none). Values here are short (addresses, times, names), so 32 bytes at a time in line, not a call.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int PlainRun(ReadOnlySpan<byte> line, int start)
+    {
+        if (Vector256.IsHardwareAccelerated && start <= line.Length - Vector256<byte>.Count)
+        {
+            var block = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(line), (nuint)start);
+            // Signed: bytes >= 0x80 are negative, so one comparison catches them and the control characters.
+            var stops = Vector256.LessThan(block.AsSByte(), Vector256.Create((sbyte)0x20)).AsByte()
+                | Vector256.Equals(block, Vector256.Create((byte)'"'))
+                | Vector256.Equals(block, Vector256.Create((byte)'\\'))
+                | Vector256.Equals(block, Vector256.Create((byte)0x7F));
+            uint mask = stops.ExtractMostSignificantBits();
+            if (mask != 0) return BitOperations.TrailingZeroCount(mask);
+        }
+        int run = line[start..].IndexOfAny(NotPlainStringByte);
+        return run;
     }
 
     /// <summary>
@@ -240,17 +262,36 @@ public sealed partial class CanonicalJsonDecoder
     }
 
     /// <summary>An identity object whose exact bytes are in the identity cache; a new one is the reader's to parse and cache.</summary>
-    private static bool CachedIdentity(ReadOnlySpan<byte> line, scoped ref int i, JsonDecodeState state, out WorkloadIdentity? identity)
+    /// <remarks>
+    /// Any candidate end is safe to look up: a hit means these exact bytes were a valid identity object before (the
+    /// reader checked them), so they are now, and the reader would end the object there too, since a valid JSON
+    /// object is never a prefix of a longer one. So the writer's layout is tried first (`src` ends at the first
+    /// `},"`, `dst` just before the line's closing brace), and the brace count only when that misses.
+    /// </remarks>
+    private static bool CachedIdentity(ReadOnlySpan<byte> line, scoped ref int i, Field field, JsonDecodeState state, out WorkloadIdentity? identity)
     {
         identity = null;
         if (line[i] != (byte)'{') return false;
+        int guess = field == Field.Dst ? -1 : line[i..].IndexOf("},\""u8) is int comma and >= 0 ? i + comma + 1 : -1;
+        if (guess < 0) guess = LastObjectEnd(line, i);
+        if (guess > i && state.Identities.TryPeek(line[i..guess], out identity) && identity is not null)
+        {
+            i = guess;
+            return true;
+        }
         int end = ObjectEnd(line, i);
-        if (end < 0) return false;
-        // A hit means these exact bytes were a valid identity object before (the reader checked them), so they are
-        // now, and the reader would end the object where this did: a valid object's bytes fix its extent.
+        if (end < 0 || end == guess) return false;
         if (!state.Identities.TryPeek(line[i..end], out identity) || identity is null) return false;
         i = end;
         return true;
+    }
+
+    /// <summary>Where an object that is the line's last value ends: just before the closing brace of the line ("...}}").</summary>
+    private static int LastObjectEnd(ReadOnlySpan<byte> line, int start)
+    {
+        int last = line.Length - 1;
+        while (last > start && line[last] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') last--;
+        return last > start + 1 && line[last] == (byte)'}' && line[last - 1] == (byte)'}' ? last : -1;
     }
 
     /// <summary>
