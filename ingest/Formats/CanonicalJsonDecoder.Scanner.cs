@@ -31,7 +31,35 @@ public sealed partial class CanonicalJsonDecoder
     ];
 
     /// <summary>Each of <see cref="WriterOrder"/> as written: quoted, with the colon.</summary>
-    private static readonly byte[][] WriterKeys = WriterOrder.Select(field => System.Text.Encoding.UTF8.GetBytes($"\"{KeyName(field)}\":")).ToArray();
+    private static readonly WriterKey[] WriterKeys = WriterOrder.Select(field => new WriterKey(System.Text.Encoding.UTF8.GetBytes($"\"{KeyName(field)}\":"))).ToArray();
+
+    /// <summary>A key as one or two 8-byte words, so matching it is two loads and compares, not a call (keys are 6-12 bytes).</summary>
+    private readonly struct WriterKey
+    {
+        public WriterKey(byte[] bytes)
+        {
+            Bytes = bytes;
+            Length = bytes.Length;
+            Span<byte> head = stackalloc byte[8];
+            bytes.AsSpan(0, Math.Min(8, Length)).CopyTo(head);
+            Head = MemoryMarshal.Read<ulong>(head);
+            HeadMask = Length >= 8 ? ulong.MaxValue : (1UL << (8 * Length)) - 1;
+            Tail = Length > 8 ? MemoryMarshal.Read<ulong>(bytes.AsSpan(Length - 8)) : 0;
+        }
+
+        public readonly byte[] Bytes;
+        public readonly int Length;
+        private readonly ulong Head, HeadMask, Tail;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool IsAt(ReadOnlySpan<byte> line, int i)
+        {
+            if (i > line.Length - 16) return line[i..].StartsWith(Bytes); // near the end of the line: no over-reading
+            ref byte at = ref Unsafe.Add(ref MemoryMarshal.GetReference(line), i);
+            if ((Unsafe.ReadUnaligned<ulong>(ref at) & HeadMask) != Head) return false;
+            return Length <= 8 || Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref at, Length - 8)) == Tail;
+        }
+    }
 
     private static string KeyName(Field field) => field switch
     {
@@ -54,6 +82,7 @@ public sealed partial class CanonicalJsonDecoder
     /// <summary>
     /// Decodes <paramref name="line"/> into <paramref name="flow"/> when it is simple enough; false means "use the
     /// reader" (<paramref name="flow"/> is then partly written and must be reset). Never rejects anything itself.
+    /// The helpers return the offset after what they read, or -1 for "not simple" (so the offset stays in a register).
     /// </summary>
     internal static bool TryScan(ReadOnlySpan<byte> line, JsonDecodeState state, ref FlowRecord flow)
     {
@@ -64,12 +93,23 @@ public sealed partial class CanonicalJsonDecoder
         int next = 0; // index in WriterOrder of the key expected next
         while (true)
         {
-            // Key: the one the writer puts next (one comparison), else any escape-free ASCII string.
-            Field field;
-            if (next < WriterOrder.Length && line[i..].StartsWith(WriterKeys[next]))
+            // Key: the one the writer puts next, or one of the few after it (optional keys left out), else any
+            // escape-free ASCII string.
+            Field field = Field.Unknown;
+            int match = -1;
+            for (int k = next, last = Math.Min(next + 4, WriterKeys.Length); k < last; k++)
             {
-                field = WriterOrder[next];
-                i += WriterKeys[next++].Length;
+                if (WriterKeys[k].IsAt(line, i))
+                {
+                    match = k;
+                    break;
+                }
+            }
+            if (match >= 0)
+            {
+                field = WriterOrder[match];
+                i += WriterKeys[match].Length;
+                next = match + 1;
             }
             else
             {
@@ -100,7 +140,8 @@ public sealed partial class CanonicalJsonDecoder
             }
             else
             {
-                if (!ScanValue(line, ref i, field, state, ref flow)) return false;
+                i = ScanValue(line, i, field, state, ref flow);
+                if (i < 0) return false;
                 if (field != Field.Unknown) values |= 1u << (int)field;
             }
 
@@ -124,70 +165,82 @@ public sealed partial class CanonicalJsonDecoder
         return true;
     }
 
-    private static bool ScanValue(ReadOnlySpan<byte> line, scoped ref int i, Field field, JsonDecodeState state, ref FlowRecord flow)
+    /// <summary>Reads the value at <paramref name="i"/> into its field; the offset after it, or -1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int ScanValue(ReadOnlySpan<byte> line, int i, Field field, JsonDecodeState state, ref FlowRecord flow)
     {
         ReadOnlySpan<byte> text;
         ulong number;
         switch (field)
         {
             case Field.Start:
-                return ScanTime(line, ref i, out flow.Start);
+                return ScanTime(line, i, out flow.Start);
             case Field.End:
-                return ScanTime(line, ref i, out flow.End);
+                return ScanTime(line, i, out flow.End);
             case Field.SrcIp:
-                return PlainString(line, ref i, out text) && PackedIp.TryParse(text, out flow.SrcIp);
+                i = PlainString(line, i, out text);
+                return i >= 0 && PackedIp.TryParse(text, out flow.SrcIp) ? i : -1;
             case Field.DstIp:
-                return PlainString(line, ref i, out text) && PackedIp.TryParse(text, out flow.DstIp);
+                i = PlainString(line, i, out text);
+                return i >= 0 && PackedIp.TryParse(text, out flow.DstIp) ? i : -1;
             case Field.SrcPort:
-                if (!UnsignedInteger(line, ref i, out number) || number > 65535) return false;
+                i = UnsignedInteger(line, i, out number);
+                if (i < 0 || number > 65535) return -1;
                 flow.SrcPort = (ushort)number;
-                return true;
+                return i;
             case Field.DstPort:
-                if (!UnsignedInteger(line, ref i, out number) || number > 65535) return false;
+                i = UnsignedInteger(line, i, out number);
+                if (i < 0 || number > 65535) return -1;
                 flow.DstPort = (ushort)number;
-                return true;
+                return i;
             case Field.Proto:
-                if (line[i] == (byte)'"') return PlainString(line, ref i, out text) && TryProtocolName(text, out flow.Protocol);
-                if (!UnsignedInteger(line, ref i, out number) || number > 255) return false;
+                if (line[i] == (byte)'"')
+                {
+                    i = PlainString(line, i, out text);
+                    return i >= 0 && TryProtocolName(text, out flow.Protocol) ? i : -1;
+                }
+                i = UnsignedInteger(line, i, out number);
+                if (i < 0 || number > 255) return -1;
                 flow.Protocol = (byte)number;
-                return true;
+                return i;
             case Field.Bytes:
-                return UnsignedInteger(line, ref i, out flow.Bytes);
+                return UnsignedInteger(line, i, out flow.Bytes);
             case Field.Packets:
-                return UnsignedInteger(line, ref i, out flow.Packets);
+                return UnsignedInteger(line, i, out flow.Packets);
             case Field.Verdict:
-                if (!PlainString(line, ref i, out text)) return false;
+                i = PlainString(line, i, out text);
                 if (text.SequenceEqual("allowed"u8)) flow.Verdict = Verdict.Allowed;
                 else if (text.SequenceEqual("denied"u8)) flow.Verdict = Verdict.Denied;
                 else if (text.SequenceEqual("unknown"u8)) flow.Verdict = Verdict.Unknown;
-                else return false;
-                return true;
+                else return -1;
+                return i;
             case Field.Direction:
-                if (!PlainString(line, ref i, out text)) return false;
+                i = PlainString(line, i, out text);
                 if (text.SequenceEqual("request"u8)) flow.Direction = DirectionHint.Request;
                 else if (text.SequenceEqual("reply"u8)) flow.Direction = DirectionHint.Reply;
                 else if (text.SequenceEqual("unknown"u8)) flow.Direction = DirectionHint.Unknown;
-                else return false;
-                return true;
+                else return -1;
+                return i;
             case Field.TcpFlags:
-                if (!UnsignedInteger(line, ref i, out number) || number > 511) return false;
+                i = UnsignedInteger(line, i, out number);
+                if (i < 0 || number > 511) return -1;
                 flow.TcpFlags = (ushort)number;
                 flow.HasTcpFlags = true;
-                return true;
+                return i;
             case Field.Reporter:
-                if (!PlainString(line, ref i, out text)) return false;
-                flow.Reporter = text.IsEmpty ? null : state.String(text);
-                return true;
+                i = PlainString(line, i, out text);
+                if (i >= 0) flow.Reporter = text.IsEmpty ? null : state.String(text);
+                return i;
             case Field.Policy:
-                if (!PlainString(line, ref i, out text)) return false;
-                flow.PolicyName = text.IsEmpty ? null : state.String(text);
-                return true;
+                i = PlainString(line, i, out text);
+                if (i >= 0) flow.PolicyName = text.IsEmpty ? null : state.String(text);
+                return i;
             case Field.Src:
-                return CachedIdentity(line, ref i, Field.Src, state, out flow.SrcIdentity);
+                return CachedIdentity(line, i, Field.Src, state, out flow.SrcIdentity);
             case Field.Dst:
-                return CachedIdentity(line, ref i, Field.Dst, state, out flow.DstIdentity);
+                return CachedIdentity(line, i, Field.Dst, state, out flow.DstIdentity);
             default:
-                return SkipSimpleValue(line, ref i);
+                return SkipSimpleValue(line, i);
         }
     }
 
@@ -198,16 +251,15 @@ public sealed partial class CanonicalJsonDecoder
         return i;
     }
 
-    /// <summary>A string of printable ASCII without escapes; <paramref name="text"/> is its content.</summary>
-    private static bool PlainString(ReadOnlySpan<byte> line, scoped ref int i, out ReadOnlySpan<byte> text)
+    /// <summary>A string of printable ASCII without escapes; <paramref name="text"/> is its content (empty on -1).</summary>
+    private static int PlainString(ReadOnlySpan<byte> line, int i, out ReadOnlySpan<byte> text)
     {
         text = default;
-        if (line[i] != (byte)'"') return false;
+        if (line[i] != (byte)'"') return -1;
         int length = PlainRun(line, i + 1);
-        if (length < 0 || line[i + 1 + length] != (byte)'"') return false;
+        if (length < 0 || line[i + 1 + length] != (byte)'"') return -1;
         text = line.Slice(i + 1, length);
-        i += length + 2;
-        return true;
+        return i + length + 2;
     }
 
     /// <summary>
@@ -228,15 +280,14 @@ public sealed partial class CanonicalJsonDecoder
             uint mask = stops.ExtractMostSignificantBits();
             if (mask != 0) return BitOperations.TrailingZeroCount(mask);
         }
-        int run = line[start..].IndexOfAny(NotPlainStringByte);
-        return run;
+        return line[start..].IndexOfAny(NotPlainStringByte);
     }
 
     /// <summary>
     /// A JSON integer without sign, fraction or exponent that fits 64 bits. A fraction or exponent stops it early,
     /// and the caller's check for ',' or '}' after the value then sends the line to the reader.
     /// </summary>
-    private static bool UnsignedInteger(ReadOnlySpan<byte> line, scoped ref int i, out ulong value)
+    private static int UnsignedInteger(ReadOnlySpan<byte> line, int i, out ulong value)
     {
         const ulong Limit = ulong.MaxValue / 10; // 1844674407370955161, and the last digit at most 5
         value = 0;
@@ -245,20 +296,24 @@ public sealed partial class CanonicalJsonDecoder
         {
             uint digit = (uint)(line[i] - '0');
             if (digit > 9) break;
-            if (value >= Limit && (value > Limit || digit > 5)) return false;
+            if (value >= Limit && (value > Limit || digit > 5)) return -1;
             value = value * 10 + digit;
             i++;
         }
         int digits = i - start;
-        return digits == 1 || (digits > 1 && line[start] != (byte)'0'); // JSON has no leading zeros
+        return digits == 1 || (digits > 1 && line[start] != (byte)'0') ? i : -1; // JSON has no leading zeros
     }
 
-    private static bool ScanTime(ReadOnlySpan<byte> line, scoped ref int i, out DateTime utc)
+    private static int ScanTime(ReadOnlySpan<byte> line, int i, out DateTime utc)
     {
         utc = default;
-        if (line[i] == (byte)'"') return PlainString(line, ref i, out var text) && FlowTimestamps.TryParseRfc3339(text, out utc);
-        return UnsignedInteger(line, ref i, out ulong seconds) && seconds <= long.MaxValue
-            && FlowTimestamps.TryFromUnixSeconds((long)seconds, out utc);
+        if (line[i] == (byte)'"')
+        {
+            i = PlainString(line, i, out var text);
+            return i >= 0 && FlowTimestamps.TryParseRfc3339(text, out utc) ? i : -1;
+        }
+        i = UnsignedInteger(line, i, out ulong seconds);
+        return i >= 0 && seconds <= long.MaxValue && FlowTimestamps.TryFromUnixSeconds((long)seconds, out utc) ? i : -1;
     }
 
     /// <summary>An identity object whose exact bytes are in the identity cache; a new one is the reader's to parse and cache.</summary>
@@ -266,24 +321,18 @@ public sealed partial class CanonicalJsonDecoder
     /// Any candidate end is safe to look up: a hit means these exact bytes were a valid identity object before (the
     /// reader checked them), so they are now, and the reader would end the object there too, since a valid JSON
     /// object is never a prefix of a longer one. So the writer's layout is tried first (`src` ends at the first
-    /// `},"`, `dst` just before the line's closing brace), and the brace count only when that misses.
+    /// `},"`, the last object just before the line's closing brace), and the brace count only when that misses.
     /// </remarks>
-    private static bool CachedIdentity(ReadOnlySpan<byte> line, scoped ref int i, Field field, JsonDecodeState state, out WorkloadIdentity? identity)
+    private static int CachedIdentity(ReadOnlySpan<byte> line, int i, Field field, JsonDecodeState state, out WorkloadIdentity? identity)
     {
         identity = null;
-        if (line[i] != (byte)'{') return false;
+        if (line[i] != (byte)'{') return -1;
         int guess = field == Field.Dst ? -1 : line[i..].IndexOf("},\""u8) is int comma and >= 0 ? i + comma + 1 : -1;
         if (guess < 0) guess = LastObjectEnd(line, i);
-        if (guess > i && state.Identities.TryPeek(line[i..guess], out identity) && identity is not null)
-        {
-            i = guess;
-            return true;
-        }
+        if (guess > i && state.Identities.TryPeek(line[i..guess], out identity) && identity is not null) return guess;
         int end = ObjectEnd(line, i);
-        if (end < 0 || end == guess) return false;
-        if (!state.Identities.TryPeek(line[i..end], out identity) || identity is null) return false;
-        i = end;
-        return true;
+        if (end < 0 || end == guess) return -1;
+        return state.Identities.TryPeek(line[i..end], out identity) && identity is not null ? end : -1;
     }
 
     /// <summary>Where an object that is the line's last value ends: just before the closing brace of the line ("...}}").</summary>
@@ -353,53 +402,40 @@ public sealed partial class CanonicalJsonDecoder
     }
 
     /// <summary>The value of a key the format does not know: the reader skips it, so does the scanner if it is simple.</summary>
-    private static bool SkipSimpleValue(ReadOnlySpan<byte> line, scoped ref int i)
+    private static int SkipSimpleValue(ReadOnlySpan<byte> line, int i) => line[i] switch
     {
-        switch (line[i])
-        {
-            case (byte)'"':
-                return PlainString(line, ref i, out _);
-            case (byte)'t':
-                return SkipLiteral(line, ref i, "true"u8);
-            case (byte)'f':
-                return SkipLiteral(line, ref i, "false"u8);
-            default:
-                return SkipNumber(line, ref i);
-        }
-    }
-
-    private static bool SkipLiteral(ReadOnlySpan<byte> line, scoped ref int i, ReadOnlySpan<byte> literal)
-    {
-        if (!line[i..].StartsWith(literal)) return false;
-        i += literal.Length;
-        return true;
-    }
+        (byte)'"' => PlainString(line, i, out _),
+        (byte)'t' => line[i..].StartsWith("true"u8) ? i + 4 : -1,
+        (byte)'f' => line[i..].StartsWith("false"u8) ? i + 5 : -1,
+        _ => SkipNumber(line, i),
+    };
 
     /// <summary>JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?</summary>
-    private static bool SkipNumber(ReadOnlySpan<byte> line, scoped ref int i)
+    private static int SkipNumber(ReadOnlySpan<byte> line, int i)
     {
         if (i < line.Length && line[i] == (byte)'-') i++;
-        if (i >= line.Length || !char.IsAsciiDigit((char)line[i])) return false;
-        if (line[i] == (byte)'0') i++;
-        else SkipDigits(line, ref i);
+        if (i >= line.Length || !char.IsAsciiDigit((char)line[i])) return -1;
+        i = line[i] == (byte)'0' ? i + 1 : SkipDigits(line, i);
         if (i < line.Length && line[i] == (byte)'.')
         {
-            i++;
-            if (SkipDigits(line, ref i) == 0) return false;
+            int fraction = SkipDigits(line, i + 1);
+            if (fraction == i + 1) return -1;
+            i = fraction;
         }
         if (i < line.Length && (line[i] | 0x20) == (byte)'e')
         {
             i++;
             if (i < line.Length && line[i] is (byte)'+' or (byte)'-') i++;
-            if (SkipDigits(line, ref i) == 0) return false;
+            int exponent = SkipDigits(line, i);
+            if (exponent == i) return -1;
+            i = exponent;
         }
-        return true;
+        return i;
     }
 
-    private static int SkipDigits(ReadOnlySpan<byte> line, scoped ref int i)
+    private static int SkipDigits(ReadOnlySpan<byte> line, int i)
     {
-        int start = i;
         while (i < line.Length && char.IsAsciiDigit((char)line[i])) i++;
-        return i - start;
+        return i;
     }
 }
