@@ -174,9 +174,9 @@ public sealed partial class CanonicalJsonDecoder
         switch (field)
         {
             case Field.Start:
-                return ScanTime(line, i, out flow.Start);
+                return ScanTime(line, i, state, out flow.Start);
             case Field.End:
-                return ScanTime(line, i, out flow.End);
+                return ScanTime(line, i, state, out flow.End);
             case Field.SrcIp:
                 i = PlainString(line, i, out text);
                 return i >= 0 && PackedIp.TryParse(text, out flow.SrcIp) ? i : -1;
@@ -304,16 +304,65 @@ public sealed partial class CanonicalJsonDecoder
         return digits == 1 || (digits > 1 && line[start] != (byte)'0') ? i : -1; // JSON has no leading zeros
     }
 
-    private static int ScanTime(ReadOnlySpan<byte> line, int i, out DateTime utc)
+    private static int ScanTime(ReadOnlySpan<byte> line, int i, JsonDecodeState state, out DateTime utc)
     {
         utc = default;
         if (line[i] == (byte)'"')
         {
             i = PlainString(line, i, out var text);
-            return i >= 0 && FlowTimestamps.TryParseRfc3339(text, out utc) ? i : -1;
+            return i >= 0 && TryParseUtcTime(text, state, out utc) ? i : -1;
         }
         i = UnsignedInteger(line, i, out ulong seconds);
         return i >= 0 && seconds <= long.MaxValue && FlowTimestamps.TryFromUnixSeconds((long)seconds, out utc) ? i : -1;
+    }
+
+    /// <summary>
+    /// "YYYY-MM-DDTHH:MM:SS[.fraction]Z", what the writer writes, with the date and hour taken from the previous
+    /// timestamp when its first 13 bytes are the same. Anything else, or anything out of range, is
+    /// <see cref="FlowTimestamps.TryParseRfc3339(ReadOnlySpan{byte}, out DateTime)"/>'s (what the reader calls), so
+    /// the result is always the one the reader gets.
+    /// </summary>
+    internal static bool TryParseUtcTime(ReadOnlySpan<byte> s, JsonDecodeState state, out DateTime utc)
+    {
+        if (s.Length is < 20 or > 40 || s[^1] != (byte)'Z' || s[13] != (byte)':' || s[16] != (byte)':')
+            return FlowTimestamps.TryParseRfc3339(s, out utc);
+        ulong head = MemoryMarshal.Read<ulong>(s), tail = MemoryMarshal.Read<ulong>(s[5..]);
+        long hourTicks = state.HourTicks;
+        if (head != state.HourPrefixHead || tail != state.HourPrefixTail || hourTicks < 0)
+        {
+            if (s[4] != (byte)'-' || s[7] != (byte)'-' || s[10] != (byte)'T'
+                || !TwoDigits(s, 0, out int century) || !TwoDigits(s, 2, out int yearOfCentury) || !TwoDigits(s, 5, out int month)
+                || !TwoDigits(s, 8, out int day) || !TwoDigits(s, 11, out int hour))
+                return FlowTimestamps.TryParseRfc3339(s, out utc);
+            int year = century * 100 + yearOfCentury;
+            if (year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23)
+                return FlowTimestamps.TryParseRfc3339(s, out utc);
+            hourTicks = new DateTime(year, month, day, hour, 0, 0, DateTimeKind.Utc).Ticks;
+            (state.HourPrefixHead, state.HourPrefixTail, state.HourTicks) = (head, tail, hourTicks);
+        }
+        if (!TwoDigits(s, 14, out int minute) || !TwoDigits(s, 17, out int second) || minute > 59 || second > 59)
+            return FlowTimestamps.TryParseRfc3339(s, out utc);
+        long fraction = 0;
+        int i = 19;
+        if (s[i] == (byte)'.')
+        {
+            int digits = 0;
+            for (i++; i < s.Length && (uint)(s[i] - '0') <= 9; i++, digits++)
+                if (digits < 7) fraction = fraction * 10 + (s[i] - '0'); // sub-100 ns digits are truncated
+            if (digits == 0) return FlowTimestamps.TryParseRfc3339(s, out utc);
+            for (; digits < 7; digits++) fraction *= 10;
+        }
+        if (i != s.Length - 1) return FlowTimestamps.TryParseRfc3339(s, out utc);
+        utc = new DateTime(hourTicks + minute * TimeSpan.TicksPerMinute + second * TimeSpan.TicksPerSecond + fraction, DateTimeKind.Utc);
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TwoDigits(ReadOnlySpan<byte> s, int at, out int value)
+    {
+        uint tens = (uint)(s[at] - '0'), ones = (uint)(s[at + 1] - '0');
+        value = (int)(tens * 10 + ones);
+        return tens <= 9 && ones <= 9;
     }
 
     /// <summary>An identity object whose exact bytes are in the identity cache; a new one is the reader's to parse and cache.</summary>

@@ -23,6 +23,13 @@ internal sealed class JsonDecodeState
     public readonly byte[] NameScratch = new byte[64];
     public readonly byte[] ValueScratch = new byte[256];
 
+    /// <summary>
+    /// The canonical scanner's memory of the last "YYYY-MM-DDTHH" it parsed (bytes 0-7 and 5-12 as words) and that
+    /// hour in ticks: records of one file are minutes apart, so most timestamps only need their minutes and seconds.
+    /// </summary>
+    public ulong HourPrefixHead, HourPrefixTail;
+    public long HourTicks = -1;
+
     /// <summary>The cursor's state, created on first use (a state of another type is replaced).</summary>
     public static JsonDecodeState Of(ref DecodeCursor cursor)
     {

@@ -171,6 +171,43 @@ public sealed class CanonicalJsonScannerTests
         Assert.False(CanonicalJsonDecoder.TryScan(Encoding.UTF8.GetBytes(spaced), state, ref flow)); // other bytes, same meaning: a new key
     }
 
+    [Fact]
+    public void Writer_times_parse_as_the_reader_parses_them_also_when_the_hour_is_remembered()
+    {
+        var random = new Random(5);
+        var state = new JsonDecodeState();
+        var time = new DateTime(2024, 2, 28, 22, 0, 0, DateTimeKind.Utc);
+        int compared = 0;
+        for (int n = 0; n < 20_000; n++)
+        {
+            time = time.AddTicks(random.NextInt64(0, TimeSpan.TicksPerMinute * 7));
+            string text = time.ToString(random.Next(3) switch
+            {
+                0 => "yyyy-MM-dd'T'HH:mm:ss'Z'",
+                1 => "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'",
+                _ => "yyyy-MM-dd'T'HH:mm:ss.fffffff'00Z'",
+            }, CultureInfo.InvariantCulture);
+            var bytes = Encoding.ASCII.GetBytes(text);
+            if (n % 4 == 0)
+            {
+                // Broken digits, separators, lengths: the same answer as the reader's parser, accepted or not.
+                int at = random.Next(bytes.Length);
+                bytes[at] = "0123456789:-.TZz+ x"u8[random.Next(19)];
+                if (random.Next(5) == 0) bytes = bytes[..random.Next(bytes.Length)];
+            }
+            bool expected = FlowTimestamps.TryParseRfc3339(bytes, out var reference);
+            bool actual = CanonicalJsonDecoder.TryParseUtcTime(bytes, state, out var parsed);
+            Assert.True(expected == actual, Encoding.ASCII.GetString(bytes));
+            if (expected)
+            {
+                Assert.Equal(reference, parsed);
+                Assert.Equal(DateTimeKind.Utc, parsed.Kind);
+                compared++;
+            }
+        }
+        Assert.True(compared > 15_000, $"only {compared} valid times compared");
+    }
+
     [Theory]
     [InlineData("{}", 2)]
     [InlineData("{\"a\":{\"b\":\"}\"}} tail", 15)]
