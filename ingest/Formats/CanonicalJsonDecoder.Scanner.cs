@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Text.Json;
 using System.Runtime.CompilerServices;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
@@ -365,7 +366,10 @@ public sealed partial class CanonicalJsonDecoder
         return tens <= 9 && ones <= 9;
     }
 
-    /// <summary>An identity object whose exact bytes are in the identity cache; a new one is the reader's to parse and cache.</summary>
+    /// <summary>
+    /// An identity object: looked up by its exact bytes in the identity cache, or parsed and cached by the reader
+    /// path's own <see cref="ParseIdentity(ReadOnlySpan{byte}, JsonDecodeState, string, JsonReaderOptions, out WorkloadIdentity?, out long)"/>.
+    /// </summary>
     /// <remarks>
     /// Any candidate end is safe to look up: a hit means these exact bytes were a valid identity object before (the
     /// reader checked them), so they are now, and the reader would end the object there too, since a valid JSON
@@ -380,8 +384,41 @@ public sealed partial class CanonicalJsonDecoder
         if (guess < 0) guess = LastObjectEnd(line, i);
         if (guess > i && state.Identities.TryPeek(line[i..guess], out identity) && identity is not null) return guess;
         int end = ObjectEnd(line, i);
-        if (end < 0 || end == guess) return -1;
-        return state.Identities.TryPeek(line[i..end], out identity) && identity is not null ? end : -1;
+        if (end < 0) return -1;
+        var raw = line[i..end];
+        // The lookup the reader path makes (it counts the miss, which is what grows the cache), then its parse.
+        if (state.Identities.TryGet(raw, out int slot, out identity)) return identity is null ? -1 : end;
+        if (!TryParseNewIdentity(raw, state, out identity)) return -1;
+        state.Identities.Set(slot, raw, identity);
+        return end;
+    }
+
+    /// <summary>The reader's options for a line, one level less deep: here the identity is the outermost object.</summary>
+    private static readonly JsonReaderOptions IdentityOptions = new()
+    {
+        CommentHandling = JsonTokens.LineOptions.CommentHandling,
+        AllowTrailingCommas = JsonTokens.LineOptions.AllowTrailingCommas,
+        MaxDepth = JsonTokens.LineOptions.MaxDepth - 1,
+    };
+
+    /// <summary>
+    /// A new identity object, parsed by the same code the reader path runs after its `Skip` validated the object.
+    /// Here nothing has validated it yet, so anything but a clean parse of exactly these bytes (broken JSON,
+    /// something after the closing brace, a wrong type or kind) sends the line to the reader for its error.
+    /// </summary>
+    private static bool TryParseNewIdentity(ReadOnlySpan<byte> raw, JsonDecodeState state, out WorkloadIdentity? identity)
+    {
+        identity = null;
+        try
+        {
+            return ParseIdentity(raw, state, "", IdentityOptions, out identity, out long consumed) is null
+                && consumed == raw.Length && identity is not null;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            identity = null;
+            return false;
+        }
     }
 
     /// <summary>Where an object that is the line's last value ends: just before the closing brace of the line ("...}}").</summary>

@@ -311,10 +311,16 @@ public sealed partial class CanonicalJsonDecoder : LineFlowDecoder
         return error;
     }
 
-    private static string? ParseIdentity(ReadOnlySpan<byte> raw, JsonDecodeState state, string field, out WorkloadIdentity? identity)
+    private static string? ParseIdentity(ReadOnlySpan<byte> raw, JsonDecodeState state, string field, out WorkloadIdentity? identity) =>
+        ParseIdentity(raw, state, field, JsonTokens.LineOptions, out identity, out _);
+
+    /// <param name="consumed">Where the object ended: the scanner, which has not had the line validated, checks it is all of <paramref name="raw"/>.</param>
+    private static string? ParseIdentity(ReadOnlySpan<byte> raw, JsonDecodeState state, string field, JsonReaderOptions options,
+        out WorkloadIdentity? identity, out long consumed)
     {
         identity = null;
-        var reader = new Utf8JsonReader(raw, JsonTokens.LineOptions);
+        consumed = 0;
+        var reader = new Utf8JsonReader(raw, options);
         reader.Read(); // the StartObject the caller saw
         Span<byte> nameScratch = state.NameScratch;
         Span<byte> scratch = state.ValueScratch;
@@ -373,6 +379,7 @@ public sealed partial class CanonicalJsonDecoder : LineFlowDecoder
             }
         }
         identity = new WorkloadIdentity(kind, ns, workload, workloadKind, pod, labels);
+        consumed = reader.BytesConsumed;
         return null;
     }
 }

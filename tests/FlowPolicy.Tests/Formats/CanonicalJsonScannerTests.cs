@@ -40,12 +40,11 @@ public sealed class CanonicalJsonScannerTests
             .. sink.Skipped.Select(s => $"skip {s.Position} {s.Reason}")];
     }
 
-    /// <summary>Decodes <paramref name="line"/> both ways on warm states (the line decoded once before, so its identities are cached).</summary>
+    /// <summary>Decodes <paramref name="line"/> both ways; true when the scanner took it.</summary>
     private static (bool Scanned, string Result) Both(string line)
     {
         var bytes = Encoding.UTF8.GetBytes(line);
         var state = new JsonDecodeState();
-        CanonicalJsonDecoder.Read(bytes, state, out _, out _, useScanner: false); // warms the identity cache
 
         var readerOutcome = CanonicalJsonDecoder.Read(bytes, new JsonDecodeState(), out var readerFlow, out var readerReason, useScanner: false);
         string expected = readerOutcome == LineOutcome.Accepted ? "ok " + Render(readerFlow) : "error " + readerReason;
@@ -154,21 +153,39 @@ public sealed class CanonicalJsonScannerTests
     }
 
     [Fact]
-    public void An_identity_is_scanned_only_once_the_reader_has_cached_its_exact_bytes()
+    public void A_new_identity_is_parsed_once_and_then_found_by_its_exact_bytes()
     {
         string line = "{" + Base + ",\"src\":" + Identity + "}";
         string spaced = "{" + Base + ",\"src\":" + Identity.Replace(",", ", ") + "}";
         var state = new JsonDecodeState();
-        var bytes = Encoding.UTF8.GetBytes(line);
-        var flow = default(FlowRecord);
+        var first = default(FlowRecord);
+        var again = default(FlowRecord);
+        var other = default(FlowRecord);
 
-        Assert.False(CanonicalJsonDecoder.TryScan(bytes, state, ref flow)); // new identity: the reader parses it
-        Assert.Equal(LineOutcome.Accepted, CanonicalJsonDecoder.Read(bytes, state, out var first, out _));
-        flow = default;
-        Assert.True(CanonicalJsonDecoder.TryScan(bytes, state, ref flow));
-        Assert.Same(first.SrcIdentity, flow.SrcIdentity);
-        flow = default;
-        Assert.False(CanonicalJsonDecoder.TryScan(Encoding.UTF8.GetBytes(spaced), state, ref flow)); // other bytes, same meaning: a new key
+        Assert.True(CanonicalJsonDecoder.TryScan(Encoding.UTF8.GetBytes(line), state, ref first));
+        Assert.True(CanonicalJsonDecoder.TryScan(Encoding.UTF8.GetBytes(line), state, ref again));
+        Assert.True(CanonicalJsonDecoder.TryScan(Encoding.UTF8.GetBytes(spaced), state, ref other));
+
+        Assert.Equal("Pod/shop/web/<null>/<null>/app=web", RenderIdentity(first.SrcIdentity));
+        Assert.Same(first.SrcIdentity, again.SrcIdentity);
+        Assert.NotSame(first.SrcIdentity, other.SrcIdentity); // other bytes, same meaning: its own cache entry
+        Assert.Equal(first.SrcIdentity, other.SrcIdentity);
+    }
+
+    [Theory]
+    [InlineData("{\"kind\":\"pod\"} \"x\"}")] // bytes after the object's end: the reader's "invalid JSON"
+    [InlineData("{\"kind\":\"pod\",}")]
+    [InlineData("{\"kind\":\"pod\" \"x\":1}")]
+    [InlineData("{\"kind\":\"vm\"}")]
+    [InlineData("{\"labels\":{\"a\":1}}")]
+    [InlineData("{\"labels\":{\"a\":\"\\ud800\"}}")] // a lone surrogate escape
+    [InlineData("{\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}")] // one level too deep inside a line
+    [InlineData("{\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}")] // just deep enough
+    public void A_new_identity_the_reader_would_reject_or_read_differently_gets_the_readers_outcome(string identity)
+    {
+        Both("{" + Base + ",\"src\":" + identity + "}");
+        Both("{" + Base + ",\"dst\":" + identity + "}");
+        Both("{" + Base + ",\"src\":" + identity + ",\"dst\":" + identity + "}");
     }
 
     [Fact]
