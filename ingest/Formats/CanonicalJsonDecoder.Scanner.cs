@@ -87,6 +87,8 @@ public sealed partial class CanonicalJsonDecoder
     /// </summary>
     internal static bool TryScan(ReadOnlySpan<byte> line, JsonDecodeState state, ref FlowRecord flow)
     {
+        if (TryScanWriterLayout(line, state, ref flow)) return true;
+        flow = default;
         int i = SkipSpace(line, 0);
         if (i >= line.Length || line[i] != (byte)'{') return false;
         i = SkipSpace(line, i + 1);
@@ -165,6 +167,62 @@ public sealed partial class CanonicalJsonDecoder
         else if (flow.End < flow.Start) return false;
         return true;
     }
+
+    /// <summary>
+    /// The exact layout <see cref="CanonicalJsonWriter"/> writes (its key order, no spaces), as straight-line code:
+    /// no key dispatch, duplicate or null bookkeeping. The values go through the same readers as in the general
+    /// loop. False as soon as anything differs; <see cref="TryScan"/> then starts over with the general loop.
+    /// </summary>
+    private static bool TryScanWriterLayout(ReadOnlySpan<byte> line, JsonDecodeState state, ref FlowRecord flow)
+    {
+        ulong number;
+        ReadOnlySpan<byte> text;
+        if (line.IsEmpty || line[0] != (byte)'{') return false;
+        int i = Key(line, 1, 0, Field.Start);
+        if (i < 0 || (i = ScanTime(line, i, state, out flow.Start)) < 0) return false;
+        if ((i = Key(line, i, 1, Field.End)) < 0 || (i = ScanTime(line, i, state, out flow.End)) < 0) return false;
+        if ((i = Key(line, i, 1, Field.SrcIp)) < 0 || (i = PlainString(line, i, out text)) < 0 || !PackedIp.TryParse(text, out flow.SrcIp)) return false;
+        if ((i = Key(line, i, 1, Field.SrcPort)) < 0 || (i = UnsignedInteger(line, i, out number)) < 0 || number > 65535) return false;
+        flow.SrcPort = (ushort)number;
+        if ((i = Key(line, i, 1, Field.DstIp)) < 0 || (i = PlainString(line, i, out text)) < 0 || !PackedIp.TryParse(text, out flow.DstIp)) return false;
+        if ((i = Key(line, i, 1, Field.DstPort)) < 0 || (i = UnsignedInteger(line, i, out number)) < 0 || number > 65535) return false;
+        flow.DstPort = (ushort)number;
+        if ((i = Key(line, i, 1, Field.Proto)) < 0 || (i = ScanValue(line, i, Field.Proto, state, ref flow)) < 0) return false;
+        if ((i = Key(line, i, 1, Field.Bytes)) < 0 || (i = UnsignedInteger(line, i, out flow.Bytes)) < 0) return false;
+        if ((i = Key(line, i, 1, Field.Packets)) < 0 || (i = UnsignedInteger(line, i, out flow.Packets)) < 0) return false;
+        if ((i = Key(line, i, 1, Field.Verdict)) < 0 || (i = ScanValue(line, i, Field.Verdict, state, ref flow)) < 0) return false;
+        if ((i = Key(line, i, 1, Field.Direction)) < 0 || (i = ScanValue(line, i, Field.Direction, state, ref flow)) < 0) return false;
+        // Optional from here on, each at most once and in this order.
+        int at;
+        if ((at = Key(line, i, 1, Field.TcpFlags)) >= 0)
+        {
+            if ((i = UnsignedInteger(line, at, out number)) < 0 || number > 511) return false;
+            flow.TcpFlags = (ushort)number;
+            flow.HasTcpFlags = true;
+        }
+        if ((at = Key(line, i, 1, Field.Reporter)) >= 0 && (i = ScanValue(line, at, Field.Reporter, state, ref flow)) < 0) return false;
+        if ((at = Key(line, i, 1, Field.Policy)) >= 0 && (i = ScanValue(line, at, Field.Policy, state, ref flow)) < 0) return false;
+        if ((at = Key(line, i, 1, Field.Src)) >= 0 && (i = CachedIdentity(line, at, Field.Src, state, out flow.SrcIdentity)) < 0) return false;
+        if ((at = Key(line, i, 1, Field.Dst)) >= 0 && (i = CachedIdentity(line, at, Field.Dst, state, out flow.DstIdentity)) < 0) return false;
+        return i == line.Length - 1 && line[i] == (byte)'}' && flow.End >= flow.Start;
+    }
+
+    /// <summary>
+    /// The writer's key for <paramref name="field"/> at <paramref name="i"/> (after a comma when
+    /// <paramref name="comma"/> is 1): the offset of its value, or -1 (also when the line ends there).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Key(ReadOnlySpan<byte> line, int i, int comma, Field field)
+    {
+        if (comma != 0 && ((uint)i >= (uint)line.Length || line[i] != (byte)',')) return -1;
+        i += comma;
+        ref readonly var key = ref WriterKeys[WriterIndex[(int)field]];
+        // The value readers expect at least one byte of value.
+        return key.IsAt(line, i) && i + key.Length < line.Length ? i + key.Length : -1;
+    }
+
+    /// <summary>Position of each field in <see cref="WriterOrder"/>.</summary>
+    private static readonly int[] WriterIndex = Enumerable.Range(0, (int)Field.Dst + 1).Select(f => Array.IndexOf(WriterOrder, (Field)f)).ToArray();
 
     /// <summary>Reads the value at <paramref name="i"/> into its field; the offset after it, or -1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
