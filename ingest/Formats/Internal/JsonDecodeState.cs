@@ -173,7 +173,9 @@ internal sealed class RawJsonCache<T> where T : class
         if (rest > 0)
         {
             ulong tail = 0;
-            if (raw.Length >= 8) tail = MemoryMarshal.Read<ulong>(raw[^8..]); // overlaps the last word: fine for a hash
+            // Overlapping reads rather than a byte loop (names like "node-12" are all tail): fine for a hash.
+            if (raw.Length >= 8) tail = MemoryMarshal.Read<ulong>(raw[^8..]);
+            else if (raw.Length >= 4) tail = (ulong)MemoryMarshal.Read<uint>(raw) << 32 | MemoryMarshal.Read<uint>(raw[^4..]);
             else for (int i = 0; i < raw.Length; i++) tail = tail << 8 | raw[i];
             h = (BitOperations.RotateLeft(h, 23) ^ tail) * Multiplier;
         }
