@@ -1,9 +1,9 @@
 using System.Buffers;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Text.Json;
-using System.Runtime.CompilerServices;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Formats.Internal;
@@ -12,17 +12,17 @@ namespace FlowPolicy.Ingest.Formats;
 
 // The fast path: one pass over the line's bytes, no tokenizer. Utf8JsonReader was ~47% of decoding a canonical
 // line (it validates and classifies every token, then the decoder looks at each again). The scanner only
-// accepts lines it fully understands and that decode without error: plain keys, known fields at most once,
-// values that are integers, escape-free ASCII strings, null, and identity objects already in the identity cache
-// (an identical byte sequence was validated and parsed by the reader before). Anything else (escapes, non-ASCII,
-// fractions, exponents, minus signs, arrays, duplicate or missing keys, any value the reader would reject, a
-// new identity) returns false and the line goes the Utf8JsonReader way, so errors and odd input behave exactly
-// as they always did. Unknown keys with a simple value are skipped, as the reader skips them.
+// accepts lines it fully understands and that decode without error: plain keys in any order with any whitespace,
+// known fields at most once, values that are integers, escape-free printable-ASCII strings, null, and identity
+// objects (found by their exact bytes in the identity cache, or parsed cleanly by the reader path's own
+// ParseIdentity). Anything else (escapes, non-ASCII, fractions, exponents, minus signs, arrays, duplicate or
+// missing keys, any value the reader would reject) returns false and the line goes the Utf8JsonReader way, so
+// errors and odd input behave exactly as they always did. Unknown keys with a simple value are skipped, as the
+// reader skips them. The exact layout CanonicalJsonWriter writes is tried first, as straight-line code.
 public sealed partial class CanonicalJsonDecoder
 {
     /// <summary>Bytes that end an escape-free ASCII string run: the closing quote, or anything the scanner leaves to the reader.</summary>
     private static readonly SearchValues<byte> NotPlainStringByte = SearchValues.Create(PlainStringStops());
-
 
     /// <summary>The keys in the order <see cref="CanonicalJsonWriter"/> writes them; the last five are optional.</summary>
     private static readonly Field[] WriterOrder =
@@ -124,7 +124,7 @@ public sealed partial class CanonicalJsonDecoder
                 i = SkipSpace(line, nameStart + nameLength + 1);
                 if (i >= line.Length || line[i] != (byte)':') return false;
                 i++;
-                if (field != Field.Unknown) next = Array.IndexOf(WriterOrder, field) + 1;
+                if (field != Field.Unknown) next = WriterIndex[(int)field] + 1;
             }
             i = SkipSpace(line, i);
             if (i >= line.Length) return false;
