@@ -72,7 +72,7 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
             var hours = histogram[0];
             var counts = histogram[1];
             for (int i = 0; i < hours.GetArrayLength(); i++)
-                edge.HourOfWeek[(int)Number(hours[i])] += Number(counts[i]);
+                edge.HourOfWeek.Add((int)Number(hours[i]), Number(counts[i]));
 
             var key = (client.Key, server.Key, port, protocol);
             if (edges.TryGetValue(key, out var earlier))
@@ -160,7 +160,7 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
         if (other.LastSeen > into.LastSeen) into.LastSeen = other.LastSeen;
         into.ClientReplicas += other.ClientReplicas;
         into.Days = into.Days.Union(other.Days).Order().ToList();
-        for (int i = 0; i < Edge.HoursPerWeek; i++) into.HourOfWeek[i] += other.HourOfWeek[i];
+        into.HourOfWeek.Add(other.HourOfWeek);
     }
 
     private static ulong Unsigned(JsonElement value) => value.ValueKind == JsonValueKind.String

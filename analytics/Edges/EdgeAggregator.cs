@@ -111,7 +111,7 @@ public sealed class EdgeAggregator
         private readonly HashSet<int> _days = new();
         private readonly HashSet<string> _replicaNames = new(StringComparer.Ordinal);
         private readonly HashSet<PackedIp> _replicaAddresses = new();
-        private readonly long[] _hourOfWeek = new long[Edge.HoursPerWeek];
+        private readonly HourOfWeekCounts _hourOfWeek = new();
 
         public Accumulator(DateTime firstSeen)
         {
@@ -145,7 +145,7 @@ public sealed class EdgeAggregator
                 default: UnknownVerdict++; break;
             }
             _days.Add(DayNumber(flow.Start));
-            _hourOfWeek[Edge.HourOfWeekOf(flow.Start)]++;
+            _hourOfWeek.Add(Edge.HourOfWeekOf(flow.Start), 1);
             if (flow.SrcIdentity?.Name is { } pod) _replicaNames.Add(pod);
             else _replicaAddresses.Add(flow.SrcIp);
         }
@@ -163,7 +163,7 @@ public sealed class EdgeAggregator
             _days.UnionWith(other._days);
             _replicaNames.UnionWith(other._replicaNames);
             _replicaAddresses.UnionWith(other._replicaAddresses);
-            for (int i = 0; i < _hourOfWeek.Length; i++) _hourOfWeek[i] += other._hourOfWeek[i];
+            _hourOfWeek.Add(other._hourOfWeek);
         }
 
         public Edge ToEdge(Endpoint client, Endpoint server, ushort port, byte protocol)
@@ -183,7 +183,7 @@ public sealed class EdgeAggregator
                 ClientReplicas = _replicaNames.Count + _replicaAddresses.Count,
                 Days = days,
             };
-            _hourOfWeek.CopyTo(edge.HourOfWeek, 0);
+            edge.HourOfWeek.Add(_hourOfWeek);
             return edge;
         }
 

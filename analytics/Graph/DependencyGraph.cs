@@ -25,13 +25,16 @@ public sealed class DependencyGraph
 
     public static DependencyGraph Build(AnalysisWindow window, IReadOnlyList<AssessedEdge> edges)
     {
-        var nodes = new SortedDictionary<string, Endpoint>(StringComparer.Ordinal);
+        // The first endpoint seen per key, then ordered by key (hashing a million edges, sorting only the nodes).
+        var nodes = new Dictionary<string, Endpoint>(StringComparer.Ordinal);
         foreach (var item in edges)
         {
             nodes.TryAdd(item.Edge.Client.Key, item.Edge.Client);
             nodes.TryAdd(item.Edge.Server.Key, item.Edge.Server);
         }
-        return new DependencyGraph(window, nodes.Values.ToList(), edges);
+        var ordered = nodes.Values.ToList();
+        ordered.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        return new DependencyGraph(window, ordered, edges);
     }
 
     /// <summary>The cluster (namespace) a node is drawn in; null for nodes outside any namespace.</summary>

@@ -35,6 +35,7 @@ public static class GraphJson
                 w.WriteEndObject();
             }
             w.WriteEndObject();
+            if (w.BytesPending > SliJson.FlushBytes) w.Flush();
         }
         w.WriteEndArray();
         w.WriteStartArray("edges");
@@ -48,6 +49,8 @@ public static class GraphJson
             foreach (var rule in item.Intent.MatchedRules) w.WriteStringValue(rule.ToString());
             w.WriteEndArray();
             w.WriteEndObject();
+            // The writer buffers until flushed: a million edges would be hundreds of megabytes held twice.
+            if (w.BytesPending > SliJson.FlushBytes) w.Flush();
         }
         w.WriteEndArray();
         w.WriteEndObject();

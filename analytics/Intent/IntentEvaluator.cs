@@ -51,7 +51,7 @@ public sealed class IntentEvaluatorMetrics
 /// select it, which FlowPolicies govern it and which FlowPolicy rules can match it on each side, so evaluating an edge
 /// costs the rules of the policies that concern its two endpoints, not every rule there is.
 /// </summary>
-public sealed class IntentEvaluator : IIntentEvaluator
+public sealed partial class IntentEvaluator : IIntentEvaluator
 {
     private const string MetadataNameLabel = "kubernetes.io/metadata.name";
 
@@ -154,9 +154,12 @@ public sealed class IntentEvaluator : IIntentEvaluator
     private NetworkPolicyDefinition[] Selecting(Endpoint endpoint, bool egress) =>
         _networkPolicies.Where(p => (egress ? p.IsolatesEgress : p.IsolatesIngress) && Selects(p, endpoint)).ToArray();
 
-    /// <summary>Checks every rule (not just the first that allows) so every matching rule is reported.</summary>
+    /// <summary>
+    /// Checks every rule (not just the first that allows) so every matching rule is reported; without
+    /// <paramref name="matched"/> it stops at the first.
+    /// </summary>
     private bool AnyRuleAllows(NetworkPolicyDefinition[] policies, bool egress, Endpoint client, Endpoint server, ushort port, byte protocol,
-        List<(int, IntentRule)> matched)
+        List<(int, IntentRule)>? matched)
     {
         var peer = egress ? server : client;
         bool any = false;
@@ -164,6 +167,7 @@ public sealed class IntentEvaluator : IIntentEvaluator
             foreach (var rule in egress ? policy.EgressRules : policy.IngressRules)
                 if (PortsMatch(rule.Ports, server, port, protocol) && PeersMatch(rule.Peers, policy.Namespace, peer))
                 {
+                    if (matched is null) return true;
                     matched.Add((rule.Ordinal, rule.Rule));
                     any = true;
                 }
@@ -227,12 +231,20 @@ public sealed class IntentEvaluator : IIntentEvaluator
 
     private string? EvaluateFlowIndexed(Endpoint client, Endpoint server, ushort port, byte protocol, List<(int, IntentRule)> matched)
     {
+        var governing = FlowIndexed(client, server, port, protocol, matched, out var deny, out bool allowed);
+        return governing.Length == 0 ? null : FlowVerdict(governing, deny, allowed, client, server, port, protocol);
+    }
+
+    /// <summary>The governing FlowPolicies (ascending), the first deny rule and whether an allow rule matched.</summary>
+    private int[] FlowIndexed(Endpoint client, Endpoint server, ushort port, byte protocol, List<(int, IntentRule)>? matched,
+        out FlowPolicyRule? deny, out bool allowed)
+    {
         var clientFacts = Facts(client);
         var serverFacts = Facts(server);
         var governing = Union(clientFacts.FlowGovernsAsClient, serverFacts.FlowGovernsAsServer);
-        if (governing.Length == 0) return null;
-        FlowPolicyRule? deny = null;
-        bool allowed = false;
+        deny = null;
+        allowed = false;
+        if (governing.Length == 0) return governing;
         // Rules whose `from` matches the client and whose `to` matches the server: a merge of two sorted lists.
         int[] from = clientFacts.FlowFromRules, to = serverFacts.FlowToRules;
         for (int i = 0, j = 0; i < from.Length && j < to.Length;)
@@ -246,11 +258,11 @@ public sealed class IntentEvaluator : IIntentEvaluator
             if (rule.Deny) deny ??= rule;
             else
             {
-                matched.Add((rule.Ordinal, rule.Rule));
+                matched?.Add((rule.Ordinal, rule.Rule));
                 allowed = true;
             }
         }
-        return FlowVerdict(governing, deny, allowed, client, server, port, protocol);
+        return governing;
     }
 
     private string? EvaluateFlowBruteForce(Endpoint client, Endpoint server, ushort port, byte protocol, List<(int, IntentRule)> matched)

@@ -72,8 +72,11 @@ public sealed class AnalyzeJob
         if (_options.OutputDirectory is { } dir)
         {
             Directory.CreateDirectory(dir);
-            files.Add(await WriteFileAsync(dir, "slis.json", s => SliJson.Write(s, report), cancellationToken).ConfigureAwait(false));
-            files.Add(await WriteFileAsync(dir, "graph.json", s => GraphJson.Write(s, graph), cancellationToken).ConfigureAwait(false));
+            // Two independent documents of hundreds of megabytes each at a million edges: written side by side.
+            var slis = Task.Run(() => WriteFileAsync(dir, "slis.json", s => SliJson.Write(s, report), cancellationToken), cancellationToken);
+            var graphFile = Task.Run(() => WriteFileAsync(dir, "graph.json", s => GraphJson.Write(s, graph), cancellationToken), cancellationToken);
+            files.Add(await slis.ConfigureAwait(false));
+            files.Add(await graphFile.ConfigureAwait(false));
             if (_options.RenderSvg)
             {
                 var dot = GraphDot.Render(graph);
@@ -108,13 +111,24 @@ public sealed class AnalyzeJob
         return new AnalyzeResult(report, graph, files, stored, svgProblem);
     }
 
-    private static async Task<string> WriteFileAsync(string dir, string name, Action<Stream> write, CancellationToken cancellationToken)
+    private static Task<string> WriteFileAsync(string dir, string name, Action<Stream> write, CancellationToken cancellationToken)
     {
         var path = Path.Combine(dir, name);
-        // Serialised whole before the file is opened: an exception while writing JSON leaves no half document behind.
-        using var buffer = new MemoryStream();
-        write(buffer);
-        await File.WriteAllBytesAsync(path, buffer.ToArray(), cancellationToken).ConfigureAwait(false);
-        return path;
+        // Streamed to a temporary file that replaces the old one only when complete: an exception while writing JSON
+        // leaves no half document behind, and a large document is never held in memory whole.
+        var temporary = path + ".tmp";
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 64 * 1024))
+                write(stream);
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+        return Task.FromResult(path);
     }
 }

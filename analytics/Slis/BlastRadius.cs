@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using FlowPolicy.Analytics.Intent;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
@@ -23,11 +24,17 @@ public static class BlastRadius
     {
         var endpoints = new List<Endpoint>();
         var ids = new Dictionary<Endpoint, int>();
+        // Edge sources share endpoint objects: a reference lookup first, the key comparison only for a new object.
+        var idsByReference = new Dictionary<Endpoint, int>(ReferenceEqualityComparer.Instance);
         int Id(Endpoint e)
         {
-            if (ids.TryGetValue(e, out int id)) return id;
-            ids[e] = id = endpoints.Count;
-            endpoints.Add(e);
+            if (idsByReference.TryGetValue(e, out int id)) return id;
+            if (!ids.TryGetValue(e, out id))
+            {
+                ids[e] = id = endpoints.Count;
+                endpoints.Add(e);
+            }
+            idsByReference[e] = id;
             return id;
         }
 
@@ -42,7 +49,25 @@ public static class BlastRadius
             ports.Add((edge.Protocol, edge.Port));
         }
 
-        // Every endpoint against every observed server port: N x P evaluations, stopping at the first allowed port.
+        int nodes = endpoints.Count;
+        var intendedArcs = intent is IntentEvaluator evaluator && evaluator.Classify(endpoints) is { } classes
+            ? ClassArcs(endpoints, served, evaluator, classes, ref nodes)
+            : PairArcs(endpoints, served, intent);
+
+        var counted = endpoints.Select(e => e.Kind == EndpointKind.Pod).ToArray();
+        var observed = Reachability.CountReachable(endpoints.Count, observedArcs, counted);
+        // The class nodes of the intended graph (if any) come after the endpoints and are never counted.
+        var countedWithClasses = nodes == endpoints.Count ? counted : [.. counted, .. new bool[nodes - endpoints.Count]];
+        var intended = Reachability.CountReachable(nodes, intendedArcs, countedWithClasses);
+        var result = new SortedDictionary<string, BlastRadiusCount>(StringComparer.Ordinal);
+        for (int i = 0; i < endpoints.Count; i++)
+            if (counted[i]) result[endpoints[i].Key] = new BlastRadiusCount(intended[i], observed[i]);
+        return result;
+    }
+
+    /// <summary>Every endpoint against every observed server port: N x P evaluations, stopping at the first allowed port.</summary>
+    private static List<(int From, int To)> PairArcs(List<Endpoint> endpoints, Dictionary<int, SortedSet<(byte Protocol, ushort Port)>> served, IIntentEvaluator intent)
+    {
         var intendedArcs = new List<(int From, int To)>();
         for (int client = 0; client < endpoints.Count; client++)
             foreach (var (server, ports) in served)
@@ -55,14 +80,73 @@ public static class BlastRadius
                         break;
                     }
             }
+        return intendedArcs;
+    }
 
-        var counted = endpoints.Select(e => e.Kind == EndpointKind.Pod).ToArray();
-        var observed = Reachability.CountReachable(endpoints.Count, observedArcs, counted);
-        var intended = Reachability.CountReachable(endpoints.Count, intendedArcs, counted);
-        var result = new SortedDictionary<string, BlastRadiusCount>(StringComparer.Ordinal);
+    /// <summary>
+    /// The same reachability as <see cref="PairArcs"/>, through class nodes: endpoint -> its client class K; K -> a
+    /// server group G (servers of one server class serving the same ports) when K may reach one of G's ports; G -> each
+    /// of its servers. A path C -> K -> G -> S exists exactly when the intent lets C reach S on a port S serves, since
+    /// every member of a class gets the same decisions. The one extra path, C -> K -> G -> C, leads back to C itself,
+    /// which is never counted. Decisions: client classes x server classes x distinct ports, each once.
+    /// </summary>
+    private static List<(int From, int To)> ClassArcs(List<Endpoint> endpoints, Dictionary<int, SortedSet<(byte Protocol, ushort Port)>> served,
+        IntentEvaluator intent, EndpointClasses classes, ref int nodes)
+    {
+        var clientRepresentative = new int[classes.ClientClassCount];
+        Array.Fill(clientRepresentative, -1);
         for (int i = 0; i < endpoints.Count; i++)
-            if (counted[i]) result[endpoints[i].Key] = new BlastRadiusCount(intended[i], observed[i]);
-        return result;
+            if (clientRepresentative[classes.ClientClass[i]] < 0) clientRepresentative[classes.ClientClass[i]] = i;
+
+        // Server groups: one server class serving one set of ports.
+        var groupIds = new Dictionary<(int ServerClass, string Ports), int>();
+        var groupMembers = new List<List<int>>();
+        var groupPorts = new List<(byte Protocol, ushort Port)[]>();
+        var groupClass = new List<int>();
+        var serverRepresentative = new Dictionary<int, int>();
+        foreach (var (server, ports) in served)
+        {
+            int serverClass = classes.ServerClass[server];
+            serverRepresentative.TryAdd(serverClass, server);
+            var key = (serverClass, string.Join(",", ports.Select(p => p.Protocol + "/" + p.Port)));
+            if (!groupIds.TryGetValue(key, out int group))
+            {
+                groupIds[key] = group = groupMembers.Count;
+                groupMembers.Add(new List<int>());
+                groupPorts.Add(ports.ToArray());
+                groupClass.Add(serverClass);
+            }
+            groupMembers[group].Add(server);
+        }
+
+        int firstClassNode = endpoints.Count;
+        int firstGroupNode = firstClassNode + classes.ClientClassCount;
+        nodes = firstGroupNode + groupMembers.Count;
+        var arcs = new List<(int From, int To)>(endpoints.Count + served.Count);
+        for (int i = 0; i < endpoints.Count; i++) arcs.Add((i, firstClassNode + classes.ClientClass[i]));
+        for (int g = 0; g < groupMembers.Count; g++)
+            foreach (int server in groupMembers[g]) arcs.Add((firstGroupNode + g, server));
+
+        var decided = new Dictionary<(int ClientClass, int ServerClass, byte Protocol, ushort Port), bool>();
+        for (int k = 0; k < clientRepresentative.Length; k++)
+        {
+            var client = endpoints[clientRepresentative[k]];
+            for (int g = 0; g < groupMembers.Count; g++)
+            {
+                int serverClass = groupClass[g];
+                foreach (var (protocol, port) in groupPorts[g])
+                {
+                    ref bool allowed = ref CollectionsMarshal.GetValueRefOrAddDefault(decided, (k, serverClass, protocol, port), out bool known);
+                    if (!known) allowed = intent.Allows(client, endpoints[serverRepresentative[serverClass]], port, protocol);
+                    if (allowed)
+                    {
+                        arcs.Add((firstClassNode + k, firstGroupNode + g));
+                        break;
+                    }
+                }
+            }
+        }
+        return arcs;
     }
 }
 
@@ -79,7 +163,11 @@ internal static class Reachability
         var adjacency = BuildAdjacency(nodeCount, arcs, out var offsets);
         var (component, componentCount) = StronglyConnected(nodeCount, offsets, adjacency);
 
-        int words = (nodeCount + 63) / 64;
+        // Bits only for the counted nodes (workloads): the other endpoints and the class nodes are paths, never counted.
+        var bit = new int[nodeCount];
+        int bits = 0;
+        for (int v = 0; v < nodeCount; v++) bit[v] = counted[v] ? bits++ : -1;
+        int words = (bits + 63) / 64;
         var closure = new ulong[componentCount][];
         // Members per component, in emission order (component ids are assigned in emission order).
         var members = new List<int>[componentCount];
@@ -91,20 +179,20 @@ internal static class Reachability
         Array.Fill(foldedInto, -1);
         for (int c = 0; c < componentCount; c++)
         {
-            var bits = new ulong[words];
+            var set = new ulong[words];
             foreach (int v in members[c])
             {
-                if (counted[v]) bits[v >> 6] |= 1UL << (v & 63);
+                if (bit[v] >= 0) set[bit[v] >> 6] |= 1UL << (bit[v] & 63);
                 for (int i = offsets[v]; i < offsets[v + 1]; i++)
                 {
                     int other = component[adjacency[i]];
                     if (other == c || foldedInto[other] == c) continue;
                     foldedInto[other] = c;
                     var theirs = closure[other];
-                    for (int w = 0; w < words; w++) bits[w] |= theirs[w];
+                    for (int w = 0; w < words; w++) set[w] |= theirs[w];
                 }
             }
-            closure[c] = bits;
+            closure[c] = set;
         }
 
         var result = new int[nodeCount];

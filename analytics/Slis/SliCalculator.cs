@@ -15,7 +15,7 @@ public static class SliCalculator
         ArgumentNullException.ThrowIfNull(edges);
         ArgumentNullException.ThrowIfNull(intent);
         var sorted = edges.ToList();
-        sorted.Sort(EdgeOrder.Compare);
+        if (!InOrder(sorted)) sorted.Sort(EdgeOrder.Compare); // both edge sources deliver them sorted already
         var assessed = AssessedEdge.Assess(sorted, intent);
 
         var overall = new ServiceSli { Service = "" };
@@ -62,6 +62,13 @@ public static class SliCalculator
             BlastRadius = BlastRadius.Compute(sorted, intent),
             Edges = assessed,
         };
+    }
+
+    private static bool InOrder(List<Edge> edges)
+    {
+        for (int i = 1; i < edges.Count; i++)
+            if (EdgeOrder.Compare(edges[i - 1], edges[i]) > 0) return false;
+        return true;
     }
 
     private static void Count(ServiceSli sli, AssessedEdge item, bool mismatch)

@@ -7,6 +7,9 @@ namespace FlowPolicy.Analytics.Slis;
 /// <summary>Writes slis.json (shape documented in README, `flowpolicy analyze`). Deterministic: same report, same bytes.</summary>
 public static class SliJson
 {
+    /// <summary>Past this many buffered bytes a writer flushes to its stream, so a large document is not held twice.</summary>
+    internal const int FlushBytes = 1 << 20;
+
     public static void Write(Stream output, SliReport report)
     {
         using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
@@ -32,6 +35,7 @@ public static class SliJson
             WriteVerdicts(w, item.Edge);
             w.WriteString("reason", item.Intent.Reason);
             w.WriteEndObject();
+            if (w.BytesPending > FlushBytes) w.Flush();
         }
         w.WriteEndArray();
         w.WriteStartArray("stale_rules");
@@ -54,6 +58,7 @@ public static class SliJson
             w.WriteString("risk", outage ? "outage_when_enforced" : "blocked_now");
             w.WriteString("reason", mismatch.Intent.Reason);
             w.WriteEndObject();
+            if (w.BytesPending > FlushBytes) w.Flush();
         }
         w.WriteEndArray();
         w.WriteEndObject();

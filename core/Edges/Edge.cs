@@ -38,8 +38,8 @@ public sealed class Edge
     public int ClientReplicas { get; set; }
     /// <summary>Distinct UTC days with at least one flow, ascending.</summary>
     public IReadOnlyList<DateOnly> Days { get; set; } = [];
-    /// <summary>Flows per hour of the week, UTC, Monday 00:00-01:00 first.</summary>
-    public long[] HourOfWeek { get; } = new long[HoursPerWeek];
+    /// <summary>Flows per hour of the week, UTC, Monday 00:00-01:00 first (stored sparsely: only hours with flows).</summary>
+    public HourOfWeekCounts HourOfWeek { get; } = new();
 
     public int DaysSeen => Days.Count;
     public string ProtocolName => IpProtocols.Name(Protocol);

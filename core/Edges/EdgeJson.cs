@@ -8,6 +8,25 @@ namespace FlowPolicy.Core.Edges;
 /// </summary>
 public static class EdgeJson
 {
+    // Pre-encoded names and endpoint keys: a million edges write the same few hundred thousand strings over and over,
+    // and an encoded one is copied, not scanned for escapes and transcoded, each time. The bytes are the same.
+    private static readonly JsonEncodedText Src = JsonEncodedText.Encode("src");
+    private static readonly JsonEncodedText Dst = JsonEncodedText.Encode("dst");
+    private static readonly JsonEncodedText Port = JsonEncodedText.Encode("port");
+    private static readonly JsonEncodedText Proto = JsonEncodedText.Encode("proto");
+    private static readonly JsonEncodedText SrcKind = JsonEncodedText.Encode("src_kind");
+    private static readonly JsonEncodedText DstKind = JsonEncodedText.Encode("dst_kind");
+    private static readonly JsonEncodedText FlowsName = JsonEncodedText.Encode("flows");
+    private static readonly JsonEncodedText BytesName = JsonEncodedText.Encode("bytes");
+    private static readonly JsonEncodedText PacketsName = JsonEncodedText.Encode("packets");
+    private static readonly JsonEncodedText FirstSeenName = JsonEncodedText.Encode("first_seen");
+    private static readonly JsonEncodedText LastSeenName = JsonEncodedText.Encode("last_seen");
+    private static readonly JsonEncodedText DaysSeenName = JsonEncodedText.Encode("days_seen");
+    private static readonly JsonEncodedText ClientReplicasName = JsonEncodedText.Encode("client_replicas");
+    private static readonly JsonEncodedText AllowedName = JsonEncodedText.Encode("allowed");
+    private static readonly JsonEncodedText DeniedName = JsonEncodedText.Encode("denied");
+    private static readonly JsonEncodedText UnknownVerdictName = JsonEncodedText.Encode("unknown_verdict");
+
     public static void Write(Utf8JsonWriter writer, Edge edge)
     {
         writer.WriteStartObject();
@@ -19,27 +38,27 @@ public static class EdgeJson
     /// <summary>The identifying fields: src, dst, port, proto.</summary>
     public static void WriteKey(Utf8JsonWriter writer, Edge edge)
     {
-        writer.WriteString("src", edge.Client.Key);
-        writer.WriteString("dst", edge.Server.Key);
-        writer.WriteNumber("port", edge.Port);
-        writer.WriteString("proto", edge.ProtocolName);
+        writer.WriteString(Src, edge.Client.EncodedKey);
+        writer.WriteString(Dst, edge.Server.EncodedKey);
+        writer.WriteNumber(Port, edge.Port);
+        writer.WriteString(Proto, edge.ProtocolName);
     }
 
     /// <summary>The evidence counters behind an edge.</summary>
     public static void WriteEvidence(Utf8JsonWriter writer, Edge edge)
     {
-        writer.WriteString("src_kind", KindName(edge.Client));
-        writer.WriteString("dst_kind", KindName(edge.Server));
-        writer.WriteNumber("flows", edge.Flows);
-        writer.WriteNumber("bytes", edge.Bytes);
-        writer.WriteNumber("packets", edge.Packets);
-        writer.WriteString("first_seen", edge.FirstSeen.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture));
-        writer.WriteString("last_seen", edge.LastSeen.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture));
-        writer.WriteNumber("days_seen", edge.DaysSeen);
-        writer.WriteNumber("client_replicas", edge.ClientReplicas);
-        writer.WriteNumber("allowed", edge.AllowedFlows);
-        writer.WriteNumber("denied", edge.DeniedFlows);
-        writer.WriteNumber("unknown_verdict", edge.UnknownVerdictFlows);
+        writer.WriteString(SrcKind, KindName(edge.Client));
+        writer.WriteString(DstKind, KindName(edge.Server));
+        writer.WriteNumber(FlowsName, edge.Flows);
+        writer.WriteNumber(BytesName, edge.Bytes);
+        writer.WriteNumber(PacketsName, edge.Packets);
+        writer.WriteString(FirstSeenName, edge.FirstSeen.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture));
+        writer.WriteString(LastSeenName, edge.LastSeen.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture));
+        writer.WriteNumber(DaysSeenName, edge.DaysSeen);
+        writer.WriteNumber(ClientReplicasName, edge.ClientReplicas);
+        writer.WriteNumber(AllowedName, edge.AllowedFlows);
+        writer.WriteNumber(DeniedName, edge.DeniedFlows);
+        writer.WriteNumber(UnknownVerdictName, edge.UnknownVerdictFlows);
     }
 
     public static string KindName(Endpoint endpoint) => endpoint.Kind switch

@@ -37,6 +37,12 @@ public sealed class Endpoint : IEquatable<Endpoint>
     /// </summary>
     public string Key { get; }
 
+    // A reference, so writers on several threads see it whole or not at all (a struct field could tear).
+    private System.Runtime.CompilerServices.StrongBox<System.Text.Json.JsonEncodedText>? _encodedKey;
+
+    /// <summary><see cref="Key"/> encoded once for JSON writers (EdgeJson writes it for every edge).</summary>
+    internal System.Text.Json.JsonEncodedText EncodedKey => (_encodedKey ??= new(System.Text.Json.JsonEncodedText.Encode(Key))).Value;
+
     /// <summary>True when the endpoint is an address rather than a named identity.</summary>
     public bool IsAddress => !Address.IsNone;
 

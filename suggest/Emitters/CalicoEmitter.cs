@@ -19,9 +19,8 @@ internal sealed class CalicoEmitter : IPolicyEmitter
         "Each policy comes twice: NetworkPolicy (enforced) and StagedNetworkPolicy (stagedAction Set: reported, not enforced) under staged/, to try before enforcing. " +
         "Other namespaces are selected by projectcalico.org/name.";
 
-    public EmitResult Emit(SuggestionSet set)
+    public EmitResult Emit(SuggestionSet set, EmittedFiles files)
     {
-        var files = new List<EmittedFile>();
         foreach (var ns in set.Namespaces)
         {
             string dir = PolicyText.Name(ns);
@@ -53,10 +52,10 @@ internal sealed class CalicoEmitter : IPolicyEmitter
                 Add(files, dir, PolicyText.Name(workload.Workload!), ns, set, annotations, spec);
             }
         }
-        return new EmitResult(Format, files, []);
+        return new EmitResult(Format, files.Count, []);
     }
 
-    private static void Add(List<EmittedFile> files, string dir, string name, string ns, SuggestionSet set, IReadOnlyList<(string, string)> annotations, YamlMap spec)
+    private static void Add(EmittedFiles files, string dir, string name, string ns, SuggestionSet set, IReadOnlyList<(string, string)> annotations, YamlMap spec)
     {
         var enforced = YamlNode.Map().Add("apiVersion", "projectcalico.org/v3").Add("kind", "NetworkPolicy")
             .Add("metadata", PolicyText.Metadata(name, ns, set, annotations)).Add("spec", spec);

@@ -17,9 +17,8 @@ internal sealed class CiliumEmitter : IPolicyEmitter
         "the per-namespace default deny is a policy selecting every endpoint with one empty ingress and one empty egress rule (enables default deny, allows nothing). " +
         "Peers are selected by their stable labels plus k8s:io.kubernetes.pod.namespace; addresses with fromCIDRSet/toCIDRSet (Cilium never matches cluster endpoints by CIDR).";
 
-    public EmitResult Emit(SuggestionSet set)
+    public EmitResult Emit(SuggestionSet set, EmittedFiles files)
     {
-        var files = new List<EmittedFile>();
         foreach (var ns in set.Namespaces)
         {
             var deny = Policy("default-deny", ns, set, [("purpose", "default deny for every endpoint of the namespace")]);
@@ -53,7 +52,7 @@ internal sealed class CiliumEmitter : IPolicyEmitter
                 files.Add(new EmittedFile($"cilium/{PolicyText.Name(ns)}/{name}.yaml", YamlWriter.Write([doc])));
             }
         }
-        return new EmitResult(Format, files, []);
+        return new EmitResult(Format, files.Count, []);
     }
 
     private static YamlMap Policy(string name, string ns, SuggestionSet set, IEnumerable<(string, string)> annotations) =>

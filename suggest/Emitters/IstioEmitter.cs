@@ -20,9 +20,8 @@ internal sealed class IstioEmitter : IPolicyEmitter
 
     public static string Principal(Peer workload) => $"cluster.local/ns/{workload.Namespace}/sa/{workload.Workload}";
 
-    public EmitResult Emit(SuggestionSet set)
+    public EmitResult Emit(SuggestionSet set, EmittedFiles files)
     {
-        var files = new List<EmittedFile>();
         var notes = new List<string>();
         foreach (var ns in set.Namespaces)
         {
@@ -48,7 +47,7 @@ internal sealed class IstioEmitter : IPolicyEmitter
             notes.Add($"{rule.Id} ({rule}): {rule.ProtocolName} is not intercepted by the sidecar; not restricted by Istio.");
         foreach (var rule in set.Rules.Where(r => !r.Server.IsWorkload && r.Protocol == IpProtocols.Tcp))
             notes.Add($"{rule.Id} ({rule}): egress to a non-workload; AuthorizationPolicy does not enforce it (use an egress gateway).");
-        return new EmitResult(Format, files, notes);
+        return new EmitResult(Format, files.Count, notes);
     }
 
     private static YamlMap Policy(string name, string ns, SuggestionSet set, IEnumerable<(string, string)> annotations) =>

@@ -16,9 +16,8 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
         "Pods are selected by all their stable labels; other namespaces by the kubernetes.io/metadata.name label. ipBlocks are meant for addresses outside the cluster. " +
         "Protocols without ports (ICMP) cannot be named in a NetworkPolicy: such a rule allows every protocol to that peer. Egress to nodes needs an ipBlock of the node addresses, which flow edges do not carry: add it by hand.";
 
-    public EmitResult Emit(SuggestionSet set)
+    public EmitResult Emit(SuggestionSet set, EmittedFiles files)
     {
-        var files = new List<EmittedFile>();
         var notes = new List<string>();
         foreach (var ns in set.Namespaces)
         {
@@ -60,7 +59,7 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
                 }
             }
         }
-        return new EmitResult(Format, files, notes.Distinct().ToList());
+        return new EmitResult(Format, files.Count, notes.Distinct().ToList());
     }
 
     private static YamlMap Policy(string name, string ns, SuggestionSet set, IEnumerable<(string, string)> annotations) =>

@@ -9,7 +9,22 @@ namespace FlowPolicy.Suggest.Emitters;
 internal sealed record EmittedFile(string RelativePath, string Content);
 
 /// <summary>What one format's emitter produced, plus what it could not express exactly (for the report).</summary>
-internal sealed record EmitResult(string Format, IReadOnlyList<EmittedFile> Files, IReadOnlyList<string> Notes);
+internal sealed record EmitResult(string Format, int FileCount, IReadOnlyList<string> Notes);
+
+/// <summary>
+/// Takes an emitter's files as they are made and hands each to the writer at once: a large rule set (10,000
+/// workloads, a million rules) makes gigabytes of YAML, which must never be in memory all together.
+/// </summary>
+internal sealed class EmittedFiles(Action<EmittedFile> write)
+{
+    public int Count { get; private set; }
+
+    public void Add(EmittedFile file)
+    {
+        write(file);
+        Count++;
+    }
+}
 
 /// <summary>Translates the neutral rule set into one policy format.</summary>
 internal interface IPolicyEmitter
@@ -18,7 +33,7 @@ internal interface IPolicyEmitter
     string Format { get; }
     /// <summary>The platform assumptions this format's files rely on (nodes, probes, unenforced directions).</summary>
     string Assumptions { get; }
-    EmitResult Emit(SuggestionSet set);
+    EmitResult Emit(SuggestionSet set, EmittedFiles files);
 }
 
 /// <summary>Names and texts shared by the emitters.</summary>
@@ -45,11 +60,11 @@ internal static class PolicyText
     }
 
     /// <summary>Workloads of a namespace that appear in rules, in key order.</summary>
-    public static IEnumerable<Peer> WorkloadsIn(SuggestionSet set, string ns) => set.Workloads.Where(w => w.Namespace == ns);
+    public static IEnumerable<Peer> WorkloadsIn(SuggestionSet set, string ns) => set.Index.WorkloadsIn(ns);
 
-    public static IEnumerable<SuggestedRule> IngressOf(SuggestionSet set, Peer workload) => set.Rules.Where(r => r.Server.Key == workload.Key);
+    public static IEnumerable<SuggestedRule> IngressOf(SuggestionSet set, Peer workload) => set.Index.ToServer(workload.Key);
 
-    public static IEnumerable<SuggestedRule> EgressOf(SuggestionSet set, Peer workload) => set.Rules.Where(r => r.Client.Key == workload.Key);
+    public static IEnumerable<SuggestedRule> EgressOf(SuggestionSet set, Peer workload) => set.Index.FromClient(workload.Key);
 
     public static string Evidence(SuggestedRule rule)
     {

@@ -47,7 +47,7 @@ public sealed class RuleInference
         var drafts = new List<Draft>();
         // Identity-to-identity rules (workloads and nodes on both sides).
         foreach (var group in kept.Where(e => !e.Client.IsAddress && !e.Server.IsAddress)
-                     .GroupBy(e => (PeerOf(e.Client).Key, PeerOf(e.Server).Key, e.Port, e.Protocol)))
+                     .GroupBy(e => (PeerKeyOf(e.Client), PeerKeyOf(e.Server), e.Port, e.Protocol)))
         {
             var first = group.First();
             drafts.Add(new Draft(PeerOf(first.Client), PeerOf(first.Server), first.Port, first.Protocol, group.ToList(), null));
@@ -70,7 +70,7 @@ public sealed class RuleInference
                 drafts.Add(new Draft(Peer.ForNetwork([block]), server, group.Key.Port, group.Key.Protocol, blockEdges, note));
         }
         // Address servers: egress to exact addresses or generalised blocks.
-        foreach (var group in kept.Where(e => e.Server.IsAddress && !e.Client.IsAddress).GroupBy(e => (PeerOf(e.Client).Key, e.Port, e.Protocol)))
+        foreach (var group in kept.Where(e => e.Server.IsAddress && !e.Client.IsAddress).GroupBy(e => (PeerKeyOf(e.Client), e.Port, e.Protocol)))
         {
             var client = PeerOf(group.First().Client);
             foreach (var (block, blockEdges, note) in Generalise(group.ToList(), e => e.Server.Address))
@@ -114,6 +114,9 @@ public sealed class RuleInference
     }
 
     private static Peer PeerOf(Endpoint endpoint) => endpoint.Kind == EndpointKind.Node ? Peer.Nodes : Peer.ForWorkload(endpoint);
+
+    /// <summary><c>PeerOf(endpoint).Key</c> without making the peer (grouping a million edges).</summary>
+    private static string PeerKeyOf(Endpoint endpoint) => endpoint.Kind == EndpointKind.Node ? Peer.Nodes.Key : endpoint.Key;
 
     private (string Reason, string Detail)? LeaveOutReason(Edge edge, Dictionary<string, string> noise)
     {
@@ -205,8 +208,7 @@ public sealed class RuleInference
         edges.Sort(EdgeOrder.Compare);
         var days = edges.SelectMany(e => e.Days).Distinct().Order().ToList();
         var hours = new long[Edge.HoursPerWeek];
-        foreach (var edge in edges)
-            for (int h = 0; h < hours.Length; h++) hours[h] += edge.HourOfWeek[h];
+        foreach (var edge in edges) edge.HourOfWeek.AddTo(hours);
         var evidence = new RuleEvidence
         {
             Flows = edges.Sum(e => e.Flows),
@@ -293,16 +295,19 @@ public sealed class RuleInference
     private static List<WorkloadGroups> DetectGroups(List<Endpoint> workloads, List<Edge> kept)
     {
         var groups = new List<WorkloadGroups>();
+        // Pod -> pod edges inside one namespace, by namespace, in the order of kept: one pass instead of one per label key.
+        var insideByNamespace = kept.Where(e => e.Client.Kind == EndpointKind.Pod && e.Server.Kind == EndpointKind.Pod
+                && e.Client.Namespace is not null && e.Client.Namespace == e.Server.Namespace)
+            .GroupBy(e => e.Client.Namespace!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
         foreach (var ns in workloads.GroupBy(w => w.Namespace ?? ""))
         {
             var members = ns.ToList();
+            var edgesInNamespace = insideByNamespace.TryGetValue(ns.Key, out var list) ? list : [];
             foreach (var key in members.SelectMany(m => m.Labels.Select(l => l.Key)).Distinct().Order(StringComparer.Ordinal))
             {
                 var byValue = members.Where(m => m.Label(key) is not null).GroupBy(m => m.Label(key)!).ToList();
                 if (byValue.Count < 2 || byValue.Any(g => g.Count() < 2)) continue;
-                var inside = kept.Where(e => e.Client.Kind == EndpointKind.Pod && e.Server.Kind == EndpointKind.Pod
-                    && e.Client.Namespace == ns.Key && e.Server.Namespace == ns.Key
-                    && e.Client.Label(key) is not null && e.Server.Label(key) is not null).ToList();
+                var inside = edgesInNamespace.Where(e => e.Client.Label(key) is not null && e.Server.Label(key) is not null).ToList();
                 if (inside.Count == 0 || inside.Any(e => e.Client.Label(key) != e.Server.Label(key))) continue;
                 groups.Add(new WorkloadGroups(ns.Key, key,
                     byValue.OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key,
@@ -322,14 +327,18 @@ public sealed class RuleInference
         foreach (var rule in rules.Where(r => r.Periodicity.PeriodDays is { } p && windowDays < 2 * p))
             warnings.Add(string.Create(CultureInfo.InvariantCulture,
                 $"{rule.Id} ({rule}): {rule.Periodicity.Pattern} dependency, but the window ({windowDays:0.#} days) is shorter than two periods ({2 * rule.Periodicity.PeriodDays} days): the period is not confirmed."));
+        // A workload peer only matches pods of its own namespace: look there, not at every workload.
+        var workloadsByNamespace = workloads.ToLookup(w => w.Namespace);
         foreach (var peer in rules.SelectMany(r => new[] { r.Client, r.Server }).Where(p => p.IsWorkload).DistinctBy(p => p.Key).OrderBy(p => p.Key, StringComparer.Ordinal))
         {
-            var others = workloads.Where(w => w.Key != peer.Key && peer.Matches(w)).Select(w => w.Key).ToList();
+            var others = workloadsByNamespace[peer.Namespace].Where(w => w.Key != peer.Key && peer.Matches(w)).Select(w => w.Key).ToList();
             if (others.Count > 0)
                 warnings.Add($"The selector of {peer.Key} also selects {string.Join(", ", others)}: they share every label; give each workload a distinguishing label, or the rules reach both.");
         }
+        var rulesInsideNamespace = groups.Count == 0 ? null
+            : rules.Where(r => r.Client.IsWorkload && r.Server.IsWorkload && r.Client.Namespace == r.Server.Namespace).ToLookup(r => r.Client.Namespace);
         foreach (var group in groups)
-            foreach (var rule in rules.Where(r => r.Client.IsWorkload && r.Server.IsWorkload && r.Client.Namespace == group.Namespace && r.Server.Namespace == group.Namespace))
+            foreach (var rule in rulesInsideNamespace![group.Namespace])
                 if (!rule.Client.Selector.Any(l => l.Key == group.LabelKey) || !rule.Server.Selector.Any(l => l.Key == group.LabelKey))
                     warnings.Add($"{rule.Id} ({rule}) crosses the '{group.LabelKey}' groups of {group.Namespace}: one side lacks the label.");
         return warnings;

@@ -81,6 +81,11 @@ public sealed class SuggestionSet
 
     public double WindowDays => (WindowEnd - WindowStart).TotalDays;
 
+    private RuleIndex? _index;
+
+    /// <summary>Rules by server and by client key, workloads by namespace: built once, for emitters that walk every workload.</summary>
+    internal RuleIndex Index => _index ??= new RuleIndex(this);
+
     /// <summary>The neutral decision: does any rule allow this connection?</summary>
     public bool Allows(Endpoint client, Endpoint server, ushort port, byte protocol)
     {
@@ -88,4 +93,31 @@ public sealed class SuggestionSet
             if (rule.Allows(client, server, port, protocol)) return true;
         return false;
     }
+}
+
+/// <summary>
+/// Lookups over a <see cref="SuggestionSet"/> (which is immutable once built), each list in the set's order, so a
+/// walk over every workload costs the workload's own rules instead of every rule.
+/// </summary>
+internal sealed class RuleIndex
+{
+    private readonly ILookup<string, SuggestedRule> _byServer;
+    private readonly ILookup<string, SuggestedRule> _byClient;
+    private readonly ILookup<string?, Peer> _workloadsByNamespace;
+
+    public RuleIndex(SuggestionSet set)
+    {
+        _byServer = set.Rules.ToLookup(r => r.Server.Key, StringComparer.Ordinal);
+        _byClient = set.Rules.ToLookup(r => r.Client.Key, StringComparer.Ordinal);
+        _workloadsByNamespace = set.Workloads.ToLookup(w => w.Namespace);
+    }
+
+    /// <summary>Rules whose server is <paramref name="key"/>, in rule order.</summary>
+    public IEnumerable<SuggestedRule> ToServer(string key) => _byServer[key];
+
+    /// <summary>Rules whose client is <paramref name="key"/>, in rule order.</summary>
+    public IEnumerable<SuggestedRule> FromClient(string key) => _byClient[key];
+
+    /// <summary>Workloads of a namespace, in workload order.</summary>
+    public IEnumerable<Peer> WorkloadsIn(string? ns) => _workloadsByNamespace[ns];
 }

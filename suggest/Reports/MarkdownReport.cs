@@ -10,8 +10,19 @@ internal static class MarkdownReport
 {
     public static string Write(SuggestionSet set, IReadOnlyList<EmitResult> emitted, IReadOnlyDictionary<string, string> assumptions, IntentDiff? diff)
     {
-        var sb = new StringBuilder();
-        void Line(string text = "") => sb.Append(text).Append('\n');
+        var text = new StringWriter(CultureInfo.InvariantCulture);
+        Write(text, set, emitted, assumptions, diff);
+        return text.ToString();
+    }
+
+    /// <summary>Streams the report (a million rules make a table of hundreds of megabytes).</summary>
+    public static void Write(TextWriter sb, SuggestionSet set, IReadOnlyList<EmitResult> emitted, IReadOnlyDictionary<string, string> assumptions, IntentDiff? diff)
+    {
+        void Line(string text = "")
+        {
+            sb.Write(text);
+            sb.Write('\n');
+        }
         string I(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
         Line("# Suggested least-privilege policy");
@@ -93,14 +104,13 @@ internal static class MarkdownReport
         Line();
         foreach (var result in emitted)
         {
-            Line(I($"### {result.Format} ({result.Files.Count} files)"));
+            Line(I($"### {result.Format} ({result.FileCount} files)"));
             Line();
             if (assumptions.TryGetValue(result.Format, out var text)) Line(text);
             Line();
             foreach (var note in result.Notes) Line("- " + note);
             if (result.Notes.Count > 0) Line();
         }
-        return sb.ToString();
     }
 
     private static string Cell(string text) => text.Replace("|", "\\|", StringComparison.Ordinal);

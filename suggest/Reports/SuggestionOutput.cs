@@ -43,36 +43,54 @@ public sealed class SuggestionOutput
         var root = Path.GetFullPath(_options.Directory);
         var emitters = Emitters().Where(e => _options.Formats.Contains(e.Format)).ToList();
         var assumptions = Emitters().ToDictionary(e => e.Format, e => e.Assumptions, StringComparer.Ordinal);
-        var results = emitters.Select(e => e.Emit(set)).ToList();
         var written = new List<string>();
-        foreach (var result in results)
+        var directories = new HashSet<string>(StringComparer.Ordinal);
+        var results = new List<EmitResult>(emitters.Count);
+        foreach (var emitter in emitters)
         {
             // Stale files of an earlier run would be applied with the new ones: the format's directory is ours.
-            var formatDir = Confine(root, result.Format);
+            var formatDir = Confine(root, emitter.Format);
             if (System.IO.Directory.Exists(formatDir)) System.IO.Directory.Delete(formatDir, recursive: true);
-            foreach (var file in result.Files)
+            // Each file is written as it is made (a large set is gigabytes of YAML).
+            results.Add(emitter.Emit(set, new EmittedFiles(file =>
             {
-                WriteFile(root, file.RelativePath, Utf8.GetBytes(file.Content));
+                WriteFile(root, file.RelativePath, file.Content, directories);
                 written.Add(file.RelativePath);
-            }
+            })));
         }
         if (_options.Formats.Contains("json"))
         {
-            WriteFile(root, "suggestions.json", SuggestionsJson.Write(set, assumptions, diff));
+            using (var stream = Create(root, "suggestions.json", directories))
+                SuggestionsJson.Write(stream, set, assumptions, diff);
             written.Add("suggestions.json");
         }
-        WriteFile(root, "report.md", Utf8.GetBytes(MarkdownReport.Write(set, results, assumptions, diff)));
+        using (var report = new StreamWriter(Create(root, "report.md", directories), Utf8, 64 * 1024))
+            MarkdownReport.Write(report, set, results, assumptions, diff);
         written.Add("report.md");
         return written;
     }
 
     internal static IReadOnlyList<IPolicyEmitter> Emitters() => [new KubernetesEmitter(), new CiliumEmitter(), new IstioEmitter(), new CalicoEmitter()];
 
-    private static void WriteFile(string root, string relative, byte[] content)
+    private static void WriteFile(string root, string relative, string content, HashSet<string> directories)
     {
         var path = Confine(root, relative);
-        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllBytes(path, content);
+        CreateDirectory(path, directories);
+        File.WriteAllBytes(path, Utf8.GetBytes(content));
+    }
+
+    private static FileStream Create(string root, string relative, HashSet<string> directories)
+    {
+        var path = Confine(root, relative);
+        CreateDirectory(path, directories);
+        return new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 64 * 1024);
+    }
+
+    /// <summary>Tens of thousands of files share a few hundred directories: create each once.</summary>
+    private static void CreateDirectory(string path, HashSet<string> directories)
+    {
+        var dir = Path.GetDirectoryName(path)!;
+        if (directories.Add(dir)) System.IO.Directory.CreateDirectory(dir);
     }
 
     /// <summary>The full path of <paramref name="relative"/> under <paramref name="root"/>; throws if it would leave it.</summary>

@@ -10,9 +10,19 @@ internal static class SuggestionsJson
 {
     public const int Version = 1;
 
+    /// <summary>Past this many buffered bytes the writer flushes to the stream, so a large set is not held twice.</summary>
+    private const int FlushBytes = 1 << 20;
+
     public static byte[] Write(SuggestionSet set, IReadOnlyDictionary<string, string> assumptions, IntentDiff? diff)
     {
         using var stream = new MemoryStream();
+        Write(stream, set, assumptions, diff);
+        return stream.ToArray();
+    }
+
+    /// <summary>Streams the document to <paramref name="stream"/> (a file), flushing as it goes.</summary>
+    public static void Write(Stream stream, SuggestionSet set, IReadOnlyDictionary<string, string> assumptions, IntentDiff? diff)
+    {
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
         {
             w.WriteStartObject();
@@ -27,7 +37,11 @@ internal static class SuggestionsJson
             foreach (var warning in set.Warnings) w.WriteStringValue(warning);
             w.WriteEndArray();
             w.WriteStartArray("rules");
-            foreach (var rule in set.Rules) WriteRule(w, rule);
+            foreach (var rule in set.Rules)
+            {
+                WriteRule(w, rule);
+                if (w.BytesPending > FlushBytes) w.Flush();
+            }
             w.WriteEndArray();
             w.WriteStartArray("left_out");
             foreach (var left in set.LeftOut)
@@ -38,6 +52,7 @@ internal static class SuggestionsJson
                 EdgeJson.WriteKey(w, left.Edge);
                 EdgeJson.WriteEvidence(w, left.Edge);
                 w.WriteEndObject();
+                if (w.BytesPending > FlushBytes) w.Flush();
             }
             w.WriteEndArray();
             w.WriteStartArray("groups");
@@ -65,7 +80,6 @@ internal static class SuggestionsJson
             w.WriteEndObject();
         }
         stream.WriteByte((byte)'\n');
-        return stream.ToArray();
     }
 
     private static void WriteRule(Utf8JsonWriter w, SuggestedRule rule)

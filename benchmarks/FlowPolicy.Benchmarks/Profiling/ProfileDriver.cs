@@ -16,6 +16,7 @@ internal static class ProfileDriver
     private static readonly Dictionary<string, Func<Func<long>>> Targets = new(StringComparer.OrdinalIgnoreCase)
     {
         ["canonical"] = () => Reader(new CanonicalJson()),
+        ["canonical-reader"] = () => { var b = new CanonicalJson(); b.Setup(); return b.ReaderPathOnly; },
         ["vpc"] = () => Reader(new AwsVpcText()),
         ["hubble"] = () => Reader(new HubbleJson()),
         ["goflow2"] = () => Reader(new GoFlow2Json()),

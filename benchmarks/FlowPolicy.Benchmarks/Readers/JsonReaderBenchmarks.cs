@@ -19,6 +19,19 @@ public class CanonicalJson : ReaderBenchmark
 
     protected override long RunBaseline() =>
         ForEachLine(Payload, static line => JsonSerializer.Deserialize(line, BaselineJson.Default.CanonicalFlow) is { SrcIp: not null });
+
+    private readonly CanonicalJsonDecoder _readerOnly = new() { UseScanner = false };
+    private readonly CountingSink _readerOnlySink = new();
+
+    /// <summary>The same reader with its byte scanner switched off: every line through Utf8JsonReader (the code before the scanner).</summary>
+    [Benchmark(OperationsPerInvoke = Records, Description = "FlowPolicy reader, Utf8JsonReader path only")]
+    public long ReaderPathOnly()
+    {
+        _readerOnlySink.Reset();
+        var cursor = new DecodeCursor("bench");
+        _readerOnly.Decode(Payload, ref cursor, _readerOnlySink);
+        return _readerOnlySink.Accepted;
+    }
 }
 
 public class HubbleJson : ReaderBenchmark

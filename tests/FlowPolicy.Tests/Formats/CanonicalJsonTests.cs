@@ -12,7 +12,7 @@ public sealed class CanonicalJsonTests
     private static readonly CanonicalJsonDecoder Decoder = new();
 
     // The example line of docs/formats.md, "Canonical flow JSON".
-    private const string DocumentedExample =
+    internal const string DocumentedExample =
         """{"start":"2026-11-01T10:00:00.25Z","end":"2026-11-01T10:00:59Z","src_ip":"10.0.1.15","src_port":43512,"dst_ip":"10.0.2.20","dst_port":8080,"proto":"TCP","bytes":5120,"packets":12,"verdict":"allowed","direction":"request","tcp_flags":27,"reporter":"node-a","policy":"shop/allow-frontend","src":{"kind":"pod","namespace":"shop","workload":"frontend","workload_kind":"Deployment","pod":"frontend-7d4b9c-x2x9z","labels":{"app":"frontend","tier":"web"}},"dst":{"namespace":"shop","workload":"cart","workload_kind":"StatefulSet"}}""";
 
     private static FlowRecord DecodeOne(string line) => JsonLineSink.Decode(Decoder, line).Single();
@@ -272,7 +272,7 @@ public sealed class CanonicalJsonTests
 
     public static TheoryData<string> RoundTripCases() => new(RoundTripRecords().Select((_, i) => i.ToString()));
 
-    private static List<FlowRecord> RoundTripRecords()
+    internal static List<FlowRecord> RoundTripRecords()
     {
         var labels = new[] { new KeyValuePair<string, string>("app", "web"), new("team", "pay+ments <core> é") };
         var start = new DateTime(2026, 11, 1, 10, 0, 0, DateTimeKind.Utc);

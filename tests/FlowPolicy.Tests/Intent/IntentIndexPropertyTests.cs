@@ -101,7 +101,7 @@ public sealed class IntentIndexPropertyTests
         Assert.Empty(evaluator.Rules);
     }
 
-    private static List<Endpoint> RandomEndpoints(Random random)
+    internal static List<Endpoint> RandomEndpoints(Random random)
     {
         var list = new List<Endpoint>();
         foreach (var ns in Namespaces)
@@ -124,7 +124,7 @@ public sealed class IntentIndexPropertyTests
 
     private static string Pick(Random random, params string[] options) => options[random.Next(options.Length)];
 
-    private static string RandomPolicies(Random random)
+    internal static string RandomPolicies(Random random)
     {
         var text = new StringBuilder();
         int n = random.Next(2, 6);
