@@ -228,6 +228,8 @@ public sealed class IngestWorker
 
     private void DeliverPending(IConsumer<Ignore, byte[]> consumer)
     {
+        // Called per message: nothing to look at unless a partition is paused (counted by the consumer thread).
+        if (Interlocked.Read(ref Metrics.PausedPartitionsField) == 0) return;
         List<Owned>? waiting = null;
         lock (_owned)
             foreach (var owned in _owned.Values)
