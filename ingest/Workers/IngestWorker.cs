@@ -120,6 +120,9 @@ public sealed class IngestWorker
         var config = _kafka.ToConsumerConfig();
         config.EnableAutoOffsetStore = false;
         config.EnablePartitionEof = false;
+        // Partition, offset and value are all the worker reads: not marshalling the topic name, timestamp and headers
+        // of every message saves a string and more per message.
+        config.ConsumeResultFields = "none";
         IConsumer<Ignore, byte[]>? consumer = null;
         consumer = new ConsumerBuilder<Ignore, byte[]>(config)
             .SetPartitionsAssignedHandler((c, partitions) => OnAssigned(partitions, stop))
