@@ -21,6 +21,8 @@ internal sealed class IngestBenchmarkOptions
     /// <summary>FlowPolicy lanes (--workers): lanes wait on their INSERTs, so more lanes than cores hide that latency.</summary>
     public int Lanes { get; init; } = 2;
     public double BatchIntervalSeconds { get; init; } = 2;
+    /// <summary>`--batch-rows` for the worker; null keeps its default.</summary>
+    public int? BatchRows { get; init; }
     /// <summary>A side that has not stored every flow by then is reported as failed (not counted).</summary>
     public TimeSpan RunTimeout { get; init; } = TimeSpan.FromMinutes(4);
     public string ServerLogLevel { get; init; } = "warning";
@@ -224,6 +226,11 @@ internal sealed class IngestBenchmark(IngestBenchmarkOptions options, TextWriter
                      "--batch-interval", options.BatchIntervalSeconds.ToString(CultureInfo.InvariantCulture), "--rollup-interval", "0", "--metrics-interval", "5",
                  })
             start.ArgumentList.Add(arg);
+        if (options.BatchRows is { } rows)
+        {
+            start.ArgumentList.Add("--batch-rows");
+            start.ArgumentList.Add(rows.ToString(CultureInfo.InvariantCulture));
+        }
         start.Environment["CI"] = "true";
 
         var serverPid = ServerPid(server);

@@ -41,6 +41,7 @@ try
             Sides = Take("--sides", "both"),
             ServerLogLevel = Take("--server-log", "warning"),
             BatchIntervalSeconds = double.Parse(Take("--batch-interval", "2"), CultureInfo.InvariantCulture),
+            BatchRows = Take("--batch-rows", "") is { Length: > 0 } rows ? int.Parse(rows, CultureInfo.InvariantCulture) : null,
         };
         var runs = await new IngestBenchmark(options, Console.Error).RunAsync(cancel.Token);
         report.Add(Results.IngestTable(options, runs));

@@ -53,6 +53,13 @@ public sealed class WorkloadIdentity : IEquatable<WorkloadIdentity>
     /// <summary>Labels sorted by key (ordinal).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Labels { get; }
 
+    /// <summary>
+    /// This identity's endpoint columns in RowBinary, encoded on first use by FlowRowWriter: an identity is shared by
+    /// every flow of its pod, so the ingest hot path copies bytes instead of re-encoding names and labels per row.
+    /// Racing writers store equal arrays.
+    /// </summary>
+    internal byte[]? RowBinaryEndpoint;
+
     public string? Label(string key)
     {
         foreach (var pair in Labels)

@@ -27,14 +27,17 @@ public sealed class BatchInserter
         _log = log;
     }
 
-    /// <summary>Inserts <paramref name="rows"/> into <paramref name="table"/>; returns the INSERT's latency.</summary>
-    public async Task<long> InsertAsync(string table, IReadOnlyList<string> columns, RowBinaryWriter rows, string topic, int partition,
-        RecordPosition last, string partitionFilter, CancellationToken cancellationToken)
+    /// <summary>
+    /// Inserts <paramref name="rows"/> (of Kafka <paramref name="partitions"/>) into <paramref name="table"/>; returns the
+    /// INSERT's latency. <paramref name="lastPartition"/> and <paramref name="last"/> name the batch's last row.
+    /// </summary>
+    public async Task<long> InsertAsync(string table, IReadOnlyList<string> columns, RowBinaryWriter rows, string topic, IReadOnlyList<int> partitions,
+        int lastPartition, RecordPosition last, string partitionFilter, CancellationToken cancellationToken)
     {
         var backoff = _options.RetryInitialBackoff;
         for (int attempt = 1; ; attempt++)
         {
-            var queryId = IngestQueries.QueryIdPrefix(topic, partition) + Guid.NewGuid().ToString("N");
+            var queryId = IngestQueries.QueryIdPrefix(topic, partitions) + Guid.NewGuid().ToString("N");
             var clock = Stopwatch.StartNew();
             Exception failure;
             bool ambiguous;
@@ -44,7 +47,7 @@ public sealed class BatchInserter
                 var millis = clock.ElapsedMilliseconds;
                 _metrics.RecordInsert(millis);
                 if (attempt > 1)
-                    _log.LogInformation("ClickHouse took the {Table} batch of partition {Partition} ({Rows} rows) on attempt {Attempt}", table, partition, rows.RowCount, attempt);
+                    _log.LogInformation("ClickHouse took the {Table} batch of partitions {Partitions} ({Rows} rows) on attempt {Attempt}", table, Names(partitions), rows.RowCount, attempt);
                 return millis;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -62,27 +65,30 @@ public sealed class BatchInserter
                 ambiguous = true;
             }
             Interlocked.Increment(ref _metrics.InsertFailuresField);
-            _log.LogWarning("ClickHouse INSERT into {Table} for partition {Partition} ({Rows} rows) failed (attempt {Attempt}): {Error}; retrying in {Delay:F1} s; Kafka offsets stay where they are",
-                table, partition, rows.RowCount, attempt, failure.Message, backoff.TotalSeconds);
+            _log.LogWarning("ClickHouse INSERT into {Table} for partitions {Partitions} ({Rows} rows) failed (attempt {Attempt}): {Error}; retrying in {Delay:F1} s; Kafka offsets stay where they are",
+                table, Names(partitions), rows.RowCount, attempt, failure.Message, backoff.TotalSeconds);
             await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.RetryMaxBackoff.Ticks));
-            if (ambiguous && await LandedAsync(table, topic, partition, last, partitionFilter, cancellationToken).ConfigureAwait(false))
+            if (ambiguous && await LandedAsync(table, topic, queryId, lastPartition, last, partitionFilter, cancellationToken).ConfigureAwait(false))
             {
-                _log.LogInformation("The failed {Table} INSERT of partition {Partition} had landed (row {Position} is stored); not sending it again", table, partition, last);
+                _log.LogInformation("The failed {Table} INSERT of partitions {Partitions} had landed (row {Position} of partition {Partition} is stored); not sending it again",
+                    table, Names(partitions), last, lastPartition);
                 return clock.ElapsedMilliseconds;
             }
         }
     }
 
-    /// <summary>Whether an INSERT that failed ambiguously is stored; retries its own queries until the server answers.</summary>
-    private async Task<bool> LandedAsync(string table, string topic, int partition, RecordPosition last, string partitionFilter, CancellationToken cancellationToken)
+    private static string Names(IReadOnlyList<int> partitions) => string.Join(",", partitions);
+
+    /// <summary>Whether an INSERT that failed ambiguously is stored (one part: its last row tells); retries its own queries until the server answers.</summary>
+    private async Task<bool> LandedAsync(string table, string topic, string queryId, int partition, RecordPosition last, string partitionFilter, CancellationToken cancellationToken)
     {
         var backoff = _options.RetryInitialBackoff;
         while (true)
         {
             try
             {
-                await WaitForInFlightAsync(topic, partition, cancellationToken).ConfigureAwait(false);
+                await WaitForInFlightAsync(topic, id => id == queryId, cancellationToken).ConfigureAwait(false);
                 return await IngestQueries.RowStoredAsync(_client, table, partitionFilter, topic, partition, last, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is ClickHouseServerException or HttpRequestException or TimeoutException or IOException
@@ -97,18 +103,21 @@ public sealed class BatchInserter
     }
 
     /// <summary>
-    /// Waits until the server runs no INSERT of this partition (ours or a previous owner's, killed or revoked mid-batch),
-    /// so a stored-offset read that follows sees every part that will ever land. Bounded by the ClickHouse timeout.
+    /// Waits until the server runs no INSERT holding rows of <paramref name="partition"/> (ours or a previous owner's,
+    /// killed or revoked mid-batch), so a stored-offset read that follows sees every part that will ever land.
+    /// Bounded by <see cref="IngestWorkerOptions.InFlightWaitLimit"/>.
     /// </summary>
-    public async Task WaitForInFlightAsync(string topic, int partition, CancellationToken cancellationToken)
+    public Task WaitForInFlightAsync(string topic, int partition, CancellationToken cancellationToken) =>
+        WaitForInFlightAsync(topic, id => IngestQueries.QueryIdHolds(id, topic, partition), cancellationToken);
+
+    private async Task WaitForInFlightAsync(string topic, Func<string, bool> matches, CancellationToken cancellationToken)
     {
-        var prefix = IngestQueries.QueryIdPrefix(topic, partition);
         var deadline = Stopwatch.StartNew();
-        while (await IngestQueries.InFlightInsertsAsync(_client, prefix, cancellationToken).ConfigureAwait(false) > 0)
+        while ((await IngestQueries.RunningInsertsAsync(_client, topic, cancellationToken).ConfigureAwait(false)).Any(matches))
         {
             if (deadline.Elapsed > _options.InFlightWaitLimit)
             {
-                _log.LogWarning("ClickHouse still runs an INSERT of partition {Partition} after {Seconds} s; going on", partition, (int)deadline.Elapsed.TotalSeconds);
+                _log.LogWarning("ClickHouse still runs an ingest INSERT after {Seconds} s; going on", (int)deadline.Elapsed.TotalSeconds);
                 return;
             }
             await Task.Delay(100, cancellationToken).ConfigureAwait(false);

@@ -6,7 +6,7 @@ public sealed class IngestMetrics
     internal long MessagesField, MessageBytesField, FlowRowsField, DeadLettersField, SkippedField, BatchesField;
     internal long InsertMillisField, InsertMaxMillisField, InsertFailuresField, BatchRowsMaxField;
     internal long StaleMessagesField, DuplicateRecordsSkippedField, PausesField, RollupsField, RollupFailuresField;
-    internal long AbandonedBatchesField, LagField, PausedPartitionsField, AssignedPartitionsField;
+    internal long AbandonedBatchesField, LagField, PausedPartitionsField, AssignedPartitionsField, RestartsField;
 
     /// <summary>Kafka messages taken in (after stale ones were dropped).</summary>
     public long Messages => Interlocked.Read(ref MessagesField);
@@ -32,6 +32,8 @@ public sealed class IngestMetrics
     public long RollupFailures => Interlocked.Read(ref RollupFailuresField);
     /// <summary>Batches dropped unwritten because their partition was revoked or the worker stopped; the next owner re-reads them.</summary>
     public long AbandonedBatches => Interlocked.Read(ref AbandonedBatchesField);
+    /// <summary>Partitions started over from ClickHouse after their lane gave up a batch.</summary>
+    public long Restarts => Interlocked.Read(ref RestartsField);
     /// <summary>Messages behind the high watermark, summed over assigned partitions (last sample).</summary>
     public long Lag => Interlocked.Read(ref LagField);
     public long PausedPartitions => Interlocked.Read(ref PausedPartitionsField);

@@ -10,9 +10,28 @@ namespace FlowPolicy.Ingest.Workers;
 /// </summary>
 public static class IngestQueries
 {
-    /// <summary>Prefix of the query_id of every ingest INSERT of one partition, so a new owner can wait for them.</summary>
-    public static string QueryIdPrefix(string topic, int partition) =>
-        string.Create(CultureInfo.InvariantCulture, $"flowpolicy-ingest:{topic}:{partition}:");
+    /// <summary>
+    /// Prefix of the query_id of an ingest INSERT holding rows of <paramref name="partitions"/>:
+    /// <c>flowpolicy-ingest:TOPIC:P1,P2,...:</c> (a GUID follows), so a new owner of a partition can find and wait for
+    /// INSERTs still running (Kafka topic names cannot contain ':').
+    /// </summary>
+    public static string QueryIdPrefix(string topic, IReadOnlyList<int> partitions) =>
+        string.Create(CultureInfo.InvariantCulture, $"{TopicQueryIdPrefix(topic)}{string.Join(",", partitions)}:");
+
+    private static string TopicQueryIdPrefix(string topic) => $"flowpolicy-ingest:{topic}:";
+
+    /// <summary>Whether an ingest query_id of <paramref name="topic"/> names <paramref name="partition"/> among its partitions.</summary>
+    public static bool QueryIdHolds(string queryId, string topic, int partition)
+    {
+        var prefix = TopicQueryIdPrefix(topic);
+        if (!queryId.StartsWith(prefix, StringComparison.Ordinal)) return false;
+        var rest = queryId.AsSpan(prefix.Length);
+        int colon = rest.IndexOf(':');
+        if (colon < 0) return false;
+        foreach (var range in rest[..colon].Split(','))
+            if (int.TryParse(rest[..colon][range], NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p == partition) return true;
+        return false;
+    }
 
     /// <summary>The highest stored (offset, index) per partition of <paramref name="topic"/> in flows and in dead letters.</summary>
     public static async Task<Dictionary<int, ResumePoint>> ReadResumePointsAsync(ClickHouseHttpClient client, string topic,
@@ -46,12 +65,15 @@ public static class IngestQueries
         return result;
     }
 
-    /// <summary>INSERTs of this partition the server is still running (a killed or revoked worker's last batch).</summary>
-    public static async Task<int> InFlightInsertsAsync(ClickHouseHttpClient client, string queryIdPrefix, CancellationToken cancellationToken)
+    /// <summary>The query_ids of the ingest INSERTs of <paramref name="topic"/> the server is running now.</summary>
+    public static async Task<List<string>> RunningInsertsAsync(ClickHouseHttpClient client, string topic, CancellationToken cancellationToken)
     {
-        var sql = $"SELECT count() FROM system.processes WHERE substring(`query_id`, 1, {queryIdPrefix.Length}) = {ClickHouseSql.QuoteString(queryIdPrefix)}";
-        var count = await client.QueryScalarAsync(sql, cancellationToken, useDatabase: false).ConfigureAwait(false);
-        return int.Parse(count ?? "0", CultureInfo.InvariantCulture);
+        var prefix = TopicQueryIdPrefix(topic);
+        var sql = $"SELECT `query_id` FROM system.processes WHERE substring(`query_id`, 1, {prefix.Length}) = {ClickHouseSql.QuoteString(prefix)}";
+        var result = new List<string>();
+        foreach (var row in await client.QueryTsvAsync(sql, cancellationToken, useDatabase: false).ConfigureAwait(false))
+            result.Add(row[0]);
+        return result;
     }
 
     /// <summary>

@@ -28,6 +28,7 @@ public sealed class IngestWorker
     private readonly ConcurrentQueue<TopicPartitionOffset> _commits = new();
     private readonly ConcurrentQueue<ProgressRow> _progress = new();
     private readonly ConcurrentDictionary<int, long> _lag = new();
+    private readonly ConcurrentQueue<int> _restarts = new();
     private readonly Dictionary<int, Owned> _owned = new();
     private readonly TaskCompletionSource _firstAssignment = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private IngestLane[] _lanes = [];
@@ -70,7 +71,7 @@ public sealed class IngestWorker
         for (int i = 0; i < _lanes.Length; i++)
             _lanes[i] = new IngestLane(i, _kafka.Topic, _options, _inserter, Metrics, _log, _inventory,
                 (p, o) => _commits.Enqueue(new TopicPartitionOffset(_kafka.Topic, p, o)), _progress.Enqueue,
-                p => _lag.TryGetValue(p, out var lag) ? lag : -1);
+                p => _lag.TryGetValue(p, out var lag) ? lag : -1, _restarts.Enqueue);
         var laneTasks = _lanes.Select(l => Task.Run(l.RunAsync)).ToArray();
         using var background = new CancellationTokenSource();
         var reporter = Task.Run(() => ReportLoopAsync(background.Token));
@@ -119,6 +120,9 @@ public sealed class IngestWorker
         var config = _kafka.ToConsumerConfig();
         config.EnableAutoOffsetStore = false;
         config.EnablePartitionEof = false;
+        // Partition, offset and value are all the worker reads: not marshalling the topic name, timestamp and headers
+        // of every message saves a string and more per message.
+        config.ConsumeResultFields = "none";
         IConsumer<Ignore, byte[]>? consumer = null;
         consumer = new ConsumerBuilder<Ignore, byte[]>(config)
             .SetPartitionsAssignedHandler((c, partitions) => OnAssigned(partitions, stop))
@@ -137,6 +141,7 @@ public sealed class IngestWorker
             while (!stop.IsCancellationRequested)
             {
                 DeliverPending(consumer);
+                if (!_restarts.IsEmpty) Restart(consumer, stop);
                 Commit(consumer);
                 if (Environment.TickCount64 - lastLagSample > 1000)
                 {
@@ -184,12 +189,13 @@ public sealed class IngestWorker
             return;
         }
         var item = new LaneItem(LaneItemKind.Message, partition, offset, result.Message.Value ?? [], default, owned.Cancel.Token, null);
-        if (LaneOf(partition).Writer.TryWrite(item))
+        var lane = LaneOf(partition).Writer;
+        if (lane.TryWrite(item) || WaitForRoom(lane, item))
         {
             owned.ExpectedNext = offset + 1;
             return;
         }
-        // The lane is behind (ClickHouse slow or down): stop fetching this partition but keep polling, so the group
+        // The lane is stuck (ClickHouse slow or down): stop fetching this partition but keep polling, so the group
         // keeps us; the message waits here and is handed over when the lane has room.
         owned.Pending = item;
         consumer.Pause([new TopicPartition(_kafka.Topic, partition)]);
@@ -197,8 +203,36 @@ public sealed class IngestWorker
         Interlocked.Increment(ref Metrics.PausedPartitionsField);
     }
 
+    /// <summary>
+    /// A full lane queue is the normal state when decoding is the bottleneck: the lane frees a slot within
+    /// microseconds, so the consumer waits for it rather than pausing the partition, since a resume must seek and
+    /// librdkafka then drops and re-fetches (and re-decompresses) what it had prefetched. Only a lane that stays full
+    /// (an INSERT retrying) leads to a pause.
+    /// </summary>
+    private bool WaitForRoom(System.Threading.Channels.ChannelWriter<LaneItem> lane, LaneItem item)
+    {
+        var deadline = Environment.TickCount64 + (long)_options.LaneFullWait.TotalMilliseconds;
+        while (true)
+        {
+            long left = deadline - Environment.TickCount64;
+            if (left <= 0) return false;
+            var wait = lane.WaitToWriteAsync();
+            bool room;
+            if (wait.IsCompleted) room = wait.Result;
+            else
+            {
+                var task = wait.AsTask(); // a ValueTask is consumed once: wait on, and read, this task only
+                room = task.Wait(TimeSpan.FromMilliseconds(left)) && task.Result;
+            }
+            if (!room) return false;
+            if (lane.TryWrite(item)) return true;
+        }
+    }
+
     private void DeliverPending(IConsumer<Ignore, byte[]> consumer)
     {
+        // Called per message: nothing to look at unless a partition is paused (counted by the consumer thread).
+        if (Interlocked.Read(ref Metrics.PausedPartitionsField) == 0) return;
         List<Owned>? waiting = null;
         lock (_owned)
             foreach (var owned in _owned.Values)
@@ -226,15 +260,28 @@ public sealed class IngestWorker
 
     private List<TopicPartitionOffset> OnAssigned(List<TopicPartition> partitions, CancellationToken stop)
     {
+        _log.LogInformation("Assigned partitions {Partitions}; reading where ClickHouse stands", string.Join(",", partitions.Select(p => p.Partition.Value)));
+        var offsets = TakeOver(partitions, stop);
+        Interlocked.Exchange(ref Metrics.AssignedPartitionsField, _owned.Count);
+        _leader = AssignedPartitions.Contains(0);
+        _firstAssignment.TrySetResult();
+        return offsets;
+    }
+
+    /// <summary>
+    /// Starts (or starts over) <paramref name="partitions"/> from what ClickHouse holds: waits for INSERTs of them the
+    /// server still runs, reads the resume points, and hands each lane its partitions; returns where to read from.
+    /// </summary>
+    private List<TopicPartitionOffset> TakeOver(List<TopicPartition> partitions, CancellationToken stop)
+    {
         var numbers = partitions.Select(p => p.Partition.Value).ToList();
-        _log.LogInformation("Assigned partitions {Partitions}; reading where ClickHouse stands", string.Join(",", numbers));
         Dictionary<int, ResumePoint> resume = [];
         var backoff = _options.RetryInitialBackoff;
         while (!stop.IsCancellationRequested)
         {
             try
             {
-                // First let any INSERT a previous owner left running finish, so the read below sees all of it.
+                // First let any INSERT a previous owner (or an abandoned batch) left running finish, so the read below sees all of it.
                 foreach (var partition in numbers)
                     _inserter.WaitForInFlightAsync(_kafka.Topic, partition, stop).GetAwaiter().GetResult();
                 resume = IngestQueries.ReadResumePointsAsync(_client, _kafka.Topic, stop).GetAwaiter().GetResult();
@@ -264,10 +311,44 @@ public sealed class IngestWorker
             _log.LogInformation("Partition {Partition}: resuming at offset {Offset} ({Stored})", partition,
                 point.SeekOffset?.ToString(CultureInfo.InvariantCulture) ?? "start", point);
         }
-        Interlocked.Exchange(ref Metrics.AssignedPartitionsField, _owned.Count);
-        _leader = AssignedPartitions.Contains(0);
-        _firstAssignment.TrySetResult();
         return offsets;
+    }
+
+    /// <summary>
+    /// Partitions whose lane gave up a batch (a partition in it was released while ClickHouse did not take it): the
+    /// lane dropped their unstored rows, so each one still owned starts over from ClickHouse, and the consumer seeks.
+    /// </summary>
+    private void Restart(IConsumer<Ignore, byte[]> consumer, CancellationToken stop)
+    {
+        var partitions = new List<TopicPartition>();
+        while (_restarts.TryDequeue(out var partition))
+        {
+            lock (_owned)
+            {
+                if (!_owned.TryGetValue(partition, out var owned) || owned.Cancel.IsCancellationRequested) continue;
+                if (owned.Pending is not null)
+                {
+                    owned.Pending = null;
+                    Interlocked.Decrement(ref Metrics.PausedPartitionsField);
+                }
+            }
+            if (!partitions.Exists(p => p.Partition.Value == partition)) partitions.Add(new TopicPartition(_kafka.Topic, partition));
+        }
+        if (partitions.Count == 0) return;
+        _log.LogWarning("Partitions {Partitions} start over from what ClickHouse holds", string.Join(",", partitions.Select(p => p.Partition.Value)));
+        Interlocked.Add(ref Metrics.RestartsField, partitions.Count);
+        foreach (var start in TakeOver(partitions, stop))
+        {
+            try
+            {
+                consumer.Resume([start.TopicPartition]);
+                consumer.Seek(start);
+            }
+            catch (KafkaException e)
+            {
+                _log.LogWarning("Kafka: seeking partition {Partition} failed: {Reason}", start.Partition.Value, e.Error.Reason);
+            }
+        }
     }
 
     private void OnRevoked(IConsumer<Ignore, byte[]> consumer, IEnumerable<TopicPartition> partitions)

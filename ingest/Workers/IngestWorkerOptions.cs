@@ -18,6 +18,8 @@ public sealed class IngestWorkerOptions
     public FlowFormat? Format { get; set; }
     /// <summary>Messages waiting per lane before the consumer pauses the partitions that feed it (backpressure).</summary>
     public int LaneQueueMessages { get; set; } = 5_000;
+    /// <summary>How long the consumer waits for room in a full lane queue before it pauses the partition.</summary>
+    public TimeSpan LaneFullWait { get; set; } = TimeSpan.FromMilliseconds(250);
     public TimeSpan RetryInitialBackoff { get; set; } = TimeSpan.FromMilliseconds(500);
     public TimeSpan RetryMaxBackoff { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary>How long a revoked partition's batch may take to flush before it is abandoned (the next owner re-reads it).</summary>
@@ -39,6 +41,7 @@ public sealed class IngestWorkerOptions
         if (BatchInterval <= TimeSpan.Zero || BatchInterval > TimeSpan.FromMinutes(10))
             throw new ArgumentException("--batch-interval must be above 0 and at most 600 seconds.");
         if (LaneQueueMessages < 1) throw new ArgumentException("The lane queue must hold at least one message.");
+        if (LaneFullWait < TimeSpan.Zero || LaneFullWait > TimeSpan.FromSeconds(10)) throw new ArgumentException("The wait for room in a lane queue must be between 0 and 10 seconds.");
         if (RetryInitialBackoff <= TimeSpan.Zero || RetryMaxBackoff < RetryInitialBackoff) throw new ArgumentException("Retry backoff must be positive and its cap at least the initial value.");
         if (MetricsInterval < TimeSpan.FromMilliseconds(100)) throw new ArgumentException("The metrics interval must be at least 100 ms.");
         if (RollupInterval is { } r && r < TimeSpan.FromMilliseconds(100)) throw new ArgumentException("--rollup-interval must be at least 0.1 seconds.");

@@ -67,8 +67,17 @@ public sealed class FlowRowWriter
         w.EndRow();
     }
 
-    private static void WriteEndpoint(RowBinaryWriter w, WorkloadIdentity? identity)
+    [ThreadStatic] private static RowBinaryWriter? t_scratch;
+    private static readonly byte[] NoEndpoint = EncodeEndpoint(null);
+
+    private static void WriteEndpoint(RowBinaryWriter w, WorkloadIdentity? identity) =>
+        w.WriteRaw(identity is null ? NoEndpoint : identity.RowBinaryEndpoint ??= EncodeEndpoint(identity));
+
+    /// <summary>The endpoint columns (kind, namespace, workload, workload kind, pod, label keys, label values) of one identity.</summary>
+    internal static byte[] EncodeEndpoint(WorkloadIdentity? identity)
     {
+        var w = t_scratch ??= new RowBinaryWriter(maxRetainedBytes: 1 << 16);
+        w.Reset();
         if (identity is null)
         {
             w.WriteEnum8(0);
@@ -78,7 +87,7 @@ public sealed class FlowRowWriter
             w.WriteString(ReadOnlySpan<char>.Empty);
             w.WriteArrayLength(0);
             w.WriteArrayLength(0);
-            return;
+            return w.ToArray();
         }
         w.WriteEnum8((sbyte)identity.Kind);
         w.WriteString(identity.Namespace);
@@ -86,10 +95,10 @@ public sealed class FlowRowWriter
         w.WriteString(identity.WorkloadKind);
         w.WriteString(identity.Name);
         var labels = identity.Labels;
-        // Indexing, not foreach: the interface enumerator would be a boxed allocation per record.
         w.WriteArrayLength(labels.Count);
         for (int i = 0; i < labels.Count; i++) w.WriteString(labels[i].Key);
         w.WriteArrayLength(labels.Count);
         for (int i = 0; i < labels.Count; i++) w.WriteString(labels[i].Value);
+        return w.ToArray();
     }
 }

@@ -190,6 +190,9 @@ public sealed class RowBinaryWriter : IBufferWriter<byte>, IDisposable
 
     public void WriteLowCardinalityString(string? value) => WriteString(value);
 
+    /// <summary>Bytes already in RowBinary form (values encoded once and reused, e.g. an identity's columns).</summary>
+    public void WriteRaw(ReadOnlySpan<byte> encoded) => encoded.CopyTo(Reserve(encoded.Length));
+
     /// <summary>FixedString(N): the bytes, zero-padded to N. Longer values are refused, as the server would.</summary>
     public void WriteFixedString(ReadOnlySpan<byte> value, int length)
     {

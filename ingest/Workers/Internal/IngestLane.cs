@@ -11,8 +11,9 @@ namespace FlowPolicy.Ingest.Workers.Internal;
 
 /// <summary>
 /// One lane of a worker: decodes, enriches and orients the messages of the partitions it owns, in offset order, and
-/// stores each partition's batches in order (dead letters, then flows). Its own decoder scratch, enricher and
-/// direction resolver, so lanes run in parallel without locks. A full queue makes the consumer pause the partition.
+/// stores their rows in batches shared by those partitions (<see cref="LaneBatches"/> keeps the order rules). One
+/// batch is stored at a time, in the background, while the lane decodes on. Its own decoder scratch, enricher and
+/// direction resolver, so lanes run in parallel without locks. A full queue makes the consumer wait, then pause.
 /// </summary>
 internal sealed class IngestLane
 {
@@ -31,11 +32,17 @@ internal sealed class IngestLane
     private readonly Action<int, long> _commitHint;
     private readonly Action<ProgressRow> _progress;
     private readonly Func<int, long> _lagOf;
+    private readonly Action<int> _restart;
     private readonly Dictionary<int, PartitionState> _partitions = new();
+    private readonly LaneBatches _batches;
     private ResolvedDirection[] _directions = new ResolvedDirection[64];
+    /// <summary>The running store (one at a time, in batch order); null when none runs.</summary>
+    private Task? _store;
+    /// <summary>Set by a store that gave up its batch (a partition in it was released): the lane must start over.</summary>
+    private volatile bool _storeAbandoned;
 
     public IngestLane(int index, string topic, IngestWorkerOptions options, BatchInserter inserter, IngestMetrics metrics, ILogger log,
-        InventoryWatcher? inventory, Action<int, long> commitHint, Action<ProgressRow> progress, Func<int, long> lagOf)
+        InventoryWatcher? inventory, Action<int, long> commitHint, Action<ProgressRow> progress, Func<int, long> lagOf, Action<int> restart)
     {
         Index = index;
         _topic = topic;
@@ -46,9 +53,11 @@ internal sealed class IngestLane
         _commitHint = commitHint;
         _progress = progress;
         _lagOf = lagOf;
+        _restart = restart;
         _decoder = new MessageDecoder(options.Format);
         _enricher = inventory is null ? null : new FlowEnricher(inventory);
         _resolver = new DirectionResolver(servedPorts: inventory);
+        _batches = new LaneBatches(options.BatchRows);
         _queue = Channel.CreateBounded<LaneItem>(new BoundedChannelOptions(options.LaneQueueMessages)
         {
             SingleReader = true,
@@ -64,40 +73,52 @@ internal sealed class IngestLane
     public async Task RunAsync()
     {
         var reader = _queue.Reader;
-        while (true)
+        try
         {
-            if (reader.TryRead(out var item))
+            while (true)
             {
-                await HandleAsync(item).ConfigureAwait(false);
-                continue;
+                if (reader.TryRead(out var item))
+                {
+                    await HandleAsync(item).ConfigureAwait(false);
+                    continue;
+                }
+                var wait = await FlushDueAsync().ConfigureAwait(false);
+                if (reader.TryPeek(out _)) continue;
+                using var timer = new CancellationTokenSource(wait);
+                try
+                {
+                    if (!await reader.WaitToReadAsync(timer.Token).ConfigureAwait(false)) break;
+                }
+                catch (OperationCanceledException) when (timer.IsCancellationRequested)
+                {
+                }
             }
-            var wait = await FlushDueAsync().ConfigureAwait(false);
-            if (reader.TryPeek(out _)) continue;
-            using var timer = new CancellationTokenSource(wait);
-            try
-            {
-                if (!await reader.WaitToReadAsync(timer.Token).ConfigureAwait(false)) break;
-            }
-            catch (OperationCanceledException) when (timer.IsCancellationRequested)
-            {
-            }
+            await WaitForStoreAsync().ConfigureAwait(false);
         }
-        foreach (var state in _partitions.Values) state.Batch.Dispose();
+        finally
+        {
+            _batches.Dispose();
+        }
     }
 
     private async Task HandleAsync(LaneItem item)
     {
+        if (_storeAbandoned) await StartOverAsync().ConfigureAwait(false);
         switch (item.Kind)
         {
             case LaneItemKind.Assigned:
-                if (_partitions.Remove(item.Partition, out var old)) old.Batch.Dispose();
-                _partitions[item.Partition] = new PartitionState(item.Partition, item.Resume, item.PartitionToken, new PartitionBatch(_options.BatchRows));
+                // A new owner, or this one starting over after an abandoned batch: nothing of the partition is open.
+                _batches.Forget(item.Partition);
+                _partitions[item.Partition] = new PartitionState(item.Partition, item.Resume, item.PartitionToken);
                 break;
             case LaneItemKind.Revoked:
-                if (_partitions.Remove(item.Partition, out var leaving))
+                if (_partitions.Remove(item.Partition))
                 {
-                    await FlushAsync(leaving).ConfigureAwait(false);
-                    leaving.Batch.Dispose();
+                    // Everything of the partition must be stored (or given up) before it is released.
+                    await FlushAllAsync().ConfigureAwait(false);
+                    await WaitForStoreAsync().ConfigureAwait(false);
+                    if (_storeAbandoned) await StartOverAsync().ConfigureAwait(false);
+                    _batches.Forget(item.Partition);
                 }
                 item.Done?.TrySetResult();
                 break;
@@ -136,8 +157,8 @@ internal sealed class IngestLane
         Interlocked.Add(ref _metrics.SkippedField, decoder.Skipped);
         var formatName = decoder.Format is { } f ? FlowFormats.Name(f) : "unknown";
 
-        state.InMessage = offset;
-        var batch = state.Batch;
+        int partition = state.Partition;
+        LaneBatch? last = null;
         var rejects = decoder.Rejects;
         int flowCount = decoder.FlowCount;
         int fi = 0, ri = 0;
@@ -159,19 +180,23 @@ internal sealed class IngestLane
                 {
                     // ClickHouse DateTime cannot hold it; a dead letter at the same position keeps the sequence exact.
                     if (state.Resume.DeadLetterStored(position)) continue;
-                    if (!batch.FitsDeadLetter) await FlushAsync(state).ConfigureAwait(false);
-                    if (state.Abandoned) return;
-                    batch.AddDeadLetter(DateTime.UtcNow, _topic, state.Partition, position, formatName,
+                    last = await DeadLetterBatchAsync(state).ConfigureAwait(false);
+                    if (last is null) return;
+                    last.AddDeadLetter(DateTime.UtcNow, _topic, partition, position, formatName,
                         $"{formatName}: flow time {start:O} is outside what ClickHouse DateTime stores (1970-2105)", default, 0);
                     continue;
                 }
                 int day = FlowRowWriter.PartitionKey(decoder.FlowAt(i));
-                if (!batch.FitsFlow(day))
+                var batch = _batches.ForFlow(partition, day);
+                while (batch is null)
                 {
-                    await FlushAsync(state).ConfigureAwait(false);
+                    await StoreOldestAsync().ConfigureAwait(false);
                     if (state.Abandoned) return;
+                    batch = _batches.ForFlow(partition, day);
                 }
-                batch.AddFlow(decoder.FlowAt(i), day, formatName, _topic, state.Partition, position, _directions[i].IsReply);
+                batch.AddFlow(decoder.FlowAt(i), day, formatName, _topic, partition, position, _directions[i].IsReply);
+                last = batch;
+                if (batch.Full) await FlushThroughAsync(batch).ConfigureAwait(false);
             }
             else
             {
@@ -182,90 +207,160 @@ internal sealed class IngestLane
                     Interlocked.Increment(ref _metrics.DuplicateRecordsSkippedField);
                     continue;
                 }
-                if (!batch.FitsDeadLetter)
-                {
-                    await FlushAsync(state).ConfigureAwait(false);
-                    if (state.Abandoned) return;
-                }
-                batch.AddDeadLetter(DateTime.UtcNow, _topic, state.Partition, position, formatName, error.Reason, error.Excerpt, error.Position.Line);
+                last = await DeadLetterBatchAsync(state).ConfigureAwait(false);
+                if (last is null) return;
+                last.AddDeadLetter(DateTime.UtcNow, _topic, partition, position, formatName, error.Reason, error.Excerpt, error.Position.Line);
             }
         }
-        batch.AddPayloadBytes(value.Length);
-        state.InMessage = -1;
-        state.LastMessage = offset;
-        if (batch.Full) await FlushAsync(state).ConfigureAwait(false);
+        if (state.Abandoned) return;
+        // The message is wholly in batches now: once the batch holding its last row is stored, Kafka may skip it.
+        if (last is not null && _batches.IsOpen(last))
+        {
+            last.AddPayloadBytes(partition, value.Length);
+            last.CompleteMessage(partition, offset);
+        }
+        if (last is not null && last.Full && _batches.IsOpen(last)) await FlushThroughAsync(last).ConfigureAwait(false);
     }
 
-    /// <summary>Flushes batches older than the interval; returns how long until the next one is due.</summary>
+    /// <summary>The batch a dead letter of the partition joins, storing the oldest first when none may be opened; null when abandoned.</summary>
+    private async Task<LaneBatch?> DeadLetterBatchAsync(PartitionState state)
+    {
+        var batch = _batches.ForDeadLetter(state.Partition);
+        while (batch is null)
+        {
+            await StoreOldestAsync().ConfigureAwait(false);
+            if (state.Abandoned) return null;
+            batch = _batches.ForDeadLetter(state.Partition);
+        }
+        return batch;
+    }
+
+    /// <summary>Stores batches whose first row is older than the interval; returns how long until the next one is due.</summary>
     private async Task<TimeSpan> FlushDueAsync()
     {
-        long now = Environment.TickCount64;
+        if (_storeAbandoned) await StartOverAsync().ConfigureAwait(false);
         long interval = (long)_options.BatchInterval.TotalMilliseconds;
-        long next = interval;
+        long dueIn;
+        while (_batches.OldestDue(Environment.TickCount64, interval, out dueIn))
+            await StoreOldestAsync().ConfigureAwait(false);
+        return TimeSpan.FromMilliseconds(Math.Clamp(dueIn, 10, interval));
+    }
+
+    private async Task FlushThroughAsync(LaneBatch batch)
+    {
+        while (_batches.IsOpen(batch)) await StoreOldestAsync().ConfigureAwait(false);
+    }
+
+    private async Task FlushAllAsync()
+    {
+        while (_batches.Open.Count > 0) await StoreOldestAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Hands the oldest open batch to a background store once the previous store is done: batches land one after
+    /// the other in the order they were opened, which the resume rule needs (<see cref="LaneBatches"/>).
+    /// </summary>
+    private async Task StoreOldestAsync()
+    {
+        await WaitForStoreAsync().ConfigureAwait(false);
+        if (_storeAbandoned)
+        {
+            await StartOverAsync().ConfigureAwait(false);
+            return;
+        }
+        if (_batches.TakeOldest() is not { } batch) return;
+        if (batch.IsEmpty)
+        {
+            _batches.Return(batch);
+            return;
+        }
+        var partitions = batch.Spans.Keys.Order().ToArray();
+        var tokens = new CancellationToken[partitions.Length];
+        for (int i = 0; i < partitions.Length; i++)
+            tokens[i] = _partitions.TryGetValue(partitions[i], out var s) ? s.Token : new CancellationToken(canceled: true);
+        _store = Task.Run(() => StoreAsync(batch, partitions, tokens));
+    }
+
+    private async Task WaitForStoreAsync()
+    {
+        if (_store is not { } store) return;
+        await store.ConfigureAwait(false);
+        _store = null;
+    }
+
+    /// <summary>
+    /// A store gave up its batch, so its partitions have a gap: drop everything open and have the worker restart
+    /// every partition of the lane from what ClickHouse holds (it sends Assigned again for those it still owns).
+    /// </summary>
+    private async Task StartOverAsync()
+    {
+        await WaitForStoreAsync().ConfigureAwait(false);
+        _storeAbandoned = false;
+        _batches.Clear();
         foreach (var state in _partitions.Values)
         {
-            if (state.Batch.IsEmpty) continue;
-            long due = state.Batch.StartedTicks + interval - now;
-            if (due <= 0) await FlushAsync(state).ConfigureAwait(false);
-            else next = Math.Min(next, due);
+            if (state.Abandoned) continue;
+            state.Abandoned = true;
+            _restart(state.Partition);
         }
-        return TimeSpan.FromMilliseconds(Math.Max(next, 10));
     }
 
     /// <summary>
     /// Stores the batch: dead letters first, then flows (see <see cref="ResumePoint"/> for why this order). Retries
-    /// until stored or the partition is taken away; then the batch is dropped and the partition ignored until
-    /// reassigned, as its next owner resumes from what ClickHouse holds.
+    /// until stored or a partition in it is taken away; then the batch is dropped and the lane starts over.
     /// </summary>
-    private async Task FlushAsync(PartitionState state)
+    private async Task StoreAsync(LaneBatch batch, int[] partitions, CancellationToken[] tokens)
     {
-        var batch = state.Batch;
-        if (batch.IsEmpty || state.Abandoned) return;
+        using var released = CancellationTokenSource.CreateLinkedTokenSource(tokens);
+        var token = released.Token;
         long millis = 0;
         try
         {
             if (batch.DeadLetterRows > 0 && !batch.DeadLettersStored)
             {
-                millis += await _inserter.InsertAsync(FlowTables.DeadLetters, PartitionBatch.DeadLetterColumns, batch.DeadLetters, _topic, state.Partition,
-                    batch.LastDeadLetter!.Value, IngestQueries.DeadLetterTimeFilter(batch.DeadLetterTime), state.Token).ConfigureAwait(false);
+                var (p, position) = batch.LastDeadLetter!.Value;
+                millis += await _inserter.InsertAsync(FlowTables.DeadLetters, LaneBatch.DeadLetterColumns, batch.DeadLetters, _topic, partitions,
+                    p, position, IngestQueries.DeadLetterTimeFilter(batch.DeadLetterTime), token).ConfigureAwait(false);
                 batch.DeadLettersStored = true;
                 Interlocked.Add(ref _metrics.DeadLettersField, batch.DeadLetterRows);
             }
             if (batch.FlowRows > 0)
             {
-                millis += await _inserter.InsertAsync(FlowTables.Flows, FlowRowWriter.Columns, batch.Flows, _topic, state.Partition,
-                    batch.LastFlow!.Value, IngestQueries.FlowsDayFilter(batch.Day), state.Token).ConfigureAwait(false);
+                var (p, position) = batch.LastFlow!.Value;
+                millis += await _inserter.InsertAsync(FlowTables.Flows, FlowRowWriter.Columns, batch.Flows, _topic, partitions,
+                    p, position, IngestQueries.FlowsDayFilter(batch.Day), token).ConfigureAwait(false);
                 Interlocked.Add(ref _metrics.FlowRowsField, batch.FlowRows);
             }
         }
-        catch (OperationCanceledException) when (state.Token.IsCancellationRequested)
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
-            state.Abandoned = true;
             Interlocked.Increment(ref _metrics.AbandonedBatchesField);
-            _log.LogWarning("Partition {Partition}: batch {First}..{Last} ({Rows} rows) not stored before the partition was released; its next owner re-reads it",
-                state.Partition, batch.First, batch.Last, batch.FlowRows + batch.DeadLetterRows);
-            batch.Reset();
+            _log.LogWarning("Batch of partitions {Partitions} ({Rows} rows) not stored before a partition in it was released; the lane starts over from ClickHouse",
+                string.Join(",", partitions), batch.FlowRows + batch.DeadLetterRows);
+            _batches.Return(batch);
+            _storeAbandoned = true;
             return;
         }
         Interlocked.Increment(ref _metrics.BatchesField);
         _metrics.RecordBatchRows(batch.FlowRows);
-        _progress(new ProgressRow(DateTime.UtcNow, state.Partition, batch.First!.Value.Offset, batch.Last!.Value.Offset,
-            batch.FlowRows, batch.PayloadBytes, _lagOf(state.Partition), batch.DeadLetterRows, millis));
-        // A hint only (workers resume from ClickHouse): the first message not wholly stored.
-        _commitHint(state.Partition, state.InMessage >= 0 ? state.InMessage : state.LastMessage + 1);
-        batch.Reset();
+        var now = DateTime.UtcNow;
+        foreach (var (partition, span) in batch.Spans)
+        {
+            _progress(new ProgressRow(now, partition, span.First.Offset, span.Last.Offset, span.FlowRows, span.Bytes,
+                _lagOf(partition), span.DeadLetterRows, millis));
+            // A hint only (workers resume from ClickHouse): the first message not wholly stored.
+            _commitHint(partition, span.CompleteThrough + 1);
+        }
+        _batches.Return(batch);
     }
 
-    private sealed class PartitionState(int partition, ResumePoint resume, CancellationToken token, PartitionBatch batch)
+    private sealed class PartitionState(int partition, ResumePoint resume, CancellationToken token)
     {
         public int Partition { get; } = partition;
         public ResumePoint Resume { get; } = resume;
         public CancellationToken Token { get; } = token;
-        public PartitionBatch Batch { get; } = batch;
         public long NextOffset { get; set; }
-        /// <summary>The message being added (its rows may span a flush), -1 between messages.</summary>
-        public long InMessage { get; set; } = -1;
-        public long LastMessage { get; set; } = -1;
+        /// <summary>Rows of the partition were dropped: ignore its messages until the worker assigns it again.</summary>
         public bool Abandoned { get; set; }
     }
 }

@@ -97,6 +97,47 @@ public sealed class RowBinaryWriterTests
     }
 
     [Fact]
+    public void An_identity_encoded_once_writes_the_same_endpoint_columns_as_field_by_field_encoding()
+    {
+        var identity = new WorkloadIdentity(EndpointKind.Pod, "shop", "cärt", "Deployment", "cart-1",
+            [new("tier", "back"), new("app", new string('x', 300))]);
+        var record = new FlowRecord
+        {
+            Start = new DateTime(2026, 11, 2, 3, 4, 5, DateTimeKind.Utc), End = new DateTime(2026, 11, 2, 3, 4, 6, DateTimeKind.Utc),
+            SrcIp = PackedIp.Parse("10.0.0.1"), DstIp = PackedIp.Parse("10.0.0.2"), SrcIdentity = identity, DstIdentity = null,
+        };
+        using var rows = new RowBinaryWriter();
+        var writer = new FlowRowWriter(rows);
+        writer.Write(record, "vpc", "flows", 1, 7);
+        writer.Write(record, "vpc", "flows", 1, 8); // from the identity's cached bytes
+        var bytes = rows.ToArray();
+        var first = bytes.AsSpan(0, bytes.Length / 2);
+        var second = bytes.AsSpan(bytes.Length / 2);
+
+        // The reference: the endpoint columns encoded value by value, as the table lists them.
+        using var reference = new RowBinaryWriter();
+        reference.WriteEnum8((sbyte)EndpointKind.Pod);
+        reference.WriteString("shop");
+        reference.WriteString("cärt");
+        reference.WriteString("Deployment");
+        reference.WriteString("cart-1");
+        reference.WriteArrayLength(2);
+        reference.WriteString("app");
+        reference.WriteString("tier");
+        reference.WriteArrayLength(2);
+        reference.WriteString(new string('x', 300));
+        reference.WriteString("back");
+        reference.WriteEnum8(0);
+        for (int i = 0; i < 4; i++) reference.WriteString("");
+        reference.WriteArrayLength(0);
+        reference.WriteArrayLength(0);
+        var endpoints = reference.ToArray();
+
+        Assert.True(first.IndexOf(endpoints) > 0, "the endpoint columns appear encoded value by value");
+        Assert.True(second.IndexOf(endpoints) > 0, "and so do they from the identity's cached bytes");
+    }
+
+    [Fact]
     public void Writing_flow_rows_allocates_nothing_once_warm()
     {
         using var buffer = new RowBinaryWriter();

@@ -20,7 +20,7 @@ public sealed class IngestBatchingTests
     [Fact]
     public void A_flow_of_another_utc_day_does_not_fit_a_batch_until_it_is_flushed()
     {
-        using var batch = new PartitionBatch(maxRows: 100);
+        using var batch = new LaneBatch(maxRows: 100);
         var before = Flow(Evening);
         var after = Flow(Evening.AddMinutes(2));
         batch.AddFlow(before, 20261102, "vpc", "t", 0, new RecordPosition(5, 0), isReply: false);
@@ -32,31 +32,77 @@ public sealed class IngestBatchingTests
         batch.Reset();
         batch.AddFlow(after, 20261103, "vpc", "t", 0, new RecordPosition(5, 1), false);
         Assert.Equal(20261103, batch.Day);
-        Assert.Equal(new RecordPosition(5, 1), batch.First);
+        Assert.Equal(new RecordPosition(5, 1), batch.Spans[0].First);
     }
 
     [Fact]
     public void The_row_limit_closes_a_batch_so_every_insert_stays_one_block()
     {
-        using var batch = new PartitionBatch(maxRows: 3);
+        using var batch = new LaneBatch(maxRows: 3);
         for (uint i = 0; i < 3; i++) batch.AddFlow(Flow(Evening), 20261102, "vpc", "t", 0, new RecordPosition(1, i), false);
         Assert.True(batch.Full);
         Assert.False(batch.FitsFlow(20261102));
-        Assert.Equal(new RecordPosition(1, 0), batch.First);
-        Assert.Equal(new RecordPosition(1, 2), batch.LastFlow);
+        Assert.Equal(new RecordPosition(1, 0), batch.Spans[0].First);
+        Assert.Equal((0, new RecordPosition(1, 2)), batch.LastFlow);
         Assert.Throws<ArgumentException>(() => new IngestWorkerOptions { BatchRows = IngestWorkerOptions.MaxInsertBlockSize }.Validate());
     }
 
     [Fact]
     public void Dead_letters_of_one_batch_share_one_received_second_so_they_land_in_one_table_partition()
     {
-        using var batch = new PartitionBatch(maxRows: 10);
+        using var batch = new LaneBatch(maxRows: 10);
         var noon = new DateTime(2026, 11, 2, 12, 0, 0, 123, DateTimeKind.Utc);
         batch.AddDeadLetter(noon, "t", 0, new RecordPosition(1, 0), "vpc", "bad", "x", 2);
-        batch.AddDeadLetter(noon.AddDays(1), "t", 0, new RecordPosition(2, 0), "vpc", "bad", "y", 3);
+        batch.AddDeadLetter(noon.AddDays(1), "t", 3, new RecordPosition(2, 0), "vpc", "bad", "y", 3);
         Assert.Equal(new DateTime(2026, 11, 2, 12, 0, 0, DateTimeKind.Utc), batch.DeadLetterTime);
         Assert.Equal(2, batch.DeadLetterRows);
-        Assert.Equal(new RecordPosition(2, 0), batch.LastDeadLetter);
+        Assert.Equal((3, new RecordPosition(2, 0)), batch.LastDeadLetter);
+    }
+
+    [Fact]
+    public void One_batch_holds_rows_of_several_partitions_each_with_its_own_span_and_commit_hint()
+    {
+        using var batch = new LaneBatch(maxRows: 10);
+        batch.AddFlow(Flow(Evening), 20261102, "vpc", "t", 4, new RecordPosition(7, 0), false);
+        batch.AddFlow(Flow(Evening), 20261102, "vpc", "t", 9, new RecordPosition(100, 0), false);
+        batch.AddFlow(Flow(Evening), 20261102, "vpc", "t", 4, new RecordPosition(8, 1), false);
+        batch.CompleteMessage(4, 7);
+        batch.AddPayloadBytes(4, 300);
+
+        Assert.Equal([4, 9], batch.Spans.Keys.Order());
+        var span = batch.Spans[4];
+        Assert.Equal((new RecordPosition(7, 0), new RecordPosition(8, 1), 2, 0, 300L, 7L),
+            (span.First, span.Last, span.FlowRows, span.DeadLetterRows, span.Bytes, span.CompleteThrough));
+        // Partition 9's message is not complete yet: its hint stays at the message itself.
+        Assert.Equal(99, batch.Spans[9].CompleteThrough);
+    }
+
+    [Fact]
+    public void A_partition_never_joins_a_batch_older_than_the_newest_one_holding_its_rows()
+    {
+        using var batches = new LaneBatches(maxRows: 100, maxOpen: 3);
+        uint index = 0;
+        LaneBatch Place(int partition, int day)
+        {
+            var batch = batches.ForFlow(partition, day)!;
+            batch.AddFlow(Flow(Evening), day, "vpc", "t", partition, new RecordPosition(1, index++), false);
+            return batch;
+        }
+        var day1 = Place(partition: 0, day: 1);
+        var day2 = Place(partition: 0, day: 2);
+        Assert.NotSame(day1, day2);
+        // Partition 1 may still join the older day-1 batch ...
+        Assert.Same(day1, Place(partition: 1, day: 1));
+        // ... but partition 0, whose rows already reach the day-2 batch, gets a new day-1 batch after it.
+        var late = Place(partition: 0, day: 1);
+        Assert.NotSame(day1, late);
+        Assert.True(late.Sequence > day2.Sequence);
+        // Three are open: a fourth needs the oldest stored first.
+        Assert.Null(batches.ForFlow(partition: 2, day: 3));
+        Assert.Same(day1, batches.TakeOldest());
+        Place(partition: 2, day: 3);
+        // Dead letters join the newest batch, which is after every batch of every partition.
+        Assert.Same(batches.Open[^1], batches.ForDeadLetter(partition: 0));
     }
 
     [Fact]
@@ -76,90 +122,123 @@ public sealed class IngestBatchingTests
     }
 
     /// <summary>
-    /// A model of the lane: messages of flows (with days) and rejects, batched per the worker's rules (day split,
-    /// row limit, dead letters inserted before flows), with a crash after every single INSERT in turn. After each
-    /// crash the run resumes from what "ClickHouse" holds. Every record must end up stored exactly once.
+    /// The lane's batching with the real <see cref="LaneBatches"/>: four partitions interleaved, messages of flows
+    /// (whose days move forward and sometimes back, as late records do) and rejects, small batches, few open batches,
+    /// stores in batch order with dead letters before flows, and a crash after every single INSERT in turn. After each
+    /// crash every partition resumes from what "ClickHouse" holds. Every record must end up stored exactly once.
     /// </summary>
-    [Fact]
-    public void Resuming_after_a_crash_at_any_insert_stores_every_record_exactly_once()
+    [Theory]
+    [InlineData(7, 3, 2)]
+    [InlineData(11, 2, 3)]
+    [InlineData(13, 5, 4)]
+    public void Resuming_after_a_crash_at_any_insert_stores_every_record_of_every_partition_exactly_once(int seed, int maxRows, int maxOpen)
     {
-        var random = new Random(7);
-        var messages = new List<List<(bool Flow, int Day)>>();
-        int day = 1;
-        for (int m = 0; m < 60; m++)
+        const int partitions = 4;
+        var random = new Random(seed);
+        var messages = new List<(bool Flow, int Day)>[partitions][];
+        for (int p = 0; p < partitions; p++)
         {
-            var items = new List<(bool, int)>();
-            int count = random.Next(0, 6);
-            for (int i = 0; i < count; i++)
+            int day = 5;
+            messages[p] = new List<(bool, int)>[30];
+            for (int m = 0; m < messages[p].Length; m++)
             {
-                if (random.Next(10) == 0) day++;
-                items.Add((random.Next(5) != 0, day));
+                var items = new List<(bool, int)>();
+                int count = random.Next(0, 6);
+                for (int i = 0; i < count; i++)
+                {
+                    int roll = random.Next(20);
+                    if (roll == 0) day++;
+                    else if (roll == 1) day--;
+                    items.Add((random.Next(5) != 0, day));
+                }
+                messages[p][m] = items;
             }
-            messages.Add(items);
         }
-        int expectedFlows = messages.Sum(m => m.Count(i => i.Flow)), expectedRejects = messages.Sum(m => m.Count(i => !i.Flow));
+        // The order the lane sees messages in: partitions interleaved, each in offset order.
+        var order = new List<int>();
+        for (int p = 0; p < partitions; p++) order.AddRange(Enumerable.Repeat(p, messages[p].Length));
+        order = order.OrderBy(_ => random.Next()).ToList();
+        int expectedFlows = messages.Sum(ms => ms.Sum(m => m.Count(i => i.Flow)));
+        int expectedRejects = messages.Sum(ms => ms.Sum(m => m.Count(i => !i.Flow)));
 
-        for (int crashAfter = 1; crashAfter < 200; crashAfter++)
+        int crashes = 0;
+        for (int crashAfter = 1; ; crashAfter++)
         {
-            var flows = new List<RecordPosition>();
-            var deadLetters = new List<RecordPosition>();
+            var flows = new List<(int, RecordPosition)>();
+            var deadLetters = new List<(int, RecordPosition)>();
             int inserts = 0;
-            bool crashed = Run(messages, ResumePoint.Empty, flows, deadLetters, () => ++inserts == crashAfter);
+            bool crashed = RunLane(messages, order, new ResumePoint[partitions], flows, deadLetters, maxRows, maxOpen, () => ++inserts == crashAfter);
             if (!crashed) break;
-            var resume = new ResumePoint(flows.Count == 0 ? null : flows.Max(), deadLetters.Count == 0 ? null : deadLetters.Max());
-            Assert.False(Run(messages, resume, flows, deadLetters, () => false));
+            crashes++;
+            var resume = new ResumePoint[partitions];
+            for (int p = 0; p < partitions; p++)
+            {
+                var f = flows.Where(r => r.Item1 == p).Select(r => r.Item2).ToList();
+                var d = deadLetters.Where(r => r.Item1 == p).Select(r => r.Item2).ToList();
+                resume[p] = new ResumePoint(f.Count == 0 ? null : f.Max(), d.Count == 0 ? null : d.Max());
+            }
+            Assert.False(RunLane(messages, order, resume, flows, deadLetters, maxRows, maxOpen, () => false));
             Assert.Equal(expectedFlows, flows.Count);
             Assert.Equal(expectedRejects, deadLetters.Count);
             Assert.Equal(flows.Count, flows.Distinct().Count());
             Assert.Equal(deadLetters.Count, deadLetters.Distinct().Count());
         }
+        Assert.True(crashes > 20, $"only {crashes} crash points");
     }
 
-    /// <summary>Runs the model from <paramref name="resume"/>; returns true when it crashed.</summary>
-    private static bool Run(List<List<(bool Flow, int Day)>> messages, ResumePoint resume, List<RecordPosition> flows, List<RecordPosition> deadLetters, Func<bool> crash)
+    /// <summary>Runs the lane from <paramref name="resume"/>; returns true when it crashed.</summary>
+    private static bool RunLane(List<(bool Flow, int Day)>[][] messages, List<int> order, ResumePoint[] resume,
+        List<(int, RecordPosition)> flows, List<(int, RecordPosition)> deadLetters, int maxRows, int maxOpen, Func<bool> crash)
     {
-        const int maxRows = 3;
-        var batchFlows = new List<RecordPosition>();
-        var batchDead = new List<RecordPosition>();
-        int batchDay = 0;
-        bool Flush()
+        using var batches = new LaneBatches(maxRows, maxOpen);
+        var rows = new Dictionary<LaneBatch, List<(bool Flow, int Partition, RecordPosition Position)>>();
+        var flow = Flow(Evening);
+        List<(bool Flow, int Partition, RecordPosition Position)> RowsOf(LaneBatch batch) =>
+            rows.TryGetValue(batch, out var list) ? list : rows[batch] = [];
+        bool StoreOldest()
         {
-            if (batchDead.Count > 0)
+            var batch = batches.TakeOldest()!;
+            var held = RowsOf(batch);
+            if (batch.DeadLetterRows > 0)
             {
-                deadLetters.AddRange(batchDead);
+                deadLetters.AddRange(held.Where(r => !r.Flow).Select(r => (r.Partition, r.Position)));
                 if (crash()) return true;
             }
-            if (batchFlows.Count > 0)
+            if (batch.FlowRows > 0)
             {
-                flows.AddRange(batchFlows);
+                flows.AddRange(held.Where(r => r.Flow).Select(r => (r.Partition, r.Position)));
                 if (crash()) return true;
             }
-            batchFlows.Clear();
-            batchDead.Clear();
+            held.Clear();
+            batches.Return(batch);
             return false;
         }
-        for (int offset = (int)(resume.SeekOffset ?? 0); offset < messages.Count; offset++)
+        var next = new int[resume.Length];
+        for (int p = 0; p < resume.Length; p++) next[p] = (int)(resume[p].SeekOffset ?? 0);
+        var seen = new int[resume.Length];
+        foreach (int p in order)
         {
-            for (int index = 0; index < messages[offset].Count; index++)
+            int offset = seen[p]++;
+            if (offset < next[p]) continue;
+            for (int index = 0; index < messages[p][offset].Count; index++)
             {
-                var (isFlow, day) = messages[offset][index];
+                var (isFlow, day) = messages[p][offset][index];
                 var position = new RecordPosition(offset, (uint)index);
-                if (isFlow)
-                {
-                    if (resume.FlowStored(position)) continue;
-                    if (batchFlows.Count > 0 && (batchDay != day || batchFlows.Count >= maxRows) && Flush()) return true;
-                    batchDay = day;
-                    batchFlows.Add(position);
-                }
-                else
-                {
-                    if (resume.DeadLetterStored(position)) continue;
-                    if (batchDead.Count >= maxRows && Flush()) return true;
-                    batchDead.Add(position);
-                }
+                if (isFlow ? resume[p].FlowStored(position) : resume[p].DeadLetterStored(position)) continue;
+                LaneBatch? batch;
+                while ((batch = isFlow ? batches.ForFlow(p, day) : batches.ForDeadLetter(p)) is null)
+                    if (StoreOldest()) return true;
+                if (isFlow) batch.AddFlow(flow, day, "vpc", "t", p, position, false);
+                else batch.AddDeadLetter(Evening, "t", p, position, "vpc", "bad", "x", 1);
+                RowsOf(batch).Add((isFlow, p, position));
+                if (batch.Full)
+                    while (batches.IsOpen(batch))
+                        if (StoreOldest()) return true;
             }
         }
-        return Flush();
+        while (batches.Open.Count > 0)
+            if (StoreOldest()) return true;
+        return false;
     }
 
     [Fact]
@@ -180,6 +259,32 @@ public sealed class IngestBatchingTests
         decoder.Decode(payload, "flows");
         Assert.Equal([0u, 2u], decoder.FlowIndexes.ToArray());
         Assert.Equal("10.0.0.3", decoder.Flows[1].SrcIp.ToString());
+    }
+
+    [Fact]
+    public void One_record_messages_reuse_the_json_caches_so_decoding_them_allocates_almost_nothing()
+    {
+        // A Kafka message per flow is the common collector shape: per-message decode state would cost kilobytes each.
+        var start = new DateTime(2026, 11, 1, 10, 0, 0, DateTimeKind.Utc);
+        var payload = Encoding.UTF8.GetBytes(CanonicalJsonWriter.ToLine(new FlowRecord
+        {
+            Start = start, End = start.AddSeconds(1), SrcIp = PackedIp.Parse("10.0.0.1"), DstIp = PackedIp.Parse("10.0.0.2"),
+            SrcPort = 40000, DstPort = 443, Protocol = IpProtocols.Tcp, Verdict = Verdict.Allowed, Bytes = 10, Packets = 1,
+            Reporter = "node-a", PolicyName = "shop/p",
+            SrcIdentity = new WorkloadIdentity(EndpointKind.Pod, "shop", "web", "Deployment", "web-1", [new("app", "web")]),
+        }));
+        var decoder = new MessageDecoder();
+        for (int i = 0; i < 100; i++) decoder.Decode(payload, "flows");
+        var first = decoder.Flows[0];
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++) decoder.Decode(payload, "flows");
+        long perMessage = (GC.GetAllocatedBytesForCurrentThread() - before) / 1000;
+
+        Assert.True(perMessage < 64, $"{perMessage} bytes allocated per message");
+        Assert.Equal(FlowFormat.Canonical, decoder.Format);
+        Assert.Equal(first, decoder.Flows[0]);
+        Assert.Same(first.SrcIdentity, decoder.Flows[0].SrcIdentity);
     }
 
     [Fact]

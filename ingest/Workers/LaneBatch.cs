@@ -1,0 +1,137 @@
+using FlowPolicy.Core.ClickHouse.RowBinary;
+using FlowPolicy.Core.Flows;
+
+namespace FlowPolicy.Ingest.Workers;
+
+/// <summary>
+/// Rows waiting for their INSERTs, from any of the Kafka partitions one lane owns: flows and dead letters in pooled
+/// RowBinary buffers. Every flows row lies in one UTC day (one table partition, so the INSERT is one atomic part) and
+/// there are at most <c>maxRows</c> of them (below max_insert_block_size, so it is one block). One batch for many
+/// Kafka partitions makes parts as big as the lane's throughput allows instead of one small part per partition; the
+/// order rules that keep this exactly once live in <see cref="LaneBatches"/>. Per partition the batch keeps the span
+/// of positions it holds. Not thread-safe: filled by one lane, then handed to one store.
+/// </summary>
+public sealed class LaneBatch : IDisposable
+{
+    private readonly int _maxRows;
+    private readonly FlowRowWriter _flowWriter;
+    private readonly Dictionary<int, PartitionSpan> _spans = new();
+
+    public LaneBatch(int maxRows)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
+        _maxRows = maxRows;
+        Flows = new RowBinaryWriter();
+        DeadLetters = new RowBinaryWriter();
+        _flowWriter = new FlowRowWriter(Flows);
+    }
+
+    /// <summary>Creation order among the lane's batches: batches are stored in this order.</summary>
+    public long Sequence { get; internal set; }
+    public RowBinaryWriter Flows { get; }
+    public RowBinaryWriter DeadLetters { get; }
+    public int FlowRows => Flows.RowCount;
+    public int DeadLetterRows => DeadLetters.RowCount;
+    public bool IsEmpty => FlowRows == 0 && DeadLetterRows == 0;
+
+    /// <summary>The UTC day (yyyyMMdd) of every flows row, 0 while there is none.</summary>
+    public int Day { get; private set; }
+    /// <summary>The <c>received</c> time every dead letter of this batch carries (one value: one table partition).</summary>
+    public DateTime DeadLetterTime { get; private set; }
+    /// <summary>Set once the dead letters are stored, so a retry sends only the flows.</summary>
+    public bool DeadLettersStored { get; set; }
+    /// <summary>When the first row entered (Environment.TickCount64), for the batch interval.</summary>
+    public long StartedTicks { get; private set; }
+    /// <summary>The Kafka partition and position of the last flows row (to check after an ambiguous failure whether the INSERT landed).</summary>
+    public (int Partition, RecordPosition Position)? LastFlow { get; private set; }
+    public (int Partition, RecordPosition Position)? LastDeadLetter { get; private set; }
+
+    /// <summary>What the batch holds of each Kafka partition.</summary>
+    public IReadOnlyDictionary<int, PartitionSpan> Spans => _spans;
+
+    /// <summary>True when a flow of <paramref name="day"/> may join this batch.</summary>
+    public bool FitsFlow(int day) => FlowRows == 0 || (FlowRows < _maxRows && day == Day);
+
+    public bool FitsDeadLetter => DeadLetterRows < _maxRows && !DeadLettersStored;
+
+    public bool Full => FlowRows >= _maxRows || DeadLetterRows >= _maxRows;
+
+    public void AddFlow(in FlowRecord flow, int day, string format, string topic, int partition, RecordPosition position, bool isReply)
+    {
+        if (!FitsFlow(day)) throw new InvalidOperationException("A flow of another day (or past the row limit) cannot join this batch.");
+        Day = day;
+        _flowWriter.Write(flow, format, topic, partition, position.Offset, position.Index, isReply);
+        LastFlow = (partition, position);
+        Note(partition, position, flow: true);
+    }
+
+    public void AddDeadLetter(DateTime now, string topic, int partition, RecordPosition position, string format, string error, ReadOnlySpan<char> raw, long line)
+    {
+        if (!FitsDeadLetter) throw new InvalidOperationException("No more dead letters can join this batch.");
+        if (DeadLetterRows == 0) DeadLetterTime = new DateTime(now.Ticks - now.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
+        var w = DeadLetters;
+        w.WriteDateTime(DeadLetterTime);
+        w.WriteString(topic);
+        w.WriteInt32(partition);
+        w.WriteUInt64(checked((ulong)position.Offset));
+        w.WriteString(format);
+        w.WriteString(error);
+        w.WriteString(raw);
+        w.WriteUInt32(position.Index);
+        w.WriteUInt64(line < 0 ? 0 : (ulong)line);
+        w.EndRow();
+        LastDeadLetter = (partition, position);
+        Note(partition, position, flow: false);
+    }
+
+    /// <summary>Counts a consumed message's bytes (for throughput) against the partition's span.</summary>
+    public void AddPayloadBytes(int partition, int bytes)
+    {
+        if (_spans.TryGetValue(partition, out var span)) _spans[partition] = span with { Bytes = span.Bytes + bytes };
+    }
+
+    /// <summary>Marks the partition's message at <paramref name="offset"/> as wholly added (to this batch or an earlier one).</summary>
+    public void CompleteMessage(int partition, long offset)
+    {
+        if (_spans.TryGetValue(partition, out var span)) _spans[partition] = span with { CompleteThrough = offset };
+    }
+
+    private void Note(int partition, RecordPosition position, bool flow)
+    {
+        if (StartedTicks == 0) StartedTicks = Environment.TickCount64;
+        if (_spans.TryGetValue(partition, out var span))
+            _spans[partition] = span with { Last = position, FlowRows = span.FlowRows + (flow ? 1 : 0), DeadLetterRows = span.DeadLetterRows + (flow ? 0 : 1) };
+        else
+            _spans[partition] = new PartitionSpan(position, position, flow ? 1 : 0, flow ? 0 : 1, 0, position.Offset - 1);
+    }
+
+    public void Reset()
+    {
+        Flows.Reset();
+        DeadLetters.Reset();
+        _spans.Clear();
+        Day = 0;
+        DeadLetterTime = default;
+        DeadLettersStored = false;
+        StartedTicks = 0;
+        LastFlow = LastDeadLetter = null;
+        Sequence = 0;
+    }
+
+    public void Dispose()
+    {
+        Flows.Dispose();
+        DeadLetters.Dispose();
+    }
+
+    /// <summary>The dead letter columns in the order <see cref="AddDeadLetter"/> writes them.</summary>
+    public static IReadOnlyList<string> DeadLetterColumns { get; } =
+        ["received", "kafka_topic", "kafka_partition", "kafka_offset", "format", "error", "raw", "kafka_index", "line"];
+}
+
+/// <summary>
+/// The positions of one Kafka partition inside a <see cref="LaneBatch"/>: contiguous from <see cref="First"/> to
+/// <see cref="Last"/> among the records not already stored. <see cref="CompleteThrough"/> is the last offset whose
+/// records are all in this batch or earlier ones (the Kafka commit hint is the offset after it).
+/// </summary>
+public readonly record struct PartitionSpan(RecordPosition First, RecordPosition Last, int FlowRows, int DeadLetterRows, long Bytes, long CompleteThrough);
