@@ -23,7 +23,9 @@ try
     switch (mode)
     {
         case "suggest-child":
-            return AnalyticsBenchmark.RunChild("suggest", arguments[1], (int)Number("--workloads", 10_000), Number("--edges", 1_000_000));
+            var emit = Take("--emit", "all");
+            return AnalyticsBenchmark.RunChild("suggest", arguments[1], (int)Number("--workloads", 10_000), Number("--edges", 1_000_000),
+                emit == "all" ? null : emit.Split(','));
         case "analyze-child":
             return AnalyticsBenchmark.RunChild("analyze", arguments[1], (int)Number("--workloads", 10_000), Number("--edges", 1_000_000));
     }
