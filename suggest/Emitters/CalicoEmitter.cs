@@ -59,12 +59,12 @@ internal sealed class CalicoEmitter : IPolicyEmitter
     {
         var enforced = YamlNode.Map().Add("apiVersion", "projectcalico.org/v3").Add("kind", "NetworkPolicy")
             .Add("metadata", PolicyText.Metadata(name, ns, set, annotations)).Add("spec", spec);
-        files.Add(new EmittedFile($"calico/{dir}/{name}.yaml", YamlWriter.Write([enforced])));
+        files.Add(new EmittedFile($"calico/{dir}/{name}.yaml", [enforced]));
         var stagedSpec = YamlNode.Map().Add("stagedAction", "Set");
         stagedSpec.Entries.AddRange(spec.Entries);
         var staged = YamlNode.Map().Add("apiVersion", "projectcalico.org/v3").Add("kind", "StagedNetworkPolicy")
             .Add("metadata", PolicyText.Metadata(name, ns, set, annotations)).Add("spec", stagedSpec);
-        files.Add(new EmittedFile($"calico/staged/{dir}/{name}.yaml", YamlWriter.Write([staged])));
+        files.Add(new EmittedFile($"calico/staged/{dir}/{name}.yaml", [staged]));
     }
 
     /// <summary>Calico selector expression: every label as key == 'value', joined by &&.</summary>

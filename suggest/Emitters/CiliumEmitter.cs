@@ -26,7 +26,7 @@ internal sealed class CiliumEmitter : IPolicyEmitter
                 .Add("endpointSelector", YamlNode.Map())
                 .Add("ingress", YamlNode.Seq().Add(YamlNode.Map()))
                 .Add("egress", YamlNode.Seq().Add(YamlNode.Map())));
-            files.Add(new EmittedFile($"cilium/{PolicyText.Name(ns)}/00-default-deny.yaml", YamlWriter.Write([deny])));
+            files.Add(new EmittedFile($"cilium/{PolicyText.Name(ns)}/00-default-deny.yaml", [deny]));
             foreach (var workload in PolicyText.WorkloadsIn(set, ns))
             {
                 var ingress = PolicyText.IngressOf(set, workload).ToList();
@@ -49,7 +49,7 @@ internal sealed class CiliumEmitter : IPolicyEmitter
                     spec.Add("egress", rules);
                 }
                 doc.Add("spec", spec);
-                files.Add(new EmittedFile($"cilium/{PolicyText.Name(ns)}/{name}.yaml", YamlWriter.Write([doc])));
+                files.Add(new EmittedFile($"cilium/{PolicyText.Name(ns)}/{name}.yaml", [doc]));
             }
         }
         return new EmitResult(Format, files.Count, []);

@@ -27,7 +27,7 @@ internal sealed class IstioEmitter : IPolicyEmitter
         {
             var deny = Policy("allow-nothing", ns, set, [("purpose", "an ALLOW-less policy: every workload of the namespace denies what no ALLOW policy permits")]);
             deny.Add("spec", YamlNode.Map());
-            files.Add(new EmittedFile($"istio/{PolicyText.Name(ns)}/00-allow-nothing.yaml", YamlWriter.Write([deny])));
+            files.Add(new EmittedFile($"istio/{PolicyText.Name(ns)}/00-allow-nothing.yaml", [deny]));
             foreach (var workload in PolicyText.WorkloadsIn(set, ns))
             {
                 var ingress = PolicyText.IngressOf(set, workload).Where(r => r.Protocol == IpProtocols.Tcp && r.Client.Kind != PeerKind.Nodes).ToList();
@@ -40,7 +40,7 @@ internal sealed class IstioEmitter : IPolicyEmitter
                     .Add("selector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(workload.Selector)))
                     .Add("action", "ALLOW")
                     .Add("rules", rules));
-                files.Add(new EmittedFile($"istio/{PolicyText.Name(ns)}/{name}.yaml", YamlWriter.Write([doc])));
+                files.Add(new EmittedFile($"istio/{PolicyText.Name(ns)}/{name}.yaml", [doc]));
             }
         }
         foreach (var rule in set.Rules.Where(r => r.Protocol != IpProtocols.Tcp))

@@ -25,7 +25,7 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
             deny.Add("spec", YamlNode.Map()
                 .Add("podSelector", YamlNode.Map())
                 .Add("policyTypes", YamlNode.Seq().Add(YamlNode.Str("Ingress")).Add(YamlNode.Str("Egress"))));
-            files.Add(new EmittedFile($"k8s/{PolicyText.Name(ns)}/00-default-deny.yaml", YamlWriter.Write([deny])));
+            files.Add(new EmittedFile($"k8s/{PolicyText.Name(ns)}/00-default-deny.yaml", [deny]));
             foreach (var workload in PolicyText.WorkloadsIn(set, ns))
             {
                 string baseName = PolicyText.Name(workload.Workload!);
@@ -43,7 +43,7 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
                         .Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(workload.Selector)))
                         .Add("policyTypes", YamlNode.Seq().Add(YamlNode.Str("Ingress")))
                         .Add("ingress", rules));
-                    files.Add(new EmittedFile($"k8s/{PolicyText.Name(ns)}/{baseName}-ingress.yaml", YamlWriter.Write([doc])));
+                    files.Add(new EmittedFile($"k8s/{PolicyText.Name(ns)}/{baseName}-ingress.yaml", [doc]));
                 }
                 var egress = PolicyText.EgressOf(set, workload).ToList();
                 if (egress.Count > 0)
@@ -55,7 +55,7 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
                         .Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(workload.Selector)))
                         .Add("policyTypes", YamlNode.Seq().Add(YamlNode.Str("Egress")))
                         .Add("egress", rules));
-                    files.Add(new EmittedFile($"k8s/{PolicyText.Name(ns)}/{baseName}-egress.yaml", YamlWriter.Write([doc])));
+                    files.Add(new EmittedFile($"k8s/{PolicyText.Name(ns)}/{baseName}-egress.yaml", [doc]));
                 }
             }
         }

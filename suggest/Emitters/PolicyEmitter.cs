@@ -5,8 +5,14 @@ using FlowPolicy.Suggest.Inference;
 
 namespace FlowPolicy.Suggest.Emitters;
 
-/// <summary>One file an emitter produced, relative to the output directory.</summary>
-internal sealed record EmittedFile(string RelativePath, string Content);
+/// <summary>One file an emitter produced, relative to the output directory: its YAML documents, written out by the receiver.</summary>
+internal sealed record EmittedFile(string RelativePath, IReadOnlyList<YamlMap> Documents)
+{
+    /// <summary>The file's text (the writer streams it instead: <see cref="WriteTo"/>).</summary>
+    public string Content => YamlWriter.Write(Documents);
+
+    public void WriteTo(TextWriter writer) => YamlWriter.Write(writer, Documents);
+}
 
 /// <summary>What one format's emitter produced, plus what it could not express exactly (for the report).</summary>
 internal sealed record EmitResult(string Format, int FileCount, IReadOnlyList<string> Notes);

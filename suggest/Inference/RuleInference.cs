@@ -26,6 +26,7 @@ public sealed class RuleInference
     public SuggestionSet Infer(IReadOnlyList<Edge> edges)
     {
         Metrics.EdgesIn += edges.Count;
+
         var (start, end) = Window(edges);
         double windowDays = Math.Max((end - start).TotalDays, 1.0 / 24);
         var leftOut = new List<LeftOutEdge>();
@@ -52,44 +53,50 @@ public sealed class RuleInference
         var drafts = new List<Draft>(kept.Count);
         IdentityDrafts(kept, peers, drafts);
         // Address clients of a workload: internet clients, generalised blocks, or exact addresses.
-        foreach (var group in kept.Where(e => e.Client.IsAddress).GroupBy(e => (e.Server.Key, e.Port, e.Protocol)))
+        foreach (var group in GroupInOrder(kept, static e => e.Client.IsAddress, e => new GroupKey(-1, peers.RawKeyId(e.Server), e.Port, e.Protocol)))
         {
-            var server = peers.Of(group.First().Server);
-            var list = group.ToList();
+            var list = group;
+            var first = list[0];
+            var server = peers.Of(first.Server);
             var publicClients = list.Where(e => e.Client.Kind == EndpointKind.External).Select(e => e.Client.Address).Distinct().Count();
             if (publicClients >= _options.InternetClientThreshold)
             {
                 var internet = list.Where(e => Peer.Internet.Matches(e.Client)).ToArray();
-                drafts.Add(new Draft(Peer.Internet, server, group.Key.Port, group.Key.Protocol, internet,
+                drafts.Add(new Draft(Peer.Internet, server, first.Port, first.Protocol, internet,
                     string.Create(CultureInfo.InvariantCulture,
                         $"{publicClients} distinct internet clients on one port: any public address (0.0.0.0/0, ::/0 minus private ranges), about {AddedSpace(Peer.Internet, publicClients)} addresses more than observed")));
                 list = list.Where(e => !Peer.Internet.Matches(e.Client)).ToList();
             }
             foreach (var (block, blockEdges, note) in Generalise(list, static e => e.Client.Address))
-                drafts.Add(new Draft(peers.Of(block), server, group.Key.Port, group.Key.Protocol, blockEdges, note));
+                drafts.Add(new Draft(peers.Of(block), server, first.Port, first.Protocol, blockEdges, note));
         }
         // Address servers: egress to exact addresses or generalised blocks.
-        foreach (var group in kept.Where(e => e.Server.IsAddress && !e.Client.IsAddress).GroupBy(e => (PeerKeyOf(e.Client), e.Port, e.Protocol)))
+        foreach (var list in GroupInOrder(kept, static e => e.Server.IsAddress && !e.Client.IsAddress, e => new GroupKey(peers.KeyId(e.Client), -1, e.Port, e.Protocol)))
         {
-            var client = peers.Of(group.First().Client);
-            foreach (var (block, blockEdges, note) in Generalise(group.ToList(), static e => e.Server.Address))
-                drafts.Add(new Draft(client, peers.Of(block), group.Key.Port, group.Key.Protocol, blockEdges, note));
+            var first = list[0];
+            var client = peers.Of(first.Client);
+            foreach (var (block, blockEdges, note) in Generalise(list, static e => e.Server.Address))
+                drafts.Add(new Draft(client, peers.Of(block), first.Port, first.Protocol, blockEdges, note));
         }
 
         var order = RuleOrder(drafts);
-        var builder = new RuleBuilder(this, windowDays, longLived);
-        var rules = new List<SuggestedRule>(drafts.Count);
-        long generalisedRules = 0, periodicRules = 0;
-        foreach (int i in order)
+        // Rules are independent of each other: built on every core, each part with its own scratch space.
+        var rules = new SuggestedRule[drafts.Count];
+        int parts = Math.Clamp(drafts.Count / 4096, 1, Environment.ProcessorCount);
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
         {
-            var rule = builder.Build(drafts[i]);
-            drafts[i] = default; // the rule holds the edges now
+            var builder = new RuleBuilder(this, windowDays, longLived);
+            int from = (int)((long)rules.Length * part / parts), to = (int)((long)rules.Length * (part + 1) / parts);
+            for (int k = from; k < to; k++) rules[k] = builder.Build(drafts[order[k]]);
+        });
+        drafts = null;
+        long generalisedRules = 0, periodicRules = 0;
+        foreach (var rule in rules)
+        {
             if (rule.Generalisation is not null) generalisedRules++;
             if (rule.Periodicity.PeriodDays is not null) periodicRules++; // the "periodic" flag
-            rules.Add(rule);
         }
-        drafts = null;
-        Metrics.Rules += rules.Count;
+        Metrics.Rules += rules.Length;
         Metrics.GeneralisedRules += generalisedRules;
         Metrics.PeriodicRules += periodicRules;
 
@@ -194,10 +201,12 @@ public sealed class RuleInference
     private static List<Endpoint> WorkloadEndpoints(IReadOnlyList<Edge> edges)
     {
         var byKey = new Dictionary<string, Endpoint>(StringComparer.Ordinal);
+        var seen = new HashSet<Endpoint>(ReferenceEqualityComparer.Instance);
         foreach (var e in edges)
         {
-            if (e.Client.Kind == EndpointKind.Pod) byKey.TryAdd(e.Client.Key, e.Client);
-            if (e.Server.Kind == EndpointKind.Pod) byKey.TryAdd(e.Server.Key, e.Server);
+            // The same endpoint object recurs on many edges: look its key up once (the first object per key wins, as before).
+            if (e.Client.Kind == EndpointKind.Pod && seen.Add(e.Client)) byKey.TryAdd(e.Client.Key, e.Client);
+            if (e.Server.Kind == EndpointKind.Pod && seen.Add(e.Server)) byKey.TryAdd(e.Server.Key, e.Server);
         }
         var result = byKey.Values.ToList();
         result.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
@@ -205,7 +214,7 @@ public sealed class RuleInference
     }
 
     /// <summary>Workload peers of the rules (client, then server, in rule order), one per key, in key order.</summary>
-    private static List<Peer> WorkloadPeers(List<SuggestedRule> rules)
+    private static List<Peer> WorkloadPeers(SuggestedRule[] rules)
     {
         var byKey = new Dictionary<string, Peer>(StringComparer.Ordinal);
         foreach (var r in rules)
@@ -216,6 +225,25 @@ public sealed class RuleInference
         var result = byKey.Values.ToList();
         result.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
         return result;
+    }
+
+    /// <summary>The edges that pass <paramref name="filter"/>, grouped by key, groups in order of first appearance (like GroupBy).</summary>
+    private static List<List<Edge>> GroupInOrder(List<Edge> edges, Func<Edge, bool> filter, Func<Edge, GroupKey> key)
+    {
+        var index = new Dictionary<GroupKey, int>();
+        var groups = new List<List<Edge>>();
+        foreach (var e in edges)
+        {
+            if (!filter(e)) continue;
+            ref int slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(index, key(e), out bool exists);
+            if (!exists)
+            {
+                slot = groups.Count;
+                groups.Add([]);
+            }
+            groups[slot].Add(e);
+        }
+        return groups;
     }
 
     private readonly record struct GroupKey(int Client, int Server, ushort Port, byte Protocol);
@@ -242,6 +270,22 @@ public sealed class RuleInference
         {
             ref var peer = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byBlock, block, out _);
             return peer ??= Peer.ForNetwork([block]);
+        }
+
+        private readonly Dictionary<Endpoint, int> _rawIdByEndpoint = new(ReferenceEqualityComparer.Instance);
+        private readonly Dictionary<string, int> _rawIdByKey = new(StringComparer.Ordinal);
+
+        /// <summary>An id per <c>endpoint.Key</c> (nodes apart).</summary>
+        public int RawKeyId(Endpoint endpoint)
+        {
+            ref int id = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_rawIdByEndpoint, endpoint, out bool known);
+            if (!known)
+            {
+                ref int byKey = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_rawIdByKey, endpoint.Key, out bool keyKnown);
+                if (!keyKnown) byKey = _rawIdByKey.Count - 1;
+                id = byKey;
+            }
+            return id;
         }
 
         /// <summary>An id per <c>PeerKeyOf(endpoint)</c>.</summary>
@@ -653,15 +697,14 @@ public sealed class RuleInference
         return groups;
     }
 
-    private List<string> Warnings(List<SuggestedRule> rules, List<WorkloadGroups> groups, List<Endpoint> workloads, List<Peer> workloadPeers, double windowDays)
+    private WarningList Warnings(SuggestedRule[] rules, List<WorkloadGroups> groups, List<Endpoint> workloads, List<Peer> workloadPeers, double windowDays)
     {
-        var warnings = new List<string>();
+        var warnings = new WarningList(windowDays);
         if (windowDays < _options.MinTrustedWindowDays)
             warnings.Add(string.Create(CultureInfo.InvariantCulture,
                 $"The window is {windowDays:0.#} days, shorter than {_options.MinTrustedWindowDays:0} days: weekly jobs and other rare dependencies may be missing, and enforcing these rules may block them. Use a window of at least two weeks before enforcing."));
-        foreach (var rule in rules.Where(r => r.Periodicity.PeriodDays is { } p && windowDays < 2 * p))
-            warnings.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{rule.Id} ({rule}): {rule.Periodicity.Pattern} dependency, but the window ({windowDays:0.#} days) is shorter than two periods ({2 * rule.Periodicity.PeriodDays} days): the period is not confirmed."));
+        foreach (var rule in rules)
+            if (rule.Periodicity.PeriodDays is { } p && windowDays < 2 * p) warnings.AddUnconfirmedPeriod(rule);
         // A workload peer only matches pods of its own namespace: look there, not at every workload.
         var workloadsByNamespace = workloads.ToLookup(w => w.Namespace);
         foreach (var peer in workloadPeers)
@@ -675,7 +718,44 @@ public sealed class RuleInference
         foreach (var group in groups)
             foreach (var rule in rulesInsideNamespace![group.Namespace])
                 if (!rule.Client.Selector.Any(l => l.Key == group.LabelKey) || !rule.Server.Selector.Any(l => l.Key == group.LabelKey))
-                    warnings.Add($"{rule.Id} ({rule}) crosses the '{group.LabelKey}' groups of {group.Namespace}: one side lacks the label.");
+                    warnings.AddCrossing(rule, group);
         return warnings;
     }
+}
+
+/// <summary>
+/// The warnings of a suggestion, each made when read: a dense graph over a short window has a warning for most of
+/// its hundreds of thousands of periodic rules, and holding their texts took hundreds of megabytes.
+/// </summary>
+internal sealed class WarningList(double windowDays) : IReadOnlyList<string>
+{
+    private readonly List<(string? Text, SuggestedRule? Rule, WorkloadGroups? Group)> _items = [];
+
+    public int Count => _items.Count;
+
+    public string this[int index]
+    {
+        get
+        {
+            var (text, rule, group) = _items[index];
+            if (text is not null) return text;
+            if (group is null)
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"{rule!.Id} ({rule}): {rule.Periodicity.Pattern} dependency, but the window ({windowDays:0.#} days) is shorter than two periods ({2 * rule.Periodicity.PeriodDays} days): the period is not confirmed.");
+            return $"{rule!.Id} ({rule}) crosses the '{group.LabelKey}' groups of {group.Namespace}: one side lacks the label.";
+        }
+    }
+
+    public void Add(string text) => _items.Add((text, null, null));
+
+    public void AddUnconfirmedPeriod(SuggestedRule rule) => _items.Add((null, rule, null));
+
+    public void AddCrossing(SuggestedRule rule, WorkloadGroups group) => _items.Add((null, rule, group));
+
+    public IEnumerator<string> GetEnumerator()
+    {
+        for (int i = 0; i < _items.Count; i++) yield return this[i];
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }
