@@ -77,7 +77,7 @@ internal static class MarkdownReport
         foreach (var rule in set.Rules)
         {
             var e = rule.Evidence;
-            Line(I($"| {rule.Id} | {Cell(rule.Client.Key)} | {Cell(rule.Server.Key)} | {rule.Port}/{rule.ProtocolName} | {e.Flows} | {e.Bytes} | {e.FirstSeen:yyyy-MM-dd HH:mm} | {e.LastSeen:yyyy-MM-dd HH:mm} | {e.DaysSeen} | {e.ClientReplicas} | {rule.Confidence} | {string.Join(", ", rule.Flags)} |"));
+            Line(I($"| {rule.Id} | {Cell(rule.Client.Key)} | {Cell(rule.Server.Key)} | {rule.Port}/{rule.ProtocolName} | {e.Flows} | {e.Bytes} | {new TimeText(e.FirstSeen, Seconds: false)} | {new TimeText(e.LastSeen, Seconds: false)} | {e.DaysSeen} | {e.ClientReplicas} | {rule.Confidence} | {string.Join(", ", rule.Flags)} |"));
         }
         Line();
         Line("## Left out");
