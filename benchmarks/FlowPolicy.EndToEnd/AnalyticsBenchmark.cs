@@ -29,7 +29,7 @@ internal static class AnalyticsBenchmark
     private static readonly ushort[] Ports = [8080, 443, 5432, 6379, 9092, 53, 9090, 50051, 3306, 8443, 80, 11211];
 
     /// <summary>A run still going after this is killed and reported as failed (the suite has a 20-minute budget).</summary>
-    public static TimeSpan ChildTimeout { get; set; } = TimeSpan.FromSeconds(150);
+    public static TimeSpan ChildTimeout { get; set; } = TimeSpan.FromSeconds(180);
 
     /// <summary>
     /// The measured jobs: suggest with every format (the CLI default), suggest as a user rolling out one platform runs
