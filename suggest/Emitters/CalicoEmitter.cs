@@ -19,9 +19,9 @@ internal sealed class CalicoEmitter : IPolicyEmitter
         "Each policy comes twice: NetworkPolicy (enforced) and StagedNetworkPolicy (stagedAction Set: reported, not enforced) under staged/, to try before enforcing. " +
         "Other namespaces are selected by projectcalico.org/name.";
 
-    public EmitResult Emit(SuggestionSet set, EmittedFiles files)
+    public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
-        foreach (var ns in set.Namespaces)
+        foreach (var ns in namespaces)
         {
             string dir = PolicyText.Name(ns);
             var denySpec = YamlNode.Map().Add("selector", "all()")
@@ -54,6 +54,8 @@ internal sealed class CalicoEmitter : IPolicyEmitter
         }
         return new EmitResult(Format, files.Count, []);
     }
+
+    public IReadOnlyList<string> Notes(SuggestionSet set, IReadOnlyList<string> namespaceNotes) => [];
 
     private static void Add(EmittedFiles files, string dir, string name, string ns, SuggestionSet set, IReadOnlyList<(string, string)> annotations, YamlMap spec)
     {

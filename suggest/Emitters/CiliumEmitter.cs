@@ -17,9 +17,9 @@ internal sealed class CiliumEmitter : IPolicyEmitter
         "the per-namespace default deny is a policy selecting every endpoint with one empty ingress and one empty egress rule (enables default deny, allows nothing). " +
         "Peers are selected by their stable labels plus k8s:io.kubernetes.pod.namespace; addresses with fromCIDRSet/toCIDRSet (Cilium never matches cluster endpoints by CIDR).";
 
-    public EmitResult Emit(SuggestionSet set, EmittedFiles files)
+    public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
-        foreach (var ns in set.Namespaces)
+        foreach (var ns in namespaces)
         {
             var deny = Policy("default-deny", ns, set, [("purpose", "default deny for every endpoint of the namespace")]);
             deny.Add("spec", YamlNode.Map()
@@ -54,6 +54,8 @@ internal sealed class CiliumEmitter : IPolicyEmitter
         }
         return new EmitResult(Format, files.Count, []);
     }
+
+    public IReadOnlyList<string> Notes(SuggestionSet set, IReadOnlyList<string> namespaceNotes) => [];
 
     private static YamlMap Policy(string name, string ns, SuggestionSet set, IEnumerable<(string, string)> annotations) =>
         YamlNode.Map()

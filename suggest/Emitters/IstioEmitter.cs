@@ -20,10 +20,9 @@ internal sealed class IstioEmitter : IPolicyEmitter
 
     public static string Principal(Peer workload) => $"cluster.local/ns/{workload.Namespace}/sa/{workload.Workload}";
 
-    public EmitResult Emit(SuggestionSet set, EmittedFiles files)
+    public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
-        var notes = new List<string>();
-        foreach (var ns in set.Namespaces)
+        foreach (var ns in namespaces)
         {
             var deny = Policy("allow-nothing", ns, set, [("purpose", "an ALLOW-less policy: every workload of the namespace denies what no ALLOW policy permits")]);
             deny.Add("spec", YamlNode.Map());
@@ -43,11 +42,18 @@ internal sealed class IstioEmitter : IPolicyEmitter
                 files.Add(new EmittedFile($"istio/{PolicyText.Name(ns)}/{name}.yaml", [doc]));
             }
         }
+        return new EmitResult(Format, files.Count, []);
+    }
+
+    /// <summary>Notes about the whole set (not per namespace): made once, after every part.</summary>
+    public IReadOnlyList<string> Notes(SuggestionSet set, IReadOnlyList<string> namespaceNotes)
+    {
+        var notes = new List<string>(namespaceNotes);
         foreach (var rule in set.Rules.Where(r => r.Protocol != IpProtocols.Tcp))
             notes.Add($"{rule.Id} ({rule}): {rule.ProtocolName} is not intercepted by the sidecar; not restricted by Istio.");
         foreach (var rule in set.Rules.Where(r => !r.Server.IsWorkload && r.Protocol == IpProtocols.Tcp))
             notes.Add($"{rule.Id} ({rule}): egress to a non-workload; AuthorizationPolicy does not enforce it (use an egress gateway).");
-        return new EmitResult(Format, files.Count, notes);
+        return notes;
     }
 
     private static YamlMap Policy(string name, string ns, SuggestionSet set, IEnumerable<(string, string)> annotations) =>

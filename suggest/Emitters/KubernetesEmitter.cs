@@ -16,10 +16,10 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
         "Pods are selected by all their stable labels; other namespaces by the kubernetes.io/metadata.name label. ipBlocks are meant for addresses outside the cluster. " +
         "Protocols without ports (ICMP) cannot be named in a NetworkPolicy: such a rule allows every protocol to that peer. Egress to nodes needs an ipBlock of the node addresses, which flow edges do not carry: add it by hand.";
 
-    public EmitResult Emit(SuggestionSet set, EmittedFiles files)
+    public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
         var notes = new List<string>();
-        foreach (var ns in set.Namespaces)
+        foreach (var ns in namespaces)
         {
             var deny = Policy(PolicyText.Name("default-deny"), ns, set, [("purpose", "default deny: only the allow policies next to it let traffic through")]);
             deny.Add("spec", YamlNode.Map()
@@ -59,8 +59,10 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
                 }
             }
         }
-        return new EmitResult(Format, files.Count, notes.Distinct().ToList());
+        return new EmitResult(Format, files.Count, notes);
     }
+
+    public IReadOnlyList<string> Notes(SuggestionSet set, IReadOnlyList<string> namespaceNotes) => namespaceNotes.Distinct().ToList();
 
     private static YamlMap Policy(string name, string ns, SuggestionSet set, IEnumerable<(string, string)> annotations) =>
         YamlNode.Map()

@@ -39,7 +39,13 @@ internal interface IPolicyEmitter
     string Format { get; }
     /// <summary>The platform assumptions this format's files rely on (nodes, probes, unenforced directions).</summary>
     string Assumptions { get; }
-    EmitResult Emit(SuggestionSet set, EmittedFiles files);
+    /// <summary>
+    /// The files of <paramref name="namespaces"/> (in that order), with the notes found while making them: the writer
+    /// may run several parts of one format side by side and join them in namespace order.
+    /// </summary>
+    EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files);
+    /// <summary>The format's final notes for the report, from the parts' notes in namespace order.</summary>
+    IReadOnlyList<string> Notes(SuggestionSet set, IReadOnlyList<string> namespaceNotes);
 }
 
 /// <summary>Names and texts shared by the emitters.</summary>

@@ -54,28 +54,34 @@ public sealed class SuggestionOutput
             if (System.IO.Directory.Exists(formatDir)) System.IO.Directory.Delete(formatDir, recursive: true);
         }
         _ = set.Index; // built once here, not raced for by the emitters
-        var results = new EmitResult?[emitters.Count];
-        var writtenBy = new List<string>[emitters.Count];
+        // Each format in parts of consecutive namespaces, one per core: joined in namespace order, the files, their
+        // order and the notes are what one pass over every namespace makes.
+        int partsPerFormat = Math.Clamp(set.Namespaces.Count, 1, Environment.ProcessorCount);
+        var parts = new EmitResult?[emitters.Count, partsPerFormat];
+        var writtenBy = new List<string>[emitters.Count, partsPerFormat];
         bool json = _options.Formats.Contains("json");
         using var report = new StreamWriter(Create(root, "report.md", []), Utf8, 64 * 1024);
         // Largest first, so the last item to start is a small one.
         var work = new List<(int Order, Action Run)>();
         for (int i = 0; i < emitters.Count; i++)
-        {
-            int index = i;
-            writtenBy[index] = [];
-            work.Add((WorkOrder(emitters[index].Format), () =>
+            for (int p = 0; p < partsPerFormat; p++)
             {
-                // Each file is written as it is made (a large set is gigabytes of YAML).
-                var directories = new HashSet<string>(StringComparer.Ordinal);
-                using var writer = new FileTextWriter();
-                results[index] = emitters[index].Emit(set, new EmittedFiles(file =>
+                int index = i, part = p;
+                int from = set.Namespaces.Count * part / partsPerFormat, to = set.Namespaces.Count * (part + 1) / partsPerFormat;
+                var namespaces = set.Namespaces.Skip(from).Take(to - from).ToList();
+                var partWritten = writtenBy[index, part] = [];
+                work.Add((WorkOrder(emitters[index].Format), () =>
                 {
-                    WriteFile(root, file, writer, directories);
-                    writtenBy[index].Add(file.RelativePath);
+                    // Each file is written as it is made (a large set is gigabytes of YAML).
+                    var directories = new HashSet<string>(StringComparer.Ordinal);
+                    using var writer = new FileTextWriter();
+                    parts[index, part] = emitters[index].Emit(set, namespaces, new EmittedFiles(file =>
+                    {
+                        WriteFile(root, file, writer, directories);
+                        partWritten.Add(file.RelativePath);
+                    }));
                 }));
-            }));
-        }
+            }
         if (json)
             work.Add((WorkOrder("json"), () =>
             {
@@ -85,10 +91,23 @@ public sealed class SuggestionOutput
         work.Add((WorkOrder("report"), () => MarkdownReport.WriteBody(report, set, diff)));
         work.Sort((a, b) => a.Order.CompareTo(b.Order));
         Run(work.Select(w => w.Run).ToList());
-        MarkdownReport.WriteFormats(report, results.Select(r => r!).ToList(), assumptions);
+        var results = new List<EmitResult>(emitters.Count);
+        for (int i = 0; i < emitters.Count; i++)
+        {
+            int files = 0;
+            var notes = new List<string>();
+            for (int p = 0; p < partsPerFormat; p++)
+            {
+                files += parts[i, p]!.FileCount;
+                notes.AddRange(parts[i, p]!.Notes);
+            }
+            results.Add(new EmitResult(emitters[i].Format, files, emitters[i].Notes(set, notes)));
+        }
+        MarkdownReport.WriteFormats(report, results, assumptions);
 
         var written = new List<string>();
-        foreach (var list in writtenBy) written.AddRange(list);
+        for (int i = 0; i < emitters.Count; i++)
+            for (int p = 0; p < partsPerFormat; p++) written.AddRange(writtenBy[i, p]);
         if (json) written.Add("suggestions.json");
         written.Add("report.md");
         return written;
