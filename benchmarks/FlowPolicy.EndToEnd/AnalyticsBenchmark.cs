@@ -13,8 +13,8 @@ using FlowPolicy.Suggest.Reports;
 
 namespace FlowPolicy.EndToEnd;
 
-/// <summary>One child run: wall time of the job (edges already in memory), peak RSS, RSS before the job.</summary>
-internal sealed record AnalyticsRun(string Job, int Workloads, long Edges, int ExitCode, double Seconds, long PeakRss, long RssBefore, string Summary);
+/// <summary>One child run: wall time of the job (edges already in memory), CPU time (user + system) over the same span, peak RSS, RSS before the job.</summary>
+internal sealed record AnalyticsRun(string Job, int Workloads, long Edges, int ExitCode, double Seconds, double CpuSeconds, long PeakRss, long RssBefore, string Summary);
 
 /// <summary>
 /// `suggest` (RuleInference + every emitter writing to a temp directory) and `analyze` (AnalyzeJob: intent decisions
@@ -29,24 +29,36 @@ internal static class AnalyticsBenchmark
     private static readonly ushort[] Ports = [8080, 443, 5432, 6379, 9092, 53, 9090, 50051, 3306, 8443, 80, 11211];
 
     /// <summary>A run still going after this is killed and reported as failed (the suite has a 20-minute budget).</summary>
-    public static TimeSpan ChildTimeout { get; set; } = TimeSpan.FromSeconds(150);
+    public static TimeSpan ChildTimeout { get; set; } = TimeSpan.FromSeconds(180);
+
+    /// <summary>
+    /// The measured jobs: suggest with every format (the CLI default), suggest as a user rolling out one platform runs
+    /// it (`--emit k8s`: the NetworkPolicies and report.md), and analyze.
+    /// </summary>
+    private static readonly (string Job, string Child, string[] Arguments)[] Jobs =
+    [
+        ("suggest (all formats)", "suggest-child", []),
+        ("suggest --emit k8s", "suggest-child", ["--emit", "k8s"]),
+        ("analyze", "analyze-child", []),
+    ];
 
     public static async Task<IReadOnlyList<AnalyticsRun>> RunAsync(int workloads, long edges, int rounds, TextWriter log, CancellationToken cancellationToken)
     {
         var runs = new List<AnalyticsRun>();
         var self = Environment.ProcessPath!;
         var dll = typeof(AnalyticsBenchmark).Assembly.Location;
-        foreach (var job in new[] { "suggest", "analyze" })
+        foreach (var (job, child, jobArguments) in Jobs)
         {
             for (int round = 1; round <= rounds; round++)
             {
-                var work = Directory.CreateTempSubdirectory("flowpolicy-e2e-" + job + "-");
+                var work = Directory.CreateTempSubdirectory("flowpolicy-e2e-" + child + "-");
                 try
                 {
                     var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
                     if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(dll);
-                    foreach (var arg in new[] { job + "-child", work.FullName, "--workloads", workloads.ToString(CultureInfo.InvariantCulture), "--edges", edges.ToString(CultureInfo.InvariantCulture) })
+                    foreach (var arg in new[] { child, work.FullName, "--workloads", workloads.ToString(CultureInfo.InvariantCulture), "--edges", edges.ToString(CultureInfo.InvariantCulture) })
                         start.ArgumentList.Add(arg);
+                    foreach (var arg in jobArguments) start.ArgumentList.Add(arg);
                     using var process = Process.Start(start)!;
                     var outputTask = process.StandardOutput.ReadToEndAsync(cancellationToken);
                     using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -66,13 +78,13 @@ internal static class AnalyticsBenchmark
                     }
                     var output = timedOut ? $"killed after {ChildTimeout.TotalSeconds:F0} s" : await outputTask;
                     var fields = output.Trim().Split('\t');
-                    var run = !timedOut && process.ExitCode == 0 && fields.Length == 4
-                        ? new AnalyticsRun(job, workloads, edges, 0, double.Parse(fields[0], CultureInfo.InvariantCulture), long.Parse(fields[1], CultureInfo.InvariantCulture),
-                            long.Parse(fields[2], CultureInfo.InvariantCulture), fields[3])
-                        : new AnalyticsRun(job, workloads, edges, timedOut || process.ExitCode == 0 ? 3 : process.ExitCode, timedOut ? ChildTimeout.TotalSeconds : 0, killedPeak, -1, output.Trim());
+                    var run = !timedOut && process.ExitCode == 0 && fields.Length == 5
+                        ? new AnalyticsRun(job, workloads, edges, 0, double.Parse(fields[0], CultureInfo.InvariantCulture), double.Parse(fields[1], CultureInfo.InvariantCulture),
+                            long.Parse(fields[2], CultureInfo.InvariantCulture), long.Parse(fields[3], CultureInfo.InvariantCulture), fields[4])
+                        : new AnalyticsRun(job, workloads, edges, timedOut || process.ExitCode == 0 ? 3 : process.ExitCode, timedOut ? ChildTimeout.TotalSeconds : 0, -1, killedPeak, -1, output.Trim());
                     runs.Add(run);
                     log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"e2e: {job} round {round}: exit {run.ExitCode}, {run.Seconds:F2} s, peak RSS {ProcessMemory.Mib(run.PeakRss)} (edges alone {ProcessMemory.Mib(run.RssBefore)}); {run.Summary}"));
+                        $"e2e: {job} round {round}: exit {run.ExitCode}, {run.Seconds:F2} s (CPU {run.CpuSeconds:F1} s), peak RSS {ProcessMemory.Mib(run.PeakRss)} (edges alone {ProcessMemory.Mib(run.RssBefore)}); {run.Summary}"));
                 }
                 finally
                 {
@@ -84,8 +96,11 @@ internal static class AnalyticsBenchmark
         return runs;
     }
 
-    /// <summary>The measured child: prints "seconds \t peak RSS \t RSS before \t summary".</summary>
-    public static int RunChild(string job, string directory, int workloads, long edgeCount)
+    /// <summary>
+    /// The measured child: prints "seconds \t CPU seconds \t peak RSS \t RSS before \t summary". <paramref name="formats"/>:
+    /// suggest's --emit (null: every format).
+    /// </summary>
+    public static int RunChild(string job, string directory, int workloads, long edgeCount, IReadOnlyList<string>? formats = null)
     {
         var generation = Stopwatch.StartNew();
         var edges = Generate(workloads, edgeCount);
@@ -96,6 +111,7 @@ internal static class AnalyticsBenchmark
         int pid = Environment.ProcessId;
         long before = ProcessMemory.Resident(pid);
         ProcessMemory.ResetPeak(pid);
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         string summary;
         if (job == "suggest")
@@ -103,8 +119,14 @@ internal static class AnalyticsBenchmark
             var inference = new RuleInference(new SuggestOptions());
             var set = inference.Infer(edges);
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"e2e: suggest: inference {clock.Elapsed.TotalSeconds:F1} s, {set.Rules.Count:N0} rules"));
-            var files = new SuggestionOutput(new SuggestionOutputOptions { Directory = Path.Combine(directory, "out") }).Write(set);
-            summary = string.Create(CultureInfo.InvariantCulture, $"{set.Rules.Count:N0} rules, {set.LeftOut.Count:N0} edges left out, {files.Count} files");
+            double inferenceSeconds = clock.Elapsed.TotalSeconds;
+            var output = new SuggestionOutputOptions { Directory = Path.Combine(directory, "out") };
+            if (formats is not null) output = new SuggestionOutputOptions { Directory = output.Directory, Formats = formats };
+            var files = new SuggestionOutput(output).Write(set);
+            double writing = clock.Elapsed.TotalSeconds - inferenceSeconds;
+            long bytes = OutputBytes(output.Directory);
+            summary = string.Create(CultureInfo.InvariantCulture,
+                $"{set.Rules.Count:N0} rules, {set.LeftOut.Count:N0} edges left out; inference {inferenceSeconds:F1} s; {files.Count:N0} files, {bytes / 1e9:F2} GB written in {writing:F1} s ({bytes / 1e6 / writing:F0} MB/s)");
         }
         else
         {
@@ -116,9 +138,17 @@ internal static class AnalyticsBenchmark
                 $"{policies} NetworkPolicies, {result.Report.PerService.Count:N0} services, {intent.Metrics.Denied:N0} of {intent.Metrics.Evaluations:N0} decisions deny, {result.FilesWritten.Count} files");
         }
         double seconds = clock.Elapsed.TotalSeconds;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{seconds:F3}\t{ProcessMemory.Peak(pid)}\t{before}\t{summary}"));
+        double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{seconds:F3}\t{cpu:F2}\t{ProcessMemory.Peak(pid)}\t{before}\t{summary}"));
         GC.KeepAlive(edges);
         return 0;
+    }
+
+    private static long OutputBytes(string directory)
+    {
+        long total = 0;
+        foreach (var file in new DirectoryInfo(directory).EnumerateFiles("*", SearchOption.AllDirectories)) total += file.Length;
+        return total;
     }
 
     /// <summary>

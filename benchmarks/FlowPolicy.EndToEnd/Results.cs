@@ -57,7 +57,7 @@ internal static class Results
         var first = runs[0];
         text.Append(CultureInfo.InvariantCulture,
             $"Analytics: {first.Edges:N0} edges over {first.Workloads:N0} workloads, {runs.Count(r => r.Job == first.Job)} runs each (child process per run)\n\n");
-        text.Append("| Job | Median wall time | Runs | Median peak RSS | RSS with the edges loaded (before the clock) | Output |\n|---|---:|---|---:|---:|---|\n");
+        text.Append("| Job | Median wall time | Runs | Median CPU (user + sys) | Median peak RSS | RSS with the edges loaded (before the clock) | Output |\n|---|---:|---|---:|---:|---:|---|\n");
         foreach (var job in runs.GroupBy(r => r.Job))
         {
             var ok = job.Where(r => r.ExitCode == 0).ToList();
@@ -65,12 +65,12 @@ internal static class Results
             {
                 var failed = job.First();
                 text.Append(CultureInfo.InvariantCulture,
-                    $"| {job.Key} | **did not finish** | {string.Join(" / ", job.Select(r => r.Summary))} | {ProcessMemory.Mib(job.Max(r => r.PeakRss))} when stopped | | |\n");
+                    $"| {job.Key} | **did not finish** | {string.Join(" / ", job.Select(r => r.Summary))} | | {ProcessMemory.Mib(job.Max(r => r.PeakRss))} when stopped | | |\n");
                 continue;
             }
             text.Append(CultureInfo.InvariantCulture,
                 $"| {job.Key} | {Median(ok.Select(r => r.Seconds)):F2} s | {string.Join(" / ", job.Select(r => r.ExitCode == 0 ? r.Seconds.ToString("F2", CultureInfo.InvariantCulture) : "failed"))} | " +
-                $"{ProcessMemory.Mib((long)Median(ok.Select(r => (double)r.PeakRss)))} | {ProcessMemory.Mib((long)Median(ok.Select(r => (double)r.RssBefore)))} | {ok.FirstOrDefault()?.Summary} |\n");
+                $"{Median(ok.Select(r => r.CpuSeconds)):F1} s | {ProcessMemory.Mib((long)Median(ok.Select(r => (double)r.PeakRss)))} | {ProcessMemory.Mib((long)Median(ok.Select(r => (double)r.RssBefore)))} | {ok.FirstOrDefault()?.Summary} |\n");
         }
         return text.ToString();
     }

@@ -19,9 +19,9 @@ internal sealed class CalicoEmitter : IPolicyEmitter
         "Each policy comes twice: NetworkPolicy (enforced) and StagedNetworkPolicy (stagedAction Set: reported, not enforced) under staged/, to try before enforcing. " +
         "Other namespaces are selected by projectcalico.org/name.";
 
-    public EmitResult Emit(SuggestionSet set, EmittedFiles files)
+    public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
-        foreach (var ns in set.Namespaces)
+        foreach (var ns in namespaces)
         {
             string dir = PolicyText.Name(ns);
             var denySpec = YamlNode.Map().Add("selector", "all()")
@@ -55,16 +55,18 @@ internal sealed class CalicoEmitter : IPolicyEmitter
         return new EmitResult(Format, files.Count, []);
     }
 
+    public IReadOnlyList<string> Notes(SuggestionSet set, IReadOnlyList<string> namespaceNotes) => [];
+
     private static void Add(EmittedFiles files, string dir, string name, string ns, SuggestionSet set, IReadOnlyList<(string, string)> annotations, YamlMap spec)
     {
         var enforced = YamlNode.Map().Add("apiVersion", "projectcalico.org/v3").Add("kind", "NetworkPolicy")
             .Add("metadata", PolicyText.Metadata(name, ns, set, annotations)).Add("spec", spec);
-        files.Add(new EmittedFile($"calico/{dir}/{name}.yaml", YamlWriter.Write([enforced])));
+        files.Add(new EmittedFile($"calico/{dir}/{name}.yaml", [enforced]));
         var stagedSpec = YamlNode.Map().Add("stagedAction", "Set");
         stagedSpec.Entries.AddRange(spec.Entries);
         var staged = YamlNode.Map().Add("apiVersion", "projectcalico.org/v3").Add("kind", "StagedNetworkPolicy")
             .Add("metadata", PolicyText.Metadata(name, ns, set, annotations)).Add("spec", stagedSpec);
-        files.Add(new EmittedFile($"calico/staged/{dir}/{name}.yaml", YamlWriter.Write([staged])));
+        files.Add(new EmittedFile($"calico/staged/{dir}/{name}.yaml", [staged]));
     }
 
     /// <summary>Calico selector expression: every label as key == 'value', joined by &&.</summary>

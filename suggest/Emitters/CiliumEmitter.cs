@@ -17,16 +17,16 @@ internal sealed class CiliumEmitter : IPolicyEmitter
         "the per-namespace default deny is a policy selecting every endpoint with one empty ingress and one empty egress rule (enables default deny, allows nothing). " +
         "Peers are selected by their stable labels plus k8s:io.kubernetes.pod.namespace; addresses with fromCIDRSet/toCIDRSet (Cilium never matches cluster endpoints by CIDR).";
 
-    public EmitResult Emit(SuggestionSet set, EmittedFiles files)
+    public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
-        foreach (var ns in set.Namespaces)
+        foreach (var ns in namespaces)
         {
             var deny = Policy("default-deny", ns, set, [("purpose", "default deny for every endpoint of the namespace")]);
             deny.Add("spec", YamlNode.Map()
                 .Add("endpointSelector", YamlNode.Map())
                 .Add("ingress", YamlNode.Seq().Add(YamlNode.Map()))
                 .Add("egress", YamlNode.Seq().Add(YamlNode.Map())));
-            files.Add(new EmittedFile($"cilium/{PolicyText.Name(ns)}/00-default-deny.yaml", YamlWriter.Write([deny])));
+            files.Add(new EmittedFile($"cilium/{PolicyText.Name(ns)}/00-default-deny.yaml", [deny]));
             foreach (var workload in PolicyText.WorkloadsIn(set, ns))
             {
                 var ingress = PolicyText.IngressOf(set, workload).ToList();
@@ -49,11 +49,13 @@ internal sealed class CiliumEmitter : IPolicyEmitter
                     spec.Add("egress", rules);
                 }
                 doc.Add("spec", spec);
-                files.Add(new EmittedFile($"cilium/{PolicyText.Name(ns)}/{name}.yaml", YamlWriter.Write([doc])));
+                files.Add(new EmittedFile($"cilium/{PolicyText.Name(ns)}/{name}.yaml", [doc]));
             }
         }
         return new EmitResult(Format, files.Count, []);
     }
+
+    public IReadOnlyList<string> Notes(SuggestionSet set, IReadOnlyList<string> namespaceNotes) => [];
 
     private static YamlMap Policy(string name, string ns, SuggestionSet set, IEnumerable<(string, string)> annotations) =>
         YamlNode.Map()

@@ -20,14 +20,13 @@ internal sealed class IstioEmitter : IPolicyEmitter
 
     public static string Principal(Peer workload) => $"cluster.local/ns/{workload.Namespace}/sa/{workload.Workload}";
 
-    public EmitResult Emit(SuggestionSet set, EmittedFiles files)
+    public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
-        var notes = new List<string>();
-        foreach (var ns in set.Namespaces)
+        foreach (var ns in namespaces)
         {
             var deny = Policy("allow-nothing", ns, set, [("purpose", "an ALLOW-less policy: every workload of the namespace denies what no ALLOW policy permits")]);
             deny.Add("spec", YamlNode.Map());
-            files.Add(new EmittedFile($"istio/{PolicyText.Name(ns)}/00-allow-nothing.yaml", YamlWriter.Write([deny])));
+            files.Add(new EmittedFile($"istio/{PolicyText.Name(ns)}/00-allow-nothing.yaml", [deny]));
             foreach (var workload in PolicyText.WorkloadsIn(set, ns))
             {
                 var ingress = PolicyText.IngressOf(set, workload).Where(r => r.Protocol == IpProtocols.Tcp && r.Client.Kind != PeerKind.Nodes).ToList();
@@ -40,14 +39,21 @@ internal sealed class IstioEmitter : IPolicyEmitter
                     .Add("selector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(workload.Selector)))
                     .Add("action", "ALLOW")
                     .Add("rules", rules));
-                files.Add(new EmittedFile($"istio/{PolicyText.Name(ns)}/{name}.yaml", YamlWriter.Write([doc])));
+                files.Add(new EmittedFile($"istio/{PolicyText.Name(ns)}/{name}.yaml", [doc]));
             }
         }
+        return new EmitResult(Format, files.Count, []);
+    }
+
+    /// <summary>Notes about the whole set (not per namespace): made once, after every part.</summary>
+    public IReadOnlyList<string> Notes(SuggestionSet set, IReadOnlyList<string> namespaceNotes)
+    {
+        var notes = new List<string>(namespaceNotes);
         foreach (var rule in set.Rules.Where(r => r.Protocol != IpProtocols.Tcp))
             notes.Add($"{rule.Id} ({rule}): {rule.ProtocolName} is not intercepted by the sidecar; not restricted by Istio.");
         foreach (var rule in set.Rules.Where(r => !r.Server.IsWorkload && r.Protocol == IpProtocols.Tcp))
             notes.Add($"{rule.Id} ({rule}): egress to a non-workload; AuthorizationPolicy does not enforce it (use an egress gateway).");
-        return new EmitResult(Format, files.Count, notes);
+        return notes;
     }
 
     private static YamlMap Policy(string name, string ns, SuggestionSet set, IEnumerable<(string, string)> annotations) =>

@@ -16,16 +16,16 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
         "Pods are selected by all their stable labels; other namespaces by the kubernetes.io/metadata.name label. ipBlocks are meant for addresses outside the cluster. " +
         "Protocols without ports (ICMP) cannot be named in a NetworkPolicy: such a rule allows every protocol to that peer. Egress to nodes needs an ipBlock of the node addresses, which flow edges do not carry: add it by hand.";
 
-    public EmitResult Emit(SuggestionSet set, EmittedFiles files)
+    public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
         var notes = new List<string>();
-        foreach (var ns in set.Namespaces)
+        foreach (var ns in namespaces)
         {
             var deny = Policy(PolicyText.Name("default-deny"), ns, set, [("purpose", "default deny: only the allow policies next to it let traffic through")]);
             deny.Add("spec", YamlNode.Map()
                 .Add("podSelector", YamlNode.Map())
                 .Add("policyTypes", YamlNode.Seq().Add(YamlNode.Str("Ingress")).Add(YamlNode.Str("Egress"))));
-            files.Add(new EmittedFile($"k8s/{PolicyText.Name(ns)}/00-default-deny.yaml", YamlWriter.Write([deny])));
+            files.Add(new EmittedFile($"k8s/{PolicyText.Name(ns)}/00-default-deny.yaml", [deny]));
             foreach (var workload in PolicyText.WorkloadsIn(set, ns))
             {
                 string baseName = PolicyText.Name(workload.Workload!);
@@ -43,7 +43,7 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
                         .Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(workload.Selector)))
                         .Add("policyTypes", YamlNode.Seq().Add(YamlNode.Str("Ingress")))
                         .Add("ingress", rules));
-                    files.Add(new EmittedFile($"k8s/{PolicyText.Name(ns)}/{baseName}-ingress.yaml", YamlWriter.Write([doc])));
+                    files.Add(new EmittedFile($"k8s/{PolicyText.Name(ns)}/{baseName}-ingress.yaml", [doc]));
                 }
                 var egress = PolicyText.EgressOf(set, workload).ToList();
                 if (egress.Count > 0)
@@ -55,12 +55,14 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
                         .Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(workload.Selector)))
                         .Add("policyTypes", YamlNode.Seq().Add(YamlNode.Str("Egress")))
                         .Add("egress", rules));
-                    files.Add(new EmittedFile($"k8s/{PolicyText.Name(ns)}/{baseName}-egress.yaml", YamlWriter.Write([doc])));
+                    files.Add(new EmittedFile($"k8s/{PolicyText.Name(ns)}/{baseName}-egress.yaml", [doc]));
                 }
             }
         }
-        return new EmitResult(Format, files.Count, notes.Distinct().ToList());
+        return new EmitResult(Format, files.Count, notes);
     }
+
+    public IReadOnlyList<string> Notes(SuggestionSet set, IReadOnlyList<string> namespaceNotes) => namespaceNotes.Distinct().ToList();
 
     private static YamlMap Policy(string name, string ns, SuggestionSet set, IEnumerable<(string, string)> annotations) =>
         YamlNode.Map()

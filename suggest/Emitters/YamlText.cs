@@ -18,9 +18,10 @@ internal abstract class YamlNode
     private static readonly HashSet<string> Reserved = new(StringComparer.OrdinalIgnoreCase)
         { "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~" };
 
-    private static bool NeedsQuotes(string value)
+    internal static bool NeedsQuotes(string value)
     {
-        if (value.Length == 0 || Reserved.Contains(value)) return true;
+        // Every reserved word is at most 5 characters: skip the case-insensitive lookup for the rest.
+        if (value.Length == 0 || (value.Length <= 5 && Reserved.Contains(value))) return true;
         if (!(char.IsAsciiLetter(value[0]) || value[0] == '_')) return true;
         foreach (char c in value)
             if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '/')) return true;
@@ -32,6 +33,37 @@ internal sealed class YamlScalar(string value, bool quoted) : YamlNode
 {
     public string Value { get; } = value;
     public bool Quoted { get; } = quoted;
+
+    public void WriteText(TextWriter w) => WriteText(w, Value, Quoted);
+
+    /// <summary>Writes the scalar's text straight to <paramref name="w"/>.</summary>
+    public static void WriteText(TextWriter w, string value, bool quoted)
+    {
+        if (!quoted)
+        {
+            w.Write(value);
+            return;
+        }
+        w.Write('"');
+        int plain = 0;
+        for (int i = 0; i < value.Length; i++)
+        {
+            char c = value[i];
+            if (c is not ('"' or '\\') && c >= 0x20 && c != 0x7f) continue;
+            w.Write(value.AsSpan(plain, i - plain));
+            plain = i + 1;
+            switch (c)
+            {
+                case '"': w.Write("\\\""); break;
+                case '\\': w.Write("\\\\"); break;
+                case '\n': w.Write("\\n"); break;
+                case '\t': w.Write("\\t"); break;
+                default: w.Write("\\u"); w.Write(((int)c).ToString("x4", CultureInfo.InvariantCulture)); break;
+            }
+        }
+        w.Write(value.AsSpan(plain));
+        w.Write('"');
+    }
 
     public string Text()
     {
@@ -81,72 +113,94 @@ internal sealed class YamlSeq : YamlNode
 
 internal static class YamlWriter
 {
+    private static readonly string Spaces = new(' ', 256);
+
     /// <summary>Documents separated by "---", each ending in a newline.</summary>
     public static string Write(IEnumerable<YamlMap> documents)
     {
-        var sb = new StringBuilder();
+        var text = new StringWriter(CultureInfo.InvariantCulture);
+        Write(text, documents);
+        return text.ToString();
+    }
+
+    /// <summary>Streams the documents to <paramref name="w"/> (a file): no text of the whole file is made.</summary>
+    public static void Write(TextWriter w, IEnumerable<YamlMap> documents)
+    {
         bool first = true;
         foreach (var doc in documents)
         {
-            if (!first) sb.Append("---\n");
+            if (!first) w.Write("---\n");
             first = false;
-            WriteMapBody(sb, doc, 0);
+            WriteMapBody(w, doc, 0);
         }
-        return sb.ToString();
     }
 
-    private static void WriteMapBody(StringBuilder sb, YamlMap map, int indent)
+    private static void Indent(TextWriter w, int count)
+    {
+        while (count > Spaces.Length)
+        {
+            w.Write(Spaces);
+            count -= Spaces.Length;
+        }
+        if (count > 0) w.Write(Spaces.AsSpan(0, count));
+    }
+
+    private static void WriteMapBody(TextWriter w, YamlMap map, int indent)
     {
         bool firstLine = true;
         foreach (var (key, value) in map.Entries)
         {
             // The first key of a map inside a sequence item shares the "- " line.
-            if (!(firstLine && indent < 0)) sb.Append(' ', Math.Max(indent, 0));
+            if (!(firstLine && indent < 0)) Indent(w, Math.Max(indent, 0));
             firstLine = false;
             int level = Math.Abs(indent);
-            sb.Append(YamlNode.Str(key).Text()).Append(':');
-            WriteValue(sb, value, level);
+            YamlScalar.WriteText(w, key, YamlNode.NeedsQuotes(key));
+            w.Write(':');
+            WriteValue(w, value, level);
             if (indent < 0) indent = level;
         }
     }
 
-    private static void WriteValue(StringBuilder sb, YamlNode value, int level)
+    private static void WriteValue(TextWriter w, YamlNode value, int level)
     {
         switch (value)
         {
             case YamlScalar scalar:
-                sb.Append(' ').Append(scalar.Text()).Append('\n');
+                w.Write(' ');
+                scalar.WriteText(w);
+                w.Write('\n');
                 break;
             case YamlMap map when map.Entries.Count == 0:
-                sb.Append(" {}\n");
+                w.Write(" {}\n");
                 break;
             case YamlSeq seq when seq.Items.Count == 0:
-                sb.Append(" []\n");
+                w.Write(" []\n");
                 break;
             case YamlMap map:
-                sb.Append('\n');
-                WriteMapBody(sb, map, level + 2);
+                w.Write('\n');
+                WriteMapBody(w, map, level + 2);
                 break;
             case YamlSeq seq:
-                sb.Append('\n');
-                WriteSeq(sb, seq, level + 2);
+                w.Write('\n');
+                WriteSeq(w, seq, level + 2);
                 break;
         }
     }
 
-    private static void WriteSeq(StringBuilder sb, YamlSeq seq, int indent)
+    private static void WriteSeq(TextWriter w, YamlSeq seq, int indent)
     {
         foreach (var item in seq.Items)
         {
-            sb.Append(' ', indent).Append("- ");
+            Indent(w, indent);
+            w.Write("- ");
             switch (item)
             {
-                case YamlScalar scalar: sb.Append(scalar.Text()).Append('\n'); break;
-                case YamlMap map when map.Entries.Count == 0: sb.Append("{}\n"); break;
-                case YamlSeq inner when inner.Items.Count == 0: sb.Append("[]\n"); break;
+                case YamlScalar scalar: scalar.WriteText(w); w.Write('\n'); break;
+                case YamlMap map when map.Entries.Count == 0: w.Write("{}\n"); break;
+                case YamlSeq inner when inner.Items.Count == 0: w.Write("[]\n"); break;
                 // Map entries of an item line up two columns right of the dash; -indent marks "first key on the dash line".
-                case YamlMap map: WriteMapBody(sb, map, -(indent + 2)); break;
-                case YamlSeq inner: sb.Append('\n'); WriteSeq(sb, inner, indent + 2); break;
+                case YamlMap map: WriteMapBody(w, map, -(indent + 2)); break;
+                case YamlSeq inner: w.Write('\n'); WriteSeq(w, inner, indent + 2); break;
             }
         }
     }

@@ -26,10 +26,11 @@ public sealed class RuleInference
     public SuggestionSet Infer(IReadOnlyList<Edge> edges)
     {
         Metrics.EdgesIn += edges.Count;
+
         var (start, end) = Window(edges);
         double windowDays = Math.Max((end - start).TotalDays, 1.0 / 24);
         var leftOut = new List<LeftOutEdge>();
-        var kept = new List<Edge>();
+        var kept = new List<Edge>(edges.Count);
         var noise = NoiseByClient(edges);
         foreach (var edge in edges)
         {
@@ -41,57 +42,73 @@ public sealed class RuleInference
         Metrics.EdgesLeftOut += leftOut.Count;
 
         // Clients that are up the whole window: a rare edge from them is a start-up or periodic dependency, not a one-off.
-        var longLived = kept.Where(e => e.DaysSeen >= _options.ContinuousDayShare * Math.Round(windowDays))
-            .Select(e => e.Client.Key).ToHashSet(StringComparer.Ordinal);
+        var longLived = new HashSet<string>(StringComparer.Ordinal);
+        double longLivedDays = _options.ContinuousDayShare * Math.Round(windowDays);
+        foreach (var e in kept)
+            if (e.DaysSeen >= longLivedDays) longLived.Add(e.Client.Key);
 
-        var drafts = new List<Draft>();
-        // Identity-to-identity rules (workloads and nodes on both sides).
-        foreach (var group in kept.Where(e => !e.Client.IsAddress && !e.Server.IsAddress)
-                     .GroupBy(e => (PeerKeyOf(e.Client), PeerKeyOf(e.Server), e.Port, e.Protocol)))
-        {
-            var first = group.First();
-            drafts.Add(new Draft(PeerOf(first.Client), PeerOf(first.Server), first.Port, first.Protocol, group.ToList(), null));
-        }
+        // A dense graph makes about one rule per edge: drafts are structs, peers are made once per endpoint or block,
+        // and the edges of each rule go into an array of exactly their number (no LINQ groupings of a million keys).
+        var peers = new PeerTable();
+        var drafts = new List<Draft>(kept.Count);
+        IdentityDrafts(kept, peers, drafts);
         // Address clients of a workload: internet clients, generalised blocks, or exact addresses.
-        foreach (var group in kept.Where(e => e.Client.IsAddress).GroupBy(e => (e.Server.Key, e.Port, e.Protocol)))
+        foreach (var group in GroupInOrder(kept, static e => e.Client.IsAddress, e => new GroupKey(-1, peers.RawKeyId(e.Server), e.Port, e.Protocol)))
         {
-            var server = PeerOf(group.First().Server);
-            var list = group.ToList();
+            var list = group;
+            var first = list[0];
+            var server = peers.Of(first.Server);
             var publicClients = list.Where(e => e.Client.Kind == EndpointKind.External).Select(e => e.Client.Address).Distinct().Count();
             if (publicClients >= _options.InternetClientThreshold)
             {
-                var internet = list.Where(e => Peer.Internet.Matches(e.Client)).ToList();
-                drafts.Add(new Draft(Peer.Internet, server, group.Key.Port, group.Key.Protocol, internet,
+                var internet = list.Where(e => Peer.Internet.Matches(e.Client)).ToArray();
+                drafts.Add(new Draft(Peer.Internet, server, first.Port, first.Protocol, internet,
                     string.Create(CultureInfo.InvariantCulture,
                         $"{publicClients} distinct internet clients on one port: any public address (0.0.0.0/0, ::/0 minus private ranges), about {AddedSpace(Peer.Internet, publicClients)} addresses more than observed")));
                 list = list.Where(e => !Peer.Internet.Matches(e.Client)).ToList();
             }
-            foreach (var (block, blockEdges, note) in Generalise(list, e => e.Client.Address))
-                drafts.Add(new Draft(Peer.ForNetwork([block]), server, group.Key.Port, group.Key.Protocol, blockEdges, note));
+            foreach (var (block, blockEdges, note) in Generalise(list, static e => e.Client.Address))
+                drafts.Add(new Draft(peers.Of(block), server, first.Port, first.Protocol, blockEdges, note));
         }
         // Address servers: egress to exact addresses or generalised blocks.
-        foreach (var group in kept.Where(e => e.Server.IsAddress && !e.Client.IsAddress).GroupBy(e => (PeerKeyOf(e.Client), e.Port, e.Protocol)))
+        foreach (var list in GroupInOrder(kept, static e => e.Server.IsAddress && !e.Client.IsAddress, e => new GroupKey(peers.KeyId(e.Client), -1, e.Port, e.Protocol)))
         {
-            var client = PeerOf(group.First().Client);
-            foreach (var (block, blockEdges, note) in Generalise(group.ToList(), e => e.Server.Address))
-                drafts.Add(new Draft(client, Peer.ForNetwork([block]), group.Key.Port, group.Key.Protocol, blockEdges, note));
+            var first = list[0];
+            var client = peers.Of(first.Client);
+            foreach (var (block, blockEdges, note) in Generalise(list, static e => e.Server.Address))
+                drafts.Add(new Draft(client, peers.Of(block), first.Port, first.Protocol, blockEdges, note));
         }
 
-        var rules = drafts.Select(d => Build(d, start, windowDays, longLived))
-            .OrderBy(r => r.Server.Key, StringComparer.Ordinal).ThenBy(r => r.Client.Key, StringComparer.Ordinal)
-            .ThenBy(r => r.Protocol).ThenBy(r => r.Port).ToList();
-        Metrics.Rules += rules.Count;
-        Metrics.GeneralisedRules += rules.Count(r => r.Generalisation is not null);
-        Metrics.PeriodicRules += rules.Count(r => r.Flags.Contains("periodic"));
+        var order = RuleOrder(drafts);
+        // Rules are independent of each other: built on every core, each part with its own scratch space.
+        var rules = new SuggestedRule[drafts.Count];
+        int parts = Math.Clamp(drafts.Count / 4096, 1, Environment.ProcessorCount);
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
+        {
+            var builder = new RuleBuilder(this, windowDays, longLived);
+            int from = (int)((long)rules.Length * part / parts), to = (int)((long)rules.Length * (part + 1) / parts);
+            for (int k = from; k < to; k++) rules[k] = builder.Build(drafts[order[k]]);
+        });
+        drafts = null;
+        long generalisedRules = 0, periodicRules = 0;
+        foreach (var rule in rules)
+        {
+            if (rule.Generalisation is not null) generalisedRules++;
+            if (rule.Periodicity.PeriodDays is not null) periodicRules++; // the "periodic" flag
+        }
+        Metrics.Rules += rules.Length;
+        Metrics.GeneralisedRules += generalisedRules;
+        Metrics.PeriodicRules += periodicRules;
 
-        var workloadEndpoints = edges.SelectMany(e => new[] { e.Client, e.Server }).Where(e => e.Kind == EndpointKind.Pod)
-            .DistinctBy(e => e.Key).OrderBy(e => e.Key, StringComparer.Ordinal).ToList();
+        var workloadEndpoints = WorkloadEndpoints(edges);
         var groups = DetectGroups(workloadEndpoints, kept);
-        var warnings = Warnings(rules, groups, workloadEndpoints, windowDays);
-        var workloads = rules.SelectMany(r => new[] { r.Client, r.Server }).Where(p => p.IsWorkload)
-            .DistinctBy(p => p.Key).OrderBy(p => p.Key, StringComparer.Ordinal).ToList();
-        var namespaces = workloadEndpoints.Select(e => e.Namespace).Where(n => n is not null).Select(n => n!)
-            .Distinct().Order(StringComparer.Ordinal).ToList();
+        var workloads = WorkloadPeers(rules);
+        var warnings = Warnings(rules, groups, workloadEndpoints, workloads, windowDays);
+        var namespaceSet = new HashSet<string>(StringComparer.Ordinal);
+        var namespaces = new List<string>();
+        foreach (var endpoint in workloadEndpoints)
+            if (endpoint.Namespace is { } ns && namespaceSet.Add(ns)) namespaces.Add(ns);
+        namespaces.Sort(StringComparer.Ordinal);
         return new SuggestionSet
         {
             WindowStart = start,
@@ -106,6 +123,185 @@ public sealed class RuleInference
         };
     }
 
+    /// <summary>
+    /// Identity-to-identity drafts (workloads and nodes on both sides), one per (client peer, server peer, port,
+    /// protocol), in the order each key first appears in <paramref name="kept"/>, edges in kept order.
+    /// </summary>
+    private static void IdentityDrafts(List<Edge> kept, PeerTable peers, List<Draft> drafts)
+    {
+        var groupOf = new int[kept.Count];
+        var index = new Dictionary<GroupKey, int>(kept.Count);
+        var firsts = new List<int>();
+        var counts = new List<int>();
+        for (int i = 0; i < kept.Count; i++)
+        {
+            var e = kept[i];
+            if (e.Client.IsAddress || e.Server.IsAddress)
+            {
+                groupOf[i] = -1;
+                continue;
+            }
+            var key = new GroupKey(peers.KeyId(e.Client), peers.KeyId(e.Server), e.Port, e.Protocol);
+            ref int slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(index, key, out bool exists);
+            if (!exists)
+            {
+                slot = firsts.Count;
+                firsts.Add(i);
+                counts.Add(0);
+            }
+            groupOf[i] = slot;
+            counts[slot]++;
+        }
+        index = null;
+        var members = new Edge[firsts.Count][];
+        for (int g = 0; g < members.Length; g++) members[g] = new Edge[counts[g]];
+        var filled = new int[members.Length];
+        for (int i = 0; i < kept.Count; i++)
+            if (groupOf[i] is >= 0 and var g) members[g][filled[g]++] = kept[i];
+        for (int g = 0; g < members.Length; g++)
+        {
+            var first = kept[firsts[g]];
+            drafts.Add(new Draft(peers.Of(first.Client), peers.Of(first.Server), first.Port, first.Protocol, members[g], null));
+        }
+    }
+
+    /// <summary>
+    /// Draft indexes in rule order: server key, client key (ordinal), protocol, port; drafts with equal keys keep
+    /// their creation order (a stable sort). Keys are ranked once per distinct peer, then one sort of 128-bit keys.
+    /// </summary>
+    private static int[] RuleOrder(List<Draft> drafts)
+    {
+        var rankOf = new Dictionary<Peer, int>(ReferenceEqualityComparer.Instance);
+        foreach (var d in drafts)
+        {
+            rankOf.TryAdd(d.Client, 0);
+            rankOf.TryAdd(d.Server, 0);
+        }
+        var keys = new List<string>(rankOf.Count);
+        foreach (var peer in rankOf.Keys) keys.Add(peer.Key);
+        keys.Sort(StringComparer.Ordinal);
+        var keyRank = new Dictionary<string, int>(keys.Count, StringComparer.Ordinal);
+        foreach (var key in keys) keyRank.TryAdd(key, keyRank.Count);
+        foreach (var peer in rankOf.Keys.ToList()) rankOf[peer] = keyRank[peer.Key];
+        var sortKeys = new UInt128[drafts.Count];
+        for (int i = 0; i < drafts.Count; i++)
+        {
+            var d = drafts[i];
+            ulong high = ((ulong)(uint)rankOf[d.Server] << 32) | (uint)rankOf[d.Client];
+            ulong low = ((ulong)d.Protocol << 48) | ((ulong)d.Port << 32) | (uint)i;
+            sortKeys[i] = new UInt128(high, low);
+        }
+        Array.Sort(sortKeys);
+        var order = new int[drafts.Count];
+        for (int i = 0; i < order.Length; i++) order[i] = (int)(uint)sortKeys[i];
+        return order;
+    }
+
+    /// <summary>Pod endpoints of every edge (client, then server), one per key, in key order.</summary>
+    private static List<Endpoint> WorkloadEndpoints(IReadOnlyList<Edge> edges)
+    {
+        var byKey = new Dictionary<string, Endpoint>(StringComparer.Ordinal);
+        var seen = new HashSet<Endpoint>(ReferenceEqualityComparer.Instance);
+        foreach (var e in edges)
+        {
+            // The same endpoint object recurs on many edges: look its key up once (the first object per key wins, as before).
+            if (e.Client.Kind == EndpointKind.Pod && seen.Add(e.Client)) byKey.TryAdd(e.Client.Key, e.Client);
+            if (e.Server.Kind == EndpointKind.Pod && seen.Add(e.Server)) byKey.TryAdd(e.Server.Key, e.Server);
+        }
+        var result = byKey.Values.ToList();
+        result.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        return result;
+    }
+
+    /// <summary>Workload peers of the rules (client, then server, in rule order), one per key, in key order.</summary>
+    private static List<Peer> WorkloadPeers(SuggestedRule[] rules)
+    {
+        var byKey = new Dictionary<string, Peer>(StringComparer.Ordinal);
+        foreach (var r in rules)
+        {
+            if (r.Client.IsWorkload) byKey.TryAdd(r.Client.Key, r.Client);
+            if (r.Server.IsWorkload) byKey.TryAdd(r.Server.Key, r.Server);
+        }
+        var result = byKey.Values.ToList();
+        result.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        return result;
+    }
+
+    /// <summary>The edges that pass <paramref name="filter"/>, grouped by key, groups in order of first appearance (like GroupBy).</summary>
+    private static List<List<Edge>> GroupInOrder(List<Edge> edges, Func<Edge, bool> filter, Func<Edge, GroupKey> key)
+    {
+        var index = new Dictionary<GroupKey, int>();
+        var groups = new List<List<Edge>>();
+        foreach (var e in edges)
+        {
+            if (!filter(e)) continue;
+            ref int slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(index, key(e), out bool exists);
+            if (!exists)
+            {
+                slot = groups.Count;
+                groups.Add([]);
+            }
+            groups[slot].Add(e);
+        }
+        return groups;
+    }
+
+    private readonly record struct GroupKey(int Client, int Server, ushort Port, byte Protocol);
+
+    /// <summary>
+    /// Peers made once per endpoint object (so a peer is exactly what <c>PeerOf(endpoint)</c> would make) and once per
+    /// address block, and small ids for peer keys (grouping by id instead of hashing strings a million times).
+    /// </summary>
+    private sealed class PeerTable
+    {
+        private readonly Dictionary<Endpoint, Peer> _byEndpoint = new(ReferenceEqualityComparer.Instance);
+        private readonly Dictionary<Cidr, Peer> _byBlock = new();
+        private readonly Dictionary<Endpoint, int> _idByEndpoint = new(ReferenceEqualityComparer.Instance);
+        private readonly Dictionary<string, int> _idByKey = new(StringComparer.Ordinal);
+
+        public Peer Of(Endpoint endpoint)
+        {
+            if (endpoint.Kind == EndpointKind.Node) return Peer.Nodes;
+            ref var peer = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byEndpoint, endpoint, out _);
+            return peer ??= Peer.ForWorkload(endpoint);
+        }
+
+        public Peer Of(Cidr block)
+        {
+            ref var peer = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byBlock, block, out _);
+            return peer ??= Peer.ForNetwork([block]);
+        }
+
+        private readonly Dictionary<Endpoint, int> _rawIdByEndpoint = new(ReferenceEqualityComparer.Instance);
+        private readonly Dictionary<string, int> _rawIdByKey = new(StringComparer.Ordinal);
+
+        /// <summary>An id per <c>endpoint.Key</c> (nodes apart).</summary>
+        public int RawKeyId(Endpoint endpoint)
+        {
+            ref int id = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_rawIdByEndpoint, endpoint, out bool known);
+            if (!known)
+            {
+                ref int byKey = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_rawIdByKey, endpoint.Key, out bool keyKnown);
+                if (!keyKnown) byKey = _rawIdByKey.Count - 1;
+                id = byKey;
+            }
+            return id;
+        }
+
+        /// <summary>An id per <c>PeerKeyOf(endpoint)</c>.</summary>
+        public int KeyId(Endpoint endpoint)
+        {
+            ref int id = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_idByEndpoint, endpoint, out bool known);
+            if (!known)
+            {
+                ref int byKey = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_idByKey, PeerKeyOf(endpoint), out bool keyKnown);
+                if (!keyKnown) byKey = _idByKey.Count - 1;
+                id = byKey;
+            }
+            return id;
+        }
+    }
+
     private (DateTime Start, DateTime End) Window(IReadOnlyList<Edge> edges)
     {
         var start = _options.WindowStart ?? (edges.Count == 0 ? DateTime.UnixEpoch : edges.Min(e => e.FirstSeen).Date);
@@ -113,15 +309,13 @@ public sealed class RuleInference
         return (DateTime.SpecifyKind(start, DateTimeKind.Utc), DateTime.SpecifyKind(end, DateTimeKind.Utc));
     }
 
-    private static Peer PeerOf(Endpoint endpoint) => endpoint.Kind == EndpointKind.Node ? Peer.Nodes : Peer.ForWorkload(endpoint);
-
     /// <summary><c>PeerOf(endpoint).Key</c> without making the peer (grouping a million edges).</summary>
     private static string PeerKeyOf(Endpoint endpoint) => endpoint.Kind == EndpointKind.Node ? Peer.Nodes.Key : endpoint.Key;
 
-    private (string Reason, string Detail)? LeaveOutReason(Edge edge, Dictionary<string, string> noise)
+    private static (string Reason, string Detail)? LeaveOutReason(Edge edge, Dictionary<string, string> noise)
     {
         if (edge.Flows == 0) return ("reply-only", "only reply records seen: replies never become rules");
-        if (noise.TryGetValue(edge.Client.Key, out var why)) return (why.StartsWith("scanner", StringComparison.Ordinal) ? "scanner" : "bare-pod", why);
+        if (noise.Count > 0 && noise.TryGetValue(edge.Client.Key, out var why)) return (why.StartsWith("scanner", StringComparison.Ordinal) ? "scanner" : "bare-pod", why);
         if (edge.Client.Kind == EndpointKind.Service || edge.Server.Kind == EndpointKind.Service)
             return ("service-address", "a Service virtual address: policies see the pods behind it; enrich with the backends");
         if (edge.Client.IsAddress && edge.Server.IsAddress)
@@ -129,44 +323,92 @@ public sealed class RuleInference
         if ((edge.Client.Kind == EndpointKind.External && edge.Server.Kind == EndpointKind.Node)
             || (edge.Client.Kind == EndpointKind.Node && edge.Server.IsAddress))
             return ("node-traffic", "host traffic of a node with an address outside the cluster: not a pod policy's business");
-        foreach (var side in new[] { edge.Client, edge.Server })
-            if (side.Kind == EndpointKind.Pod && side.Labels.Count == 0)
-                return ("no-selector", $"{side.Key} has no stable labels to select its pods by; label it and run again");
+        if (edge.Client.Kind == EndpointKind.Pod && edge.Client.Labels.Count == 0)
+            return ("no-selector", $"{edge.Client.Key} has no stable labels to select its pods by; label it and run again");
+        if (edge.Server.Kind == EndpointKind.Pod && edge.Server.Labels.Count == 0)
+            return ("no-selector", $"{edge.Server.Key} has no stable labels to select its pods by; label it and run again");
         return null;
+    }
+
+    /// <summary>One client's edges, summed in input order (the scanner test's sums must not depend on grouping).</summary>
+    private sealed class ClientTotals(Endpoint first)
+    {
+        public readonly Endpoint First = first;
+        public int Edges;
+        public long Flows;
+        public double Bytes;
+        public int Failed;
+        public DateTime FirstSeen = DateTime.MaxValue;
+        public DateTime LastSeen = DateTime.MinValue;
+        public HashSet<(ushort, byte)>? Ports;
+        public HashSet<string>? Servers;
     }
 
     /// <summary>Scanners and one-off bare pods, by client key, with the numbers that convicted them.</summary>
     private Dictionary<string, string> NoiseByClient(IReadOnlyList<Edge> edges)
     {
         var noise = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var client in edges.GroupBy(e => e.Client.Key))
+        var totals = new Dictionary<string, ClientTotals>(StringComparer.Ordinal);
+        ClientTotals? last = null;
+        foreach (var e in edges)
         {
-            var list = client.ToList();
-            var endpoint = list[0].Client;
-            if (endpoint.Kind == EndpointKind.Node) continue;
-            int ports = list.Select(e => (e.Port, e.Protocol)).Distinct().Count();
-            int servers = list.Select(e => e.Server.Key).Distinct().Count();
-            long flows = list.Sum(e => e.Flows);
-            double bytesPerFlow = flows == 0 ? 0 : list.Sum(e => (double)e.Bytes) / flows;
-            // Unanswered: one packet per flow means no reply came back.
-            double failed = list.Count(e => e.DeniedFlows * 2 >= e.Flows || e.Packets <= (ulong)e.Flows) / (double)list.Count;
-            if ((ports >= _options.ScannerMinPorts || servers >= _options.ScannerMinServers)
-                && bytesPerFlow <= _options.ScannerMaxBytesPerFlow && failed >= _options.ScannerMinFailedShare)
+            // Edges usually come sorted by client: skip the lookup while the client stays the same.
+            var t = last is not null && ReferenceEquals(last.First.Key, e.Client.Key) ? last : null;
+            if (t is null)
             {
-                noise[client.Key] = string.Create(CultureInfo.InvariantCulture,
-                    $"scanner: {ports} ports on {servers} servers, {bytesPerFlow:0} bytes per flow, {failed:P0} of its edges denied or unanswered");
+                ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(totals, e.Client.Key, out _);
+                t = slot ??= new ClientTotals(e.Client);
+                last = t;
+            }
+            t.Edges++;
+            t.Flows = checked(t.Flows + e.Flows);
+            t.Bytes += e.Bytes;
+            // Unanswered: one packet per flow means no reply came back.
+            if (e.DeniedFlows * 2 >= e.Flows || e.Packets <= (ulong)e.Flows) t.Failed++;
+            if (e.FirstSeen < t.FirstSeen) t.FirstSeen = e.FirstSeen;
+            if (e.LastSeen > t.LastSeen) t.LastSeen = e.LastSeen;
+        }
+        // Distinct ports and servers only for clients the cheap tests have not cleared already.
+        bool Suspect(ClientTotals t) => t.First.Kind != EndpointKind.Node && BytesPerFlow(t) <= _options.ScannerMaxBytesPerFlow
+            && t.Failed / (double)t.Edges >= _options.ScannerMinFailedShare;
+        bool anySuspect = false;
+        foreach (var t in totals.Values)
+            if (Suspect(t))
+            {
+                t.Ports = [];
+                t.Servers = new HashSet<string>(StringComparer.Ordinal);
+                anySuspect = true;
+            }
+        foreach (var e in anySuspect ? edges : [])
+        {
+            var t = totals[e.Client.Key];
+            if (t.Ports is null) continue;
+            t.Ports.Add((e.Port, e.Protocol));
+            t.Servers!.Add(e.Server.Key);
+        }
+        foreach (var (key, t) in totals)
+        {
+            var endpoint = t.First;
+            if (endpoint.Kind == EndpointKind.Node) continue;
+            if (t.Ports is not null && (t.Ports.Count >= _options.ScannerMinPorts || t.Servers!.Count >= _options.ScannerMinServers))
+            {
+                double failed = t.Failed / (double)t.Edges;
+                noise[key] = string.Create(CultureInfo.InvariantCulture,
+                    $"scanner: {t.Ports.Count} ports on {t.Servers!.Count} servers, {BytesPerFlow(t):0} bytes per flow, {failed:P0} of its edges denied or unanswered");
                 continue;
             }
             if (endpoint.WorkloadKind == "Pod")
             {
-                var lifetime = list.Max(e => e.LastSeen) - list.Min(e => e.FirstSeen);
+                var lifetime = t.LastSeen - t.FirstSeen;
                 if (lifetime < _options.BarePodMaxLifetime)
-                    noise[client.Key] = string.Create(CultureInfo.InvariantCulture,
+                    noise[key] = string.Create(CultureInfo.InvariantCulture,
                         $"bare pod (no controller) active for {Minutes(lifetime)}: a one-off (debug shell, kubectl run)");
             }
         }
         return noise;
     }
+
+    private static double BytesPerFlow(ClientTotals t) => t.Flows == 0 ? 0 : t.Bytes / t.Flows;
 
     private static string Minutes(TimeSpan span) => span.TotalHours >= 1
         ? string.Create(CultureInfo.InvariantCulture, $"{span.TotalHours:0.#} h")
@@ -174,104 +416,219 @@ public sealed class RuleInference
 
     /// <summary>
     /// Exact /32 (/128) blocks, except where at least <see cref="SuggestOptions.CidrMinAddresses"/> addresses share a
-    /// /24 (/64): those become their smallest covering block, with the added address space in the note.
+    /// /24 (/64): those become their smallest covering block, with the added address space in the note. Networks in
+    /// order, then addresses in order; each block's edges in input order.
     /// </summary>
-    private List<(Cidr Block, List<Edge> Edges, string? Note)> Generalise(List<Edge> edges, Func<Edge, PackedIp> address)
+    private List<(Cidr Block, Edge[] Edges, string? Note)> Generalise(List<Edge> edges, Func<Edge, PackedIp> address)
     {
-        var result = new List<(Cidr, List<Edge>, string?)>();
-        foreach (var network in edges.GroupBy(e => { var ip = address(e); return Cidr.Of(ip, ip.IsV4 ? 96 + 24 : 64); }).OrderBy(g => g.Key))
+        var result = new List<(Cidr, Edge[], string?)>();
+        var sorted = new (Cidr Network, PackedIp Address, int Index)[edges.Count];
+        for (int i = 0; i < edges.Count; i++)
         {
-            var addresses = network.Select(address).Distinct().Order().ToList();
-            if (addresses.Count >= _options.CidrMinAddresses)
+            var ip = address(edges[i]);
+            sorted[i] = (Cidr.Of(ip, ip.IsV4 ? 96 + 24 : 64), ip, i);
+        }
+        Array.Sort(sorted, static (a, b) =>
+        {
+            int c = a.Network.CompareTo(b.Network);
+            if (c == 0) c = a.Address.CompareTo(b.Address);
+            return c != 0 ? c : a.Index.CompareTo(b.Index);
+        });
+        for (int from = 0; from < sorted.Length;)
+        {
+            var network = sorted[from].Network;
+            int to = from, distinct = 0;
+            for (; to < sorted.Length && sorted[to].Network == network; to++)
+                if (to == from || sorted[to].Address != sorted[to - 1].Address) distinct++;
+            if (distinct >= _options.CidrMinAddresses)
             {
-                int prefix = network.Key.PrefixLength;
-                while (prefix < 128 && Cidr.Of(addresses[0], prefix + 1).Contains(addresses[^1])) prefix++;
-                var block = Cidr.Of(addresses[0], prefix);
-                double added = block.Size - addresses.Count;
-                result.Add((block, network.ToList(), string.Create(CultureInfo.InvariantCulture,
-                    $"{addresses.Count} addresses of {network.Key} on one port generalised to {block}: {added:0} addresses more than observed")));
-                continue;
+                var lowest = sorted[from].Address;
+                var highest = sorted[to - 1].Address;
+                int prefix = network.PrefixLength;
+                while (prefix < 128 && Cidr.Of(lowest, prefix + 1).Contains(highest)) prefix++;
+                var block = Cidr.Of(lowest, prefix);
+                double added = block.Size - distinct;
+                var indexes = new int[to - from];
+                for (int i = from; i < to; i++) indexes[i - from] = sorted[i].Index;
+                Array.Sort(indexes);
+                var members = new Edge[indexes.Length];
+                for (int i = 0; i < indexes.Length; i++) members[i] = edges[indexes[i]];
+                result.Add((block, members, string.Create(CultureInfo.InvariantCulture,
+                    $"{distinct} addresses of {network} on one port generalised to {block}: {added:0} addresses more than observed")));
             }
-            foreach (var one in network.GroupBy(address).OrderBy(g => g.Key))
-                result.Add((Cidr.Host(one.Key), one.ToList(), null));
+            else
+            {
+                for (int a = from; a < to;)
+                {
+                    int b = a;
+                    while (b < to && sorted[b].Address == sorted[a].Address) b++;
+                    var members = new Edge[b - a];
+                    for (int i = a; i < b; i++) members[i - a] = edges[sorted[i].Index];
+                    result.Add((Cidr.Host(sorted[a].Address), members, null));
+                    a = b;
+                }
+            }
+            from = to;
         }
         return result;
     }
 
     private static string AddedSpace(Peer peer, int observed) => peer.Kind == PeerKind.Internet ? "3.7e9 IPv4 and all public IPv6" : observed.ToString(CultureInfo.InvariantCulture);
 
-    private sealed record Draft(Peer Client, Peer Server, ushort Port, byte Protocol, List<Edge> Edges, string? Generalisation);
+    private readonly record struct Draft(Peer Client, Peer Server, ushort Port, byte Protocol, Edge[] Edges, string? Generalisation);
 
-    private SuggestedRule Build(Draft draft, DateTime windowStart, double windowDays, HashSet<string> longLived)
+    /// <summary>
+    /// Drafts -> rules. Holds the scratch space one rule needs (hour histogram, distinct sets) and makes the texts
+    /// that repeat across rules (periodicity notes, flag lists) once per distinct value.
+    /// </summary>
+    private sealed class RuleBuilder(RuleInference owner, double windowDays, HashSet<string> longLived)
     {
-        var edges = draft.Edges;
-        edges.Sort(EdgeOrder.Compare);
-        var days = edges.SelectMany(e => e.Days).Distinct().Order().ToList();
-        var hours = new long[Edge.HoursPerWeek];
-        foreach (var edge in edges) edge.HourOfWeek.AddTo(hours);
-        var evidence = new RuleEvidence
+        private static readonly IComparer<Edge> EdgeComparer = Comparer<Edge>.Create(EdgeOrder.Compare);
+        private readonly long[] _hours = new long[Edge.HoursPerWeek];
+        private readonly HashSet<DateOnly> _days = [];
+        private readonly HashSet<string> _keys = new(StringComparer.Ordinal);
+        private readonly Dictionary<(string Pattern, int A, int B, int C), Periodicity> _periodicities = new();
+        private readonly string[]?[] _flags = new string[]?[32];
+
+        public SuggestedRule Build(Draft draft)
         {
-            Flows = edges.Sum(e => e.Flows),
-            Bytes = (ulong)edges.Sum(e => (decimal)e.Bytes),
-            FirstSeen = edges.Min(e => e.FirstSeen),
-            LastSeen = edges.Max(e => e.LastSeen),
-            DaysSeen = days.Count,
-            ClientReplicas = edges.Sum(e => e.ClientReplicas),
-            Edges = edges.Count,
-            Addresses = draft.Client.IsWorkload || draft.Client.Kind == PeerKind.Nodes
-                ? edges.Select(e => e.Server.Key).Distinct().Count()
-                : edges.Select(e => e.Client.Key).Distinct().Count(),
-            DeniedFlows = edges.Sum(e => e.DeniedFlows),
-        };
-        bool clientAlwaysUp = edges.Any(e => longLived.Contains(e.Client.Key));
-        var periodicity = Classify(evidence, days, hours, windowDays, clientAlwaysUp);
-        var flags = new List<string>();
-        if (periodicity.PeriodDays is not null) flags.Add("periodic");
-        if (periodicity.Pattern is "startup-only" or "rare") flags.Add(periodicity.Pattern);
-        if (draft.Generalisation is not null) flags.Add("generalised");
-        if (draft.Client.Kind == PeerKind.Nodes) flags.Add("node-probe");
-        var (confidence, why) = Confidence(periodicity, evidence);
-        string text = $"{draft.Client.Key} -> {draft.Server.Key}:{draft.Port}/{IpProtocols.Name(draft.Protocol)}";
-        return new SuggestedRule
+            var edges = draft.Edges;
+            if (edges.Length > 1) Array.Sort(edges, EdgeComparer);
+            Array.Clear(_hours);
+            long flows = 0, denied = 0;
+            ulong bytes = 0;
+            int replicas = 0;
+            var firstSeen = edges[0].FirstSeen;
+            var lastSeen = edges[0].LastSeen;
+            bool clientAlwaysUp = false;
+            foreach (var e in edges)
+            {
+                e.HourOfWeek.AddTo(_hours);
+                flows = checked(flows + e.Flows);
+                bytes = checked(bytes + e.Bytes);
+                replicas = checked(replicas + e.ClientReplicas);
+                denied = checked(denied + e.DeniedFlows);
+                if (e.FirstSeen < firstSeen) firstSeen = e.FirstSeen;
+                if (e.LastSeen > lastSeen) lastSeen = e.LastSeen;
+                clientAlwaysUp = clientAlwaysUp || longLived.Contains(e.Client.Key);
+            }
+            bool byServer = draft.Client.IsWorkload || draft.Client.Kind == PeerKind.Nodes;
+            var evidence = new RuleEvidence
+            {
+                Flows = flows,
+                Bytes = bytes,
+                FirstSeen = firstSeen,
+                LastSeen = lastSeen,
+                DaysSeen = DistinctDays(edges),
+                ClientReplicas = replicas,
+                Edges = edges.Length,
+                Addresses = edges.Length == 1 ? 1 : DistinctKeys(edges, byServer),
+                DeniedFlows = denied,
+            };
+            var periodicity = owner.Classify(evidence, _hours, windowDays, clientAlwaysUp, _periodicities);
+            int mask = (periodicity.PeriodDays is not null ? 1 : 0) | (periodicity.Pattern == "startup-only" ? 2 : 0)
+                | (periodicity.Pattern == "rare" ? 4 : 0) | (draft.Generalisation is not null ? 8 : 0) | (draft.Client.Kind == PeerKind.Nodes ? 16 : 0);
+            var (confidence, why) = Confidence(periodicity, evidence);
+            return new SuggestedRule
+            {
+                Id = RuleId(draft),
+                Client = draft.Client,
+                Server = draft.Server,
+                Port = draft.Port,
+                Protocol = draft.Protocol,
+                Evidence = evidence,
+                Periodicity = periodicity,
+                Confidence = confidence,
+                ConfidenceReason = why,
+                Flags = _flags[mask] ??= Flags(mask),
+                Generalisation = draft.Generalisation,
+                Edges = edges,
+            };
+        }
+
+        private static string[] Flags(int mask)
         {
-            Id = RuleId(text),
-            Client = draft.Client,
-            Server = draft.Server,
-            Port = draft.Port,
-            Protocol = draft.Protocol,
-            Evidence = evidence,
-            Periodicity = periodicity,
-            Confidence = confidence,
-            ConfidenceReason = why,
-            Flags = flags,
-            Generalisation = draft.Generalisation,
-            Edges = edges,
-        };
+            var flags = new List<string>(4);
+            if ((mask & 1) != 0) flags.Add("periodic");
+            if ((mask & 2) != 0) flags.Add("startup-only");
+            if ((mask & 4) != 0) flags.Add("rare");
+            if ((mask & 8) != 0) flags.Add("generalised");
+            if ((mask & 16) != 0) flags.Add("node-probe");
+            return [.. flags];
+        }
+
+        /// <summary>Distinct days over the edges (each edge's days are usually ascending and distinct already).</summary>
+        private int DistinctDays(Edge[] edges)
+        {
+            if (edges.Length == 1)
+            {
+                var days = edges[0].Days;
+                bool ascending = true;
+                for (int i = 1; i < days.Count && ascending; i++) ascending = days[i - 1] < days[i];
+                if (ascending) return days.Count;
+            }
+            _days.Clear();
+            foreach (var e in edges)
+                foreach (var day in e.Days) _days.Add(day);
+            return _days.Count;
+        }
+
+        private int DistinctKeys(Edge[] edges, bool servers)
+        {
+            _keys.Clear();
+            foreach (var e in edges) _keys.Add(servers ? e.Server.Key : e.Client.Key);
+            return _keys.Count;
+        }
     }
 
-    private Periodicity Classify(RuleEvidence evidence, List<DateOnly> days, long[] hours, double windowDays, bool clientAlwaysUp)
+    private Periodicity Classify(RuleEvidence evidence, long[] hours, double windowDays, bool clientAlwaysUp,
+        Dictionary<(string, int, int, int), Periodicity> made)
     {
+        int daysCount = evidence.DaysSeen;
         double fullDays = Math.Max(1, Math.Round(windowDays));
-        bool continuous = days.Count >= _options.ContinuousDayShare * fullDays;
+        bool continuous = daysCount >= _options.ContinuousDayShare * fullDays;
         if (!continuous && clientAlwaysUp && evidence.Flows <= _options.StartupMaxFlowsPerReplica * Math.Max(1, evidence.ClientReplicas))
             return new Periodicity("startup-only", null, string.Create(CultureInfo.InvariantCulture,
                 $"{evidence.Flows} flows from {evidence.ClientReplicas} replicas of a client that is up all window: made when a pod starts; it recurs at every rollout and restart"));
-        var hoursOfDay = Enumerable.Range(0, 24).Count(h => Enumerable.Range(0, 7).Any(d => hours[d * 24 + h] > 0));
+        int hoursOfDay = 0;
+        for (int h = 0; h < 24; h++)
+            for (int d = 0; d < 7; d++)
+                if (hours[d * 24 + h] > 0)
+                {
+                    hoursOfDay++;
+                    break;
+                }
+        // The notes depend on a few small numbers only: one Periodicity per distinct value, not per rule.
         if (continuous)
             return fullDays >= 3 && hoursOfDay <= 2
-                ? new Periodicity("daily", 1, $"every day, only in {hoursOfDay} hour(s) of the day: a daily job")
-                : new Periodicity("continuous", null, string.Create(CultureInfo.InvariantCulture, $"seen on {days.Count} of {fullDays} days"));
-        var weekdays = Enumerable.Range(0, 7).Where(d => Enumerable.Range(0, 24).Any(h => hours[d * 24 + h] > 0)).ToList();
-        if (weekdays.Count == 1 && hoursOfDay <= 3)
-        {
-            string day = ((DayOfWeek)((weekdays[0] + 1) % 7)).ToString();
-            string guess = fullDays < 14 ? "; the window holds fewer than two periods, so the schedule is a guess" : "";
-            return new Periodicity("weekly", 7, string.Create(CultureInfo.InvariantCulture,
-                $"only on {day}s, {hoursOfDay} hour(s) of the day, {days.Count} run(s) in {fullDays} days: a weekly job{guess}"));
-        }
-        return days.Count <= 2
-            ? new Periodicity("rare", null, string.Create(CultureInfo.InvariantCulture, $"seen on only {days.Count} of {fullDays} days without a pattern"))
-            : new Periodicity("intermittent", null, string.Create(CultureInfo.InvariantCulture, $"seen on {days.Count} of {fullDays} days"));
+                ? Made(made, ("daily", hoursOfDay, 0, 0), () => new Periodicity("daily", 1, $"every day, only in {hoursOfDay} hour(s) of the day: a daily job"))
+                : Made(made, ("continuous", daysCount, 0, 0), () => new Periodicity("continuous", null, string.Create(CultureInfo.InvariantCulture, $"seen on {daysCount} of {fullDays} days")));
+        int weekdays = 0, weekday = -1;
+        for (int d = 0; d < 7; d++)
+            for (int h = 0; h < 24; h++)
+                if (hours[d * 24 + h] > 0)
+                {
+                    weekdays++;
+                    if (weekday < 0) weekday = d;
+                    break;
+                }
+        if (weekdays == 1 && hoursOfDay <= 3)
+            return Made(made, ("weekly", weekday, hoursOfDay, daysCount), () =>
+            {
+                string day = ((DayOfWeek)((weekday + 1) % 7)).ToString();
+                string guess = fullDays < 14 ? "; the window holds fewer than two periods, so the schedule is a guess" : "";
+                return new Periodicity("weekly", 7, string.Create(CultureInfo.InvariantCulture,
+                    $"only on {day}s, {hoursOfDay} hour(s) of the day, {daysCount} run(s) in {fullDays} days: a weekly job{guess}"));
+            });
+        return daysCount <= 2
+            ? Made(made, ("rare", daysCount, 0, 0), () => new Periodicity("rare", null, string.Create(CultureInfo.InvariantCulture, $"seen on only {daysCount} of {fullDays} days without a pattern")))
+            : Made(made, ("intermittent", daysCount, 0, 0), () => new Periodicity("intermittent", null, string.Create(CultureInfo.InvariantCulture, $"seen on {daysCount} of {fullDays} days")));
+    }
+
+    private static Periodicity Made(Dictionary<(string, int, int, int), Periodicity> made, (string, int, int, int) key, Func<Periodicity> make)
+    {
+        ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(made, key, out _);
+        return slot ??= make();
     }
 
     private static (string, string) Confidence(Periodicity periodicity, RuleEvidence evidence) => periodicity.Pattern switch
@@ -284,12 +641,34 @@ public sealed class RuleInference
         _ => ("low", "seen rarely and without a pattern: confirm with the owner before relying on it"),
     };
 
-    /// <summary>Stable across runs: a hash of the rule text, so ids survive other rules appearing or going.</summary>
-    private static string RuleId(string text)
+    /// <summary>
+    /// Stable across runs: a hash of the rule text ("client -> server:port/proto"), so ids survive other rules
+    /// appearing or going. Hashed piece by piece: the text itself is never made.
+    /// </summary>
+    private static string RuleId(Draft draft)
     {
         uint h = 2166136261;
+        h = Fnv(h, draft.Client.Key);
+        h = Fnv(h, " -> ");
+        h = Fnv(h, draft.Server.Key);
+        h = Fnv(h, ":");
+        Span<char> port = stackalloc char[8];
+        draft.Port.TryFormat(port, out int written, default, CultureInfo.InvariantCulture);
+        h = Fnv(h, port[..written]);
+        h = Fnv(h, "/");
+        h = Fnv(h, IpProtocols.Name(draft.Protocol));
+        return string.Create(10, h, static (chars, value) =>
+        {
+            chars[0] = 'r';
+            chars[1] = '-';
+            value.TryFormat(chars[2..], out _, "x8", CultureInfo.InvariantCulture);
+        });
+    }
+
+    private static uint Fnv(uint h, ReadOnlySpan<char> text)
+    {
         foreach (char c in text) h = (h ^ c) * 16777619;
-        return "r-" + h.ToString("x8", CultureInfo.InvariantCulture);
+        return h;
     }
 
     private static List<WorkloadGroups> DetectGroups(List<Endpoint> workloads, List<Edge> kept)
@@ -318,18 +697,17 @@ public sealed class RuleInference
         return groups;
     }
 
-    private List<string> Warnings(List<SuggestedRule> rules, List<WorkloadGroups> groups, List<Endpoint> workloads, double windowDays)
+    private WarningList Warnings(SuggestedRule[] rules, List<WorkloadGroups> groups, List<Endpoint> workloads, List<Peer> workloadPeers, double windowDays)
     {
-        var warnings = new List<string>();
+        var warnings = new WarningList(windowDays);
         if (windowDays < _options.MinTrustedWindowDays)
             warnings.Add(string.Create(CultureInfo.InvariantCulture,
                 $"The window is {windowDays:0.#} days, shorter than {_options.MinTrustedWindowDays:0} days: weekly jobs and other rare dependencies may be missing, and enforcing these rules may block them. Use a window of at least two weeks before enforcing."));
-        foreach (var rule in rules.Where(r => r.Periodicity.PeriodDays is { } p && windowDays < 2 * p))
-            warnings.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{rule.Id} ({rule}): {rule.Periodicity.Pattern} dependency, but the window ({windowDays:0.#} days) is shorter than two periods ({2 * rule.Periodicity.PeriodDays} days): the period is not confirmed."));
+        foreach (var rule in rules)
+            if (rule.Periodicity.PeriodDays is { } p && windowDays < 2 * p) warnings.AddUnconfirmedPeriod(rule);
         // A workload peer only matches pods of its own namespace: look there, not at every workload.
         var workloadsByNamespace = workloads.ToLookup(w => w.Namespace);
-        foreach (var peer in rules.SelectMany(r => new[] { r.Client, r.Server }).Where(p => p.IsWorkload).DistinctBy(p => p.Key).OrderBy(p => p.Key, StringComparer.Ordinal))
+        foreach (var peer in workloadPeers)
         {
             var others = workloadsByNamespace[peer.Namespace].Where(w => w.Key != peer.Key && peer.Matches(w)).Select(w => w.Key).ToList();
             if (others.Count > 0)
@@ -340,7 +718,44 @@ public sealed class RuleInference
         foreach (var group in groups)
             foreach (var rule in rulesInsideNamespace![group.Namespace])
                 if (!rule.Client.Selector.Any(l => l.Key == group.LabelKey) || !rule.Server.Selector.Any(l => l.Key == group.LabelKey))
-                    warnings.Add($"{rule.Id} ({rule}) crosses the '{group.LabelKey}' groups of {group.Namespace}: one side lacks the label.");
+                    warnings.AddCrossing(rule, group);
         return warnings;
     }
+}
+
+/// <summary>
+/// The warnings of a suggestion, each made when read: a dense graph over a short window has a warning for most of
+/// its hundreds of thousands of periodic rules, and holding their texts took hundreds of megabytes.
+/// </summary>
+internal sealed class WarningList(double windowDays) : IReadOnlyList<string>
+{
+    private readonly List<(string? Text, SuggestedRule? Rule, WorkloadGroups? Group)> _items = [];
+
+    public int Count => _items.Count;
+
+    public string this[int index]
+    {
+        get
+        {
+            var (text, rule, group) = _items[index];
+            if (text is not null) return text;
+            if (group is null)
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"{rule!.Id} ({rule}): {rule.Periodicity.Pattern} dependency, but the window ({windowDays:0.#} days) is shorter than two periods ({2 * rule.Periodicity.PeriodDays} days): the period is not confirmed.");
+            return $"{rule!.Id} ({rule}) crosses the '{group.LabelKey}' groups of {group.Namespace}: one side lacks the label.";
+        }
+    }
+
+    public void Add(string text) => _items.Add((text, null, null));
+
+    public void AddUnconfirmedPeriod(SuggestedRule rule) => _items.Add((null, rule, null));
+
+    public void AddCrossing(SuggestedRule rule, WorkloadGroups group) => _items.Add((null, rule, group));
+
+    public IEnumerator<string> GetEnumerator()
+    {
+        for (int i = 0; i < _items.Count; i++) yield return this[i];
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

@@ -18,6 +18,13 @@ internal static class MarkdownReport
     /// <summary>Streams the report (a million rules make a table of hundreds of megabytes).</summary>
     public static void Write(TextWriter sb, SuggestionSet set, IReadOnlyList<EmitResult> emitted, IReadOnlyDictionary<string, string> assumptions, IntentDiff? diff)
     {
+        WriteBody(sb, set, diff);
+        WriteFormats(sb, emitted, assumptions);
+    }
+
+    /// <summary>Everything but the last section: it needs no emitter's result, so it can be written while they run.</summary>
+    public static void WriteBody(TextWriter sb, SuggestionSet set, IntentDiff? diff)
+    {
         void Line(string text = "")
         {
             sb.Write(text);
@@ -70,7 +77,7 @@ internal static class MarkdownReport
         foreach (var rule in set.Rules)
         {
             var e = rule.Evidence;
-            Line(I($"| {rule.Id} | {Cell(rule.Client.Key)} | {Cell(rule.Server.Key)} | {rule.Port}/{rule.ProtocolName} | {e.Flows} | {e.Bytes} | {e.FirstSeen:yyyy-MM-dd HH:mm} | {e.LastSeen:yyyy-MM-dd HH:mm} | {e.DaysSeen} | {e.ClientReplicas} | {rule.Confidence} | {string.Join(", ", rule.Flags)} |"));
+            Line(I($"| {rule.Id} | {Cell(rule.Client.Key)} | {Cell(rule.Server.Key)} | {rule.Port}/{rule.ProtocolName} | {e.Flows} | {e.Bytes} | {new TimeText(e.FirstSeen, Seconds: false)} | {new TimeText(e.LastSeen, Seconds: false)} | {e.DaysSeen} | {e.ClientReplicas} | {rule.Confidence} | {string.Join(", ", rule.Flags)} |"));
         }
         Line();
         Line("## Left out");
@@ -100,6 +107,18 @@ internal static class MarkdownReport
             foreach (var unused in diff.Unused) Line($"- unused: {unused.Policy} {unused.Rule} ({unused.Kind})");
             Line();
         }
+    }
+
+    /// <summary>The last section: what each format's files assume and could not express.</summary>
+    public static void WriteFormats(TextWriter sb, IReadOnlyList<EmitResult> emitted, IReadOnlyDictionary<string, string> assumptions)
+    {
+        void Line(string text = "")
+        {
+            sb.Write(text);
+            sb.Write('\n');
+        }
+        string I(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
         Line("## Formats and assumptions");
         Line();
         foreach (var result in emitted)

@@ -37,46 +37,127 @@ public sealed class SuggestionOutput
         _options = options;
     }
 
-    /// <summary>Returns the written paths, relative to the directory, in order.</summary>
+    /// <summary>
+    /// Returns the written paths, relative to the directory, in order. The formats, suggestions.json and the body of
+    /// report.md are independent: they are written side by side, one per core; the report's last section (each
+    /// format's file count and notes) is appended when every emitter is done.
+    /// </summary>
     public IReadOnlyList<string> Write(SuggestionSet set, IntentDiff? diff = null)
     {
         var root = Path.GetFullPath(_options.Directory);
         var emitters = Emitters().Where(e => _options.Formats.Contains(e.Format)).ToList();
         var assumptions = Emitters().ToDictionary(e => e.Format, e => e.Assumptions, StringComparer.Ordinal);
-        var written = new List<string>();
-        var directories = new HashSet<string>(StringComparer.Ordinal);
-        var results = new List<EmitResult>(emitters.Count);
+        // Stale files of an earlier run would be applied with the new ones: the format's directory is ours.
         foreach (var emitter in emitters)
         {
-            // Stale files of an earlier run would be applied with the new ones: the format's directory is ours.
             var formatDir = Confine(root, emitter.Format);
             if (System.IO.Directory.Exists(formatDir)) System.IO.Directory.Delete(formatDir, recursive: true);
-            // Each file is written as it is made (a large set is gigabytes of YAML).
-            results.Add(emitter.Emit(set, new EmittedFiles(file =>
+        }
+        _ = set.Index; // built once here, not raced for by the emitters
+        // Each format in parts of consecutive namespaces, one per core: joined in namespace order, the files, their
+        // order and the notes are what one pass over every namespace makes.
+        int partsPerFormat = Math.Clamp(set.Namespaces.Count, 1, Environment.ProcessorCount);
+        var parts = new EmitResult?[emitters.Count, partsPerFormat];
+        var writtenBy = new List<string>[emitters.Count, partsPerFormat];
+        bool json = _options.Formats.Contains("json");
+        using var report = new StreamWriter(Create(root, "report.md", []), Utf8, 64 * 1024);
+        // Largest first, so the last item to start is a small one.
+        var work = new List<(int Order, Action Run)>();
+        for (int i = 0; i < emitters.Count; i++)
+            for (int p = 0; p < partsPerFormat; p++)
             {
-                WriteFile(root, file.RelativePath, file.Content, directories);
-                written.Add(file.RelativePath);
-            })));
-        }
-        if (_options.Formats.Contains("json"))
-        {
-            using (var stream = Create(root, "suggestions.json", directories))
+                int index = i, part = p;
+                int from = set.Namespaces.Count * part / partsPerFormat, to = set.Namespaces.Count * (part + 1) / partsPerFormat;
+                var namespaces = set.Namespaces.Skip(from).Take(to - from).ToList();
+                var partWritten = writtenBy[index, part] = [];
+                work.Add((WorkOrder(emitters[index].Format), () =>
+                {
+                    // Each file is written as it is made (a large set is gigabytes of YAML).
+                    var directories = new HashSet<string>(StringComparer.Ordinal);
+                    using var writer = new FileTextWriter();
+                    parts[index, part] = emitters[index].Emit(set, namespaces, new EmittedFiles(file =>
+                    {
+                        WriteFile(root, file, writer, directories);
+                        partWritten.Add(file.RelativePath);
+                    }));
+                }));
+            }
+        if (json)
+            work.Add((WorkOrder("json"), () =>
+            {
+                using var stream = Create(root, "suggestions.json", []);
                 SuggestionsJson.Write(stream, set, assumptions, diff);
-            written.Add("suggestions.json");
+            }));
+        work.Add((WorkOrder("report"), () => MarkdownReport.WriteBody(report, set, diff)));
+        work.Sort((a, b) => a.Order.CompareTo(b.Order));
+        Run(work.Select(w => w.Run).ToList());
+        var results = new List<EmitResult>(emitters.Count);
+        for (int i = 0; i < emitters.Count; i++)
+        {
+            int files = 0;
+            var notes = new List<string>();
+            for (int p = 0; p < partsPerFormat; p++)
+            {
+                files += parts[i, p]!.FileCount;
+                notes.AddRange(parts[i, p]!.Notes);
+            }
+            results.Add(new EmitResult(emitters[i].Format, files, emitters[i].Notes(set, notes)));
         }
-        using (var report = new StreamWriter(Create(root, "report.md", directories), Utf8, 64 * 1024))
-            MarkdownReport.Write(report, set, results, assumptions, diff);
+        MarkdownReport.WriteFormats(report, results, assumptions);
+
+        var written = new List<string>();
+        for (int i = 0; i < emitters.Count; i++)
+            for (int p = 0; p < partsPerFormat; p++) written.AddRange(writtenBy[i, p]);
+        if (json) written.Add("suggestions.json");
         written.Add("report.md");
         return written;
     }
 
+    /// <summary>Bigger outputs first (measured at 1M rules: calico 1.4 GB, suggestions.json 1.8 GB, report.md 0.45 GB).</summary>
+    private static int WorkOrder(string item) => item switch
+    {
+        "json" => 0,
+        "calico" => 1,
+        "cilium" => 2,
+        "k8s" => 3,
+        "report" => 4,
+        _ => 5,
+    };
+
+    /// <summary>Runs the items on up to one thread per core; the first failure is thrown as itself.</summary>
+    private static void Run(IReadOnlyList<Action> items)
+    {
+        if (items.Count == 1 || Environment.ProcessorCount == 1)
+        {
+            foreach (var item in items) item();
+            return;
+        }
+        try
+        {
+            // No buffering: each thread takes the next item in order when it is free.
+            Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(items, System.Collections.Concurrent.EnumerablePartitionerOptions.NoBuffering), new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, item => item());
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
+    }
+
     internal static IReadOnlyList<IPolicyEmitter> Emitters() => [new KubernetesEmitter(), new CiliumEmitter(), new IstioEmitter(), new CalicoEmitter()];
 
-    private static void WriteFile(string root, string relative, string content, HashSet<string> directories)
+    private static void WriteFile(string root, EmittedFile file, FileTextWriter writer, HashSet<string> directories)
     {
-        var path = Confine(root, relative);
+        var path = Confine(root, file.RelativePath);
         CreateDirectory(path, directories);
-        File.WriteAllBytes(path, Utf8.GetBytes(content));
+        writer.Open(path);
+        try
+        {
+            file.WriteTo(writer);
+        }
+        finally
+        {
+            writer.CloseFile();
+        }
     }
 
     private static FileStream Create(string root, string relative, HashSet<string> directories)
@@ -101,5 +182,81 @@ public sealed class SuggestionOutput
         if (!full.StartsWith(prefix, StringComparison.Ordinal))
             throw new InvalidOperationException($"refusing to write '{relative}': it leaves the output directory {root}");
         return full;
+    }
+}
+
+/// <summary>
+/// UTF-8 text into one file at a time, with buffers reused from file to file: tens of thousands of policy files are
+/// encoded straight from the YAML writer into a 48 KiB buffer, without a string or byte array per file.
+/// </summary>
+internal sealed class FileTextWriter : TextWriter
+{
+    private const int Chars = 16 * 1024;
+    private static readonly UTF8Encoding Utf8 = new(false);
+    private readonly char[] _chars = new char[Chars];
+    private readonly byte[] _bytes = new byte[Utf8.GetMaxByteCount(Chars)];
+    private readonly Encoder _encoder = Utf8.GetEncoder();
+    private int _used;
+    private FileStream? _file;
+
+    public FileTextWriter() : base(System.Globalization.CultureInfo.InvariantCulture) { }
+
+    public override Encoding Encoding => Utf8;
+
+    public void Open(string path)
+    {
+        if (_file is not null) throw new InvalidOperationException("a file is still open");
+        _file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        _encoder.Reset();
+        _used = 0;
+    }
+
+    public void CloseFile()
+    {
+        if (_file is null) return;
+        try
+        {
+            Drain(flush: true);
+        }
+        finally
+        {
+            _file.Dispose();
+            _file = null;
+        }
+    }
+
+    public override void Write(char value)
+    {
+        if (_used == Chars) Drain(flush: false);
+        _chars[_used++] = value;
+    }
+
+    public override void Write(string? value) => Write(value.AsSpan());
+
+    public override void Write(char[] buffer, int index, int count) => Write(buffer.AsSpan(index, count));
+
+    public override void Write(ReadOnlySpan<char> value)
+    {
+        while (!value.IsEmpty)
+        {
+            if (_used == Chars) Drain(flush: false);
+            int n = Math.Min(value.Length, Chars - _used);
+            value[..n].CopyTo(_chars.AsSpan(_used));
+            _used += n;
+            value = value[n..];
+        }
+    }
+
+    private void Drain(bool flush)
+    {
+        int n = _encoder.GetBytes(_chars, 0, _used, _bytes, 0, flush);
+        _file!.Write(_bytes, 0, n);
+        _used = 0;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) CloseFile();
+        base.Dispose(disposing);
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using FlowPolicy.Core.Edges;
+using FlowPolicy.Suggest.Emitters;
 using FlowPolicy.Suggest.Inference;
 
 namespace FlowPolicy.Suggest.Reports;
@@ -108,8 +109,8 @@ internal static class SuggestionsJson
         w.WriteStartObject("evidence");
         w.WriteNumber("flows", e.Flows);
         w.WriteNumber("bytes", e.Bytes);
-        w.WriteString("first_seen", Time(e.FirstSeen));
-        w.WriteString("last_seen", Time(e.LastSeen));
+        WriteTime(w, "first_seen", e.FirstSeen);
+        WriteTime(w, "last_seen", e.LastSeen);
         w.WriteNumber("days_seen", e.DaysSeen);
         w.WriteNumber("client_replicas", e.ClientReplicas);
         w.WriteNumber("edges", e.Edges);
@@ -176,6 +177,13 @@ internal static class SuggestionsJson
         }
         w.WriteEndArray();
         w.WriteEndObject();
+    }
+
+    private static void WriteTime(Utf8JsonWriter w, string name, DateTime t)
+    {
+        Span<char> text = stackalloc char[20];
+        if (new TimeText(t, Seconds: true).TryFormat(text, out int length, default, null)) w.WriteString(name, text[..length]);
+        else w.WriteString(name, Time(t));
     }
 
     private static string Time(DateTime t) => t.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
