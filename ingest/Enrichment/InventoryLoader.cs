@@ -166,7 +166,7 @@ public static class InventoryLoader
         }
         else if (cidrText is not null)
         {
-            if (!IpPrefix.TryParseCidr(cidrText, out network, out prefixLength)) return $"\"cidr\" '{cidrText}' is not a CIDR (a.b.c.d/n)";
+            if (!PackedIp.TryParseCidr(cidrText, out network, out prefixLength)) return $"\"cidr\" '{cidrText}' is not a CIDR (a.b.c.d/n)";
         }
         else return "a lease needs \"ip\" or \"cidr\"";
 

@@ -1,7 +1,6 @@
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Direction;
-using FlowPolicy.Ingest.Enrichment.Internal;
 
 namespace FlowPolicy.Ingest.Enrichment;
 
@@ -62,7 +61,7 @@ public sealed class LeaseIndex : IServedPorts
         var networks = ip.IsV4 ? _v4Networks : _v6Networks;
         foreach (var table in networks) // longest prefix first
         {
-            if (table.Networks.TryGetValue(IpPrefix.Mask(ip, table.PrefixLength), out timeline)
+            if (table.Networks.TryGetValue(ip.Mask(table.PrefixLength), out timeline)
                 && FindIn(timeline, ticks) is { } network)
                 return network;
         }

@@ -22,9 +22,9 @@ public readonly record struct Cidr(PackedIp Network, int PrefixLength) : ICompar
 
     public static Cidr Host(PackedIp ip) => new(ip, 128);
 
-    public static Cidr Of(PackedIp ip, int prefixLength) => new(Mask(ip, prefixLength), prefixLength);
+    public static Cidr Of(PackedIp ip, int prefixLength) => new(ip.Mask(prefixLength), prefixLength);
 
-    public bool Contains(PackedIp ip) => !ip.IsNone && IsV4 == ip.IsV4 && Mask(ip, PrefixLength) == Network;
+    public bool Contains(PackedIp ip) => !ip.IsNone && IsV4 == ip.IsV4 && ip.Mask(PrefixLength) == Network;
 
     /// <summary>Addresses in the block (capped at 2^63 for the large IPv6 ones).</summary>
     public double Size => Math.Pow(2, 128 - PrefixLength);
@@ -47,7 +47,7 @@ public readonly record struct Cidr(PackedIp Network, int PrefixLength) : ICompar
         if (v4 ? length > 32 : length > 128) return false;
         // 0.0.0.0/0 must stay an IPv4 block: keep the mapped prefix.
         if (v4) length += 96;
-        cidr = new Cidr(Mask(ip, length), length);
+        cidr = new Cidr(ip.Mask(length), length);
         return true;
     }
 
@@ -61,14 +61,5 @@ public readonly record struct Cidr(PackedIp Network, int PrefixLength) : ICompar
     {
         int c = Network.CompareTo(other.Network);
         return c != 0 ? c : PrefixLength.CompareTo(other.PrefixLength);
-    }
-
-    private static PackedIp Mask(PackedIp ip, int prefixLength)
-    {
-        if (prefixLength >= 128) return ip;
-        if (prefixLength <= 0) return default;
-        if (prefixLength <= 64)
-            return new PackedIp(prefixLength == 64 ? ip.High : ip.High & ~(ulong.MaxValue >> prefixLength), 0);
-        return new PackedIp(ip.High, ip.Low & ~(ulong.MaxValue >> (prefixLength - 64)));
     }
 }

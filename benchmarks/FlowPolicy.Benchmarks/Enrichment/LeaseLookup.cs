@@ -3,7 +3,6 @@ using FlowPolicy.Benchmarks.Data;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Enrichment;
-using FlowPolicy.Ingest.Enrichment.Internal;
 
 namespace FlowPolicy.Benchmarks.Enrichment;
 
@@ -87,7 +86,7 @@ public class LeaseLookup
                     if (lease.From <= at && at < lease.To) hit = lease;
             if (hit is null)
                 foreach (var network in _networks)
-                    if (IpPrefix.Mask(ip, network.PrefixLength) == network.Network && network.From <= at && at < network.To) hit = network;
+                    if (ip.Mask(network.PrefixLength) == network.Network && network.From <= at && at < network.To) hit = network;
             if (hit is not null) found++;
         }
         return found;
@@ -114,7 +113,7 @@ public class LeaseLookup
             foreach (var lease in _leases)
             {
                 if (lease.From > at || at >= lease.To) continue;
-                if (lease.IsHost ? lease.Network != ip : IpPrefix.Mask(ip, lease.PrefixLength) != lease.Network) continue;
+                if (lease.IsHost ? lease.Network != ip : ip.Mask(lease.PrefixLength) != lease.Network) continue;
                 if (best is null || lease.PrefixLength > best.PrefixLength) best = lease;
             }
             if (best is not null) found++;
