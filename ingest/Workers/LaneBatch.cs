@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using FlowPolicy.Core.ClickHouse.RowBinary;
 using FlowPolicy.Core.Flows;
 
@@ -84,25 +86,25 @@ public sealed class LaneBatch : IDisposable
         Note(partition, position, flow: false);
     }
 
-    /// <summary>Counts a consumed message's bytes (for throughput) against the partition's span.</summary>
-    public void AddPayloadBytes(int partition, int bytes)
+    /// <summary>
+    /// Marks the partition's message at <paramref name="offset"/> as wholly added (to this batch or an earlier one) and
+    /// counts its <paramref name="bytes"/> (for throughput) against the partition's span.
+    /// </summary>
+    public void CompleteMessage(int partition, long offset, int bytes)
     {
-        if (_spans.TryGetValue(partition, out var span)) _spans[partition] = span with { Bytes = span.Bytes + bytes };
-    }
-
-    /// <summary>Marks the partition's message at <paramref name="offset"/> as wholly added (to this batch or an earlier one).</summary>
-    public void CompleteMessage(int partition, long offset)
-    {
-        if (_spans.TryGetValue(partition, out var span)) _spans[partition] = span with { CompleteThrough = offset };
+        ref var span = ref CollectionsMarshal.GetValueRefOrNullRef(_spans, partition);
+        if (Unsafe.IsNullRef(ref span)) return;
+        span = span with { CompleteThrough = offset, Bytes = span.Bytes + bytes };
     }
 
     private void Note(int partition, RecordPosition position, bool flow)
     {
         if (StartedTicks == 0) StartedTicks = Environment.TickCount64;
-        if (_spans.TryGetValue(partition, out var span))
-            _spans[partition] = span with { Last = position, FlowRows = span.FlowRows + (flow ? 1 : 0), DeadLetterRows = span.DeadLetterRows + (flow ? 0 : 1) };
-        else
-            _spans[partition] = new PartitionSpan(position, position, flow ? 1 : 0, flow ? 0 : 1, 0, position.Offset - 1);
+        // One lookup per row: this runs for every record the worker stores.
+        ref var span = ref CollectionsMarshal.GetValueRefOrAddDefault(_spans, partition, out bool exists);
+        span = exists
+            ? span with { Last = position, FlowRows = span.FlowRows + (flow ? 1 : 0), DeadLetterRows = span.DeadLetterRows + (flow ? 0 : 1) }
+            : new PartitionSpan(position, position, flow ? 1 : 0, flow ? 0 : 1, 0, position.Offset - 1);
     }
 
     public void Reset()

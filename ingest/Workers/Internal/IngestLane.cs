@@ -214,12 +214,9 @@ internal sealed class IngestLane
         }
         if (state.Abandoned) return;
         // The message is wholly in batches now: once the batch holding its last row is stored, Kafka may skip it.
-        if (last is not null && _batches.IsOpen(last))
-        {
-            last.AddPayloadBytes(partition, value.Length);
-            last.CompleteMessage(partition, offset);
-        }
-        if (last is not null && last.Full && _batches.IsOpen(last)) await FlushThroughAsync(last).ConfigureAwait(false);
+        if (last is null || !_batches.IsOpen(last)) return;
+        last.CompleteMessage(partition, offset, value.Length);
+        if (last.Full) await FlushThroughAsync(last).ConfigureAwait(false);
     }
 
     /// <summary>The batch a dead letter of the partition joins, storing the oldest first when none may be opened; null when abandoned.</summary>

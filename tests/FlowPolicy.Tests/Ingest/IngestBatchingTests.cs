@@ -66,8 +66,7 @@ public sealed class IngestBatchingTests
         batch.AddFlow(Flow(Evening), 20261102, "vpc", "t", 4, new RecordPosition(7, 0), false);
         batch.AddFlow(Flow(Evening), 20261102, "vpc", "t", 9, new RecordPosition(100, 0), false);
         batch.AddFlow(Flow(Evening), 20261102, "vpc", "t", 4, new RecordPosition(8, 1), false);
-        batch.CompleteMessage(4, 7);
-        batch.AddPayloadBytes(4, 300);
+        batch.CompleteMessage(4, 7, bytes: 300);
 
         Assert.Equal([4, 9], batch.Spans.Keys.Order());
         var span = batch.Spans[4];
