@@ -26,7 +26,7 @@ internal sealed class CalicoEmitter : IPolicyEmitter
             string dir = PolicyText.Name(ns);
             var denySpec = YamlNode.Map().Add("selector", "all()")
                 .Add("types", YamlNode.Seq().Add(YamlNode.Str("Ingress")).Add(YamlNode.Str("Egress")));
-            Add(files, dir, "00-default-deny", ns, set, [("purpose", "default deny: an endpoint selected by a policy drops what no rule allows")], denySpec);
+            Add(files, dir, "00-default-deny", ns, set, 0, [("purpose", "default deny: an endpoint selected by a policy drops what no rule allows")], denySpec);
             foreach (var workload in PolicyText.WorkloadsIn(set, ns))
             {
                 var ingress = PolicyText.IngressOf(set, workload).ToList();
@@ -38,18 +38,16 @@ internal sealed class CalicoEmitter : IPolicyEmitter
                 if (ingress.Count > 0)
                 {
                     var rules = YamlNode.Seq();
-                    foreach (var rule in ingress) rules.Add(Rule(rule, rule.Client, ns, ingress: true));
+                    foreach (var rule in ingress) rules.Add(new EvidenceComment(rule)).Add(Rule(rule, rule.Client, ns, ingress: true));
                     spec.Add("ingress", rules);
                 }
                 if (egress.Count > 0)
                 {
                     var rules = YamlNode.Seq();
-                    foreach (var rule in egress) rules.Add(Rule(rule, rule.Server, ns, ingress: false));
+                    foreach (var rule in egress) rules.Add(new EvidenceComment(rule)).Add(Rule(rule, rule.Server, ns, ingress: false));
                     spec.Add("egress", rules);
                 }
-                var annotations = ingress.Select((r, i) => ($"rule.ingress-{i}", PolicyText.Evidence(r)))
-                    .Concat(egress.Select((r, i) => ($"rule.egress-{i}", PolicyText.Evidence(r)))).ToList();
-                Add(files, dir, PolicyText.Name(workload.Workload!), ns, set, annotations, spec);
+                Add(files, dir, PolicyText.Name(workload.Workload!), ns, set, ingress.Count + egress.Count, [], spec);
             }
         }
         return new EmitResult(Format, files.Count, []);
@@ -57,15 +55,15 @@ internal sealed class CalicoEmitter : IPolicyEmitter
 
     public IReadOnlyList<string> Notes(SuggestionSet set, IReadOnlyList<string> namespaceNotes) => [];
 
-    private static void Add(EmittedFiles files, string dir, string name, string ns, SuggestionSet set, IReadOnlyList<(string, string)> annotations, YamlMap spec)
+    private static void Add(EmittedFiles files, string dir, string name, string ns, SuggestionSet set, int rules, IReadOnlyList<(string, string)> annotations, YamlMap spec)
     {
         var enforced = YamlNode.Map().Add("apiVersion", "projectcalico.org/v3").Add("kind", "NetworkPolicy")
-            .Add("metadata", PolicyText.Metadata(name, ns, set, annotations)).Add("spec", spec);
+            .Add("metadata", PolicyText.Metadata(name, ns, set, rules, annotations)).Add("spec", spec);
         files.Add(new EmittedFile($"calico/{dir}/{name}.yaml", [enforced]));
         var stagedSpec = YamlNode.Map().Add("stagedAction", "Set");
-        stagedSpec.Entries.AddRange(spec.Entries);
+        foreach (var (key, value) in spec.Entries) stagedSpec.Add(key, value);
         var staged = YamlNode.Map().Add("apiVersion", "projectcalico.org/v3").Add("kind", "StagedNetworkPolicy")
-            .Add("metadata", PolicyText.Metadata(name, ns, set, annotations)).Add("spec", stagedSpec);
+            .Add("metadata", PolicyText.Metadata(name, ns, set, rules, annotations)).Add("spec", stagedSpec);
         files.Add(new EmittedFile($"calico/staged/{dir}/{name}.yaml", [staged]));
     }
 

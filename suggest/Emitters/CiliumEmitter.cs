@@ -21,7 +21,7 @@ internal sealed class CiliumEmitter : IPolicyEmitter
     {
         foreach (var ns in namespaces)
         {
-            var deny = Policy("default-deny", ns, set, [("purpose", "default deny for every endpoint of the namespace")]);
+            var deny = Policy("default-deny", ns, set, 0, [("purpose", "default deny for every endpoint of the namespace")]);
             deny.Add("spec", YamlNode.Map()
                 .Add("endpointSelector", YamlNode.Map())
                 .Add("ingress", YamlNode.Seq().Add(YamlNode.Map()))
@@ -32,20 +32,18 @@ internal sealed class CiliumEmitter : IPolicyEmitter
                 var ingress = PolicyText.IngressOf(set, workload).ToList();
                 var egress = PolicyText.EgressOf(set, workload).ToList();
                 string name = PolicyText.Name(workload.Workload!);
-                var annotations = ingress.Select((r, i) => ($"rule.ingress-{i}", PolicyText.Evidence(r)))
-                    .Concat(egress.Select((r, i) => ($"rule.egress-{i}", PolicyText.Evidence(r))));
-                var doc = Policy(name, ns, set, annotations);
+                var doc = Policy(name, ns, set, ingress.Count + egress.Count, []);
                 var spec = YamlNode.Map().Add("endpointSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(workload.Selector)));
                 if (ingress.Count > 0)
                 {
                     var rules = YamlNode.Seq();
-                    foreach (var rule in ingress) rules.Add(Rule("from", rule.Client, rule));
+                    foreach (var rule in ingress) rules.Add(new EvidenceComment(rule)).Add(Rule("from", rule.Client, rule));
                     spec.Add("ingress", rules);
                 }
                 if (egress.Count > 0)
                 {
                     var rules = YamlNode.Seq();
-                    foreach (var rule in egress) rules.Add(Rule("to", rule.Server, rule));
+                    foreach (var rule in egress) rules.Add(new EvidenceComment(rule)).Add(Rule("to", rule.Server, rule));
                     spec.Add("egress", rules);
                 }
                 doc.Add("spec", spec);
@@ -57,11 +55,11 @@ internal sealed class CiliumEmitter : IPolicyEmitter
 
     public IReadOnlyList<string> Notes(SuggestionSet set, IReadOnlyList<string> namespaceNotes) => [];
 
-    private static YamlMap Policy(string name, string ns, SuggestionSet set, IEnumerable<(string, string)> annotations) =>
+    private static YamlMap Policy(string name, string ns, SuggestionSet set, int rules, IEnumerable<(string, string)> annotations) =>
         YamlNode.Map()
             .Add("apiVersion", "cilium.io/v2")
             .Add("kind", "CiliumNetworkPolicy")
-            .Add("metadata", PolicyText.Metadata(name, ns, set, annotations));
+            .Add("metadata", PolicyText.Metadata(name, ns, set, rules, annotations));
 
     private static YamlMap Rule(string direction, Peer peer, SuggestedRule rule)
     {

@@ -24,7 +24,7 @@ internal sealed class IstioEmitter : IPolicyEmitter
     {
         foreach (var ns in namespaces)
         {
-            var deny = Policy("allow-nothing", ns, set, [("purpose", "an ALLOW-less policy: every workload of the namespace denies what no ALLOW policy permits")]);
+            var deny = Policy("allow-nothing", ns, set, 0, [("purpose", "an ALLOW-less policy: every workload of the namespace denies what no ALLOW policy permits")]);
             deny.Add("spec", YamlNode.Map());
             files.Add(new EmittedFile($"istio/{PolicyText.Name(ns)}/00-allow-nothing.yaml", [deny]));
             foreach (var workload in PolicyText.WorkloadsIn(set, ns))
@@ -32,9 +32,9 @@ internal sealed class IstioEmitter : IPolicyEmitter
                 var ingress = PolicyText.IngressOf(set, workload).Where(r => r.Protocol == IpProtocols.Tcp && r.Client.Kind != PeerKind.Nodes).ToList();
                 if (ingress.Count == 0) continue;
                 string name = PolicyText.Name(workload.Workload!);
-                var doc = Policy(name, ns, set, ingress.Select((r, i) => ($"rule.rules-{i}", PolicyText.Evidence(r))));
+                var doc = Policy(name, ns, set, ingress.Count, []);
                 var rules = YamlNode.Seq();
-                foreach (var rule in ingress) rules.Add(Rule(rule));
+                foreach (var rule in ingress) rules.Add(new EvidenceComment(rule)).Add(Rule(rule));
                 doc.Add("spec", YamlNode.Map()
                     .Add("selector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(workload.Selector)))
                     .Add("action", "ALLOW")
@@ -56,11 +56,11 @@ internal sealed class IstioEmitter : IPolicyEmitter
         return notes;
     }
 
-    private static YamlMap Policy(string name, string ns, SuggestionSet set, IEnumerable<(string, string)> annotations) =>
+    private static YamlMap Policy(string name, string ns, SuggestionSet set, int rules, IEnumerable<(string, string)> annotations) =>
         YamlNode.Map()
             .Add("apiVersion", "security.istio.io/v1")
             .Add("kind", "AuthorizationPolicy")
-            .Add("metadata", PolicyText.Metadata(name, ns, set, annotations));
+            .Add("metadata", PolicyText.Metadata(name, ns, set, rules, annotations));
 
     private static YamlMap Rule(SuggestedRule rule)
     {

@@ -4,7 +4,7 @@ namespace FlowPolicy.Suggest.Emitters;
 
 /// <summary>
 /// Kubernetes NetworkPolicy (networking.k8s.io/v1): a default deny per namespace, then an ingress and an egress
-/// policy per workload, one rule per neutral rule, evidence in annotations. Node-to-pod traffic needs no rule: the
+/// policy per workload, one rule per neutral rule, its evidence in a comment before it. Node-to-pod traffic needs no rule: the
 /// NetworkPolicy spec always allows traffic from the node a pod runs on (kubelet probes).
 /// </summary>
 internal sealed class KubernetesEmitter : IPolicyEmitter
@@ -21,7 +21,7 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
         var notes = new List<string>();
         foreach (var ns in namespaces)
         {
-            var deny = Policy(PolicyText.Name("default-deny"), ns, set, [("purpose", "default deny: only the allow policies next to it let traffic through")]);
+            var deny = Policy(PolicyText.Name("default-deny"), ns, set, 0, [("purpose", "default deny: only the allow policies next to it let traffic through")]);
             deny.Add("spec", YamlNode.Map()
                 .Add("podSelector", YamlNode.Map())
                 .Add("policyTypes", YamlNode.Seq().Add(YamlNode.Str("Ingress")).Add(YamlNode.Str("Egress"))));
@@ -34,23 +34,23 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
                 ingress = ingress.Where(r => r.Client.Kind != PeerKind.Nodes).ToList();
                 if (ingress.Count > 0 || fromNodes.Count > 0)
                 {
-                    var annotations = ingress.Select((r, i) => ($"rule.ingress-{i}", PolicyText.Evidence(r)))
-                        .Concat(fromNodes.Select((r, i) => ($"node-probe-{i}", "allowed by the NetworkPolicy spec (node->pod), no rule needed: " + PolicyText.Evidence(r)))).ToList();
-                    var doc = Policy(PolicyText.Name(baseName + "-ingress"), ns, set, annotations);
+                    var doc = Policy(PolicyText.Name(baseName + "-ingress"), ns, set, ingress.Count + fromNodes.Count, []);
                     var rules = YamlNode.Seq();
-                    foreach (var rule in ingress) if (Rule("from", rule.Client, ns, rule, notes) is { } r) rules.Add(r);
-                    doc.Add("spec", YamlNode.Map()
+                    foreach (var rule in ingress) AddRule(rules, "from", rule.Client, ns, rule, notes);
+                    var spec = YamlNode.Map()
                         .Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(workload.Selector)))
-                        .Add("policyTypes", YamlNode.Seq().Add(YamlNode.Str("Ingress")))
-                        .Add("ingress", rules));
+                        .Add("policyTypes", YamlNode.Seq().Add(YamlNode.Str("Ingress")));
+                    foreach (var rule in fromNodes)
+                        spec.Add(new EvidenceComment(rule, "node-probe, no rule needed (the NetworkPolicy spec allows node->pod): "));
+                    doc.Add("spec", spec.Add("ingress", rules));
                     files.Add(new EmittedFile($"k8s/{PolicyText.Name(ns)}/{baseName}-ingress.yaml", [doc]));
                 }
                 var egress = PolicyText.EgressOf(set, workload).ToList();
                 if (egress.Count > 0)
                 {
-                    var doc = Policy(PolicyText.Name(baseName + "-egress"), ns, set, egress.Select((r, i) => ($"rule.egress-{i}", PolicyText.Evidence(r))));
+                    var doc = Policy(PolicyText.Name(baseName + "-egress"), ns, set, egress.Count, []);
                     var rules = YamlNode.Seq();
-                    foreach (var rule in egress) if (Rule("to", rule.Server, ns, rule, notes) is { } r) rules.Add(r);
+                    foreach (var rule in egress) AddRule(rules, "to", rule.Server, ns, rule, notes);
                     doc.Add("spec", YamlNode.Map()
                         .Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(workload.Selector)))
                         .Add("policyTypes", YamlNode.Seq().Add(YamlNode.Str("Egress")))
@@ -64,11 +64,20 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
 
     public IReadOnlyList<string> Notes(SuggestionSet set, IReadOnlyList<string> namespaceNotes) => namespaceNotes.Distinct().ToList();
 
-    private static YamlMap Policy(string name, string ns, SuggestionSet set, IEnumerable<(string, string)> annotations) =>
+    private static YamlMap Policy(string name, string ns, SuggestionSet set, int rules, IEnumerable<(string, string)> annotations) =>
         YamlNode.Map()
             .Add("apiVersion", "networking.k8s.io/v1")
             .Add("kind", "NetworkPolicy")
-            .Add("metadata", PolicyText.Metadata(name, ns, set, annotations));
+            .Add("metadata", PolicyText.Metadata(name, ns, set, rules, annotations));
+
+    /// <summary>The rule with its evidence comment before it; a rule that cannot be expressed leaves the comment only.</summary>
+    private static void AddRule(YamlSeq rules, string direction, Peer peer, string policyNamespace, SuggestedRule rule, List<string> notes)
+    {
+        if (Rule(direction, peer, policyNamespace, rule, notes) is { } item)
+            rules.Add(new EvidenceComment(rule)).Add(item);
+        else
+            rules.Add(new EvidenceComment(rule, "not emitted (see report.md): "));
+    }
 
     private static YamlMap? Rule(string direction, Peer peer, string policyNamespace, SuggestedRule rule, List<string> notes)
     {

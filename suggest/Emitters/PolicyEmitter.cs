@@ -78,25 +78,62 @@ internal static class PolicyText
 
     public static IEnumerable<SuggestedRule> EgressOf(SuggestionSet set, Peer workload) => set.Index.FromClient(workload.Key);
 
+    /// <summary>A rule's evidence on one line: "r-id client -> server:port/proto; flows=... confidence=...; flags".</summary>
     public static string Evidence(SuggestedRule rule)
     {
-        var e = rule.Evidence;
-        var flags = rule.Flags.Count == 0 ? "" : "; " + string.Join(",", rule.Flags);
-        return string.Create(CultureInfo.InvariantCulture,
-            $"{rule.Id} {rule.Client.Key} -> {rule.Server.Key}:{rule.Port}/{rule.ProtocolName}; flows={e.Flows} bytes={e.Bytes} first={new TimeText(e.FirstSeen, Seconds: true)} last={new TimeText(e.LastSeen, Seconds: true)} days={e.DaysSeen} replicas={e.ClientReplicas} confidence={rule.Confidence}{flags}");
+        var text = new StringWriter(CultureInfo.InvariantCulture);
+        new EvidenceComment(rule).WriteText(text);
+        return text.ToString();
     }
 
-    public static YamlMap Metadata(string name, string? ns, SuggestionSet set, IEnumerable<(string Key, string Value)> annotations)
+    /// <summary>
+    /// Formats <see cref="Evidence(SuggestedRule)"/> into <paramref name="destination"/> without allocating (a million
+    /// rules are written once per format and direction); false when it does not fit.
+    /// </summary>
+    public static bool TryFormatEvidence(Span<char> destination, SuggestedRule rule, out int written)
+    {
+        var e = rule.Evidence;
+        if (!destination.TryWrite(CultureInfo.InvariantCulture,
+                $"{rule.Id} {rule.Client.Key} -> {rule.Server.Key}:{rule.Port}/{rule.ProtocolName}; flows={e.Flows} bytes={e.Bytes} first={new TimeText(e.FirstSeen, Seconds: true)} last={new TimeText(e.LastSeen, Seconds: true)} days={e.DaysSeen} replicas={e.ClientReplicas} confidence={rule.Confidence}",
+                out written))
+            return false;
+        for (int i = 0; i < rule.Flags.Count; i++)
+        {
+            var flag = rule.Flags[i];
+            var separator = i == 0 ? "; " : ",";
+            if (written + separator.Length + flag.Length > destination.Length) return false;
+            separator.CopyTo(destination[written..]);
+            written += separator.Length;
+            flag.CopyTo(destination[written..]);
+            written += flag.Length;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// The object's metadata. Per-rule evidence is not an annotation: Kubernetes rejects an object whose annotations
+    /// exceed 256 KiB in all, which a server with a few thousand clients reached (the evidence is a comment next to
+    /// each rule instead, <see cref="EvidenceComment"/>). The annotations say how many rules the object holds and
+    /// where their evidence is.
+    /// </summary>
+    public static YamlMap Metadata(string name, string? ns, SuggestionSet set, int rules, IEnumerable<(string Key, string Value)> annotations)
     {
         var meta = YamlNode.Map().Add("name", name);
         if (ns is not null) meta.Add("namespace", ns);
         meta.Add("labels", YamlNode.Map().Add("app.kubernetes.io/managed-by", "flowpolicy"));
         var notes = YamlNode.Map()
             .Add(AnnotationPrefix + "window", string.Create(CultureInfo.InvariantCulture, $"{set.WindowStart:yyyy-MM-ddTHH:mm:ssZ}/{set.WindowEnd:yyyy-MM-ddTHH:mm:ssZ}"));
+        if (rules > 0)
+        {
+            notes.Add(AnnotationPrefix + "rules", YamlNode.Str(rules.ToString(CultureInfo.InvariantCulture)));
+            notes.Add(AnnotationPrefix + "evidence", EvidenceNote);
+        }
         foreach (var (key, value) in annotations) notes.Add(AnnotationPrefix + key, value);
         meta.Add("annotations", notes);
         return meta;
     }
+
+    public const string EvidenceNote = "a comment before each rule in the suggested file; suggestions.json by rule id";
 
     public static YamlMap MatchLabels(IEnumerable<KeyValuePair<string, string>> labels)
     {
@@ -106,6 +143,27 @@ internal static class PolicyText
     }
 
     public static bool HasPorts(SuggestedRule rule) => IpProtocols.HasPorts(rule.Protocol);
+}
+
+/// <summary>A rule's evidence as the comment before the rule that allows it (or before where it would be).</summary>
+internal sealed class EvidenceComment(SuggestedRule rule, string? lead = null) : YamlComment
+{
+    [ThreadStatic] private static char[]? t_buffer;
+
+    public override void WriteText(TextWriter w)
+    {
+        if (lead is not null) WriteOneLine(w, lead);
+        var buffer = t_buffer ??= new char[1024];
+        if (PolicyText.TryFormatEvidence(buffer, rule, out int written))
+        {
+            WriteOneLine(w, buffer.AsSpan(0, written));
+            return;
+        }
+        // Very long workload keys: format on the heap (rare).
+        var larger = new char[buffer.Length * 16];
+        if (PolicyText.TryFormatEvidence(larger, rule, out written)) WriteOneLine(w, larger.AsSpan(0, written));
+        else WriteOneLine(w, $"{rule.Id} {rule}");
+    }
 }
 
 /// <summary>

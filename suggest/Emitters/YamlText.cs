@@ -14,6 +14,7 @@ internal abstract class YamlNode
     public static YamlSeq Seq() => new();
     public static YamlScalar Str(string value) => new(value, quoted: NeedsQuotes(value));
     public static YamlScalar Int(long value) => new(value.ToString(CultureInfo.InvariantCulture), quoted: false);
+    public static YamlComment Comment(string text) => new TextComment(text);
 
     private static readonly HashSet<string> Reserved = new(StringComparer.OrdinalIgnoreCase)
         { "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~" };
@@ -87,26 +88,66 @@ internal sealed class YamlScalar(string value, bool quoted) : YamlNode
     }
 }
 
+/// <summary>
+/// A "# ..." line before the next entry of a map or item of a sequence: the reviewer's evidence next to the rule it
+/// is about. Comments never reach the cluster, so they are not bound by the 256 KiB limit on annotations.
+/// </summary>
+internal abstract class YamlComment : YamlNode
+{
+    /// <summary>Writes the comment's text, without "# " and the line end; line breaks are replaced by the writer's caller.</summary>
+    public abstract void WriteText(TextWriter w);
+
+    /// <summary>Writes <paramref name="text"/> on one line: a line break or control character would end the comment.</summary>
+    public static void WriteOneLine(TextWriter w, ReadOnlySpan<char> text)
+    {
+        int plain = 0;
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (text[i] >= 0x20 && text[i] != 0x7f) continue;
+            w.Write(text[plain..i]);
+            w.Write(' ');
+            plain = i + 1;
+        }
+        w.Write(text[plain..]);
+    }
+}
+
+internal sealed class TextComment(string text) : YamlComment
+{
+    public override void WriteText(TextWriter w) => WriteOneLine(w, text);
+}
+
 internal sealed class YamlMap : YamlNode
 {
     public List<KeyValuePair<string, YamlNode>> Entries { get; } = new();
 
+    /// <summary>Entries that are not comments: a map of comments only is written as "{}" (after its comments).</summary>
+    public int ValueCount { get; private set; }
+
     public YamlMap Add(string key, YamlNode value)
     {
         Entries.Add(new(key, value));
+        if (value is not YamlComment) ValueCount++;
         return this;
     }
 
     public YamlMap Add(string key, string value) => Add(key, Str(value));
+
+    /// <summary>A comment line before the next entry (never the first entry of a map that is a sequence item).</summary>
+    public YamlMap Add(YamlComment comment) => Add("#", comment);
 }
 
 internal sealed class YamlSeq : YamlNode
 {
     public List<YamlNode> Items { get; } = new();
 
+    /// <summary>Items that are not comments: a sequence of comments only is written as "[]" (after its comments).</summary>
+    public int ValueCount { get; private set; }
+
     public YamlSeq Add(YamlNode item)
     {
         Items.Add(item);
+        if (item is not YamlComment) ValueCount++;
         return this;
     }
 }
@@ -154,10 +195,33 @@ internal static class YamlWriter
             if (!(firstLine && indent < 0)) Indent(w, Math.Max(indent, 0));
             firstLine = false;
             int level = Math.Abs(indent);
-            YamlScalar.WriteText(w, key, YamlNode.NeedsQuotes(key));
-            w.Write(':');
-            WriteValue(w, value, level);
+            if (value is YamlComment comment)
+                WriteComment(w, comment);
+            else
+            {
+                YamlScalar.WriteText(w, key, YamlNode.NeedsQuotes(key));
+                w.Write(':');
+                WriteValue(w, value, level);
+            }
             if (indent < 0) indent = level;
+        }
+    }
+
+    private static void WriteComment(TextWriter w, YamlComment comment)
+    {
+        w.Write("# ");
+        comment.WriteText(w);
+        w.Write('\n');
+    }
+
+    /// <summary>The comments of a map or sequence without values, after its "{}" or "[]".</summary>
+    private static void WriteComments(TextWriter w, IEnumerable<YamlNode> nodes, int indent)
+    {
+        foreach (var node in nodes)
+        {
+            if (node is not YamlComment comment) continue;
+            Indent(w, indent);
+            WriteComment(w, comment);
         }
     }
 
@@ -170,11 +234,13 @@ internal static class YamlWriter
                 scalar.WriteText(w);
                 w.Write('\n');
                 break;
-            case YamlMap map when map.Entries.Count == 0:
+            case YamlMap map when map.ValueCount == 0:
                 w.Write(" {}\n");
+                WriteComments(w, map.Entries.Select(e => e.Value), level + 2);
                 break;
-            case YamlSeq seq when seq.Items.Count == 0:
+            case YamlSeq seq when seq.ValueCount == 0:
                 w.Write(" []\n");
+                WriteComments(w, seq.Items, level + 2);
                 break;
             case YamlMap map:
                 w.Write('\n');
@@ -192,12 +258,17 @@ internal static class YamlWriter
         foreach (var item in seq.Items)
         {
             Indent(w, indent);
+            if (item is YamlComment comment)
+            {
+                WriteComment(w, comment);
+                continue;
+            }
             w.Write("- ");
             switch (item)
             {
                 case YamlScalar scalar: scalar.WriteText(w); w.Write('\n'); break;
-                case YamlMap map when map.Entries.Count == 0: w.Write("{}\n"); break;
-                case YamlSeq inner when inner.Items.Count == 0: w.Write("[]\n"); break;
+                case YamlMap map when map.ValueCount == 0: w.Write("{}\n"); WriteComments(w, map.Entries.Select(e => e.Value), indent + 2); break;
+                case YamlSeq inner when inner.ValueCount == 0: w.Write("[]\n"); WriteComments(w, inner.Items, indent + 2); break;
                 // Map entries of an item line up two columns right of the dash; -indent marks "first key on the dash line".
                 case YamlMap map: WriteMapBody(w, map, -(indent + 2)); break;
                 case YamlSeq inner: w.Write('\n'); WriteSeq(w, inner, indent + 2); break;

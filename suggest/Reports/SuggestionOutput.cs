@@ -59,6 +59,7 @@ public sealed class SuggestionOutput
         int partsPerFormat = Math.Clamp(set.Namespaces.Count, 1, Environment.ProcessorCount);
         var parts = new EmitResult?[emitters.Count, partsPerFormat];
         var writtenBy = new List<string>[emitters.Count, partsPerFormat];
+        var largeBy = new List<(string Path, long Bytes)>[emitters.Count, partsPerFormat];
         bool json = _options.Formats.Contains("json");
         using var report = new StreamWriter(Create(root, "report.md", []), Utf8, 64 * 1024);
         // Largest first, so the last item to start is a small one.
@@ -70,6 +71,7 @@ public sealed class SuggestionOutput
                 int from = set.Namespaces.Count * part / partsPerFormat, to = set.Namespaces.Count * (part + 1) / partsPerFormat;
                 var namespaces = set.Namespaces.Skip(from).Take(to - from).ToList();
                 var partWritten = writtenBy[index, part] = [];
+                var partLarge = largeBy[index, part] = [];
                 work.Add((WorkOrder(emitters[index].Format), () =>
                 {
                     // Each file is written as it is made (a large set is gigabytes of YAML).
@@ -77,8 +79,9 @@ public sealed class SuggestionOutput
                     using var writer = new FileTextWriter();
                     parts[index, part] = emitters[index].Emit(set, namespaces, new EmittedFiles(file =>
                     {
-                        WriteFile(root, file, writer, directories);
+                        long bytes = WriteFile(root, file, writer, directories);
                         partWritten.Add(file.RelativePath);
+                        if (bytes > ClientSideApplyLimit) partLarge.Add((file.RelativePath, bytes));
                     }));
                 }));
             }
@@ -101,7 +104,10 @@ public sealed class SuggestionOutput
                 files += parts[i, p]!.FileCount;
                 notes.AddRange(parts[i, p]!.Notes);
             }
-            results.Add(new EmitResult(emitters[i].Format, files, emitters[i].Notes(set, notes)));
+            var formatNotes = new List<string>(emitters[i].Notes(set, notes));
+            for (int p = 0; p < partsPerFormat; p++)
+                foreach (var (path, bytes) in largeBy[i, p]) formatNotes.Add(LargeObjectNote(path, bytes));
+            results.Add(new EmitResult(emitters[i].Format, files, formatNotes));
         }
         MarkdownReport.WriteFormats(report, results, assumptions);
 
@@ -111,6 +117,23 @@ public sealed class SuggestionOutput
         if (json) written.Add("suggestions.json");
         written.Add("report.md");
         return written;
+    }
+
+    /// <summary>
+    /// Client-side `kubectl apply` copies the whole object into the last-applied-configuration annotation, and the API
+    /// server rejects annotations over 256 KiB; a server workload with thousands of clients gets a policy that large.
+    /// </summary>
+    internal const long ClientSideApplyLimit = 256 * 1024;
+
+    /// <summary>etcd's default request limit (1.5 MiB): an object above it cannot be stored however it is applied.</summary>
+    internal const long StoredObjectLimit = 1536 * 1024;
+
+    internal static string LargeObjectNote(string path, long bytes)
+    {
+        string size = (bytes / 1024.0).ToString("#,0", System.Globalization.CultureInfo.InvariantCulture) + " KiB";
+        return bytes > StoredObjectLimit
+            ? $"{path} is {size} (evidence comments included): above the 1.5 MiB an API server stores by default (etcd's request limit); split its rules over several policies selecting the same workload, or select clients by namespace."
+            : $"{path} is {size} (evidence comments included): plain `kubectl apply` keeps a copy of the object in an annotation limited to 256 KiB and may refuse it; apply it with `kubectl apply --server-side`.";
     }
 
     /// <summary>Bigger outputs first (measured at 1M rules: calico 1.4 GB, suggestions.json 1.8 GB, report.md 0.45 GB).</summary>
@@ -145,7 +168,8 @@ public sealed class SuggestionOutput
 
     internal static IReadOnlyList<IPolicyEmitter> Emitters() => [new KubernetesEmitter(), new CiliumEmitter(), new IstioEmitter(), new CalicoEmitter()];
 
-    private static void WriteFile(string root, EmittedFile file, FileTextWriter writer, HashSet<string> directories)
+    /// <summary>Writes the file; returns its size in bytes.</summary>
+    private static long WriteFile(string root, EmittedFile file, FileTextWriter writer, HashSet<string> directories)
     {
         var path = Confine(root, file.RelativePath);
         CreateDirectory(path, directories);
@@ -158,6 +182,7 @@ public sealed class SuggestionOutput
         {
             writer.CloseFile();
         }
+        return writer.BytesWritten;
     }
 
     private static FileStream Create(string root, string relative, HashSet<string> directories)
@@ -199,6 +224,9 @@ internal sealed class FileTextWriter : TextWriter
     private int _used;
     private FileStream? _file;
 
+    /// <summary>Bytes written to the current (or last closed) file.</summary>
+    public long BytesWritten { get; private set; }
+
     public FileTextWriter() : base(System.Globalization.CultureInfo.InvariantCulture) { }
 
     public override Encoding Encoding => Utf8;
@@ -209,6 +237,7 @@ internal sealed class FileTextWriter : TextWriter
         _file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 0);
         _encoder.Reset();
         _used = 0;
+        BytesWritten = 0;
     }
 
     public void CloseFile()
@@ -251,6 +280,7 @@ internal sealed class FileTextWriter : TextWriter
     {
         int n = _encoder.GetBytes(_chars, 0, _used, _bytes, 0, flush);
         _file!.Write(_bytes, 0, n);
+        BytesWritten += n;
         _used = 0;
     }
 

@@ -1,0 +1,136 @@
+using FlowPolicy.Core.Edges;
+using FlowPolicy.Core.Flows;
+using FlowPolicy.Core.Net;
+using FlowPolicy.Suggest.Emitters;
+using FlowPolicy.Suggest.Inference;
+using FlowPolicy.Suggest.Reports;
+using YamlDotNet.RepresentationModel;
+using YamlNode = FlowPolicy.Suggest.Emitters.YamlNode;
+
+namespace FlowPolicy.Tests.Suggest;
+
+/// <summary>Every rule in a policy file carries its evidence, and no object grows past what the Kubernetes API accepts.</summary>
+public sealed class PolicyEvidenceTests(SampleSuggestion sample) : IClassFixture<SampleSuggestion>
+{
+    /// <summary>Kubernetes rejects an object whose annotations (keys and values) exceed 256 KiB in all.</summary>
+    private const int AnnotationLimit = 256 * 1024;
+
+    [Theory]
+    [InlineData("k8s")]
+    [InlineData("cilium")]
+    [InlineData("calico")]
+    [InlineData("istio")]
+    public void Each_rule_has_its_evidence_in_a_comment_right_before_the_rule_that_allows_it(string format)
+    {
+        var byId = sample.Set.Rules.ToDictionary(r => r.Id);
+        var seen = new HashSet<string>();
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(sample.Out, format), "*.yaml", SearchOption.AllDirectories))
+        {
+            var lines = File.ReadAllLines(file);
+            int comments = 0;
+            for (int i = 0; i < lines.Length; i++)
+            {
+                var line = lines[i].TrimStart();
+                if (!line.StartsWith("# ", StringComparison.Ordinal)) continue;
+                var text = line[2..];
+                // A rule k8s cannot or need not express keeps its evidence with the reason in front.
+                bool explained = text.StartsWith("node-probe", StringComparison.Ordinal) || text.StartsWith("not emitted", StringComparison.Ordinal);
+                var id = explained ? text[(text.IndexOf("r-", StringComparison.Ordinal))..].Split(' ')[0] : text.Split(' ')[0];
+                Assert.True(byId.TryGetValue(id, out var rule), $"{file}:{i + 1}: no rule {id}");
+                Assert.EndsWith(PolicyText.Evidence(rule), text);
+                comments++;
+                seen.Add(id);
+                if (explained) continue;
+                // The next line is the rule's item, at the comment's indentation.
+                Assert.Equal(lines[i].Length - line.Length, lines[i + 1].Length - lines[i + 1].TrimStart().Length);
+                Assert.StartsWith("- ", lines[i + 1].TrimStart());
+            }
+            var metadata = PolicyYaml.Get(Assert.Single(Documents(file)), "metadata");
+            var annotations = PolicyYaml.Pairs(PolicyYaml.Get(metadata, "annotations")).ToDictionary(p => p.Key, p => p.Value);
+            Assert.DoesNotContain(annotations.Keys, k => k.StartsWith("flowpolicy.io/rule.", StringComparison.Ordinal));
+            Assert.Equal(comments == 0 ? null : comments.ToString(System.Globalization.CultureInfo.InvariantCulture), annotations.GetValueOrDefault("flowpolicy.io/rules"));
+        }
+        var expected = sample.Set.Rules
+            .Where(r => format != "istio" || (r.Protocol == IpProtocols.Tcp && r.Server.IsWorkload && r.Client.Kind != PeerKind.Nodes))
+            .Select(r => r.Id);
+        Assert.Equal(expected.Order(StringComparer.Ordinal), seen.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void A_server_with_thousands_of_clients_stays_within_the_annotation_limit_and_keeps_every_rule_and_its_evidence()
+    {
+        var server = Workload("data", "shared-postgres", ("app", "shared-postgres"));
+        var edges = new List<Edge>();
+        for (int i = 0; i < 3000; i++)
+        {
+            var client = Workload($"team-{i % 40:D2}", $"a-rather-long-service-name-{i:D4}", ("app", $"a-rather-long-service-name-{i:D4}"), ("tier", "backend"));
+            edges.Add(new Edge(client, server, 5432, IpProtocols.Tcp)
+            {
+                Flows = 500 + i, Bytes = 1_000_000UL + (ulong)i, FirstSeen = T(0), LastSeen = T(24 * 7 - 1),
+                Days = Enumerable.Range(0, 7).Select(d => DateOnly.FromDateTime(T(24 * d))).ToList(),
+            });
+        }
+        var set = new RuleInference(new SuggestOptions { WindowStart = T(0), WindowEnd = T(24 * 7) }).Infer(edges);
+        Assert.Equal(3000, set.Rules.Count);
+        var dir = Path.Combine(sample.Directory, "crowded");
+        new SuggestionOutput(new SuggestionOutputOptions { Directory = dir }).Write(set);
+
+        foreach (var file in Directory.EnumerateFiles(dir, "*.yaml", SearchOption.AllDirectories))
+            foreach (var doc in Documents(file))
+            {
+                long size = PolicyYaml.Pairs(PolicyYaml.Get(PolicyYaml.Get(doc, "metadata"), "annotations")).Sum(p => (long)p.Key.Length + p.Value.Length);
+                Assert.True(size < AnnotationLimit, $"{file}: {size} bytes of annotations");
+            }
+        foreach (var file in new[] { "k8s/data/shared-postgres-ingress.yaml", "cilium/data/shared-postgres.yaml", "calico/data/shared-postgres.yaml", "istio/data/shared-postgres.yaml" })
+        {
+            var text = File.ReadAllText(Path.Combine(dir, file));
+            foreach (var rule in set.Rules) Assert.Contains("# " + PolicyText.Evidence(rule) + "\n", text);
+            var policy = Assert.Single(Documents(Path.Combine(dir, file)));
+            var spec = PolicyYaml.Get(policy, "spec");
+            Assert.Equal(3000, PolicyYaml.Seq(spec, file.StartsWith("istio", StringComparison.Ordinal) ? "rules" : "ingress").Count());
+            // Too large for client-side kubectl apply: the report says how to apply it.
+            long bytes = new FileInfo(Path.Combine(dir, file)).Length;
+            Assert.True(bytes > SuggestionOutput.ClientSideApplyLimit, $"{file}: {bytes} bytes");
+            Assert.Contains("- " + SuggestionOutput.LargeObjectNote(file, bytes) + "\n", File.ReadAllText(Path.Combine(dir, "report.md")));
+        }
+        Assert.DoesNotContain("kubectl apply --server-side", File.ReadAllText(Path.Combine(sample.Out, "report.md")));
+    }
+
+    [Fact]
+    public void Comments_are_one_line_and_the_yaml_around_them_parses_unchanged()
+    {
+        var doc = YamlNode.Map()
+            .Add(YamlNode.Comment("before the first key\nwith a line break"))
+            .Add("empty", YamlNode.Seq().Add(YamlNode.Comment("only a comment")))
+            .Add("items", YamlNode.Seq()
+                .Add(YamlNode.Comment("first"))
+                .Add(YamlNode.Map().Add(YamlNode.Comment("on the dash line")).Add("a", "1").Add("b", "x"))
+                .Add(YamlNode.Comment("second"))
+                .Add(YamlNode.Str("plain")))
+            .Add("map", YamlNode.Map().Add(YamlNode.Comment("only")));
+        var text = YamlWriter.Write([doc]);
+        Assert.Contains("# before the first key with a line break\n", text);
+        var stream = new YamlStream();
+        stream.Load(new StringReader(text));
+        var root = (YamlMappingNode)stream.Documents.Single().RootNode;
+        Assert.Empty(((YamlSequenceNode)root["empty"]).Children);
+        var items = ((YamlSequenceNode)root["items"]).Children;
+        Assert.Equal(2, items.Count);
+        Assert.Equal("1", ((YamlScalarNode)((YamlMappingNode)items[0])["a"]).Value);
+        Assert.Equal("x", ((YamlScalarNode)((YamlMappingNode)items[0])["b"]).Value);
+        Assert.Equal("plain", ((YamlScalarNode)items[1]).Value);
+        Assert.Empty(((YamlMappingNode)root["map"]).Children);
+    }
+
+    private static List<YamlMappingNode> Documents(string file)
+    {
+        var stream = new YamlStream();
+        using (var reader = new StreamReader(file)) stream.Load(reader);
+        return stream.Documents.Select(d => (YamlMappingNode)d.RootNode).ToList();
+    }
+
+    private static DateTime T(int hours) => new DateTime(2026, 11, 2, 0, 0, 0, DateTimeKind.Utc).AddHours(hours);
+
+    private static Endpoint Workload(string ns, string name, params (string, string)[] labels) =>
+        Endpoint.FromIdentity(new WorkloadIdentity(EndpointKind.Pod, ns, name, "Deployment", labels: labels.Select(l => KeyValuePair.Create(l.Item1, l.Item2))));
+}
