@@ -28,15 +28,22 @@ internal static class SuggestCommand
             Description = $"Comma-separated outputs: {string.Join(",", SuggestionOutputOptions.AllFormats)} (report.md always).",
             DefaultValueFactory = _ => string.Join(",", SuggestionOutputOptions.AllFormats),
         };
+        var layout = new Option<string>("--layout")
+        {
+            Description = "workload: FORMAT/NS/ with a file per policy (default); namespace: FORMAT/NS.yaml, every policy of the namespace as one multi-document file (fewer files for thousands of workloads).",
+            DefaultValueFactory = _ => "workload",
+        };
+        layout.AcceptOnlyFromAmong("workload", "namespace");
         var command = new Command("suggest",
             "Propose least-privilege allow rules from the observed baseline: every dependency seen (DNS, start-up-only, weekly) kept with its evidence, " +
             "noise (scanners, one-off bare pods) left out with the reason, exported as Kubernetes, Cilium, Istio and Calico policies.\n\n" +
             "Examples:\n" +
             "  flowpolicy suggest --flows hubble.json vpc.log.gz --inventory leases.jsonl nodes.json --out policies\n" +
             "  flowpolicy suggest --flows flows.jsonl --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --emit k8s,json --out out\n" +
+            "  flowpolicy suggest --clickhouse http://localhost:8123 --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --emit k8s --layout namespace --out out\n" +
             "  flowpolicy suggest --clickhouse http://localhost:8123 --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --intent policies/ --out diff")
         {
-            flows, inventory, format, from, to, clickhouse, database, intent, output, emit,
+            flows, inventory, format, from, to, clickhouse, database, intent, output, emit, layout,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -49,6 +56,7 @@ internal static class SuggestCommand
             {
                 Directory = parse.GetValue(output)!,
                 Formats = parse.GetValue(emit)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList(),
+                Layout = parse.GetValue(layout) == "namespace" ? SuggestionLayout.Namespace : SuggestionLayout.Workload,
             };
             var inferenceOptions = new SuggestOptions { WindowStart = start, WindowEnd = end };
             try

@@ -14,8 +14,8 @@ internal sealed record EmittedFile(string RelativePath, IReadOnlyList<YamlMap> D
     public void WriteTo(TextWriter writer) => YamlWriter.Write(writer, Documents);
 }
 
-/// <summary>What one format's emitter produced, plus what it could not express exactly (for the report).</summary>
-internal sealed record EmitResult(string Format, int FileCount, IReadOnlyList<string> Notes);
+/// <summary>What one format's emitter produced (how many policy objects), plus what it could not express exactly (for the report).</summary>
+internal sealed record EmitResult(string Format, int ObjectCount, IReadOnlyList<string> Notes);
 
 /// <summary>
 /// Takes an emitter's files as they are made and hands each to the writer at once: a large rule set (10,000

@@ -123,7 +123,7 @@ internal static class MarkdownReport
         Line();
         foreach (var result in emitted)
         {
-            Line(I($"### {result.Format} ({result.FileCount} files)"));
+            Line(I($"### {result.Format} ({result.ObjectCount} policy objects)"));
             Line();
             if (assumptions.TryGetValue(result.Format, out var text)) Line(text);
             Line();

@@ -4,6 +4,15 @@ using FlowPolicy.Suggest.Inference;
 
 namespace FlowPolicy.Suggest.Reports;
 
+/// <summary>How policy files are laid out in each format's directory.</summary>
+public enum SuggestionLayout
+{
+    /// <summary>FORMAT/NS/00-default-deny.yaml and a file per workload policy (NAME.yaml, NAME-ingress.yaml, ...).</summary>
+    Workload,
+    /// <summary>FORMAT/NS.yaml: every policy of the namespace in one multi-document file, in the same order.</summary>
+    Namespace,
+}
+
 /// <summary>Which outputs to write.</summary>
 public sealed class SuggestionOutputOptions
 {
@@ -12,6 +21,7 @@ public sealed class SuggestionOutputOptions
     public required string Directory { get; init; }
     /// <summary>Any of <see cref="AllFormats"/>; report.md is always written.</summary>
     public IReadOnlyList<string> Formats { get; init; } = AllFormats;
+    public SuggestionLayout Layout { get; init; } = SuggestionLayout.Workload;
 
     public void Validate()
     {
@@ -75,13 +85,11 @@ public sealed class SuggestionOutput
                 work.Add((WorkOrder(emitters[index].Format), () =>
                 {
                     // Each file is written as it is made (a large set is gigabytes of YAML).
-                    var directories = new HashSet<string>(StringComparer.Ordinal);
-                    using var writer = new FileTextWriter();
+                    using var files = new PolicyFiles(root, _options.Layout);
                     parts[index, part] = emitters[index].Emit(set, namespaces, new EmittedFiles(file =>
                     {
-                        long bytes = WriteFile(root, file, writer, directories);
-                        partWritten.Add(file.RelativePath);
-                        if (bytes > ClientSideApplyLimit) partLarge.Add((file.RelativePath, bytes));
+                        var (path, size) = files.Write(file, partWritten);
+                        if (size > ClientSideApplyLimit) partLarge.Add((path, size));
                     }));
                 }));
             }
@@ -101,7 +109,7 @@ public sealed class SuggestionOutput
             var notes = new List<string>();
             for (int p = 0; p < partsPerFormat; p++)
             {
-                files += parts[i, p]!.FileCount;
+                files += parts[i, p]!.ObjectCount;
                 notes.AddRange(parts[i, p]!.Notes);
             }
             var formatNotes = new List<string>(emitters[i].Notes(set, notes));
@@ -128,12 +136,15 @@ public sealed class SuggestionOutput
     /// <summary>etcd's default request limit (1.5 MiB): an object above it cannot be stored however it is applied.</summary>
     internal const long StoredObjectLimit = 1536 * 1024;
 
-    internal static string LargeObjectNote(string path, long bytes)
+    /// <param name="path">The file, or for the namespace layout "FILE (POLICY)".</param>
+    /// <param name="size">The object's text in characters (bytes for ASCII), evidence comments included.</param>
+    internal static string LargeObjectNote(string path, long size)
     {
-        string size = (bytes / 1024.0).ToString("#,0", System.Globalization.CultureInfo.InvariantCulture) + " KiB";
+        long bytes = size;
+        string text = (bytes / 1024.0).ToString("#,0", System.Globalization.CultureInfo.InvariantCulture) + " KiB";
         return bytes > StoredObjectLimit
-            ? $"{path} is {size} (evidence comments included): above the 1.5 MiB an API server stores by default (etcd's request limit); split its rules over several policies selecting the same workload, or select clients by namespace."
-            : $"{path} is {size} (evidence comments included): plain `kubectl apply` keeps a copy of the object in an annotation limited to 256 KiB and may refuse it; apply it with `kubectl apply --server-side`.";
+            ? $"{path} is {text} (evidence comments included): above the 1.5 MiB an API server stores by default (etcd's request limit); split its rules over several policies selecting the same workload, or select clients by namespace."
+            : $"{path} is {text} (evidence comments included): plain `kubectl apply` keeps a copy of the object in an annotation limited to 256 KiB and may refuse it; apply it with `kubectl apply --server-side`.";
     }
 
     /// <summary>Bigger outputs first (measured at 1M rules: calico 1.4 GB, suggestions.json 1.8 GB, report.md 0.45 GB).</summary>
@@ -168,24 +179,7 @@ public sealed class SuggestionOutput
 
     internal static IReadOnlyList<IPolicyEmitter> Emitters() => [new KubernetesEmitter(), new CiliumEmitter(), new IstioEmitter(), new CalicoEmitter()];
 
-    /// <summary>Writes the file; returns its size in bytes.</summary>
-    private static long WriteFile(string root, EmittedFile file, FileTextWriter writer, HashSet<string> directories)
-    {
-        var path = Confine(root, file.RelativePath);
-        CreateDirectory(path, directories);
-        writer.Open(path);
-        try
-        {
-            file.WriteTo(writer);
-        }
-        finally
-        {
-            writer.CloseFile();
-        }
-        return writer.BytesWritten;
-    }
-
-    private static FileStream Create(string root, string relative, HashSet<string> directories)
+    internal static FileStream Create(string root, string relative, HashSet<string> directories)
     {
         var path = Confine(root, relative);
         CreateDirectory(path, directories);
@@ -193,7 +187,7 @@ public sealed class SuggestionOutput
     }
 
     /// <summary>Tens of thousands of files share a few hundred directories: create each once.</summary>
-    private static void CreateDirectory(string path, HashSet<string> directories)
+    internal static void CreateDirectory(string path, HashSet<string> directories)
     {
         var dir = Path.GetDirectoryName(path)!;
         if (directories.Add(dir)) System.IO.Directory.CreateDirectory(dir);
@@ -211,6 +205,71 @@ public sealed class SuggestionOutput
 }
 
 /// <summary>
+/// Where one emitter part's files go: a file each (<see cref="SuggestionLayout.Workload"/>), or the files of a
+/// namespace directory as the documents of one FORMAT/NS.yaml (<see cref="SuggestionLayout.Namespace"/>: 10,000
+/// workloads make ~20,000 files per format, and creating a file costs more than writing 50 KB into one).
+/// </summary>
+internal sealed class PolicyFiles(string root, SuggestionLayout layout) : IDisposable
+{
+    private readonly HashSet<string> _directories = new(StringComparer.Ordinal);
+    // Emitters finish a namespace before the next, but may alternate between two directories of it (Calico's
+    // enforced and staged copies): a file stays open until two newer ones are.
+    private readonly List<(string Path, FileTextWriter Writer)> _open = new();
+    private readonly HashSet<string> _closed = new(StringComparer.Ordinal);
+
+    /// <summary>Writes <paramref name="file"/>; adds a new file's path to <paramref name="written"/>. Returns where the object is and its size.</summary>
+    public (string Where, long Size) Write(EmittedFile file, List<string> written)
+    {
+        string target = layout == SuggestionLayout.Workload
+            ? file.RelativePath
+            : Path.GetDirectoryName(file.RelativePath)!.Replace('\\', '/') + ".yaml";
+        int at = _open.FindIndex(o => o.Path == target);
+        FileTextWriter writer;
+        if (at >= 0)
+        {
+            writer = _open[at].Writer;
+            writer.Write("---\n");
+        }
+        else
+        {
+            if (!_closed.Add(target)) throw new InvalidOperationException($"{target} was already written and closed: an emitter went back to a finished namespace");
+            writer = _open.Count >= 2 ? Close(0) : new FileTextWriter();
+            var path = SuggestionOutput.Confine(root, target);
+            SuggestionOutput.CreateDirectory(path, _directories);
+            writer.Open(path);
+            _open.Add((target, writer));
+            written.Add(target);
+        }
+        long before = writer.CharsWritten + writer.Pending;
+        file.WriteTo(writer);
+        long size = writer.CharsWritten + writer.Pending - before;
+        return (layout == SuggestionLayout.Workload ? target : $"{target} ({Path.GetFileNameWithoutExtension(file.RelativePath)})", size);
+    }
+
+    /// <summary>Closes the open file at <paramref name="index"/>; returns its writer for reuse.</summary>
+    private FileTextWriter Close(int index)
+    {
+        var writer = _open[index].Writer;
+        _open.RemoveAt(index);
+        writer.CloseFile();
+        return writer;
+    }
+
+    public void Dispose()
+    {
+        Exception? first = null;
+        while (_open.Count > 0)
+        {
+            var writer = _open[0].Writer;
+            try { Close(0); }
+            catch (Exception e) { first ??= e; }
+            writer.Dispose();
+        }
+        if (first is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+    }
+}
+
+/// <summary>
 /// UTF-8 text into one file at a time, with buffers reused from file to file: tens of thousands of policy files are
 /// encoded straight from the YAML writer into a 48 KiB buffer, without a string or byte array per file.
 /// </summary>
@@ -224,8 +283,11 @@ internal sealed class FileTextWriter : TextWriter
     private int _used;
     private FileStream? _file;
 
-    /// <summary>Bytes written to the current (or last closed) file.</summary>
-    public long BytesWritten { get; private set; }
+    /// <summary>Characters written to the current (or last closed) file, less <see cref="Pending"/>.</summary>
+    public long CharsWritten { get; private set; }
+
+    /// <summary>Characters buffered, not yet encoded.</summary>
+    public int Pending => _used;
 
     public FileTextWriter() : base(System.Globalization.CultureInfo.InvariantCulture) { }
 
@@ -237,7 +299,7 @@ internal sealed class FileTextWriter : TextWriter
         _file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 0);
         _encoder.Reset();
         _used = 0;
-        BytesWritten = 0;
+        CharsWritten = 0;
     }
 
     public void CloseFile()
@@ -280,7 +342,7 @@ internal sealed class FileTextWriter : TextWriter
     {
         int n = _encoder.GetBytes(_chars, 0, _used, _bytes, 0, flush);
         _file!.Write(_bytes, 0, n);
-        BytesWritten += n;
+        CharsWritten += _used;
         _used = 0;
     }
 

@@ -97,6 +97,26 @@ public sealed class PolicyEvidenceTests(SampleSuggestion sample) : IClassFixture
     }
 
     [Fact]
+    public void The_namespace_layout_holds_the_workload_layout_files_of_each_namespace_in_one_file_in_the_same_order()
+    {
+        var byWorkload = Path.Combine(sample.Directory, "by-workload");
+        var byNamespace = Path.Combine(sample.Directory, "by-namespace");
+        var workloadFiles = new SuggestionOutput(new SuggestionOutputOptions { Directory = byWorkload }).Write(sample.Set);
+        var namespaceFiles = new SuggestionOutput(new SuggestionOutputOptions { Directory = byNamespace, Layout = SuggestionLayout.Namespace }).Write(sample.Set);
+
+        var policyFiles = workloadFiles.Where(f => f.EndsWith(".yaml", StringComparison.Ordinal)).ToList();
+        var expected = policyFiles.GroupBy(f => Path.GetDirectoryName(f)! + ".yaml")
+            .ToDictionary(g => g.Key, g => string.Join("---\n", g.Select(f => File.ReadAllText(Path.Combine(byWorkload, f)))));
+        Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), namespaceFiles.Where(f => f.EndsWith(".yaml", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        Assert.Contains("calico/staged/shop.yaml", expected.Keys);
+        foreach (var (file, text) in expected)
+            Assert.Equal(text, File.ReadAllText(Path.Combine(byNamespace, file)));
+        Assert.Equal(File.ReadAllText(Path.Combine(byWorkload, "suggestions.json")), File.ReadAllText(Path.Combine(byNamespace, "suggestions.json")));
+        // An independent YAML reader finds the same documents in both layouts.
+        Assert.Equal(PolicyYaml.Load(byWorkload).Count, PolicyYaml.Load(byNamespace).Count);
+    }
+
+    [Fact]
     public void Comments_are_one_line_and_the_yaml_around_them_parses_unchanged()
     {
         var doc = YamlNode.Map()
