@@ -33,12 +33,15 @@ internal static class AnalyticsBenchmark
 
     /// <summary>
     /// The measured jobs: suggest with every format (the CLI default), suggest as a user rolling out one platform runs
-    /// it (`--emit k8s`: the NetworkPolicies and report.md), and analyze.
+    /// it (`--emit k8s`: the NetworkPolicies and report.md), both again with `--layout namespace` (a multi-document
+    /// file per namespace instead of a file per policy), and analyze.
     /// </summary>
     private static readonly (string Job, string Child, string[] Arguments)[] Jobs =
     [
         ("suggest (all formats)", "suggest-child", []),
         ("suggest --emit k8s", "suggest-child", ["--emit", "k8s"]),
+        ("suggest --layout namespace (all formats)", "suggest-child", ["--layout", "namespace"]),
+        ("suggest --emit k8s --layout namespace", "suggest-child", ["--emit", "k8s", "--layout", "namespace"]),
         ("analyze", "analyze-child", []),
     ];
 
@@ -98,9 +101,10 @@ internal static class AnalyticsBenchmark
 
     /// <summary>
     /// The measured child: prints "seconds \t CPU seconds \t peak RSS \t RSS before \t summary". <paramref name="formats"/>:
-    /// suggest's --emit (null: every format).
+    /// suggest's --emit (null: every format); <paramref name="layout"/>: suggest's --layout.
     /// </summary>
-    public static int RunChild(string job, string directory, int workloads, long edgeCount, IReadOnlyList<string>? formats = null)
+    public static int RunChild(string job, string directory, int workloads, long edgeCount, IReadOnlyList<string>? formats = null,
+        SuggestionLayout layout = SuggestionLayout.Workload)
     {
         var generation = Stopwatch.StartNew();
         var edges = Generate(workloads, edgeCount);
@@ -120,8 +124,8 @@ internal static class AnalyticsBenchmark
             var set = inference.Infer(edges);
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"e2e: suggest: inference {clock.Elapsed.TotalSeconds:F1} s, {set.Rules.Count:N0} rules"));
             double inferenceSeconds = clock.Elapsed.TotalSeconds;
-            var output = new SuggestionOutputOptions { Directory = Path.Combine(directory, "out") };
-            if (formats is not null) output = new SuggestionOutputOptions { Directory = output.Directory, Formats = formats };
+            var output = new SuggestionOutputOptions { Directory = Path.Combine(directory, "out"), Layout = layout };
+            if (formats is not null) output = new SuggestionOutputOptions { Directory = output.Directory, Formats = formats, Layout = layout };
             var files = new SuggestionOutput(output).Write(set);
             double writing = clock.Elapsed.TotalSeconds - inferenceSeconds;
             long bytes = OutputBytes(output.Directory);

@@ -24,8 +24,9 @@ try
     {
         case "suggest-child":
             var emit = Take("--emit", "all");
+            var layout = Take("--layout", "workload") == "namespace" ? FlowPolicy.Suggest.Reports.SuggestionLayout.Namespace : FlowPolicy.Suggest.Reports.SuggestionLayout.Workload;
             return AnalyticsBenchmark.RunChild("suggest", arguments[1], (int)Number("--workloads", 10_000), Number("--edges", 1_000_000),
-                emit == "all" ? null : emit.Split(','));
+                emit == "all" ? null : emit.Split(','), layout);
         case "analyze-child":
             return AnalyticsBenchmark.RunChild("analyze", arguments[1], (int)Number("--workloads", 10_000), Number("--edges", 1_000_000));
     }

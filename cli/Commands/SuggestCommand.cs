@@ -12,6 +12,8 @@ namespace FlowPolicy.Cli.Commands;
 /// <summary>`flowpolicy suggest`: least-privilege allow rules from observed edges, written as policy files and a report.</summary>
 internal static class SuggestCommand
 {
+    private const int WarningsShown = 50;
+
     public static Command Create()
     {
         var flows = CommonOptions.Flows(required: false);
@@ -97,7 +99,10 @@ internal static class SuggestCommand
             var written = new SuggestionOutput(outputOptions).Write(set, diff);
 
             var error = Console.Error;
-            foreach (var warning in set.Warnings) error.WriteLine($"flowpolicy: warning: {warning}");
+            // A million rules can carry hundreds of thousands of warnings: the terminal gets the first ones.
+            foreach (var warning in set.Warnings.Take(WarningsShown)) error.WriteLine($"flowpolicy: warning: {warning}");
+            if (set.Warnings.Count > WarningsShown)
+                error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"flowpolicy: … and {set.Warnings.Count - WarningsShown:N0} more warnings (report.md, suggestions.json)"));
             error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"flowpolicy: {edges.Count} edges -> {set.Rules.Count} rules ({inference.Metrics.GeneralisedRules} generalised, {inference.Metrics.PeriodicRules} periodic); " +
                 $"{set.LeftOut.Count} edges left out; {written.Count} files in {outputOptions.Directory}"));

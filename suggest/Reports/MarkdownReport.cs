@@ -8,22 +8,27 @@ namespace FlowPolicy.Suggest.Reports;
 /// <summary>report.md: what a reviewer reads before applying anything.</summary>
 internal static class MarkdownReport
 {
-    public static string Write(SuggestionSet set, IReadOnlyList<EmitResult> emitted, IReadOnlyDictionary<string, string> assumptions, IntentDiff? diff)
+    /// <summary>
+    /// Entries a list or table of the report shows; the rest are counted and left to suggestions.json. A million rules
+    /// made a report of 436 MB (690,000 warnings, a million table rows) that nobody can read.
+    /// </summary>
+    public const int ListLimit = 1000;
+
+    public static string Write(SuggestionSet set, IReadOnlyList<EmitResult> emitted, IReadOnlyDictionary<string, string> assumptions, IntentDiff? diff, bool json = true)
     {
         var text = new StringWriter(CultureInfo.InvariantCulture);
-        Write(text, set, emitted, assumptions, diff);
+        WriteBody(text, set, diff, json);
+        WriteFormats(text, emitted, assumptions, json);
         return text.ToString();
     }
 
-    /// <summary>Streams the report (a million rules make a table of hundreds of megabytes).</summary>
-    public static void Write(TextWriter sb, SuggestionSet set, IReadOnlyList<EmitResult> emitted, IReadOnlyDictionary<string, string> assumptions, IntentDiff? diff)
-    {
-        WriteBody(sb, set, diff);
-        WriteFormats(sb, emitted, assumptions);
-    }
+    /// <summary>The line after a list cut at <see cref="ListLimit"/>: how many more, and where they all are.</summary>
+    internal static string More(int more, string what, bool json) => json
+        ? string.Create(CultureInfo.InvariantCulture, $"… and {more:N0} more {what}: every one is in suggestions.json.")
+        : string.Create(CultureInfo.InvariantCulture, $"… and {more:N0} more {what}: `--emit json` writes every one to suggestions.json.");
 
     /// <summary>Everything but the last section: it needs no emitter's result, so it can be written while they run.</summary>
-    public static void WriteBody(TextWriter sb, SuggestionSet set, IntentDiff? diff)
+    public static void WriteBody(TextWriter sb, SuggestionSet set, IntentDiff? diff, bool json)
     {
         void Line(string text = "")
         {
@@ -31,6 +36,12 @@ internal static class MarkdownReport
             sb.Write('\n');
         }
         string I(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+        // Up to ListLimit entries, then one line saying how many more.
+        void List<T>(IReadOnlyList<T> items, Func<T, string> line, string what, int limit = ListLimit)
+        {
+            for (int i = 0; i < items.Count && i < limit; i++) Line(line(items[i]));
+            if (items.Count > limit) Line("- " + More(items.Count - limit, what, json));
+        }
 
         Line("# Suggested least-privilege policy");
         Line();
@@ -43,7 +54,7 @@ internal static class MarkdownReport
         {
             Line("## Warnings");
             Line();
-            foreach (var warning in set.Warnings) Line("- " + warning);
+            List(set.Warnings, w => "- " + w, "warnings");
             Line();
         }
         var flagged = set.Rules.Where(r => r.Flags.Any(f => f is "periodic" or "startup-only" or "rare")).ToList();
@@ -53,14 +64,14 @@ internal static class MarkdownReport
             Line();
             Line("These are the outages waiting to happen: rarely seen, but needed. They are in the rules.");
             Line();
-            foreach (var rule in flagged) Line($"- `{rule}` ({rule.Id}): {rule.Periodicity.Pattern}. {rule.Periodicity.Note}.");
+            List(flagged, rule => $"- `{rule}` ({rule.Id}): {rule.Periodicity.Pattern}. {rule.Periodicity.Note}.", "rare or periodic rules");
             Line();
         }
         var generalised = set.Rules.Where(r => r.Generalisation is not null).ToList();
         Line("## Generalisations");
         Line();
         if (generalised.Count == 0) Line("None: every address rule is an exact /32 or /128.");
-        foreach (var rule in generalised) Line($"- `{rule}` ({rule.Id}): {rule.Generalisation}.");
+        List(generalised, rule => $"- `{rule}` ({rule.Id}): {rule.Generalisation}.", "generalised rules");
         Line();
         if (set.Groups.Count > 0)
         {
@@ -74,12 +85,18 @@ internal static class MarkdownReport
         Line();
         Line("| id | client | server | port | flows | bytes | first seen | last seen | days | replicas | confidence | flags |");
         Line("|---|---|---|---|---|---|---|---|---|---|---|---|");
-        foreach (var rule in set.Rules)
+        for (int i = 0; i < set.Rules.Count && i < ListLimit; i++)
         {
+            var rule = set.Rules[i];
             var e = rule.Evidence;
             Line(I($"| {rule.Id} | {Cell(rule.Client.Key)} | {Cell(rule.Server.Key)} | {rule.Port}/{rule.ProtocolName} | {e.Flows} | {e.Bytes} | {new TimeText(e.FirstSeen, Seconds: false)} | {new TimeText(e.LastSeen, Seconds: false)} | {e.DaysSeen} | {e.ClientReplicas} | {rule.Confidence} | {string.Join(", ", rule.Flags)} |"));
         }
         Line();
+        if (set.Rules.Count > ListLimit)
+        {
+            Line(More(set.Rules.Count - ListLimit, "rules", json) + " The policy files hold them all, each with its evidence.");
+            Line();
+        }
         Line("## Left out");
         Line();
         if (set.LeftOut.Count == 0) Line("Nothing.");
@@ -87,13 +104,13 @@ internal static class MarkdownReport
         {
             Line(I($"### {reason.Key} ({reason.Count()} edges)"));
             Line();
-            foreach (var client in reason.GroupBy(l => l.Edge.Client.Key))
+            List(reason.GroupBy(l => l.Edge.Client.Key).ToList(), client =>
             {
                 var first = client.First();
                 var targets = client.Select(l => $"{l.Edge.Server.Key}:{l.Edge.Port}/{l.Edge.ProtocolName}").ToList();
                 string shown = targets.Count <= 6 ? string.Join(", ", targets) : string.Join(", ", targets.Take(6)) + I($" and {targets.Count - 6} more");
-                Line($"- `{client.Key}` -> {shown}: {first.Detail}");
-            }
+                return $"- `{client.Key}` -> {shown}: {first.Detail}";
+            }, "clients");
             Line();
         }
         if (diff is not null)
@@ -102,15 +119,15 @@ internal static class MarkdownReport
             Line();
             Line(I($"{diff.ToAdd.Count} rules to add, {diff.Approved.Count} already allowed (kept), {diff.Unused.Count} existing rules never used in the window."));
             Line();
-            foreach (var rule in diff.ToAdd) Line($"- add `{rule}` ({rule.Id})");
-            foreach (var approved in diff.Approved) Line($"- keep `{approved.Rule}` ({approved.Rule.Id}), allowed by {string.Join(", ", approved.IntentRules)}");
-            foreach (var unused in diff.Unused) Line($"- unused: {unused.Policy} {unused.Rule} ({unused.Kind})");
+            List(diff.ToAdd, rule => $"- add `{rule}` ({rule.Id})", "rules to add");
+            List(diff.Approved, approved => $"- keep `{approved.Rule}` ({approved.Rule.Id}), allowed by {string.Join(", ", approved.IntentRules)}", "approved rules");
+            List(diff.Unused, unused => $"- unused: {unused.Policy} {unused.Rule} ({unused.Kind})", "unused intent rules");
             Line();
         }
     }
 
     /// <summary>The last section: what each format's files assume and could not express.</summary>
-    public static void WriteFormats(TextWriter sb, IReadOnlyList<EmitResult> emitted, IReadOnlyDictionary<string, string> assumptions)
+    public static void WriteFormats(TextWriter sb, IReadOnlyList<EmitResult> emitted, IReadOnlyDictionary<string, string> assumptions, bool json)
     {
         void Line(string text = "")
         {
@@ -127,7 +144,9 @@ internal static class MarkdownReport
             Line();
             if (assumptions.TryGetValue(result.Format, out var text)) Line(text);
             Line();
-            foreach (var note in result.Notes) Line("- " + note);
+            for (int i = 0; i < result.Notes.Count && i < ListLimit; i++) Line("- " + result.Notes[i]);
+            // The notes are about rules (a protocol a format cannot name, egress it cannot enforce): the rest are alike.
+            if (result.Notes.Count > ListLimit) Line("- " + string.Create(CultureInfo.InvariantCulture, $"… and {result.Notes.Count - ListLimit:N0} more notes of the kinds above."));
             if (result.Notes.Count > 0) Line();
         }
     }

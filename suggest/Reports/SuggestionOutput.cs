@@ -99,7 +99,7 @@ public sealed class SuggestionOutput
                 using var stream = Create(root, "suggestions.json", []);
                 SuggestionsJson.Write(stream, set, assumptions, diff);
             }));
-        work.Add((WorkOrder("report"), () => MarkdownReport.WriteBody(report, set, diff)));
+        work.Add((WorkOrder("report"), () => MarkdownReport.WriteBody(report, set, diff, json)));
         work.Sort((a, b) => a.Order.CompareTo(b.Order));
         Run(work.Select(w => w.Run).ToList());
         var results = new List<EmitResult>(emitters.Count);
@@ -112,12 +112,14 @@ public sealed class SuggestionOutput
                 files += parts[i, p]!.ObjectCount;
                 notes.AddRange(parts[i, p]!.Notes);
             }
-            var formatNotes = new List<string>(emitters[i].Notes(set, notes));
+            // Objects too large to apply as they are come first: the report cuts long lists of notes.
+            var formatNotes = new List<string>();
             for (int p = 0; p < partsPerFormat; p++)
                 foreach (var (path, bytes) in largeBy[i, p]) formatNotes.Add(LargeObjectNote(path, bytes));
+            formatNotes.AddRange(emitters[i].Notes(set, notes));
             results.Add(new EmitResult(emitters[i].Format, files, formatNotes));
         }
-        MarkdownReport.WriteFormats(report, results, assumptions);
+        MarkdownReport.WriteFormats(report, results, assumptions, json);
 
         var written = new List<string>();
         for (int i = 0; i < emitters.Count; i++)

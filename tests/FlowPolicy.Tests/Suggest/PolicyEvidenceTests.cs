@@ -94,6 +94,13 @@ public sealed class PolicyEvidenceTests(SampleSuggestion sample) : IClassFixture
             Assert.Contains("- " + SuggestionOutput.LargeObjectNote(file, bytes) + "\n", File.ReadAllText(Path.Combine(dir, "report.md")));
         }
         Assert.DoesNotContain("kubectl apply --server-side", File.ReadAllText(Path.Combine(sample.Out, "report.md")));
+
+        // The report stays readable: the first rules, then how many more and where they are.
+        var report = File.ReadAllLines(Path.Combine(dir, "report.md"));
+        Assert.Equal(MarkdownReport.ListLimit, report.Count(l => l.StartsWith("| r-", StringComparison.Ordinal)));
+        Assert.Contains(MarkdownReport.More(3000 - MarkdownReport.ListLimit, "rules", json: true) + " The policy files hold them all, each with its evidence.", report);
+        Assert.Equal(set.Rules.Take(MarkdownReport.ListLimit).Select(r => r.Id), report.Where(l => l.StartsWith("| r-", StringComparison.Ordinal)).Select(l => l.Split(' ')[1]));
+        Assert.DoesNotContain(File.ReadAllLines(Path.Combine(sample.Out, "report.md")), l => l.Contains("… and", StringComparison.Ordinal));
     }
 
     [Fact]
