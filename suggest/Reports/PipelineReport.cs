@@ -174,7 +174,8 @@ public static class PipelineReport
         else
         {
             A("<ul>");
-            foreach (var rule in facts.Periodic) A($"<li><b>{E(rule.ToString())}</b> &mdash; {E(rule.Periodicity.Pattern)}: {E(rule.Periodicity.Note)}</li>");
+            foreach (var rule in facts.Periodic.Take(MarkdownReport.ListLimit)) A($"<li><b>{E(rule.ToString())}</b> &mdash; {E(rule.Periodicity.Pattern)}: {E(rule.Periodicity.Note)}</li>");
+            if (facts.Periodic.Count > MarkdownReport.ListLimit) A($"<li>{E(MarkdownReport.More(facts.Periodic.Count - MarkdownReport.ListLimit, "rare or periodic rules", json: true))}</li>");
             A("</ul>");
         }
         A("</section>");
@@ -208,10 +209,11 @@ public static class PipelineReport
         if (set.Warnings.Count > 0)
         {
             A("<section><h2>Warnings</h2><ul>");
-            foreach (var w in set.Warnings) A($"<li>{E(w)}</li>");
+            foreach (var w in set.Warnings.Take(MarkdownReport.ListLimit)) A($"<li>{E(w)}</li>");
+            if (set.Warnings.Count > MarkdownReport.ListLimit) A($"<li>{E(MarkdownReport.More(set.Warnings.Count - MarkdownReport.ListLimit, "warnings", json: true))}</li>");
             A("</ul></section>");
         }
-        A("<footer>Policy files for Kubernetes, Cilium, Istio and Calico and suggestions.json are in this folder; report.md has the full rule list with evidence.</footer>");
+        A("<footer>Policy files for Kubernetes, Cilium, Istio and Calico and suggestions.json are in this folder: the policy files and suggestions.json hold every rule with its evidence, report.md the first 1,000 of each list.</footer>");
         A("</main></body></html>");
         return sb.ToString();
     }
