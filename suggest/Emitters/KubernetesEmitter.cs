@@ -1,3 +1,4 @@
+using FlowPolicy.Core.Net;
 using FlowPolicy.Suggest.Inference;
 
 namespace FlowPolicy.Suggest.Emitters;
@@ -19,6 +20,9 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
     public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
         var notes = new List<string>();
+        var peers = new NodeCache<(Peer Peer, string? PolicyNamespace), YamlSeq>(key => Peers(key.Peer, key.PolicyNamespace));
+        var ports = new NodeCache<(byte Protocol, ushort Port), YamlSeq>(key =>
+            YamlNode.Seq().Add(YamlNode.Map().Add("protocol", IpProtocols.Name(key.Protocol)).Add("port", YamlNode.Int(key.Port))));
         foreach (var ns in namespaces)
         {
             var deny = Policy(PolicyText.Name("default-deny"), ns, set, 0, [("purpose", "default deny: only the allow policies next to it let traffic through")]);
@@ -36,7 +40,7 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
                 {
                     var doc = Policy(PolicyText.Name(baseName + "-ingress"), ns, set, ingress.Count + fromNodes.Count, []);
                     var rules = YamlNode.Seq();
-                    foreach (var rule in ingress) AddRule(rules, "from", rule.Client, ns, rule, notes);
+                    foreach (var rule in ingress) AddRule(rules, "from", rule.Client, ns, rule, notes, peers, ports);
                     var spec = YamlNode.Map()
                         .Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(workload.Selector)))
                         .Add("policyTypes", YamlNode.Seq().Add(YamlNode.Str("Ingress")));
@@ -50,7 +54,7 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
                 {
                     var doc = Policy(PolicyText.Name(baseName + "-egress"), ns, set, egress.Count, []);
                     var rules = YamlNode.Seq();
-                    foreach (var rule in egress) AddRule(rules, "to", rule.Server, ns, rule, notes);
+                    foreach (var rule in egress) AddRule(rules, "to", rule.Server, ns, rule, notes, peers, ports);
                     doc.Add("spec", YamlNode.Map()
                         .Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(workload.Selector)))
                         .Add("policyTypes", YamlNode.Seq().Add(YamlNode.Str("Egress")))
@@ -71,49 +75,49 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
             .Add("metadata", PolicyText.Metadata(name, ns, set, rules, annotations));
 
     /// <summary>The rule with its evidence comment before it; a rule that cannot be expressed leaves the comment only.</summary>
-    private static void AddRule(YamlSeq rules, string direction, Peer peer, string policyNamespace, SuggestedRule rule, List<string> notes)
+    private static void AddRule(YamlSeq rules, string direction, Peer peer, string policyNamespace, SuggestedRule rule, List<string> notes,
+        NodeCache<(Peer, string?), YamlSeq> peers, NodeCache<(byte, ushort), YamlSeq> ports)
     {
-        if (Rule(direction, peer, policyNamespace, rule, notes) is { } item)
-            rules.Add(new EvidenceComment(rule)).Add(item);
-        else
-            rules.Add(new EvidenceComment(rule, "not emitted (see report.md): "));
-    }
-
-    private static YamlMap? Rule(string direction, Peer peer, string policyNamespace, SuggestedRule rule, List<string> notes)
-    {
-        var peers = YamlNode.Seq();
-        switch (peer.Kind)
+        if (peer.Kind == PeerKind.Nodes)
         {
-            case PeerKind.Workload:
-                var entry = YamlNode.Map();
-                if (peer.Namespace != policyNamespace)
-                    entry.Add("namespaceSelector", YamlNode.Map().Add("matchLabels", YamlNode.Map().Add("kubernetes.io/metadata.name", peer.Namespace!)));
-                entry.Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(peer.Selector)));
-                peers.Add(entry);
-                break;
-            case PeerKind.Nodes:
-                notes.Add($"{rule.Id} ({rule}): egress to nodes cannot be selected by a NetworkPolicy without the node addresses; not emitted, add an ipBlock of your node CIDR.");
-                return null; // an empty "to" would allow every destination
-            default:
-                foreach (var block in peer.Cidrs)
-                {
-                    var ipBlock = YamlNode.Map().Add("cidr", block.ToString());
-                    var except = peer.Except.Where(x => x.IsV4 == block.IsV4).ToList();
-                    if (except.Count > 0)
-                    {
-                        var seq = YamlNode.Seq();
-                        foreach (var x in except) seq.Add(YamlNode.Str(x.ToString()));
-                        ipBlock.Add("except", seq);
-                    }
-                    peers.Add(YamlNode.Map().Add("ipBlock", ipBlock));
-                }
-                break;
+            notes.Add($"{rule.Id} ({rule}): egress to nodes cannot be selected by a NetworkPolicy without the node addresses; not emitted, add an ipBlock of your node CIDR.");
+            // An empty "to" would allow every destination.
+            rules.Add(new EvidenceComment(rule, "not emitted (see report.md): "));
+            return;
         }
-        var result = YamlNode.Map().Add(direction, peers);
+        // A workload peer's entry depends on whether it is in the policy's namespace; an address peer's does not.
+        var item = YamlNode.Map().Add(direction, peers[(peer, peer.IsWorkload && peer.Namespace != policyNamespace ? peer.Namespace : null)]);
         if (PolicyText.HasPorts(rule))
-            result.Add("ports", YamlNode.Seq().Add(YamlNode.Map().Add("protocol", rule.ProtocolName).Add("port", YamlNode.Int(rule.Port))));
+            item.Add("ports", ports[(rule.Protocol, rule.Port)]);
         else
             notes.Add($"{rule.Id} ({rule}): NetworkPolicy cannot name {rule.ProtocolName}; the rule allows every protocol to that peer.");
-        return result;
+        rules.Add(new EvidenceComment(rule)).Add(item);
+    }
+
+    /// <summary>The peers of a rule: a pod selector (with a namespace selector when <paramref name="otherNamespace"/> is set), or ipBlocks.</summary>
+    private static YamlSeq Peers(Peer peer, string? otherNamespace)
+    {
+        var peers = YamlNode.Seq();
+        if (peer.Kind == PeerKind.Workload)
+        {
+            var entry = YamlNode.Map();
+            if (otherNamespace is not null)
+                entry.Add("namespaceSelector", YamlNode.Map().Add("matchLabels", YamlNode.Map().Add("kubernetes.io/metadata.name", otherNamespace)));
+            entry.Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(peer.Selector)));
+            return peers.Add(entry);
+        }
+        foreach (var block in peer.Cidrs)
+        {
+            var ipBlock = YamlNode.Map().Add("cidr", block.ToString());
+            var except = peer.Except.Where(x => x.IsV4 == block.IsV4).ToList();
+            if (except.Count > 0)
+            {
+                var seq = YamlNode.Seq();
+                foreach (var x in except) seq.Add(YamlNode.Str(x.ToString()));
+                ipBlock.Add("except", seq);
+            }
+            peers.Add(YamlNode.Map().Add("ipBlock", ipBlock));
+        }
+        return peers;
     }
 }

@@ -48,6 +48,25 @@ internal interface IPolicyEmitter
     IReadOnlyList<string> Notes(SuggestionSet set, IReadOnlyList<string> namespaceNotes);
 }
 
+/// <summary>
+/// Nodes that depend only on a peer (and the policy's namespace) or a port, made once per emitter part and shared by
+/// every rule that names them: nodes are never changed once built, and a million rules name ~10,000 workloads, so
+/// building each rule's selectors afresh was most of the emitters' allocations.
+/// </summary>
+internal sealed class NodeCache<TKey, TNode>(Func<TKey, TNode> make) where TKey : notnull where TNode : YamlNode
+{
+    private readonly Dictionary<TKey, TNode> _nodes = new();
+
+    public TNode this[TKey key]
+    {
+        get
+        {
+            if (!_nodes.TryGetValue(key, out var node)) _nodes.Add(key, node = make(key));
+            return node;
+        }
+    }
+}
+
 /// <summary>Names and texts shared by the emitters.</summary>
 internal static class PolicyText
 {
