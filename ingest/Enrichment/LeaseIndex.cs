@@ -17,11 +17,11 @@ namespace FlowPolicy.Ingest.Enrichment;
 /// </remarks>
 public sealed class LeaseIndex : IServedPorts
 {
-    private readonly Dictionary<PackedIp, LeaseSegment[]> _hosts;
+    private readonly HostTable _hosts;
     private readonly PrefixTable[] _v4Networks;
     private readonly PrefixTable[] _v6Networks;
 
-    private LeaseIndex(Dictionary<PackedIp, LeaseSegment[]> hosts, PrefixTable[] v4, PrefixTable[] v6, int leaseCount, int identityCount)
+    private LeaseIndex(HostTable hosts, PrefixTable[] v4, PrefixTable[] v6, int leaseCount, int identityCount)
     {
         _hosts = hosts;
         _v4Networks = v4;
@@ -30,7 +30,7 @@ public sealed class LeaseIndex : IServedPorts
         IdentityCount = identityCount;
     }
 
-    public static LeaseIndex Empty { get; } = new(new(), [], [], 0, 0);
+    public static LeaseIndex Empty { get; } = new(new HostTable([]), [], [], 0, 0);
 
     public int LeaseCount { get; }
     public int IdentityCount { get; }
@@ -57,18 +57,18 @@ public sealed class LeaseIndex : IServedPorts
     internal Lease? Find(PackedIp ip, DateTime at)
     {
         long ticks = at.Ticks;
-        if (_hosts.TryGetValue(ip, out var timeline) && FindIn(timeline, ticks) is { } host) return host;
+        if (_hosts.Find(ip, ticks) is { } host) return host;
         var networks = ip.IsV4 ? _v4Networks : _v6Networks;
         foreach (var table in networks) // longest prefix first
         {
-            if (table.Networks.TryGetValue(ip.Mask(table.PrefixLength), out timeline)
+            if (table.Networks.TryGetValue(ip.Mask(table.PrefixLength), out var timeline)
                 && FindIn(timeline, ticks) is { } network)
                 return network;
         }
         return null;
     }
 
-    private static Lease? FindIn(LeaseSegment[] timeline, long ticks)
+    private static Lease? FindIn(ReadOnlySpan<LeaseSegment> timeline, long ticks)
     {
         // Last segment starting at or before ticks.
         int lo = 0, hi = timeline.Length - 1, found = -1;
@@ -104,8 +104,9 @@ public sealed class LeaseIndex : IServedPorts
             }
         }
 
-        var hosts = new Dictionary<PackedIp, LeaseSegment[]>(hostLeases.Count);
-        foreach (var (ip, list) in hostLeases) hosts[ip] = Timeline(list);
+        var hostTimelines = new List<(PackedIp, LeaseSegment[])>(hostLeases.Count);
+        foreach (var (ip, list) in hostLeases) hostTimelines.Add((ip, Timeline(list)));
+        var hosts = new HostTable(hostTimelines);
 
         var byLength = new SortedDictionary<int, Dictionary<PackedIp, LeaseSegment[]>>(Comparer<int>.Create((a, b) => b.CompareTo(a)));
         foreach (var ((network, length), list) in networkLeases)
@@ -173,6 +174,60 @@ public sealed class LeaseIndex : IServedPorts
     }
 
     private readonly record struct LeaseSegment(long From, long To, Lease Lease);
+
+    /// <summary>
+    /// Single addresses -> timelines, looked up on every flow side: open addressing (linear probing, at most half
+    /// full) over slots holding the address and its range in one flat segment array. A lookup reads a slot and a
+    /// segment, where a dictionary of arrays read a bucket, an entry, the array and the segment.
+    /// </summary>
+    private sealed class HostTable
+    {
+        private readonly Slot[] _slots;
+        private readonly LeaseSegment[] _segments;
+        private readonly int _mask;
+
+        public HostTable(List<(PackedIp Ip, LeaseSegment[] Timeline)> timelines)
+        {
+            int size = 2;
+            while (size < timelines.Count * 2) size *= 2;
+            _slots = new Slot[size];
+            _mask = size - 1;
+            int total = 0;
+            foreach (var (_, timeline) in timelines) total += timeline.Length;
+            _segments = new LeaseSegment[total];
+            int start = 0;
+            foreach (var (ip, timeline) in timelines)
+            {
+                if (timeline.Length == 0) continue; // leases that never cover an instant find nothing either way
+                int i = Home(ip);
+                while (_slots[i].Length != 0) i = (i + 1) & _mask;
+                _slots[i] = new Slot(ip, start, timeline.Length);
+                timeline.CopyTo(_segments, start);
+                start += timeline.Length;
+            }
+            Count = timelines.Count;
+        }
+
+        public int Count { get; }
+
+        public Lease? Find(PackedIp ip, long ticks)
+        {
+            var slots = _slots;
+            int i = Home(ip);
+            while (true)
+            {
+                ref readonly var slot = ref slots[i];
+                if (slot.Length == 0) return null;
+                if (slot.Ip == ip) return FindIn(_segments.AsSpan(slot.Start, slot.Length), ticks);
+                i = (i + 1) & _mask;
+            }
+        }
+
+        private int Home(PackedIp ip) => ip.GetHashCode() & _mask;
+
+        /// <summary>Empty timelines are not stored, so length 0 marks an empty slot.</summary>
+        private readonly record struct Slot(PackedIp Ip, int Start, int Length);
+    }
 
     private sealed record PrefixTable(int PrefixLength, Dictionary<PackedIp, LeaseSegment[]> Networks);
 }

@@ -26,6 +26,7 @@ internal static class ProfileDriver
         ["rowbinary"] = () => { var b = new FlowRowEncoding(); b.Setup(); return b.RowBinary; },
         ["edges"] = () => { var b = new EdgeAggregation(); b.Setup(); return () => b.EdgeAggregator(); },
         ["resolve"] = () => { var b = new DirectionResolving(); b.Setup(); return b.Resolve; },
+        ["observe"] = () => { var b = new DirectionResolving(); b.Setup(); return b.Observe; },
     };
 
     private static Func<long> Reader(ReaderBenchmark benchmark)
