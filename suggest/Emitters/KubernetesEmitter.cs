@@ -20,9 +20,9 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
     public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
         var notes = new List<string>();
-        var peers = new NodeCache<(Peer Peer, string? PolicyNamespace), YamlSeq>(key => Peers(key.Peer, key.PolicyNamespace));
-        var ports = new NodeCache<(byte Protocol, ushort Port), YamlSeq>(key =>
-            YamlNode.Seq().Add(YamlNode.Map().Add("protocol", IpProtocols.Name(key.Protocol)).Add("port", YamlNode.Int(key.Port))));
+        var peers = new NodeCache<(Peer Peer, bool OtherNamespace), YamlRendered>(key => YamlNode.Rendered(Peers(key.Peer, key.OtherNamespace)));
+        var ports = new NodeCache<(byte Protocol, ushort Port), YamlRendered>(key =>
+            YamlNode.Rendered(YamlNode.Seq().Add(YamlNode.Map().Add("protocol", IpProtocols.Name(key.Protocol)).Add("port", YamlNode.Int(key.Port)))));
         foreach (var ns in namespaces)
         {
             var deny = Policy(PolicyText.Name("default-deny"), ns, set, 0, [("purpose", "default deny: only the allow policies next to it let traffic through")]);
@@ -76,7 +76,7 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
 
     /// <summary>The rule with its evidence comment before it; a rule that cannot be expressed leaves the comment only.</summary>
     private static void AddRule(YamlSeq rules, string direction, Peer peer, string policyNamespace, SuggestedRule rule, List<string> notes,
-        NodeCache<(Peer, string?), YamlSeq> peers, NodeCache<(byte, ushort), YamlSeq> ports)
+        NodeCache<(Peer, bool), YamlRendered> peers, NodeCache<(byte, ushort), YamlRendered> ports)
     {
         if (peer.Kind == PeerKind.Nodes)
         {
@@ -86,7 +86,7 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
             return;
         }
         // A workload peer's entry depends on whether it is in the policy's namespace; an address peer's does not.
-        var item = YamlNode.Map().Add(direction, peers[(peer, peer.IsWorkload && peer.Namespace != policyNamespace ? peer.Namespace : null)]);
+        var item = YamlNode.Map().Add(direction, peers[(peer, peer.IsWorkload && peer.Namespace != policyNamespace)]);
         if (PolicyText.HasPorts(rule))
             item.Add("ports", ports[(rule.Protocol, rule.Port)]);
         else
@@ -94,15 +94,15 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
         rules.Add(new EvidenceComment(rule)).Add(item);
     }
 
-    /// <summary>The peers of a rule: a pod selector (with a namespace selector when <paramref name="otherNamespace"/> is set), or ipBlocks.</summary>
-    private static YamlSeq Peers(Peer peer, string? otherNamespace)
+    /// <summary>The peers of a rule: a pod selector (with a namespace selector for a peer in another namespace), or ipBlocks.</summary>
+    private static YamlSeq Peers(Peer peer, bool otherNamespace)
     {
         var peers = YamlNode.Seq();
         if (peer.Kind == PeerKind.Workload)
         {
             var entry = YamlNode.Map();
-            if (otherNamespace is not null)
-                entry.Add("namespaceSelector", YamlNode.Map().Add("matchLabels", YamlNode.Map().Add("kubernetes.io/metadata.name", otherNamespace)));
+            if (otherNamespace)
+                entry.Add("namespaceSelector", YamlNode.Map().Add("matchLabels", YamlNode.Map().Add("kubernetes.io/metadata.name", peer.Namespace!)));
             entry.Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(peer.Selector)));
             return peers.Add(entry);
         }

@@ -15,6 +15,8 @@ internal abstract class YamlNode
     public static YamlScalar Str(string value) => new(value, quoted: NeedsQuotes(value));
     public static YamlScalar Int(long value) => new(value.ToString(CultureInfo.InvariantCulture), quoted: false);
     public static YamlComment Comment(string text) => new TextComment(text);
+    /// <summary><paramref name="node"/>, whose text as a map value is rendered once per indentation and then copied.</summary>
+    public static YamlRendered Rendered(YamlNode node) => new(node);
 
     private static readonly HashSet<string> Reserved = new(StringComparer.OrdinalIgnoreCase)
         { "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~" };
@@ -115,6 +117,18 @@ internal abstract class YamlComment : YamlNode
 internal sealed class TextComment(string text) : YamlComment
 {
     public override void WriteText(TextWriter w) => WriteOneLine(w, text);
+}
+
+/// <summary>
+/// A node written many times, always as the value of a map entry (a peer's selector in every rule that names it):
+/// its text is rendered at the first indentation it is written at and copied after that. Not thread-safe: one is
+/// used by one writer thread at a time (an emitter part's node cache).
+/// </summary>
+internal sealed class YamlRendered(YamlNode node) : YamlNode
+{
+    public YamlNode Node { get; } = node;
+    internal int Level = -1;
+    internal string? Text;
 }
 
 internal sealed class YamlMap : YamlNode
@@ -229,6 +243,15 @@ internal static class YamlWriter
     {
         switch (value)
         {
+            case YamlRendered rendered:
+                if (rendered.Level != level)
+                {
+                    var text = new StringWriter(CultureInfo.InvariantCulture);
+                    WriteValue(text, rendered.Node, level);
+                    (rendered.Level, rendered.Text) = (level, text.ToString());
+                }
+                w.Write(rendered.Text);
+                break;
             case YamlScalar scalar:
                 w.Write(' ');
                 scalar.WriteText(w);
@@ -264,7 +287,7 @@ internal static class YamlWriter
                 continue;
             }
             w.Write("- ");
-            switch (item)
+            switch (item is YamlRendered rendered ? rendered.Node : item)
             {
                 case YamlScalar scalar: scalar.WriteText(w); w.Write('\n'); break;
                 case YamlMap map when map.ValueCount == 0: w.Write("{}\n"); WriteComments(w, map.Entries.Select(e => e.Value), indent + 2); break;
