@@ -1,3 +1,4 @@
+using FlowPolicy.Core.Net;
 using FlowPolicy.Suggest.Inference;
 
 namespace FlowPolicy.Suggest.Emitters;
@@ -19,6 +20,8 @@ internal sealed class CiliumEmitter : IPolicyEmitter
 
     public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
+        var peers = new NodeCache<(Peer Peer, string Direction), YamlRendered>(key => YamlNode.Rendered(PeerSelector(key.Peer)));
+        var ports = new NodeCache<(byte Protocol, ushort Port), YamlRendered>(key => YamlNode.Rendered(Ports(key.Protocol, key.Port)));
         foreach (var ns in namespaces)
         {
             var deny = Policy("default-deny", ns, set, 0, [("purpose", "default deny for every endpoint of the namespace")]);
@@ -37,13 +40,13 @@ internal sealed class CiliumEmitter : IPolicyEmitter
                 if (ingress.Count > 0)
                 {
                     var rules = YamlNode.Seq();
-                    foreach (var rule in ingress) rules.Add(new EvidenceComment(rule)).Add(Rule("from", rule.Client, rule));
+                    foreach (var rule in ingress) rules.Add(new EvidenceComment(rule)).Add(Rule("from", rule.Client, rule, peers, ports));
                     spec.Add("ingress", rules);
                 }
                 if (egress.Count > 0)
                 {
                     var rules = YamlNode.Seq();
-                    foreach (var rule in egress) rules.Add(new EvidenceComment(rule)).Add(Rule("to", rule.Server, rule));
+                    foreach (var rule in egress) rules.Add(new EvidenceComment(rule)).Add(Rule("to", rule.Server, rule, peers, ports));
                     spec.Add("egress", rules);
                 }
                 doc.Add("spec", spec);
@@ -61,19 +64,35 @@ internal sealed class CiliumEmitter : IPolicyEmitter
             .Add("kind", "CiliumNetworkPolicy")
             .Add("metadata", PolicyText.Metadata(name, ns, set, rules, annotations));
 
-    private static YamlMap Rule(string direction, Peer peer, SuggestedRule rule)
+    private static YamlMap Rule(string direction, Peer peer, SuggestedRule rule,
+        NodeCache<(Peer, string), YamlRendered> peers, NodeCache<(byte, ushort), YamlRendered> ports)
     {
         var result = YamlNode.Map();
+        string suffix = peer.Kind switch
+        {
+            PeerKind.Workload => "Endpoints",
+            PeerKind.Nodes => "Entities",
+            _ => "CIDRSet",
+        };
+        result.Add(direction + suffix, peers[(peer, direction)]);
+        if (PolicyText.HasPorts(rule))
+            result.Add("toPorts", ports[(rule.Protocol, rule.Port)]);
+        else if (rule.ProtocolName is "ICMP" or "ICMPv6")
+            result.Add("icmps", ports[(rule.Protocol, 0)]);
+        return result;
+    }
+
+    /// <summary>The peer's value: endpoint labels with its namespace, the node entities, or CIDRs with their exceptions.</summary>
+    private static YamlSeq PeerSelector(Peer peer)
+    {
         switch (peer.Kind)
         {
             case PeerKind.Workload:
                 var labels = YamlNode.Map().Add(NamespaceLabel, peer.Namespace!);
                 foreach (var (key, value) in peer.Selector) labels.Add(key, value);
-                result.Add(direction + "Endpoints", YamlNode.Seq().Add(YamlNode.Map().Add("matchLabels", labels)));
-                break;
+                return YamlNode.Seq().Add(YamlNode.Map().Add("matchLabels", labels));
             case PeerKind.Nodes:
-                result.Add(direction + "Entities", YamlNode.Seq().Add(YamlNode.Str("host")).Add(YamlNode.Str("remote-node")));
-                break;
+                return YamlNode.Seq().Add(YamlNode.Str("host")).Add(YamlNode.Str("remote-node"));
             default:
                 var sets = YamlNode.Seq();
                 foreach (var block in peer.Cidrs)
@@ -88,16 +107,19 @@ internal sealed class CiliumEmitter : IPolicyEmitter
                     }
                     sets.Add(entry);
                 }
-                result.Add(direction + "CIDRSet", sets);
-                break;
+                return sets;
         }
-        if (PolicyText.HasPorts(rule))
-            result.Add("toPorts", YamlNode.Seq().Add(YamlNode.Map().Add("ports", YamlNode.Seq().Add(YamlNode.Map()
-                .Add("port", YamlNode.Str(rule.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)))
-                .Add("protocol", rule.ProtocolName)))));
-        else if (rule.ProtocolName is "ICMP" or "ICMPv6")
-            result.Add("icmps", YamlNode.Seq().Add(YamlNode.Map().Add("fields", YamlNode.Seq().Add(YamlNode.Map()
-                .Add("family", rule.ProtocolName == "ICMP" ? "IPv4" : "IPv6").Add("type", YamlNode.Int(8))))));
-        return result;
+    }
+
+    /// <summary>toPorts for a protocol with ports; for ICMP (port 0) the icmps value.</summary>
+    private static YamlSeq Ports(byte protocol, ushort port)
+    {
+        string name = IpProtocols.Name(protocol);
+        if (IpProtocols.HasPorts(protocol))
+            return YamlNode.Seq().Add(YamlNode.Map().Add("ports", YamlNode.Seq().Add(YamlNode.Map()
+                .Add("port", YamlNode.Str(port.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+                .Add("protocol", name))));
+        return YamlNode.Seq().Add(YamlNode.Map().Add("fields", YamlNode.Seq().Add(YamlNode.Map()
+            .Add("family", name == "ICMP" ? "IPv4" : "IPv6").Add("type", YamlNode.Int(8)))));
     }
 }
