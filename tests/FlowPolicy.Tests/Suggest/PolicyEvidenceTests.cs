@@ -124,6 +124,34 @@ public sealed class PolicyEvidenceTests(SampleSuggestion sample) : IClassFixture
     }
 
     [Fact]
+    public void An_icmp_rule_is_an_icmps_rule_in_cilium_and_a_portless_rule_with_a_note_in_kubernetes()
+    {
+        var client = Workload("ops", "pinger", ("app", "pinger"));
+        var server = Workload("shop", "db", ("app", "db"));
+        var edges = new List<Edge>
+        {
+            new(client, server, 0, IpProtocols.Icmp) { Flows = 900, Bytes = 90_000, FirstSeen = T(0), LastSeen = T(24 * 7 - 1), Days = Enumerable.Range(0, 7).Select(d => DateOnly.FromDateTime(T(24 * d))).ToList() },
+            new(client, server, 5432, IpProtocols.Tcp) { Flows = 900, Bytes = 90_000, FirstSeen = T(0), LastSeen = T(24 * 7 - 1), Days = Enumerable.Range(0, 7).Select(d => DateOnly.FromDateTime(T(24 * d))).ToList() },
+        };
+        var set = new RuleInference(new SuggestOptions { WindowStart = T(0), WindowEnd = T(24 * 7) }).Infer(edges);
+        var icmp = Assert.Single(set.Rules, r => r.Protocol == IpProtocols.Icmp);
+        var dir = Path.Combine(sample.Directory, "icmp");
+        new SuggestionOutput(new SuggestionOutputOptions { Directory = dir }).Write(set);
+
+        var cilium = PolicyYaml.Get(Assert.Single(Documents(Path.Combine(dir, "cilium", "shop", "db.yaml"))), "spec");
+        var ingress = PolicyYaml.Seq(cilium, "ingress").ToList();
+        Assert.Equal(2, ingress.Count);
+        var icmps = PolicyYaml.Seq(ingress.Single(r => PolicyYaml.Get(r, "icmps") is not null), "icmps").Single();
+        var field = PolicyYaml.Seq(icmps, "fields").Single();
+        Assert.Equal(("IPv4", "8"), (PolicyYaml.Str(field, "family"), PolicyYaml.Str(field, "type")));
+        Assert.Equal("5432", PolicyYaml.Str(PolicyYaml.Seq(PolicyYaml.Seq(ingress.Single(r => PolicyYaml.Get(r, "toPorts") is not null), "toPorts").Single(), "ports").Single(), "port"));
+
+        var k8s = PolicyYaml.Get(Assert.Single(Documents(Path.Combine(dir, "k8s", "shop", "db-ingress.yaml"))), "spec");
+        Assert.Single(PolicyYaml.Seq(k8s, "ingress"), r => PolicyYaml.Get(r, "ports") is null);
+        Assert.Contains($"{icmp.Id} ({icmp}): NetworkPolicy cannot name ICMP", File.ReadAllText(Path.Combine(dir, "report.md")));
+    }
+
+    [Fact]
     public void Comments_are_one_line_and_the_yaml_around_them_parses_unchanged()
     {
         var doc = YamlNode.Map()
