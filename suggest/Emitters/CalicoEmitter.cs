@@ -21,6 +21,7 @@ internal sealed class CalicoEmitter : IPolicyEmitter
 
     public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
+        var nodes = new PeerNodes();
         foreach (var ns in namespaces)
         {
             string dir = PolicyText.Name(ns);
@@ -38,13 +39,13 @@ internal sealed class CalicoEmitter : IPolicyEmitter
                 if (ingress.Count > 0)
                 {
                     var rules = YamlNode.Seq();
-                    foreach (var rule in ingress) rules.Add(new EvidenceComment(rule)).Add(Rule(rule, rule.Client, ns, ingress: true));
+                    foreach (var rule in ingress) rules.Add(new EvidenceComment(rule)).Add(Rule(rule, rule.Client, ns, ingress: true, nodes));
                     spec.Add("ingress", rules);
                 }
                 if (egress.Count > 0)
                 {
                     var rules = YamlNode.Seq();
-                    foreach (var rule in egress) rules.Add(new EvidenceComment(rule)).Add(Rule(rule, rule.Server, ns, ingress: false));
+                    foreach (var rule in egress) rules.Add(new EvidenceComment(rule)).Add(Rule(rule, rule.Server, ns, ingress: false, nodes));
                     spec.Add("egress", rules);
                 }
                 Add(files, dir, PolicyText.Name(workload.Workload!), ns, set, ingress.Count + egress.Count, [], spec);
@@ -79,40 +80,49 @@ internal sealed class CalicoEmitter : IPolicyEmitter
         return sb.Length == 0 ? "all()" : sb.ToString();
     }
 
-    private static YamlMap Rule(SuggestedRule rule, Peer peer, string policyNamespace, bool ingress)
+    /// <summary>The parts of rules that depend only on a peer, a namespace or a port: made and rendered once per emitter part.</summary>
+    private sealed class PeerNodes
+    {
+        public readonly NodeCache<Peer, YamlRendered> Selector = new(peer => YamlNode.Rendered(YamlNode.Str(CalicoEmitter.Selector(peer.Selector))));
+        public readonly NodeCache<string, YamlRendered> Namespace = new(ns => YamlNode.Rendered(YamlNode.Str($"projectcalico.org/name == '{ns}'")));
+        public readonly NodeCache<Peer, YamlRendered> Nets = new(peer => YamlNode.Rendered(Blocks(peer.Cidrs)));
+        public readonly NodeCache<Peer, YamlRendered> NotNets = new(peer => YamlNode.Rendered(Blocks(peer.Except)));
+        public readonly NodeCache<ushort, YamlRendered> Ports = new(port => YamlNode.Rendered(YamlNode.Seq().Add(YamlNode.Int(port))));
+
+        private static YamlSeq Blocks(IReadOnlyList<Cidr> blocks)
+        {
+            var seq = YamlNode.Seq();
+            foreach (var block in blocks) seq.Add(YamlNode.Str(block.ToString()));
+            return seq;
+        }
+    }
+
+    private static YamlMap Rule(SuggestedRule rule, Peer peer, string policyNamespace, bool ingress, PeerNodes nodes)
     {
         var result = YamlNode.Map().Add("action", "Allow").Add("protocol", rule.ProtocolName);
         var entity = YamlNode.Map();
         switch (peer.Kind)
         {
             case PeerKind.Workload:
-                entity.Add("selector", Selector(peer.Selector));
-                if (peer.Namespace != policyNamespace) entity.Add("namespaceSelector", $"projectcalico.org/name == '{peer.Namespace}'");
+                entity.Add("selector", nodes.Selector[peer]);
+                if (peer.Namespace != policyNamespace) entity.Add("namespaceSelector", nodes.Namespace[peer.Namespace!]);
                 break;
             case PeerKind.Nodes:
                 entity.Add("selector", NodeSelector).Add("namespaceSelector", "global()");
                 break;
             default:
-                var nets = YamlNode.Seq();
-                foreach (var block in peer.Cidrs) nets.Add(YamlNode.Str(block.ToString()));
-                entity.Add("nets", nets);
-                if (peer.Except.Count > 0)
-                {
-                    var notNets = YamlNode.Seq();
-                    foreach (var block in peer.Except) notNets.Add(YamlNode.Str(block.ToString()));
-                    entity.Add("notNets", notNets);
-                }
+                entity.Add("nets", nodes.Nets[peer]);
+                if (peer.Except.Count > 0) entity.Add("notNets", nodes.NotNets[peer]);
                 break;
         }
-        var ports = YamlNode.Seq().Add(YamlNode.Int(rule.Port));
         if (ingress)
         {
             result.Add("source", entity);
-            if (PolicyText.HasPorts(rule)) result.Add("destination", YamlNode.Map().Add("ports", ports));
+            if (PolicyText.HasPorts(rule)) result.Add("destination", YamlNode.Map().Add("ports", nodes.Ports[rule.Port]));
         }
         else
         {
-            if (PolicyText.HasPorts(rule)) entity.Add("ports", ports);
+            if (PolicyText.HasPorts(rule)) entity.Add("ports", nodes.Ports[rule.Port]);
             result.Add("destination", entity);
         }
         return result;
