@@ -95,6 +95,12 @@ public sealed class PolicyEvidenceTests(SampleSuggestion sample) : IClassFixture
         }
         Assert.DoesNotContain("kubectl apply --server-side", File.ReadAllText(Path.Combine(sample.Out, "report.md")));
 
+        // suggestions.json: a rule per line, in rule order (rendered in chunks on every core), and valid JSON.
+        var ruleLines = File.ReadLines(Path.Combine(dir, "suggestions.json")).Where(l => l.StartsWith("{\"id\":\"r-", StringComparison.Ordinal)).ToList();
+        Assert.Equal(set.Rules.Select(r => r.Id), ruleLines.Select(l => l[7..17]));
+        using (var json = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "suggestions.json"))))
+            Assert.Equal(set.Rules.Select(r => r.Id), json.RootElement.GetProperty("rules").EnumerateArray().Select(r => r.GetProperty("id").GetString()));
+
         // The report stays readable: the first rules, then how many more and where they are.
         var report = File.ReadAllLines(Path.Combine(dir, "report.md"));
         Assert.Equal(MarkdownReport.ListLimit, report.Count(l => l.StartsWith("| r-", StringComparison.Ordinal)));
