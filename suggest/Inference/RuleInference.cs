@@ -47,37 +47,23 @@ public sealed class RuleInference
         foreach (var e in kept)
             if (e.DaysSeen >= longLivedDays) longLived.Add(e.Client.Key);
 
+        // Three passes that need only the kept edges run side by side: identity drafts here, address drafts and the
+        // workload groups on pool threads. Address drafts group by their own ids and blocks; their workload side gets
+        // its peer from the one table below, so every endpoint still has exactly one peer object.
+        var workloadTask = Task.Run(() =>
+        {
+            var endpoints = WorkloadEndpoints(edges);
+            return (Endpoints: endpoints, Groups: DetectGroups(endpoints, kept));
+        });
+        var addressTask = Task.Run(() => AddressDrafts(kept));
+
         // A dense graph makes about one rule per edge: drafts are structs, peers are made once per endpoint or block,
         // and the edges of each rule go into an array of exactly their number (no LINQ groupings of a million keys).
         var peers = new PeerTable();
         var drafts = new List<Draft>(kept.Count);
         IdentityDrafts(kept, peers, drafts);
-        // Address clients of a workload: internet clients, generalised blocks, or exact addresses.
-        foreach (var group in GroupInOrder(kept, static e => e.Client.IsAddress, e => new GroupKey(-1, peers.RawKeyId(e.Server), e.Port, e.Protocol)))
-        {
-            var list = group;
-            var first = list[0];
-            var server = peers.Of(first.Server);
-            var publicClients = list.Where(e => e.Client.Kind == EndpointKind.External).Select(e => e.Client.Address).Distinct().Count();
-            if (publicClients >= _options.InternetClientThreshold)
-            {
-                var internet = list.Where(e => Peer.Internet.Matches(e.Client)).ToArray();
-                drafts.Add(new Draft(Peer.Internet, server, first.Port, first.Protocol, internet,
-                    string.Create(CultureInfo.InvariantCulture,
-                        $"{publicClients} distinct internet clients on one port: any public address (0.0.0.0/0, ::/0 minus private ranges), about {AddedSpace(Peer.Internet, publicClients)} addresses more than observed")));
-                list = list.Where(e => !Peer.Internet.Matches(e.Client)).ToList();
-            }
-            foreach (var (block, blockEdges, note) in Generalise(list, static e => e.Client.Address))
-                drafts.Add(new Draft(peers.Of(block), server, first.Port, first.Protocol, blockEdges, note));
-        }
-        // Address servers: egress to exact addresses or generalised blocks.
-        foreach (var list in GroupInOrder(kept, static e => e.Server.IsAddress && !e.Client.IsAddress, e => new GroupKey(peers.KeyId(e.Client), -1, e.Port, e.Protocol)))
-        {
-            var first = list[0];
-            var client = peers.Of(first.Client);
-            foreach (var (block, blockEdges, note) in Generalise(list, static e => e.Server.Address))
-                drafts.Add(new Draft(client, peers.Of(block), first.Port, first.Protocol, blockEdges, note));
-        }
+        foreach (var (draft, workload, workloadIsServer) in addressTask.GetAwaiter().GetResult())
+            drafts.Add(workloadIsServer ? draft with { Server = peers.Of(workload) } : draft with { Client = peers.Of(workload) });
 
         var order = RuleOrder(drafts);
         // Rules are independent of each other: built on every core, each part with its own scratch space.
@@ -100,8 +86,7 @@ public sealed class RuleInference
         Metrics.GeneralisedRules += generalisedRules;
         Metrics.PeriodicRules += periodicRules;
 
-        var workloadEndpoints = WorkloadEndpoints(edges);
-        var groups = DetectGroups(workloadEndpoints, kept);
+        var (workloadEndpoints, groups) = workloadTask.GetAwaiter().GetResult();
         var workloads = WorkloadPeers(rules);
         var warnings = Warnings(rules, groups, workloadEndpoints, workloads, windowDays);
         var namespaceSet = new HashSet<string>(StringComparer.Ordinal);
@@ -121,6 +106,41 @@ public sealed class RuleInference
             Workloads = workloads,
             InputEdges = edges.Count,
         };
+    }
+
+    /// <summary>
+    /// Drafts with an address on one side, in the order of the old two passes: address clients of a workload (internet
+    /// clients, generalised blocks, or exact addresses), then address servers (egress to exact addresses or generalised
+    /// blocks). The workload side's peer is left null, with its endpoint, for the caller's peer table.
+    /// </summary>
+    private List<(Draft Draft, Endpoint Workload, bool WorkloadIsServer)> AddressDrafts(List<Edge> kept)
+    {
+        var peers = new PeerTable();
+        var result = new List<(Draft, Endpoint, bool)>();
+        foreach (var group in GroupInOrder(kept, static e => e.Client.IsAddress, e => new GroupKey(-1, peers.RawKeyId(e.Server), e.Port, e.Protocol)))
+        {
+            var list = group;
+            var first = list[0];
+            var publicClients = list.Where(e => e.Client.Kind == EndpointKind.External).Select(e => e.Client.Address).Distinct().Count();
+            if (publicClients >= _options.InternetClientThreshold)
+            {
+                var internet = list.Where(e => Peer.Internet.Matches(e.Client)).ToArray();
+                result.Add((new Draft(Peer.Internet, null!, first.Port, first.Protocol, internet,
+                    string.Create(CultureInfo.InvariantCulture,
+                        $"{publicClients} distinct internet clients on one port: any public address (0.0.0.0/0, ::/0 minus private ranges), about {AddedSpace(Peer.Internet, publicClients)} addresses more than observed")),
+                    first.Server, true));
+                list = list.Where(e => !Peer.Internet.Matches(e.Client)).ToList();
+            }
+            foreach (var (block, blockEdges, note) in Generalise(list, static e => e.Client.Address))
+                result.Add((new Draft(peers.Of(block), null!, first.Port, first.Protocol, blockEdges, note), first.Server, true));
+        }
+        foreach (var list in GroupInOrder(kept, static e => e.Server.IsAddress && !e.Client.IsAddress, e => new GroupKey(peers.KeyId(e.Client), -1, e.Port, e.Protocol)))
+        {
+            var first = list[0];
+            foreach (var (block, blockEdges, note) in Generalise(list, static e => e.Server.Address))
+                result.Add((new Draft(null!, peers.Of(block), first.Port, first.Protocol, blockEdges, note), first.Client, false));
+        }
+        return result;
     }
 
     /// <summary>
@@ -183,6 +203,29 @@ public sealed class RuleInference
         var keyRank = new Dictionary<string, int>(keys.Count, StringComparer.Ordinal);
         foreach (var key in keys) keyRank.TryAdd(key, keyRank.Count);
         foreach (var peer in rankOf.Keys.ToList()) rankOf[peer] = keyRank[peer.Key];
+        // Both ranks under 2^20 (the usual case): server, client, protocol and port fit one ulong, and a sort of
+        // primitive keys (with the draft index alongside) is several times faster than one of 128-bit structs.
+        var order = new int[drafts.Count];
+        if (keys.Count <= 1 << 20)
+        {
+            var packed = new ulong[drafts.Count];
+            for (int i = 0; i < drafts.Count; i++)
+            {
+                var d = drafts[i];
+                packed[i] = ((ulong)(uint)rankOf[d.Server] << 44) | ((ulong)(uint)rankOf[d.Client] << 24) | ((ulong)d.Protocol << 16) | d.Port;
+                order[i] = i;
+            }
+            Array.Sort(packed, order);
+            // Equal keys back in creation order (the sort is not stable).
+            for (int from = 0; from < packed.Length;)
+            {
+                int to = from + 1;
+                while (to < packed.Length && packed[to] == packed[from]) to++;
+                if (to - from > 1) Array.Sort(order, from, to - from);
+                from = to;
+            }
+            return order;
+        }
         var sortKeys = new UInt128[drafts.Count];
         for (int i = 0; i < drafts.Count; i++)
         {
@@ -192,7 +235,6 @@ public sealed class RuleInference
             sortKeys[i] = new UInt128(high, low);
         }
         Array.Sort(sortKeys);
-        var order = new int[drafts.Count];
         for (int i = 0; i < order.Length; i++) order[i] = (int)(uint)sortKeys[i];
         return order;
     }
@@ -304,8 +346,16 @@ public sealed class RuleInference
 
     private (DateTime Start, DateTime End) Window(IReadOnlyList<Edge> edges)
     {
-        var start = _options.WindowStart ?? (edges.Count == 0 ? DateTime.UnixEpoch : edges.Min(e => e.FirstSeen).Date);
-        var end = _options.WindowEnd ?? (edges.Count == 0 ? start.AddDays(1) : edges.Max(e => e.LastSeen).Date.AddDays(1));
+        DateTime first = DateTime.MaxValue, last = DateTime.MinValue;
+        if (edges.Count > 0 && (_options.WindowStart is null || _options.WindowEnd is null))
+            for (int i = 0; i < edges.Count; i++)
+            {
+                var e = edges[i];
+                if (e.FirstSeen < first) first = e.FirstSeen;
+                if (e.LastSeen > last) last = e.LastSeen;
+            }
+        var start = _options.WindowStart ?? (edges.Count == 0 ? DateTime.UnixEpoch : first.Date);
+        var end = _options.WindowEnd ?? (edges.Count == 0 ? start.AddDays(1) : last.Date.AddDays(1));
         return (DateTime.SpecifyKind(start, DateTimeKind.Utc), DateTime.SpecifyKind(end, DateTimeKind.Utc));
     }
 
@@ -675,9 +725,21 @@ public sealed class RuleInference
     {
         var groups = new List<WorkloadGroups>();
         // Pod -> pod edges inside one namespace, by namespace, in the order of kept: one pass instead of one per label key.
-        var insideByNamespace = kept.Where(e => e.Client.Kind == EndpointKind.Pod && e.Server.Kind == EndpointKind.Pod
-                && e.Client.Namespace is not null && e.Client.Namespace == e.Server.Namespace)
-            .GroupBy(e => e.Client.Namespace!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+        var insideByNamespace = new Dictionary<string, List<Edge>>(StringComparer.Ordinal);
+        List<Edge>? current = null;
+        string? currentNamespace = null;
+        foreach (var e in kept)
+        {
+            if (e.Client.Kind != EndpointKind.Pod || e.Server.Kind != EndpointKind.Pod || e.Client.Namespace is not { } ns || ns != e.Server.Namespace) continue;
+            // Edges usually come sorted by client: skip the lookup while the namespace stays the same.
+            if (!ReferenceEquals(ns, currentNamespace))
+            {
+                ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(insideByNamespace, ns, out _);
+                current = slot ??= [];
+                currentNamespace = ns;
+            }
+            current!.Add(e);
+        }
         foreach (var ns in workloads.GroupBy(w => w.Namespace ?? ""))
         {
             var members = ns.ToList();
@@ -686,12 +748,24 @@ public sealed class RuleInference
             {
                 var byValue = members.Where(m => m.Label(key) is not null).GroupBy(m => m.Label(key)!).ToList();
                 if (byValue.Count < 2 || byValue.Any(g => g.Count() < 2)) continue;
-                var inside = edgesInNamespace.Where(e => e.Client.Label(key) is not null && e.Server.Label(key) is not null).ToList();
-                if (inside.Count == 0 || inside.Any(e => e.Client.Label(key) != e.Server.Label(key))) continue;
+                // Edges with the label on both sides: none, or one whose sides differ, and the key splits nothing.
+                int inside = 0;
+                bool crossed = false;
+                foreach (var e in edgesInNamespace)
+                {
+                    if (e.Client.Label(key) is not { } clientValue || e.Server.Label(key) is not { } serverValue) continue;
+                    if (clientValue != serverValue)
+                    {
+                        crossed = true;
+                        break;
+                    }
+                    inside++;
+                }
+                if (inside == 0 || crossed) continue;
                 groups.Add(new WorkloadGroups(ns.Key, key,
                     byValue.OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key,
                         g => (IReadOnlyList<string>)g.Select(m => m.Name).Order(StringComparer.Ordinal).ToList(), StringComparer.Ordinal),
-                    inside.Count));
+                    inside));
             }
         }
         return groups;
