@@ -66,15 +66,25 @@ public sealed class RuleInference
             drafts.Add(workloadIsServer ? draft with { Server = peers.Of(workload) } : draft with { Client = peers.Of(workload) });
 
         var order = RuleOrder(drafts);
-        // Rules are independent of each other: built on every core, each part with its own scratch space.
+        // Rules are independent of each other: built on every core, each part with its own scratch space. Two steps:
+        // the edges are read in draft order (the order they sit in memory; rule order jumps across the whole heap at
+        // every rule), then the rule objects are made in rule order (so the writers read them in memory order too).
+        var summaries = new RuleSummary[drafts.Count];
         var rules = new SuggestedRule[drafts.Count];
         int parts = Math.Clamp(drafts.Count / 4096, 1, Environment.ProcessorCount);
-        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = parts };
+        Parallel.For(0, parts, parallel, part =>
         {
             var builder = new RuleBuilder(this, windowDays, longLived);
             int from = (int)((long)rules.Length * part / parts), to = (int)((long)rules.Length * (part + 1) / parts);
-            for (int k = from; k < to; k++) rules[k] = builder.Build(drafts[order[k]]);
+            for (int k = from; k < to; k++) builder.Summarise(drafts[k], ref summaries[k]);
         });
+        Parallel.For(0, parts, parallel, part =>
+        {
+            int from = (int)((long)rules.Length * part / parts), to = (int)((long)rules.Length * (part + 1) / parts);
+            for (int k = from; k < to; k++) rules[k] = RuleBuilder.Build(drafts[order[k]], in summaries[order[k]]);
+        });
+        summaries = null;
         drafts = null;
         long generalisedRules = 0, periodicRules = 0;
         foreach (var rule in rules)
@@ -152,22 +162,32 @@ public sealed class RuleInference
         var groupOf = new int[kept.Count];
         var index = new Dictionary<GroupKey, int>(kept.Count);
         var firsts = new List<int>();
-        var counts = new List<int>();
+        var counts = new int[Math.Max(1, kept.Count / 4)];
+        Endpoint? lastClient = null;
+        int lastClientId = 0;
         for (int i = 0; i < kept.Count; i++)
         {
             var e = kept[i];
-            if (e.Client.IsAddress || e.Server.IsAddress)
+            var client = e.Client;
+            var server = e.Server;
+            if (client.IsAddress || server.IsAddress)
             {
                 groupOf[i] = -1;
                 continue;
             }
-            var key = new GroupKey(peers.KeyId(e.Client), peers.KeyId(e.Server), e.Port, e.Protocol);
+            // Edges usually come sorted by client: look its id up once per run.
+            if (!ReferenceEquals(client, lastClient))
+            {
+                lastClient = client;
+                lastClientId = peers.KeyId(client);
+            }
+            var key = new GroupKey(lastClientId, peers.KeyId(server), e.Port, e.Protocol);
             ref int slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(index, key, out bool exists);
             if (!exists)
             {
                 slot = firsts.Count;
                 firsts.Add(i);
-                counts.Add(0);
+                if (slot == counts.Length) Array.Resize(ref counts, counts.Length * 2);
             }
             groupOf[i] = slot;
             counts[slot]++;
@@ -244,10 +264,12 @@ public sealed class RuleInference
     {
         var byKey = new Dictionary<string, Endpoint>(StringComparer.Ordinal);
         var seen = new HashSet<Endpoint>(ReferenceEqualityComparer.Instance);
+        Endpoint? lastClient = null;
         foreach (var e in edges)
         {
             // The same endpoint object recurs on many edges: look its key up once (the first object per key wins, as before).
-            if (e.Client.Kind == EndpointKind.Pod && seen.Add(e.Client)) byKey.TryAdd(e.Client.Key, e.Client);
+            if (!ReferenceEquals(e.Client, lastClient) && e.Client.Kind == EndpointKind.Pod && seen.Add(e.Client)) byKey.TryAdd(e.Client.Key, e.Client);
+            lastClient = e.Client;
             if (e.Server.Kind == EndpointKind.Pod && seen.Add(e.Server)) byKey.TryAdd(e.Server.Key, e.Server);
         }
         var result = byKey.Values.ToList();
@@ -525,6 +547,23 @@ public sealed class RuleInference
 
     private static string AddedSpace(Peer peer, int observed) => peer.Kind == PeerKind.Internet ? "3.7e9 IPv4 and all public IPv6" : observed.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>A rule's evidence and classification before its objects are made.</summary>
+    private struct RuleSummary
+    {
+        public long Flows;
+        public ulong Bytes;
+        public DateTime FirstSeen;
+        public DateTime LastSeen;
+        public int DaysSeen;
+        public int ClientReplicas;
+        public int Addresses;
+        public long DeniedFlows;
+        public Periodicity Periodicity;
+        public string Confidence;
+        public string ConfidenceReason;
+        public string[] Flags;
+    }
+
     private readonly record struct Draft(Peer Client, Peer Server, ushort Port, byte Protocol, Edge[] Edges, string? Generalisation);
 
     /// <summary>
@@ -540,7 +579,8 @@ public sealed class RuleInference
         private readonly Dictionary<(string Pattern, int A, int B, int C), Periodicity> _periodicities = new();
         private readonly string[]?[] _flags = new string[]?[32];
 
-        public SuggestedRule Build(Draft draft)
+        /// <summary>Everything a rule needs from its edges (which it sorts into <c>EdgeOrder</c>), without making objects.</summary>
+        public void Summarise(Draft draft, ref RuleSummary summary)
         {
             var edges = draft.Edges;
             if (edges.Length > 1) Array.Sort(edges, EdgeComparer);
@@ -563,38 +603,48 @@ public sealed class RuleInference
                 clientAlwaysUp = clientAlwaysUp || longLived.Contains(e.Client.Key);
             }
             bool byServer = draft.Client.IsWorkload || draft.Client.Kind == PeerKind.Nodes;
-            var evidence = new RuleEvidence
-            {
-                Flows = flows,
-                Bytes = bytes,
-                FirstSeen = firstSeen,
-                LastSeen = lastSeen,
-                DaysSeen = DistinctDays(edges),
-                ClientReplicas = replicas,
-                Edges = edges.Length,
-                Addresses = edges.Length == 1 ? 1 : DistinctKeys(edges, byServer),
-                DeniedFlows = denied,
-            };
-            var periodicity = owner.Classify(evidence, _hours, windowDays, clientAlwaysUp, _periodicities);
+            summary.Flows = flows;
+            summary.Bytes = bytes;
+            summary.FirstSeen = firstSeen;
+            summary.LastSeen = lastSeen;
+            summary.DaysSeen = DistinctDays(edges);
+            summary.ClientReplicas = replicas;
+            summary.Addresses = edges.Length == 1 ? 1 : DistinctKeys(edges, byServer);
+            summary.DeniedFlows = denied;
+            var periodicity = owner.Classify(summary.DaysSeen, flows, replicas, _hours, windowDays, clientAlwaysUp, _periodicities);
             int mask = (periodicity.PeriodDays is not null ? 1 : 0) | (periodicity.Pattern == "startup-only" ? 2 : 0)
                 | (periodicity.Pattern == "rare" ? 4 : 0) | (draft.Generalisation is not null ? 8 : 0) | (draft.Client.Kind == PeerKind.Nodes ? 16 : 0);
-            var (confidence, why) = Confidence(periodicity, evidence);
-            return new SuggestedRule
-            {
-                Id = RuleId(draft),
-                Client = draft.Client,
-                Server = draft.Server,
-                Port = draft.Port,
-                Protocol = draft.Protocol,
-                Evidence = evidence,
-                Periodicity = periodicity,
-                Confidence = confidence,
-                ConfidenceReason = why,
-                Flags = _flags[mask] ??= Flags(mask),
-                Generalisation = draft.Generalisation,
-                Edges = edges,
-            };
+            (summary.Confidence, summary.ConfidenceReason) = Confidence(periodicity, flows);
+            summary.Periodicity = periodicity;
+            summary.Flags = _flags[mask] ??= Flags(mask);
         }
+
+        public static SuggestedRule Build(Draft draft, in RuleSummary summary) => new()
+        {
+            Id = RuleId(draft),
+            Client = draft.Client,
+            Server = draft.Server,
+            Port = draft.Port,
+            Protocol = draft.Protocol,
+            Evidence = new RuleEvidence
+            {
+                Flows = summary.Flows,
+                Bytes = summary.Bytes,
+                FirstSeen = summary.FirstSeen,
+                LastSeen = summary.LastSeen,
+                DaysSeen = summary.DaysSeen,
+                ClientReplicas = summary.ClientReplicas,
+                Edges = draft.Edges.Length,
+                Addresses = summary.Addresses,
+                DeniedFlows = summary.DeniedFlows,
+            },
+            Periodicity = summary.Periodicity,
+            Confidence = summary.Confidence,
+            ConfidenceReason = summary.ConfidenceReason,
+            Flags = summary.Flags,
+            Generalisation = draft.Generalisation,
+            Edges = draft.Edges,
+        };
 
         private static string[] Flags(int mask)
         {
@@ -631,15 +681,14 @@ public sealed class RuleInference
         }
     }
 
-    private Periodicity Classify(RuleEvidence evidence, long[] hours, double windowDays, bool clientAlwaysUp,
+    private Periodicity Classify(int daysCount, long flows, int clientReplicas, long[] hours, double windowDays, bool clientAlwaysUp,
         Dictionary<(string, int, int, int), Periodicity> made)
     {
-        int daysCount = evidence.DaysSeen;
         double fullDays = Math.Max(1, Math.Round(windowDays));
         bool continuous = daysCount >= _options.ContinuousDayShare * fullDays;
-        if (!continuous && clientAlwaysUp && evidence.Flows <= _options.StartupMaxFlowsPerReplica * Math.Max(1, evidence.ClientReplicas))
+        if (!continuous && clientAlwaysUp && flows <= _options.StartupMaxFlowsPerReplica * Math.Max(1, clientReplicas))
             return new Periodicity("startup-only", null, string.Create(CultureInfo.InvariantCulture,
-                $"{evidence.Flows} flows from {evidence.ClientReplicas} replicas of a client that is up all window: made when a pod starts; it recurs at every rollout and restart"));
+                $"{flows} flows from {clientReplicas} replicas of a client that is up all window: made when a pod starts; it recurs at every rollout and restart"));
         int hoursOfDay = 0;
         for (int h = 0; h < 24; h++)
             for (int d = 0; d < 7; d++)
@@ -681,9 +730,9 @@ public sealed class RuleInference
         return slot ??= make();
     }
 
-    private static (string, string) Confidence(Periodicity periodicity, RuleEvidence evidence) => periodicity.Pattern switch
+    private static (string, string) Confidence(Periodicity periodicity, long flows) => periodicity.Pattern switch
     {
-        "continuous" or "daily" when evidence.Flows >= 10 => ("high", "steady traffic over the window"),
+        "continuous" or "daily" when flows >= 10 => ("high", "steady traffic over the window"),
         "continuous" or "daily" => ("medium", "seen throughout, but few flows"),
         "weekly" => ("medium", "a periodic dependency: keep it even though it is rarely seen"),
         "startup-only" => ("medium", "a start-up dependency: rarely seen, needed at every pod start"),
@@ -787,13 +836,26 @@ public sealed class RuleInference
             if (others.Count > 0)
                 warnings.Add($"The selector of {peer.Key} also selects {string.Join(", ", others)}: they share every label; give each workload a distinguishing label, or the rules reach both.");
         }
-        var rulesInsideNamespace = groups.Count == 0 ? null
-            : rules.Where(r => r.Client.IsWorkload && r.Server.IsWorkload && r.Client.Namespace == r.Server.Namespace).ToLookup(r => r.Client.Namespace);
+        if (groups.Count == 0) return warnings;
+        // Workload -> workload rules inside one namespace, by namespace (only the namespaces with groups), in rule order.
+        var rulesInsideNamespace = new Dictionary<string, List<SuggestedRule>>(StringComparer.Ordinal);
+        foreach (var group in groups) rulesInsideNamespace.TryAdd(group.Namespace, []);
+        foreach (var r in rules)
+            if (r.Client.IsWorkload && r.Server.IsWorkload && r.Client.Namespace is { } ns && ns == r.Server.Namespace
+                && rulesInsideNamespace.TryGetValue(ns, out var inside))
+                inside.Add(r);
         foreach (var group in groups)
-            foreach (var rule in rulesInsideNamespace![group.Namespace])
-                if (!rule.Client.Selector.Any(l => l.Key == group.LabelKey) || !rule.Server.Selector.Any(l => l.Key == group.LabelKey))
+            foreach (var rule in rulesInsideNamespace[group.Namespace])
+                if (!HasLabel(rule.Client.Selector, group.LabelKey) || !HasLabel(rule.Server.Selector, group.LabelKey))
                     warnings.AddCrossing(rule, group);
         return warnings;
+    }
+
+    private static bool HasLabel(IReadOnlyList<KeyValuePair<string, string>> selector, string key)
+    {
+        for (int i = 0; i < selector.Count; i++)
+            if (selector[i].Key == key) return true;
+        return false;
     }
 }
 
