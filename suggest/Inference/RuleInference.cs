@@ -27,32 +27,64 @@ public sealed class RuleInference
     {
         Metrics.EdgesIn += edges.Count;
 
+        // The pod endpoints need only the input: found on a pool thread while the noise and the window are worked out.
+        var endpointsTask = Task.Run(() => WorkloadEndpoints(edges));
         var (start, end) = Window(edges);
         double windowDays = Math.Max((end - start).TotalDays, 1.0 / 24);
-        var leftOut = new List<LeftOutEdge>();
-        var kept = new List<Edge>(edges.Count);
         var noise = NoiseByClient(edges);
-        foreach (var edge in edges)
+        // Clients that are up the whole window: a rare edge from them is a start-up or periodic dependency, not a one-off.
+        double longLivedDays = _options.ContinuousDayShare * Math.Round(windowDays);
+        // Each edge is judged on its own: in parts on every core, the parts joined in input order.
+        int filterParts = Math.Clamp(edges.Count / 65536, 1, Environment.ProcessorCount);
+        var keptParts = new List<Edge>[filterParts];
+        var leftOutParts = new List<LeftOutEdge>[filterParts];
+        var longLivedParts = new HashSet<string>[filterParts];
+        Parallel.For(0, filterParts, new ParallelOptions { MaxDegreeOfParallelism = filterParts }, part =>
         {
-            var reason = LeaveOutReason(edge, noise);
-            if (reason is { } r) leftOut.Add(new LeftOutEdge(edge, r.Reason, r.Detail));
-            else kept.Add(edge);
+            int from = (int)((long)edges.Count * part / filterParts), to = (int)((long)edges.Count * (part + 1) / filterParts);
+            var keptPart = new List<Edge>(to - from);
+            var leftOutPart = new List<LeftOutEdge>();
+            var longLivedPart = new HashSet<string>(StringComparer.Ordinal);
+            Endpoint? lastLongLived = null;
+            for (int i = from; i < to; i++)
+            {
+                var edge = edges[i];
+                var reason = LeaveOutReason(edge, noise);
+                if (reason is { } r)
+                {
+                    leftOutPart.Add(new LeftOutEdge(edge, r.Reason, r.Detail));
+                    continue;
+                }
+                keptPart.Add(edge);
+                if (edge.DaysSeen >= longLivedDays && !ReferenceEquals(edge.Client, lastLongLived))
+                {
+                    longLivedPart.Add(edge.Client.Key);
+                    lastLongLived = edge.Client;
+                }
+            }
+            keptParts[part] = keptPart;
+            leftOutParts[part] = leftOutPart;
+            longLivedParts[part] = longLivedPart;
+        });
+        var kept = new List<Edge>(edges.Count);
+        var leftOut = new List<LeftOutEdge>();
+        var longLived = longLivedParts[0];
+        for (int part = 0; part < filterParts; part++)
+        {
+            kept.AddRange(keptParts[part]);
+            leftOut.AddRange(leftOutParts[part]);
+            if (part > 0) longLived.UnionWith(longLivedParts[part]);
         }
+        keptParts = null;
         Metrics.EdgesKept += kept.Count;
         Metrics.EdgesLeftOut += leftOut.Count;
-
-        // Clients that are up the whole window: a rare edge from them is a start-up or periodic dependency, not a one-off.
-        var longLived = new HashSet<string>(StringComparer.Ordinal);
-        double longLivedDays = _options.ContinuousDayShare * Math.Round(windowDays);
-        foreach (var e in kept)
-            if (e.DaysSeen >= longLivedDays) longLived.Add(e.Client.Key);
 
         // Three passes that need only the kept edges run side by side: identity drafts here, address drafts and the
         // workload groups on pool threads. Address drafts group by their own ids and blocks; their workload side gets
         // its peer from the one table below, so every endpoint still has exactly one peer object.
         var workloadTask = Task.Run(() =>
         {
-            var endpoints = WorkloadEndpoints(edges);
+            var endpoints = endpointsTask.GetAwaiter().GetResult();
             return (Endpoints: endpoints, Groups: DetectGroups(endpoints, kept));
         });
         var addressTask = Task.Run(() => AddressDrafts(kept));
