@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
@@ -159,7 +160,15 @@ public sealed class RuleInference
     {
         var peers = new PeerTable();
         var result = new List<(Draft, Endpoint, bool)>();
-        foreach (var group in GroupInOrder(kept, static e => e.Client.IsAddress, e => new GroupKey(-1, peers.RawKeyId(e.Server), e.Port, e.Protocol)))
+        // Both groupings in one pass over the edges (each has its own ids; neither depends on the other's order).
+        var byServer = new Grouping();
+        var byClient = new Grouping();
+        foreach (var e in kept)
+        {
+            if (e.Client.IsAddress) byServer.Add(new GroupKey(-1, peers.RawKeyId(e.Server), e.Port, e.Protocol), e);
+            else if (e.Server.IsAddress) byClient.Add(new GroupKey(peers.KeyId(e.Client), -1, e.Port, e.Protocol), e);
+        }
+        foreach (var group in byServer.Groups)
         {
             var list = group;
             var first = list[0];
@@ -173,13 +182,13 @@ public sealed class RuleInference
                     first.Server, true));
                 list = list.Where(e => !Peer.Internet.Matches(e.Client)).ToList();
             }
-            foreach (var (block, blockEdges, note) in Generalise(list, static e => e.Client.Address))
+            foreach (var (block, blockEdges, note) in Generalise(list, clients: true))
                 result.Add((new Draft(peers.Of(block), null!, first.Port, first.Protocol, blockEdges, note), first.Server, true));
         }
-        foreach (var list in GroupInOrder(kept, static e => e.Server.IsAddress && !e.Client.IsAddress, e => new GroupKey(peers.KeyId(e.Client), -1, e.Port, e.Protocol)))
+        foreach (var list in byClient.Groups)
         {
             var first = list[0];
-            foreach (var (block, blockEdges, note) in Generalise(list, static e => e.Server.Address))
+            foreach (var (block, blockEdges, note) in Generalise(list, clients: false))
                 result.Add((new Draft(null!, peers.Of(block), first.Port, first.Protocol, blockEdges, note), first.Client, false));
         }
         return result;
@@ -323,25 +332,29 @@ public sealed class RuleInference
         return result;
     }
 
-    /// <summary>The edges that pass <paramref name="filter"/>, grouped by key, groups in order of first appearance (like GroupBy).</summary>
-    private static List<List<Edge>> GroupInOrder(List<Edge> edges, Func<Edge, bool> filter, Func<Edge, GroupKey> key)
+    /// <summary>Edges grouped by key, groups in order of first appearance (like GroupBy).</summary>
+    private sealed class Grouping
     {
-        var index = new Dictionary<GroupKey, int>();
-        var groups = new List<List<Edge>>();
-        foreach (var e in edges)
+        private readonly Dictionary<GroupKey, int> _index = new();
+
+        public List<List<Edge>> Groups { get; } = [];
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Add(GroupKey key, Edge edge)
         {
-            if (!filter(e)) continue;
-            ref int slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(index, key(e), out bool exists);
+            ref int slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_index, key, out bool exists);
             if (!exists)
             {
-                slot = groups.Count;
-                groups.Add([]);
+                slot = Groups.Count;
+                Groups.Add([]);
             }
-            groups[slot].Add(e);
+            Groups[slot].Add(edge);
         }
-        return groups;
     }
 
+    // Hot per-edge and per-rule methods carry [MethodImpl(AggressiveOptimization)]: inference runs once, its passes
+    // start new code every few hundred milliseconds, and tiered compilation left them running unoptimised for most of
+    // a pass (a tenth of the samples at 1M edges were in tier-0 code).
     private readonly record struct GroupKey(int Client, int Server, ushort Port, byte Protocol);
 
     /// <summary>
@@ -355,6 +368,7 @@ public sealed class RuleInference
         private readonly Dictionary<Endpoint, int> _idByEndpoint = new(ReferenceEqualityComparer.Instance);
         private readonly Dictionary<string, int> _idByKey = new(StringComparer.Ordinal);
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public Peer Of(Endpoint endpoint)
         {
             if (endpoint.Kind == EndpointKind.Node) return Peer.Nodes;
@@ -372,6 +386,7 @@ public sealed class RuleInference
         private readonly Dictionary<string, int> _rawIdByKey = new(StringComparer.Ordinal);
 
         /// <summary>An id per <c>endpoint.Key</c> (nodes apart).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public int RawKeyId(Endpoint endpoint)
         {
             ref int id = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_rawIdByEndpoint, endpoint, out bool known);
@@ -385,6 +400,7 @@ public sealed class RuleInference
         }
 
         /// <summary>An id per <c>PeerKeyOf(endpoint)</c>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public int KeyId(Endpoint endpoint)
         {
             ref int id = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_idByEndpoint, endpoint, out bool known);
@@ -416,6 +432,7 @@ public sealed class RuleInference
     /// <summary><c>PeerOf(endpoint).Key</c> without making the peer (grouping a million edges).</summary>
     private static string PeerKeyOf(Endpoint endpoint) => endpoint.Kind == EndpointKind.Node ? Peer.Nodes.Key : endpoint.Key;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (string Reason, string Detail)? LeaveOutReason(Edge edge, Dictionary<string, string> noise)
     {
         if (edge.Flows == 0) return ("reply-only", "only reply records seen: replies never become rules");
@@ -523,13 +540,13 @@ public sealed class RuleInference
     /// /24 (/64): those become their smallest covering block, with the added address space in the note. Networks in
     /// order, then addresses in order; each block's edges in input order.
     /// </summary>
-    private List<(Cidr Block, Edge[] Edges, string? Note)> Generalise(List<Edge> edges, Func<Edge, PackedIp> address)
+    private List<(Cidr Block, Edge[] Edges, string? Note)> Generalise(List<Edge> edges, bool clients)
     {
         var result = new List<(Cidr, Edge[], string?)>();
         var sorted = new (Cidr Network, PackedIp Address, int Index)[edges.Count];
         for (int i = 0; i < edges.Count; i++)
         {
-            var ip = address(edges[i]);
+            var ip = clients ? edges[i].Client.Address : edges[i].Server.Address;
             sorted[i] = (Cidr.Of(ip, ip.IsV4 ? 96 + 24 : 64), ip, i);
         }
         Array.Sort(sorted, static (a, b) =>
@@ -612,6 +629,7 @@ public sealed class RuleInference
         private readonly string[]?[] _flags = new string[]?[32];
 
         /// <summary>Everything a rule needs from its edges (which it sorts into <c>EdgeOrder</c>), without making objects.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Summarise(Draft draft, ref RuleSummary summary)
         {
             var edges = draft.Edges;
@@ -651,6 +669,7 @@ public sealed class RuleInference
             summary.Flags = _flags[mask] ??= Flags(mask);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static SuggestedRule Build(Draft draft, in RuleSummary summary) => new()
         {
             Id = RuleId(draft),
@@ -690,6 +709,7 @@ public sealed class RuleInference
         }
 
         /// <summary>Distinct days over the edges (each edge's days are usually ascending and distinct already).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private int DistinctDays(Edge[] edges)
         {
             if (edges.Length == 1)
@@ -713,6 +733,7 @@ public sealed class RuleInference
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Periodicity Classify(int daysCount, long flows, int clientReplicas, long[] hours, double windowDays, bool clientAlwaysUp,
         Dictionary<(string, int, int, int), Periodicity> made)
     {
@@ -721,46 +742,57 @@ public sealed class RuleInference
         if (!continuous && clientAlwaysUp && flows <= _options.StartupMaxFlowsPerReplica * Math.Max(1, clientReplicas))
             return new Periodicity("startup-only", null, string.Create(CultureInfo.InvariantCulture,
                 $"{flows} flows from {clientReplicas} replicas of a client that is up all window: made when a pod starts; it recurs at every rollout and restart"));
-        int hoursOfDay = 0;
-        for (int h = 0; h < 24; h++)
-            for (int d = 0; d < 7; d++)
-                if (hours[d * 24 + h] > 0)
-                {
-                    hoursOfDay++;
-                    break;
-                }
-        // The notes depend on a few small numbers only: one Periodicity per distinct value, not per rule.
-        if (continuous)
-            return fullDays >= 3 && hoursOfDay <= 2
-                ? Made(made, ("daily", hoursOfDay, 0, 0), () => new Periodicity("daily", 1, $"every day, only in {hoursOfDay} hour(s) of the day: a daily job"))
-                : Made(made, ("continuous", daysCount, 0, 0), () => new Periodicity("continuous", null, string.Create(CultureInfo.InvariantCulture, $"seen on {daysCount} of {fullDays} days")));
+        // One pass over the histogram: the hours of the day ever seen (hoursOfDay) and the days of the week seen.
+        uint hoursSeen = 0;
         int weekdays = 0, weekday = -1;
         for (int d = 0; d < 7; d++)
+        {
+            uint day = 0;
             for (int h = 0; h < 24; h++)
-                if (hours[d * 24 + h] > 0)
-                {
-                    weekdays++;
-                    if (weekday < 0) weekday = d;
-                    break;
-                }
-        if (weekdays == 1 && hoursOfDay <= 3)
-            return Made(made, ("weekly", weekday, hoursOfDay, daysCount), () =>
+                if (hours[d * 24 + h] > 0) day |= 1u << h;
+            if (day == 0) continue;
+            hoursSeen |= day;
+            weekdays++;
+            if (weekday < 0) weekday = d;
+        }
+        int hoursOfDay = System.Numerics.BitOperations.PopCount(hoursSeen);
+        // The notes depend on a few small numbers only: one Periodicity per distinct value, not per rule (looked up
+        // without lambdas: a closure over these locals was allocated on every call).
+        if (continuous)
+        {
+            if (fullDays >= 3 && hoursOfDay <= 2)
             {
-                string day = ((DayOfWeek)((weekday + 1) % 7)).ToString();
-                string guess = fullDays < 14 ? "; the window holds fewer than two periods, so the schedule is a guess" : "";
-                return new Periodicity("weekly", 7, string.Create(CultureInfo.InvariantCulture,
-                    $"only on {day}s, {hoursOfDay} hour(s) of the day, {daysCount} run(s) in {fullDays} days: a weekly job{guess}"));
-            });
-        return daysCount <= 2
-            ? Made(made, ("rare", daysCount, 0, 0), () => new Periodicity("rare", null, string.Create(CultureInfo.InvariantCulture, $"seen on only {daysCount} of {fullDays} days without a pattern")))
-            : Made(made, ("intermittent", daysCount, 0, 0), () => new Periodicity("intermittent", null, string.Create(CultureInfo.InvariantCulture, $"seen on {daysCount} of {fullDays} days")));
+                ref var daily = ref Slot(made, ("daily", hoursOfDay, 0, 0));
+                return daily ??= new Periodicity("daily", 1, $"every day, only in {hoursOfDay} hour(s) of the day: a daily job");
+            }
+            ref var steady = ref Slot(made, ("continuous", daysCount, 0, 0));
+            return steady ??= new Periodicity("continuous", null, string.Create(CultureInfo.InvariantCulture, $"seen on {daysCount} of {fullDays} days"));
+        }
+        if (weekdays == 1 && hoursOfDay <= 3)
+        {
+            ref var weekly = ref Slot(made, ("weekly", weekday, hoursOfDay, daysCount));
+            return weekly ??= Weekly(weekday, hoursOfDay, daysCount, fullDays);
+        }
+        if (daysCount <= 2)
+        {
+            ref var rare = ref Slot(made, ("rare", daysCount, 0, 0));
+            return rare ??= new Periodicity("rare", null, string.Create(CultureInfo.InvariantCulture, $"seen on only {daysCount} of {fullDays} days without a pattern"));
+        }
+        ref var intermittent = ref Slot(made, ("intermittent", daysCount, 0, 0));
+        return intermittent ??= new Periodicity("intermittent", null, string.Create(CultureInfo.InvariantCulture, $"seen on {daysCount} of {fullDays} days"));
     }
 
-    private static Periodicity Made(Dictionary<(string, int, int, int), Periodicity> made, (string, int, int, int) key, Func<Periodicity> make)
+    private static Periodicity Weekly(int weekday, int hoursOfDay, int daysCount, double fullDays)
     {
-        ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(made, key, out _);
-        return slot ??= make();
+        string day = ((DayOfWeek)((weekday + 1) % 7)).ToString();
+        string guess = fullDays < 14 ? "; the window holds fewer than two periods, so the schedule is a guess" : "";
+        return new Periodicity("weekly", 7, string.Create(CultureInfo.InvariantCulture,
+            $"only on {day}s, {hoursOfDay} hour(s) of the day, {daysCount} run(s) in {fullDays} days: a weekly job{guess}"));
     }
+
+    private static ref Periodicity? Slot(Dictionary<(string, int, int, int), Periodicity> made, (string, int, int, int) key) =>
+        ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(made, key, out _)!;
+
 
     private static (string, string) Confidence(Periodicity periodicity, long flows) => periodicity.Pattern switch
     {
@@ -776,6 +808,7 @@ public sealed class RuleInference
     /// Stable across runs: a hash of the rule text ("client -> server:port/proto"), so ids survive other rules
     /// appearing or going. Hashed piece by piece: the text itself is never made.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static string RuleId(Draft draft)
     {
         uint h = 2166136261;
@@ -796,6 +829,7 @@ public sealed class RuleInference
         });
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static uint Fnv(uint h, ReadOnlySpan<char> text)
     {
         foreach (char c in text) h = (h ^ c) * 16777619;
