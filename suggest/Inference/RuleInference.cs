@@ -252,18 +252,32 @@ public sealed class RuleInference
     /// </summary>
     private static int[] RuleOrder(List<Draft> drafts)
     {
-        var rankOf = new Dictionary<Peer, int>(ReferenceEqualityComparer.Instance);
-        foreach (var d in drafts)
+        // An id per peer object (one lookup per draft side; consecutive drafts often share the client), then a rank
+        // per id from the sorted distinct keys.
+        var idOf = new Dictionary<Peer, int>(ReferenceEqualityComparer.Instance);
+        var peersById = new List<Peer>();
+        var clientIds = new int[drafts.Count];
+        var serverIds = new int[drafts.Count];
+        Peer? lastClient = null;
+        int lastClientId = 0;
+        for (int i = 0; i < drafts.Count; i++)
         {
-            rankOf.TryAdd(d.Client, 0);
-            rankOf.TryAdd(d.Server, 0);
+            var d = drafts[i];
+            if (!ReferenceEquals(d.Client, lastClient))
+            {
+                lastClient = d.Client;
+                lastClientId = PeerId(idOf, peersById, d.Client);
+            }
+            clientIds[i] = lastClientId;
+            serverIds[i] = PeerId(idOf, peersById, d.Server);
         }
-        var keys = new List<string>(rankOf.Count);
-        foreach (var peer in rankOf.Keys) keys.Add(peer.Key);
+        var keys = new List<string>(peersById.Count);
+        foreach (var peer in peersById) keys.Add(peer.Key);
         keys.Sort(StringComparer.Ordinal);
         var keyRank = new Dictionary<string, int>(keys.Count, StringComparer.Ordinal);
         foreach (var key in keys) keyRank.TryAdd(key, keyRank.Count);
-        foreach (var peer in rankOf.Keys.ToList()) rankOf[peer] = keyRank[peer.Key];
+        var rank = new int[peersById.Count];
+        for (int id = 0; id < rank.Length; id++) rank[id] = keyRank[peersById[id].Key];
         // Both ranks under 2^20 (the usual case): server, client, protocol and port fit one ulong, and a sort of
         // primitive keys (with the draft index alongside) is several times faster than one of 128-bit structs.
         var order = new int[drafts.Count];
@@ -273,7 +287,7 @@ public sealed class RuleInference
             for (int i = 0; i < drafts.Count; i++)
             {
                 var d = drafts[i];
-                packed[i] = ((ulong)(uint)rankOf[d.Server] << 44) | ((ulong)(uint)rankOf[d.Client] << 24) | ((ulong)d.Protocol << 16) | d.Port;
+                packed[i] = ((ulong)(uint)rank[serverIds[i]] << 44) | ((ulong)(uint)rank[clientIds[i]] << 24) | ((ulong)d.Protocol << 16) | d.Port;
                 order[i] = i;
             }
             Array.Sort(packed, order);
@@ -291,13 +305,24 @@ public sealed class RuleInference
         for (int i = 0; i < drafts.Count; i++)
         {
             var d = drafts[i];
-            ulong high = ((ulong)(uint)rankOf[d.Server] << 32) | (uint)rankOf[d.Client];
+            ulong high = ((ulong)(uint)rank[serverIds[i]] << 32) | (uint)rank[clientIds[i]];
             ulong low = ((ulong)d.Protocol << 48) | ((ulong)d.Port << 32) | (uint)i;
             sortKeys[i] = new UInt128(high, low);
         }
         Array.Sort(sortKeys);
         for (int i = 0; i < order.Length; i++) order[i] = (int)(uint)sortKeys[i];
         return order;
+    }
+
+    private static int PeerId(Dictionary<Peer, int> idOf, List<Peer> peersById, Peer peer)
+    {
+        ref int id = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(idOf, peer, out bool known);
+        if (!known)
+        {
+            id = peersById.Count;
+            peersById.Add(peer);
+        }
+        return id;
     }
 
     /// <summary>Pod endpoints of every edge (client, then server), one per key, in key order.</summary>
