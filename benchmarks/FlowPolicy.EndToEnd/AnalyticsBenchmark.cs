@@ -124,6 +124,16 @@ internal static class AnalyticsBenchmark
             var set = inference.Infer(edges);
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"e2e: suggest: inference {clock.Elapsed.TotalSeconds:F1} s, {set.Rules.Count:N0} rules"));
             double inferenceSeconds = clock.Elapsed.TotalSeconds;
+            // FLOWPOLICY_E2E_INFERENCE_ONLY=1: time inference alone (profiling it without the writing after it).
+            if (Environment.GetEnvironmentVariable("FLOWPOLICY_E2E_INFERENCE_ONLY") == "1")
+            {
+                double only = clock.Elapsed.TotalSeconds;
+                double onlyCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{only:F3}\t{onlyCpu:F2}\t{ProcessMemory.Peak(pid)}\t{before}\t{set.Rules.Count:N0} rules, {set.LeftOut.Count:N0} edges left out; inference {only:F3} s; nothing written"));
+                GC.KeepAlive(edges);
+                return 0;
+            }
             var output = new SuggestionOutputOptions { Directory = Path.Combine(directory, "out"), Layout = layout };
             if (formats is not null) output = new SuggestionOutputOptions { Directory = output.Directory, Formats = formats, Layout = layout };
             var files = new SuggestionOutput(output).Write(set);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
@@ -27,68 +28,96 @@ public sealed class RuleInference
     {
         Metrics.EdgesIn += edges.Count;
 
+        // The pod endpoints need only the input: found on a pool thread while the noise and the window are worked out.
+        var endpointsTask = Task.Run(() => WorkloadEndpoints(edges));
         var (start, end) = Window(edges);
         double windowDays = Math.Max((end - start).TotalDays, 1.0 / 24);
-        var leftOut = new List<LeftOutEdge>();
-        var kept = new List<Edge>(edges.Count);
         var noise = NoiseByClient(edges);
-        foreach (var edge in edges)
+        // Clients that are up the whole window: a rare edge from them is a start-up or periodic dependency, not a one-off.
+        double longLivedDays = _options.ContinuousDayShare * Math.Round(windowDays);
+        // Each edge is judged on its own: in parts on every core, the parts joined in input order.
+        int filterParts = Math.Clamp(edges.Count / 65536, 1, Environment.ProcessorCount);
+        var keptParts = new List<Edge>[filterParts];
+        var leftOutParts = new List<LeftOutEdge>[filterParts];
+        var longLivedParts = new HashSet<string>[filterParts];
+        Parallel.For(0, filterParts, new ParallelOptions { MaxDegreeOfParallelism = filterParts }, part =>
         {
-            var reason = LeaveOutReason(edge, noise);
-            if (reason is { } r) leftOut.Add(new LeftOutEdge(edge, r.Reason, r.Detail));
-            else kept.Add(edge);
+            int from = (int)((long)edges.Count * part / filterParts), to = (int)((long)edges.Count * (part + 1) / filterParts);
+            var keptPart = new List<Edge>(to - from);
+            var leftOutPart = new List<LeftOutEdge>();
+            var longLivedPart = new HashSet<string>(StringComparer.Ordinal);
+            Endpoint? lastLongLived = null;
+            for (int i = from; i < to; i++)
+            {
+                var edge = edges[i];
+                var reason = LeaveOutReason(edge, noise);
+                if (reason is { } r)
+                {
+                    leftOutPart.Add(new LeftOutEdge(edge, r.Reason, r.Detail));
+                    continue;
+                }
+                keptPart.Add(edge);
+                if (edge.DaysSeen >= longLivedDays && !ReferenceEquals(edge.Client, lastLongLived))
+                {
+                    longLivedPart.Add(edge.Client.Key);
+                    lastLongLived = edge.Client;
+                }
+            }
+            keptParts[part] = keptPart;
+            leftOutParts[part] = leftOutPart;
+            longLivedParts[part] = longLivedPart;
+        });
+        var kept = new List<Edge>(edges.Count);
+        var leftOut = new List<LeftOutEdge>();
+        var longLived = longLivedParts[0];
+        for (int part = 0; part < filterParts; part++)
+        {
+            kept.AddRange(keptParts[part]);
+            leftOut.AddRange(leftOutParts[part]);
+            if (part > 0) longLived.UnionWith(longLivedParts[part]);
         }
+        keptParts = null;
         Metrics.EdgesKept += kept.Count;
         Metrics.EdgesLeftOut += leftOut.Count;
 
-        // Clients that are up the whole window: a rare edge from them is a start-up or periodic dependency, not a one-off.
-        var longLived = new HashSet<string>(StringComparer.Ordinal);
-        double longLivedDays = _options.ContinuousDayShare * Math.Round(windowDays);
-        foreach (var e in kept)
-            if (e.DaysSeen >= longLivedDays) longLived.Add(e.Client.Key);
+        // Three passes that need only the kept edges run side by side: identity drafts here, address drafts and the
+        // workload groups on pool threads. Address drafts group by their own ids and blocks; their workload side gets
+        // its peer from the one table below, so every endpoint still has exactly one peer object.
+        var workloadTask = Task.Run(() =>
+        {
+            var endpoints = endpointsTask.GetAwaiter().GetResult();
+            return (Endpoints: endpoints, Groups: DetectGroups(endpoints, kept));
+        });
+        var addressTask = Task.Run(() => AddressDrafts(kept));
 
         // A dense graph makes about one rule per edge: drafts are structs, peers are made once per endpoint or block,
         // and the edges of each rule go into an array of exactly their number (no LINQ groupings of a million keys).
         var peers = new PeerTable();
         var drafts = new List<Draft>(kept.Count);
         IdentityDrafts(kept, peers, drafts);
-        // Address clients of a workload: internet clients, generalised blocks, or exact addresses.
-        foreach (var group in GroupInOrder(kept, static e => e.Client.IsAddress, e => new GroupKey(-1, peers.RawKeyId(e.Server), e.Port, e.Protocol)))
-        {
-            var list = group;
-            var first = list[0];
-            var server = peers.Of(first.Server);
-            var publicClients = list.Where(e => e.Client.Kind == EndpointKind.External).Select(e => e.Client.Address).Distinct().Count();
-            if (publicClients >= _options.InternetClientThreshold)
-            {
-                var internet = list.Where(e => Peer.Internet.Matches(e.Client)).ToArray();
-                drafts.Add(new Draft(Peer.Internet, server, first.Port, first.Protocol, internet,
-                    string.Create(CultureInfo.InvariantCulture,
-                        $"{publicClients} distinct internet clients on one port: any public address (0.0.0.0/0, ::/0 minus private ranges), about {AddedSpace(Peer.Internet, publicClients)} addresses more than observed")));
-                list = list.Where(e => !Peer.Internet.Matches(e.Client)).ToList();
-            }
-            foreach (var (block, blockEdges, note) in Generalise(list, static e => e.Client.Address))
-                drafts.Add(new Draft(peers.Of(block), server, first.Port, first.Protocol, blockEdges, note));
-        }
-        // Address servers: egress to exact addresses or generalised blocks.
-        foreach (var list in GroupInOrder(kept, static e => e.Server.IsAddress && !e.Client.IsAddress, e => new GroupKey(peers.KeyId(e.Client), -1, e.Port, e.Protocol)))
-        {
-            var first = list[0];
-            var client = peers.Of(first.Client);
-            foreach (var (block, blockEdges, note) in Generalise(list, static e => e.Server.Address))
-                drafts.Add(new Draft(client, peers.Of(block), first.Port, first.Protocol, blockEdges, note));
-        }
+        foreach (var (draft, workload, workloadIsServer) in addressTask.GetAwaiter().GetResult())
+            drafts.Add(workloadIsServer ? draft with { Server = peers.Of(workload) } : draft with { Client = peers.Of(workload) });
 
         var order = RuleOrder(drafts);
-        // Rules are independent of each other: built on every core, each part with its own scratch space.
+        // Rules are independent of each other: built on every core, each part with its own scratch space. Two steps:
+        // the edges are read in draft order (the order they sit in memory; rule order jumps across the whole heap at
+        // every rule), then the rule objects are made in rule order (so the writers read them in memory order too).
+        var summaries = new RuleSummary[drafts.Count];
         var rules = new SuggestedRule[drafts.Count];
         int parts = Math.Clamp(drafts.Count / 4096, 1, Environment.ProcessorCount);
-        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = parts };
+        Parallel.For(0, parts, parallel, part =>
         {
             var builder = new RuleBuilder(this, windowDays, longLived);
             int from = (int)((long)rules.Length * part / parts), to = (int)((long)rules.Length * (part + 1) / parts);
-            for (int k = from; k < to; k++) rules[k] = builder.Build(drafts[order[k]]);
+            for (int k = from; k < to; k++) builder.Summarise(drafts[k], ref summaries[k]);
         });
+        Parallel.For(0, parts, parallel, part =>
+        {
+            int from = (int)((long)rules.Length * part / parts), to = (int)((long)rules.Length * (part + 1) / parts);
+            for (int k = from; k < to; k++) rules[k] = RuleBuilder.Build(drafts[order[k]], in summaries[order[k]]);
+        });
+        summaries = null;
         drafts = null;
         long generalisedRules = 0, periodicRules = 0;
         foreach (var rule in rules)
@@ -100,8 +129,7 @@ public sealed class RuleInference
         Metrics.GeneralisedRules += generalisedRules;
         Metrics.PeriodicRules += periodicRules;
 
-        var workloadEndpoints = WorkloadEndpoints(edges);
-        var groups = DetectGroups(workloadEndpoints, kept);
+        var (workloadEndpoints, groups) = workloadTask.GetAwaiter().GetResult();
         var workloads = WorkloadPeers(rules);
         var warnings = Warnings(rules, groups, workloadEndpoints, workloads, windowDays);
         var namespaceSet = new HashSet<string>(StringComparer.Ordinal);
@@ -124,6 +152,49 @@ public sealed class RuleInference
     }
 
     /// <summary>
+    /// Drafts with an address on one side, in the order of the old two passes: address clients of a workload (internet
+    /// clients, generalised blocks, or exact addresses), then address servers (egress to exact addresses or generalised
+    /// blocks). The workload side's peer is left null, with its endpoint, for the caller's peer table.
+    /// </summary>
+    private List<(Draft Draft, Endpoint Workload, bool WorkloadIsServer)> AddressDrafts(List<Edge> kept)
+    {
+        var peers = new PeerTable();
+        var result = new List<(Draft, Endpoint, bool)>();
+        // Both groupings in one pass over the edges (each has its own ids; neither depends on the other's order).
+        var byServer = new Grouping();
+        var byClient = new Grouping();
+        foreach (var e in kept)
+        {
+            if (e.Client.IsAddress) byServer.Add(new GroupKey(-1, peers.RawKeyId(e.Server), e.Port, e.Protocol), e);
+            else if (e.Server.IsAddress) byClient.Add(new GroupKey(peers.KeyId(e.Client), -1, e.Port, e.Protocol), e);
+        }
+        foreach (var group in byServer.Groups)
+        {
+            var list = group;
+            var first = list[0];
+            var publicClients = list.Where(e => e.Client.Kind == EndpointKind.External).Select(e => e.Client.Address).Distinct().Count();
+            if (publicClients >= _options.InternetClientThreshold)
+            {
+                var internet = list.Where(e => Peer.Internet.Matches(e.Client)).ToArray();
+                result.Add((new Draft(Peer.Internet, null!, first.Port, first.Protocol, internet,
+                    string.Create(CultureInfo.InvariantCulture,
+                        $"{publicClients} distinct internet clients on one port: any public address (0.0.0.0/0, ::/0 minus private ranges), about {AddedSpace(Peer.Internet, publicClients)} addresses more than observed")),
+                    first.Server, true));
+                list = list.Where(e => !Peer.Internet.Matches(e.Client)).ToList();
+            }
+            foreach (var (block, blockEdges, note) in Generalise(list, clients: true))
+                result.Add((new Draft(peers.Of(block), null!, first.Port, first.Protocol, blockEdges, note), first.Server, true));
+        }
+        foreach (var list in byClient.Groups)
+        {
+            var first = list[0];
+            foreach (var (block, blockEdges, note) in Generalise(list, clients: false))
+                result.Add((new Draft(null!, peers.Of(block), first.Port, first.Protocol, blockEdges, note), first.Client, false));
+        }
+        return result;
+    }
+
+    /// <summary>
     /// Identity-to-identity drafts (workloads and nodes on both sides), one per (client peer, server peer, port,
     /// protocol), in the order each key first appears in <paramref name="kept"/>, edges in kept order.
     /// </summary>
@@ -132,22 +203,32 @@ public sealed class RuleInference
         var groupOf = new int[kept.Count];
         var index = new Dictionary<GroupKey, int>(kept.Count);
         var firsts = new List<int>();
-        var counts = new List<int>();
+        var counts = new int[Math.Max(1, kept.Count / 4)];
+        Endpoint? lastClient = null;
+        int lastClientId = 0;
         for (int i = 0; i < kept.Count; i++)
         {
             var e = kept[i];
-            if (e.Client.IsAddress || e.Server.IsAddress)
+            var client = e.Client;
+            var server = e.Server;
+            if (client.IsAddress || server.IsAddress)
             {
                 groupOf[i] = -1;
                 continue;
             }
-            var key = new GroupKey(peers.KeyId(e.Client), peers.KeyId(e.Server), e.Port, e.Protocol);
+            // Edges usually come sorted by client: look its id up once per run.
+            if (!ReferenceEquals(client, lastClient))
+            {
+                lastClient = client;
+                lastClientId = peers.KeyId(client);
+            }
+            var key = new GroupKey(lastClientId, peers.KeyId(server), e.Port, e.Protocol);
             ref int slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(index, key, out bool exists);
             if (!exists)
             {
                 slot = firsts.Count;
                 firsts.Add(i);
-                counts.Add(0);
+                if (slot == counts.Length) Array.Resize(ref counts, counts.Length * 2);
             }
             groupOf[i] = slot;
             counts[slot]++;
@@ -171,30 +252,77 @@ public sealed class RuleInference
     /// </summary>
     private static int[] RuleOrder(List<Draft> drafts)
     {
-        var rankOf = new Dictionary<Peer, int>(ReferenceEqualityComparer.Instance);
-        foreach (var d in drafts)
+        // An id per peer object (one lookup per draft side; consecutive drafts often share the client), then a rank
+        // per id from the sorted distinct keys.
+        var idOf = new Dictionary<Peer, int>(ReferenceEqualityComparer.Instance);
+        var peersById = new List<Peer>();
+        var clientIds = new int[drafts.Count];
+        var serverIds = new int[drafts.Count];
+        Peer? lastClient = null;
+        int lastClientId = 0;
+        for (int i = 0; i < drafts.Count; i++)
         {
-            rankOf.TryAdd(d.Client, 0);
-            rankOf.TryAdd(d.Server, 0);
+            var d = drafts[i];
+            if (!ReferenceEquals(d.Client, lastClient))
+            {
+                lastClient = d.Client;
+                lastClientId = PeerId(idOf, peersById, d.Client);
+            }
+            clientIds[i] = lastClientId;
+            serverIds[i] = PeerId(idOf, peersById, d.Server);
         }
-        var keys = new List<string>(rankOf.Count);
-        foreach (var peer in rankOf.Keys) keys.Add(peer.Key);
+        var keys = new List<string>(peersById.Count);
+        foreach (var peer in peersById) keys.Add(peer.Key);
         keys.Sort(StringComparer.Ordinal);
         var keyRank = new Dictionary<string, int>(keys.Count, StringComparer.Ordinal);
         foreach (var key in keys) keyRank.TryAdd(key, keyRank.Count);
-        foreach (var peer in rankOf.Keys.ToList()) rankOf[peer] = keyRank[peer.Key];
+        var rank = new int[peersById.Count];
+        for (int id = 0; id < rank.Length; id++) rank[id] = keyRank[peersById[id].Key];
+        // Both ranks under 2^20 (the usual case): server, client, protocol and port fit one ulong, and a sort of
+        // primitive keys (with the draft index alongside) is several times faster than one of 128-bit structs.
+        var order = new int[drafts.Count];
+        if (keys.Count <= 1 << 20)
+        {
+            var packed = new ulong[drafts.Count];
+            for (int i = 0; i < drafts.Count; i++)
+            {
+                var d = drafts[i];
+                packed[i] = ((ulong)(uint)rank[serverIds[i]] << 44) | ((ulong)(uint)rank[clientIds[i]] << 24) | ((ulong)d.Protocol << 16) | d.Port;
+                order[i] = i;
+            }
+            Array.Sort(packed, order);
+            // Equal keys back in creation order (the sort is not stable).
+            for (int from = 0; from < packed.Length;)
+            {
+                int to = from + 1;
+                while (to < packed.Length && packed[to] == packed[from]) to++;
+                if (to - from > 1) Array.Sort(order, from, to - from);
+                from = to;
+            }
+            return order;
+        }
         var sortKeys = new UInt128[drafts.Count];
         for (int i = 0; i < drafts.Count; i++)
         {
             var d = drafts[i];
-            ulong high = ((ulong)(uint)rankOf[d.Server] << 32) | (uint)rankOf[d.Client];
+            ulong high = ((ulong)(uint)rank[serverIds[i]] << 32) | (uint)rank[clientIds[i]];
             ulong low = ((ulong)d.Protocol << 48) | ((ulong)d.Port << 32) | (uint)i;
             sortKeys[i] = new UInt128(high, low);
         }
         Array.Sort(sortKeys);
-        var order = new int[drafts.Count];
         for (int i = 0; i < order.Length; i++) order[i] = (int)(uint)sortKeys[i];
         return order;
+    }
+
+    private static int PeerId(Dictionary<Peer, int> idOf, List<Peer> peersById, Peer peer)
+    {
+        ref int id = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(idOf, peer, out bool known);
+        if (!known)
+        {
+            id = peersById.Count;
+            peersById.Add(peer);
+        }
+        return id;
     }
 
     /// <summary>Pod endpoints of every edge (client, then server), one per key, in key order.</summary>
@@ -202,10 +330,12 @@ public sealed class RuleInference
     {
         var byKey = new Dictionary<string, Endpoint>(StringComparer.Ordinal);
         var seen = new HashSet<Endpoint>(ReferenceEqualityComparer.Instance);
+        Endpoint? lastClient = null;
         foreach (var e in edges)
         {
             // The same endpoint object recurs on many edges: look its key up once (the first object per key wins, as before).
-            if (e.Client.Kind == EndpointKind.Pod && seen.Add(e.Client)) byKey.TryAdd(e.Client.Key, e.Client);
+            if (!ReferenceEquals(e.Client, lastClient) && e.Client.Kind == EndpointKind.Pod && seen.Add(e.Client)) byKey.TryAdd(e.Client.Key, e.Client);
+            lastClient = e.Client;
             if (e.Server.Kind == EndpointKind.Pod && seen.Add(e.Server)) byKey.TryAdd(e.Server.Key, e.Server);
         }
         var result = byKey.Values.ToList();
@@ -227,25 +357,29 @@ public sealed class RuleInference
         return result;
     }
 
-    /// <summary>The edges that pass <paramref name="filter"/>, grouped by key, groups in order of first appearance (like GroupBy).</summary>
-    private static List<List<Edge>> GroupInOrder(List<Edge> edges, Func<Edge, bool> filter, Func<Edge, GroupKey> key)
+    /// <summary>Edges grouped by key, groups in order of first appearance (like GroupBy).</summary>
+    private sealed class Grouping
     {
-        var index = new Dictionary<GroupKey, int>();
-        var groups = new List<List<Edge>>();
-        foreach (var e in edges)
+        private readonly Dictionary<GroupKey, int> _index = new();
+
+        public List<List<Edge>> Groups { get; } = [];
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Add(GroupKey key, Edge edge)
         {
-            if (!filter(e)) continue;
-            ref int slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(index, key(e), out bool exists);
+            ref int slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_index, key, out bool exists);
             if (!exists)
             {
-                slot = groups.Count;
-                groups.Add([]);
+                slot = Groups.Count;
+                Groups.Add([]);
             }
-            groups[slot].Add(e);
+            Groups[slot].Add(edge);
         }
-        return groups;
     }
 
+    // Hot per-edge and per-rule methods carry [MethodImpl(AggressiveOptimization)]: inference runs once, its passes
+    // start new code every few hundred milliseconds, and tiered compilation left them running unoptimised for most of
+    // a pass (a tenth of the samples at 1M edges were in tier-0 code).
     private readonly record struct GroupKey(int Client, int Server, ushort Port, byte Protocol);
 
     /// <summary>
@@ -259,6 +393,7 @@ public sealed class RuleInference
         private readonly Dictionary<Endpoint, int> _idByEndpoint = new(ReferenceEqualityComparer.Instance);
         private readonly Dictionary<string, int> _idByKey = new(StringComparer.Ordinal);
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public Peer Of(Endpoint endpoint)
         {
             if (endpoint.Kind == EndpointKind.Node) return Peer.Nodes;
@@ -276,6 +411,7 @@ public sealed class RuleInference
         private readonly Dictionary<string, int> _rawIdByKey = new(StringComparer.Ordinal);
 
         /// <summary>An id per <c>endpoint.Key</c> (nodes apart).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public int RawKeyId(Endpoint endpoint)
         {
             ref int id = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_rawIdByEndpoint, endpoint, out bool known);
@@ -289,6 +425,7 @@ public sealed class RuleInference
         }
 
         /// <summary>An id per <c>PeerKeyOf(endpoint)</c>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public int KeyId(Endpoint endpoint)
         {
             ref int id = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_idByEndpoint, endpoint, out bool known);
@@ -304,14 +441,23 @@ public sealed class RuleInference
 
     private (DateTime Start, DateTime End) Window(IReadOnlyList<Edge> edges)
     {
-        var start = _options.WindowStart ?? (edges.Count == 0 ? DateTime.UnixEpoch : edges.Min(e => e.FirstSeen).Date);
-        var end = _options.WindowEnd ?? (edges.Count == 0 ? start.AddDays(1) : edges.Max(e => e.LastSeen).Date.AddDays(1));
+        DateTime first = DateTime.MaxValue, last = DateTime.MinValue;
+        if (edges.Count > 0 && (_options.WindowStart is null || _options.WindowEnd is null))
+            for (int i = 0; i < edges.Count; i++)
+            {
+                var e = edges[i];
+                if (e.FirstSeen < first) first = e.FirstSeen;
+                if (e.LastSeen > last) last = e.LastSeen;
+            }
+        var start = _options.WindowStart ?? (edges.Count == 0 ? DateTime.UnixEpoch : first.Date);
+        var end = _options.WindowEnd ?? (edges.Count == 0 ? start.AddDays(1) : last.Date.AddDays(1));
         return (DateTime.SpecifyKind(start, DateTimeKind.Utc), DateTime.SpecifyKind(end, DateTimeKind.Utc));
     }
 
     /// <summary><c>PeerOf(endpoint).Key</c> without making the peer (grouping a million edges).</summary>
     private static string PeerKeyOf(Endpoint endpoint) => endpoint.Kind == EndpointKind.Node ? Peer.Nodes.Key : endpoint.Key;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (string Reason, string Detail)? LeaveOutReason(Edge edge, Dictionary<string, string> noise)
     {
         if (edge.Flows == 0) return ("reply-only", "only reply records seen: replies never become rules");
@@ -419,13 +565,13 @@ public sealed class RuleInference
     /// /24 (/64): those become their smallest covering block, with the added address space in the note. Networks in
     /// order, then addresses in order; each block's edges in input order.
     /// </summary>
-    private List<(Cidr Block, Edge[] Edges, string? Note)> Generalise(List<Edge> edges, Func<Edge, PackedIp> address)
+    private List<(Cidr Block, Edge[] Edges, string? Note)> Generalise(List<Edge> edges, bool clients)
     {
         var result = new List<(Cidr, Edge[], string?)>();
         var sorted = new (Cidr Network, PackedIp Address, int Index)[edges.Count];
         for (int i = 0; i < edges.Count; i++)
         {
-            var ip = address(edges[i]);
+            var ip = clients ? edges[i].Client.Address : edges[i].Server.Address;
             sorted[i] = (Cidr.Of(ip, ip.IsV4 ? 96 + 24 : 64), ip, i);
         }
         Array.Sort(sorted, static (a, b) =>
@@ -475,6 +621,23 @@ public sealed class RuleInference
 
     private static string AddedSpace(Peer peer, int observed) => peer.Kind == PeerKind.Internet ? "3.7e9 IPv4 and all public IPv6" : observed.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>A rule's evidence and classification before its objects are made.</summary>
+    private struct RuleSummary
+    {
+        public long Flows;
+        public ulong Bytes;
+        public DateTime FirstSeen;
+        public DateTime LastSeen;
+        public int DaysSeen;
+        public int ClientReplicas;
+        public int Addresses;
+        public long DeniedFlows;
+        public Periodicity Periodicity;
+        public string Confidence;
+        public string ConfidenceReason;
+        public string[] Flags;
+    }
+
     private readonly record struct Draft(Peer Client, Peer Server, ushort Port, byte Protocol, Edge[] Edges, string? Generalisation);
 
     /// <summary>
@@ -490,7 +653,9 @@ public sealed class RuleInference
         private readonly Dictionary<(string Pattern, int A, int B, int C), Periodicity> _periodicities = new();
         private readonly string[]?[] _flags = new string[]?[32];
 
-        public SuggestedRule Build(Draft draft)
+        /// <summary>Everything a rule needs from its edges (which it sorts into <c>EdgeOrder</c>), without making objects.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Summarise(Draft draft, ref RuleSummary summary)
         {
             var edges = draft.Edges;
             if (edges.Length > 1) Array.Sort(edges, EdgeComparer);
@@ -513,38 +678,49 @@ public sealed class RuleInference
                 clientAlwaysUp = clientAlwaysUp || longLived.Contains(e.Client.Key);
             }
             bool byServer = draft.Client.IsWorkload || draft.Client.Kind == PeerKind.Nodes;
-            var evidence = new RuleEvidence
-            {
-                Flows = flows,
-                Bytes = bytes,
-                FirstSeen = firstSeen,
-                LastSeen = lastSeen,
-                DaysSeen = DistinctDays(edges),
-                ClientReplicas = replicas,
-                Edges = edges.Length,
-                Addresses = edges.Length == 1 ? 1 : DistinctKeys(edges, byServer),
-                DeniedFlows = denied,
-            };
-            var periodicity = owner.Classify(evidence, _hours, windowDays, clientAlwaysUp, _periodicities);
+            summary.Flows = flows;
+            summary.Bytes = bytes;
+            summary.FirstSeen = firstSeen;
+            summary.LastSeen = lastSeen;
+            summary.DaysSeen = DistinctDays(edges);
+            summary.ClientReplicas = replicas;
+            summary.Addresses = edges.Length == 1 ? 1 : DistinctKeys(edges, byServer);
+            summary.DeniedFlows = denied;
+            var periodicity = owner.Classify(summary.DaysSeen, flows, replicas, _hours, windowDays, clientAlwaysUp, _periodicities);
             int mask = (periodicity.PeriodDays is not null ? 1 : 0) | (periodicity.Pattern == "startup-only" ? 2 : 0)
                 | (periodicity.Pattern == "rare" ? 4 : 0) | (draft.Generalisation is not null ? 8 : 0) | (draft.Client.Kind == PeerKind.Nodes ? 16 : 0);
-            var (confidence, why) = Confidence(periodicity, evidence);
-            return new SuggestedRule
-            {
-                Id = RuleId(draft),
-                Client = draft.Client,
-                Server = draft.Server,
-                Port = draft.Port,
-                Protocol = draft.Protocol,
-                Evidence = evidence,
-                Periodicity = periodicity,
-                Confidence = confidence,
-                ConfidenceReason = why,
-                Flags = _flags[mask] ??= Flags(mask),
-                Generalisation = draft.Generalisation,
-                Edges = edges,
-            };
+            (summary.Confidence, summary.ConfidenceReason) = Confidence(periodicity, flows);
+            summary.Periodicity = periodicity;
+            summary.Flags = _flags[mask] ??= Flags(mask);
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static SuggestedRule Build(Draft draft, in RuleSummary summary) => new()
+        {
+            Id = RuleId(draft),
+            Client = draft.Client,
+            Server = draft.Server,
+            Port = draft.Port,
+            Protocol = draft.Protocol,
+            Evidence = new RuleEvidence
+            {
+                Flows = summary.Flows,
+                Bytes = summary.Bytes,
+                FirstSeen = summary.FirstSeen,
+                LastSeen = summary.LastSeen,
+                DaysSeen = summary.DaysSeen,
+                ClientReplicas = summary.ClientReplicas,
+                Edges = draft.Edges.Length,
+                Addresses = summary.Addresses,
+                DeniedFlows = summary.DeniedFlows,
+            },
+            Periodicity = summary.Periodicity,
+            Confidence = summary.Confidence,
+            ConfidenceReason = summary.ConfidenceReason,
+            Flags = summary.Flags,
+            Generalisation = draft.Generalisation,
+            Edges = draft.Edges,
+        };
 
         private static string[] Flags(int mask)
         {
@@ -558,6 +734,7 @@ public sealed class RuleInference
         }
 
         /// <summary>Distinct days over the edges (each edge's days are usually ascending and distinct already).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private int DistinctDays(Edge[] edges)
         {
             if (edges.Length == 1)
@@ -581,59 +758,70 @@ public sealed class RuleInference
         }
     }
 
-    private Periodicity Classify(RuleEvidence evidence, long[] hours, double windowDays, bool clientAlwaysUp,
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private Periodicity Classify(int daysCount, long flows, int clientReplicas, long[] hours, double windowDays, bool clientAlwaysUp,
         Dictionary<(string, int, int, int), Periodicity> made)
     {
-        int daysCount = evidence.DaysSeen;
         double fullDays = Math.Max(1, Math.Round(windowDays));
         bool continuous = daysCount >= _options.ContinuousDayShare * fullDays;
-        if (!continuous && clientAlwaysUp && evidence.Flows <= _options.StartupMaxFlowsPerReplica * Math.Max(1, evidence.ClientReplicas))
+        if (!continuous && clientAlwaysUp && flows <= _options.StartupMaxFlowsPerReplica * Math.Max(1, clientReplicas))
             return new Periodicity("startup-only", null, string.Create(CultureInfo.InvariantCulture,
-                $"{evidence.Flows} flows from {evidence.ClientReplicas} replicas of a client that is up all window: made when a pod starts; it recurs at every rollout and restart"));
-        int hoursOfDay = 0;
-        for (int h = 0; h < 24; h++)
-            for (int d = 0; d < 7; d++)
-                if (hours[d * 24 + h] > 0)
-                {
-                    hoursOfDay++;
-                    break;
-                }
-        // The notes depend on a few small numbers only: one Periodicity per distinct value, not per rule.
-        if (continuous)
-            return fullDays >= 3 && hoursOfDay <= 2
-                ? Made(made, ("daily", hoursOfDay, 0, 0), () => new Periodicity("daily", 1, $"every day, only in {hoursOfDay} hour(s) of the day: a daily job"))
-                : Made(made, ("continuous", daysCount, 0, 0), () => new Periodicity("continuous", null, string.Create(CultureInfo.InvariantCulture, $"seen on {daysCount} of {fullDays} days")));
+                $"{flows} flows from {clientReplicas} replicas of a client that is up all window: made when a pod starts; it recurs at every rollout and restart"));
+        // One pass over the histogram: the hours of the day ever seen (hoursOfDay) and the days of the week seen.
+        uint hoursSeen = 0;
         int weekdays = 0, weekday = -1;
         for (int d = 0; d < 7; d++)
+        {
+            uint day = 0;
             for (int h = 0; h < 24; h++)
-                if (hours[d * 24 + h] > 0)
-                {
-                    weekdays++;
-                    if (weekday < 0) weekday = d;
-                    break;
-                }
-        if (weekdays == 1 && hoursOfDay <= 3)
-            return Made(made, ("weekly", weekday, hoursOfDay, daysCount), () =>
+                if (hours[d * 24 + h] > 0) day |= 1u << h;
+            if (day == 0) continue;
+            hoursSeen |= day;
+            weekdays++;
+            if (weekday < 0) weekday = d;
+        }
+        int hoursOfDay = System.Numerics.BitOperations.PopCount(hoursSeen);
+        // The notes depend on a few small numbers only: one Periodicity per distinct value, not per rule (looked up
+        // without lambdas: a closure over these locals was allocated on every call).
+        if (continuous)
+        {
+            if (fullDays >= 3 && hoursOfDay <= 2)
             {
-                string day = ((DayOfWeek)((weekday + 1) % 7)).ToString();
-                string guess = fullDays < 14 ? "; the window holds fewer than two periods, so the schedule is a guess" : "";
-                return new Periodicity("weekly", 7, string.Create(CultureInfo.InvariantCulture,
-                    $"only on {day}s, {hoursOfDay} hour(s) of the day, {daysCount} run(s) in {fullDays} days: a weekly job{guess}"));
-            });
-        return daysCount <= 2
-            ? Made(made, ("rare", daysCount, 0, 0), () => new Periodicity("rare", null, string.Create(CultureInfo.InvariantCulture, $"seen on only {daysCount} of {fullDays} days without a pattern")))
-            : Made(made, ("intermittent", daysCount, 0, 0), () => new Periodicity("intermittent", null, string.Create(CultureInfo.InvariantCulture, $"seen on {daysCount} of {fullDays} days")));
+                ref var daily = ref Slot(made, ("daily", hoursOfDay, 0, 0));
+                return daily ??= new Periodicity("daily", 1, $"every day, only in {hoursOfDay} hour(s) of the day: a daily job");
+            }
+            ref var steady = ref Slot(made, ("continuous", daysCount, 0, 0));
+            return steady ??= new Periodicity("continuous", null, string.Create(CultureInfo.InvariantCulture, $"seen on {daysCount} of {fullDays} days"));
+        }
+        if (weekdays == 1 && hoursOfDay <= 3)
+        {
+            ref var weekly = ref Slot(made, ("weekly", weekday, hoursOfDay, daysCount));
+            return weekly ??= Weekly(weekday, hoursOfDay, daysCount, fullDays);
+        }
+        if (daysCount <= 2)
+        {
+            ref var rare = ref Slot(made, ("rare", daysCount, 0, 0));
+            return rare ??= new Periodicity("rare", null, string.Create(CultureInfo.InvariantCulture, $"seen on only {daysCount} of {fullDays} days without a pattern"));
+        }
+        ref var intermittent = ref Slot(made, ("intermittent", daysCount, 0, 0));
+        return intermittent ??= new Periodicity("intermittent", null, string.Create(CultureInfo.InvariantCulture, $"seen on {daysCount} of {fullDays} days"));
     }
 
-    private static Periodicity Made(Dictionary<(string, int, int, int), Periodicity> made, (string, int, int, int) key, Func<Periodicity> make)
+    private static Periodicity Weekly(int weekday, int hoursOfDay, int daysCount, double fullDays)
     {
-        ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(made, key, out _);
-        return slot ??= make();
+        string day = ((DayOfWeek)((weekday + 1) % 7)).ToString();
+        string guess = fullDays < 14 ? "; the window holds fewer than two periods, so the schedule is a guess" : "";
+        return new Periodicity("weekly", 7, string.Create(CultureInfo.InvariantCulture,
+            $"only on {day}s, {hoursOfDay} hour(s) of the day, {daysCount} run(s) in {fullDays} days: a weekly job{guess}"));
     }
 
-    private static (string, string) Confidence(Periodicity periodicity, RuleEvidence evidence) => periodicity.Pattern switch
+    private static ref Periodicity? Slot(Dictionary<(string, int, int, int), Periodicity> made, (string, int, int, int) key) =>
+        ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(made, key, out _)!;
+
+
+    private static (string, string) Confidence(Periodicity periodicity, long flows) => periodicity.Pattern switch
     {
-        "continuous" or "daily" when evidence.Flows >= 10 => ("high", "steady traffic over the window"),
+        "continuous" or "daily" when flows >= 10 => ("high", "steady traffic over the window"),
         "continuous" or "daily" => ("medium", "seen throughout, but few flows"),
         "weekly" => ("medium", "a periodic dependency: keep it even though it is rarely seen"),
         "startup-only" => ("medium", "a start-up dependency: rarely seen, needed at every pod start"),
@@ -645,6 +833,7 @@ public sealed class RuleInference
     /// Stable across runs: a hash of the rule text ("client -> server:port/proto"), so ids survive other rules
     /// appearing or going. Hashed piece by piece: the text itself is never made.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static string RuleId(Draft draft)
     {
         uint h = 2166136261;
@@ -665,6 +854,7 @@ public sealed class RuleInference
         });
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static uint Fnv(uint h, ReadOnlySpan<char> text)
     {
         foreach (char c in text) h = (h ^ c) * 16777619;
@@ -675,9 +865,21 @@ public sealed class RuleInference
     {
         var groups = new List<WorkloadGroups>();
         // Pod -> pod edges inside one namespace, by namespace, in the order of kept: one pass instead of one per label key.
-        var insideByNamespace = kept.Where(e => e.Client.Kind == EndpointKind.Pod && e.Server.Kind == EndpointKind.Pod
-                && e.Client.Namespace is not null && e.Client.Namespace == e.Server.Namespace)
-            .GroupBy(e => e.Client.Namespace!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+        var insideByNamespace = new Dictionary<string, List<Edge>>(StringComparer.Ordinal);
+        List<Edge>? current = null;
+        string? currentNamespace = null;
+        foreach (var e in kept)
+        {
+            if (e.Client.Kind != EndpointKind.Pod || e.Server.Kind != EndpointKind.Pod || e.Client.Namespace is not { } ns || ns != e.Server.Namespace) continue;
+            // Edges usually come sorted by client: skip the lookup while the namespace stays the same.
+            if (!ReferenceEquals(ns, currentNamespace))
+            {
+                ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(insideByNamespace, ns, out _);
+                current = slot ??= [];
+                currentNamespace = ns;
+            }
+            current!.Add(e);
+        }
         foreach (var ns in workloads.GroupBy(w => w.Namespace ?? ""))
         {
             var members = ns.ToList();
@@ -686,12 +888,24 @@ public sealed class RuleInference
             {
                 var byValue = members.Where(m => m.Label(key) is not null).GroupBy(m => m.Label(key)!).ToList();
                 if (byValue.Count < 2 || byValue.Any(g => g.Count() < 2)) continue;
-                var inside = edgesInNamespace.Where(e => e.Client.Label(key) is not null && e.Server.Label(key) is not null).ToList();
-                if (inside.Count == 0 || inside.Any(e => e.Client.Label(key) != e.Server.Label(key))) continue;
+                // Edges with the label on both sides: none, or one whose sides differ, and the key splits nothing.
+                int inside = 0;
+                bool crossed = false;
+                foreach (var e in edgesInNamespace)
+                {
+                    if (e.Client.Label(key) is not { } clientValue || e.Server.Label(key) is not { } serverValue) continue;
+                    if (clientValue != serverValue)
+                    {
+                        crossed = true;
+                        break;
+                    }
+                    inside++;
+                }
+                if (inside == 0 || crossed) continue;
                 groups.Add(new WorkloadGroups(ns.Key, key,
                     byValue.OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key,
                         g => (IReadOnlyList<string>)g.Select(m => m.Name).Order(StringComparer.Ordinal).ToList(), StringComparer.Ordinal),
-                    inside.Count));
+                    inside));
             }
         }
         return groups;
@@ -713,13 +927,26 @@ public sealed class RuleInference
             if (others.Count > 0)
                 warnings.Add($"The selector of {peer.Key} also selects {string.Join(", ", others)}: they share every label; give each workload a distinguishing label, or the rules reach both.");
         }
-        var rulesInsideNamespace = groups.Count == 0 ? null
-            : rules.Where(r => r.Client.IsWorkload && r.Server.IsWorkload && r.Client.Namespace == r.Server.Namespace).ToLookup(r => r.Client.Namespace);
+        if (groups.Count == 0) return warnings;
+        // Workload -> workload rules inside one namespace, by namespace (only the namespaces with groups), in rule order.
+        var rulesInsideNamespace = new Dictionary<string, List<SuggestedRule>>(StringComparer.Ordinal);
+        foreach (var group in groups) rulesInsideNamespace.TryAdd(group.Namespace, []);
+        foreach (var r in rules)
+            if (r.Client.IsWorkload && r.Server.IsWorkload && r.Client.Namespace is { } ns && ns == r.Server.Namespace
+                && rulesInsideNamespace.TryGetValue(ns, out var inside))
+                inside.Add(r);
         foreach (var group in groups)
-            foreach (var rule in rulesInsideNamespace![group.Namespace])
-                if (!rule.Client.Selector.Any(l => l.Key == group.LabelKey) || !rule.Server.Selector.Any(l => l.Key == group.LabelKey))
+            foreach (var rule in rulesInsideNamespace[group.Namespace])
+                if (!HasLabel(rule.Client.Selector, group.LabelKey) || !HasLabel(rule.Server.Selector, group.LabelKey))
                     warnings.AddCrossing(rule, group);
         return warnings;
+    }
+
+    private static bool HasLabel(IReadOnlyList<KeyValuePair<string, string>> selector, string key)
+    {
+        for (int i = 0; i < selector.Count; i++)
+            if (selector[i].Key == key) return true;
+        return false;
     }
 }
 
