@@ -114,7 +114,10 @@ internal static class SuggestionsJson
             }
             return;
         }
-        var pending = new Queue<Task<System.Buffers.ArrayBufferWriter<byte>>>();
+        // Chunk buffers are reused: a fresh multi-megabyte buffer per chunk lands on the large-object heap, which only
+        // a full collection frees (a million rules grew the peak RSS by ~400 MB).
+        var buffers = new System.Collections.Concurrent.ConcurrentBag<ArrayBufferWriter<byte>>();
+        var pending = new Queue<Task<ArrayBufferWriter<byte>>>();
         int next = 0, ahead = 2 * Environment.ProcessorCount;
         try
         {
@@ -123,11 +126,13 @@ internal static class SuggestionsJson
                 while (next < chunks && pending.Count < ahead)
                 {
                     int from = next++ * RulesPerChunk, to = Math.Min(rules.Count, from + RulesPerChunk);
-                    pending.Enqueue(Task.Run(() => RenderChunk(rules, from, to)));
+                    pending.Enqueue(Task.Run(() => RenderChunk(rules, from, to, buffers.TryTake(out var reused) ? reused : new ArrayBufferWriter<byte>(RulesPerChunk * 1536))));
                 }
                 var chunk = pending.Dequeue().GetAwaiter().GetResult();
                 w.WriteRawValue(chunk.WrittenSpan, skipInputValidation: true);
                 w.Flush();
+                chunk.ResetWrittenCount();
+                buffers.Add(chunk);
             }
         }
         finally
@@ -138,9 +143,8 @@ internal static class SuggestionsJson
     }
 
     /// <summary>Rules [from, to) as "\n{rule},\n{rule}...": one raw value of the rules array.</summary>
-    private static System.Buffers.ArrayBufferWriter<byte> RenderChunk(IReadOnlyList<SuggestedRule> rules, int from, int to)
+    private static ArrayBufferWriter<byte> RenderChunk(IReadOnlyList<SuggestedRule> rules, int from, int to, ArrayBufferWriter<byte> buffer)
     {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(RulesPerChunk * 1536);
         using var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true });
         for (int i = from; i < to; i++)
         {
