@@ -95,18 +95,7 @@ internal sealed class CiliumEmitter : IPolicyEmitter
                 return YamlNode.Seq().Add(YamlNode.Str("host")).Add(YamlNode.Str("remote-node"));
             default:
                 var sets = YamlNode.Seq();
-                foreach (var block in peer.Cidrs)
-                {
-                    var entry = YamlNode.Map().Add("cidr", block.ToString());
-                    var except = peer.Except.Where(x => x.IsV4 == block.IsV4).ToList();
-                    if (except.Count > 0)
-                    {
-                        var seq = YamlNode.Seq();
-                        foreach (var x in except) seq.Add(YamlNode.Str(x.ToString()));
-                        entry.Add("except", seq);
-                    }
-                    sets.Add(entry);
-                }
+                foreach (var block in peer.Cidrs) sets.Add(PolicyText.CidrBlock(block, peer));
                 return sets;
         }
     }

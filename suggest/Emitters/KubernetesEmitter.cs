@@ -106,18 +106,7 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
             entry.Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(peer.Selector)));
             return peers.Add(entry);
         }
-        foreach (var block in peer.Cidrs)
-        {
-            var ipBlock = YamlNode.Map().Add("cidr", block.ToString());
-            var except = peer.Except.Where(x => x.IsV4 == block.IsV4).ToList();
-            if (except.Count > 0)
-            {
-                var seq = YamlNode.Seq();
-                foreach (var x in except) seq.Add(YamlNode.Str(x.ToString()));
-                ipBlock.Add("except", seq);
-            }
-            peers.Add(YamlNode.Map().Add("ipBlock", ipBlock));
-        }
+        foreach (var block in peer.Cidrs) peers.Add(YamlNode.Map().Add("ipBlock", PolicyText.CidrBlock(block, peer)));
         return peers;
     }
 }

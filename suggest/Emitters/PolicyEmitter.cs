@@ -162,6 +162,20 @@ internal static class PolicyText
     }
 
     public static bool HasPorts(SuggestedRule rule) => IpProtocols.HasPorts(rule.Protocol);
+
+    /// <summary>
+    /// One of an address peer's blocks with the peer's exceptions of the same address family: {cidr, except} (a
+    /// NetworkPolicy ipBlock, a Cilium CIDRSet entry).
+    /// </summary>
+    public static YamlMap CidrBlock(Cidr block, Peer peer)
+    {
+        var map = YamlNode.Map().Add("cidr", block.ToString());
+        var except = YamlNode.Seq();
+        foreach (var x in peer.Except)
+            if (x.IsV4 == block.IsV4) except.Add(YamlNode.Str(x.ToString()));
+        if (except.ValueCount > 0) map.Add("except", except);
+        return map;
+    }
 }
 
 /// <summary>A rule's evidence as the comment before the rule that allows it (or before where it would be).</summary>
