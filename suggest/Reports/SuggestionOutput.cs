@@ -142,9 +142,8 @@ public sealed class SuggestionOutput
     /// <param name="size">The object's text in characters (bytes for ASCII), evidence comments included.</param>
     internal static string LargeObjectNote(string path, long size)
     {
-        long bytes = size;
-        string text = (bytes / 1024.0).ToString("#,0", System.Globalization.CultureInfo.InvariantCulture) + " KiB";
-        return bytes > StoredObjectLimit
+        string text = (size / 1024.0).ToString("#,0", System.Globalization.CultureInfo.InvariantCulture) + " KiB";
+        return size > StoredObjectLimit
             ? $"{path} is {text} (evidence comments included): above the 1.5 MiB an API server stores by default (etcd's request limit); split its rules over several policies selecting the same workload, or select clients by namespace."
             : $"{path} is {text} (evidence comments included): plain `kubectl apply` keeps a copy of the object in an annotation limited to 256 KiB and may refuse it; apply it with `kubectl apply --server-side`.";
     }
@@ -181,7 +180,7 @@ public sealed class SuggestionOutput
 
     internal static IReadOnlyList<IPolicyEmitter> Emitters() => [new KubernetesEmitter(), new CiliumEmitter(), new IstioEmitter(), new CalicoEmitter()];
 
-    internal static FileStream Create(string root, string relative, HashSet<string> directories)
+    private static FileStream Create(string root, string relative, HashSet<string> directories)
     {
         var path = Confine(root, relative);
         CreateDirectory(path, directories);
@@ -242,9 +241,9 @@ internal sealed class PolicyFiles(string root, SuggestionLayout layout) : IDispo
             _open.Add((target, writer));
             written.Add(target);
         }
-        long before = writer.CharsWritten + writer.Pending;
+        long before = writer.Length;
         file.WriteTo(writer);
-        long size = writer.CharsWritten + writer.Pending - before;
+        long size = writer.Length - before;
         return (layout == SuggestionLayout.Workload ? target : $"{target} ({Path.GetFileNameWithoutExtension(file.RelativePath)})", size);
     }
 
@@ -285,11 +284,10 @@ internal sealed class FileTextWriter : TextWriter
     private int _used;
     private FileStream? _file;
 
-    /// <summary>Characters written to the current (or last closed) file, less <see cref="Pending"/>.</summary>
-    public long CharsWritten { get; private set; }
+    private long _encoded;
 
-    /// <summary>Characters buffered, not yet encoded.</summary>
-    public int Pending => _used;
+    /// <summary>Characters written to the current (or last closed) file so far, buffered ones included.</summary>
+    public long Length => _encoded + _used;
 
     public FileTextWriter() : base(System.Globalization.CultureInfo.InvariantCulture) { }
 
@@ -301,7 +299,7 @@ internal sealed class FileTextWriter : TextWriter
         _file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 0);
         _encoder.Reset();
         _used = 0;
-        CharsWritten = 0;
+        _encoded = 0;
     }
 
     public void CloseFile()
@@ -344,7 +342,7 @@ internal sealed class FileTextWriter : TextWriter
     {
         int n = _encoder.GetBytes(_chars, 0, _used, _bytes, 0, flush);
         _file!.Write(_bytes, 0, n);
-        CharsWritten += _used;
+        _encoded += _used;
         _used = 0;
     }
 
