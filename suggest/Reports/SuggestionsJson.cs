@@ -105,12 +105,13 @@ internal static class SuggestionsJson
         int chunks = (rules.Count + RulesPerChunk - 1) / RulesPerChunk;
         if (chunks <= 1 || Environment.ProcessorCount == 1)
         {
-            var line = new JsonLine();
-            for (int i = 0; i < rules.Count; i++)
+            var buffer = new ArrayBufferWriter<byte>();
+            for (int c = 0; c < chunks; c++)
             {
-                WriteRule(line.Start(), rules[i]);
-                line.WriteTo(w);
-                if (w.BytesPending > FlushBytes) w.Flush();
+                int from = c * RulesPerChunk, to = Math.Min(rules.Count, from + RulesPerChunk);
+                w.WriteRawValue(RenderChunk(rules, from, to, buffer).WrittenSpan, skipInputValidation: true);
+                w.Flush();
+                buffer.ResetWrittenCount();
             }
             return;
         }
