@@ -82,49 +82,28 @@ internal sealed class ListenerTable
     /// <summary>The endpoint's statistics in the current generation, added if new. Valid until the next call.</summary>
     public ref EndpointStats GetOrAdd(in EndpointKey key)
     {
-        if (key.Ip.IsV4)
-        {
-            var v4 = new V4Key(key);
-            uint hash = _v4.Hash(v4);
-            int i = _v4.Find(v4, hash);
-            if (i >= 0 && _v4.TryTake(i, CurrentIsFull)) return ref _v4.StatsAt(i);
-            if (CurrentIsFull) DropPreviousGeneration();
-            return ref _v4.Add(v4, hash);
-        }
-        else
-        {
-            var v6 = new V6Key(key);
-            uint hash = _v6.Hash(v6);
-            int i = _v6.Find(v6, hash);
-            if (i >= 0 && _v6.TryTake(i, CurrentIsFull)) return ref _v6.StatsAt(i);
-            if (CurrentIsFull) DropPreviousGeneration();
-            return ref _v6.Add(v6, hash);
-        }
+        if (key.Ip.IsV4) return ref GetOrAdd(_v4, new V4Key(key));
+        return ref GetOrAdd(_v6, new V6Key(key));
     }
 
-    public bool TryGet(in EndpointKey key, out EndpointStats stats)
+    public bool TryGet(in EndpointKey key, out EndpointStats stats) =>
+        key.Ip.IsV4 ? TryGet(_v4, new V4Key(key), out stats) : TryGet(_v6, new V6Key(key), out stats);
+
+    // Generic over the key struct, so each address family gets its own specialised code.
+    private ref EndpointStats GetOrAdd<TKey>(SlotTable<TKey> table, TKey key) where TKey : struct, ISlotKey<TKey>
     {
-        int i;
-        if (key.Ip.IsV4)
-        {
-            var v4 = new V4Key(key);
-            if ((i = _v4.Find(v4, _v4.Hash(v4))) >= 0)
-            {
-                stats = _v4.StatsAt(i);
-                return true;
-            }
-        }
-        else
-        {
-            var v6 = new V6Key(key);
-            if ((i = _v6.Find(v6, _v6.Hash(v6))) >= 0)
-            {
-                stats = _v6.StatsAt(i);
-                return true;
-            }
-        }
-        stats = default;
-        return false;
+        uint hash = table.Hash(key);
+        int i = table.Find(key, hash);
+        if (i >= 0 && table.TryTake(i, CurrentIsFull)) return ref table.StatsAt(i);
+        if (CurrentIsFull) DropPreviousGeneration();
+        return ref table.Add(key, hash);
+    }
+
+    private static bool TryGet<TKey>(SlotTable<TKey> table, TKey key, out EndpointStats stats) where TKey : struct, ISlotKey<TKey>
+    {
+        int i = table.Find(key, table.Hash(key));
+        stats = i >= 0 ? table.StatsAt(i) : default;
+        return i >= 0;
     }
 
     private bool CurrentIsFull => _v4.CurrentCount + _v6.CurrentCount >= _generationCapacity;
