@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Where the time goes: runs one hot path (see --profile in Program.cs) under `perf record` (cpu-clock sampling;
 # this VM has no hardware counters) and prints the top frames, self time.
-#   benchmarks/profile.sh canonical [seconds]      targets: canonical canonical-reader vpc hubble goflow2 gcp azure leases rowbinary edges resolve observe
+#   benchmarks/profile.sh canonical [seconds]      targets: canonical canonical-reader vpc hubble goflow2 gcp azure leases rowbinary rowbinary-sorted edges resolve observe
 # perf attaches only after setup (input generation, JIT warm-up), so the samples are the steady state.
 set -euo pipefail
 target=${1:?usage: benchmarks/profile.sh TARGET [seconds]}

@@ -31,8 +31,16 @@ public sealed class BatchInserter
     /// Inserts <paramref name="rows"/> (of Kafka <paramref name="partitions"/>) into <paramref name="table"/>; returns the
     /// INSERT's latency. <paramref name="lastPartition"/> and <paramref name="last"/> name the batch's last row.
     /// </summary>
-    public async Task<long> InsertAsync(string table, IReadOnlyList<string> columns, RowBinaryWriter rows, string topic, IReadOnlyList<int> partitions,
-        int lastPartition, RecordPosition last, string partitionFilter, CancellationToken cancellationToken)
+    public Task<long> InsertAsync(string table, IReadOnlyList<string> columns, RowBinaryWriter rows, string topic, IReadOnlyList<int> partitions,
+        int lastPartition, RecordPosition last, string partitionFilter, CancellationToken cancellationToken) =>
+        InsertAsync(table, columns, rows.CopyToAsync, rows.RowCount, topic, partitions, lastPartition, last, partitionFilter, cancellationToken);
+
+    /// <summary>
+    /// The same with the body written by <paramref name="writeBody"/> (<paramref name="rowCount"/> rows; called again
+    /// for each attempt): lets the flows batch go out in the table's sort order.
+    /// </summary>
+    public async Task<long> InsertAsync(string table, IReadOnlyList<string> columns, Func<Stream, CancellationToken, ValueTask> writeBody, int rowCount,
+        string topic, IReadOnlyList<int> partitions, int lastPartition, RecordPosition last, string partitionFilter, CancellationToken cancellationToken)
     {
         var backoff = _options.RetryInitialBackoff;
         for (int attempt = 1; ; attempt++)
@@ -43,11 +51,11 @@ public sealed class BatchInserter
             bool ambiguous;
             try
             {
-                await _client.InsertRowBinaryAsync(table, columns, rows, cancellationToken, [new("query_id", queryId)]).ConfigureAwait(false);
+                await _client.InsertRowBinaryAsync(table, columns, writeBody, cancellationToken, [new("query_id", queryId)]).ConfigureAwait(false);
                 var millis = clock.ElapsedMilliseconds;
                 _metrics.RecordInsert(millis);
                 if (attempt > 1)
-                    _log.LogInformation("ClickHouse took the {Table} batch of partitions {Partitions} ({Rows} rows) on attempt {Attempt}", table, Names(partitions), rows.RowCount, attempt);
+                    _log.LogInformation("ClickHouse took the {Table} batch of partitions {Partitions} ({Rows} rows) on attempt {Attempt}", table, Names(partitions), rowCount, attempt);
                 return millis;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -66,7 +74,7 @@ public sealed class BatchInserter
             }
             Interlocked.Increment(ref _metrics.InsertFailuresField);
             _log.LogWarning("ClickHouse INSERT into {Table} for partitions {Partitions} ({Rows} rows) failed (attempt {Attempt}): {Error}; retrying in {Delay:F1} s; Kafka offsets stay where they are",
-                table, Names(partitions), rows.RowCount, attempt, failure.Message, backoff.TotalSeconds);
+                table, Names(partitions), rowCount, attempt, failure.Message, backoff.TotalSeconds);
             await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.RetryMaxBackoff.Ticks));
             if (ambiguous && await LandedAsync(table, topic, queryId, lastPartition, last, partitionFilter, cancellationToken).ConfigureAwait(false))

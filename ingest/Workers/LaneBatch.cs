@@ -58,6 +58,10 @@ public sealed class LaneBatch : IDisposable
 
     public bool Full => FlowRows >= _maxRows || DeadLetterRows >= _maxRows;
 
+    /// <summary>The INSERT body of the flows rows, in the table's sort order (the server then skips sorting them).</summary>
+    public ValueTask WriteFlowsAsync(Stream destination, CancellationToken cancellationToken) =>
+        _flowWriter.CopySortedToAsync(destination, cancellationToken);
+
     public void AddFlow(in FlowRecord flow, int day, string format, string topic, int partition, RecordPosition position, bool isReply)
     {
         if (!FitsFlow(day)) throw new InvalidOperationException("A flow of another day (or past the row limit) cannot join this batch.");
@@ -109,7 +113,7 @@ public sealed class LaneBatch : IDisposable
 
     public void Reset()
     {
-        Flows.Reset();
+        _flowWriter.Reset();
         DeadLetters.Reset();
         _spans.Clear();
         Day = 0;

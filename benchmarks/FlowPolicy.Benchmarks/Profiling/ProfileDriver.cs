@@ -24,6 +24,7 @@ internal static class ProfileDriver
         ["azure"] = () => Reader(new AzureNsgJson()),
         ["leases"] = () => { var b = new LeaseLookup(); b.Setup(); return b.LeaseIndexLookup; },
         ["rowbinary"] = () => { var b = new FlowRowEncoding(); b.Setup(); return b.RowBinary; },
+        ["rowbinary-sorted"] = () => { var b = new FlowRowEncoding(); b.Setup(); return b.RowBinarySorted; },
         ["edges"] = () => { var b = new EdgeAggregation(); b.Setup(); return () => b.EdgeAggregator(); },
         ["resolve"] = () => { var b = new DirectionResolving(); b.Setup(); return b.Resolve; },
         ["observe"] = () => { var b = new DirectionResolving(); b.Setup(); return b.Observe; },

@@ -78,7 +78,8 @@ public static class FlowTables
             // it adds bytes and packets to its edge but is not a flow of its own (as EdgeAggregator counts).
             new("is_reply", "UInt8"),
         ],
-        // Per-service questions ("who talks to ns/workload:port") read a narrow key range; one partition per UTC day
+        // Per-service questions ("who talks to ns/workload:port") read a narrow key range (FlowRowWriter.CopySortedToAsync
+        // sends ingest batches in this order: change both together); one partition per UTC day
         // keeps inserts of a batch inside one part and lets retention drop whole days.
         "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`start`)\nORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `start`)");
     }

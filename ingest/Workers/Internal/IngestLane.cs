@@ -324,7 +324,7 @@ internal sealed class IngestLane
             if (batch.FlowRows > 0)
             {
                 var (p, position) = batch.LastFlow!.Value;
-                millis += await _inserter.InsertAsync(FlowTables.Flows, FlowRowWriter.Columns, batch.Flows, _topic, partitions,
+                millis += await _inserter.InsertAsync(FlowTables.Flows, FlowRowWriter.Columns, batch.WriteFlowsAsync, batch.FlowRows, _topic, partitions,
                     p, position, IngestQueries.FlowsDayFilter(batch.Day), token).ConfigureAwait(false);
                 Interlocked.Add(ref _metrics.FlowRowsField, batch.FlowRows);
             }

@@ -78,6 +78,40 @@ public sealed class FlowStoreTests(ClickHouseServerFixture server) : ClickHouseT
             new[] { rows[1][0], rows[1][8], rows[1][14], rows[1][9], rows[1][12], rows[1][28] });
     }
 
+    /// <summary>The server's count of inserted blocks it found already in key order (it then skips sorting them).</summary>
+    private async Task<long> BlocksAlreadySortedAsync() =>
+        long.Parse(await Db.QueryScalarAsync("SELECT toString(sum(value)) FROM system.events WHERE event = 'MergeTreeDataWriterBlocksAlreadySorted'") ?? "0");
+
+    [Fact]
+    public async Task A_sorted_batch_is_stored_whole_without_the_server_sorting_it()
+    {
+        await SchemaMigrator.MigrateAsync(Db);
+        var basket = new WorkloadIdentity(EndpointKind.Pod, "shop", "basket", "Deployment", "basket-0");
+        WorkloadIdentity?[] peers = [Cart, Cart2, Db6, basket, null];
+        var random = new Random(1);
+        var records = Enumerable.Range(0, 2_000)
+            .Select(i => Flow(random.Next(1_400), "10.0.0.1", "10.0.1.1", peers[random.Next(peers.Length)], peers[random.Next(peers.Length)],
+                port: (ushort)(random.Next(2) == 0 ? 443 : 5432)))
+            .ToList();
+        using var rows = new RowBinaryWriter();
+        var writer = new FlowRowWriter(rows);
+        for (int i = 0; i < records.Count; i++) writer.Write(records[i], "hubble", "flows-topic", 3, i);
+
+        long before = await BlocksAlreadySortedAsync();
+        await Db.InsertRowBinaryAsync(FlowTables.Flows, FlowRowWriter.Columns, writer.CopySortedToAsync);
+        Assert.Equal(before + 1, await BlocksAlreadySortedAsync());
+        // Control: the same rows in the order written are sorted by the server (the count stays).
+        await Db.InsertRowBinaryAsync(FlowTables.Flows, FlowRowWriter.Columns, rows);
+        Assert.Equal(before + 1, await BlocksAlreadySortedAsync());
+
+        // Both copies hold every row: the same offsets, the same sums.
+        var stored = await Db.QueryTsvAsync("SELECT count(), uniqExact(kafka_offset), sum(bytes), sum(toUInt32(start)) FROM flows GROUP BY _part ORDER BY _part");
+        Assert.Equal(2, stored.Count);
+        var expected = new[] { "2000", "2000", records.Sum(r => (long)r.Bytes).ToString(), records.Sum(r => (long)RowBinaryWriter.DateTimeSeconds(r.Start)).ToString() };
+        Assert.Equal(expected, stored[0]);
+        Assert.Equal(expected, stored[1]);
+    }
+
     [Fact]
     public async Task Highest_stored_offsets_cover_flows_and_dead_letters_per_partition()
     {
