@@ -60,6 +60,12 @@ public sealed class WorkloadIdentity : IEquatable<WorkloadIdentity>
     /// </summary>
     internal byte[]? RowBinaryEndpoint;
 
+    /// <summary>
+    /// One more than the id of this identity's (namespace, workload) pair for FlowRowWriter's sort key; 0 until looked
+    /// up. Racing writers store the same value.
+    /// </summary>
+    internal int SortNameId;
+
     public string? Label(string key)
     {
         foreach (var pair in Labels)

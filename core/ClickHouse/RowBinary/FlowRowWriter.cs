@@ -20,9 +20,11 @@ public sealed class FlowRowWriter
     private int[] _rowChunks = [];
     private SortParts[] _rowKeys = [];
     private int _rows;
-    // Distinct endpoints of the rows, by reference (identities are shared objects); id 0 is "no identity".
-    private readonly Dictionary<WorkloadIdentity, int> _endpointIds = new(ReferenceEqualityComparer.Instance);
-    private readonly List<WorkloadIdentity?> _endpoints = [null];
+    // Sorting: the batch's distinct name ids (see SortNames) and, per name id, its place in that list this batch.
+    private readonly List<int> _batchNames = [];
+    private int[] _nameSlot = [];
+    private int[] _nameStamp = [];
+    private int _stamp;
     // The sorted order, made once per batch (an INSERT retry sends the same body) and dropped by the next row.
     private int[] _order = [];
     private ulong[] _sortKeys = [];
@@ -57,7 +59,7 @@ public sealed class FlowRowWriter
         // Rows written to the buffer by someone else (or a Reset of the buffer alone): the keys no longer match it.
         if (w.RowCount != _rows) ForgetKeys();
         uint start = RowBinaryWriter.DateTimeSeconds(record.Start);
-        NoteRow(w.Length, w.ChunkIndex, EndpointId(record.DstIdentity), record.DstPort, EndpointId(record.SrcIdentity), start);
+        NoteRow(w.Length, w.ChunkIndex, SortNames.IdOf(record.DstIdentity), record.DstPort, SortNames.IdOf(record.SrcIdentity), start);
         w.WriteUInt32(start);
         w.WriteDateTime(record.End);
         w.WriteFixedString16(record.SrcIp);
@@ -98,8 +100,6 @@ public sealed class FlowRowWriter
     private void ForgetKeys()
     {
         _rows = 0;
-        _endpointIds.Clear();
-        _endpoints.RemoveRange(1, _endpoints.Count - 1);
         _orderValid = false;
     }
 
@@ -122,7 +122,7 @@ public sealed class FlowRowWriter
         if (_orderValid) return true;
         int n = _rows;
         if (n < 2) return false;
-        var ranks = EndpointRanks(out int maxRank);
+        var ranks = NameRanks(out int maxRank);
         uint minStart = uint.MaxValue, maxStart = 0;
         for (int i = 0; i < n; i++)
         {
@@ -167,68 +167,50 @@ public sealed class FlowRowWriter
         return true;
     }
 
-    /// <summary>Each endpoint id's rank in (namespace, workload) byte order; equal pairs share a rank.</summary>
-    private int[] EndpointRanks(out int maxRank)
+    /// <summary>
+    /// A rank per name id the batch uses, in (namespace, workload) byte order (indexed by name id; other entries unused).
+    /// Ranks count only the batch's own pairs, so they stay small however many workloads the process has seen.
+    /// </summary>
+    private int[] NameRanks(out int maxRank)
     {
-        int count = _endpoints.Count;
-        var names = new (byte[] Encoded, Range Namespace, Range Workload)[count];
-        for (int i = 0; i < count; i++) names[i] = SortNames(_endpoints[i]);
-        var byName = new int[count];
-        for (int i = 0; i < count; i++) byName[i] = i;
-        int Compare(int a, int b)
+        var names = SortNames.Snapshot();
+        if (_nameSlot.Length < names.Length)
         {
-            var (ea, na, wa) = names[a];
-            var (eb, nb, wb) = names[b];
-            int c = ea.AsSpan(na).SequenceCompareTo(eb.AsSpan(nb));
-            return c != 0 ? c : ea.AsSpan(wa).SequenceCompareTo(eb.AsSpan(wb));
+            Array.Resize(ref _nameSlot, names.Length);
+            Array.Resize(ref _nameStamp, names.Length);
         }
-        Array.Sort(byName, Compare);
-        var ranks = new int[count];
-        int rank = 0;
-        for (int i = 0; i < count; i++)
+        if (++_stamp == int.MaxValue)
         {
-            if (i > 0 && Compare(byName[i - 1], byName[i]) != 0) rank++;
-            ranks[byName[i]] = rank;
+            Array.Clear(_nameStamp);
+            _stamp = 1;
+        }
+        _batchNames.Clear();
+        for (int i = 0; i < _rows; i++)
+        {
+            Note(_rowKeys[i].Dst);
+            Note(_rowKeys[i].Src);
+        }
+        void Note(int id)
+        {
+            if (_nameStamp[id] == _stamp) return;
+            _nameStamp[id] = _stamp;
+            _batchNames.Add(id);
+        }
+        var ids = _batchNames.ToArray();
+        Array.Sort(ids, (a, b) =>
+        {
+            int c = names[a].Namespace.AsSpan().SequenceCompareTo(names[b].Namespace);
+            return c != 0 ? c : names[a].Workload.AsSpan().SequenceCompareTo(names[b].Workload);
+        });
+        var ranks = _nameSlot;
+        int rank = 0;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            // Two ids never hold the same pair, so every id is a rank of its own.
+            ranks[ids[i]] = rank = i;
         }
         maxRank = rank;
         return ranks;
-    }
-
-    /// <summary>Where an endpoint's namespace and workload bytes are in its encoded columns (kind, then two strings).</summary>
-    private static (byte[] Encoded, Range Namespace, Range Workload) SortNames(WorkloadIdentity? identity)
-    {
-        var encoded = identity is null ? NoEndpoint : identity.RowBinaryEndpoint ??= EncodeEndpoint(identity);
-        int at = 1;
-        var ns = ReadString(encoded, ref at);
-        var workload = ReadString(encoded, ref at);
-        return (encoded, ns, workload);
-    }
-
-    private static Range ReadString(byte[] encoded, ref int at)
-    {
-        int length = 0, shift = 0;
-        byte b;
-        do
-        {
-            b = encoded[at++];
-            length |= (b & 0x7f) << shift;
-            shift += 7;
-        } while ((b & 0x80) != 0);
-        var range = new Range(at, at + length);
-        at += length;
-        return range;
-    }
-
-    private int EndpointId(WorkloadIdentity? identity)
-    {
-        if (identity is null) return 0;
-        ref int id = ref CollectionsMarshal.GetValueRefOrAddDefault(_endpointIds, identity, out bool exists);
-        if (!exists)
-        {
-            id = _endpoints.Count;
-            _endpoints.Add(identity);
-        }
-        return id;
     }
 
     private void NoteRow(long rowStart, int chunk, int dst, ushort dstPort, int src, uint start)
@@ -248,6 +230,54 @@ public sealed class FlowRowWriter
     }
 
     private readonly record struct SortParts(int Dst, int Src, ushort DstPort, uint Start);
+
+    /// <summary>
+    /// Process-wide ids of (namespace, workload) pairs with their UTF-8 bytes, the strings the sort key compares; id 0
+    /// is the empty pair (no identity). An identity keeps its id (<see cref="WorkloadIdentity.SortNameId"/>), so a row
+    /// costs a field read, not a lookup; ids only grow with the workloads the process meets.
+    /// </summary>
+    private static class SortNames
+    {
+        private static readonly Dictionary<(string, string), int> Ids = new();
+        private static readonly Lock Gate = new();
+        private static (byte[] Namespace, byte[] Workload)[] s_names = [([], [])];
+        private static int s_count = 1;
+
+        public static int IdOf(WorkloadIdentity? identity)
+        {
+            if (identity is null) return 0;
+            int stored = identity.SortNameId;
+            if (stored != 0) return stored - 1;
+            int id = Register(identity.Namespace ?? "", identity.Workload ?? "");
+            identity.SortNameId = id + 1;
+            return id;
+        }
+
+        private static int Register(string ns, string workload)
+        {
+            lock (Gate)
+            {
+                if (Ids.TryGetValue((ns, workload), out int id)) return id;
+                if (ns.Length == 0 && workload.Length == 0) return Ids[(ns, workload)] = 0;
+                if (s_count == s_names.Length)
+                {
+                    var grown = new (byte[], byte[])[s_count * 2];
+                    s_names.CopyTo(grown, 0);
+                    s_names = grown; // readers keep the array they took: it holds every id they can have seen
+                }
+                id = s_count++;
+                s_names[id] = (System.Text.Encoding.UTF8.GetBytes(ns), System.Text.Encoding.UTF8.GetBytes(workload));
+                Ids[(ns, workload)] = id;
+                return id;
+            }
+        }
+
+        /// <summary>The names of every id handed out so far (the array may be longer).</summary>
+        public static (byte[] Namespace, byte[] Workload)[] Snapshot()
+        {
+            lock (Gate) return s_names;
+        }
+    }
 
     [ThreadStatic] private static RowBinaryWriter? t_scratch;
     private static readonly byte[] NoEndpoint = EncodeEndpoint(null);
