@@ -285,6 +285,29 @@ public sealed class RowBinaryWriter : IBufferWriter<byte>, IDisposable
         public long Done;
     }
 
+    private const int PrefetchDistance = 8;
+
+    /// <summary>
+    /// Asks the CPU for a row's first cache lines a few rows ahead of the copy: rows are read in an order unrelated to
+    /// where they lie, so without it nearly every row waits for memory. A hint only; the row is read normally later.
+    /// </summary>
+    private unsafe void Prefetch(ReadOnlySpan<long> rowStarts, ReadOnlySpan<int> rowChunks, int row, long[] chunkStarts)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
+        int chunk = rowChunks[row];
+        if (chunk >= _filled.Count) return;
+        long at = rowStarts[row] - chunkStarts[chunk];
+        var buffer = _filled[chunk].Buffer;
+        if ((ulong)at + 192 > (ulong)buffer.Length) return;
+        fixed (byte* p = &buffer[(int)at])
+        {
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(p);
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + 64);
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + 128);
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + 192);
+        }
+    }
+
     /// <summary>Copies rows (whole, or the rest of a row cut at the end of the last fill) into <paramref name="staging"/> until it is full.</summary>
     private int FillRows(Span<byte> staging, ReadOnlySpan<long> rowStarts, ReadOnlySpan<int> rowChunks, ReadOnlySpan<int> order, long[] chunkStarts,
         ref RowCursor cursor)
@@ -294,6 +317,7 @@ public sealed class RowBinaryWriter : IBufferWriter<byte>, IDisposable
         while (cursor.Next < order.Length && used < staging.Length)
         {
             int row = order[cursor.Next];
+            if (cursor.Next + PrefetchDistance < order.Length) Prefetch(rowStarts, rowChunks, order[cursor.Next + PrefetchDistance], chunkStarts);
             long from = rowStarts[row] + cursor.Done, to = row + 1 < rowStarts.Length ? rowStarts[row + 1] : length;
             int chunk = rowChunks[row];
             while (from < to && used < staging.Length)
