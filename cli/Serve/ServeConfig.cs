@@ -29,6 +29,15 @@ internal sealed class JobConfig
     public TimeSpan? Window { get; init; }
     /// <summary>Policy formats a suggest job writes.</summary>
     public IReadOnlyList<string> Emit { get; init; } = SuggestionOutputOptions.AllFormats;
+    /// <summary>How a suggest job lays out the policy files, as `suggest --layout`.</summary>
+    public SuggestionLayout Layout { get; init; } = SuggestionLayout.Workload;
+
+    /// <summary>The `layout` values, named as `suggest --layout` names them.</summary>
+    public static readonly IReadOnlyDictionary<string, SuggestionLayout> Layouts = new Dictionary<string, SuggestionLayout>(StringComparer.Ordinal)
+    {
+        ["workload"] = SuggestionLayout.Workload,
+        ["namespace"] = SuggestionLayout.Namespace,
+    };
     public bool Enabled { get; init; } = true;
 }
 
@@ -234,6 +243,7 @@ internal sealed class ServeConfig
         string? kind = null, schedule = null;
         TimeSpan? window = null;
         IReadOnlyList<string>? emit = null;
+        var layout = SuggestionLayout.Workload;
         bool enabled = true;
         foreach (var (k, v) in reader.Map(node, "jobs." + name))
             switch (k)
@@ -242,11 +252,16 @@ internal sealed class ServeConfig
                 case "schedule": schedule = reader.String(v, $"jobs.{name}.schedule"); break;
                 case "window": window = reader.Duration(v, $"jobs.{name}.window"); break;
                 case "emit": emit = reader.Strings(v, $"jobs.{name}.emit"); break;
+                case "layout":
+                    var value = reader.String(v, $"jobs.{name}.layout");
+                    if (!JobConfig.Layouts.TryGetValue(value, out layout))
+                        throw reader.Error(v, $"'jobs.{name}.layout' is '{value}'; use one of: {string.Join(", ", JobConfig.Layouts.Keys)}");
+                    break;
                 case "enabled": enabled = reader.Bool(v, $"jobs.{name}.enabled"); break;
                 default: throw reader.Unknown(v, $"jobs.{name}.{k}");
             }
         if (schedule is null) throw new ConfigException($"{reader.Source}: jobs.{name} needs a schedule (Quartz cron with seconds, e.g. \"0 5 * * * ?\")");
-        return new JobConfig { Name = name, Kind = kind ?? name, Schedule = schedule, Window = window, Emit = emit ?? SuggestionOutputOptions.AllFormats, Enabled = enabled };
+        return new JobConfig { Name = name, Kind = kind ?? name, Schedule = schedule, Window = window, Emit = emit ?? SuggestionOutputOptions.AllFormats, Layout = layout, Enabled = enabled };
     }
 
     /// <summary>"90s", "5m", "1h", "7d", "500ms" or a plain number of seconds.</summary>

@@ -74,13 +74,13 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
     {
         var data = ScheduledJobFactory.DataWindow(config, window);
         var edges = await new ClickHouseEdgeSource(client).ReadEdgesAsync(data, cancellationToken).ConfigureAwait(false);
-        var directory = await WriteReportAsync(Path.Combine(output, config.Name), FolderName(window.End), data, edges, loadIntent(), config.Emit, cancellationToken).ConfigureAwait(false);
+        var directory = await WriteReportAsync(Path.Combine(output, config.Name), FolderName(window.End), data, edges, loadIntent(), config.Emit, config.Layout, cancellationToken).ConfigureAwait(false);
         return $"{edges.Count} edges -> {directory}";
     }
 
     /// <summary>Writes one dated report folder under <paramref name="jobDirectory"/>; returns its path.</summary>
     public static async Task<string> WriteReportAsync(string jobDirectory, string folder, AnalysisWindow data, IReadOnlyList<Edge> edges,
-        IIntentEvaluator? intent, IReadOnlyList<string> emit, CancellationToken cancellationToken)
+        IIntentEvaluator? intent, IReadOnlyList<string> emit, SuggestionLayout layout, CancellationToken cancellationToken)
     {
         var directory = Path.Combine(jobDirectory, folder);
         // The previous report is the newest other folder: its edges tell which ones are new.
@@ -93,7 +93,7 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
         var inference = new RuleInference(new SuggestOptions { WindowStart = data.From, WindowEnd = data.To });
         var set = inference.Infer(edges);
         var diff = intent is null ? null : IntentDiff.Compute(set, intent);
-        new SuggestionOutput(new SuggestionOutputOptions { Directory = directory, Formats = emit }).Write(set, diff);
+        new SuggestionOutput(new SuggestionOutputOptions { Directory = directory, Formats = emit, Layout = layout }).Write(set, diff);
         var suggestionMarkdown = await File.ReadAllTextAsync(Path.Combine(directory, "report.md"), cancellationToken).ConfigureAwait(false);
 
         SliReport? slis = null;

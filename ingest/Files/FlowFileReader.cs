@@ -1,5 +1,5 @@
 using System.Buffers;
-using System.IO.Compression;
+using System.Globalization;
 using FlowPolicy.Ingest.Formats;
 
 namespace FlowPolicy.Ingest.Files;
@@ -7,7 +7,8 @@ namespace FlowPolicy.Ingest.Files;
 /// <summary>What reading one file found.</summary>
 public sealed record FlowFileSummary(string Path, FlowFormat Format, bool Gzip, long Bytes);
 
-/// <summary>A file that cannot be read at all (missing, unreadable, unknown format): a usage error, not a bad record.</summary>
+/// <summary>A file that cannot be read, or not to its end (missing, unreadable, unknown format, gzip cut short or corrupt): a usage
+/// error, not a bad record. Records read before a break have already reached the sink.</summary>
 public sealed class FlowFileException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
@@ -41,6 +42,8 @@ public sealed class FlowFileReader
     }
 
     /// <summary>Reads one stream; <paramref name="source"/> names it in error positions.</summary>
+    /// <exception cref="FlowFileException">The stream cannot be read as flows: unknown format, or gzip that is corrupt or
+    /// cut short. Records before the break have been given to <paramref name="sink"/>.</exception>
     public FlowFileSummary Read(Stream stream, string source, IFlowSink sink, CancellationToken cancellationToken = default)
     {
         var counting = new CountingStream(stream);
@@ -49,30 +52,41 @@ public sealed class FlowFileReader
         int magicRead = ReadAtLeast(counting, magic);
         bool gzip = magicRead == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
         input = new PrefixedStream(magic[..magicRead].ToArray(), counting);
-        if (gzip) input = new GZipStream(input, CompressionMode.Decompress);
+        // Not GZipStream: it ends quietly where a file is cut short, and a partial file would pass for a whole one.
+        if (gzip) input = new CheckedGzipStream(input);
 
         byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes + FlowFormatDetector.HeadBytes);
+        var cursor = new DecodeCursor(source);
         try
         {
-            int filled = Fill(input, buffer, 0, FlowFormatDetector.HeadBytes, source);
+            int filled = Fill(input, buffer, 0, FlowFormatDetector.HeadBytes, out var broken);
             var head = buffer.AsSpan(0, filled);
-            FlowFormat format = _forcedFormat
-                ?? FlowFormatDetector.Detect(head)
+            FlowFormat? detected = _forcedFormat ?? FlowFormatDetector.Detect(head);
+            if (detected is null && broken is not null) throw GzipError(source, broken, cursor, counting);
+            FlowFormat format = detected
                 ?? throw new FlowFileException(filled == 0
                     ? $"'{source}' is empty: no flow records to read"
                     : $"cannot tell the flow format of '{source}'; pass --format ({FlowFormats.NameList})");
             var decoder = FlowDecoders.For(format);
-            var cursor = new DecodeCursor(source);
             if (!decoder.IsLineOriented(head))
             {
-                var whole = ReadAll(input, buffer, filled, source);
+                // A document is decoded whole, so a broken one yields nothing.
+                if (broken is not null) throw GzipError(source, broken, cursor, counting);
+                var whole = ReadAll(input, buffer, filled, source, cursor, counting);
                 decoder.Decode(whole.Span, ref cursor, sink);
                 return new FlowFileSummary(source, format, gzip, counting.BytesRead);
             }
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                filled = Fill(input, buffer, filled, buffer.Length - filled, source);
+                if (broken is null) filled = Fill(input, buffer, filled, buffer.Length - filled, out broken);
+                if (broken is not null)
+                {
+                    // Keep every whole line before the break; the cut line is part of the error, not a malformed record.
+                    int whole = buffer.AsSpan(0, filled).LastIndexOf((byte)'\n') + 1;
+                    if (whole > 0) decoder.Decode(buffer.AsSpan(0, whole), ref cursor, sink);
+                    throw GzipError(source, broken, cursor, counting);
+                }
                 if (filled == 0) break;
                 var span = buffer.AsSpan(0, filled);
                 int lastNewline = span.LastIndexOf((byte)'\n');
@@ -81,7 +95,7 @@ public sealed class FlowFileReader
                 {
                     // One line longer than the buffer: no real flow record is; report and skip it.
                     sink.Reject(new FlowDecodeError(cursor.At(cursor.Line), $"line longer than {buffer.Length} bytes", null));
-                    filled = SkipToNewline(input, buffer, source);
+                    filled = SkipToNewline(input, buffer, source, cursor, counting);
                     cursor.Line++;
                     continue;
                 }
@@ -101,10 +115,13 @@ public sealed class FlowFileReader
         }
     }
 
-    private static int Fill(Stream input, byte[] buffer, int offset, int count, string source)
+    /// <summary>Fills up to <paramref name="count"/> bytes; a gzip error stops the fill and comes back in <paramref name="broken"/>
+    /// with the bytes decompressed before it in the buffer.</summary>
+    private static int Fill(Stream input, byte[] buffer, int offset, int count, out Exception? broken)
     {
         int total = offset;
         int end = offset + count;
+        broken = null;
         try
         {
             while (total < end)
@@ -114,15 +131,39 @@ public sealed class FlowFileReader
                 total += read;
             }
         }
-        catch (InvalidDataException ex)
+        catch (Exception ex) when (ex is InvalidDataException or TruncatedGzipException)
         {
-            // A truncated or corrupt gzip member: keep what was decoded, say what happened.
-            throw new FlowFileException($"'{source}' is not valid gzip past byte {total}: {ex.Message}", ex);
+            broken = ex;
         }
         return total;
     }
 
-    private static ReadOnlyMemory<byte> ReadAll(Stream input, byte[] head, int headLength, string source)
+    /// <summary>The error for a gzip stream that is cut short or corrupt: which file, what is wrong, how far it got, what to do.</summary>
+    private static FlowFileException GzipError(string source, Exception ex, DecodeCursor cursor, CountingStream counting)
+    {
+        long lines = cursor.Line - 1;
+        string reached = lines == 0 ? "no whole line came before the break" : $"it breaks off after line {N(lines)}";
+        if (ex is TruncatedGzipException cut)
+        {
+            return new FlowFileException(
+                $"'{source}' is truncated: its gzip stream ended before its trailer (member {cut.Member} is cut off in its {PartName(cut.Part)} " +
+                $"after {N(cut.CompressedBytes)} bytes of the file, {N(cut.DecompressedBytes)} bytes decompressed); {reached}, and whatever followed is missing. " +
+                "Download or copy the file again, or wait for its upload to finish, then rerun.", ex);
+        }
+        return new FlowFileException(
+            $"'{source}' is not valid gzip past byte {N(counting.BytesRead)} of the file: {ex.Message}; {reached}. Check the file with gzip -t.", ex);
+    }
+
+    private static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string PartName(GzipPart part) => part switch
+    {
+        GzipPart.Header => "header",
+        GzipPart.CompressedData => "compressed data",
+        _ => "8-byte trailer",
+    };
+
+    private static ReadOnlyMemory<byte> ReadAll(Stream input, byte[] head, int headLength, string source, DecodeCursor cursor, CountingStream counting)
     {
         var all = new MemoryStream();
         all.Write(head, 0, headLength);
@@ -130,18 +171,19 @@ public sealed class FlowFileReader
         {
             input.CopyTo(all);
         }
-        catch (InvalidDataException ex)
+        catch (Exception ex) when (ex is InvalidDataException or TruncatedGzipException)
         {
-            throw new FlowFileException($"'{source}' is not valid gzip: {ex.Message}", ex);
+            throw GzipError(source, ex, cursor, counting);
         }
         return all.GetBuffer().AsMemory(0, (int)all.Length);
     }
 
-    private static int SkipToNewline(Stream input, byte[] buffer, string source)
+    private static int SkipToNewline(Stream input, byte[] buffer, string source, DecodeCursor cursor, CountingStream counting)
     {
         while (true)
         {
-            int filled = Fill(input, buffer, 0, buffer.Length, source);
+            int filled = Fill(input, buffer, 0, buffer.Length, out var broken);
+            if (broken is not null) throw GzipError(source, broken, cursor, counting);
             if (filled == 0) return 0;
             int newline = buffer.AsSpan(0, filled).IndexOf((byte)'\n');
             if (newline >= 0)

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.IO.Compression;
 using Confluent.Kafka;
+using FlowPolicy.Ingest.Files;
 using FlowPolicy.Ingest.Formats;
 
 namespace FlowPolicy.Ingest.Kafka;
@@ -131,7 +131,8 @@ public sealed class FlowFileProducer
         var gzipped = await file.ReadAtLeastAsync(gzip, 2, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false) == 2
             && gzip[0] == 0x1f && gzip[1] == 0x8b;
         file.Position = 0;
-        await using Stream input = gzipped ? new GZipStream(file, CompressionMode.Decompress) : file;
+        // Not GZipStream: it ends quietly where a file is cut short, so half a file would be sent as if whole.
+        await using Stream input = gzipped ? new CheckedGzipStream(file) : file;
 
         // The line reader owns the buffer from here on (it may swap it for a larger one) and returns it to the pool.
         var buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
@@ -221,7 +222,17 @@ public sealed class FlowFileProducer
                     buffer = larger;
                 }
                 filled = rest;
-                var read = await input.ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+                int read;
+                try
+                {
+                    read = await input.ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when ((e is InvalidDataException or EndOfStreamException) && vpcBatch is not null)
+                {
+                    // gzip cut short or corrupt: the whole lines before the break still go, then the file counts as failed.
+                    await vpcBatch!.SendAsync(cancellationToken).ConfigureAwait(false);
+                    throw;
+                }
                 if (read == 0)
                 {
                     if (filled > 0 && !skippingLongLine)

@@ -87,6 +87,42 @@ public sealed class FlowFileProducerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_truncated_gzip_file_fails_after_sending_its_whole_lines_and_concatenated_members_all_go()
+    {
+        const string header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+        var vpc = header + "\n" + string.Concat(Enumerable.Range(0, 3000).Select(i =>
+            $"2 123456789012 eni-{i:x8} 10.0.{i / 250}.{i % 250} 10.0.1.1 443 {40000 + i % 20000} 6 1 60 1700000000 1700000060 ACCEPT OK\n"));
+        var whole = Gzip(vpc);
+        var cut = Path.Combine(_dir.FullName, "cut.log.gz");
+        File.WriteAllBytes(cut, whole.AsSpan(0, whole.Length / 2).ToArray());
+        // What .NET's GZipStream yields up to the cut: the whole lines in it are the ones that should still go.
+        using var partial = new MemoryStream();
+        using (var quiet = new GZipStream(new MemoryStream(whole, 0, whole.Length / 2), CompressionMode.Decompress)) quiet.CopyTo(partial);
+        int recordsBeforeCut = Encoding.ASCII.GetString(partial.ToArray()).Split('\n').Length - 2; // minus the header and the cut line
+        var members = Path.Combine(_dir.FullName, "members.log.gz");
+        File.WriteAllBytes(members, [.. Gzip("one\ntwo\n"), .. Gzip("three\n")]);
+
+        using var cluster = MockKafkaCluster.Start(new MockKafkaClusterOptions { Topics = [Topic] });
+        var log = new StringWriter();
+        var counts = await new FlowFileProducer(KafkaTestClients.Options(cluster, Topic), LineOriented, log).ProduceAsync([cut, members]);
+
+        Assert.Equal(1, counts.Files);
+        Assert.Equal(1, counts.Failed);
+        Assert.Contains("cut.log.gz: truncated: the gzip stream ended before its trailer", log.ToString());
+        int vpcMessages = (recordsBeforeCut + FlowFileProducer.VpcLinesPerMessage - 1) / FlowFileProducer.VpcLinesPerMessage;
+        var received = ConsumeAll(cluster, 3 + vpcMessages).Select(r => Encoding.ASCII.GetString(r.Message.Value)).ToList();
+        Assert.Equal(["one", "three", "two"], received.Where(v => !v.StartsWith("version", StringComparison.Ordinal)).Order());
+        Assert.Equal(recordsBeforeCut, received.Where(v => v.StartsWith("version", StringComparison.Ordinal)).Sum(v => v.Split('\n').Length - 1));
+    }
+
+    private static byte[] Gzip(string text)
+    {
+        using var output = new MemoryStream();
+        using (var gzip = new GZipStream(output, CompressionLevel.Fastest)) gzip.Write(Encoding.ASCII.GetBytes(text));
+        return output.ToArray();
+    }
+
+    [Fact]
     public async Task Undeliverable_messages_are_counted_as_failed_not_lost_silently()
     {
         var file = Write("a.log", "one\ntwo\n");

@@ -32,7 +32,7 @@ public sealed class ReportRenderTests(ITestOutputHelper output) : IDisposable
         while (!File.Exists(Path.Combine(root, "Directory.Build.props"))) root = Path.GetDirectoryName(root)!;
         var intent = PolicyInputs.LoadIntent(Path.Combine(root, "docs", "examples", "sample-policies"));
         var report = await SuggestReportJob.WriteReportAsync(Path.Combine(_dir, "reports", "suggest"), "2026-11-09T00-00-00Z",
-            new AnalysisWindow(start, start.AddDays(7)), edges, intent, ["k8s"], default);
+            new AnalysisWindow(start, start.AddDays(7)), edges, intent, ["k8s"], FlowPolicy.Suggest.Reports.SuggestionLayout.Workload, default);
         var html = Path.Combine(report, "report.html");
 
         var artifacts = Path.Combine(AppContext.BaseDirectory, "TestResults", "serve-report");

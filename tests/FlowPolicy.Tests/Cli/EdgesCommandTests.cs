@@ -88,6 +88,21 @@ public sealed class EdgesCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_truncated_gzip_file_exits_2_and_says_it_is_cut_short()
+    {
+        // What a partial copy or an S3 object still uploading looks like: the first half of a gzip file.
+        var lines = string.Concat(Enumerable.Range(1, 4000).Select(i =>
+            $"{{\"start\":\"2026-11-02T10:00:00Z\",\"src_ip\":\"10.0.{i / 250}.{i % 250}\",\"dst_ip\":\"10.1.0.1\",\"dst_port\":80,\"proto\":6}}\n"));
+        var gz = Files.FlowFileReaderTests.Gzip(System.Text.Encoding.UTF8.GetBytes(lines));
+        var path = Path.Combine(_dir, "flows.jsonl.gz");
+        File.WriteAllBytes(path, gz.AsSpan(0, gz.Length / 2).ToArray());
+        var result = CliProcess.Run("edges", "--flows", path);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"'{path}' is truncated: its gzip stream ended before its trailer", result.Stderr);
+        Assert.Equal("", result.Stdout);
+    }
+
+    [Fact]
     public void An_unknown_format_exits_2_and_lists_the_formats()
     {
         var path = Path.Combine(_dir, "f.log");

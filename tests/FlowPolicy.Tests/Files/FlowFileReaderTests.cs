@@ -103,25 +103,80 @@ public sealed class FlowFileReaderTests : IDisposable
         Assert.Contains("nope.log", ex.Message);
     }
 
-    [Fact]
-    public void Truncated_gzip_keeps_the_records_before_the_break()
+    [Theory]
+    [InlineData(40)]      // in the compressed data
+    [InlineData(20_000)]  // far into it
+    [InlineData(4)]       // in the 8-byte trailer: every record is there, the file is still incomplete
+    public void Truncated_gzip_is_an_error_naming_the_file_and_keeps_the_records_before_the_cut(int bytesCut)
     {
-        var text = string.Concat(Enumerable.Repeat(OneRecordPerFormat[FlowFormat.Canonical] + "\n", 5000));
+        const int lines = 5000;
+        var text = string.Concat(Enumerable.Range(1, lines).Select(i => Canonical(i) + "\n"));
         var gz = Gzip(Encoding.UTF8.GetBytes(text));
-        var path = Write("cut.gz", gz.AsSpan(0, gz.Length - 40).ToArray());
+        Assert.True(gz.Length > bytesCut + 100);
+        var path = Write("cut.gz", gz.AsSpan(0, gz.Length - bytesCut).ToArray());
         var sink = new CollectingSink();
-        try
-        {
-            new FlowFileReader().Read(path, sink);
-        }
-        catch (FlowFileException ex)
-        {
-            Assert.Contains("gzip", ex.Message);
-        }
-        // .NET's GZipStream ends quietly at a cut; the cut line itself is reported as a malformed record.
-        Assert.InRange(sink.Flows.Count, 4900, 4999);
-        Assert.True(sink.Errors.Count <= 1);
+
+        var ex = Assert.Throws<FlowFileException>(() => new FlowFileReader().Read(path, sink));
+
+        Assert.Contains($"'{path}' is truncated", ex.Message);
+        Assert.Contains("gzip stream ended before its trailer", ex.Message);
+        Assert.Contains($"after {gz.Length - bytesCut:N0} bytes of the file", ex.Message);
+        Assert.Contains("wait for its upload to finish", ex.Message);
+        // Every whole line before the cut was decoded, in order; the cut line is part of the error, not a malformed record.
+        Assert.Empty(sink.Errors);
+        Assert.Equal(Enumerable.Range(1, sink.Flows.Count).Select(i => (ulong)i), sink.Flows.Select(f => f.Bytes));
+        Assert.Contains($"it breaks off after line {sink.Flows.Count:N0}, and whatever followed is missing", ex.Message);
+        if (bytesCut <= 8) Assert.Equal(lines, sink.Flows.Count);
+        else Assert.InRange(sink.Flows.Count, 1, lines - 1);
     }
+
+    [Fact]
+    public void Truncated_gzip_in_its_header_says_nothing_was_read()
+    {
+        var gz = Gzip(Encoding.UTF8.GetBytes(Canonical(1) + "\n"));
+        var path = Write("header.gz", gz.AsSpan(0, 6).ToArray());
+        var ex = Assert.Throws<FlowFileException>(() => new FlowFileReader().Read(path, new CollectingSink()));
+        Assert.Contains("is truncated", ex.Message);
+        Assert.Contains("cut off in its header", ex.Message);
+        Assert.Contains("no whole line came before the break", ex.Message);
+    }
+
+    [Fact]
+    public void Concatenated_gzip_members_are_read_as_one_file()
+    {
+        // `cat a.gz b.gz`, and what log shippers that append one member per batch write.
+        var members = Enumerable.Range(0, 3).Select(m =>
+            Gzip(Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(1 + m * 1000, 1000).Select(i => Canonical(i) + "\n"))))).ToArray();
+        var path = Write("cat.gz", [.. members[0], .. members[1], .. members[2]]);
+        var sink = new CollectingSink();
+        var summary = new FlowFileReader().Read(path, sink);
+        Assert.True(summary.Gzip);
+        Assert.Empty(sink.Errors);
+        Assert.Equal(Enumerable.Range(1, 3000).Select(i => (ulong)i), sink.Flows.Select(f => f.Bytes));
+
+        // A cut in the last member loses only what is past the cut, and says so.
+        var cut = Write("cat-cut.gz", [.. members[0], .. members[1], .. members[2].AsSpan(0, members[2].Length / 2)]);
+        sink = new CollectingSink();
+        var ex = Assert.Throws<FlowFileException>(() => new FlowFileReader().Read(cut, sink));
+        Assert.Contains("member 3 is cut off in its compressed data", ex.Message);
+        Assert.InRange(sink.Flows.Count, 2001, 2999);
+        Assert.Equal(Enumerable.Range(1, sink.Flows.Count).Select(i => (ulong)i), sink.Flows.Select(f => f.Bytes));
+    }
+
+    [Fact]
+    public void Corrupt_gzip_is_an_error_that_keeps_the_records_before_it()
+    {
+        var text = string.Concat(Enumerable.Range(1, 3000).Select(i => Canonical(i) + "\n"));
+        var good = Gzip(Encoding.UTF8.GetBytes(text));
+        var path = Write("corrupt.gz", [.. good, .. good.AsSpan(0, 10), .. new byte[] { 0xff, 0xff, 0xff, 0xff }, .. good.AsSpan(10)]);
+        var sink = new CollectingSink();
+        var ex = Assert.Throws<FlowFileException>(() => new FlowFileReader().Read(path, sink));
+        Assert.Contains("is not valid gzip", ex.Message);
+        Assert.Equal(3000, sink.Flows.Count);
+    }
+
+    private static string Canonical(int i) =>
+        $"{{\"start\":\"2026-11-02T10:00:00Z\",\"src_ip\":\"10.0.{i / 250 % 250}.{i % 250}\",\"dst_ip\":\"10.1.0.1\",\"dst_port\":{i % 60000 + 1},\"proto\":6,\"bytes\":{i}}}";
 
     [Fact]
     public void Random_bytes_never_escape_as_exceptions_other_than_file_errors()

@@ -28,8 +28,8 @@ public sealed class PipelineReportTests : IDisposable
         var jobDir = Path.Combine(_dir, "reports", "suggest");
         var withheld = edges.OrderByDescending(e => e.Flows).First();
 
-        var first = await SuggestReportJob.WriteReportAsync(jobDir, "2026-11-03T00-00-00Z", window, edges.Where(e => e != withheld).ToList(), intent, ["k8s", "json"], default);
-        var second = await SuggestReportJob.WriteReportAsync(jobDir, "2026-11-04T00-00-00Z", window, edges, intent, ["k8s", "json"], default);
+        var first = await SuggestReportJob.WriteReportAsync(jobDir, "2026-11-03T00-00-00Z", window, edges.Where(e => e != withheld).ToList(), intent, ["k8s", "json"], SuggestionLayout.Workload, default);
+        var second = await SuggestReportJob.WriteReportAsync(jobDir, "2026-11-04T00-00-00Z", window, edges, intent, ["k8s", "json"], SuggestionLayout.Workload, default);
 
         foreach (var name in new[] { "report.html", "report.md", "report.json", "suggestions.json" })
             Assert.True(File.Exists(Path.Combine(second, name)), name);
@@ -46,5 +46,36 @@ public sealed class PipelineReportTests : IDisposable
         Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("http://", html.Replace("http://www.w3.org/", "", StringComparison.Ordinal), StringComparison.Ordinal); // self-contained
         Assert.Contains("## New edges since the last report", File.ReadAllText(Path.Combine(second, "report.md")));
+    }
+
+    [Fact]
+    public async Task A_suggest_job_with_layout_namespace_writes_one_file_per_namespace()
+    {
+        var start = SampleCommand.DefaultStart;
+        var files = SampleCommand.Write(Path.Combine(_dir, "sample"), start, days: 1, seed: 7, rate: 1);
+        var edges = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = files.FlowFiles, InventoryFiles = files.InventoryFiles }).Load().Edges;
+        var window = new AnalysisWindow(start, start.AddDays(1));
+        var config = ServeConfig.Parse("""
+            jobs:
+              suggest: { schedule: "0 30 2 * * ?", window: 7d, emit: [k8s, cilium], layout: namespace }
+              suggest-files: { kind: suggest, schedule: "0 30 2 * * ?", window: 7d, emit: [k8s, cilium] }
+            """);
+        var byNamespace = config.Job("suggest");
+        var byWorkload = config.Job("suggest-files");
+
+        var namespaceReport = await SuggestReportJob.WriteReportAsync(Path.Combine(_dir, "reports", byNamespace.Name), "2026-11-03T00-00-00Z", window, edges,
+            intent: null, byNamespace.Emit, byNamespace.Layout, default);
+        var workloadReport = await SuggestReportJob.WriteReportAsync(Path.Combine(_dir, "reports", byWorkload.Name), "2026-11-03T00-00-00Z", window, edges,
+            intent: null, byWorkload.Emit, byWorkload.Layout, default);
+
+        foreach (var format in new[] { "k8s", "cilium" })
+        {
+            // namespace: FORMAT/NS.yaml, one per namespace the workload layout has a directory for.
+            var namespaces = Directory.GetDirectories(Path.Combine(workloadReport, format)).Select(Path.GetFileName).Order().ToList();
+            Assert.NotEmpty(namespaces);
+            Assert.Empty(Directory.GetDirectories(Path.Combine(namespaceReport, format)));
+            Assert.Equal(namespaces.Select(ns => ns + ".yaml"),
+                Directory.GetFiles(Path.Combine(namespaceReport, format), "*.yaml").Select(Path.GetFileName).Order());
+        }
     }
 }

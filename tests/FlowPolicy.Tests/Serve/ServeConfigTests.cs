@@ -1,4 +1,5 @@
 using FlowPolicy.Cli.Serve;
+using FlowPolicy.Suggest.Reports;
 using FlowPolicy.Tests.Cli;
 
 namespace FlowPolicy.Tests.Serve;
@@ -45,6 +46,7 @@ public sealed class ServeConfigTests
     [InlineData("retry:\n  backoff: soon\n", "f.yaml:2", "retry.backoff")]
     [InlineData("jobs:\n  analyze:\n    window: 1h\n", "f.yaml", "needs a schedule")]
     [InlineData("http:\n  port: eighty\n", "f.yaml:2", "http.port")]
+    [InlineData("jobs:\n  suggest:\n    schedule: \"0 0 * * * ?\"\n    layout: flat\n", "f.yaml:4", "'jobs.suggest.layout' is 'flat'; use one of: workload, namespace")]
     public void Bad_settings_are_errors_naming_file_line_and_setting(string yaml, string where, string what)
     {
         var error = Assert.Throws<ConfigException>(() => ServeConfig.Parse(yaml, "f.yaml"));
@@ -73,6 +75,15 @@ public sealed class ServeConfigTests
     [InlineData("500ms", 0.5)]
     public void Durations_take_a_unit(string text, double seconds) =>
         Assert.Equal(TimeSpan.FromSeconds(seconds), ServeConfig.ParseDuration(text));
+
+    [Fact]
+    public void A_suggest_job_takes_the_layouts_suggest_takes_and_defaults_to_workload()
+    {
+        var config = ServeConfig.Parse("jobs:\n  a: {kind: suggest, schedule: \"0 0 * * * ?\", layout: namespace}\n  b: {kind: suggest, schedule: \"0 0 * * * ?\", layout: workload}\n  c: {kind: suggest, schedule: \"0 0 * * * ?\"}\n");
+        config.Validate();
+        Assert.Equal([SuggestionLayout.Namespace, SuggestionLayout.Workload, SuggestionLayout.Workload], config.Jobs.Select(j => j.Layout));
+        Assert.Equal(SuggestionLayout.Workload, ServeConfig.Parse("").Job("suggest").Layout);
+    }
 
     [Fact]
     public void An_empty_file_gives_the_default_jobs() =>
