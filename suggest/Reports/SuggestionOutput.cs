@@ -22,6 +22,8 @@ public sealed class SuggestionOutputOptions
     /// <summary>Any of <see cref="AllFormats"/>; report.md is always written.</summary>
     public IReadOnlyList<string> Formats { get; init; } = AllFormats;
     public SuggestionLayout Layout { get; init; } = SuggestionLayout.Workload;
+    /// <summary>Called after each policy object is written (tests: to fail a run half-way).</summary>
+    internal Action<string>? AfterPolicyFile { get; init; }
 
     public void Validate()
     {
@@ -55,11 +57,58 @@ public sealed class SuggestionOutput
     public IReadOnlyList<string> Write(SuggestionSet set, IntentDiff? diff = null)
     {
         var root = Path.GetFullPath(_options.Directory);
-        var emitters = Emitters().Where(e => _options.Formats.Contains(e.Format)).ToList();
+        System.IO.Directory.CreateDirectory(root);
+        RemoveLeftoverStaging(root);
+        // Everything is written into a staging directory inside the output directory, then moved into place: a run
+        // that fails leaves the previous output as it was (never half of a new set, nor stale policies among new ones),
+        // and each format's directory is replaced by two renames, so a reader sees the old set or the new one.
+        var staging = Path.Combine(root, StagingPrefix + Guid.NewGuid().ToString("N")[..12]);
+        System.IO.Directory.CreateDirectory(staging);
+        try
+        {
+            var emitters = Emitters().Where(e => _options.Formats.Contains(e.Format)).ToList();
+            var written = WriteAll(set, diff, staging, emitters);
+            foreach (var emitter in emitters) Replace(root, staging, emitter.Format);
+            foreach (var file in written.Where(f => !f.Contains('/')))
+                File.Move(Path.Combine(staging, file), Confine(root, file), overwrite: true);
+            return written;
+        }
+        finally
+        {
+            // Holds the previous run's directories by now (Replace moves them here), or a failed run's files.
+            try { System.IO.Directory.Delete(staging, recursive: true); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // left for the next run to remove
+        }
+    }
+
+    /// <summary>Names the staging directory of a run inside the output directory (dot: hidden, and no format's name).</summary>
+    internal const string StagingPrefix = ".flowpolicy-staging-";
+
+    /// <summary>Staging directories of runs that were killed before they could remove theirs.</summary>
+    private static void RemoveLeftoverStaging(string root)
+    {
+        foreach (var dir in System.IO.Directory.EnumerateDirectories(root, StagingPrefix + "*"))
+        {
+            try { System.IO.Directory.Delete(dir, recursive: true); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+    }
+
+    /// <summary>Puts the format's new directory in place of the old one; the old one goes into staging, deleted with it.</summary>
+    private static void Replace(string root, string staging, string format)
+    {
+        var target = Confine(root, format);
+        var fresh = Path.Combine(staging, format);
+        if (System.IO.Directory.Exists(target)) System.IO.Directory.Move(target, Path.Combine(staging, ".previous-" + format));
+        else if (File.Exists(target)) File.Delete(target);
+        // A format with no policies (an empty suggestion) has no directory: the old one is gone all the same.
+        if (System.IO.Directory.Exists(fresh)) System.IO.Directory.Move(fresh, target);
+    }
+
+    /// <summary>Writes every output under <paramref name="root"/> (the staging directory); returns the relative paths.</summary>
+    private IReadOnlyList<string> WriteAll(SuggestionSet set, IntentDiff? diff, string root, List<IPolicyEmitter> emitters)
+    {
         var assumptions = Emitters().ToDictionary(e => e.Format, e => e.Assumptions, StringComparer.Ordinal);
-        // An earlier run's files are rewritten in place, and what this run does not write is removed at the end
-        // (RemoveStale). Deleting the format's directory first and creating its 20,000-60,000 files again took about
-        // four times as long on ext4 (inode allocation skips recently deleted inodes), and left it empty meanwhile.
         _ = set.Index; // built once here, not raced for by the emitters
         // Each format in parts of consecutive namespaces, one per core: joined in namespace order, the files, their
         // order and the notes are what one pass over every namespace makes.
@@ -87,6 +136,7 @@ public sealed class SuggestionOutput
                     {
                         var (path, size) = files.Write(file, partWritten);
                         if (size > ClientSideApplyLimit) partLarge.Add((path, size));
+                        _options.AfterPolicyFile?.Invoke(path);
                     }));
                 }));
             }
@@ -118,45 +168,13 @@ public sealed class SuggestionOutput
         }
         MarkdownReport.WriteFormats(report, results, assumptions, json);
 
+        report.Dispose(); // complete before it is moved into place
         var written = new List<string>();
         for (int i = 0; i < emitters.Count; i++)
             for (int p = 0; p < partsPerFormat; p++) written.AddRange(writtenBy[i, p]);
-        // Stale policies of an earlier run would be applied with the new ones: a format's directory is ours.
-        RemoveStale(root, emitters.Select(e => e.Format), written);
         if (json) written.Add("suggestions.json");
         written.Add("report.md");
         return written;
-    }
-
-    /// <summary>
-    /// Deletes from each format's directory every file this run did not write (<paramref name="written"/>, relative),
-    /// then the directories left empty. Symbolic links are removed as entries, never followed.
-    /// </summary>
-    private static void RemoveStale(string root, IEnumerable<string> formats, IReadOnlyList<string> written)
-    {
-        var keep = new HashSet<string>(written.Select(w => Confine(root, w)), StringComparer.Ordinal);
-        foreach (var format in formats)
-        {
-            var dir = new DirectoryInfo(Confine(root, format));
-            if (dir.Exists) RemoveStale(dir, keep);
-        }
-    }
-
-    /// <summary>Returns whether <paramref name="dir"/> is empty afterwards.</summary>
-    private static bool RemoveStale(DirectoryInfo dir, HashSet<string> keep)
-    {
-        bool empty = true;
-        foreach (var entry in dir.EnumerateFileSystemInfos())
-        {
-            if (entry is DirectoryInfo sub && entry.LinkTarget is null)
-            {
-                if (RemoveStale(sub, keep)) sub.Delete();
-                else empty = false;
-            }
-            else if (keep.Contains(entry.FullName)) empty = false;
-            else entry.Delete();
-        }
-        return empty;
     }
 
     /// <summary>
@@ -213,42 +231,15 @@ public sealed class SuggestionOutput
     private static FileStream Create(string root, string relative, HashSet<string> directories)
     {
         var path = Confine(root, relative);
-        CreateDirectory(root, path, directories);
-        return OpenForWriting(path, () => new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 64 * 1024));
+        CreateDirectory(path, directories);
+        return new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 64 * 1024);
     }
 
-    /// <summary>
-    /// Tens of thousands of files share a few hundred directories: create each once. A file an earlier run left where
-    /// this one needs a directory (the other layout) is removed.
-    /// </summary>
-    internal static void CreateDirectory(string root, string path, HashSet<string> directories)
+    /// <summary>Tens of thousands of files share a few hundred directories: create each once.</summary>
+    internal static void CreateDirectory(string path, HashSet<string> directories)
     {
         var dir = Path.GetDirectoryName(path)!;
-        if (!directories.Add(dir)) return;
-        try
-        {
-            System.IO.Directory.CreateDirectory(dir);
-        }
-        catch (IOException)
-        {
-            for (var d = dir; d.Length > root.Length && d.StartsWith(root, StringComparison.Ordinal); d = Path.GetDirectoryName(d)!)
-                if (File.Exists(d)) File.Delete(d);
-            System.IO.Directory.CreateDirectory(dir);
-        }
-    }
-
-    /// <summary>Opens a file (in place when it exists); a directory an earlier run left at its path is removed first.</summary>
-    internal static T OpenForWriting<T>(string path, Func<T> open)
-    {
-        try
-        {
-            return open();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException && System.IO.Directory.Exists(path))
-        {
-            System.IO.Directory.Delete(path, recursive: true);
-            return open();
-        }
+        if (directories.Add(dir)) System.IO.Directory.CreateDirectory(dir);
     }
 
     /// <summary>The full path of <paramref name="relative"/> under <paramref name="root"/>; throws if it would leave it.</summary>
@@ -293,8 +284,8 @@ internal sealed class PolicyFiles(string root, SuggestionLayout layout) : IDispo
             if (!_closed.Add(target)) throw new InvalidOperationException($"{target} was already written and closed: an emitter went back to a finished namespace");
             writer = _open.Count >= 2 ? Close(0) : new FileTextWriter();
             var path = SuggestionOutput.Confine(root, target);
-            SuggestionOutput.CreateDirectory(root, path, _directories);
-            SuggestionOutput.OpenForWriting(path, () => { writer.Open(path); return true; });
+            SuggestionOutput.CreateDirectory(path, _directories);
+            writer.Open(path);
             _open.Add((target, writer));
             written.Add(target);
         }
