@@ -15,7 +15,7 @@ namespace FlowPolicy.Core.ClickHouse.RowBinary;
 public sealed class FlowRowWriter
 {
     private readonly RowBinaryWriter _writer;
-    // Per row: where it starts in the writer and its sort key's parts (endpoint ids resolve to ranks when sorting).
+    // Per row: where it starts in the writer and its sort key's parts (name ids become ranks when sorting).
     private long[] _rowStarts = [];
     private int[] _rowChunks = [];
     private SortParts[] _rowKeys = [];
