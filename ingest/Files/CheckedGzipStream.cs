@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Compression;
+using FlowPolicy.Ingest.Files.Internal;
 
 namespace FlowPolicy.Ingest.Files;
 
@@ -47,7 +48,7 @@ internal sealed class TruncatedGzipException(int member, GzipPart part, long com
 /// it was given, so the data ends inside the last chunk it was fed; that chunk is kept, and the trailer is the one
 /// place in it (or just past it) holding this member's CRC-32 and length.
 /// </remarks>
-internal sealed class CheckedGzipStream : Stream
+internal sealed class CheckedGzipStream : ReadOnlyStream
 {
     private const int BufferBytes = 1 << 16;
     // Bounds the chunk the trailer is searched in; DeflateStream itself asks for 8 KiB at a time.
@@ -82,8 +83,6 @@ internal sealed class CheckedGzipStream : Stream
 
     /// <summary>Compressed bytes consumed so far (header, data and trailers of the members read).</summary>
     public long CompressedPosition => _bufferOffset + _start;
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     // The inflater works synchronously, and so do these reads (local files); no thread-pool hop per call.
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -290,30 +289,9 @@ internal sealed class CheckedGzipStream : Stream
         base.Dispose(disposing);
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
     /// <summary>The inflater's input: chunks of the owner's buffer, so the bytes after the deflate data stay readable.</summary>
-    private sealed class BodyInput(CheckedGzipStream owner) : Stream
+    private sealed class BodyInput(CheckedGzipStream owner) : ReadOnlyStream
     {
-        public override int Read(byte[] buffer, int offset, int count) => owner.Feed(buffer.AsSpan(offset, count));
         public override int Read(Span<byte> buffer) => owner.Feed(buffer);
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using FlowPolicy.Ingest.Files.Internal;
 using FlowPolicy.Ingest.Formats;
 
 namespace FlowPolicy.Ingest.Files;
@@ -208,11 +209,9 @@ public sealed class FlowFileReader
     }
 
     /// <summary>Gives back the bytes read to sniff the gzip magic, then the rest of the stream.</summary>
-    private sealed class PrefixedStream(byte[] prefix, Stream inner) : Stream
+    private sealed class PrefixedStream(byte[] prefix, Stream inner) : ReadOnlyStream
     {
         private int _position;
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -225,24 +224,12 @@ public sealed class FlowFileReader
             }
             return inner.Read(buffer);
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>Counts bytes read from the underlying file, for progress and summaries.</summary>
-    private sealed class CountingStream(Stream inner) : Stream
+    private sealed class CountingStream(Stream inner) : ReadOnlyStream
     {
         public long BytesRead { get; private set; }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -251,14 +238,7 @@ public sealed class FlowFileReader
             return n;
         }
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
         public override long Length => inner.Length;
         public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
