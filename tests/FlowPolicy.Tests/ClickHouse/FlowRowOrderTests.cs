@@ -62,8 +62,8 @@ public sealed class FlowRowOrderTests
         public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y);
     }
 
-    /// <summary>The rows as ClickHouse would order them: by the key's columns as the server compares them, then as written.</summary>
-    private static byte[] Expected(IReadOnlyList<FlowRecord> records) =>
+    /// <summary>The records (with their index) as ClickHouse orders them: by the key's columns as the server compares them, then as written.</summary>
+    private static List<(FlowRecord Record, int Index)> KeyOrder(IReadOnlyList<FlowRecord> records) =>
         records.Select((r, i) => (Record: r, Index: i))
             .OrderBy(x => Utf8(x.Record.DstIdentity?.Namespace), BytesOrder.Instance)
             .ThenBy(x => Utf8(x.Record.DstIdentity?.Workload), BytesOrder.Instance)
@@ -72,8 +72,11 @@ public sealed class FlowRowOrderTests
             .ThenBy(x => Utf8(x.Record.SrcIdentity?.Workload), BytesOrder.Instance)
             .ThenBy(x => RowBinaryWriter.DateTimeSeconds(x.Record.Start))
             .ThenBy(x => x.Index)
-            .SelectMany(x => Row(x.Record, x.Index))
-            .ToArray();
+            .ToList();
+
+    /// <summary>The rows' bytes in <see cref="KeyOrder"/>.</summary>
+    private static byte[] Expected(IReadOnlyList<FlowRecord> records) =>
+        KeyOrder(records).SelectMany(x => Row(x.Record, x.Index)).ToArray();
 
     private static async Task<byte[]> SortedBody(FlowRowWriter writer)
     {
@@ -111,12 +114,7 @@ public sealed class FlowRowOrderTests
         var writer = new FlowRowWriter(buffer);
         var ordered = Expected(records);
         // Written in the expected order: nothing to sort.
-        var sortedRecords = records.Select((r, i) => (r, i))
-            .OrderBy(x => Utf8(x.r.DstIdentity?.Namespace), BytesOrder.Instance).ThenBy(x => Utf8(x.r.DstIdentity?.Workload), BytesOrder.Instance)
-            .ThenBy(x => x.r.DstPort).ThenBy(x => Utf8(x.r.SrcIdentity?.Namespace), BytesOrder.Instance)
-            .ThenBy(x => Utf8(x.r.SrcIdentity?.Workload), BytesOrder.Instance).ThenBy(x => RowBinaryWriter.DateTimeSeconds(x.r.Start)).ThenBy(x => x.i)
-            .ToList();
-        foreach (var (record, index) in sortedRecords) writer.Write(record, "canonical", "flows", 3, index);
+        foreach (var (record, index) in KeyOrder(records)) writer.Write(record, "canonical", "flows", 3, index);
         Assert.Equal(ordered, buffer.ToArray());
         Assert.Equal(ordered, await SortedBody(writer));
     }
