@@ -34,12 +34,9 @@ internal static class AnalyticsBenchmark
     /// <summary>
     /// The measured jobs: suggest with every format (the CLI default), suggest as a user rolling out one platform runs
     /// it (`--emit k8s`: the NetworkPolicies and report.md), both again with `--layout namespace` (a multi-document
-    /// file per namespace instead of a file per policy), `--emit k8s` once more into the output of an earlier run (files
-    /// rewritten in place, as a scheduled job does), and analyze.
+    /// file per namespace instead of a file per policy), `--emit k8s` once more into the output of an earlier run (whose
+    /// directory it replaces, as a scheduled job does), and analyze.
     /// </summary>
-    /// <summary>In a job's arguments: the same child runs once, unmeasured, into the directory first.</summary>
-    private const string RerunFlag = "(after an earlier run)";
-
     private static readonly (string Job, string Child, string[] Arguments)[] Jobs =
     [
         ("suggest (all formats)", "suggest-child", []),
@@ -49,6 +46,9 @@ internal static class AnalyticsBenchmark
         ("suggest --emit k8s, rerun into its earlier output", "suggest-child", ["--emit", "k8s", RerunFlag]),
         ("analyze", "analyze-child", []),
     ];
+
+    /// <summary>In a job's arguments: the same child runs once, unmeasured, into the directory first.</summary>
+    private const string RerunFlag = "(after an earlier run)";
 
     public static async Task<IReadOnlyList<AnalyticsRun>> RunAsync(int workloads, long edges, int rounds, TextWriter log, CancellationToken cancellationToken)
     {

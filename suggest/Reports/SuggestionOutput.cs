@@ -69,6 +69,7 @@ public sealed class SuggestionOutput
             var emitters = Emitters().Where(e => _options.Formats.Contains(e.Format)).ToList();
             var written = WriteAll(set, diff, staging, emitters);
             foreach (var emitter in emitters) Replace(root, staging, emitter.Format);
+            // report.md and suggestions.json: the paths without a folder.
             foreach (var file in written.Where(f => !f.Contains('/')))
                 File.Move(Path.Combine(staging, file), Confine(root, file), overwrite: true);
             return written;
