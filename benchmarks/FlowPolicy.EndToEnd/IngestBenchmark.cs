@@ -94,6 +94,11 @@ internal sealed class IngestBenchmark(IngestBenchmarkOptions options, TextWriter
             {
                 if (options.Sides != "kafka")
                 {
+                    foreach (bool raw in new[] { false, true })
+                    {
+                        runs.Add(await RunKafkaClientAloneAsync(kafka, round, raw, cancellationToken));
+                        log.WriteLine("e2e: " + Describe(runs[^1]));
+                    }
                     runs.Add(await RunFlowPolicyAsync(server, client, kafka, leases, round, cancellationToken));
                     log.WriteLine("e2e: " + Describe(runs[^1]));
                 }
@@ -276,7 +281,7 @@ internal sealed class IngestBenchmark(IngestBenchmarkOptions options, TextWriter
                 log.WriteLine($"e2e: flowpolicy ingest output:\n{tail}");
             }
             await client.ExecuteAsync($"DROP DATABASE IF EXISTS {ClickHouseSql.QuoteIdentifier(database)}", cancellationToken);
-            return watch.ToRun("FlowPolicy", round, problem, peak, serverDelta, options.Flows) with { ConsumerCpuSeconds = cpu, ServerCpuSeconds = serverCpu };
+            return watch.ToRun(FlowPolicySide, round, problem, peak, serverDelta, options.Flows) with { ConsumerCpuSeconds = cpu, ServerCpuSeconds = serverCpu };
         }
         finally
         {
@@ -298,6 +303,40 @@ internal sealed class IngestBenchmark(IngestBenchmarkOptions options, TextWriter
             process.Kill(entireProcessTree: true);
         }
     }
+
+    // ---- the Kafka client alone -------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// <see cref="KafkaClientFloor"/> as a child process with its own group: the worker's Kafka client reading the same
+    /// messages and discarding them. Its rate and CPU are over first to last message; nothing is stored.
+    /// </summary>
+    private async Task<IngestRun> RunKafkaClientAloneAsync(KafkaOptions kafka, int round, bool raw, CancellationToken cancellationToken)
+    {
+        var side = raw ? KafkaClientRawPoll : KafkaClientAlone;
+        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var arg in new[] { "consume-child", kafka.Brokers, kafka.Topic, $"floor_{round}_{(raw ? "raw" : "client")}", "--flows", options.Flows.ToString(CultureInfo.InvariantCulture),
+                     "--timeout", ((int)options.RunTimeout.TotalSeconds).ToString(CultureInfo.InvariantCulture) })
+            start.ArgumentList.Add(arg);
+        if (raw) start.ArgumentList.Add("--raw");
+        // The CLI is built with TieredCompilationQuickJit=false (cli/FlowPolicy.Cli.csproj); the same for this child.
+        start.Environment["DOTNET_TC_QuickJit"] = "0";
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        var stdout = await process.StandardOutput.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        var fields = stdout.Trim().Split('\t');
+        if (fields.Length != 5)
+            return new IngestRun(side, round, false, $"consume-child exited with {process.ExitCode}: {(await stderr).Trim()}", 0, 0, 0, 0, -1, 0);
+        long messages = long.Parse(fields[0], CultureInfo.InvariantCulture);
+        double seconds = double.Parse(fields[2], CultureInfo.InvariantCulture), cpu = double.Parse(fields[3], CultureInfo.InvariantCulture);
+        bool valid = process.ExitCode == 0 && messages == options.Flows;
+        return new IngestRun(side, round, valid, valid ? null : $"{messages:N0} of {options.Flows:N0} messages", messages, 0, seconds,
+            seconds > 0 ? messages / seconds : 0, long.Parse(fields[4], CultureInfo.InvariantCulture), 0) { ConsumerCpuSeconds = cpu };
+    }
+
+    /// <summary>The sides' names in the runs and the tables.</summary>
+    public const string FlowPolicySide = "FlowPolicy", KafkaEngineSide = "Kafka engine", KafkaClientAlone = "Kafka client alone",
+        KafkaClientRawPoll = "Kafka client alone, raw poll";
 
     // ---- ClickHouse Kafka engine ------------------------------------------------------------------------------------
 
@@ -332,7 +371,7 @@ internal sealed class IngestBenchmark(IngestBenchmarkOptions options, TextWriter
         }
         await client.ExecuteAsync($"DROP DATABASE IF EXISTS {ClickHouseSql.QuoteIdentifier(database)}", cancellationToken);
         // The Kafka engine runs inside the server: its memory is the server's growth during the run.
-        return watch.ToRun("Kafka engine", round, problem, serverPeak - serverBefore, serverPeak - serverBefore, options.Flows) with { ServerCpuSeconds = serverCpu };
+        return watch.ToRun(KafkaEngineSide, round, problem, serverPeak - serverBefore, serverPeak - serverBefore, options.Flows) with { ServerCpuSeconds = serverCpu };
     }
 
     private static string KafkaLogLines(LocalClickHouseServer server)

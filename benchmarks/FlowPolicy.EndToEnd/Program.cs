@@ -29,6 +29,9 @@ try
                 emit == "all" ? null : emit.Split(','), layout);
         case "analyze-child":
             return AnalyticsBenchmark.RunChild("analyze", arguments[1], (int)Number("--workloads", 10_000), Number("--edges", 1_000_000));
+        case "consume-child": // consume-child BROKERS TOPIC GROUP --flows N [--timeout S] [--raw]
+            bool raw = arguments.Remove("--raw");
+            return KafkaClientFloor.RunChild(arguments[1], arguments[2], arguments[3], Number("--flows", 2_000_000), TimeSpan.FromSeconds(Number("--timeout", 240)), raw);
     }
     int rounds = (int)Number("--rounds", 3);
     if (mode is "ingest" or "all")
