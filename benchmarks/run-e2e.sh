@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The end-to-end benchmarks (benchmarks/README.md, "End to end"): a private ClickHouse and the mock Kafka broker on
 # this machine; FlowPolicy ingest (a `flowpolicy ingest` child process) against ClickHouse's Kafka engine + a
-# materialized view over the same 2,000,000 messages, 3 rounds; then `suggest` and `analyze` on 1,000,000 synthetic
+# materialized view over the same 2,000,000 messages, with the Kafka client alone (consume and discard) as the floor,
+# 3 rounds; then `suggest` and `analyze` on 1,000,000 synthetic
 # edges over 10,000 workloads, 3 runs each. About 10-12 minutes on 2 shared cores. Prints markdown tables on stdout,
 # progress on stderr. Arguments pass through, e.g.:
 #   benchmarks/run-e2e.sh ingest --flows 500000 --rounds 1     # ingest only, smaller
