@@ -4,7 +4,10 @@ using FlowPolicy.Core.Edges;
 
 namespace FlowPolicy.Analytics.Slis;
 
-/// <summary>Writes slis.json (shape documented in README, `flowpolicy analyze`). Deterministic: same report, same bytes.</summary>
+/// <summary>
+/// Writes slis.json (shape documented in README, `flowpolicy analyze`). Deterministic: same report, same bytes. Indented,
+/// with each item of the drift lists compact on a line of its own (<see cref="JsonItemLine"/>).
+/// </summary>
 public static class SliJson
 {
     /// <summary>Past this many buffered bytes a writer flushes to its stream, so a large document is not held twice.</summary>
@@ -26,38 +29,47 @@ public static class SliJson
         w.WriteNumber("denied_flows", all.DeniedFlows);
         w.WriteNumber("denied_flows_per_minute", all.DeniedFlowsPerMinute);
 
+        // The three lists can hold an item per edge: each item compact on a line of its own.
+        var line = new JsonItemLine();
         w.WriteStartObject("drift");
         w.WriteStartArray("unintended_edges");
         foreach (var item in report.UnintendedEdges)
         {
-            w.WriteStartObject();
-            EdgeJson.WriteKey(w, item.Edge);
-            WriteVerdicts(w, item.Edge);
-            w.WriteString("reason", item.Intent.Reason);
-            w.WriteEndObject();
+            var e = line.Start(w);
+            e.WriteStartObject();
+            EdgeJson.WriteKey(e, item.Edge);
+            WriteVerdicts(e, item.Edge);
+            e.WriteString("reason", item.Intent.Reason);
+            e.WriteEndObject();
+            line.WriteTo(w);
             if (w.BytesPending > FlushBytes) w.Flush();
         }
         w.WriteEndArray();
         w.WriteStartArray("stale_rules");
         foreach (var rule in report.StaleRules)
         {
-            w.WriteStartObject();
-            rule.WriteJsonFields(w);
-            w.WriteEndObject();
+            var r = line.Start(w);
+            r.WriteStartObject();
+            rule.WriteJsonFields(r);
+            r.WriteEndObject();
+            line.WriteTo(w);
+            if (w.BytesPending > FlushBytes) w.Flush();
         }
         w.WriteEndArray();
         w.WriteStartArray("verdict_mismatches");
         foreach (var mismatch in report.VerdictMismatches)
         {
-            w.WriteStartObject();
-            EdgeJson.WriteKey(w, mismatch.Edge);
+            var m = line.Start(w);
+            m.WriteStartObject();
+            EdgeJson.WriteKey(m, mismatch.Edge);
             bool outage = mismatch.Kind == MismatchKind.ObservedAllowedIntentDenies;
-            w.WriteString("observed", outage ? "allowed" : "denied");
-            w.WriteString("intended", outage ? "denied" : "allowed");
-            w.WriteNumber("flows", mismatch.Flows);
-            w.WriteString("risk", outage ? "outage_when_enforced" : "blocked_now");
-            w.WriteString("reason", mismatch.Intent.Reason);
-            w.WriteEndObject();
+            m.WriteString("observed", outage ? "allowed" : "denied");
+            m.WriteString("intended", outage ? "denied" : "allowed");
+            m.WriteNumber("flows", mismatch.Flows);
+            m.WriteString("risk", outage ? "outage_when_enforced" : "blocked_now");
+            m.WriteString("reason", mismatch.Intent.Reason);
+            m.WriteEndObject();
+            line.WriteTo(w);
             if (w.BytesPending > FlushBytes) w.Flush();
         }
         w.WriteEndArray();
