@@ -8,7 +8,8 @@ namespace FlowPolicy.Core.Edges;
 /// slis.json) keeps its summary readable while each of its million edges takes one line instead of twenty:
 /// <see cref="Start"/> gives a compact writer for the item, <see cref="WriteTo"/> hands the finished item to the
 /// document's writer as a raw value, after a line break and the indentation the document's writer would have used.
-/// At a million edges that is about a third fewer bytes, and indenting was a good part of the writing time.
+/// At a million edges that is about a third fewer bytes, and indenting was a good part of the writing time. In a compact
+/// document (suggestions.json) each item just starts a new line.
 /// </summary>
 public sealed class JsonItemLine
 {

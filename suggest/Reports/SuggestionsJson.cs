@@ -32,7 +32,7 @@ internal static class SuggestionsJson
     {
         using (var w = new Utf8JsonWriter(stream))
         {
-            var line = new JsonLine();
+            var line = new JsonItemLine();
             w.WriteStartObject();
             w.WriteNumber("version", Version);
             w.WriteStartObject("window");
@@ -44,7 +44,7 @@ internal static class SuggestionsJson
             w.WriteStartArray("warnings");
             for (int i = 0; i < set.Warnings.Count; i++)
             {
-                line.Start().WriteStringValue(set.Warnings[i]);
+                line.Start(w).WriteStringValue(set.Warnings[i]);
                 line.WriteTo(w);
                 if (w.BytesPending > FlushBytes) w.Flush();
             }
@@ -55,7 +55,7 @@ internal static class SuggestionsJson
             w.WriteStartArray("left_out");
             foreach (var left in set.LeftOut)
             {
-                var lw = line.Start();
+                var lw = line.Start(w);
                 lw.WriteStartObject();
                 lw.WriteString("reason", left.Reason);
                 lw.WriteString("detail", left.Detail);
@@ -156,29 +156,6 @@ internal static class SuggestionsJson
         }
         writer.Flush();
         return buffer;
-    }
-
-    /// <summary>One array item on a line of its own: rendered compact after a line break, then written as a raw value.</summary>
-    private sealed class JsonLine
-    {
-        private readonly System.Buffers.ArrayBufferWriter<byte> _buffer = new(4096);
-        private readonly Utf8JsonWriter _writer;
-
-        public JsonLine() => _writer = new Utf8JsonWriter(_buffer, new JsonWriterOptions { SkipValidation = true });
-
-        public Utf8JsonWriter Start()
-        {
-            _buffer.ResetWrittenCount();
-            _buffer.Write("\n"u8);
-            _writer.Reset(_buffer);
-            return _writer;
-        }
-
-        public void WriteTo(Utf8JsonWriter w)
-        {
-            _writer.Flush();
-            w.WriteRawValue(_buffer.WrittenSpan, skipInputValidation: true);
-        }
     }
 
     private static void WriteRule(Utf8JsonWriter w, SuggestedRule rule)
