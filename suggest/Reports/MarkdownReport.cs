@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using FlowPolicy.Core.Edges;
 using FlowPolicy.Suggest.Emitters;
 using FlowPolicy.Suggest.Inference;
 
