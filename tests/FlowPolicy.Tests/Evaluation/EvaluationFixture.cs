@@ -1,0 +1,48 @@
+using FlowPolicy.Tests.Evaluation.Scenarios;
+using FlowPolicy.Tests.Evaluation.Traffic;
+
+namespace FlowPolicy.Tests.Evaluation;
+
+/// <summary>
+/// Runs the whole evaluation once per test run (every scenario in every format, two at a time) and keeps the scores
+/// for the tests that assert on them. FLOWPOLICY_SCORECARD=PATH also writes the scorecard there (tests/evaluate does).
+/// </summary>
+public sealed class EvaluationFixture : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("flowpolicy-evaluation-").FullName;
+
+    public EvaluationFixture()
+    {
+        var runs = EvaluationRun.Scenarios().SelectMany(s => EvaluationRun.Formats().Select(f => (Scenario: s, Format: f))).ToList();
+        var scores = new ScenarioScore[runs.Count];
+        Parallel.For(0, runs.Count, new ParallelOptions { MaxDegreeOfParallelism = 2 }, i =>
+            scores[i] = EvaluationRun.Run(runs[i].Scenario, runs[i].Format, Path.Combine(_directory, $"{runs[i].Scenario.Name}-{runs[i].Format}")));
+        Scores = scores;
+        Text = Scorecard.Render(scores);
+        if (Environment.GetEnvironmentVariable("FLOWPOLICY_SCORECARD") is { Length: > 0 } path) File.WriteAllText(path, Text);
+    }
+
+    internal IReadOnlyList<ScenarioScore> Scores { get; }
+    public string Text { get; }
+
+    internal ScenarioScore Score(string scenario, string format) =>
+        Scores.Single(s => s.Scenario == scenario && s.Format.ToString() == format);
+
+    /// <summary>(scenario, format) pairs for theories; strings so test names read well.</summary>
+    public static TheoryData<string, string> Cases()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var scenario in new[] { "online-boutique", "bank-of-anthos", "sock-shop" })
+            foreach (var format in Enum.GetNames<EvaluationFormat>())
+                data.Add(scenario, format);
+        return data;
+    }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+}
+
+[CollectionDefinition(Name)]
+public sealed class EvaluationCollection : ICollectionFixture<EvaluationFixture>
+{
+    public const string Name = "evaluation";
+}
