@@ -194,6 +194,18 @@ internal sealed record PolicyPort(Protocol Protocol, int? Port, string? Name, in
 /// <summary>One ingress or egress rule: null lists mean "missing" (every peer / every port).</summary>
 internal sealed record PolicyRule(IReadOnlyList<PolicyPeer>? Peers, IReadOnlyList<PolicyPort>? Ports);
 
+/// <summary>How policyTypes are read when a policy leaves them empty or out.</summary>
+internal enum PolicyTypesReading
+{
+    /// <summary>As the API server defaults them: [Ingress], plus Egress when there is at least one egress rule.</summary>
+    ApiServerDefaulting,
+    /// <summary>
+    /// As IntentEvaluator reads them today: an empty list isolates nothing, a present (even empty) egress section isolates
+    /// egress. Only used to tell which disagreements of the cross-check come from this difference.
+    /// </summary>
+    LiteralSections,
+}
+
 /// <summary>A NetworkPolicy object as the judge reads it.</summary>
 internal sealed record NetworkPolicyDocument(string Name, string Namespace, LabelSelectorSpec PodSelector, bool AffectsIngress, bool AffectsEgress,
     IReadOnlyList<PolicyRule> Ingress, IReadOnlyList<PolicyRule> Egress, string Source)
@@ -215,15 +227,15 @@ internal sealed record NetworkPolicyDocument(string Name, string Namespace, Labe
         return documents;
     }
 
-    public static List<NetworkPolicyDocument> LoadText(string yaml, string source = "(text)")
+    public static List<NetworkPolicyDocument> LoadText(string yaml, PolicyTypesReading reading = PolicyTypesReading.ApiServerDefaulting)
     {
         var stream = new YamlStream();
         stream.Load(new StringReader(yaml));
         return stream.Documents.Where(d => d.RootNode is YamlMappingNode m && Scalar(m, "kind") == "NetworkPolicy")
-            .Select(d => Parse((YamlMappingNode)d.RootNode, source)).ToList();
+            .Select(d => Parse((YamlMappingNode)d.RootNode, "(text)", reading)).ToList();
     }
 
-    private static NetworkPolicyDocument Parse(YamlMappingNode root, string source)
+    private static NetworkPolicyDocument Parse(YamlMappingNode root, string source, PolicyTypesReading reading = PolicyTypesReading.ApiServerDefaulting)
     {
         var metadata = Get(root, "metadata") as YamlMappingNode ?? throw new InvalidDataException($"{source}: NetworkPolicy without metadata");
         string name = Scalar(metadata, "name") ?? throw new InvalidDataException($"{source}: NetworkPolicy without a name");
@@ -236,7 +248,17 @@ internal sealed record NetworkPolicyDocument(string Name, string Namespace, Labe
         bool affectsIngress, affectsEgress;
         // kubernetes/kubernetes pkg/apis/networking/v1/defaults.go @ 030880a5 (SetDefaults_NetworkPolicy): an empty or
         // missing policyTypes becomes [Ingress], plus Egress when len(egress) != 0 (so `egress: []` does not count).
-        if (Get(spec, "policyTypes") is YamlSequenceNode { Children.Count: > 0 } types)
+        if (reading == PolicyTypesReading.LiteralSections && Get(spec, "policyTypes") is YamlSequenceNode literal)
+        {
+            affectsIngress = literal.Children.Any(t => ((YamlScalarNode)t).Value == "Ingress");
+            affectsEgress = literal.Children.Any(t => ((YamlScalarNode)t).Value == "Egress");
+        }
+        else if (reading == PolicyTypesReading.LiteralSections)
+        {
+            affectsIngress = true;
+            affectsEgress = egressNode is YamlSequenceNode;
+        }
+        else if (Get(spec, "policyTypes") is YamlSequenceNode { Children.Count: > 0 } types)
         {
             var values = types.Children.Select(t => ((YamlScalarNode)t).Value).ToList();
             affectsIngress = values.Contains("Ingress");
