@@ -5,14 +5,18 @@ namespace FlowPolicy.Tests.Evaluation;
 
 /// <summary>
 /// Runs the whole evaluation once per test run (every scenario in every format, two at a time) and keeps the scores
-/// for the tests that assert on them. FLOWPOLICY_SCORECARD=PATH also writes the scorecard there (tests/evaluate does).
+/// for the tests that assert on them. FLOWPOLICY_SCORECARD=PATH also writes the scorecard there, and
+/// FLOWPOLICY_EVALUATION_DIR=DIR keeps every input and suggestion in DIR instead of a temporary directory (tests/evaluate
+/// sets both).
 /// </summary>
 public sealed class EvaluationFixture : IDisposable
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory("flowpolicy-evaluation-").FullName;
+    private readonly string? _kept = Environment.GetEnvironmentVariable("FLOWPOLICY_EVALUATION_DIR") is { Length: > 0 } dir ? dir : null;
+    private readonly string _directory;
 
     public EvaluationFixture()
     {
+        _directory = _kept is not null ? Directory.CreateDirectory(_kept).FullName : Directory.CreateTempSubdirectory("flowpolicy-evaluation-").FullName;
         var runs = EvaluationRun.Scenarios().SelectMany(s => EvaluationRun.Formats().Select(f => (Scenario: s, Format: f))).ToList();
         var scores = new ScenarioScore[runs.Count];
         Parallel.For(0, runs.Count, new ParallelOptions { MaxDegreeOfParallelism = 2 }, i =>
@@ -38,7 +42,10 @@ public sealed class EvaluationFixture : IDisposable
         return data;
     }
 
-    public void Dispose() => Directory.Delete(_directory, recursive: true);
+    public void Dispose()
+    {
+        if (_kept is null) Directory.Delete(_directory, recursive: true);
+    }
 }
 
 [CollectionDefinition(Name)]

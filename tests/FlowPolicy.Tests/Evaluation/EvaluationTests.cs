@@ -89,12 +89,18 @@ public sealed class GroundTruthTests
                     _ => c.Server.Ip.ToString(),
                 };
                 seen.Add($"{client} -> {server}:{c.ServerPort}/{c.Protocol}");
+                if (c.Server.Role == PeerRole.External) seen.Add($"{client} -> {c.Server.Ip}:{c.ServerPort}");
             }
             var truth = GroundTruth.Derive(scenario);
             var missing = truth.Required
                 .Where(d => !(d.Reason == DependencyReason.Dns && d.Protocol == Protocol.Tcp))
                 .Where(d => !seen.Contains($"{d.Client} -> {d.Target}:{d.Port}/{d.Protocol}")).ToList();
             Assert.True(missing.Count == 0, $"{scenario}: required but never in the traffic:\n{string.Join("\n", missing)}");
+            // The truth requires every address of an external service: each client uses each of them in the window.
+            var unused = truth.Required.Where(d => d.Target.Kind == TargetKind.External)
+                .SelectMany(d => scenario.External(d.Target.Name).Addresses.Select(ip => $"{d.Client} -> {ip}:{d.Port}"))
+                .Where(key => !seen.Contains(key)).ToList();
+            Assert.True(unused.Count == 0, $"{scenario}: external addresses required but never used:\n{string.Join("\n", unused)}");
             Assert.Contains(truth.Required, d => d.Reason == DependencyReason.StartupOnly);
             Assert.Contains(truth.Required, d => d.Reason == DependencyReason.CronJob);
             Assert.Contains(truth.Required, d => d.Reason == DependencyReason.ApiServer);

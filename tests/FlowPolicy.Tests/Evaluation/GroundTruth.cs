@@ -58,6 +58,8 @@ internal sealed record ForbiddenConnection(TruthClient Client, CallTarget Target
 /// noise plan) and never from FlowPolicy's output: the required dependencies, the noise, and every other pair of a
 /// workload (or the internet, or the scanner host) with a served port or an external service, which is forbidden.
 /// Kubelet probes are left out: the NetworkPolicy spec allows a node to reach its own pods whatever the policy says.
+/// An external service is required on every address it answers on (the traffic uses each in turn, so a policy that
+/// keeps what it saw holds; one that keeps only the latest address does not).
 /// </summary>
 internal sealed class GroundTruth
 {

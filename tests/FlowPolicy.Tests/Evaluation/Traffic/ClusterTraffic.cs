@@ -52,6 +52,7 @@ internal sealed class ClusterTraffic
     private readonly Random _random;
     private readonly List<TrafficConnection> _connections = [];
     private readonly IPAddress[] _internetClients;
+    private readonly Dictionary<string, int> _rotation = new(StringComparer.Ordinal);
 
     public ClusterTraffic(Scenario scenario, ClusterPods pods)
     {
@@ -118,8 +119,12 @@ internal sealed class ClusterTraffic
                 var cp = _scenario.Nodes.First(n => n.ControlPlane);
                 return new TrafficPeer(PeerRole.ApiServer, cp.Ip, null, cp.Name);
             default:
+                // The service answers on its addresses in turn (DNS round robin), so each client uses every one of them
+                // once it has made as many calls as there are addresses.
                 var external = _scenario.External(target.Name);
-                return new TrafficPeer(PeerRole.External, external.Addresses[_random.Next(external.Addresses.Count)]);
+                int turn = _rotation.GetValueOrDefault(target.Name);
+                _rotation[target.Name] = turn + 1;
+                return new TrafficPeer(PeerRole.External, external.Addresses[turn % external.Addresses.Count]);
         }
     }
 

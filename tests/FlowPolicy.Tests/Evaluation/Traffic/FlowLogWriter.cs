@@ -16,6 +16,11 @@ internal enum EvaluationFormat
     Hubble,
     /// <summary>AWS VPC Flow Logs (gzip, v3 custom format with a header): addresses only, plus lease lines and the nodes.</summary>
     AwsVpc,
+    /// <summary>
+    /// GoFlow2 JSON of NetFlow v9 from the leaf switch of each node (a routed pod network, as with Calico BGP): addresses
+    /// only, TCP flags ORed over the flow, plus lease lines and the nodes.
+    /// </summary>
+    GoFlow2,
 }
 
 /// <summary>What <see cref="FlowLogWriter"/> wrote.</summary>
@@ -62,6 +67,13 @@ internal sealed class FlowLogWriter
             {
                 string flows = Path.Combine(directory, "hubble-flows.json");
                 return new WrittenFlows([flows], [nodes], WriteHubble(traffic, flows));
+            }
+            case EvaluationFormat.GoFlow2:
+            {
+                string flows = Path.Combine(directory, "goflow2.json"), leases = Path.Combine(directory, "leases.jsonl");
+                long records = WriteGoFlow2(traffic, flows);
+                WriteLeases(leases);
+                return new WrittenFlows([flows], [leases, nodes], records);
             }
             default:
             {
@@ -341,6 +353,61 @@ internal sealed class FlowLogWriter
         long start, long end, int tcpFlags, string node) =>
         string.Create(CultureInfo.InvariantCulture,
             $"3 123456789012 {eni} {src} {dst} {srcPort} {dstPort} {(int)protocol} {packets} {bytes} {start} {end} ACCEPT OK vpc-0abc subnet-0abc i-{node} {tcpFlags} IPv4 {src} {dst}");
+
+    // ---------------------------------------------------------------- GoFlow2
+
+    private long WriteGoFlow2(ClusterTraffic traffic, string path)
+    {
+        using var file = File.Create(path);
+        long records = 0;
+        foreach (var c in traffic.Connections)
+            foreach (var node in Observers(c))
+            {
+                // Each node's leaf switch exports what crosses it; the exporter is the switch, named after the node's rack.
+                string sampler = "10.0.255." + (1 + _scenario.Nodes.Select(n => n.Name).ToList().IndexOf(node));
+                bool tcp = c.Protocol == Protocol.Tcp;
+                // NetFlow ORs the flags of every packet: both directions of an exchange show SYN and ACK.
+                GoFlow2Record(file, c.Start, c.Client.Ip, c.ClientPort, c.Server.Ip, c.ServerPort, c.Protocol, c.RequestBytes,
+                    tcp ? (c.Answer == Answer.Unanswered ? 0x02 : c.Answer == Answer.Refused ? 0x02 : 0x1b) : 0, sampler);
+                records++;
+                if (c.Answer == Answer.Unanswered) continue;
+                GoFlow2Record(file, c.Start.AddMilliseconds(5), c.Server.Ip, c.ServerPort, c.Client.Ip, c.ClientPort, c.Protocol, c.ResponseBytes,
+                    tcp ? (c.Answer == Answer.Refused ? 0x14 : 0x1b) : 0, sampler);
+                records++;
+            }
+        return records;
+    }
+
+    private static void GoFlow2Record(Stream output, DateTime at, IPAddress src, ushort srcPort, IPAddress dst, ushort dstPort, Protocol protocol, ulong bytes,
+        int tcpFlags, string sampler)
+    {
+        long ns = (at - DateTime.UnixEpoch).Ticks * 100;
+        using (var json = new Utf8JsonWriter(output, Compact))
+        {
+            json.WriteStartObject();
+            json.WriteString("type", "NETFLOW_V9");
+            json.WriteNumber("time_received_ns", ns + 30_000_000_000);
+            json.WriteNumber("sequence_num", 1);
+            json.WriteNumber("sampling_rate", 0);
+            json.WriteString("sampler_address", sampler);
+            json.WriteNumber("time_flow_start_ns", ns);
+            json.WriteNumber("time_flow_end_ns", ns + 1_000_000_000);
+            json.WriteNumber("bytes", bytes);
+            json.WriteNumber("packets", 1 + bytes / 1400);
+            json.WriteString("src_addr", src.ToString());
+            json.WriteString("dst_addr", dst.ToString());
+            json.WriteString("etype", "IPv4");
+            json.WriteString("proto", ProtocolName(protocol));
+            json.WriteNumber("src_port", srcPort);
+            json.WriteNumber("dst_port", dstPort);
+            json.WriteNumber("in_if", 1);
+            json.WriteNumber("out_if", 2);
+            json.WriteNumber("tcp_flags", tcpFlags);
+            json.WriteNumber("forwarding_status", 64);
+            json.WriteEndObject();
+        }
+        output.WriteByte((byte)'\n');
+    }
 
     // ---------------------------------------------------------------- inventory
 
