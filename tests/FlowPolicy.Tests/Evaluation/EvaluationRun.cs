@@ -31,9 +31,21 @@ internal static class EvaluationRun
     /// <summary>Public addresses no internet client of the traffic used: the front door must be open to them too.</summary>
     private static readonly IPAddress[] UnseenInternetClients = [IPAddress.Parse("45.33.32.156"), IPAddress.Parse("185.199.108.153"), IPAddress.Parse("2.17.1.1")];
 
-    public static IReadOnlyList<Scenario> Scenarios() => [OnlineBoutique.Create(), BankOfAnthos.Create(), SockShop.Create()];
+    public static IReadOnlyList<Scenario> AllScenarios() => [OnlineBoutique.Create(), BankOfAnthos.Create(), SockShop.Create()];
 
-    public static IReadOnlyList<EvaluationFormat> Formats() => Enum.GetValues<EvaluationFormat>();
+    /// <summary>The scenarios to run: all, or those FLOWPOLICY_EVALUATION_SCENARIOS names (comma separated).</summary>
+    public static IReadOnlyList<Scenario> Scenarios() => Selected(AllScenarios(), "FLOWPOLICY_EVALUATION_SCENARIOS", s => s.Name);
+
+    /// <summary>The formats to run: all, or those FLOWPOLICY_EVALUATION_FORMATS names (comma separated, e.g. Hubble,AwsVpc).</summary>
+    public static IReadOnlyList<EvaluationFormat> Formats() => Selected(Enum.GetValues<EvaluationFormat>(), "FLOWPOLICY_EVALUATION_FORMATS", f => f.ToString());
+
+    private static IReadOnlyList<T> Selected<T>(IReadOnlyList<T> all, string variable, Func<T, string> name)
+    {
+        if (Environment.GetEnvironmentVariable(variable) is not { Length: > 0 } list) return all;
+        var wanted = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var selected = all.Where(x => wanted.Contains(name(x))).ToList();
+        return selected.Count > 0 ? selected : throw new ArgumentException($"{variable}={list} names none of {string.Join(", ", all.Select(name))}");
+    }
 
     public static ScenarioScore Run(Scenario scenario, EvaluationFormat format, string workDirectory)
     {
@@ -141,6 +153,7 @@ internal static class EvaluationRun
                 if (nextLabels.ContainsKey(key2)) nextLabels[key2] = ClusterPods.Hash(key, 99);
             foreach (var key2 in new[] { "job-name", "batch.kubernetes.io/job-name" })
                 if (nextLabels.ContainsKey(key2)) nextLabels[key2] = workload.Name + "-99999999";
+            if (workload.ReleaseLabel is { } release) nextLabels[release] = ClusterPods.ReleaseValue(99);
             if (nextLabels.ContainsKey("controller-uid")) nextLabels["controller-uid"] = "00000000-0000-0000-0000-000000000099";
             var list = new List<JudgeEndpoint>
             {

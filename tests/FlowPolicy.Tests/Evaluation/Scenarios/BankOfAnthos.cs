@@ -10,8 +10,8 @@ namespace FlowPolicy.Tests.Evaluation.Scenarios;
 /// frontend.yaml @ 01ba8abcfcee6a10d03ac3d3d3bca3c885ffd443, accounts-db.yaml @ 00a820fc706f3e9ceec96949d224b86ba9be43df and
 /// ledger-writer.yaml @ 0182e6ae7f43d0b45d394feeb89a440bff3443e9 (the StatefulSet databases on 5432, the labels `app`,
 /// `application`, `environment`, `team`, `tier`; userservice and contacts use accounts-db, the ledger services
-/// ledger-db). Added by us as traps: the weekly backup CronJob to an object store, the start-up-only fraud-rules fetch,
-/// a staging namespace and the noise.
+/// ledger-db). Added by us as traps: Istio's `version` pod label bumped at every rollout, the weekly backup CronJob to
+/// an object store, the start-up-only fraud-rules fetch, a staging namespace and the noise.
 /// </summary>
 internal static class BankOfAnthos
 {
@@ -20,11 +20,13 @@ internal static class BankOfAnthos
         const string ns = "bank", staging = "bank-staging";
         (string, string)[] Labels(string app, string team, string tier) =>
             [("app", app), ("application", "bank-of-anthos"), ("environment", "development"), ("team", team), ("tier", tier)];
+        // Each Deployment's pods carry Istio's `version` label, bumped at every rollout.
+        ScenarioWorkload Versioned(ScenarioWorkload w) => w with { Labels = new Dictionary<string, string>(w.Labels) { ["version"] = "v1.0.0" }, ReleaseLabel = "version" };
         ScenarioWorkload Svc(string name, string team, int replicas = 1, int rollout = 6, string space = ns) =>
-            Deployment(space, name, replicas, rollout, "bank-of-anthos", [Tcp(8080, "http")], Labels(name, team, "backend"));
+            Versioned(Deployment(space, name, replicas, rollout, "bank-of-anthos", [Tcp(8080, "http")], Labels(name, team, "backend")));
         var workloads = new List<ScenarioWorkload>
         {
-            Deployment(ns, "frontend", 2, 5, "bank-of-anthos", [Tcp(8080, "http")], Labels("frontend", "frontend", "web")),
+            Versioned(Deployment(ns, "frontend", 2, 5, "bank-of-anthos", [Tcp(8080, "http")], Labels("frontend", "frontend", "web"))),
             Svc("userservice", "accounts"),
             Svc("contacts", "accounts"),
             Svc("balancereader", "ledger", replicas: 2, rollout: 8),

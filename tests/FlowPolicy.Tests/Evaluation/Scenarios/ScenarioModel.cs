@@ -45,6 +45,8 @@ internal sealed record ScenarioWorkload(
     public int ScheduleHour { get; init; }
     /// <summary>Days between rollouts of a Deployment (a new ReplicaSet hash each time); 0 = no rollout in the window.</summary>
     public int RolloutEveryDays { get; init; }
+    /// <summary>A pod label whose value changes at every rollout (Istio's `version`, Helm's `app.kubernetes.io/version`), or null.</summary>
+    public string? ReleaseLabel { get; init; }
     /// <summary>Long-running workloads resolve names through kube-dns; the generator sends their lookups.</summary>
     public bool UsesDns { get; init; } = true;
 }

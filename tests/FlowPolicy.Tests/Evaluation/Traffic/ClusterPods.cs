@@ -74,6 +74,7 @@ internal sealed class ClusterPods
                         for (int r = 0; r < w.Replicas; r++)
                         {
                             var labels = new Dictionary<string, string>(w.Labels) { ["pod-template-hash"] = hash };
+                            if (w.ReleaseLabel is { } release) labels[release] = ReleaseValue(g);
                             plans.Add(new PodPlan(w, $"{w.Name}-{hash}-{Suffix()}", from.AddMinutes(r), null, nodeOf[(r + g) % nodeOf.Length], labels, g,
                                 ("ReplicaSet", $"{w.Name}-{hash}")));
                         }
@@ -177,6 +178,9 @@ internal sealed class ClusterPods
         }
         return pods;
     }
+
+    /// <summary>The release label's value for a generation of pods (a version bumped at each rollout).</summary>
+    public static string ReleaseValue(int generation) => $"v1.{generation}.0";
 
     public static string Hash(string name, int generation)
     {
