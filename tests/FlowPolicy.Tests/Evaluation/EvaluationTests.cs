@@ -12,15 +12,15 @@ namespace FlowPolicy.Tests.Evaluation;
 [Collection(EvaluationCollection.Name)]
 public sealed class EvaluationTests(EvaluationFixture fixture, ITestOutputHelper output)
 {
-    // The classes of mistake (issue 16) the scorecard of today's code shows, named in the skips below.
+    // The classes of mistake the scorecard of today's code shows (docs/evaluation.md), named in the skips below.
     private const string BlockedToday =
-        "issue 16 (measured, docs/evaluation.md): required dependencies blocked today: DNS over TCP never emitted (class 15.6), " +
-        "API-server egress left as a comment (class 4), per-pod Hubble identities without workloads (class 3), start-up-only and CronJob edges";
+        "issue 16 scorecard (docs/evaluation.md): required dependencies blocked everywhere today: API-server egress left as a comment (class 4), " +
+        "no DNS over TCP for a CronJob that only used UDP (issue 15.6); bank-of-anthos: Istio's version label in selectors (issue 15.1)";
     private const string ExtraToday =
-        "issue 16 (measured, docs/evaluation.md): noise allowed today: answered scans from a Job learned (class 2), bare debug pods learned from " +
-        "canonical/VPC leases and Hubble (class 3), the one-off cross-namespace call learned (class 1)";
+        "issue 16 scorecard (docs/evaluation.md): noise allowed everywhere today: the answered scan from a CI Job (class 2), the one-off " +
+        "cross-namespace call (class 1); a single unanswered sweep called periodic over 35 days (class 1); the bare debug pod from Hubble (class 3)";
     private const string CheckToday =
-        "issue 16 (measured, docs/evaluation.md): check fails on suggest's own output over the same flows (class 5: left-out noise counted as blocked)";
+        "issue 16 scorecard (docs/evaluation.md): check exits 1 on suggest's own output over the same flows everywhere today (class 5: what suggest left out counts as blocked)";
 
     [Fact]
     public void The_evaluation_scores_every_scenario_in_every_format()

@@ -68,6 +68,4 @@ internal static class SockShop
             CrossBoundary = (dev + "/catalogue", W("catalogue-db"), 3306),
         });
     }
-
-    public static IReadOnlyList<Scenario> All() => [OnlineBoutique.Create(), BankOfAnthos.Create(), Create()];
 }
