@@ -18,7 +18,8 @@ internal enum EvaluationFormat
     AwsVpc,
     /// <summary>
     /// GoFlow2 JSON of NetFlow v9 from the leaf switch of each node (a routed pod network, as with Calico BGP): addresses
-    /// only, TCP flags ORed over the flow, plus lease lines and the nodes.
+    /// only, TCP flags ORed over the flow, plus `kubectl get pods -A -o json` (every pod of the window, owner references
+    /// included, as periodic snapshots merged give it) and the nodes.
     /// </summary>
     GoFlow2,
 }
@@ -70,10 +71,10 @@ internal sealed class FlowLogWriter
             }
             case EvaluationFormat.GoFlow2:
             {
-                string flows = Path.Combine(directory, "goflow2.json"), leases = Path.Combine(directory, "leases.jsonl");
+                string flows = Path.Combine(directory, "goflow2.json"), podList = Path.Combine(directory, "pods.json");
                 long records = WriteGoFlow2(traffic, flows);
-                WriteLeases(leases);
-                return new WrittenFlows([flows], [leases, nodes], records);
+                WritePods(podList);
+                return new WrittenFlows([flows], [podList, nodes], records);
             }
             default:
             {
@@ -92,6 +93,14 @@ internal sealed class FlowLogWriter
         if (c.Client.Node is { } a && c.Client.Role is PeerRole.Pod) observers.Add(a);
         if (c.Server.Node is { } b && !observers.Contains(b)) observers.Add(b);
         return observers;
+    }
+
+    /// <summary>FNV-1a, non-negative: the same identity numbers, ENI names and uids on every run (string hashes are randomised per process).</summary>
+    private static int StableHash(string text)
+    {
+        uint h = 2166136261;
+        foreach (char c in text) h = (h ^ c) * 16777619;
+        return (int)(h & 0x7fffffff);
     }
 
     private static string Rfc3339(DateTime utc) => utc.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
@@ -293,8 +302,8 @@ internal sealed class FlowLogWriter
         labelsOut.Add("k8s:io.cilium.k8s.policy.cluster=default");
         labelsOut.Add($"k8s:io.cilium.k8s.policy.serviceaccount={pod.Workload.ServiceAccount}");
         labelsOut.Add($"k8s:io.kubernetes.pod.namespace={pod.Workload.Namespace}");
-        json.WriteNumber("ID", 1000 + (Math.Abs(StringComparer.Ordinal.GetHashCode(pod.Name)) % 3000));
-        json.WriteNumber("identity", 10000 + (Math.Abs(StringComparer.Ordinal.GetHashCode(string.Join(",", labelsOut))) % 50000));
+        json.WriteNumber("ID", 1000 + (StableHash(pod.Name) % 3000));
+        json.WriteNumber("identity", 10000 + (StableHash(string.Join(",", labelsOut)) % 50000));
         json.WriteString("namespace", pod.Workload.Namespace);
         json.WriteStartArray("labels");
         foreach (var label in labelsOut) json.WriteStringValue(label);
@@ -324,7 +333,7 @@ internal sealed class FlowLogWriter
         foreach (var c in traffic.Connections)
             foreach (var node in Observers(c))
             {
-                string eni = "eni-0" + (Math.Abs(StringComparer.Ordinal.GetHashCode(node)) % 0x10000000).ToString("x7", CultureInfo.InvariantCulture);
+                string eni = "eni-0" + (StableHash(node) % 0x10000000).ToString("x7", CultureInfo.InvariantCulture);
                 long start = (long)(c.Start - DateTime.UnixEpoch).TotalSeconds;
                 long end = start + 60;
                 bool tcp = c.Protocol == Protocol.Tcp;
@@ -445,6 +454,101 @@ internal sealed class FlowLogWriter
             }
             file.WriteByte((byte)'\n');
         }
+    }
+
+    /// <summary>
+    /// `kubectl get pods -A -o json` for every pod of the window: owner references (none for the bare pod), labels,
+    /// container ports, the node, the address; ended pods with their deletionTimestamp, finished Job pods Succeeded with
+    /// the time their container finished.
+    /// </summary>
+    private void WritePods(string path)
+    {
+        using var file = File.Create(path);
+        using var json = new Utf8JsonWriter(file, Compact);
+        json.WriteStartObject();
+        json.WriteString("apiVersion", "v1");
+        json.WriteString("kind", "List");
+        json.WriteStartArray("items");
+        foreach (var pod in _pods.Pods.OrderBy(p => p.From).ThenBy(p => p.Name, StringComparer.Ordinal))
+        {
+            bool job = pod.Workload.Kind is ControllerKind.CronJob or ControllerKind.Job;
+            json.WriteStartObject();
+            json.WriteString("apiVersion", "v1");
+            json.WriteString("kind", "Pod");
+            json.WriteStartObject("metadata");
+            json.WriteString("name", pod.Name);
+            json.WriteString("namespace", pod.Workload.Namespace);
+            json.WriteString("uid", "10000000-0000-0000-0000-" + StableHash(pod.Name + pod.From.Ticks).ToString("D12", CultureInfo.InvariantCulture));
+            json.WriteString("creationTimestamp", Rfc3339(pod.From));
+            if (pod.To is { } to && !job) json.WriteString("deletionTimestamp", Rfc3339(to));
+            json.WriteStartObject("labels");
+            foreach (var (key, value) in pod.Labels) json.WriteString(key, value);
+            json.WriteEndObject();
+            if (pod.Owner is { } owner)
+            {
+                json.WriteStartArray("ownerReferences");
+                json.WriteStartObject();
+                json.WriteString("apiVersion", owner.Kind == "Job" ? "batch/v1" : "apps/v1");
+                json.WriteString("kind", owner.Kind);
+                json.WriteString("name", owner.Name);
+                json.WriteString("uid", "00000000-0000-0000-0000-" + (StableHash(owner.Name) % 1_000_000_000_000).ToString("D12", CultureInfo.InvariantCulture));
+                json.WriteBoolean("controller", true);
+                json.WriteBoolean("blockOwnerDeletion", true);
+                json.WriteEndObject();
+                json.WriteEndArray();
+            }
+            json.WriteEndObject();
+            json.WriteStartObject("spec");
+            json.WriteString("nodeName", pod.Node);
+            json.WriteString("serviceAccountName", pod.Workload.ServiceAccount);
+            json.WriteStartArray("containers");
+            json.WriteStartObject();
+            json.WriteString("name", "main");
+            json.WriteStartArray("ports");
+            foreach (var port in pod.Workload.Ports)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("containerPort", port.Port);
+                json.WriteString("protocol", ProtocolName(port.Protocol));
+                if (port.Name is { } portName) json.WriteString("name", portName);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+            json.WriteEndArray();
+            json.WriteEndObject();
+            json.WriteStartObject("status");
+            bool finished = job && pod.To is not null;
+            json.WriteString("phase", finished ? "Succeeded" : "Running");
+            json.WriteString("hostIP", _pods.NodeIp(pod.Node).ToString());
+            json.WriteString("podIP", pod.Ip.ToString());
+            json.WriteStartArray("podIPs");
+            json.WriteStartObject();
+            json.WriteString("ip", pod.Ip.ToString());
+            json.WriteEndObject();
+            json.WriteEndArray();
+            json.WriteString("startTime", Rfc3339(pod.From));
+            if (finished)
+            {
+                json.WriteStartArray("containerStatuses");
+                json.WriteStartObject();
+                json.WriteString("name", "main");
+                json.WriteStartObject("state");
+                json.WriteStartObject("terminated");
+                json.WriteNumber("exitCode", 0);
+                json.WriteString("reason", "Completed");
+                json.WriteString("startedAt", Rfc3339(pod.From));
+                json.WriteString("finishedAt", Rfc3339(pod.To!.Value));
+                json.WriteEndObject();
+                json.WriteEndObject();
+                json.WriteEndObject();
+                json.WriteEndArray();
+            }
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteEndObject();
     }
 
     /// <summary>`kubectl get nodes -o json`: the control-plane node carries the API server.</summary>
