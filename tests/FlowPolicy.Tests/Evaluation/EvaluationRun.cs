@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Text.RegularExpressions;
+using System.Text.Json;
 using FlowPolicy.Tests.Cli;
 using FlowPolicy.Tests.Evaluation.Judge;
 using FlowPolicy.Tests.Evaluation.Scenarios;
@@ -64,9 +64,14 @@ internal static class EvaluationRun
         suggestArgs.AddRange(written.InventoryFiles);
         suggestArgs.AddRange(["--from", from, "--to", to, "--emit", "k8s,json", "--out", output]);
         var suggest = CliProcess.Run([.. suggestArgs]);
-        var summary = Regex.Match(suggest.Stderr, @"(\d+) edges -> (\d+) rules");
-        int edges = summary.Success ? int.Parse(summary.Groups[1].Value, CultureInfo.InvariantCulture) : -1;
-        int rules = summary.Success ? int.Parse(summary.Groups[2].Value, CultureInfo.InvariantCulture) : -1;
+        (int edges, int rules) = (-1, -1);
+        string suggestionsJson = Path.Combine(output, "suggestions.json");
+        if (File.Exists(suggestionsJson))
+        {
+            using var json = JsonDocument.Parse(File.ReadAllBytes(suggestionsJson));
+            edges = json.RootElement.GetProperty("input_edges").GetInt32();
+            rules = json.RootElement.GetProperty("rules").GetArrayLength();
+        }
 
         var policies = NetworkPolicyDocument.LoadDirectory(Path.Combine(output, "k8s"));
         var judges = new[]
