@@ -58,6 +58,8 @@ internal sealed record ForbiddenConnection(TruthClient Client, CallTarget Target
 /// noise plan) and never from FlowPolicy's output: the required dependencies, the noise, and every other pair of a
 /// workload (or the internet, or the scanner host) with a served port or an external service, which is forbidden.
 /// Kubelet probes are left out: the NetworkPolicy spec allows a node to reach its own pods whatever the policy says.
+/// Name lookups of a workload that makes none in the call graph (the debug pod, the scanner) are neither required nor
+/// forbidden: allowing DNS to every pod of a namespace is common practice.
 /// An external service is required on every address it answers on (the traffic uses each in turn, so a policy that
 /// keeps what it saw holds; one that keeps only the latest address does not).
 /// </summary>
@@ -106,7 +108,6 @@ internal sealed class GroundTruth
 
         var noise = new List<ForbiddenConnection>();
         var debug = new TruthClient(scenario.Noise.DebugPod.Namespace + "/" + scenario.Noise.DebugPod.PodName);
-        noise.Add(new ForbiddenConnection(debug, CallTarget.Workload("kube-system/coredns"), 53, Protocol.Udp, NoiseReason.DebugPod));
         foreach (var (workload, port) in scenario.Noise.DebugPod.Targets)
             noise.Add(new ForbiddenConnection(debug, CallTarget.Workload(workload), port, Protocol.Tcp, NoiseReason.DebugPod));
         var scanner = new TruthClient(scenario.Noise.AnsweredScan.Namespace + "/" + scenario.Noise.AnsweredScan.JobName);
@@ -139,12 +140,17 @@ internal sealed class GroundTruth
             foreach (var (target, port, protocol) in targets)
             {
                 if (client.Key == target.Name) continue; // a workload talking to itself is not policed between its pods by these policies
+                // DNS for every pod of a namespace is common practice (one rule instead of one per workload): a pod's
+                // lookups are neither required nor forbidden unless the call graph has them (then they are required).
+                if (client.IsWorkload && target == DnsTarget && port == 53) continue;
                 if (!client.IsWorkload && target.Kind != TargetKind.Workload) continue; // outside-to-outside never crosses the cluster
                 if (IsRequired(client, target, port, protocol) || !seen.Add((client, target, port, protocol))) continue;
                 forbidden.Add(new ForbiddenConnection(client, target, port, protocol, NoiseReason.OutsideCallGraph));
             }
         return new GroundTruth(required, noise, forbidden);
     }
+
+    private static readonly CallTarget DnsTarget = CallTarget.Workload("kube-system/coredns");
 
     /// <summary>The external "service" that stands for an arbitrary internet address (see <see cref="UnrelatedInternetAddress"/>).</summary>
     public const string UnrelatedInternetName = "unrelated-internet";
