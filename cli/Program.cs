@@ -23,15 +23,9 @@ internal static class Program
         {
             return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (UsageException ex)
+        catch (Exception ex)
         {
-            Console.Error.WriteLine($"flowpolicy: {ex.Message}");
-            return ExitCodes.UsageError;
-        }
-        catch (RuntimeFailureException ex)
-        {
-            Console.Error.WriteLine($"flowpolicy: {ex.Message}");
-            return ExitCodes.RuntimeError;
+            return Failure.Report(ex, Console.Error, Environment.GetEnvironmentVariable(Failure.DebugVariable) is "1" or "true");
         }
     }
 

@@ -45,6 +45,7 @@ internal static class DemoCommand
         command.SetAction(parse =>
         {
             var dir = parse.GetValue(output)!;
+            CommonOptions.RequireWritableDirectory(dir, "--out");
             if (parse.GetValue(embedded)) return RunEmbedded(dir);
             var intentDir = parse.GetValue(intent) ?? FindSamplePolicies();
             if (intentDir is not null && !Directory.Exists(intentDir)) throw new UsageException($"--intent: no such directory '{intentDir}'");
