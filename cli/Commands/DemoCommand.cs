@@ -138,7 +138,7 @@ internal static class DemoCommand
         var window = new JobWindow(start, start + week);
         var jobLog = logs.CreateLogger("flowpolicy.jobs");
         async Task<bool> RunJob(string name) =>
-            await new JobRunner(factory.Create(config.Job(name)), client, retry, 1, jobLog).RunWindowAsync(window, "demo", stop);
+            await new JobRunner(factory.Create(config.Job(name)), client, retry, 1, jobLog).RunWindowAsync(window, "demo", stop) == JobOutcome.Succeeded;
 
         Step(5, "rebuilding the hourly and daily edge rollups");
         if (!await RunJob(JobKinds.Rollup)) return ExitCodes.RuntimeError;

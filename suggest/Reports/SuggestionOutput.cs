@@ -112,13 +112,13 @@ public sealed class SuggestionOutput
         if (set.Rules.Count == 0 && !_options.AllowEmpty)
             throw new SuggestionRefusedException(SuggestionRefusal.Empty, 0, null,
                 string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"the suggestion has no rules ({set.InputEdges} edges in, {set.LeftOut.Count} left out as noise): nothing written, {root} is as it was"));
+                    $"the suggestion has no rules ({set.InputEdges} edges in, {set.LeftOut.Count} left out as noise)"), root);
         if (_options.AllowShrink || _options.ShrinkThreshold <= 0) return;
         var baseline = _options.Baseline ?? record.BaselineFor(_options.Formats, root);
         if (baseline is null || set.Rules.Count >= baseline.Rules * _options.ShrinkThreshold) return;
         throw new SuggestionRefusedException(SuggestionRefusal.Shrunk, set.Rules.Count, baseline,
             string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"the suggestion has {set.Rules.Count} rules, fewer than {_options.ShrinkThreshold * 100:0.#}% of the {baseline.Rules} rules of the output it would replace ({baseline.Source}): nothing written, {root} is as it was"));
+                $"the suggestion has {set.Rules.Count} rules, fewer than {_options.ShrinkThreshold * 100:0.#}% of the {baseline.Rules} rules of the output it would replace ({baseline.Source})"), root);
     }
 
     /// <summary>Names the staging directory of a run inside the output directory (dot: hidden, and no format's name).</summary>

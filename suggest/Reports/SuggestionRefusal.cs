@@ -18,9 +18,12 @@ public sealed record SuggestionBaseline(int Rules, string Source);
 /// A suggestion refused before anything was written, because writing it would take away the policies a user (or a
 /// GitOps tool that prunes) applied from the earlier output. The earlier output is untouched.
 /// </summary>
-public sealed class SuggestionRefusedException(SuggestionRefusal reason, int rules, SuggestionBaseline? baseline, string message) : Exception(message)
+public sealed class SuggestionRefusedException(SuggestionRefusal reason, int rules, SuggestionBaseline? baseline, string problem, string directory)
+    : Exception($"{problem}: nothing written, {directory} is as it was")
 {
     public SuggestionRefusal Reason { get; } = reason;
+    /// <summary>What is wrong with the suggestion, without what was (not) done about it.</summary>
+    public string Problem { get; } = problem;
     public int Rules { get; } = rules;
     /// <summary>What it was compared with (<see cref="SuggestionRefusal.Shrunk"/>).</summary>
     public SuggestionBaseline? Baseline { get; } = baseline;
