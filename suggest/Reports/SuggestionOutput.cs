@@ -113,7 +113,8 @@ public sealed class SuggestionOutput
             throw new SuggestionRefusedException(SuggestionRefusal.Empty, 0, null,
                 string.Create(System.Globalization.CultureInfo.InvariantCulture,
                     $"the suggestion has no rules ({set.InputEdges} edges in, {set.LeftOut.Count} left out as noise)"), root);
-        if (_options.AllowShrink || _options.ShrinkThreshold <= 0) return;
+        // An empty set the user asked for (AllowEmpty) is not also refused as a shrink to nothing.
+        if (_options.AllowShrink || _options.ShrinkThreshold <= 0 || set.Rules.Count == 0) return;
         var baseline = _options.Baseline ?? record.BaselineFor(_options.Formats, root);
         if (baseline is null || set.Rules.Count >= baseline.Rules * _options.ShrinkThreshold) return;
         throw new SuggestionRefusedException(SuggestionRefusal.Shrunk, set.Rules.Count, baseline,
