@@ -91,6 +91,7 @@ internal static class JobsCommand
             {
                 throw new UsageException(e.Message);
             }
+            if (job.Kind == JobKinds.Suggest) CommonOptions.RequireWritableDirectory(loaded.Output, $"output ({loaded.SourcePath ?? "config"})");
             var windows = new CronWindows(job.Schedule);
             var end = CommonOptions.ParseTime(parse.GetValue(to), "--to") ?? windows.Previous(DateTime.UtcNow.AddTicks(1)) ?? DateTime.UtcNow;
             var start = CommonOptions.ParseTime(parse.GetValue(from), "--from") ?? windows.Previous(end) ?? end;

@@ -36,6 +36,7 @@ internal static class ProduceCommand
             var paths = parse.GetValue(files) ?? [];
             CommonOptions.RequireFiles(paths, "FILE");
             var kafka = ServerOptions.Kafka(parse.GetValue(brokers)!, parse.GetValue(topic)!, null, parse.GetValue(properties));
+            foreach (var path in paths) RequireUsableRecords(path, CommonOptions.ParseFormat(parse.GetValue(format)));
             double timeout = parse.GetValue(connectTimeout);
             if (timeout is <= 0 or > 3600) throw new UsageException("--connect-timeout must be above 0 and at most 3600 seconds");
             if (KafkaBrokerCheck.Problem(kafka, TimeSpan.FromSeconds(timeout)) is { } problem)
@@ -66,5 +67,53 @@ internal static class ProduceCommand
             return interrupted ? ExitCodes.Interrupted : counts.Failed > 0 ? ExitCodes.RuntimeError : ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Decodes <paramref name="path"/> until its first good record: a file whose every record is malformed (the wrong
+    /// file, the wrong --format) is exit 2 before the brokers are asked, not a topic full of dead letters. A good file
+    /// costs its first chunk.
+    /// </summary>
+    internal static void RequireUsableRecords(string path, Ingest.Formats.FlowFormat? format)
+    {
+        var sink = new FirstRecordSink();
+        try
+        {
+            new Ingest.Files.FlowFileReader(format).Read(path, sink, sink.Found);
+        }
+        catch (OperationCanceledException) when (sink.Found.IsCancellationRequested)
+        {
+            return;
+        }
+        catch (Ingest.Files.FlowFileException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        if (sink.Accepted > 0 || sink.Rejected == 0) return;
+        throw new UsageException(string.Create(CultureInfo.InvariantCulture,
+            $"every one of the {sink.Rejected} records in '{path}' is malformed, so nothing was sent; the first: {sink.First}. ") +
+            (format is null ? "Are these flow log files?" : "Is --format right for this file? Leave it out to detect the format."));
+    }
+
+    private sealed class FirstRecordSink : Ingest.Formats.IFlowSink
+    {
+        private readonly CancellationTokenSource _found = new();
+        public CancellationToken Found => _found.Token;
+        public long Accepted, Rejected;
+        public Ingest.Formats.FlowDecodeError? First;
+
+        public void Accept(in Core.Flows.FlowRecord flow)
+        {
+            Accepted++;
+            _found.Cancel(); // one good record is enough: stop reading at the next chunk
+        }
+
+        public void Reject(Ingest.Formats.FlowDecodeError error)
+        {
+            Rejected++;
+            First ??= error;
+        }
+
+        public void Skip(string reason, Ingest.Formats.SourcePosition position) { }
     }
 }

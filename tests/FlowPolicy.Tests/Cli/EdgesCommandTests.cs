@@ -101,6 +101,11 @@ public sealed class EdgesCommandTests : IDisposable
         }
         Assert.False(File.Exists(Path.Combine(_dir, "analysis", "slis.json")));
         Assert.False(Directory.Exists(Path.Combine(_dir, "policies", "k8s")));
+        // produce decodes until the first good record before it asks any broker (port 1: none there).
+        var produce = CliProcess.Run("produce", "--brokers", "127.0.0.1:1", "--connect-timeout", "1", "--format", "canonical", path);
+        Assert.Equal(2, produce.ExitCode);
+        Assert.Contains("every one of the 3 records in", produce.Stderr);
+        Assert.Contains("nothing was sent", produce.Stderr);
     }
 
     [Fact]
