@@ -36,13 +36,13 @@ internal static class ProduceCommand
             var paths = parse.GetValue(files) ?? [];
             CommonOptions.RequireFiles(paths, "FILE");
             var kafka = ServerOptions.Kafka(parse.GetValue(brokers)!, parse.GetValue(topic)!, null, parse.GetValue(properties));
-            foreach (var path in paths) RequireUsableRecords(path, CommonOptions.ParseFormat(parse.GetValue(format)));
+            var forced = CommonOptions.ParseFormat(parse.GetValue(format));
+            foreach (var path in paths) RequireUsableRecords(path, forced);
             double timeout = parse.GetValue(connectTimeout);
             if (timeout is <= 0 or > 3600) throw new UsageException("--connect-timeout must be above 0 and at most 3600 seconds");
             if (KafkaBrokerCheck.Problem(kafka, TimeSpan.FromSeconds(timeout)) is { } problem)
                 throw new RuntimeFailureException(string.Create(CultureInfo.InvariantCulture,
                     $"Kafka brokers {kafka.Brokers} did not answer within {timeout:0.#} s: {problem}; nothing was sent. Check --brokers and the security settings (--kafka-property security.protocol=...)"));
-            var forced = CommonOptions.ParseFormat(parse.GetValue(format));
             Func<ReadOnlySpan<byte>, bool> lineOriented = forced is { } f
                 ? FlowDecoders.For(f).IsLineOriented
                 : head => FlowFormatDetector.Detect(head) is not { } detected || FlowDecoders.For(detected).IsLineOriented(head);
@@ -76,7 +76,7 @@ internal static class ProduceCommand
     /// </summary>
     internal static void RequireUsableRecords(string path, Ingest.Formats.FlowFormat? format)
     {
-        var sink = new FirstRecordSink();
+        using var sink = new FirstRecordSink();
         try
         {
             new Ingest.Files.FlowFileReader(format).Read(path, sink, sink.Found);
@@ -95,7 +95,7 @@ internal static class ProduceCommand
             (format is null ? "Are these flow log files?" : "Is --format right for this file? Leave it out to detect the format."));
     }
 
-    private sealed class FirstRecordSink : Ingest.Formats.IFlowSink
+    private sealed class FirstRecordSink : Ingest.Formats.IFlowSink, IDisposable
     {
         private readonly CancellationTokenSource _found = new();
         public CancellationToken Found => _found.Token;
@@ -115,5 +115,7 @@ internal static class ProduceCommand
         }
 
         public void Skip(string reason, Ingest.Formats.SourcePosition position) { }
+
+        public void Dispose() => _found.Dispose();
     }
 }

@@ -64,6 +64,7 @@ internal static class SuggestCommand
             var start = CommonOptions.ParseTime(parse.GetValue(from), "--from");
             var end = CommonOptions.ParseTime(parse.GetValue(to), "--to");
             if ((files.Length == 0) == (url is null)) throw new UsageException("give either --flows FILE... or --clickhouse URL --from T --to T");
+            if (parse.GetValue(shrinkThreshold) is < 0 or > 100 or double.NaN) throw new UsageException("--shrink-threshold must be between 0 and 100 (percent)");
             var outputOptions = new SuggestionOutputOptions
             {
                 Directory = parse.GetValue(output)!,
@@ -82,7 +83,7 @@ internal static class SuggestCommand
             }
             catch (ArgumentException ex)
             {
-                throw new UsageException(ex.Message.Replace("the shrink threshold must be between 0 and 1 (0 to 100%)", "--shrink-threshold must be between 0 and 100"));
+                throw new UsageException(ex.Message);
             }
             CommonOptions.RequireWritableDirectory(outputOptions.Directory, "--out");
             IIntentEvaluator? evaluator = null;
