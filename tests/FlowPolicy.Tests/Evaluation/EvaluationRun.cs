@@ -54,6 +54,9 @@ internal static class EvaluationRun
         var traffic = new ClusterTraffic(scenario, pods).Generate();
         string input = Path.Combine(workDirectory, "input");
         string output = Path.Combine(workDirectory, "suggestion");
+        // A kept directory (FLOWPOLICY_EVALUATION_DIR) starts afresh: suggest refuses to replace a larger earlier output.
+        foreach (var dir in new[] { input, output })
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         var written = new FlowLogWriter(scenario, pods).Write(format, traffic, input);
         string from = scenario.Start.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
         string to = scenario.End.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
