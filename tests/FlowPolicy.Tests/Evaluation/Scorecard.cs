@@ -7,6 +7,7 @@ namespace FlowPolicy.Tests.Evaluation;
 internal static class Scorecard
 {
     private const int Listed = 12;
+    private const int PerReason = 5;
 
     public static string Render(IReadOnlyList<ScenarioScore> scores)
     {
@@ -32,8 +33,10 @@ internal static class Scorecard
             if (s.ExtraAllowed.Count > 0)
             {
                 text.AppendLine(string.Create(c, $"- allowed outside the truth ({s.ExtraAllowed.Count}), by reason: {ByReason(s.ExtraAllowed.Select(b => b.Reason.ToString()))}"));
-                foreach (var e in s.ExtraAllowed.OrderBy(e => e.Reason == NoiseReason.OutsideCallGraph).Take(Listed)) text.AppendLine($"  - {e}");
-                if (s.ExtraAllowed.Count > Listed) text.AppendLine(string.Create(c, $"  - … {s.ExtraAllowed.Count - Listed} more"));
+                // The first few of each reason, so a small class is not hidden behind a large one.
+                var listed = s.ExtraAllowed.GroupBy(e => e.Reason).SelectMany(g => g.Take(PerReason)).ToList();
+                foreach (var e in listed) text.AppendLine($"  - {e}");
+                if (s.ExtraAllowed.Count > listed.Count) text.AppendLine(string.Create(c, $"  - … {s.ExtraAllowed.Count - listed.Count} more"));
             }
             text.AppendLine();
         }
