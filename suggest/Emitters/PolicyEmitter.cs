@@ -164,17 +164,13 @@ internal static class PolicyText
 
     public static bool HasPorts(SuggestedRule rule) => IpProtocols.HasPorts(rule.Protocol);
 
-    /// <summary>
-    /// One of an address peer's blocks with the peer's exceptions of the same address family: {cidr, except} (a
-    /// NetworkPolicy ipBlock, a Cilium CIDRSet entry).
-    /// </summary>
-    public static YamlMap CidrBlock(Cidr block, Peer peer)
+    /// <summary>An address block with the exceptions of its family: {cidr, except} (a NetworkPolicy ipBlock, a Cilium CIDRSet entry).</summary>
+    public static YamlMap CidrBlock(Cidr block, IReadOnlyList<string> except)
     {
         var map = YamlNode.Map().Add("cidr", block.ToString());
-        var except = YamlNode.Seq();
-        foreach (var x in peer.Except)
-            if (x.IsV4 == block.IsV4) except.Add(YamlNode.Str(x.ToString()));
-        if (except.ValueCount > 0) map.Add("except", except);
+        var list = YamlNode.Seq();
+        foreach (var x in except) list.Add(YamlNode.Str(x));
+        if (list.ValueCount > 0) map.Add("except", list);
         return map;
     }
 }
