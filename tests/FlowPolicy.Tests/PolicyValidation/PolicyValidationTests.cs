@@ -36,6 +36,17 @@ public sealed class PolicyValidationTests(SampleSuggestion sample, AdversarialOu
         Assert.Equal("3.0.1", OfficialSchemas.Versions["@kubernetes-models/istio"]);
     }
 
+    /// <summary>
+    /// Validates any suggestion output directory: FLOWPOLICY_VALIDATE_DIR=DIR dotnet test --filter
+    /// "FullyQualifiedName~Output_directory_from_the_environment" (skipped without the variable).
+    /// </summary>
+    [ValidateDirFact]
+    public void Output_directory_from_the_environment_passes_every_check()
+    {
+        var errors = PolicyValidator.Check(Environment.GetEnvironmentVariable(ValidateDirFactAttribute.Variable)!);
+        Assert.True(errors.Count == 0, $"{errors.Count} problems:\n" + PolicyValidator.Summary(errors));
+    }
+
     [Fact]
     public void Sample_calico_front_door_has_one_address_family_per_rule()
     {

@@ -15,6 +15,17 @@ public sealed class NodeFactAttribute : FactAttribute
     }
 }
 
+/// <summary>A [Fact] run only when FLOWPOLICY_VALIDATE_DIR names a suggestion output directory to validate.</summary>
+public sealed class ValidateDirFactAttribute : FactAttribute
+{
+    public const string Variable = "FLOWPOLICY_VALIDATE_DIR";
+
+    public ValidateDirFactAttribute()
+    {
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(Variable))) Skip = $"set {Variable}=DIR to validate a suggestion output directory";
+    }
+}
+
 /// <summary>
 /// The official schemas (npm packages kubernetes-models 5.1.0, @kubernetes-models/cilium 4.0.0,
 /// @kubernetes-models/istio 3.0.1: ajv validators generated from the Kubernetes OpenAPI, Cilium's Go API types and
