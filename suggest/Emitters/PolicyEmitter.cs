@@ -73,24 +73,6 @@ internal static class PolicyText
 {
     public const string AnnotationPrefix = "flowpolicy.io/";
 
-    /// <summary>A DNS-1123 label: lowercase letters, digits and '-', at most 63 characters (hash-suffixed when cut).</summary>
-    public static string Name(string raw)
-    {
-        var sb = new StringBuilder(raw.Length);
-        foreach (char c in raw.ToLowerInvariant())
-        {
-            char d = char.IsAsciiLetterOrDigit(c) ? c : '-';
-            if (d == '-' && (sb.Length == 0 || sb[^1] == '-')) continue;
-            sb.Append(d);
-        }
-        while (sb.Length > 0 && sb[^1] == '-') sb.Length--;
-        var name = sb.Length == 0 ? "unnamed" : sb.ToString();
-        if (name.Length <= 63) return name;
-        uint h = 2166136261;
-        foreach (char c in raw) h = (h ^ c) * 16777619;
-        return name[..54].TrimEnd('-') + "-" + h.ToString("x8", CultureInfo.InvariantCulture);
-    }
-
     /// <summary>Workloads of a namespace that appear in rules, in key order.</summary>
     public static IEnumerable<Peer> WorkloadsIn(SuggestionSet set, string ns) => set.Index.WorkloadsIn(ns);
 
