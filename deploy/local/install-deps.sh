@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages FlowPolicy's tests and local runs use, when they are missing.
 #   clickhouse-server  local ClickHouse started by tests/demo on a private data dir (never the system service)
-#   librdkafka1        native Kafka client loaded by Confluent.Kafka
 #   graphviz           SVG service maps;  kcat: Kafka debugging;  chromium: HTML report checks
 #   zookeeper          the jar the replicated-cluster test runs as a private ZooKeeper (not the zookeeperd service)
 set -euo pipefail
-packages=(clickhouse-server clickhouse-client librdkafka1 graphviz kcat chromium zookeeper)
+packages=(clickhouse-server clickhouse-client graphviz kcat chromium zookeeper)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

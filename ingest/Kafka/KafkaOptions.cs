@@ -14,6 +14,14 @@ public sealed class KafkaOptions
     public const string DefaultTopic = "flows";
     public const string DefaultGroup = "flowpolicy-ingest";
 
+    /// <summary>
+    /// librdkafka (2.2+) waits <c>fetch.queue.backoff.ms</c> (default 1000) before fetching again once its local queue
+    /// holds <c>queued.min.messages</c>; a worker that drains the queue faster than that then sits idle. Measured here
+    /// (1M x 412 B, 64 partitions): the default reads at 0.5-0.7x Confluent.Kafka 1.9.3 on librdkafka 2.0.2, 10 ms at
+    /// ~1.5x (~1M messages/s) for the same CPU per message (docs/kafka.md).
+    /// </summary>
+    public const int FetchQueueBackoffMs = 10;
+
     // Set through their own options so there is one way to say them.
     private static readonly HashSet<string> OwnKeys = new(StringComparer.Ordinal) { "bootstrap.servers", "metadata.broker.list", "group.id" };
 
@@ -129,7 +137,8 @@ public sealed class KafkaOptions
 
     /// <summary>
     /// Consumer settings for the ingest workers: start at the earliest offset of a new group and never commit
-    /// automatically (workers commit after their batch is stored; see DESIGN "Exactly once"), then the user's properties.
+    /// automatically (workers commit after their batch is stored; see DESIGN "Exactly once"), refill the fetch queue
+    /// after <see cref="FetchQueueBackoffMs"/>, then the user's properties.
     /// </summary>
     public ConsumerConfig ToConsumerConfig()
     {
@@ -139,6 +148,7 @@ public sealed class KafkaOptions
             GroupId = Group,
             AutoOffsetReset = AutoOffsetReset.Earliest,
             EnableAutoCommit = false,
+            FetchQueueBackoffMs = FetchQueueBackoffMs,
         };
         return Apply(config);
     }

@@ -66,7 +66,6 @@ public sealed class IngestWorker
     /// <summary>Consumes until <paramref name="stop"/> is cancelled, then flushes every batch, commits and leaves the group.</summary>
     public async Task RunAsync(CancellationToken stop)
     {
-        KafkaNativeLibrary.EnsureLoaded();
         _lanes = new IngestLane[_options.Lanes];
         for (int i = 0; i < _lanes.Length; i++)
             _lanes[i] = new IngestLane(i, _kafka.Topic, _options, _inserter, Metrics, _log, _inventory,

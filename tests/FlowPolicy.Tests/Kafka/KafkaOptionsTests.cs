@@ -40,6 +40,15 @@ public sealed class KafkaOptionsTests
     }
 
     [Fact]
+    public void The_consumer_refills_its_fetch_queue_after_10_ms_unless_told_otherwise()
+    {
+        var options = new KafkaOptions();
+        Assert.Equal(10, options.ToConsumerConfig().FetchQueueBackoffMs);
+        options.AddProperty("fetch.queue.backoff.ms=1000");
+        Assert.Equal(1000, options.ToConsumerConfig().FetchQueueBackoffMs);
+    }
+
+    [Fact]
     public void Describe_never_shows_secret_values()
     {
         var options = new KafkaOptions();
