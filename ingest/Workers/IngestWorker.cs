@@ -152,6 +152,14 @@ public sealed class IngestWorker
                 {
                     result = consumer.Consume(100);
                 }
+                catch (ConsumeException e) when (e.Error.IsFatal)
+                {
+                    // Fatal: the client is unusable. FencedInstanceId means another live consumer has our group.instance.id.
+                    throw new InvalidOperationException(e.Error.Code == ErrorCode.FencedInstanceId
+                        ? $"Kafka fenced this worker: another consumer in group {_kafka.Group} uses group.instance.id {_kafka.GroupInstanceId}. " +
+                          "Give each ingest process its own --group-instance-id (or kafka.group_instance_id), or 'none'."
+                        : $"Kafka: {e.Error.Reason}", e);
+                }
                 catch (ConsumeException e)
                 {
                     _log.LogWarning("Kafka consume error on {Partition}: {Reason}", e.ConsumerRecord?.TopicPartition, e.Error.Reason);
