@@ -4,6 +4,8 @@
 #   graphviz           SVG service maps;  kcat: Kafka debugging;  chromium: HTML report checks
 #   zookeeper          the jar the replicated-cluster test runs as a private ZooKeeper (not the zookeeperd service)
 set -euo pipefail
+# chDB (the current ClickHouse engine, in process) for the [Trait("server", "current")] tests: from npm, cached.
+"$(dirname "${BASH_SOURCE[0]}")/install-chdb.sh"
 packages=(clickhouse-server clickhouse-client graphviz kcat chromium zookeeper)
 missing=()
 for p in "${packages[@]}"; do
