@@ -9,7 +9,7 @@ namespace FlowPolicy.EndToEnd;
 
 /// <summary>
 /// The Kafka client alone: a child process (`FlowPolicy.EndToEnd consume-child`) that reads every message of the topic
-/// with the worker's client and settings (Confluent.Kafka 1.9.3 over the OS librdkafka, one consumer, no auto offset
+/// with the worker's client and settings (Confluent.Kafka 2.16 with the librdkafka of librdkafka.redist, one consumer, no auto offset
 /// store, `consume.result.fields = none`, a <c>byte[]</c> value per message) and throws each one away. Its CPU per
 /// million messages is what ingest pays before decoding anything: the floor under the worker's cost on this machine.
 /// </summary>
@@ -23,7 +23,6 @@ internal static class KafkaClientFloor
     public static int RunChild(string brokers, string topic, string group, long expected, TimeSpan timeout, bool raw = false)
     {
         var kafka = new KafkaOptions { Brokers = brokers, Topic = topic, Group = group };
-        KafkaNativeLibrary.EnsureLoaded();
         var config = kafka.ToConsumerConfig();
         config.EnableAutoOffsetStore = false; // as IngestWorker.ConsumeLoop
         config.EnablePartitionEof = false;
@@ -74,7 +73,7 @@ internal static class KafkaClientFloor
         return messages >= expected ? 0 : 1;
     }
 
-    /// <summary>The rd_kafka_t behind a Confluent.Kafka 1.9.3 client (Handle.LibrdkafkaHandle is internal).</summary>
+    /// <summary>The rd_kafka_t behind a Confluent.Kafka client (Handle.LibrdkafkaHandle is internal; still so in 2.16).</summary>
     private static IntPtr RawHandle(IClient client)
     {
         var property = client.Handle.GetType().GetProperty("LibrdkafkaHandle", BindingFlags.Instance | BindingFlags.NonPublic)
@@ -82,12 +81,15 @@ internal static class KafkaClientFloor
         return ((SafeHandle)property.GetValue(client.Handle)!).DangerousGetHandle();
     }
 
+    // Bound to the library Confluent.Kafka loaded (LibrdkafkaBinding), so the handle above belongs to it.
     private static class RdKafka
     {
-        [DllImport("librdkafka.so.1", EntryPoint = "rd_kafka_consumer_poll")]
+        static RdKafka() => LibrdkafkaBinding.Register(typeof(RdKafka).Assembly);
+
+        [DllImport(LibrdkafkaBinding.Name, EntryPoint = "rd_kafka_consumer_poll")]
         public static extern IntPtr ConsumerPoll(IntPtr rk, int timeoutMs);
 
-        [DllImport("librdkafka.so.1", EntryPoint = "rd_kafka_message_destroy")]
+        [DllImport(LibrdkafkaBinding.Name, EntryPoint = "rd_kafka_message_destroy")]
         public static extern void MessageDestroy(IntPtr message);
     }
 }

@@ -88,7 +88,6 @@ internal static class DemoCommand
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"        {files.Records} flow records in {files.FlowFiles.Count} files ({string.Join(", ", files.FlowFiles.Select(Path.GetFileName))})"));
 
         Step(2, "starting a private ClickHouse and the dev Kafka broker");
-        KafkaNativeLibrary.EnsureLoaded();
         await using var clickhouse = await LocalClickHouseServer.StartAsync(new LocalClickHouseServerOptions { DeleteDataOnStop = true }, stop);
         using var broker = MockKafkaCluster.Start(new MockKafkaClusterOptions { Topics = [Topic], Partitions = Partitions });
         var chOptions = clickhouse.ClientOptions("flowpolicy");

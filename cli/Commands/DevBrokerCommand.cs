@@ -9,7 +9,7 @@ internal static class DevBrokerCommand
 {
     public static Command Create()
     {
-        var port = new Option<int?>("--port") { Description = "Not supported: librdkafka 2.0.2's mock listens on a random port (read it from the first output line)." };
+        var port = new Option<int?>("--port") { Description = "Not supported: librdkafka's mock listens on a random port (2.16 too) (read it from the first output line)." };
         var partitions = new Option<int>("--partitions") { Description = "Partitions of the topics created up front.", DefaultValueFactory = _ => 12 };
         var topics = new Option<string[]>("--topic")
         {
@@ -30,7 +30,7 @@ internal static class DevBrokerCommand
         command.SetAction(parse =>
         {
             if (parse.GetValue(port) is { } fixedPort)
-                throw new UsageException($"--port {fixedPort}: the broker cannot listen on a chosen port (librdkafka 2.0.2's mock has no such setting); " +
+                throw new UsageException($"--port {fixedPort}: the broker cannot listen on a chosen port (librdkafka's mock has no such setting, 2.16 included); " +
                                          "leave --port out and read the address from the first line of the output.");
             var options = new MockKafkaClusterOptions
             {

@@ -28,6 +28,7 @@ internal static class IngestCommand
         var format = CommonOptions.Format();
         format.Description = $"Decode every message as this format instead of detecting it per message: {Ingest.Formats.FlowFormats.NameList}.";
         var rollupInterval = new Option<double>("--rollup-interval") { Description = "Seconds between edge rollup rebuilds of changed days (run by the worker holding partition 0); 0 disables.", DefaultValueFactory = _ => 300 };
+        var groupInstanceId = ServerOptions.GroupInstanceId();
         var metricsInterval = new Option<double>("--metrics-interval") { Description = "Seconds between metrics log lines (and ingest_progress writes).", DefaultValueFactory = _ => 10 };
         var command = new Command("ingest",
             "Consume flow messages from Kafka, decode (any supported format, detected per message), enrich with workload identities, " +
@@ -38,11 +39,12 @@ internal static class IngestCommand
             "  flowpolicy ingest --brokers kafka:9093 --kafka-property security.protocol=SSL --group flowpolicy-prod --workers 4 --batch-rows 100000\n" +
             "  flowpolicy ingest --topic vpc-flows --format vpc --rollup-interval 60")
         {
-            brokers, topic, clickhouse, database, group, workers, batchRows, batchInterval, inventory, format, properties, rollupInterval, metricsInterval,
+            brokers, topic, clickhouse, database, group, groupInstanceId, workers, batchRows, batchInterval, inventory, format, properties, rollupInterval, metricsInterval,
         };
         command.SetAction(parse =>
         {
-            var kafka = ServerOptions.Kafka(parse.GetValue(brokers)!, parse.GetValue(topic)!, parse.GetValue(group), parse.GetValue(properties));
+            var kafka = ServerOptions.Kafka(parse.GetValue(brokers)!, parse.GetValue(topic)!, parse.GetValue(group), parse.GetValue(properties),
+                parse.GetValue(groupInstanceId));
             var clickhouseOptions = ServerOptions.ClickHouseClient(parse.GetValue(clickhouse)!, parse.GetValue(database)!);
             var inventoryFiles = parse.GetValue(inventory) ?? [];
             foreach (var path in inventoryFiles)

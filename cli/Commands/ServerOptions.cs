@@ -34,9 +34,17 @@ internal static class ServerOptions
 
     public static Option<string> Database() => new("--database") { Description = "ClickHouse database.", DefaultValueFactory = _ => "flowpolicy" };
 
-    public static KafkaOptions Kafka(string brokers, string topic, string? group, string[]? properties)
+    public static Option<string> GroupInstanceId() => new("--group-instance-id")
     {
-        var options = new KafkaOptions { Brokers = brokers, Topic = topic };
+        Description = "Static group membership id (Kafka group.instance.id): a worker restarted with the same id gets its partitions back at once, " +
+                      $"without a rebalance. Default: the pod name (POD_NAME, else HOSTNAME), else the host name. '{KafkaOptions.NoGroupInstanceId}' turns it off; " +
+                      "two processes on one host in one group need ids of their own.",
+    };
+
+    /// <summary>Kafka client options for a consumer of the ingest group; <paramref name="groupInstanceId"/> as given (null: from the pod or host name).</summary>
+    public static KafkaOptions Kafka(string brokers, string topic, string? group, string[]? properties, string? groupInstanceId = KafkaOptions.NoGroupInstanceId)
+    {
+        var options = new KafkaOptions { Brokers = brokers, Topic = topic, GroupInstanceId = KafkaOptions.ResolveGroupInstanceId(groupInstanceId) };
         if (group is not null) options.Group = group;
         try
         {

@@ -66,6 +66,8 @@ internal sealed class ServeConfig
     public string KafkaBrokers { get; set; } = Ingest.Kafka.KafkaOptions.DefaultBrokers;
     public string KafkaTopic { get; set; } = Ingest.Kafka.KafkaOptions.DefaultTopic;
     public string KafkaGroup { get; set; } = Ingest.Kafka.KafkaOptions.DefaultGroup;
+    /// <summary>kafka.group_instance_id: null for the pod or host name, "none" for dynamic membership.</summary>
+    public string? KafkaGroupInstanceId { get; set; }
     public List<string> KafkaProperties { get; } = [];
 
     public string ClickHouseUrl { get; set; } = "http://127.0.0.1:8123/";
@@ -197,6 +199,7 @@ internal sealed class ServeConfig
                             case "brokers": config.KafkaBrokers = reader.String(v, "kafka.brokers"); break;
                             case "topic": config.KafkaTopic = reader.String(v, "kafka.topic"); break;
                             case "group": config.KafkaGroup = reader.String(v, "kafka.group"); break;
+                            case "group_instance_id": config.KafkaGroupInstanceId = reader.String(v, "kafka.group_instance_id"); break;
                             case "properties":
                                 foreach (var (pk, pv) in reader.Map(v, "kafka.properties")) config.KafkaProperties.Add(pk + "=" + reader.String(pv, "kafka.properties." + pk));
                                 break;

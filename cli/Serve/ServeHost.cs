@@ -72,7 +72,8 @@ internal sealed class ServeHost : IAsyncDisposable
         web?.WebHost.UseUrls($"http://{_config.HttpListen}:{_config.HttpPort}");
         if (_config.IngestEnabled)
         {
-            var kafka = ServerOptions.Kafka(_config.KafkaBrokers, _config.KafkaTopic, _config.KafkaGroup, _config.KafkaProperties.ToArray());
+            var kafka = ServerOptions.Kafka(_config.KafkaBrokers, _config.KafkaTopic, _config.KafkaGroup, _config.KafkaProperties.ToArray(),
+                _config.KafkaGroupInstanceId);
             if (_config.Inventory.Count > 0)
             {
                 _inventory = new InventoryWatcher(new InventoryWatcherOptions { Paths = _config.Inventory.ToArray() }, result =>

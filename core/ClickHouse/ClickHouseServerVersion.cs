@@ -37,23 +37,11 @@ public sealed record ClickHouseServerVersion(int Major, int Minor, int Patch, st
     /// <summary>The experimental LowCardinality of 18.x, usable with allow_experimental_low_cardinality_type=1 (verified on 18.16).</summary>
     public bool LowCardinalityNeedsExperimentalSetting => !AtLeast(19, 0);
 
-    /// <summary>Server-side batching of small inserts, setting async_insert (changelog 21.11).</summary>
-    public bool SupportsAsyncInsert => AtLeast(21, 11);
-
     /// <summary>Setting insert_deduplication_token (changelog 22.2).</summary>
     public bool SupportsInsertDeduplicationToken => AtLeast(22, 2);
 
     /// <summary>MergeTree setting non_replicated_deduplication_window (changelog 20.12): retried inserts into non-replicated tables are dropped.</summary>
     public bool SupportsNonReplicatedDeduplication => AtLeast(20, 12);
-
-    /// <summary>Query parameters ({name:Type} with param_name=...; changelog 19.11). Verified: 18.16 answers "Unknown setting param_x".</summary>
-    public bool SupportsQueryParameters => AtLeast(19, 11);
-
-    /// <summary>
-    /// Gzip request bodies (Content-Encoding: gzip). Verified on 18.16; no gate needed, kept for symmetry so
-    /// callers ask one place.
-    /// </summary>
-    public bool SupportsCompressedRequestBody => true;
 
     public override string ToString() => Text;
 }

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages FlowPolicy's tests and local runs use, when they are missing.
 #   clickhouse-server  local ClickHouse started by tests/demo on a private data dir (never the system service)
-#   librdkafka1        native Kafka client loaded by Confluent.Kafka
 #   graphviz           SVG service maps;  kcat: Kafka debugging;  chromium: HTML report checks
 #   zookeeper          the jar the replicated-cluster test runs as a private ZooKeeper (not the zookeeperd service)
 set -euo pipefail
 # The policy validation tests' schemas (npm, cached); a failure here is reported by those tests too.
 "$(dirname "${BASH_SOURCE[0]}")/install-policy-schemas.sh" >/dev/null || echo "install-deps: policy schemas not installed (see above)" >&2
-packages=(clickhouse-server clickhouse-client librdkafka1 graphviz kcat chromium zookeeper)
+# chDB (the current ClickHouse engine, in process) for the [Trait("server", "current")] tests: from npm, cached.
+"$(dirname "${BASH_SOURCE[0]}")/install-chdb.sh"
+packages=(clickhouse-server clickhouse-client graphviz kcat chromium zookeeper)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,7 +6,8 @@ using System.Runtime.Intrinsics.X86;
 namespace FlowPolicy.Ingest.Files;
 
 /// <summary>
-/// CRC-32 as gzip uses it (ISO-HDLC, reflected polynomial 0xEDB88320). System.IO.Hashing is not in our package set.
+/// CRC-32 as gzip uses it (ISO-HDLC, reflected polynomial 0xEDB88320). Kept over System.IO.Hashing.Crc32, which was
+/// not at least as fast in the same-run benchmark (benchmarks/README.md, GzipChecksum).
 /// On x86 with PCLMULQDQ, 16-byte blocks are folded with carry-less multiplies (Intel's "Fast CRC Computation for
 /// Generic Polynomials Using PCLMULQDQ", the constants zlib and Chromium use); the rest goes through slicing-by-8.
 /// </summary>

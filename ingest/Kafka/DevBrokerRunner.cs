@@ -43,7 +43,7 @@ public sealed class DevBrokerRunner
             await _output.WriteLineAsync(cluster.BootstrapServers).ConfigureAwait(false);
             await _output.WriteLineAsync(
                 $"""
-                Kafka mock cluster up: {cluster.Brokers} broker(s) on {cluster.BootstrapServers} (librdkafka {KafkaNativeLibrary.Version} mock); {topics}.
+                Kafka mock cluster up: {cluster.Brokers} broker(s) on {cluster.BootstrapServers} (librdkafka {LibrdkafkaBinding.Version} mock); {topics}.
                   list topics:  kcat -b {cluster.BootstrapServers} -L
                   send flows:   flowpolicy produce --brokers {cluster.BootstrapServers} --topic {KafkaOptions.DefaultTopic} FILES...
                 Development only: data lives in memory, each partition keeps only about 5 MB (older messages are dropped silently), no security. Ctrl+C stops it.

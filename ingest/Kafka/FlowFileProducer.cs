@@ -89,7 +89,6 @@ public sealed class FlowFileProducer
         {
             throw new ArgumentException(error, nameof(paths));
         }
-        KafkaNativeLibrary.EnsureLoaded();
         using var producer = new ProducerBuilder<byte[], byte[]>(_kafka.ToProducerConfig())
             .SetErrorHandler((_, e) => { if (e.IsFatal) { LogError($"Kafka: {e.Reason}"); } })
             .SetLogHandler((_, _) => { }) // librdkafka's own chatter; errors arrive through the handlers

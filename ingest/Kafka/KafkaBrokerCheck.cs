@@ -13,7 +13,6 @@ public static class KafkaBrokerCheck
     public static string? Problem(KafkaOptions options, TimeSpan timeout)
     {
         ArgumentNullException.ThrowIfNull(options);
-        KafkaNativeLibrary.EnsureLoaded();
         string? lastError = null;
         using var admin = new AdminClientBuilder(options.ToAdminClientConfig())
             // The error callback says why (connection refused, SSL handshake, SASL): more use than "timed out".

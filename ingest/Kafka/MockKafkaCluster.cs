@@ -39,7 +39,7 @@ public sealed class MockKafkaClusterOptions
 /// <summary>
 /// A Kafka-protocol cluster on 127.0.0.1 hosted by librdkafka's built-in mock (<c>test.mock.num.brokers</c>), for
 /// development and tests without a real broker. Any Kafka client in any process (kcat, Confluent.Kafka) can connect
-/// to <see cref="BootstrapServers"/>. Limits of librdkafka 2.0.2's mock, all measured (docs/kafka.md): ports are
+/// to <see cref="BootstrapServers"/>. Limits of librdkafka 2.16's mock, all measured (docs/kafka.md): ports are
 /// random (no way to fix them), a topic created on first use gets 4 partitions, CreateTopics requests time out
 /// (use <see cref="CreateTopic"/>), and each partition keeps only about 5 MB: older messages are dropped silently.
 /// </summary>
@@ -73,7 +73,6 @@ public sealed class MockKafkaCluster : IDisposable
         {
             throw new ArgumentException(error, nameof(options));
         }
-        KafkaNativeLibrary.EnsureLoaded();
         var cluster = new MockKafkaCluster(RdKafkaMock.CreateMockHost(options.Brokers), options.Brokers);
         try
         {

@@ -32,17 +32,22 @@ public sealed class BatchInserter
     /// INSERT's latency. <paramref name="lastPartition"/> and <paramref name="last"/> name the batch's last row.
     /// </summary>
     public Task<long> InsertAsync(string table, IReadOnlyList<string> columns, RowBinaryWriter rows, string topic, IReadOnlyList<int> partitions,
-        int lastPartition, RecordPosition last, string partitionFilter, CancellationToken cancellationToken) =>
-        InsertAsync(table, columns, rows.CopyToAsync, rows.RowCount, topic, partitions, lastPartition, last, partitionFilter, cancellationToken);
+        int lastPartition, RecordPosition last, string partitionFilter, CancellationToken cancellationToken, string? deduplicationToken = null) =>
+        InsertAsync(table, columns, rows.CopyToAsync, rows.RowCount, topic, partitions, lastPartition, last, partitionFilter, cancellationToken, deduplicationToken);
 
     /// <summary>
     /// The same with the body written by <paramref name="writeBody"/> (<paramref name="rowCount"/> rows; called again
-    /// for each attempt): lets the flows batch go out in the table's sort order.
+    /// for each attempt): lets the flows batch go out in the table's sort order. <paramref name="deduplicationToken"/>
+    /// (<see cref="BatchDeduplicationToken"/>) goes with every attempt as insert_deduplication_token where the server has
+    /// it (22.2+): a resent batch is then dropped by the server even when the landed check could not run (18.16 relies on it alone).
     /// </summary>
     public async Task<long> InsertAsync(string table, IReadOnlyList<string> columns, Func<Stream, CancellationToken, ValueTask> writeBody, int rowCount,
-        string topic, IReadOnlyList<int> partitions, int lastPartition, RecordPosition last, string partitionFilter, CancellationToken cancellationToken)
+        string topic, IReadOnlyList<int> partitions, int lastPartition, RecordPosition last, string partitionFilter, CancellationToken cancellationToken,
+        string? deduplicationToken = null)
     {
         var backoff = _options.RetryInitialBackoff;
+        bool withToken = deduplicationToken is not null
+            && (await _client.GetServerVersionAsync(cancellationToken).ConfigureAwait(false)).SupportsInsertDeduplicationToken;
         for (int attempt = 1; ; attempt++)
         {
             var queryId = IngestQueries.QueryIdPrefix(topic, partitions) + Guid.NewGuid().ToString("N");
@@ -51,7 +56,10 @@ public sealed class BatchInserter
             bool ambiguous;
             try
             {
-                await _client.InsertRowBinaryAsync(table, columns, writeBody, cancellationToken, [new("query_id", queryId)]).ConfigureAwait(false);
+                KeyValuePair<string, string>[] settings = withToken
+                    ? [new("query_id", queryId), new("insert_deduplication_token", deduplicationToken!)]
+                    : [new("query_id", queryId)];
+                await _client.InsertRowBinaryAsync(table, columns, writeBody, cancellationToken, settings).ConfigureAwait(false);
                 var millis = clock.ElapsedMilliseconds;
                 _metrics.RecordInsert(millis);
                 if (attempt > 1)

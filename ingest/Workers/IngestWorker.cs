@@ -66,7 +66,6 @@ public sealed class IngestWorker
     /// <summary>Consumes until <paramref name="stop"/> is cancelled, then flushes every batch, commits and leaves the group.</summary>
     public async Task RunAsync(CancellationToken stop)
     {
-        KafkaNativeLibrary.EnsureLoaded();
         _lanes = new IngestLane[_options.Lanes];
         for (int i = 0; i < _lanes.Length; i++)
             _lanes[i] = new IngestLane(i, _kafka.Topic, _options, _inserter, Metrics, _log, _inventory,
@@ -152,6 +151,14 @@ public sealed class IngestWorker
                 try
                 {
                     result = consumer.Consume(100);
+                }
+                catch (ConsumeException e) when (e.Error.IsFatal)
+                {
+                    // Fatal: the client is unusable. FencedInstanceId means another live consumer has our group.instance.id.
+                    throw new InvalidOperationException(e.Error.Code == ErrorCode.FencedInstanceId
+                        ? $"Kafka fenced this worker: another consumer in group {_kafka.Group} uses group.instance.id {_kafka.GroupInstanceId}. " +
+                          "Give each ingest process its own --group-instance-id (or kafka.group_instance_id), or 'none'."
+                        : $"Kafka: {e.Error.Reason}", e);
                 }
                 catch (ConsumeException e)
                 {

@@ -136,6 +136,23 @@ public sealed class LaneBatch : IDisposable
 }
 
 /// <summary>
+/// The insert_deduplication_token of one table's INSERT of a batch: the table, the topic, the UTC day and, per Kafka
+/// partition in order, the first and last record positions. The same records batched the same way give the same
+/// token, so a batch resent after a crash (an INSERT that may have landed) is dropped by the server, never stored twice.
+/// </summary>
+public static class BatchDeduplicationToken
+{
+    public static string For(string table, string topic, int day, IReadOnlyDictionary<int, PartitionSpan> spans)
+    {
+        var text = new System.Text.StringBuilder(64);
+        text.Append(table).Append('/').Append(topic).Append('/').Append(day);
+        foreach (var (partition, span) in spans.OrderBy(s => s.Key))
+            text.Append('/').Append(partition).Append(':').Append(span.First).Append('-').Append(span.Last);
+        return text.ToString();
+    }
+}
+
+/// <summary>
 /// The positions of one Kafka partition inside a <see cref="LaneBatch"/>: contiguous from <see cref="First"/> to
 /// <see cref="Last"/> among the records not already stored. <see cref="CompleteThrough"/> is the last offset whose
 /// records are all in this batch or earlier ones (the Kafka commit hint is the offset after it).

@@ -34,7 +34,8 @@ public sealed class FlowRowWriter
 
     /// <summary>The flows columns this writer fills, for <c>InsertRowBinaryAsync(FlowTables.Flows, Columns, ...)</c>.</summary>
     public static IReadOnlyList<string> Columns { get; } =
-        FlowTables.FlowsTable(ClickHouseServerVersion.Parse("18.16.1")).Columns.Select(c => c.Name).ToArray();
+        FlowTables.FlowsTable(ClickHouseServerVersion.Parse("18.16.1")).Columns.Select(c => c.Name)
+            .Where(name => name != FlowTables.StoredAt).ToArray(); // the server's clock fills inserted_at
 
     public RowBinaryWriter Buffer => _writer;
 

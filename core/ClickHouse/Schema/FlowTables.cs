@@ -37,6 +37,24 @@ public static class FlowTables
     public const string EndpointKindEnum = "Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4)";
     private const string Time = "DateTime('UTC')";
 
+    /// <summary>
+    /// Schema v4: when the row was stored (the server's clock at insert; writers leave it out). Retention counts from
+    /// it, not from the flow's own time: a backfill of flows older than the retention is kept for the retention after it
+    /// was stored, where a TTL on <c>start</c> deleted it right after the insert (docs/clickhouse.md "Retention").
+    /// </summary>
+    public const string StoredAt = "inserted_at";
+
+    /// <summary>
+    /// How many recent inserts a plain MergeTree remembers to drop a repeat (same insert_deduplication_token, or the same
+    /// data): an ingest batch resent after a crash is not stored twice. Ingest tables only, where the server has it (20.12+).
+    /// </summary>
+    public const int DeduplicationWindow = 1000;
+    public const string DeduplicationSetting = "non_replicated_deduplication_window";
+
+    private static string Deduplicated(ClickHouseServerVersion version, string engine) =>
+        version.SupportsNonReplicatedDeduplication ? $"{engine}\nSETTINGS {DeduplicationSetting} = {DeduplicationWindow}" : engine;
+    private static readonly ColumnDefinition StoredAtColumn = new(StoredAt, Time + " DEFAULT now()");
+
     /// <summary>LowCardinality(String) where the server supports it as a normal type, else String (same RowBinary bytes).</summary>
     public static string RepeatedString(ClickHouseServerVersion version) =>
         version.SupportsLowCardinality ? "LowCardinality(String)" : "String";
@@ -77,11 +95,12 @@ public static class FlowTables
             // Schema v2: 1 when the row is the server's half of a connection (already flipped to client -> server):
             // it adds bytes and packets to its edge but is not a flow of its own (as EdgeAggregator counts).
             new("is_reply", "UInt8"),
+            StoredAtColumn,
         ],
         // Per-service questions ("who talks to ns/workload:port") read a narrow key range (FlowRowWriter.CopySortedToAsync
         // sends ingest batches in this order: change both together); one partition per UTC day
         // keeps inserts of a batch inside one part and lets retention drop whole days.
-        "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`start`)\nORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `start`)");
+        Deduplicated(version, "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`start`)\nORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `start`)"));
     }
 
     private static IEnumerable<ColumnDefinition> EndpointColumns(string side, string lc) =>
@@ -112,7 +131,7 @@ public static class FlowTables
             new("kafka_index", "UInt32"),
             new("line", "UInt64"),
         ],
-        "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`received`)\nORDER BY (`kafka_topic`, `kafka_partition`, `kafka_offset`)");
+        Deduplicated(version, "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`received`)\nORDER BY (`kafka_topic`, `kafka_partition`, `kafka_offset`)"));
     }
 
     /// <summary>One row per committed batch per worker and partition: throughput, lag and insert latency over time.</summary>
@@ -166,6 +185,7 @@ public static class FlowTables
             new("src_label_values", "Array(String)"),
             new("dst_label_keys", "Array(String)"),
             new("dst_label_values", "Array(String)"),
+            StoredAtColumn,
         ],
         "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`window_start`)\nORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `protocol`, `src_namespace`, `src_workload`, `src_addr`, `dst_addr`, `window_start`)");
     }

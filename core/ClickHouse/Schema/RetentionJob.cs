@@ -4,8 +4,11 @@ namespace FlowPolicy.Core.ClickHouse.Schema;
 
 /// <summary>
 /// Retention without TTL (ClickHouse before 19.6, e.g. 18.16): drops whole partitions whose every row is older
-/// than the table's retention. Harmless where TTL also runs. Tables are partitioned by UTC day (yyyyMMdd) except
-/// ingest_progress and job_runs (yyyyMM).
+/// than the table's retention and that were stored longer ago than the retention, so a backfill of old flows is kept
+/// for the retention after it arrived, as the TTL on inserted_at keeps it on newer servers. "Stored" is the newest
+/// <c>modification_time</c> of the partition's active parts (the insert, or a later merge: never earlier than the
+/// insert). Harmless where TTL also runs. Tables are partitioned by UTC day (yyyyMMdd) except ingest_progress and
+/// job_runs (yyyyMM).
 /// </summary>
 public static class RetentionJob
 {
@@ -30,12 +33,14 @@ public static class RetentionJob
             if (days is null) continue;
             var cutoff = nowUtc.AddDays(-days.Value);
             var partitions = await client.QueryTsvAsync(
-                $"SELECT DISTINCT partition FROM system.parts WHERE database = {ClickHouseSql.QuoteString(client.Database)} " +
-                $"AND table = {ClickHouseSql.QuoteString(table)} AND active", cancellationToken).ConfigureAwait(false);
+                $"SELECT partition, toUnixTimestamp(max(modification_time)) FROM system.parts WHERE database = {ClickHouseSql.QuoteString(client.Database)} " +
+                $"AND table = {ClickHouseSql.QuoteString(table)} AND active GROUP BY partition", cancellationToken).ConfigureAwait(false);
             foreach (var row in partitions)
             {
                 var id = row[0];
                 if (!PartitionEnd(id, out var end) || end > cutoff) continue;
+                var stored = DateTime.UnixEpoch.AddSeconds(long.Parse(row[1], CultureInfo.InvariantCulture));
+                if (stored > cutoff) continue; // a backfill: kept for the retention after it was stored
                 await client.ExecuteAsync(
                     $"ALTER TABLE {ClickHouseSql.QuoteIdentifier(client.Database, table)} DROP PARTITION {ClickHouseSql.FormatNumber(long.Parse(id, CultureInfo.InvariantCulture))}",
                     cancellationToken).ConfigureAwait(false);

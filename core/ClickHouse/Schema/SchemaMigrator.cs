@@ -63,8 +63,10 @@ public static class SchemaMigrator
 {
     /// <summary>The schema version this code produces. Bump it when a step is added.</summary>
     /// <remarks>2: flows.kafka_index, flows.is_reply, flows_dead_letter.line; edge rollup label columns; sli_windows and sli_drift.
-    /// 3: job_runs (the scheduler's record of job windows).</remarks>
-    public const int CurrentVersion = 3;
+    /// 3: job_runs (the scheduler's record of job windows).
+    /// 4: flows.inserted_at and the edge rollups' inserted_at; retention (TTL) counted from when a row was stored;
+    /// non_replicated_deduplication_window on flows and flows_dead_letter (20.12+).</remarks>
+    public const int CurrentVersion = 4;
 
     public static async Task<MigrationReport> MigrateAsync(ClickHouseHttpClient client, SchemaOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -126,6 +128,15 @@ public static class SchemaMigrator
                 await AddMissingColumnsAsync(client, table, snapshot, onCluster, applied, skipped, cancellationToken).ConfigureAwait(false);
             }
 
+            if (engineFull.Length > 0 && table.EngineClause.Contains(FlowTables.DeduplicationSetting, StringComparison.Ordinal)
+                && !engineFull.Contains(FlowTables.DeduplicationSetting, StringComparison.Ordinal))
+            {
+                await client.ExecuteAsync(
+                    $"ALTER TABLE {ClickHouseSql.QuoteIdentifier(db, name)}{ClusterSchema.OnCluster(onCluster)} MODIFY SETTING {FlowTables.DeduplicationSetting} = {FlowTables.DeduplicationWindow}",
+                    cancellationToken).ConfigureAwait(false);
+                applied.Add($"{name}: {FlowTables.DeduplicationSetting} {FlowTables.DeduplicationWindow}");
+            }
+
             if (ttlColumn is null || retention is null) continue;
             var ttlStep = $"{name}: retention {retention} days";
             if (!version.SupportsTtl)
@@ -133,9 +144,10 @@ public static class SchemaMigrator
                 skipped.Add($"{ttlStep}: ClickHouse {version} has no TTL (needs 19.6); expire with {nameof(RetentionJob)}.{nameof(RetentionJob.DropExpiredPartitionsAsync)}");
                 continue;
             }
-            // Newer servers show TTL normalised as "TTL <column> + toIntervalDay(N)" in engine_full.
-            var expected = $"toIntervalDay({retention})";
-            if (engineFull.Contains("TTL ", StringComparison.Ordinal) && engineFull.Contains(expected, StringComparison.Ordinal))
+            // Newer servers show TTL normalised as "TTL <column> + toIntervalDay(N)" in engine_full. A TTL on another
+            // column (before schema 4: the row's own time) is replaced.
+            var expected = $"TTL {ttlColumn} + toIntervalDay({retention})";
+            if (engineFull.Contains(expected, StringComparison.Ordinal))
             {
                 skipped.Add($"{ttlStep}: in place");
                 continue;
@@ -167,14 +179,16 @@ public static class SchemaMigrator
         var tables = new (TableDefinition Table, string? TtlColumn, int? RetentionDays)[]
         {
             (FlowTables.MigrationsTable(), null, null),
-            (FlowTables.FlowsTable(version), "start", options.FlowsRetentionDays),
+            // Every TTL counts from when the row was stored (a backfill of old flows is not deleted on arrival):
+            // inserted_at where the row's own time is the data's, else a column that already holds the storing time.
+            (FlowTables.FlowsTable(version), FlowTables.StoredAt, options.FlowsRetentionDays),
             (FlowTables.DeadLetterTable(version), "received", options.DeadLetterRetentionDays),
             (FlowTables.IngestProgressTable(version), "time", options.IngestProgressRetentionDays),
-            (FlowTables.EdgesTable(FlowTables.EdgesHourly, version), "window_start", options.HourlyEdgesRetentionDays),
-            (FlowTables.EdgesTable(FlowTables.EdgesDaily, version), "window_start", options.DailyEdgesRetentionDays),
-            (FlowTables.SliWindowsTable(version), "window_start", options.SliRetentionDays),
-            (FlowTables.SliDriftTable(version), "window_start", options.SliRetentionDays),
-            (FlowTables.JobRunsTable(version), "window_end", options.JobRunsRetentionDays),
+            (FlowTables.EdgesTable(FlowTables.EdgesHourly, version), FlowTables.StoredAt, options.HourlyEdgesRetentionDays),
+            (FlowTables.EdgesTable(FlowTables.EdgesDaily, version), FlowTables.StoredAt, options.DailyEdgesRetentionDays),
+            (FlowTables.SliWindowsTable(version), "analyzed_at", options.SliRetentionDays),
+            (FlowTables.SliDriftTable(version), "analyzed_at", options.SliRetentionDays),
+            (FlowTables.JobRunsTable(version), "finished", options.JobRunsRetentionDays),
         };
         var work = new List<(TableDefinition Table, string? TtlColumn, int? RetentionDays)>();
         foreach (var (plain, ttlColumn, retention) in tables)

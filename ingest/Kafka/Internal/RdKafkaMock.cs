@@ -4,15 +4,17 @@ using Microsoft.Win32.SafeHandles;
 namespace FlowPolicy.Ingest.Kafka.Internal;
 
 /// <summary>
-/// The few librdkafka C calls the mock cluster needs that Confluent.Kafka 1.9.3 does not expose: creating a topic
+/// The few librdkafka C calls the mock cluster needs that Confluent.Kafka does not expose: creating a topic
 /// with a chosen partition count (the mock answers CreateTopics with nothing, and auto-creates with a fixed 4) and
 /// reading the mock's bootstrap list. Signatures from rdkafka.h / rdkafka_mock.h (stable since librdkafka 1.3).
 /// </summary>
 internal static class RdKafkaMock
 {
-    private const string Lib = KafkaNativeLibrary.SharedObjectName;
+    private const string Lib = LibrdkafkaBinding.Name;
     private const int ProducerType = 0; // RD_KAFKA_PRODUCER
     private const int ConfOk = 0;       // RD_KAFKA_CONF_OK
+
+    static RdKafkaMock() => LibrdkafkaBinding.Register(typeof(RdKafkaMock).Assembly);
 
     [DllImport(Lib)]
     private static extern IntPtr rd_kafka_conf_new();

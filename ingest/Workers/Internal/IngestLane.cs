@@ -317,7 +317,8 @@ internal sealed class IngestLane
             {
                 var (p, position) = batch.LastDeadLetter!.Value;
                 millis += await _inserter.InsertAsync(FlowTables.DeadLetters, LaneBatch.DeadLetterColumns, batch.DeadLetters, _topic, partitions,
-                    p, position, IngestQueries.DeadLetterTimeFilter(batch.DeadLetterTime), token).ConfigureAwait(false);
+                    p, position, IngestQueries.DeadLetterTimeFilter(batch.DeadLetterTime), token,
+                    BatchDeduplicationToken.For(FlowTables.DeadLetters, _topic, batch.Day, batch.Spans)).ConfigureAwait(false);
                 batch.DeadLettersStored = true;
                 Interlocked.Add(ref _metrics.DeadLettersField, batch.DeadLetterRows);
             }
@@ -325,7 +326,8 @@ internal sealed class IngestLane
             {
                 var (p, position) = batch.LastFlow!.Value;
                 millis += await _inserter.InsertAsync(FlowTables.Flows, FlowRowWriter.Columns, batch.WriteFlowsAsync, batch.FlowRows, _topic, partitions,
-                    p, position, IngestQueries.FlowsDayFilter(batch.Day), token).ConfigureAwait(false);
+                    p, position, IngestQueries.FlowsDayFilter(batch.Day), token,
+                    BatchDeduplicationToken.For(FlowTables.Flows, _topic, batch.Day, batch.Spans)).ConfigureAwait(false);
                 Interlocked.Add(ref _metrics.FlowRowsField, batch.FlowRows);
             }
         }

@@ -13,6 +13,7 @@ using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Ingest.Files;
 using FlowPolicy.Ingest.Formats;
 using FlowPolicy.IntegrationTests.Infrastructure;
+using FlowPolicy.IntegrationTests.Infrastructure.Chdb;
 
 namespace FlowPolicy.IntegrationTests.Analytics;
 
@@ -20,7 +21,8 @@ namespace FlowPolicy.IntegrationTests.Analytics;
 /// The same flows through the embedded path (files -> FileEdgeSource) and through ClickHouse (enrich + direction as
 /// ingest does, FlowRowWriter rows, rollup rebuild, ClickHouseEdgeSource) give identical edges and identical slis.json.
 /// </summary>
-public sealed class EdgeSourceParityTests(ClickHouseServerFixture server) : ClickHouseTest(server), IDisposable
+public abstract class EdgeSourceParityTests<TServer>(TServer server) : ClickHouseTest<TServer>(server), IDisposable
+    where TServer : IClickHouseTestServer
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "flowpolicy-parity-" + Guid.NewGuid().ToString("N"));
 
@@ -153,3 +155,12 @@ public sealed class EdgeSourceParityTests(ClickHouseServerFixture server) : Clic
         }
     }
 }
+
+/// <summary>On the private ClickHouse 18.16 server.</summary>
+[Collection(ClickHouseCollection.Name)]
+public sealed class EdgeSourceParityTests(ClickHouseServerFixture server) : EdgeSourceParityTests<ClickHouseServerFixture>(server);
+
+/// <summary>On the current engine (chDB in process).</summary>
+[Collection(CurrentClickHouseCollection.Name)]
+[Trait("server", "current")]
+public sealed class EdgeSourceParityTestsOnCurrentServer(ChdbServerFixture server) : EdgeSourceParityTests<ChdbServerFixture>(server);

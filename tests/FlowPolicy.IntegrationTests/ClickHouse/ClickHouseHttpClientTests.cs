@@ -33,52 +33,6 @@ public sealed class ClickHouseHttpClientTests(ClickHouseServerFixture server, IT
     }
 
     [Fact]
-    public async Task Version_is_detected_and_gates_match_what_18_16_supports()
-    {
-        var version = await Db.GetServerVersionAsync();
-        Assert.Equal(Server.Version, version);
-        if (version.Major == 18)
-        {
-            Assert.False(version.SupportsTtl);
-            Assert.False(version.SupportsLowCardinality);
-            Assert.True(version.LowCardinalityNeedsExperimentalSetting);
-            Assert.False(version.SupportsAsyncInsert);
-            Assert.False(version.SupportsInsertDeduplicationToken);
-            Assert.False(version.SupportsQueryParameters);
-        }
-    }
-
-    [Fact]
-    public async Task Gates_that_say_unsupported_are_refused_by_the_server()
-    {
-        var version = await Db.GetServerVersionAsync();
-        if (!version.SupportsTtl)
-        {
-            var error = await Assert.ThrowsAsync<ClickHouseServerException>(() => Db.ExecuteAsync(
-                "CREATE TABLE ttl (d DateTime) ENGINE = MergeTree PARTITION BY toYYYYMMDD(d) ORDER BY d TTL d + INTERVAL 1 DAY"));
-            Assert.Equal(ClickHouseServerException.SyntaxError, error.Code);
-        }
-        if (version.LowCardinalityNeedsExperimentalSetting)
-        {
-            var error = await Assert.ThrowsAsync<ClickHouseServerException>(() => Db.ExecuteAsync(
-                "CREATE TABLE lc (s LowCardinality(String)) ENGINE = MergeTree ORDER BY s"));
-            Assert.Equal(44, error.Code);
-        }
-        if (!version.SupportsQueryParameters)
-        {
-            var error = await Assert.ThrowsAsync<ClickHouseServerException>(() => Db.ExecuteAsync(
-                "SELECT {x:UInt8}", settings: [new("param_x", "1")]));
-            Assert.Equal(115, error.Code);
-        }
-        if (!version.SupportsInsertDeduplicationToken)
-        {
-            var error = await Assert.ThrowsAsync<ClickHouseServerException>(() => Db.ExecuteAsync(
-                "SELECT 1", settings: [new("insert_deduplication_token", "x")]));
-            Assert.Equal(115, error.Code);
-        }
-    }
-
-    [Fact]
     public async Task Server_errors_carry_code_and_message_without_decoration()
     {
         var error = await Assert.ThrowsAsync<ClickHouseServerException>(() => Db.QueryTsvAsync("SELECT * FROM no_such_table"));

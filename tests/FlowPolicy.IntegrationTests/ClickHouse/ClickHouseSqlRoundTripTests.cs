@@ -1,11 +1,13 @@
 using System.Text;
 using FlowPolicy.Core.ClickHouse;
 using FlowPolicy.IntegrationTests.Infrastructure;
+using FlowPolicy.IntegrationTests.Infrastructure.Chdb;
 
 namespace FlowPolicy.IntegrationTests.ClickHouse;
 
 /// <summary>Literals and identifiers built by ClickHouseSql, executed on the real server, read back byte for byte.</summary>
-public sealed class ClickHouseSqlRoundTripTests(ClickHouseServerFixture server) : ClickHouseTest(server)
+public abstract class ClickHouseSqlRoundTripTests<TServer>(TServer server) : ClickHouseTest<TServer>(server)
+    where TServer : IClickHouseTestServer
 {
     public static TheoryData<string> NastyStrings() => new()
     {
@@ -88,3 +90,12 @@ public sealed class ClickHouseSqlRoundTripTests(ClickHouseServerFixture server) 
             $"SELECT {ClickHouseSql.FormatNumber(double.NaN)}, {ClickHouseSql.FormatNumber(double.PositiveInfinity)}, {ClickHouseSql.FormatNumber(double.NegativeInfinity)}"))[0]));
     }
 }
+
+/// <summary>On the private ClickHouse 18.16 server.</summary>
+[Collection(ClickHouseCollection.Name)]
+public sealed class ClickHouseSqlRoundTripTests(ClickHouseServerFixture server) : ClickHouseSqlRoundTripTests<ClickHouseServerFixture>(server);
+
+/// <summary>On the current engine (chDB in process).</summary>
+[Collection(CurrentClickHouseCollection.Name)]
+[Trait("server", "current")]
+public sealed class ClickHouseSqlRoundTripTestsOnCurrentServer(ChdbServerFixture server) : ClickHouseSqlRoundTripTests<ChdbServerFixture>(server);

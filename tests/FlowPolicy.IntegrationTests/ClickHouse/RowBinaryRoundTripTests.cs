@@ -2,6 +2,7 @@ using FlowPolicy.Core.ClickHouse;
 using FlowPolicy.Core.ClickHouse.RowBinary;
 using FlowPolicy.Core.Net;
 using FlowPolicy.IntegrationTests.Infrastructure;
+using FlowPolicy.IntegrationTests.Infrastructure.Chdb;
 
 namespace FlowPolicy.IntegrationTests.ClickHouse;
 
@@ -9,7 +10,8 @@ namespace FlowPolicy.IntegrationTests.ClickHouse;
 /// Every column type the writer supports: insert values with RowBinary, select them back, compare with what the
 /// server prints. One row per case; <c>expected</c> is the TabSeparated text of <c>SELECT {read}</c>.
 /// </summary>
-public sealed class RowBinaryRoundTripTests(ClickHouseServerFixture server) : ClickHouseTest(server)
+public abstract class RowBinaryRoundTripTests<TServer>(TServer server) : ClickHouseTest<TServer>(server)
+    where TServer : IClickHouseTestServer
 {
     public sealed record Case(string Name, string Type, Action<RowBinaryWriter> Write, string Expected, string Read = "v", bool NeedsLowCardinalitySetting = false)
     {
@@ -90,9 +92,7 @@ public sealed class RowBinaryRoundTripTests(ClickHouseServerFixture server) : Cl
         Assert.True(rows.Length > 4 * RowBinaryWriter.ChunkSize);
         await Db.InsertRowBinaryAsync("t", ["id", "s"], rows);
 
-        var options = Server.Server.ClientOptions(Db.Database);
-        options.CompressInserts = false;
-        using var plain = new ClickHouseHttpClient(options);
+        using var plain = Server.NewClient(Db.Database, compressInserts: false);
         await plain.InsertRowBinaryAsync("t", ["id", "s"], rows);
 
         var result = await Db.QueryTsvAsync("SELECT count(), uniqExact(id), sum(length(s)) FROM t");
@@ -100,3 +100,12 @@ public sealed class RowBinaryRoundTripTests(ClickHouseServerFixture server) : Cl
         Assert.Equal(["100000", "50000", expectedLength.ToString()], result[0]);
     }
 }
+
+/// <summary>On the private ClickHouse 18.16 server.</summary>
+[Collection(ClickHouseCollection.Name)]
+public sealed class RowBinaryRoundTripTests(ClickHouseServerFixture server) : RowBinaryRoundTripTests<ClickHouseServerFixture>(server);
+
+/// <summary>On the current engine (chDB in process).</summary>
+[Collection(CurrentClickHouseCollection.Name)]
+[Trait("server", "current")]
+public sealed class RowBinaryRoundTripTestsOnCurrentServer(ChdbServerFixture server) : RowBinaryRoundTripTests<ChdbServerFixture>(server);

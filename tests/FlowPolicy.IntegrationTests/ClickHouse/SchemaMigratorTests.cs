@@ -5,10 +5,12 @@ using FlowPolicy.Core.ClickHouse.Schema;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.IntegrationTests.Infrastructure;
+using FlowPolicy.IntegrationTests.Infrastructure.Chdb;
 
 namespace FlowPolicy.IntegrationTests.ClickHouse;
 
-public sealed class SchemaMigratorTests(ClickHouseServerFixture server, ITestOutputHelper output) : ClickHouseTest(server)
+public abstract class SchemaMigratorTests<TServer>(TServer server, ITestOutputHelper output) : ClickHouseTest<TServer>(server)
+    where TServer : IClickHouseTestServer
 {
     private static readonly string[] AllTables =
         [FlowTables.Migrations, FlowTables.Flows, FlowTables.DeadLetters, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily,
@@ -45,7 +47,14 @@ public sealed class SchemaMigratorTests(ClickHouseServerFixture server, ITestOut
         if (Server.Version.SupportsTtl)
         {
             Assert.Contains("flows: retention 7 days", report.Applied);
-            Assert.Contains("toIntervalDay(7)", engine);
+            Assert.Contains($"TTL {FlowTables.StoredAt} + toIntervalDay(7)", engine);
+            Assert.Empty((await SchemaMigrator.MigrateAsync(Db, new SchemaOptions { FlowsRetentionDays = 7 })).Applied);
+
+            // A schema 3 table kept its TTL on the flow's own time: the migration moves it to inserted_at, once.
+            await Db.ExecuteAsync("ALTER TABLE flows MODIFY TTL `start` + toIntervalDay(7)");
+            Assert.Equal(["flows: retention 7 days"], (await SchemaMigrator.MigrateAsync(Db, new SchemaOptions { FlowsRetentionDays = 7 })).Applied);
+            Assert.Contains($"TTL {FlowTables.StoredAt} + toIntervalDay(7)",
+                await Db.QueryScalarAsync($"SELECT engine_full FROM system.tables WHERE database = {ClickHouseSql.QuoteString(Db.Database)} AND name = 'flows'"));
             Assert.Empty((await SchemaMigrator.MigrateAsync(Db, new SchemaOptions { FlowsRetentionDays = 7 })).Applied);
         }
         else
@@ -91,7 +100,7 @@ public sealed class SchemaMigratorTests(ClickHouseServerFixture server, ITestOut
 
         // Columns now in the order the writer uses, and the old row kept with defaults for new columns.
         var columns = await Db.QueryTsvAsync($"SELECT name FROM system.columns WHERE database = {ClickHouseSql.QuoteString(Db.Database)} AND table = 'flows'");
-        Assert.Equal(FlowRowWriter.Columns, columns.Select(r => r[0]));
+        Assert.Equal(FlowRowWriter.Columns.Append(FlowTables.StoredAt), columns.Select(r => r[0]));
         Assert.Equal(["shop", "cart", "1000", "0", ""], (await Db.QueryTsvAsync("SELECT dst_namespace, dst_workload, bytes, kafka_offset, format FROM flows"))[0]);
 
         // The upgraded table takes inserts from the current writer.
@@ -150,9 +159,9 @@ public sealed class SchemaMigratorTests(ClickHouseServerFixture server, ITestOut
 
         var upgrade = await SchemaMigrator.MigrateAsync(Db);
         Assert.Equal(2, upgrade.PreviousSchemaVersion);
-        Assert.Equal(3, upgrade.SchemaVersion);
+        Assert.Equal(SchemaMigrator.CurrentVersion, upgrade.SchemaVersion);
         Assert.Equal([$"create table {FlowTables.JobRuns}"], upgrade.Applied.Where(a => !a.Contains("retention", StringComparison.Ordinal)));
-        await Db.ExecuteAsync($"INSERT INTO {FlowTables.JobRuns} (job, window_start, window_end, status, attempt) VALUES ('analyze', now() - 3600, now(), 'succeeded', 1)");
+        await Db.ExecuteAsync($"INSERT INTO {FlowTables.JobRuns} (job, window_start, window_end, status, attempt, finished) VALUES ('analyze', now() - 3600, now(), 'succeeded', 1, now())");
         Assert.Equal("succeeded", await Db.QueryScalarAsync($"SELECT toString(status) FROM {FlowTables.JobRuns}"));
 
         var again = await SchemaMigrator.MigrateAsync(Db);
@@ -192,25 +201,68 @@ public sealed class SchemaMigratorTests(ClickHouseServerFixture server, ITestOut
     }
 
     [Fact]
-    public async Task Retention_job_drops_only_partitions_entirely_older_than_the_retention()
+    public async Task Retention_job_drops_only_partitions_older_than_the_retention_and_stored_longer_ago_than_it()
     {
         await SchemaMigrator.MigrateAsync(Db);
-        using var rows = new RowBinaryWriter();
-        var writer = new FlowRowWriter(rows);
-        foreach (var day in new[] { 1, 2, 3 })
-        {
-            rows.Reset();
-            var start = new DateTime(2026, 1, day, 12, 0, 0, DateTimeKind.Utc);
-            writer.Write(new FlowRecord { Start = start, End = start }, "test", "flows", 0, day);
-            await Db.InsertRowBinaryAsync(FlowTables.Flows, FlowRowWriter.Columns, rows);
-        }
+        var now = DateTime.UtcNow;
+        var future = now.Date.AddDays(5); // a day whose data is newer than any cut-off below (a clock ahead, say)
+        foreach (var start in new[] { new DateTime(2026, 1, 1, 12, 0, 0, DateTimeKind.Utc), new DateTime(2026, 1, 3, 12, 0, 0, DateTimeKind.Utc), future })
+            await InsertFlowAsync(start);
         var options = new SchemaOptions { FlowsRetentionDays = 2 };
-        var dropped = await RetentionJob.DropExpiredPartitionsAsync(Db, options, new DateTime(2026, 1, 4, 6, 0, 0, DateTimeKind.Utc));
-        // Cut-off 2026-01-02 06:00: day 1 ends before it; day 2 still has rows newer than the cut-off.
-        Assert.Equal(["flows/20260101"], dropped);
-        Assert.Equal(["2026-01-02", "2026-01-03"], (await Db.QueryTsvAsync("SELECT toDate(start) FROM flows ORDER BY start")).Select(r => r[0]));
+
+        // Today: the January days are far older than 2 days, but were stored just now (a backfill): nothing goes.
+        Assert.Empty(await RetentionJob.DropExpiredPartitionsAsync(Db, options, now));
+        Assert.Equal(3, (await Db.QueryTsvAsync("SELECT start FROM flows")).Count);
+
+        // Three days on (cut-off: tomorrow): both January days are old and stored more than 2 days before; the future
+        // day's rows are newer than the cut-off and stay.
+        var dropped = await RetentionJob.DropExpiredPartitionsAsync(Db, options, now.AddDays(3));
+        Assert.Equal(["flows/20260101", "flows/20260103"], dropped.Order(StringComparer.Ordinal));
+        Assert.Equal([future.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)],
+            (await Db.QueryTsvAsync("SELECT toDate(start) FROM flows")).Select(r => r[0]));
+    }
+
+    [Fact]
+    public async Task A_backfill_older_than_the_retention_is_kept_and_retention_counts_from_when_rows_were_stored()
+    {
+        await SchemaMigrator.MigrateAsync(Db, new SchemaOptions { FlowsRetentionDays = 7 });
+        var old = DateTime.UtcNow.Date.AddDays(-100);
+        await InsertFlowAsync(old); // flows of 100 days ago, stored now
+        Assert.Single(await Db.QueryTsvAsync("SELECT inserted_at FROM flows WHERE inserted_at >= now() - 60"));
+        if (Server.Version.SupportsTtl)
+        {
+            // A row stored 8 days ago (inserted_at given explicitly) is past the retention: the TTL, applied by the merge
+            // OPTIMIZE ... FINAL forces, deletes it and keeps the backfill (a TTL on start deleted both).
+            await Db.ExecuteAsync($"INSERT INTO flows (`start`, `end`, `{FlowTables.StoredAt}`) VALUES " +
+                                  $"({ClickHouseSql.FormatDateTime(old)}, {ClickHouseSql.FormatDateTime(old)}, {ClickHouseSql.FormatDateTime(DateTime.UtcNow.AddDays(-8))})");
+            await Db.ExecuteAsync("OPTIMIZE TABLE flows FINAL");
+            var engine = await Db.QueryScalarAsync($"SELECT engine_full FROM system.tables WHERE database = {ClickHouseSql.QuoteString(Db.Database)} AND name = 'flows'");
+            Assert.Contains($"TTL {FlowTables.StoredAt} + toIntervalDay(7)", engine);
+        }
+        else
+        {
+            Assert.Empty(await RetentionJob.DropExpiredPartitionsAsync(Db, new SchemaOptions { FlowsRetentionDays = 7 }, DateTime.UtcNow));
+        }
+        var left = await Db.QueryTsvAsync("SELECT toDate(start), inserted_at >= now() - 600 FROM flows");
+        Assert.Equal([[old.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), "1"]], left);
+    }
+
+    private async Task InsertFlowAsync(DateTime start)
+    {
+        using var rows = new RowBinaryWriter();
+        new FlowRowWriter(rows).Write(new FlowRecord { Start = start, End = start }, "test", "flows", 0, start.Day);
+        await Db.InsertRowBinaryAsync(FlowTables.Flows, FlowRowWriter.Columns, rows);
     }
 
     private async Task<List<string>> TablesAsync() =>
         (await Db.QueryTsvAsync($"SELECT name FROM system.tables WHERE database = {ClickHouseSql.QuoteString(Db.Database)}")).Select(r => r[0]).ToList();
 }
+
+/// <summary>On the private ClickHouse 18.16 server.</summary>
+[Collection(ClickHouseCollection.Name)]
+public sealed class SchemaMigratorTests(ClickHouseServerFixture server, ITestOutputHelper output) : SchemaMigratorTests<ClickHouseServerFixture>(server, output);
+
+/// <summary>On the current engine (chDB in process).</summary>
+[Collection(CurrentClickHouseCollection.Name)]
+[Trait("server", "current")]
+public sealed class SchemaMigratorTestsOnCurrentServer(ChdbServerFixture server, ITestOutputHelper output) : SchemaMigratorTests<ChdbServerFixture>(server, output);

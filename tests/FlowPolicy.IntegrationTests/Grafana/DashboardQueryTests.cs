@@ -13,6 +13,7 @@ using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Ingest.Kafka;
 using FlowPolicy.Ingest.Workers;
 using FlowPolicy.IntegrationTests.Infrastructure;
+using FlowPolicy.IntegrationTests.Infrastructure.Chdb;
 using FlowPolicy.IntegrationTests.Ingest;
 using Xunit.Abstractions;
 
@@ -24,7 +25,8 @@ namespace FlowPolicy.IntegrationTests.Grafana;
 /// mock Kafka broker and an ingest worker (flows, dead letters, ingest_progress), the rollup rebuild, the analyze job
 /// with the sample policies (sli_windows, sli_drift), and job_runs rows.
 /// </summary>
-public sealed class DashboardQueryTests(ClickHouseServerFixture server, ITestOutputHelper output) : ClickHouseTest(server), IDisposable
+public abstract class DashboardQueryTests<TServer>(TServer server, ITestOutputHelper output) : ClickHouseTest<TServer>(server), IDisposable
+    where TServer : IClickHouseTestServer
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "flowpolicy-grafana-" + Guid.NewGuid().ToString("N")[..10]);
 
@@ -213,13 +215,11 @@ public sealed class DashboardQueryTests(ClickHouseServerFixture server, ITestOut
 
     private sealed record QueryResult(IReadOnlyList<(string Name, string Type)> Columns, IReadOnlyList<JsonElement[]> Rows, string? Error);
 
-    private static readonly HttpClient Http = new();
-
     /// <summary>Runs one query as the plugin would (a plain SELECT), returning column names and types from JSONCompact.</summary>
     private async Task<QueryResult> RunAsync(string sql)
     {
         var url = new Uri(Server.Url, "?database=" + Uri.EscapeDataString(Db.Database));
-        using var response = await Http.PostAsync(url, new StringContent(sql + "\nFORMAT JSONCompact", Encoding.UTF8));
+        using var response = await Server.Http.PostAsync(url, new StringContent(sql + "\nFORMAT JSONCompact", Encoding.UTF8));
         var body = await response.Content.ReadAsStringAsync();
         if (!response.IsSuccessStatusCode) return new QueryResult([], [], body.Trim());
         using var doc = JsonDocument.Parse(body);
@@ -229,3 +229,12 @@ public sealed class DashboardQueryTests(ClickHouseServerFixture server, ITestOut
         return new QueryResult(columns, rows, null);
     }
 }
+
+/// <summary>On the private ClickHouse 18.16 server.</summary>
+[Collection(ClickHouseCollection.Name)]
+public sealed class DashboardQueryTests(ClickHouseServerFixture server, ITestOutputHelper output) : DashboardQueryTests<ClickHouseServerFixture>(server, output);
+
+/// <summary>On the current engine (chDB in process).</summary>
+[Collection(CurrentClickHouseCollection.Name)]
+[Trait("server", "current")]
+public sealed class DashboardQueryTestsOnCurrentServer(ChdbServerFixture server, ITestOutputHelper output) : DashboardQueryTests<ChdbServerFixture>(server, output);

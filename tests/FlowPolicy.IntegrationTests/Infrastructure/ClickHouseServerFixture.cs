@@ -7,7 +7,7 @@ namespace FlowPolicy.IntegrationTests.Infrastructure;
 /// <see cref="LocalClickHouseServer"/> (not the system service) and deleted afterwards. Tests get a fresh
 /// database each through <see cref="ClickHouseTest"/>.
 /// </summary>
-public sealed class ClickHouseServerFixture : IAsyncLifetime
+public sealed class ClickHouseServerFixture : IClickHouseTestServer, IAsyncLifetime
 {
     /// <summary>A user with a password, to prove authentication and redaction against a real server.</summary>
     public const string PasswordUser = "flowpolicy_test";
@@ -20,6 +20,14 @@ public sealed class ClickHouseServerFixture : IAsyncLifetime
     public Uri Url => Server.Url;
     public ClickHouseHttpClient Root => _root ?? throw new InvalidOperationException("The ClickHouse server did not start.");
     public ClickHouseServerVersion Version { get; private set; } = ClickHouseServerVersion.Parse("0.0");
+    public HttpClient Http { get; } = new();
+
+    public ClickHouseHttpClient NewClient(string database, bool compressInserts)
+    {
+        var options = Server.ClientOptions(database);
+        options.CompressInserts = compressInserts;
+        return new ClickHouseHttpClient(options);
+    }
 
     public async Task InitializeAsync()
     {
@@ -29,11 +37,13 @@ public sealed class ClickHouseServerFixture : IAsyncLifetime
         _server = await LocalClickHouseServer.StartAsync(new LocalClickHouseServerOptions { User = PasswordUser, Password = Password });
         _root = new ClickHouseHttpClient(_server.ClientOptions());
         Version = await _root.GetServerVersionAsync();
+        Console.WriteLine($"ClickHouse server for tests: {Version} (LocalClickHouseServer)");
     }
 
     public async Task DisposeAsync()
     {
         _root?.Dispose();
+        Http.Dispose();
         if (_server is not null) await _server.DisposeAsync();
     }
 
@@ -52,13 +62,28 @@ public sealed class ClickHouseCollection : ICollectionFixture<ClickHouseServerFi
     public const string Name = "ClickHouse";
 }
 
+/// <summary>What a test needs of a ClickHouse it runs on: the 18.16 server (<see cref="ClickHouseServerFixture"/>) or
+/// the current engine in process (<see cref="Chdb.ChdbServerFixture"/>).</summary>
+public interface IClickHouseTestServer
+{
+    ClickHouseHttpClient Root { get; }
+    ClickHouseServerVersion Version { get; }
+    Task<ClickHouseHttpClient> CreateDatabaseAsync();
+
+    /// <summary>The HTTP interface's URL and a client that reaches it, for requests sent as other tools send them (Grafana's plugin).</summary>
+    Uri Url { get; }
+    HttpClient Http { get; }
+
+    /// <summary>A new client for <paramref name="database"/> with its own options (the caller disposes it).</summary>
+    ClickHouseHttpClient NewClient(string database, bool compressInserts);
+}
+
 /// <summary>Base for tests against ClickHouse: a fresh database per test, dropped after it.</summary>
-[Collection(ClickHouseCollection.Name)]
-public abstract class ClickHouseTest(ClickHouseServerFixture server) : IAsyncLifetime
+public abstract class ClickHouseTest<TServer>(TServer server) : IAsyncLifetime where TServer : IClickHouseTestServer
 {
     private ClickHouseHttpClient? _db;
 
-    protected ClickHouseServerFixture Server { get; } = server;
+    protected TServer Server { get; } = server;
 
     /// <summary>Client bound to this test's own database.</summary>
     protected ClickHouseHttpClient Db => _db ?? throw new InvalidOperationException("Database not created yet.");
@@ -72,3 +97,7 @@ public abstract class ClickHouseTest(ClickHouseServerFixture server) : IAsyncLif
         _db.Dispose();
     }
 }
+
+/// <summary>Base for tests against the private ClickHouse 18.16 server.</summary>
+[Collection(ClickHouseCollection.Name)]
+public abstract class ClickHouseTest(ClickHouseServerFixture server) : ClickHouseTest<ClickHouseServerFixture>(server);

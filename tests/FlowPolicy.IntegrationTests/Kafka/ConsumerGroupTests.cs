@@ -1,10 +1,12 @@
+using System.Diagnostics;
 using Confluent.Kafka;
 using FlowPolicy.Ingest.Kafka;
+using Xunit.Abstractions;
 
 namespace FlowPolicy.IntegrationTests.Kafka;
 
 /// <summary>What the ingest workers rely on, proven against the mock: groups, commits, seeks, rebalances.</summary>
-public sealed class ConsumerGroupTests
+public sealed class ConsumerGroupTests(ITestOutputHelper output)
 {
     private const string Topic = "flows";
     private const int Partitions = 6;
@@ -108,5 +110,53 @@ public sealed class ConsumerGroupTests
         Assert.Equal(Enumerable.Range(0, Partitions), a.Union(b).Order());
         first.Close();
         second.Close();
+    }
+
+    [Fact]
+    public void The_mock_treats_a_restarted_static_member_as_a_new_one_so_it_waits_for_the_session_as_a_dynamic_one()
+    {
+        // A consumer killed without leaving the group (Dispose without Close: SIGKILL, an OOM kill) and started again.
+        // A real broker (2.3+) gives a static member (group.instance.id) that comes back its partitions at once; a
+        // dynamic one waits for the dead member's session to time out. librdkafka 2.16's mock makes both wait (measured:
+        // 19 s each with a 10 s session, 11 s with 6 s), so static membership cannot be proven here; this fails when the mock learns
+        // it, and then the test should assert the fast path (docs/kafka.md).
+        const int SessionMs = 6_000;
+        using var cluster = MockKafkaCluster.Start(new MockKafkaClusterOptions { Partitions = Partitions, Topics = [Topic] });
+
+        TimeSpan Restart(string group, string? instanceId)
+        {
+            void Configure(ConsumerConfig c)
+            {
+                c.SessionTimeoutMs = SessionMs;
+                c.GroupInstanceId = instanceId;
+            }
+            var first = KafkaTestClients.Consumer(cluster, group, Configure);
+            first.Subscribe(Topic);
+            WaitForAssignment(first, TimeSpan.FromSeconds(30));
+            first.Dispose(); // killed: no LeaveGroup
+            var clock = Stopwatch.StartNew();
+            using var second = KafkaTestClients.Consumer(cluster, group, Configure);
+            second.Subscribe(Topic);
+            WaitForAssignment(second, TimeSpan.FromSeconds(60));
+            var took = clock.Elapsed;
+            second.Close();
+            return took;
+        }
+
+        var dynamicTook = Restart("g-dynamic", null);
+        var staticTook = Restart("g-static", "ingest-0");
+        output.WriteLine($"partitions back after a kill and restart: dynamic {dynamicTook.TotalSeconds:F1} s, static {staticTook.TotalSeconds:F1} s (session.timeout.ms {SessionMs})");
+        Assert.True(dynamicTook >= TimeSpan.FromMilliseconds(SessionMs * 0.8), $"dynamic restart took {dynamicTook}: the mock no longer waits for the session (update docs/kafka.md)");
+        Assert.True(staticTook >= TimeSpan.FromMilliseconds(SessionMs * 0.8), $"static restart took {staticTook}: the mock now honours group.instance.id; assert the fast path instead (docs/kafka.md)");
+    }
+
+    private static void WaitForAssignment(IConsumer<byte[], byte[]> consumer, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (consumer.Assignment.Count < Partitions)
+        {
+            Assert.True(clock.Elapsed < timeout, $"no full assignment within {timeout}");
+            consumer.Consume(50);
+        }
     }
 }

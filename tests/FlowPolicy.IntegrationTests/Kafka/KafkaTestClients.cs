@@ -12,7 +12,6 @@ internal static class KafkaTestClients
 
     public static IProducer<byte[], byte[]> Producer(MockKafkaCluster cluster)
     {
-        KafkaNativeLibrary.EnsureLoaded();
         return new ProducerBuilder<byte[], byte[]>(Options(cluster, "unused").ToProducerConfig())
             .SetLogHandler((_, _) => { })
             .Build();
@@ -20,7 +19,6 @@ internal static class KafkaTestClients
 
     public static IConsumer<byte[], byte[]> Consumer(MockKafkaCluster cluster, string group, Action<ConsumerConfig>? configure = null)
     {
-        KafkaNativeLibrary.EnsureLoaded();
         var config = Options(cluster, "unused", group).ToConsumerConfig();
         // librdkafka 2.0.2's mock keeps a member that left (Close) until its session times out, and a new member's
         // join waits for that: 45 s by default. Kafka's minimum, 6 s, keeps group hand-overs in tests short.

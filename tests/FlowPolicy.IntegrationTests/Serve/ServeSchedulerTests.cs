@@ -27,7 +27,6 @@ public sealed class ServeSchedulerTests(ClickHouseServerFixture server, ITestOut
     [Fact]
     public async Task Every_window_runs_once_across_a_restart_and_a_failing_job_blocks_no_other()
     {
-        KafkaNativeLibrary.EnsureLoaded();
         using var cluster = MockKafkaCluster.Start(new MockKafkaClusterOptions { Partitions = 4, Topics = ["flows"] });
         var files = SampleCommand.Write(Path.Combine(_dir, "sample"), SampleCommand.DefaultStart, days: 1, seed: 3, rate: 1);
         var produced = await new FlowFileProducer(new KafkaOptions { Brokers = cluster.BootstrapServers, Topic = "flows" }, _ => true).ProduceAsync(files.FlowFiles);

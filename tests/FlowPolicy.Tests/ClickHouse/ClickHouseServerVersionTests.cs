@@ -9,8 +9,7 @@ public sealed class ClickHouseServerVersionTests
     {
         var v = ClickHouseServerVersion.Parse("18.16.1\n");
         Assert.Equal((18, 16, 1), (v.Major, v.Minor, v.Patch));
-        Assert.False(v.SupportsTtl || v.SupportsLowCardinality || v.SupportsAsyncInsert || v.SupportsInsertDeduplicationToken
-            || v.SupportsQueryParameters || v.SupportsNonReplicatedDeduplication);
+        Assert.False(v.SupportsTtl || v.SupportsLowCardinality || v.SupportsInsertDeduplicationToken || v.SupportsNonReplicatedDeduplication);
         Assert.True(v.LowCardinalityNeedsExperimentalSetting);
     }
 
@@ -18,8 +17,7 @@ public sealed class ClickHouseServerVersionTests
     public void Version_24_has_all_gated_features()
     {
         var v = ClickHouseServerVersion.Parse("24.3.2.23");
-        Assert.True(v.SupportsTtl && v.SupportsLowCardinality && v.SupportsAsyncInsert && v.SupportsInsertDeduplicationToken
-            && v.SupportsQueryParameters && v.SupportsNonReplicatedDeduplication);
+        Assert.True(v.SupportsTtl && v.SupportsLowCardinality && v.SupportsInsertDeduplicationToken && v.SupportsNonReplicatedDeduplication);
         Assert.False(v.LowCardinalityNeedsExperimentalSetting);
     }
 

@@ -198,12 +198,13 @@ public sealed partial class DeployManifestTests
     }
 
     [Fact]
-    public void Dockerfile_builds_the_cli_on_the_sdk_and_runs_it_on_aspnet_with_librdkafka()
+    public void Dockerfile_builds_the_cli_on_the_sdk_and_runs_it_on_aspnet_with_the_bundled_librdkafka()
     {
         var text = File.ReadAllText(Path.Combine(Compose, "Dockerfile"));
         Assert.Contains("FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build", text);
         Assert.Contains("FROM mcr.microsoft.com/dotnet/aspnet:10.0", text);
-        Assert.Contains("librdkafka1", text);
+        // librdkafka ships in the published program (librdkafka.redist); a distribution copy would be a second one.
+        Assert.DoesNotContain("librdkafka1", text);
         foreach (Match copy in DockerCopy().Matches(text))
             Assert.True(Path.Exists(Path.Combine(Root, copy.Groups[1].Value)), $"COPY source {copy.Groups[1].Value} does not exist");
         Assert.Contains("<AssemblyName>flowpolicy</AssemblyName>", File.ReadAllText(Path.Combine(Root, "cli", "FlowPolicy.Cli.csproj")));

@@ -40,6 +40,36 @@ public sealed class KafkaOptionsTests
     }
 
     [Fact]
+    public void The_static_member_id_comes_from_the_pod_then_the_host_and_none_turns_it_off()
+    {
+        Dictionary<string, string?> env = new() { ["POD_NAME"] = "flowpolicy-ingest-7d9f-x2k4q", ["HOSTNAME"] = "node-1" };
+        Assert.Equal("flowpolicy-ingest-7d9f-x2k4q", KafkaOptions.ResolveGroupInstanceId(null, k => env.GetValueOrDefault(k)));
+        env.Remove("POD_NAME");
+        Assert.Equal("node-1", KafkaOptions.ResolveGroupInstanceId("", k => env.GetValueOrDefault(k)));
+        env["HOSTNAME"] = "host with spaces/and:colons";
+        Assert.Equal("host-with-spaces-and-colons", KafkaOptions.ResolveGroupInstanceId(null, k => env.GetValueOrDefault(k)));
+        Assert.Equal("ingest-a", KafkaOptions.ResolveGroupInstanceId("ingest-a", k => env.GetValueOrDefault(k)));
+        Assert.Null(KafkaOptions.ResolveGroupInstanceId(KafkaOptions.NoGroupInstanceId, k => env.GetValueOrDefault(k)));
+
+        var options = new KafkaOptions { GroupInstanceId = "ingest-a" };
+        Assert.Equal("ingest-a", options.ToConsumerConfig().GroupInstanceId);
+        Assert.Contains("group.instance.id=ingest-a", options.Describe());
+        Assert.Null(new KafkaOptions().ToConsumerConfig().GroupInstanceId);
+        options.GroupInstanceId = "a b";
+        Assert.Contains("not a valid group instance id", options.Validate());
+        Assert.Throws<FormatException>(() => new KafkaOptions().AddProperty("group.instance.id=x"));
+    }
+
+    [Fact]
+    public void The_consumer_refills_its_fetch_queue_after_10_ms_unless_told_otherwise()
+    {
+        var options = new KafkaOptions();
+        Assert.Equal(10, options.ToConsumerConfig().FetchQueueBackoffMs);
+        options.AddProperty("fetch.queue.backoff.ms=1000");
+        Assert.Equal(1000, options.ToConsumerConfig().FetchQueueBackoffMs);
+    }
+
+    [Fact]
     public void Describe_never_shows_secret_values()
     {
         var options = new KafkaOptions();
