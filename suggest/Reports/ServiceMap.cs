@@ -38,6 +38,12 @@ internal static class ServiceMap
     private const ushort DnsPort = 53;
 
     /// <summary>
+    /// The busiest edges drawn; the rest are counted under the map. 10,000 keeps the page usable (layout in seconds,
+    /// a few MB); a million-edge suggestion would otherwise write a page no browser opens. The tables list all.
+    /// </summary>
+    public const int MaxEdges = 10_000;
+
+    /// <summary>
     /// Node probes, DNS and other plumbing: edges to or from a cluster node, and DNS. They exist in every cluster,
     /// cross the whole picture, and say nothing about the application, so the map hides them until asked.
     /// </summary>
@@ -132,7 +138,9 @@ internal static class ServiceMap
             if (merged.TryGetValue(id, out var m)) m.Add(e, status, why, suggestion.Id);
             else merged.Add(id, new MapEdge(id.Item1, id.Item2, port, e, status, IsPlumbing(e), why, suggestion.Id));
         }
-        drawnEdges = merged.Count;
+        var ordered = merged.Values.OrderByDescending(m => m.Flows)
+            .ThenBy(m => $"{nodeList[m.Client].Key} -> {nodeList[m.Server].Key}:{m.Port}", StringComparer.Ordinal).Take(MaxEdges).ToList();
+        drawnEdges = ordered.Count;
 
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -141,9 +149,9 @@ internal static class ServiceMap
             w.WriteBoolean("intent", intent is not null);
             w.WriteBoolean("previous", input.PreviousEdges is not null);
             w.WriteNumber("left_out", leftOut);
+            w.WriteNumber("not_drawn", merged.Count - ordered.Count);
             w.WriteStartArray("edges");
-            foreach (var m in merged.Values.OrderByDescending(m => m.Flows)
-                         .ThenBy(m => $"{nodeList[m.Client].Key} -> {nodeList[m.Server].Key}:{m.Port}", StringComparer.Ordinal))
+            foreach (var m in ordered)
             {
                 w.WriteStartObject();
                 w.WriteNumber("s", m.Client);
