@@ -27,10 +27,10 @@ internal static class SuggestCommand
         var clickhouse = new Option<string?>("--clickhouse") { Description = "Read edges from the ClickHouse edge rollups at this URL instead of files (needs --from and --to on whole hours)." };
         var database = ServerOptions.Database();
         var intent = new Option<string?>("--intent") { Description = "Directory with the current policy: the result becomes a diff (rules to add, approved rules, rules never used)." };
-        var output = new Option<string>("--out") { Description = "Output directory (k8s/, cilium/, istio/, calico/, suggestions.json, report.md).", Required = true };
+        var output = new Option<string>("--out") { Description = "Output directory (k8s/, cilium/, istio/, calico/, suggestions.json, report.md, report.html).", Required = true };
         var emit = new Option<string>("--emit")
         {
-            Description = $"Comma-separated outputs: {string.Join(",", SuggestionOutputOptions.AllFormats)} (report.md always).",
+            Description = $"Comma-separated outputs: {string.Join(",", SuggestionOutputOptions.AllFormats)} (report.md and report.html always).",
             DefaultValueFactory = _ => string.Join(",", SuggestionOutputOptions.AllFormats),
         };
         var layout = new Option<string>("--layout")
@@ -130,6 +130,7 @@ internal static class SuggestCommand
             try
             {
                 written = new SuggestionOutput(outputOptions).Write(set, diff);
+                written = [.. written, SuggestionHtmlReport.Write(outputOptions.Directory, edges, set, diff, evaluator, start, end)];
             }
             catch (SuggestionRefusedException refused)
             {

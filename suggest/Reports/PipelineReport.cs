@@ -29,7 +29,7 @@ public sealed class PipelineReportInput
 }
 
 /// <summary>
-/// report.html (one self-contained file: inline CSS and SVG, no scripts, no external assets), report.md and
+/// report.html (one self-contained file: inline CSS, SVG and scripts (the interactive map), no external assets), report.md and
 /// report.json for a scheduled suggestion run. report.json carries every edge key so the next report can say which
 /// edges are new.
 /// </summary>
@@ -79,6 +79,14 @@ public static class PipelineReport
         File.WriteAllText(md, Markdown(input, facts, suggestionMarkdown), new UTF8Encoding(false));
         File.WriteAllBytes(json, Json(input, facts));
         return [html, md, json];
+    }
+
+    /// <summary>Writes report.html alone (suggest's own report.md and suggestions.json stay as they are); returns its path.</summary>
+    public static string WriteHtml(string directory, PipelineReportInput input)
+    {
+        var html = Path.Combine(directory, "report.html");
+        File.WriteAllText(html, Html(input, Facts.From(input)), new UTF8Encoding(false));
+        return html;
     }
 
     /// <summary>The numbers and lists every rendering shows, computed once.</summary>
@@ -137,12 +145,20 @@ public static class PipelineReport
         Card(sb, "Suggested rules", set.Rules.Count.ToString(CultureInfo.InvariantCulture), input.Diff is null ? "allow rules" : I($"{input.Diff.ToAdd.Count} to add"));
         A("</section>");
 
-        if (input.GraphSvg is { } svg)
+        // The interactive map (ServiceMap: scripts inlined) with the static Graphviz picture as the fallback for printing.
+        var map = ServiceMap.Html(input, out _);
+        if (map.Length > 0 || input.GraphSvg is not null)
         {
             A("<section><h2>Service map</h2>");
-            A("<p class=\"note\">A box per namespace; edge width by flows; <span class=\"red\">red</span>: denials observed (dashed when all denied); <span class=\"orange\">orange</span>: not allowed by the intended policy.</p>");
-            A("<div class=\"map\">" + InlineSvg(svg) + "</div>");
-            if (input.MapEdgesLeftOut > 0) A(I($"<p class=\"note\">{input.MapEdgesLeftOut} noise edges (scanners, debug pods) are not drawn; they are listed under \"Noise left out\".</p>"));
+            A(map);
+            if (input.GraphSvg is { } svg)
+            {
+                A(map.Length > 0 ? "<details class=\"map-static\"><summary>Static map (printed instead of the interactive one)</summary>" : "<div>");
+                A("<p class=\"note\">A box per namespace; edge width by flows; <span class=\"red\">red</span>: denials observed (dashed when all denied); <span class=\"orange\">orange</span>: not allowed by the intended policy.</p>");
+                A("<div class=\"map\">" + InlineSvg(svg) + "</div>");
+                if (input.MapEdgesLeftOut > 0) A(I($"<p class=\"note\">{input.MapEdgesLeftOut} noise edges (scanners, debug pods) are not drawn; they are listed under \"Noise left out\".</p>"));
+                A(map.Length > 0 ? "</details>" : "</div>");
+            }
             A("</section>");
         }
 

@@ -1,0 +1,204 @@
+// The interactive service map of report.html (suggest/Reports/ServiceMap.cs writes the data blob it reads).
+// Plain ES2017, no modules: the page is opened from disk with no network. After each layout the container carries
+// data-map-nodes / data-map-edges (what is shown) and data-map-ready="1", which the browser test reads.
+(function () {
+  'use strict';
+  var root = document.getElementById('service-map');
+  var data = JSON.parse(document.getElementById('smap-data').textContent);
+  // Bits as in MapEdgeStatus; the first matching entry gives an edge its colour.
+  var STATUSES = [
+    { bit: 4, name: 'denied', label: 'denied in the log', color: '#c53030' },
+    { bit: 2, name: 'unintended', label: 'unintended (intent does not allow)', color: '#dd6b20' },
+    { bit: 8, name: 'new', label: 'new since the last report', color: '#805ad5' },
+    { bit: 16, name: 'add', label: 'suggested to add', color: '#3182ce' },
+    { bit: 1, name: 'allowed', label: 'allowed by intent', color: '#38a169' },
+    { bit: 0, name: 'observed', label: 'observed (no intent given)', color: '#718096' }
+  ];
+  function primary(st) {
+    for (var i = 0; i < STATUSES.length; i++) if (STATUSES[i].bit === 0 || (st & STATUSES[i].bit)) return STATUSES[i];
+  }
+  function fmt(n) { return Number(n).toLocaleString('en-US'); }
+  function esc(s) { return String(s).replace(/[&<>"]/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]; }); }
+
+  var maxFlows = 1;
+  data.edges.forEach(function (e) { if (e.f > maxFlows) maxFlows = e.f; });
+  var groups = {};
+  var elements = [];
+  data.nodes.forEach(function (n, i) {
+    if (!groups[n.g]) { groups[n.g] = true; elements.push({ group: 'nodes', data: { id: 'g:' + n.g, label: n.g, isGroup: 1 } }); }
+    elements.push({ group: 'nodes', data: { id: 'n' + i, label: n.n, key: n.id, parent: 'g:' + n.g, ns: n.g, kind: n.k } });
+  });
+  data.edges.forEach(function (e, i) {
+    var p = primary(e.st);
+    elements.push({ group: 'edges', data: {
+      id: 'e' + i, source: 'n' + e.s, target: 'n' + e.t, idx: i, color: p.color, status: p.name,
+      width: 1 + 7 * Math.log(1 + e.f) / Math.log(1 + maxFlows)
+    } });
+  });
+
+  // Which statuses occur decides the filter boxes: no "allowed" box when no intent was given.
+  var present = STATUSES.filter(function (s) {
+    return data.edges.some(function (e) { return primary(e.st) === s || (s.bit && (e.st & s.bit)); });
+  });
+  var statusBox = document.getElementById('smap-status');
+  statusBox.innerHTML = present.map(function (s) {
+    return '<label><input type="checkbox" data-status="' + s.name + '" checked><span class="smap-swatch" style="background:' + s.color + '"></span>' + esc(s.label) + '</label>';
+  }).join('');
+  var nsSelect = document.getElementById('smap-namespace');
+  Object.keys(groups).sort().forEach(function (g) {
+    var o = document.createElement('option'); o.value = g; o.textContent = g; nsSelect.appendChild(o);
+  });
+  var plumbingBox = document.getElementById('smap-plumbing');
+  document.getElementById('smap-plumbing-count').textContent = fmt(data.edges.filter(function (e) { return e.pl; }).length);
+  if (location.hash.indexOf('plumbing') >= 0) plumbingBox.checked = true;
+
+  cytoscape.use(cytoscapeDagre);
+  var cy = cytoscape({
+    container: document.getElementById('smap-canvas'),
+    elements: elements,
+    wheelSensitivity: 0.3,
+    hideEdgesOnViewport: data.edges.length > 1500,
+    textureOnViewport: data.edges.length > 1500,
+    minZoom: 0.05,
+    maxZoom: 4,
+    style: [
+      { selector: 'node', style: { 'label': 'data(label)', 'font-size': 11, 'width': 14, 'height': 14, 'background-color': '#2c5282',
+        'text-valign': 'bottom', 'text-margin-y': 3, 'color': '#1f2933', 'text-background-color': '#fff', 'text-background-opacity': 0.8, 'text-background-padding': 1 } },
+      { selector: 'node[kind = "Node"]', style: { 'shape': 'round-rectangle', 'background-color': '#718096' } },
+      { selector: 'node[kind = "External"], node[kind = "Unknown"]', style: { 'shape': 'diamond', 'background-color': '#a0aec0' } },
+      { selector: 'node[?isGroup]', style: { 'shape': 'round-rectangle', 'background-color': '#ebf4ff', 'background-opacity': 0.6, 'border-color': '#90cdf4',
+        'border-width': 1, 'text-valign': 'top', 'text-halign': 'center', 'font-size': 13, 'font-weight': 'bold', 'color': '#2c5282', 'padding': 14,
+        'text-margin-y': -4, 'text-background-opacity': 0 } },
+      { selector: 'edge', style: { 'width': 'data(width)', 'line-color': 'data(color)', 'target-arrow-color': 'data(color)', 'target-arrow-shape': 'triangle',
+        'arrow-scale': 0.8, 'curve-style': 'bezier', 'opacity': 0.85 } },
+      { selector: '.faded', style: { 'opacity': 0.12 } },
+      { selector: '.hit', style: { 'border-width': 3, 'border-color': '#d69e2e' } },
+      { selector: 'edge:selected', style: { 'line-color': '#1a202c', 'target-arrow-color': '#1a202c', 'opacity': 1, 'z-index': 10 } },
+      { selector: 'node:selected', style: { 'border-width': 3, 'border-color': '#1a202c' } }
+    ]
+  });
+
+  function statusShown() {
+    var on = {};
+    statusBox.querySelectorAll('input').forEach(function (b) { on[b.getAttribute('data-status')] = b.checked; });
+    return on;
+  }
+  // Shows what the controls ask for, then lays out what is shown (a hidden edge must not shape the picture).
+  function apply() {
+    var on = statusShown();
+    var ns = nsSelect.value;
+    var plumbing = plumbingBox.checked;
+    cy.batch(function () {
+      cy.elements().style('display', 'element');
+      var kept = [];
+      cy.edges().forEach(function (edge) {
+        var e = data.edges[edge.data('idx')];
+        var statusOk = STATUSES.some(function (s) { return on[s.name] && (s.bit ? (e.st & s.bit) : primary(e.st) === s); });
+        var nsOk = !ns || edge.source().data('ns') === ns || edge.target().data('ns') === ns;
+        if (statusOk && nsOk && (plumbing || !e.pl)) kept.push(edge);
+        else edge.style('display', 'none');
+      });
+      var nodesKept = cy.collection(kept).connectedNodes();
+      cy.nodes().forEach(function (n) {
+        if (n.data('isGroup')) return;
+        if (!nodesKept.contains(n)) n.style('display', 'none');
+      });
+      cy.nodes('[?isGroup]').forEach(function (g) {
+        if (g.children().filter(function (c) { return c.style('display') !== 'none'; }).length === 0) g.style('display', 'none');
+      });
+    });
+    var shown = cy.elements().filter(function (el) { return el.style('display') !== 'none'; });
+    // dagre (layered) reads well but is superlinear: past LARGE shown edges the groups go on a grid instead (linear),
+    // and edges are drawn straight, so 1,000 workloads and 10,000 edges still open in seconds.
+    var large = shown.edges().length > LARGE;
+    cy.edges().style('curve-style', large ? 'haystack' : 'bezier');
+    var layout = large ? shown.layout({ name: 'preset', positions: gridPositions(shown), fit: true, padding: 20 })
+      : shown.layout({ name: 'dagre', rankDir: 'LR', nodeSep: 18, rankSep: 90, edgeSep: 6, animate: false, fit: true, padding: 20 });
+    layout.one('layoutstop', function () {
+      var nodeCount = shown.nodes().filter(function (n) { return !n.data('isGroup'); }).length;
+      var edgeCount = shown.edges().length;
+      root.setAttribute('data-map-nodes', nodeCount);
+      root.setAttribute('data-map-edges', edgeCount);
+      root.setAttribute('data-map-plumbing', plumbing ? '1' : '0');
+      document.getElementById('smap-summary').textContent = fmt(nodeCount) + ' endpoints and ' + fmt(edgeCount) + ' edges shown of ' +
+        fmt(data.nodes.length) + ' and ' + fmt(data.edges.length) + ' (an edge is client -> server:port)' +
+        (data.left_out ? '; ' + fmt(data.left_out) + ' noise edges (scanners, debug pods) are not drawn, see "Noise left out"' : '') +
+        (data.not_drawn ? '; ' + fmt(data.not_drawn) + ' quieter edges are not drawn (the map keeps the busiest ' + fmt(data.edges.length) + ')' : '') + '.';
+      search();
+      root.setAttribute('data-map-ready', '1');
+    });
+    layout.run();
+  }
+
+  var LARGE = 1500;
+  // Groups in rows of a square grid, each group's nodes in a square grid of their own.
+  function gridPositions(shown) {
+    var byGroup = {};
+    shown.nodes().forEach(function (n) {
+      if (n.data('isGroup')) return;
+      (byGroup[n.data('ns')] = byGroup[n.data('ns')] || []).push(n.id());
+    });
+    var names = Object.keys(byGroup).sort();
+    var perRow = Math.ceil(Math.sqrt(names.length));
+    var pos = {}, x = 0, y = 0, rowHeight = 0;
+    names.forEach(function (g, i) {
+      if (i > 0 && i % perRow === 0) { x = 0; y += rowHeight + 80; rowHeight = 0; }
+      var ids = byGroup[g], cols = Math.ceil(Math.sqrt(ids.length)), step = 70;
+      ids.forEach(function (id, j) { pos[id] = { x: x + (j % cols) * step, y: y + Math.floor(j / cols) * step }; });
+      x += cols * step + 80;
+      rowHeight = Math.max(rowHeight, Math.ceil(ids.length / cols) * step);
+    });
+    return function (node) { return pos[node.id()] || { x: 0, y: 0 }; };
+  }
+
+  function search() {
+    var q = document.getElementById('smap-search').value.trim().toLowerCase();
+    cy.batch(function () {
+      cy.elements().removeClass('faded hit');
+      if (!q) return;
+      var hits = cy.nodes().filter(function (n) { return !n.data('isGroup') && n.data('key').toLowerCase().indexOf(q) >= 0; });
+      var near = hits.union(hits.connectedEdges()).union(hits.connectedEdges().connectedNodes()).union(hits.ancestors());
+      cy.elements().difference(near).addClass('faded');
+      hits.addClass('hit');
+    });
+  }
+
+  var panel = document.getElementById('smap-evidence');
+  function row(k, v) { return '<tr><th>' + esc(k) + '</th><td>' + v + '</td></tr>'; }
+  function showEdge(edge) {
+    var e = data.edges[edge.data('idx')];
+    var client = data.nodes[e.s].id, server = data.nodes[e.t].id;
+    var labels = STATUSES.filter(function (s) { return s.bit && (e.st & s.bit); }).map(function (s) {
+      return '<span class="tag" style="color:' + s.color + '">' + esc(s.label) + '</span>';
+    }).join(' ') || '<span class="tag">observed</span>';
+    panel.innerHTML = '<h3 id="smap-edge-title">' + esc(client + ' -> ' + server + ':' + e.p) + '</h3><p>' + labels + '</p><table>' +
+      (e.m ? row('merged', fmt(e.m) + ' edges (bare addresses are one node)') : '') + row('flows', fmt(e.f)) + row('bytes', e.b ? fmt(e.b) : 'not logged') +
+      row('verdicts', fmt(e.a) + ' allowed, ' + fmt(e.d) + ' denied, ' + fmt(e.u) + ' unknown') +
+      row('first seen', esc(e.fs)) + row('last seen', esc(e.ls)) + row('days seen', fmt(e.days)) + row('client replicas', fmt(e.r)) +
+      (data.intent ? row('intended policy', esc(e.why || '')) : '') +
+      row('suggested rule', e.rule ? '<span class="mono">' + esc(e.rule) + '</span>' + ((e.st & 16) ? ' (to add)' : '') : 'none') +
+      (e.pl ? row('plumbing', 'node probe, DNS or node traffic') : '') + '</table>';
+  }
+  function showNode(node) {
+    var edges = node.connectedEdges().filter(function (x) { return x.style('display') !== 'none'; });
+    var items = edges.map(function (x) {
+      var e = data.edges[x.data('idx')];
+      return '<li>' + esc(data.nodes[e.s].id + ' -> ' + data.nodes[e.t].id + ':' + e.p) + ' (' + fmt(e.f) + ' flows)</li>';
+    });
+    panel.innerHTML = '<h3>' + esc(node.data('key')) + '</h3><p>' + fmt(edges.length) + ' edges shown</p><ul>' + items.slice(0, 200).join('') + '</ul>';
+  }
+  cy.on('tap', 'edge', function (ev) { showEdge(ev.target); });
+  cy.on('tap', 'node', function (ev) { if (!ev.target.data('isGroup')) showNode(ev.target); });
+
+  statusBox.addEventListener('change', apply);
+  nsSelect.addEventListener('change', apply);
+  plumbingBox.addEventListener('change', apply);
+  document.getElementById('smap-search').addEventListener('input', search);
+  document.getElementById('smap-fit').addEventListener('click', function () { cy.fit(undefined, 20); });
+  // Printing shows the static picture (the canvas does not print well).
+  window.addEventListener('beforeprint', function () { var d = document.querySelector('details.map-static'); if (d) d.open = true; });
+  apply();
+  // "#edge=N" opens edge N's evidence (the browser test uses it; also a link to one edge).
+  var m = /edge=(\d+)/.exec(location.hash);
+  if (m && cy.getElementById('e' + m[1]).length) { cy.getElementById('e' + m[1]).select(); showEdge(cy.getElementById('e' + m[1])); }
+})();
