@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 3, as the migrator creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 4, as the migrator creates it on ClickHouse 24.3.
 -- Reference copy: `SchemaMigrator.MigrateAsync` is the source of truth (tests keep this file in sync).
 -- On servers before 20.1 the LowCardinality(String) columns are plain String (same RowBinary bytes).
 
@@ -115,7 +115,9 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h`
     `src_label_keys` Array(String),
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
-    `dst_label_values` Array(String)
+    `dst_label_values` Array(String),
+    `src_label_changes` Array(String),
+    `dst_label_changes` Array(String)
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)
@@ -147,7 +149,9 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1d`
     `src_label_keys` Array(String),
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
-    `dst_label_values` Array(String)
+    `dst_label_values` Array(String),
+    `src_label_changes` Array(String),
+    `dst_label_changes` Array(String)
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)

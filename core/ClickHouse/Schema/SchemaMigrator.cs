@@ -63,8 +63,9 @@ public static class SchemaMigrator
 {
     /// <summary>The schema version this code produces. Bump it when a step is added.</summary>
     /// <remarks>2: flows.kafka_index, flows.is_reply, flows_dead_letter.line; edge rollup label columns; sli_windows and sli_drift.
-    /// 3: job_runs (the scheduler's record of job windows).</remarks>
-    public const int CurrentVersion = 3;
+    /// 3: job_runs (the scheduler's record of job windows).
+    /// 4: edge rollup label change columns (labels that changed within a row's flows: a rollout).</remarks>
+    public const int CurrentVersion = 4;
 
     public static async Task<MigrationReport> MigrateAsync(ClickHouseHttpClient client, SchemaOptions? options = null, CancellationToken cancellationToken = default)
     {

@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 3, replicated, as `flowpolicy migrate --cluster flowpolicy --replicated` creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 4, replicated, as `flowpolicy migrate --cluster flowpolicy --replicated` creates it on ClickHouse 24.3.
 -- Needs ZooKeeper (or ClickHouse Keeper) in every server's <zookeeper> config and the macros <shard> and <replica> in <macros>:
 -- replicas of one shard share {shard} and differ in {replica}. Every MergeTree table is ReplicatedMergeTree at
 -- /clickhouse/tables/{shard}/<database>/<table>; sharded tables keep their Distributed table (schema.sql explains the layout).
@@ -190,7 +190,9 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h_local` ON CLUSTER `flowpolicy`
     `src_label_keys` Array(String),
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
-    `dst_label_values` Array(String)
+    `dst_label_values` Array(String),
+    `src_label_changes` Array(String),
+    `dst_label_changes` Array(String)
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/flowpolicy/edges_1h_local', '{replica}')
 PARTITION BY toYYYYMMDD(`window_start`)
@@ -223,7 +225,9 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h` ON CLUSTER `flowpolicy`
     `src_label_keys` Array(String),
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
-    `dst_label_values` Array(String)
+    `dst_label_values` Array(String),
+    `src_label_changes` Array(String),
+    `dst_label_changes` Array(String)
 )
 ENGINE = Distributed(`flowpolicy`, `flowpolicy`, `edges_1h_local`);
 
@@ -253,7 +257,9 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1d_local` ON CLUSTER `flowpolicy`
     `src_label_keys` Array(String),
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
-    `dst_label_values` Array(String)
+    `dst_label_values` Array(String),
+    `src_label_changes` Array(String),
+    `dst_label_changes` Array(String)
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/flowpolicy/edges_1d_local', '{replica}')
 PARTITION BY toYYYYMMDD(`window_start`)
@@ -285,7 +291,9 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1d` ON CLUSTER `flowpolicy`
     `src_label_keys` Array(String),
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
-    `dst_label_values` Array(String)
+    `dst_label_values` Array(String),
+    `src_label_changes` Array(String),
+    `dst_label_changes` Array(String)
 )
 ENGINE = Distributed(`flowpolicy`, `flowpolicy`, `edges_1d_local`);
 

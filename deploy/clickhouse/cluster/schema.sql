@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 3 on a cluster named `flowpolicy`, as `flowpolicy migrate --cluster flowpolicy` creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 4 on a cluster named `flowpolicy`, as `flowpolicy migrate --cluster flowpolicy` creates it on ClickHouse 24.3.
 -- ON CLUSTER needs ClickHouse Keeper or ZooKeeper; without one, `--cluster-node URL` (one per node) runs the same statements without ON CLUSTER on each node.
 -- Sharded tables: <table>_local (MergeTree) on every node behind a Distributed table with the original name.
 -- flows, flows_dead_letter, ingest_progress are sharded by kafka_partition (one ingest batch = one shard = one part);
@@ -190,7 +190,9 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h_local` ON CLUSTER `flowpolicy`
     `src_label_keys` Array(String),
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
-    `dst_label_values` Array(String)
+    `dst_label_values` Array(String),
+    `src_label_changes` Array(String),
+    `dst_label_changes` Array(String)
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)
@@ -223,7 +225,9 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h` ON CLUSTER `flowpolicy`
     `src_label_keys` Array(String),
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
-    `dst_label_values` Array(String)
+    `dst_label_values` Array(String),
+    `src_label_changes` Array(String),
+    `dst_label_changes` Array(String)
 )
 ENGINE = Distributed(`flowpolicy`, `flowpolicy`, `edges_1h_local`);
 
@@ -253,7 +257,9 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1d_local` ON CLUSTER `flowpolicy`
     `src_label_keys` Array(String),
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
-    `dst_label_values` Array(String)
+    `dst_label_values` Array(String),
+    `src_label_changes` Array(String),
+    `dst_label_changes` Array(String)
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)
@@ -285,7 +291,9 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1d` ON CLUSTER `flowpolicy`
     `src_label_keys` Array(String),
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
-    `dst_label_values` Array(String)
+    `dst_label_values` Array(String),
+    `src_label_changes` Array(String),
+    `dst_label_changes` Array(String)
 )
 ENGINE = Distributed(`flowpolicy`, `flowpolicy`, `edges_1d_local`);
 
