@@ -79,11 +79,22 @@ public sealed class EdgeAggregator
         // the resolved endpoints (one object per endpoint) instead of hashing keys per edge.
         var resolvedIds = new Dictionary<Endpoint, int>(ReferenceEqualityComparer.Instance);
         var resolvedId = new int[endpoints.Length];
+        bool merged = false;
         for (int i = 0; i < endpoints.Length; i++)
         {
             ref int slot = ref CollectionsMarshal.GetValueRefOrAddDefault(resolvedIds, endpoints[i], out bool known);
             if (!known) slot = i;
             resolvedId[i] = slot;
+            merged |= slot != i;
+        }
+        var result = new List<Edge>(_edges.Count);
+        if (!merged)
+        {
+            // The common case: every observation is its own endpoint, so every edge stays as aggregated.
+            foreach (var (key, acc) in _edges)
+                result.Add(acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol));
+            result.Sort(EdgeOrder.Compare);
+            return result;
         }
         var byEdge = new Dictionary<EdgeKey, Accumulator>(_edges.Count);
         foreach (var (key, acc) in _edges)
@@ -99,7 +110,6 @@ public sealed class EdgeAggregator
                 byEdge[edgeKey] = copy;
             }
         }
-        var result = new List<Edge>(byEdge.Count);
         foreach (var (key, acc) in byEdge)
             result.Add(acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol));
         result.Sort(EdgeOrder.Compare);
