@@ -86,7 +86,8 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
     /// comes from the address, as in memory); named ones by kind, namespace, name and workload kind (a Deployment and a
     /// StatefulSet of one name are two endpoints). Labels: every distinct label set the hourly rows hold (each hourly
     /// row holds the labels all that hour's flows carried, see <see cref="EdgeRollup"/>), as (keys, values) tuples, and
-    /// the keys that changed inside an hour; <see cref="EndpointCatalog"/> intersects the sets. No alias shadows a column (18.16 would substitute it into other
+    /// the keys that changed inside an hour; <see cref="EndpointCatalog"/> intersects the sets. Rows without labels and
+    /// without changes knew no labels and are left out (an empty set with changes is a known, empty intersection). No alias shadows a column (18.16 would substitute it into other
     /// expressions).
     /// </summary>
     internal static string Query(string database, AnalysisWindow window) => $"""
@@ -96,8 +97,8 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
             if(`dst_workload` = '', '', toString(`dst_kind`)) AS `dk`, if(`dst_workload` = '', '', `dst_namespace`) AS `dns`,
             `dst_workload` AS `dname`, hex(`dst_addr`) AS `daddr`, if(`dst_workload` = '', '', `dst_workload_kind`) AS `dwk`,
             `dst_port` AS `port`, `protocol` AS `proto`,
-            groupUniqArray((`src_label_keys`, `src_label_values`)) AS `sls`,
-            groupUniqArray((`dst_label_keys`, `dst_label_values`)) AS `dls`,
+            groupUniqArrayIf((`src_label_keys`, `src_label_values`), notEmpty(`src_label_keys`) OR notEmpty(`src_label_changes`)) AS `sls`,
+            groupUniqArrayIf((`dst_label_keys`, `dst_label_values`), notEmpty(`dst_label_keys`) OR notEmpty(`dst_label_changes`)) AS `dls`,
             groupUniqArrayArray(`src_label_changes`) AS `slc`, groupUniqArrayArray(`dst_label_changes`) AS `dlc`,
             sum(`flows`) AS `f`, sum(`bytes`) AS `b`, sum(`packets`) AS `p`, sum(`allowed_flows`) AS `a`, sum(`denied_flows`) AS `d`,
             toUInt32(min(`first_seen`)) AS `fs`, toUInt32(max(`last_seen`)) AS `ls`, uniqMerge(`client_replicas`) AS `r`,

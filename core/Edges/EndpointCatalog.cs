@@ -12,7 +12,8 @@ namespace FlowPolicy.Core.Edges;
 /// window, so the common key stays "ns/db". Observations without a kind join the one kind the name has; when it has
 /// several they stay an endpoint of their own under the plain key.</item>
 /// <item>Labels are those every observation carried (the intersection); keys that changed are kept in
-/// <see cref="Endpoint.ChangedLabelKeys"/>.</item>
+/// <see cref="Endpoint.ChangedLabelKeys"/>. An observation without any stable label is a source that did not know
+/// them and is not intersected.</item>
 /// <item>Selectors are chosen per namespace by <see cref="WorkloadSelector"/>, knowing the other workloads there.</item>
 /// </list>
 /// Not thread-safe.
@@ -158,6 +159,13 @@ public sealed class EndpointCatalog
         public void Observe(IReadOnlyList<KeyValuePair<string, string>> labels, IReadOnlyCollection<string> changedKeys)
         {
             if (changedKeys.Count > 0) (_changed ??= new(StringComparer.Ordinal)).UnionWith(changedKeys);
+            // No stable label at all means the source did not know them (a VPC record enriched without an inventory,
+            // a Hubble record without labels), not that the pods lost every label (a controller's pods always carry
+            // its selector's labels): it neither narrows the labels nor counts as a change. Otherwise one poorer source
+            // would leave the workload without a selector, and its rules out.
+            // An empty set that comes with changes (a rollup row whose flows shared no label) is known, and intersects.
+            if (labels.Count == 0 && changedKeys.Count == 0) return;
+            if (Labels.Count == 0 && _changed is null) { Labels = labels; return; }
             if (WorkloadSelector.SameLabels(Labels, labels)) return;
             var changed = _changed ??= new(StringComparer.Ordinal);
             Labels = WorkloadSelector.Intersect(Labels, labels, changed);

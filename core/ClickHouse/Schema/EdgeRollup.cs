@@ -134,7 +134,7 @@ public static class EdgeRollup
                     countIf(`verdict` = 'allowed' AND `is_reply` = 0) AS `a`, countIf(`verdict` = 'denied' AND `is_reply` = 0) AS `dn`,
                     min(`start`) AS `fs`, max(greatest(`end`, `start`)) AS `ls`,
                     uniqStateIf(if(`src_pod` != '', `src_pod`, hex(`src_ip`)), `is_reply` = 0) AS `r`,
-                    {LabelSets("src", "s", "`start`")}, {LabelSets("dst", "d", "`start`")},
+                    {LabelSets("src", "s", "`start`", "notEmpty(`src_label_keys`)")}, {LabelSets("dst", "d", "`start`", "notEmpty(`dst_label_keys`)")},
                     emptyArrayString() AS `sprior`, emptyArrayString() AS `dprior`
                 FROM {ClickHouseSql.QuoteIdentifier(database, flowsTable)}
                 WHERE `start` >= {from} AND `start` < {to}
@@ -156,7 +156,8 @@ public static class EdgeRollup
                 SELECT toStartOfDay(`window_start`) AS `ds`, {EdgeKey},
                     sum(`flows`) AS `f`, sum(`bytes`) AS `b`, sum(`packets`) AS `p`, sum(`allowed_flows`) AS `a`, sum(`denied_flows`) AS `dn`,
                     min(`first_seen`) AS `fs`, max(`last_seen`) AS `ls`, uniqMergeState(`client_replicas`) AS `r`,
-                    {LabelSets("src", "s", "`last_seen`")}, {LabelSets("dst", "d", "`last_seen`")},
+                    {LabelSets("src", "s", "`last_seen`", "notEmpty(`src_label_keys`) OR notEmpty(`src_label_changes`)")},
+                    {LabelSets("dst", "d", "`last_seen`", "notEmpty(`dst_label_keys`) OR notEmpty(`dst_label_changes`)")},
                     groupUniqArrayArray(`src_label_changes`) AS `sprior`, groupUniqArrayArray(`dst_label_changes`) AS `dprior`
                 FROM {ClickHouseSql.QuoteIdentifier(database, hourlyTable)}
                 WHERE `window_start` >= {from} AND `window_start` < {to}
@@ -170,11 +171,12 @@ public static class EdgeRollup
     /// arrays of (key, value) tuples; a handful per group: one per release seen) and the newest row's set. 18.16 has no
     /// groupArrayIntersect (24.x) and arrayIntersect takes a fixed number of arrays, so the intersection is the newest set
     /// filtered by "in every set" (<see cref="LabelIntersection"/>), over an inner query because a lambda cannot hold an
-    /// aggregate.
+    /// aggregate. Rows whose labels are unknown (<paramref name="known"/> false: no label at all, and no change recorded)
+    /// are left out, as the in-memory catalog ignores identities without labels (a source that did not know them).
     /// </summary>
-    private static string LabelSets(string column, string alias, string newest) =>
-        $"groupUniqArray(arrayMap((k, v) -> (k, v), `{column}_label_keys`, `{column}_label_values`)) AS `{alias}sets`, " +
-        $"argMax(arrayMap((k, v) -> (k, v), `{column}_label_keys`, `{column}_label_values`), {newest}) AS `{alias}newest`";
+    private static string LabelSets(string column, string alias, string newest, string known) =>
+        $"groupUniqArrayIf(arrayMap((k, v) -> (k, v), `{column}_label_keys`, `{column}_label_values`), {known}) AS `{alias}sets`, " +
+        $"argMaxIf(arrayMap((k, v) -> (k, v), `{column}_label_keys`, `{column}_label_values`), {newest}, {known}) AS `{alias}newest`";
 
     /// <summary>
     /// The keys of pairs some set holds and the intersection does not (<see cref="LabelIntersection"/>), with the changes the

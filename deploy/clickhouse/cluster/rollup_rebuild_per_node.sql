@@ -17,7 +17,7 @@ FROM (
         countIf(`verdict` = 'allowed' AND `is_reply` = 0) AS `a`, countIf(`verdict` = 'denied' AND `is_reply` = 0) AS `dn`,
         min(`start`) AS `fs`, max(greatest(`end`, `start`)) AS `ls`,
         uniqStateIf(if(`src_pod` != '', `src_pod`, hex(`src_ip`)), `is_reply` = 0) AS `r`,
-        groupUniqArray(arrayMap((k, v) -> (k, v), `src_label_keys`, `src_label_values`)) AS `ssets`, argMax(arrayMap((k, v) -> (k, v), `src_label_keys`, `src_label_values`), `start`) AS `snewest`, groupUniqArray(arrayMap((k, v) -> (k, v), `dst_label_keys`, `dst_label_values`)) AS `dsets`, argMax(arrayMap((k, v) -> (k, v), `dst_label_keys`, `dst_label_values`), `start`) AS `dnewest`,
+        groupUniqArrayIf(arrayMap((k, v) -> (k, v), `src_label_keys`, `src_label_values`), notEmpty(`src_label_keys`)) AS `ssets`, argMaxIf(arrayMap((k, v) -> (k, v), `src_label_keys`, `src_label_values`), `start`, notEmpty(`src_label_keys`)) AS `snewest`, groupUniqArrayIf(arrayMap((k, v) -> (k, v), `dst_label_keys`, `dst_label_values`), notEmpty(`dst_label_keys`)) AS `dsets`, argMaxIf(arrayMap((k, v) -> (k, v), `dst_label_keys`, `dst_label_values`), `start`, notEmpty(`dst_label_keys`)) AS `dnewest`,
         emptyArrayString() AS `sprior`, emptyArrayString() AS `dprior`
     FROM `flowpolicy`.`flows_local`
     WHERE `start` >= toDateTime(1768435200, 'UTC') AND `start` < toDateTime(1768521600, 'UTC')
@@ -35,7 +35,8 @@ FROM (
     SELECT toStartOfDay(`window_start`) AS `ds`, `src_kind`, `src_namespace`, `src_workload`, `src_workload_kind`, `src_addr`, `dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`, `dst_addr`, `dst_port`, `protocol`,
         sum(`flows`) AS `f`, sum(`bytes`) AS `b`, sum(`packets`) AS `p`, sum(`allowed_flows`) AS `a`, sum(`denied_flows`) AS `dn`,
         min(`first_seen`) AS `fs`, max(`last_seen`) AS `ls`, uniqMergeState(`client_replicas`) AS `r`,
-        groupUniqArray(arrayMap((k, v) -> (k, v), `src_label_keys`, `src_label_values`)) AS `ssets`, argMax(arrayMap((k, v) -> (k, v), `src_label_keys`, `src_label_values`), `last_seen`) AS `snewest`, groupUniqArray(arrayMap((k, v) -> (k, v), `dst_label_keys`, `dst_label_values`)) AS `dsets`, argMax(arrayMap((k, v) -> (k, v), `dst_label_keys`, `dst_label_values`), `last_seen`) AS `dnewest`,
+        groupUniqArrayIf(arrayMap((k, v) -> (k, v), `src_label_keys`, `src_label_values`), notEmpty(`src_label_keys`) OR notEmpty(`src_label_changes`)) AS `ssets`, argMaxIf(arrayMap((k, v) -> (k, v), `src_label_keys`, `src_label_values`), `last_seen`, notEmpty(`src_label_keys`) OR notEmpty(`src_label_changes`)) AS `snewest`,
+        groupUniqArrayIf(arrayMap((k, v) -> (k, v), `dst_label_keys`, `dst_label_values`), notEmpty(`dst_label_keys`) OR notEmpty(`dst_label_changes`)) AS `dsets`, argMaxIf(arrayMap((k, v) -> (k, v), `dst_label_keys`, `dst_label_values`), `last_seen`, notEmpty(`dst_label_keys`) OR notEmpty(`dst_label_changes`)) AS `dnewest`,
         groupUniqArrayArray(`src_label_changes`) AS `sprior`, groupUniqArrayArray(`dst_label_changes`) AS `dprior`
     FROM `flowpolicy`.`edges_1h_local`
     WHERE `window_start` >= toDateTime(1768435200, 'UTC') AND `window_start` < toDateTime(1768521600, 'UTC')

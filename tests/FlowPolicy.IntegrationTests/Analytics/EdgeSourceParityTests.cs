@@ -91,6 +91,10 @@ public sealed class EdgeSourceParityTests(ClickHouseServerFixture server) : Clic
         // cart: v1 for hours, then v2 (a rollout across hours); pay: stable and canary pods in the same single hour.
         for (int h = 0; h < 5; h++) Add(frontend, cartV1, day.AddHours(h));
         for (int h = 5; h < 10; h++) Add(frontend, cartV2, day.AddHours(h).AddMinutes(1));
+        // A source that knew cart's pods but not their labels, alone in an hour and beside labelled flows: ignored.
+        var cartUnlabelled = Pod("cart", "Deployment", "cart-bbb-2");
+        Add(frontend, cartUnlabelled, day.AddHours(11));
+        Add(frontend, cartUnlabelled, day.AddHours(8).AddMinutes(30));
         Add(frontend, payV1, day.AddHours(12));
         Add(frontend, payV2, day.AddHours(12).AddMinutes(30));
         Add(frontend, dbDeployment, day.AddHours(1));

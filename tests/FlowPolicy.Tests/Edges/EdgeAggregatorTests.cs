@@ -151,6 +151,22 @@ public sealed class EdgeAggregatorTests
     }
 
     [Fact]
+    public void An_observation_without_labels_neither_narrows_the_labels_nor_counts_as_a_change()
+    {
+        // A source that knows the workload but not its labels (a flow enriched without an inventory) seen first.
+        var unlabelled = new WorkloadIdentity(EndpointKind.Pod, "shop", "cart", "Deployment", "cart-aaa-1");
+        var labelled = new WorkloadIdentity(EndpointKind.Pod, "shop", "cart", "Deployment", "cart-aaa-1", WorkloadSelectorTests.Labels(("app", "cart")));
+        var aggregator = new EdgeAggregator();
+        aggregator.Add(Flow(Frontend1, unlabelled, Monday), false);
+        aggregator.Add(Flow(Frontend1, labelled, Monday), false);
+        aggregator.Add(Flow(Frontend1, unlabelled, Monday), false);
+        var cart = Assert.Single(aggregator.ToEdges()).Server;
+        Assert.Equal(WorkloadSelectorTests.Labels(("app", "cart")), cart.Labels);
+        Assert.Equal(WorkloadSelectorTests.Labels(("app", "cart")), cart.Selector);
+        Assert.False(cart.LabelsChanged);
+    }
+
+    [Fact]
     public void Label_changes_survive_merging_split_aggregates()
     {
         var v1 = new WorkloadIdentity(EndpointKind.Pod, "shop", "cart", "Deployment", "cart-aaa-1", WorkloadSelectorTests.Labels(("app", "cart"), ("build", "1")));
