@@ -46,35 +46,29 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
         ValidateWindow(window);
         Metrics.Queries++;
         var rows = await _client.QueryJsonEachRowAsync(Query(_client.Database, window), cancellationToken).ConfigureAwait(false);
-        var endpoints = new Dictionary<string, Endpoint>(StringComparer.Ordinal);
-        var edges = new Dictionary<(string, string, ushort, byte), Edge>();
+        // Endpoints first (every row's label sets observed, as the in-memory aggregate observes every identity), then
+        // the edges on the resolved endpoints.
+        var catalog = new EndpointCatalog();
+        var read = new List<(int Client, int Server, Edge Counters)>();
         foreach (var row in rows)
         {
             Metrics.RowsRead++;
-            var client = Intern(endpoints, ReadEndpoint(row, "s"));
-            var server = Intern(endpoints, ReadEndpoint(row, "d"));
-            ushort port = (ushort)Number(row, "port");
-            byte protocol = (byte)Number(row, "proto");
-            var edge = new Edge(client, server, port, protocol)
+            int client = ObserveEndpoint(catalog, row, "s");
+            int server = ObserveEndpoint(catalog, row, "d");
+            read.Add((client, server, ReadCounters(row)));
+        }
+        var endpoints = catalog.Resolve();
+        var edges = new Dictionary<(string, string, ushort, byte), Edge>();
+        foreach (var (clientId, serverId, counters) in read)
+        {
+            var client = endpoints[clientId];
+            var server = endpoints[serverId];
+            var edge = new Edge(client, server, counters.Port, counters.Protocol)
             {
-                Flows = Number(row, "f"),
-                Bytes = Unsigned(row.GetProperty("b")),
-                Packets = Unsigned(row.GetProperty("p")),
-                AllowedFlows = Number(row, "a"),
-                DeniedFlows = Number(row, "d"),
-                FirstSeen = DateTime.UnixEpoch.AddSeconds(Number(row, "fs")),
-                LastSeen = DateTime.UnixEpoch.AddSeconds(Number(row, "ls")),
-                ClientReplicas = (int)Number(row, "r"),
-                Days = ReadDays(row.GetProperty("days")),
+                FirstSeen = counters.FirstSeen, LastSeen = counters.LastSeen, Days = counters.Days,
             };
-            edge.UnknownVerdictFlows = edge.Flows - edge.AllowedFlows - edge.DeniedFlows;
-            var histogram = row.GetProperty("how");
-            var hours = histogram[0];
-            var counts = histogram[1];
-            for (int i = 0; i < hours.GetArrayLength(); i++)
-                edge.HourOfWeek.Add((int)Number(hours[i]), Number(counts[i]));
-
-            var key = (client.Key, server.Key, port, protocol);
+            Fold(edge, counters);
+            var key = (client.Key, server.Key, edge.Port, edge.Protocol);
             if (edges.TryGetValue(key, out var earlier))
             {
                 Metrics.RowsFolded++;
@@ -89,50 +83,83 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
 
     /// <summary>
     /// One row per edge over the window's hourly rows. Address endpoints are grouped by address alone (their kind
-    /// comes from the address, as in memory); named ones by kind, namespace and name. Workload kind and labels are
-    /// the newest. No alias shadows a column (18.16 would substitute it into other expressions).
+    /// comes from the address, as in memory); named ones by kind, namespace, name and workload kind (a Deployment and a
+    /// StatefulSet of one name are two endpoints). Labels: every distinct label set the hourly rows hold (each hourly
+    /// row holds the labels all that hour's flows carried, see <see cref="EdgeRollup"/>), as (keys, values) tuples, and
+    /// the keys that changed inside an hour; <see cref="EndpointCatalog"/> intersects the sets. Rows without labels and
+    /// without changes knew no labels and are left out (an empty set with changes is a known, empty intersection). No alias shadows a column (18.16 would substitute it into other
+    /// expressions).
     /// </summary>
     internal static string Query(string database, AnalysisWindow window) => $"""
         SELECT
             if(`src_workload` = '', '', toString(`src_kind`)) AS `sk`, if(`src_workload` = '', '', `src_namespace`) AS `sns`,
-            `src_workload` AS `sname`, hex(`src_addr`) AS `saddr`,
+            `src_workload` AS `sname`, hex(`src_addr`) AS `saddr`, if(`src_workload` = '', '', `src_workload_kind`) AS `swk`,
             if(`dst_workload` = '', '', toString(`dst_kind`)) AS `dk`, if(`dst_workload` = '', '', `dst_namespace`) AS `dns`,
-            `dst_workload` AS `dname`, hex(`dst_addr`) AS `daddr`,
+            `dst_workload` AS `dname`, hex(`dst_addr`) AS `daddr`, if(`dst_workload` = '', '', `dst_workload_kind`) AS `dwk`,
             `dst_port` AS `port`, `protocol` AS `proto`,
-            argMax(`src_workload_kind`, `last_seen`) AS `swk`, argMax(`src_label_keys`, `last_seen`) AS `slk`, argMax(`src_label_values`, `last_seen`) AS `slv`,
-            argMax(`dst_workload_kind`, `last_seen`) AS `dwk`, argMax(`dst_label_keys`, `last_seen`) AS `dlk`, argMax(`dst_label_values`, `last_seen`) AS `dlv`,
+            groupUniqArrayIf((`src_label_keys`, `src_label_values`), notEmpty(`src_label_keys`) OR notEmpty(`src_label_changes`)) AS `sls`,
+            groupUniqArrayIf((`dst_label_keys`, `dst_label_values`), notEmpty(`dst_label_keys`) OR notEmpty(`dst_label_changes`)) AS `dls`,
+            groupUniqArrayArray(`src_label_changes`) AS `slc`, groupUniqArrayArray(`dst_label_changes`) AS `dlc`,
             sum(`flows`) AS `f`, sum(`bytes`) AS `b`, sum(`packets`) AS `p`, sum(`allowed_flows`) AS `a`, sum(`denied_flows`) AS `d`,
             toUInt32(min(`first_seen`)) AS `fs`, toUInt32(max(`last_seen`)) AS `ls`, uniqMerge(`client_replicas`) AS `r`,
             groupUniqArrayIf(toDate(`window_start`), `flows` > 0) AS `days`,
             sumMap([toUInt16((toDayOfWeek(`window_start`) - 1) * 24 + toHour(`window_start`))], [`flows`]) AS `how`
         FROM {ClickHouseSql.QuoteIdentifier(database, FlowTables.EdgesHourly)}
         WHERE `window_start` >= {ClickHouseSql.FormatDateTime(window.From)} AND `window_start` < {ClickHouseSql.FormatDateTime(window.To)}
-        GROUP BY `sk`, `sns`, `sname`, `saddr`, `dk`, `dns`, `dname`, `daddr`, `port`, `proto`
-        ORDER BY `sname`, `saddr`, `dname`, `daddr`, `proto`, `port`, `sk`, `dk`, `sns`, `dns`
+        GROUP BY `sk`, `sns`, `sname`, `saddr`, `swk`, `dk`, `dns`, `dname`, `daddr`, `dwk`, `port`, `proto`
+        ORDER BY `sname`, `saddr`, `dname`, `daddr`, `proto`, `port`, `sk`, `dk`, `sns`, `dns`, `swk`, `dwk`
         """;
 
-    private static Endpoint ReadEndpoint(JsonElement row, string side)
+    /// <summary>The counters of one row, on a placeholder edge (its endpoints are resolved later).</summary>
+    private static Edge ReadCounters(JsonElement row)
+    {
+        var edge = new Edge(Placeholder, Placeholder, (ushort)Number(row, "port"), (byte)Number(row, "proto"))
+        {
+            Flows = Number(row, "f"),
+            Bytes = Unsigned(row.GetProperty("b")),
+            Packets = Unsigned(row.GetProperty("p")),
+            AllowedFlows = Number(row, "a"),
+            DeniedFlows = Number(row, "d"),
+            FirstSeen = DateTime.UnixEpoch.AddSeconds(Number(row, "fs")),
+            LastSeen = DateTime.UnixEpoch.AddSeconds(Number(row, "ls")),
+            ClientReplicas = (int)Number(row, "r"),
+            Days = ReadDays(row.GetProperty("days")),
+        };
+        edge.UnknownVerdictFlows = edge.Flows - edge.AllowedFlows - edge.DeniedFlows;
+        var histogram = row.GetProperty("how");
+        var hours = histogram[0];
+        var counts = histogram[1];
+        for (int i = 0; i < hours.GetArrayLength(); i++)
+            edge.HourOfWeek.Add((int)Number(hours[i]), Number(counts[i]));
+        return edge;
+    }
+
+    private static readonly Endpoint Placeholder = Endpoint.FromAddress(PackedIp.None);
+
+    /// <summary>Adds one side of a row to the catalog, once per label set the row holds, and returns its id.</summary>
+    private static int ObserveEndpoint(EndpointCatalog catalog, JsonElement row, string side)
     {
         string name = row.GetProperty(side + "name").GetString() ?? "";
         if (name.Length == 0)
-            return Endpoint.FromAddress(PackedIp.FromBytes(Convert.FromHexString(row.GetProperty(side + "addr").GetString() ?? "")));
+            return catalog.Add(Endpoint.FromAddress(PackedIp.FromBytes(Convert.FromHexString(row.GetProperty(side + "addr").GetString() ?? ""))));
         var kind = Enum.TryParse<EndpointKind>(row.GetProperty(side + "k").GetString(), ignoreCase: true, out var parsed) ? parsed : EndpointKind.Unknown;
-        var keys = row.GetProperty(side + "lk");
-        var values = row.GetProperty(side + "lv");
-        var labels = new List<KeyValuePair<string, string>>(keys.GetArrayLength());
-        for (int i = 0; i < keys.GetArrayLength() && i < values.GetArrayLength(); i++)
-            labels.Add(new(keys[i].GetString() ?? "", values[i].GetString() ?? ""));
-        var identity = new WorkloadIdentity(kind, row.GetProperty(side + "ns").GetString(), name,
-            row.GetProperty(side + "wk").GetString(), name: null, labels);
-        return Endpoint.FromIdentity(identity);
-    }
-
-    /// <summary>The first endpoint read for a key is used by every edge, as in the in-memory aggregate.</summary>
-    private static Endpoint Intern(Dictionary<string, Endpoint> endpoints, Endpoint endpoint)
-    {
-        if (endpoints.TryGetValue(endpoint.Key, out var existing)) return existing;
-        endpoints[endpoint.Key] = endpoint;
-        return endpoint;
+        string? ns = row.GetProperty(side + "ns").GetString();
+        string? workloadKind = row.GetProperty(side + "wk").GetString();
+        // Keys that changed inside a rollup row (both releases within one hour): the row's labels already lack them.
+        var changed = new List<string>();
+        foreach (var key in row.GetProperty(side + "lc").EnumerateArray())
+            if (key.GetString() is { } text && !StableLabels.IsPerInstance(text)) changed.Add(text);
+        int id = -1;
+        foreach (var set in row.GetProperty(side + "ls").EnumerateArray())
+        {
+            var keys = set[0];
+            var values = set[1];
+            var labels = new List<KeyValuePair<string, string>>(keys.GetArrayLength());
+            for (int i = 0; i < keys.GetArrayLength() && i < values.GetArrayLength(); i++)
+                labels.Add(new(keys[i].GetString() ?? "", values[i].GetString() ?? ""));
+            id = catalog.Add(Endpoint.FromIdentity(new WorkloadIdentity(kind, ns, name, workloadKind, name: null, labels), changed));
+        }
+        return id >= 0 ? id : catalog.Add(Endpoint.FromIdentity(new WorkloadIdentity(kind, ns, name, workloadKind), changed));
     }
 
     private static List<DateOnly> ReadDays(JsonElement days)
@@ -145,7 +172,8 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
     }
 
     /// <summary>
-    /// Two rollup groups that are one edge (an endpoint stored under two kinds). Counters add up exactly; client
+    /// Two rollup groups that are one edge (an endpoint stored under two endpoint kinds, or a workload stored with and
+    /// without its workload kind). Counters add up exactly; client
     /// replicas can only be added, an upper bound.
     /// </summary>
     private static void Fold(Edge into, Edge other)
@@ -159,7 +187,7 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
         if (other.FirstSeen < into.FirstSeen) into.FirstSeen = other.FirstSeen;
         if (other.LastSeen > into.LastSeen) into.LastSeen = other.LastSeen;
         into.ClientReplicas += other.ClientReplicas;
-        into.Days = into.Days.Union(other.Days).Order().ToList();
+        if (!ReferenceEquals(into.Days, other.Days)) into.Days = into.Days.Union(other.Days).Order().ToList();
         into.HourOfWeek.Add(other.HourOfWeek);
     }
 

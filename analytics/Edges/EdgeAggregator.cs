@@ -14,12 +14,12 @@ public sealed class EdgeAggregator
 {
     private readonly DateTime _from;
     private readonly DateTime _to;
-    // Endpoint ids: identities are interned upstream, so a reference lookup hits almost always; the key
-    // dictionary makes equal identities from different sources share one endpoint.
+    // Endpoint ids: identities are interned upstream, so a reference lookup hits almost always; the catalog makes
+    // observations of one endpoint (several identities: pods, sources, label sets over the window) share an id and
+    // intersects their labels.
     private readonly Dictionary<WorkloadIdentity, int> _idByIdentity = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<PackedIp, int> _idByAddress = new();
-    private readonly Dictionary<string, int> _idByKey = new(StringComparer.Ordinal);
-    private readonly List<Endpoint> _endpoints = new();
+    private readonly EndpointCatalog _endpoints = new();
     private readonly Dictionary<EdgeKey, Accumulator> _edges = new();
 
     public EdgeAggregator(DateTime? from = null, DateTime? to = null)
@@ -59,10 +59,12 @@ public sealed class EdgeAggregator
     {
         Records += other.Records;
         OutsideWindow += other.OutsideWindow;
+        var ids = new int[other._endpoints.Count];
+        for (int id = 0; id < ids.Length; id++) ids[id] = _endpoints.Add(other._endpoints.Observed(id));
         foreach (var (key, theirs) in other._edges)
         {
-            int client = IdForEndpoint(other._endpoints[key.Client]);
-            int server = IdForEndpoint(other._endpoints[key.Server]);
+            int client = ids[key.Client];
+            int server = ids[key.Server];
             ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_edges, new EdgeKey(client, server, key.Port, key.Protocol), out bool exists);
             if (!exists) acc = new Accumulator(theirs.FirstSeen);
             acc!.Merge(theirs);
@@ -72,9 +74,44 @@ public sealed class EdgeAggregator
     /// <summary>The edges, in a stable order (client, server, protocol, port) so output is deterministic.</summary>
     public List<Edge> ToEdges()
     {
+        var endpoints = _endpoints.Resolve();
+        // Observations that resolve to one endpoint (a workload seen with and without its kind) make one edge: ids of
+        // the resolved endpoints (one object per endpoint) instead of hashing keys per edge.
+        var resolvedIds = new Dictionary<Endpoint, int>(ReferenceEqualityComparer.Instance);
+        var resolvedId = new int[endpoints.Length];
+        bool merged = false;
+        for (int i = 0; i < endpoints.Length; i++)
+        {
+            ref int slot = ref CollectionsMarshal.GetValueRefOrAddDefault(resolvedIds, endpoints[i], out bool known);
+            if (!known) slot = i;
+            resolvedId[i] = slot;
+            merged |= slot != i;
+        }
         var result = new List<Edge>(_edges.Count);
+        if (!merged)
+        {
+            // The common case: every observation is its own endpoint, so every edge stays as aggregated.
+            foreach (var (key, acc) in _edges)
+                result.Add(acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol));
+            result.Sort(EdgeOrder.Compare);
+            return result;
+        }
+        var byEdge = new Dictionary<EdgeKey, Accumulator>(_edges.Count);
         foreach (var (key, acc) in _edges)
-            result.Add(acc.ToEdge(_endpoints[key.Client], _endpoints[key.Server], key.Port, key.Protocol));
+        {
+            var edgeKey = new EdgeKey(resolvedId[key.Client], resolvedId[key.Server], key.Port, key.Protocol);
+            if (!byEdge.TryGetValue(edgeKey, out var into)) byEdge[edgeKey] = acc;
+            else
+            {
+                // A fresh accumulator: the aggregator's own stay as they are (ToEdges can be called again).
+                var copy = new Accumulator(into.FirstSeen);
+                copy.Merge(into);
+                copy.Merge(acc);
+                byEdge[edgeKey] = copy;
+            }
+        }
+        foreach (var (key, acc) in byEdge)
+            result.Add(acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol));
         result.Sort(EdgeOrder.Compare);
         return result;
     }
@@ -85,23 +122,14 @@ public sealed class EdgeAggregator
         if (identity is not null && (identity.Workload is not null || identity.Name is not null))
         {
             if (_idByIdentity.TryGetValue(identity, out int id)) return id;
-            id = IdForEndpoint(Endpoint.FromIdentity(identity));
+            id = _endpoints.Add(Endpoint.FromIdentity(identity));
             _idByIdentity[identity] = id;
             return id;
         }
         if (_idByAddress.TryGetValue(address, out int byAddress)) return byAddress;
-        byAddress = IdForEndpoint(Endpoint.FromAddress(address));
+        byAddress = _endpoints.Add(Endpoint.FromAddress(address));
         _idByAddress[address] = byAddress;
         return byAddress;
-    }
-
-    private int IdForEndpoint(Endpoint endpoint)
-    {
-        if (_idByKey.TryGetValue(endpoint.Key, out int id)) return id;
-        id = _endpoints.Count;
-        _endpoints.Add(endpoint);
-        _idByKey[endpoint.Key] = id;
-        return id;
     }
 
     private readonly record struct EdgeKey(int Client, int Server, ushort Port, byte Protocol);

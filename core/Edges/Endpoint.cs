@@ -10,8 +10,11 @@ namespace FlowPolicy.Core.Edges;
 /// </summary>
 public sealed class Endpoint : IEquatable<Endpoint>
 {
-    private Endpoint(EndpointKind kind, string? @namespace, string name, string? workloadKind,
-        IReadOnlyList<KeyValuePair<string, string>> labels, PackedIp address, string key)
+    private static readonly string[] NoKeys = [];
+
+    internal Endpoint(EndpointKind kind, string? @namespace, string name, string? workloadKind,
+        IReadOnlyList<KeyValuePair<string, string>> labels, PackedIp address, string key,
+        IReadOnlyList<KeyValuePair<string, string>>? selector = null, IReadOnlyList<string>? changedLabelKeys = null)
     {
         Kind = kind;
         Namespace = @namespace;
@@ -20,6 +23,8 @@ public sealed class Endpoint : IEquatable<Endpoint>
         Labels = labels;
         Address = address;
         Key = key;
+        Selector = selector ?? (kind == EndpointKind.Pod ? WorkloadSelector.Choose(labels) : labels);
+        ChangedLabelKeys = changedLabelKeys ?? NoKeys;
     }
 
     public EndpointKind Kind { get; }
@@ -27,13 +32,31 @@ public sealed class Endpoint : IEquatable<Endpoint>
     /// <summary>Workload, node or service name; the address text for address endpoints.</summary>
     public string Name { get; }
     public string? WorkloadKind { get; }
-    /// <summary>Stable labels (per-instance labels dropped), sorted by key.</summary>
+    /// <summary>
+    /// Stable labels (per-instance labels dropped), sorted by key. From an edge source: the labels every pod of the
+    /// workload had over the window (the intersection), so a label that changed with a rollout is not among them.
+    /// </summary>
     public IReadOnlyList<KeyValuePair<string, string>> Labels { get; }
+    /// <summary>
+    /// The labels a policy selects this workload's pods by (<see cref="WorkloadSelector"/>): identifying keys, never
+    /// per-release ones, extended only as far as needed to tell it from the other workloads of its namespace the edge
+    /// source saw. A subset of <see cref="Labels"/>, sorted by key.
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Selector { get; }
+    /// <summary>
+    /// Stable label keys whose value changed (or that came or went) within the window: the pods were relabelled, by a
+    /// rollout most often. Empty when every observation carried the same labels. Sorted (ordinal).
+    /// </summary>
+    public IReadOnlyList<string> ChangedLabelKeys { get; }
+    /// <summary>True when the workload's labels changed within the window (<see cref="ChangedLabelKeys"/>).</summary>
+    public bool LabelsChanged => ChangedLabelKeys.Count > 0;
     /// <summary>The address, for endpoints that are an address (external or unknown); <see cref="PackedIp.None"/> otherwise.</summary>
     public PackedIp Address { get; }
     /// <summary>
     /// Canonical text: "namespace/workload", "node:NAME", "service:namespace/name", "external:NAME" for a named
-    /// external network, or the IP address itself.
+    /// external network, or the IP address itself. When one window holds two workloads of different kinds with one
+    /// name in one namespace, an edge source qualifies each with its kind: "namespace/statefulset/NAME"
+    /// (<see cref="EndpointCatalog"/>).
     /// </summary>
     public string Key { get; }
 
@@ -53,19 +76,29 @@ public sealed class Endpoint : IEquatable<Endpoint>
         return null;
     }
 
-    public static Endpoint FromIdentity(WorkloadIdentity identity)
+    public static Endpoint FromIdentity(WorkloadIdentity identity) => FromIdentity(identity, null);
+
+    /// <summary>An identity observed with label keys already known to have changed (a rollup row's).</summary>
+    public static Endpoint FromIdentity(WorkloadIdentity identity, IReadOnlyList<string>? changedLabelKeys)
     {
         string name = identity.Workload ?? identity.Name ?? "unnamed";
         var labels = StableLabels.Of(identity.Labels);
-        string key = identity.Kind switch
-        {
-            EndpointKind.Node => "node:" + name,
-            EndpointKind.Service => "service:" + (identity.Namespace is null ? name : identity.Namespace + "/" + name),
-            EndpointKind.External => "external:" + name,
-            _ => (identity.Namespace ?? "") + "/" + name,
-        };
-        return new Endpoint(identity.Kind, identity.Namespace, name, identity.WorkloadKind, labels, PackedIp.None, key);
+        return new Endpoint(identity.Kind, identity.Namespace, name, identity.WorkloadKind, labels, PackedIp.None,
+            KeyOf(identity.Kind, identity.Namespace, name), changedLabelKeys: changedLabelKeys is { Count: > 0 } ? [.. changedLabelKeys.Order(StringComparer.Ordinal)] : null);
     }
+
+    /// <summary>The key of a named endpoint (not qualified by workload kind).</summary>
+    internal static string KeyOf(EndpointKind kind, string? @namespace, string name) => kind switch
+    {
+        EndpointKind.Node => "node:" + name,
+        EndpointKind.Service => "service:" + (@namespace is null ? name : @namespace + "/" + name),
+        EndpointKind.External => "external:" + name,
+        _ => (@namespace ?? "") + "/" + name,
+    };
+
+    /// <summary>The key of a workload qualified by its kind, for a name two kinds share in one namespace.</summary>
+    internal static string QualifiedKeyOf(string? @namespace, string name, string workloadKind) =>
+        (@namespace ?? "") + "/" + workloadKind.ToLowerInvariant() + "/" + name;
 
     /// <summary>An address no identity is known for: public addresses are external, private ones unknown.</summary>
     public static Endpoint FromAddress(PackedIp address)

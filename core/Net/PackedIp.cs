@@ -110,7 +110,10 @@ public readonly struct PackedIp : IEquatable<PackedIp>, IComparable<PackedIp>
     public static PackedIp Parse(string text) =>
         TryParse(text.AsSpan(), out var ip) ? ip : throw new FormatException($"'{text}' is not an IP address.");
 
-    /// <summary>The address with every bit past <paramref name="prefixLength"/> cleared (IPv4 /n is /96+n here).</summary>
+    /// <summary>
+    /// The address with every bit past <paramref name="prefixLength"/> cleared (IPv4 /n is /96+n here). Raw bit
+    /// arithmetic, blind to the family: prefixes (and their family rules) are <see cref="IpPrefix"/>.
+    /// </summary>
     public PackedIp Mask(int prefixLength)
     {
         if (prefixLength >= 128) return this;
@@ -118,31 +121,6 @@ public readonly struct PackedIp : IEquatable<PackedIp>, IComparable<PackedIp>
         if (prefixLength <= 64)
             return new PackedIp(prefixLength == 64 ? _high : _high & ~(ulong.MaxValue >> prefixLength), 0);
         return new PackedIp(_high, _low & ~(ulong.MaxValue >> (prefixLength - 64)));
-    }
-
-    /// <summary>
-    /// Parses "a.b.c.d/n" or "v6/n" into the network and its prefix length on this layout (an IPv4 /n is /96+n).
-    /// Host bits are cleared, a lenient reading of "10.1.2.3/24" (Kubernetes normalises it the same way).
-    /// </summary>
-    public static bool TryParseCidr(ReadOnlySpan<char> text, out PackedIp network, out int prefixLength)
-    {
-        network = default;
-        prefixLength = 0;
-        int slash = text.IndexOf('/');
-        if (slash <= 0) return false;
-        PackedIp ip = default; // "::" (the IPv6 default route) is shorter than TryParse accepts
-        if (!text[..slash].SequenceEqual("::") && !TryParse(text[..slash], out ip)) return false;
-        if (!int.TryParse(text[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int length))
-            return false;
-        if (ip.IsV4)
-        {
-            if (length > 32) return false;
-            length += 96;
-        }
-        else if (length > 128) return false;
-        prefixLength = length;
-        network = ip.Mask(length);
-        return true;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -49,8 +49,7 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows`
     `kafka_partition` Int32,
     `kafka_offset` UInt64,
     `kafka_index` UInt32,
-    `is_reply` UInt8,
-    `inserted_at` DateTime('UTC') DEFAULT now()
+    `is_reply` UInt8
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`start`)
@@ -117,7 +116,8 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
-    `inserted_at` DateTime('UTC') DEFAULT now()
+    `src_label_changes` Array(String),
+    `dst_label_changes` Array(String)
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)
@@ -150,7 +150,8 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1d`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
-    `inserted_at` DateTime('UTC') DEFAULT now()
+    `src_label_changes` Array(String),
+    `dst_label_changes` Array(String)
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)

@@ -49,13 +49,11 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows`
     `kafka_partition` Int32,
     `kafka_offset` UInt64,
     `kafka_index` UInt32,
-    `is_reply` UInt8,
-    `inserted_at` DateTime('UTC') DEFAULT now()
+    `is_reply` UInt8
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`start`)
-ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `start`)
-SETTINGS non_replicated_deduplication_window = 1000;
+ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `start`);
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_dead_letter`
 (
@@ -71,8 +69,7 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_dead_letter`
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`received`)
-ORDER BY (`kafka_topic`, `kafka_partition`, `kafka_offset`)
-SETTINGS non_replicated_deduplication_window = 1000;
+ORDER BY (`kafka_topic`, `kafka_partition`, `kafka_offset`);
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`ingest_progress`
 (
@@ -119,7 +116,8 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
-    `inserted_at` DateTime('UTC') DEFAULT now()
+    `src_label_changes` Array(String),
+    `dst_label_changes` Array(String)
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)
@@ -152,7 +150,8 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1d`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
-    `inserted_at` DateTime('UTC') DEFAULT now()
+    `src_label_changes` Array(String),
+    `dst_label_changes` Array(String)
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)

@@ -156,17 +156,16 @@ public static class InventoryLoader
         if (lease.ValueKind != JsonValueKind.Object) return "a lease must be a JSON object";
         string? ipText = JsonFields.String(lease, "ip");
         string? cidrText = JsonFields.String(lease, "cidr");
-        PackedIp network;
-        int prefixLength;
+        IpPrefix prefix;
         if (ipText is not null && cidrText is not null) return "a lease has \"ip\" or \"cidr\", not both";
         if (ipText is not null)
         {
-            if (!PackedIp.TryParse(ipText.AsSpan(), out network)) return $"\"ip\" '{ipText}' is not an IP address";
-            prefixLength = 128;
+            if (!PackedIp.TryParse(ipText.AsSpan(), out var address)) return $"\"ip\" '{ipText}' is not an IP address";
+            prefix = IpPrefix.Host(address);
         }
         else if (cidrText is not null)
         {
-            if (!PackedIp.TryParseCidr(cidrText, out network, out prefixLength)) return $"\"cidr\" '{cidrText}' is not a CIDR (a.b.c.d/n)";
+            if (!IpPrefix.TryParse(cidrText, out prefix)) return $"\"cidr\" '{cidrText}' is not a CIDR (a.b.c.d/n or v6/n)";
         }
         else return "a lease needs \"ip\" or \"cidr\"";
 
@@ -197,7 +196,7 @@ public static class InventoryLoader
         var interner = builder.Interner;
         var identity = new WorkloadIdentity(kind, interner.String(JsonFields.String(lease, "namespace")), interner.String(workload),
             interner.String(JsonFields.String(lease, "workload_kind")), name, labels);
-        builder.Add(network, prefixLength, from, to, identity, ports, $"{source}:{line}");
+        builder.Add(prefix, from, to, identity, ports, $"{source}:{line}");
         return null;
     }
 

@@ -139,7 +139,7 @@ internal static class KubectlInventory
             workloadKind, name, labels);
         var portArray = ports.ToArray();
         foreach (var ip in ips)
-            builder.Add(ip, 128, from, to, identity, portArray, Origin(source, index));
+            builder.Add(IpPrefix.Host(ip), from, to, identity, portArray, Origin(source, index));
         return null;
     }
 
@@ -233,7 +233,7 @@ internal static class KubectlInventory
             if (JsonFields.String(address, "type") is not ("InternalIP" or "ExternalIP")) continue;
             string? text = JsonFields.String(address, "address");
             if (text is null || !PackedIp.TryParse(text.AsSpan(), out var ip)) return $"status.addresses has '{text}', not an IP address";
-            builder.Add(ip, 128, from, to, identity, ports, Origin(source, index));
+            builder.Add(IpPrefix.Host(ip), from, to, identity, ports, Origin(source, index));
             added++;
         }
         if (added == 0) return "node has no InternalIP or ExternalIP in status.addresses";
@@ -280,7 +280,7 @@ internal static class KubectlInventory
         var identity = new WorkloadIdentity(EndpointKind.Service, builder.Interner.String(ns), name, "Service", name, labels);
         var portArray = ports.ToArray();
         foreach (var ip in ips)
-            builder.Add(ip, 128, from, to, identity, portArray, Origin(source, index));
+            builder.Add(IpPrefix.Host(ip), from, to, identity, portArray, Origin(source, index));
         return null;
     }
 }

@@ -12,11 +12,10 @@ internal readonly record struct ServedPort(ushort Port, byte Protocol, string? N
 /// </summary>
 internal sealed class Lease
 {
-    public Lease(PackedIp network, int prefixLength, DateTime from, DateTime to, WorkloadIdentity identity,
+    public Lease(IpPrefix prefix, DateTime from, DateTime to, WorkloadIdentity identity,
         ServedPort[] ports, string origin)
     {
-        Network = network;
-        PrefixLength = prefixLength;
+        Prefix = prefix;
         From = from;
         To = to;
         Identity = identity;
@@ -24,10 +23,12 @@ internal sealed class Lease
         Origin = origin;
     }
 
+    /// <summary>The address (a /32 or /128) or the CIDR the lease covers.</summary>
+    public IpPrefix Prefix { get; }
     /// <summary>The address, or the network address (host bits zero) of a CIDR.</summary>
-    public PackedIp Network { get; }
+    public PackedIp Network => Prefix.Network;
     /// <summary>Prefix length in the 128-bit space (IPv4 /24 is 120); 128 for a single address.</summary>
-    public int PrefixLength { get; }
+    public int PrefixLength => Prefix.PrefixLength;
     public DateTime From { get; }
     /// <summary>Exclusive end; <see cref="DateTime.MaxValue"/> while still valid.</summary>
     public DateTime To { get; }
@@ -45,5 +46,5 @@ internal sealed class Lease
         return false;
     }
 
-    public override string ToString() => $"{Network}/{PrefixLength} {Identity} [{From:O}, {(To == DateTime.MaxValue ? "open" : To.ToString("O"))}) from {Origin}";
+    public override string ToString() => $"{Prefix} {Identity} [{From:O}, {(To == DateTime.MaxValue ? "open" : To.ToString("O"))}) from {Origin}";
 }

@@ -91,7 +91,7 @@ public sealed class LeaseIndex : IServedPorts
     internal static LeaseIndex Build(IReadOnlyList<Lease> leases, int identityCount)
     {
         var hostLeases = new Dictionary<PackedIp, List<Lease>>();
-        var networkLeases = new Dictionary<(PackedIp, int), List<Lease>>();
+        var networkLeases = new Dictionary<IpPrefix, List<Lease>>();
         foreach (var lease in leases)
         {
             if (lease.IsHost)
@@ -101,8 +101,7 @@ public sealed class LeaseIndex : IServedPorts
             }
             else
             {
-                var key = (lease.Network, lease.PrefixLength);
-                if (!networkLeases.TryGetValue(key, out var list)) networkLeases[key] = list = new List<Lease>(1);
+                if (!networkLeases.TryGetValue(lease.Prefix, out var list)) networkLeases[lease.Prefix] = list = new List<Lease>(1);
                 list.Add(lease);
             }
         }
@@ -111,25 +110,21 @@ public sealed class LeaseIndex : IServedPorts
         foreach (var (ip, list) in hostLeases) hostTimelines.Add((ip, Timeline(list)));
         var hosts = new HostTable(hostTimelines);
 
-        var byLength = new SortedDictionary<int, Dictionary<PackedIp, LeaseSegment[]>>(Comparer<int>.Create((a, b) => b.CompareTo(a)));
-        foreach (var ((network, length), list) in networkLeases)
+        // One table per family and prefix length, longest first. An IPv4 address is only matched by IPv4 networks, an
+        // IPv6 one only by IPv6 networks (IpPrefix's rule: a "::/0" catch-all must not swallow IPv4 addresses), so a
+        // lookup searches its own family's tables and a masked key there equals IpPrefix.Contains.
+        var byFamilyAndLength = new SortedDictionary<(bool V4, int Length), Dictionary<PackedIp, LeaseSegment[]>>(
+            Comparer<(bool V4, int Length)>.Create((a, b) => a.V4 != b.V4 ? a.V4.CompareTo(b.V4) : b.Length.CompareTo(a.Length)));
+        foreach (var (prefix, list) in networkLeases)
         {
-            if (!byLength.TryGetValue(length, out var table)) byLength[length] = table = new();
-            table[network] = Timeline(list);
+            var key = (prefix.IsV4, prefix.PrefixLength);
+            if (!byFamilyAndLength.TryGetValue(key, out var table)) byFamilyAndLength[key] = table = new();
+            table[prefix.Network] = Timeline(list);
         }
-        // An IPv4 address is only matched by IPv4 networks, an IPv6 one only by IPv6 networks (a "::/0" catch-all
-        // must not swallow IPv4-mapped addresses).
         var v4 = new List<PrefixTable>();
         var v6 = new List<PrefixTable>();
-        foreach (var (length, table) in byLength)
-        {
-            var v4Part = new Dictionary<PackedIp, LeaseSegment[]>();
-            var v6Part = new Dictionary<PackedIp, LeaseSegment[]>();
-            foreach (var (network, timeline) in table)
-                (network.IsV4 && length >= 96 ? v4Part : v6Part)[network] = timeline;
-            if (v4Part.Count > 0) v4.Add(new PrefixTable(length, v4Part));
-            if (v6Part.Count > 0) v6.Add(new PrefixTable(length, v6Part));
-        }
+        foreach (var ((isV4, length), table) in byFamilyAndLength)
+            (isV4 ? v4 : v6).Add(new PrefixTable(length, table));
         var nodes = leases.Where(l => l.IsHost && l.Identity.Kind == EndpointKind.Node).Select(l => l.Network).Distinct().Order().ToList();
         return new LeaseIndex(hosts, v4.ToArray(), v6.ToArray(), leases.Count, identityCount, nodes);
     }

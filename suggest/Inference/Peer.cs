@@ -40,7 +40,7 @@ public sealed class Peer
     public string? Namespace { get; }
     public string? Workload { get; }
     public string? WorkloadKind { get; }
-    /// <summary>matchLabels of the workload's pods: every stable label, sorted by key.</summary>
+    /// <summary>matchLabels of the workload's pods: <see cref="Endpoint.Selector"/> (identifying labels, never per-release ones), sorted by key.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Selector { get; }
     public IReadOnlyList<Cidr> Cidrs { get; }
     /// <summary>Blocks carved out of <see cref="Cidrs"/> (the private ranges of <see cref="PeerKind.Internet"/>).</summary>
@@ -49,7 +49,7 @@ public sealed class Peer
     public bool IsWorkload => Kind == PeerKind.Workload;
 
     public static Peer ForWorkload(Endpoint endpoint) =>
-        new(PeerKind.Workload, endpoint.Key, endpoint.Namespace, endpoint.Name, endpoint.WorkloadKind, endpoint.Labels, [], []);
+        new(PeerKind.Workload, endpoint.Key, endpoint.Namespace, endpoint.Name, endpoint.WorkloadKind, endpoint.Selector, [], []);
 
     public static readonly Peer Nodes = new(PeerKind.Nodes, "nodes", null, null, null, [], [], []);
 

@@ -23,6 +23,19 @@ internal static class MarkdownReport
         return text.ToString();
     }
 
+    /// <summary>Workloads of the rules whose labels changed within the window, once each, by key.</summary>
+    private static List<Endpoint> Relabelled(SuggestionSet set)
+    {
+        var seen = new Dictionary<string, Endpoint>(StringComparer.Ordinal);
+        foreach (var rule in set.Rules)
+            foreach (var edge in rule.Edges)
+            {
+                if (edge.Client.LabelsChanged && rule.Client.IsWorkload) seen.TryAdd(edge.Client.Key, edge.Client);
+                if (edge.Server.LabelsChanged && rule.Server.IsWorkload) seen.TryAdd(edge.Server.Key, edge.Server);
+            }
+        return [.. seen.Values.OrderBy(e => e.Key, StringComparer.Ordinal)];
+    }
+
     /// <summary>The line after a list cut at <see cref="ListLimit"/>: how many more, and where they all are.</summary>
     internal static string More(int more, string what, bool json) => json
         ? string.Create(CultureInfo.InvariantCulture, $"… and {more:N0} more {what}: every one is in suggestions.json.")
@@ -56,6 +69,19 @@ internal static class MarkdownReport
             Line("## Warnings");
             Line();
             List(set.Warnings, w => "- " + w, "warnings");
+            Line();
+        }
+        var relabelled = Relabelled(set);
+        if (relabelled.Count > 0)
+        {
+            Line("## Relabelled within the window");
+            Line();
+            Line("These workloads' pods changed labels during the window (a rollout, most often). They are selected by the " +
+                 "labels that stayed on every pod, never by the ones that changed.");
+            Line();
+            List(relabelled, e => $"- `{e.Key}`: {string.Join(", ", e.ChangedLabelKeys.Select(k => $"`{k}`"))} changed; selected by " +
+                (e.Selector.Count == 0 ? "no label (nothing stayed)" : string.Join(", ", e.Selector.Select(l => $"`{l.Key}={l.Value}`"))) + ".",
+                "relabelled workloads");
             Line();
         }
         var flagged = set.Rules.Where(r => r.Flags.Any(f => f is "periodic" or "startup-only" or "rare")).ToList();

@@ -19,7 +19,7 @@ internal sealed class EndpointPattern
     public Glob? Workload { get; init; }
     public Glob? Name { get; init; }
     public (string Key, Glob Value)[] Labels { get; init; } = [];
-    public IpNetwork[] Cidrs { get; init; } = [];
+    public IpPrefix[] Cidrs { get; init; } = [];
 
     /// <summary>True when the pattern can match an address endpoint (only those carry an IP).</summary>
     /// <remarks>Conservative: address endpoints have no namespace, workload or labels, and their name is the address text.</remarks>
@@ -71,7 +71,7 @@ internal sealed class EndpointPattern
                 case "unknown": return new EndpointPattern { Text = text, Kinds = [EndpointKind.Unknown] };
                 case "cluster": return new EndpointPattern { Text = text, Kinds = WorkloadKinds };
             }
-            if (IpNetwork.TryParse(text, out var network)) return new EndpointPattern { Text = text, Cidrs = [network] };
+            if (IpPrefix.TryParse(text, out var network)) return new EndpointPattern { Text = text, Cidrs = [network] };
             int slash = text.IndexOf('/');
             if (slash > 0 && slash < text.Length - 1 && text.IndexOf('/', slash + 1) < 0)
                 return new EndpointPattern { Text = text, Kinds = WorkloadKinds, Namespace = new Glob(text[..slash]), Workload = new Glob(text[(slash + 1)..]) };
@@ -105,12 +105,12 @@ internal sealed class EndpointPattern
         if (node.Field("service") is not null) Only(EndpointKind.Service, "service");
         if (node.Field("external") is not null) Only(EndpointKind.External, "external");
 
-        var cidrs = new List<IpNetwork>();
+        var cidrs = new List<IpPrefix>();
         if (node.Field("cidr") is { } cidrNode)
         {
             foreach (var item in cidrNode.Kind == PolicyNodeKind.List ? cidrNode.Items : [cidrNode])
             {
-                if (item.Value is not { } text || !IpNetwork.TryParse(text, out var network))
+                if (item.Value is not { } text || !IpPrefix.TryParse(text, out var network))
                     throw PolicyNode.Error(item, $"'{field}.cidr' value '{item}' is not a CIDR (e.g. 10.0.0.0/8 or 2001:db8::/32)");
                 cidrs.Add(network);
             }

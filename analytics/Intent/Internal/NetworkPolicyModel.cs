@@ -119,11 +119,11 @@ internal sealed record NetworkPolicyDefinition(
     {
         node.RequireKnownFields("ipBlock", "cidr", "except");
         string cidrText = node.String("cidr") ?? throw PolicyNode.Error(node, "ipBlock needs 'cidr'");
-        if (!IpNetwork.TryParse(cidrText, out var cidr)) throw PolicyNode.Error(node, $"ipBlock.cidr '{cidrText}' is not a CIDR (e.g. 10.0.0.0/8 or 2001:db8::/32)");
-        var except = new List<IpNetwork>();
+        if (!IpPrefix.TryParse(cidrText, out var cidr)) throw PolicyNode.Error(node, $"ipBlock.cidr '{cidrText}' is not a CIDR (e.g. 10.0.0.0/8 or 2001:db8::/32)");
+        var except = new List<IpPrefix>();
         foreach (var item in node.List("except") ?? [])
         {
-            if (item.Value is not { } text || !IpNetwork.TryParse(text, out var network))
+            if (item.Value is not { } text || !IpPrefix.TryParse(text, out var network))
                 throw PolicyNode.Error(item, $"ipBlock.except '{item}' is not a CIDR");
             except.Add(network);
         }

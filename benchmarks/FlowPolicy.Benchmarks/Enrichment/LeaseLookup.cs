@@ -34,14 +34,14 @@ public class LeaseLookup
             var identity = pods[i % pods.Count].Identity;
             if (i < 20_000)
             {
-                leases.Add(new Lease(ip, 128, now.AddDays(-2), now.AddDays(-1), pods[(i + 7) % pods.Count].Identity, [], "bench:old"));
-                leases.Add(new Lease(ip, 128, now.AddDays(-1), DateTime.MaxValue, identity, [new ServedPort(8080, IpProtocols.Tcp, "http")], "bench:new"));
+                leases.Add(new Lease(IpPrefix.Host(ip), now.AddDays(-2), now.AddDays(-1), pods[(i + 7) % pods.Count].Identity, [], "bench:old"));
+                leases.Add(new Lease(IpPrefix.Host(ip), now.AddDays(-1), DateTime.MaxValue, identity, [new ServedPort(8080, IpProtocols.Tcp, "http")], "bench:new"));
             }
-            else leases.Add(new Lease(ip, 128, now.AddDays(-3), DateTime.MaxValue, identity, [], "bench"));
+            else leases.Add(new Lease(IpPrefix.Host(ip), now.AddDays(-3), DateTime.MaxValue, identity, [], "bench"));
         }
         var external = new WorkloadIdentity(EndpointKind.External, null, "partner-api");
         for (int n = 0; n < 100; n++)
-            leases.Add(new Lease(PackedIp.FromV4(203, 0, (byte)n, 0), 120, now.AddDays(-30), DateTime.MaxValue, external, [], "bench:cidr"));
+            leases.Add(new Lease(IpPrefix.Of(PackedIp.FromV4(203, 0, (byte)n, 0), 120), now.AddDays(-30), DateTime.MaxValue, external, [], "bench:cidr"));
 
         _leases = leases.ToArray();
         _index = LeaseIndex.Build(leases, identityCount: pods.Count + 1);

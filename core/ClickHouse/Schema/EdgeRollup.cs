@@ -94,7 +94,7 @@ public static class EdgeRollup
         "`window_start`, `src_kind`, `src_namespace`, `src_workload`, `src_workload_kind`, `src_addr`, " +
         "`dst_kind`, `dst_namespace`, `dst_workload`, `dst_workload_kind`, `dst_addr`, `dst_port`, `protocol`, " +
         "`flows`, `bytes`, `packets`, `allowed_flows`, `denied_flows`, `first_seen`, `last_seen`, `client_replicas`, " +
-        "`src_label_keys`, `src_label_values`, `dst_label_keys`, `dst_label_values`";
+        "`src_label_keys`, `src_label_values`, `dst_label_keys`, `dst_label_values`, `src_label_changes`, `dst_label_changes`";
 
     /// <summary>The edge key of a rollup row (the daily rollup groups the hourly rows by it).</summary>
     private const string EdgeKey =
@@ -110,9 +110,10 @@ public static class EdgeRollup
     /// rollup's <c>*_workload</c> holds the endpoint name (the workload, or the pod name of a bare pod), and
     /// <c>*_addr</c> the address only for sides with neither. Rows with <c>is_reply = 1</c> (the server's half
     /// of a connection, stored flipped to client -> server by ingest) add bytes, packets and seen times but no flows, verdicts or
-    /// replicas, as replies do in memory. Labels are the newest row's (both argMax see the same rows in the same
-    /// order, so keys and values come from one row). Aggregates are not aliased: 18.16 substitutes aliases that
-    /// shadow source columns (bytes, packets) into other expressions.
+    /// replicas, as replies do in memory. Labels are those every flow row of the group carried (<see cref="LabelIntersection"/>),
+    /// so a label that changed within the hour (a rollout: v1 then v2 pods) is not kept; its key is in the
+    /// <c>*_label_changes</c> column (<see cref="LabelChanges"/>). Aggregates are not aliased
+    /// where an alias would shadow a source column (bytes, packets): 18.16 substitutes such aliases into other expressions.
     /// </summary>
     public static string HourlySelect(string database, DateOnly day) => HourlySelect(database, day, FlowTables.Flows);
 
@@ -120,40 +121,86 @@ public static class EdgeRollup
     {
         var (from, to) = DayBounds(day);
         return $"""
-            SELECT toStartOfHour(`start`) AS `window_start`,
-                `src_kind`, `src_namespace`, if(`src_workload` != '', `src_workload`, `src_pod`) AS `src_name`, `src_workload_kind`,
-                if(`src_workload` = '' AND `src_pod` = '', `src_ip`, toFixedString('', 16)) AS `src_addr`,
-                `dst_kind`, `dst_namespace`, if(`dst_workload` != '', `dst_workload`, `dst_pod`) AS `dst_name`, `dst_workload_kind`,
-                if(`dst_workload` = '' AND `dst_pod` = '', `dst_ip`, toFixedString('', 16)) AS `dst_addr`,
-                `dst_port`, `protocol`,
-                countIf(`is_reply` = 0), sum(`bytes`), sum(`packets`),
-                countIf(`verdict` = 'allowed' AND `is_reply` = 0), countIf(`verdict` = 'denied' AND `is_reply` = 0),
-                min(`start`), max(greatest(`end`, `start`)),
-                uniqStateIf(if(`src_pod` != '', `src_pod`, hex(`src_ip`)), `is_reply` = 0),
-                argMax(`src_label_keys`, `start`), argMax(`src_label_values`, `start`),
-                argMax(`dst_label_keys`, `start`), argMax(`dst_label_values`, `start`)
-            FROM {ClickHouseSql.QuoteIdentifier(database, flowsTable)}
-            WHERE `start` >= {from} AND `start` < {to}
-            GROUP BY `window_start`, {HourlyEdgeKey}
+            SELECT `ws`, {HourlyEdgeKey}, `f`, `b`, `p`, `a`, `dn`, `fs`, `ls`, `r`,
+                {LabelIntersection("s")}, {LabelIntersection("d")}, {LabelChanges("s")}, {LabelChanges("d")}
+            FROM (
+                SELECT toStartOfHour(`start`) AS `ws`,
+                    `src_kind`, `src_namespace`, if(`src_workload` != '', `src_workload`, `src_pod`) AS `src_name`, `src_workload_kind`,
+                    if(`src_workload` = '' AND `src_pod` = '', `src_ip`, toFixedString('', 16)) AS `src_addr`,
+                    `dst_kind`, `dst_namespace`, if(`dst_workload` != '', `dst_workload`, `dst_pod`) AS `dst_name`, `dst_workload_kind`,
+                    if(`dst_workload` = '' AND `dst_pod` = '', `dst_ip`, toFixedString('', 16)) AS `dst_addr`,
+                    `dst_port`, `protocol`,
+                    countIf(`is_reply` = 0) AS `f`, sum(`bytes`) AS `b`, sum(`packets`) AS `p`,
+                    countIf(`verdict` = 'allowed' AND `is_reply` = 0) AS `a`, countIf(`verdict` = 'denied' AND `is_reply` = 0) AS `dn`,
+                    min(`start`) AS `fs`, max(greatest(`end`, `start`)) AS `ls`,
+                    uniqStateIf(if(`src_pod` != '', `src_pod`, hex(`src_ip`)), `is_reply` = 0) AS `r`,
+                    {LabelSets("src", "s", "`start`", "notEmpty(`src_label_keys`)")}, {LabelSets("dst", "d", "`start`", "notEmpty(`dst_label_keys`)")},
+                    emptyArrayString() AS `sprior`, emptyArrayString() AS `dprior`
+                FROM {ClickHouseSql.QuoteIdentifier(database, flowsTable)}
+                WHERE `start` >= {from} AND `start` < {to}
+                GROUP BY `ws`, {HourlyEdgeKey}
+            )
             """;
     }
 
-    /// <summary>One row per edge for the day, merged from the day's hourly rows.</summary>
+    /// <summary>One row per edge for the day, merged from the day's hourly rows (labels: those every hour kept).</summary>
     public static string DailySelect(string database, DateOnly day) => DailySelect(database, day, FlowTables.EdgesHourly);
 
     public static string DailySelect(string database, DateOnly day, string hourlyTable)
     {
         var (from, to) = DayBounds(day);
         return $"""
-            SELECT toStartOfDay(`window_start`) AS `day_start`, {EdgeKey},
-                sum(`flows`), sum(`bytes`), sum(`packets`), sum(`allowed_flows`), sum(`denied_flows`),
-                min(`first_seen`), max(`last_seen`), uniqMergeState(`client_replicas`),
-                argMax(`src_label_keys`, `last_seen`), argMax(`src_label_values`, `last_seen`),
-                argMax(`dst_label_keys`, `last_seen`), argMax(`dst_label_values`, `last_seen`)
-            FROM {ClickHouseSql.QuoteIdentifier(database, hourlyTable)}
-            WHERE `window_start` >= {from} AND `window_start` < {to}
-            GROUP BY `day_start`, {EdgeKey}
+            SELECT `ds`, {EdgeKey}, `f`, `b`, `p`, `a`, `dn`, `fs`, `ls`, `r`,
+                {LabelIntersection("s")}, {LabelIntersection("d")}, {LabelChanges("s")}, {LabelChanges("d")}
+            FROM (
+                SELECT toStartOfDay(`window_start`) AS `ds`, {EdgeKey},
+                    sum(`flows`) AS `f`, sum(`bytes`) AS `b`, sum(`packets`) AS `p`, sum(`allowed_flows`) AS `a`, sum(`denied_flows`) AS `dn`,
+                    min(`first_seen`) AS `fs`, max(`last_seen`) AS `ls`, uniqMergeState(`client_replicas`) AS `r`,
+                    {LabelSets("src", "s", "`last_seen`", "notEmpty(`src_label_keys`) OR notEmpty(`src_label_changes`)")},
+                    {LabelSets("dst", "d", "`last_seen`", "notEmpty(`dst_label_keys`) OR notEmpty(`dst_label_changes`)")},
+                    groupUniqArrayArray(`src_label_changes`) AS `sprior`, groupUniqArrayArray(`dst_label_changes`) AS `dprior`
+                FROM {ClickHouseSql.QuoteIdentifier(database, hourlyTable)}
+                WHERE `window_start` >= {from} AND `window_start` < {to}
+                GROUP BY `ds`, {EdgeKey}
+            )
             """;
+    }
+
+    /// <summary>
+    /// The aggregates an intersection of one side's labels needs: every distinct label set of the group's rows (as
+    /// arrays of (key, value) tuples; a handful per group: one per release seen) and the newest row's set. 18.16 has no
+    /// groupArrayIntersect (24.x) and arrayIntersect takes a fixed number of arrays, so the intersection is the newest set
+    /// filtered by "in every set" (<see cref="LabelIntersection"/>), over an inner query because a lambda cannot hold an
+    /// aggregate. Rows whose labels are unknown (<paramref name="known"/> false: no label at all, and no change recorded)
+    /// are left out, as the in-memory catalog ignores identities without labels (a source that did not know them).
+    /// </summary>
+    private static string LabelSets(string column, string alias, string newest, string known) =>
+        $"groupUniqArrayIf(arrayMap((k, v) -> (k, v), `{column}_label_keys`, `{column}_label_values`), {known}) AS `{alias}sets`, " +
+        $"argMaxIf(arrayMap((k, v) -> (k, v), `{column}_label_keys`, `{column}_label_values`), {newest}, {known}) AS `{alias}newest`";
+
+    /// <summary>
+    /// The keys of pairs some set holds and the intersection does not (<see cref="LabelIntersection"/>), with the changes the
+    /// merged rows already recorded (<c>{alias}prior</c>), each once.
+    /// </summary>
+    private static string LabelChanges(string alias)
+    {
+        string all = $"arrayReduce('groupUniqArrayArray', `{alias}sets`)";
+        return $"arrayReduce('groupUniqArray', arrayConcat(`{alias}prior`, arrayMap(x -> x.1, " +
+            $"arrayFilter((x, k) -> NOT has(k, x), {all}, replicate({Kept(alias)}, {all})))))";
+    }
+
+    private static string Kept(string alias) =>
+        $"arrayFilter((x, s) -> arrayAll(y -> has(y, x), s), `{alias}newest`, replicate(`{alias}sets`, `{alias}newest`))";
+
+    /// <summary>
+    /// Keys and values of the labels in every set (<see cref="LabelSets"/>), in the newest row's order. The sets reach
+    /// the lambda as an argument (<c>replicate</c>), not captured: 18.16 prunes a subquery column referenced only inside
+    /// a lambda ("Unknown identifier").
+    /// </summary>
+    private static string LabelIntersection(string alias)
+    {
+        string kept = Kept(alias);
+        return $"arrayMap(x -> x.1, {kept}), arrayMap(x -> x.2, {kept})";
     }
 
     private static (string From, string To) DayBounds(DateOnly day)

@@ -179,13 +179,18 @@ public static class FlowTables
             new("first_seen", Time),
             new("last_seen", Time),
             new("client_replicas", "AggregateFunction(uniq, String)"),
-            // Schema 2: the newest stable-label candidates of each side, so intent evaluation (label selectors)
-            // sees the same endpoints from ClickHouse as from files. Per-instance labels are dropped when read.
+            // Schema 2: the labels of each side, so intent evaluation (label selectors) and suggested selectors see the
+            // same endpoints from ClickHouse as from files: since schema 5 the labels every flow of the row carried (the
+            // intersection; before, the newest flow's). Per-instance labels are dropped when read.
             new("src_label_keys", "Array(String)"),
             new("src_label_values", "Array(String)"),
             new("dst_label_keys", "Array(String)"),
             new("dst_label_values", "Array(String)"),
             StoredAtColumn,
+            // Schema 5: label keys whose value differed between the flows of the row (a rollout inside the window):
+            // the label columns above then hold only what every flow carried. Per-instance keys are dropped when read.
+            new("src_label_changes", "Array(String)"),
+            new("dst_label_changes", "Array(String)"),
         ],
         "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`window_start`)\nORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `protocol`, `src_namespace`, `src_workload`, `src_addr`, `dst_addr`, `window_start`)");
     }

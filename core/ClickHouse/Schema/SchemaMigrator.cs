@@ -65,8 +65,9 @@ public static class SchemaMigrator
     /// <remarks>2: flows.kafka_index, flows.is_reply, flows_dead_letter.line; edge rollup label columns; sli_windows and sli_drift.
     /// 3: job_runs (the scheduler's record of job windows).
     /// 4: flows.inserted_at and the edge rollups' inserted_at; retention (TTL) counted from when a row was stored;
-    /// non_replicated_deduplication_window on flows and flows_dead_letter (20.12+).</remarks>
-    public const int CurrentVersion = 4;
+    /// non_replicated_deduplication_window on flows and flows_dead_letter (20.12+).
+    /// 5: edge rollup label change columns (labels that changed within a row's flows: a rollout).</remarks>
+    public const int CurrentVersion = 5;
 
     public static async Task<MigrationReport> MigrateAsync(ClickHouseHttpClient client, SchemaOptions? options = null, CancellationToken cancellationToken = default)
     {

@@ -52,14 +52,12 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_local` ON CLUSTER `flowpolicy`
     `kafka_partition` Int32,
     `kafka_offset` UInt64,
     `kafka_index` UInt32,
-    `is_reply` UInt8,
-    `inserted_at` DateTime('UTC') DEFAULT now()
+    `is_reply` UInt8
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`start`)
-ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `start`)
-SETTINGS non_replicated_deduplication_window = 1000;
-ALTER TABLE `flowpolicy`.`flows_local` ON CLUSTER `flowpolicy` MODIFY TTL `inserted_at` + toIntervalDay(30);
+ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `start`);
+ALTER TABLE `flowpolicy`.`flows_local` ON CLUSTER `flowpolicy` MODIFY TTL `start` + toIntervalDay(30);
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows` ON CLUSTER `flowpolicy`
 (
@@ -96,8 +94,7 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows` ON CLUSTER `flowpolicy`
     `kafka_partition` Int32,
     `kafka_offset` UInt64,
     `kafka_index` UInt32,
-    `is_reply` UInt8,
-    `inserted_at` DateTime('UTC') DEFAULT now()
+    `is_reply` UInt8
 )
 ENGINE = Distributed(`flowpolicy`, `flowpolicy`, `flows_local`, `kafka_partition`);
 
@@ -115,8 +112,7 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_dead_letter_local` ON CLUSTER `fl
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`received`)
-ORDER BY (`kafka_topic`, `kafka_partition`, `kafka_offset`)
-SETTINGS non_replicated_deduplication_window = 1000;
+ORDER BY (`kafka_topic`, `kafka_partition`, `kafka_offset`);
 ALTER TABLE `flowpolicy`.`flows_dead_letter_local` ON CLUSTER `flowpolicy` MODIFY TTL `received` + toIntervalDay(14);
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_dead_letter` ON CLUSTER `flowpolicy`
@@ -195,12 +191,13 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h_local` ON CLUSTER `flowpolicy`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
-    `inserted_at` DateTime('UTC') DEFAULT now()
+    `src_label_changes` Array(String),
+    `dst_label_changes` Array(String)
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)
 ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `protocol`, `src_namespace`, `src_workload`, `src_addr`, `dst_addr`, `window_start`);
-ALTER TABLE `flowpolicy`.`edges_1h_local` ON CLUSTER `flowpolicy` MODIFY TTL `inserted_at` + toIntervalDay(90);
+ALTER TABLE `flowpolicy`.`edges_1h_local` ON CLUSTER `flowpolicy` MODIFY TTL `window_start` + toIntervalDay(90);
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h` ON CLUSTER `flowpolicy`
 (
@@ -229,7 +226,8 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h` ON CLUSTER `flowpolicy`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
-    `inserted_at` DateTime('UTC') DEFAULT now()
+    `src_label_changes` Array(String),
+    `dst_label_changes` Array(String)
 )
 ENGINE = Distributed(`flowpolicy`, `flowpolicy`, `edges_1h_local`);
 
@@ -260,7 +258,8 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1d_local` ON CLUSTER `flowpolicy`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
-    `inserted_at` DateTime('UTC') DEFAULT now()
+    `src_label_changes` Array(String),
+    `dst_label_changes` Array(String)
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)
@@ -293,7 +292,8 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1d` ON CLUSTER `flowpolicy`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
-    `inserted_at` DateTime('UTC') DEFAULT now()
+    `src_label_changes` Array(String),
+    `dst_label_changes` Array(String)
 )
 ENGINE = Distributed(`flowpolicy`, `flowpolicy`, `edges_1d_local`);
 
@@ -357,4 +357,4 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`job_runs` ON CLUSTER `flowpolicy`
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(`window_end`)
 ORDER BY (`job`, `window_end`, `finished`);
-ALTER TABLE `flowpolicy`.`job_runs` ON CLUSTER `flowpolicy` MODIFY TTL `finished` + toIntervalDay(180);
+ALTER TABLE `flowpolicy`.`job_runs` ON CLUSTER `flowpolicy` MODIFY TTL `window_end` + toIntervalDay(180);

@@ -45,9 +45,9 @@ internal sealed class InventoryBuilder
         _suppressedInSource = 0;
     }
 
-    public void Add(PackedIp network, int prefixLength, DateTime from, DateTime to, WorkloadIdentity identity,
+    public void Add(IpPrefix prefix, DateTime from, DateTime to, WorkloadIdentity identity,
         ServedPort[] ports, string origin) =>
-        _leases.Add(new Lease(network, prefixLength, from, to, Interner.Intern(identity), InternPorts(ports), origin));
+        _leases.Add(new Lease(prefix, from, to, Interner.Intern(identity), InternPorts(ports), origin));
 
     private ServedPort[] InternPorts(ServedPort[] ports)
     {

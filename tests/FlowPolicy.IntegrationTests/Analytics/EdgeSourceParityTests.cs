@@ -8,6 +8,7 @@ using FlowPolicy.Core.ClickHouse.RowBinary;
 using FlowPolicy.Core.ClickHouse.Schema;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
+using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Direction;
 using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Ingest.Files;
@@ -68,6 +69,80 @@ public abstract class EdgeSourceParityTests<TServer>(TServer server) : ClickHous
     }
 
     [Fact]
+    public async Task Rollouts_and_workload_kinds_give_the_same_endpoints_from_files_and_from_ClickHouse()
+    {
+        var day = new DateTime(2026, 11, 2, 0, 0, 0, DateTimeKind.Utc);
+        static WorkloadIdentity Pod(string name, string? kind, string pod, params (string, string)[] labels) =>
+            new(EndpointKind.Pod, "shop", name, kind, pod, labels.Select(l => KeyValuePair.Create(l.Item1, l.Item2)));
+        var frontend = Pod("frontend", "Deployment", "frontend-1", ("app", "frontend"));
+        var cartV1 = Pod("cart", "Deployment", "cart-aaa-1", ("app", "cart"), ("build", "1"), ("pod-template-hash", "aaa"), ("version", "v1"));
+        var cartV2 = Pod("cart", "Deployment", "cart-bbb-1", ("app", "cart"), ("build", "2"), ("pod-template-hash", "bbb"), ("version", "v2"));
+        var payV1 = Pod("pay", "Deployment", "pay-aaa-1", ("app", "pay"), ("track", "stable"), ("team", "a"));
+        var payV2 = Pod("pay", "Deployment", "pay-bbb-1", ("app", "pay"), ("track", "canary"), ("team", "a"));
+        var dbDeployment = Pod("db", "Deployment", "db-5f-1", ("app", "db-proxy"));
+        var dbStatefulSet = Pod("db", "StatefulSet", "db-0", ("app", "db"));
+        var cacheKnown = Pod("cache", "StatefulSet", "cache-0", ("app", "cache"));
+        var cacheUnknown = Pod("cache", null, "cache-1", ("app", "cache"));
+        var records = new List<FlowRecord>();
+        void Add(WorkloadIdentity client, WorkloadIdentity server, DateTime at) => records.Add(new FlowRecord
+        {
+            Start = at, End = at.AddSeconds(2), SrcIp = PackedIp.Parse("10.244.0.1"), DstIp = PackedIp.Parse("10.244.0.2"),
+            SrcPort = 40000, DstPort = 8080, Protocol = IpProtocols.Tcp, Bytes = 100, Packets = 2, Verdict = Verdict.Allowed,
+            SrcIdentity = client, DstIdentity = server,
+        });
+        // cart: v1 for hours, then v2 (a rollout across hours); pay: stable and canary pods in the same single hour.
+        for (int h = 0; h < 5; h++) Add(frontend, cartV1, day.AddHours(h));
+        for (int h = 5; h < 10; h++) Add(frontend, cartV2, day.AddHours(h).AddMinutes(1));
+        // A source that knew cart's pods but not their labels, alone in an hour and beside labelled flows: ignored.
+        var cartUnlabelled = Pod("cart", "Deployment", "cart-bbb-2");
+        Add(frontend, cartUnlabelled, day.AddHours(11));
+        Add(frontend, cartUnlabelled, day.AddHours(8).AddMinutes(30));
+        Add(frontend, payV1, day.AddHours(12));
+        Add(frontend, payV2, day.AddHours(12).AddMinutes(30));
+        Add(frontend, dbDeployment, day.AddHours(1));
+        Add(frontend, dbStatefulSet, day.AddHours(2));
+        Add(frontend, cacheKnown, day.AddHours(1));
+        Add(frontend, cacheUnknown, day.AddHours(3));
+
+        var aggregator = new EdgeAggregator();
+        foreach (var record in records) aggregator.Add(record, isReply: false);
+        var fromFiles = aggregator.ToEdges();
+
+        await SchemaMigrator.MigrateAsync(Db);
+        using (var rows = new RowBinaryWriter())
+        {
+            var writer = new FlowRowWriter(rows);
+            long offset = 0;
+            foreach (var record in records) writer.Write(record, "test", "flows", 0, offset++, isReply: false);
+            await Db.InsertRowBinaryAsync(FlowTables.Flows, FlowRowWriter.Columns, rows);
+        }
+        await EdgeRollup.RebuildDayAsync(Db, DateOnly.FromDateTime(day));
+        var fromClickHouse = await new ClickHouseEdgeSource(Db).ReadEdgesAsync(new AnalysisWindow(day, day.AddDays(1)));
+
+        static string Endpoints(IEnumerable<Edge> edges) => string.Join("\n", edges.Select(e => e.Server).Select(s =>
+            $"{s.Key} {s.WorkloadKind} labels={string.Join(",", s.Labels.Select(l => l.Key + "=" + l.Value))} " +
+            $"selector={string.Join(",", s.Selector.Select(l => l.Key + "=" + l.Value))} changed={string.Join(",", s.ChangedLabelKeys)}"));
+        Assert.Equal(Endpoints(fromFiles), Endpoints(fromClickHouse));
+        // shop/cache was stored under two workload kinds ('' and StatefulSet): two rollup groups folded into one edge,
+        // whose distinct client replicas can only be added (an upper bound); every other counter is exact.
+        static bool Exact(Edge e) => e.Server.Key != "shop/cache";
+        Assert.Equal(string.Join("\n", fromFiles.Where(Exact).Select(Describe)), string.Join("\n", fromClickHouse.Where(Exact).Select(Describe)));
+        var (cacheFromFiles, cacheFromClickHouse) = (fromFiles.Single(e => !Exact(e)), fromClickHouse.Single(e => !Exact(e)));
+        Assert.Equal((cacheFromFiles.Flows, cacheFromFiles.Bytes, cacheFromFiles.LastSeen), (cacheFromClickHouse.Flows, cacheFromClickHouse.Bytes, cacheFromClickHouse.LastSeen));
+        Assert.Equal((1, 2), (cacheFromFiles.ClientReplicas, cacheFromClickHouse.ClientReplicas));
+
+        var servers = fromClickHouse.Select(e => e.Server).ToDictionary(s => s.Key);
+        Assert.Equal(["shop/cache", "shop/cart", "shop/deployment/db", "shop/pay", "shop/statefulset/db"], servers.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["build", "version"], servers["shop/cart"].ChangedLabelKeys);
+        Assert.Equal("app=cart", string.Join(",", servers["shop/cart"].Labels.Select(l => l.Key + "=" + l.Value)));
+        // Both tracks inside one hour: the hourly rollup keeps what every flow of the hour carried.
+        Assert.Equal(["track"], servers["shop/pay"].ChangedLabelKeys);
+        Assert.Null(servers["shop/pay"].Label("track"));
+        Assert.Equal("StatefulSet", servers["shop/cache"].WorkloadKind);
+        Assert.Equal(2, fromClickHouse.Single(e => e.Server.Key == "shop/cache").Flows);
+    }
+
+    [Fact]
     public async Task A_window_not_on_whole_hours_is_refused()
     {
         var source = new ClickHouseEdgeSource(Db);
@@ -116,7 +191,8 @@ public abstract class EdgeSourceParityTests<TServer>(TServer server) : ClickHous
 
     private static string Describe(Edge e)
     {
-        static string Side(Endpoint p) => $"{p.Key}|{p.Kind}|{p.WorkloadKind}|{string.Join(",", p.Labels.Select(l => l.Key + "=" + l.Value))}";
+        static string Side(Endpoint p) => $"{p.Key}|{p.Kind}|{p.WorkloadKind}|{string.Join(",", p.Labels.Select(l => l.Key + "=" + l.Value))}" +
+            $"|{string.Join(",", p.Selector.Select(l => l.Key + "=" + l.Value))}|{string.Join(",", p.ChangedLabelKeys)}";
         var hours = string.Join(",", e.HourOfWeek.Select((n, h) => (n, h)).Where(x => x.n != 0).Select(x => $"{x.h}:{x.n}"));
         return string.Create(CultureInfo.InvariantCulture,
             $"{Side(e.Client)} -> {Side(e.Server)} :{e.Port}/{e.Protocol} flows={e.Flows} bytes={e.Bytes} packets={e.Packets} " +

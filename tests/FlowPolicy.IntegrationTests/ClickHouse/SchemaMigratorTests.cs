@@ -169,6 +169,30 @@ public abstract class SchemaMigratorTests<TServer>(TServer server, ITestOutputHe
         Assert.Equal(SchemaMigrator.CurrentVersion, again.PreviousSchemaVersion);
     }
 
+    [Fact]
+    public async Task A_schema_3_database_gets_the_label_change_columns_of_the_edge_rollups_and_nothing_else()
+    {
+        await SchemaMigrator.MigrateAsync(Db);
+        foreach (var table in new[] { FlowTables.EdgesHourly, FlowTables.EdgesDaily })
+            foreach (var column in new[] { "src_label_changes", "dst_label_changes" })
+                await Db.ExecuteAsync($"ALTER TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, table)} DROP COLUMN {ClickHouseSql.QuoteIdentifier(column)}");
+        await Db.ExecuteAsync($"ALTER TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} DELETE WHERE 1");
+        await Db.ExecuteAsync($"INSERT INTO {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} (version, applied_at, steps, server_version) VALUES (3, now(), [], '')");
+        await WaitForMutationsAsync();
+
+        var upgrade = await SchemaMigrator.MigrateAsync(Db);
+        Assert.Equal(3, upgrade.PreviousSchemaVersion);
+        Assert.Equal(4, upgrade.SchemaVersion);
+        Assert.Equal(
+            [$"{FlowTables.EdgesHourly}: add column src_label_changes", $"{FlowTables.EdgesHourly}: add column dst_label_changes",
+             $"{FlowTables.EdgesDaily}: add column src_label_changes", $"{FlowTables.EdgesDaily}: add column dst_label_changes"],
+            upgrade.Applied.Where(a => !a.Contains("retention", StringComparison.Ordinal)));
+        // A rebuild writes the new columns.
+        await EdgeRollup.RebuildDayAsync(Db, new DateOnly(2026, 11, 2));
+        var again = await SchemaMigrator.MigrateAsync(Db);
+        Assert.Empty(again.Applied);
+    }
+
     private async Task WaitForMutationsAsync()
     {
         // ALTER ... DELETE is a background mutation on every version: wait until it is done.

@@ -129,6 +129,105 @@ public sealed class EdgeAggregatorTests
         Assert.Equal(Render(one.ToEdges()), Render(left.ToEdges()));
     }
 
+    [Fact]
+    public void A_rollout_within_the_window_keeps_the_labels_that_stayed_and_says_which_changed()
+    {
+        var v1 = new WorkloadIdentity(EndpointKind.Pod, "shop", "cart", "Deployment", "cart-aaa-1",
+            WorkloadSelectorTests.Labels(("app", "cart"), ("build", "1041"), ("pod-template-hash", "aaa"), ("version", "v1")));
+        var v2 = new WorkloadIdentity(EndpointKind.Pod, "shop", "cart", "Deployment", "cart-bbb-1",
+            WorkloadSelectorTests.Labels(("app", "cart"), ("build", "1042"), ("pod-template-hash", "bbb"), ("version", "v2")));
+        var aggregator = new EdgeAggregator();
+        aggregator.Add(Flow(Frontend1, v1, Monday), false);
+        aggregator.Add(Flow(Frontend1, v2, Monday.AddDays(1)), false);
+        aggregator.Add(Flow(v2, Pod("shop", "redis", "redis-0", ("app", "redis")), Monday.AddDays(1)), false);
+        var edges = aggregator.ToEdges();
+        var cart = edges.Single(e => e.Server.Key == "shop/cart" && e.Client.Key == "shop/frontend").Server;
+        Assert.Equal(WorkloadSelectorTests.Labels(("app", "cart")), cart.Labels);
+        Assert.Equal(["build", "version"], cart.ChangedLabelKeys);
+        Assert.Equal(WorkloadSelectorTests.Labels(("app", "cart")), cart.Selector);
+        // One endpoint object for every edge of the workload: the client side of shop/cart -> shop/cart says the same.
+        Assert.Same(cart, edges.Single(e => e.Client.Key == "shop/cart").Client);
+        Assert.False(edges.Single(e => e.Client.Key == "shop/frontend").Client.LabelsChanged);
+    }
+
+    [Fact]
+    public void An_observation_without_labels_neither_narrows_the_labels_nor_counts_as_a_change()
+    {
+        // A source that knows the workload but not its labels (a flow enriched without an inventory) seen first.
+        var unlabelled = new WorkloadIdentity(EndpointKind.Pod, "shop", "cart", "Deployment", "cart-aaa-1");
+        var labelled = new WorkloadIdentity(EndpointKind.Pod, "shop", "cart", "Deployment", "cart-aaa-1", WorkloadSelectorTests.Labels(("app", "cart")));
+        var aggregator = new EdgeAggregator();
+        aggregator.Add(Flow(Frontend1, unlabelled, Monday), false);
+        aggregator.Add(Flow(Frontend1, labelled, Monday), false);
+        aggregator.Add(Flow(Frontend1, unlabelled, Monday), false);
+        var cart = Assert.Single(aggregator.ToEdges()).Server;
+        Assert.Equal(WorkloadSelectorTests.Labels(("app", "cart")), cart.Labels);
+        Assert.Equal(WorkloadSelectorTests.Labels(("app", "cart")), cart.Selector);
+        Assert.False(cart.LabelsChanged);
+    }
+
+    [Fact]
+    public void Label_changes_survive_merging_split_aggregates()
+    {
+        var v1 = new WorkloadIdentity(EndpointKind.Pod, "shop", "cart", "Deployment", "cart-aaa-1", WorkloadSelectorTests.Labels(("app", "cart"), ("build", "1")));
+        var v2 = new WorkloadIdentity(EndpointKind.Pod, "shop", "cart", "Deployment", "cart-bbb-1", WorkloadSelectorTests.Labels(("app", "cart"), ("build", "2")));
+        var left = new EdgeAggregator();
+        var right = new EdgeAggregator();
+        left.Add(Flow(Frontend1, v1, Monday), false);
+        right.Add(Flow(Frontend1, v2, Monday), false);
+        left.MergeFrom(right);
+        var cart = Assert.Single(left.ToEdges()).Server;
+        Assert.Equal(["build"], cart.ChangedLabelKeys);
+        Assert.Equal(WorkloadSelectorTests.Labels(("app", "cart")), cart.Labels);
+    }
+
+    [Fact]
+    public void A_deployment_and_a_statefulset_of_one_name_are_two_endpoints_with_kind_qualified_keys()
+    {
+        var deployment = new WorkloadIdentity(EndpointKind.Pod, "shop", "db", "Deployment", "db-5f6-1", WorkloadSelectorTests.Labels(("app", "db-proxy")));
+        var statefulSet = new WorkloadIdentity(EndpointKind.Pod, "shop", "db", "StatefulSet", "db-0", WorkloadSelectorTests.Labels(("app", "db")));
+        var aggregator = new EdgeAggregator();
+        aggregator.Add(Flow(Frontend1, deployment, Monday), false);
+        aggregator.Add(Flow(Frontend1, statefulSet, Monday), false);
+        aggregator.Add(Flow(Frontend1, statefulSet, Monday), false);
+        var edges = aggregator.ToEdges();
+        Assert.Equal(["shop/deployment/db", "shop/statefulset/db"], edges.Select(e => e.Server.Key));
+        Assert.Equal([1L, 2L], edges.Select(e => e.Flows));
+        Assert.Equal(["Deployment", "StatefulSet"], edges.Select(e => e.Server.WorkloadKind));
+        Assert.Equal(["db-proxy", "db"], edges.Select(e => e.Server.Label("app")));
+        Assert.Equal("db", edges[1].Server.Name);
+    }
+
+    [Fact]
+    public void A_workload_seen_with_and_without_its_kind_is_one_endpoint_under_the_plain_key()
+    {
+        var withKind = new WorkloadIdentity(EndpointKind.Pod, "shop", "db", "StatefulSet", "db-0", WorkloadSelectorTests.Labels(("app", "db")));
+        var withoutKind = new WorkloadIdentity(EndpointKind.Pod, "shop", "db", null, "db-1", WorkloadSelectorTests.Labels(("app", "db")));
+        var aggregator = new EdgeAggregator();
+        aggregator.Add(Flow(Frontend1, withKind, Monday), false);
+        aggregator.Add(Flow(Frontend1, withoutKind, Monday.AddMinutes(1)), false);
+        var edge = Assert.Single(aggregator.ToEdges());
+        Assert.Equal("shop/db", edge.Server.Key);
+        Assert.Equal("StatefulSet", edge.Server.WorkloadKind);
+        Assert.Equal(2, edge.Flows);
+        Assert.Equal(Monday.AddMinutes(1), edge.LastSeen);
+    }
+
+    [Fact]
+    public void Selectors_are_chosen_knowing_the_namespace_neighbours()
+    {
+        var primary = new WorkloadIdentity(EndpointKind.Pod, "data", "db-primary", "StatefulSet", "db-primary-0", WorkloadSelectorTests.Labels(
+            ("app.kubernetes.io/component", "primary"), ("app.kubernetes.io/instance", "db"), ("app.kubernetes.io/name", "postgresql")));
+        var read = new WorkloadIdentity(EndpointKind.Pod, "data", "db-read", "StatefulSet", "db-read-0", WorkloadSelectorTests.Labels(
+            ("app.kubernetes.io/component", "read"), ("app.kubernetes.io/instance", "db"), ("app.kubernetes.io/name", "postgresql")));
+        var aggregator = new EdgeAggregator();
+        aggregator.Add(Flow(Frontend1, primary, Monday), false);
+        aggregator.Add(Flow(Frontend1, read, Monday), false);
+        var servers = aggregator.ToEdges().Select(e => e.Server).ToList();
+        Assert.All(servers, s => Assert.Contains(s.Selector, l => l.Key == "app.kubernetes.io/component"));
+        Assert.DoesNotContain(servers[0].Selector, l => l.Key == "app.kubernetes.io/component" && l.Value == servers[1].Label("app.kubernetes.io/component"));
+    }
+
     private static string Render(IEnumerable<Edge> edges) => string.Join("\n", edges.Select(e =>
         $"{e} {e.Flows} {e.Bytes} {e.Packets} {e.FirstSeen:O} {e.LastSeen:O} {e.DaysSeen} {e.ClientReplicas} {string.Join(',', e.HourOfWeek)}"));
 

@@ -49,7 +49,7 @@ public sealed class LeaseIndexTests
                 _ => from.AddMinutes(random.Next(1, 60 * 24 * 3)),
             };
             var identity = new WorkloadIdentity(EndpointKind.Pod, "ns", $"w{leases.Count}", "Deployment", $"p{leases.Count}");
-            return new Lease(network, prefixLength, from, to, identity, [], $"test:{leases.Count}");
+            return new Lease(IpPrefix.Of(network, prefixLength), from, to, identity, [], $"test:{leases.Count}");
         }
 
         Lease? Reference(PackedIp ip, DateTime at)

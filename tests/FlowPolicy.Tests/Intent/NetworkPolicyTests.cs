@@ -59,6 +59,39 @@ public sealed class NetworkPolicyTests
     private static readonly Core.Edges.Endpoint Frontend = Pod("default", "frontend", ("role", "frontend"));
 
     [Fact]
+    public void An_ipv6_only_ip_block_never_admits_an_ipv4_peer()
+    {
+        var policy = From("""
+            apiVersion: networking.k8s.io/v1
+            kind: NetworkPolicy
+            metadata:
+              name: v6-clients
+              namespace: default
+            spec:
+              podSelector:
+                matchLabels:
+                  role: db
+              policyTypes: [Ingress, Egress]
+              ingress:
+                - from:
+                    - ipBlock:
+                        cidr: ::/0
+                        except: [fc00::/7]
+              egress:
+                - to:
+                    - ipBlock:
+                        cidr: 0.0.0.0/0
+            """);
+        Assert.True(Allows(policy, Ip("2001:db8::7"), Db, 6379));
+        Assert.False(Allows(policy, Ip("fd00::7"), Db, 6379));
+        Assert.False(Allows(policy, Ip("203.0.113.7"), Db, 6379));
+        Assert.False(Allows(policy, Ip("10.0.0.7"), Db, 6379));
+        // And the reverse: an IPv4-only egress block never reaches an IPv6 address.
+        Assert.True(Allows(policy, Db, Ip("198.51.100.1"), 443));
+        Assert.False(Allows(policy, Db, Ip("2001:db8::1"), 443));
+    }
+
+    [Fact]
     public void Test_network_policy_admits_frontend_pods_of_its_namespace_on_6379_only()
     {
         Assert.True(Allows(Docs, Frontend, Db, 6379));
