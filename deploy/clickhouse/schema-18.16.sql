@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 4, as the migrator creates it on ClickHouse 18.16.1.
+-- FlowPolicy ClickHouse schema version 5, as the migrator creates it on ClickHouse 18.16.1.
 -- Reference copy: `SchemaMigrator.MigrateAsync` is the source of truth (tests keep this file in sync).
 -- 18.16 flavour: plain String where newer servers get LowCardinality(String); no TTL (use RetentionJob).
 
@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows`
     `kafka_partition` Int32,
     `kafka_offset` UInt64,
     `kafka_index` UInt32,
-    `is_reply` UInt8
+    `is_reply` UInt8,
+    `inserted_at` DateTime('UTC') DEFAULT now()
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`start`)
@@ -116,6 +117,7 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
+    `inserted_at` DateTime('UTC') DEFAULT now(),
     `src_label_changes` Array(String),
     `dst_label_changes` Array(String)
 )
@@ -150,6 +152,7 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1d`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
+    `inserted_at` DateTime('UTC') DEFAULT now(),
     `src_label_changes` Array(String),
     `dst_label_changes` Array(String)
 )

@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 4, as the migrator creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 5, as the migrator creates it on ClickHouse 24.3.
 -- Reference copy: `SchemaMigrator.MigrateAsync` is the source of truth (tests keep this file in sync).
 -- On servers before 20.1 the LowCardinality(String) columns are plain String (same RowBinary bytes).
 
@@ -49,11 +49,13 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows`
     `kafka_partition` Int32,
     `kafka_offset` UInt64,
     `kafka_index` UInt32,
-    `is_reply` UInt8
+    `is_reply` UInt8,
+    `inserted_at` DateTime('UTC') DEFAULT now()
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`start`)
-ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `start`);
+ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `start`)
+SETTINGS non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_dead_letter`
 (
@@ -69,7 +71,8 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_dead_letter`
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`received`)
-ORDER BY (`kafka_topic`, `kafka_partition`, `kafka_offset`);
+ORDER BY (`kafka_topic`, `kafka_partition`, `kafka_offset`)
+SETTINGS non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`ingest_progress`
 (
@@ -116,6 +119,7 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
+    `inserted_at` DateTime('UTC') DEFAULT now(),
     `src_label_changes` Array(String),
     `dst_label_changes` Array(String)
 )
@@ -150,6 +154,7 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1d`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
+    `inserted_at` DateTime('UTC') DEFAULT now(),
     `src_label_changes` Array(String),
     `dst_label_changes` Array(String)
 )

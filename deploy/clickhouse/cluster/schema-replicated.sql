@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 4, replicated, as `flowpolicy migrate --cluster flowpolicy --replicated` creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 5, replicated, as `flowpolicy migrate --cluster flowpolicy --replicated` creates it on ClickHouse 24.3.
 -- Needs ZooKeeper (or ClickHouse Keeper) in every server's <zookeeper> config and the macros <shard> and <replica> in <macros>:
 -- replicas of one shard share {shard} and differ in {replica}. Every MergeTree table is ReplicatedMergeTree at
 -- /clickhouse/tables/{shard}/<database>/<table>; sharded tables keep their Distributed table (schema.sql explains the layout).
@@ -52,12 +52,14 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_local` ON CLUSTER `flowpolicy`
     `kafka_partition` Int32,
     `kafka_offset` UInt64,
     `kafka_index` UInt32,
-    `is_reply` UInt8
+    `is_reply` UInt8,
+    `inserted_at` DateTime('UTC') DEFAULT now()
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/flowpolicy/flows_local', '{replica}')
 PARTITION BY toYYYYMMDD(`start`)
-ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `start`);
-ALTER TABLE `flowpolicy`.`flows_local` ON CLUSTER `flowpolicy` MODIFY TTL `start` + toIntervalDay(30);
+ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `start`)
+SETTINGS non_replicated_deduplication_window = 1000;
+ALTER TABLE `flowpolicy`.`flows_local` ON CLUSTER `flowpolicy` MODIFY TTL `inserted_at` + toIntervalDay(30);
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows` ON CLUSTER `flowpolicy`
 (
@@ -94,7 +96,8 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows` ON CLUSTER `flowpolicy`
     `kafka_partition` Int32,
     `kafka_offset` UInt64,
     `kafka_index` UInt32,
-    `is_reply` UInt8
+    `is_reply` UInt8,
+    `inserted_at` DateTime('UTC') DEFAULT now()
 )
 ENGINE = Distributed(`flowpolicy`, `flowpolicy`, `flows_local`, `kafka_partition`);
 
@@ -112,7 +115,8 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_dead_letter_local` ON CLUSTER `fl
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/flowpolicy/flows_dead_letter_local', '{replica}')
 PARTITION BY toYYYYMMDD(`received`)
-ORDER BY (`kafka_topic`, `kafka_partition`, `kafka_offset`);
+ORDER BY (`kafka_topic`, `kafka_partition`, `kafka_offset`)
+SETTINGS non_replicated_deduplication_window = 1000;
 ALTER TABLE `flowpolicy`.`flows_dead_letter_local` ON CLUSTER `flowpolicy` MODIFY TTL `received` + toIntervalDay(14);
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_dead_letter` ON CLUSTER `flowpolicy`
@@ -191,13 +195,14 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h_local` ON CLUSTER `flowpolicy`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
+    `inserted_at` DateTime('UTC') DEFAULT now(),
     `src_label_changes` Array(String),
     `dst_label_changes` Array(String)
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/flowpolicy/edges_1h_local', '{replica}')
 PARTITION BY toYYYYMMDD(`window_start`)
 ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `protocol`, `src_namespace`, `src_workload`, `src_addr`, `dst_addr`, `window_start`);
-ALTER TABLE `flowpolicy`.`edges_1h_local` ON CLUSTER `flowpolicy` MODIFY TTL `window_start` + toIntervalDay(90);
+ALTER TABLE `flowpolicy`.`edges_1h_local` ON CLUSTER `flowpolicy` MODIFY TTL `inserted_at` + toIntervalDay(90);
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h` ON CLUSTER `flowpolicy`
 (
@@ -226,6 +231,7 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h` ON CLUSTER `flowpolicy`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
+    `inserted_at` DateTime('UTC') DEFAULT now(),
     `src_label_changes` Array(String),
     `dst_label_changes` Array(String)
 )
@@ -258,6 +264,7 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1d_local` ON CLUSTER `flowpolicy`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
+    `inserted_at` DateTime('UTC') DEFAULT now(),
     `src_label_changes` Array(String),
     `dst_label_changes` Array(String)
 )
@@ -292,6 +299,7 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1d` ON CLUSTER `flowpolicy`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
+    `inserted_at` DateTime('UTC') DEFAULT now(),
     `src_label_changes` Array(String),
     `dst_label_changes` Array(String)
 )
@@ -357,4 +365,4 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`job_runs` ON CLUSTER `flowpolicy`
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/flowpolicy/job_runs', '{replica}')
 PARTITION BY toYYYYMM(`window_end`)
 ORDER BY (`job`, `window_end`, `finished`);
-ALTER TABLE `flowpolicy`.`job_runs` ON CLUSTER `flowpolicy` MODIFY TTL `window_end` + toIntervalDay(180);
+ALTER TABLE `flowpolicy`.`job_runs` ON CLUSTER `flowpolicy` MODIFY TTL `finished` + toIntervalDay(180);

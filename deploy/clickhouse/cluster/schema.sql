@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 4 on a cluster named `flowpolicy`, as `flowpolicy migrate --cluster flowpolicy` creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 5 on a cluster named `flowpolicy`, as `flowpolicy migrate --cluster flowpolicy` creates it on ClickHouse 24.3.
 -- ON CLUSTER needs ClickHouse Keeper or ZooKeeper; without one, `--cluster-node URL` (one per node) runs the same statements without ON CLUSTER on each node.
 -- Sharded tables: <table>_local (MergeTree) on every node behind a Distributed table with the original name.
 -- flows, flows_dead_letter, ingest_progress are sharded by kafka_partition (one ingest batch = one shard = one part);
@@ -52,12 +52,14 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_local` ON CLUSTER `flowpolicy`
     `kafka_partition` Int32,
     `kafka_offset` UInt64,
     `kafka_index` UInt32,
-    `is_reply` UInt8
+    `is_reply` UInt8,
+    `inserted_at` DateTime('UTC') DEFAULT now()
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`start`)
-ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `start`);
-ALTER TABLE `flowpolicy`.`flows_local` ON CLUSTER `flowpolicy` MODIFY TTL `start` + toIntervalDay(30);
+ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `start`)
+SETTINGS non_replicated_deduplication_window = 1000;
+ALTER TABLE `flowpolicy`.`flows_local` ON CLUSTER `flowpolicy` MODIFY TTL `inserted_at` + toIntervalDay(30);
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows` ON CLUSTER `flowpolicy`
 (
@@ -94,7 +96,8 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows` ON CLUSTER `flowpolicy`
     `kafka_partition` Int32,
     `kafka_offset` UInt64,
     `kafka_index` UInt32,
-    `is_reply` UInt8
+    `is_reply` UInt8,
+    `inserted_at` DateTime('UTC') DEFAULT now()
 )
 ENGINE = Distributed(`flowpolicy`, `flowpolicy`, `flows_local`, `kafka_partition`);
 
@@ -112,7 +115,8 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_dead_letter_local` ON CLUSTER `fl
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`received`)
-ORDER BY (`kafka_topic`, `kafka_partition`, `kafka_offset`);
+ORDER BY (`kafka_topic`, `kafka_partition`, `kafka_offset`)
+SETTINGS non_replicated_deduplication_window = 1000;
 ALTER TABLE `flowpolicy`.`flows_dead_letter_local` ON CLUSTER `flowpolicy` MODIFY TTL `received` + toIntervalDay(14);
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_dead_letter` ON CLUSTER `flowpolicy`
@@ -191,13 +195,14 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h_local` ON CLUSTER `flowpolicy`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
+    `inserted_at` DateTime('UTC') DEFAULT now(),
     `src_label_changes` Array(String),
     `dst_label_changes` Array(String)
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)
 ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `protocol`, `src_namespace`, `src_workload`, `src_addr`, `dst_addr`, `window_start`);
-ALTER TABLE `flowpolicy`.`edges_1h_local` ON CLUSTER `flowpolicy` MODIFY TTL `window_start` + toIntervalDay(90);
+ALTER TABLE `flowpolicy`.`edges_1h_local` ON CLUSTER `flowpolicy` MODIFY TTL `inserted_at` + toIntervalDay(90);
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h` ON CLUSTER `flowpolicy`
 (
@@ -226,6 +231,7 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1h` ON CLUSTER `flowpolicy`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
+    `inserted_at` DateTime('UTC') DEFAULT now(),
     `src_label_changes` Array(String),
     `dst_label_changes` Array(String)
 )
@@ -258,6 +264,7 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1d_local` ON CLUSTER `flowpolicy`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
+    `inserted_at` DateTime('UTC') DEFAULT now(),
     `src_label_changes` Array(String),
     `dst_label_changes` Array(String)
 )
@@ -292,6 +299,7 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`edges_1d` ON CLUSTER `flowpolicy`
     `src_label_values` Array(String),
     `dst_label_keys` Array(String),
     `dst_label_values` Array(String),
+    `inserted_at` DateTime('UTC') DEFAULT now(),
     `src_label_changes` Array(String),
     `dst_label_changes` Array(String)
 )
@@ -357,4 +365,4 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`job_runs` ON CLUSTER `flowpolicy`
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(`window_end`)
 ORDER BY (`job`, `window_end`, `finished`);
-ALTER TABLE `flowpolicy`.`job_runs` ON CLUSTER `flowpolicy` MODIFY TTL `window_end` + toIntervalDay(180);
+ALTER TABLE `flowpolicy`.`job_runs` ON CLUSTER `flowpolicy` MODIFY TTL `finished` + toIntervalDay(180);
