@@ -42,6 +42,12 @@ public sealed class FileEdgeLoad
     public required IReadOnlyList<InventoryError> InventoryErrors { get; init; }
     public long RepliesFolded { get; init; }
     public long Flipped { get; init; }
+    /// <summary>
+    /// Namespace labels for namespaceSelectors, from what the data holds: Namespace objects in the inventory files,
+    /// and for namespaces they do not list, the labels flow records carried (Hubble). Empty when neither said.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels { get; init; } =
+        new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(StringComparer.Ordinal);
 }
 
 /// <summary>
@@ -103,7 +109,19 @@ public sealed class FileEdgeSource
             InventoryErrors = inventory?.Errors ?? [],
             RepliesFolded = aggregating.Replies,
             Flipped = aggregating.Flipped,
+            NamespaceLabels = MergeNamespaceLabels(inventory?.NamespaceLabels, aggregator.NamespaceLabels),
         };
+    }
+
+    /// <summary>The inventory's Namespace objects, and what the records carried for the namespaces they do not list.</summary>
+    internal static IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> MergeNamespaceLabels(
+        IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>>? inventory,
+        IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> carried)
+    {
+        var merged = new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(carried, StringComparer.Ordinal);
+        if (inventory is not null)
+            foreach (var (ns, labels) in inventory) merged[ns] = labels;
+        return merged;
     }
 
     /// <summary>First pass: enrich and let the resolver learn listeners; errors are counted in the second pass.</summary>

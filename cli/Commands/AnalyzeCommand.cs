@@ -54,7 +54,11 @@ internal static class AnalyzeCommand
             if (url is null && outDir is null) throw new UsageException("--out DIR is required with --flows (slis.json, graph.json and graph.svg go there)");
             if (url is not null && (fromTime is null || toTime is null)) throw new UsageException("--clickhouse needs --from and --to (whole hours, UTC)");
 
-            var evaluator = (loadIntent ?? (dir => PolicyInputs.LoadIntent(dir)))(parse.GetValue(intent)!);
+            // The policy files are read first (a bad file fails before the flows are read); the evaluator is made once
+            // the data has shown its namespace labels. Tests pass their own evaluator.
+            var intentPolicies = loadIntent is null ? PolicyInputs.LoadPolicies([parse.GetValue(intent)!], [], "--intent") : null;
+            IIntentEvaluator Evaluator(IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels) =>
+                intentPolicies is null ? loadIntent!(parse.GetValue(intent)!) : PolicyInputs.Evaluator(intentPolicies, namespaceLabels);
             var jobOptions = new AnalyzeJobOptions { OutputDirectory = outDir, RenderSvg = !parse.GetValue(noSvg) };
 
             if (url is null)
@@ -69,7 +73,7 @@ internal static class AnalyzeCommand
                 });
                 var spanned = AnalysisWindow.Spanning(load.Edges);
                 var window = new AnalysisWindow(fromTime ?? spanned.From, toTime ?? spanned.To);
-                var result = await new AnalyzeJob(jobOptions, evaluator).RunAsync(window, new LoadedEdgeSource(load.Edges), cancellationToken);
+                var result = await new AnalyzeJob(jobOptions, Evaluator(load.NamespaceLabels)).RunAsync(window, new LoadedEdgeSource(load.Edges), cancellationToken);
                 Report(result);
                 return ExitCodes.Success;
             }
@@ -85,6 +89,7 @@ internal static class AnalyzeCommand
             {
                 throw new UsageException(ex.Message);
             }
+            var evaluator = Evaluator(PolicyInputs.InventoryNamespaceLabels(parse.GetValue(inventory) ?? []));
             try
             {
                 using var client = new ClickHouseHttpClient(chOptions);

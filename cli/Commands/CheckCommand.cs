@@ -26,7 +26,7 @@ internal static class CheckCommand
         };
         var namespaces = new Option<string[]>("--namespaces")
         {
-            Description = "Namespace objects for namespaceSelector labels, e.g. `kubectl get namespaces -o json` (kubernetes.io/metadata.name is always known).",
+            Description = "Namespace objects for namespaceSelector labels, e.g. `kubectl get namespaces -o json`; they override the labels the flows (Hubble) and --inventory carry. kubernetes.io/metadata.name is always known.",
             AllowMultipleArgumentsPerToken = true,
             Arity = ArgumentArity.ZeroOrMore,
         };
@@ -59,18 +59,28 @@ internal static class CheckCommand
             var toTime = CommonOptions.ParseTime(parse.GetValue(to), "--to");
 
             var policySet = PolicyInputs.LoadPolicies(parse.GetValue(policies) ?? [], parse.GetValue(namespaces) ?? [], "--policies");
-            var edges = clickhouseUrl is not null
-                ? await PolicyInputs.ClickHouseEdgesAsync(clickhouseUrl, parse.GetValue(database)!, fromTime, toTime, cancellationToken)
-                : EdgesCommand.LoadEdges(new FileEdgeSourceOptions
+            IReadOnlyList<Edge> edges;
+            IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels;
+            if (clickhouseUrl is not null)
+            {
+                edges = await PolicyInputs.ClickHouseEdgesAsync(clickhouseUrl, parse.GetValue(database)!, fromTime, toTime, cancellationToken);
+                namespaceLabels = PolicyInputs.InventoryNamespaceLabels(parse.GetValue(inventory) ?? []);
+            }
+            else
+            {
+                var load = EdgesCommand.LoadEdges(new FileEdgeSourceOptions
                 {
                     FlowFiles = flowFiles,
                     InventoryFiles = parse.GetValue(inventory) ?? [],
                     Format = CommonOptions.ParseFormat(parse.GetValue(format)),
                     From = fromTime,
                     To = toTime,
-                }).Edges;
+                });
+                edges = load.Edges;
+                namespaceLabels = load.NamespaceLabels;
+            }
 
-            var evaluator = new IntentEvaluator(policySet);
+            var evaluator = PolicyInputs.Evaluator(policySet, namespaceLabels);
             var result = new PolicyBacktest(evaluator).Run(edges);
             if (parse.GetValue(json)) WriteJson(Console.OpenStandardOutput(), result, policySet);
             else WriteTables(result);

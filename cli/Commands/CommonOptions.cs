@@ -18,7 +18,8 @@ internal static class CommonOptions
 
     public static Option<string[]> Inventory() => new("--inventory")
     {
-        Description = "Inventory files mapping addresses to workloads: lease JSON lines, `kubectl get pods -A -o json`, `kubectl get nodes -o json`.",
+        Description = "Inventory files mapping addresses to workloads: lease JSON lines, `kubectl get pods -A -o json`, `kubectl get nodes -o json`; " +
+            "`kubectl get namespaces -o json` gives namespace labels for namespaceSelectors (with --clickhouse, only that part is used).",
         AllowMultipleArgumentsPerToken = true,
         Arity = ArgumentArity.ZeroOrMore,
     };

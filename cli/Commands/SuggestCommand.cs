@@ -70,28 +70,32 @@ internal static class SuggestCommand
             {
                 throw new UsageException(ex.Message);
             }
-            IIntentEvaluator? evaluator = null;
+            IntentPolicySet? intentPolicies = null;
             if (parse.GetValue(intent) is { } intentDir)
-            {
-                evaluator = PolicyInputs.LoadIntent(intentDir);
-            }
+                intentPolicies = PolicyInputs.LoadPolicies([intentDir], [], "--intent");
 
             IReadOnlyList<Edge> edges;
+            IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels;
             if (url is not null)
             {
                 edges = await PolicyInputs.ClickHouseEdgesAsync(url, parse.GetValue(database)!, start, end, cancellationToken);
+                namespaceLabels = intentPolicies is null ? new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>()
+                    : PolicyInputs.InventoryNamespaceLabels(parse.GetValue(inventory) ?? []);
             }
             else
             {
-                edges = EdgesCommand.LoadEdges(new FileEdgeSourceOptions
+                var load = EdgesCommand.LoadEdges(new FileEdgeSourceOptions
                 {
                     FlowFiles = files,
                     InventoryFiles = parse.GetValue(inventory) ?? [],
                     Format = CommonOptions.ParseFormat(parse.GetValue(format)),
                     From = start,
                     To = end,
-                }).Edges;
+                });
+                edges = load.Edges;
+                namespaceLabels = load.NamespaceLabels;
             }
+            IIntentEvaluator? evaluator = intentPolicies is null ? null : PolicyInputs.Evaluator(intentPolicies, namespaceLabels);
 
             var inference = new RuleInference(inferenceOptions);
             var set = inference.Infer(edges);

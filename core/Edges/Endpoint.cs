@@ -27,6 +27,13 @@ public sealed class Endpoint : IEquatable<Endpoint>
     /// <summary>Workload, node or service name; the address text for address endpoints.</summary>
     public string Name { get; }
     public string? WorkloadKind { get; }
+    /// <summary>
+    /// The Kubernetes service account of the workload's pods when the data said (Hubble, pod inventory, leases); null
+    /// when unknown. The first identity seen for an endpoint gives it.
+    /// </summary>
+    public string? ServiceAccount { get; private init; }
+    /// <summary>True for a pod no controller owns (<see cref="WorkloadKinds.BarePod"/>).</summary>
+    public bool IsBarePod => Kind == EndpointKind.Pod && WorkloadKind == WorkloadKinds.BarePod;
     /// <summary>Stable labels (per-instance labels dropped), sorted by key.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Labels { get; }
     /// <summary>The address, for endpoints that are an address (external or unknown); <see cref="PackedIp.None"/> otherwise.</summary>
@@ -64,7 +71,10 @@ public sealed class Endpoint : IEquatable<Endpoint>
             EndpointKind.External => "external:" + name,
             _ => (identity.Namespace ?? "") + "/" + name,
         };
-        return new Endpoint(identity.Kind, identity.Namespace, name, identity.WorkloadKind, labels, PackedIp.None, key);
+        return new Endpoint(identity.Kind, identity.Namespace, name, identity.WorkloadKind, labels, PackedIp.None, key)
+        {
+            ServiceAccount = identity.Kind == EndpointKind.Pod ? identity.ServiceAccount : null,
+        };
     }
 
     /// <summary>An address no identity is known for: public addresses are external, private ones unknown.</summary>
