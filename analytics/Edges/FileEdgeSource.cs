@@ -15,6 +15,8 @@ public sealed class FileEdgeSourceOptions
     public FlowFormat? Format { get; init; }
     public DateTime? From { get; init; }
     public DateTime? To { get; init; }
+    /// <summary>The time of AWS VPC records whose format has no start/end (--time); null takes it from each file's S3 delivery path.</summary>
+    public DateTime? RecordTime { get; init; }
     /// <summary>How many decode errors are kept with their positions (all are counted).</summary>
     public int MaxErrorsKept { get; init; } = 10_000;
 
@@ -72,7 +74,7 @@ public sealed class FileEdgeSource
         var index = inventory?.Index ?? LeaseIndex.Empty;
         var enricher = new FlowEnricher(index);
         var resolver = new DirectionResolver(servedPorts: index);
-        var reader = new FlowFileReader(_options.Format);
+        var reader = new FlowFileReader(_options.Format, _options.RecordTime);
 
         long total = 2 * _options.FlowFiles.Sum(f => new FileInfo(f).Length);
         long done = 0;

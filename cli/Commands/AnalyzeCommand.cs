@@ -22,6 +22,7 @@ internal static class AnalyzeCommand
         var flows = CommonOptions.Flows(required: false);
         var inventory = CommonOptions.Inventory();
         var format = CommonOptions.Format();
+        var recordTime = CommonOptions.RecordTime();
         var from = CommonOptions.From();
         var to = CommonOptions.To();
         var clickhouse = new Option<string?>("--clickhouse")
@@ -40,7 +41,7 @@ internal static class AnalyzeCommand
             "  flowpolicy analyze --clickhouse http://127.0.0.1:8123 --from 2026-11-02T00:00:00Z --to 2026-11-03T00:00:00Z --intent policies/\n" +
             "  flowpolicy analyze --clickhouse https://ch.example.com:8443 --from 2026-11-02T10:00:00Z --to 2026-11-02T11:00:00Z --intent policies/ --out hour10")
         {
-            flows, inventory, format, from, to, clickhouse, database, intent, output, noSvg,
+            flows, inventory, format, recordTime, from, to, clickhouse, database, intent, output, noSvg,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -68,6 +69,7 @@ internal static class AnalyzeCommand
                     FlowFiles = flowFiles,
                     InventoryFiles = parse.GetValue(inventory) ?? [],
                     Format = CommonOptions.ParseFormat(parse.GetValue(format)),
+                    RecordTime = CommonOptions.ParseTime(parse.GetValue(recordTime), "--time"),
                     From = fromTime,
                     To = toTime,
                 });

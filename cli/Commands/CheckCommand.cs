@@ -33,6 +33,7 @@ internal static class CheckCommand
         var flows = CommonOptions.Flows(required: false);
         var inventory = CommonOptions.Inventory();
         var format = CommonOptions.Format();
+        var recordTime = CommonOptions.RecordTime();
         var from = CommonOptions.From();
         var to = CommonOptions.To();
         var clickhouse = new Option<string?>("--clickhouse") { Description = "Read edges from the ClickHouse edge rollups at this URL instead of flow files; needs --from and --to on whole hours." };
@@ -47,7 +48,7 @@ internal static class CheckCommand
             "  flowpolicy check --policies policy/ --namespaces namespaces.json --flows flows.jsonl --json > check.json\n" +
             "  flowpolicy check --policies policy/ --clickhouse http://ch:8123 --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z")
         {
-            policies, namespaces, flows, inventory, format, from, to, clickhouse, database, json,
+            policies, namespaces, flows, inventory, format, recordTime, from, to, clickhouse, database, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -73,6 +74,7 @@ internal static class CheckCommand
                     FlowFiles = flowFiles,
                     InventoryFiles = parse.GetValue(inventory) ?? [],
                     Format = CommonOptions.ParseFormat(parse.GetValue(format)),
+                    RecordTime = CommonOptions.ParseTime(parse.GetValue(recordTime), "--time"),
                     From = fromTime,
                     To = toTime,
                 });

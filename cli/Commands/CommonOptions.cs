@@ -31,6 +31,12 @@ internal static class CommonOptions
 
     public static Option<string?> From() => new("--from") { Description = "Window start (inclusive), RFC 3339 UTC, e.g. 2026-11-01T00:00:00Z." };
 
+    public static Option<string?> RecordTime() => new("--time")
+    {
+        Description = "The time of AWS VPC records whose custom format has no start/end field, RFC 3339 UTC; without it their time comes from " +
+            "the file's S3 delivery path (AWSLogs/ACCOUNT/vpcflowlogs/REGION/YYYY/MM/DD/...).",
+    };
+
     public static Option<string?> To() => new("--to") { Description = "Window end (exclusive), RFC 3339 UTC." };
 
     public static FlowFormat? ParseFormat(string? text)

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using FlowPolicy.Cli.Terminal;
+using FlowPolicy.Ingest.Files;
 using FlowPolicy.Ingest.Formats;
 using FlowPolicy.Ingest.Kafka;
 
@@ -15,6 +16,7 @@ internal static class ProduceCommand
         var brokers = ServerOptions.Brokers();
         var topic = ServerOptions.Topic();
         var format = CommonOptions.Format();
+        var recordTime = CommonOptions.RecordTime();
         var properties = ServerOptions.KafkaProperties();
         var command = new Command("produce",
             "Send flow log files to Kafka: one message per record for line formats, one per document for Azure/GCP documents, " +
@@ -24,7 +26,7 @@ internal static class ProduceCommand
             "  flowpolicy produce --brokers kafka:9093 --kafka-property security.protocol=SASL_SSL --kafka-property sasl.mechanism=SCRAM-SHA-512 \\\n" +
             "      --kafka-property sasl.username=flowpolicy --kafka-property sasl.password=@/run/secrets/kafka flows/*.jsonl")
         {
-            files, brokers, topic, format, properties,
+            files, brokers, topic, format, recordTime, properties,
         };
         command.SetAction(parse =>
         {
@@ -35,12 +37,19 @@ internal static class ProduceCommand
             Func<ReadOnlySpan<byte>, bool> lineOriented = forced is { } f
                 ? FlowDecoders.For(f).IsLineOriented
                 : head => FlowFormatDetector.Detect(head) is not { } detected || FlowDecoders.For(detected).IsLineOriented(head);
-            var producer = new FlowFileProducer(kafka, lineOriented, Console.Error);
+            var producer = new FlowFileProducer(kafka, lineOriented, Console.Error)
+            {
+                RecordTime = CommonOptions.ParseTime(parse.GetValue(recordTime), "--time"),
+            };
             using var signal = ServerOptions.OnStopSignal();
             ProduceCounts counts;
             try
             {
                 counts = producer.ProduceAsync(paths, signal.Token).GetAwaiter().GetResult();
+            }
+            catch (FlowFileException ex)
+            {
+                throw new UsageException(ex.Message + " (the other files were sent)");
             }
             catch (OperationCanceledException)
             {

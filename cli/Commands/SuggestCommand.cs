@@ -19,6 +19,7 @@ internal static class SuggestCommand
         var flows = CommonOptions.Flows(required: false);
         var inventory = CommonOptions.Inventory();
         var format = CommonOptions.Format();
+        var recordTime = CommonOptions.RecordTime();
         var from = CommonOptions.From();
         var to = CommonOptions.To();
         var clickhouse = new Option<string?>("--clickhouse") { Description = "Read edges from the ClickHouse edge rollups at this URL instead of files (needs --from and --to on whole hours)." };
@@ -45,7 +46,7 @@ internal static class SuggestCommand
             "  flowpolicy suggest --clickhouse http://localhost:8123 --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --emit k8s --layout namespace --out out\n" +
             "  flowpolicy suggest --clickhouse http://localhost:8123 --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --intent policies/ --out diff")
         {
-            flows, inventory, format, from, to, clickhouse, database, intent, output, emit, layout,
+            flows, inventory, format, recordTime, from, to, clickhouse, database, intent, output, emit, layout,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -89,6 +90,7 @@ internal static class SuggestCommand
                     FlowFiles = files,
                     InventoryFiles = parse.GetValue(inventory) ?? [],
                     Format = CommonOptions.ParseFormat(parse.GetValue(format)),
+                    RecordTime = CommonOptions.ParseTime(parse.GetValue(recordTime), "--time"),
                     From = start,
                     To = end,
                 });
