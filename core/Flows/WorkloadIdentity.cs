@@ -126,13 +126,13 @@ public sealed class WorkloadIdentity : IEquatable<WorkloadIdentity>
         _ => Namespace is null ? (Workload ?? Name ?? "?") : Namespace + "/" + (Workload ?? Name ?? "?"),
     };
 
+    /// <summary>Same owner, replica, labels, service account and namespace labels; how the owner became known (<see cref="WorkloadSource"/>) is not part of it.</summary>
     public bool Equals(WorkloadIdentity? other)
     {
         if (ReferenceEquals(this, other)) return true;
         if (other is null) return false;
         if (Kind != other.Kind || Namespace != other.Namespace || Workload != other.Workload
-            || WorkloadKind != other.WorkloadKind || Name != other.Name || WorkloadSource != other.WorkloadSource
-            || ServiceAccount != other.ServiceAccount)
+            || WorkloadKind != other.WorkloadKind || Name != other.Name || ServiceAccount != other.ServiceAccount)
             return false;
         return SameLabels(Labels, other.Labels) && SameLabels(NamespaceLabels, other.NamespaceLabels);
     }

@@ -276,3 +276,21 @@ public sealed class PodOwnerTests
         }
     }
 }
+
+/// <summary>Istio principals name the service account the data carried, and guess only when none did (issue 16, item 7).</summary>
+public sealed class IstioPrincipalTests
+{
+    [Fact]
+    public void The_principal_uses_the_real_service_account_and_falls_back_to_the_workload_name()
+    {
+        var known = Core.Edges.Endpoint.FromIdentity(new WorkloadIdentity(EndpointKind.Pod, "shop", "frontend", "Deployment", "frontend-7c5ddbdf54-k2x7p")
+        {
+            ServiceAccount = "storefront",
+        });
+        var unknown = Core.Edges.Endpoint.FromIdentity(new WorkloadIdentity(EndpointKind.Pod, "shop", "cart", "Deployment", "cart-7c5ddbdf54-k2x7p"));
+
+        Assert.Equal("cluster.local/ns/shop/sa/storefront", global::FlowPolicy.Suggest.Emitters.IstioEmitter.Principal(global::FlowPolicy.Suggest.Inference.Peer.ForWorkload(known)));
+        Assert.Equal("cluster.local/ns/shop/sa/cart", global::FlowPolicy.Suggest.Emitters.IstioEmitter.Principal(global::FlowPolicy.Suggest.Inference.Peer.ForWorkload(unknown)));
+        Assert.Contains("guesses a service account named after the workload", new global::FlowPolicy.Suggest.Emitters.IstioEmitter().Assumptions);
+    }
+}
