@@ -38,6 +38,8 @@ internal static class CheckCommand
         var to = CommonOptions.To();
         var clickhouse = new Option<string?>("--clickhouse") { Description = "Read edges from the ClickHouse edge rollups at this URL instead of flow files; needs --from and --to on whole hours." };
         var database = ServerOptions.Database();
+        var includeNamespace = CommonOptions.IncludeNamespace();
+        var excludeNamespace = CommonOptions.ExcludeNamespace(defaults: false);
         var json = new Option<bool>("--json") { Description = "Print one JSON document: blocked, already_denied, rule_hits, unused_rules, summary." };
         var command = new Command("check",
             "Backtest policy files against observed traffic: list the flows they would block (with evidence), how much traffic " +
@@ -48,7 +50,7 @@ internal static class CheckCommand
             "  flowpolicy check --policies policy/ --namespaces namespaces.json --flows flows.jsonl --json > check.json\n" +
             "  flowpolicy check --policies policy/ --clickhouse http://ch:8123 --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z")
         {
-            policies, namespaces, flows, inventory, format, recordTime, from, to, clickhouse, database, json,
+            policies, namespaces, flows, inventory, format, recordTime, from, to, clickhouse, database, json, includeNamespace, excludeNamespace,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -58,6 +60,7 @@ internal static class CheckCommand
             if (flowFiles.Length > 0 && clickhouseUrl is not null) throw new UsageException("--flows and --clickhouse are alternatives; give one");
             var fromTime = CommonOptions.ParseTime(parse.GetValue(from), "--from");
             var toTime = CommonOptions.ParseTime(parse.GetValue(to), "--to");
+            var scope = CommonOptions.ParseScope(parse.GetValue(includeNamespace), parse.GetValue(excludeNamespace), NamespaceScope.Exactly);
 
             var policySet = PolicyInputs.LoadPolicies(parse.GetValue(policies) ?? [], parse.GetValue(namespaces) ?? [], "--policies");
             IReadOnlyList<Edge> edges;
@@ -82,6 +85,7 @@ internal static class CheckCommand
                 namespaceLabels = load.NamespaceLabels;
             }
 
+            if (!scope.IsEverything) edges = edges.Where(scope.Keeps).ToList();
             var evaluator = PolicyInputs.Evaluator(policySet, namespaceLabels);
             var result = new PolicyBacktest(evaluator).Run(edges);
             if (parse.GetValue(json)) WriteJson(Console.OpenStandardOutput(), result, policySet);
