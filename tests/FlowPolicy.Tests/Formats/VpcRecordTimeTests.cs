@@ -122,6 +122,15 @@ public sealed class VpcRecordTimeTests : IDisposable
     }
 
     [Fact]
+    public void Produce_refuses_a_file_without_any_time_before_asking_a_broker()
+    {
+        var undated = WriteAt("tgw.log", Text);
+        var result = CliProcess.Run("produce", "--brokers", "127.0.0.1:1", "--connect-timeout", "1", undated);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("pass --time T", result.Stderr);
+    }
+
+    [Fact]
     public void A_configured_format_without_times_resolves_per_source_and_keeps_the_shared_layout_clean()
     {
         var decoder = new AwsVpcFlowLogDecoder("srcaddr dstaddr srcport dstport protocol packets bytes");
