@@ -4,6 +4,9 @@ using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Analytics.Intent;
 using FlowPolicy.Cli.Terminal;
 using FlowPolicy.Core.Edges;
+using FlowPolicy.Core.Net;
+using FlowPolicy.Ingest.Enrichment;
+using FlowPolicy.Suggest.Emitters;
 using FlowPolicy.Suggest.Inference;
 using FlowPolicy.Suggest.Reports;
 
@@ -93,18 +96,28 @@ internal static class SuggestCommand
 
             IReadOnlyList<Edge> edges;
             IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels;
+            IReadOnlyList<PackedIp> nodeAddresses = [];
+            var inventoryFiles = parse.GetValue(inventory) ?? [];
             if (url is not null)
             {
                 edges = await PolicyInputs.ClickHouseEdgesAsync(url, parse.GetValue(database)!, start, end, cancellationToken);
-                namespaceLabels = intentPolicies is null ? new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>()
-                    : PolicyInputs.InventoryNamespaceLabels(parse.GetValue(inventory) ?? []);
+                namespaceLabels = new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(StringComparer.Ordinal);
+                if (inventoryFiles.Length > 0)
+                {
+                    // The rollups carry identities already; the inventory still knows the node addresses and the
+                    // namespaces' labels (the flows table does not store the labels Hubble records carried).
+                    CommonOptions.RequireFiles(inventoryFiles, "--inventory");
+                    var inventoryLoad = InventoryLoader.Load(inventoryFiles);
+                    nodeAddresses = inventoryLoad.Index.NodeAddresses;
+                    namespaceLabels = inventoryLoad.NamespaceLabels;
+                }
             }
             else
             {
                 var load = EdgesCommand.LoadEdges(new FileEdgeSourceOptions
                 {
                     FlowFiles = files,
-                    InventoryFiles = parse.GetValue(inventory) ?? [],
+                    InventoryFiles = inventoryFiles,
                     Format = CommonOptions.ParseFormat(parse.GetValue(format)),
                     RecordTime = CommonOptions.ParseTime(parse.GetValue(recordTime), "--time"),
                     From = start,
@@ -112,7 +125,9 @@ internal static class SuggestCommand
                 });
                 edges = load.Edges;
                 namespaceLabels = load.NamespaceLabels;
+                nodeAddresses = load.NodeAddresses;
             }
+            outputOptions.Cluster = new ClusterFacts(nodeAddresses);
             IIntentEvaluator? evaluator = intentPolicies is null ? null : PolicyInputs.Evaluator(intentPolicies, namespaceLabels);
 
             var inference = new RuleInference(inferenceOptions);
