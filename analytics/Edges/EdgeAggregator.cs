@@ -21,6 +21,7 @@ public sealed class EdgeAggregator
     private readonly Dictionary<PackedIp, int> _idByAddress = new();
     private readonly EndpointCatalog _endpoints = new();
     private readonly Dictionary<EdgeKey, Accumulator> _edges = new();
+    private readonly Dictionary<string, (DateTime Seen, IReadOnlyList<KeyValuePair<string, string>> Labels)> _namespaceLabels = new(StringComparer.Ordinal);
 
     public EdgeAggregator(DateTime? from = null, DateTime? to = null)
     {
@@ -35,6 +36,14 @@ public sealed class EdgeAggregator
     public int EdgeCount => _edges.Count;
 
     /// <summary>
+    /// Namespace labels the records carried (Hubble's <c>io.cilium.k8s.namespace.labels.*</c>), by namespace. Noted once
+    /// per identity (not per record, to keep the per-flow path a lookup): where a namespace was relabelled within the
+    /// window, the set of the identity first seen latest wins, which is the newer set in practice.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels =>
+        _namespaceLabels.ToDictionary(p => p.Key, p => p.Value.Labels, StringComparer.Ordinal);
+
+    /// <summary>
     /// Adds one flow whose source is the client. <paramref name="isReply"/>: the record was the server's half of
     /// the connection (already flipped): it adds bytes and packets but is not a new flow.
     /// </summary>
@@ -46,8 +55,8 @@ public sealed class EdgeAggregator
             return;
         }
         Records++;
-        int client = EndpointId(flow.SrcIdentity, flow.SrcIp);
-        int server = EndpointId(flow.DstIdentity, flow.DstIp);
+        int client = EndpointId(flow.SrcIdentity, flow.SrcIp, flow.Start);
+        int server = EndpointId(flow.DstIdentity, flow.DstIp, flow.Start);
         ushort port = IpProtocols.HasPorts(flow.Protocol) ? flow.DstPort : (ushort)0;
         ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_edges, new EdgeKey(client, server, port, flow.Protocol), out bool exists);
         if (!exists) acc = new Accumulator(Accumulator.WholeSeconds(flow.Start));
@@ -59,6 +68,7 @@ public sealed class EdgeAggregator
     {
         Records += other.Records;
         OutsideWindow += other.OutsideWindow;
+        foreach (var (ns, theirs) in other._namespaceLabels) NoteNamespace(ns, theirs.Labels, theirs.Seen);
         var ids = new int[other._endpoints.Count];
         for (int id = 0; id < ids.Length; id++) ids[id] = _endpoints.Add(other._endpoints.Observed(id));
         foreach (var (key, theirs) in other._edges)
@@ -116,12 +126,19 @@ public sealed class EdgeAggregator
         return result;
     }
 
-    private int EndpointId(WorkloadIdentity? identity, PackedIp address)
+    private void NoteNamespace(string ns, IReadOnlyList<KeyValuePair<string, string>> labels, DateTime seen)
+    {
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_namespaceLabels, ns, out bool exists);
+        if (!exists || seen > slot.Seen) slot = (seen, labels);
+    }
+
+    private int EndpointId(WorkloadIdentity? identity, PackedIp address, DateTime seen)
     {
         // An identity without a name (Hubble's reserved:world, say) says less than the address does.
         if (identity is not null && (identity.Workload is not null || identity.Name is not null))
         {
             if (_idByIdentity.TryGetValue(identity, out int id)) return id;
+            if (identity is { Namespace: { } ns, NamespaceLabels.Count: > 0 }) NoteNamespace(ns, identity.NamespaceLabels, seen);
             id = _endpoints.Add(Endpoint.FromIdentity(identity));
             _idByIdentity[identity] = id;
             return id;

@@ -16,6 +16,8 @@ public sealed class FileEdgeSourceOptions
     public FlowFormat? Format { get; init; }
     public DateTime? From { get; init; }
     public DateTime? To { get; init; }
+    /// <summary>The time of AWS VPC records whose format has no start/end (--time); null takes it from each file's S3 delivery path.</summary>
+    public DateTime? RecordTime { get; init; }
     /// <summary>How many decode errors are kept with their positions (all are counted).</summary>
     public int MaxErrorsKept { get; init; } = 10_000;
 
@@ -45,6 +47,12 @@ public sealed class FileEdgeLoad
     public IReadOnlyList<PackedIp> NodeAddresses { get; init; } = [];
     public long RepliesFolded { get; init; }
     public long Flipped { get; init; }
+    /// <summary>
+    /// Namespace labels for namespaceSelectors, from what the data holds: Namespace objects in the inventory files,
+    /// and for namespaces they do not list, the labels flow records carried (Hubble). Empty when neither said.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels { get; init; } =
+        new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(StringComparer.Ordinal);
 }
 
 /// <summary>
@@ -69,7 +77,7 @@ public sealed class FileEdgeSource
         var index = inventory?.Index ?? LeaseIndex.Empty;
         var enricher = new FlowEnricher(index);
         var resolver = new DirectionResolver(servedPorts: index);
-        var reader = new FlowFileReader(_options.Format);
+        var reader = new FlowFileReader(_options.Format, _options.RecordTime);
 
         long total = 2 * _options.FlowFiles.Sum(f => new FileInfo(f).Length);
         long done = 0;
@@ -107,7 +115,19 @@ public sealed class FileEdgeSource
             NodeAddresses = index.NodeAddresses,
             RepliesFolded = aggregating.Replies,
             Flipped = aggregating.Flipped,
+            NamespaceLabels = MergeNamespaceLabels(inventory?.NamespaceLabels, aggregator.NamespaceLabels),
         };
+    }
+
+    /// <summary>The inventory's Namespace objects, and what the records carried for the namespaces they do not list.</summary>
+    internal static IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> MergeNamespaceLabels(
+        IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>>? inventory,
+        IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> carried)
+    {
+        var merged = new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(carried, StringComparer.Ordinal);
+        if (inventory is not null)
+            foreach (var (ns, labels) in inventory) merged[ns] = labels;
+        return merged;
     }
 
     /// <summary>First pass: enrich and let the resolver learn listeners; errors are counted in the second pass.</summary>

@@ -16,7 +16,10 @@ public sealed class IntentEvaluatorOptions
     /// <see cref="Endpoint"/> does not carry. Without a resolver (or when it returns null) a named port matches nothing.
     /// </summary>
     public NamedPortResolver? NamedPorts { get; init; }
-    /// <summary>Namespace labels in addition to those found in the policy set (namespace -> labels).</summary>
+    /// <summary>
+    /// Namespace labels the data showed (namespace -> labels: Hubble records, Namespace objects in the inventory), for
+    /// namespaces the policy set does not declare; a namespace the policy set declares keeps the policy set's labels.
+    /// </summary>
     public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>>? NamespaceLabels { get; init; }
     /// <summary>False evaluates every policy and rule for every connection: the reference the indexes are tested against.</summary>
     public bool UseIndex { get; init; } = true;
@@ -89,9 +92,12 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
         // Address endpoints are numerous (every internet client); only rules that can name an address are tried for them.
         _addressFromCandidates = Enumerable.Range(0, _flowRules.Length).Where(i => CanMatchAddress(_flowRules[i].From)).ToArray();
         _addressToCandidates = Enumerable.Range(0, _flowRules.Length).Where(i => CanMatchAddress(_flowRules[i].To)).ToArray();
-        _declaredNamespaceLabels = new(policies.NamespaceLabels, StringComparer.Ordinal);
-        if (_options.NamespaceLabels is { } extra)
-            foreach (var (ns, labels) in extra) _declaredNamespaceLabels[ns] = labels;
+        // What the data showed first, then what the user declared (Namespace objects among the policies, --namespaces):
+        // a namespace declared there keeps exactly the declared labels.
+        _declaredNamespaceLabels = new(StringComparer.Ordinal);
+        if (_options.NamespaceLabels is { } observed)
+            foreach (var (ns, labels) in observed) _declaredNamespaceLabels[ns] = labels;
+        foreach (var (ns, labels) in policies.NamespaceLabels) _declaredNamespaceLabels[ns] = labels;
 
         Rules = _networkPolicies.SelectMany(p => p.IngressRules.Concat(p.EgressRules)).Select(r => (r.Ordinal, r.Rule))
             .Concat(_flowRules.Where(r => !r.Deny).Select(r => (r.Ordinal, r.Rule)))

@@ -23,6 +23,7 @@ internal static class AnalyzeCommand
         var flows = CommonOptions.Flows(required: false);
         var inventory = CommonOptions.Inventory();
         var format = CommonOptions.Format();
+        var recordTime = CommonOptions.RecordTime();
         var from = CommonOptions.From();
         var to = CommonOptions.To();
         var clickhouse = new Option<string?>("--clickhouse")
@@ -43,7 +44,7 @@ internal static class AnalyzeCommand
             "  flowpolicy analyze --clickhouse http://127.0.0.1:8123 --from 2026-11-02T00:00:00Z --to 2026-11-03T00:00:00Z --intent policies/\n" +
             "  flowpolicy analyze --clickhouse https://ch.example.com:8443 --from 2026-11-02T10:00:00Z --to 2026-11-02T11:00:00Z --intent policies/ --out hour10")
         {
-            flows, inventory, format, from, to, clickhouse, database, intent, output, noSvg, includeNamespace, excludeNamespace,
+            flows, inventory, format, recordTime, from, to, clickhouse, database, intent, output, noSvg, includeNamespace, excludeNamespace,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -59,7 +60,11 @@ internal static class AnalyzeCommand
             if (outDir is not null) CommonOptions.RequireWritableDirectory(outDir, "--out");
             var scope = CommonOptions.ParseScope(parse.GetValue(includeNamespace), parse.GetValue(excludeNamespace), NamespaceScope.Exactly);
 
-            var evaluator = (loadIntent ?? (dir => PolicyInputs.LoadIntent(dir)))(parse.GetValue(intent)!);
+            // The policy files are read first (a bad file fails before the flows are read); the evaluator is made once
+            // the data has shown its namespace labels. Tests pass their own evaluator.
+            var intentPolicies = loadIntent is null ? PolicyInputs.LoadPolicies([parse.GetValue(intent)!], [], "--intent") : null;
+            IIntentEvaluator Evaluator(IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels) =>
+                intentPolicies is null ? loadIntent!(parse.GetValue(intent)!) : PolicyInputs.Evaluator(intentPolicies, namespaceLabels);
             var jobOptions = new AnalyzeJobOptions { OutputDirectory = outDir, RenderSvg = !parse.GetValue(noSvg) };
 
             if (url is null)
@@ -69,12 +74,13 @@ internal static class AnalyzeCommand
                     FlowFiles = flowFiles,
                     InventoryFiles = parse.GetValue(inventory) ?? [],
                     Format = CommonOptions.ParseFormat(parse.GetValue(format)),
+                    RecordTime = CommonOptions.ParseTime(parse.GetValue(recordTime), "--time"),
                     From = fromTime,
                     To = toTime,
                 });
                 var spanned = AnalysisWindow.Spanning(load.Edges);
                 var window = new AnalysisWindow(fromTime ?? spanned.From, toTime ?? spanned.To);
-                var result = await new AnalyzeJob(jobOptions, evaluator).RunAsync(window, new ScopedEdgeSource(new LoadedEdgeSource(load.Edges), scope), cancellationToken);
+                var result = await new AnalyzeJob(jobOptions, Evaluator(load.NamespaceLabels)).RunAsync(window, new ScopedEdgeSource(new LoadedEdgeSource(load.Edges), scope), cancellationToken);
                 Report(result);
                 return ExitCodes.Success;
             }
@@ -90,6 +96,7 @@ internal static class AnalyzeCommand
             {
                 throw new UsageException(ex.Message);
             }
+            var evaluator = Evaluator(PolicyInputs.InventoryNamespaceLabels(parse.GetValue(inventory) ?? []));
             try
             {
                 using var client = new ClickHouseHttpClient(chOptions);

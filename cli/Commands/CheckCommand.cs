@@ -26,13 +26,14 @@ internal static class CheckCommand
         };
         var namespaces = new Option<string[]>("--namespaces")
         {
-            Description = "Namespace objects for namespaceSelector labels, e.g. `kubectl get namespaces -o json` (kubernetes.io/metadata.name is always known).",
+            Description = "Namespace objects for namespaceSelector labels, e.g. `kubectl get namespaces -o json`; they override the labels the flows (Hubble) and --inventory carry. kubernetes.io/metadata.name is always known.",
             AllowMultipleArgumentsPerToken = true,
             Arity = ArgumentArity.ZeroOrMore,
         };
         var flows = CommonOptions.Flows(required: false);
         var inventory = CommonOptions.Inventory();
         var format = CommonOptions.Format();
+        var recordTime = CommonOptions.RecordTime();
         var from = CommonOptions.From();
         var to = CommonOptions.To();
         var clickhouse = new Option<string?>("--clickhouse") { Description = "Read edges from the ClickHouse edge rollups at this URL instead of flow files; needs --from and --to on whole hours." };
@@ -49,7 +50,7 @@ internal static class CheckCommand
             "  flowpolicy check --policies policy/ --namespaces namespaces.json --flows flows.jsonl --json > check.json\n" +
             "  flowpolicy check --policies policy/ --clickhouse http://ch:8123 --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z")
         {
-            policies, namespaces, flows, inventory, format, from, to, clickhouse, database, json, includeNamespace, excludeNamespace,
+            policies, namespaces, flows, inventory, format, recordTime, from, to, clickhouse, database, json, includeNamespace, excludeNamespace,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -62,19 +63,30 @@ internal static class CheckCommand
             var scope = CommonOptions.ParseScope(parse.GetValue(includeNamespace), parse.GetValue(excludeNamespace), NamespaceScope.Exactly);
 
             var policySet = PolicyInputs.LoadPolicies(parse.GetValue(policies) ?? [], parse.GetValue(namespaces) ?? [], "--policies");
-            var edges = clickhouseUrl is not null
-                ? await PolicyInputs.ClickHouseEdgesAsync(clickhouseUrl, parse.GetValue(database)!, fromTime, toTime, cancellationToken)
-                : EdgesCommand.LoadEdges(new FileEdgeSourceOptions
+            IReadOnlyList<Edge> edges;
+            IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels;
+            if (clickhouseUrl is not null)
+            {
+                edges = await PolicyInputs.ClickHouseEdgesAsync(clickhouseUrl, parse.GetValue(database)!, fromTime, toTime, cancellationToken);
+                namespaceLabels = PolicyInputs.InventoryNamespaceLabels(parse.GetValue(inventory) ?? []);
+            }
+            else
+            {
+                var load = EdgesCommand.LoadEdges(new FileEdgeSourceOptions
                 {
                     FlowFiles = flowFiles,
                     InventoryFiles = parse.GetValue(inventory) ?? [],
                     Format = CommonOptions.ParseFormat(parse.GetValue(format)),
+                    RecordTime = CommonOptions.ParseTime(parse.GetValue(recordTime), "--time"),
                     From = fromTime,
                     To = toTime,
-                }).Edges;
+                });
+                edges = load.Edges;
+                namespaceLabels = load.NamespaceLabels;
+            }
 
             if (!scope.IsEverything) edges = edges.Where(scope.Keeps).ToList();
-            var evaluator = new IntentEvaluator(policySet);
+            var evaluator = PolicyInputs.Evaluator(policySet, namespaceLabels);
             var result = new PolicyBacktest(evaluator).Run(edges);
             if (parse.GetValue(json)) WriteJson(Console.OpenStandardOutput(), result, policySet);
             else WriteTables(result);

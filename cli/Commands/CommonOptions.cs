@@ -19,7 +19,8 @@ internal static class CommonOptions
 
     public static Option<string[]> Inventory() => new("--inventory")
     {
-        Description = "Inventory files mapping addresses to workloads: lease JSON lines, `kubectl get pods -A -o json`, `kubectl get nodes -o json`.",
+        Description = "Inventory files mapping addresses to workloads: lease JSON lines, `kubectl get pods -A -o json`, `kubectl get nodes -o json`; " +
+            "`kubectl get namespaces -o json` gives namespace labels for namespaceSelectors (with --clickhouse, only that part is used).",
         AllowMultipleArgumentsPerToken = true,
         Arity = ArgumentArity.ZeroOrMore,
     };
@@ -30,6 +31,12 @@ internal static class CommonOptions
     };
 
     public static Option<string?> From() => new("--from") { Description = "Window start (inclusive), RFC 3339 UTC, e.g. 2026-11-01T00:00:00Z." };
+
+    public static Option<string?> RecordTime() => new("--time")
+    {
+        Description = "The time of AWS VPC records whose custom format has no start/end field, RFC 3339 UTC; without it their time comes from " +
+            "the file's S3 delivery path (AWSLogs/ACCOUNT/vpcflowlogs/REGION/YYYY/MM/DD/...).",
+    };
 
     public static Option<string?> To() => new("--to") { Description = "Window end (exclusive), RFC 3339 UTC." };
 

@@ -17,6 +17,7 @@ internal static class EdgesCommand
         var flows = CommonOptions.Flows(required: true);
         var inventory = CommonOptions.Inventory();
         var format = CommonOptions.Format();
+        var recordTime = CommonOptions.RecordTime();
         var from = CommonOptions.From();
         var to = CommonOptions.To();
         var json = new Option<bool>("--json") { Description = "Print JSON lines (one edge per line) instead of a table." };
@@ -28,7 +29,7 @@ internal static class EdgesCommand
             "  flowpolicy edges --flows flows.jsonl --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z --json > edges.jsonl\n" +
             "  flowpolicy edges --flows capture.txt --format vpc")
         {
-            flows, inventory, format, from, to, json, rejects,
+            flows, inventory, format, recordTime, from, to, json, rejects,
         };
         command.SetAction(parse =>
         {
@@ -37,6 +38,7 @@ internal static class EdgesCommand
                 FlowFiles = parse.GetValue(flows) ?? [],
                 InventoryFiles = parse.GetValue(inventory) ?? [],
                 Format = CommonOptions.ParseFormat(parse.GetValue(format)),
+                RecordTime = CommonOptions.ParseTime(parse.GetValue(recordTime), "--time"),
                 From = CommonOptions.ParseTime(parse.GetValue(from), "--from"),
                 To = CommonOptions.ParseTime(parse.GetValue(to), "--to"),
             };
@@ -95,6 +97,8 @@ internal static class EdgesCommand
     private static void ReportLoad(FileEdgeLoad load)
     {
         var error = Console.Error;
+        foreach (var file in load.Files)
+            if (file.Note is { } note) error.WriteLine($"flowpolicy: {file.Path}: {note}");
         foreach (var problem in load.InventoryErrors.Take(5)) error.WriteLine($"flowpolicy: inventory: {problem}");
         if (load.InventoryErrors.Count > 5) error.WriteLine($"flowpolicy: inventory: {load.InventoryErrors.Count - 5} more inventory errors");
         foreach (var problem in load.Errors.Take(5)) error.WriteLine($"flowpolicy: skipped malformed record {problem}");

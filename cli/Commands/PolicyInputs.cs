@@ -45,6 +45,32 @@ internal static class PolicyInputs
     public static IIntentEvaluator LoadIntent(string directory, string option = "--intent") =>
         new IntentEvaluator(LoadPolicies([directory], [], option));
 
+    /// <summary>
+    /// The evaluator of <paramref name="policies"/> with the namespace labels the data showed (inventory Namespace
+    /// objects, Hubble records) for every namespaceSelector; namespaces the policy set or --namespaces declares keep those.
+    /// </summary>
+    public static IntentEvaluator Evaluator(IntentPolicySet policies, IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> observed)
+    {
+        int added = observed.Keys.Count(ns => !policies.NamespaceLabels.ContainsKey(ns));
+        if (added > 0)
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"flowpolicy: namespace labels of {added} namespaces from the flows and inventory (namespaceSelectors match them)"));
+        return new IntentEvaluator(policies, new IntentEvaluatorOptions { NamespaceLabels = observed });
+    }
+
+    /// <summary>
+    /// Namespace labels from the Namespace objects in inventory files (`kubectl get namespaces -o json`), for the
+    /// ClickHouse mode, where the flows' own namespace labels are not stored.
+    /// </summary>
+    public static IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> InventoryNamespaceLabels(IReadOnlyList<string> files)
+    {
+        if (files.Count == 0) return new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(StringComparer.Ordinal);
+        CommonOptions.RequireFiles(files, "--inventory");
+        var result = FlowPolicy.Ingest.Enrichment.InventoryLoader.Load(files);
+        foreach (var problem in result.Errors.Take(5)) Console.Error.WriteLine($"flowpolicy: inventory: {problem}");
+        return result.NamespaceLabels;
+    }
+
     /// <summary>Edges for [from, to) from the ClickHouse hourly rollups; the window must be whole hours.</summary>
     public static async Task<IReadOnlyList<Edge>> ClickHouseEdgesAsync(string url, string database, DateTime? from, DateTime? to, CancellationToken cancellationToken)
     {

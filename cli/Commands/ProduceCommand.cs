@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using FlowPolicy.Cli.Terminal;
+using FlowPolicy.Ingest.Files;
 using FlowPolicy.Ingest.Formats;
 using FlowPolicy.Ingest.Kafka;
 
@@ -15,6 +16,7 @@ internal static class ProduceCommand
         var brokers = ServerOptions.Brokers();
         var topic = ServerOptions.Topic();
         var format = CommonOptions.Format();
+        var recordTime = CommonOptions.RecordTime();
         var properties = ServerOptions.KafkaProperties();
         var connectTimeout = new Option<double>("--connect-timeout")
         {
@@ -29,7 +31,7 @@ internal static class ProduceCommand
             "  flowpolicy produce --brokers kafka:9093 --kafka-property security.protocol=SASL_SSL --kafka-property sasl.mechanism=SCRAM-SHA-512 \\\n" +
             "      --kafka-property sasl.username=flowpolicy --kafka-property sasl.password=@/run/secrets/kafka flows/*.jsonl")
         {
-            files, brokers, topic, format, properties, connectTimeout,
+            files, brokers, topic, format, recordTime, properties, connectTimeout,
         };
         command.SetAction(parse =>
         {
@@ -37,7 +39,9 @@ internal static class ProduceCommand
             CommonOptions.RequireFiles(paths, "FILE");
             var kafka = ServerOptions.Kafka(parse.GetValue(brokers)!, parse.GetValue(topic)!, null, parse.GetValue(properties));
             var forced = CommonOptions.ParseFormat(parse.GetValue(format));
-            foreach (var path in paths) RequireUsableRecords(path, forced);
+            var time = CommonOptions.ParseTime(parse.GetValue(recordTime), "--time");
+            // Also where an AWS VPC file without start/end has no time (no --time, no delivery path): exit 2 naming --time.
+            foreach (var path in paths) RequireUsableRecords(path, forced, time);
             double timeout = parse.GetValue(connectTimeout);
             if (timeout is <= 0 or > 3600) throw new UsageException("--connect-timeout must be above 0 and at most 3600 seconds");
             if (KafkaBrokerCheck.Problem(kafka, TimeSpan.FromSeconds(timeout)) is { } problem)
@@ -46,13 +50,20 @@ internal static class ProduceCommand
             Func<ReadOnlySpan<byte>, bool> lineOriented = forced is { } f
                 ? FlowDecoders.For(f).IsLineOriented
                 : head => FlowFormatDetector.Detect(head) is not { } detected || FlowDecoders.For(detected).IsLineOriented(head);
-            var producer = new FlowFileProducer(kafka, lineOriented, Console.Error);
+            var producer = new FlowFileProducer(kafka, lineOriented, Console.Error)
+            {
+                RecordTime = time,
+            };
             using var signal = ServerOptions.OnStopSignal();
             ProduceCounts counts;
             bool interrupted = false;
             try
             {
                 counts = producer.ProduceAsync(paths, signal.Token).GetAwaiter().GetResult();
+            }
+            catch (FlowFileException ex)
+            {
+                throw new UsageException(ex.Message + " (the other files were sent)");
             }
             catch (OperationCanceledException)
             {
@@ -74,12 +85,12 @@ internal static class ProduceCommand
     /// file, the wrong --format) is exit 2 before the brokers are asked, not a topic full of dead letters. A good file
     /// costs its first chunk.
     /// </summary>
-    internal static void RequireUsableRecords(string path, Ingest.Formats.FlowFormat? format)
+    internal static void RequireUsableRecords(string path, Ingest.Formats.FlowFormat? format, DateTime? recordTime = null)
     {
         using var sink = new FirstRecordSink();
         try
         {
-            new Ingest.Files.FlowFileReader(format).Read(path, sink, sink.Found);
+            new Ingest.Files.FlowFileReader(format, recordTime).Read(path, sink, sink.Found);
         }
         catch (OperationCanceledException) when (sink.Found.IsCancellationRequested)
         {

@@ -22,6 +22,7 @@ internal static class SuggestCommand
         var flows = CommonOptions.Flows(required: false);
         var inventory = CommonOptions.Inventory();
         var format = CommonOptions.Format();
+        var recordTime = CommonOptions.RecordTime();
         var from = CommonOptions.From();
         var to = CommonOptions.To();
         var clickhouse = new Option<string?>("--clickhouse") { Description = "Read edges from the ClickHouse edge rollups at this URL instead of files (needs --from and --to on whole hours)." };
@@ -57,7 +58,7 @@ internal static class SuggestCommand
             "  flowpolicy suggest --clickhouse http://localhost:8123 --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --emit k8s --layout namespace --out out\n" +
             "  flowpolicy suggest --clickhouse http://localhost:8123 --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --intent policies/ --out diff")
         {
-            flows, inventory, format, from, to, clickhouse, database, intent, output, emit, layout, allowEmpty, allowShrink, shrinkThreshold,
+            flows, inventory, format, recordTime, from, to, clickhouse, database, intent, output, emit, layout, allowEmpty, allowShrink, shrinkThreshold,
             includeNamespace, excludeNamespace,
         };
         command.SetAction(async (parse, cancellationToken) =>
@@ -89,23 +90,26 @@ internal static class SuggestCommand
                 throw new UsageException(ex.Message);
             }
             CommonOptions.RequireWritableDirectory(outputOptions.Directory, "--out");
-            IIntentEvaluator? evaluator = null;
+            IntentPolicySet? intentPolicies = null;
             if (parse.GetValue(intent) is { } intentDir)
-            {
-                evaluator = PolicyInputs.LoadIntent(intentDir);
-            }
+                intentPolicies = PolicyInputs.LoadPolicies([intentDir], [], "--intent");
 
             IReadOnlyList<Edge> edges;
+            IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels;
             IReadOnlyList<PackedIp> nodeAddresses = [];
             var inventoryFiles = parse.GetValue(inventory) ?? [];
             if (url is not null)
             {
                 edges = await PolicyInputs.ClickHouseEdgesAsync(url, parse.GetValue(database)!, start, end, cancellationToken);
+                namespaceLabels = new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(StringComparer.Ordinal);
                 if (inventoryFiles.Length > 0)
                 {
-                    // The rollups carry identities already; the inventory still knows the node addresses.
+                    // The rollups carry identities already; the inventory still knows the node addresses and the
+                    // namespaces' labels (the flows table does not store the labels Hubble records carried).
                     CommonOptions.RequireFiles(inventoryFiles, "--inventory");
-                    nodeAddresses = InventoryLoader.Load(inventoryFiles).Index.NodeAddresses;
+                    var inventoryLoad = InventoryLoader.Load(inventoryFiles);
+                    nodeAddresses = inventoryLoad.Index.NodeAddresses;
+                    namespaceLabels = inventoryLoad.NamespaceLabels;
                 }
             }
             else
@@ -115,13 +119,16 @@ internal static class SuggestCommand
                     FlowFiles = files,
                     InventoryFiles = inventoryFiles,
                     Format = CommonOptions.ParseFormat(parse.GetValue(format)),
+                    RecordTime = CommonOptions.ParseTime(parse.GetValue(recordTime), "--time"),
                     From = start,
                     To = end,
                 });
                 edges = load.Edges;
+                namespaceLabels = load.NamespaceLabels;
                 nodeAddresses = load.NodeAddresses;
             }
             outputOptions.Cluster = new ClusterFacts(nodeAddresses);
+            IIntentEvaluator? evaluator = intentPolicies is null ? null : PolicyInputs.Evaluator(intentPolicies, namespaceLabels);
 
             var inference = new RuleInference(inferenceOptions);
             var set = SuggestionScope.Restrict(inference.Infer(edges), scope);

@@ -26,8 +26,17 @@ internal interface IScheduledJob
 /// <summary>Builds the configured jobs; shared by serve, `jobs run` and demo so all run the same code.</summary>
 internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClient client, ILoggerFactory logs)
 {
-    /// <summary>Loads the intended policy; the default reads config.Intent (re-read every run: policy edits apply at the next window).</summary>
-    public Func<IIntentEvaluator?> LoadIntent { get; init; } = () => config.Intent is null ? null : new IntentEvaluator(new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([config.Intent]));
+    /// <summary>
+    /// Loads the intended policy; the default reads config.Intent (re-read every run: policy edits apply at the next
+    /// window), with the namespace labels of the Namespace objects among the inventory files for namespaceSelectors
+    /// (the flows table does not store the labels Hubble records carried).
+    /// </summary>
+    public Func<IIntentEvaluator?> LoadIntent { get; init; } = () => config.Intent is null ? null : new IntentEvaluator(
+        new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([config.Intent]),
+        new IntentEvaluatorOptions
+        {
+            NamespaceLabels = config.Inventory.Count == 0 ? null : Ingest.Enrichment.InventoryLoader.Load(config.Inventory).NamespaceLabels,
+        });
 
     /// <summary>
     /// The node addresses policies need for egress to the nodes, from the configured inventory (re-read every run;

@@ -33,6 +33,13 @@ public sealed class Endpoint : IEquatable<Endpoint>
     public string Name { get; }
     public string? WorkloadKind { get; }
     /// <summary>
+    /// The Kubernetes service account of the workload's pods when the data said (Hubble, pod inventory, leases); null
+    /// when unknown. The first observation that names one gives it.
+    /// </summary>
+    public string? ServiceAccount { get; internal init; }
+    /// <summary>True for a pod no controller owns (<see cref="WorkloadKinds.BarePod"/>).</summary>
+    public bool IsBarePod => Kind == EndpointKind.Pod && WorkloadKind == WorkloadKinds.BarePod;
+    /// <summary>
     /// Stable labels (per-instance labels dropped), sorted by key. From an edge source: the labels every pod of the
     /// workload had over the window (the intersection), so a label that changed with a rollout is not among them.
     /// </summary>
@@ -84,7 +91,10 @@ public sealed class Endpoint : IEquatable<Endpoint>
         string name = identity.Workload ?? identity.Name ?? "unnamed";
         var labels = StableLabels.Of(identity.Labels);
         return new Endpoint(identity.Kind, identity.Namespace, name, identity.WorkloadKind, labels, PackedIp.None,
-            KeyOf(identity.Kind, identity.Namespace, name), changedLabelKeys: changedLabelKeys is { Count: > 0 } ? [.. changedLabelKeys.Order(StringComparer.Ordinal)] : null);
+            KeyOf(identity.Kind, identity.Namespace, name), changedLabelKeys: changedLabelKeys is { Count: > 0 } ? [.. changedLabelKeys.Order(StringComparer.Ordinal)] : null)
+        {
+            ServiceAccount = identity.Kind == EndpointKind.Pod ? identity.ServiceAccount : null,
+        };
     }
 
     /// <summary>The key of a named endpoint (not qualified by workload kind).</summary>

@@ -36,7 +36,7 @@ public sealed class EndpointCatalog
         string key = ObservationKey(observed);
         if (_idByObservationKey.TryGetValue(key, out int id))
         {
-            _entries[id].Observe(observed.Labels, observed.ChangedLabelKeys);
+            _entries[id].Observe(observed.Labels, observed.ChangedLabelKeys, observed.ServiceAccount);
             return id;
         }
         id = _entries.Count;
@@ -79,7 +79,7 @@ public sealed class EndpointCatalog
                 else if (workloadKind is not null) key = Endpoint.QualifiedKeyOf(p.Namespace, p.Name, workloadKind);
             }
             keyOfId[id] = key;
-            if (merged.TryGetValue(key, out var into)) into.Observe(entry.Labels, entry.ChangedKeys);
+            if (merged.TryGetValue(key, out var into)) into.Observe(entry.Labels, entry.ChangedKeys, entry.ServiceAccount);
             else merged[key] = new Entry(entry, workloadKind);
         }
 
@@ -138,6 +138,7 @@ public sealed class EndpointCatalog
             Prototype = observed;
             WorkloadKind = observed.WorkloadKind;
             Labels = observed.Labels;
+            ServiceAccount = observed.ServiceAccount;
             if (observed.ChangedLabelKeys.Count > 0) _changed = new(observed.ChangedLabelKeys, StringComparer.Ordinal);
         }
 
@@ -146,6 +147,7 @@ public sealed class EndpointCatalog
             Prototype = other.Prototype;
             WorkloadKind = workloadKind;
             Labels = other.Labels;
+            ServiceAccount = other.ServiceAccount;
             if (other._changed is not null) _changed = new(other._changed, StringComparer.Ordinal);
         }
 
@@ -153,11 +155,14 @@ public sealed class EndpointCatalog
         public Endpoint Prototype { get; }
         public string? WorkloadKind { get; }
         public IReadOnlyList<KeyValuePair<string, string>> Labels { get; private set; }
+        /// <summary>The first service account an observation named (sources without one say nothing).</summary>
+        public string? ServiceAccount { get; private set; }
         public IReadOnlyCollection<string> ChangedKeys => (IReadOnlyCollection<string>?)_changed ?? [];
         public bool IsWorkload => Prototype.Kind == EndpointKind.Pod && !Prototype.IsAddress;
 
-        public void Observe(IReadOnlyList<KeyValuePair<string, string>> labels, IReadOnlyCollection<string> changedKeys)
+        public void Observe(IReadOnlyList<KeyValuePair<string, string>> labels, IReadOnlyCollection<string> changedKeys, string? serviceAccount)
         {
+            ServiceAccount ??= serviceAccount;
             if (changedKeys.Count > 0) (_changed ??= new(StringComparer.Ordinal)).UnionWith(changedKeys);
             // No stable label at all means the source did not know them (a VPC record enriched without an inventory,
             // a Hubble record without labels), not that the pods lost every label (a controller's pods always carry
@@ -173,6 +178,6 @@ public sealed class EndpointCatalog
 
         public Endpoint ToEndpoint(string key, string? workloadKind, IReadOnlyList<KeyValuePair<string, string>>? selector) =>
             new(Prototype.Kind, Prototype.Namespace, Prototype.Name, workloadKind, Labels, Prototype.Address, key,
-                selector, _changed is null ? null : [.. _changed]);
+                selector, _changed is null ? null : [.. _changed]) { ServiceAccount = ServiceAccount };
     }
 }

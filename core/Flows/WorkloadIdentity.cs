@@ -15,6 +15,23 @@ public enum EndpointKind : byte
     External = 4,
 }
 
+/// <summary>How the owner of a pod identity (<see cref="WorkloadIdentity.Workload"/>, <see cref="WorkloadIdentity.WorkloadKind"/>) became known.</summary>
+public enum WorkloadSource : byte
+{
+    /// <summary>Not a pod, or nothing about an owner was said or concluded.</summary>
+    Unknown = 0,
+    /// <summary>
+    /// The source named it: Hubble's <c>workloads</c>, a pod's ownerReferences (none: a bare pod), a lease's
+    /// <c>workload</c>/<c>workload_kind</c>. Enrichment keeps it.
+    /// </summary>
+    Reported = 1,
+    /// <summary>
+    /// Concluded by <see cref="PodOwnerInference"/> from the pod name and labels, or "bare" because nothing showed a
+    /// controller. The inventory, when it knows the address, replaces it.
+    /// </summary>
+    Derived = 2,
+}
+
 /// <summary>
 /// Who owns an address at one time: namespace + workload (the identity policies are written for), plus
 /// replica-level evidence (pod name). Immutable and shared between records; readers and the lease index
@@ -37,13 +54,42 @@ public sealed class WorkloadIdentity : IEquatable<WorkloadIdentity>
         Workload = string.IsNullOrEmpty(workload) ? null : workload;
         WorkloadKind = string.IsNullOrEmpty(workloadKind) ? null : workloadKind;
         Name = string.IsNullOrEmpty(name) ? null : name;
-        var sorted = labels?.ToArray() ?? NoLabels;
-        Array.Sort(sorted, static (a, b) => string.CompareOrdinal(a.Key, b.Key));
-        Labels = sorted;
+        Labels = Sorted(labels);
     }
+
+    private static KeyValuePair<string, string>[] Sorted(IEnumerable<KeyValuePair<string, string>>? labels)
+    {
+        var sorted = labels?.ToArray() ?? NoLabels;
+        if (sorted.Length == 0) return NoLabels;
+        Array.Sort(sorted, static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        return sorted;
+    }
+
+    /// <summary>True for a pod no controller owns (<c>kubectl run</c>, a debug pod): <see cref="WorkloadKinds.BarePod"/>.</summary>
+    public bool IsBarePod => Kind == EndpointKind.Pod && WorkloadKind == WorkloadKinds.BarePod;
 
     public EndpointKind Kind { get; }
     public string? Namespace { get; }
+    /// <summary>How <see cref="Workload"/> and <see cref="WorkloadKind"/> became known (pods only).</summary>
+    public WorkloadSource WorkloadSource { get; init; }
+    /// <summary>
+    /// The pod's Kubernetes service account, when the source says (Hubble's <c>io.cilium.k8s.policy.serviceaccount</c>
+    /// label, a pod's <c>spec.serviceAccountName</c>, a lease's <c>service_account</c>); null when unknown.
+    /// </summary>
+    public string? ServiceAccount
+    {
+        get;
+        init => field = string.IsNullOrEmpty(value) ? null : value;
+    }
+    /// <summary>
+    /// Labels of the pod's namespace when the record carries them (Hubble's <c>io.cilium.k8s.namespace.labels.*</c>),
+    /// sorted by key; never part of <see cref="Labels"/>: they select namespaces, not pods.
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, string>> NamespaceLabels
+    {
+        get;
+        init => field = Sorted(value);
+    } = NoLabels;
     /// <summary>Owning workload (Deployment, StatefulSet, DaemonSet, CronJob name), or the node name for nodes.</summary>
     public string? Workload { get; }
     /// <summary>Deployment, StatefulSet, DaemonSet, CronJob, Job, Pod (bare pod), Node ...</summary>
@@ -80,15 +126,22 @@ public sealed class WorkloadIdentity : IEquatable<WorkloadIdentity>
         _ => Namespace is null ? (Workload ?? Name ?? "?") : Namespace + "/" + (Workload ?? Name ?? "?"),
     };
 
+    /// <summary>Same owner, replica, labels, service account and namespace labels; how the owner became known (<see cref="WorkloadSource"/>) is not part of it.</summary>
     public bool Equals(WorkloadIdentity? other)
     {
         if (ReferenceEquals(this, other)) return true;
         if (other is null) return false;
         if (Kind != other.Kind || Namespace != other.Namespace || Workload != other.Workload
-            || WorkloadKind != other.WorkloadKind || Name != other.Name || Labels.Count != other.Labels.Count)
+            || WorkloadKind != other.WorkloadKind || Name != other.Name || ServiceAccount != other.ServiceAccount)
             return false;
-        for (int i = 0; i < Labels.Count; i++)
-            if (Labels[i].Key != other.Labels[i].Key || Labels[i].Value != other.Labels[i].Value) return false;
+        return SameLabels(Labels, other.Labels) && SameLabels(NamespaceLabels, other.NamespaceLabels);
+    }
+
+    private static bool SameLabels(IReadOnlyList<KeyValuePair<string, string>> a, IReadOnlyList<KeyValuePair<string, string>> b)
+    {
+        if (a.Count != b.Count) return false;
+        for (int i = 0; i < a.Count; i++)
+            if (a[i].Key != b[i].Key || a[i].Value != b[i].Value) return false;
         return true;
     }
 

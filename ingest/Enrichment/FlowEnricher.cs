@@ -5,7 +5,9 @@ namespace FlowPolicy.Ingest.Enrichment;
 
 /// <summary>
 /// Sets each side's identity from the inventory as of the flow's start. An identity the record already carries
-/// (Hubble) wins when it names a workload; one without a workload is replaced when the inventory knows more.
+/// (Hubble) wins when the source named its workload; one whose workload was only inferred from the pod name
+/// (<see cref="WorkloadSource.Derived"/>) gives way to an inventory pod of the same namespace, and one without a
+/// workload is replaced when the inventory knows more.
 /// Unknown addresses keep a null identity: aggregation renders private ones as IPs and public ones as external.
 /// One instance per worker; the index is read once per batch, so a reload never splits a batch.
 /// </summary>
@@ -54,14 +56,25 @@ public sealed class FlowEnricher
     private static WorkloadIdentity? Side(LeaseIndex index, PackedIp ip, DateTime at, WorkloadIdentity? carried,
         ref bool fromInventory, ref long kept)
     {
+        bool derived = false;
         if (carried?.Workload is not null)
         {
-            kept++;
-            return carried;
+            derived = carried.WorkloadSource == WorkloadSource.Derived;
+            if (!derived)
+            {
+                kept++;
+                return carried;
+            }
         }
         if (ip.IsNone) return carried;
         var found = index.Lookup(ip, at);
         if (found is null) return carried;
+        // An inferred owner yields only to what the inventory says about that pod, never to a node or service lease.
+        if (derived && (found.Kind != EndpointKind.Pod || found.Workload is null || found.Namespace != carried!.Namespace))
+        {
+            kept++;
+            return carried;
+        }
         fromInventory = true;
         return found;
     }

@@ -17,8 +17,10 @@ public sealed record InventoryError(string Source, long Line, int Item, string R
 /// <summary>What loading the inventory produced: the index and every problem found on the way.</summary>
 public sealed class InventoryLoadResult
 {
-    internal InventoryLoadResult(LeaseIndex index, IReadOnlyList<InventoryError> errors, int fileCount, int skippedItems)
+    internal InventoryLoadResult(LeaseIndex index, IReadOnlyList<InventoryError> errors, int fileCount, int skippedItems,
+        IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>>? namespaceLabels = null)
     {
+        NamespaceLabels = namespaceLabels ?? new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(StringComparer.Ordinal);
         Index = index;
         Errors = errors;
         FileCount = fileCount;
@@ -30,4 +32,6 @@ public sealed class InventoryLoadResult
     public int FileCount { get; }
     /// <summary>Objects that legitimately give no lease: hostNetwork pods, pods without an IP yet, headless Services.</summary>
     public int SkippedItems { get; }
+    /// <summary>Labels of the Namespace objects found (<c>kubectl get namespaces -o json</c>), by namespace name.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels { get; }
 }

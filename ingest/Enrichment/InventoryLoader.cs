@@ -194,8 +194,29 @@ public static class InventoryLoader
         if (!TryLeasePorts(lease, out var ports, out var portError)) return portError;
 
         var interner = builder.Interner;
+        string? workloadKind = JsonFields.String(lease, "workload_kind");
+        var ownerSource = WorkloadSource.Unknown;
+        if (kind == EndpointKind.Pod)
+        {
+            if (!string.IsNullOrEmpty(workload) || !string.IsNullOrEmpty(workloadKind)) ownerSource = WorkloadSource.Reported;
+            if (string.IsNullOrEmpty(workload))
+            {
+                // A pod lease with only its name: its controller from the name and labels, else a bare pod. Kind "Pod"
+                // (workload_kind) says bare outright.
+                var owner = string.Equals(workloadKind, WorkloadKinds.BarePod, StringComparison.OrdinalIgnoreCase)
+                    ? new PodOwner(name!, WorkloadKinds.BarePod)
+                    : PodOwnerInference.Infer(name!, labels);
+                workload = owner.Workload;
+                workloadKind = owner.Kind;
+                if (ownerSource == WorkloadSource.Unknown) ownerSource = WorkloadSource.Derived;
+            }
+        }
         var identity = new WorkloadIdentity(kind, interner.String(JsonFields.String(lease, "namespace")), interner.String(workload),
-            interner.String(JsonFields.String(lease, "workload_kind")), name, labels);
+            interner.String(workloadKind), name, labels)
+        {
+            WorkloadSource = ownerSource,
+            ServiceAccount = interner.String(JsonFields.String(lease, "service_account")),
+        };
         builder.Add(prefix, from, to, identity, ports, $"{source}:{line}");
         return null;
     }

@@ -7,7 +7,8 @@ namespace FlowPolicy.Ingest.Enrichment;
 
 /// <summary>
 /// Leases from Kubernetes API objects as <c>kubectl get ... -o json</c> prints them: a v1 List (items carry
-/// their kind), a typed list (PodList: items have no kind), or a single Pod/Node/Service.
+/// their kind), a typed list (PodList: items have no kind), or a single Pod/Node/Service. Namespace objects give no
+/// lease: their labels are collected for namespaceSelectors.
 /// </summary>
 internal static class KubectlInventory
 {
@@ -46,8 +47,9 @@ internal static class KubectlInventory
                 "Pod" => AddPod(item, source, index, builder),
                 "Node" => AddNode(item, source, index, builder),
                 "Service" => AddService(item, source, index, builder),
-                null => "object has no \"kind\" (expected Pod, Node or Service)",
-                _ => $"unsupported kind '{kind}' (expected Pod, Node or Service)",
+                "Namespace" => AddNamespace(item, builder),
+                null => "object has no \"kind\" (expected Pod, Node, Service or Namespace)",
+                _ => $"unsupported kind '{kind}' (expected Pod, Node, Service or Namespace)",
             };
         }
         catch (Exception ex) when (ex is InvalidOperationException or FormatException)
@@ -120,7 +122,9 @@ internal static class KubectlInventory
 
         var labelsOk = JsonFields.TryLabels(metadata, "labels", builder.Interner, out var labels, out error);
         if (!labelsOk) return "metadata." + error;
-        var (workload, workloadKind) = Owner(name, labels, metadata);
+        var (workload, workloadKind) = Owner(name, labels, metadata, JsonFields.String(spec, "nodeName"));
+        // serviceAccount is the field's deprecated spelling, still filled by the API server.
+        string? serviceAccount = JsonFields.String(spec, "serviceAccountName") ?? JsonFields.String(spec, "serviceAccount");
 
         var ports = new List<ServedPort>();
         foreach (var container in JsonFields.Array(spec, "containers"))
@@ -136,7 +140,11 @@ internal static class KubectlInventory
 
         var interner = builder.Interner;
         var identity = new WorkloadIdentity(EndpointKind.Pod, interner.String(ns), interner.String(workload),
-            workloadKind, name, labels);
+            workloadKind, name, labels)
+        {
+            WorkloadSource = WorkloadSource.Reported,
+            ServiceAccount = interner.String(serviceAccount),
+        };
         var portArray = ports.ToArray();
         foreach (var ip in ips)
             builder.Add(IpPrefix.Host(ip), from, to, identity, portArray, Origin(source, index));
@@ -160,10 +168,12 @@ internal static class KubectlInventory
 
     /// <summary>
     /// The workload a pod belongs to, from its controller owner reference: ReplicaSet "name-hash" -> Deployment
-    /// "name"; Job "name-&lt;8+ digits&gt;" (a CronJob's scheduled time) -> CronJob "name"; StatefulSet, DaemonSet and
-    /// other controllers as they are; no owner (or a Node, for static pods) -> the bare pod.
+    /// "name"; Job "name-&lt;8+ digits&gt;" (a CronJob's scheduled time) -> CronJob "name"; a Node (a static pod, named
+    /// "name-&lt;node&gt;") -> StaticPod "name"; StatefulSet, DaemonSet and other controllers as they are; no owner ->
+    /// the bare pod (<see cref="WorkloadKinds.BarePod"/>).
     /// </summary>
-    internal static (string Workload, string Kind) Owner(string podName, KeyValuePair<string, string>[] labels, JsonElement metadata)
+    internal static (string Workload, string Kind) Owner(string podName, KeyValuePair<string, string>[] labels, JsonElement metadata,
+        string? nodeName = null)
     {
         JsonElement? owner = null;
         foreach (var reference in JsonFields.Array(metadata, "ownerReferences"))
@@ -177,7 +187,7 @@ internal static class KubectlInventory
         }
         string? ownerKind = owner is { } o ? JsonFields.String(o, "kind") : null;
         string? ownerName = owner is { } n ? JsonFields.String(n, "name") : null;
-        if (ownerKind is null || ownerName is null || ownerKind == "Node") return (podName, "Pod");
+        if (ownerKind is null || ownerName is null) return (podName, WorkloadKinds.BarePod);
 
         switch (ownerKind)
         {
@@ -185,30 +195,33 @@ internal static class KubectlInventory
                 string? hash = null;
                 foreach (var label in labels)
                     if (label.Key == PodTemplateHashLabel) hash = label.Value;
-                if (hash is { Length: > 0 } && ownerName.Length > hash.Length + 1
-                    && ownerName.EndsWith(hash, StringComparison.Ordinal) && ownerName[^(hash.Length + 1)] == '-')
-                    return (ownerName[..^(hash.Length + 1)], "Deployment");
-                int dash = ownerName.LastIndexOf('-');
-                if (dash > 0 && LooksLikeTemplateHash(ownerName.AsSpan(dash + 1)))
-                    return (ownerName[..dash], "Deployment");
-                return (ownerName, "ReplicaSet");
+                var replicaSetOwner = PodOwnerInference.OfReplicaSet(ownerName, hash);
+                return (replicaSetOwner.Workload, replicaSetOwner.Kind!);
             case "Job":
-                int jobDash = ownerName.LastIndexOf('-');
-                if (jobDash > 0 && ownerName.Length - jobDash - 1 >= 8 && ownerName.AsSpan(jobDash + 1).IndexOfAnyExceptInRange('0', '9') < 0)
-                    return (ownerName[..jobDash], "CronJob");
-                return (ownerName, "Job");
+                var jobOwner = PodOwnerInference.OfJob(ownerName);
+                return (jobOwner.Workload, jobOwner.Kind!);
+            case "Node":
+                // The kubelet names a mirror pod "<manifest name>-<node name>": one workload across nodes.
+                string node = nodeName ?? ownerName;
+                if (podName.Length > node.Length + 1 && podName.EndsWith("-" + node, StringComparison.Ordinal))
+                    return (podName[..^(node.Length + 1)], WorkloadKinds.StaticPod);
+                return (podName, WorkloadKinds.StaticPod);
             default:
                 return (ownerName, ownerKind);
         }
     }
 
-    /// <summary>pod-template-hash values are a hash written in Kubernetes' "safe" alphabet (no vowels, no 0/1/3).</summary>
-    private static bool LooksLikeTemplateHash(ReadOnlySpan<char> suffix)
+    /// <summary>A Namespace object's labels, for namespaceSelectors; it owns no address.</summary>
+    private static string? AddNamespace(JsonElement item, InventoryBuilder builder)
     {
-        if (suffix.Length is < 5 or > 10) return false;
-        foreach (char c in suffix)
-            if (!"bcdfghjklmnpqrstvwxz2456789".Contains(c)) return false;
-        return true;
+        var metadata = JsonFields.Child(item, "metadata");
+        string? name = JsonFields.String(metadata, "name");
+        if (name is null) return "namespace has no metadata.name";
+        if (!JsonFields.TryLabels(metadata, "labels", builder.Interner, out var labels, out var error)) return "metadata." + error;
+        Array.Sort(labels, static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        builder.NamespaceLabels[name] = labels;
+        builder.SkippedItems++; // no lease
+        return null;
     }
 
     private static string? AddNode(JsonElement node, string source, int index, InventoryBuilder builder)

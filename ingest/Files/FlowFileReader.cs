@@ -6,7 +6,8 @@ using FlowPolicy.Ingest.Formats;
 namespace FlowPolicy.Ingest.Files;
 
 /// <summary>What reading one file found.</summary>
-public sealed record FlowFileSummary(string Path, FlowFormat Format, bool Gzip, long Bytes);
+/// <param name="Note">Something the user should know about how it was read (the time given to AWS VPC records without start/end).</param>
+public sealed record FlowFileSummary(string Path, FlowFormat Format, bool Gzip, long Bytes, string? Note = null);
 
 /// <summary>A file that cannot be read, or not to its end (missing, unreadable, unknown format, gzip cut short or corrupt): a usage
 /// error, not a bad record. Records read before a break have already reached the sink.</summary>
@@ -21,9 +22,29 @@ public sealed class FlowFileReader
 {
     private const int ChunkBytes = 1 << 20;
     private readonly FlowFormat? _forcedFormat;
+    private readonly AwsVpcFlowLogDecoder? _vpcWithTime;
 
     /// <param name="forcedFormat">Decode every file as this format instead of detecting it.</param>
-    public FlowFileReader(FlowFormat? forcedFormat = null) => _forcedFormat = forcedFormat;
+    /// <param name="recordTime">
+    /// The time of AWS VPC records whose format has no start/end (<c>--time</c>); null to take it from each file's S3
+    /// delivery path, and a file whose path holds none is a <see cref="FlowFileException"/>.
+    /// </param>
+    public FlowFileReader(FlowFormat? forcedFormat = null, DateTime? recordTime = null)
+    {
+        _forcedFormat = forcedFormat;
+        if (recordTime is not null) _vpcWithTime = new AwsVpcFlowLogDecoder(null, recordTime);
+    }
+
+    private FlowDecoder DecoderFor(FlowFormat format) =>
+        format == FlowFormat.AwsVpc && _vpcWithTime is not null ? _vpcWithTime : FlowDecoders.For(format);
+
+    /// <summary>Stops on a file-level problem the decoder found (VPC records without any time); else its note, if any.</summary>
+    private static string? CheckFile(string source, in DecodeCursor cursor)
+    {
+        var (note, problem) = AwsVpcFlowLogDecoder.FileTimeStatus(cursor.State);
+        if (problem is not null) throw new FlowFileException($"'{source}': {problem}");
+        return note;
+    }
 
     public FlowFileSummary Read(string path, IFlowSink sink, CancellationToken cancellationToken = default)
     {
@@ -68,14 +89,14 @@ public sealed class FlowFileReader
                 ?? throw new FlowFileException(filled == 0
                     ? $"'{source}' is empty: no flow records to read"
                     : $"cannot tell the flow format of '{source}'; pass --format ({FlowFormats.NameList})");
-            var decoder = FlowDecoders.For(format);
+            var decoder = DecoderFor(format);
             if (!decoder.IsLineOriented(head))
             {
                 // A document is decoded whole, so a broken one yields nothing.
                 if (broken is not null) throw GzipError(source, broken, cursor, counting);
                 var whole = ReadAll(input, buffer, filled, source, cursor, counting);
                 decoder.Decode(whole.Span, ref cursor, sink);
-                return new FlowFileSummary(source, format, gzip, counting.BytesRead);
+                return new FlowFileSummary(source, format, gzip, counting.BytesRead, CheckFile(source, cursor));
             }
             while (true)
             {
@@ -102,12 +123,13 @@ public sealed class FlowFileReader
                 }
                 int take = atEnd ? filled : lastNewline + 1;
                 decoder.Decode(span[..take], ref cursor, sink);
+                CheckFile(source, cursor);
                 int rest = filled - take;
                 if (rest > 0) Buffer.BlockCopy(buffer, take, buffer, 0, rest);
                 filled = rest;
                 if (atEnd && rest == 0) break;
             }
-            return new FlowFileSummary(source, format, gzip, counting.BytesRead);
+            return new FlowFileSummary(source, format, gzip, counting.BytesRead, CheckFile(source, cursor));
         }
         finally
         {

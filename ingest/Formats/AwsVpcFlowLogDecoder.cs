@@ -19,12 +19,24 @@ namespace FlowPolicy.Ingest.Formats;
 public sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
 {
     private readonly VpcFlowLogLayout _assumed;
+    private readonly DateTime? _recordTime;
     private readonly Utf8Interner _reporters = new(capacity: 100_000);
 
     /// <summary>Decodes the default v2 format, or whatever header line a file starts with.</summary>
     public AwsVpcFlowLogDecoder()
         : this(null)
     {
+    }
+
+    /// <param name="fieldOrder">See <see cref="AwsVpcFlowLogDecoder(string?)"/>.</param>
+    /// <param name="recordTime">
+    /// The time of records whose format has neither start nor end (<c>--time</c>); null to take it from the source's S3
+    /// delivery path (<see cref="VpcRecordTime"/>), and where that holds none, such records are rejected.
+    /// </param>
+    public AwsVpcFlowLogDecoder(string? fieldOrder, DateTime? recordTime)
+        : this(fieldOrder)
+    {
+        _recordTime = recordTime;
     }
 
     /// <param name="fieldOrder">
@@ -36,7 +48,7 @@ public sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
     {
         _assumed = fieldOrder is null
             ? VpcFlowLogLayout.DefaultV2
-            : VpcFlowLogLayout.Parse(fieldOrder)
+            : VpcFlowLogLayout.Parse(fieldOrder)?.Shared()
               ?? throw new ArgumentException($"'{fieldOrder}' names no VPC flow log field (expected e.g. 'version srcaddr dstaddr ...').", nameof(fieldOrder));
     }
 
@@ -59,11 +71,15 @@ public sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
 
         if (VpcFlowLogLayout.TryParseHeader(line, tokens, out var header))
         {
-            cursor.State = header;
+            cursor.State = header!.HasTimes ? header : header.ForFile(_recordTime, cursor.Source);
             return;
         }
 
-        var layout = cursor.State as VpcFlowLogLayout ?? _assumed;
+        if (cursor.State is not VpcFlowLogLayout layout)
+        {
+            layout = _assumed;
+            if (!layout.HasTimes) cursor.State = layout = layout.ForFile(_recordTime, cursor.Source);
+        }
         if (count != layout.Count)
         {
             Reject(sink, cursor, lineNumber, layout.IsDefault
@@ -106,7 +122,9 @@ public sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
             ?? ReadProtocol(Field(line, tokens, layout, VpcField.Protocol), out flow.Protocol)
             ?? ReadCount(Field(line, tokens, layout, VpcField.Packets), "packets", out flow.Packets)
             ?? ReadCount(Field(line, tokens, layout, VpcField.Bytes), "bytes", out flow.Bytes)
-            ?? ReadTimes(Field(line, tokens, layout, VpcField.Start), Field(line, tokens, layout, VpcField.End), out flow.Start, out flow.End)
+            ?? (layout.HasTimes
+                ? ReadTimes(Field(line, tokens, layout, VpcField.Start), Field(line, tokens, layout, VpcField.End), out flow.Start, out flow.End)
+                : FileTime(layout, out flow.Start, out flow.End))
             ?? ReadAction(Field(line, tokens, layout, VpcField.Action), out flow.Verdict)
             ?? ReadTcpFlags(Field(line, tokens, layout, VpcField.TcpFlags), flow.Protocol, out flow.TcpFlags, out flow.HasTcpFlags);
         if (error is not null)
@@ -219,6 +237,33 @@ public sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
         if (end < start) return "end is before start";
         return null;
     }
+
+    /// <summary>A format without start/end: every record of the file has the time resolved for it, or none.</summary>
+    private static string? FileTime(VpcFlowLogLayout layout, out DateTime start, out DateTime end)
+    {
+        if (layout.RecordTime is { } time)
+        {
+            start = end = time;
+            return null;
+        }
+        start = end = default;
+        layout.TimeMissing = true;
+        return NoTimeReason;
+    }
+
+    /// <summary>Why a record of a format without start/end was rejected: the source gave no time for it.</summary>
+    internal const string NoTimeReason = "no start or end field and no time for the records: " + VpcRecordTime.Remedy;
+
+    /// <summary>
+    /// For a file of a format without start/end: what time its records got (a sentence), or the error to stop on when
+    /// none could be found. Both null for formats with times and other formats.
+    /// </summary>
+    internal static (string? Note, string? Problem) FileTimeStatus(object? cursorState) => cursorState switch
+    {
+        VpcFlowLogLayout { TimeMissing: true } => (null, VpcRecordTime.Remedy),
+        VpcFlowLogLayout { RecordTime: { } time } layout => (VpcRecordTime.Describe(time, layout.TimeOrigin), null),
+        _ => (null, null),
+    };
 
     private static string? ReadAction(ReadOnlySpan<byte> value, out Verdict verdict)
     {

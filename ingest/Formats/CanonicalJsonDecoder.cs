@@ -385,7 +385,15 @@ public sealed partial class CanonicalJsonDecoder : LineFlowDecoder
                 reader.Skip();
             }
         }
-        identity = new WorkloadIdentity(kind, ns, workload, workloadKind, pod, labels);
+        var source = WorkloadSource.Unknown;
+        if (kind == EndpointKind.Pod && workload is { Length: > 0 }) source = WorkloadSource.Reported;
+        else if (kind == EndpointKind.Pod && pod is { Length: > 0 })
+        {
+            // A pod without its workload: its controller from the name and labels, else a bare pod.
+            var owner = PodOwnerInference.Infer(pod, (IReadOnlyList<KeyValuePair<string, string>>?)labels ?? []);
+            (workload, workloadKind, source) = (owner.Workload, workloadKind ?? owner.Kind, WorkloadSource.Derived);
+        }
+        identity = new WorkloadIdentity(kind, ns, workload, workloadKind, pod, labels) { WorkloadSource = source };
         consumed = reader.BytesConsumed;
         return null;
     }

@@ -556,8 +556,15 @@ public sealed class GcpVpcFlowLogDecoder : FlowDecoder, IJsonObjectDecoder
             PodName = string.IsNullOrEmpty(podName) ? null : podName;
             if (PodName is not null || !string.IsNullOrEmpty(workload))
             {
-                string? kind = KubernetesKind(workloadType) ?? (string.IsNullOrEmpty(workload) ? "Pod" : null);
-                Pod = new WorkloadIdentity(EndpointKind.Pod, podNamespace, string.IsNullOrEmpty(workload) ? PodName : workload, kind, PodName);
+                string? kind = KubernetesKind(workloadType);
+                var source = WorkloadSource.Reported;
+                if (string.IsNullOrEmpty(workload))
+                {
+                    // No pod_workload: a bare pod, unless the pod name shows its controller (GKE records carry no labels).
+                    var owner = PodOwnerInference.Infer(PodName!, []);
+                    (workload, kind, source) = (owner.Workload, owner.Kind, WorkloadSource.Derived);
+                }
+                Pod = new WorkloadIdentity(EndpointKind.Pod, podNamespace, workload, kind, PodName) { WorkloadSource = source };
                 string who = podNamespace is null ? PodName ?? workload! : podNamespace + "/" + (PodName ?? workload);
                 SrcReporter = "SRC:" + who;
                 DestReporter = "DEST:" + who;

@@ -564,9 +564,9 @@ public sealed class HubbleJsonDecoder : LineFlowDecoder
         Span<byte> nameScratch = state.NameScratch;
         Span<byte> scratch = state.ValueScratch;
         uint securityIdentity = 0;
-        string? ns = null, pod = null, workload = null, workloadKind = null, labelNamespace = null;
+        string? ns = null, pod = null, workload = null, workloadKind = null;
         EndpointKind? reservedKind = null;
-        List<KeyValuePair<string, string>>? labels = null;
+        var cilium = new CiliumLabels();
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -597,7 +597,7 @@ public sealed class HubbleJsonDecoder : LineFlowDecoder
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                 {
                     if (reader.TokenType != JsonTokenType.String) return Expected(field + ".labels[]", "a string", ref reader);
-                    AddLabel(JsonTokens.Utf8(ref reader, scratch), state, ref labels, ref reservedKind, ref labelNamespace);
+                    AddLabel(JsonTokens.Utf8(ref reader, scratch), state, ref cilium, ref reservedKind);
                 }
             }
             else if (name.SequenceEqual("workloads"u8))
@@ -631,7 +631,8 @@ public sealed class HubbleJsonDecoder : LineFlowDecoder
             }
         }
 
-        ns = string.IsNullOrEmpty(ns) ? labelNamespace : ns;
+        var labels = cilium.Labels;
+        ns = string.IsNullOrEmpty(ns) ? cilium.Namespace : ns;
         var kind = reservedKind ?? securityIdentity switch
         {
             // The API server is node traffic too, wherever it runs (on a node: host + kube-apiserver labels; managed
@@ -646,15 +647,41 @@ public sealed class HubbleJsonDecoder : LineFlowDecoder
             if (string.IsNullOrEmpty(ns) && string.IsNullOrEmpty(pod) && string.IsNullOrEmpty(workload) && labels is null) return null;
             kind = EndpointKind.Pod;
         }
-        identity = kind == EndpointKind.Pod
-            ? new WorkloadIdentity(EndpointKind.Pod, ns, workload, workloadKind, pod, labels)
-            : new WorkloadIdentity(kind.Value, null, null, null, null, labels); // nodes and the world have no namespace or owner
+        if (kind != EndpointKind.Pod)
+        {
+            identity = new WorkloadIdentity(kind.Value, null, null, null, null, labels); // nodes and the world have no namespace or owner
+            return null;
+        }
+        var source = WorkloadSource.Unknown;
+        if (workload is not null) source = WorkloadSource.Reported;
+        else if (!string.IsNullOrEmpty(pod))
+        {
+            // No workloads: a bare pod, or a controller's pod in a record another node's agent (or the L7 proxy) wrote.
+            var owner = PodOwnerInference.Infer(pod, (IReadOnlyList<KeyValuePair<string, string>>?)labels ?? []);
+            workload = owner.Workload;
+            workloadKind = owner.Kind;
+            source = WorkloadSource.Derived;
+        }
+        identity = new WorkloadIdentity(EndpointKind.Pod, ns, workload, workloadKind, pod, labels)
+        {
+            WorkloadSource = source,
+            ServiceAccount = cilium.ServiceAccount,
+            NamespaceLabels = (IReadOnlyList<KeyValuePair<string, string>>?)cilium.NamespaceLabels ?? [],
+        };
         return null;
     }
 
+    /// <summary>What an endpoint's Cilium labels say beside the pod's own labels.</summary>
+    private struct CiliumLabels
+    {
+        public List<KeyValuePair<string, string>>? Labels;
+        public List<KeyValuePair<string, string>>? NamespaceLabels;
+        public string? Namespace;
+        public string? ServiceAccount;
+    }
+
     /// <summary>Adds one Cilium label ("k8s:app=web", "reserved:host", "app=web") to an identity under construction.</summary>
-    private static void AddLabel(ReadOnlySpan<byte> label, JsonDecodeState state, ref List<KeyValuePair<string, string>>? labels,
-        ref EndpointKind? reservedKind, ref string? labelNamespace)
+    private static void AddLabel(ReadOnlySpan<byte> label, JsonDecodeState state, ref CiliumLabels cilium, ref EndpointKind? reservedKind)
     {
         int equals = label.IndexOf((byte)'=');
         int colon = label.IndexOf((byte)':');
@@ -682,15 +709,30 @@ public sealed class HubbleJsonDecoder : LineFlowDecoder
         if (source.SequenceEqual("cidr"u8) || source.SequenceEqual("fqdn"u8) || source.SequenceEqual("cidrgroup"u8)) return;
         if (key.SequenceEqual("io.kubernetes.pod.namespace"u8))
         {
-            labelNamespace = state.String(value);
+            cilium.Namespace = state.String(value);
             return;
         }
-        if (key.StartsWith("io.cilium.k8s."u8) || key.IsEmpty) return; // policy cluster, service account, namespace labels
+        if (key.StartsWith("io.cilium.k8s."u8))
+        {
+            // Namespace labels select namespaces and the service account names the pod's principal: neither is a pod
+            // label a podSelector may use. The policy cluster name is Cilium's own bookkeeping.
+            if (key.StartsWith(NamespaceLabelPrefix) && key.Length > NamespaceLabelPrefix.Length)
+                AddUnique(ref cilium.NamespaceLabels, state.String(key[NamespaceLabelPrefix.Length..]), state.String(value));
+            else if (key.SequenceEqual("io.cilium.k8s.policy.serviceaccount"u8) && !value.IsEmpty)
+                cilium.ServiceAccount = state.String(value);
+            return;
+        }
+        if (key.IsEmpty) return;
+        AddUnique(ref cilium.Labels, state.String(key), state.String(value));
+    }
 
-        var keyText = state.String(key);
+    private static ReadOnlySpan<byte> NamespaceLabelPrefix => "io.cilium.k8s.namespace.labels."u8;
+
+    private static void AddUnique(ref List<KeyValuePair<string, string>>? labels, string key, string value)
+    {
         labels ??= [];
         foreach (var existing in labels)
-            if (existing.Key == keyText) return; // the same key from two sources (k8s and container)
-        labels.Add(new(keyText, state.String(value)));
+            if (existing.Key == key) return; // the same key from two sources (k8s and container)
+        labels.Add(new(key, value));
     }
 }

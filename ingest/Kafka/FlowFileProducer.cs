@@ -72,6 +72,13 @@ public sealed class FlowFileProducer
     {
     }
 
+    /// <summary>
+    /// The time of AWS VPC records whose format has no start/end (<c>--time</c>); null takes it from each file's S3
+    /// delivery path. Kafka messages carry no path, so such files are sent with <c>start</c> and <c>end</c> added to the
+    /// header and to every record: each message decodes on its own, with the time said once here.
+    /// </summary>
+    public DateTime? RecordTime { get; init; }
+
     /// <summary>Counts so far; safe to read from another thread for progress.</summary>
     public ProduceCounts Counts => new(
         Interlocked.Read(ref _files), Interlocked.Read(ref _delivered), Interlocked.Read(ref _deliveredBytes),
@@ -80,7 +87,9 @@ public sealed class FlowFileProducer
     /// <summary>
     /// Sends every file, waits for all delivery reports, and returns the counts. On cancellation it stops reading,
     /// gives messages already sent up to 10 s to be delivered, and throws <see cref="OperationCanceledException"/>.
-    /// Files that cannot be read are counted as failed and logged; the rest still go.
+    /// Files that cannot be read are counted as failed and logged; the rest still go. A file that cannot be sent usefully
+    /// (VPC records without start/end and no time for them) is logged, the rest still go, then its
+    /// <see cref="FlowFileException"/> is thrown.
     /// </summary>
     public async Task<ProduceCounts> ProduceAsync(IEnumerable<string> paths, CancellationToken cancellationToken = default)
     {
@@ -93,6 +102,7 @@ public sealed class FlowFileProducer
             .SetErrorHandler((_, e) => { if (e.IsFatal) { LogError($"Kafka: {e.Reason}"); } })
             .SetLogHandler((_, _) => { }) // librdkafka's own chatter; errors arrive through the handlers
             .Build();
+        FlowFileException? unusable = null;
         try
         {
             foreach (var path in paths)
@@ -108,6 +118,12 @@ public sealed class FlowFileProducer
                     Interlocked.Increment(ref _failed);
                     LogError($"{path}: {e.Message}");
                 }
+                catch (FlowFileException e)
+                {
+                    // A usage problem (VPC records without any time): the other files still go, then it is thrown.
+                    LogError(e.Message);
+                    unusable ??= e;
+                }
             }
             producer.Flush(cancellationToken);
             while (Interlocked.Read(ref _pending) > 0)
@@ -120,6 +136,7 @@ public sealed class FlowFileProducer
             producer.Flush(TimeSpan.FromSeconds(10));
             throw;
         }
+        if (unusable is not null) throw unusable;
         return Counts;
     }
 
@@ -284,14 +301,17 @@ public sealed class FlowFileProducer
         private byte[]? _header;
         private int _lines;
 
+        private byte[] _timeSuffix = [];
+
         public async Task AddAsync(byte[] line, CancellationToken cancellationToken)
         {
             if (_header is null)
             {
                 _header = line; // the first non-blank line is the header (StartsWithVpcHeader said so)
+                AddTimesIfMissing();
                 return;
             }
-            if (_lines > 0 && (_lines >= VpcLinesPerMessage || _message.Length + line.Length + 1 > owner._maxMessageBytes))
+            if (_lines > 0 && (_lines >= VpcLinesPerMessage || _message.Length + line.Length + _timeSuffix.Length + 1 > owner._maxMessageBytes))
             {
                 await SendAsync(cancellationToken).ConfigureAwait(false);
             }
@@ -302,7 +322,24 @@ public sealed class FlowFileProducer
             }
             _message.WriteByte((byte)'\n');
             _message.Write(line);
+            _message.Write(_timeSuffix);
             _lines++;
+        }
+
+        /// <summary>
+        /// A format without start/end: the time from --time or the delivery path goes into every record as start and
+        /// end, since the consumer will not see the path. Neither known: the file cannot be sent usefully.
+        /// </summary>
+        private void AddTimesIfMissing()
+        {
+            var layout = Formats.Internal.VpcFlowLogLayout.Parse(System.Text.Encoding.ASCII.GetString(_header!));
+            if (layout is null || layout.HasTimes) return;
+            if (!VpcRecordTime.TryResolve(owner.RecordTime, path, out var time, out var origin))
+                throw new FlowFileException($"'{path}': {VpcRecordTime.Remedy}");
+            long seconds = new DateTimeOffset(time, TimeSpan.Zero).ToUnixTimeSeconds();
+            _header = [.. _header!, .. " start end"u8];
+            _timeSuffix = System.Text.Encoding.ASCII.GetBytes(string.Create(System.Globalization.CultureInfo.InvariantCulture, $" {seconds} {seconds}"));
+            owner._log?.WriteLine($"flowpolicy: {path}: {VpcRecordTime.Describe(time, origin)}; sent with start and end added");
         }
 
         public async Task SendAsync(CancellationToken cancellationToken)

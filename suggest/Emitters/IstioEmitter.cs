@@ -20,11 +20,12 @@ internal sealed class IstioEmitter : IPolicyEmitter
         "Istio: AuthorizationPolicy is enforced by the server's sidecar, so only ingress rules are emitted (egress to external addresses needs an egress gateway; it stays in suggestions.json). " +
         "Sidecars do not intercept UDP, so UDP rules (DNS, media) are not emitted and UDP is not restricted by these files. " +
         "Kubelet probes are rewritten by the sidecar injector to the pilot-agent port (15020), which AuthorizationPolicy does not apply to, so no node rule is emitted. " +
-        "Workload clients are named by principal cluster.local/ns/NAMESPACE/sa/WORKLOAD: this assumes each workload runs as a service account named after it and mTLS is on; change the principals if yours differ. " +
+        "Workload clients are named by principal cluster.local/ns/NAMESPACE/sa/SERVICEACCOUNT with the service account the flows or the inventory named (Hubble's io.cilium.k8s.policy.serviceaccount, a pod's spec.serviceAccountName, a lease's service_account); " +
+        "where none named it, the principal guesses a service account named after the workload (sa/WORKLOAD): check those. Principals need mTLS on. " +
         "Address clients use ipBlocks (the direct peer); behind an ingress gateway use remoteIpBlocks. " +
         "Clients on the same port are one rule (at most 512 rules per policy, the CRD's limit; more are split over several ALLOW policies, which add up).";
 
-    public static string Principal(Peer workload) => $"cluster.local/ns/{workload.Namespace}/sa/{workload.Workload}";
+    public static string Principal(Peer workload) => $"cluster.local/ns/{workload.Namespace}/sa/{workload.ServiceAccount ?? workload.Workload}";
 
     public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {

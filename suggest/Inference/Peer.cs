@@ -40,6 +40,8 @@ public sealed class Peer
     public string? Namespace { get; }
     public string? Workload { get; }
     public string? WorkloadKind { get; }
+    /// <summary>The workload's Kubernetes service account when the data named it (Hubble, pod inventory, leases); null when unknown.</summary>
+    public string? ServiceAccount { get; private init; }
     /// <summary>matchLabels of the workload's pods: <see cref="Endpoint.Selector"/> (identifying labels, never per-release ones), sorted by key.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Selector { get; }
     public IReadOnlyList<Cidr> Cidrs { get; }
@@ -49,7 +51,10 @@ public sealed class Peer
     public bool IsWorkload => Kind == PeerKind.Workload;
 
     public static Peer ForWorkload(Endpoint endpoint) =>
-        new(PeerKind.Workload, endpoint.Key, endpoint.Namespace, endpoint.Name, endpoint.WorkloadKind, endpoint.Selector, [], []);
+        new(PeerKind.Workload, endpoint.Key, endpoint.Namespace, endpoint.Name, endpoint.WorkloadKind, endpoint.Selector, [], [])
+        {
+            ServiceAccount = endpoint.ServiceAccount,
+        };
 
     public static readonly Peer Nodes = new(PeerKind.Nodes, "nodes", null, null, null, [], [], []);
 

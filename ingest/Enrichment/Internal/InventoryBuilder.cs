@@ -15,6 +15,8 @@ internal sealed class InventoryBuilder
     public int FileCount { get; set; }
     public IReadOnlyList<Lease> Leases => _leases;
     public IReadOnlyList<InventoryError> Errors => _errors;
+    /// <summary>Namespace objects' labels by name; a later file's object replaces an earlier one.</summary>
+    public Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Past this many errors in one file the rest are counted, not listed (a wrong file type gives one per line).</summary>
     public const int MaxErrorsPerFile = 50;
@@ -62,6 +64,6 @@ internal sealed class InventoryBuilder
     {
         FlushSuppressed();
         _errorSource = null;
-        return new InventoryLoadResult(LeaseIndex.Build(_leases, Interner.Count), _errors.ToArray(), FileCount, SkippedItems);
+        return new InventoryLoadResult(LeaseIndex.Build(_leases, Interner.Count), _errors.ToArray(), FileCount, SkippedItems, NamespaceLabels);
     }
 }

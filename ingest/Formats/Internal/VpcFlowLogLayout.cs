@@ -109,6 +109,39 @@ internal sealed class VpcFlowLogLayout
     public VpcField[] Fields { get; }
     public int Count => Fields.Length;
     public bool IsDefault { get; }
+    /// <summary>True when records carry their own time (a start or an end field).</summary>
+    public bool HasTimes => Has(VpcField.Start) || Has(VpcField.End);
+
+    /// <summary>For a format without start/end: the one time every record of this file gets, once resolved.</summary>
+    public DateTime? RecordTime { get; private set; }
+    public VpcTimeOrigin TimeOrigin { get; private set; }
+    /// <summary>For a format without start/end: no time was given and the source's path holds none; records are rejected.</summary>
+    public bool TimeMissing { get; set; }
+
+    /// <summary>
+    /// A copy for one file (a layout read from a header is one already) with the time of its records resolved from the
+    /// given time or the file's delivery path. Only for formats without start/end.
+    /// </summary>
+    public VpcFlowLogLayout ForFile(DateTime? given, string source)
+    {
+        var layout = ReferenceEquals(this, DefaultV2) || _sharedAssumed ? new VpcFlowLogLayout(Fields, IsDefault) : this;
+        if (VpcRecordTime.TryResolve(given, source, out var time, out var origin))
+        {
+            layout.RecordTime = time;
+            layout.TimeOrigin = origin;
+        }
+        return layout;
+    }
+
+    /// <summary>Set on a layout a decoder holds for every source (configured, not read from a header): never give it per-file state.</summary>
+    private bool _sharedAssumed;
+
+    /// <summary>Marks this layout as shared by every source (a decoder's configured format).</summary>
+    public VpcFlowLogLayout Shared()
+    {
+        _sharedAssumed = true;
+        return this;
+    }
 
     /// <summary>Index of <paramref name="field"/> in a record, or -1 when the format does not include it.</summary>
     public int PositionOf(VpcField field) => _positions[(int)field];

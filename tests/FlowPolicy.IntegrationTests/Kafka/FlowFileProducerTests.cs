@@ -135,6 +135,43 @@ public sealed class FlowFileProducerTests : IDisposable
         Assert.Equal(2, counts.Failed);
     }
 
+    [Fact]
+    public async Task Vpc_files_without_start_and_end_are_sent_with_the_delivery_paths_time_added_and_one_without_any_time_is_refused()
+    {
+        // A custom format (as transit gateway and NAT gateway logs are often configured) without start/end.
+        const string header = "version account-id srcaddr dstaddr srcport dstport protocol packets bytes log-status";
+        var dated = Path.Combine(_dir.FullName, "AWSLogs", "123456789012", "vpcflowlogs", "us-east-1", "2026", "11", "02");
+        Directory.CreateDirectory(dated);
+        var datedFile = Path.Combine(dated, "123456789012_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f6a7b8_20261102T1005Z_3f2a1b4c.log");
+        File.WriteAllText(datedFile, header + "\n6 123456789012 10.1.2.3 10.2.3.4 44321 443 6 12 4380 OK\n");
+        var undated = Write("tgw.log", header + "\n6 123456789012 10.1.2.3 10.2.3.4 44322 443 6 1 60 OK\n");
+
+        using var cluster = MockKafkaCluster.Start(new MockKafkaClusterOptions { Topics = [Topic] });
+        var log = new StringWriter();
+        var producer = new FlowFileProducer(KafkaTestClients.Options(cluster, Topic), LineOriented, log);
+        var refused = await Assert.ThrowsAsync<FlowPolicy.Ingest.Files.FlowFileException>(() => producer.ProduceAsync([undated, datedFile]));
+
+        Assert.Contains("tgw.log", refused.Message);
+        Assert.Contains("--time", refused.Message);
+        Assert.Contains("from the delivery file's name", log.ToString());
+        // The file after the refused one still went, with start and end the consumer can read without the path.
+        var message = Encoding.ASCII.GetString(Assert.Single(ConsumeAll(cluster, 1)).Message.Value);
+        long seconds = new DateTimeOffset(2026, 11, 2, 10, 5, 0, TimeSpan.Zero).ToUnixTimeSeconds();
+        Assert.Equal($"{header} start end\n6 123456789012 10.1.2.3 10.2.3.4 44321 443 6 12 4380 OK {seconds} {seconds}", message);
+        var cursor = new FlowPolicy.Ingest.Formats.DecodeCursor("kafka flows[0]@0");
+        var collect = new Collect();
+        new FlowPolicy.Ingest.Formats.AwsVpcFlowLogDecoder().Decode(Encoding.ASCII.GetBytes(message), ref cursor, collect);
+        Assert.Equal(new DateTime(2026, 11, 2, 10, 5, 0, DateTimeKind.Utc), Assert.Single(collect.Starts));
+    }
+
+    private sealed class Collect : FlowPolicy.Ingest.Formats.IFlowSink
+    {
+        public List<DateTime> Starts { get; } = [];
+        public void Accept(in FlowPolicy.Core.Flows.FlowRecord flow) => Starts.Add(flow.Start);
+        public void Reject(FlowPolicy.Ingest.Formats.FlowDecodeError error) => throw new InvalidOperationException(error.ToString());
+        public void Skip(string reason, FlowPolicy.Ingest.Formats.SourcePosition position) => throw new InvalidOperationException(reason);
+    }
+
     private string Write(string name, string content)
     {
         var path = Path.Combine(_dir.FullName, name);

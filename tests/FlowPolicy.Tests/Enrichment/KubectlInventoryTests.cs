@@ -151,7 +151,7 @@ public sealed class KubectlInventoryTests
             [
                 "inv/pods.json: items[1]: a/bad-ip: status.podIP '10.0.0' is not an IP address",
                 "inv/pods.json: items[2]: a/no-time: pod has neither metadata.creationTimestamp nor status.startTime",
-                "inv/pods.json: items[3]: a/cm: unsupported kind 'ConfigMap' (expected Pod, Node or Service)",
+                "inv/pods.json: items[3]: a/cm: unsupported kind 'ConfigMap' (expected Pod, Node, Service or Namespace)",
                 "inv/pods.json: items[4]: a/bad-port: a container port has no valid containerPort",
             ],
             result.Errors.Select(e => e.ToString()));
@@ -177,7 +177,7 @@ public sealed class KubectlInventoryTests
     [InlineData("Job", "import-1234567", null, "import-1234567", "Job")] // 7 digits is not a schedule time
     [InlineData("StatefulSet", "kafka", null, "kafka", "StatefulSet")]
     [InlineData("Rollout", "checkout", null, "checkout", "Rollout")]
-    [InlineData("Node", "node-1", null, "kube-proxy-node-1", "Pod")] // static (mirror) pod
+    [InlineData("Node", "node-1", null, "kube-proxy", "StaticPod")] // static (mirror) pod
     public void The_owner_reference_names_the_workload(string ownerKind, string ownerName, string? hash, string workload, string kind)
     {
         var labels = hash is null ? "" : $$""","labels":{"pod-template-hash":"{{hash}}"}""";

@@ -322,11 +322,14 @@ public sealed class AwsVpcFlowLogDecoderTests
     }
 
     [Fact]
-    public void Records_without_any_time_are_rejected()
+    public void Records_without_any_time_and_no_time_for_them_are_rejected_naming_what_to_pass()
     {
-        // The NAT gateway example format has no start/end: such records cannot be placed in time.
+        // The NAT gateway example format has no start/end; read from a path without a delivery date, and no --time.
         var sink = Decode("instance-id interface-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr\n- eni-1235b8ca123456789 10.0.1.5 10.0.0.220 10.0.1.5 203.0.113.5\n");
-        Assert.Contains("no start or end time", Assert.Single(sink.Rejects).Reason);
+        var reason = Assert.Single(sink.Rejects).Reason;
+        Assert.Contains("no start or end field", reason);
+        Assert.Contains("--time", reason);
+        Assert.Contains("AWSLogs/ACCOUNT/vpcflowlogs/REGION/YYYY/MM/DD", reason);
     }
 
     [Fact]

@@ -48,6 +48,7 @@ public sealed class GcpVpcFlowLogDecoderTests
         Assert.Equal("frontend-5c7b9d-qwert", src.Name);
         // The pod wins over the Service it backs.
         Assert.Equal(new WorkloadIdentity(EndpointKind.Pod, "shop", "checkout", "Deployment", "checkout-7d9f8c6b5-x2x9z"), flow.DstIdentity);
+        Assert.Equal(WorkloadSource.Reported, flow.DstIdentity!.WorkloadSource);
     }
 
     [Fact]
@@ -241,9 +242,21 @@ public sealed class GcpVpcFlowLogDecoderTests
         var flow = Assert.Single(CloudRecordingSink.Decode(Decoder, line).Accepted);
 
         Assert.Equal(new WorkloadIdentity(EndpointKind.Pod, "default", "debug", "Pod", "debug"), flow.SrcIdentity);
+        Assert.True(flow.SrcIdentity!.IsBarePod);
         Assert.Equal(0, flow.SrcPort);
         Assert.Equal(IpProtocols.Icmp, flow.Protocol);
         Assert.Equal(flow.Start, flow.End);
+    }
+
+    [Fact]
+    public void A_pod_without_workload_whose_name_shows_a_replicaset_belongs_to_its_deployment()
+    {
+        const string line = """{"jsonPayload":{"connection":{"dest_ip":"10.0.0.2","protocol":6,"src_ip":"10.0.0.1","src_port":41000,"dest_port":8080},"src_gke_details":{"pod":{"pod_name":"checkout-5d59d67564-qwxzt","pod_namespace":"shop"}},"start_time":"2026-11-01T10:00:00Z"}}""";
+
+        var flow = Assert.Single(CloudRecordingSink.Decode(Decoder, line).Accepted);
+
+        Assert.Equal(new WorkloadIdentity(EndpointKind.Pod, "shop", "checkout", "Deployment", "checkout-5d59d67564-qwxzt"), flow.SrcIdentity);
+        Assert.Equal(WorkloadSource.Derived, flow.SrcIdentity!.WorkloadSource);
     }
 
     [Fact]

@@ -132,7 +132,10 @@ public sealed class HubbleJsonTests
         Assert.Equal(0, record.SrcPort);
         Assert.Equal(0, record.DstPort);
         Assert.False(record.HasTcpFlags);
-        Assert.Null(record.SrcIdentity!.Workload); // no workloads[]: the pod name stays evidence only
+        // No workloads[]: an ordinal the app label agrees with is a StatefulSet's pod, inferred, not reported.
+        Assert.Equal("frontend", record.SrcIdentity!.Workload);
+        Assert.Equal("StatefulSet", record.SrcIdentity.WorkloadKind);
+        Assert.Equal(WorkloadSource.Derived, record.SrcIdentity.WorkloadSource);
         Assert.Equal("frontend-1", record.SrcIdentity.Name);
     }
 

@@ -231,7 +231,7 @@ internal sealed class IstioPolicies(List<YamlMappingNode> policies)
         foreach (var rule in applying.SelectMany(p => PolicyYaml.Seq(PolicyYaml.Get(p, "spec"), "rules")))
         {
             bool fromOk = PolicyYaml.Seq(rule, "from").Select(f => PolicyYaml.Get(f, "source")).Any(source =>
-                (PolicyYaml.IsPod(client) && PolicyYaml.Strings(source, "principals").Contains($"cluster.local/ns/{client.Namespace}/sa/{client.Name}"))
+                (PolicyYaml.IsPod(client) && PolicyYaml.Strings(source, "principals").Contains($"cluster.local/ns/{client.Namespace}/sa/{client.ServiceAccount ?? client.Name}"))
                 || (PolicyYaml.Get(source, "ipBlocks") is not null && PolicyYaml.InBlocks(client, PolicyYaml.Strings(source, "ipBlocks"), PolicyYaml.Strings(source, "notIpBlocks"))));
             bool toOk = PolicyYaml.Get(rule, "to") is null // no operation: every port
                 || PolicyYaml.Seq(rule, "to").Any(t => PolicyYaml.Strings(PolicyYaml.Get(t, "operation"), "ports").Contains(port.ToString()));
