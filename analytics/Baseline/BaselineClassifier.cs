@@ -108,8 +108,10 @@ public sealed class BaselineClassifier
         if (candidates > 0)
         {
             var groupsByNamespace = groups.ToLookup(g => g.Namespace, StringComparer.Ordinal);
+            // One sentence per boundary crossed, not per edge: the edge's own numbers are in its evidence.
+            var details = new Dictionary<(string, string, string?), NoiseVerdict>();
             for (int i = 0; i < edges.Count; i++)
-                if (seenOnce[i] && Crossing(edges[i], talkingPairs, groupsByNamespace) is { } crossing) verdicts[i] = crossing;
+                if (seenOnce[i] && Crossing(edges[i], talkingPairs, groupsByNamespace, details) is { } crossing) verdicts[i] = crossing;
         }
         int noise = 0;
         foreach (var v in verdicts)
@@ -137,19 +139,29 @@ public sealed class BaselineClassifier
     /// A one-off workload -> workload edge across a boundary: a namespace pair with no recurring traffic, or two groups
     /// of a detected group key. Clients a CronJob or Job owns are exempt: a run a window shows once is still their schedule.
     /// </summary>
-    private static NoiseVerdict? Crossing(Edge e, HashSet<(string, string)> talkingPairs, ILookup<string, WorkloadGroups> groupsByNamespace)
+    private static NoiseVerdict? Crossing(Edge e, HashSet<(string, string)> talkingPairs, ILookup<string, WorkloadGroups> groupsByNamespace,
+        Dictionary<(string, string, string?), NoiseVerdict> details)
     {
         if (ControllerKinds.IsScheduledJob(e.Client) || e.Client.Namespace is not { } clientNs || e.Server.Namespace is not { } serverNs) return null;
         if (clientNs != serverNs)
         {
             if (talkingPairs.Contains(Pair(clientNs, serverNs))) return null;
-            return new NoiseVerdict(LeaveOutReason.OneOffCrossing, string.Create(CultureInfo.InvariantCulture,
-                $"seen once ({e.Flows} flows, {e.FirstSeen:yyyy-MM-dd HH:mm} to {e.LastSeen:yyyy-MM-dd HH:mm}) between namespaces {clientNs} and {serverNs}, which otherwise never talk: review it before allowing it"));
+            ref var verdict = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(details, (clientNs, serverNs, null), out bool made);
+            if (!made)
+                verdict = new NoiseVerdict(LeaveOutReason.OneOffCrossing,
+                    $"seen once, between namespaces {clientNs} and {serverNs}, which otherwise never talk: review it before allowing it");
+            return verdict;
         }
         foreach (var group in groupsByNamespace[clientNs])
             if (e.Client.Label(group.LabelKey) is { } clientValue && e.Server.Label(group.LabelKey) is { } serverValue && clientValue != serverValue)
-                return new NoiseVerdict(LeaveOutReason.OneOffCrossing, string.Create(CultureInfo.InvariantCulture,
-                    $"seen once ({e.Flows} flows, {e.FirstSeen:yyyy-MM-dd HH:mm} to {e.LastSeen:yyyy-MM-dd HH:mm}) across the '{group.LabelKey}' groups of {clientNs} ({clientValue} -> {serverValue}), which the rest of the traffic keeps apart: review it before allowing it"));
+            {
+                ref var verdict = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(details,
+                    (clientNs, group.LabelKey + "=" + clientValue, serverValue), out bool made);
+                if (!made)
+                    verdict = new NoiseVerdict(LeaveOutReason.OneOffCrossing,
+                        $"seen once, across the '{group.LabelKey}' groups of {clientNs} ({clientValue} -> {serverValue}), which the rest of the traffic keeps apart: review it before allowing it");
+                return verdict;
+            }
         return null;
     }
 
