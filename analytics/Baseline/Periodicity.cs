@@ -29,7 +29,7 @@ public enum PeriodicityPattern : byte
 }
 
 /// <summary>How often an edge or rule recurs, in the few classes the classifiers act on.</summary>
-public enum Recurrence : byte
+internal enum Recurrence : byte
 {
     /// <summary>Most days of the window.</summary>
     Continuous,
@@ -65,7 +65,7 @@ public sealed record Periodicity(PeriodicityPattern Pattern, int? PeriodDays, in
 /// one. A period needs evidence: at least two occurrences whose starts are evenly spaced (within a day a week) and
 /// no occurrence missing where the period says one was due inside the window.
 /// </summary>
-public readonly record struct DayOccurrences(int Count, int? PeriodDays)
+internal readonly record struct DayOccurrences(int Count, int? PeriodDays)
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static DayOccurrences Of(IReadOnlyList<DateOnly> days, DateOnly windowFirst, DateOnly windowLast)
@@ -117,7 +117,7 @@ public sealed class PeriodicityClassifier(BaselineOptions options, BaselineWindo
 
     /// <summary>The recurrence class from the days alone (sorted, distinct) and the start-up evidence.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public Recurrence RecurrenceOf(IReadOnlyList<DateOnly> days, long flows, int clientReplicas, bool clientAlwaysUp, out DayOccurrences occurrences)
+    internal Recurrence RecurrenceOf(IReadOnlyList<DateOnly> days, long flows, int clientReplicas, bool clientAlwaysUp, out DayOccurrences occurrences)
     {
         occurrences = default;
         if (days.Count >= options.ContinuousDayShare * window.FullDays) return Recurrence.Continuous;
