@@ -14,8 +14,10 @@ public sealed class BaselineOptions
     public double ScannerMaxBytesPerFlow { get; init; } = 300;
     /// <summary>... and at most this many packets per flow (SYN, SYN-ACK, ACK, RST of a connect scan) ...</summary>
     public double ScannerMaxPacketsPerFlow { get; init; } = 4;
-    /// <summary>... and a first contact: at most this many flows to that peer in the window.</summary>
+    /// <summary>... and a first contact: at most this many flows to that peer in the window ...</summary>
     public int ScannerMaxFlowsPerPeer { get; init; } = 2;
+    /// <summary>... or, for tiny flows of known size, any number within this span (every replica of a workload probed at once).</summary>
+    public TimeSpan ScannerMaxProbeSpan { get; init; } = TimeSpan.FromMinutes(1);
     /// <summary>Answered probes to many servers count as a sweep when they fall within this span.</summary>
     public TimeSpan ScannerBurst { get; init; } = TimeSpan.FromHours(1);
 
@@ -35,6 +37,7 @@ public sealed class BaselineOptions
         if (ScannerMaxPacketsPerFlow < 1) throw new ArgumentException("ScannerMaxPacketsPerFlow must be at least 1");
         if (ScannerMaxFlowsPerPeer < 1) throw new ArgumentException("ScannerMaxFlowsPerPeer must be at least 1");
         if (ScannerBurst <= TimeSpan.Zero) throw new ArgumentException("ScannerBurst must be positive");
+        if (ScannerMaxProbeSpan < TimeSpan.Zero) throw new ArgumentException("ScannerMaxProbeSpan must not be negative");
         if (ContinuousDayShare is <= 0 or > 1) throw new ArgumentException("ContinuousDayShare must be in (0, 1]");
         if (StartupMaxFlowsPerReplica <= 0) throw new ArgumentException("StartupMaxFlowsPerReplica must be positive");
     }

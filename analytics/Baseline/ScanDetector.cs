@@ -24,9 +24,12 @@ internal sealed class ScanDetector(BaselineOptions options)
     /// <summary>
     /// A first contact that exchanged almost nothing. Records without byte counts (Hubble's are events) count when the
     /// contact is brief: their sizes cannot tell, the fan-out and the burst still do.
+    /// A sized tiny edge whose flows all fall within <see cref="BaselineOptions.ScannerMaxProbeSpan"/> is one contact too,
+    /// however many flows: the probes of every replica of a workload, or one probe reported by two observers.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool IsContact(Edge e) => e.Flows >= 1 && e.Flows <= options.ScannerMaxFlowsPerPeer && (e.Bytes == 0 || IsTiny(e));
+    private bool IsContact(Edge e) => e.Flows >= 1
+        && (e.Flows <= options.ScannerMaxFlowsPerPeer ? e.Bytes == 0 || IsTiny(e) : e.Bytes > 0 && e.LastSeen - e.FirstSeen <= options.ScannerMaxProbeSpan && IsTiny(e));
 
     /// <summary>Unanswered (one packet per flow, nothing came back) or denied.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -98,7 +101,7 @@ internal sealed class ScanDetector(BaselineOptions options)
         var lastSeen = contacts.Max(e => e.LastSeen);
         string size = bytes > 0 ? string.Create(CultureInfo.InvariantCulture, $"{bytes / flows:0} bytes per flow") : "sizes unknown";
         return string.Create(CultureInfo.InvariantCulture,
-            $"scanner: first contact with {allPorts.Count} ports on {allServers.Count} servers (up to {maxPorts} ports of one server, {Math.Max(burstServers, failedServers.Count)} servers in a sweep), at most {options.ScannerMaxFlowsPerPeer} flows per peer, {size}, over {Span(lastSeen - first)}; {failed} of {contacts.Count} probes denied or unanswered");
+            $"scanner: first contact with {allPorts.Count} ports on {allServers.Count} servers (up to {maxPorts} ports of one server, {Math.Max(burstServers, failedServers.Count)} servers in a sweep), each peer reached in at most {options.ScannerMaxFlowsPerPeer} flows or one burst, {size}, over {Span(lastSeen - first)}; {failed} of {contacts.Count} probes denied or unanswered");
     }
 
     /// <summary>Most distinct servers whose first contact falls within one <see cref="BaselineOptions.ScannerBurst"/>.</summary>

@@ -213,6 +213,19 @@ public sealed class BaselineNoiseTests : IDisposable
         Rule(set, "ci/notebook -> ci/git:443/TCP");
         Assert.DoesNotContain(set.Rules, r => r.Client.Key == "ci/notebook" && r.Server.Key != "ci/git");
 
+        // Every replica probed, each probe reported by two observers: 6 tiny flows per port within seconds, still a contact.
+        var replicated = Enumerable.Range(0, 12).Select(i =>
+        {
+            var p = Probe(notebook, Payments, (ushort)(1000 + i), at: Start.AddDays(5).AddSeconds(i));
+            p.Flows = p.UnknownVerdictFlows = 6;
+            p.Bytes = 6 * 150;
+            p.Packets = 6 * 3;
+            p.LastSeen = p.FirstSeen.AddSeconds(2);
+            return p;
+        }).ToList();
+        var replicatedSet = Infer([.. replicated, real]);
+        Assert.All(replicated, p => Assert.Equal(LeaveOutReason.Scanner, Assert.Single(replicatedSet.LeftOut, l => l.Edge == p).Reason));
+
         // The sweep alone (no port fan-out) convicts as well: 20 servers in ten minutes.
         var sweepOnly = Infer([.. sweep, real]);
         Assert.All(sweep, p => Assert.Equal(LeaveOutReason.Scanner, Assert.Single(sweepOnly.LeftOut, l => l.Edge == p).Reason));
