@@ -8,6 +8,13 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        bool debug = Environment.GetEnvironmentVariable(Failure.DebugVariable) is "1" or "true";
+        // An exception on a thread of its own (a timer, a hosted service) never reaches the handler below; the runtime
+        // would print its trace and abort. One line and exit 4 instead (the trace with FLOWPOLICY_DEBUG=1).
+        AppDomain.CurrentDomain.UnhandledException += (_, e) =>
+        {
+            if (e.ExceptionObject is Exception ex) Environment.Exit(Failure.Report(ex, Console.Error, debug));
+        };
         var root = FlowPolicyCommand.Create();
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && !IsHelpRequest(args))
@@ -23,15 +30,9 @@ internal static class Program
         {
             return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (UsageException ex)
+        catch (Exception ex)
         {
-            Console.Error.WriteLine($"flowpolicy: {ex.Message}");
-            return ExitCodes.UsageError;
-        }
-        catch (RuntimeFailureException ex)
-        {
-            Console.Error.WriteLine($"flowpolicy: {ex.Message}");
-            return ExitCodes.RuntimeError;
+            return Failure.Report(ex, Console.Error, debug);
         }
     }
 

@@ -18,6 +18,31 @@ public sealed class BaselineClassification
     /// <summary>Pod endpoints of every edge (client, then server), one per key, in key order.</summary>
     public required IReadOnlyList<Endpoint> Workloads { get; init; }
     public int NoiseEdges { get; init; }
+
+    /// <summary>The edges <paramref name="keep"/> keeps (of those classified, in order) with their verdicts as judged over all of them.</summary>
+    public (List<Edge> Edges, BaselineClassification Classification) Restrict(IReadOnlyList<Edge> edges, Func<Edge, bool> keep)
+    {
+        if (edges.Count != Verdicts.Length) throw new ArgumentException($"{edges.Count} edges, {Verdicts.Length} classified: restrict the edges that were classified", nameof(edges));
+        var kept = new List<Edge>();
+        var verdicts = new List<NoiseVerdict?>();
+        int noise = 0;
+        for (int i = 0; i < edges.Count; i++)
+        {
+            if (!keep(edges[i])) continue;
+            kept.Add(edges[i]);
+            verdicts.Add(Verdicts[i]);
+            if (Verdicts[i] is not null) noise++;
+        }
+        return (kept, new BaselineClassification
+        {
+            Window = Window,
+            Verdicts = [.. verdicts],
+            Groups = Groups,
+            LongLivedClients = LongLivedClients,
+            Workloads = Workloads,
+            NoiseEdges = noise,
+        });
+    }
 }
 
 /// <summary>

@@ -16,3 +16,13 @@ public sealed class LoadedEdgeSource(IReadOnlyList<Edge> edges) : IEdgeSource
     public Task<IReadOnlyList<Edge>> ReadEdgesAsync(AnalysisWindow window, CancellationToken cancellationToken = default) =>
         Task.FromResult(edges);
 }
+
+/// <summary>Another source's edges that concern <paramref name="scope"/> (<see cref="NamespaceScope.Keeps"/>), in the same order.</summary>
+public sealed class ScopedEdgeSource(IEdgeSource inner, NamespaceScope scope) : IEdgeSource
+{
+    public async Task<IReadOnlyList<Edge>> ReadEdgesAsync(AnalysisWindow window, CancellationToken cancellationToken = default)
+    {
+        var edges = await inner.ReadEdgesAsync(window, cancellationToken).ConfigureAwait(false);
+        return scope.IsEverything ? edges : edges.Where(scope.Keeps).ToList();
+    }
+}

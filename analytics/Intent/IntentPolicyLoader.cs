@@ -106,6 +106,11 @@ public sealed class IntentPolicyLoader
                     if (!seen.Add("fp:" + flowPolicy.Id)) throw PolicyNode.Error(document, $"FlowPolicy {flowPolicy.Id} is defined twice in this file");
                     flowPolicies.Add(flowPolicy);
                     return;
+                case var _ when !namespacesOnly && OtherPolicyEngine(apiVersion) is { } engine:
+                    // A policy directory often holds every format `suggest` writes (calico/, cilium/, istio/ beside k8s/).
+                    notes.Add($"{document.Where}: skipped {engine} {kind ?? "object"} {document.Map("metadata")?.String("name") ?? "unnamed"} " +
+                              $"({apiVersion}): only Kubernetes NetworkPolicy and FlowPolicy are evaluated");
+                    return;
                 case "NetworkPolicy" or FlowPolicyDefinition.Kind when !namespacesOnly:
                     throw PolicyNode.Error(document, $"{kind} with apiVersion '{apiVersion}' is not supported; use " +
                         (kind == "NetworkPolicy" ? "networking.k8s.io/v1" : FlowPolicyDefinition.ApiVersion));
@@ -139,6 +144,18 @@ public sealed class IntentPolicyLoader
     }
 
     public IntentPolicySet Load(string path) => Load([path]);
+
+    /// <summary>The product whose policy API group <paramref name="apiVersion"/> is in (Calico has a kind NetworkPolicy too), or null.</summary>
+    private static string? OtherPolicyEngine(string? apiVersion)
+    {
+        if (apiVersion is null) return null;
+        int slash = apiVersion.IndexOf('/');
+        var group = slash < 0 ? apiVersion : apiVersion[..slash];
+        if (group == "projectcalico.org" || group.EndsWith(".projectcalico.org", StringComparison.Ordinal)) return "Calico";
+        if (group == "cilium.io" || group.EndsWith(".cilium.io", StringComparison.Ordinal)) return "Cilium";
+        if (group.EndsWith(".istio.io", StringComparison.Ordinal)) return "Istio";
+        return null;
+    }
 
     private static bool IsPolicyFile(string relative)
     {

@@ -7,6 +7,7 @@ using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Cli.Terminal;
 using FlowPolicy.Core.ClickHouse;
 using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.Core.Edges;
 
 namespace FlowPolicy.Cli.Commands;
 
@@ -32,6 +33,8 @@ internal static class AnalyzeCommand
         var intent = new Option<string>("--intent") { Description = "Directory with the intended policy (Kubernetes NetworkPolicies / FlowPolicy policy files).", Required = true };
         var output = new Option<string?>("--out") { Description = "Directory for slis.json, graph.json and graph.svg (required with --flows)." };
         var noSvg = new Option<bool>("--no-svg") { Description = "Skip graph.svg (Graphviz)." };
+        var includeNamespace = CommonOptions.IncludeNamespace();
+        var excludeNamespace = CommonOptions.ExcludeNamespace(defaults: false);
         var command = new Command("analyze",
             "Dependency graph and microsegmentation SLIs for a time window: compliance rate against the intended policy, " +
             "denied flows per minute, drift (unintended edges, stale rules, verdict mismatches) and blast radius.\n\n" +
@@ -40,7 +43,7 @@ internal static class AnalyzeCommand
             "  flowpolicy analyze --clickhouse http://127.0.0.1:8123 --from 2026-11-02T00:00:00Z --to 2026-11-03T00:00:00Z --intent policies/\n" +
             "  flowpolicy analyze --clickhouse https://ch.example.com:8443 --from 2026-11-02T10:00:00Z --to 2026-11-02T11:00:00Z --intent policies/ --out hour10")
         {
-            flows, inventory, format, from, to, clickhouse, database, intent, output, noSvg,
+            flows, inventory, format, from, to, clickhouse, database, intent, output, noSvg, includeNamespace, excludeNamespace,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -53,6 +56,8 @@ internal static class AnalyzeCommand
                 throw new UsageException("give either --flows FILE... (embedded) or --clickhouse URL, not both and not neither");
             if (url is null && outDir is null) throw new UsageException("--out DIR is required with --flows (slis.json, graph.json and graph.svg go there)");
             if (url is not null && (fromTime is null || toTime is null)) throw new UsageException("--clickhouse needs --from and --to (whole hours, UTC)");
+            if (outDir is not null) CommonOptions.RequireWritableDirectory(outDir, "--out");
+            var scope = CommonOptions.ParseScope(parse.GetValue(includeNamespace), parse.GetValue(excludeNamespace), NamespaceScope.Exactly);
 
             var evaluator = (loadIntent ?? (dir => PolicyInputs.LoadIntent(dir)))(parse.GetValue(intent)!);
             var jobOptions = new AnalyzeJobOptions { OutputDirectory = outDir, RenderSvg = !parse.GetValue(noSvg) };
@@ -69,7 +74,7 @@ internal static class AnalyzeCommand
                 });
                 var spanned = AnalysisWindow.Spanning(load.Edges);
                 var window = new AnalysisWindow(fromTime ?? spanned.From, toTime ?? spanned.To);
-                var result = await new AnalyzeJob(jobOptions, evaluator).RunAsync(window, new LoadedEdgeSource(load.Edges), cancellationToken);
+                var result = await new AnalyzeJob(jobOptions, evaluator).RunAsync(window, new ScopedEdgeSource(new LoadedEdgeSource(load.Edges), scope), cancellationToken);
                 Report(result);
                 return ExitCodes.Success;
             }
@@ -90,7 +95,7 @@ internal static class AnalyzeCommand
                 using var client = new ClickHouseHttpClient(chOptions);
                 await SchemaMigrator.MigrateAsync(client, cancellationToken: cancellationToken);
                 var job = new AnalyzeJob(jobOptions, evaluator, client);
-                var result = await job.RunAsync(new AnalysisWindow(fromTime!.Value, toTime!.Value), new ClickHouseEdgeSource(client), cancellationToken);
+                var result = await job.RunAsync(new AnalysisWindow(fromTime!.Value, toTime!.Value), new ScopedEdgeSource(new ClickHouseEdgeSource(client), scope), cancellationToken);
                 Report(result);
                 if (result.Stored is { } stored)
                     Console.Error.WriteLine($"flowpolicy: wrote {stored.SliRows} rows to {FlowTables.SliWindows} and {stored.DriftRows} to {FlowTables.SliDrift} (the window's earlier rows replaced)");

@@ -38,6 +38,8 @@ internal static class CheckCommand
         var to = CommonOptions.To();
         var clickhouse = new Option<string?>("--clickhouse") { Description = "Read edges from the ClickHouse edge rollups at this URL instead of flow files; needs --from and --to on whole hours." };
         var database = ServerOptions.Database();
+        var includeNamespace = CommonOptions.IncludeNamespace();
+        var excludeNamespace = CommonOptions.ExcludeNamespace(defaults: false);
         var json = new Option<bool>("--json") { Description = "Print one JSON document: blocked, blocked_noise, already_denied, rule_hits, unused_rules, summary." };
         var strict = new Option<bool>("--strict")
         {
@@ -54,7 +56,7 @@ internal static class CheckCommand
             "  flowpolicy check --policies out/k8s --flows flows.jsonl --strict\n" +
             "  flowpolicy check --policies policy/ --clickhouse http://ch:8123 --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z")
         {
-            policies, namespaces, flows, inventory, format, from, to, clickhouse, database, json, strict,
+            policies, namespaces, flows, inventory, format, from, to, clickhouse, database, json, strict, includeNamespace, excludeNamespace,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -64,6 +66,7 @@ internal static class CheckCommand
             if (flowFiles.Length > 0 && clickhouseUrl is not null) throw new UsageException("--flows and --clickhouse are alternatives; give one");
             var fromTime = CommonOptions.ParseTime(parse.GetValue(from), "--from");
             var toTime = CommonOptions.ParseTime(parse.GetValue(to), "--to");
+            var scope = CommonOptions.ParseScope(parse.GetValue(includeNamespace), parse.GetValue(excludeNamespace), NamespaceScope.Exactly);
 
             var policySet = PolicyInputs.LoadPolicies(parse.GetValue(policies) ?? [], parse.GetValue(namespaces) ?? [], "--policies");
             var edges = clickhouseUrl is not null
@@ -78,8 +81,10 @@ internal static class CheckCommand
                 }).Edges;
 
             var evaluator = new IntentEvaluator(policySet);
-            // Noise is judged by the classifier suggest uses, over the same window suggest takes from the same flows.
+            // Noise is judged by the classifier suggest uses, over the same window and, as suggest does, over every edge
+            // (scanners and boundaries need the whole picture) before the namespace scope narrows what is checked.
             var noise = new BaselineClassifier().Classify(edges, BaselineWindow.Of(edges, fromTime, toTime));
+            if (!scope.IsEverything) (edges, noise) = noise.Restrict(edges, scope.Keeps);
             var result = new PolicyBacktest(evaluator).Run(edges, noise, cancellationToken);
             bool isStrict = parse.GetValue(strict);
             bool passed = isStrict ? result.PassedStrict : result.Passed;

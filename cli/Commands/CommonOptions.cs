@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using FlowPolicy.Cli.Terminal;
+using FlowPolicy.Core.Edges;
 using FlowPolicy.Ingest.Formats;
 
 namespace FlowPolicy.Cli.Commands;
@@ -32,6 +33,35 @@ internal static class CommonOptions
 
     public static Option<string?> To() => new("--to") { Description = "Window end (exclusive), RFC 3339 UTC." };
 
+    public static Option<string[]> IncludeNamespace() => new("--include-namespace")
+    {
+        Description = "Only workloads in namespaces matching this pattern (repeatable; * and ? wildcards). Replaces the default exclusions: '*' is every namespace.",
+        AllowMultipleArgumentsPerToken = false,
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
+    /// <param name="defaults">The command excludes <see cref="NamespaceScope.SystemNamespaces"/> by default (suggest).</param>
+    public static Option<string[]> ExcludeNamespace(bool defaults) => new("--exclude-namespace")
+    {
+        Description = "Leave out workloads in namespaces matching this pattern (repeatable; * and ? wildcards)" + (defaults
+            ? $". Without --include-namespace, {string.Join(", ", NamespaceScope.SystemNamespaces)} are excluded as well: they get no policies, and rules of other namespaces to and from them are kept."
+            : "; traffic between them and other namespaces is kept."),
+        AllowMultipleArgumentsPerToken = false,
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
+    public static NamespaceScope ParseScope(string[]? include, string[]? exclude, Func<IReadOnlyList<string>, IReadOnlyList<string>, NamespaceScope> make)
+    {
+        try
+        {
+            return make(include ?? [], exclude ?? []);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"--include-namespace/--exclude-namespace: {e.Message}");
+        }
+    }
+
     public static FlowFormat? ParseFormat(string? text)
     {
         if (text is null) return null;
@@ -55,5 +85,58 @@ internal static class CommonOptions
                 throw new UsageException(Directory.Exists(path)
                     ? $"{option}: '{path}' is a directory; pass the files in it (e.g. {path}/*)"
                     : $"{option}: no such file '{path}'");
+    }
+
+    /// <summary>
+    /// Checks, before any input is read, that <paramref name="path"/> can be an output directory: not a file, not under
+    /// a file, and writable (it is created, as the command would create it anyway). An hour of reading must not end in
+    /// "cannot write".
+    /// </summary>
+    public static void RequireWritableDirectory(string path, string option)
+    {
+        if (File.Exists(path)) throw new UsageException($"{option}: '{path}' is a file; give a directory (it is created if missing)");
+        RequireNoFileAbove(path, option);
+        try
+        {
+            Directory.CreateDirectory(path);
+            // The only sure test of "writable" (permissions, ACLs, read-only mounts) is to write.
+            using (new FileStream(Path.Combine(path, $".flowpolicy-write-test-{Environment.ProcessId}"), FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            throw new UsageException($"{option}: cannot write in '{path}': {e.Message}");
+        }
+    }
+
+    /// <summary>The same for an output file: not a directory, its directory writable; the file itself is not created.</summary>
+    public static void RequireWritableFile(string path, string option)
+    {
+        if (Directory.Exists(path)) throw new UsageException($"{option}: '{path}' is a directory; give a file name");
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        RequireNoFileAbove(path, option);
+        if (!Directory.Exists(directory)) throw new UsageException($"{option}: the directory of '{path}' does not exist");
+        try
+        {
+            using (new FileStream(Path.Combine(directory, $".flowpolicy-write-test-{Environment.ProcessId}"), FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            throw new UsageException($"{option}: cannot write in '{directory}': {e.Message}");
+        }
+    }
+
+    private static void RequireNoFileAbove(string path, string option)
+    {
+        string full;
+        try
+        {
+            full = Path.GetFullPath(path);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new UsageException($"{option}: '{path}' is not a usable path: {e.Message}");
+        }
+        for (var dir = Path.GetDirectoryName(full); dir is not null; dir = Path.GetDirectoryName(dir))
+            if (File.Exists(dir)) throw new UsageException($"{option}: '{path}' is under '{dir}', which is a file");
     }
 }

@@ -45,6 +45,7 @@ internal static class DemoCommand
         command.SetAction(parse =>
         {
             var dir = parse.GetValue(output)!;
+            CommonOptions.RequireWritableDirectory(dir, "--out");
             if (parse.GetValue(embedded)) return RunEmbedded(dir);
             var intentDir = parse.GetValue(intent) ?? FindSamplePolicies();
             if (intentDir is not null && !Directory.Exists(intentDir)) throw new UsageException($"--intent: no such directory '{intentDir}'");
@@ -137,7 +138,7 @@ internal static class DemoCommand
         var window = new JobWindow(start, start + week);
         var jobLog = logs.CreateLogger("flowpolicy.jobs");
         async Task<bool> RunJob(string name) =>
-            await new JobRunner(factory.Create(config.Job(name)), client, retry, 1, jobLog).RunWindowAsync(window, "demo", stop);
+            await new JobRunner(factory.Create(config.Job(name)), client, retry, 1, jobLog).RunWindowAsync(window, "demo", stop) == JobOutcome.Succeeded;
 
         Step(5, "rebuilding the hourly and daily edge rollups");
         if (!await RunJob(JobKinds.Rollup)) return ExitCodes.RuntimeError;

@@ -40,6 +40,7 @@ internal static class EdgesCommand
                 From = CommonOptions.ParseTime(parse.GetValue(from), "--from"),
                 To = CommonOptions.ParseTime(parse.GetValue(to), "--to"),
             };
+            if (parse.GetValue(rejects) is { } path) CommonOptions.RequireWritableFile(path, "--rejects");
             var load = LoadEdges(options);
             if (parse.GetValue(rejects) is { } rejectsPath) WriteRejects(load, rejectsPath);
             if (parse.GetValue(json)) WriteJsonLines(Console.OpenStandardOutput(), load.Edges);
@@ -73,7 +74,22 @@ internal static class EdgesCommand
             throw new UsageException(ex.Message);
         }
         ReportLoad(load);
+        RequireUsableRecords(load, options.Format is not null);
         return load;
+    }
+
+    /// <summary>
+    /// Files in which every record is malformed are the wrong files or the wrong --format, not a quiet window: exit 2
+    /// rather than an empty table, an empty graph, a check that passes on nothing, or a suggestion that replaces the
+    /// policies a user applied with none.
+    /// </summary>
+    internal static void RequireUsableRecords(FileEdgeLoad load, bool formatForced)
+    {
+        if (load.Records > 0 || load.Rejected == 0) return;
+        var first = load.Errors.Count > 0 ? $"; the first: {load.Errors[0]}" : "";
+        throw new UsageException(string.Create(CultureInfo.InvariantCulture,
+            $"every one of the {load.Rejected} records read is malformed, so there is nothing to work on{first}. ") +
+            (formatForced ? "Is --format right for these files? Leave it out to detect the format." : "Are these flow log files? --rejects FILE (edges) lists every problem."));
     }
 
     private static void ReportLoad(FileEdgeLoad load)

@@ -91,6 +91,7 @@ internal static class JobsCommand
             {
                 throw new UsageException(e.Message);
             }
+            if (job.Kind == JobKinds.Suggest) CommonOptions.RequireWritableDirectory(loaded.Output, $"output ({loaded.SourcePath ?? "config"})");
             var windows = new CronWindows(job.Schedule);
             var end = CommonOptions.ParseTime(parse.GetValue(to), "--to") ?? windows.Previous(DateTime.UtcNow.AddTicks(1)) ?? DateTime.UtcNow;
             var start = CommonOptions.ParseTime(parse.GetValue(from), "--from") ?? windows.Previous(end) ?? end;
@@ -100,7 +101,7 @@ internal static class JobsCommand
                 throw new UsageException($"--from and --to must be whole UTC hours for {job.Kind} (the edge rollups are hourly)");
             // An explicit range is the data window itself: the job reads [from, to) (whole hours).
             if (parse.GetValue(from) is not null)
-                job = new JobConfig { Name = job.Name, Kind = job.Kind, Schedule = job.Schedule, Emit = job.Emit, Enabled = job.Enabled, Window = end - start };
+                job = job.WithWindow(end - start);
             using var logs = ServerOptions.Logs();
             using var client = new ClickHouseHttpClient(ServerOptions.ClickHouseClient(loaded.ClickHouseUrl, loaded.ClickHouseDatabase));
             try
@@ -108,10 +109,11 @@ internal static class JobsCommand
                 await SchemaMigrator.MigrateAsync(client, cancellationToken: ct);
                 var runner = new JobRunner(new ScheduledJobFactory(loaded, client, logs).Create(job), client,
                     new RetryPolicy(loaded.RetryAttempts, loaded.RetryBackoff, loaded.RetryMaxBackoff), loaded.CatchUpMaxWindows, logs.CreateLogger("flowpolicy.jobs"));
-                bool ok = await runner.RunWindowAsync(new JobWindow(start, end), "manual", ct);
+                var outcome = await runner.RunWindowAsync(new JobWindow(start, end), "manual", ct);
                 var last = (await new JobRunStore(client).RecentAsync(job.Name, 1, ct)).FirstOrDefault();
                 Console.WriteLine(last is null ? "" : $"{last.Status}: {(last.Error.Length > 0 ? last.Error : last.Summary)}");
-                return ok ? ExitCodes.Success : ExitCodes.RuntimeError;
+                // Skipped: the window's input gave nothing to write (exit 2, as `suggest` refusing an empty run).
+                return outcome switch { JobOutcome.Succeeded => ExitCodes.Success, JobOutcome.Skipped => ExitCodes.UsageError, _ => ExitCodes.RuntimeError };
             }
             catch (Exception e) when (e is HttpRequestException or ClickHouseServerException or TimeoutException)
             {

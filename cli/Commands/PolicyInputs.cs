@@ -14,6 +14,8 @@ namespace FlowPolicy.Cli.Commands;
 /// </summary>
 internal static class PolicyInputs
 {
+    private const int NotesShown = 10;
+
     /// <summary>Loads policy files (directories or files); bad files are usage errors naming file and line.</summary>
     public static IntentPolicySet LoadPolicies(IReadOnlyList<string> paths, IReadOnlyList<string> namespaceFiles, string option)
     {
@@ -28,7 +30,10 @@ internal static class PolicyInputs
         {
             throw new UsageException(ex.Message);
         }
-        foreach (var note in set.Notes) Console.Error.WriteLine($"flowpolicy: {note}");
+        // A directory of suggest's output holds hundreds of Calico/Cilium/Istio objects: the first notes say what happens.
+        foreach (var note in set.Notes.Take(NotesShown)) Console.Error.WriteLine($"flowpolicy: {note}");
+        if (set.Notes.Count > NotesShown)
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"flowpolicy: … and {set.Notes.Count - NotesShown} more objects skipped"));
         if (set.NetworkPolicyCount + set.FlowPolicyCount == 0)
             throw new UsageException($"{option}: no NetworkPolicy or FlowPolicy found in {string.Join(", ", paths)}");
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -35,6 +35,7 @@ internal static class SampleCommand
             double perHour = parse.GetValue(rate);
             if (dayCount is < 1 or > 366) throw new UsageException("--days must be between 1 and 366");
             if (perHour is <= 0 or > 100_000) throw new UsageException("--rate must be above 0 and at most 100000");
+            CommonOptions.RequireWritableDirectory(parse.GetValue(output)!, "--out");
             var files = Write(parse.GetValue(output)!, CommonOptions.ParseTime(parse.GetValue(start), "--from") ?? DefaultStart, dayCount, parse.GetValue(seed), perHour);
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"flowpolicy: wrote {files.Records} flow records to {files.Directory}"));
             foreach (var file in files.FlowFiles.Concat(files.InventoryFiles).Append(files.TruthFile))

@@ -31,6 +31,7 @@ internal static class ServeCommand
         command.SetAction(parse =>
         {
             var loaded = LoadConfig(parse.GetValue(config)!);
+            RequireWritableOutput(loaded);
             using var logs = ServerOptions.Logs();
             using var signal = ServerOptions.OnStopSignal();
             return Run(loaded, logs, signal.Token).GetAwaiter().GetResult();
@@ -50,6 +51,13 @@ internal static class ServeCommand
         {
             throw new UsageException(e.Message);
         }
+    }
+
+    /// <summary>Reports go to `output`: a suggest job must not find out at its first fire, hours later, that it cannot write there.</summary>
+    public static void RequireWritableOutput(ServeConfig config)
+    {
+        if (config.Jobs.Any(j => j.Enabled && j.Kind == JobKinds.Suggest))
+            CommonOptions.RequireWritableDirectory(config.Output, $"output ({config.SourcePath ?? "config"})");
     }
 
     internal static async Task<int> Run(ServeConfig config, ILoggerFactory logs, CancellationToken stop)

@@ -36,6 +36,15 @@ internal static class SuggestCommand
             DefaultValueFactory = _ => "workload",
         };
         layout.AcceptOnlyFromAmong("workload", "namespace");
+        var allowEmpty = new Option<bool>("--allow-empty") { Description = "Write a suggestion without rules too. By default it is refused (exit 2) and the earlier output in --out is left as it was." };
+        var allowShrink = new Option<bool>("--allow-shrink") { Description = "Replace the earlier output in --out however few rules the new suggestion has." };
+        var shrinkThreshold = new Option<double>("--shrink-threshold")
+        {
+            Description = "Refuse (exit 2, earlier output untouched) a suggestion with fewer rules than this percentage of the output it would replace; 0 turns the check off.",
+            DefaultValueFactory = _ => 50,
+        };
+        var includeNamespace = CommonOptions.IncludeNamespace();
+        var excludeNamespace = CommonOptions.ExcludeNamespace(defaults: true);
         var command = new Command("suggest",
             "Propose least-privilege allow rules from the observed baseline: every dependency seen (DNS, start-up-only, weekly) kept with its evidence, " +
             "noise (scanners, one-off bare pods) left out with the reason, exported as Kubernetes, Cilium, Istio and Calico policies.\n\n" +
@@ -45,7 +54,8 @@ internal static class SuggestCommand
             "  flowpolicy suggest --clickhouse http://localhost:8123 --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --emit k8s --layout namespace --out out\n" +
             "  flowpolicy suggest --clickhouse http://localhost:8123 --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --intent policies/ --out diff")
         {
-            flows, inventory, format, from, to, clickhouse, database, intent, output, emit, layout,
+            flows, inventory, format, from, to, clickhouse, database, intent, output, emit, layout, allowEmpty, allowShrink, shrinkThreshold,
+            includeNamespace, excludeNamespace,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -54,12 +64,17 @@ internal static class SuggestCommand
             var start = CommonOptions.ParseTime(parse.GetValue(from), "--from");
             var end = CommonOptions.ParseTime(parse.GetValue(to), "--to");
             if ((files.Length == 0) == (url is null)) throw new UsageException("give either --flows FILE... or --clickhouse URL --from T --to T");
+            if (parse.GetValue(shrinkThreshold) is < 0 or > 100 or double.NaN) throw new UsageException("--shrink-threshold must be between 0 and 100 (percent)");
             var outputOptions = new SuggestionOutputOptions
             {
                 Directory = parse.GetValue(output)!,
                 Formats = parse.GetValue(emit)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList(),
                 Layout = parse.GetValue(layout) == "namespace" ? SuggestionLayout.Namespace : SuggestionLayout.Workload,
+                AllowEmpty = parse.GetValue(allowEmpty),
+                AllowShrink = parse.GetValue(allowShrink),
+                ShrinkThreshold = parse.GetValue(shrinkThreshold) / 100,
             };
+            var scope = CommonOptions.ParseScope(parse.GetValue(includeNamespace), parse.GetValue(excludeNamespace), NamespaceScope.ForPolicies);
             var inferenceOptions = new SuggestOptions { WindowStart = start, WindowEnd = end };
             try
             {
@@ -70,6 +85,7 @@ internal static class SuggestCommand
             {
                 throw new UsageException(ex.Message);
             }
+            CommonOptions.RequireWritableDirectory(outputOptions.Directory, "--out");
             IIntentEvaluator? evaluator = null;
             if (parse.GetValue(intent) is { } intentDir)
             {
@@ -94,9 +110,20 @@ internal static class SuggestCommand
             }
 
             var inference = new RuleInference(inferenceOptions);
-            var set = inference.Infer(edges);
+            var set = SuggestionScope.Restrict(inference.Infer(edges), scope);
             var diff = evaluator is null ? null : IntentDiff.Compute(set, evaluator);
-            var written = new SuggestionOutput(outputOptions).Write(set, diff);
+            IReadOnlyList<string> written;
+            try
+            {
+                written = new SuggestionOutput(outputOptions).Write(set, diff);
+            }
+            catch (SuggestionRefusedException refused)
+            {
+                foreach (var warning in set.Warnings.Take(5)) Console.Error.WriteLine($"flowpolicy: warning: {warning}");
+                throw new UsageException(refused.Message + (refused.Reason == SuggestionRefusal.Empty
+                    ? "; check the input (--format, the --from/--to window, the files), or pass --allow-empty to write an empty policy set"
+                    : "; check the input is complete (every source, the whole window), or pass --allow-shrink (or a lower --shrink-threshold) to replace it"));
+            }
 
             var error = Console.Error;
             // A million rules can carry hundreds of thousands of warnings: the terminal gets the first ones.

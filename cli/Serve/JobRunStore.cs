@@ -28,12 +28,15 @@ internal sealed class JobRunStore(ClickHouseHttpClient client)
         $"{ClickHouseSql.QuoteString(Truncate(run.Error, 4000))}, {ClickHouseSql.QuoteString(Truncate(run.Summary, 4000))})",
         cancellationToken);
 
-    /// <summary>Window ends of the job's successful runs ending after <paramref name="after"/>.</summary>
+    /// <summary>
+    /// Window ends of the job's done runs ending after <paramref name="after"/>: succeeded, or skipped (the job looked
+    /// at the window and had nothing to write; running it again gives the same answer, `jobs run` reruns on purpose).
+    /// </summary>
     public async Task<HashSet<DateTime>> SucceededEndsAsync(string job, DateTime after, CancellationToken cancellationToken)
     {
         var rows = await client.QueryTsvAsync(
             $"SELECT DISTINCT toUnixTimestamp(`window_end`) FROM {Table} WHERE `job` = {ClickHouseSql.QuoteString(job)} " +
-            $"AND `status` = {ClickHouseSql.QuoteString(Succeeded)} AND `window_end` > {ClickHouseSql.FormatDateTime(after)}", cancellationToken).ConfigureAwait(false);
+            $"AND `status` IN ({ClickHouseSql.QuoteString(Succeeded)}, {ClickHouseSql.QuoteString(Skipped)}) AND `window_end` > {ClickHouseSql.FormatDateTime(after)}", cancellationToken).ConfigureAwait(false);
         return rows.Select(r => UnixTime(r[0])).ToHashSet();
     }
 

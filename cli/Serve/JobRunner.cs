@@ -9,9 +9,27 @@ public sealed class JobRunnerMetrics
     public long Succeeded;
     public long Failed;
     public long Retries;
+    /// <summary>Windows a job declined to write (an empty window: the latest report keeps its policies).</summary>
+    public long Skipped;
     public long SkippedTooOld;
     public DateTime? LastSuccess;
 }
+
+/// <summary>How a window's run ended.</summary>
+internal enum JobOutcome
+{
+    Succeeded,
+    /// <summary>The job declined the window with a reason (<see cref="JobSkippedException"/>): recorded, done, not retried.</summary>
+    Skipped,
+    /// <summary>Failed after every attempt; tried again at the next fire.</summary>
+    Failed,
+}
+
+/// <summary>
+/// Thrown by a job that looked at its window and decided to write nothing (a suggest window without flows must not
+/// become the latest report with no policies). The run is recorded as skipped with the reason, and not retried.
+/// </summary>
+internal sealed class JobSkippedException(string reason) : Exception(reason);
 
 /// <summary>Retry policy for one window: attempts with doubling backoff, capped.</summary>
 internal sealed record RetryPolicy(int Attempts, TimeSpan Backoff, TimeSpan MaxBackoff)
@@ -73,7 +91,7 @@ internal sealed class JobRunner
             if (plan.Due.Count > 1) _log.LogInformation("Job {Job}: catching up {Count} windows", Name, plan.Due.Count);
             int succeeded = 0;
             foreach (var window in plan.Due)
-                if (await RunWindowAsync(window, plan.Due.Count > 1 && window != plan.Due[^1] ? "catch-up" : trigger, cancellationToken).ConfigureAwait(false))
+                if (await RunWindowAsync(window, plan.Due.Count > 1 && window != plan.Due[^1] ? "catch-up" : trigger, cancellationToken).ConfigureAwait(false) == JobOutcome.Succeeded)
                     succeeded++;
             return succeeded;
         }
@@ -84,13 +102,14 @@ internal sealed class JobRunner
     }
 
     /// <summary>Runs one window now (operators: `jobs run`), with the same retries and records.</summary>
-    public async Task<bool> RunWindowAsync(JobWindow window, string trigger, CancellationToken cancellationToken)
+    public async Task<JobOutcome> RunWindowAsync(JobWindow window, string trigger, CancellationToken cancellationToken)
     {
         for (int attempt = 1; ; attempt++)
         {
             var started = DateTime.UtcNow;
             var clock = Stopwatch.StartNew();
             string? error = null, summary = "";
+            bool skipped = false;
             try
             {
                 summary = await _job.RunAsync(window, cancellationToken).ConfigureAwait(false);
@@ -99,24 +118,37 @@ internal sealed class JobRunner
             {
                 throw; // stopping: nothing recorded, so the window runs again after the restart
             }
+            catch (JobSkippedException e)
+            {
+                skipped = true;
+                summary = e.Message;
+            }
             catch (Exception e)
             {
                 error = e.GetType().Name + ": " + e.Message;
             }
-            var status = error is null ? JobRunStore.Succeeded : JobRunStore.Failed;
+            var status = skipped ? JobRunStore.Skipped : error is null ? JobRunStore.Succeeded : JobRunStore.Failed;
             await RecordAsync(new JobRun(Name, window, status, attempt, started, DateTime.UtcNow, trigger, Host, error ?? "", summary), cancellationToken).ConfigureAwait(false);
+            if (skipped)
+            {
+                // Not a failure to retry: the same window gives the same answer. Logged as a warning, since an operator
+                // should look at why a window had nothing (ingest stopped? a source gone?).
+                Metrics.Skipped++;
+                _log.LogWarning("Job {Job} window {Window} ({Trigger}) skipped: {Reason}", Name, window.ToString(), trigger, summary);
+                return JobOutcome.Skipped;
+            }
             if (error is null)
             {
                 Metrics.Succeeded++;
                 Metrics.LastSuccess = DateTime.UtcNow;
                 _log.LogInformation("Job {Job} window {Window} ({Trigger}) succeeded in {Millis} ms: {Summary}", Name, window.ToString(), trigger, clock.ElapsedMilliseconds, summary);
-                return true;
+                return JobOutcome.Succeeded;
             }
             Metrics.Failed++;
             if (attempt >= _retry.Attempts)
             {
                 _log.LogError("Job {Job} window {Window} failed {Attempts} times, last: {Error}; tried again at the next fire", Name, window.ToString(), attempt, error);
-                return false;
+                return JobOutcome.Failed;
             }
             Metrics.Retries++;
             var delay = _retry.Delay(attempt);

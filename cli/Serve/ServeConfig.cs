@@ -39,6 +39,21 @@ internal sealed class JobConfig
         ["namespace"] = SuggestionLayout.Namespace,
     };
     public bool Enabled { get; init; } = true;
+
+    /// <summary>suggest: write a report whose suggestion has no rules (by default the window is skipped, the latest report stays the latest).</summary>
+    public bool AllowEmpty { get; init; }
+    /// <summary>
+    /// suggest: skip a window whose suggestion has fewer rules than this share of the previous report's (0 turns it off),
+    /// as `suggest --shrink-threshold`.
+    /// </summary>
+    public double ShrinkThreshold { get; init; } = 0.5;
+
+    /// <summary>The same job reading another window length (`jobs run --from --to`).</summary>
+    public JobConfig WithWindow(TimeSpan window) => new()
+    {
+        Name = Name, Kind = Kind, Schedule = Schedule, Window = window, Emit = Emit, Layout = Layout, Enabled = Enabled,
+        AllowEmpty = AllowEmpty, ShrinkThreshold = ShrinkThreshold,
+    };
 }
 
 /// <summary>
@@ -65,6 +80,16 @@ internal sealed class ServeConfig
     public List<string> Inventory { get; } = [];
     /// <summary>Directory of intended policy files; analyze needs it, suggest uses it for the diff.</summary>
     public string? Intent { get; set; }
+    /// <summary>`namespaces.include`: only these namespaces (patterns) get policies / are analysed.</summary>
+    public List<string> IncludeNamespaces { get; } = [];
+    /// <summary>`namespaces.exclude`: these namespaces (patterns) are left out; suggest also leaves out the system namespaces unless `include` is given.</summary>
+    public List<string> ExcludeNamespaces { get; } = [];
+
+    /// <summary>The scope of suggest jobs (system namespaces excluded by default, as `flowpolicy suggest`).</summary>
+    public Core.Edges.NamespaceScope PolicyScope => Core.Edges.NamespaceScope.ForPolicies(IncludeNamespaces, ExcludeNamespaces);
+    /// <summary>The scope of analyze jobs (only what the config names, as `flowpolicy analyze`).</summary>
+    public Core.Edges.NamespaceScope AnalysisScope => Core.Edges.NamespaceScope.Exactly(IncludeNamespaces, ExcludeNamespaces);
+
     /// <summary>Where reports go: OUTPUT/JOB/DATE/.</summary>
     public string Output { get; set; } = "reports";
 
@@ -102,6 +127,7 @@ internal sealed class ServeConfig
         if (RetryAttempts is < 1 or > 100) throw new ConfigException("retry.attempts must be 1..100");
         if (RetryBackoff < TimeSpan.Zero || RetryMaxBackoff < RetryBackoff) throw new ConfigException("retry.backoff must be >= 0 and retry.max_backoff >= retry.backoff");
         if (IngestWorkers < 1) throw new ConfigException("ingest.workers must be at least 1");
+        if (IncludeNamespaces.Concat(ExcludeNamespaces).Any(string.IsNullOrWhiteSpace)) throw new ConfigException("namespaces.include and namespaces.exclude must not hold empty patterns");
         foreach (var job in Jobs)
         {
             if (!JobKinds.All.Contains(job.Kind)) throw new ConfigException($"jobs.{job.Name}.kind '{job.Kind}' is unknown; use one of: {string.Join(", ", JobKinds.All)}");
@@ -117,6 +143,7 @@ internal sealed class ServeConfig
                 throw new ConfigException($"jobs.{job.Name}.window must be whole hours (the edge rollups are hourly), e.g. 1h or 7d");
             if (job.Kind == JobKinds.Analyze && Intent is null)
                 throw new ConfigException($"jobs.{job.Name} (analyze) needs 'intent: DIR', the intended policy files");
+            if (job.ShrinkThreshold is < 0 or > 1) throw new ConfigException($"jobs.{job.Name}.shrink_threshold must be 0..100 (percent)");
             foreach (var format in job.Emit)
                 if (!SuggestionOutputOptions.AllFormats.Contains(format))
                     throw new ConfigException($"jobs.{job.Name}.emit: unknown format '{format}'; use any of: {string.Join(",", SuggestionOutputOptions.AllFormats)}");
@@ -199,6 +226,15 @@ internal sealed class ServeConfig
                 case "inventory": config.Inventory.AddRange(reader.Strings(node, "inventory")); break;
                 case "intent": config.Intent = reader.String(node, "intent"); break;
                 case "output": config.Output = reader.String(node, "output"); break;
+                case "namespaces":
+                    foreach (var (k, v) in reader.Map(node, "namespaces"))
+                        switch (k)
+                        {
+                            case "include": config.IncludeNamespaces.AddRange(reader.Strings(v, "namespaces.include")); break;
+                            case "exclude": config.ExcludeNamespaces.AddRange(reader.Strings(v, "namespaces.exclude")); break;
+                            default: throw reader.Unknown(v, "namespaces." + k);
+                        }
+                    break;
                 case "http":
                     foreach (var (k, v) in reader.Map(node, "http"))
                         switch (k)
@@ -244,7 +280,8 @@ internal sealed class ServeConfig
         TimeSpan? window = null;
         IReadOnlyList<string>? emit = null;
         var layout = SuggestionLayout.Workload;
-        bool enabled = true;
+        bool enabled = true, allowEmpty = false;
+        double shrinkThreshold = 0.5;
         foreach (var (k, v) in reader.Map(node, "jobs." + name))
             switch (k)
             {
@@ -258,10 +295,13 @@ internal sealed class ServeConfig
                         throw reader.Error(v, $"'jobs.{name}.layout' is '{value}'; use one of: {string.Join(", ", JobConfig.Layouts.Keys)}");
                     break;
                 case "enabled": enabled = reader.Bool(v, $"jobs.{name}.enabled"); break;
+                case "allow_empty": allowEmpty = reader.Bool(v, $"jobs.{name}.allow_empty"); break;
+                case "shrink_threshold": shrinkThreshold = reader.Int(v, $"jobs.{name}.shrink_threshold") / 100.0; break;
                 default: throw reader.Unknown(v, $"jobs.{name}.{k}");
             }
         if (schedule is null) throw new ConfigException($"{reader.Source}: jobs.{name} needs a schedule (Quartz cron with seconds, e.g. \"0 5 * * * ?\")");
-        return new JobConfig { Name = name, Kind = kind ?? name, Schedule = schedule, Window = window, Emit = emit ?? SuggestionOutputOptions.AllFormats, Layout = layout, Enabled = enabled };
+        return new JobConfig { Name = name, Kind = kind ?? name, Schedule = schedule, Window = window, Emit = emit ?? SuggestionOutputOptions.AllFormats, Layout = layout, Enabled = enabled,
+            AllowEmpty = allowEmpty, ShrinkThreshold = shrinkThreshold };
     }
 
     /// <summary>"90s", "5m", "1h", "7d", "500ms" or a plain number of seconds.</summary>

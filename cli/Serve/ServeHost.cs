@@ -162,6 +162,7 @@ internal sealed class ServeHost : IAsyncDisposable
                     next_fire = Scheduler.NextFire(runner),
                     succeeded = runner.Metrics.Succeeded,
                     failed = runner.Metrics.Failed,
+                    skipped = runner.Metrics.Skipped,
                     recent = runs.Select(r => new { window_start = r.Window.Start, window_end = r.Window.End, r.Status, r.Attempt, r.Started, r.Finished, r.Trigger, r.Error, r.Summary }),
                 });
             }

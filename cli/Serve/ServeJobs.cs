@@ -30,8 +30,8 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
 
     public IScheduledJob Create(JobConfig job) => job.Kind switch
     {
-        JobKinds.Analyze => new AnalyzeWindowJob(job, client, LoadIntent),
-        JobKinds.Suggest => new SuggestReportJob(job, client, config.Output, LoadIntent),
+        JobKinds.Analyze => new AnalyzeWindowJob(job, client, LoadIntent, config.AnalysisScope),
+        JobKinds.Suggest => new SuggestReportJob(job, client, config.Output, LoadIntent, config.PolicyScope),
         JobKinds.Rollup => new RollupJob(job, client, logs.CreateLogger("flowpolicy.rollup")),
         JobKinds.Retention => new RetentionHousekeepingJob(job, client),
         _ => throw new ConfigException($"jobs.{job.Name}: unknown kind '{job.Kind}'"),
@@ -49,7 +49,7 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
     }
 }
 
-internal sealed class AnalyzeWindowJob(JobConfig config, ClickHouseHttpClient client, Func<IIntentEvaluator?> loadIntent) : IScheduledJob
+internal sealed class AnalyzeWindowJob(JobConfig config, ClickHouseHttpClient client, Func<IIntentEvaluator?> loadIntent, NamespaceScope scope) : IScheduledJob
 {
     public JobConfig Config => config;
 
@@ -57,7 +57,7 @@ internal sealed class AnalyzeWindowJob(JobConfig config, ClickHouseHttpClient cl
     {
         var intent = loadIntent() ?? throw new ConfigException("analyze needs an intended policy (intent: DIR)");
         var data = ScheduledJobFactory.DataWindow(config, window);
-        var result = await new AnalyzeJob(new AnalyzeJobOptions(), intent, client).RunAsync(data, new ClickHouseEdgeSource(client), cancellationToken).ConfigureAwait(false);
+        var result = await new AnalyzeJob(new AnalyzeJobOptions(), intent, client).RunAsync(data, new ScopedEdgeSource(new ClickHouseEdgeSource(client), scope), cancellationToken).ConfigureAwait(false);
         var all = result.Report.Overall;
         return string.Create(CultureInfo.InvariantCulture,
             $"{SliJson.Time(data.From)}..{SliJson.Time(data.To)}: {all.Flows} flows, {result.Report.Edges.Count} edges, compliance {(all.ComplianceRate is { } r ? (r * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%" : "n/a")}, {result.Stored?.SliRows ?? 0} SLI rows");
@@ -65,7 +65,7 @@ internal sealed class AnalyzeWindowJob(JobConfig config, ClickHouseHttpClient cl
 }
 
 /// <summary>The daily report: suggestions (policy files), SLIs and the service map, in OUTPUT/JOB/&lt;window end&gt;/.</summary>
-internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient client, string output, Func<IIntentEvaluator?> loadIntent) : IScheduledJob
+internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient client, string output, Func<IIntentEvaluator?> loadIntent, NamespaceScope scope) : IScheduledJob
 {
     public JobConfig Config => config;
 
@@ -75,13 +75,20 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
     {
         var data = ScheduledJobFactory.DataWindow(config, window);
         var edges = await new ClickHouseEdgeSource(client).ReadEdgesAsync(data, cancellationToken).ConfigureAwait(false);
-        var directory = await WriteReportAsync(Path.Combine(output, config.Name), FolderName(window.End), data, edges, loadIntent(), config.Emit, config.Layout, cancellationToken).ConfigureAwait(false);
+        var directory = await WriteReportAsync(Path.Combine(output, config.Name), FolderName(window.End), data, edges, loadIntent(), config.Emit, config.Layout, cancellationToken,
+            scope, config.AllowEmpty, config.ShrinkThreshold).ConfigureAwait(false);
         return $"{edges.Count} edges -> {directory}";
     }
 
     /// <summary>Writes one dated report folder under <paramref name="jobDirectory"/>; returns its path.</summary>
+    /// <param name="scope">Namespaces that get policies; null: <see cref="NamespaceScope.ForPolicies"/> with no patterns (system namespaces excluded).</param>
+    /// <param name="allowEmpty">Write a report whose suggestion has no rules; by default such a window is skipped.</param>
+    /// <param name="shrinkThreshold">Skip a window with fewer rules than this share of the previous report's; 0: never.</param>
+    /// <exception cref="JobSkippedException">No rules, or far fewer than the previous report: no folder is written, so the
+    /// latest report (and the policies a GitOps tool takes from it) stays what it was.</exception>
     public static async Task<string> WriteReportAsync(string jobDirectory, string folder, AnalysisWindow data, IReadOnlyList<Edge> edges,
-        IIntentEvaluator? intent, IReadOnlyList<string> emit, SuggestionLayout layout, CancellationToken cancellationToken)
+        IIntentEvaluator? intent, IReadOnlyList<string> emit, SuggestionLayout layout, CancellationToken cancellationToken,
+        NamespaceScope? scope = null, bool allowEmpty = false, double shrinkThreshold = 0.5)
     {
         var directory = Path.Combine(jobDirectory, folder);
         // The previous report is the newest other folder: its edges tell which ones are new.
@@ -92,9 +99,26 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
         var previousEdges = previous is null ? null : PipelineReport.ReadEdgeKeys(Path.Combine(jobDirectory, previous, "report.json"));
 
         var inference = new RuleInference(new SuggestOptions { WindowStart = data.From, WindowEnd = data.To });
-        var set = inference.Infer(edges);
+        var set = SuggestionScope.Restrict(inference.Infer(edges), scope ?? NamespaceScope.ForPolicies([], []));
         var diff = intent is null ? null : IntentDiff.Compute(set, intent);
-        new SuggestionOutput(new SuggestionOutputOptions { Directory = directory, Formats = emit, Layout = layout }).Write(set, diff);
+        // Each report is a new folder, so "the output it replaces" is the previous report: the newest one is what
+        // /reports/latest and a GitOps tool reading the newest folder take as the policies.
+        var previousRules = previous is null ? null : PipelineReport.ReadRuleCount(Path.Combine(jobDirectory, previous, "report.json"));
+        var outputOptions = new SuggestionOutputOptions
+        {
+            Directory = directory, Formats = emit, Layout = layout, AllowEmpty = allowEmpty, ShrinkThreshold = shrinkThreshold,
+            Baseline = previousRules is { } count ? new SuggestionBaseline(count, $"report {previous}") : null,
+        };
+        try
+        {
+            new SuggestionOutput(outputOptions).Write(set, diff);
+        }
+        catch (SuggestionRefusedException refused)
+        {
+            var latest = previous is null ? "there is no earlier report" : $"report {previous} stays the latest";
+            var force = refused.Reason == SuggestionRefusal.Empty ? "allow_empty: true" : "shrink_threshold: 0";
+            throw new JobSkippedException($"{SliJson.Time(data.From)}..{SliJson.Time(data.To)}: {refused.Problem}; no report written, {latest} ({force} writes it anyway)");
+        }
         var suggestionMarkdown = await File.ReadAllTextAsync(Path.Combine(directory, "report.md"), cancellationToken).ConfigureAwait(false);
 
         SliReport? slis = null;

@@ -10,6 +10,10 @@ internal static class ExitCodes
     public const int UsageError = 2;
     /// <summary>Something failed at run time (a server went away): retrying may help.</summary>
     public const int RuntimeError = 3;
+    /// <summary>An error nobody expected (a bug): one line and how to get the stack trace, never the trace itself.</summary>
+    public const int InternalError = 4;
+    /// <summary>Stopped by Ctrl+C or SIGTERM before the work was done (128 + SIGINT, as shells report it).</summary>
+    public const int Interrupted = 130;
 }
 
 /// <summary>Thrown for errors the user fixes by changing the command line or the input; exits 2.</summary>

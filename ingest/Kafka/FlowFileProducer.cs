@@ -130,6 +130,8 @@ public sealed class FlowFileProducer
         var gzip = new byte[2];
         var gzipped = await file.ReadAtLeastAsync(gzip, 2, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false) == 2
             && gzip[0] == 0x1f && gzip[1] == 0x8b;
+        // A pipe or device cannot be read twice (the head, then from the start): name it rather than fail on the seek.
+        if (!file.CanSeek) throw new IOException("not a regular file (a pipe or device?); write the data to a file and produce that");
         file.Position = 0;
         // Not GZipStream: it ends quietly where a file is cut short, so half a file would be sent as if whole.
         await using Stream input = gzipped ? new CheckedGzipStream(file) : file;

@@ -54,6 +54,20 @@ public static class PipelineReport
         }
     }
 
+    /// <summary>The rule count stored in an earlier report.json; null when the file is missing or unreadable.</summary>
+    public static int? ReadRuleCount(string reportJson)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(reportJson));
+            return doc.RootElement.GetProperty("rules").GetInt32();
+        }
+        catch (Exception e) when (e is IOException or JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Writes report.html, report.md and report.json into <paramref name="directory"/>; returns the paths.</summary>
     public static IReadOnlyList<string> Write(string directory, PipelineReportInput input, string suggestionMarkdown)
     {

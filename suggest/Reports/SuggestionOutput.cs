@@ -25,9 +25,26 @@ public sealed class SuggestionOutputOptions
     /// <summary>Called after each policy object is written (tests: to fail a run half-way).</summary>
     internal Action<string>? AfterPolicyFile { get; init; }
 
+    /// <summary>Write a suggestion without rules too (by default it is refused: it would replace the policies a user applied with nothing).</summary>
+    public bool AllowEmpty { get; init; }
+    /// <summary>Replace the earlier output whatever the new rule count (by default a steep drop is refused, see <see cref="ShrinkThreshold"/>).</summary>
+    public bool AllowShrink { get; init; }
+    /// <summary>
+    /// A new suggestion with fewer rules than this share of the output it replaces is refused unless
+    /// <see cref="AllowShrink"/>: half the rules gone at once is far more often a broken input (one source missing, the
+    /// wrong window) than half the services retired. 0 turns the check off.
+    /// </summary>
+    public double ShrinkThreshold { get; init; } = 0.5;
+    /// <summary>
+    /// What the new suggestion is compared with; null: the record the previous run left in <see cref="Directory"/>
+    /// (serve writes each report into a new folder and passes the previous report's count instead).
+    /// </summary>
+    public SuggestionBaseline? Baseline { get; init; }
+
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(Directory)) throw new ArgumentException("an output directory is needed");
+        if (ShrinkThreshold is < 0 or > 1 || double.IsNaN(ShrinkThreshold)) throw new ArgumentException("the shrink threshold must be between 0 and 1 (0 to 100%)");
         foreach (var format in Formats)
             if (!AllFormats.Contains(format)) throw new ArgumentException($"unknown --emit format '{format}'; use any of: {string.Join(",", AllFormats)}");
     }
@@ -54,9 +71,12 @@ public sealed class SuggestionOutput
     /// report.md are independent: they are written side by side, one per core; the report's last section (each
     /// format's file count and notes) is appended when every emitter is done.
     /// </summary>
+    /// <exception cref="SuggestionRefusedException">The suggestion is empty or far smaller than the output it would replace; nothing was written.</exception>
     public IReadOnlyList<string> Write(SuggestionSet set, IntentDiff? diff = null)
     {
         var root = Path.GetFullPath(_options.Directory);
+        var record = OutputRecord.Read(root);
+        Guard(set, record, root);
         System.IO.Directory.CreateDirectory(root);
         RemoveLeftoverStaging(root);
         // Everything is written into a staging directory inside the output directory, then moved into place: a run
@@ -72,6 +92,7 @@ public sealed class SuggestionOutput
             // report.md and suggestions.json: the paths without a folder.
             foreach (var file in written.Where(f => !f.Contains('/')))
                 File.Move(Path.Combine(staging, file), Confine(root, file), overwrite: true);
+            record.Update(_options.Formats, set.Rules.Count).Write(root, staging);
             return written;
         }
         finally
@@ -80,6 +101,25 @@ public sealed class SuggestionOutput
             try { System.IO.Directory.Delete(staging, recursive: true); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // left for the next run to remove
         }
+    }
+
+    /// <summary>
+    /// Refuses, before anything is written, a suggestion that would take away what a user applied: one with no rules,
+    /// or one with fewer than <see cref="SuggestionOutputOptions.ShrinkThreshold"/> of the rules of the output it replaces.
+    /// </summary>
+    private void Guard(SuggestionSet set, OutputRecord record, string root)
+    {
+        if (set.Rules.Count == 0 && !_options.AllowEmpty)
+            throw new SuggestionRefusedException(SuggestionRefusal.Empty, 0, null,
+                string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"the suggestion has no rules ({set.InputEdges} edges in, {set.LeftOut.Count} left out as noise)"), root);
+        // An empty set the user asked for (AllowEmpty) is not also refused as a shrink to nothing.
+        if (_options.AllowShrink || _options.ShrinkThreshold <= 0 || set.Rules.Count == 0) return;
+        var baseline = _options.Baseline ?? record.BaselineFor(_options.Formats, root);
+        if (baseline is null || set.Rules.Count >= baseline.Rules * _options.ShrinkThreshold) return;
+        throw new SuggestionRefusedException(SuggestionRefusal.Shrunk, set.Rules.Count, baseline,
+            string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"the suggestion has {set.Rules.Count} rules, fewer than {_options.ShrinkThreshold * 100:0.#}% of the {baseline.Rules} rules of the output it would replace ({baseline.Source})"), root);
     }
 
     /// <summary>Names the staging directory of a run inside the output directory (dot: hidden, and no format's name).</summary>

@@ -152,6 +152,7 @@ internal readonly record struct FlowPolicyPort(byte Protocol, bool AnyProtocol, 
             return Build(node, portPart.Length == 0 ? null : portPart, null, protocolPart);
         }
         if (node.Kind != PolicyNodeKind.Map) throw PolicyNode.Error(node, "a ports item must be a number, \"PORT/PROTO\" or a map with port and protocol");
+        node.RequireKnownFields("a ports item", "port", "endPort", "protocol");
         return Build(node, node.String("port"), node.String("endPort"), node.String("protocol"));
     }
 
@@ -229,7 +230,9 @@ internal sealed record FlowPolicyDefinition(string Id, string Source, bool Defau
     /// <param name="relativeFile">The file's path under the policy directory: the policy is called "relativeFile#name".</param>
     public static FlowPolicyDefinition Parse(PolicyNode document, string relativeFile, ref int nextOrdinal)
     {
+        document.RequireKnownFields("a FlowPolicy", NetworkPolicyDefinition.ObjectFields);
         var metadata = document.Map("metadata") ?? throw PolicyNode.Error(document, "a FlowPolicy needs metadata.name");
+        metadata.RequireKnownFields("metadata", NetworkPolicyDefinition.MetadataFields);
         string name = metadata.String("name") ?? throw PolicyNode.Error(metadata, "a FlowPolicy needs metadata.name");
         string id = relativeFile + "#" + name;
         var spec = document.Map("spec") ?? throw PolicyNode.Error(document, $"FlowPolicy {name} has no spec");

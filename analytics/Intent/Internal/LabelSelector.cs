@@ -39,12 +39,14 @@ internal sealed class LabelSelector
 
     public static LabelSelector Parse(PolicyNode node)
     {
+        node.RequireKnownFields("a label selector", "matchLabels", "matchExpressions");
         var requirements = new List<SelectorRequirement>();
         foreach (var (key, value) in node.StringMap("matchLabels"))
             requirements.Add(new SelectorRequirement(key, SelectorOperator.In, [value]));
         foreach (var expression in node.List("matchExpressions") ?? [])
         {
             if (expression.Kind != PolicyNodeKind.Map) throw PolicyNode.Error(expression, "a matchExpressions item must be a map with key, operator, values");
+            expression.RequireKnownFields("a matchExpressions item", "key", "operator", "values");
             string key = expression.String("key") ?? throw PolicyNode.Error(expression, "a matchExpressions item needs 'key'");
             string op = expression.String("operator") ?? throw PolicyNode.Error(expression, "a matchExpressions item needs 'operator' (In, NotIn, Exists, DoesNotExist)");
             var values = (expression.List("values") ?? []).Select(v => v.Value ?? "").ToArray();

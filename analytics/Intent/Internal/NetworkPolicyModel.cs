@@ -22,15 +22,30 @@ internal sealed record NetworkPolicyDefinition(
 
     public const string Kind = "NetworkPolicy";
 
+    /// <summary>Top-level fields of a Kubernetes object (status: kubectl get -o yaml output carries it).</summary>
+    internal static readonly string[] ObjectFields = ["apiVersion", "kind", "metadata", "spec", "status"];
+
+    /// <summary>ObjectMeta's fields (k8s.io/apimachinery meta/v1), so `kubectl get -o yaml` output loads as it is.</summary>
+    internal static readonly string[] MetadataFields =
+    [
+        "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation", "creationTimestamp",
+        "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences", "finalizers", "managedFields",
+    ];
+
     /// <param name="defaultNamespace">Namespace for policies without metadata.namespace (kubectl applies them to "default").</param>
     /// <param name="nextOrdinal">Global rule numbering, so matched rules sort the same in every evaluator.</param>
     public static NetworkPolicyDefinition Parse(PolicyNode document, string defaultNamespace, ref int nextOrdinal)
     {
+        // Field names from the networking.k8s.io/v1 OpenAPI schema (kubernetes/kubernetes api/openapi-spec), as the API
+        // server's strict field validation rejects others.
+        document.RequireKnownFields("a NetworkPolicy", ObjectFields);
         var metadata = document.Map("metadata") ?? throw PolicyNode.Error(document, "a NetworkPolicy needs metadata.name");
+        metadata.RequireKnownFields("metadata", MetadataFields);
         string name = metadata.String("name") ?? throw PolicyNode.Error(metadata, "a NetworkPolicy needs metadata.name");
         string ns = metadata.String("namespace") ?? defaultNamespace;
         string id = ns + "/" + name;
         var spec = document.Map("spec") ?? throw PolicyNode.Error(document, $"NetworkPolicy {id} has no spec");
+        spec.RequireKnownFields("spec", "podSelector", "policyTypes", "ingress", "egress");
         // podSelector is required by the API; an empty one selects every pod of the namespace.
         var podSelectorNode = spec.Map("podSelector") ?? throw PolicyNode.Error(spec, $"NetworkPolicy {id}: spec.podSelector is required (use {{}} for every pod in the namespace)");
         var podSelector = LabelSelector.Parse(podSelectorNode);
@@ -73,6 +88,7 @@ internal sealed record NetworkPolicyDefinition(
         {
             var node = nodes[i];
             if (node.Kind == PolicyNodeKind.Scalar && !node.IsNull) throw PolicyNode.Error(node, $"{section}[{i}] must be a map (use {{}} to allow everything)");
+            if (node.Kind == PolicyNodeKind.Map) node.RequireKnownFields($"{section}[{i}]", peersField, "ports");
             var peerNodes = node.Kind == PolicyNodeKind.Map ? node.List(peersField) : null;
             var portNodes = node.Kind == PolicyNodeKind.Map ? node.List("ports") : null;
             NetworkPolicyPeer[]? peers = peerNodes is null || peerNodes.Count == 0 ? null : peerNodes.Select(p => ParsePeer(p, section, peersField)).ToArray();
@@ -85,6 +101,7 @@ internal sealed record NetworkPolicyDefinition(
     private static NetworkPolicyPeer ParsePeer(PolicyNode node, string section, string field)
     {
         if (node.Kind != PolicyNodeKind.Map) throw PolicyNode.Error(node, $"each {section}.{field} item must be a map with podSelector, namespaceSelector or ipBlock");
+        node.RequireKnownFields($"a {section}.{field} item", "podSelector", "namespaceSelector", "ipBlock");
         var pod = node.Map("podSelector");
         var ns = node.Map("namespaceSelector");
         var block = node.Map("ipBlock");
@@ -100,6 +117,7 @@ internal sealed record NetworkPolicyDefinition(
 
     private static IpBlock ParseIpBlock(PolicyNode node)
     {
+        node.RequireKnownFields("ipBlock", "cidr", "except");
         string cidrText = node.String("cidr") ?? throw PolicyNode.Error(node, "ipBlock needs 'cidr'");
         if (!IpNetwork.TryParse(cidrText, out var cidr)) throw PolicyNode.Error(node, $"ipBlock.cidr '{cidrText}' is not a CIDR (e.g. 10.0.0.0/8 or 2001:db8::/32)");
         var except = new List<IpNetwork>();
@@ -115,6 +133,7 @@ internal sealed record NetworkPolicyDefinition(
     private static NetworkPolicyPort ParsePort(PolicyNode node)
     {
         if (node.Kind != PolicyNodeKind.Map) throw PolicyNode.Error(node, "each ports item must be a map with protocol and port");
+        node.RequireKnownFields("a ports item", "protocol", "port", "endPort");
         string protocolText = node.String("protocol") ?? "TCP";
         byte protocol = protocolText switch
         {

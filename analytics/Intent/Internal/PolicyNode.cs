@@ -17,8 +17,12 @@ internal sealed class PolicyNode
     private static readonly Dictionary<string, PolicyNode> NoFields = new(StringComparer.Ordinal);
     private static readonly List<PolicyNode> NoItems = [];
 
-    private PolicyNode(PolicyNodeKind kind, string file, int line, string? value, Dictionary<string, PolicyNode>? fields, List<PolicyNode>? items)
+    private readonly Dictionary<string, int>? _keyLines;
+
+    private PolicyNode(PolicyNodeKind kind, string file, int line, string? value, Dictionary<string, PolicyNode>? fields, List<PolicyNode>? items,
+        Dictionary<string, int>? keyLines = null)
     {
+        _keyLines = keyLines;
         Kind = kind;
         File = file;
         Line = line;
@@ -80,6 +84,18 @@ internal sealed class PolicyNode
     }
 
     public static PolicyLoadException Error(PolicyNode node, string message) => new(node.File, node.Line, message);
+
+    /// <summary>
+    /// Rejects a field this map does not define, naming it and its line: a misspelt `ingres:` silently read as "no
+    /// ingress rules" would make a CI gate judge a policy nobody wrote. <paramref name="what"/> names the map in the message.
+    /// </summary>
+    public void RequireKnownFields(string what, params string[] known)
+    {
+        foreach (var key in Fields.Keys)
+            if (Array.IndexOf(known, key) < 0)
+                throw new PolicyLoadException(File, _keyLines is not null && _keyLines.TryGetValue(key, out int line) ? line : Fields[key].Line,
+                    $"unknown field '{key}' in {what}; it has {string.Join(", ", known)}");
+    }
 
     public static PolicyNode Scalar(string file, int line, string? value) => new(PolicyNodeKind.Scalar, file, line, value, null, null);
 
@@ -145,14 +161,16 @@ internal sealed class PolicyNode
                 return new PolicyNode(PolicyNodeKind.List, file, line, null, null, items);
             case YamlMappingNode mapping:
                 var fields = new Dictionary<string, PolicyNode>(mapping.Children.Count, StringComparer.Ordinal);
+                var keyLines = new Dictionary<string, int>(mapping.Children.Count, StringComparer.Ordinal);
                 foreach (var (key, value) in mapping.Children)
                 {
                     if (key is not YamlScalarNode { Value: { } name })
                         throw new PolicyLoadException(file, (int)key.Start.Line, "map keys must be plain names");
                     if (!fields.TryAdd(name, FromYaml(file, value)))
                         throw new PolicyLoadException(file, (int)key.Start.Line, $"'{name}' appears twice in the same map");
+                    keyLines[name] = (int)key.Start.Line;
                 }
-                return new PolicyNode(PolicyNodeKind.Map, file, line, null, fields, null);
+                return new PolicyNode(PolicyNodeKind.Map, file, line, null, fields, null, keyLines);
             default:
                 throw new PolicyLoadException(file, line, "unsupported YAML node (aliases are resolved; tags are not)");
         }
@@ -183,6 +201,7 @@ internal sealed class PolicyNode
         {
             case JsonTokenType.StartObject:
                 var fields = new Dictionary<string, PolicyNode>(StringComparer.Ordinal);
+                var keyLines = new Dictionary<string, int>(StringComparer.Ordinal);
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
                 {
                     string name = reader.GetString()!;
@@ -190,8 +209,9 @@ internal sealed class PolicyNode
                     reader.Read();
                     if (!fields.TryAdd(name, FromJson(file, ref reader, lines)))
                         throw new PolicyLoadException(file, keyLine, $"'{name}' appears twice in the same object");
+                    keyLines[name] = keyLine;
                 }
-                return new PolicyNode(PolicyNodeKind.Map, file, line, null, fields, null);
+                return new PolicyNode(PolicyNodeKind.Map, file, line, null, fields, null, keyLines);
             case JsonTokenType.StartArray:
                 var items = new List<PolicyNode>();
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)

@@ -80,6 +80,35 @@ public sealed class EdgesCommandTests : IDisposable
     }
 
     [Fact]
+    public void Files_whose_every_record_is_malformed_are_an_input_error_for_every_command()
+    {
+        var path = Path.Combine(_dir, "garbage.jsonl");
+        File.WriteAllLines(path, ["""{"start":"2026-11-02T10:00:00Z","src_ip":"10.0.0.999"}""", """{"when":"never"}""", "[1,2,3]"]);
+        var policies = Path.Combine(CliProcess.RepositoryRoot(), "docs", "examples", "sample-policies");
+        foreach (var args in new[]
+        {
+            new[] { "edges", "--flows", path, "--format", "canonical" },
+            ["check", "--policies", policies, "--flows", path, "--format", "canonical"],
+            ["analyze", "--flows", path, "--format", "canonical", "--intent", policies, "--out", Path.Combine(_dir, "analysis")],
+            ["suggest", "--flows", path, "--format", "canonical", "--out", Path.Combine(_dir, "policies")],
+        })
+        {
+            var result = CliProcess.Run(args);
+            Assert.True(result.ExitCode == 2, $"{args[0]}: exit {result.ExitCode}: {result.Stderr}");
+            Assert.Contains("every one of the 3 records read is malformed", result.Stderr);
+            Assert.Contains("garbage.jsonl:1", result.Stderr);
+            Assert.Equal("", result.Stdout);
+        }
+        Assert.False(File.Exists(Path.Combine(_dir, "analysis", "slis.json")));
+        Assert.False(Directory.Exists(Path.Combine(_dir, "policies", "k8s")));
+        // produce decodes until the first good record before it asks any broker (port 1: none there).
+        var produce = CliProcess.Run("produce", "--brokers", "127.0.0.1:1", "--connect-timeout", "1", "--format", "canonical", path);
+        Assert.Equal(2, produce.ExitCode);
+        Assert.Contains("every one of the 3 records in", produce.Stderr);
+        Assert.Contains("nothing was sent", produce.Stderr);
+    }
+
+    [Fact]
     public void A_missing_file_exits_2_and_names_it()
     {
         var result = CliProcess.Run("edges", "--flows", Path.Combine(_dir, "nope.log"));

@@ -31,6 +31,26 @@ public sealed class ServerCommandsTests
         Assert.Contains("no such file", missing.Stderr);
     }
 
+    [Fact]
+    public void Produce_to_an_unreachable_broker_says_so_and_sends_nothing()
+    {
+        var flows = Path.Combine(Path.GetTempPath(), $"flowpolicy-produce-{Guid.NewGuid():N}.jsonl");
+        File.WriteAllText(flows, """{"start":"2026-11-02T10:00:00Z","src_ip":"10.0.0.1","dst_ip":"10.0.0.2","dst_port":80,"proto":"TCP"}""" + "\n");
+        try
+        {
+            // Port 1 on loopback: refused at once, as a wrong --brokers is.
+            var result = CliProcess.Run("produce", "--brokers", "127.0.0.1:1", "--connect-timeout", "2", flows);
+            Assert.Equal(3, result.ExitCode);
+            Assert.Contains("Kafka brokers 127.0.0.1:1 did not answer within 2 s", result.Stderr);
+            Assert.Contains("nothing was sent", result.Stderr);
+            Assert.DoesNotContain("   at ", result.Stderr);
+        }
+        finally
+        {
+            File.Delete(flows);
+        }
+    }
+
     [Theory]
     [InlineData("dev-broker")]
     [InlineData("produce")]

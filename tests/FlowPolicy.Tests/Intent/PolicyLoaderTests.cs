@@ -145,4 +145,81 @@ public sealed class PolicyLoaderTests : IDisposable
     {
         Assert.Throws<FileNotFoundException>(() => new IntentPolicyLoader().Load(Path.Combine(_files.Directory, "nope")));
     }
+
+    [Theory]
+    [InlineData("spec:\n  podSelector: {}\n  ingres:\n  - from: [{podSelector: {}}]\n", 6, "unknown field 'ingres' in spec")]
+    [InlineData("spec:\n  podSelector: {}\n  ingress:\n  - form: [{podSelector: {}}]\n", 7, "unknown field 'form' in ingress[0]")]
+    [InlineData("spec:\n  podSelector: {matchLabel: {app: x}}\n", 5, "unknown field 'matchLabel' in a label selector")]
+    [InlineData("spec:\n  podSelector: {}\n  egress:\n  - to: [{podSelector: {}, namespaceSelectors: {}}]\n", 7, "unknown field 'namespaceSelectors'")]
+    [InlineData("spec:\n  podSelector: {}\n  egress:\n  - ports: [{prot: UDP, port: 53}]\n", 7, "unknown field 'prot' in a ports item")]
+    [InlineData("spec:\n  podSelector: {}\n  egress:\n  - to: [{ipBlock: {cidr: 10.0.0.0/8, exept: [10.1.0.0/16]}}]\n", 7, "unknown field 'exept' in ipBlock")]
+    [InlineData("spec:\n  podSelector: {}\nspce: {}\n", 6, "unknown field 'spce' in a NetworkPolicy")]
+    public void An_unknown_field_in_a_network_policy_is_an_error_naming_file_line_and_field(string body, int line, string problem)
+    {
+        var path = _files.Write("p.yaml", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: s}\n" + body);
+        var error = Assert.Throws<PolicyLoadException>(() => _files.Load());
+        Assert.Equal(path, error.File);
+        Assert.Equal(line, error.Line);
+        Assert.Contains(problem, error.Message);
+        Assert.StartsWith($"{path}:{line}: ", error.Message);
+    }
+
+    [Fact]
+    public void An_unknown_field_in_json_names_the_line_of_the_key()
+    {
+        var path = _files.Write("p.json", "{\n  \"apiVersion\": \"networking.k8s.io/v1\",\n  \"kind\": \"NetworkPolicy\",\n  \"metadata\": {\"name\": \"p\", \"namespce\": \"s\"},\n  \"spec\": {\"podSelector\": {}}\n}\n");
+        var error = Assert.Throws<PolicyLoadException>(() => _files.Load());
+        Assert.Equal(4, error.Line);
+        Assert.Contains("unknown field 'namespce' in metadata", error.Message);
+    }
+
+    [Fact]
+    public void Kubectl_output_with_every_metadata_field_and_status_still_loads()
+    {
+        _files.Write("got.yaml", """
+            apiVersion: networking.k8s.io/v1
+            kind: NetworkPolicy
+            metadata:
+              name: p
+              namespace: s
+              uid: 0b5d
+              resourceVersion: "42"
+              generation: 1
+              creationTimestamp: "2026-11-02T00:00:00Z"
+              annotations: {kubectl.kubernetes.io/last-applied-configuration: "{}"}
+              managedFields: [{manager: kubectl}]
+            spec:
+              podSelector: {}
+              policyTypes: [Ingress]
+            status: {}
+            """);
+        Assert.Equal(1, _files.Load().NetworkPolicyCount);
+    }
+
+    [Fact]
+    public void An_unknown_field_in_a_flow_policy_is_an_error()
+    {
+        _files.Write("p.yaml", "apiVersion: flowpolicy.dev/v1\nkind: FlowPolicy\nmetadata: {name: p, labels: {}}\nspec:\n  rules: [{name: r, ports: [{port: 53, protocl: UDP}]}]\n");
+        var error = Assert.Throws<PolicyLoadException>(() => _files.Load());
+        Assert.Contains("unknown field 'protocl' in a ports item", error.Message);
+        Assert.Equal(5, error.Line);
+    }
+
+    [Fact]
+    public void Calico_cilium_and_istio_objects_beside_the_policies_are_skipped_with_a_note()
+    {
+        _files.Write("k8s/shop/deny.yaml", Deny);
+        var calico = _files.Write("calico/shop/deny.yaml", "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {selector: all(), types: [Ingress]}\n");
+        _files.Write("calico/staged/shop/deny.yaml", "apiVersion: projectcalico.org/v3\nkind: StagedNetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {selector: all()}\n");
+        _files.Write("calico/global.yaml", "apiVersion: crd.projectcalico.org/v1\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec: {}\n");
+        var cilium = _files.Write("cilium/shop/deny.yaml", "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {endpointSelector: {}}\n");
+        _files.Write("istio/shop/deny.yaml", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: allow-nothing, namespace: shop}\nspec: {}\n");
+        var set = _files.Load();
+        Assert.Equal(1, set.NetworkPolicyCount);
+        Assert.Equal(5, set.Notes.Count);
+        Assert.Contains($"{calico}:1: skipped Calico NetworkPolicy deny (projectcalico.org/v3): only Kubernetes NetworkPolicy and FlowPolicy are evaluated", set.Notes);
+        Assert.Contains(set.Notes, n => n.StartsWith($"{cilium}:1: skipped Cilium CiliumNetworkPolicy deny", StringComparison.Ordinal));
+        Assert.Contains(set.Notes, n => n.Contains("skipped Istio AuthorizationPolicy allow-nothing", StringComparison.Ordinal));
+        Assert.Contains(set.Notes, n => n.Contains("skipped Calico GlobalNetworkPolicy g", StringComparison.Ordinal));
+    }
 }

@@ -78,4 +78,36 @@ public sealed class PipelineReportTests : IDisposable
                 Directory.GetFiles(Path.Combine(namespaceReport, format), "*.yaml").Select(Path.GetFileName).Order());
         }
     }
+
+    [Fact]
+    public async Task A_window_without_rules_or_with_far_fewer_is_skipped_and_the_latest_report_stays_the_latest()
+    {
+        var start = SampleCommand.DefaultStart;
+        var files = SampleCommand.Write(Path.Combine(_dir, "sample"), start, days: 1, seed: 7, rate: 1);
+        var edges = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = files.FlowFiles, InventoryFiles = files.InventoryFiles }).Load().Edges;
+        var window = new AnalysisWindow(start, start.AddDays(1));
+        var jobDir = Path.Combine(_dir, "reports", "suggest");
+        var first = await SuggestReportJob.WriteReportAsync(jobDir, "2026-11-03T00-00-00Z", window, edges, null, ["k8s", "json"], SuggestionLayout.Workload, default);
+        using (var json = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(first, "report.json"))))
+            Assert.True(json.RootElement.GetProperty("rules").GetInt32() > 10);
+
+        // Ingest stopped: the next window has nothing.
+        var empty = await Assert.ThrowsAsync<JobSkippedException>(() =>
+            SuggestReportJob.WriteReportAsync(jobDir, "2026-11-04T00-00-00Z", window, [], null, ["k8s", "json"], SuggestionLayout.Workload, default));
+        Assert.Contains("the suggestion has no rules", empty.Message);
+        Assert.Contains("report 2026-11-03T00-00-00Z stays the latest", empty.Message);
+        Assert.Contains("allow_empty: true", empty.Message);
+        // One source of several: a few edges of one server.
+        var server = edges.First(e => !e.Server.IsAddress && e.Server.Namespace == "shop").Server.Key;
+        var few = edges.Where(e => e.Server.Key == server).ToList();
+        var shrunk = await Assert.ThrowsAsync<JobSkippedException>(() =>
+            SuggestReportJob.WriteReportAsync(jobDir, "2026-11-05T00-00-00Z", window, few, null, ["k8s", "json"], SuggestionLayout.Workload, default));
+        Assert.Contains("rules of the output it would replace (report 2026-11-03T00-00-00Z)", shrunk.Message);
+        Assert.Equal(["2026-11-03T00-00-00Z"], Directory.GetDirectories(jobDir).Select(Path.GetFileName));
+
+        // The operator's choice: both written.
+        await SuggestReportJob.WriteReportAsync(jobDir, "2026-11-04T00-00-00Z", window, [], null, ["k8s"], SuggestionLayout.Workload, default, allowEmpty: true);
+        await SuggestReportJob.WriteReportAsync(jobDir, "2026-11-05T00-00-00Z", window, few, null, ["k8s"], SuggestionLayout.Workload, default, shrinkThreshold: 0);
+        Assert.Equal(3, Directory.GetDirectories(jobDir).Length);
+    }
 }

@@ -63,4 +63,19 @@ public sealed class ServeCommandTests : IDisposable
         Assert.Equal(3, result.ExitCode);
         Assert.Contains("127.0.0.1:1", result.Stderr);
     }
+
+    [Fact]
+    public void An_output_where_reports_cannot_be_written_is_refused_at_start()
+    {
+        var file = Path.Combine(_dir, "a-file");
+        File.WriteAllText(file, "x");
+        var path = Path.Combine(_dir, "out.yaml");
+        File.WriteAllText(path, $"clickhouse: {{url: \"http://127.0.0.1:1/\"}}\noutput: {file}/reports\njobs:\n  suggest: {{schedule: \"0 0 * * * ?\"}}\n");
+        foreach (var args in new[] { new[] { "serve", "--config", path }, ["jobs", "run", "suggest", "--config", path] })
+        {
+            var result = CliProcess.Run(args);
+            Assert.Equal(2, result.ExitCode);
+            Assert.Contains($"output ({path}): '{file}/reports' is under '{file}', which is a file", result.Stderr);
+        }
+    }
 }

@@ -88,4 +88,31 @@ public sealed class ServeConfigTests
     [Fact]
     public void An_empty_file_gives_the_default_jobs() =>
         Assert.Equal(["rollup", "analyze", "suggest", "retention"], ServeConfig.Parse("").Jobs.Select(j => j.Name));
+
+    [Fact]
+    public void Namespaces_and_the_suggest_guards_are_read_and_default_to_the_safe_side()
+    {
+        var defaults = ServeConfig.Parse("jobs:\n  suggest: {schedule: \"0 0 * * * ?\"}\n");
+        Assert.False(defaults.Job("suggest").AllowEmpty);
+        Assert.Equal(0.5, defaults.Job("suggest").ShrinkThreshold);
+        Assert.False(defaults.PolicyScope.Includes("kube-system"));
+        Assert.True(defaults.AnalysisScope.Includes("kube-system"));
+
+        var config = ServeConfig.Parse("""
+            namespaces: {include: [team-*, kube-system], exclude: [team-sandbox]}
+            jobs:
+              suggest: {schedule: "0 0 * * * ?", allow_empty: true, shrink_threshold: 20}
+            """);
+        config.Validate();
+        Assert.True(config.Job("suggest").AllowEmpty);
+        Assert.Equal(0.2, config.Job("suggest").ShrinkThreshold);
+        Assert.True(config.PolicyScope.Includes("kube-system"));
+        Assert.True(config.PolicyScope.Includes("team-a"));
+        Assert.False(config.PolicyScope.Includes("team-sandbox"));
+        Assert.False(config.AnalysisScope.Includes("shop"));
+
+        Assert.Contains("namespaces.exclud", Assert.Throws<ConfigException>(() => ServeConfig.Parse("namespaces: {exclud: [x]}\n", "f.yaml")).Message);
+        var badThreshold = ServeConfig.Parse("jobs:\n  suggest: {schedule: \"0 0 * * * ?\", shrink_threshold: 150}\n");
+        Assert.Contains("shrink_threshold", Assert.Throws<ConfigException>(badThreshold.Validate).Message);
+    }
 }

@@ -289,6 +289,24 @@ public sealed class BaselineNoiseTests : IDisposable
         Assert.Throws<ArgumentException>(() => new PolicyBacktest(onlyPostgres).Run([.. edges, E(Cart, Search, 80, EveryDay)], noise));
     }
 
+    [Fact]
+    public void Check_narrowed_to_some_namespaces_keeps_the_verdicts_judged_over_every_edge()
+    {
+        var notebook = Pod("ci", "notebook");
+        var probes = Enumerable.Range(0, 10).Select(i => Probe(notebook, Pod("shop", $"svc-{i}"), 22, at: Start.AddDays(2).AddSeconds(i)))
+            .Concat(Enumerable.Range(0, 10).Select(i => Probe(notebook, Pod("lab", $"svc-{i}"), 22, at: Start.AddDays(2).AddSeconds(20 + i)))).ToList();
+        var window = new BaselineWindow(Start, Start.AddDays(WindowDays));
+        var all = new BaselineClassifier().Classify(probes, window);
+        Assert.All(all.Verdicts, v => Assert.Equal(LeaveOutReason.Scanner, v!.Value.Reason));
+        // Ten servers alone are no sweep: classified after narrowing, the scan would be missed.
+        var lab = probes.Where(p => p.Server.Namespace == "lab").ToList();
+        Assert.All(new BaselineClassifier().Classify(lab, window).Verdicts, v => Assert.NotEqual(LeaveOutReason.Scanner, v?.Reason));
+        var (edges, narrowed) = all.Restrict(probes, e => e.Server.Namespace == "lab");
+        Assert.Equal(lab, edges);
+        Assert.All(narrowed.Verdicts, v => Assert.Equal(LeaveOutReason.Scanner, v!.Value.Reason));
+        Assert.Equal(10, narrowed.NoiseEdges);
+    }
+
     private sealed class AllowOnly(string server) : IIntentEvaluator
     {
         private static readonly IntentRule Allow = new("test/allow", "ingress[0]", "NetworkPolicy");

@@ -91,6 +91,7 @@ public sealed class SuggestionRerunTests(SampleSuggestion sample) : IClassFixtur
             tree.Keys.Where(f => f.StartsWith("istio/", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
 
         var back = Write(dir, sample.Set);
-        Assert.Equal(back.Order(StringComparer.Ordinal), Tree(dir).Keys.Order(StringComparer.Ordinal));
+        // Plus the record of each format's rule count, which the next run compares with.
+        Assert.Equal(back.Append(OutputRecord.FileName).Order(StringComparer.Ordinal), Tree(dir).Keys.Order(StringComparer.Ordinal));
     }
 }

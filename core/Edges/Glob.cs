@@ -1,7 +1,7 @@
-namespace FlowPolicy.Analytics.Intent.Internal;
+namespace FlowPolicy.Core.Edges;
 
 /// <summary>A name pattern: `*` any run of characters, `?` one character, everything else literal (ordinal).</summary>
-internal sealed class Glob
+public sealed class Glob
 {
     private readonly string _pattern;
     private readonly bool _literal;
