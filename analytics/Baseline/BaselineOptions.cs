@@ -17,7 +17,7 @@ public sealed class BaselineOptions
     /// <summary>... and a first contact: at most this many flows to that peer in the window ...</summary>
     public int ScannerMaxFlowsPerPeer { get; init; } = 2;
     /// <summary>... or, for tiny flows of known size, any number within this span (every replica of a workload probed at once).</summary>
-    public TimeSpan ScannerMaxProbeSpan { get; init; } = TimeSpan.FromMinutes(1);
+    public TimeSpan ScannerMaxProbeSpan { get; init; } = TimeSpan.FromMinutes(5);
     /// <summary>Answered probes to many servers count as a sweep when they fall within this span.</summary>
     public TimeSpan ScannerBurst { get; init; } = TimeSpan.FromHours(1);
 
