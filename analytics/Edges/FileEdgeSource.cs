@@ -1,3 +1,4 @@
+using FlowPolicy.Core.Net;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Ingest.Direction;
@@ -40,6 +41,8 @@ public sealed class FileEdgeLoad
     /// <summary>The first <see cref="FileEdgeSourceOptions.MaxErrorsKept"/> decode errors.</summary>
     public required IReadOnlyList<FlowDecodeError> Errors { get; init; }
     public required IReadOnlyList<InventoryError> InventoryErrors { get; init; }
+    /// <summary>Addresses the inventory gives to nodes (kubectl nodes JSON, node leases): for policies that must allow egress to them.</summary>
+    public IReadOnlyList<PackedIp> NodeAddresses { get; init; } = [];
     public long RepliesFolded { get; init; }
     public long Flipped { get; init; }
 }
@@ -101,6 +104,7 @@ public sealed class FileEdgeSource
             Skipped = aggregating.Skipped,
             Errors = aggregating.Errors,
             InventoryErrors = inventory?.Errors ?? [],
+            NodeAddresses = index.NodeAddresses,
             RepliesFolded = aggregating.Replies,
             Flipped = aggregating.Flipped,
         };

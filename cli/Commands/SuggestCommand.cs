@@ -4,6 +4,9 @@ using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Analytics.Intent;
 using FlowPolicy.Cli.Terminal;
 using FlowPolicy.Core.Edges;
+using FlowPolicy.Core.Net;
+using FlowPolicy.Ingest.Enrichment;
+using FlowPolicy.Suggest.Emitters;
 using FlowPolicy.Suggest.Inference;
 using FlowPolicy.Suggest.Reports;
 
@@ -93,21 +96,32 @@ internal static class SuggestCommand
             }
 
             IReadOnlyList<Edge> edges;
+            IReadOnlyList<PackedIp> nodeAddresses = [];
+            var inventoryFiles = parse.GetValue(inventory) ?? [];
             if (url is not null)
             {
                 edges = await PolicyInputs.ClickHouseEdgesAsync(url, parse.GetValue(database)!, start, end, cancellationToken);
+                if (inventoryFiles.Length > 0)
+                {
+                    // The rollups carry identities already; the inventory still knows the node addresses.
+                    CommonOptions.RequireFiles(inventoryFiles, "--inventory");
+                    nodeAddresses = InventoryLoader.Load(inventoryFiles).Index.NodeAddresses;
+                }
             }
             else
             {
-                edges = EdgesCommand.LoadEdges(new FileEdgeSourceOptions
+                var load = EdgesCommand.LoadEdges(new FileEdgeSourceOptions
                 {
                     FlowFiles = files,
-                    InventoryFiles = parse.GetValue(inventory) ?? [],
+                    InventoryFiles = inventoryFiles,
                     Format = CommonOptions.ParseFormat(parse.GetValue(format)),
                     From = start,
                     To = end,
-                }).Edges;
+                });
+                edges = load.Edges;
+                nodeAddresses = load.NodeAddresses;
             }
+            outputOptions.Cluster = new ClusterFacts(nodeAddresses);
 
             var inference = new RuleInference(inferenceOptions);
             var set = SuggestionScope.Restrict(inference.Infer(edges), scope);

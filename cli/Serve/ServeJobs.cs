@@ -8,7 +8,9 @@ using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Core.ClickHouse;
 using FlowPolicy.Core.ClickHouse.Schema;
 using FlowPolicy.Core.Edges;
+using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Ingest.Workers;
+using FlowPolicy.Suggest.Emitters;
 using FlowPolicy.Suggest.Inference;
 using FlowPolicy.Suggest.Reports;
 using Microsoft.Extensions.Logging;
@@ -28,10 +30,18 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
     /// <summary>Loads the intended policy; the default reads config.Intent (re-read every run: policy edits apply at the next window).</summary>
     public Func<IIntentEvaluator?> LoadIntent { get; init; } = () => config.Intent is null ? null : new IntentEvaluator(new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([config.Intent]));
 
+    /// <summary>
+    /// The node addresses policies need for egress to the nodes, from the configured inventory (re-read every run;
+    /// none without an inventory: then namespaces reaching the nodes get no egress default deny, as the report says).
+    /// </summary>
+    public Func<ClusterFacts> LoadCluster { get; init; } = () => config.Inventory.Count == 0
+        ? ClusterFacts.Unknown
+        : new ClusterFacts(InventoryLoader.Load(config.Inventory).Index.NodeAddresses);
+
     public IScheduledJob Create(JobConfig job) => job.Kind switch
     {
         JobKinds.Analyze => new AnalyzeWindowJob(job, client, LoadIntent, config.AnalysisScope),
-        JobKinds.Suggest => new SuggestReportJob(job, client, config.Output, LoadIntent, config.PolicyScope),
+        JobKinds.Suggest => new SuggestReportJob(job, client, config.Output, LoadIntent, config.PolicyScope) { LoadCluster = LoadCluster },
         JobKinds.Rollup => new RollupJob(job, client, logs.CreateLogger("flowpolicy.rollup")),
         JobKinds.Retention => new RetentionHousekeepingJob(job, client),
         _ => throw new ConfigException($"jobs.{job.Name}: unknown kind '{job.Kind}'"),
@@ -69,6 +79,8 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
 {
     public JobConfig Config => config;
 
+    public Func<ClusterFacts> LoadCluster { get; init; } = () => ClusterFacts.Unknown;
+
     public static string FolderName(DateTime windowEnd) => windowEnd.ToString("yyyy-MM-dd'T'HH-mm-ss'Z'", CultureInfo.InvariantCulture);
 
     public async Task<string> RunAsync(JobWindow window, CancellationToken cancellationToken)
@@ -76,7 +88,7 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
         var data = ScheduledJobFactory.DataWindow(config, window);
         var edges = await new ClickHouseEdgeSource(client).ReadEdgesAsync(data, cancellationToken).ConfigureAwait(false);
         var directory = await WriteReportAsync(Path.Combine(output, config.Name), FolderName(window.End), data, edges, loadIntent(), config.Emit, config.Layout, cancellationToken,
-            scope, config.AllowEmpty, config.ShrinkThreshold).ConfigureAwait(false);
+            scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster()).ConfigureAwait(false);
         return $"{edges.Count} edges -> {directory}";
     }
 
@@ -88,7 +100,7 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
     /// latest report (and the policies a GitOps tool takes from it) stays what it was.</exception>
     public static async Task<string> WriteReportAsync(string jobDirectory, string folder, AnalysisWindow data, IReadOnlyList<Edge> edges,
         IIntentEvaluator? intent, IReadOnlyList<string> emit, SuggestionLayout layout, CancellationToken cancellationToken,
-        NamespaceScope? scope = null, bool allowEmpty = false, double shrinkThreshold = 0.5)
+        NamespaceScope? scope = null, bool allowEmpty = false, double shrinkThreshold = 0.5, ClusterFacts? cluster = null)
     {
         var directory = Path.Combine(jobDirectory, folder);
         // The previous report is the newest other folder: its edges tell which ones are new.
@@ -107,6 +119,7 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
         var outputOptions = new SuggestionOutputOptions
         {
             Directory = directory, Formats = emit, Layout = layout, AllowEmpty = allowEmpty, ShrinkThreshold = shrinkThreshold,
+            Cluster = cluster ?? ClusterFacts.Unknown,
             Baseline = previousRules is { } count ? new SuggestionBaseline(count, $"report {previous}") : null,
         };
         try

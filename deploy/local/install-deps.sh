@@ -5,6 +5,8 @@
 #   graphviz           SVG service maps;  kcat: Kafka debugging;  chromium: HTML report checks
 #   zookeeper          the jar the replicated-cluster test runs as a private ZooKeeper (not the zookeeperd service)
 set -euo pipefail
+# The policy validation tests' schemas (npm, cached); a failure here is reported by those tests too.
+"$(dirname "${BASH_SOURCE[0]}")/install-policy-schemas.sh" >/dev/null || echo "install-deps: policy schemas not installed (see above)" >&2
 packages=(clickhouse-server clickhouse-client librdkafka1 graphviz kcat chromium zookeeper)
 missing=()
 for p in "${packages[@]}"; do

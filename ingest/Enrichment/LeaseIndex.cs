@@ -21,8 +21,9 @@ public sealed class LeaseIndex : IServedPorts
     private readonly PrefixTable[] _v4Networks;
     private readonly PrefixTable[] _v6Networks;
 
-    private LeaseIndex(HostTable hosts, PrefixTable[] v4, PrefixTable[] v6, int leaseCount, int identityCount)
+    private LeaseIndex(HostTable hosts, PrefixTable[] v4, PrefixTable[] v6, int leaseCount, int identityCount, IReadOnlyList<PackedIp>? nodeAddresses = null)
     {
+        NodeAddresses = nodeAddresses ?? [];
         _hosts = hosts;
         _v4Networks = v4;
         _v6Networks = v6;
@@ -33,6 +34,8 @@ public sealed class LeaseIndex : IServedPorts
     public static LeaseIndex Empty { get; } = new(new HostTable([]), [], [], 0, 0);
 
     public int LeaseCount { get; }
+    /// <summary>Every single address some lease gives to a node, sorted (policies allowing egress to the nodes need them).</summary>
+    public IReadOnlyList<PackedIp> NodeAddresses { get; }
     public int IdentityCount { get; }
     /// <summary>Distinct single addresses with at least one lease.</summary>
     public int AddressCount => _hosts.Count;
@@ -127,7 +130,8 @@ public sealed class LeaseIndex : IServedPorts
             if (v4Part.Count > 0) v4.Add(new PrefixTable(length, v4Part));
             if (v6Part.Count > 0) v6.Add(new PrefixTable(length, v6Part));
         }
-        return new LeaseIndex(hosts, v4.ToArray(), v6.ToArray(), leases.Count, identityCount);
+        var nodes = leases.Where(l => l.IsHost && l.Identity.Kind == EndpointKind.Node).Select(l => l.Network).Distinct().Order().ToList();
+        return new LeaseIndex(hosts, v4.ToArray(), v6.ToArray(), leases.Count, identityCount, nodes);
     }
 
     /// <summary>

@@ -35,7 +35,7 @@ public sealed class HubbleJsonDecoder : LineFlowDecoder
     private const int DirectionIngress = 1, DirectionEgress = 2;
     // Reserved security identities (pkg/identity): host, world, health, remote-node, world-ipv4, world-ipv6.
     private const uint IdentityHost = 1, IdentityWorld = 2, IdentityHealth = 4, IdentityRemoteNode = 6,
-        IdentityWorldV4 = 9, IdentityWorldV6 = 10;
+        IdentityKubeApiServer = 7, IdentityWorldV4 = 9, IdentityWorldV6 = 10;
 
     protected override void DecodeLine(ReadOnlySpan<byte> line, long lineNumber, ref DecodeCursor cursor, IFlowSink sink)
     {
@@ -634,7 +634,9 @@ public sealed class HubbleJsonDecoder : LineFlowDecoder
         ns = string.IsNullOrEmpty(ns) ? labelNamespace : ns;
         var kind = reservedKind ?? securityIdentity switch
         {
-            IdentityHost or IdentityRemoteNode or IdentityHealth => EndpointKind.Node,
+            // The API server is node traffic too, wherever it runs (on a node: host + kube-apiserver labels; managed
+            // outside the nodes: identity 7): policies allow it as nodes / Cilium's kube-apiserver entity, never as a /32.
+            IdentityHost or IdentityRemoteNode or IdentityHealth or IdentityKubeApiServer => EndpointKind.Node,
             IdentityWorld or IdentityWorldV4 or IdentityWorldV6 => EndpointKind.External,
             _ => (EndpointKind?)null,
         };
@@ -670,9 +672,10 @@ public sealed class HubbleJsonDecoder : LineFlowDecoder
         {
             // Reserved labels name what an endpoint is, not who owns it; they never become identity labels.
             if (key.SequenceEqual("world"u8) || key.SequenceEqual("world-ipv4"u8) || key.SequenceEqual("world-ipv6"u8))
-                reservedKind = EndpointKind.External;
-            else if (key.SequenceEqual("host"u8) || key.SequenceEqual("remote-node"u8) || key.SequenceEqual("health"u8))
-                reservedKind = EndpointKind.Node;
+                reservedKind ??= EndpointKind.External;
+            else if (key.SequenceEqual("host"u8) || key.SequenceEqual("remote-node"u8) || key.SequenceEqual("health"u8)
+                     || key.SequenceEqual("kube-apiserver"u8))
+                reservedKind = EndpointKind.Node; // wins over world: a managed API server is still the cluster's
             return;
         }
         // CIDR and FQDN labels describe addresses a policy selected, not a workload.

@@ -1,14 +1,19 @@
+using System.Globalization;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Suggest.Inference;
 
 namespace FlowPolicy.Suggest.Emitters;
 
 /// <summary>
-/// Istio AuthorizationPolicy (security.istio.io/v1): an allow-nothing policy per namespace and one ALLOW policy per
-/// server workload. Istio authorises at the server's sidecar, for TCP only; it does not enforce egress.
+/// Istio AuthorizationPolicy (security.istio.io/v1): an allow-nothing policy per namespace and ALLOW policies per
+/// server workload, one rule per port listing every client (principals, address blocks). Istio authorises at the
+/// server's sidecar, for TCP only; it does not enforce egress.
 /// </summary>
 internal sealed class IstioEmitter : IPolicyEmitter
 {
+    /// <summary>The CRD's maxItems on spec.rules (istio 1.29.2 crd-all.gen.yaml, as @kubernetes-models/istio 3.0.1 carries it).</summary>
+    public const int MaxRules = 512;
+
     public string Format => "istio";
 
     public string Assumptions =>
@@ -16,39 +21,70 @@ internal sealed class IstioEmitter : IPolicyEmitter
         "Sidecars do not intercept UDP, so UDP rules (DNS, media) are not emitted and UDP is not restricted by these files. " +
         "Kubelet probes are rewritten by the sidecar injector to the pilot-agent port (15020), which AuthorizationPolicy does not apply to, so no node rule is emitted. " +
         "Workload clients are named by principal cluster.local/ns/NAMESPACE/sa/WORKLOAD: this assumes each workload runs as a service account named after it and mTLS is on; change the principals if yours differ. " +
-        "Address clients use ipBlocks (the direct peer); behind an ingress gateway use remoteIpBlocks.";
+        "Address clients use ipBlocks (the direct peer); behind an ingress gateway use remoteIpBlocks. " +
+        "Clients on the same port are one rule (at most 512 rules per policy, the CRD's limit; more are split over several ALLOW policies, which add up).";
 
     public static string Principal(Peer workload) => $"cluster.local/ns/{workload.Namespace}/sa/{workload.Workload}";
 
     public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
+        var notes = new List<string>();
         foreach (var ns in namespaces)
         {
-            var deny = Policy("allow-nothing", ns, set, 0, [("purpose", "an ALLOW-less policy: every workload of the namespace denies what no ALLOW policy permits")]);
-            deny.Add("spec", YamlNode.Map());
-            files.Add(new EmittedFile($"istio/{PolicyText.Name(ns)}/00-allow-nothing.yaml", [deny]));
-            foreach (var workload in PolicyText.WorkloadsIn(set, ns))
+            if (!KubernetesNames.IsDns1123Label(ns))
             {
-                var ingress = PolicyText.IngressOf(set, workload).Where(r => r.Protocol == IpProtocols.Tcp && r.Client.Kind != PeerKind.Nodes).ToList();
+                notes.Add($"namespace '{ns}' is not a valid Kubernetes namespace name (a DNS-1123 label); no policy is written for it.");
+                continue;
+            }
+            var workloads = PolicyText.WorkloadsIn(set, ns).ToList();
+            var names = new PolicyNames(workloads);
+            var deny = Policy(PolicyNames.AllowNothing, ns, set, 0, [("purpose", "an ALLOW-less policy: every workload of the namespace denies what no ALLOW policy permits")]);
+            deny.Add("spec", YamlNode.Map());
+            files.Add(new EmittedFile($"istio/{ns}/{PolicyNames.AllowNothing}.yaml", [deny]));
+            foreach (var workload in workloads)
+            {
+                var ingress = EmittedRules.Of(PolicyText.IngressOf(set, workload), ingress: true)
+                    .Where(r => r.Protocol == IpProtocols.Tcp && r.Peer.Kind != PeerKind.Nodes).ToList();
                 if (ingress.Count == 0) continue;
-                string name = PolicyText.Name(workload.Workload!);
-                var doc = Policy(name, ns, set, ingress.Count, []);
-                var rules = YamlNode.Seq();
-                foreach (var rule in ingress) rules.Add(new EvidenceComment(rule)).Add(Rule(rule));
-                doc.Add("spec", YamlNode.Map()
-                    .Add("selector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(workload.Selector)))
-                    .Add("action", "ALLOW")
-                    .Add("rules", rules));
-                files.Add(new EmittedFile($"istio/{PolicyText.Name(ns)}/{name}.yaml", [doc]));
+                var selector = SelectableLabels.Of(workload, notes);
+                if (selector is null)
+                {
+                    notes.Add($"{workload.Key}: no valid label to select it by; no policy is written for it (allow-nothing applies to it).");
+                    continue;
+                }
+                var rules = Rules(ingress, notes);
+                var parts = EmittedRules.Chunks(rules, MaxRules, r => r.Size, EmittedRules.MaxObjectBytes).ToList();
+                string stem = names.Stem(workload);
+                for (int p = 0; p < parts.Count; p++)
+                {
+                    var list = YamlNode.Seq();
+                    int count = 0;
+                    foreach (var (comments, rule, _) in parts[p])
+                    {
+                        foreach (var c in comments) list.Add(c);
+                        if (rule is null) continue;
+                        list.Add(rule);
+                        count++;
+                    }
+                    // An ALLOW policy without rules allows nothing; it would only repeat allow-nothing.
+                    if (count == 0) continue;
+                    string name = PolicyNames.Part(stem, p);
+                    var doc = Policy(name, ns, set, count, []);
+                    doc.Add("spec", YamlNode.Map()
+                        .Add("selector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(selector)))
+                        .Add("action", "ALLOW")
+                        .Add("rules", list));
+                    files.Add(new EmittedFile($"istio/{ns}/{name}.yaml", [doc]));
+                }
             }
         }
-        return new EmitResult(Format, files.Count, []);
+        return new EmitResult(Format, files.Count, notes);
     }
 
     /// <summary>Notes about the whole set (not per namespace): made once, after every part.</summary>
     public IReadOnlyList<string> Notes(SuggestionSet set, IReadOnlyList<string> namespaceNotes)
     {
-        var notes = new List<string>(namespaceNotes);
+        var notes = new List<string>(namespaceNotes.Distinct());
         foreach (var rule in set.Rules.Where(r => r.Protocol != IpProtocols.Tcp))
             notes.Add($"{rule.Id} ({rule}): {rule.ProtocolName} is not intercepted by the sidecar; not restricted by Istio.");
         foreach (var rule in set.Rules.Where(r => !r.Server.IsWorkload && r.Protocol == IpProtocols.Tcp))
@@ -62,26 +98,80 @@ internal sealed class IstioEmitter : IPolicyEmitter
             .Add("kind", "AuthorizationPolicy")
             .Add("metadata", PolicyText.Metadata(name, ns, set, rules, annotations));
 
-    private static YamlMap Rule(SuggestedRule rule)
+    /// <summary>One rule per port (and at most <see cref="EmittedRules.MaxPeersPerRule"/> clients): principals in one source, address blocks by their exceptions.</summary>
+    private static List<(YamlNode[] Comments, YamlMap? Rule, long Size)> Rules(List<EmitRule> rules, List<string> notes)
     {
-        var source = YamlNode.Map();
-        if (rule.Client.IsWorkload)
-            source.Add("principals", YamlNode.Seq().Add(YamlNode.Str(Principal(rule.Client))));
-        else
+        var result = new List<(YamlNode[], YamlMap?, long)>();
+        foreach (var (port, group) in EmittedRules.GroupInOrder(rules, r => r.HasPort ? r.Port : (ushort)0))
         {
-            var blocks = YamlNode.Seq();
-            foreach (var block in rule.Client.Cidrs) blocks.Add(YamlNode.Str(block.ToString()));
-            source.Add("ipBlocks", blocks);
-            if (rule.Client.Except.Count > 0)
+            foreach (var chunk in group.Chunk(EmittedRules.MaxPeersPerRule))
             {
-                var not = YamlNode.Seq();
-                foreach (var block in rule.Client.Except) not.Add(YamlNode.Str(block.ToString()));
-                source.Add("notIpBlocks", not);
+                var comments = new List<YamlNode>();
+                var principals = new List<string>();
+                var blocks = new List<(string Except, List<string> Blocks, List<string> NotBlocks)>();
+                long size = 200;
+                foreach (var rule in chunk)
+                {
+                    if (rule.Peer.IsWorkload)
+                    {
+                        if (!KubernetesNames.IsDns1123Label(rule.Peer.Namespace) || !KubernetesNames.IsDns1123Subdomain(rule.Peer.Workload))
+                        {
+                            notes.Add($"{rule.Rule.Id} ({rule.Rule}): {rule.Peer.Key} cannot be a service account name, so its principal is unknown; not emitted (name the client's service account by hand).");
+                            comments.Add(new EvidenceComment(rule.Rule, "not emitted (see report.md): "));
+                            continue;
+                        }
+                        string principal = Principal(rule.Peer);
+                        if (!principals.Contains(principal)) principals.Add(principal);
+                    }
+                    else
+                    {
+                        var families = EmittedRules.Families(rule.Rule, rule.Peer);
+                        var mine = EmittedRules.Blocks(rule.Peer, families).ToList();
+                        var except = mine.SelectMany(b => b.Except).Distinct().ToList();
+                        string exceptKey = string.Join(",", except);
+                        int at = blocks.FindIndex(b => b.Except == exceptKey);
+                        if (at < 0)
+                        {
+                            blocks.Add((exceptKey, [], except));
+                            at = blocks.Count - 1;
+                        }
+                        foreach (var (block, _) in mine)
+                            if (!blocks[at].Blocks.Contains(block.ToString())) blocks[at].Blocks.Add(block.ToString());
+                    }
+                    comments.Add(new EvidenceComment(rule.Rule, rule.AddedForDns ? "DNS on TCP too (resolvers fall back to TCP); added for: " : null));
+                    size += EmittedRules.PeerSize(rule.Peer);
+                }
+                var from = YamlNode.Seq();
+                if (principals.Count > 0)
+                    from.Add(YamlNode.Map().Add("source", YamlNode.Map().Add("principals", Strings(principals))));
+                foreach (var (_, list, not) in blocks)
+                {
+                    if (list.Count == 0) continue;
+                    var source = YamlNode.Map().Add("ipBlocks", Strings(list));
+                    if (not.Count > 0) source.Add("notIpBlocks", Strings(not));
+                    from.Add(YamlNode.Map().Add("source", source));
+                }
+                if (from.ValueCount == 0)
+                {
+                    result.Add((comments.ToArray(), null, 0));
+                    continue;
+                }
+                var item = YamlNode.Map().Add("from", from);
+                if (port != 0)
+                    item.Add("to", YamlNode.Seq().Add(YamlNode.Map().Add("operation", YamlNode.Map()
+                        .Add("ports", YamlNode.Seq().Add(YamlNode.Str(port.ToString(CultureInfo.InvariantCulture)))))));
+                else
+                    notes.Add($"{chunk[0].Rule.Id} ({chunk[0].Rule}): port 0 is not a port; the rule allows those clients on every port.");
+                result.Add((comments.ToArray(), item, size));
             }
         }
-        return YamlNode.Map()
-            .Add("from", YamlNode.Seq().Add(YamlNode.Map().Add("source", source)))
-            .Add("to", YamlNode.Seq().Add(YamlNode.Map().Add("operation", YamlNode.Map()
-                .Add("ports", YamlNode.Seq().Add(YamlNode.Str(rule.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)))))));
+        return result;
+    }
+
+    private static YamlSeq Strings(IEnumerable<string> values)
+    {
+        var seq = YamlNode.Seq();
+        foreach (var v in values) seq.Add(YamlNode.Str(v));
+        return seq;
     }
 }

@@ -5,62 +5,63 @@ namespace FlowPolicy.Suggest.Emitters;
 
 /// <summary>
 /// Kubernetes NetworkPolicy (networking.k8s.io/v1): a default deny per namespace, then an ingress and an egress
-/// policy per workload, one rule per neutral rule, its evidence in a comment before it. Node-to-pod traffic needs no rule: the
-/// NetworkPolicy spec always allows traffic from the node a pod runs on (kubelet probes).
+/// policy per workload. Rules on the same protocol and port are one rule listing every peer (an allow list is a union,
+/// so a busy server gets one rule per port instead of one per client), each peer's evidence in a comment before it.
+/// Node-to-pod traffic needs no rule: the NetworkPolicy spec always allows traffic from the node a pod runs on.
 /// </summary>
-internal sealed class KubernetesEmitter : IPolicyEmitter
+internal sealed class KubernetesEmitter(ClusterFacts cluster) : IPolicyEmitter
 {
     public string Format => "k8s";
 
     public string Assumptions =>
         "Kubernetes NetworkPolicy: traffic from the node a pod runs on (kubelet health probes) is always allowed by the spec, so node->pod rules are not emitted (they are in suggestions.json). " +
-        "Pods are selected by all their stable labels; other namespaces by the kubernetes.io/metadata.name label. ipBlocks are meant for addresses outside the cluster. " +
-        "Protocols without ports (ICMP) cannot be named in a NetworkPolicy: such a rule allows every protocol to that peer. Egress to nodes needs an ipBlock of the node addresses, which flow edges do not carry: add it by hand.";
+        "Pods are selected by their stable labels (labels that are not valid Kubernetes labels are left out); other namespaces by the kubernetes.io/metadata.name label. ipBlocks are meant for addresses outside the cluster. " +
+        "Rules with the same protocol and port are merged into one rule listing every peer. " +
+        "Protocols without ports (ICMP, GRE, ESP) cannot be named in a NetworkPolicy: such a rule allows every protocol to that peer. " +
+        "DNS is allowed on TCP 53 as well as UDP 53. Internet rules open only the address families their clients used. " +
+        "Egress to nodes (the API server, node services) is an ipBlock per node address from the inventory (kubectl get nodes -o json, node leases); " +
+        "without node addresses it is allowed on its port to any destination, and the namespace's default deny leaves egress out.";
 
     public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
         var notes = new List<string>();
-        var peers = new NodeCache<(Peer Peer, bool OtherNamespace), YamlRendered>(key => YamlNode.Rendered(Peers(key.Peer, key.OtherNamespace)));
-        var ports = new NodeCache<(byte Protocol, ushort Port), YamlRendered>(key =>
-            YamlNode.Rendered(YamlNode.Seq().Add(YamlNode.Map().Add("protocol", IpProtocols.Name(key.Protocol)).Add("port", YamlNode.Int(key.Port)))));
         foreach (var ns in namespaces)
         {
-            var deny = Policy(PolicyText.Name("default-deny"), ns, set, 0, [("purpose", "default deny: only the allow policies next to it let traffic through")]);
-            deny.Add("spec", YamlNode.Map()
-                .Add("podSelector", YamlNode.Map())
-                .Add("policyTypes", YamlNode.Seq().Add(YamlNode.Str("Ingress")).Add(YamlNode.Str("Egress"))));
-            files.Add(new EmittedFile($"k8s/{PolicyText.Name(ns)}/00-default-deny.yaml", [deny]));
-            foreach (var workload in PolicyText.WorkloadsIn(set, ns))
+            if (!KubernetesNames.IsDns1123Label(ns))
             {
-                string baseName = PolicyText.Name(workload.Workload!);
-                var ingress = PolicyText.IngressOf(set, workload).ToList();
-                var fromNodes = ingress.Where(r => r.Client.Kind == PeerKind.Nodes).ToList();
-                ingress = ingress.Where(r => r.Client.Kind != PeerKind.Nodes).ToList();
-                if (ingress.Count > 0 || fromNodes.Count > 0)
+                notes.Add($"namespace '{ns}' is not a valid Kubernetes namespace name (a DNS-1123 label); no policy is written for it.");
+                continue;
+            }
+            var workloads = PolicyText.WorkloadsIn(set, ns).ToList();
+            var names = new PolicyNames(workloads);
+            bool nodeEgressUnknown = !cluster.NodeAddressesKnown
+                && workloads.Any(w => PolicyText.EgressOf(set, w).Any(r => r.Server.Kind == PeerKind.Nodes));
+            var types = YamlNode.Seq().Add(YamlNode.Str("Ingress"));
+            if (nodeEgressUnknown)
+                notes.Add($"namespace {ns}: no default deny for egress: workloads here reach the nodes (API server, node services) and the inventory gave no node addresses for an ipBlock; add `kubectl get nodes -o json` to --inventory to get one.");
+            else
+                types.Add(YamlNode.Str("Egress"));
+            var deny = Policy(PolicyNames.DefaultDeny, ns, set, 0, [("purpose", nodeEgressUnknown
+                ? "default deny for ingress only: egress to the nodes could not be allowed by address (see report.md)"
+                : "default deny: only the allow policies next to it let traffic through")]);
+            deny.Add("spec", YamlNode.Map().Add("podSelector", YamlNode.Map()).Add("policyTypes", types));
+            files.Add(new EmittedFile($"k8s/{ns}/{PolicyNames.DefaultDeny}.yaml", [deny]));
+
+            foreach (var workload in workloads)
+            {
+                var selector = SelectableLabels.Of(workload, notes);
+                if (selector is null)
                 {
-                    var doc = Policy(PolicyText.Name(baseName + "-ingress"), ns, set, ingress.Count + fromNodes.Count, []);
-                    var rules = YamlNode.Seq();
-                    foreach (var rule in ingress) AddRule(rules, "from", rule.Client, ns, rule, notes, peers, ports);
-                    var spec = YamlNode.Map()
-                        .Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(workload.Selector)))
-                        .Add("policyTypes", YamlNode.Seq().Add(YamlNode.Str("Ingress")));
-                    foreach (var rule in fromNodes)
-                        spec.Add(new EvidenceComment(rule, "node-probe, no rule needed (the NetworkPolicy spec allows node->pod): "));
-                    doc.Add("spec", spec.Add("ingress", rules));
-                    files.Add(new EmittedFile($"k8s/{PolicyText.Name(ns)}/{baseName}-ingress.yaml", [doc]));
+                    notes.Add($"{workload.Key}: no valid label to select it by; no policy is written for it (the namespace default deny applies to it).");
+                    continue;
                 }
-                var egress = PolicyText.EgressOf(set, workload).ToList();
-                if (egress.Count > 0)
-                {
-                    var doc = Policy(PolicyText.Name(baseName + "-egress"), ns, set, egress.Count, []);
-                    var rules = YamlNode.Seq();
-                    foreach (var rule in egress) AddRule(rules, "to", rule.Server, ns, rule, notes, peers, ports);
-                    doc.Add("spec", YamlNode.Map()
-                        .Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(workload.Selector)))
-                        .Add("policyTypes", YamlNode.Seq().Add(YamlNode.Str("Egress")))
-                        .Add("egress", rules));
-                    files.Add(new EmittedFile($"k8s/{PolicyText.Name(ns)}/{baseName}-egress.yaml", [doc]));
-                }
+                string stem = names.Stem(workload);
+                var ingress = EmittedRules.Of(PolicyText.IngressOf(set, workload), ingress: true);
+                var fromNodes = ingress.Where(r => r.Peer.Kind == PeerKind.Nodes).ToList();
+                ingress = ingress.Where(r => r.Peer.Kind != PeerKind.Nodes).ToList();
+                WriteDirection(files, set, ns, stem + "-ingress", selector, "Ingress", "ingress", "from", ingress, fromNodes, notes);
+                var egress = EmittedRules.Of(PolicyText.EgressOf(set, workload), ingress: false);
+                WriteDirection(files, set, ns, stem + "-egress", selector, "Egress", "egress", "to", egress, [], notes);
             }
         }
         return new EmitResult(Format, files.Count, notes);
@@ -68,45 +69,120 @@ internal sealed class KubernetesEmitter : IPolicyEmitter
 
     public IReadOnlyList<string> Notes(SuggestionSet set, IReadOnlyList<string> namespaceNotes) => namespaceNotes.Distinct().ToList();
 
+    private void WriteDirection(EmittedFiles files, SuggestionSet set, string ns, string name, IReadOnlyList<KeyValuePair<string, string>> selector,
+        string type, string rulesKey, string peersKey, List<EmitRule> rules, List<EmitRule> fromNodes, List<string> notes)
+    {
+        if (rules.Count == 0 && fromNodes.Count == 0) return;
+        var items = new List<(YamlNode[] Comments, YamlMap? Item, long Size)>();
+        // Same protocol and port: one rule listing the peers. Egress to nodes without addresses has no peer list at
+        // all (it allows the port to any destination), so it never shares a rule with peers.
+        foreach (var (key, group) in EmittedRules.GroupInOrder(rules, r => (r.Protocol, Port: r.HasPort ? r.Port : (ushort)0, AnyPeer: r.Peer.Kind == PeerKind.Nodes && !cluster.NodeAddressesKnown)))
+        {
+            foreach (var chunk in group.Chunk(EmittedRules.MaxPeersPerRule))
+            {
+                var comments = new List<YamlNode>();
+                var peers = YamlNode.Seq();
+                var seen = new HashSet<string>(StringComparer.Ordinal);
+                long size = 200;
+                foreach (var rule in chunk)
+                {
+                    var entries = Peers(rule, ns, notes);
+                    if (entries is null)
+                    {
+                        comments.Add(new EvidenceComment(rule.Rule, "not emitted (see report.md): "));
+                        continue;
+                    }
+                    comments.Add(new EvidenceComment(rule.Rule, rule.AddedForDns ? $"DNS on {rule.ProtocolName} too (resolvers fall back to TCP); added for: " : null));
+                    if (!seen.Add(rule.Peer.Key)) continue;
+                    foreach (var entry in entries) peers.Add(entry);
+                    size += EmittedRules.PeerSize(rule.Peer);
+                }
+                if (peers.ValueCount == 0 && !key.AnyPeer)
+                {
+                    items.Add((comments.ToArray(), null, 0));
+                    continue;
+                }
+                var item = YamlNode.Map();
+                if (!key.AnyPeer) item.Add(peersKey, peers);
+                var first = chunk[0];
+                if (IpProtocols.HasPorts(first.Protocol))
+                {
+                    var port = YamlNode.Map().Add("protocol", first.ProtocolName);
+                    if (first.HasPort) port.Add("port", YamlNode.Int(first.Port));
+                    else notes.Add($"{first.Rule.Id} ({first.Rule}): port 0 is not a port; the rule allows every {first.ProtocolName} port to those peers.");
+                    item.Add("ports", YamlNode.Seq().Add(port));
+                }
+                else
+                    notes.Add($"{first.Rule.Id} ({first.Rule}): NetworkPolicy cannot name {first.ProtocolName}; the rule allows every protocol to those peers.");
+                if (key.AnyPeer)
+                    notes.Add($"{first.Rule.Id} ({first.Rule}): egress to the nodes is allowed on {first.Port}/{first.ProtocolName} to any destination: the inventory gave no node addresses for an ipBlock (add `kubectl get nodes -o json` to --inventory).");
+                items.Add((comments.ToArray(), item, size));
+            }
+        }
+        var parts = EmittedRules.Chunks(items, int.MaxValue, i => i.Size, EmittedRules.MaxObjectBytes).ToList();
+        if (parts.Count == 0) parts.Add([]);
+        for (int p = 0; p < parts.Count; p++)
+        {
+            var part = parts[p];
+            string partName = PolicyNames.Part(name, p);
+            var list = YamlNode.Seq();
+            int count = 0;
+            foreach (var (comments, item, _) in part)
+            {
+                foreach (var c in comments) list.Add(c);
+                if (item is null) continue;
+                list.Add(item);
+                count++;
+            }
+            var spec = YamlNode.Map().Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(selector)))
+                .Add("policyTypes", YamlNode.Seq().Add(YamlNode.Str(type)));
+            if (p == 0)
+                foreach (var rule in fromNodes)
+                    spec.Add(new EvidenceComment(rule.Rule, "node-probe, no rule needed (the NetworkPolicy spec allows node->pod): "));
+            var doc = Policy(partName, ns, set, count, []);
+            doc.Add("spec", spec.Add(rulesKey, list));
+            files.Add(new EmittedFile($"k8s/{ns}/{partName}.yaml", [doc]));
+        }
+    }
+
     private static YamlMap Policy(string name, string ns, SuggestionSet set, int rules, IEnumerable<(string, string)> annotations) =>
         YamlNode.Map()
             .Add("apiVersion", "networking.k8s.io/v1")
             .Add("kind", "NetworkPolicy")
             .Add("metadata", PolicyText.Metadata(name, ns, set, rules, annotations));
 
-    /// <summary>The rule with its evidence comment before it; a rule that cannot be expressed leaves the comment only.</summary>
-    private static void AddRule(YamlSeq rules, string direction, Peer peer, string policyNamespace, SuggestedRule rule, List<string> notes,
-        NodeCache<(Peer, bool), YamlRendered> peers, NodeCache<(byte, ushort), YamlRendered> ports)
+    /// <summary>
+    /// A rule's peer entries: a pod selector (with a namespace selector for a peer in another namespace), or ipBlocks;
+    /// null when the peer cannot be selected (the reason is in the notes).
+    /// </summary>
+    private List<YamlNode>? Peers(EmitRule rule, string policyNamespace, List<string> notes)
     {
-        if (peer.Kind == PeerKind.Nodes)
+        var peer = rule.Peer;
+        var entries = new List<YamlNode>();
+        switch (peer.Kind)
         {
-            notes.Add($"{rule.Id} ({rule}): egress to nodes cannot be selected by a NetworkPolicy without the node addresses; not emitted, add an ipBlock of your node CIDR.");
-            // An empty "to" would allow every destination.
-            rules.Add(new EvidenceComment(rule, "not emitted (see report.md): "));
-            return;
+            case PeerKind.Workload:
+                var labels = SelectableLabels.Of(peer, notes);
+                if (labels is null || !KubernetesNames.IsDns1123Label(peer.Namespace))
+                {
+                    notes.Add($"{rule.Rule.Id} ({rule.Rule}): {peer.Key} has no valid label or namespace to select it by; not emitted.");
+                    return null;
+                }
+                var entry = YamlNode.Map();
+                if (peer.Namespace != policyNamespace)
+                    entry.Add("namespaceSelector", YamlNode.Map().Add("matchLabels", YamlNode.Map().Add("kubernetes.io/metadata.name", peer.Namespace!)));
+                entry.Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(labels)));
+                entries.Add(entry);
+                return entries;
+            case PeerKind.Nodes:
+                // Ingress from nodes never gets here (the spec allows it); egress: the node addresses, when known.
+                foreach (var block in cluster.NodeBlocks)
+                    entries.Add(YamlNode.Map().Add("ipBlock", YamlNode.Map().Add("cidr", block.ToString())));
+                return entries;
+            default:
+                foreach (var (block, except) in EmittedRules.Blocks(peer, EmittedRules.Families(rule.Rule, peer)))
+                    entries.Add(YamlNode.Map().Add("ipBlock", PolicyText.CidrBlock(block, except)));
+                return entries;
         }
-        // A workload peer's entry depends on whether it is in the policy's namespace; an address peer's does not.
-        var item = YamlNode.Map().Add(direction, peers[(peer, peer.IsWorkload && peer.Namespace != policyNamespace)]);
-        if (PolicyText.HasPorts(rule))
-            item.Add("ports", ports[(rule.Protocol, rule.Port)]);
-        else
-            notes.Add($"{rule.Id} ({rule}): NetworkPolicy cannot name {rule.ProtocolName}; the rule allows every protocol to that peer.");
-        rules.Add(new EvidenceComment(rule)).Add(item);
-    }
-
-    /// <summary>The peers of a rule: a pod selector (with a namespace selector for a peer in another namespace), or ipBlocks.</summary>
-    private static YamlSeq Peers(Peer peer, bool otherNamespace)
-    {
-        var peers = YamlNode.Seq();
-        if (peer.Kind == PeerKind.Workload)
-        {
-            var entry = YamlNode.Map();
-            if (otherNamespace)
-                entry.Add("namespaceSelector", YamlNode.Map().Add("matchLabels", YamlNode.Map().Add("kubernetes.io/metadata.name", peer.Namespace!)));
-            entry.Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(peer.Selector)));
-            return peers.Add(entry);
-        }
-        foreach (var block in peer.Cidrs) peers.Add(YamlNode.Map().Add("ipBlock", PolicyText.CidrBlock(block, peer)));
-        return peers;
     }
 }

@@ -73,24 +73,6 @@ internal static class PolicyText
 {
     public const string AnnotationPrefix = "flowpolicy.io/";
 
-    /// <summary>A DNS-1123 label: lowercase letters, digits and '-', at most 63 characters (hash-suffixed when cut).</summary>
-    public static string Name(string raw)
-    {
-        var sb = new StringBuilder(raw.Length);
-        foreach (char c in raw.ToLowerInvariant())
-        {
-            char d = char.IsAsciiLetterOrDigit(c) ? c : '-';
-            if (d == '-' && (sb.Length == 0 || sb[^1] == '-')) continue;
-            sb.Append(d);
-        }
-        while (sb.Length > 0 && sb[^1] == '-') sb.Length--;
-        var name = sb.Length == 0 ? "unnamed" : sb.ToString();
-        if (name.Length <= 63) return name;
-        uint h = 2166136261;
-        foreach (char c in raw) h = (h ^ c) * 16777619;
-        return name[..54].TrimEnd('-') + "-" + h.ToString("x8", CultureInfo.InvariantCulture);
-    }
-
     /// <summary>Workloads of a namespace that appear in rules, in key order.</summary>
     public static IEnumerable<Peer> WorkloadsIn(SuggestionSet set, string ns) => set.Index.WorkloadsIn(ns);
 
@@ -164,17 +146,13 @@ internal static class PolicyText
 
     public static bool HasPorts(SuggestedRule rule) => IpProtocols.HasPorts(rule.Protocol);
 
-    /// <summary>
-    /// One of an address peer's blocks with the peer's exceptions of the same address family: {cidr, except} (a
-    /// NetworkPolicy ipBlock, a Cilium CIDRSet entry).
-    /// </summary>
-    public static YamlMap CidrBlock(Cidr block, Peer peer)
+    /// <summary>An address block with the exceptions of its family: {cidr, except} (a NetworkPolicy ipBlock, a Cilium CIDRSet entry).</summary>
+    public static YamlMap CidrBlock(Cidr block, IReadOnlyList<string> except)
     {
         var map = YamlNode.Map().Add("cidr", block.ToString());
-        var except = YamlNode.Seq();
-        foreach (var x in peer.Except)
-            if (x.IsV4 == block.IsV4) except.Add(YamlNode.Str(x.ToString()));
-        if (except.ValueCount > 0) map.Add("except", except);
+        var list = YamlNode.Seq();
+        foreach (var x in except) list.Add(YamlNode.Str(x));
+        if (list.ValueCount > 0) map.Add("except", list);
         return map;
     }
 }

@@ -7,7 +7,7 @@ namespace FlowPolicy.Suggest.Reports;
 /// <summary>How policy files are laid out in each format's directory.</summary>
 public enum SuggestionLayout
 {
-    /// <summary>FORMAT/NS/00-default-deny.yaml and a file per workload policy (NAME.yaml, NAME-ingress.yaml, ...).</summary>
+    /// <summary>FORMAT/NS/flowpolicy--default-deny.yaml and a file per workload policy (NAME.yaml, NAME-ingress.yaml, ...).</summary>
     Workload,
     /// <summary>FORMAT/NS.yaml: every policy of the namespace in one multi-document file, in the same order.</summary>
     Namespace,
@@ -22,6 +22,8 @@ public sealed class SuggestionOutputOptions
     /// <summary>Any of <see cref="AllFormats"/>; report.md is always written.</summary>
     public IReadOnlyList<string> Formats { get; init; } = AllFormats;
     public SuggestionLayout Layout { get; init; } = SuggestionLayout.Workload;
+    /// <summary>What the inventory says about the cluster (node addresses for egress to the nodes under a default deny).</summary>
+    public ClusterFacts Cluster { get; set; } = ClusterFacts.Unknown;
     /// <summary>Called after each policy object is written (tests: to fail a run half-way).</summary>
     internal Action<string>? AfterPolicyFile { get; init; }
 
@@ -86,7 +88,7 @@ public sealed class SuggestionOutput
         System.IO.Directory.CreateDirectory(staging);
         try
         {
-            var emitters = Emitters().Where(e => _options.Formats.Contains(e.Format)).ToList();
+            var emitters = Emitters(_options.Cluster).Where(e => _options.Formats.Contains(e.Format)).ToList();
             var written = WriteAll(set, diff, staging, emitters);
             foreach (var emitter in emitters) Replace(root, staging, emitter.Format);
             // report.md and suggestions.json: the paths without a folder.
@@ -149,7 +151,7 @@ public sealed class SuggestionOutput
     /// <summary>Writes every output under <paramref name="root"/> (the staging directory); returns the relative paths.</summary>
     private IReadOnlyList<string> WriteAll(SuggestionSet set, IntentDiff? diff, string root, List<IPolicyEmitter> emitters)
     {
-        var assumptions = Emitters().ToDictionary(e => e.Format, e => e.Assumptions, StringComparer.Ordinal);
+        var assumptions = Emitters(_options.Cluster).ToDictionary(e => e.Format, e => e.Assumptions, StringComparer.Ordinal);
         _ = set.Index; // built once here, not raced for by the emitters
         // Each format in parts of consecutive namespaces, one per core: joined in namespace order, the files, their
         // order and the notes are what one pass over every namespace makes.
@@ -267,7 +269,8 @@ public sealed class SuggestionOutput
         }
     }
 
-    internal static IReadOnlyList<IPolicyEmitter> Emitters() => [new KubernetesEmitter(), new CiliumEmitter(), new IstioEmitter(), new CalicoEmitter()];
+    internal static IReadOnlyList<IPolicyEmitter> Emitters(ClusterFacts? cluster = null) =>
+        [new KubernetesEmitter(cluster ?? ClusterFacts.Unknown), new CiliumEmitter(), new IstioEmitter(), new CalicoEmitter(cluster ?? ClusterFacts.Unknown)];
 
     private static FileStream Create(string root, string relative, HashSet<string> directories)
     {

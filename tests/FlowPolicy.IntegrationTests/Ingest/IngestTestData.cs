@@ -170,10 +170,10 @@ internal sealed class IngestTestData : IDisposable
         using var process = Process.Start(CliStart(args))!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        if (!process.WaitForExit(TimeSpan.FromMinutes(6)))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"flowpolicy {string.Join(' ', args)} did not finish in 2 minutes");
+            throw new TimeoutException($"flowpolicy {string.Join(' ', args)} did not finish in 6 minutes");
         }
         return new CliResult(process.ExitCode, stdout.Result, stderr.Result);
     }

@@ -235,6 +235,12 @@ public sealed class HubbleJsonTests
     [InlineData("""["reserved:world-ipv4","cidr:0.0.0.0/0"]""", 9u, EndpointKind.External)]
     [InlineData("""["reserved:host","reserved:kube-apiserver"]""", 1u, EndpointKind.Node)]
     [InlineData("""["reserved:remote-node"]""", 6u, EndpointKind.Node)]
+    // The API server (identity 7) is node traffic wherever it runs, never a /32 of some address; with the world label
+    // too (a managed API server outside the nodes) it stays the cluster's.
+    [InlineData("""["reserved:kube-apiserver"]""", 7u, EndpointKind.Node)]
+    [InlineData("""["reserved:kube-apiserver","reserved:world"]""", 7u, EndpointKind.Node)]
+    [InlineData("""["reserved:world","reserved:kube-apiserver"]""", 7u, EndpointKind.Node)]
+    [InlineData("""[]""", 7u, EndpointKind.Node)]
     [InlineData("""[]""", 2u, EndpointKind.External)]
     [InlineData("""[]""", 6u, EndpointKind.Node)]
     public void Reserved_labels_and_identities_mark_nodes_and_the_world(string labels, uint identity, EndpointKind kind)

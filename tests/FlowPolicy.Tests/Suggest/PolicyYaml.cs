@@ -38,8 +38,14 @@ internal static class PolicyYaml
     public static IEnumerable<(string Key, string Value)> Pairs(YamlNode? node) =>
         node is YamlMappingNode map ? map.Children.Select(p => (((YamlScalarNode)p.Key).Value!, ((YamlScalarNode)p.Value).Value!)) : [];
 
+    /// <summary>
+    /// Whether the address is in a block and in none of the exceptions. An exception our prefix type cannot hold
+    /// (::ffff:0:0/96: it keeps IPv4 as IPv4-mapped, so that block is "IPv4" to it) cannot hold any endpoint of an
+    /// IPv6 block either: skipped.
+    /// </summary>
     public static bool InBlocks(Endpoint endpoint, IEnumerable<string> cidrs, IEnumerable<string> except) =>
-        endpoint.IsAddress && cidrs.Any(c => Cidr.Parse(c).Contains(endpoint.Address)) && !except.Any(c => Cidr.Parse(c).Contains(endpoint.Address));
+        endpoint.IsAddress && cidrs.Any(c => Cidr.Parse(c).Contains(endpoint.Address))
+        && !except.Any(c => Cidr.TryParse(c, out var x) && x.Contains(endpoint.Address));
 
     public static bool IsPod(Endpoint e) => e.Kind == EndpointKind.Pod;
 
@@ -127,12 +133,12 @@ internal sealed class CiliumPolicies(List<YamlMappingNode> policies)
             {
                 bool peerOk =
                     PolicyYaml.Seq(rule, dir + "Endpoints").Any(s => PolicyYaml.IsPod(peer) && Selects(s, peer, ns))
-                    || PolicyYaml.Strings(rule, dir + "Entities").Any(e => e is "host" or "remote-node" && peer.Kind == EndpointKind.Node)
+                    || PolicyYaml.Strings(rule, dir + "Entities").Any(e => e is "host" or "remote-node" or "kube-apiserver" && peer.Kind == EndpointKind.Node)
                     || PolicyYaml.Seq(rule, dir + "CIDRSet").Any(s => PolicyYaml.InBlocks(peer, [PolicyYaml.Str(s, "cidr")!], PolicyYaml.Strings(s, "except")));
                 if (!peerOk) continue;
                 var toPorts = PolicyYaml.Get(rule, "toPorts") as YamlSequenceNode;
                 if (toPorts is null || toPorts.Children.SelectMany(t => PolicyYaml.Seq(t, "ports")).Any(p =>
-                        PolicyYaml.Str(p, "port") == port.ToString() && (PolicyYaml.Str(p, "protocol") ?? "ANY") is var proto && (proto == "ANY" || proto == PolicyYaml.Proto(protocol))))
+                        (PolicyYaml.Str(p, "port") is not { } q || q == port.ToString()) && (PolicyYaml.Str(p, "protocol") ?? "ANY") is var proto && (proto == "ANY" || proto == PolicyYaml.Proto(protocol))))
                     return true;
             }
         }
@@ -172,7 +178,7 @@ internal sealed class CalicoPolicies(List<YamlMappingNode> policies)
             foreach (var rule in PolicyYaml.Seq(PolicyYaml.Get(policy, "spec"), egress ? "egress" : "ingress"))
             {
                 if (PolicyYaml.Str(rule, "action") != "Allow") continue;
-                if (PolicyYaml.Str(rule, "protocol") is { } proto && proto != PolicyYaml.Proto(protocol)) continue;
+                if (PolicyYaml.Str(rule, "protocol") is { } proto && proto != PolicyYaml.Proto(protocol) && proto != protocol.ToString()) continue;
                 var entity = PolicyYaml.Get(rule, egress ? "destination" : "source");
                 var dst = PolicyYaml.Get(rule, "destination");
                 var ports = PolicyYaml.Strings(dst, "ports").ToList();
@@ -197,25 +203,15 @@ internal sealed class CalicoPolicies(List<YamlMappingNode> policies)
         return peer.Namespace == ns && Expression(selector, peer);
     }
 
-    /// <summary>"a == 'x' &amp;&amp; has(b)", all(); nodes carry kubernetes.io/hostname.</summary>
+    /// <summary>Calico's selector grammar (PolicyValidation.CalicoSelector); nodes' host endpoints carry kubernetes.io/hostname.</summary>
     private static bool Expression(string expression, Endpoint endpoint)
     {
-        foreach (var raw in expression.Split("&&"))
-        {
-            var term = raw.Trim();
-            if (term == "all()") continue;
-            if (term.StartsWith("has(", StringComparison.Ordinal))
-            {
-                var key = term[4..^1];
-                if (endpoint.Kind == EndpointKind.Node ? key != "kubernetes.io/hostname" : endpoint.Label(key) is null) return false;
-                continue;
-            }
-            var parts = term.Split("==");
-            var value = parts[1].Trim().Trim('\'');
-            var actual = endpoint.Kind == EndpointKind.Node ? (parts[0].Trim() == "kubernetes.io/hostname" ? endpoint.Name : null) : endpoint.Label(parts[0].Trim());
-            if (actual != value) return false;
-        }
-        return true;
+        var (node, error) = PolicyValidation.CalicoSelector.Parse(expression);
+        if (error is not null) throw new InvalidOperationException($"selector \"{expression}\": {error}");
+        var labels = endpoint.Kind == EndpointKind.Node
+            ? new Dictionary<string, string> { ["kubernetes.io/hostname"] = endpoint.Name }
+            : endpoint.Labels.ToDictionary(l => l.Key, l => l.Value);
+        return node!.Eval(labels);
     }
 }
 
@@ -237,7 +233,8 @@ internal sealed class IstioPolicies(List<YamlMappingNode> policies)
             bool fromOk = PolicyYaml.Seq(rule, "from").Select(f => PolicyYaml.Get(f, "source")).Any(source =>
                 (PolicyYaml.IsPod(client) && PolicyYaml.Strings(source, "principals").Contains($"cluster.local/ns/{client.Namespace}/sa/{client.Name}"))
                 || (PolicyYaml.Get(source, "ipBlocks") is not null && PolicyYaml.InBlocks(client, PolicyYaml.Strings(source, "ipBlocks"), PolicyYaml.Strings(source, "notIpBlocks"))));
-            bool toOk = PolicyYaml.Seq(rule, "to").Any(t => PolicyYaml.Strings(PolicyYaml.Get(t, "operation"), "ports").Contains(port.ToString()));
+            bool toOk = PolicyYaml.Get(rule, "to") is null // no operation: every port
+                || PolicyYaml.Seq(rule, "to").Any(t => PolicyYaml.Strings(PolicyYaml.Get(t, "operation"), "ports").Contains(port.ToString()));
             if (fromOk && toOk) return true;
         }
         return false;

@@ -94,7 +94,7 @@ public sealed class SuggestInferenceTests(SampleSuggestion sample) : IClassFixtu
         var first = Directory.EnumerateFiles(sample.Out, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(sample.Out, f)).Order(StringComparer.Ordinal).ToList();
         var second = Directory.EnumerateFiles(again, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(again, f)).Order(StringComparer.Ordinal).ToList();
         Assert.Equal(first, second);
-        Assert.Contains(Path.Combine("k8s", "shop", "00-default-deny.yaml"), first);
+        Assert.Contains(Path.Combine("k8s", "shop", "flowpolicy--default-deny.yaml"), first);
         foreach (var file in first)
             Assert.True(File.ReadAllBytes(Path.Combine(sample.Out, file)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(again, file))), file);
     }
@@ -102,17 +102,21 @@ public sealed class SuggestInferenceTests(SampleSuggestion sample) : IClassFixtu
     [Fact]
     public void Names_are_sanitised_and_paths_stay_inside_the_output_directory()
     {
-        Assert.Equal("evil-etc-passwd", PolicyText.Name("../Evil/../etc/passwd"));
-        Assert.True(PolicyText.Name(new string('a', 300)).Length <= 63);
+        Assert.Equal("evil-etc-passwd", PolicyNames.Sanitise("../Evil/../etc/passwd"));
         Assert.Throws<InvalidOperationException>(() => SuggestionOutput.Confine("/tmp/out", "../escape.yaml"));
-        var edge = new Edge(Workload("../ns", "../../w x", ("app", "true")), Workload("../ns", "b", ("app", "b")), 80, IpProtocols.Tcp) { Flows = 50, FirstSeen = T(0), LastSeen = T(1) };
+        var edge = new Edge(Workload("ns", "../../w x", ("app", "true")), Workload("ns", "b", ("app", "b")), 80, IpProtocols.Tcp) { Flows = 50, FirstSeen = T(0), LastSeen = T(1) };
+        var evil = new Edge(Workload("../ns", "a", ("app", "a")), Workload("../ns", "b", ("app", "b")), 80, IpProtocols.Tcp) { Flows = 50, FirstSeen = T(0), LastSeen = T(1) };
         var dir = Path.Combine(sample.Directory, "evil");
-        var written = new SuggestionOutput(new SuggestionOutputOptions { Directory = dir }).Write(new RuleInference().Infer([edge]));
+        var written = new SuggestionOutput(new SuggestionOutputOptions { Directory = dir }).Write(new RuleInference().Infer([edge, evil]));
         Assert.All(written, f => Assert.DoesNotContain("..", f));
+        // A namespace Kubernetes would refuse gets no policy at all, said in the report.
+        Assert.Contains("namespace '../ns' is not a valid Kubernetes namespace name", File.ReadAllText(Path.Combine(dir, "report.md")));
+        // A name that had to change to be valid gets a hash of the original, so no other workload can take it.
+        var policy = PolicyYaml.Load(Path.Combine(dir, "k8s")).Single(p => PolicyYaml.Str(PolicyYaml.Get(p, "metadata"), "name") is { } n && n.StartsWith("w-x--", StringComparison.Ordinal) && n.EndsWith("-egress", StringComparison.Ordinal));
+        string name = PolicyYaml.Str(PolicyYaml.Get(policy, "metadata"), "name")!;
         // A label value YAML would read as a bool stays a string.
-        var policy = PolicyYaml.Load(Path.Combine(dir, "k8s")).Single(p => PolicyYaml.Str(PolicyYaml.Get(p, "metadata"), "name") == "w-x-egress");
         var labels = PolicyYaml.Get(PolicyYaml.Get(PolicyYaml.Get(policy, "spec"), "podSelector"), "matchLabels")!;
-        Assert.Contains("\"true\"", File.ReadAllText(Path.Combine(dir, "k8s", "ns", "w-x-egress.yaml")));
+        Assert.Contains("\"true\"", File.ReadAllText(Path.Combine(dir, "k8s", "ns", name + ".yaml")));
         Assert.Equal("true", PolicyYaml.Str(labels, "app"));
     }
 

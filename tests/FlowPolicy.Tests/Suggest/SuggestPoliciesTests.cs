@@ -1,6 +1,7 @@
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
+using FlowPolicy.Suggest.Emitters;
 using FlowPolicy.Suggest.Inference;
 
 namespace FlowPolicy.Tests.Suggest;
@@ -69,6 +70,8 @@ public sealed class SuggestPoliciesTests(SampleSuggestion sample) : IClassFixtur
                     allowed++;
                     bool explained = observed.Contains((client.Key, server.Key, port, protocol))
                         || generalised.Any(r => r.Allows(client, server, port, protocol))
+                        // DNS: UDP 53 allowed brings TCP 53 to the same peers and the reverse (documented in EmittedRules).
+                        || (EmittedRules.DnsCompanion(protocol, port) is { } other && observed.Contains((client.Key, server.Key, port, other)))
                         || (client.Kind == EndpointKind.Node && server.Kind == EndpointKind.Pod) // the NetworkPolicy spec
                         || (!IsWorkload(client) && !IsWorkload(server)); // no pod involved: not a pod policy's business
                     if (!explained) unexplained.Add($"{client} -> {server}:{port}/{IpProtocols.Name(protocol)}");
@@ -94,7 +97,8 @@ public sealed class SuggestPoliciesTests(SampleSuggestion sample) : IClassFixtur
                 if (!IsWorkload(client) && !IsWorkload(server)) continue; // no policy of ours applies
                 foreach (var (port, protocol) in sample.Ports())
                 {
-                    bool neutral = set.Allows(client, server, port, protocol);
+                    // The neutral decision with the emitters' documented deviations (DNS on both transports, internet families).
+                    bool neutral = EmittedRules.Allows(set, client, server, port, protocol);
                     string what = $"{client} -> {server}:{port}/{IpProtocols.Name(protocol)} neutral={neutral}";
                     compared++;
                     // NetworkPolicy: node -> pod is always allowed by the spec (documented in the report).
@@ -105,7 +109,7 @@ public sealed class SuggestPoliciesTests(SampleSuggestion sample) : IClassFixtur
                     // Istio: server-side, TCP, no node sources (probes are rewritten to the sidecar).
                     if (protocol == IpProtocols.Tcp && server.Kind == EndpointKind.Pod && client.Kind != EndpointKind.Node)
                     {
-                        bool ingressSide = set.Rules.Any(r => r.Server.Matches(server) && r.Client.Matches(client) && r.Port == port && r.Protocol == protocol);
+                        bool ingressSide = neutral;
                         if (istio.Allows(client, server, port) != ingressSide) mismatches.Add("istio " + what);
                     }
                 }
