@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using FlowPolicy.Analytics.Baseline;
 using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Analytics.Intent;
 using FlowPolicy.Cli.Terminal;
@@ -40,17 +41,23 @@ internal static class CheckCommand
         var database = ServerOptions.Database();
         var includeNamespace = CommonOptions.IncludeNamespace();
         var excludeNamespace = CommonOptions.ExcludeNamespace(defaults: false);
-        var json = new Option<bool>("--json") { Description = "Print one JSON document: blocked, already_denied, rule_hits, unused_rules, summary." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON document: blocked, blocked_noise, already_denied, rule_hits, unused_rules, summary." };
+        var strict = new Option<bool>("--strict")
+        {
+            Description = "Fail on any blocked baseline flow, noise included (scanners, one-off bare pods, one-off boundary crossings: what suggest leaves out).",
+        };
         var command = new Command("check",
             "Backtest policy files against observed traffic: list the flows they would block (with evidence), how much traffic " +
             "each rule carries and which rules nothing uses. Exits 1 when any baseline flow (allowed or without a verdict in " +
-            "the log) would be blocked, 0 otherwise; flows the log saw denied never fail the check.\n\n" +
+            "the log) would be blocked, 0 otherwise; flows the log saw denied never fail the check. Blocked noise (what suggest " +
+            "leaves out: scanners, one-off bare pods, one-off boundary crossings) is listed with its reason and fails only with --strict.\n\n" +
             "Examples:\n" +
             "  flowpolicy check --policies k8s/netpol/ --flows hubble.json vpc.log.gz --inventory pods.json nodes.json\n" +
             "  flowpolicy check --policies policy/ --namespaces namespaces.json --flows flows.jsonl --json > check.json\n" +
+            "  flowpolicy check --policies out/k8s --flows flows.jsonl --strict\n" +
             "  flowpolicy check --policies policy/ --clickhouse http://ch:8123 --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z")
         {
-            policies, namespaces, flows, inventory, format, recordTime, from, to, clickhouse, database, json, includeNamespace, excludeNamespace,
+            policies, namespaces, flows, inventory, format, recordTime, from, to, clickhouse, database, json, strict, includeNamespace, excludeNamespace,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -85,17 +92,33 @@ internal static class CheckCommand
                 namespaceLabels = load.NamespaceLabels;
             }
 
-            if (!scope.IsEverything) edges = edges.Where(scope.Keeps).ToList();
             var evaluator = PolicyInputs.Evaluator(policySet, namespaceLabels);
-            var result = new PolicyBacktest(evaluator).Run(edges);
-            if (parse.GetValue(json)) WriteJson(Console.OpenStandardOutput(), result, policySet);
+            // Noise is judged by the classifier suggest uses, over the same window and, as suggest does, over every edge
+            // (scanners and boundaries need the whole picture) before the namespace scope narrows what is checked.
+            var noise = new BaselineClassifier().Classify(edges, BaselineWindow.Of(edges, fromTime, toTime));
+            if (!scope.IsEverything) (edges, noise) = noise.Restrict(edges, scope.Keeps);
+            var result = new PolicyBacktest(evaluator).Run(edges, noise, cancellationToken);
+            bool isStrict = parse.GetValue(strict);
+            bool passed = isStrict ? result.PassedStrict : result.Passed;
+            if (parse.GetValue(json)) WriteJson(Console.OpenStandardOutput(), result, policySet, isStrict);
             else WriteTables(result);
-            Console.Error.WriteLine(result.Passed
-                ? string.Create(CultureInfo.InvariantCulture, $"flowpolicy: check passed: the policy allows all {result.BaselineEdges} baseline edges")
-                : string.Create(CultureInfo.InvariantCulture, $"flowpolicy: check failed: {result.Blocked.Count} of {result.BaselineEdges} baseline edges ({result.BlockedFlows} flows) would be blocked"));
-            return result.Passed ? ExitCodes.Success : ExitCodes.CheckFailed;
+            Console.Error.WriteLine(Verdict(result, isStrict));
+            return passed ? ExitCodes.Success : ExitCodes.CheckFailed;
         });
         return command;
+    }
+
+    private static string Verdict(BacktestResult result, bool strict)
+    {
+        string noise = result.BlockedNoise.Count == 0 ? ""
+            : string.Create(CultureInfo.InvariantCulture, $"; {result.BlockedNoise.Count} noise edges ({result.BlockedNoiseFlows} flows) blocked{(strict ? "" : ", not counted without --strict")}");
+        if (strict ? result.PassedStrict : result.Passed)
+            return string.Create(CultureInfo.InvariantCulture,
+                $"flowpolicy: check passed: the policy allows all {result.BaselineEdges - result.BlockedNoise.Count} baseline edges that are not noise{noise}");
+        int blocked = result.Blocked.Count + (strict ? result.BlockedNoise.Count : 0);
+        long flows = result.BlockedFlows + (strict ? result.BlockedNoiseFlows : 0);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"flowpolicy: check failed: {blocked} of {result.BaselineEdges} baseline edges ({flows} flows) would be blocked{(strict ? " (--strict: noise included)" : "")}{(strict ? "" : noise)}");
     }
 
     private static void WriteTables(BacktestResult result)
@@ -112,6 +135,19 @@ internal static class CheckCommand
                 var e = blocked.Edge;
                 table.AddRow(Markup.Escape(e.Client.Key), Markup.Escape(e.Server.Key), Number(e.Port), e.ProtocolName, Number(e.Flows),
                     Time(e.FirstSeen), Time(e.LastSeen), Markup.Escape(blocked.Decision.Reason));
+            }
+            console.Write(table);
+        }
+        if (result.BlockedNoise.Count > 0)
+        {
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Blocked noise (what suggest leaves out; fails only with --strict): {result.BlockedNoise.Count} ({result.BlockedNoiseFlows} flows)"));
+            var table = Table("SRC", "DST", "PORT", "PROTO", "FLOWS", "NOISE", "WHY");
+            foreach (var blocked in result.BlockedNoise)
+            {
+                var e = blocked.Edge;
+                table.AddRow(Markup.Escape(e.Client.Key), Markup.Escape(e.Server.Key), Number(e.Port), e.ProtocolName, Number(e.Flows),
+                    blocked.Noise.ReasonName, Markup.Escape(blocked.Noise.Detail));
             }
             console.Write(table);
         }
@@ -149,11 +185,23 @@ internal static class CheckCommand
     private static string Number(long n) => n.ToString(CultureInfo.InvariantCulture);
     private static string Time(DateTime t) => t.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
 
-    public static void WriteJson(Stream output, BacktestResult result, IntentPolicySet policies)
+    public static void WriteJson(Stream output, BacktestResult result, IntentPolicySet policies, bool strict = false)
     {
         using var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
         writer.WriteStartObject();
         WriteEdges(writer, "blocked", result.Blocked);
+        writer.WriteStartArray("blocked_noise");
+        foreach (var blocked in result.BlockedNoise)
+        {
+            writer.WriteStartObject();
+            EdgeJson.WriteKey(writer, blocked.Edge);
+            EdgeJson.WriteEvidence(writer, blocked.Edge);
+            writer.WriteString("reason", blocked.Decision.Reason);
+            writer.WriteString("noise", blocked.Noise.ReasonName);
+            writer.WriteString("noise_detail", blocked.Noise.Detail);
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
         WriteEdges(writer, "already_denied", result.AlreadyDenied);
         writer.WriteStartArray("rule_hits");
         foreach (var hit in result.RuleHits)
@@ -174,11 +222,14 @@ internal static class CheckCommand
         }
         writer.WriteEndArray();
         writer.WriteStartObject("summary");
-        writer.WriteBoolean("passed", result.Passed);
+        writer.WriteBoolean("passed", strict ? result.PassedStrict : result.Passed);
+        writer.WriteBoolean("strict", strict);
         writer.WriteNumber("edges", result.Edges);
         writer.WriteNumber("baseline_edges", result.BaselineEdges);
         writer.WriteNumber("blocked_edges", result.Blocked.Count);
         writer.WriteNumber("blocked_flows", result.BlockedFlows);
+        writer.WriteNumber("blocked_noise_edges", result.BlockedNoise.Count);
+        writer.WriteNumber("blocked_noise_flows", result.BlockedNoiseFlows);
         writer.WriteNumber("already_denied_edges", result.AlreadyDenied.Count);
         writer.WriteNumber("newly_allowed_edges", result.NewlyAllowedEdges);
         writer.WriteNumber("rules", result.RuleHits.Count + result.UnusedRules.Count);

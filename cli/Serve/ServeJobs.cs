@@ -1,4 +1,5 @@
 using System.Globalization;
+using FlowPolicy.Analytics.Baseline;
 using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Analytics.Graph;
 using FlowPolicy.Analytics.Intent;
@@ -149,7 +150,7 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
         {
             slis = SliCalculator.Compute(edges, intent, data);
             // The map shows the dependencies; noise (scanners, debug pods) would bury them in red and has its own table.
-            var noise = set.LeftOut.Where(l => l.Reason is "scanner" or "bare-pod").Select(l => PipelineReport.EdgeKey(l.Edge)).ToHashSet(StringComparer.Ordinal);
+            var noise = set.LeftOut.Where(l => l.Reason is LeaveOutReason.Scanner or LeaveOutReason.BarePod).Select(l => PipelineReport.EdgeKey(l.Edge)).ToHashSet(StringComparer.Ordinal);
             var drawn = slis.Edges.Where(a => !noise.Contains(PipelineReport.EdgeKey(a.Edge))).ToList();
             hidden = slis.Edges.Count - drawn.Count;
             var graph = DependencyGraph.Build(data, drawn);

@@ -96,7 +96,7 @@ internal static class PolicyText
     {
         var e = rule.Evidence;
         if (!destination.TryWrite(CultureInfo.InvariantCulture,
-                $"{rule.Id} {rule.Client.Key} -> {rule.Server.Key}:{rule.Port}/{rule.ProtocolName}; flows={e.Flows} bytes={e.Bytes} first={new TimeText(e.FirstSeen, Seconds: true)} last={new TimeText(e.LastSeen, Seconds: true)} days={e.DaysSeen} replicas={e.ClientReplicas} confidence={rule.Confidence}",
+                $"{rule.Id} {rule.Client.Key} -> {rule.Server.Key}:{rule.Port}/{rule.ProtocolName}; flows={e.Flows} bytes={e.Bytes} first={new TimeText(e.FirstSeen, Seconds: true)} last={new TimeText(e.LastSeen, Seconds: true)} days={e.DaysSeen} replicas={e.ClientReplicas} confidence={rule.ConfidenceName}",
                 out written))
             return false;
         for (int i = 0; i < rule.Flags.Count; i++)

@@ -1,3 +1,4 @@
+using FlowPolicy.Analytics.Baseline;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Net;
 
@@ -20,12 +21,6 @@ public sealed class RuleEvidence
     public long DeniedFlows { get; init; }
 }
 
-/// <summary>How often a dependency shows up, and what that means for trusting the window.</summary>
-/// <param name="Pattern">"continuous", "daily", "weekly", "startup-only", "rare".</param>
-/// <param name="PeriodDays">Detected period in days (1 daily, 7 weekly); null when none.</param>
-/// <param name="Note">A sentence for the report.</param>
-public sealed record Periodicity(string Pattern, int? PeriodDays, string Note);
-
 /// <summary>
 /// One allow rule: clients matching <see cref="Client"/> may connect to servers matching <see cref="Server"/> on
 /// <see cref="Port"/>/<see cref="Protocol"/>. The format-neutral unit every emitter translates.
@@ -39,10 +34,15 @@ public sealed class SuggestedRule
     public required byte Protocol { get; init; }
     public required RuleEvidence Evidence { get; init; }
     public required Periodicity Periodicity { get; init; }
-    /// <summary>"high", "medium" or "low".</summary>
-    public required string Confidence { get; init; }
+    public required RuleConfidence Confidence { get; init; }
+    /// <summary>"high", "medium" or "low": <see cref="Confidence"/> as documented in suggestions.json and the evidence comments.</summary>
+    public string ConfidenceName => Confidence.Name();
     public required string ConfidenceReason { get; init; }
-    /// <summary>Flags a reviewer should read: "periodic", "startup-only", "rare", "generalised", "node-probe".</summary>
+    public required RuleFlags FlagSet { get; init; }
+    /// <summary>
+    /// <see cref="FlagSet"/> as the documented texts a reviewer reads: "periodic", "startup-only", "rare", "generalised",
+    /// "node-probe", "scheduled-job".
+    /// </summary>
     public required IReadOnlyList<string> Flags { get; init; }
     /// <summary>For generalised rules: what was widened and how much address space it adds.</summary>
     public string? Generalisation { get; init; }
@@ -58,11 +58,11 @@ public sealed class SuggestedRule
 }
 
 /// <summary>An observed edge kept out of the rules, and why.</summary>
-/// <param name="Reason">"scanner", "bare-pod", "reply-only", "service-address", "no-selector".</param>
-public sealed record LeftOutEdge(Edge Edge, string Reason, string Detail);
-
-/// <summary>Workloads of one namespace split by a label into parallel groups with traffic only inside each group.</summary>
-public sealed record WorkloadGroups(string Namespace, string LabelKey, IReadOnlyDictionary<string, IReadOnlyList<string>> Members, int EdgesInside);
+public sealed record LeftOutEdge(Edge Edge, LeaveOutReason Reason, string Detail)
+{
+    /// <summary>The documented text of <see cref="Reason"/> (suggestions.json <c>left_out[].reason</c>).</summary>
+    public string ReasonName => Reason.Name();
+}
 
 /// <summary>Everything inference found: the rules, what was left out, and what to be careful about.</summary>
 public sealed class SuggestionSet

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using FlowPolicy.Analytics.Baseline;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Suggest.Emitters;
 using FlowPolicy.Suggest.Inference;
@@ -84,14 +85,14 @@ internal static class MarkdownReport
                 "relabelled workloads");
             Line();
         }
-        var flagged = set.Rules.Where(r => r.Flags.Any(f => f is "periodic" or "startup-only" or "rare")).ToList();
+        var flagged = set.Rules.Where(r => (r.FlagSet & (RuleFlags.Periodic | RuleFlags.StartupOnly | RuleFlags.Rare | RuleFlags.ScheduledJob)) != 0).ToList();
         if (flagged.Count > 0)
         {
             Line("## Rare and periodic dependencies (kept)");
             Line();
             Line("These are the outages waiting to happen: rarely seen, but needed. They are in the rules.");
             Line();
-            List(flagged, rule => $"- `{rule}` ({rule.Id}): {rule.Periodicity.Pattern}. {rule.Periodicity.Note}.", "rare or periodic rules");
+            List(flagged, rule => $"- `{rule}` ({rule.Id}): {rule.Periodicity.PatternName}. {rule.Periodicity.Note}.", "rare or periodic rules");
             Line();
         }
         var generalised = set.Rules.Where(r => r.Generalisation is not null).ToList();
@@ -116,7 +117,7 @@ internal static class MarkdownReport
         {
             var rule = set.Rules[i];
             var e = rule.Evidence;
-            Line(I($"| {rule.Id} | {Cell(rule.Client.Key)} | {Cell(rule.Server.Key)} | {rule.Port}/{rule.ProtocolName} | {e.Flows} | {e.Bytes} | {new TimeText(e.FirstSeen, Seconds: false)} | {new TimeText(e.LastSeen, Seconds: false)} | {e.DaysSeen} | {e.ClientReplicas} | {rule.Confidence} | {string.Join(", ", rule.Flags)} |"));
+            Line(I($"| {rule.Id} | {Cell(rule.Client.Key)} | {Cell(rule.Server.Key)} | {rule.Port}/{rule.ProtocolName} | {e.Flows} | {e.Bytes} | {new TimeText(e.FirstSeen, Seconds: false)} | {new TimeText(e.LastSeen, Seconds: false)} | {e.DaysSeen} | {e.ClientReplicas} | {rule.ConfidenceName} | {string.Join(", ", rule.Flags)} |"));
         }
         Line();
         if (set.Rules.Count > ListLimit)
@@ -127,9 +128,9 @@ internal static class MarkdownReport
         Line("## Left out");
         Line();
         if (set.LeftOut.Count == 0) Line("Nothing.");
-        foreach (var reason in set.LeftOut.GroupBy(l => l.Reason).OrderBy(g => g.Key, StringComparer.Ordinal))
+        foreach (var reason in set.LeftOut.GroupBy(l => l.Reason).OrderBy(g => g.Key.Name(), StringComparer.Ordinal))
         {
-            Line(I($"### {reason.Key} ({reason.Count()} edges)"));
+            Line(I($"### {reason.Key.Name()} ({reason.Count()} edges)"));
             Line();
             List(reason.GroupBy(l => l.Edge.Client.Key).ToList(), client =>
             {

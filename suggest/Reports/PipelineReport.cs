@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using FlowPolicy.Analytics.Slis;
+using FlowPolicy.Analytics.Baseline;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Suggest.Inference;
 
@@ -103,7 +104,7 @@ public static class PipelineReport
         {
             var newEdges = input.PreviousEdges is null ? [] : input.Edges.Where(e => !input.PreviousEdges.Contains(EdgeKey(e))).OrderByDescending(e => e.Flows).ToList();
             var changes = input.Diff?.ToAdd ?? input.Suggestions.Rules;
-            var periodic = input.Suggestions.Rules.Where(r => r.Flags.Any(f => f is "periodic" or "startup-only" or "rare")).ToList();
+            var periodic = input.Suggestions.Rules.Where(r => (r.FlagSet & (RuleFlags.Periodic | RuleFlags.StartupOnly | RuleFlags.Rare | RuleFlags.ScheduledJob)) != 0).ToList();
             var denied = input.Edges.Where(e => e.DeniedFlows > 0).OrderByDescending(e => e.DeniedFlows).ThenBy(EdgeKey, StringComparer.Ordinal).Take(PipelineReport.TopDenied).ToList();
             var stale = (input.Slis?.StaleRules ?? input.Diff?.Unused ?? []).Select(r => (r.Policy, r.Rule, r.Kind)).ToList();
             return new Facts(newEdges, changes, periodic, denied, stale, input.Edges.Sum(e => e.Flows), input.Edges.Sum(e => e.DeniedFlows));
@@ -193,7 +194,7 @@ public static class PipelineReport
             {
                 var ev = rule.Evidence;
                 var flags = string.Join(" ", rule.Flags.Select(f => $"<span class=\"tag\">{E(f)}</span>"));
-                A(I($"<tr><td class=\"mono\">{E(rule.Id)}</td><td>{E(rule.Client.Key)}</td><td>{E(rule.Server.Key)}</td><td>{rule.Port}/{E(rule.ProtocolName)}</td><td class=\"n\">{ev.Flows:N0}</td><td class=\"n\">{ev.DaysSeen}</td><td class=\"n\">{ev.ClientReplicas}</td><td>{E(Time(ev.LastSeen))}</td><td class=\"{(rule.Confidence == "high" ? "ok" : "warn")}\">{E(rule.Confidence)}</td><td>{flags}</td></tr>"));
+                A(I($"<tr><td class=\"mono\">{E(rule.Id)}</td><td>{E(rule.Client.Key)}</td><td>{E(rule.Server.Key)}</td><td>{rule.Port}/{E(rule.ProtocolName)}</td><td class=\"n\">{ev.Flows:N0}</td><td class=\"n\">{ev.DaysSeen}</td><td class=\"n\">{ev.ClientReplicas}</td><td>{E(Time(ev.LastSeen))}</td><td class=\"{(rule.Confidence == RuleConfidence.High ? "ok" : "warn")}\">{E(rule.ConfidenceName)}</td><td>{flags}</td></tr>"));
             }
             A("</tbody></table>");
         }
@@ -204,7 +205,7 @@ public static class PipelineReport
         else
         {
             A("<ul>");
-            foreach (var rule in facts.Periodic.Take(MarkdownReport.ListLimit)) A($"<li><b>{E(rule.ToString())}</b> &mdash; {E(rule.Periodicity.Pattern)}: {E(rule.Periodicity.Note)}</li>");
+            foreach (var rule in facts.Periodic.Take(MarkdownReport.ListLimit)) A($"<li><b>{E(rule.ToString())}</b> &mdash; {E(rule.Periodicity.PatternName)}: {E(rule.Periodicity.Note)}</li>");
             if (facts.Periodic.Count > MarkdownReport.ListLimit) A($"<li>{E(MarkdownReport.More(facts.Periodic.Count - MarkdownReport.ListLimit, "rare or periodic rules", json: true))}</li>");
             A("</ul>");
         }
@@ -230,8 +231,8 @@ public static class PipelineReport
         else
         {
             A("<table><thead><tr><th>reason</th><th>client</th><th class=\"n\">edges</th><th class=\"n\">flows</th><th>detail</th></tr></thead><tbody>");
-            foreach (var group in set.LeftOut.GroupBy(l => (l.Reason, l.Edge.Client.Key)).OrderBy(g => g.Key.Reason, StringComparer.Ordinal).ThenByDescending(g => g.Count()))
-                A(I($"<tr><td><span class=\"tag\">{E(group.Key.Reason)}</span></td><td>{E(group.Key.Key)}</td><td class=\"n\">{group.Count()}</td><td class=\"n\">{group.Sum(l => l.Edge.Flows):N0}</td><td>{E(group.First().Detail)}</td></tr>"));
+            foreach (var group in set.LeftOut.GroupBy(l => (l.Reason, l.Edge.Client.Key)).OrderBy(g => g.Key.Reason.Name(), StringComparer.Ordinal).ThenByDescending(g => g.Count()))
+                A(I($"<tr><td><span class=\"tag\">{E(group.Key.Reason.Name())}</span></td><td>{E(group.Key.Key)}</td><td class=\"n\">{group.Count()}</td><td class=\"n\">{group.Sum(l => l.Edge.Flows):N0}</td><td>{E(group.First().Detail)}</td></tr>"));
             A("</tbody></table>");
         }
         A("</section>");

@@ -1,3 +1,4 @@
+using FlowPolicy.Analytics.Baseline;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -33,7 +34,7 @@ internal enum MapEdgeStatus
 internal static class ServiceMap
 {
     /// <summary>Left-out reasons not drawn (they would bury the dependencies in red; the report lists them as noise).</summary>
-    public static readonly IReadOnlySet<string> NoiseReasons = new HashSet<string>(StringComparer.Ordinal) { "scanner", "bare-pod" };
+    public static bool IsHiddenNoise(LeaveOutReason reason) => reason is LeaveOutReason.Scanner or LeaveOutReason.BarePod;
 
     private const ushort DnsPort = 53;
 
@@ -95,7 +96,7 @@ internal static class ServiceMap
     /// </summary>
     internal static string DataJson(PipelineReportInput input, out int drawnEdges)
     {
-        var noise = input.Suggestions.LeftOut.Where(l => NoiseReasons.Contains(l.Reason)).Select(l => PipelineReport.EdgeKey(l.Edge)).ToHashSet(StringComparer.Ordinal);
+        var noise = input.Suggestions.LeftOut.Where(l => IsHiddenNoise(l.Reason)).Select(l => PipelineReport.EdgeKey(l.Edge)).ToHashSet(StringComparer.Ordinal);
         var intent = input.Slis?.Edges.ToDictionary(a => PipelineReport.EdgeKey(a.Edge), a => a.Intent, StringComparer.Ordinal);
         var suggestedBy = new Dictionary<string, (string Id, bool ToAdd)>(StringComparer.Ordinal);
         var toAdd = input.Diff is null ? null : input.Diff.ToAdd.ToHashSet();

@@ -57,7 +57,7 @@ internal static class SuggestionsJson
             {
                 var lw = line.Start(w);
                 lw.WriteStartObject();
-                lw.WriteString("reason", left.Reason);
+                lw.WriteString("reason", left.ReasonName);
                 lw.WriteString("detail", left.Detail);
                 EdgeJson.WriteKey(lw, left.Edge);
                 EdgeJson.WriteEvidence(lw, left.Edge);
@@ -168,13 +168,13 @@ internal static class SuggestionsJson
         WritePeer(w, rule.Server);
         w.WriteNumber("port", rule.Port);
         w.WriteString("proto", rule.ProtocolName);
-        w.WriteString("confidence", rule.Confidence);
+        w.WriteString("confidence", rule.ConfidenceName);
         w.WriteString("confidence_reason", rule.ConfidenceReason);
         w.WriteStartArray("flags");
         foreach (var flag in rule.Flags) w.WriteStringValue(flag);
         w.WriteEndArray();
         w.WriteStartObject("periodicity");
-        w.WriteString("pattern", rule.Periodicity.Pattern);
+        w.WriteString("pattern", rule.Periodicity.PatternName);
         if (rule.Periodicity.PeriodDays is { } p) w.WriteNumber("period_days", p);
         else w.WriteNull("period_days");
         w.WriteString("note", rule.Periodicity.Note);

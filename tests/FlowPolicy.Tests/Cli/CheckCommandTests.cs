@@ -63,6 +63,36 @@ public sealed class CheckCommandTests : IDisposable
     }
 
     [Fact]
+    public void Check_on_suggests_own_output_over_the_same_flows_exits_0_listing_blocked_noise_and_strict_fails_on_it()
+    {
+        var (flows, inventory) = Sample();
+        var output = Path.Combine(_dir, "suggested");
+        var suggest = CliProcess.Run(["suggest", "--flows", .. flows, "--inventory", .. inventory, "--emit", "k8s,json", "--out", output]);
+        Assert.True(suggest.ExitCode == 0, suggest.Stderr);
+        var leftOut = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(output, "suggestions.json"))).RootElement.GetProperty("left_out")
+            .EnumerateArray().Select(l => (Src: l.GetProperty("src").GetString(), Reason: l.GetProperty("reason").GetString())).ToList();
+
+        var check = CliProcess.Run(["check", "--json", "--policies", Path.Combine(output, "k8s"), "--flows", .. flows, "--inventory", .. inventory]);
+        Assert.True(check.ExitCode == 0, check.Stderr + check.Stdout);
+        var result = JsonDocument.Parse(check.Stdout).RootElement;
+        Assert.Empty(result.GetProperty("blocked").EnumerateArray());
+        // What suggest left out and the policy blocks is reported as noise, with suggest's own reason.
+        var noise = result.GetProperty("blocked_noise").EnumerateArray()
+            .Select(e => (Src: e.GetProperty("src").GetString(), Reason: e.GetProperty("noise").GetString())).ToList();
+        // (The scanner's refused probes were denied already; its one answered probe is allowed today because the
+        // evaluator lets the ::/0 ipBlock match IPv4, issue 16 item 8: once fixed it is blocked noise too.)
+        Assert.Contains(("shop/debug-shell", "bare-pod"), noise);
+        Assert.All(noise, n => Assert.Contains(n, leftOut));
+        Assert.Contains("check passed", check.Stderr);
+
+        var strict = CliProcess.Run(["check", "--strict", "--policies", Path.Combine(output, "k8s"), "--flows", .. flows, "--inventory", .. inventory]);
+        Assert.True(strict.ExitCode == 1, strict.Stderr);
+        Assert.Contains("Blocked noise (what suggest leaves out; fails only with --strict)", strict.Stdout);
+        Assert.Contains("bare-pod", strict.Stdout);
+        Assert.Contains("(--strict: noise included)", strict.Stderr);
+    }
+
+    [Fact]
     public void Table_output_lists_blocked_edges_rule_hits_and_unused_rules()
     {
         var (flows, inventory) = Sample();

@@ -1,3 +1,4 @@
+using FlowPolicy.Analytics.Baseline;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
@@ -59,9 +60,10 @@ internal sealed class AdversarialSuggestion
             Port = port,
             Protocol = protocol,
             Evidence = new RuleEvidence { Flows = 100 * edges.Count, Bytes = 10_000, FirstSeen = Start, LastSeen = Start.AddDays(6), DaysSeen = 7, ClientReplicas = 1, Edges = edges.Count },
-            Periodicity = new Periodicity("continuous", null, "seen every day"),
-            Confidence = "high",
+            Periodicity = new Periodicity(PeriodicityPattern.Continuous, null, 7, "seen every day"),
+            Confidence = RuleConfidence.High,
             ConfidenceReason = "continuous",
+            FlagSet = RuleFlags.None,
             Flags = [],
             Edges = edges,
         };

@@ -18,19 +18,23 @@ public sealed class SuggestInferenceTests(SampleSuggestion sample) : IClassFixtu
     public void Dns_and_platform_dependencies_are_ordinary_rules()
     {
         foreach (var client in new[] { "shop/frontend", "shop/cart", "shop/catalog", "shop/checkout", "shop/payment" })
-            Assert.Equal("high", Rule($"{client} -> kube-system/coredns:53/UDP").Confidence);
-        Assert.Equal("weekly", Rule("batch/weekly-report -> kube-system/coredns:53/UDP").Periodicity.Pattern);
+            Assert.Equal("high", Rule($"{client} -> kube-system/coredns:53/UDP").ConfidenceName);
+        // A CronJob that runs on Sundays: a 7-day window holds one run, which is no period (it used to be called weekly).
+        Assert.Equal("seen-once", Rule("batch/weekly-report -> kube-system/coredns:53/UDP").Periodicity.PatternName);
     }
 
     [Fact]
-    public void Weekly_job_and_startup_licence_check_are_kept_and_flagged()
+    public void Weekly_cronjob_run_once_and_startup_licence_check_are_kept_and_flagged()
     {
+        // One run in the 7-day sample: seen once, no period; kept because a CronJob owns the client, and warned about.
         var weekly = Rule("batch/weekly-report -> shop/postgres:5432/TCP");
-        Assert.Equal("weekly", weekly.Periodicity.Pattern);
-        Assert.Equal(7, weekly.Periodicity.PeriodDays);
-        Assert.Contains(sample.Set.Warnings, w => w.Contains(weekly.Id) && w.Contains("shorter than two periods"));
+        Assert.Equal("seen-once", weekly.Periodicity.PatternName);
+        Assert.Null(weekly.Periodicity.PeriodDays);
+        Assert.Contains("scheduled-job", weekly.Flags);
+        Assert.DoesNotContain("periodic", weekly.Flags);
+        Assert.Contains(sample.Set.Warnings, w => w.Contains(weekly.Id) && w.Contains("schedule is not confirmed"));
         var licence = Rule("shop/catalog -> 198.51.100.7/32:8443/TCP");
-        Assert.Equal("startup-only", licence.Periodicity.Pattern);
+        Assert.Equal("startup-only", licence.Periodicity.PatternName);
         Assert.Contains("startup-only", licence.Flags);
     }
 
@@ -59,8 +63,8 @@ public sealed class SuggestInferenceTests(SampleSuggestion sample) : IClassFixtu
     {
         var scanner = sample.Set.LeftOut.Where(l => l.Edge.Client.Key == "10.0.9.99").ToList();
         Assert.NotEmpty(scanner);
-        Assert.All(scanner, l => Assert.Equal("scanner", l.Reason));
-        Assert.Equal("bare-pod", Assert.Single(sample.Set.LeftOut, l => l.Edge.Client.Key == "shop/debug-shell").Reason);
+        Assert.All(scanner, l => Assert.Equal("scanner", l.ReasonName));
+        Assert.Equal("bare-pod", Assert.Single(sample.Set.LeftOut, l => l.Edge.Client.Key == "shop/debug-shell").ReasonName);
         Assert.DoesNotContain(sample.Set.Rules, r => r.Client.Key is "10.0.9.99/32" or "shop/debug-shell");
     }
 
@@ -70,7 +74,7 @@ public sealed class SuggestInferenceTests(SampleSuggestion sample) : IClassFixtu
         var edge = new Edge(Workload("shop", "a"), Workload("shop", "b"), 80, IpProtocols.Tcp) { Flows = 0, Bytes = 100, FirstSeen = T(0), LastSeen = T(1) };
         var set = new RuleInference().Infer([edge]);
         Assert.Empty(set.Rules);
-        Assert.Equal("reply-only", Assert.Single(set.LeftOut).Reason);
+        Assert.Equal("reply-only", Assert.Single(set.LeftOut).ReasonName);
     }
 
     [Fact]

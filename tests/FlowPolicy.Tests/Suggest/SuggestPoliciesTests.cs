@@ -21,7 +21,7 @@ public sealed class SuggestPoliciesTests(SampleSuggestion sample) : IClassFixtur
         var left = sample.Set.LeftOut.Select(l => Describe(l.Edge)).ToHashSet();
         foreach (var edge in sample.Edges)
             Assert.True(covered.Contains(Describe(edge)) ^ left.Contains(Describe(edge)), Describe(edge));
-        Assert.All(sample.Set.LeftOut, l => Assert.Contains(l.Reason, new[] { "scanner", "bare-pod" }));
+        Assert.All(sample.Set.LeftOut, l => Assert.Contains(l.ReasonName, new[] { "scanner", "bare-pod" }));
     }
 
     [Fact]
