@@ -170,19 +170,19 @@ public abstract class SchemaMigratorTests<TServer>(TServer server, ITestOutputHe
     }
 
     [Fact]
-    public async Task A_schema_3_database_gets_the_label_change_columns_of_the_edge_rollups_and_nothing_else()
+    public async Task A_schema_4_database_gets_the_label_change_columns_of_the_edge_rollups_and_nothing_else()
     {
         await SchemaMigrator.MigrateAsync(Db);
         foreach (var table in new[] { FlowTables.EdgesHourly, FlowTables.EdgesDaily })
             foreach (var column in new[] { "src_label_changes", "dst_label_changes" })
                 await Db.ExecuteAsync($"ALTER TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, table)} DROP COLUMN {ClickHouseSql.QuoteIdentifier(column)}");
         await Db.ExecuteAsync($"ALTER TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} DELETE WHERE 1");
-        await Db.ExecuteAsync($"INSERT INTO {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} (version, applied_at, steps, server_version) VALUES (3, now(), [], '')");
+        await Db.ExecuteAsync($"INSERT INTO {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} (version, applied_at, steps, server_version) VALUES (4, now(), [], '')");
         await WaitForMutationsAsync();
 
         var upgrade = await SchemaMigrator.MigrateAsync(Db);
-        Assert.Equal(3, upgrade.PreviousSchemaVersion);
-        Assert.Equal(4, upgrade.SchemaVersion);
+        Assert.Equal(4, upgrade.PreviousSchemaVersion);
+        Assert.Equal(5, upgrade.SchemaVersion);
         Assert.Equal(
             [$"{FlowTables.EdgesHourly}: add column src_label_changes", $"{FlowTables.EdgesHourly}: add column dst_label_changes",
              $"{FlowTables.EdgesDaily}: add column src_label_changes", $"{FlowTables.EdgesDaily}: add column dst_label_changes"],
