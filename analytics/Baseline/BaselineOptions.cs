@@ -10,6 +10,11 @@ public sealed class BaselineOptions
     public int ScannerMinPorts { get; init; } = 8;
     /// <summary>... or this many distinct servers with probes (failed ones, or answered ones within <see cref="ScannerBurst"/>).</summary>
     public int ScannerMinServers { get; init; } = 16;
+    /// <summary>
+    /// ... or this many distinct ports (over all its servers) when not one probe was answered: a sweep that got nothing
+    /// back. Leaving such edges out blocks nothing that worked.
+    /// </summary>
+    public int ScannerMinFailedPorts { get; init; } = 4;
     /// <summary>A probe is tiny: at most this many bytes per flow (both directions) ...</summary>
     public double ScannerMaxBytesPerFlow { get; init; } = 300;
     /// <summary>... and at most this many packets per flow (SYN, SYN-ACK, ACK, RST of a connect scan) ...</summary>
@@ -33,6 +38,7 @@ public sealed class BaselineOptions
     {
         if (ScannerMinPorts < 2) throw new ArgumentException("ScannerMinPorts must be at least 2");
         if (ScannerMinServers < 2) throw new ArgumentException("ScannerMinServers must be at least 2");
+        if (ScannerMinFailedPorts < 2) throw new ArgumentException("ScannerMinFailedPorts must be at least 2");
         if (ScannerMaxBytesPerFlow < 0) throw new ArgumentException("ScannerMaxBytesPerFlow must not be negative");
         if (ScannerMaxPacketsPerFlow < 1) throw new ArgumentException("ScannerMaxPacketsPerFlow must be at least 1");
         if (ScannerMaxFlowsPerPeer < 1) throw new ArgumentException("ScannerMaxFlowsPerPeer must be at least 1");

@@ -25,15 +25,23 @@ internal sealed class ScanDetector(BaselineOptions options)
     /// A first contact that exchanged almost nothing. Records without byte counts (Hubble's are events) count when the
     /// contact is brief: their sizes cannot tell, the fan-out and the burst still do.
     /// A sized tiny edge whose flows all fall within <see cref="BaselineOptions.ScannerMaxProbeSpan"/> is one contact too,
-    /// however many flows: the probes of every replica of a workload, or one probe reported by two observers.
+    /// however many flows: the probes of every replica of a workload, or one probe reported by two observers; so is a
+    /// sizeless one (Hubble) whose flows all fall in that span.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool IsContact(Edge e) => e.Flows >= 1
-        && (e.Flows <= options.ScannerMaxFlowsPerPeer ? e.Bytes == 0 || IsTiny(e) : e.Bytes > 0 && e.LastSeen - e.FirstSeen <= options.ScannerMaxProbeSpan && IsTiny(e));
+        && (e.Flows <= options.ScannerMaxFlowsPerPeer
+            ? e.Bytes == 0 || IsTiny(e)
+            // Sizeless records (Hubble's are events) cannot show tininess: all within one burst is the evidence left
+            // (one probe reported by two observers, with its reply events).
+            : e.LastSeen - e.FirstSeen <= options.ScannerMaxProbeSpan && (e.Bytes == 0 || IsTiny(e)));
 
-    /// <summary>Unanswered (one packet per flow, nothing came back) or denied.</summary>
+    /// <summary>
+    /// Unanswered (one packet per flow: no reply came back, whether the source counts bytes or, like Hubble, one event
+    /// per packet with no size) or denied.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Failed(Edge e) => e.DeniedFlows * 2 >= e.Flows || (e.Bytes > 0 && e.Packets > 0 && e.Packets <= (ulong)e.Flows);
+    private static bool Failed(Edge e) => e.DeniedFlows * 2 >= e.Flows || (e.Packets > 0 && e.Packets <= (ulong)e.Flows);
 
     /// <summary>An edge of a convicted scanner that is part of the scan (its other edges are judged on their own).</summary>
     public bool IsScanTraffic(Edge e) => e.Flows > 0 && (IsContact(e) || (e.Bytes > 0 && IsTiny(e)));
@@ -57,7 +65,7 @@ internal sealed class ScanDetector(BaselineOptions options)
             last!.Add(e);
         }
         var scanners = new Dictionary<string, string>(StringComparer.Ordinal);
-        int fewest = Math.Min(options.ScannerMinPorts, options.ScannerMinServers);
+        int fewest = Math.Min(Math.Min(options.ScannerMinPorts, options.ScannerMinServers), options.ScannerMinFailedPorts);
         foreach (var (client, list) in contacts)
         {
             if (list.Count < fewest) continue;
@@ -96,7 +104,9 @@ internal sealed class ScanDetector(BaselineOptions options)
         int burstServers = allServers.Count >= options.ScannerMinServers ? MostServersInBurst(contacts) : 0;
         bool vertical = maxPorts >= options.ScannerMinPorts;
         bool horizontal = failedServers.Count >= options.ScannerMinServers || burstServers >= options.ScannerMinServers;
-        if (!vertical && !horizontal) return null;
+        // Unanswered: several ports and not one answer (a SYN sweep below the other thresholds).
+        bool unanswered = failed == contacts.Count && allPorts.Count >= options.ScannerMinFailedPorts;
+        if (!vertical && !horizontal && !unanswered) return null;
         var first = contacts.Min(e => e.FirstSeen);
         var lastSeen = contacts.Max(e => e.LastSeen);
         string size = bytes > 0 ? string.Create(CultureInfo.InvariantCulture, $"{bytes / flows:0} bytes per flow") : "sizes unknown";

@@ -45,6 +45,8 @@ public sealed class FileEdgeLoad
     public required IReadOnlyList<InventoryError> InventoryErrors { get; init; }
     /// <summary>Addresses the inventory gives to nodes (kubectl nodes JSON, node leases): for policies that must allow egress to them.</summary>
     public IReadOnlyList<PackedIp> NodeAddresses { get; init; } = [];
+    /// <summary><see cref="NodeAddresses"/> per node name, for evaluating ipBlocks against <c>node:NAME</c> endpoints.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<PackedIp>> NodeAddressesByName { get; init; } = new Dictionary<string, IReadOnlyList<PackedIp>>();
     public long RepliesFolded { get; init; }
     public long Flipped { get; init; }
     /// <summary>
@@ -113,6 +115,7 @@ public sealed class FileEdgeSource
             Errors = aggregating.Errors,
             InventoryErrors = inventory?.Errors ?? [],
             NodeAddresses = index.NodeAddresses,
+            NodeAddressesByName = index.NodeAddressesByName,
             RepliesFolded = aggregating.Replies,
             Flipped = aggregating.Flipped,
             NamespaceLabels = MergeNamespaceLabels(inventory?.NamespaceLabels, aggregator.NamespaceLabels),

@@ -143,7 +143,7 @@ public sealed partial class IntentEvaluator
         public void AddMatching(IntentEvaluator evaluator, Endpoint endpoint, List<int> ids)
         {
             int start = ids.Count;
-            if (endpoint.IsAddress)
+            if (endpoint.IsAddress || evaluator.NodeAddressesOf(endpoint).Count > 0)
             {
                 foreach (var (id, ns, peers) in _addresses)
                     if (evaluator.PeersMatch(peers, ns, endpoint)) ids.Add(id);
@@ -156,7 +156,7 @@ public sealed partial class IntentEvaluator
                 foreach (var (id, ns, peers) in _anyNamespace)
                     if (evaluator.PeersMatch(peers, ns, endpoint)) ids.Add(id);
             }
-            // Anything else (nodes, named endpoints of other kinds) matches no ipBlock and no selector.
+            // Anything else (nodes without known addresses, named endpoints of other kinds) matches no ipBlock and no selector.
             ids.Sort(start, ids.Count - start, Comparer<int>.Default);
         }
     }

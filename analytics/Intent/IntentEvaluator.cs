@@ -21,6 +21,12 @@ public sealed class IntentEvaluatorOptions
     /// namespaces the policy set does not declare; a namespace the policy set declares keeps the policy set's labels.
     /// </summary>
     public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>>? NamespaceLabels { get; init; }
+    /// <summary>
+    /// The addresses of each node (node name -> addresses: kubectl nodes JSON, node leases). An ipBlock matches a
+    /// <c>node:NAME</c> endpoint when it holds one of that node's addresses, as it does on a cluster (node addresses
+    /// are not pod addresses); without them a node matches no ipBlock.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? NodeAddresses { get; init; }
     /// <summary>False evaluates every policy and rule for every connection: the reference the indexes are tested against.</summary>
     public bool UseIndex { get; init; } = true;
     /// <summary>
@@ -204,6 +210,8 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
             {
                 // ipBlock names addresses; workloads are matched by selectors only (as Cilium does).
                 if (endpoint.IsAddress && block.Contains(endpoint.Address)) return true;
+                foreach (var address in NodeAddressesOf(endpoint))
+                    if (block.Contains(address)) return true;
                 continue;
             }
             if (!IsWorkload(endpoint)) continue;
@@ -217,6 +225,10 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
         }
         return false;
     }
+
+    private IReadOnlyList<PackedIp> NodeAddressesOf(Endpoint endpoint) =>
+        endpoint.Kind == EndpointKind.Node && _options.NodeAddresses is { } nodes && nodes.TryGetValue(endpoint.Name, out var addresses)
+            ? addresses : [];
 
     private IReadOnlyList<KeyValuePair<string, string>> LabelsOfNamespace(string ns) =>
         _namespaceLabels.GetOrAdd(ns, static (name, declared) =>

@@ -6,6 +6,7 @@ using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Analytics.Intent;
 using FlowPolicy.Cli.Terminal;
 using FlowPolicy.Core.Edges;
+using FlowPolicy.Core.Net;
 using Spectre.Console;
 
 namespace FlowPolicy.Cli.Commands;
@@ -72,6 +73,7 @@ internal static class CheckCommand
             var policySet = PolicyInputs.LoadPolicies(parse.GetValue(policies) ?? [], parse.GetValue(namespaces) ?? [], "--policies");
             IReadOnlyList<Edge> edges;
             IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels;
+            IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? nodeAddresses = null;
             if (clickhouseUrl is not null)
             {
                 edges = await PolicyInputs.ClickHouseEdgesAsync(clickhouseUrl, parse.GetValue(database)!, fromTime, toTime, cancellationToken);
@@ -90,9 +92,10 @@ internal static class CheckCommand
                 });
                 edges = load.Edges;
                 namespaceLabels = load.NamespaceLabels;
+                nodeAddresses = load.NodeAddressesByName;
             }
 
-            var evaluator = PolicyInputs.Evaluator(policySet, namespaceLabels);
+            var evaluator = PolicyInputs.Evaluator(policySet, namespaceLabels, nodeAddresses);
             // Noise is judged by the classifier suggest uses, over the same window and, as suggest does, over every edge
             // (scanners and boundaries need the whole picture) before the namespace scope narrows what is checked.
             var noise = new BaselineClassifier().Classify(edges, BaselineWindow.Of(edges, fromTime, toTime));

@@ -5,6 +5,7 @@ using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Cli.Terminal;
 using FlowPolicy.Core.ClickHouse;
 using FlowPolicy.Core.Edges;
+using FlowPolicy.Core.Net;
 
 namespace FlowPolicy.Cli.Commands;
 
@@ -49,13 +50,14 @@ internal static class PolicyInputs
     /// The evaluator of <paramref name="policies"/> with the namespace labels the data showed (inventory Namespace
     /// objects, Hubble records) for every namespaceSelector; namespaces the policy set or --namespaces declares keep those.
     /// </summary>
-    public static IntentEvaluator Evaluator(IntentPolicySet policies, IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> observed)
+    public static IntentEvaluator Evaluator(IntentPolicySet policies, IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> observed,
+        IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? nodeAddresses = null)
     {
         int added = observed.Keys.Count(ns => !policies.NamespaceLabels.ContainsKey(ns));
         if (added > 0)
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"flowpolicy: namespace labels of {added} namespaces from the flows and inventory (namespaceSelectors match them)"));
-        return new IntentEvaluator(policies, new IntentEvaluatorOptions { NamespaceLabels = observed });
+        return new IntentEvaluator(policies, new IntentEvaluatorOptions { NamespaceLabels = observed, NodeAddresses = nodeAddresses });
     }
 
     /// <summary>

@@ -21,9 +21,11 @@ public sealed class LeaseIndex : IServedPorts
     private readonly PrefixTable[] _v4Networks;
     private readonly PrefixTable[] _v6Networks;
 
-    private LeaseIndex(HostTable hosts, PrefixTable[] v4, PrefixTable[] v6, int leaseCount, int identityCount, IReadOnlyList<PackedIp>? nodeAddresses = null)
+    private LeaseIndex(HostTable hosts, PrefixTable[] v4, PrefixTable[] v6, int leaseCount, int identityCount, IReadOnlyList<PackedIp>? nodeAddresses = null,
+        IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? nodeAddressesByName = null)
     {
         NodeAddresses = nodeAddresses ?? [];
+        NodeAddressesByName = nodeAddressesByName ?? new Dictionary<string, IReadOnlyList<PackedIp>>(StringComparer.Ordinal);
         _hosts = hosts;
         _v4Networks = v4;
         _v6Networks = v6;
@@ -36,6 +38,8 @@ public sealed class LeaseIndex : IServedPorts
     public int LeaseCount { get; }
     /// <summary>Every single address some lease gives to a node, sorted (policies allowing egress to the nodes need them).</summary>
     public IReadOnlyList<PackedIp> NodeAddresses { get; }
+    /// <summary>The same addresses per node name (the <c>node:NAME</c> endpoint's name): what an ipBlock of a node's address matches.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<PackedIp>> NodeAddressesByName { get; }
     public int IdentityCount { get; }
     /// <summary>Distinct single addresses with at least one lease.</summary>
     public int AddressCount => _hosts.Count;
@@ -125,8 +129,12 @@ public sealed class LeaseIndex : IServedPorts
         var v6 = new List<PrefixTable>();
         foreach (var ((isV4, length), table) in byFamilyAndLength)
             (isV4 ? v4 : v6).Add(new PrefixTable(length, table));
-        var nodes = leases.Where(l => l.IsHost && l.Identity.Kind == EndpointKind.Node).Select(l => l.Network).Distinct().Order().ToList();
-        return new LeaseIndex(hosts, v4.ToArray(), v6.ToArray(), leases.Count, identityCount, nodes);
+        var nodeLeases = leases.Where(l => l.IsHost && l.Identity.Kind == EndpointKind.Node).ToList();
+        var nodes = nodeLeases.Select(l => l.Network).Distinct().Order().ToList();
+        var byName = nodeLeases.Where(l => (l.Identity.Workload ?? l.Identity.Name) is not null)
+            .GroupBy(l => (l.Identity.Workload ?? l.Identity.Name)!, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<PackedIp>)g.Select(l => l.Network).Distinct().Order().ToList(), StringComparer.Ordinal);
+        return new LeaseIndex(hosts, v4.ToArray(), v6.ToArray(), leases.Count, identityCount, nodes, byName);
     }
 
     /// <summary>

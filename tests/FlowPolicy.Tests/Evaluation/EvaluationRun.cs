@@ -65,7 +65,8 @@ internal static class EvaluationRun
         suggestArgs.AddRange(written.FlowFiles);
         suggestArgs.Add("--inventory");
         suggestArgs.AddRange(written.InventoryFiles);
-        suggestArgs.AddRange(["--from", from, "--to", to, "--emit", "k8s,json", "--out", output]);
+        // Every namespace gets policies (kube-system too, which suggest leaves out by default): the whole cluster is judged.
+        suggestArgs.AddRange(["--from", from, "--to", to, "--emit", "k8s,json", "--out", output, "--include-namespace", "*"]);
         var suggest = CliProcess.Run([.. suggestArgs]);
         (int edges, int rules) = (-1, -1);
         string suggestionsJson = Path.Combine(output, "suggestions.json");

@@ -7,21 +7,11 @@ namespace FlowPolicy.Tests.Evaluation;
 /// <summary>
 /// The evaluation of issue 16: FlowPolicy's suggestions on clusters built from real applications' call graphs, in every
 /// input format, judged against the ground truth. The harness test always runs; the three assertions of the issue are
-/// theories per scenario and format, skipped while today's code fails them (docs/evaluation.md has the scorecard).
+/// theories per scenario and format (docs/evaluation.md has the scorecard).
 /// </summary>
 [Collection(EvaluationCollection.Name)]
 public sealed class EvaluationTests(EvaluationFixture fixture, ITestOutputHelper output)
 {
-    // The classes of mistake the scorecard of today's code shows (docs/evaluation.md), named in the skips below.
-    private const string BlockedToday =
-        "issue 16 scorecard (docs/evaluation.md): required dependencies blocked everywhere today: API-server egress left as a comment (class 4), " +
-        "no DNS over TCP for a CronJob that only used UDP (issue 15.6); bank-of-anthos: Istio's version label in selectors (issue 15.1)";
-    private const string ExtraToday =
-        "issue 16 scorecard (docs/evaluation.md): noise allowed everywhere today: the answered scan from a CI Job (class 2), the one-off " +
-        "cross-namespace call (class 1); a single unanswered sweep called periodic over 35 days (class 1); the bare debug pod from Hubble (class 3)";
-    private const string CheckToday =
-        "issue 16 scorecard (docs/evaluation.md): check exits 1 on suggest's own output over the same flows everywhere today (class 5: what suggest left out counts as blocked)";
-
     [Fact]
     public void The_evaluation_scores_every_scenario_in_every_format()
     {
@@ -42,7 +32,7 @@ public sealed class EvaluationTests(EvaluationFixture fixture, ITestOutputHelper
         Assert.Contains("| scenario | format |", fixture.Text, StringComparison.Ordinal);
     }
 
-    [Theory(Skip = BlockedToday)]
+    [Theory]
     [MemberData(nameof(EvaluationFixture.Cases), MemberType = typeof(EvaluationFixture))]
     public void No_required_dependency_is_blocked(string scenario, string format)
     {
@@ -50,7 +40,7 @@ public sealed class EvaluationTests(EvaluationFixture fixture, ITestOutputHelper
         Assert.True(score.Blocked.Count == 0, $"{score.Blocked.Count} blocked:\n{string.Join("\n", score.Blocked)}");
     }
 
-    [Theory(Skip = ExtraToday)]
+    [Theory]
     [MemberData(nameof(EvaluationFixture.Cases), MemberType = typeof(EvaluationFixture))]
     public void Nothing_outside_the_truth_is_allowed(string scenario, string format)
     {
@@ -58,7 +48,7 @@ public sealed class EvaluationTests(EvaluationFixture fixture, ITestOutputHelper
         Assert.True(score.ExtraAllowed.Count == 0, $"{score.ExtraAllowed.Count} allowed outside the truth:\n{string.Join("\n", score.ExtraAllowed.Take(40))}");
     }
 
-    [Theory(Skip = CheckToday)]
+    [Theory]
     [MemberData(nameof(EvaluationFixture.Cases), MemberType = typeof(EvaluationFixture))]
     public void Check_passes_on_its_own_suggestion(string scenario, string format)
     {

@@ -152,7 +152,7 @@ public sealed class NetworkPolicyJudgeTests(ITestOutputHelper output)
         Assert.True(evaluator.Evaluate(db, web, 8080, (byte)Protocol.Tcp).Allowed);
     }
 
-    [Fact(Skip = "finding of the judge cross-check (docs/evaluation.md): IntentEvaluator cannot match node endpoints with ipBlocks, so check reports API-server egress as blocked even when the policy allows the node addresses (issue 16 class 4)")]
+    [Fact]
     public void IntentEvaluator_matches_an_ipBlock_of_the_node_address()
     {
         const string yaml = """
@@ -166,9 +166,19 @@ public sealed class NetworkPolicyJudgeTests(ITestOutputHelper output)
                 - to: [{ipBlock: {cidr: 10.0.0.10/32}}]
                   ports: [{port: 6443}]
             """;
-        var evaluator = PolicyFiles.From(yaml);
+        var nodeAddresses = new Dictionary<string, IReadOnlyList<PackedIp>>
+        {
+            ["cp-1"] = [PackedIp.Parse("10.0.0.10")],
+            ["worker-1"] = [PackedIp.Parse("10.0.0.11")],
+        };
+        var evaluator = PolicyFiles.From(yaml, new IntentEvaluatorOptions { NodeAddresses = nodeAddresses });
+        var web = PolicyFiles.Pod("alpha", "web", ("app", "web"));
         var node = Endpoint.FromIdentity(new WorkloadIdentity(EndpointKind.Node, null, "cp-1", "Node", "cp-1"));
-        Assert.True(evaluator.Evaluate(PolicyFiles.Pod("alpha", "web", ("app", "web")), node, 6443, (byte)Protocol.Tcp).Allowed);
+        var worker = Endpoint.FromIdentity(new WorkloadIdentity(EndpointKind.Node, null, "worker-1", "Node", "worker-1"));
+        Assert.True(evaluator.Evaluate(web, node, 6443, (byte)Protocol.Tcp).Allowed);
+        // Only the node whose address the block holds; and without addresses a node matches no ipBlock.
+        Assert.False(evaluator.Evaluate(web, worker, 6443, (byte)Protocol.Tcp).Allowed);
+        Assert.False(PolicyFiles.From(yaml).Evaluate(web, node, 6443, (byte)Protocol.Tcp).Allowed);
     }
 
     /// <summary>What a random case is made of: endpoints on both sides and the policies.</summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using FlowPolicy.Tests.Evaluation.Scenarios;
 
@@ -186,8 +187,11 @@ internal sealed class ClusterPods
     {
         uint h = 2166136261;
         foreach (char c in name + "#" + generation) h = (h ^ c) * 16777619;
-        var chars = new char[10];
-        for (int i = 0; i < chars.Length; i++) { chars[i] = HashAlphabet[(int)(h % (uint)HashAlphabet.Length)]; h = h / 7 + 31 * (uint)i + 17; }
+        // As the Deployment controller writes it: rand.SafeEncodeString of the hash's decimal digits, each byte mapped
+        // into the alphabet (so a pod-template-hash only ever holds 4-9 and b, c, d, f).
+        var digits = h.ToString(CultureInfo.InvariantCulture);
+        var chars = new char[digits.Length];
+        for (int i = 0; i < chars.Length; i++) chars[i] = HashAlphabet[digits[i] % HashAlphabet.Length];
         return new string(chars);
     }
 
