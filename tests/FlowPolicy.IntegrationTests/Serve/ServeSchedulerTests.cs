@@ -75,6 +75,10 @@ public sealed class ServeSchedulerTests(ClickHouseServerFixture server, ITestOut
             await host.StartAsync(default);
             var restarted = DateTime.UtcNow;
             await WaitAsync(async () => (await LastSucceededEndAsync("rollup")) >= restarted.AddSeconds(3) && (await LastSucceededEndAsync("suggest")) >= restarted.AddSeconds(2), TimeSpan.FromSeconds(30));
+            // Whatever the first run had not stored when it stopped, this run stores (once: asserted below). It may get its
+            // partitions only after the broker's session timeout (static membership on the mock), so wait for the rows.
+            var records = files.Records.ToString(CultureInfo.InvariantCulture);
+            await WaitAsync(async () => await Db.QueryScalarAsync($"SELECT count() FROM {FlowTables.Flows}") == records, TimeSpan.FromSeconds(45));
             await host.StopAsync();
         }
 
