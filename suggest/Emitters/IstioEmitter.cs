@@ -30,13 +30,8 @@ internal sealed class IstioEmitter : IPolicyEmitter
     public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
         var notes = new List<string>();
-        foreach (var ns in namespaces)
+        foreach (var ns in PolicyText.WritableNamespaces(namespaces, notes))
         {
-            if (!KubernetesNames.IsDns1123Label(ns))
-            {
-                notes.Add($"namespace '{ns}' is not a valid Kubernetes namespace name (a DNS-1123 label); no policy is written for it.");
-                continue;
-            }
             var workloads = PolicyText.WorkloadsIn(set, ns).ToList();
             var names = new PolicyNames(workloads);
             var deny = Policy(PolicyNames.AllowNothing, ns, set, 0, [("purpose", "an ALLOW-less policy: every workload of the namespace denies what no ALLOW policy permits")]);

@@ -25,17 +25,11 @@ internal sealed class KubernetesEmitter(ClusterFacts cluster) : IPolicyEmitter
     public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
         var notes = new List<string>();
-        foreach (var ns in namespaces)
+        foreach (var ns in PolicyText.WritableNamespaces(namespaces, notes))
         {
-            if (!KubernetesNames.IsDns1123Label(ns))
-            {
-                notes.Add($"namespace '{ns}' is not a valid Kubernetes namespace name (a DNS-1123 label); no policy is written for it.");
-                continue;
-            }
             var workloads = PolicyText.WorkloadsIn(set, ns).ToList();
             var names = new PolicyNames(workloads);
-            bool nodeEgressUnknown = !cluster.NodeAddressesKnown
-                && workloads.Any(w => PolicyText.EgressOf(set, w).Any(r => r.Server.Kind == PeerKind.Nodes));
+            bool nodeEgressUnknown = PolicyText.NodeEgressUnknown(set, workloads, cluster);
             var types = YamlNode.Seq().Add(YamlNode.Str("Ingress"));
             if (nodeEgressUnknown)
                 notes.Add($"namespace {ns}: no default deny for egress: workloads here reach the nodes (API server, node services) and the inventory gave no node addresses for an ipBlock; add `kubectl get nodes -o json` to --inventory to get one.");

@@ -80,6 +80,23 @@ internal static class PolicyText
 
     public static IEnumerable<SuggestedRule> EgressOf(SuggestionSet set, Peer workload) => set.Index.FromClient(workload.Key);
 
+    /// <summary>The namespaces a document can be written for; a name that is not a DNS-1123 label gets a note instead.</summary>
+    public static IEnumerable<string> WritableNamespaces(IEnumerable<string> namespaces, List<string> notes)
+    {
+        foreach (var ns in namespaces)
+        {
+            if (KubernetesNames.IsDns1123Label(ns)) yield return ns;
+            else notes.Add($"namespace '{ns}' is not a valid Kubernetes namespace name (a DNS-1123 label); no policy is written for it.");
+        }
+    }
+
+    /// <summary>
+    /// Workloads of the namespace reach the nodes (API server, node services) but the inventory gave no node addresses to
+    /// allow them by: the namespace then gets no default deny for egress (the report says why).
+    /// </summary>
+    public static bool NodeEgressUnknown(SuggestionSet set, IEnumerable<Peer> workloads, ClusterFacts cluster) =>
+        !cluster.NodeAddressesKnown && workloads.Any(w => EgressOf(set, w).Any(r => r.Server.Kind == PeerKind.Nodes));
+
     /// <summary>A rule's evidence on one line: "r-id client -> server:port/proto; flows=... confidence=...; flags".</summary>
     public static string Evidence(SuggestedRule rule)
     {
