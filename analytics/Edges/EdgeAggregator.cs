@@ -21,7 +21,8 @@ public sealed class EdgeAggregator
     private readonly Dictionary<PackedIp, int> _idByAddress = new();
     private readonly EndpointCatalog _endpoints = new();
     private readonly Dictionary<EdgeKey, Accumulator> _edges = new();
-    private readonly Dictionary<string, (DateTime Seen, IReadOnlyList<KeyValuePair<string, string>> Labels)> _namespaceLabels = new(StringComparer.Ordinal);
+    // Identities carrying namespace labels (Hubble), with the earliest start of a record that carried each.
+    private readonly Dictionary<WorkloadIdentity, DateTime> _namespaceLabelsSeen = new(ReferenceEqualityComparer.Instance);
 
     public EdgeAggregator(DateTime? from = null, DateTime? to = null)
     {
@@ -36,12 +37,35 @@ public sealed class EdgeAggregator
     public int EdgeCount => _edges.Count;
 
     /// <summary>
-    /// Namespace labels the records carried (Hubble's <c>io.cilium.k8s.namespace.labels.*</c>), by namespace. Noted once
-    /// per identity (not per record, to keep the per-flow path a lookup): where a namespace was relabelled within the
-    /// window, the set of the identity first seen latest wins, which is the newer set in practice.
+    /// Namespace labels the records carried (Hubble's <c>io.cilium.k8s.namespace.labels.*</c>), by namespace. Where a
+    /// namespace was relabelled within the window, the set first seen latest wins (the newer set), each set dated by the
+    /// earliest record that carried it; equal dates go to the ordinally greater set. The same in any record order, so
+    /// any number of threads gives the same answer.
     /// </summary>
-    public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels =>
-        _namespaceLabels.ToDictionary(p => p.Key, p => p.Value.Labels, StringComparer.Ordinal);
+    public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels
+    {
+        get
+        {
+            // Per namespace and label set (identities of many pods share one), the earliest record; then the latest set.
+            var earliest = new Dictionary<(string Namespace, string Labels), (DateTime Seen, IReadOnlyList<KeyValuePair<string, string>> Labels)>();
+            foreach (var (identity, seen) in _namespaceLabelsSeen)
+            {
+                var key = (identity.Namespace!, LabelsText(identity.NamespaceLabels));
+                ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(earliest, key, out bool exists);
+                if (!exists || seen < slot.Seen) slot = (seen, identity.NamespaceLabels);
+            }
+            var chosen = new Dictionary<string, (DateTime Seen, string Text, IReadOnlyList<KeyValuePair<string, string>> Labels)>(StringComparer.Ordinal);
+            foreach (var ((ns, text), (seen, labels)) in earliest)
+            {
+                ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(chosen, ns, out bool exists);
+                if (!exists || seen > slot.Seen || (seen == slot.Seen && string.CompareOrdinal(text, slot.Text) > 0)) slot = (seen, text, labels);
+            }
+            return chosen.ToDictionary(p => p.Key, p => p.Value.Labels, StringComparer.Ordinal);
+        }
+    }
+
+    private static string LabelsText(IReadOnlyList<KeyValuePair<string, string>> labels) =>
+        string.Join("\n", labels.Select(p => p.Key + "=" + p.Value));
 
     /// <summary>
     /// Adds one flow whose source is the client. <paramref name="isReply"/>: the record was the server's half of
@@ -55,8 +79,10 @@ public sealed class EdgeAggregator
             return;
         }
         Records++;
-        int client = EndpointId(flow.SrcIdentity, flow.SrcIp, flow.Start);
-        int server = EndpointId(flow.DstIdentity, flow.DstIp, flow.Start);
+        int client = EndpointId(flow.SrcIdentity, flow.SrcIp);
+        int server = EndpointId(flow.DstIdentity, flow.DstIp);
+        if (flow.SrcIdentity is { NamespaceLabels.Count: > 0 } srcLabelled) NoteNamespaceLabels(srcLabelled, flow.Start);
+        if (flow.DstIdentity is { NamespaceLabels.Count: > 0 } dstLabelled) NoteNamespaceLabels(dstLabelled, flow.Start);
         ushort port = IpProtocols.HasPorts(flow.Protocol) ? flow.DstPort : (ushort)0;
         ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_edges, new EdgeKey(client, server, port, flow.Protocol), out bool exists);
         if (!exists) acc = new Accumulator(Accumulator.WholeSeconds(flow.Start));
@@ -68,7 +94,7 @@ public sealed class EdgeAggregator
     {
         Records += other.Records;
         OutsideWindow += other.OutsideWindow;
-        foreach (var (ns, theirs) in other._namespaceLabels) NoteNamespace(ns, theirs.Labels, theirs.Seen);
+        foreach (var (identity, seen) in other._namespaceLabelsSeen) NoteNamespaceLabels(identity, seen);
         var ids = new int[other._endpoints.Count];
         for (int id = 0; id < ids.Length; id++) ids[id] = _endpoints.Add(other._endpoints.Observed(id));
         foreach (var (key, theirs) in other._edges)
@@ -126,19 +152,19 @@ public sealed class EdgeAggregator
         return result;
     }
 
-    private void NoteNamespace(string ns, IReadOnlyList<KeyValuePair<string, string>> labels, DateTime seen)
+    private void NoteNamespaceLabels(WorkloadIdentity identity, DateTime seen)
     {
-        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_namespaceLabels, ns, out bool exists);
-        if (!exists || seen > slot.Seen) slot = (seen, labels);
+        if (identity.Namespace is null) return;
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_namespaceLabelsSeen, identity, out bool exists);
+        if (!exists || seen < slot) slot = seen;
     }
 
-    private int EndpointId(WorkloadIdentity? identity, PackedIp address, DateTime seen)
+    private int EndpointId(WorkloadIdentity? identity, PackedIp address)
     {
         // An identity without a name (Hubble's reserved:world, say) says less than the address does.
         if (identity is not null && (identity.Workload is not null || identity.Name is not null))
         {
             if (_idByIdentity.TryGetValue(identity, out int id)) return id;
-            if (identity is { Namespace: { } ns, NamespaceLabels.Count: > 0 }) NoteNamespace(ns, identity.NamespaceLabels, seen);
             id = _endpoints.Add(Endpoint.FromIdentity(identity));
             _idByIdentity[identity] = id;
             return id;

@@ -66,4 +66,18 @@ public abstract class FlowDecoder
     /// Advances <see cref="DecodeCursor.Line"/> by the number of lines in the payload.
     /// </summary>
     public abstract void Decode(ReadOnlySpan<byte> payload, ref DecodeCursor cursor, IFlowSink sink);
+
+    /// <summary>
+    /// True when <see cref="DecodeCursor.State"/> describes the source (the VPC header line) rather than caching work
+    /// (the JSON decoders' interned names and identities): a reader that hands one source's chunks to several threads
+    /// must then give each chunk the state <see cref="StateAfter"/> computed; otherwise each thread keeps its own.
+    /// </summary>
+    public virtual bool CarriesSourceState => false;
+
+    /// <summary>
+    /// For <see cref="CarriesSourceState"/> formats: the state the chunk after <paramref name="lines"/> (whole lines)
+    /// starts with, given the state they started with, without decoding their records; equivalent to what decoding
+    /// them would leave in the cursor.
+    /// </summary>
+    public virtual object? StateAfter(ReadOnlySpan<byte> lines, object? before, string source) => before;
 }
