@@ -112,44 +112,57 @@ public sealed class EdgeAggregator
     {
         var endpoints = _endpoints.Resolve();
         // Observations that resolve to one endpoint (a workload seen with and without its kind) make one edge: ids of
-        // the resolved endpoints (one object per endpoint) instead of hashing keys per edge.
-        var resolvedIds = new Dictionary<Endpoint, int>(ReferenceEqualityComparer.Instance);
-        var resolvedId = new int[endpoints.Length];
-        bool merged = false;
-        for (int i = 0; i < endpoints.Length; i++)
-        {
-            ref int slot = ref CollectionsMarshal.GetValueRefOrAddDefault(resolvedIds, endpoints[i], out bool known);
-            if (!known) slot = i;
-            resolvedId[i] = slot;
-            merged |= slot != i;
-        }
-        var result = new List<Edge>(_edges.Count);
+        // the resolved endpoints (one object per endpoint) instead of hashing keys per edge. The ids are the endpoints'
+        // ranks in key order, so edges sort by four integers instead of comparing key strings (EdgeOrder).
+        var distinct = new Dictionary<Endpoint, int>(ReferenceEqualityComparer.Instance);
+        foreach (var endpoint in endpoints) distinct.TryAdd(endpoint, 0);
+        var byKey = distinct.Keys.ToArray();
+        Array.Sort(byKey, (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        for (int rank = 0; rank < byKey.Length; rank++) distinct[byKey[rank]] = rank;
+        var rankOf = new int[endpoints.Length];
+        bool merged = byKey.Length < endpoints.Length;
+        for (int i = 0; i < endpoints.Length; i++) rankOf[i] = distinct[endpoints[i]];
+
+        var keys = new (ulong Order, EdgeKey Key, Accumulator Acc)[_edges.Count];
+        int n = 0;
         if (!merged)
         {
             // The common case: every observation is its own endpoint, so every edge stays as aggregated.
-            foreach (var (key, acc) in _edges)
-                result.Add(acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol));
-            result.Sort(EdgeOrder.Compare);
-            return result;
+            foreach (var (key, acc) in _edges) keys[n++] = (Order(rankOf[key.Client], rankOf[key.Server], key), key, acc);
         }
-        var byEdge = new Dictionary<EdgeKey, Accumulator>(_edges.Count);
-        foreach (var (key, acc) in _edges)
+        else
         {
-            var edgeKey = new EdgeKey(resolvedId[key.Client], resolvedId[key.Server], key.Port, key.Protocol);
-            if (!byEdge.TryGetValue(edgeKey, out var into)) byEdge[edgeKey] = acc;
-            else
+            var byEdge = new Dictionary<EdgeKey, Accumulator>(_edges.Count);
+            foreach (var (key, acc) in _edges)
             {
-                // A fresh accumulator: the aggregator's own stay as they are (ToEdges can be called again).
-                var copy = new Accumulator(into.FirstSeen);
-                copy.Merge(into);
-                copy.Merge(acc);
-                byEdge[edgeKey] = copy;
+                var edgeKey = new EdgeKey(rankOf[key.Client], rankOf[key.Server], key.Port, key.Protocol);
+                if (!byEdge.TryGetValue(edgeKey, out var into)) byEdge[edgeKey] = acc;
+                else
+                {
+                    // A fresh accumulator: the aggregator's own stay as they are (ToEdges can be called again).
+                    var copy = new Accumulator(into.FirstSeen);
+                    copy.Merge(into);
+                    copy.Merge(acc);
+                    byEdge[edgeKey] = copy;
+                }
             }
+            keys = new (ulong, EdgeKey, Accumulator)[byEdge.Count];
+            foreach (var (key, acc) in byEdge) keys[n++] = (Order(key.Client, key.Server, key), key, acc);
         }
-        foreach (var (key, acc) in byEdge)
-            result.Add(acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol));
-        result.Sort(EdgeOrder.Compare);
+        // (client rank, server rank) then (protocol, port): unique per edge, so the order is total.
+        Array.Sort(keys, (a, b) =>
+        {
+            int c = a.Order.CompareTo(b.Order);
+            return c != 0 ? c : ((a.Key.Protocol << 16) | a.Key.Port).CompareTo((b.Key.Protocol << 16) | b.Key.Port);
+        });
+        var result = new List<Edge>(keys.Length);
+        foreach (var (_, key, acc) in keys)
+            result.Add(merged
+                ? acc.ToEdge(byKey[key.Client], byKey[key.Server], key.Port, key.Protocol)
+                : acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol));
         return result;
+
+        static ulong Order(int clientRank, int serverRank, EdgeKey key) => ((ulong)(uint)clientRank << 32) | (uint)serverRank;
     }
 
     private void NoteNamespaceLabels(WorkloadIdentity identity, DateTime seen)
@@ -177,11 +190,54 @@ public sealed class EdgeAggregator
 
     private readonly record struct EdgeKey(int Client, int Server, ushort Port, byte Protocol);
 
+    /// <summary>A set that holds its first value inline and allocates a <see cref="HashSet{T}"/> only for a second.</summary>
+    private struct SmallSet<T> where T : IEquatable<T>
+    {
+        private bool _hasFirst;
+        private T _first;
+        private HashSet<T>? _more;
+
+        public readonly int Count => _more?.Count ?? (_hasFirst ? 1 : 0);
+
+        public void Add(T value)
+        {
+            if (_more is not null)
+            {
+                _more.Add(value);
+                return;
+            }
+            if (!_hasFirst)
+            {
+                _first = value;
+                _hasFirst = true;
+                return;
+            }
+            if (_first.Equals(value)) return;
+            _more = [_first, value];
+        }
+
+        public void UnionWith(in SmallSet<T> other)
+        {
+            if (other._more is not null)
+                foreach (var value in other._more) Add(value);
+            else if (other._hasFirst) Add(other._first);
+        }
+
+        public readonly void AddTo<TOut>(List<TOut> list, Func<T, TOut> map)
+        {
+            if (_more is not null)
+                foreach (var value in _more) list.Add(map(value));
+            else if (_hasFirst) list.Add(map(_first));
+        }
+    }
+
     private sealed class Accumulator
     {
-        private readonly HashSet<int> _days = new();
-        private readonly HashSet<string> _replicaNames = new(StringComparer.Ordinal);
-        private readonly HashSet<PackedIp> _replicaAddresses = new();
+        // Most edges see one day and one replica: the first value inline, a set only from the second on (a million
+        // edges with three sets each were most of the embedded mode's memory and garbage collection).
+        private SmallSet<int> _days;
+        private SmallSet<string> _replicaNames;
+        private SmallSet<PackedIp> _replicaAddresses;
         private readonly HourOfWeekCounts _hourOfWeek = new();
 
         public Accumulator(DateTime firstSeen)
@@ -231,15 +287,16 @@ public sealed class EdgeAggregator
             Allowed += other.Allowed;
             Denied += other.Denied;
             UnknownVerdict += other.UnknownVerdict;
-            _days.UnionWith(other._days);
-            _replicaNames.UnionWith(other._replicaNames);
-            _replicaAddresses.UnionWith(other._replicaAddresses);
+            _days.UnionWith(in other._days);
+            _replicaNames.UnionWith(in other._replicaNames);
+            _replicaAddresses.UnionWith(in other._replicaAddresses);
             _hourOfWeek.Add(other._hourOfWeek);
         }
 
         public Edge ToEdge(Endpoint client, Endpoint server, ushort port, byte protocol)
         {
-            var days = _days.Select(d => DateOnly.FromDayNumber(d)).ToList();
+            var days = new List<DateOnly>(_days.Count);
+            _days.AddTo(days, DateOnly.FromDayNumber);
             days.Sort();
             var edge = new Edge(client, server, port, protocol)
             {

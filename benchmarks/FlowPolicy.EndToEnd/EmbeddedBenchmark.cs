@@ -113,7 +113,7 @@ internal static class EmbeddedBenchmark
         double serverCpu = ProcessMemory.CpuSeconds(pid);
         var script = Path.Combine(work, "load-group.sh");
         string insert = format == "vpc"
-            ? $"clickhouse-client --port {port} --format_csv_delimiter ' ' --query 'INSERT INTO {table} FORMAT CSVWithNames' < '{file}'"
+            ? $"tail -n +2 '{file}' | clickhouse-client --port {port} --format_csv_delimiter ' ' --query 'INSERT INTO {table} FORMAT CSV'"
             : $"clickhouse-client --port {port} --input_format_skip_unknown_fields 1 --query 'INSERT INTO {table} FORMAT JSONEachRow' < '{file}'";
         await File.WriteAllTextAsync(script, $"set -e\n{insert}\nclickhouse-client --port {port} --query '{group}'\n", cancellationToken);
         var run = await TimeAsync(format, ClickHouseSide, round, "bash", [script], "/dev/null", cancellationToken);
