@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using FlowPolicy.Benchmarks.Data;
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.LocalServers.ClickHouse;
 
 namespace FlowPolicy.EndToEnd;
 

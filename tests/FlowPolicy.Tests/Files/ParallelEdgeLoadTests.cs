@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text;
-using FlowPolicy.Analytics.Edges;
+using FlowPolicy.Core.Edges;
+using FlowPolicy.Ingest.Embedded;
 using FlowPolicy.Cli.Commands;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Ingest.Direction;

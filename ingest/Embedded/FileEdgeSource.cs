@@ -1,13 +1,13 @@
 using System.Runtime.InteropServices;
-using FlowPolicy.Core.Net;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
+using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Direction;
 using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Ingest.Files;
 using FlowPolicy.Ingest.Formats;
 
-namespace FlowPolicy.Analytics.Edges;
+namespace FlowPolicy.Ingest.Embedded;
 
 public sealed class FileEdgeSourceOptions
 {
