@@ -1,4 +1,5 @@
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Vpc;
 
 namespace FlowPolicy.Ingest.Files;
 
