@@ -13,7 +13,7 @@ internal sealed class FlowChunk
     public int Length;
     /// <summary>Line number of the payload's first line in its source.</summary>
     public long FirstLine;
-    /// <summary>For decoders that carry source state (<see cref="FlowDecoder.CarriesSourceState"/>): the state the payload starts with.</summary>
+    /// <summary>What the source said before the payload (<see cref="FlowDecoder.StateAfter"/>: the VPC header), when the reader carries it.</summary>
     public object? State;
     /// <summary>A line the reader could not hand out (longer than a chunk): rejected in its place, in order.</summary>
     public FlowDecodeError? Rejection;
@@ -203,7 +203,7 @@ internal sealed class FlowChunkReader : IDisposable
         chunk.FirstLine = _line;
         chunk.FileBytes = TakeFileBytes();
         var payload = buffer.AsSpan(0, length);
-        if (_carryStates && Decoder.CarriesSourceState)
+        if (_carryStates)
         {
             chunk.State = _state;
             _state = Decoder.StateAfter(payload, _state, _source);

@@ -90,10 +90,10 @@ public sealed class ParallelFlowFileReader
                             var decoder = source.Decoder;
                             var cursor = new DecodeCursor(source.Source, chunk.FirstLine)
                             {
-                                State = decoder.CarriesSourceState ? chunk.State : caches.GetValueOrDefault(decoder),
+                                State = decoder.StateForChunk(chunk.State, caches.GetValueOrDefault(decoder)),
                             };
                             decoder.Decode(chunk.Payload, ref cursor, sink);
-                            if (!decoder.CarriesSourceState) caches[decoder] = cursor.State;
+                            caches[decoder] = cursor.State;
                             if (FlowFileReader.CheckFile(source.Source, cursor) is { } note) _notes[file] = note;
                         }
                     }

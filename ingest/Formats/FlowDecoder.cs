@@ -68,16 +68,21 @@ public abstract class FlowDecoder
     public abstract void Decode(ReadOnlySpan<byte> payload, ref DecodeCursor cursor, IFlowSink sink);
 
     /// <summary>
-    /// True when <see cref="DecodeCursor.State"/> describes the source (the VPC header line) rather than caching work
-    /// (the JSON decoders' interned names and identities): a reader that hands one source's chunks to several threads
-    /// must then give each chunk the state <see cref="StateAfter"/> computed; otherwise each thread keeps its own.
+    /// For readers that hand one source's chunks to several threads: the cursor state to decode a chunk with, from the
+    /// state this thread's previous chunk of this format ended with (<paramref name="reused"/>: caches keyed by raw bytes,
+    /// which carry over) and what the source says before the chunk (<paramref name="sourceState"/>, from
+    /// <see cref="StateAfter"/>: the VPC header). The default keeps the caches and forgets the last source's own state.
     /// </summary>
-    public virtual bool CarriesSourceState => false;
+    public virtual object? StateForChunk(object? sourceState, object? reused)
+    {
+        if (reused is Internal.IReusableDecodeState state) state.PrepareForNextSource();
+        return reused;
+    }
 
     /// <summary>
-    /// For <see cref="CarriesSourceState"/> formats: the state the chunk after <paramref name="lines"/> (whole lines)
-    /// starts with, given the state they started with, without decoding their records; equivalent to what decoding
-    /// them would leave in the cursor.
+    /// What the source says that later chunks need (the VPC header line: it decides how every later line reads), after
+    /// <paramref name="lines"/> (whole lines), given what it said before them; found without decoding the records. Null
+    /// for formats whose lines stand alone.
     /// </summary>
     public virtual object? StateAfter(ReadOnlySpan<byte> lines, object? before, string source) => before;
 }

@@ -57,10 +57,18 @@ public sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
     protected override void DecodeLine(ReadOnlySpan<byte> line, long lineNumber, ref DecodeCursor cursor, IFlowSink sink) =>
         DecodeRecord(line, lineNumber, ref cursor, sink);
 
-    public override bool CarriesSourceState => true;
+    /// <summary>The layout of the chunk's source (its last header line so far), in a per-thread state whose reporter
+    /// names carry over.</summary>
+    public override object? StateForChunk(object? sourceState, object? reused)
+    {
+        var state = reused as VpcSourceState ?? new VpcSourceState();
+        state.PrepareForNextSource();
+        state.Layout = sourceState as VpcFlowLogLayout;
+        return state;
+    }
 
-    /// <summary>The last header line among <paramref name="lines"/> decides; records leave the state as it was (a layout
-    /// the decoder derives for a file without header is derived again, equal, by each chunk's cursor).</summary>
+    /// <summary>The layout of the last header line among <paramref name="lines"/> (else <paramref name="before"/>). Records
+    /// leave it as it was: a layout the decoder derives for a file without header is derived again, equal, per chunk.</summary>
     public override object? StateAfter(ReadOnlySpan<byte> lines, object? before, string source)
     {
         Span<Range> tokens = stackalloc Range[VpcFlowLogLayout.MaxFields + 1];
