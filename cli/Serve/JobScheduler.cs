@@ -21,12 +21,15 @@ internal sealed class JobScheduler : IHostedService
     private readonly string _id = Guid.NewGuid().ToString("N");
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _catchUps = [];
+    private readonly JobMetrics? _metrics;
     private IScheduler? _scheduler;
 
-    public JobScheduler(IReadOnlyList<JobRunner> runners, ILogger log)
+    /// <param name="metrics">Published while the scheduler runs (the runners record into it too); null publishes nothing.</param>
+    public JobScheduler(IReadOnlyList<JobRunner> runners, ILogger log, JobMetrics? metrics = null)
     {
         _runners = runners;
         _log = log;
+        _metrics = metrics;
     }
 
     public bool Started { get; private set; }
@@ -37,6 +40,7 @@ internal sealed class JobScheduler : IHostedService
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        _metrics?.Publish(_runners);
         var scheduler = await QuartzSchedulerBuilder.Create(q => q.UseDefaultThreadPool(Math.Max(2, _runners.Count + 1)))
             .UseProperties([new("quartz.scheduler.instanceName", "flowpolicy-" + _id)])
             .BuildScheduler(cancellationToken).ConfigureAwait(false);
@@ -88,6 +92,7 @@ internal sealed class JobScheduler : IHostedService
         {
         }
         foreach (var runner in _runners) Runners.TryRemove(_id + "/" + runner.Name, out _);
+        _metrics?.Dispose();
         _log.LogInformation("Scheduler stopped");
     }
 
