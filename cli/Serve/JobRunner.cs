@@ -1,4 +1,4 @@
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
 using Microsoft.Extensions.Logging;
 
 namespace FlowPolicy.Cli.Serve;

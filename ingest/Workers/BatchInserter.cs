@@ -1,6 +1,7 @@
 using System.Diagnostics;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.RowBinary;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.RowBinary;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Core.Retry;
 using Microsoft.Extensions.Logging;
 
@@ -47,7 +48,7 @@ public sealed class BatchInserter
         string? deduplicationToken = null)
     {
         var backoff = new Backoff(_options.RetryInitialBackoff, _options.RetryMaxBackoff);
-        bool flows = table == Core.ClickHouse.Schema.FlowTables.Flows;
+        bool flows = table == FlowTables.Flows;
         bool withToken = deduplicationToken is not null
             && (await _client.GetServerVersionAsync(cancellationToken).ConfigureAwait(false)).SupportsInsertDeduplicationToken;
         for (int attempt = 1; ; attempt++)

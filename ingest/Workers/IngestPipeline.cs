@@ -1,4 +1,4 @@
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
 using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Ingest.Kafka;
 using Microsoft.Extensions.Hosting;

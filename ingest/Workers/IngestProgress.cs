@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.RowBinary;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.RowBinary;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Ingest.Workers.Internal;
 using Microsoft.Extensions.Logging;
 

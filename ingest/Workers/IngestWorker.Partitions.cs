@@ -1,6 +1,6 @@
 using System.Globalization;
 using Confluent.Kafka;
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
 using FlowPolicy.Core.Retry;
 using FlowPolicy.Ingest.Workers.Internal;
 using Microsoft.Extensions.Logging;

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Confluent.Kafka;
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
 using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Ingest.Kafka;
 using FlowPolicy.Ingest.Workers.Internal;

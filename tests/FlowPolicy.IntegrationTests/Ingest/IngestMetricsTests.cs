@@ -3,9 +3,10 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Ingest.Kafka;
 using FlowPolicy.IntegrationTests.Infrastructure;
+using FlowPolicy.LocalServers.Kafka;
 using Xunit.Abstractions;
 
 namespace FlowPolicy.IntegrationTests.Ingest;

@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using FlowPolicy.Suggest.Reports;
-using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Cli.Commands;
 using FlowPolicy.Cli.Serve;
+using FlowPolicy.Core.Edges;
+using FlowPolicy.Ingest.Embedded;
 using Xunit.Abstractions;
 
 namespace FlowPolicy.IntegrationTests.Serve;
