@@ -56,7 +56,7 @@ public sealed class AnalyzeJob
     private static readonly Meter Meter = new(MeterName);
     private static readonly Histogram<double> Duration = Meter.CreateHistogram<double>("flowpolicy.analyze.duration", "s",
         "Time of one analyze run (read edges, SLIs, graph, files, SLI tables)",
-        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600] });
+        advice: Core.Metrics.DurationBuckets.Runs);
     private static readonly Counter<long> EdgesRead = Meter.CreateCounter<long>("flowpolicy.analyze.edges", "{edge}", "Edges analyze runs read");
     private static readonly Counter<long> RowsStored = Meter.CreateCounter<long>("flowpolicy.analyze.rows.stored", "{row}", "Rows analyze runs stored, by table");
     private static readonly Counter<long> RenderFailures = Meter.CreateCounter<long>("flowpolicy.analyze.render.failures", "{failure}",

@@ -66,7 +66,7 @@ public sealed class JobMetrics : IDisposable
             .Select(r => new System.Diagnostics.Metrics.Measurement<double>((r.Metrics.LastSuccess!.Value - DateTime.UnixEpoch).TotalSeconds, Job(r))),
             "s", "Unix time of each job's last successful attempt");
         _duration = meter.CreateHistogram<double>("flowpolicy.job.duration", "s", "Duration of job attempts, by job and outcome",
-            advice: new System.Diagnostics.Metrics.InstrumentAdvice<double> { HistogramBucketBoundaries = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800] });
+            advice: Core.Metrics.DurationBuckets.Runs);
         _meter = meter;
     }
 

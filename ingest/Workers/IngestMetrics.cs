@@ -63,6 +63,7 @@ public sealed class IngestMetrics : IDisposable
     private Histogram<double>? _insertDuration;
     private Histogram<long>? _batchRows;
     private Func<IEnumerable<Enrichment.EnrichmentMetrics>> _enrichment = () => [];
+    private Func<IEnumerable<Direction.DirectionMetrics>> _direction = () => [];
 
     /// <summary>Kafka messages taken in (after stale ones were dropped).</summary>
     public long Messages => Interlocked.Read(ref MessagesField);
@@ -155,12 +156,13 @@ public sealed class IngestMetrics : IDisposable
 
     /// <summary>
     /// Creates the Meter and its instruments (the worker calls this when it starts; a second call does nothing).
-    /// <paramref name="enrichment"/> gives the lanes' enrichment counters, summed at scrape time.
+    /// <paramref name="enrichment"/> and <paramref name="direction"/> give the lanes' own counters, summed at scrape time.
     /// </summary>
-    internal void Publish(Func<IEnumerable<Enrichment.EnrichmentMetrics>>? enrichment = null)
+    internal void Publish(Func<IEnumerable<Enrichment.EnrichmentMetrics>>? enrichment = null, Func<IEnumerable<Direction.DirectionMetrics>>? direction = null)
     {
         if (_meter is not null) return;
         _enrichment = enrichment ?? (() => []);
+        _direction = direction ?? (() => []);
         var meter = new Meter(MeterName);
         meter.CreateObservableCounter("flowpolicy.ingest.messages", () => Messages, "{message}", "Kafka messages taken in");
         meter.CreateObservableCounter("flowpolicy.ingest.received", () => MessageBytes, "By", "Bytes of the Kafka messages taken in");
@@ -177,7 +179,7 @@ public sealed class IngestMetrics : IDisposable
         _batchRows = meter.CreateHistogram<long>("flowpolicy.ingest.batch.size", "{flow}", "Flow rows per stored batch",
             advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [100, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000] });
         _insertDuration = meter.CreateHistogram<double>("flowpolicy.ingest.insert.duration", "s", "Latency of the ClickHouse INSERTs that succeeded, by table",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
+            advice: Core.Metrics.DurationBuckets.Requests);
         meter.CreateObservableCounter("flowpolicy.ingest.insert.failures", () => new Measurement<long>[]
         {
             new(Interlocked.Read(ref _flowInsertFailures), new KeyValuePair<string, object?>("table", "flows")),
@@ -213,8 +215,18 @@ public sealed class IngestMetrics : IDisposable
             new(_enrichment().Sum(e => e.UnknownSrc), new KeyValuePair<string, object?>("side", "source")),
             new(_enrichment().Sum(e => e.UnknownDst), new KeyValuePair<string, object?>("side", "destination")),
         }, "{flow}", "Flows with a side left without an identity after enrichment (a stale inventory shows here)");
+        meter.CreateObservableCounter("flowpolicy.ingest.direction.decisions", () => DirectionSignals.Select(signal =>
+            new Measurement<long>(_direction().Sum(d => d.DecidedBy(signal.Value)), new KeyValuePair<string, object?>("signal", signal.Name))), "{flow}",
+            "Flows by the signal that decided which side is the server (docs/enrichment.md)");
+        meter.CreateObservableCounter("flowpolicy.ingest.direction.flipped", () => _direction().Sum(d => d.Flipped), "{flow}",
+            "Flows stored the other way round (the record was the server's half, or named the server first)");
         _meter = meter;
     }
+
+    /// <summary>The direction signals with their tag values (snake_case of the enum names).</summary>
+    private static readonly (Direction.DirectionSignal Value, string Name)[] DirectionSignals = Enum.GetValues<Direction.DirectionSignal>()
+        .Select(v => (v, string.Concat(v.ToString().Select((c, i) => char.IsUpper(c) && i > 0 ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()))))
+        .ToArray();
 
     private static readonly string[] DeadLetterReasonNames = ["decode", "time_out_of_range", "internal"];
     private static readonly string[] IngestErrorNames =

@@ -111,7 +111,7 @@ public sealed partial class IngestWorker
                 (p, o) => _commits.Enqueue(new TopicPartitionOffset(_kafka.Topic, p, o)), _progress.Add,
                 Metrics.LagOf, _restarts.Enqueue);
         var lanes = _lanes;
-        Metrics.Publish(() => lanes.Select(l => l.EnrichmentMetrics).OfType<EnrichmentMetrics>());
+        Metrics.Publish(() => lanes.Select(l => l.EnrichmentMetrics).OfType<EnrichmentMetrics>(), () => lanes.Select(l => l.DirectionMetrics));
         var laneTasks = _lanes.Select(l => Task.Run(l.RunAsync)).ToArray();
         using var background = new CancellationTokenSource();
         var reporter = Task.Run(() => _progress.RunAsync(_options.MetricsInterval, background.Token));

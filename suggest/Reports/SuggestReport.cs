@@ -32,7 +32,7 @@ public static class SuggestReport
     private static readonly Meter Meter = new(MeterName);
     private static readonly Histogram<double> Duration = Meter.CreateHistogram<double>("flowpolicy.suggest.duration", "s",
         "Time to write one report folder (inference, policy files, SLIs, service map)",
-        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600] });
+        advice: Core.Metrics.DurationBuckets.Runs);
     private static readonly Counter<long> Runs = Meter.CreateCounter<long>("flowpolicy.suggest.reports", "{report}", "Report folders written or declined, by outcome");
     private static readonly Counter<long> Rules = Meter.CreateCounter<long>("flowpolicy.suggest.rules", "{rule}", "Rules in the reports written");
 

@@ -69,6 +69,7 @@ internal sealed class IngestLane
     public int Index { get; }
     public ChannelWriter<LaneItem> Writer => _queue.Writer;
     public EnrichmentMetrics? EnrichmentMetrics => _enricher?.Metrics;
+    public DirectionMetrics DirectionMetrics => _resolver.Metrics;
 
     public async Task RunAsync()
     {
