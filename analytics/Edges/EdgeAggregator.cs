@@ -23,10 +23,14 @@ public sealed class EdgeAggregator
     private readonly Dictionary<EdgeKey, Accumulator> _edges = new();
     private readonly Dictionary<string, (DateTime Seen, IReadOnlyList<KeyValuePair<string, string>> Labels)> _namespaceLabels = new(StringComparer.Ordinal);
 
-    public EdgeAggregator(DateTime? from = null, DateTime? to = null)
+    private readonly bool _keepHours;
+
+    /// <param name="keepHours">Also keep each edge's counters hour by hour (<see cref="ToHourlySeries"/>, for anomaly detection).</param>
+    public EdgeAggregator(DateTime? from = null, DateTime? to = null, bool keepHours = false)
     {
         _from = from ?? DateTime.MinValue;
         _to = to ?? DateTime.MaxValue;
+        _keepHours = keepHours;
     }
 
     /// <summary>Records counted into edges.</summary>
@@ -59,7 +63,7 @@ public sealed class EdgeAggregator
         int server = EndpointId(flow.DstIdentity, flow.DstIp, flow.Start);
         ushort port = IpProtocols.HasPorts(flow.Protocol) ? flow.DstPort : (ushort)0;
         ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_edges, new EdgeKey(client, server, port, flow.Protocol), out bool exists);
-        if (!exists) acc = new Accumulator(Accumulator.WholeSeconds(flow.Start));
+        if (!exists) acc = new Accumulator(Accumulator.WholeSeconds(flow.Start), _keepHours);
         acc!.Add(flow, isReply);
     }
 
@@ -76,13 +80,48 @@ public sealed class EdgeAggregator
             int client = ids[key.Client];
             int server = ids[key.Server];
             ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_edges, new EdgeKey(client, server, key.Port, key.Protocol), out bool exists);
-            if (!exists) acc = new Accumulator(theirs.FirstSeen);
+            if (!exists) acc = new Accumulator(theirs.FirstSeen, _keepHours);
             acc!.Merge(theirs);
         }
     }
 
     /// <summary>The edges, in a stable order (client, server, protocol, port) so output is deterministic.</summary>
     public List<Edge> ToEdges()
+    {
+        var (endpoints, byEdge) = ResolvedEdges();
+        var result = new List<Edge>(byEdge.Count);
+        foreach (var (key, acc) in byEdge)
+            result.Add(acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol));
+        result.Sort(EdgeOrder.Compare);
+        return result;
+    }
+
+    /// <summary>
+    /// Each edge's counters hour by hour, hour indexes counted from <paramref name="from"/> (the first hour of the
+    /// window; flows before it are left out). Needs <c>keepHours</c>; same endpoints and edges as <see cref="ToEdges"/>.
+    /// </summary>
+    public List<EdgeHourlySeries> ToHourlySeries(DateTime from)
+    {
+        if (!_keepHours) throw new InvalidOperationException("this aggregator was not asked to keep hours (keepHours: true)");
+        long first = from.Ticks / TimeSpan.TicksPerHour;
+        var (endpoints, byEdge) = ResolvedEdges();
+        var result = new List<EdgeHourlySeries>(byEdge.Count);
+        foreach (var (key, acc) in byEdge)
+            result.Add(acc.ToHourlySeries(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol, first));
+        result.Sort((a, b) =>
+        {
+            int c = string.CompareOrdinal(a.Client.Key, b.Client.Key);
+            if (c != 0) return c;
+            c = string.CompareOrdinal(a.Server.Key, b.Server.Key);
+            if (c != 0) return c;
+            c = a.Protocol.CompareTo(b.Protocol);
+            return c != 0 ? c : a.Port.CompareTo(b.Port);
+        });
+        return result;
+    }
+
+    /// <summary>The resolved endpoints and one accumulator per edge between them (observations of one endpoint merged).</summary>
+    private (Endpoint[] Endpoints, Dictionary<EdgeKey, Accumulator> Edges) ResolvedEdges()
     {
         var endpoints = _endpoints.Resolve();
         // Observations that resolve to one endpoint (a workload seen with and without its kind) make one edge: ids of
@@ -97,15 +136,8 @@ public sealed class EdgeAggregator
             resolvedId[i] = slot;
             merged |= slot != i;
         }
-        var result = new List<Edge>(_edges.Count);
-        if (!merged)
-        {
-            // The common case: every observation is its own endpoint, so every edge stays as aggregated.
-            foreach (var (key, acc) in _edges)
-                result.Add(acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol));
-            result.Sort(EdgeOrder.Compare);
-            return result;
-        }
+        // The common case: every observation is its own endpoint, so every edge stays as aggregated.
+        if (!merged) return (endpoints, _edges);
         var byEdge = new Dictionary<EdgeKey, Accumulator>(_edges.Count);
         foreach (var (key, acc) in _edges)
         {
@@ -114,16 +146,13 @@ public sealed class EdgeAggregator
             else
             {
                 // A fresh accumulator: the aggregator's own stay as they are (ToEdges can be called again).
-                var copy = new Accumulator(into.FirstSeen);
+                var copy = new Accumulator(into.FirstSeen, _keepHours);
                 copy.Merge(into);
                 copy.Merge(acc);
                 byEdge[edgeKey] = copy;
             }
         }
-        foreach (var (key, acc) in byEdge)
-            result.Add(acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol));
-        result.Sort(EdgeOrder.Compare);
-        return result;
+        return (endpoints, byEdge);
     }
 
     private void NoteNamespace(string ns, IReadOnlyList<KeyValuePair<string, string>> labels, DateTime seen)
@@ -157,11 +186,21 @@ public sealed class EdgeAggregator
         private readonly HashSet<string> _replicaNames = new(StringComparer.Ordinal);
         private readonly HashSet<PackedIp> _replicaAddresses = new();
         private readonly HourOfWeekCounts _hourOfWeek = new();
+        // Only when the aggregator keeps hours: counters per absolute hour number (ticks / ticks per hour).
+        private readonly Dictionary<int, HourCounters>? _hours;
 
-        public Accumulator(DateTime firstSeen)
+        public Accumulator(DateTime firstSeen, bool keepHours)
         {
             FirstSeen = firstSeen;
             LastSeen = firstSeen;
+            if (keepHours) _hours = new Dictionary<int, HourCounters>();
+        }
+
+        private struct HourCounters
+        {
+            public long Flows;
+            public ulong Bytes;
+            public long Denied;
         }
 
         public long Flows;
@@ -181,6 +220,16 @@ public sealed class EdgeAggregator
             if (start < FirstSeen) FirstSeen = start;
             var end = WholeSeconds(flow.End > flow.Start ? flow.End : flow.Start);
             if (end > LastSeen) LastSeen = end;
+            if (_hours is not null)
+            {
+                ref var hour = ref CollectionsMarshal.GetValueRefOrAddDefault(_hours, (int)(flow.Start.Ticks / TimeSpan.TicksPerHour), out _);
+                hour.Bytes += flow.Bytes;
+                if (!isReply)
+                {
+                    hour.Flows++;
+                    if (flow.Verdict == Verdict.Denied) hour.Denied++;
+                }
+            }
             if (isReply) return;
             Flows++;
             switch (flow.Verdict)
@@ -209,6 +258,32 @@ public sealed class EdgeAggregator
             _replicaNames.UnionWith(other._replicaNames);
             _replicaAddresses.UnionWith(other._replicaAddresses);
             _hourOfWeek.Add(other._hourOfWeek);
+            if (_hours is not null && other._hours is not null)
+                foreach (var (number, theirs) in other._hours)
+                {
+                    ref var mine = ref CollectionsMarshal.GetValueRefOrAddDefault(_hours, number, out _);
+                    mine.Flows += theirs.Flows;
+                    mine.Bytes += theirs.Bytes;
+                    mine.Denied += theirs.Denied;
+                }
+        }
+
+        public EdgeHourlySeries ToHourlySeries(Endpoint client, Endpoint server, ushort port, byte protocol, long firstHour)
+        {
+            var numbers = _hours!.Keys.Where(n => n >= firstHour).Order().ToArray();
+            var hours = new int[numbers.Length];
+            var flows = new long[numbers.Length];
+            var bytes = new ulong[numbers.Length];
+            var denied = new long[numbers.Length];
+            for (int i = 0; i < numbers.Length; i++)
+            {
+                var counters = _hours[numbers[i]];
+                hours[i] = (int)(numbers[i] - firstHour);
+                flows[i] = counters.Flows;
+                bytes[i] = counters.Bytes;
+                denied[i] = counters.Denied;
+            }
+            return new EdgeHourlySeries(client, server, port, protocol, hours, flows, bytes, denied);
         }
 
         public Edge ToEdge(Endpoint client, Endpoint server, ushort port, byte protocol)

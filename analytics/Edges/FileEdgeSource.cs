@@ -20,6 +20,8 @@ public sealed class FileEdgeSourceOptions
     public DateTime? RecordTime { get; init; }
     /// <summary>How many decode errors are kept with their positions (all are counted).</summary>
     public int MaxErrorsKept { get; init; } = 10_000;
+    /// <summary>Also keep each edge hour by hour (<see cref="FileEdgeLoad.HourlySeries"/>), for anomaly detection.</summary>
+    public bool KeepHours { get; init; }
 
     public void Validate()
     {
@@ -32,6 +34,13 @@ public sealed class FileEdgeSourceOptions
 public sealed class FileEdgeLoad
 {
     public required List<Edge> Edges { get; init; }
+    /// <summary>
+    /// With <see cref="FileEdgeSourceOptions.KeepHours"/>: the edges hour by hour, hour 0 being <see cref="SeriesStart"/>;
+    /// else empty.
+    /// </summary>
+    public IReadOnlyList<EdgeHourlySeries> HourlySeries { get; init; } = [];
+    /// <summary>The hour <see cref="HourlySeries"/> counts from: --from, else the hour of the first flow read.</summary>
+    public DateTime SeriesStart { get; init; }
     public required IReadOnlyList<FlowFileSummary> Files { get; init; }
     /// <summary>Records decoded (before the time window).</summary>
     public long Records { get; init; }
@@ -92,7 +101,7 @@ public sealed class FileEdgeSource
             progress?.Invoke(done, total);
         }
 
-        var aggregator = new EdgeAggregator(_options.From, _options.To);
+        var aggregator = new EdgeAggregator(_options.From, _options.To, _options.KeepHours);
         var aggregating = new AggregatingSink(enricher, resolver, aggregator, _options.MaxErrorsKept);
         var files = new List<FlowFileSummary>(_options.FlowFiles.Count);
         foreach (var file in _options.FlowFiles)
@@ -103,9 +112,14 @@ public sealed class FileEdgeSource
             progress?.Invoke(done, total);
         }
 
+        var edges = aggregator.ToEdges();
+        var seriesStart = _options.From ?? (edges.Count == 0 ? DateTime.UnixEpoch : edges.Min(e => e.FirstSeen));
+        seriesStart = new DateTime(seriesStart.Ticks - seriesStart.Ticks % TimeSpan.TicksPerHour, DateTimeKind.Utc);
         return new FileEdgeLoad
         {
-            Edges = aggregator.ToEdges(),
+            Edges = edges,
+            HourlySeries = _options.KeepHours ? aggregator.ToHourlySeries(seriesStart) : [],
+            SeriesStart = seriesStart,
             Files = files,
             Records = aggregating.Records,
             RecordsInWindow = aggregator.Records,
