@@ -53,6 +53,7 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
         JobKinds.Suggest => new SuggestReportJob(job, client, config.Output, LoadIntent, config.PolicyScope) { LoadCluster = LoadCluster },
         JobKinds.Rollup => new RollupJob(job, client, logs.CreateLogger("flowpolicy.rollup")),
         JobKinds.Retention => new RetentionHousekeepingJob(job, client),
+        JobKinds.Anomalies => new AnomalyWindowJob(job, client),
         _ => throw new ConfigException($"jobs.{job.Name}: unknown kind '{job.Kind}'"),
     };
 
@@ -177,6 +178,25 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
             PreviousReport = previousEdges is null ? null : previous,
         }, suggestionMarkdown);
         return directory;
+    }
+}
+
+/// <summary>Anomalies of the window's hours against the history before them -> flow_anomalies (the window's rows replaced).</summary>
+internal sealed class AnomalyWindowJob(JobConfig config, ClickHouseHttpClient client) : IScheduledJob
+{
+    public JobConfig Config => config;
+
+    /// <summary>Called with what a run recorded (the webhook notifier); never awaited by the run.</summary>
+    public Action<AnalysisWindow, Analytics.Anomalies.AnomalyReport>? Recorded { get; init; }
+
+    public async Task<string> RunAsync(JobWindow window, CancellationToken cancellationToken)
+    {
+        var data = ScheduledJobFactory.DataWindow(config, window);
+        var options = new Analytics.Anomalies.AnomalyJobOptions { History = config.History ?? TimeSpan.FromDays(28) };
+        var (report, stored) = await new Analytics.Anomalies.AnomalyJob(options, client).RunAsync(data, cancellationToken).ConfigureAwait(false);
+        Recorded?.Invoke(data, report);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{SliJson.Time(data.From)}..{SliJson.Time(data.To)}: {report.SeriesExamined} edges, {stored} anomalies");
     }
 }
 
