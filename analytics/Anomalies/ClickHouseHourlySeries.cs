@@ -47,8 +47,11 @@ public sealed class ClickHouseHourlySeries(ClickHouseHttpClient client)
         }
         var result = new List<EdgeHourlySeries>(edges.Count);
         foreach (var ((_, _, port, protocol), (clientEndpoint, serverEndpoint, hours)) in edges)
+        {
+            foreach (var empty in hours.Where(p => p.Value == default).Select(p => p.Key).ToList()) hours.Remove(empty);
             result.Add(new EdgeHourlySeries(clientEndpoint, serverEndpoint, port, protocol, hours.Keys.ToArray(),
                 hours.Values.Select(v => v.Flows).ToArray(), hours.Values.Select(v => v.Bytes).ToArray(), hours.Values.Select(v => v.Denied).ToArray()));
+        }
         return result;
     }
 

@@ -270,14 +270,15 @@ public sealed class EdgeAggregator
 
         public EdgeHourlySeries ToHourlySeries(Endpoint client, Endpoint server, ushort port, byte protocol, long firstHour)
         {
-            var numbers = _hours!.Keys.Where(n => n >= firstHour).Order().ToArray();
+            // An hour of zero-byte replies only holds nothing (ClickHouse's sumMap leaves such hours out too).
+            var numbers = _hours!.Where(p => p.Key >= firstHour && (p.Value.Flows != 0 || p.Value.Bytes != 0 || p.Value.Denied != 0)).Select(p => p.Key).Order().ToArray();
             var hours = new int[numbers.Length];
             var flows = new long[numbers.Length];
             var bytes = new ulong[numbers.Length];
             var denied = new long[numbers.Length];
             for (int i = 0; i < numbers.Length; i++)
             {
-                var counters = _hours[numbers[i]];
+                var counters = _hours![numbers[i]];
                 hours[i] = (int)(numbers[i] - firstHour);
                 flows[i] = counters.Flows;
                 bytes[i] = counters.Bytes;
