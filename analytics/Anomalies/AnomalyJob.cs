@@ -1,5 +1,6 @@
+using FlowPolicy.Core.Edges;
 using FlowPolicy.Analytics.Slis;
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
 
 namespace FlowPolicy.Analytics.Anomalies;
 

@@ -1,8 +1,9 @@
+using FlowPolicy.Core.Edges;
 using FlowPolicy.Analytics.Jobs;
 using FlowPolicy.Analytics.Slis;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.RowBinary;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.RowBinary;
+using FlowPolicy.ClickHouse.Schema;
 
 namespace FlowPolicy.Analytics.Anomalies;
 

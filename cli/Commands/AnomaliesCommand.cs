@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using FlowPolicy.Analytics.Anomalies;
-using FlowPolicy.Analytics.Edges;
+using FlowPolicy.Ingest.Embedded;
 using FlowPolicy.Cli.Terminal;
 using Spectre.Console;
 
