@@ -97,8 +97,12 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
     {
         var data = ScheduledJobFactory.DataWindow(config, window);
         var edges = await new ClickHouseEdgeSource(client).ReadEdgesAsync(data, cancellationToken).ConfigureAwait(false);
+        // The report's "Unusual traffic": the window's last day judged against the days before it in the window.
+        var series = await new Analytics.Anomalies.ClickHouseHourlySeries(client).ReadAsync(data, cancellationToken).ConfigureAwait(false);
+        int hours = (int)((data.To - data.From).Ticks / TimeSpan.TicksPerHour);
+        var anomalies = Analytics.Anomalies.AnomalyDetector.Detect(series, new Analytics.Anomalies.AnomalyOptions(), data.From, hours, Math.Max(0, hours - 24)).Anomalies;
         var directory = await WriteReportAsync(Path.Combine(output, config.Name), FolderName(window.End), data, edges, loadIntent(), config.Emit, config.Layout, cancellationToken,
-            scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster()).ConfigureAwait(false);
+            scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster(), anomalies).ConfigureAwait(false);
         return $"{edges.Count} edges -> {directory}";
     }
 
@@ -110,7 +114,8 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
     /// latest report (and the policies a GitOps tool takes from it) stays what it was.</exception>
     public static async Task<string> WriteReportAsync(string jobDirectory, string folder, AnalysisWindow data, IReadOnlyList<Edge> edges,
         IIntentEvaluator? intent, IReadOnlyList<string> emit, SuggestionLayout layout, CancellationToken cancellationToken,
-        NamespaceScope? scope = null, bool allowEmpty = false, double shrinkThreshold = 0.5, ClusterFacts? cluster = null)
+        NamespaceScope? scope = null, bool allowEmpty = false, double shrinkThreshold = 0.5, ClusterFacts? cluster = null,
+        IReadOnlyList<Analytics.Anomalies.FlowAnomaly>? anomalies = null)
     {
         var directory = Path.Combine(jobDirectory, folder);
         // The previous report is the newest other folder: its edges tell which ones are new.
@@ -176,6 +181,7 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
             MapEdgesLeftOut = hidden,
             PreviousEdges = previousEdges,
             PreviousReport = previousEdges is null ? null : previous,
+            Anomalies = anomalies,
         }, suggestionMarkdown);
         return directory;
     }
