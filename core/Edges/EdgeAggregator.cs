@@ -107,15 +107,7 @@ public sealed class EdgeAggregator
         var result = new List<EdgeHourlySeries>(byEdge.Count);
         foreach (var (key, acc) in byEdge)
             result.Add(acc.ToHourlySeries(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol, first));
-        result.Sort((a, b) =>
-        {
-            int c = string.CompareOrdinal(a.Client.Key, b.Client.Key);
-            if (c != 0) return c;
-            c = string.CompareOrdinal(a.Server.Key, b.Server.Key);
-            if (c != 0) return c;
-            c = a.Protocol.CompareTo(b.Protocol);
-            return c != 0 ? c : a.Port.CompareTo(b.Port);
-        });
+        result.Sort(EdgeOrder.Compare);
         return result;
     }
 
@@ -317,13 +309,18 @@ public sealed class EdgeAggregator
 /// <summary>The one ordering of edges every output uses.</summary>
 public static class EdgeOrder
 {
-    public static int Compare(Edge a, Edge b)
+    public static int Compare(Edge a, Edge b) => Compare(a.Client, a.Server, a.Protocol, a.Port, b.Client, b.Server, b.Protocol, b.Port);
+
+    /// <summary>The same order for hourly series (<see cref="EdgeHourlySeries"/>).</summary>
+    public static int Compare(EdgeHourlySeries a, EdgeHourlySeries b) => Compare(a.Client, a.Server, a.Protocol, a.Port, b.Client, b.Server, b.Protocol, b.Port);
+
+    private static int Compare(Endpoint aClient, Endpoint aServer, byte aProtocol, ushort aPort, Endpoint bClient, Endpoint bServer, byte bProtocol, ushort bPort)
     {
-        int c = string.CompareOrdinal(a.Client.Key, b.Client.Key);
+        int c = string.CompareOrdinal(aClient.Key, bClient.Key);
         if (c != 0) return c;
-        c = string.CompareOrdinal(a.Server.Key, b.Server.Key);
+        c = string.CompareOrdinal(aServer.Key, bServer.Key);
         if (c != 0) return c;
-        c = a.Protocol.CompareTo(b.Protocol);
-        return c != 0 ? c : a.Port.CompareTo(b.Port);
+        c = aProtocol.CompareTo(bProtocol);
+        return c != 0 ? c : aPort.CompareTo(bPort);
     }
 }
