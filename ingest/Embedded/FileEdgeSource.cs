@@ -27,6 +27,8 @@ public sealed class FileEdgeSourceOptions
     public int ChunkBytes { get; init; } = 1 << 20;
     /// <summary>Endpoints (address, port, protocol) the direction resolver's listener table holds (<see cref="DirectionResolverOptions.MaxTrackedEndpoints"/>).</summary>
     public int MaxTrackedEndpoints { get; init; } = new DirectionResolverOptions().MaxTrackedEndpoints;
+    /// <summary>Also keep each edge hour by hour (<see cref="FileEdgeLoad.HourlySeries"/>), for anomaly detection.</summary>
+    public bool KeepHours { get; init; }
 
     public void Validate()
     {
@@ -41,6 +43,13 @@ public sealed class FileEdgeSourceOptions
 public sealed class FileEdgeLoad
 {
     public required List<Edge> Edges { get; init; }
+    /// <summary>
+    /// With <see cref="FileEdgeSourceOptions.KeepHours"/>: the edges hour by hour, hour 0 being <see cref="SeriesStart"/>;
+    /// else empty.
+    /// </summary>
+    public IReadOnlyList<EdgeHourlySeries> HourlySeries { get; init; } = [];
+    /// <summary>The hour <see cref="HourlySeries"/> counts from: --from, else the hour of the first flow read.</summary>
+    public DateTime SeriesStart { get; init; }
     public required IReadOnlyList<FlowFileSummary> Files { get; init; }
     /// <summary>Records decoded (before the time window).</summary>
     public long Records { get; init; }
@@ -125,16 +134,21 @@ public sealed class FileEdgeSource
         reader.Read(_options.FlowFiles, learning, done => progress?.Invoke(Math.Min(done, fileBytes), total), cancellationToken);
 
         var aggregating = Enumerable.Range(0, threads)
-            .Select(_ => new AggregatingSink(new FlowEnricher(index), resolver, new EdgeAggregator(_options.From, _options.To), _options.MaxErrorsKept))
+            .Select(_ => new AggregatingSink(new FlowEnricher(index), resolver, new EdgeAggregator(_options.From, _options.To, _options.KeepHours), _options.MaxErrorsKept))
             .ToList();
         var files = reader.Read(_options.FlowFiles, aggregating, done => progress?.Invoke(fileBytes + Math.Min(done, fileBytes), total), cancellationToken);
 
         var first = aggregating[0];
         for (int i = 1; i < aggregating.Count; i++) first.MergeFrom(aggregating[i]);
         var aggregator = first.Aggregator;
+        var edges = aggregator.ToEdges();
+        var seriesStart = _options.From ?? (edges.Count == 0 ? DateTime.UnixEpoch : edges.Min(e => e.FirstSeen));
+        seriesStart = new DateTime(seriesStart.Ticks - seriesStart.Ticks % TimeSpan.TicksPerHour, DateTimeKind.Utc);
         return new FileEdgeLoad
         {
-            Edges = aggregator.ToEdges(),
+            Edges = edges,
+            HourlySeries = _options.KeepHours ? aggregator.ToHourlySeries(seriesStart) : [],
+            SeriesStart = seriesStart,
             Files = files,
             Records = first.Records,
             RecordsInWindow = aggregator.Records,

@@ -26,6 +26,8 @@ public sealed class PipelineReportInput
     /// <summary>Edge keys (<see cref="PipelineReport.EdgeKey"/>) of the previous report; null for the first report.</summary>
     public IReadOnlySet<string>? PreviousEdges { get; init; }
     public string? PreviousReport { get; init; }
+    /// <summary>Anomalies of the window's last hours (docs/anomalies.md); null leaves the section out.</summary>
+    public IReadOnlyList<Analytics.Anomalies.FlowAnomaly>? Anomalies { get; init; }
     public DateTime GeneratedAt { get; init; } = DateTime.UtcNow;
 }
 
@@ -221,6 +223,7 @@ public static class PipelineReport
         }
         A("</section>");
 
+        AnomalySection.Html(sb, input.Anomalies);
         A("<section><h2>Top denied flows</h2>");
         if (facts.TopDenied.Count == 0) A("<p class=\"note\">No denied flows in the window.</p>");
         else EdgeTable(sb, facts.TopDenied, "denied");
@@ -315,6 +318,7 @@ public static class PipelineReport
         if (facts.StaleRules.Count == 0) L("None.");
         foreach (var (policy, rule, kind) in facts.StaleRules) L($"- {policy} {rule} ({kind})");
         L();
+        AnomalySection.Markdown(sb, input.Anomalies);
         L("## Top denied flows");
         L();
         if (facts.TopDenied.Count == 0) L("None.");

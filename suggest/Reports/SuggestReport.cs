@@ -44,7 +44,8 @@ public static class SuggestReport
     /// latest report (and the policies a GitOps tool takes from it) stays what it was.</exception>
     public static async Task<string> WriteAsync(string jobDirectory, string folder, AnalysisWindow data, IReadOnlyList<Edge> edges,
         IIntentEvaluator? intent, IReadOnlyList<string> emit, SuggestionLayout layout, CancellationToken cancellationToken,
-        NamespaceScope? scope = null, bool allowEmpty = false, double shrinkThreshold = 0.5, ClusterFacts? cluster = null)
+        NamespaceScope? scope = null, bool allowEmpty = false, double shrinkThreshold = 0.5, ClusterFacts? cluster = null,
+        IReadOnlyList<Analytics.Anomalies.FlowAnomaly>? anomalies = null)
     {
         var clock = Stopwatch.StartNew();
         var directory = Path.Combine(jobDirectory, folder);
@@ -112,6 +113,7 @@ public static class SuggestReport
             MapEdgesLeftOut = hidden,
             PreviousEdges = previousEdges,
             PreviousReport = previousEdges is null ? null : previous,
+            Anomalies = anomalies,
         }, suggestionMarkdown);
         Runs.Add(1, new KeyValuePair<string, object?>("outcome", "written"));
         Rules.Add(set.Rules.Count);
