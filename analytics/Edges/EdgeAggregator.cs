@@ -33,6 +33,8 @@ public sealed class EdgeAggregator
     public long Records { get; private set; }
     /// <summary>Records whose start lies outside [from, to).</summary>
     public long OutsideWindow { get; private set; }
+    /// <summary>Records counted into edges that were replies (bytes and packets, no flow): <see cref="Records"/> − this = flows.</summary>
+    public long Replies { get; private set; }
     public int EdgeCount => _edges.Count;
 
     /// <summary>
@@ -55,6 +57,7 @@ public sealed class EdgeAggregator
             return;
         }
         Records++;
+        if (isReply) Replies++;
         int client = EndpointId(flow.SrcIdentity, flow.SrcIp, flow.Start);
         int server = EndpointId(flow.DstIdentity, flow.DstIp, flow.Start);
         ushort port = IpProtocols.HasPorts(flow.Protocol) ? flow.DstPort : (ushort)0;
@@ -68,6 +71,7 @@ public sealed class EdgeAggregator
     {
         Records += other.Records;
         OutsideWindow += other.OutsideWindow;
+        Replies += other.Replies;
         foreach (var (ns, theirs) in other._namespaceLabels) NoteNamespace(ns, theirs.Labels, theirs.Seen);
         var ids = new int[other._endpoints.Count];
         for (int id = 0; id < ids.Length; id++) ids[id] = _endpoints.Add(other._endpoints.Observed(id));

@@ -47,6 +47,7 @@ public sealed class FileEdgeLoad
     public IReadOnlyList<PackedIp> NodeAddresses { get; init; } = [];
     /// <summary><see cref="NodeAddresses"/> per node name, for evaluating ipBlocks against <c>node:NAME</c> endpoints.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<PackedIp>> NodeAddressesByName { get; init; } = new Dictionary<string, IReadOnlyList<PackedIp>>();
+    /// <summary>Records of the window that were replies, folded into their requests' edges (bytes and packets, no flow).</summary>
     public long RepliesFolded { get; init; }
     public long Flipped { get; init; }
     /// <summary>
@@ -55,6 +56,13 @@ public sealed class FileEdgeLoad
     /// </summary>
     public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels { get; init; } =
         new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(StringComparer.Ordinal);
+
+    /// <summary>The counts a report explains its flows with.</summary>
+    public EdgeInputCounts Counts => new()
+    {
+        Source = Files.Count == 1 ? "1 flow file" : $"{Files.Count} flow files",
+        RecordsRead = Records, OutsideWindow = OutsideWindow, RepliesFolded = RepliesFolded, Rejected = Rejected,
+    };
 }
 
 /// <summary>
@@ -116,7 +124,7 @@ public sealed class FileEdgeSource
             InventoryErrors = inventory?.Errors ?? [],
             NodeAddresses = index.NodeAddresses,
             NodeAddressesByName = index.NodeAddressesByName,
-            RepliesFolded = aggregating.Replies,
+            RepliesFolded = aggregator.Replies,
             Flipped = aggregating.Flipped,
             NamespaceLabels = MergeNamespaceLabels(inventory?.NamespaceLabels, aggregator.NamespaceLabels),
         };
@@ -154,7 +162,6 @@ public sealed class FileEdgeSource
 
         public long Records;
         public long Rejected;
-        public long Replies;
         public long Flipped;
         public IReadOnlyDictionary<string, long> Skipped => _skipped;
         public IReadOnlyList<FlowDecodeError> Errors => _errors;
@@ -165,7 +172,6 @@ public sealed class FileEdgeSource
             var copy = flow;
             enricher.Enrich(ref copy);
             var direction = resolver.Resolve(ref copy);
-            if (direction.IsReply) Replies++;
             if (direction.Flipped) Flipped++;
             aggregator.Add(copy, direction.IsReply);
         }

@@ -95,9 +95,11 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
     public async Task<string> RunAsync(JobWindow window, CancellationToken cancellationToken)
     {
         var data = ScheduledJobFactory.DataWindow(config, window);
-        var edges = await new ClickHouseEdgeSource(client).ReadEdgesAsync(data, cancellationToken).ConfigureAwait(false);
+        var source = new ClickHouseEdgeSource(client);
+        var edges = await source.ReadEdgesAsync(data, cancellationToken).ConfigureAwait(false);
+        var counts = await source.ReadInputCountsAsync(data, cancellationToken).ConfigureAwait(false);
         var directory = await WriteReportAsync(Path.Combine(output, config.Name), FolderName(window.End), data, edges, loadIntent(), config.Emit, config.Layout, cancellationToken,
-            scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster()).ConfigureAwait(false);
+            scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster(), counts).ConfigureAwait(false);
         return $"{edges.Count} edges -> {directory}";
     }
 
@@ -109,7 +111,7 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
     /// latest report (and the policies a GitOps tool takes from it) stays what it was.</exception>
     public static async Task<string> WriteReportAsync(string jobDirectory, string folder, AnalysisWindow data, IReadOnlyList<Edge> edges,
         IIntentEvaluator? intent, IReadOnlyList<string> emit, SuggestionLayout layout, CancellationToken cancellationToken,
-        NamespaceScope? scope = null, bool allowEmpty = false, double shrinkThreshold = 0.5, ClusterFacts? cluster = null)
+        NamespaceScope? scope = null, bool allowEmpty = false, double shrinkThreshold = 0.5, ClusterFacts? cluster = null, EdgeInputCounts? counts = null)
     {
         var directory = Path.Combine(jobDirectory, folder);
         // The previous report is the newest other folder: its edges tell which ones are new.
@@ -145,14 +147,12 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
 
         SliReport? slis = null;
         string? svg = null;
-        int hidden = 0;
         if (intent is not null)
         {
             slis = SliCalculator.Compute(edges, intent, data);
             // The map shows the dependencies; noise (scanners, debug pods) would bury them in red and has its own table.
             var noise = set.LeftOut.Where(l => l.Reason is LeaveOutReason.Scanner or LeaveOutReason.BarePod).Select(l => PipelineReport.EdgeKey(l.Edge)).ToHashSet(StringComparer.Ordinal);
             var drawn = slis.Edges.Where(a => !noise.Contains(PipelineReport.EdgeKey(a.Edge))).ToList();
-            hidden = slis.Edges.Count - drawn.Count;
             var graph = DependencyGraph.Build(data, drawn);
             try
             {
@@ -172,9 +172,9 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
             Diff = diff,
             Slis = slis,
             GraphSvg = svg,
-            MapEdgesLeftOut = hidden,
+            Counts = counts,
             PreviousEdges = previousEdges,
-            PreviousReport = previousEdges is null ? null : previous,
+            PreviousReport = previousEdges is null ? null : "report " + previous,
         }, suggestionMarkdown);
         return directory;
     }

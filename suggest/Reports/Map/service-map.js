@@ -1,6 +1,8 @@
 // The interactive service map of report.html (suggest/Reports/ServiceMap.cs writes the data blob it reads).
 // Plain ES2017, no modules: the page is opened from disk with no network. After each layout the container carries
-// data-map-nodes / data-map-edges (what is shown) and data-map-ready="1", which the browser test reads.
+// data-map-nodes / data-map-edges (what is shown), data-map-plumbing-hidden, data-map-ms (milliseconds from navigation
+// start to the first laid-out map) and data-map-ready="1", which the browser test reads; window.flowpolicyMap holds
+// the Cytoscape instance and the data (for the test's clicks, and for a curious reader's console).
 (function () {
   'use strict';
   var root = document.getElementById('service-map');
@@ -11,6 +13,7 @@
     { bit: 2, name: 'unintended', label: 'unintended (intent does not allow)', color: '#dd6b20' },
     { bit: 8, name: 'new', label: 'new since the last report', color: '#805ad5' },
     { bit: 16, name: 'add', label: 'suggested to add', color: '#3182ce' },
+    { bit: 32, name: 'remove', label: 'suggested to remove (left out as noise)', color: '#b83280' },
     { bit: 1, name: 'allowed', label: 'allowed by intent', color: '#38a169' },
     { bit: 0, name: 'observed', label: 'observed (no intent given)', color: '#718096' }
   ];
@@ -49,7 +52,8 @@
     var o = document.createElement('option'); o.value = g; o.textContent = g; nsSelect.appendChild(o);
   });
   var plumbingBox = document.getElementById('smap-plumbing');
-  document.getElementById('smap-plumbing-count').textContent = fmt(data.edges.filter(function (e) { return e.pl; }).length);
+  var plumbingCount = data.edges.filter(function (e) { return e.pl; }).length;
+  document.getElementById('smap-plumbing-count').textContent = fmt(plumbingCount);
   if (location.hash.indexOf('plumbing') >= 0) plumbingBox.checked = true;
 
   cytoscape.use(cytoscapeDagre);
@@ -85,6 +89,7 @@
   }
   // Shows what the controls ask for, then lays out what is shown (a hidden edge must not shape the picture).
   function apply() {
+    root.setAttribute('data-map-ready', '0');
     var on = statusShown();
     var ns = nsSelect.value;
     var plumbing = plumbingBox.checked;
@@ -120,8 +125,11 @@
       root.setAttribute('data-map-nodes', nodeCount);
       root.setAttribute('data-map-edges', edgeCount);
       root.setAttribute('data-map-plumbing', plumbing ? '1' : '0');
+      root.setAttribute('data-map-plumbing-hidden', plumbing ? 0 : plumbingCount);
+      if (!root.hasAttribute('data-map-ms')) root.setAttribute('data-map-ms', Math.round(performance.now()));
       document.getElementById('smap-summary').textContent = fmt(nodeCount) + ' endpoints and ' + fmt(edgeCount) + ' edges shown of ' +
         fmt(data.nodes.length) + ' and ' + fmt(data.edges.length) + ' (an edge is client -> server:port)' +
+        (plumbing ? '' : '; ' + fmt(plumbingCount) + ' plumbing edges hidden (tick the box to show them)') +
         (data.left_out ? '; ' + fmt(data.left_out) + ' noise edges (scanners, debug pods) are not drawn, see "Noise left out"' : '') +
         (data.not_drawn ? '; ' + fmt(data.not_drawn) + ' quieter edges are not drawn (the map keeps the busiest ' + fmt(data.edges.length) + ')' : '') + '.';
       search();
@@ -155,8 +163,10 @@
     var q = document.getElementById('smap-search').value.trim().toLowerCase();
     cy.batch(function () {
       cy.elements().removeClass('faded hit');
+      root.removeAttribute('data-map-search-hits');
       if (!q) return;
-      var hits = cy.nodes().filter(function (n) { return !n.data('isGroup') && n.data('key').toLowerCase().indexOf(q) >= 0; });
+      var hits = cy.nodes().filter(function (n) { return !n.data('isGroup') && n.style('display') !== 'none' && n.data('key').toLowerCase().indexOf(q) >= 0; });
+      root.setAttribute('data-map-search-hits', hits.length);
       var near = hits.union(hits.connectedEdges()).union(hits.connectedEdges().connectedNodes()).union(hits.ancestors());
       cy.elements().difference(near).addClass('faded');
       hits.addClass('hit');
@@ -171,13 +181,16 @@
     var labels = STATUSES.filter(function (s) { return s.bit && (e.st & s.bit); }).map(function (s) {
       return '<span class="tag" style="color:' + s.color + '">' + esc(s.label) + '</span>';
     }).join(' ') || '<span class="tag">observed</span>';
-    panel.innerHTML = '<h3 id="smap-edge-title">' + esc(client + ' -> ' + server + ':' + e.p) + '</h3><p>' + labels + '</p><table>' +
+    var rule = e.ri === undefined ? null : data.rules[e.ri];
+    var suggestion = rule ? '<span class="mono">' + esc(rule.id) + '</span> ' + esc(rule.text) + ' (' + esc(rule.conf) + ' confidence' + (rule.add ? ', to add to the intended policy' : '') + ')'
+      : e.lo ? 'none: left out as noise (' + esc(e.lo) + '); the candidate policy blocks it' : data.suggestion ? 'none (outside the policy scope)' : 'not computed (analyze: run suggest for rules)';
+    panel.innerHTML = '<h3 id="smap-edge-title">' + esc(client + ' -> ' + server + ':' + e.p) + '</h3><p>' + labels + '</p><table id="smap-edge-evidence">' +
       (e.m ? row('merged', fmt(e.m) + ' edges (bare addresses are one node)') : '') + row('flows', fmt(e.f)) + row('bytes', e.b ? fmt(e.b) : 'not logged') +
       row('verdicts', fmt(e.a) + ' allowed, ' + fmt(e.d) + ' denied, ' + fmt(e.u) + ' unknown') +
       row('first seen', esc(e.fs)) + row('last seen', esc(e.ls)) + row('days seen', fmt(e.days)) + row('client replicas', fmt(e.r)) +
       (data.intent ? row('intended policy', esc(e.why || '')) : '') +
-      row('suggested rule', e.rule ? '<span class="mono">' + esc(e.rule) + '</span>' + ((e.st & 16) ? ' (to add)' : '') : 'none') +
-      (e.pl ? row('plumbing', 'node probe, DNS or node traffic') : '') + '</table>';
+      row('suggested rule', suggestion) +
+      (e.pl ? row('plumbing', 'node probe, DNS, API server or node traffic') : '') + '</table>';
   }
   function showNode(node) {
     var edges = node.connectedEdges().filter(function (x) { return x.style('display') !== 'none'; });
@@ -197,6 +210,7 @@
   document.getElementById('smap-fit').addEventListener('click', function () { cy.fit(undefined, 20); });
   // Printing shows the static picture (the canvas does not print well).
   window.addEventListener('beforeprint', function () { var d = document.querySelector('details.map-static'); if (d) d.open = true; });
+  window.flowpolicyMap = { cy: cy, data: data };
   apply();
   // "#edge=N" opens edge N's evidence (the browser test uses it; also a link to one edge).
   var m = /edge=(\d+)/.exec(location.hash);
