@@ -174,7 +174,7 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
             GraphSvg = svg,
             Counts = counts,
             PreviousEdges = previousEdges,
-            PreviousReport = previousEdges is null ? null : "report " + previous,
+            PreviousReport = previousEdges is null ? null : previous,
         }, suggestionMarkdown);
         return directory;
     }
