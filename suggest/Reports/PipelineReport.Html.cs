@@ -111,8 +111,9 @@ public static partial class PipelineReport
         if (p.Input.GraphSvg is { } svg)
         {
             // Without scripts the interactive map is an empty box: the static picture opens by itself then (noscript).
-            if (map.Length > 0) p.A("<noscript><style>.smap{display:none}details.map-static{display:block}</style><p class=\"note\">Scripts are off: the static map below stands in for the interactive one.</p></noscript>");
-            p.A(map.Length > 0 ? "<details class=\"map-static\"><summary>Static map (printed instead of the interactive one)</summary>" : "<div>");
+            if (map.Length > 0) p.A("<noscript><style>.smap{display:none}</style><p class=\"note\">Scripts are off: the static map below stands in for the interactive one.</p></noscript>");
+            // Open in the file, so it shows without scripts; the map's script folds it away, and opens it again to print.
+            p.A(map.Length > 0 ? "<details class=\"map-static\" open><summary>Static map (printed instead of the interactive one)</summary>" : "<div>");
             p.A("<p class=\"note\">A box per namespace; edge width by flows; <span class=\"red\">red</span>: denials observed (dashed when all denied); <span class=\"orange\">orange</span>: not allowed by the intended policy.</p>");
             p.A("<div class=\"map\">" + InlineSvg(svg) + "</div>");
             if (p.Facts.Map.NoiseHidden > 0) p.A(I($"<p class=\"note\">{p.Facts.Map.NoiseHidden} noise edges (scanners, debug pods) are not drawn; they are listed under \"Noise left out\".</p>"));

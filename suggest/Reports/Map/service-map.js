@@ -209,8 +209,12 @@
   plumbingBox.addEventListener('change', apply);
   document.getElementById('smap-search').addEventListener('input', search);
   document.getElementById('smap-fit').addEventListener('click', function () { cy.fit(undefined, 20); });
-  // Printing shows the static picture (the canvas does not print well).
-  window.addEventListener('beforeprint', function () { var d = document.querySelector('details.map-static'); if (d) d.open = true; });
+  // The static picture is open in the file (for readers without scripts); with the map running it folds away, and
+  // printing opens it again (the canvas does not print well).
+  // It comes after this script in the page, hence the wait for the whole document.
+  function staticMap() { return document.querySelector('details.map-static'); }
+  document.addEventListener('DOMContentLoaded', function () { if (staticMap()) staticMap().open = false; });
+  window.addEventListener('beforeprint', function () { if (staticMap()) staticMap().open = true; });
   window.flowpolicyMap = { cy: cy, data: data };
   apply();
   // "#edge=N" opens edge N's evidence (the browser test uses it; also a link to one edge).
