@@ -9,7 +9,7 @@ using FlowPolicy.IntegrationTests.Infrastructure;
 namespace FlowPolicy.IntegrationTests.Serve;
 
 /// <summary>
-/// The suggestion report's HTML as a browser shows it: headless Chromium renders it (no network, no scripts), the
+/// The suggestion report's HTML as a browser shows it: headless Chromium renders it from disk (no network), the
 /// rendered DOM has every section with the sample's content, printing swaps the interactive map for the static one,
 /// without scripts the static one shows, and a screenshot is kept in the artifacts directory for a human look.
 /// </summary>
