@@ -1,6 +1,5 @@
 using System.Globalization;
 using FlowPolicy.Analytics.Baseline;
-using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Suggest.Inference;

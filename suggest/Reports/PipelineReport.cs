@@ -5,7 +5,6 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Analytics.Baseline;
-using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Suggest.Inference;
 

@@ -1,10 +1,10 @@
-using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Cli.Commands;
 using FlowPolicy.Cli.Serve;
-using Xunit.Abstractions;
-
+using FlowPolicy.Core.Edges;
+using FlowPolicy.Ingest.Embedded;
 using FlowPolicy.IntegrationTests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace FlowPolicy.IntegrationTests.Serve;
 

@@ -1,13 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Analytics.Intent;
 using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Cli.Commands;
 using FlowPolicy.Cli.Serve;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
+using FlowPolicy.Ingest.Embedded;
 using FlowPolicy.IntegrationTests.Infrastructure;
 using FlowPolicy.Suggest.Reports;
 using Xunit.Abstractions;

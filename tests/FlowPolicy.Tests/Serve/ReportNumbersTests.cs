@@ -3,9 +3,10 @@ using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using FlowPolicy.Analytics.Baseline;
-using FlowPolicy.Analytics.Edges;
+using FlowPolicy.Ingest.Embedded;
 using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Cli.Commands;
+using FlowPolicy.Core.Edges;
 using FlowPolicy.Tests.Cli;
 
 namespace FlowPolicy.Tests.Serve;

@@ -1,4 +1,4 @@
-namespace FlowPolicy.Analytics.Edges;
+namespace FlowPolicy.Core.Edges;
 
 /// <summary>
 /// What a window's edges were made from, so a report can explain its flow count next to the records read: every
