@@ -209,15 +209,18 @@
   plumbingBox.addEventListener('change', apply);
   document.getElementById('smap-search').addEventListener('input', search);
   document.getElementById('smap-fit').addEventListener('click', function () { cy.fit(undefined, 20); });
-  // The static picture is open in the file (for readers without scripts); with the map running it folds away, and
-  // printing opens it again (the canvas does not print well).
-  // It comes after this script in the page, hence the wait for the whole document.
+  // Printing opens the static picture again (the canvas does not print well). The map starts once the whole page is parsed: this script sits in the middle of it, and "ready" must mean the
+  // page is whole (the static picture below it, the sections after it).
   function staticMap() { return document.querySelector('details.map-static'); }
-  document.addEventListener('DOMContentLoaded', function () { if (staticMap()) staticMap().open = false; });
   window.addEventListener('beforeprint', function () { if (staticMap()) staticMap().open = true; });
   window.flowpolicyMap = { cy: cy, data: data };
-  apply();
-  // "#edge=N" opens edge N's evidence (the browser test uses it; also a link to one edge).
-  var m = /edge=(\d+)/.exec(location.hash);
-  if (m && cy.getElementById('e' + m[1]).length) { cy.getElementById('e' + m[1]).select(); showEdge(cy.getElementById('e' + m[1])); }
+  function start() {
+    // The static picture is open in the file for readers without scripts; with the map running it folds away.
+    if (staticMap()) staticMap().open = false;
+    apply();
+    // "#edge=N" opens edge N's evidence (a link to one edge).
+    var m = /edge=(\d+)/.exec(location.hash);
+    if (m && cy.getElementById('e' + m[1]).length) { cy.getElementById('e' + m[1]).select(); showEdge(cy.getElementById('e' + m[1])); }
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start); else start();
 })();

@@ -39,7 +39,7 @@ public sealed class ReportRenderTests(ITestOutputHelper output) : IDisposable
 
         await using var page = await ChromiumPage.StartAsync(Path.Combine(_dir, "chromium"), height: 2000);
         await page.NavigateAsync(new Uri(html).AbsoluteUri);
-        await page.WaitForAsync("document.getElementById('service-map')?.getAttribute('data-map-ready') === '1'");
+        await page.WaitForAsync("document.readyState === 'complete' && document.getElementById('service-map')?.getAttribute('data-map-ready') === '1'");
         var dom = (await page.EvaluateAsync("document.documentElement.outerHTML"))!.GetValue<string>();
         var screenshot = Path.Combine(artifacts, "report.png");
         await File.WriteAllBytesAsync(screenshot, await page.ScreenshotAsync());
