@@ -79,7 +79,9 @@ public static partial class PipelineReport
             var prefix = breaks ? "Enforcing the intent breaks it (the log shows it allowed). " : "";
             if (suggestedBy.TryGetValue(key, out var s))
                 return prefix + $"If it is wanted: add rule {s.Rule.Id} ({s.Rule}) to the intended policy; it is in the suggested policy files. If not: find what started it, then leave it blocked.";
-            if (leftOutBy.TryGetValue(key, out var l))
+            if (leftOutBy.TryGetValue(key, out var l) && !suggested)
+                return prefix + $"It looks like noise ({l.ReasonName}: {l.Detail}). Find what started it; if it is wanted, allow {edge.Client.Key} -> {edge.Server.Key}:{edge.Port}/{edge.ProtocolName} in the intended policy.";
+            if (l is not null)
                 return prefix + $"The candidate policy blocks it as noise ({l.ReasonName}: {l.Detail}). Find what started it; if it is wanted after all, allow {edge.Client.Key} -> {edge.Server.Key}:{edge.Port}/{edge.ProtocolName} by hand.";
             return prefix + (suggested
                 ? $"No suggested rule covers it (outside the policy scope). If it is wanted, allow {edge.Client.Key} -> {edge.Server.Key}:{edge.Port}/{edge.ProtocolName} in the intended policy."
