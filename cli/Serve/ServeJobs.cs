@@ -96,7 +96,9 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
     public async Task<string> RunAsync(JobWindow window, CancellationToken cancellationToken)
     {
         var data = ScheduledJobFactory.DataWindow(config, window);
-        var edges = await new ClickHouseEdgeSource(client).ReadEdgesAsync(data, cancellationToken).ConfigureAwait(false);
+        var source = new ClickHouseEdgeSource(client);
+        var edges = await source.ReadEdgesAsync(data, cancellationToken).ConfigureAwait(false);
+        var counts = await source.ReadInputCountsAsync(data, cancellationToken).ConfigureAwait(false);
         // The report's "Unusual traffic": the window's last day judged against the days before it in the window.
         var series = await new Analytics.Anomalies.ClickHouseHourlySeries(client).ReadAsync(data, cancellationToken).ConfigureAwait(false);
         int hours = (int)((data.To - data.From).Ticks / TimeSpan.TicksPerHour);
@@ -104,7 +106,7 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
         try
         {
             var directory = await SuggestReport.WriteAsync(Path.Combine(output, config.Name), FolderName(window.End), data, edges, loadIntent(), config.Emit, config.Layout,
-                cancellationToken, scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster(), anomalies).ConfigureAwait(false);
+                cancellationToken, scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster(), anomalies, counts).ConfigureAwait(false);
             return $"{edges.Count} edges -> {directory}";
         }
         catch (SuggestReportSkippedException skipped)

@@ -37,6 +37,8 @@ public sealed class EdgeAggregator
     public long Records { get; private set; }
     /// <summary>Records whose start lies outside [from, to).</summary>
     public long OutsideWindow { get; private set; }
+    /// <summary>Records counted into edges that were replies (bytes and packets, no flow): <see cref="Records"/> − this = flows.</summary>
+    public long Replies { get; private set; }
     public int EdgeCount => _edges.Count;
 
     /// <summary>
@@ -82,6 +84,7 @@ public sealed class EdgeAggregator
             return;
         }
         Records++;
+        if (isReply) Replies++;
         int client = EndpointId(flow.SrcIdentity, flow.SrcIp);
         int server = EndpointId(flow.DstIdentity, flow.DstIp);
         if (flow.SrcIdentity is { NamespaceLabels.Count: > 0 } srcLabelled) NoteNamespaceLabels(srcLabelled, flow.Start);
@@ -97,6 +100,7 @@ public sealed class EdgeAggregator
     {
         Records += other.Records;
         OutsideWindow += other.OutsideWindow;
+        Replies += other.Replies;
         foreach (var (identity, seen) in other._namespaceLabelsSeen) NoteNamespaceLabels(identity, seen);
         var ids = new int[other._endpoints.Count];
         for (int id = 0; id < ids.Length; id++) ids[id] = _endpoints.Add(other._endpoints.Observed(id));

@@ -65,6 +65,7 @@ public sealed class FileEdgeLoad
     public IReadOnlyList<PackedIp> NodeAddresses { get; init; } = [];
     /// <summary><see cref="NodeAddresses"/> per node name, for evaluating ipBlocks against <c>node:NAME</c> endpoints.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<PackedIp>> NodeAddressesByName { get; init; } = new Dictionary<string, IReadOnlyList<PackedIp>>();
+    /// <summary>Records of the window that were replies, folded into their requests' edges (bytes and packets, no flow).</summary>
     public long RepliesFolded { get; init; }
     public long Flipped { get; init; }
     /// <summary>
@@ -73,6 +74,13 @@ public sealed class FileEdgeLoad
     /// </summary>
     public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels { get; init; } =
         new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(StringComparer.Ordinal);
+
+    /// <summary>The counts a report explains its flows with.</summary>
+    public EdgeInputCounts Counts => new()
+    {
+        Source = Files.Count == 1 ? "1 flow file" : $"{Files.Count} flow files",
+        RecordsRead = Records, OutsideWindow = OutsideWindow, RepliesFolded = RepliesFolded, Rejected = Rejected,
+    };
 }
 
 /// <summary>
@@ -159,7 +167,7 @@ public sealed class FileEdgeSource
             InventoryErrors = inventory?.Errors ?? [],
             NodeAddresses = index.NodeAddresses,
             NodeAddressesByName = index.NodeAddressesByName,
-            RepliesFolded = first.Replies,
+            RepliesFolded = aggregator.Replies,
             Flipped = first.Flipped,
             NamespaceLabels = MergeNamespaceLabels(inventory?.NamespaceLabels, aggregator.NamespaceLabels),
         };
@@ -256,7 +264,6 @@ public sealed class FileEdgeSource
         public EdgeAggregator Aggregator => aggregator;
         public long Records;
         public long Rejected;
-        public long Replies;
         public long Flipped;
 
         public IReadOnlyDictionary<string, long> Skipped =>

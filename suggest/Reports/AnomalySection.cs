@@ -8,14 +8,15 @@ namespace FlowPolicy.Suggest.Reports;
 /// The report's "Unusual traffic" section (docs/anomalies.md): each anomaly of the judged hours with its explanation and
 /// the edges behind it. Kept in its own file so the report's layout stays the report's.
 /// </summary>
-internal static class AnomalySection
+internal sealed class AnomalySection(IReadOnlyList<FlowAnomaly> anomalies) : IReportSection
 {
     private const int Shown = 100;
 
-    public static void Html(StringBuilder sb, IReadOnlyList<FlowAnomaly>? anomalies)
+    public string Title => "Unusual traffic";
+
+    public string Html()
     {
-        if (anomalies is null) return;
-        sb.Append("<section><h2>Unusual traffic</h2>\n");
+        var sb = new StringBuilder();
         if (anomalies.Count == 0) sb.Append("<p class=\"note\">No anomaly in the judged hours.</p>\n");
         else
         {
@@ -27,17 +28,16 @@ internal static class AnomalySection
             sb.Append("</ul>\n");
             if (anomalies.Count > Shown) sb.Append($"<p class=\"note\">{anomalies.Count - Shown} more in flow_anomalies / `flowpolicy anomalies`.</p>\n");
         }
-        sb.Append("</section>\n");
+        return sb.ToString();
     }
 
-    public static void Markdown(StringBuilder sb, IReadOnlyList<FlowAnomaly>? anomalies)
+    public string Markdown()
     {
-        if (anomalies is null) return;
-        sb.Append("## Unusual traffic\n\n");
+        var sb = new StringBuilder();
         if (anomalies.Count == 0) sb.Append("None in the judged hours.\n");
         foreach (var a in anomalies.Take(Shown))
             sb.Append("- ").Append(a.Explanation).Append(a.Edges.Count == 0 ? "" : "; edges: " + string.Join(", ", a.Edges.Select(e => $"`{e}`"))).Append('\n');
         if (anomalies.Count > Shown) sb.Append($"- ... {anomalies.Count - Shown} more\n");
-        sb.Append('\n');
+        return sb.ToString();
     }
 }

@@ -41,10 +41,11 @@ public abstract class EdgeSourceParityTests<TServer>(TServer server) : ClickHous
         var files = SampleCommand.Write(_dir, start, days: 2, seed: 42, rate: 2);
         var window = new AnalysisWindow(start, start.AddDays(2));
 
-        var fromFiles = new FileEdgeSource(new FileEdgeSourceOptions
+        var load = new FileEdgeSource(new FileEdgeSourceOptions
         {
             FlowFiles = files.FlowFiles, InventoryFiles = files.InventoryFiles, From = window.From, To = window.To,
-        }).Load().Edges;
+        }).Load();
+        var fromFiles = load.Edges;
 
         await SchemaMigrator.MigrateAsync(Db);
         var rows = await IngestAsync(files.FlowFiles, files.InventoryFiles);
@@ -62,6 +63,13 @@ public abstract class EdgeSourceParityTests<TServer>(TServer server) : ClickHous
         Assert.Equal(fromFiles.Select(Describe), fromClickHouse.Select(Describe));
         Assert.Equal(0, source.Metrics.RowsFolded);
         Assert.True(rows > fromFiles.Sum(e => e.Flows), "replies were stored too");
+
+        // The counts a report explains its flows with agree too: records - replies = the edges' flows, on both paths.
+        var counts = await source.ReadInputCountsAsync(window);
+        Assert.True(counts.RepliesFolded > 0, "the sample has replies");
+        Assert.Equal((load.Counts.RecordsInWindow, load.Counts.RepliesFolded), (counts.RecordsRead, counts.RepliesFolded));
+        Assert.Equal(fromFiles.Sum(e => e.Flows), load.Counts.Flows);
+        Assert.Equal(fromFiles.Sum(e => e.Flows), counts.Flows);
 
         var intent = new SampleIntent();
         Assert.Equal(Slis(fromFiles, intent, window), Slis(fromClickHouse, intent, window));
