@@ -280,7 +280,6 @@ public sealed class FileEdgeSource
             var copy = flow;
             enricher.Enrich(ref copy);
             var direction = resolver.ResolveLearned(ref copy);
-            if (direction.IsReply) Replies++;
             if (direction.Flipped) Flipped++;
             aggregator.Add(copy, direction.IsReply);
         }
@@ -306,7 +305,6 @@ public sealed class FileEdgeSource
             aggregator.MergeFrom(other.Aggregator);
             Records += other.Records;
             Rejected += other.Rejected;
-            Replies += other.Replies;
             Flipped += other.Flipped;
             foreach (var (reason, theirs) in other._skipped)
             {

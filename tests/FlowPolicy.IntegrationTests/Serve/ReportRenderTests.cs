@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using FlowPolicy.Suggest.Reports;
 using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Cli.Commands;
