@@ -22,7 +22,7 @@ public sealed class AnalyzeJobOptions
     }
 }
 
-public sealed class AnalyzeJobMetrics
+internal sealed class AnalyzeJobMetrics
 {
     public long Runs;
     public long EdgesRead;
@@ -57,7 +57,7 @@ public sealed class AnalyzeJob
         _store = store;
     }
 
-    public AnalyzeJobMetrics Metrics { get; } = new();
+    internal AnalyzeJobMetrics Metrics { get; } = new();
 
     public async Task<AnalyzeResult> RunAsync(AnalysisWindow window, IEdgeSource source, CancellationToken cancellationToken = default)
     {

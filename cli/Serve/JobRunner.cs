@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 
 namespace FlowPolicy.Cli.Serve;
 
-public sealed class JobRunnerMetrics
+internal sealed class JobRunnerMetrics
 {
     public long Succeeded;
     public long Failed;

@@ -19,7 +19,7 @@ public sealed class InventoryWatcherOptions
 }
 
 /// <summary>Counters of <see cref="InventoryWatcher"/>.</summary>
-public sealed class InventoryWatcherMetrics
+internal sealed class InventoryWatcherMetrics
 {
     internal long LoadsField;
     internal long LoadErrorsField;
@@ -55,7 +55,7 @@ public sealed class InventoryWatcher : IServedPorts, IAsyncDisposable
     }
 
     public LeaseIndex Current => Volatile.Read(ref _current);
-    public InventoryWatcherMetrics Metrics { get; } = new();
+    internal InventoryWatcherMetrics Metrics { get; } = new();
 
     public bool Serves(PackedIp ip, ushort port, byte protocol, DateTime at) => Current.Serves(ip, port, protocol, at);
 
