@@ -9,7 +9,7 @@ using FlowPolicy.Core.Net;
 
 namespace FlowPolicy.Analytics.Edges;
 
-public sealed class ClickHouseEdgeSourceMetrics
+internal sealed class ClickHouseEdgeSourceMetrics
 {
     public long Queries;
     public long RowsRead;
@@ -30,7 +30,7 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
 
     public ClickHouseEdgeSource(ClickHouseHttpClient client) => _client = client ?? throw new ArgumentNullException(nameof(client));
 
-    public ClickHouseEdgeSourceMetrics Metrics { get; } = new();
+    internal ClickHouseEdgeSourceMetrics Metrics { get; } = new();
 
     /// <summary>Throws <see cref="ArgumentException"/> unless the window is non-empty and on whole UTC hours.</summary>
     public static void ValidateWindow(AnalysisWindow window)

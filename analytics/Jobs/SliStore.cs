@@ -18,7 +18,7 @@ public sealed record SliStoreResult(int SliRows, int DriftRows);
 /// the window, never both; other windows of the day are carried over untouched. One run per day at a time (the
 /// staging table is per day, as for the edge rollups).
 /// </summary>
-public static class SliStore
+internal static class SliStore
 {
     public static async Task<SliStoreResult> ReplaceWindowAsync(ClickHouseHttpClient client, SliReport report, DateTime analyzedAt,
         CancellationToken cancellationToken = default)

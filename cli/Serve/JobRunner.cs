@@ -7,7 +7,7 @@ namespace FlowPolicy.Cli.Serve;
 /// Counters of one job's runner (thread-safe): /jobs reads them, and <see cref="JobMetrics"/> publishes them tagged with
 /// the job's name.
 /// </summary>
-public sealed class JobRunnerMetrics
+internal sealed class JobRunnerMetrics
 {
     internal long SucceededField, FailedField, RetriesField, SkippedField, SkippedTooOldField, RecordFailuresField;
     private long _lastSuccessTicks;

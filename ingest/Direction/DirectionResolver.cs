@@ -17,7 +17,7 @@ namespace FlowPolicy.Ingest.Direction;
 /// in two passes (observe everything first, then resolve). Learned state is bounded by
 /// <see cref="DirectionResolverOptions.MaxTrackedEndpoints"/>. Not thread-safe: one instance per worker.
 /// </remarks>
-public sealed class DirectionResolver
+internal sealed class DirectionResolver
 {
     private const ushort AwsTcpFlags = FlowRecord.TcpFin | FlowRecord.TcpSyn | FlowRecord.TcpRst | FlowRecord.TcpAck;
 

@@ -89,7 +89,7 @@ public sealed class InventoryWatcher : IServedPorts, IHostedService, IAsyncDispo
     }
 
     public LeaseIndex Current => Volatile.Read(ref _current);
-    public InventoryWatcherMetrics Metrics { get; } = new();
+    internal InventoryWatcherMetrics Metrics { get; } = new();
 
     public bool Serves(PackedIp ip, ushort port, byte protocol, DateTime at) => Current.Serves(ip, port, protocol, at);
 

@@ -27,7 +27,7 @@ public interface IFlowSink
 /// Position and state of decoding one source (a file, or one Kafka message). A file is fed to the decoder in
 /// chunks of whole lines; the cursor carries line numbers and decoder state (the VPC header) across chunks.
 /// </summary>
-public struct DecodeCursor
+internal struct DecodeCursor
 {
     public DecodeCursor(string source, long firstLine = 1)
     {
@@ -65,7 +65,7 @@ public abstract class FlowDecoder
     /// Decodes a payload of complete records (whole lines for line-oriented input, or a whole document).
     /// Advances <see cref="DecodeCursor.Line"/> by the number of lines in the payload.
     /// </summary>
-    public abstract void Decode(ReadOnlySpan<byte> payload, ref DecodeCursor cursor, IFlowSink sink);
+    internal abstract void Decode(ReadOnlySpan<byte> payload, ref DecodeCursor cursor, IFlowSink sink);
 
     /// <summary>
     /// For readers that hand one source's chunks to several threads: the cursor state to decode a chunk with, from the

@@ -14,7 +14,7 @@ namespace FlowPolicy.Ingest.Workers;
 /// INSERT (its query_id) and checks whether the batch's last row is stored: the INSERT is one part, so that row
 /// tells whether all of it landed. A retry therefore never stores a batch twice.
 /// </summary>
-public sealed class BatchInserter
+internal sealed class BatchInserter
 {
     private readonly ClickHouseHttpClient _client;
     private readonly IngestWorkerOptions _options;

@@ -13,7 +13,7 @@ namespace FlowPolicy.Ingest.Workers;
 /// order rules that keep this exactly once live in <see cref="LaneBatches"/>. Per partition the batch keeps the span
 /// of positions it holds. Not thread-safe: filled by one lane, then handed to one store.
 /// </summary>
-public sealed class LaneBatch : IDisposable
+internal sealed class LaneBatch : IDisposable
 {
     private readonly int _maxRows;
     private readonly FlowRowWriter _flowWriter;
@@ -135,7 +135,7 @@ public sealed class LaneBatch : IDisposable
 /// partition in order, the first and last record positions. The same records batched the same way give the same
 /// token, so a batch resent after a crash (an INSERT that may have landed) is dropped by the server, never stored twice.
 /// </summary>
-public static class BatchDeduplicationToken
+internal static class BatchDeduplicationToken
 {
     public static string For(string table, string topic, int day, IReadOnlyDictionary<int, PartitionSpan> spans)
     {
@@ -152,4 +152,4 @@ public static class BatchDeduplicationToken
 /// <see cref="Last"/> among the records not already stored. <see cref="CompleteThrough"/> is the last offset whose
 /// records are all in this batch or earlier ones (the Kafka commit hint is the offset after it).
 /// </summary>
-public readonly record struct PartitionSpan(RecordPosition First, RecordPosition Last, int FlowRows, int DeadLetterRows, long Bytes, long CompleteThrough);
+internal readonly record struct PartitionSpan(RecordPosition First, RecordPosition Last, int FlowRows, int DeadLetterRows, long Bytes, long CompleteThrough);

@@ -10,7 +10,7 @@ namespace FlowPolicy.Ingest.Workers;
 /// re-read message gives every record the same index). The format is detected per message unless forced.
 /// One instance per lane; the arrays grow to the largest message seen and are reused.
 /// </summary>
-public sealed class MessageDecoder : IFlowSink
+internal sealed class MessageDecoder : IFlowSink
 {
     private readonly FlowFormat? _forcedFormat;
     private FlowRecord[] _flows = new FlowRecord[64];

@@ -345,4 +345,4 @@ public sealed class LocalClickHouseServer : IAsyncDisposable
 }
 
 /// <summary>The local server could not be started; the message carries its last output lines.</summary>
-public sealed class ClickHouseStartException(string message) : Exception(message);
+internal sealed class ClickHouseStartException(string message) : Exception(message);

@@ -20,7 +20,7 @@ namespace FlowPolicy.Ingest.Formats.Canonical;
 // errors and odd input behave exactly as they always did. Unknown keys with a simple value are skipped, as the
 // reader skips them. The exact layout CanonicalJsonWriter writes is tried first, as straight-line code
 // (CanonicalJsonDecoder.WriterLayout.cs).
-public sealed partial class CanonicalJsonDecoder
+internal sealed partial class CanonicalJsonDecoder
 {
     /// <summary>Bytes that end an escape-free ASCII string run: the closing quote, or anything the scanner leaves to the reader.</summary>
     private static readonly SearchValues<byte> NotPlainStringByte = SearchValues.Create(PlainStringStops());

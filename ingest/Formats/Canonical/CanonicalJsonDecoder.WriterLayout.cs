@@ -8,7 +8,7 @@ namespace FlowPolicy.Ingest.Formats.Canonical;
 
 // The layout CanonicalJsonWriter writes (its key order, no spaces), tried first as straight-line code; the general
 // scanner (CanonicalJsonDecoder.Scanner.cs) also uses the writer's key order to predict the next key.
-public sealed partial class CanonicalJsonDecoder
+internal sealed partial class CanonicalJsonDecoder
 {
     /// <summary>The keys in the order <see cref="CanonicalJsonWriter"/> writes them; the last five are optional.</summary>
     private static readonly Field[] WriterOrder =

@@ -10,7 +10,7 @@ namespace FlowPolicy.Ingest.Formats.Canonical;
 /// FlowPolicy's own JSON lines (docs/formats.md, "Canonical flow JSON"): one flow object per line, snake_case keys.
 /// Strict on purpose: it is the format we write ourselves, so anything off is a bug worth seeing, not guessing at.
 /// </summary>
-public sealed partial class CanonicalJsonDecoder : LineFlowDecoder
+internal sealed partial class CanonicalJsonDecoder : LineFlowDecoder
 {
     public override FlowFormat Format => FlowFormat.Canonical;
 

@@ -11,7 +11,7 @@ namespace FlowPolicy.Ingest.Formats.Canonical;
 /// Writes flow records as canonical flow JSON lines (docs/formats.md, "Canonical flow JSON"), the exact format
 /// <see cref="CanonicalJsonDecoder"/> reads back. One instance per output; not thread-safe.
 /// </summary>
-public sealed class CanonicalJsonWriter : IDisposable
+internal sealed class CanonicalJsonWriter : IDisposable
 {
     private static readonly JsonWriterOptions Options = new()
     {

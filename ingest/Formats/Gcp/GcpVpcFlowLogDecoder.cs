@@ -15,7 +15,7 @@ namespace FlowPolicy.Ingest.Formats.Gcp;
 /// This file turns a read entry into a flow (identities, reporter, verdict); <see cref="GcpLogEntryReader"/> reads the
 /// JSON. Stateless: the metadata caches are the source's (<see cref="GcpSourceState"/> in the cursor).
 /// </remarks>
-public sealed class GcpVpcFlowLogDecoder : FlowDecoder
+internal sealed class GcpVpcFlowLogDecoder : FlowDecoder
 {
     private const string Name = "gcp";
 
@@ -33,7 +33,7 @@ public sealed class GcpVpcFlowLogDecoder : FlowDecoder
         return true;
     }
 
-    public override void Decode(ReadOnlySpan<byte> payload, ref DecodeCursor cursor, IFlowSink sink) =>
+    internal override void Decode(ReadOnlySpan<byte> payload, ref DecodeCursor cursor, IFlowSink sink) =>
         JsonObjectScanner.Scan(payload, ref cursor, sink, Name, new EntryDecoder(DecodeStates.Of<GcpSourceState>(ref cursor)), jsonLines: IsLineOriented(payload));
 
     /// <summary>Decodes the entries of one source with its caches (a struct: the scanner's generic call does not box it).</summary>

@@ -13,7 +13,7 @@ namespace FlowPolicy.Ingest.Formats.Hubble;
 /// writes proto field names (UseProtoNames), and protobuf JSON readers also accept the lowerCamelCase names, enums by
 /// name or number, and 32-bit integers as numbers or strings, so this does too. docs/formats.md, "Cilium Hubble".
 /// </summary>
-public sealed class HubbleJsonDecoder : LineFlowDecoder
+internal sealed class HubbleJsonDecoder : LineFlowDecoder
 {
     public override FlowFormat Format => FlowFormat.Hubble;
 

@@ -17,7 +17,7 @@ namespace FlowPolicy.Ingest.Formats.Vpc;
 /// interface-id (instance-id when the format has no interface-id); flow-direction is ingress/egress relative to
 /// the interface, not request/reply, so Direction stays Unknown.
 /// </remarks>
-public sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
+internal sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
 {
     private readonly VpcFlowLogLayout _assumed;
     private readonly DateTime? _recordTime;
