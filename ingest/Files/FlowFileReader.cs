@@ -7,7 +7,8 @@ namespace FlowPolicy.Ingest.Files;
 
 /// <summary>What reading one file found.</summary>
 /// <param name="Note">Something the user should know about how it was read (the time given to AWS VPC records without start/end).</param>
-public sealed record FlowFileSummary(string Path, FlowFormat Format, bool Gzip, long Bytes, string? Note = null);
+/// <param name="Parquet">An AWS VPC flow log delivered as Parquet (<see cref="Format"/> is then <see cref="FlowFormat.AwsVpc"/>).</param>
+public sealed record FlowFileSummary(string Path, FlowFormat Format, bool Gzip, long Bytes, string? Note = null, bool Parquet = false);
 
 /// <summary>A file that cannot be read, or not to its end (missing, unreadable, unknown format, gzip cut short or corrupt): a usage
 /// error, not a bad record. Records read before a break have already reached the sink.</summary>
@@ -68,12 +69,14 @@ public sealed class FlowFileReader
     /// cut short. Records before the break have been given to <paramref name="sink"/>.</exception>
     public FlowFileSummary Read(Stream stream, string source, IFlowSink sink, CancellationToken cancellationToken = default)
     {
+        long? start = stream.CanSeek ? stream.Position : null;
         var counting = new CountingStream(stream);
-        Stream input = counting;
-        Span<byte> magic = stackalloc byte[2];
+        Span<byte> magic = stackalloc byte[4];
         int magicRead = ReadAtLeast(counting, magic);
-        bool gzip = magicRead == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-        input = new PrefixedStream(magic[..magicRead].ToArray(), counting);
+        bool gzip = magicRead >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+        bool parquet = FlowFormatDetector.IsParquet(magic[..magicRead]);
+        // Parquet: AWS VPC flow logs delivered as Parquet, read as the text records they hold (VpcParquetTextStream).
+        Stream input = parquet ? OpenParquet(stream, start, source) : new PrefixedStream(magic[..magicRead].ToArray(), counting);
         // Not GZipStream: it ends quietly where a file is cut short, and a partial file would pass for a whole one.
         if (gzip) input = new CheckedGzipStream(input);
 
@@ -83,8 +86,10 @@ public sealed class FlowFileReader
         {
             int filled = Fill(input, buffer, 0, FlowFormatDetector.HeadBytes, out var broken);
             var head = buffer.AsSpan(0, filled);
-            FlowFormat? detected = _forcedFormat ?? FlowFormatDetector.Detect(head);
+            FlowFormat? detected = parquet ? FlowFormat.AwsVpc : _forcedFormat ?? FlowFormatDetector.Detect(head);
             if (detected is null && broken is not null) throw GzipError(source, broken, cursor, counting);
+            if (detected is null && FlowFormatDetector.IsParquet(head))
+                throw new FlowFileException($"'{source}' is a gzip-compressed Parquet file: Parquet is read from its footer, so decompress it first (gunzip), then rerun");
             FlowFormat format = detected
                 ?? throw new FlowFileException(filled == 0
                     ? $"'{source}' is empty: no flow records to read"
@@ -129,13 +134,27 @@ public sealed class FlowFileReader
                 filled = rest;
                 if (atEnd && rest == 0) break;
             }
-            return new FlowFileSummary(source, format, gzip, counting.BytesRead, CheckFile(source, cursor));
+            // A Parquet file is read from its footer and only the columns needed: its size is what it adds to progress.
+            long bytes = parquet ? stream.Length - start!.Value : counting.BytesRead;
+            return new FlowFileSummary(source, format, gzip, bytes, CheckFile(source, cursor), parquet);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
-            if (gzip) input.Dispose();
+            if (gzip || parquet) input.Dispose();
         }
+    }
+
+    /// <summary>The rows of a Parquet file as VPC text records; Parquet is read from its footer, so not from a pipe.</summary>
+    private Stream OpenParquet(Stream stream, long? start, string source)
+    {
+        if (start is not { } at)
+            throw new FlowFileException($"'{source}' is a Parquet file read from a pipe: Parquet is read from its footer, so save it to a file first, then rerun");
+        if (_forcedFormat is { } forced && forced != FlowFormat.AwsVpc)
+            throw new FlowFileException($"'{source}' is a Parquet file: Parquet is read as AWS VPC flow logs only, not as --format {FlowFormats.Name(forced)}; " +
+                                        "leave --format out or pass --format vpc");
+        stream.Position = at;
+        return VpcParquetTextStream.Open(stream, source);
     }
 
     /// <summary>Fills up to <paramref name="count"/> bytes; a gzip error stops the fill and comes back in <paramref name="broken"/>
@@ -154,7 +173,7 @@ public sealed class FlowFileReader
                 total += read;
             }
         }
-        catch (Exception ex) when (ex is InvalidDataException or TruncatedGzipException)
+        catch (Exception ex) when (ex is InvalidDataException or TruncatedGzipException or VpcParquetDataException)
         {
             broken = ex;
         }
@@ -164,6 +183,13 @@ public sealed class FlowFileReader
     /// <summary>The error for a gzip stream that is cut short or corrupt: which file, what is wrong, how far it got, what to do.</summary>
     private static FlowFileException GzipError(string source, Exception ex, DecodeCursor cursor, CountingStream counting)
     {
+        if (ex is VpcParquetDataException)
+        {
+            // Lines are rows in a Parquet file (its header is line 0).
+            return new FlowFileException(
+                $"'{source}' is not a readable Parquet file: {ex.Message}; the {N(Math.Max(0, cursor.Line - 1))} rows before it were read. " +
+                "The file is corrupt or was cut short: copy it again, then rerun.", ex);
+        }
         long lines = cursor.Line - 1;
         string reached = lines == 0 ? "no whole line came before the break" : $"it breaks off after line {N(lines)}";
         if (ex is TruncatedGzipException cut)
@@ -194,7 +220,7 @@ public sealed class FlowFileReader
         {
             input.CopyTo(all);
         }
-        catch (Exception ex) when (ex is InvalidDataException or TruncatedGzipException)
+        catch (Exception ex) when (ex is InvalidDataException or TruncatedGzipException or VpcParquetDataException)
         {
             throw GzipError(source, ex, cursor, counting);
         }
