@@ -81,7 +81,8 @@ public sealed class FlowFileReader
         if (gzip) input = new CheckedGzipStream(input);
 
         byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes + FlowFormatDetector.HeadBytes);
-        var cursor = new DecodeCursor(source);
+        // A Parquet file's text starts with the header it is given: line 0, so that lines are row numbers.
+        var cursor = new DecodeCursor(source, firstLine: parquet ? 0 : 1);
         try
         {
             int filled = Fill(input, buffer, 0, FlowFormatDetector.HeadBytes, out var broken);

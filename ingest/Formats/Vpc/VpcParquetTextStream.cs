@@ -97,7 +97,7 @@ internal sealed class VpcParquetTextStream : ReadOnlyStream
                 throw new FlowFileException($"'{source}': column '{field.Name}' is a nested or repeated Parquet field; AWS writes every VPC flow log field as a plain column");
             var kind = data.ClrType == typeof(int) ? ValueKind.Int32
                 : data.ClrType == typeof(long) ? ValueKind.Int64
-                : data.ClrType == typeof(string) ? ValueKind.Text
+                : data.ClrType == typeof(string) || data.ClrType == typeof(ReadOnlyMemory<char>) ? ValueKind.Text
                 : throw new FlowFileException(
                     $"'{source}': column '{field.Name}' holds {data.ClrType.Name} values; VPC flow log columns are INT_32, INT_64 or STRING (as AWS writes them)");
             columns.Add(new Column(data, kind, Encoding.ASCII.GetBytes(textName)));
