@@ -249,6 +249,31 @@ public sealed class VpcParquetReadingTests : IDisposable
     }
 
     [Fact]
+    public async Task The_sample_VPC_log_as_Parquet_gives_the_same_edges_as_its_text()
+    {
+        var sample = Cli.CliProcess.Run("sample", "--out", _dir, "--days", "2", "--rate", "2");
+        Assert.Equal(0, sample.ExitCode);
+        var files = sample.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var vpcText = Assert.Single(files, f => f.EndsWith(".gz"));
+        var inventory = files.Where(f => f.Contains("inventory")).ToArray();
+        var lines = new List<string>();
+        using (var gzip = new System.IO.Compression.GZipStream(File.OpenRead(vpcText), System.IO.Compression.CompressionMode.Decompress))
+        using (var text = new StreamReader(gzip))
+            while (text.ReadLine() is { } line) lines.Add(line);
+        var vpcParquet = await WriteParquet(Path("AWSLogs", "aws-account-id=123456789012", "aws-service=vpcflowlogs", "aws-region=us-east-1", "year=2026",
+            "month=11", "day=02", "hour=10", "123456789012_vpcflowlogs_us-east-1_fl-0abc_20261102T1005Z_f00d.log.parquet"), lines[0], lines.Skip(1), rowGroupRows: 500);
+
+        var fromText = Cli.CliProcess.Run(["edges", "--flows", vpcText, "--inventory", .. inventory]);
+        var fromParquet = Cli.CliProcess.Run(["edges", "--flows", vpcParquet, "--inventory", .. inventory]);
+
+        Assert.True(fromParquet.ExitCode == 0, fromParquet.Stderr);
+        Assert.NotEmpty(fromText.Stdout.Trim());
+        Assert.Equal(fromText.Stdout, fromParquet.Stdout);
+        Assert.Contains("1 vpc parquet", fromParquet.Stderr);
+        Assert.Contains("1 NODATA", fromParquet.Stderr);
+    }
+
+    [Fact]
     public async Task The_detector_knows_Parquet_by_its_magic_and_a_Kafka_message_holding_one_says_what_to_do()
     {
         var bytes = File.ReadAllBytes(await WriteParquet(Path("m.parquet"), V5Header, V5Records));
