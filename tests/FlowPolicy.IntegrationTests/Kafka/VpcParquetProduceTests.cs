@@ -2,6 +2,7 @@ using System.Text;
 using FlowPolicy.Ingest.Formats;
 using FlowPolicy.Ingest.Kafka;
 using FlowPolicy.Ingest.Workers;
+using FlowPolicy.LocalServers.Kafka;
 
 namespace FlowPolicy.IntegrationTests.Kafka;
 
