@@ -181,7 +181,8 @@ public sealed class FlowFileReader
         return total;
     }
 
-    /// <summary>The error for a gzip stream that is cut short or corrupt: which file, what is wrong, how far it got, what to do.</summary>
+    /// <summary>The error for a stream that breaks off (gzip cut short or corrupt, a Parquet row group that cannot be read): which file,
+    /// what is wrong, how far it got, what to do.</summary>
     private static FlowFileException GzipError(string source, Exception ex, DecodeCursor cursor, CountingStream counting)
     {
         if (ex is VpcParquetDataException)
