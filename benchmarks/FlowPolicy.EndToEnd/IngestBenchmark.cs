@@ -7,6 +7,7 @@ using FlowPolicy.Benchmarks.Data;
 using FlowPolicy.ClickHouse;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Canonical;
 using FlowPolicy.Ingest.Kafka;
 using FlowPolicy.LocalServers.ClickHouse;
 using FlowPolicy.LocalServers.Kafka;

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using FlowPolicy.Ingest.Files.Internal;
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Vpc;
 
 namespace FlowPolicy.Ingest.Files;
 

@@ -3,6 +3,7 @@ using FlowPolicy.Ingest.Files;
 using FlowPolicy.Ingest.Formats;
 using FlowPolicy.Tests.Cli;
 using static FlowPolicy.Tests.Files.FlowFileReaderTests;
+using FlowPolicy.Ingest.Formats.Vpc;
 
 namespace FlowPolicy.Tests.Formats;
 

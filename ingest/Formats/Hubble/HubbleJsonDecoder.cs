@@ -4,7 +4,7 @@ using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Formats.Internal;
 
-namespace FlowPolicy.Ingest.Formats;
+namespace FlowPolicy.Ingest.Formats.Hubble;
 
 /// <summary>
 /// Cilium Hubble flows as JSON lines, in the shapes users have: GetFlowsResponse lines

@@ -8,7 +8,7 @@ using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Formats.Internal;
 
-namespace FlowPolicy.Ingest.Formats;
+namespace FlowPolicy.Ingest.Formats.GoFlow2;
 
 /// <summary>
 /// JSON lines written by GoFlow2 (netsampler/goflow2) for NetFlow v5/v9, IPFIX and sFlow: the v2 snake_case

@@ -5,7 +5,7 @@ using System.Text.Json;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 
-namespace FlowPolicy.Ingest.Formats;
+namespace FlowPolicy.Ingest.Formats.Canonical;
 
 /// <summary>
 /// Writes flow records as canonical flow JSON lines (docs/formats.md, "Canonical flow JSON"), the exact format

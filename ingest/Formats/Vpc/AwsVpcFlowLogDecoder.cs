@@ -2,12 +2,13 @@ using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Formats.Internal;
 
-namespace FlowPolicy.Ingest.Formats;
+namespace FlowPolicy.Ingest.Formats.Vpc;
 
 /// <summary>
 /// AWS VPC Flow Logs, plain-text records (S3 files, Kinesis/Firehose, CloudWatch Logs messages): space-separated
 /// fields, '-' for a value that does not apply. S3 files start with a header line naming the fields; the decoder
-/// keeps it in <see cref="DecodeCursor.State"/> so later chunks of the same file use it. Without a header the
+/// keeps it in the source's <see cref="VpcSourceState"/> (<see cref="DecodeCursor.State"/>) so later chunks of the
+/// same file use it. Without a header the
 /// configured format (default: the v2 default format) is assumed. See docs/formats.md.
 /// </summary>
 /// <remarks>
@@ -20,7 +21,6 @@ public sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
 {
     private readonly VpcFlowLogLayout _assumed;
     private readonly DateTime? _recordTime;
-    private readonly Utf8Interner _reporters = new(capacity: 100_000);
 
     /// <summary>Decodes the default v2 format, or whatever header line a file starts with.</summary>
     public AwsVpcFlowLogDecoder()
@@ -69,16 +69,17 @@ public sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
         }
         tokens = tokens[..count];
 
+        var state = DecodeStates.Of<VpcSourceState>(ref cursor);
         if (VpcFlowLogLayout.TryParseHeader(line, tokens, out var header))
         {
-            cursor.State = header!.HasTimes ? header : header.ForFile(_recordTime, cursor.Source);
+            state.Layout = header!.HasTimes ? header : header.ForFile(_recordTime, cursor.Source);
             return;
         }
 
-        if (cursor.State is not VpcFlowLogLayout layout)
+        if (state.Layout is not { } layout)
         {
             layout = _assumed;
-            if (!layout.HasTimes) cursor.State = layout = layout.ForFile(_recordTime, cursor.Source);
+            if (!layout.HasTimes) state.Layout = layout = layout.ForFile(_recordTime, cursor.Source);
         }
         if (count != layout.Count)
         {
@@ -135,7 +136,7 @@ public sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
 
         var reporter = Field(line, tokens, layout, VpcField.InterfaceId);
         if (IsAbsent(reporter)) reporter = Field(line, tokens, layout, VpcField.InstanceId);
-        flow.Reporter = IsAbsent(reporter) ? null : _reporters.Intern(reporter);
+        flow.Reporter = IsAbsent(reporter) ? null : state.Reporter(reporter);
         flow.Direction = DirectionHint.Unknown;
         sink.Accept(flow);
     }
@@ -260,8 +261,8 @@ public sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
     /// </summary>
     internal static (string? Note, string? Problem) FileTimeStatus(object? cursorState) => cursorState switch
     {
-        VpcFlowLogLayout { TimeMissing: true } => (null, VpcRecordTime.Remedy),
-        VpcFlowLogLayout { RecordTime: { } time } layout => (VpcRecordTime.Describe(time, layout.TimeOrigin), null),
+        VpcSourceState { Layout.TimeMissing: true } => (null, VpcRecordTime.Remedy),
+        VpcSourceState { Layout: { RecordTime: { } time } layout } => (VpcRecordTime.Describe(time, layout.TimeOrigin), null),
         _ => (null, null),
     };
 

@@ -4,7 +4,7 @@ using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Formats.Internal;
 
-namespace FlowPolicy.Ingest.Formats;
+namespace FlowPolicy.Ingest.Formats.Azure;
 
 /// <summary>
 /// Azure Network Watcher flow logs: NSG flow logs version 1 and 2 (category NetworkSecurityGroupFlowEvent) and

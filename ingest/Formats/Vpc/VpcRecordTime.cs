@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace FlowPolicy.Ingest.Formats;
+namespace FlowPolicy.Ingest.Formats.Vpc;
 
 /// <summary>Where the time of AWS VPC records without <c>start</c>/<c>end</c> fields came from.</summary>
 public enum VpcTimeOrigin : byte

@@ -4,7 +4,7 @@ using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Formats.Internal;
 
-namespace FlowPolicy.Ingest.Formats;
+namespace FlowPolicy.Ingest.Formats.Canonical;
 
 /// <summary>
 /// FlowPolicy's own JSON lines (docs/formats.md, "Canonical flow JSON"): one flow object per line, snake_case keys.
