@@ -5,6 +5,7 @@ using BenchmarkDotNet.Attributes;
 using FlowPolicy.Benchmarks.Data;
 using FlowPolicy.Ingest.Files;
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Vpc;
 
 namespace FlowPolicy.Benchmarks.Readers;
 

@@ -6,7 +6,7 @@ using FlowPolicy.Ingest.Formats.Internal;
 using Parquet;
 using Parquet.Schema;
 
-namespace FlowPolicy.Ingest.Formats;
+namespace FlowPolicy.Ingest.Formats.Vpc;
 
 /// <summary>A Parquet file that breaks off while its rows are read (a corrupt or cut-short row group).</summary>
 internal sealed class VpcParquetDataException(string message, Exception inner) : IOException(message, inner);

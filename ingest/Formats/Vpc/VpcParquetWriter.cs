@@ -2,7 +2,7 @@ using System.Globalization;
 using Parquet;
 using Parquet.Schema;
 
-namespace FlowPolicy.Ingest.Formats;
+namespace FlowPolicy.Ingest.Formats.Vpc;
 
 /// <summary>
 /// Writes VPC flow log text records as the Parquet file AWS delivers to S3: one optional column per field, named as

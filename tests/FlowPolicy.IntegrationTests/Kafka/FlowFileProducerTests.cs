@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text;
 using Confluent.Kafka;
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Vpc;
 using FlowPolicy.Ingest.Kafka;
 using FlowPolicy.Ingest.Workers;
 using FlowPolicy.LocalServers.Kafka;

@@ -1,6 +1,7 @@
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Ingest.Files;
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Vpc;
 using FlowPolicy.Ingest.Workers;
 using Parquet;
 using Parquet.Meta;
