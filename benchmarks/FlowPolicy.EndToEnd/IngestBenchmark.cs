@@ -451,7 +451,7 @@ internal sealed class IngestBenchmark(IngestBenchmarkOptions options, TextWriter
     }
 
     /// <summary>The server's pid (LocalClickHouseServer does not expose its process): found by its data directory.</summary>
-    private static int ServerPid(LocalClickHouseServer server)
+    internal static int ServerPid(LocalClickHouseServer server)
     {
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {

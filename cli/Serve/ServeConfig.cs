@@ -98,6 +98,8 @@ internal sealed class ServeConfig
     public string HttpListen { get; set; } = "127.0.0.1";
     public int HttpPort { get; set; } = 8089;
     public bool HttpEnabled { get; set; } = true;
+    /// <summary>Serve /metrics (Prometheus text format) on the HTTP endpoint; on by default, as /healthz is.</summary>
+    public bool HttpMetrics { get; set; } = true;
 
     /// <summary>Windows missed during downtime that are still run, per job (older ones are logged and skipped).</summary>
     public int CatchUpMaxWindows { get; set; } = 48;
@@ -245,6 +247,7 @@ internal sealed class ServeConfig
                             case "enabled": config.HttpEnabled = reader.Bool(v, "http.enabled"); break;
                             case "listen": config.HttpListen = reader.String(v, "http.listen"); break;
                             case "port": config.HttpPort = reader.Int(v, "http.port"); break;
+                            case "metrics": config.HttpMetrics = reader.Bool(v, "http.metrics"); break;
                             default: throw reader.Unknown(v, "http." + k);
                         }
                     break;

@@ -20,7 +20,8 @@ public sealed class EdgeAggregator
     private readonly Dictionary<PackedIp, int> _idByAddress = new();
     private readonly EndpointCatalog _endpoints = new();
     private readonly Dictionary<EdgeKey, Accumulator> _edges = new();
-    private readonly Dictionary<string, (DateTime Seen, IReadOnlyList<KeyValuePair<string, string>> Labels)> _namespaceLabels = new(StringComparer.Ordinal);
+    // Identities carrying namespace labels (Hubble), with the earliest start of a record that carried each.
+    private readonly Dictionary<WorkloadIdentity, DateTime> _namespaceLabelsSeen = new(ReferenceEqualityComparer.Instance);
 
     public EdgeAggregator(DateTime? from = null, DateTime? to = null)
     {
@@ -35,12 +36,35 @@ public sealed class EdgeAggregator
     public int EdgeCount => _edges.Count;
 
     /// <summary>
-    /// Namespace labels the records carried (Hubble's <c>io.cilium.k8s.namespace.labels.*</c>), by namespace. Noted once
-    /// per identity (not per record, to keep the per-flow path a lookup): where a namespace was relabelled within the
-    /// window, the set of the identity first seen latest wins, which is the newer set in practice.
+    /// Namespace labels the records carried (Hubble's <c>io.cilium.k8s.namespace.labels.*</c>), by namespace. Where a
+    /// namespace was relabelled within the window, the set first seen latest wins (the newer set), each set dated by the
+    /// earliest record that carried it; equal dates go to the ordinally greater set. The same in any record order, so
+    /// any number of threads gives the same answer.
     /// </summary>
-    public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels =>
-        _namespaceLabels.ToDictionary(p => p.Key, p => p.Value.Labels, StringComparer.Ordinal);
+    public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels
+    {
+        get
+        {
+            // Per namespace and label set (identities of many pods share one), the earliest record; then the latest set.
+            var earliest = new Dictionary<(string Namespace, string Labels), (DateTime Seen, IReadOnlyList<KeyValuePair<string, string>> Labels)>();
+            foreach (var (identity, seen) in _namespaceLabelsSeen)
+            {
+                var key = (identity.Namespace!, LabelsText(identity.NamespaceLabels));
+                ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(earliest, key, out bool exists);
+                if (!exists || seen < slot.Seen) slot = (seen, identity.NamespaceLabels);
+            }
+            var chosen = new Dictionary<string, (DateTime Seen, string Text, IReadOnlyList<KeyValuePair<string, string>> Labels)>(StringComparer.Ordinal);
+            foreach (var ((ns, text), (seen, labels)) in earliest)
+            {
+                ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(chosen, ns, out bool exists);
+                if (!exists || seen > slot.Seen || (seen == slot.Seen && string.CompareOrdinal(text, slot.Text) > 0)) slot = (seen, text, labels);
+            }
+            return chosen.ToDictionary(p => p.Key, p => p.Value.Labels, StringComparer.Ordinal);
+        }
+    }
+
+    private static string LabelsText(IReadOnlyList<KeyValuePair<string, string>> labels) =>
+        string.Join("\n", labels.Select(p => p.Key + "=" + p.Value));
 
     /// <summary>
     /// Adds one flow whose source is the client. <paramref name="isReply"/>: the record was the server's half of
@@ -54,8 +78,10 @@ public sealed class EdgeAggregator
             return;
         }
         Records++;
-        int client = EndpointId(flow.SrcIdentity, flow.SrcIp, flow.Start);
-        int server = EndpointId(flow.DstIdentity, flow.DstIp, flow.Start);
+        int client = EndpointId(flow.SrcIdentity, flow.SrcIp);
+        int server = EndpointId(flow.DstIdentity, flow.DstIp);
+        if (flow.SrcIdentity is { NamespaceLabels.Count: > 0 } srcLabelled) NoteNamespaceLabels(srcLabelled, flow.Start);
+        if (flow.DstIdentity is { NamespaceLabels.Count: > 0 } dstLabelled) NoteNamespaceLabels(dstLabelled, flow.Start);
         ushort port = IpProtocols.HasPorts(flow.Protocol) ? flow.DstPort : (ushort)0;
         ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_edges, new EdgeKey(client, server, port, flow.Protocol), out bool exists);
         if (!exists) acc = new Accumulator(Accumulator.WholeSeconds(flow.Start));
@@ -67,7 +93,7 @@ public sealed class EdgeAggregator
     {
         Records += other.Records;
         OutsideWindow += other.OutsideWindow;
-        foreach (var (ns, theirs) in other._namespaceLabels) NoteNamespace(ns, theirs.Labels, theirs.Seen);
+        foreach (var (identity, seen) in other._namespaceLabelsSeen) NoteNamespaceLabels(identity, seen);
         var ids = new int[other._endpoints.Count];
         for (int id = 0; id < ids.Length; id++) ids[id] = _endpoints.Add(other._endpoints.Observed(id));
         foreach (var (key, theirs) in other._edges)
@@ -85,59 +111,72 @@ public sealed class EdgeAggregator
     {
         var endpoints = _endpoints.Resolve();
         // Observations that resolve to one endpoint (a workload seen with and without its kind) make one edge: ids of
-        // the resolved endpoints (one object per endpoint) instead of hashing keys per edge.
-        var resolvedIds = new Dictionary<Endpoint, int>(ReferenceEqualityComparer.Instance);
-        var resolvedId = new int[endpoints.Length];
-        bool merged = false;
-        for (int i = 0; i < endpoints.Length; i++)
-        {
-            ref int slot = ref CollectionsMarshal.GetValueRefOrAddDefault(resolvedIds, endpoints[i], out bool known);
-            if (!known) slot = i;
-            resolvedId[i] = slot;
-            merged |= slot != i;
-        }
-        var result = new List<Edge>(_edges.Count);
+        // the resolved endpoints (one object per endpoint) instead of hashing keys per edge. The ids are the endpoints'
+        // ranks in key order, so edges sort by four integers instead of comparing key strings (EdgeOrder).
+        var distinct = new Dictionary<Endpoint, int>(ReferenceEqualityComparer.Instance);
+        foreach (var endpoint in endpoints) distinct.TryAdd(endpoint, 0);
+        var byKey = distinct.Keys.ToArray();
+        Array.Sort(byKey, (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        for (int rank = 0; rank < byKey.Length; rank++) distinct[byKey[rank]] = rank;
+        var rankOf = new int[endpoints.Length];
+        bool merged = byKey.Length < endpoints.Length;
+        for (int i = 0; i < endpoints.Length; i++) rankOf[i] = distinct[endpoints[i]];
+
+        var keys = new (ulong Order, EdgeKey Key, Accumulator Acc)[_edges.Count];
+        int n = 0;
         if (!merged)
         {
             // The common case: every observation is its own endpoint, so every edge stays as aggregated.
-            foreach (var (key, acc) in _edges)
-                result.Add(acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol));
-            result.Sort(EdgeOrder.Compare);
-            return result;
+            foreach (var (key, acc) in _edges) keys[n++] = (Order(rankOf[key.Client], rankOf[key.Server], key), key, acc);
         }
-        var byEdge = new Dictionary<EdgeKey, Accumulator>(_edges.Count);
-        foreach (var (key, acc) in _edges)
+        else
         {
-            var edgeKey = new EdgeKey(resolvedId[key.Client], resolvedId[key.Server], key.Port, key.Protocol);
-            if (!byEdge.TryGetValue(edgeKey, out var into)) byEdge[edgeKey] = acc;
-            else
+            var byEdge = new Dictionary<EdgeKey, Accumulator>(_edges.Count);
+            foreach (var (key, acc) in _edges)
             {
-                // A fresh accumulator: the aggregator's own stay as they are (ToEdges can be called again).
-                var copy = new Accumulator(into.FirstSeen);
-                copy.Merge(into);
-                copy.Merge(acc);
-                byEdge[edgeKey] = copy;
+                var edgeKey = new EdgeKey(rankOf[key.Client], rankOf[key.Server], key.Port, key.Protocol);
+                if (!byEdge.TryGetValue(edgeKey, out var into)) byEdge[edgeKey] = acc;
+                else
+                {
+                    // A fresh accumulator: the aggregator's own stay as they are (ToEdges can be called again).
+                    var copy = new Accumulator(into.FirstSeen);
+                    copy.Merge(into);
+                    copy.Merge(acc);
+                    byEdge[edgeKey] = copy;
+                }
             }
+            keys = new (ulong, EdgeKey, Accumulator)[byEdge.Count];
+            foreach (var (key, acc) in byEdge) keys[n++] = (Order(key.Client, key.Server, key), key, acc);
         }
-        foreach (var (key, acc) in byEdge)
-            result.Add(acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol));
-        result.Sort(EdgeOrder.Compare);
+        // (client rank, server rank) then (protocol, port): unique per edge, so the order is total.
+        Array.Sort(keys, (a, b) =>
+        {
+            int c = a.Order.CompareTo(b.Order);
+            return c != 0 ? c : ((a.Key.Protocol << 16) | a.Key.Port).CompareTo((b.Key.Protocol << 16) | b.Key.Port);
+        });
+        var result = new List<Edge>(keys.Length);
+        foreach (var (_, key, acc) in keys)
+            result.Add(merged
+                ? acc.ToEdge(byKey[key.Client], byKey[key.Server], key.Port, key.Protocol)
+                : acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol));
         return result;
+
+        static ulong Order(int clientRank, int serverRank, EdgeKey key) => ((ulong)(uint)clientRank << 32) | (uint)serverRank;
     }
 
-    private void NoteNamespace(string ns, IReadOnlyList<KeyValuePair<string, string>> labels, DateTime seen)
+    private void NoteNamespaceLabels(WorkloadIdentity identity, DateTime seen)
     {
-        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_namespaceLabels, ns, out bool exists);
-        if (!exists || seen > slot.Seen) slot = (seen, labels);
+        if (identity.Namespace is null) return;
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_namespaceLabelsSeen, identity, out bool exists);
+        if (!exists || seen < slot) slot = seen;
     }
 
-    private int EndpointId(WorkloadIdentity? identity, PackedIp address, DateTime seen)
+    private int EndpointId(WorkloadIdentity? identity, PackedIp address)
     {
         // An identity without a name (Hubble's reserved:world, say) says less than the address does.
         if (identity is not null && (identity.Workload is not null || identity.Name is not null))
         {
             if (_idByIdentity.TryGetValue(identity, out int id)) return id;
-            if (identity is { Namespace: { } ns, NamespaceLabels.Count: > 0 }) NoteNamespace(ns, identity.NamespaceLabels, seen);
             id = _endpoints.Add(Endpoint.FromIdentity(identity));
             _idByIdentity[identity] = id;
             return id;
@@ -150,11 +189,54 @@ public sealed class EdgeAggregator
 
     private readonly record struct EdgeKey(int Client, int Server, ushort Port, byte Protocol);
 
+    /// <summary>A set that holds its first value inline and allocates a <see cref="HashSet{T}"/> only for a second.</summary>
+    private struct SmallSet<T> where T : IEquatable<T>
+    {
+        private bool _hasFirst;
+        private T _first;
+        private HashSet<T>? _more;
+
+        public readonly int Count => _more?.Count ?? (_hasFirst ? 1 : 0);
+
+        public void Add(T value)
+        {
+            if (_more is not null)
+            {
+                _more.Add(value);
+                return;
+            }
+            if (!_hasFirst)
+            {
+                _first = value;
+                _hasFirst = true;
+                return;
+            }
+            if (_first.Equals(value)) return;
+            _more = [_first, value];
+        }
+
+        public void UnionWith(in SmallSet<T> other)
+        {
+            if (other._more is not null)
+                foreach (var value in other._more) Add(value);
+            else if (other._hasFirst) Add(other._first);
+        }
+
+        public readonly void AddTo<TOut>(List<TOut> list, Func<T, TOut> map)
+        {
+            if (_more is not null)
+                foreach (var value in _more) list.Add(map(value));
+            else if (_hasFirst) list.Add(map(_first));
+        }
+    }
+
     private sealed class Accumulator
     {
-        private readonly HashSet<int> _days = new();
-        private readonly HashSet<string> _replicaNames = new(StringComparer.Ordinal);
-        private readonly HashSet<PackedIp> _replicaAddresses = new();
+        // Most edges see one day and one replica: the first value inline, a set only from the second on (a million
+        // edges with three sets each were most of the embedded mode's memory and garbage collection).
+        private SmallSet<int> _days;
+        private SmallSet<string> _replicaNames;
+        private SmallSet<PackedIp> _replicaAddresses;
         private readonly HourOfWeekCounts _hourOfWeek = new();
 
         public Accumulator(DateTime firstSeen)
@@ -204,15 +286,16 @@ public sealed class EdgeAggregator
             Allowed += other.Allowed;
             Denied += other.Denied;
             UnknownVerdict += other.UnknownVerdict;
-            _days.UnionWith(other._days);
-            _replicaNames.UnionWith(other._replicaNames);
-            _replicaAddresses.UnionWith(other._replicaAddresses);
+            _days.UnionWith(in other._days);
+            _replicaNames.UnionWith(in other._replicaNames);
+            _replicaAddresses.UnionWith(in other._replicaAddresses);
             _hourOfWeek.Add(other._hourOfWeek);
         }
 
         public Edge ToEdge(Endpoint client, Endpoint server, ushort port, byte protocol)
         {
-            var days = _days.Select(d => DateOnly.FromDayNumber(d)).ToList();
+            var days = new List<DateOnly>(_days.Count);
+            _days.AddTo(days, DateOnly.FromDayNumber);
             days.Sort();
             var edge = new Edge(client, server, port, protocol)
             {

@@ -57,6 +57,40 @@ public sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
     protected override void DecodeLine(ReadOnlySpan<byte> line, long lineNumber, ref DecodeCursor cursor, IFlowSink sink) =>
         DecodeRecord(line, lineNumber, ref cursor, sink);
 
+    /// <summary>The layout of the chunk's source (its last header line so far), in a per-thread state whose reporter
+    /// names carry over.</summary>
+    public override object? StateForChunk(object? sourceState, object? reused)
+    {
+        var state = reused as VpcSourceState ?? new VpcSourceState();
+        state.PrepareForNextSource();
+        state.Layout = sourceState as VpcFlowLogLayout;
+        return state;
+    }
+
+    /// <summary>The layout of the last header line among <paramref name="lines"/> (else <paramref name="before"/>). Records
+    /// leave it as it was: a layout the decoder derives for a file without header is derived again, equal, per chunk.</summary>
+    public override object? StateAfter(ReadOnlySpan<byte> lines, object? before, string source)
+    {
+        Span<Range> tokens = stackalloc Range[VpcFlowLogLayout.MaxFields + 1];
+        var state = before;
+        while (!lines.IsEmpty)
+        {
+            int newline = lines.IndexOf((byte)'\n');
+            var line = newline < 0 ? lines : lines[..newline];
+            lines = newline < 0 ? default : lines[(newline + 1)..];
+            // A header's every token starts with a lower-case letter; a record starts with a version, account or address.
+            int first = 0;
+            while (first < line.Length && line[first] is (byte)' ' or (byte)'\t') first++;
+            if (first == line.Length || (uint)(line[first] - 'a') > 'z' - 'a') continue;
+            if (!line.IsEmpty && line[^1] == '\r') line = line[..^1];
+            int count = Tokenize(line, tokens);
+            if (count > VpcFlowLogLayout.MaxFields) continue;
+            if (VpcFlowLogLayout.TryParseHeader(line, tokens[..count], out var header))
+                state = header!.HasTimes ? header : header.ForFile(_recordTime, source);
+        }
+        return state;
+    }
+
     /// <summary>One line: a header (remembered in the cursor) or a record. Internal so tests can prove it never throws.</summary>
     internal void DecodeRecord(ReadOnlySpan<byte> line, long lineNumber, ref DecodeCursor cursor, IFlowSink sink)
     {

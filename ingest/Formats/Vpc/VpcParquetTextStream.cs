@@ -54,6 +54,10 @@ internal sealed class VpcParquetTextStream : ReadOnlyStream
     /// <summary>Rows read so far (whole row groups decoded; their lines may still be unread).</summary>
     public long RowsDecoded => _rowsBefore + _nextRow;
 
+    /// <summary>Of the file's row groups, the share opened so far (0 to 1): the progress of a file read from its footer,
+    /// where the bytes read from the stream say nothing about how far along it is.</summary>
+    public double RowGroupsOpened => _reader.RowGroupCount == 0 ? 1 : (double)Math.Clamp(_rowGroup + 1, 0, _reader.RowGroupCount) / _reader.RowGroupCount;
+
     /// <summary>
     /// Opens <paramref name="file"/> (seekable, positioned anywhere: Parquet is read from its footer) and checks that its
     /// columns are a VPC flow log's. <paramref name="file"/> stays the caller's to dispose.

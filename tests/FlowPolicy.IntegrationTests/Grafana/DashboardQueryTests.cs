@@ -144,7 +144,7 @@ public abstract class DashboardQueryTests<TServer>(TServer server, ITestOutputHe
 
         using var cluster = MockKafkaCluster.Start(new MockKafkaClusterOptions { Partitions = 4, Topics = ["flows"] });
         await using var inventory = new InventoryWatcher(new InventoryWatcherOptions { Paths = sample.InventoryFiles });
-        inventory.Start();
+        await inventory.StartAsync();
         using var logs = IngestWorkerTests.TestLogs(output);
         var worker = new IngestWorker(IngestWorkerTests.KafkaOptions(cluster, "g-grafana"), Db,
             new IngestWorkerOptions { Lanes = 2, BatchRows = 20_000, BatchInterval = TimeSpan.FromMilliseconds(300), RollupInterval = null, MetricsInterval = TimeSpan.FromSeconds(1) },

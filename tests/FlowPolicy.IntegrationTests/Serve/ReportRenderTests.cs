@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FlowPolicy.Suggest.Reports;
 using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Cli.Commands;
 using FlowPolicy.Cli.Serve;
@@ -32,7 +33,7 @@ public sealed class ReportRenderTests(ITestOutputHelper output) : IDisposable
         var root = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(root, "Directory.Build.props"))) root = Path.GetDirectoryName(root)!;
         var intent = PolicyInputs.LoadIntent(Path.Combine(root, "docs", "examples", "sample-policies"));
-        var report = await SuggestReportJob.WriteReportAsync(Path.Combine(_dir, "reports", "suggest"), "2026-11-09T00-00-00Z",
+        var report = await SuggestReport.WriteAsync(Path.Combine(_dir, "reports", "suggest"), "2026-11-09T00-00-00Z",
             new AnalysisWindow(start, start.AddDays(7)), edges, intent, ["k8s"], FlowPolicy.Suggest.Reports.SuggestionLayout.Workload, default);
         var html = Path.Combine(report, "report.html");
 

@@ -1,4 +1,5 @@
 using FlowPolicy.Core.Flows;
+using FlowPolicy.Ingest.Embedded;
 using FlowPolicy.Ingest.Files;
 using FlowPolicy.Ingest.Formats;
 using FlowPolicy.Ingest.Formats.Vpc;
@@ -43,6 +44,20 @@ public sealed class VpcParquetReadingTests : IDisposable
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
         await using var file = File.Create(path);
         await VpcParquetWriter.WriteAsync(header, records, file, rowGroupRows);
+        return path;
+    }
+
+    /// <summary>The V5 records in three row groups, the second's first data page overwritten.</summary>
+    private async Task<string> WriteCorruptParquet()
+    {
+        var path = await WriteParquet(Path("corrupt.parquet"), V5Header, V5Records);
+        long offset;
+        using (var file = File.OpenRead(path))
+        await using (var reader = await ParquetReader.CreateAsync(file))
+            offset = reader.Metadata!.RowGroups[1].Columns[0].MetaData!.DataPageOffset;
+        var bytes = File.ReadAllBytes(path);
+        bytes.AsSpan((int)offset, 24).Fill(0xff);
+        File.WriteAllBytes(path, bytes);
         return path;
     }
 
@@ -188,14 +203,7 @@ public sealed class VpcParquetReadingTests : IDisposable
     [Fact]
     public async Task A_corrupt_row_group_stops_the_file_with_an_error_after_the_rows_before_it()
     {
-        var path = await WriteParquet(Path("corrupt.parquet"), V5Header, V5Records);
-        long offset;
-        using (var file = File.OpenRead(path))
-        await using (var reader = await ParquetReader.CreateAsync(file))
-            offset = reader.Metadata!.RowGroups[1].Columns[0].MetaData!.DataPageOffset;
-        var bytes = File.ReadAllBytes(path);
-        bytes.AsSpan((int)offset, 24).Fill(0xff);
-        File.WriteAllBytes(path, bytes);
+        var path = await WriteCorruptParquet();
 
         var sink = new CollectingSink();
         var error = Assert.Throws<FlowFileException>(() => new FlowFileReader().Read(path, sink));
@@ -203,6 +211,61 @@ public sealed class VpcParquetReadingTests : IDisposable
         Assert.Contains($"'{path}' is not a readable Parquet file", error.Message);
         Assert.Contains("row group 2 of 3", error.Message);
         Assert.Equal(2, sink.Flows.Count); // the first row group's rows were read
+    }
+
+    [Fact]
+    public async Task On_several_threads_rows_keep_their_numbers_and_a_corrupt_row_group_fails_as_it_does_on_one()
+    {
+        var records = V5Records.ToArray();
+        records[4] = records[4].Replace("10.0.7.9", "10.0.7.999");
+        var bad = await WriteParquet(Path("bad.parquet"), V5Header, records, rowGroupRows: 2);
+        foreach (int threads in new[] { 1, 3 })
+        {
+            // 150-byte chunks: about one row each, so the header and the rows go to different threads.
+            var load = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = [bad], Threads = threads, ChunkBytes = 150 }).Load();
+            Assert.Equal(new SourcePosition(bad, 5), Assert.Single(load.Errors).Position);
+            Assert.True(Assert.Single(load.Files).Parquet);
+            Assert.Equal(new FileInfo(bad).Length, load.Files[0].Bytes);
+        }
+
+        var corrupt = await WriteCorruptParquet();
+        var sequential = Assert.Throws<FlowFileException>(() => new FlowFileReader().Read(corrupt, new CollectingSink())).Message;
+        Assert.Contains($"'{corrupt}' is not a readable Parquet file: row group 2 of 3", sequential);
+        Assert.Contains("the 3 rows before it were read", sequential);
+        foreach (int threads in new[] { 1, 2, 4 })
+        {
+            var parallel = Assert.Throws<FlowFileException>(() =>
+                new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = [bad, corrupt], Threads = threads, ChunkBytes = 150 }).Load());
+            Assert.Equal(sequential, parallel.Message);
+        }
+    }
+
+    [Fact]
+    public async Task Parquet_from_a_pipe_or_inside_gzip_is_refused_saying_what_to_do()
+    {
+        var path = await WriteParquet(Path("p.parquet"), V5Header, V5Records);
+        using (var pipe = new UnseekableStream(File.ReadAllBytes(path)))
+        {
+            var error = Assert.Throws<FlowFileException>(() => new FlowFileReader().Read(pipe, "-", new CollectingSink()));
+            Assert.Contains("'-' is a Parquet file read from a pipe", error.Message);
+            Assert.Contains("save it to a file first", error.Message);
+        }
+
+        var gzipped = Path("p.parquet.gz");
+        using (var gzip = new System.IO.Compression.GZipStream(File.Create(gzipped), System.IO.Compression.CompressionLevel.Fastest))
+            gzip.Write(File.ReadAllBytes(path));
+        var sink = new CollectingSink();
+        var refused = Assert.Throws<FlowFileException>(() => new FlowFileReader().Read(gzipped, sink));
+        Assert.Contains($"'{gzipped}' is a gzip-compressed Parquet file", refused.Message);
+        Assert.Contains("gunzip", refused.Message);
+        Assert.Empty(sink.Flows);
+        Assert.Empty(sink.Errors);
+    }
+
+    /// <summary>A pipe: read-only, forward only.</summary>
+    private sealed class UnseekableStream(byte[] bytes) : MemoryStream(bytes, writable: false)
+    {
+        public override bool CanSeek => false;
     }
 
     [Fact]
