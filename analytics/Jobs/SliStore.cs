@@ -59,7 +59,8 @@ public static class SliStore
         ];
     }
 
-    private static async Task ReplaceAsync(ClickHouseHttpClient client, string table, IReadOnlyList<string> columns, AnalysisWindow window,
+    /// <summary>Replaces the window's rows of one table with <paramref name="rows"/> (the anomalies' store uses it too).</summary>
+    internal static async Task ReplaceAsync(ClickHouseHttpClient client, string table, IReadOnlyList<string> columns, AnalysisWindow window,
         RowBinaryWriter rows, CancellationToken cancellationToken)
     {
         var stagingEngine = await ClusterSchema.StagingEngineAsync(client, table, cancellationToken).ConfigureAwait(false);

@@ -27,6 +27,8 @@ try
             var layout = Take("--layout", "workload") == "namespace" ? FlowPolicy.Suggest.Reports.SuggestionLayout.Namespace : FlowPolicy.Suggest.Reports.SuggestionLayout.Workload;
             return AnalyticsBenchmark.RunChild("suggest", arguments[1], (int)Number("--workloads", 10_000), Number("--edges", 1_000_000),
                 emit == "all" ? null : emit.Split(','), layout);
+        case "anomalies-child":
+            return AnomalyBenchmark.RunChild((int)Number("--workloads", 10_000), Number("--edges", 1_000_000));
         case "analyze-child":
             return AnalyticsBenchmark.RunChild("analyze", arguments[1], (int)Number("--workloads", 10_000), Number("--edges", 1_000_000));
         case "consume-child": // consume-child BROKERS TOPIC GROUP --flows N [--timeout S] [--raw]

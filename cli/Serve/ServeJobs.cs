@@ -53,6 +53,7 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
         JobKinds.Suggest => new SuggestReportJob(job, client, config.Output, LoadIntent, config.PolicyScope) { LoadCluster = LoadCluster },
         JobKinds.Rollup => new RollupJob(job, client, logs.CreateLogger("flowpolicy.rollup")),
         JobKinds.Retention => new RetentionHousekeepingJob(job, client),
+        JobKinds.Anomalies => new AnomalyWindowJob(job, client),
         _ => throw new ConfigException($"jobs.{job.Name}: unknown kind '{job.Kind}'"),
     };
 
@@ -95,17 +96,42 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
     public async Task<string> RunAsync(JobWindow window, CancellationToken cancellationToken)
     {
         var data = ScheduledJobFactory.DataWindow(config, window);
-        var edges = await new ClickHouseEdgeSource(client).ReadEdgesAsync(data, cancellationToken).ConfigureAwait(false);
+        var source = new ClickHouseEdgeSource(client);
+        var edges = await source.ReadEdgesAsync(data, cancellationToken).ConfigureAwait(false);
+        var counts = await source.ReadInputCountsAsync(data, cancellationToken).ConfigureAwait(false);
+        // The report's "Unusual traffic": the window's last day judged against the days before it in the window.
+        var series = await new Analytics.Anomalies.ClickHouseHourlySeries(client).ReadAsync(data, cancellationToken).ConfigureAwait(false);
+        int hours = (int)((data.To - data.From).Ticks / TimeSpan.TicksPerHour);
+        var anomalies = Analytics.Anomalies.AnomalyDetector.Detect(series, new Analytics.Anomalies.AnomalyOptions(), data.From, hours, Math.Max(0, hours - 24)).Anomalies;
         try
         {
             var directory = await SuggestReport.WriteAsync(Path.Combine(output, config.Name), FolderName(window.End), data, edges, loadIntent(), config.Emit, config.Layout,
-                cancellationToken, scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster()).ConfigureAwait(false);
+                cancellationToken, scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster(), anomalies, counts).ConfigureAwait(false);
             return $"{edges.Count} edges -> {directory}";
         }
         catch (SuggestReportSkippedException skipped)
         {
             throw new JobSkippedException(skipped.Message);
         }
+    }
+}
+
+/// <summary>Anomalies of the window's hours against the history before them -> flow_anomalies (the window's rows replaced).</summary>
+internal sealed class AnomalyWindowJob(JobConfig config, ClickHouseHttpClient client) : IScheduledJob
+{
+    public JobConfig Config => config;
+
+    /// <summary>Called with what a run recorded (the webhook notifier); never awaited by the run.</summary>
+    public Action<AnalysisWindow, Analytics.Anomalies.AnomalyReport>? Recorded { get; init; }
+
+    public async Task<string> RunAsync(JobWindow window, CancellationToken cancellationToken)
+    {
+        var data = ScheduledJobFactory.DataWindow(config, window);
+        var options = new Analytics.Anomalies.AnomalyJobOptions { History = config.History ?? TimeSpan.FromDays(28) };
+        var (report, stored) = await new Analytics.Anomalies.AnomalyJob(options, client).RunAsync(data, cancellationToken).ConfigureAwait(false);
+        Recorded?.Invoke(data, report);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{SliJson.Time(data.From)}..{SliJson.Time(data.To)}: {report.SeriesExamined} edges, {stored} anomalies");
     }
 }
 

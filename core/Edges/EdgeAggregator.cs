@@ -23,16 +23,22 @@ public sealed class EdgeAggregator
     // Identities carrying namespace labels (Hubble), with the earliest start of a record that carried each.
     private readonly Dictionary<WorkloadIdentity, DateTime> _namespaceLabelsSeen = new(ReferenceEqualityComparer.Instance);
 
-    public EdgeAggregator(DateTime? from = null, DateTime? to = null)
+    private readonly bool _keepHours;
+
+    /// <param name="keepHours">Also keep each edge's counters hour by hour (<see cref="ToHourlySeries"/>, for anomaly detection).</param>
+    public EdgeAggregator(DateTime? from = null, DateTime? to = null, bool keepHours = false)
     {
         _from = from ?? DateTime.MinValue;
         _to = to ?? DateTime.MaxValue;
+        _keepHours = keepHours;
     }
 
     /// <summary>Records counted into edges.</summary>
     public long Records { get; private set; }
     /// <summary>Records whose start lies outside [from, to).</summary>
     public long OutsideWindow { get; private set; }
+    /// <summary>Records counted into edges that were replies (bytes and packets, no flow): <see cref="Records"/> − this = flows.</summary>
+    public long Replies { get; private set; }
     public int EdgeCount => _edges.Count;
 
     /// <summary>
@@ -78,13 +84,14 @@ public sealed class EdgeAggregator
             return;
         }
         Records++;
+        if (isReply) Replies++;
         int client = EndpointId(flow.SrcIdentity, flow.SrcIp);
         int server = EndpointId(flow.DstIdentity, flow.DstIp);
         if (flow.SrcIdentity is { NamespaceLabels.Count: > 0 } srcLabelled) NoteNamespaceLabels(srcLabelled, flow.Start);
         if (flow.DstIdentity is { NamespaceLabels.Count: > 0 } dstLabelled) NoteNamespaceLabels(dstLabelled, flow.Start);
         ushort port = IpProtocols.HasPorts(flow.Protocol) ? flow.DstPort : (ushort)0;
         ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_edges, new EdgeKey(client, server, port, flow.Protocol), out bool exists);
-        if (!exists) acc = new Accumulator(Accumulator.WholeSeconds(flow.Start));
+        if (!exists) acc = new Accumulator(Accumulator.WholeSeconds(flow.Start), _keepHours);
         acc!.Add(flow, isReply);
     }
 
@@ -93,6 +100,7 @@ public sealed class EdgeAggregator
     {
         Records += other.Records;
         OutsideWindow += other.OutsideWindow;
+        Replies += other.Replies;
         foreach (var (identity, seen) in other._namespaceLabelsSeen) NoteNamespaceLabels(identity, seen);
         var ids = new int[other._endpoints.Count];
         for (int id = 0; id < ids.Length; id++) ids[id] = _endpoints.Add(other._endpoints.Observed(id));
@@ -101,13 +109,39 @@ public sealed class EdgeAggregator
             int client = ids[key.Client];
             int server = ids[key.Server];
             ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_edges, new EdgeKey(client, server, key.Port, key.Protocol), out bool exists);
-            if (!exists) acc = new Accumulator(theirs.FirstSeen);
+            if (!exists) acc = new Accumulator(theirs.FirstSeen, _keepHours);
             acc!.Merge(theirs);
         }
     }
 
     /// <summary>The edges, in a stable order (client, server, protocol, port) so output is deterministic.</summary>
     public List<Edge> ToEdges()
+    {
+        var (byRank, edges) = RankedEdges();
+        var result = new List<Edge>(edges.Length);
+        foreach (var (key, acc) in edges) result.Add(acc.ToEdge(byRank[key.Client], byRank[key.Server], key.Port, key.Protocol));
+        return result;
+    }
+
+    /// <summary>
+    /// Each edge's counters hour by hour, hour indexes counted from <paramref name="from"/> (the first hour of the
+    /// window; flows before it are left out). Needs <c>keepHours</c>; same endpoints, edges and order as <see cref="ToEdges"/>.
+    /// </summary>
+    public List<EdgeHourlySeries> ToHourlySeries(DateTime from)
+    {
+        if (!_keepHours) throw new InvalidOperationException("this aggregator was not asked to keep hours (keepHours: true)");
+        long first = from.Ticks / TimeSpan.TicksPerHour;
+        var (byRank, edges) = RankedEdges();
+        var result = new List<EdgeHourlySeries>(edges.Length);
+        foreach (var (key, acc) in edges) result.Add(acc.ToHourlySeries(byRank[key.Client], byRank[key.Server], key.Port, key.Protocol, first));
+        return result;
+    }
+
+    /// <summary>
+    /// The resolved endpoints in key order and one accumulator per edge between them (keyed by those ranks), sorted
+    /// as <see cref="EdgeOrder"/> sorts edges.
+    /// </summary>
+    private (Endpoint[] ByRank, (EdgeKey Key, Accumulator Acc)[] Edges) RankedEdges()
     {
         var endpoints = _endpoints.Resolve();
         // Observations that resolve to one endpoint (a workload seen with and without its kind) make one edge: ids of
@@ -122,12 +156,17 @@ public sealed class EdgeAggregator
         bool merged = byKey.Length < endpoints.Length;
         for (int i = 0; i < endpoints.Length; i++) rankOf[i] = distinct[endpoints[i]];
 
-        var keys = new (ulong Order, EdgeKey Key, Accumulator Acc)[_edges.Count];
+        (ulong Order, EdgeKey Key, Accumulator Acc)[] keys;
         int n = 0;
         if (!merged)
         {
             // The common case: every observation is its own endpoint, so every edge stays as aggregated.
-            foreach (var (key, acc) in _edges) keys[n++] = (Order(rankOf[key.Client], rankOf[key.Server], key), key, acc);
+            keys = new (ulong, EdgeKey, Accumulator)[_edges.Count];
+            foreach (var (key, acc) in _edges)
+            {
+                var ranked = new EdgeKey(rankOf[key.Client], rankOf[key.Server], key.Port, key.Protocol);
+                keys[n++] = (Order(ranked), ranked, acc);
+            }
         }
         else
         {
@@ -139,14 +178,14 @@ public sealed class EdgeAggregator
                 else
                 {
                     // A fresh accumulator: the aggregator's own stay as they are (ToEdges can be called again).
-                    var copy = new Accumulator(into.FirstSeen);
+                    var copy = new Accumulator(into.FirstSeen, _keepHours);
                     copy.Merge(into);
                     copy.Merge(acc);
                     byEdge[edgeKey] = copy;
                 }
             }
             keys = new (ulong, EdgeKey, Accumulator)[byEdge.Count];
-            foreach (var (key, acc) in byEdge) keys[n++] = (Order(key.Client, key.Server, key), key, acc);
+            foreach (var (key, acc) in byEdge) keys[n++] = (Order(key), key, acc);
         }
         // (client rank, server rank) then (protocol, port): unique per edge, so the order is total.
         Array.Sort(keys, (a, b) =>
@@ -154,14 +193,11 @@ public sealed class EdgeAggregator
             int c = a.Order.CompareTo(b.Order);
             return c != 0 ? c : ((a.Key.Protocol << 16) | a.Key.Port).CompareTo((b.Key.Protocol << 16) | b.Key.Port);
         });
-        var result = new List<Edge>(keys.Length);
-        foreach (var (_, key, acc) in keys)
-            result.Add(merged
-                ? acc.ToEdge(byKey[key.Client], byKey[key.Server], key.Port, key.Protocol)
-                : acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol));
-        return result;
+        var edges = new (EdgeKey, Accumulator)[keys.Length];
+        for (int i = 0; i < keys.Length; i++) edges[i] = (keys[i].Key, keys[i].Acc);
+        return (byKey, edges);
 
-        static ulong Order(int clientRank, int serverRank, EdgeKey key) => ((ulong)(uint)clientRank << 32) | (uint)serverRank;
+        static ulong Order(EdgeKey key) => ((ulong)(uint)key.Client << 32) | (uint)key.Server;
     }
 
     private void NoteNamespaceLabels(WorkloadIdentity identity, DateTime seen)
@@ -238,11 +274,21 @@ public sealed class EdgeAggregator
         private SmallSet<string> _replicaNames;
         private SmallSet<PackedIp> _replicaAddresses;
         private readonly HourOfWeekCounts _hourOfWeek = new();
+        // Only when the aggregator keeps hours: counters per absolute hour number (ticks / ticks per hour).
+        private readonly Dictionary<int, HourCounters>? _hours;
 
-        public Accumulator(DateTime firstSeen)
+        public Accumulator(DateTime firstSeen, bool keepHours)
         {
             FirstSeen = firstSeen;
             LastSeen = firstSeen;
+            if (keepHours) _hours = new Dictionary<int, HourCounters>();
+        }
+
+        private struct HourCounters
+        {
+            public long Flows;
+            public ulong Bytes;
+            public long Denied;
         }
 
         public long Flows;
@@ -262,6 +308,16 @@ public sealed class EdgeAggregator
             if (start < FirstSeen) FirstSeen = start;
             var end = WholeSeconds(flow.End > flow.Start ? flow.End : flow.Start);
             if (end > LastSeen) LastSeen = end;
+            if (_hours is not null)
+            {
+                ref var hour = ref CollectionsMarshal.GetValueRefOrAddDefault(_hours, (int)(flow.Start.Ticks / TimeSpan.TicksPerHour), out _);
+                hour.Bytes += flow.Bytes;
+                if (!isReply)
+                {
+                    hour.Flows++;
+                    if (flow.Verdict == Verdict.Denied) hour.Denied++;
+                }
+            }
             if (isReply) return;
             Flows++;
             switch (flow.Verdict)
@@ -290,6 +346,33 @@ public sealed class EdgeAggregator
             _replicaNames.UnionWith(in other._replicaNames);
             _replicaAddresses.UnionWith(in other._replicaAddresses);
             _hourOfWeek.Add(other._hourOfWeek);
+            if (_hours is not null && other._hours is not null)
+                foreach (var (number, theirs) in other._hours)
+                {
+                    ref var mine = ref CollectionsMarshal.GetValueRefOrAddDefault(_hours, number, out _);
+                    mine.Flows += theirs.Flows;
+                    mine.Bytes += theirs.Bytes;
+                    mine.Denied += theirs.Denied;
+                }
+        }
+
+        public EdgeHourlySeries ToHourlySeries(Endpoint client, Endpoint server, ushort port, byte protocol, long firstHour)
+        {
+            // An hour of zero-byte replies only holds nothing (ClickHouse's sumMap leaves such hours out too).
+            var numbers = _hours!.Where(p => p.Key >= firstHour && (p.Value.Flows != 0 || p.Value.Bytes != 0 || p.Value.Denied != 0)).Select(p => p.Key).Order().ToArray();
+            var hours = new int[numbers.Length];
+            var flows = new long[numbers.Length];
+            var bytes = new ulong[numbers.Length];
+            var denied = new long[numbers.Length];
+            for (int i = 0; i < numbers.Length; i++)
+            {
+                var counters = _hours![numbers[i]];
+                hours[i] = (int)(numbers[i] - firstHour);
+                flows[i] = counters.Flows;
+                bytes[i] = counters.Bytes;
+                denied[i] = counters.Denied;
+            }
+            return new EdgeHourlySeries(client, server, port, protocol, hours, flows, bytes, denied);
         }
 
         public Edge ToEdge(Endpoint client, Endpoint server, ushort port, byte protocol)
@@ -324,13 +407,18 @@ public sealed class EdgeAggregator
 /// <summary>The one ordering of edges every output uses.</summary>
 public static class EdgeOrder
 {
-    public static int Compare(Edge a, Edge b)
+    public static int Compare(Edge a, Edge b) => Compare(a.Client, a.Server, a.Protocol, a.Port, b.Client, b.Server, b.Protocol, b.Port);
+
+    /// <summary>The same order for hourly series (<see cref="EdgeHourlySeries"/>).</summary>
+    public static int Compare(EdgeHourlySeries a, EdgeHourlySeries b) => Compare(a.Client, a.Server, a.Protocol, a.Port, b.Client, b.Server, b.Protocol, b.Port);
+
+    private static int Compare(Endpoint aClient, Endpoint aServer, byte aProtocol, ushort aPort, Endpoint bClient, Endpoint bServer, byte bProtocol, ushort bPort)
     {
-        int c = string.CompareOrdinal(a.Client.Key, b.Client.Key);
+        int c = string.CompareOrdinal(aClient.Key, bClient.Key);
         if (c != 0) return c;
-        c = string.CompareOrdinal(a.Server.Key, b.Server.Key);
+        c = string.CompareOrdinal(aServer.Key, bServer.Key);
         if (c != 0) return c;
-        c = a.Protocol.CompareTo(b.Protocol);
-        return c != 0 ? c : a.Port.CompareTo(b.Port);
+        c = aProtocol.CompareTo(bProtocol);
+        return c != 0 ? c : aPort.CompareTo(bPort);
     }
 }

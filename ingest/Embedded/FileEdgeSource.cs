@@ -27,6 +27,8 @@ public sealed class FileEdgeSourceOptions
     public int ChunkBytes { get; init; } = 1 << 20;
     /// <summary>Endpoints (address, port, protocol) the direction resolver's listener table holds (<see cref="DirectionResolverOptions.MaxTrackedEndpoints"/>).</summary>
     public int MaxTrackedEndpoints { get; init; } = new DirectionResolverOptions().MaxTrackedEndpoints;
+    /// <summary>Also keep each edge hour by hour (<see cref="FileEdgeLoad.HourlySeries"/>), for anomaly detection.</summary>
+    public bool KeepHours { get; init; }
 
     public void Validate()
     {
@@ -41,6 +43,13 @@ public sealed class FileEdgeSourceOptions
 public sealed class FileEdgeLoad
 {
     public required List<Edge> Edges { get; init; }
+    /// <summary>
+    /// With <see cref="FileEdgeSourceOptions.KeepHours"/>: the edges hour by hour, hour 0 being <see cref="SeriesStart"/>;
+    /// else empty.
+    /// </summary>
+    public IReadOnlyList<EdgeHourlySeries> HourlySeries { get; init; } = [];
+    /// <summary>The hour <see cref="HourlySeries"/> counts from: --from, else the hour of the first flow read.</summary>
+    public DateTime SeriesStart { get; init; }
     public required IReadOnlyList<FlowFileSummary> Files { get; init; }
     /// <summary>Records decoded (before the time window).</summary>
     public long Records { get; init; }
@@ -56,6 +65,7 @@ public sealed class FileEdgeLoad
     public IReadOnlyList<PackedIp> NodeAddresses { get; init; } = [];
     /// <summary><see cref="NodeAddresses"/> per node name, for evaluating ipBlocks against <c>node:NAME</c> endpoints.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<PackedIp>> NodeAddressesByName { get; init; } = new Dictionary<string, IReadOnlyList<PackedIp>>();
+    /// <summary>Records of the window that were replies, folded into their requests' edges (bytes and packets, no flow).</summary>
     public long RepliesFolded { get; init; }
     public long Flipped { get; init; }
     /// <summary>
@@ -64,6 +74,13 @@ public sealed class FileEdgeLoad
     /// </summary>
     public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels { get; init; } =
         new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(StringComparer.Ordinal);
+
+    /// <summary>The counts a report explains its flows with.</summary>
+    public EdgeInputCounts Counts => new()
+    {
+        Source = Files.Count == 1 ? "1 flow file" : $"{Files.Count} flow files",
+        RecordsRead = Records, OutsideWindow = OutsideWindow, RepliesFolded = RepliesFolded, Rejected = Rejected,
+    };
 }
 
 /// <summary>
@@ -125,16 +142,21 @@ public sealed class FileEdgeSource
         reader.Read(_options.FlowFiles, learning, done => progress?.Invoke(Math.Min(done, fileBytes), total), cancellationToken);
 
         var aggregating = Enumerable.Range(0, threads)
-            .Select(_ => new AggregatingSink(new FlowEnricher(index), resolver, new EdgeAggregator(_options.From, _options.To), _options.MaxErrorsKept))
+            .Select(_ => new AggregatingSink(new FlowEnricher(index), resolver, new EdgeAggregator(_options.From, _options.To, _options.KeepHours), _options.MaxErrorsKept))
             .ToList();
         var files = reader.Read(_options.FlowFiles, aggregating, done => progress?.Invoke(fileBytes + Math.Min(done, fileBytes), total), cancellationToken);
 
         var first = aggregating[0];
         for (int i = 1; i < aggregating.Count; i++) first.MergeFrom(aggregating[i]);
         var aggregator = first.Aggregator;
+        var edges = aggregator.ToEdges();
+        var seriesStart = _options.From ?? (edges.Count == 0 ? DateTime.UnixEpoch : edges.Min(e => e.FirstSeen));
+        seriesStart = new DateTime(seriesStart.Ticks - seriesStart.Ticks % TimeSpan.TicksPerHour, DateTimeKind.Utc);
         return new FileEdgeLoad
         {
-            Edges = aggregator.ToEdges(),
+            Edges = edges,
+            HourlySeries = _options.KeepHours ? aggregator.ToHourlySeries(seriesStart) : [],
+            SeriesStart = seriesStart,
             Files = files,
             Records = first.Records,
             RecordsInWindow = aggregator.Records,
@@ -145,7 +167,7 @@ public sealed class FileEdgeSource
             InventoryErrors = inventory?.Errors ?? [],
             NodeAddresses = index.NodeAddresses,
             NodeAddressesByName = index.NodeAddressesByName,
-            RepliesFolded = first.Replies,
+            RepliesFolded = aggregator.Replies,
             Flipped = first.Flipped,
             NamespaceLabels = MergeNamespaceLabels(inventory?.NamespaceLabels, aggregator.NamespaceLabels),
         };
@@ -242,7 +264,6 @@ public sealed class FileEdgeSource
         public EdgeAggregator Aggregator => aggregator;
         public long Records;
         public long Rejected;
-        public long Replies;
         public long Flipped;
 
         public IReadOnlyDictionary<string, long> Skipped =>
@@ -259,7 +280,6 @@ public sealed class FileEdgeSource
             var copy = flow;
             enricher.Enrich(ref copy);
             var direction = resolver.ResolveLearned(ref copy);
-            if (direction.IsReply) Replies++;
             if (direction.Flipped) Flipped++;
             aggregator.Add(copy, direction.IsReply);
         }
@@ -285,7 +305,6 @@ public sealed class FileEdgeSource
             aggregator.MergeFrom(other.Aggregator);
             Records += other.Records;
             Rejected += other.Rejected;
-            Replies += other.Replies;
             Flipped += other.Flipped;
             foreach (var (reason, theirs) in other._skipped)
             {

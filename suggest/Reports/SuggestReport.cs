@@ -44,7 +44,8 @@ public static class SuggestReport
     /// latest report (and the policies a GitOps tool takes from it) stays what it was.</exception>
     public static async Task<string> WriteAsync(string jobDirectory, string folder, AnalysisWindow data, IReadOnlyList<Edge> edges,
         IIntentEvaluator? intent, IReadOnlyList<string> emit, SuggestionLayout layout, CancellationToken cancellationToken,
-        NamespaceScope? scope = null, bool allowEmpty = false, double shrinkThreshold = 0.5, ClusterFacts? cluster = null)
+        NamespaceScope? scope = null, bool allowEmpty = false, double shrinkThreshold = 0.5, ClusterFacts? cluster = null,
+        IReadOnlyList<Analytics.Anomalies.FlowAnomaly>? anomalies = null, EdgeInputCounts? counts = null)
     {
         var clock = Stopwatch.StartNew();
         var directory = Path.Combine(jobDirectory, folder);
@@ -82,14 +83,12 @@ public static class SuggestReport
 
         SliReport? slis = null;
         string? svg = null;
-        int hidden = 0;
         if (intent is not null)
         {
             slis = SliCalculator.Compute(edges, intent, data);
             // The map shows the dependencies; noise (scanners, debug pods) would bury them in red and has its own table.
             var noise = set.LeftOut.Where(l => l.Reason is LeaveOutReason.Scanner or LeaveOutReason.BarePod).Select(l => PipelineReport.EdgeKey(l.Edge)).ToHashSet(StringComparer.Ordinal);
             var drawn = slis.Edges.Where(a => !noise.Contains(PipelineReport.EdgeKey(a.Edge))).ToList();
-            hidden = slis.Edges.Count - drawn.Count;
             var graph = DependencyGraph.Build(data, drawn);
             try
             {
@@ -109,9 +108,10 @@ public static class SuggestReport
             Diff = diff,
             Slis = slis,
             GraphSvg = svg,
-            MapEdgesLeftOut = hidden,
+            Counts = counts,
             PreviousEdges = previousEdges,
             PreviousReport = previousEdges is null ? null : previous,
+            Sections = anomalies is null ? [] : [new AnomalySection(anomalies)],
         }, suggestionMarkdown);
         Runs.Add(1, new KeyValuePair<string, object?>("outcome", "written"));
         Rules.Add(set.Rules.Count);

@@ -19,6 +19,26 @@ public sealed class PipelineReportTests : IDisposable
     }
 
     [Fact]
+    public async Task A_report_shows_the_anomalies_of_its_window_with_their_edges()
+    {
+        var start = SampleCommand.DefaultStart;
+        var files = SampleCommand.Write(Path.Combine(_dir, "sample"), start, days: 1, seed: 7, rate: 1);
+        var edges = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = files.FlowFiles, InventoryFiles = files.InventoryFiles }).Load().Edges;
+        var window = new AnalysisWindow(start, start.AddDays(1));
+        var anomaly = new FlowPolicy.Analytics.Anomalies.FlowAnomaly(FlowPolicy.Analytics.Anomalies.AnomalyKind.Scan, FlowPolicy.Analytics.Anomalies.AnomalyScope.Source, "default/debug",
+            FlowPolicy.Analytics.Anomalies.AnomalyMetric.NewPeers, start.AddHours(20), start.AddHours(21), 120, 1, 0, 6, 80, FlowPolicy.Analytics.Anomalies.BaselineKind.AllHours,
+            [new FlowPolicy.Analytics.Anomalies.AnomalyEdge("default/debug", "shop/cart", 22, 6, 1, 0)]);
+        var withAnomaly = await SuggestReport.WriteAsync(Path.Combine(_dir, "a"), "r", window, edges, null, ["json"], SuggestionLayout.Workload, default, anomalies: [anomaly]);
+        var markdown = File.ReadAllText(Path.Combine(withAnomaly, "report.md"));
+        Assert.Contains("## Unusual traffic", markdown);
+        Assert.Contains("- scan of source default/debug at 2026-11-02 20:00 UTC: 120 new peers/h, expected 1", markdown);
+        Assert.Contains("`default/debug -> shop/cart:22/TCP`", markdown);
+        Assert.Contains("<h2>Unusual traffic</h2>", File.ReadAllText(Path.Combine(withAnomaly, "report.html")));
+        var without = await SuggestReport.WriteAsync(Path.Combine(_dir, "b"), "r", window, edges, null, ["json"], SuggestionLayout.Workload, default);
+        Assert.DoesNotContain("Unusual traffic", File.ReadAllText(Path.Combine(without, "report.md")));
+    }
+
+    [Fact]
     public async Task A_report_lists_the_edges_that_were_not_in_the_previous_report()
     {
         var start = SampleCommand.DefaultStart;
