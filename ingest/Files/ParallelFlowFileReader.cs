@@ -159,7 +159,7 @@ internal sealed class ParallelFlowFileReader
                 Progress(chunk.FileBytes);
                 var ended = _current;
                 _current = null;
-                _summaries[_file] = new FlowFileSummary(ended.Source, ended.Format, ended.Gzip, ended.FileBytesRead);
+                _summaries[_file] = new FlowFileSummary(ended.Source, ended.Format, ended.Gzip, ended.FileBytesRead, Parquet: ended.Parquet);
                 ended.Dispose();
                 if (ended.Failure is { } failure) FailLocked(_sequence, failure);
             }
