@@ -14,7 +14,7 @@ public abstract class SchemaMigratorTests<TServer>(TServer server, ITestOutputHe
 {
     private static readonly string[] AllTables =
         [FlowTables.Migrations, FlowTables.Flows, FlowTables.DeadLetters, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily,
-         FlowTables.SliWindows, FlowTables.SliDrift, FlowTables.JobRuns];
+         FlowTables.SliWindows, FlowTables.SliDrift, FlowTables.JobRuns, FlowTables.Anomalies];
 
     [Fact]
     public async Task A_fresh_database_gets_every_table_and_a_second_run_applies_nothing()
