@@ -21,6 +21,8 @@ public sealed class EdgeAggregator
     private readonly Dictionary<PackedIp, int> _idByAddress = new();
     private readonly EndpointCatalog _endpoints = new();
     private readonly Dictionary<EdgeKey, Accumulator> _edges = new();
+    // L7 facts by the same keys; apart from _edges so the L3/L4 path carries nothing more (docs/l7.md).
+    private readonly Dictionary<EdgeKey, EdgeL7Accumulator> _l7 = new();
     private readonly Dictionary<string, (DateTime Seen, IReadOnlyList<KeyValuePair<string, string>> Labels)> _namespaceLabels = new(StringComparer.Ordinal);
 
     public EdgeAggregator(DateTime? from = null, DateTime? to = null)
@@ -34,6 +36,10 @@ public sealed class EdgeAggregator
     /// <summary>Records whose start lies outside [from, to).</summary>
     public long OutsideWindow { get; private set; }
     public int EdgeCount => _edges.Count;
+    /// <summary>L7 observations counted into edges' L7 facts.</summary>
+    public long L7Records { get; private set; }
+    /// <summary>L7 observations without a transport whose two endpoints had no edge, or several, to join (not attributed).</summary>
+    public long L7Unattributed { get; private set; }
 
     /// <summary>
     /// Namespace labels the records carried (Hubble's <c>io.cilium.k8s.namespace.labels.*</c>), by namespace. Noted once
@@ -63,6 +69,34 @@ public sealed class EdgeAggregator
         acc!.Add(flow, isReply);
     }
 
+    /// <summary>
+    /// Adds an L7 observation, already oriented: <paramref name="oriented"/> has the client as its source (a response
+    /// flipped). It joins the edge of the same endpoints, port and transport; a record without l4 (no transport) joins
+    /// the one edge between its two endpoints when <see cref="ToEdges"/> runs.
+    /// </summary>
+    public void AddL7(in FlowRecord oriented, in L7Observation observation)
+    {
+        if (oriented.Start < _from || oriented.Start >= _to) return;
+        L7Records++;
+        L7Of(oriented).Add(observation, Accumulator.WholeSeconds(oriented.Start));
+    }
+
+    /// <summary>Names the client reached the server's address by (Hubble's destination_names, or a DNS answer before the connection).</summary>
+    public void AddNames(in FlowRecord oriented, IReadOnlyList<string> names)
+    {
+        if (oriented.Start < _from || oriented.Start >= _to || names.Count == 0) return;
+        L7Of(oriented).AddNames(names, Accumulator.WholeSeconds(oriented.Start));
+    }
+
+    private EdgeL7Accumulator L7Of(in FlowRecord flow)
+    {
+        int client = EndpointId(flow.SrcIdentity, flow.SrcIp, flow.Start);
+        int server = EndpointId(flow.DstIdentity, flow.DstIp, flow.Start);
+        ushort port = IpProtocols.HasPorts(flow.Protocol) ? flow.DstPort : (ushort)0;
+        ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_l7, new EdgeKey(client, server, port, flow.Protocol), out _);
+        return acc ??= new EdgeL7Accumulator();
+    }
+
     /// <summary>Folds another aggregator's edges into this one (parallel readers).</summary>
     public void MergeFrom(EdgeAggregator other)
     {
@@ -78,6 +112,12 @@ public sealed class EdgeAggregator
             ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_edges, new EdgeKey(client, server, key.Port, key.Protocol), out bool exists);
             if (!exists) acc = new Accumulator(theirs.FirstSeen);
             acc!.Merge(theirs);
+        }
+        L7Records += other.L7Records;
+        foreach (var (key, theirs) in other._l7)
+        {
+            ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_l7, new EdgeKey(ids[key.Client], ids[key.Server], key.Port, key.Protocol), out _);
+            (acc ??= new EdgeL7Accumulator()).Merge(theirs);
         }
     }
 
@@ -98,11 +138,12 @@ public sealed class EdgeAggregator
             merged |= slot != i;
         }
         var result = new List<Edge>(_edges.Count);
+        var l7 = L7ByEdge(resolvedId);
         if (!merged)
         {
             // The common case: every observation is its own endpoint, so every edge stays as aggregated.
             foreach (var (key, acc) in _edges)
-                result.Add(acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol));
+                result.Add(WithL7(acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol), l7, key));
             result.Sort(EdgeOrder.Compare);
             return result;
         }
@@ -121,8 +162,53 @@ public sealed class EdgeAggregator
             }
         }
         foreach (var (key, acc) in byEdge)
-            result.Add(acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol));
+            result.Add(WithL7(acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol), l7, key));
         result.Sort(EdgeOrder.Compare);
+        return result;
+    }
+
+    private static Edge WithL7(Edge edge, Dictionary<EdgeKey, EdgeL7Accumulator> l7, EdgeKey key)
+    {
+        if (l7.TryGetValue(key, out var facts)) edge.L7 = facts.ToFacts();
+        return edge;
+    }
+
+    /// <summary>
+    /// L7 facts by resolved edge key. Facts of a record without transport (port and protocol 0) join the one edge
+    /// between their endpoints; with none or several to choose from they are counted in <see cref="L7Unattributed"/>.
+    /// </summary>
+    private Dictionary<EdgeKey, EdgeL7Accumulator> L7ByEdge(int[] resolvedId)
+    {
+        var result = new Dictionary<EdgeKey, EdgeL7Accumulator>();
+        if (_l7.Count == 0) return result;
+        Dictionary<(int, int), List<EdgeKey>>? byPair = null;
+        L7Unattributed = 0;
+        foreach (var (raw, acc) in _l7)
+        {
+            var key = new EdgeKey(resolvedId[raw.Client], resolvedId[raw.Server], raw.Port, raw.Protocol);
+            if (key.Protocol == 0)
+            {
+                if (byPair is null)
+                {
+                    byPair = new();
+                    foreach (var edge in _edges.Keys)
+                    {
+                        var pair = (resolvedId[edge.Client], resolvedId[edge.Server]);
+                        if (!byPair.TryGetValue(pair, out var keys)) byPair[pair] = keys = [];
+                        var resolved = new EdgeKey(pair.Item1, pair.Item2, edge.Port, edge.Protocol);
+                        if (!keys.Contains(resolved)) keys.Add(resolved);
+                    }
+                }
+                if (!byPair.TryGetValue((key.Client, key.Server), out var candidates) || candidates.Count != 1)
+                {
+                    L7Unattributed++;
+                    continue;
+                }
+                key = candidates[0];
+            }
+            ref var into = ref CollectionsMarshal.GetValueRefOrAddDefault(result, key, out _);
+            (into ??= new EdgeL7Accumulator()).Merge(acc);
+        }
         return result;
     }
 

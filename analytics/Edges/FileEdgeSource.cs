@@ -48,6 +48,11 @@ public sealed class FileEdgeLoad
     /// <summary><see cref="NodeAddresses"/> per node name, for evaluating ipBlocks against <c>node:NAME</c> endpoints.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<PackedIp>> NodeAddressesByName { get; init; } = new Dictionary<string, IReadOnlyList<PackedIp>>();
     public long RepliesFolded { get; init; }
+    /// <summary>L7 observations (Hubble HTTP/gRPC/DNS/Kafka records) counted into edges' L7 facts, and those no edge could take.</summary>
+    public long L7Records { get; init; }
+    public long L7Unattributed { get; init; }
+    /// <summary>DNS answers (name, client, address) read in the first pass to name external peers.</summary>
+    public int DnsAnswers { get; init; }
     public long Flipped { get; init; }
     /// <summary>
     /// Namespace labels for namespaceSelectors, from what the data holds: Namespace objects in the inventory files,
@@ -84,7 +89,8 @@ public sealed class FileEdgeSource
         long total = 2 * _options.FlowFiles.Sum(f => new FileInfo(f).Length);
         long done = 0;
 
-        var learning = new LearningSink(enricher, resolver);
+        var answers = new DnsAnswerIndex();
+        var learning = new LearningSink(enricher, resolver, answers);
         foreach (var file in _options.FlowFiles)
         {
             var summary = reader.Read(file, learning, cancellationToken);
@@ -93,7 +99,7 @@ public sealed class FileEdgeSource
         }
 
         var aggregator = new EdgeAggregator(_options.From, _options.To);
-        var aggregating = new AggregatingSink(enricher, resolver, aggregator, _options.MaxErrorsKept);
+        var aggregating = new AggregatingSink(enricher, resolver, aggregator, answers, _options.MaxErrorsKept);
         var files = new List<FlowFileSummary>(_options.FlowFiles.Count);
         foreach (var file in _options.FlowFiles)
         {
@@ -103,9 +109,13 @@ public sealed class FileEdgeSource
             progress?.Invoke(done, total);
         }
 
+        var edges = aggregator.ToEdges();
         return new FileEdgeLoad
         {
-            Edges = aggregator.ToEdges(),
+            Edges = edges,
+            L7Records = aggregator.L7Records,
+            L7Unattributed = aggregator.L7Unattributed,
+            DnsAnswers = answers.Count,
             Files = files,
             Records = aggregating.Records,
             RecordsInWindow = aggregator.Records,
@@ -134,7 +144,7 @@ public sealed class FileEdgeSource
     }
 
     /// <summary>First pass: enrich and let the resolver learn listeners; errors are counted in the second pass.</summary>
-    private sealed class LearningSink(FlowEnricher enricher, DirectionResolver resolver) : IFlowSink
+    private sealed class LearningSink(FlowEnricher enricher, DirectionResolver resolver, DnsAnswerIndex answers) : IFlowSink
     {
         public void Accept(in FlowRecord flow)
         {
@@ -143,14 +153,26 @@ public sealed class FileEdgeSource
             resolver.Observe(copy);
         }
 
+        /// <summary>DNS answers: the response goes server -> client, so the client is its destination.</summary>
+        public void AcceptL7(in L7Observation observation, SourcePosition position)
+        {
+            if (observation is not { Protocol: L7Protocol.Dns, Direction: L7Direction.Response, Status: 0, Resource: { } name, Addresses: { Length: > 0 } addresses })
+                return;
+            var flow = observation.AsFlow();
+            if (observation.HasIp) enricher.Enrich(ref flow);
+            answers.Add(flow.DstIdentity, flow.DstIp, name, addresses, flow.Start, observation.Ttl);
+        }
+
         public void Reject(FlowDecodeError error) { }
         public void Skip(string reason, SourcePosition position) { }
     }
 
-    private sealed class AggregatingSink(FlowEnricher enricher, DirectionResolver resolver, EdgeAggregator aggregator, int maxErrors) : IFlowSink
+    private sealed class AggregatingSink(FlowEnricher enricher, DirectionResolver resolver, EdgeAggregator aggregator, DnsAnswerIndex answers, int maxErrors) : IFlowSink
     {
         private readonly Dictionary<string, long> _skipped = new(StringComparer.Ordinal);
         private readonly List<FlowDecodeError> _errors = new();
+
+        public const string UnjoinableL7 = "hubble: L7 record without IP or without both endpoint identities";
 
         public long Records;
         public long Rejected;
@@ -168,6 +190,42 @@ public sealed class FileEdgeSource
             if (direction.IsReply) Replies++;
             if (direction.Flipped) Flipped++;
             aggregator.Add(copy, direction.IsReply);
+            // A connection to an external address the client had resolved: the edge learns the name.
+            if (!answers.IsEmpty && !direction.IsReply && copy.DstIdentity is null or { Kind: EndpointKind.External } && !copy.DstIp.IsPrivate)
+            {
+                var names = answers.NamesFor(copy.SrcIdentity, copy.SrcIp, copy.DstIp, copy.Start);
+                if (names.Count > 0) aggregator.AddNames(copy, names);
+            }
+        }
+
+        /// <summary>
+        /// An L7 observation: oriented by its own request/response type (a response's source is the server), enriched
+        /// by address when it has one, else joined by the identities it carries. docs/l7.md.
+        /// </summary>
+        public void AcceptL7(in L7Observation observation, SourcePosition position)
+        {
+            if (!observation.HasIp && (observation.SrcIdentity is null || observation.DstIdentity is null))
+            {
+                // Neither addresses nor both identities: nothing to join it to.
+                Skip(UnjoinableL7, position);
+                return;
+            }
+            if (!observation.CarriesFlow) Records++;
+            var flow = observation.AsFlow();
+            if (observation.HasIp) enricher.Enrich(ref flow);
+            if (observation.Protocol is not (L7Protocol.Names or L7Protocol.None))
+            {
+                var oriented = flow;
+                if (observation.Direction == L7Direction.Response) oriented.Flip();
+                aggregator.AddL7(oriented, observation);
+            }
+            if (observation.Names is { } names)
+            {
+                // Names belong to the external side; the other side is the client that resolved them.
+                var named = flow;
+                if (observation.NamedIsSource) named.Flip();
+                aggregator.AddNames(named, names);
+            }
         }
 
         public void Reject(FlowDecodeError error)
