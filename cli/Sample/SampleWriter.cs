@@ -24,11 +24,14 @@ internal sealed class SampleWriter
     private static readonly JsonWriterOptions Compact = new() { Indented = false };
     private readonly SampleApp _app;
     private readonly Random _random;
+    // L7 records draw from their own sequence so the L3/L4 records stay what they were before L7 existed.
+    private readonly Random _l7Random;
 
     public SampleWriter(SampleApp app, int seed)
     {
         _app = app;
         _random = new Random(seed ^ 0x5eed);
+        _l7Random = new Random(seed ^ 0x17);
     }
 
     public SampleFiles Write(SampleTraffic traffic, string directory)
@@ -168,14 +171,123 @@ internal sealed class SampleWriter
         int records = 0;
         foreach (var c in traffic.Connections)
         {
+            // Egress to a provider by name: the client's DNS answer, seen by Cilium's DNS proxy, just before.
+            if (c.Log == SampleLog.Vpc && c.ClientPod is { } client && c.ServerPod is null && SampleApp.ExternalName(c.ServerIp) is { } name
+                && _app.PodsOf("kube-system/coredns", c.Start).FirstOrDefault() is { } dns)
+            {
+                WriteHubbleDnsAnswer(file, c.Start.AddSeconds(-2), dns, client, name, c.ServerIp);
+                records++;
+            }
             if (c.Log != SampleLog.Hubble) continue;
             WriteHubbleFlow(file, c, reply: false);
             records++;
             if (c.Denied) continue;
             WriteHubbleFlow(file, c, reply: true);
             records++;
+            if (c.ClientPod is not null && SampleApp.GrpcMethods(c.ServerPod?.Workload.Key, c.ServerPort) is { } methods)
+            {
+                // The server's sidecar-less Envoy (Cilium L7 visibility) logs the gRPC call: request, then response.
+                var method = methods[_l7Random.Next(methods.Length)];
+                WriteHubbleHttp(file, c, c.Start.AddMilliseconds(1), method, response: false);
+                WriteHubbleHttp(file, c, c.Start.AddMilliseconds(2 + _l7Random.Next(30)), method, response: true);
+                records += 2;
+            }
         }
         return records;
+    }
+
+    /// <summary>An L7 HTTP/2 (gRPC) record as Cilium's proxy writes it (cilium/cilium pkg/hubble/parser/seven: Type L7, l7.http; responses go server -> client with the code).</summary>
+    private static void WriteHubbleHttp(Stream output, in SampleConnection c, DateTime at, string path, bool response)
+    {
+        var time = Rfc3339(at);
+        using (var json = new Utf8JsonWriter(output, Compact))
+        {
+            json.WriteStartObject();
+            json.WriteStartObject("flow");
+            json.WriteString("time", time);
+            json.WriteString("verdict", "FORWARDED");
+            json.WriteStartObject("IP");
+            json.WriteString("source", (response ? c.ServerIp : c.ClientIp).ToString());
+            json.WriteString("destination", (response ? c.ClientIp : c.ServerIp).ToString());
+            json.WriteString("ipVersion", "IPv4");
+            json.WriteEndObject();
+            json.WriteStartObject("l4");
+            json.WriteStartObject("TCP");
+            json.WriteNumber("source_port", response ? c.ServerPort : c.ClientPort);
+            json.WriteNumber("destination_port", response ? c.ClientPort : c.ServerPort);
+            json.WriteEndObject();
+            json.WriteEndObject();
+            WriteHubbleEndpoint(json, "source", response ? c.ServerPod : c.ClientPod);
+            WriteHubbleEndpoint(json, "destination", response ? c.ClientPod : c.ServerPod);
+            json.WriteString("Type", "L7");
+            json.WriteString("node_name", c.Node);
+            json.WriteStartObject("l7");
+            json.WriteString("type", response ? "RESPONSE" : "REQUEST");
+            json.WriteStartObject("http");
+            if (response) json.WriteNumber("code", 200);
+            json.WriteString("method", "POST");
+            json.WriteString("url", $"http://{c.ServerPod!.Workload.Name}:{c.ServerPort}{path}");
+            json.WriteString("protocol", "HTTP/2");
+            json.WriteEndObject();
+            json.WriteEndObject();
+            json.WriteBoolean("is_reply", response);
+            json.WriteString("traffic_direction", "INGRESS");
+            json.WriteEndObject();
+            json.WriteString("node_name", c.Node);
+            json.WriteString("time", time);
+            json.WriteEndObject();
+        }
+        output.WriteByte((byte)'\n');
+    }
+
+    /// <summary>A DNS answer from kube-dns to a client, as Cilium's DNS proxy reports it (l7.dns with query, ips, ttl, rcode).</summary>
+    private void WriteHubbleDnsAnswer(Stream output, DateTime at, SamplePod dns, SamplePod client, string name, PackedIp address)
+    {
+        var time = Rfc3339(at);
+        using (var json = new Utf8JsonWriter(output, Compact))
+        {
+            json.WriteStartObject();
+            json.WriteStartObject("flow");
+            json.WriteString("time", time);
+            json.WriteString("verdict", "FORWARDED");
+            json.WriteStartObject("IP");
+            json.WriteString("source", dns.Ip.ToString());
+            json.WriteString("destination", client.Ip.ToString());
+            json.WriteString("ipVersion", "IPv4");
+            json.WriteEndObject();
+            json.WriteStartObject("l4");
+            json.WriteStartObject("UDP");
+            json.WriteNumber("source_port", 53);
+            json.WriteNumber("destination_port", _l7Random.Next(32768, 61000));
+            json.WriteEndObject();
+            json.WriteEndObject();
+            WriteHubbleEndpoint(json, "source", dns);
+            WriteHubbleEndpoint(json, "destination", client);
+            json.WriteString("Type", "L7");
+            json.WriteString("node_name", client.Node);
+            json.WriteStartObject("l7");
+            json.WriteString("type", "RESPONSE");
+            json.WriteStartObject("dns");
+            json.WriteString("query", name + ".");
+            json.WriteStartArray("ips");
+            json.WriteStringValue(address.ToString());
+            json.WriteEndArray();
+            json.WriteNumber("ttl", 60);
+            json.WriteNumber("rcode", 0);
+            json.WriteStartArray("qtypes");
+            json.WriteStringValue("A");
+            json.WriteEndArray();
+            json.WriteString("observation_source", "proxy");
+            json.WriteEndObject();
+            json.WriteEndObject();
+            json.WriteBoolean("is_reply", true);
+            json.WriteString("traffic_direction", "EGRESS");
+            json.WriteEndObject();
+            json.WriteString("node_name", client.Node);
+            json.WriteString("time", time);
+            json.WriteEndObject();
+        }
+        output.WriteByte((byte)'\n');
     }
 
     private void WriteHubbleFlow(Stream output, in SampleConnection c, bool reply)
