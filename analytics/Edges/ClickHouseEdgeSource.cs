@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using FlowPolicy.Analytics.Slis;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;

@@ -1,9 +1,9 @@
 using System.Diagnostics;
-using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Analytics.Graph;
 using FlowPolicy.Analytics.Intent;
 using FlowPolicy.Analytics.Slis;
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.Core.Edges;
 
 namespace FlowPolicy.Analytics.Jobs;
 

@@ -1,7 +1,8 @@
 using FlowPolicy.Analytics.Slis;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.RowBinary;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.RowBinary;
+using FlowPolicy.ClickHouse.Schema;
+using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Net;
 
 namespace FlowPolicy.Analytics.Jobs;

@@ -1,4 +1,3 @@
-using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Analytics.Intent;
 using FlowPolicy.Core.Edges;
 

@@ -4,10 +4,12 @@ using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
 using FlowPolicy.Benchmarks.Data;
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Ingest.Formats;
 using FlowPolicy.Ingest.Kafka;
+using FlowPolicy.LocalServers.ClickHouse;
+using FlowPolicy.LocalServers.Kafka;
 
 namespace FlowPolicy.EndToEnd;
 

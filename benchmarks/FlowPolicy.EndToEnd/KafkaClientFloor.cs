@@ -4,6 +4,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using Confluent.Kafka;
 using FlowPolicy.Ingest.Kafka;
+using FlowPolicy.LocalServers.Kafka;
 
 namespace FlowPolicy.EndToEnd;
 

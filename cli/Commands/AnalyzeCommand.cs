@@ -5,9 +5,10 @@ using FlowPolicy.Analytics.Intent;
 using FlowPolicy.Analytics.Jobs;
 using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Cli.Terminal;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Core.Edges;
+using FlowPolicy.Ingest.Embedded;
 
 namespace FlowPolicy.Cli.Commands;
 

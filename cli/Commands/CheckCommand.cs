@@ -2,11 +2,11 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using FlowPolicy.Analytics.Baseline;
-using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Analytics.Intent;
 using FlowPolicy.Cli.Terminal;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Net;
+using FlowPolicy.Ingest.Embedded;
 using Spectre.Console;
 
 namespace FlowPolicy.Cli.Commands;

@@ -5,12 +5,15 @@ using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Cli.Serve;
 using FlowPolicy.Cli.Terminal;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Core.Edges;
+using FlowPolicy.Ingest.Embedded;
 using FlowPolicy.Ingest.Formats;
 using FlowPolicy.Ingest.Kafka;
 using FlowPolicy.Ingest.Workers;
+using FlowPolicy.LocalServers.ClickHouse;
+using FlowPolicy.LocalServers.Kafka;
 using Microsoft.Extensions.Logging;
 
 namespace FlowPolicy.Cli.Commands;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FlowPolicy.Cli.Terminal;
 using FlowPolicy.Ingest.Kafka;
+using FlowPolicy.LocalServers.Kafka;
 
 namespace FlowPolicy.Cli.Commands;
 

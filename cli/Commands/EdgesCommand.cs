@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Cli.Terminal;
 using FlowPolicy.Core.Edges;
+using FlowPolicy.Ingest.Embedded;
 using FlowPolicy.Ingest.Files;
 using Spectre.Console;
 

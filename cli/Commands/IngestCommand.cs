@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using FlowPolicy.Cli.Terminal;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Ingest.Workers;
 using Microsoft.Extensions.Logging;

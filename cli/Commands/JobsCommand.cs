@@ -2,8 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using FlowPolicy.Cli.Serve;
 using FlowPolicy.Cli.Terminal;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.Schema;
 
 namespace FlowPolicy.Cli.Commands;
 

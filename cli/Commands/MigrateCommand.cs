@@ -1,7 +1,7 @@
 using System.CommandLine;
 using FlowPolicy.Cli.Terminal;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.Schema;
 
 namespace FlowPolicy.Cli.Commands;
 

@@ -3,7 +3,7 @@ using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Analytics.Intent;
 using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Cli.Terminal;
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Net;
 

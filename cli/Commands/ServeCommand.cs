@@ -1,7 +1,7 @@
 using System.CommandLine;
 using FlowPolicy.Cli.Serve;
 using FlowPolicy.Cli.Terminal;
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
 using Microsoft.Extensions.Logging;
 
 namespace FlowPolicy.Cli.Commands;

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using FlowPolicy.Cli.Terminal;
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
 using FlowPolicy.Ingest.Kafka;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;

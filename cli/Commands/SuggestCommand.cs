@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
-using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Analytics.Intent;
 using FlowPolicy.Cli.Terminal;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Net;
+using FlowPolicy.Ingest.Embedded;
 using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Suggest.Emitters;
 using FlowPolicy.Suggest.Inference;

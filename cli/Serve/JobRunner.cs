@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
 using Microsoft.Extensions.Logging;
 
 namespace FlowPolicy.Cli.Serve;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using FlowPolicy.Cli.Commands;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Ingest.Workers;
 using Microsoft.AspNetCore.Builder;

@@ -2,7 +2,7 @@ using System.Net.Http;
 using Confluent.Kafka;
 using FlowPolicy.Analytics.Intent;
 using FlowPolicy.Cli.Serve;
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
 using FlowPolicy.Ingest.Files;
 using FlowPolicy.Suggest.Reports;
 

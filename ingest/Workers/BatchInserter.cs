@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.RowBinary;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.RowBinary;
 using Microsoft.Extensions.Logging;
 
 namespace FlowPolicy.Ingest.Workers;

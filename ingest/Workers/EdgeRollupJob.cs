@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.Schema;
 using Microsoft.Extensions.Logging;
 
 namespace FlowPolicy.Ingest.Workers;

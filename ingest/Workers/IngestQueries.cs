@@ -1,6 +1,6 @@
 using System.Globalization;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.Schema;
 
 namespace FlowPolicy.Ingest.Workers;
 

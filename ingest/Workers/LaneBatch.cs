@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using FlowPolicy.Core.ClickHouse.RowBinary;
+using FlowPolicy.ClickHouse.RowBinary;
 using FlowPolicy.Core.Flows;
 
 namespace FlowPolicy.Ingest.Workers;

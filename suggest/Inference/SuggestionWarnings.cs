@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using FlowPolicy.Analytics.Baseline;
-using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using BenchmarkDotNet.Attributes;
 using FlowPolicy.Benchmarks.Data;
-using FlowPolicy.Core.ClickHouse.RowBinary;
+using FlowPolicy.ClickHouse.RowBinary;
 using FlowPolicy.Core.Flows;
 
 namespace FlowPolicy.Benchmarks.ClickHouse;

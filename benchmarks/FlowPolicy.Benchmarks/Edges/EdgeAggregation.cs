@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
-using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Benchmarks.Data;
+using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 

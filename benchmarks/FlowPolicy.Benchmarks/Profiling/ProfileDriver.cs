@@ -3,6 +3,7 @@ using FlowPolicy.Benchmarks.ClickHouse;
 using FlowPolicy.Benchmarks.Edges;
 using FlowPolicy.Benchmarks.Enrichment;
 using FlowPolicy.Benchmarks.Readers;
+using FlowPolicy.Core.Edges;
 
 namespace FlowPolicy.Benchmarks.Profiling;
 

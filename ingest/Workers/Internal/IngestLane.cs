@@ -1,6 +1,6 @@
 using System.Threading.Channels;
-using FlowPolicy.Core.ClickHouse.RowBinary;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse.RowBinary;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Ingest.Direction;
 using FlowPolicy.Ingest.Enrichment;

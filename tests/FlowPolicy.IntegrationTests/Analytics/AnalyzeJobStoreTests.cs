@@ -1,10 +1,9 @@
 using System.CommandLine;
-using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Analytics.Intent;
 using FlowPolicy.Analytics.Jobs;
 using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Cli.Commands;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;

@@ -1,7 +1,8 @@
-using Xunit.Abstractions;
 using System.Diagnostics;
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
 using FlowPolicy.IntegrationTests.Infrastructure;
+using FlowPolicy.LocalServers.ClickHouse;
+using Xunit.Abstractions;
 
 namespace FlowPolicy.IntegrationTests.ClickHouse;
 
@@ -138,7 +139,7 @@ public sealed class ClickHouseHttpClientTests(ClickHouseServerFixture server, IT
     public async Task Insert_into_a_missing_column_fails_with_the_server_message()
     {
         await Db.ExecuteAsync("CREATE TABLE t (a UInt8) ENGINE = MergeTree ORDER BY a");
-        using var rows = new Core.ClickHouse.RowBinary.RowBinaryWriter();
+        using var rows = new global::FlowPolicy.ClickHouse.RowBinary.RowBinaryWriter();
         rows.WriteUInt8(1);
         rows.EndRow();
         var error = await Assert.ThrowsAsync<ClickHouseServerException>(() => Db.InsertRowBinaryAsync("t", ["b"], rows));

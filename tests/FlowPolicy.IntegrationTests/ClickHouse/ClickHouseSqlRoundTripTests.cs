@@ -1,5 +1,5 @@
 using System.Text;
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
 using FlowPolicy.IntegrationTests.Infrastructure;
 using FlowPolicy.IntegrationTests.Infrastructure.Chdb;
 

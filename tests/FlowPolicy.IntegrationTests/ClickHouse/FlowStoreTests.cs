@@ -1,6 +1,6 @@
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.RowBinary;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.RowBinary;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.IntegrationTests.Infrastructure;
@@ -114,18 +114,6 @@ public abstract class FlowStoreTests<TServer>(TServer server) : ClickHouseTest<T
         var expected = new[] { "2000", "2000", records.Sum(r => (long)r.Bytes).ToString(), records.Sum(r => (long)RowBinaryWriter.DateTimeSeconds(r.Start)).ToString() };
         Assert.Equal(expected, stored[0]);
         Assert.Equal(expected, stored[1]);
-    }
-
-    [Fact]
-    public async Task Highest_stored_offsets_cover_flows_and_dead_letters_per_partition()
-    {
-        await SchemaMigrator.MigrateAsync(Db);
-        await InsertAsync([Flow(1, "10.0.0.1", "10.0.1.1", Cart, Db6), Flow(2, "10.0.0.1", "10.0.1.1", Cart, Db6)], firstOffset: 10); // partition 3: 10, 11
-        await Db.ExecuteAsync("INSERT INTO flows_dead_letter (received, kafka_topic, kafka_partition, kafka_offset, format, error, raw) VALUES " +
-            "(now(), 'flows-topic', 3, 12, 'hubble', 'bad json', '{'), (now(), 'flows-topic', 4, 7, 'hubble', 'bad', ''), (now(), 'other', 3, 99, 'x', 'e', '')");
-        var offsets = await StoredOffsets.ReadHighestAsync(Db, "flows-topic");
-        Assert.Equal(new Dictionary<int, long> { [3] = 12, [4] = 7 }, offsets);
-        Assert.Empty(await StoredOffsets.ReadHighestAsync(Db, "never-seen"));
     }
 
     [Fact]

@@ -1,5 +1,5 @@
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.RowBinary;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.RowBinary;
 using FlowPolicy.Core.Net;
 using FlowPolicy.IntegrationTests.Infrastructure;
 using FlowPolicy.IntegrationTests.Infrastructure.Chdb;

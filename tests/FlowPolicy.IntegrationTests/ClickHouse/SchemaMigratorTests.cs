@@ -1,11 +1,11 @@
-using Xunit.Abstractions;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.RowBinary;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.RowBinary;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.IntegrationTests.Infrastructure;
 using FlowPolicy.IntegrationTests.Infrastructure.Chdb;
+using Xunit.Abstractions;
 
 namespace FlowPolicy.IntegrationTests.ClickHouse;
 

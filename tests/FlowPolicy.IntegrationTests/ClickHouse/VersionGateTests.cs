@@ -1,4 +1,4 @@
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
 using FlowPolicy.IntegrationTests.Infrastructure;
 using FlowPolicy.IntegrationTests.Infrastructure.Chdb;
 using Xunit.Abstractions;

@@ -4,9 +4,10 @@ using System.Net;
 using System.Net.Sockets;
 using System.Xml.Linq;
 using FlowPolicy.Cli.Commands;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.IntegrationTests.Ingest;
+using FlowPolicy.LocalServers.ClickHouse;
 using Xunit.Abstractions;
 
 namespace FlowPolicy.IntegrationTests.Cluster;

@@ -1,4 +1,3 @@
-using FlowPolicy.Cli.Serve;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -7,14 +6,17 @@ using FlowPolicy.Analytics.Intent;
 using FlowPolicy.Analytics.Jobs;
 using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Cli.Commands;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.Cli.Serve;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.Schema;
+using FlowPolicy.Core.Edges;
 using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Ingest.Kafka;
 using FlowPolicy.Ingest.Workers;
 using FlowPolicy.IntegrationTests.Infrastructure;
 using FlowPolicy.IntegrationTests.Infrastructure.Chdb;
 using FlowPolicy.IntegrationTests.Ingest;
+using FlowPolicy.LocalServers.Kafka;
 using Xunit.Abstractions;
 
 namespace FlowPolicy.IntegrationTests.Grafana;

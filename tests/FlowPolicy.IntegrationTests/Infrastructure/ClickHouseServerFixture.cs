@@ -1,4 +1,5 @@
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.LocalServers.ClickHouse;
 
 namespace FlowPolicy.IntegrationTests.Infrastructure;
 

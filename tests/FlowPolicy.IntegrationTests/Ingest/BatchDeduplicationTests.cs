@@ -1,6 +1,6 @@
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.RowBinary;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.RowBinary;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Ingest.Workers;
 using FlowPolicy.IntegrationTests.Infrastructure;

@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using System.Text;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.Schema;
-using FlowPolicy.Ingest.Kafka;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.IntegrationTests.Infrastructure;
+using FlowPolicy.LocalServers.ClickHouse;
+using FlowPolicy.LocalServers.Kafka;
 using Xunit.Abstractions;
 
 namespace FlowPolicy.IntegrationTests.Ingest;

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Ingest.Files;

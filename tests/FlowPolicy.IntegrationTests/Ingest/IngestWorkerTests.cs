@@ -1,8 +1,9 @@
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Ingest.Kafka;
 using FlowPolicy.Ingest.Workers;
 using FlowPolicy.IntegrationTests.Infrastructure;
+using FlowPolicy.LocalServers.Kafka;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 

@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text;
 using Confluent.Kafka;
 using FlowPolicy.Ingest.Kafka;
+using FlowPolicy.LocalServers.Kafka;
 
 namespace FlowPolicy.IntegrationTests.Kafka;
 

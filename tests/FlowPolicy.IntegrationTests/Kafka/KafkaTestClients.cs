@@ -1,6 +1,7 @@
 using System.Text;
 using Confluent.Kafka;
 using FlowPolicy.Ingest.Kafka;
+using FlowPolicy.LocalServers.Kafka;
 
 namespace FlowPolicy.IntegrationTests.Kafka;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Confluent.Kafka;
-using FlowPolicy.Ingest.Kafka;
+using FlowPolicy.LocalServers.Kafka;
 
 namespace FlowPolicy.IntegrationTests.Kafka;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Confluent.Kafka;
 using FlowPolicy.Ingest.Kafka;
+using FlowPolicy.LocalServers.Kafka;
 using Xunit.Abstractions;
 
 namespace FlowPolicy.IntegrationTests.Kafka;

@@ -2,10 +2,11 @@ using System.Globalization;
 using System.Net;
 using FlowPolicy.Cli.Commands;
 using FlowPolicy.Cli.Serve;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Ingest.Kafka;
 using FlowPolicy.IntegrationTests.Infrastructure;
 using FlowPolicy.IntegrationTests.Ingest;
+using FlowPolicy.LocalServers.Kafka;
 using Xunit.Abstractions;
 
 namespace FlowPolicy.IntegrationTests.Serve;

@@ -1,5 +1,5 @@
 using FlowPolicy.Cli.Serve;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.IntegrationTests.Infrastructure;
 using FlowPolicy.IntegrationTests.Ingest;
 using Xunit.Abstractions;

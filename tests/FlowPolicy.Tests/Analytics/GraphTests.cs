@@ -20,7 +20,7 @@ public sealed class GraphTests
             edges.Add(Edge(Endpoint.FromAddress(PackedIp.FromV4(198, 51, (byte)(i / 250), (byte)(i % 250 + 1))), Frontend, 443, allowed: 2));
         edges.Add(Edge(Frontend, Cart, 7070, allowed: 500));
         edges.Add(Edge(Cart, Postgres, 5432, allowed: 0, denied: 7));
-        edges.Sort(FlowPolicy.Analytics.Edges.EdgeOrder.Compare);
+        edges.Sort(FlowPolicy.Core.Edges.EdgeOrder.Compare);
         var intent = new TestIntent().Allow("internet", "shop/frontend", 443, "ingress").Allow("shop/frontend", "shop/cart", 7070, "fc");
         var window = AnalysisWindow.Spanning(edges);
         return DependencyGraph.Build(window, AssessedEdge.Assess(edges, intent));

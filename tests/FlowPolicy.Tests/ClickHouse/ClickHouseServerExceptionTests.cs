@@ -1,5 +1,5 @@
 using System.Net;
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
 
 namespace FlowPolicy.Tests.ClickHouse;
 

@@ -1,4 +1,4 @@
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
 
 namespace FlowPolicy.Tests.ClickHouse;
 

@@ -1,7 +1,7 @@
-using FlowPolicy.Tests.Cli;
 using System.Text;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.Schema;
+using FlowPolicy.Tests.Cli;
 
 namespace FlowPolicy.Tests.ClickHouse;
 

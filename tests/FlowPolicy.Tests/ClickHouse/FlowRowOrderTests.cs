@@ -1,5 +1,5 @@
 using System.Text;
-using FlowPolicy.Core.ClickHouse.RowBinary;
+using FlowPolicy.ClickHouse.RowBinary;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 

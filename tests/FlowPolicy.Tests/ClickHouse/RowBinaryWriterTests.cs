@@ -1,5 +1,5 @@
-using FlowPolicy.Core.ClickHouse.RowBinary;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse.RowBinary;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 
@@ -93,7 +93,7 @@ public sealed class RowBinaryWriterTests
     public void Flow_rows_follow_the_flows_table_column_list()
     {
         // Every column but inserted_at, which the server fills (DEFAULT now()) and which comes last.
-        var columns = FlowTables.FlowsTable(Core.ClickHouse.ClickHouseServerVersion.Parse("24.3")).Columns.Select(c => c.Name).ToList();
+        var columns = FlowTables.FlowsTable(global::FlowPolicy.ClickHouse.ClickHouseServerVersion.Parse("24.3")).Columns.Select(c => c.Name).ToList();
         Assert.Equal(FlowTables.StoredAt, columns[^1]);
         Assert.Equal(columns[..^1], FlowRowWriter.Columns);
     }

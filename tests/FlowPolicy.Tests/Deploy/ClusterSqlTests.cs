@@ -1,6 +1,6 @@
 using System.Text;
-using FlowPolicy.Core.ClickHouse;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Tests.Cli;
 
 namespace FlowPolicy.Tests.Deploy;

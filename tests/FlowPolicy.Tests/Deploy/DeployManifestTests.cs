@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using FlowPolicy.Cli;
 using FlowPolicy.Cli.Serve;
-using FlowPolicy.Core.ClickHouse;
+using FlowPolicy.ClickHouse;
 using FlowPolicy.Tests.Cli;
 using YamlDotNet.RepresentationModel;
 

@@ -1,8 +1,8 @@
 using System.Text;
-using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
+using FlowPolicy.Ingest.Embedded;
 using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Ingest.Formats;
 using FlowPolicy.Tests.Formats;

@@ -102,7 +102,7 @@ public sealed class EndpointClassPropertyTests
                 if (!seen.Add((c, s, port, protocol))) continue;
                 edges.Add(new Edge(endpoints[c], endpoints[s], port, protocol) { Flows = random.Next(3) });
             }
-            edges.Sort(FlowPolicy.Analytics.Edges.EdgeOrder.Compare);
+            edges.Sort(FlowPolicy.Core.Edges.EdgeOrder.Compare);
 
             var throughClasses = BlastRadius.Compute(edges, evaluator);
             var pairwise = BlastRadius.Compute(edges, new OnlyEvaluate(evaluator));

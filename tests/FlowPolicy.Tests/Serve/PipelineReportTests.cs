@@ -1,8 +1,9 @@
 using System.Text.Json;
-using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Cli.Commands;
 using FlowPolicy.Cli.Serve;
+using FlowPolicy.Core.Edges;
+using FlowPolicy.Ingest.Embedded;
 using FlowPolicy.Suggest.Reports;
 using FlowPolicy.Tests.Cli;
 

@@ -1,4 +1,3 @@
-using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;

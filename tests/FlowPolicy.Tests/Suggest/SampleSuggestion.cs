@@ -1,7 +1,7 @@
-using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Cli.Commands;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Net;
+using FlowPolicy.Ingest.Embedded;
 using FlowPolicy.Suggest.Inference;
 using FlowPolicy.Suggest.Reports;
 

@@ -7,7 +7,7 @@ using System.Web;
 namespace FlowPolicy.IntegrationTests.Infrastructure.Chdb;
 
 /// <summary>
-/// Answers <see cref="FlowPolicy.Core.ClickHouse.ClickHouseHttpClient"/>'s HTTP requests from the chDB engine in
+/// Answers <see cref="FlowPolicy.ClickHouse.ClickHouseHttpClient"/>'s HTTP requests from the chDB engine in
 /// this process, as a ClickHouse server's HTTP interface would: the <c>database</c> parameter becomes a USE, other
 /// URL parameters are settings (SET before the statement, back to DEFAULT after), the statement is the body, or the
 /// <c>query</c> parameter with the body as its data (an INSERT's RowBinary rows, gzip undone, read FROM INFILE: rows

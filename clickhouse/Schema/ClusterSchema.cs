@@ -1,4 +1,4 @@
-namespace FlowPolicy.Core.ClickHouse.Schema;
+namespace FlowPolicy.ClickHouse.Schema;
 
 /// <summary>
 /// How FlowPolicy's tables are laid out on a ClickHouse cluster (see docs/scaling.md). Sharded tables keep their data in

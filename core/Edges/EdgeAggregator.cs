@@ -1,9 +1,8 @@
 using System.Runtime.InteropServices;
-using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 
-namespace FlowPolicy.Analytics.Edges;
+namespace FlowPolicy.Core.Edges;
 
 /// <summary>
 /// Aggregates oriented flows (client -> server, after enrichment and direction) into edges in memory: the

@@ -1,12 +1,12 @@
-using FlowPolicy.Core.Net;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
+using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Direction;
 using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Ingest.Files;
 using FlowPolicy.Ingest.Formats;
 
-namespace FlowPolicy.Analytics.Edges;
+namespace FlowPolicy.Ingest.Embedded;
 
 public sealed class FileEdgeSourceOptions
 {

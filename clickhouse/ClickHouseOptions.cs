@@ -1,4 +1,4 @@
-namespace FlowPolicy.Core.ClickHouse;
+namespace FlowPolicy.ClickHouse;
 
 /// <summary>
 /// Where and as whom to talk to ClickHouse over HTTP(S). Defaults in code, <see cref="Validate"/> before use.

@@ -1,6 +1,7 @@
-using FlowPolicy.Ingest.Kafka.Internal;
+using FlowPolicy.Ingest.Kafka;
+using FlowPolicy.LocalServers.Kafka.Internal;
 
-namespace FlowPolicy.Ingest.Kafka;
+namespace FlowPolicy.LocalServers.Kafka;
 
 /// <summary>Options for <see cref="MockKafkaCluster"/>; validated by <see cref="Validate"/>.</summary>
 public sealed class MockKafkaClusterOptions

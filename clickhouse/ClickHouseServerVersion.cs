@@ -1,4 +1,4 @@
-namespace FlowPolicy.Core.ClickHouse;
+namespace FlowPolicy.ClickHouse;
 
 /// <summary>
 /// The server's version (from <c>SELECT version()</c>) and the features FlowPolicy gates on it. Gates marked
@@ -6,7 +6,6 @@ namespace FlowPolicy.Core.ClickHouse;
 /// changelog and are only ever switched on for versions at or above the release that introduced them.
 /// </summary>
 public sealed record ClickHouseServerVersion(int Major, int Minor, int Patch, string Text)
-    : IComparable<ClickHouseServerVersion>
 {
     public static ClickHouseServerVersion Parse(string text)
     {
@@ -20,9 +19,6 @@ public sealed record ClickHouseServerVersion(int Major, int Minor, int Patch, st
 
     public bool AtLeast(int major, int minor = 0, int patch = 0) =>
         (Major, Minor, Patch).CompareTo((major, minor, patch)) >= 0;
-
-    public int CompareTo(ClickHouseServerVersion? other) =>
-        other is null ? 1 : (Major, Minor, Patch).CompareTo((other.Major, other.Minor, other.Patch));
 
     /// <summary>Table and column TTL (changelog 19.6). Verified: 18.16 rejects the TTL clause with a syntax error.</summary>
     public bool SupportsTtl => AtLeast(19, 6);

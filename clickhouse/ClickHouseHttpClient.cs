@@ -3,10 +3,10 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using FlowPolicy.Core.ClickHouse.Internal;
-using FlowPolicy.Core.ClickHouse.RowBinary;
+using FlowPolicy.ClickHouse.Internal;
+using FlowPolicy.ClickHouse.RowBinary;
 
-namespace FlowPolicy.Core.ClickHouse;
+namespace FlowPolicy.ClickHouse;
 
 /// <summary>
 /// ClickHouse over its HTTP interface: commands, small reads (TSV, JSONEachRow) and streamed RowBinary inserts.

@@ -1,4 +1,6 @@
-namespace FlowPolicy.Ingest.Kafka;
+using FlowPolicy.Ingest.Kafka;
+
+namespace FlowPolicy.LocalServers.Kafka;
 
 /// <summary>
 /// The body of <c>flowpolicy dev-broker</c>: starts a <see cref="MockKafkaCluster"/>, prints where it listens and how

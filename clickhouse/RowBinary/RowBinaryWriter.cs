@@ -2,8 +2,9 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Text;
+using FlowPolicy.Core.Net;
 
-namespace FlowPolicy.Core.ClickHouse.RowBinary;
+namespace FlowPolicy.ClickHouse.RowBinary;
 
 /// <summary>
 /// Writes rows in ClickHouse's RowBinary format into pooled 64 KiB chunks (no per-value allocation, no boxing).
@@ -202,8 +203,8 @@ public sealed class RowBinaryWriter : IBufferWriter<byte>, IDisposable
         span[value.Length..].Clear();
     }
 
-    /// <summary>FixedString(16) holding an address as <see cref="Net.PackedIp"/> stores it.</summary>
-    public void WriteFixedString16(in Net.PackedIp ip) => ip.WriteTo(Reserve(16));
+    /// <summary>FixedString(16) holding an address as <see cref="PackedIp"/> stores it.</summary>
+    public void WriteFixedString16(in PackedIp ip) => ip.WriteTo(Reserve(16));
 
     /// <summary>DateTime: UInt32 seconds since the epoch. Local times convert to UTC; Unspecified is taken as UTC.</summary>
     public void WriteDateTime(DateTime value) => WriteUInt32(DateTimeSeconds(value));

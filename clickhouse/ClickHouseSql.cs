@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 
-namespace FlowPolicy.Core.ClickHouse;
+namespace FlowPolicy.ClickHouse;
 
 /// <summary>
 /// The one place SQL text is made from values: identifiers in backticks, strings in single quotes, both with

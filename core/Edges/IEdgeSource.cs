@@ -1,7 +1,5 @@
-using FlowPolicy.Analytics.Slis;
-using FlowPolicy.Core.Edges;
 
-namespace FlowPolicy.Analytics.Edges;
+namespace FlowPolicy.Core.Edges;
 
 /// <summary>Where a job gets the edges of a window: the ClickHouse rollups, or edges already aggregated from files.</summary>
 public interface IEdgeSource
@@ -10,7 +8,7 @@ public interface IEdgeSource
     Task<IReadOnlyList<Edge>> ReadEdgesAsync(AnalysisWindow window, CancellationToken cancellationToken = default);
 }
 
-/// <summary>Edges already in memory (the embedded mode: <see cref="FileEdgeSource"/> applied the window while reading).</summary>
+/// <summary>Edges already in memory (the embedded mode: ingest's <c>FileEdgeSource</c> applied the window while reading).</summary>
 public sealed class LoadedEdgeSource(IReadOnlyList<Edge> edges) : IEdgeSource
 {
     public Task<IReadOnlyList<Edge>> ReadEdgesAsync(AnalysisWindow window, CancellationToken cancellationToken = default) =>

@@ -2,7 +2,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using Confluent.Kafka;
 
-namespace FlowPolicy.Ingest.Kafka;
+namespace FlowPolicy.LocalServers.Kafka;
 
 /// <summary>
 /// Binds FlowPolicy's own librdkafka P/Invokes (the mock cluster's C API, which Confluent.Kafka does not wrap) to the

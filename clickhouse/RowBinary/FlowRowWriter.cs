@@ -1,9 +1,9 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
-using FlowPolicy.Core.ClickHouse.Schema;
+using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Core.Flows;
 
-namespace FlowPolicy.Core.ClickHouse.RowBinary;
+namespace FlowPolicy.ClickHouse.RowBinary;
 
 /// <summary>
 /// Encodes flow records into the RowBinary layout of the flows table (<see cref="Columns"/>, in that order),

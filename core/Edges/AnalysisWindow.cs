@@ -1,6 +1,4 @@
-using FlowPolicy.Core.Edges;
-
-namespace FlowPolicy.Analytics.Slis;
+namespace FlowPolicy.Core.Edges;
 
 /// <summary>The time window an analysis covers, [From, To), UTC.</summary>
 public readonly record struct AnalysisWindow(DateTime From, DateTime To)

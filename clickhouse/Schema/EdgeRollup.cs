@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace FlowPolicy.Core.ClickHouse.Schema;
+namespace FlowPolicy.ClickHouse.Schema;
 
 /// <summary>The tables a rebuild reads and replaces: the plain names on one server, the local tables on a cluster node.</summary>
 public sealed record EdgeRollupTables(string Flows, string Hourly, string Daily)

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.RegularExpressions;
 
-namespace FlowPolicy.Core.ClickHouse;
+namespace FlowPolicy.ClickHouse;
 
 /// <summary>An error the ClickHouse server reported, with its numeric code (e.g. 60 UNKNOWN_TABLE) and message.</summary>
 public sealed partial class ClickHouseServerException : Exception

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace FlowPolicy.Core.ClickHouse.Schema;
+namespace FlowPolicy.ClickHouse.Schema;
 
 /// <summary>
 /// Retention without TTL (ClickHouse before 19.6, e.g. 18.16): drops whole partitions whose every row is older

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace FlowPolicy.Core.ClickHouse.Internal;
+namespace FlowPolicy.ClickHouse.Internal;
 
 /// <summary>Reads ClickHouse's TabSeparated output: rows end with \n, fields split on \t, backslash escapes undone.</summary>
 internal static class TabSeparated

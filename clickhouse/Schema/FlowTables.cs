@@ -1,4 +1,4 @@
-namespace FlowPolicy.Core.ClickHouse.Schema;
+namespace FlowPolicy.ClickHouse.Schema;
 
 /// <summary>A column as the schema wants it; the type may depend on the server version (LowCardinality).</summary>
 public sealed record ColumnDefinition(string Name, string Type);

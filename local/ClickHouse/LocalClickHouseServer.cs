@@ -3,8 +3,9 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Xml.Linq;
+using FlowPolicy.ClickHouse;
 
-namespace FlowPolicy.Core.ClickHouse;
+namespace FlowPolicy.LocalServers.ClickHouse;
 
 /// <summary>Settings for <see cref="LocalClickHouseServer"/>.</summary>
 public sealed class LocalClickHouseServerOptions

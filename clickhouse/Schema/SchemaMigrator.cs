@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace FlowPolicy.Core.ClickHouse.Schema;
+namespace FlowPolicy.ClickHouse.Schema;
 
 /// <summary>Retention per table, in days; null keeps data forever. Applied as TTL where the server supports it.</summary>
 public sealed class SchemaOptions

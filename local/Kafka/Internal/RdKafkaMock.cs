@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace FlowPolicy.Ingest.Kafka.Internal;
+namespace FlowPolicy.LocalServers.Kafka.Internal;
 
 /// <summary>
 /// The few librdkafka C calls the mock cluster needs that Confluent.Kafka does not expose: creating a topic
