@@ -1,5 +1,5 @@
 using System.Text;
-using FlowPolicy.Analytics.Edges;
+using FlowPolicy.Ingest.Embedded;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;

@@ -1,8 +1,7 @@
 using System.Runtime.InteropServices;
-using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
 
-namespace FlowPolicy.Analytics.Edges;
+namespace FlowPolicy.Core.Edges;
 
 /// <summary>
 /// The L7 facts of one edge while records are read: operations by (protocol, operation, resource template) and the
