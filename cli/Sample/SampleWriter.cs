@@ -199,49 +199,44 @@ internal sealed class SampleWriter
     /// <summary>An L7 HTTP/2 (gRPC) record as Cilium's proxy writes it (cilium/cilium pkg/hubble/parser/seven: Type L7, l7.http; responses go server -> client with the code).</summary>
     private static void WriteHubbleHttp(Stream output, in SampleConnection c, DateTime at, string path, bool response)
     {
-        var time = Rfc3339(at);
-        using (var json = new Utf8JsonWriter(output, Compact))
-        {
-            json.WriteStartObject();
-            json.WriteStartObject("flow");
-            json.WriteString("time", time);
-            json.WriteString("verdict", "FORWARDED");
-            json.WriteStartObject("IP");
-            json.WriteString("source", (response ? c.ServerIp : c.ClientIp).ToString());
-            json.WriteString("destination", (response ? c.ClientIp : c.ServerIp).ToString());
-            json.WriteString("ipVersion", "IPv4");
-            json.WriteEndObject();
-            json.WriteStartObject("l4");
-            json.WriteStartObject("TCP");
-            json.WriteNumber("source_port", response ? c.ServerPort : c.ClientPort);
-            json.WriteNumber("destination_port", response ? c.ClientPort : c.ServerPort);
-            json.WriteEndObject();
-            json.WriteEndObject();
-            WriteHubbleEndpoint(json, "source", response ? c.ServerPod : c.ClientPod);
-            WriteHubbleEndpoint(json, "destination", response ? c.ClientPod : c.ServerPod);
-            json.WriteString("Type", "L7");
-            json.WriteString("node_name", c.Node);
-            json.WriteStartObject("l7");
-            json.WriteString("type", response ? "RESPONSE" : "REQUEST");
-            json.WriteStartObject("http");
-            if (response) json.WriteNumber("code", 200);
-            json.WriteString("method", "POST");
-            json.WriteString("url", $"http://{c.ServerPod!.Workload.Name}:{c.ServerPort}{path}");
-            json.WriteString("protocol", "HTTP/2");
-            json.WriteEndObject();
-            json.WriteEndObject();
-            json.WriteBoolean("is_reply", response);
-            json.WriteString("traffic_direction", "INGRESS");
-            json.WriteEndObject();
-            json.WriteString("node_name", c.Node);
-            json.WriteString("time", time);
-            json.WriteEndObject();
-        }
-        output.WriteByte((byte)'\n');
+        string url = $"http://{c.ServerPod!.Workload.Name}:{c.ServerPort}{path}";
+        WriteHubbleL7(output, at, c.Node, response, "INGRESS", udp: false,
+            response ? (c.ServerIp, c.ServerPod, c.ServerPort) : (c.ClientIp, c.ClientPod, c.ClientPort),
+            response ? (c.ClientIp, c.ClientPod, c.ClientPort) : (c.ServerIp, c.ServerPod, c.ServerPort),
+            json =>
+            {
+                json.WriteStartObject("http");
+                if (response) json.WriteNumber("code", 200);
+                json.WriteString("method", "POST");
+                json.WriteString("url", url);
+                json.WriteString("protocol", "HTTP/2");
+                json.WriteEndObject();
+            });
     }
 
     /// <summary>A DNS answer from kube-dns to a client, as Cilium's DNS proxy reports it (l7.dns with query, ips, ttl, rcode).</summary>
-    private void WriteHubbleDnsAnswer(Stream output, DateTime at, SamplePod dns, SamplePod client, string name, PackedIp address)
+    private void WriteHubbleDnsAnswer(Stream output, DateTime at, SamplePod dns, SamplePod client, string name, PackedIp address) =>
+        WriteHubbleL7(output, at, client.Node, response: true, "EGRESS", udp: true,
+            (dns.Ip, dns, 53), (client.Ip, client, (ushort)_l7Random.Next(32768, 61000)),
+            json =>
+            {
+                json.WriteStartObject("dns");
+                json.WriteString("query", name + ".");
+                json.WriteStartArray("ips");
+                json.WriteStringValue(address.ToString());
+                json.WriteEndArray();
+                json.WriteNumber("ttl", 60);
+                json.WriteNumber("rcode", 0);
+                json.WriteStartArray("qtypes");
+                json.WriteStringValue("A");
+                json.WriteEndArray();
+                json.WriteString("observation_source", "proxy");
+                json.WriteEndObject();
+            });
+
+    /// <summary>One Type L7 GetFlowsResponse line: addresses, ports, endpoints, and the l7 object <paramref name="record"/> fills after its type.</summary>
+    private static void WriteHubbleL7(Stream output, DateTime at, string node, bool response, string trafficDirection, bool udp,
+        (PackedIp Ip, SamplePod? Pod, ushort Port) source, (PackedIp Ip, SamplePod? Pod, ushort Port) destination, Action<Utf8JsonWriter> record)
     {
         var time = Rfc3339(at);
         using (var json = new Utf8JsonWriter(output, Compact))
@@ -251,39 +246,28 @@ internal sealed class SampleWriter
             json.WriteString("time", time);
             json.WriteString("verdict", "FORWARDED");
             json.WriteStartObject("IP");
-            json.WriteString("source", dns.Ip.ToString());
-            json.WriteString("destination", client.Ip.ToString());
+            json.WriteString("source", source.Ip.ToString());
+            json.WriteString("destination", destination.Ip.ToString());
             json.WriteString("ipVersion", "IPv4");
             json.WriteEndObject();
             json.WriteStartObject("l4");
-            json.WriteStartObject("UDP");
-            json.WriteNumber("source_port", 53);
-            json.WriteNumber("destination_port", _l7Random.Next(32768, 61000));
+            json.WriteStartObject(udp ? "UDP" : "TCP");
+            json.WriteNumber("source_port", source.Port);
+            json.WriteNumber("destination_port", destination.Port);
             json.WriteEndObject();
             json.WriteEndObject();
-            WriteHubbleEndpoint(json, "source", dns);
-            WriteHubbleEndpoint(json, "destination", client);
+            WriteHubbleEndpoint(json, "source", source.Pod);
+            WriteHubbleEndpoint(json, "destination", destination.Pod);
             json.WriteString("Type", "L7");
-            json.WriteString("node_name", client.Node);
+            json.WriteString("node_name", node);
             json.WriteStartObject("l7");
-            json.WriteString("type", "RESPONSE");
-            json.WriteStartObject("dns");
-            json.WriteString("query", name + ".");
-            json.WriteStartArray("ips");
-            json.WriteStringValue(address.ToString());
-            json.WriteEndArray();
-            json.WriteNumber("ttl", 60);
-            json.WriteNumber("rcode", 0);
-            json.WriteStartArray("qtypes");
-            json.WriteStringValue("A");
-            json.WriteEndArray();
-            json.WriteString("observation_source", "proxy");
+            json.WriteString("type", response ? "RESPONSE" : "REQUEST");
+            record(json);
             json.WriteEndObject();
+            json.WriteBoolean("is_reply", response);
+            json.WriteString("traffic_direction", trafficDirection);
             json.WriteEndObject();
-            json.WriteBoolean("is_reply", true);
-            json.WriteString("traffic_direction", "EGRESS");
-            json.WriteEndObject();
-            json.WriteString("node_name", client.Node);
+            json.WriteString("node_name", node);
             json.WriteString("time", time);
             json.WriteEndObject();
         }
