@@ -7,6 +7,7 @@
 # progress on stderr. Arguments pass through, e.g.:
 #   benchmarks/run-e2e.sh ingest --flows 500000 --rounds 1     # ingest only, smaller
 #   benchmarks/run-e2e.sh analytics --edges 100000             # analytics only
+#   benchmarks/run-e2e.sh embedded --baseline-cli OLD/flowpolicy.dll   # `flowpolicy edges` on 2M-record files vs ClickHouse load+group
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export MSBUILDDISABLENODEREUSE=1

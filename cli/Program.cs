@@ -51,6 +51,7 @@ internal static class FlowPolicyCommand
             "  flowpolicy edges --flows vpc.log.gz hubble.json --inventory pods.json\n" +
             "  flowpolicy edges --flows flows.jsonl --json > edges.jsonl");
         root.Subcommands.Add(AnalyzeCommand.Create());
+        root.Subcommands.Add(AnomaliesCommand.Create());
         root.Subcommands.Add(CheckCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(EdgesCommand.Create());

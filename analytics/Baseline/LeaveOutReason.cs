@@ -27,7 +27,22 @@ public static class LeaveOutReasons
     private static readonly string[] Names =
         ["reply-only", "scanner", "bare-pod", "service-address", "outside-cluster", "node-traffic", "no-selector", "one-off-crossing"];
 
+    private static readonly string[] Descriptions =
+    [
+        "only reply records: the server's half of connections whose requests were not seen; replies never become rules",
+        "probes of a client that scans ports or servers",
+        "a short-lived pod without a controller (debug shell, kubectl run)",
+        "a Service virtual address on either side: policies act after DNAT, on the pods behind it",
+        "address to address: neither side is in the cluster",
+        "a node's host traffic to or from an outside address",
+        "a workload without stable labels: no selector can pick its pods alone",
+        "seen once, across a boundary (namespace pair, workload group) the rest of the traffic respects",
+    ];
+
     public static string Name(this LeaveOutReason reason) => Names[(int)reason];
+
+    /// <summary>What the reason means, in a sentence a report shows next to its count.</summary>
+    public static string Description(this LeaveOutReason reason) => Descriptions[(int)reason];
 }
 
 /// <summary>Why one edge is noise: the reason and a sentence with the numbers that decided it.</summary>

@@ -41,7 +41,7 @@ internal enum Recurrence : byte
     SeenOnce,
 }
 
-public static class PeriodicityPatterns
+internal static class PeriodicityPatterns
 {
     private static readonly string[] Names =
         ["continuous", "daily", "weekly", "monthly", "every-n-days", "startup-only", "intermittent", "rare", "seen-once"];

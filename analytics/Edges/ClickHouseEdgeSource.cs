@@ -9,7 +9,7 @@ using FlowPolicy.Core.Net;
 
 namespace FlowPolicy.Analytics.Edges;
 
-public sealed class ClickHouseEdgeSourceMetrics
+internal sealed class ClickHouseEdgeSourceMetrics
 {
     public long Queries;
     public long RowsRead;
@@ -30,7 +30,7 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
 
     public ClickHouseEdgeSource(ClickHouseHttpClient client) => _client = client ?? throw new ArgumentNullException(nameof(client));
 
-    public ClickHouseEdgeSourceMetrics Metrics { get; } = new();
+    internal ClickHouseEdgeSourceMetrics Metrics { get; } = new();
 
     /// <summary>Throws <see cref="ArgumentException"/> unless the window is non-empty and on whole UTC hours.</summary>
     public static void ValidateWindow(AnalysisWindow window)
@@ -82,6 +82,48 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
     }
 
     /// <summary>
+    /// The edge key and endpoint labels of a query over <see cref="FlowTables.EdgesHourly"/> grouped by
+    /// <see cref="EdgeKeyGroup"/>, as <see cref="ObserveEndpoint"/> reads them (the hourly anomaly series use it too).
+    /// </summary>
+    internal const string EdgeKeyColumns = """
+        if(`src_workload` = '', '', toString(`src_kind`)) AS `sk`, if(`src_workload` = '', '', `src_namespace`) AS `sns`,
+            `src_workload` AS `sname`, hex(`src_addr`) AS `saddr`, if(`src_workload` = '', '', `src_workload_kind`) AS `swk`,
+            if(`dst_workload` = '', '', toString(`dst_kind`)) AS `dk`, if(`dst_workload` = '', '', `dst_namespace`) AS `dns`,
+            `dst_workload` AS `dname`, hex(`dst_addr`) AS `daddr`, if(`dst_workload` = '', '', `dst_workload_kind`) AS `dwk`,
+            `dst_port` AS `port`, `protocol` AS `proto`,
+            groupUniqArrayIf((`src_label_keys`, `src_label_values`), notEmpty(`src_label_keys`) OR notEmpty(`src_label_changes`)) AS `sls`,
+            groupUniqArrayIf((`dst_label_keys`, `dst_label_values`), notEmpty(`dst_label_keys`) OR notEmpty(`dst_label_changes`)) AS `dls`,
+            groupUniqArrayArray(`src_label_changes`) AS `slc`, groupUniqArrayArray(`dst_label_changes`) AS `dlc`
+        """;
+
+    internal const string EdgeKeyGroup = "`sk`, `sns`, `sname`, `saddr`, `swk`, `dk`, `dns`, `dname`, `daddr`, `dwk`, `port`, `proto`";
+
+    /// <summary>
+    /// The raw rows of the window and how many were replies, for the report to explain its flows by. The raw table may
+    /// keep fewer days than the rollups (retention): then records − replies falls short of the edges' flows, which the
+    /// report says.
+    /// </summary>
+    public async Task<EdgeInputCounts> ReadInputCountsAsync(AnalysisWindow window, CancellationToken cancellationToken = default)
+    {
+        ValidateWindow(window);
+        Metrics.Queries++;
+        var rows = await _client.QueryJsonEachRowAsync(CountsQuery(_client.Database, window), cancellationToken).ConfigureAwait(false);
+        var row = rows[0];
+        return new EdgeInputCounts
+        {
+            Source = "ClickHouse table " + _client.Database + "." + FlowTables.Flows,
+            RecordsRead = Number(row, "n"),
+            RepliesFolded = Number(row, "replies"),
+        };
+    }
+
+    internal static string CountsQuery(string database, AnalysisWindow window) => $"""
+        SELECT count() AS `n`, countIf(`is_reply` = 1) AS `replies`
+        FROM {ClickHouseSql.QuoteIdentifier(database, FlowTables.Flows)}
+        WHERE `start` >= {ClickHouseSql.FormatDateTime(window.From)} AND `start` < {ClickHouseSql.FormatDateTime(window.To)}
+        """;
+
+    /// <summary>
     /// One row per edge over the window's hourly rows. Address endpoints are grouped by address alone (their kind
     /// comes from the address, as in memory); named ones by kind, namespace, name and workload kind (a Deployment and a
     /// StatefulSet of one name are two endpoints). Labels: every distinct label set the hourly rows hold (each hourly
@@ -92,21 +134,14 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
     /// </summary>
     internal static string Query(string database, AnalysisWindow window) => $"""
         SELECT
-            if(`src_workload` = '', '', toString(`src_kind`)) AS `sk`, if(`src_workload` = '', '', `src_namespace`) AS `sns`,
-            `src_workload` AS `sname`, hex(`src_addr`) AS `saddr`, if(`src_workload` = '', '', `src_workload_kind`) AS `swk`,
-            if(`dst_workload` = '', '', toString(`dst_kind`)) AS `dk`, if(`dst_workload` = '', '', `dst_namespace`) AS `dns`,
-            `dst_workload` AS `dname`, hex(`dst_addr`) AS `daddr`, if(`dst_workload` = '', '', `dst_workload_kind`) AS `dwk`,
-            `dst_port` AS `port`, `protocol` AS `proto`,
-            groupUniqArrayIf((`src_label_keys`, `src_label_values`), notEmpty(`src_label_keys`) OR notEmpty(`src_label_changes`)) AS `sls`,
-            groupUniqArrayIf((`dst_label_keys`, `dst_label_values`), notEmpty(`dst_label_keys`) OR notEmpty(`dst_label_changes`)) AS `dls`,
-            groupUniqArrayArray(`src_label_changes`) AS `slc`, groupUniqArrayArray(`dst_label_changes`) AS `dlc`,
+            {EdgeKeyColumns},
             sum(`flows`) AS `f`, sum(`bytes`) AS `b`, sum(`packets`) AS `p`, sum(`allowed_flows`) AS `a`, sum(`denied_flows`) AS `d`,
             toUInt32(min(`first_seen`)) AS `fs`, toUInt32(max(`last_seen`)) AS `ls`, uniqMerge(`client_replicas`) AS `r`,
             groupUniqArrayIf(toDate(`window_start`), `flows` > 0) AS `days`,
             sumMap([toUInt16((toDayOfWeek(`window_start`) - 1) * 24 + toHour(`window_start`))], [`flows`]) AS `how`
         FROM {ClickHouseSql.QuoteIdentifier(database, FlowTables.EdgesHourly)}
         WHERE `window_start` >= {ClickHouseSql.FormatDateTime(window.From)} AND `window_start` < {ClickHouseSql.FormatDateTime(window.To)}
-        GROUP BY `sk`, `sns`, `sname`, `saddr`, `swk`, `dk`, `dns`, `dname`, `daddr`, `dwk`, `port`, `proto`
+        GROUP BY {EdgeKeyGroup}
         ORDER BY `sname`, `saddr`, `dname`, `daddr`, `proto`, `port`, `sk`, `dk`, `sns`, `dns`, `swk`, `dwk`
         """;
 
@@ -137,7 +172,7 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
     private static readonly Endpoint Placeholder = Endpoint.FromAddress(PackedIp.None);
 
     /// <summary>Adds one side of a row to the catalog, once per label set the row holds, and returns its id.</summary>
-    private static int ObserveEndpoint(EndpointCatalog catalog, JsonElement row, string side)
+    internal static int ObserveEndpoint(EndpointCatalog catalog, JsonElement row, string side)
     {
         string name = row.GetProperty(side + "name").GetString() ?? "";
         if (name.Length == 0)
@@ -191,14 +226,14 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
         into.HourOfWeek.Add(other.HourOfWeek);
     }
 
-    private static ulong Unsigned(JsonElement value) => value.ValueKind == JsonValueKind.String
+    internal static ulong Unsigned(JsonElement value) => value.ValueKind == JsonValueKind.String
         ? ulong.Parse(value.GetString()!, CultureInfo.InvariantCulture)
         : value.GetUInt64();
 
-    private static long Number(JsonElement row, string name) => Number(row.GetProperty(name));
+    internal static long Number(JsonElement row, string name) => Number(row.GetProperty(name));
 
     // 64-bit integers arrive quoted (output_format_json_quote_64bit_integers), smaller ones as numbers.
-    private static long Number(JsonElement value) => value.ValueKind == JsonValueKind.String
+    internal static long Number(JsonElement value) => value.ValueKind == JsonValueKind.String
         ? long.Parse(value.GetString()!, CultureInfo.InvariantCulture)
         : value.GetInt64();
 }

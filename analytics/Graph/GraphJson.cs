@@ -10,7 +10,7 @@ namespace FlowPolicy.Analytics.Graph;
 /// Every address stays exact here; only the SVG collapses them. Indented, with each node and edge compact on a line
 /// of its own (<see cref="JsonItemLine"/>).
 /// </summary>
-public static class GraphJson
+internal static class GraphJson
 {
     public static void Write(Stream output, DependencyGraph graph)
     {

@@ -7,7 +7,7 @@ using FlowPolicy.Core.Net;
 namespace FlowPolicy.Analytics.Intent;
 
 /// <summary>Resolves a named port ("http") of a server endpoint to its number, or null when it does not declare it.</summary>
-public delegate ushort? NamedPortResolver(Endpoint server, string name, byte protocol);
+internal delegate ushort? NamedPortResolver(Endpoint server, string name, byte protocol);
 
 public sealed class IntentEvaluatorOptions
 {
@@ -15,7 +15,7 @@ public sealed class IntentEvaluatorOptions
     /// Named ports in NetworkPolicies are resolved against the server's declared container ports, which an
     /// <see cref="Endpoint"/> does not carry. Without a resolver (or when it returns null) a named port matches nothing.
     /// </summary>
-    public NamedPortResolver? NamedPorts { get; init; }
+    internal NamedPortResolver? NamedPorts { get; init; }
     /// <summary>
     /// Namespace labels the data showed (namespace -> labels: Hubble records, Namespace objects in the inventory), for
     /// namespaces the policy set does not declare; a namespace the policy set declares keeps the policy set's labels.
@@ -42,7 +42,7 @@ public sealed class IntentEvaluatorOptions
 }
 
 /// <summary>Counters of one evaluator; read any time, from any thread.</summary>
-public sealed class IntentEvaluatorMetrics
+internal sealed class IntentEvaluatorMetrics
 {
     internal long EvaluationsCount;
     internal long DeniedCount;
@@ -111,7 +111,7 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
     }
 
     public IReadOnlyList<IntentRule> Rules { get; }
-    public IntentEvaluatorMetrics Metrics { get; } = new();
+    internal IntentEvaluatorMetrics Metrics { get; } = new();
 
     private static bool CanMatchAddress(EndpointPattern[] patterns) => patterns.Length == 0 || patterns.Any(p => p.CanMatchAddresses);
 

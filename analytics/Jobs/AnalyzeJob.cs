@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using FlowPolicy.Analytics.Graph;
 using FlowPolicy.Analytics.Intent;
 using FlowPolicy.Analytics.Slis;
@@ -20,16 +21,6 @@ public sealed class AnalyzeJobOptions
         if (OutputDirectory is { Length: 0 }) throw new ArgumentException("the output directory is empty");
         Graphviz.Validate();
     }
-}
-
-public sealed class AnalyzeJobMetrics
-{
-    public long Runs;
-    public long EdgesRead;
-    public long SliRowsWritten;
-    public long DriftRowsWritten;
-    public long SvgFailures;
-    public TimeSpan LastDuration;
 }
 
 /// <summary>What one run produced.</summary>
@@ -57,13 +48,25 @@ public sealed class AnalyzeJob
         _store = store;
     }
 
-    public AnalyzeJobMetrics Metrics { get; } = new();
+    /// <summary>
+    /// The analyze job's Meter (docs/metrics.md). Static, as a library's meters are: the job is a stateless function of
+    /// its window, created per run, and a process runs one kind of it.
+    /// </summary>
+    public const string MeterName = "FlowPolicy.Analytics";
+    private static readonly Meter Meter = new(MeterName);
+    private static readonly Histogram<double> Duration = Meter.CreateHistogram<double>("flowpolicy.analyze.duration", "s",
+        "Time of one analyze run (read edges, SLIs, graph, files, SLI tables)",
+        advice: Core.Metrics.DurationBuckets.Runs);
+    private static readonly Counter<long> EdgesRead = Meter.CreateCounter<long>("flowpolicy.analyze.edges", "{edge}", "Edges analyze runs read");
+    private static readonly Counter<long> RowsStored = Meter.CreateCounter<long>("flowpolicy.analyze.rows.stored", "{row}", "Rows analyze runs stored, by table");
+    private static readonly Counter<long> RenderFailures = Meter.CreateCounter<long>("flowpolicy.analyze.render.failures", "{failure}",
+        "Dependency graphs Graphviz could not render (graph.dot is written instead)");
 
     public async Task<AnalyzeResult> RunAsync(AnalysisWindow window, IEdgeSource source, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
         var edges = await source.ReadEdgesAsync(window, cancellationToken).ConfigureAwait(false);
-        Metrics.EdgesRead += edges.Count;
+        EdgesRead.Add(edges.Count);
         var report = SliCalculator.Compute(edges, _intent, window);
         var graph = DependencyGraph.Build(window, report.Edges);
 
@@ -90,7 +93,7 @@ public sealed class AnalyzeJob
                 catch (GraphvizException ex)
                 {
                     // The SLIs are the product; a missing Graphviz must not lose them. The DOT source renders later.
-                    Metrics.SvgFailures++;
+                    RenderFailures.Add(1);
                     svgProblem = ex.Message;
                     var path = Path.Combine(dir, "graph.dot");
                     await File.WriteAllTextAsync(path, dot, cancellationToken).ConfigureAwait(false);
@@ -103,11 +106,10 @@ public sealed class AnalyzeJob
         if (_store is not null)
         {
             stored = await SliStore.ReplaceWindowAsync(_store, report, DateTime.UtcNow, cancellationToken).ConfigureAwait(false);
-            Metrics.SliRowsWritten += stored.SliRows;
-            Metrics.DriftRowsWritten += stored.DriftRows;
+            RowsStored.Add(stored.SliRows, new KeyValuePair<string, object?>("table", "sli_windows"));
+            RowsStored.Add(stored.DriftRows, new KeyValuePair<string, object?>("table", "sli_drift"));
         }
-        Metrics.Runs++;
-        Metrics.LastDuration = clock.Elapsed;
+        Duration.Record(clock.Elapsed.TotalSeconds);
         return new AnalyzeResult(report, graph, files, stored, svgProblem);
     }
 

@@ -18,7 +18,7 @@ public sealed record SliStoreResult(int SliRows, int DriftRows);
 /// the window, never both; other windows of the day are carried over untouched. One run per day at a time (the
 /// staging table is per day, as for the edge rollups).
 /// </summary>
-public static class SliStore
+internal static class SliStore
 {
     public static async Task<SliStoreResult> ReplaceWindowAsync(ClickHouseHttpClient client, SliReport report, DateTime analyzedAt,
         CancellationToken cancellationToken = default)
@@ -59,7 +59,8 @@ public static class SliStore
         ];
     }
 
-    private static async Task ReplaceAsync(ClickHouseHttpClient client, string table, IReadOnlyList<string> columns, AnalysisWindow window,
+    /// <summary>Replaces the window's rows of one table with <paramref name="rows"/> (the anomalies' store uses it too).</summary>
+    internal static async Task ReplaceAsync(ClickHouseHttpClient client, string table, IReadOnlyList<string> columns, AnalysisWindow window,
         RowBinaryWriter rows, CancellationToken cancellationToken)
     {
         var stagingEngine = await ClusterSchema.StagingEngineAsync(client, table, cancellationToken).ConfigureAwait(false);

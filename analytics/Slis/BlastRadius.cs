@@ -18,7 +18,7 @@ public readonly record struct BlastRadiusCount(int Intended, int Observed);
 /// </list>
 /// Paths may pass through any endpoint (nodes, addresses, services); only workloads are counted, W itself never.
 /// </summary>
-public static class BlastRadius
+internal static class BlastRadius
 {
     public static SortedDictionary<string, BlastRadiusCount> Compute(IReadOnlyList<Edge> edges, IIntentEvaluator intent)
     {

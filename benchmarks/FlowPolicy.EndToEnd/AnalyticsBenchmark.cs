@@ -44,6 +44,7 @@ internal static class AnalyticsBenchmark
         ("suggest --emit k8s --layout namespace", "suggest-child", ["--emit", "k8s", "--layout", "namespace"]),
         ("suggest --emit k8s, rerun into its earlier output", "suggest-child", ["--emit", "k8s", RerunFlag]),
         ("analyze", "analyze-child", []),
+        ("anomalies (168 hours per edge)", "anomalies-child", []),
     ];
 
     /// <summary>In a job's arguments: the same child runs once, unmeasured, into the directory first.</summary>

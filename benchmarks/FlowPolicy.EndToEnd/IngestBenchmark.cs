@@ -7,6 +7,7 @@ using FlowPolicy.Benchmarks.Data;
 using FlowPolicy.ClickHouse;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Canonical;
 using FlowPolicy.Ingest.Kafka;
 using FlowPolicy.LocalServers.ClickHouse;
 using FlowPolicy.LocalServers.Kafka;
@@ -450,7 +451,7 @@ internal sealed class IngestBenchmark(IngestBenchmarkOptions options, TextWriter
     }
 
     /// <summary>The server's pid (LocalClickHouseServer does not expose its process): found by its data directory.</summary>
-    private static int ServerPid(LocalClickHouseServer server)
+    internal static int ServerPid(LocalClickHouseServer server)
     {
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {

@@ -27,6 +27,8 @@ try
             var layout = Take("--layout", "workload") == "namespace" ? FlowPolicy.Suggest.Reports.SuggestionLayout.Namespace : FlowPolicy.Suggest.Reports.SuggestionLayout.Workload;
             return AnalyticsBenchmark.RunChild("suggest", arguments[1], (int)Number("--workloads", 10_000), Number("--edges", 1_000_000),
                 emit == "all" ? null : emit.Split(','), layout);
+        case "anomalies-child":
+            return AnomalyBenchmark.RunChild((int)Number("--workloads", 10_000), Number("--edges", 1_000_000));
         case "analyze-child":
             return AnalyticsBenchmark.RunChild("analyze", arguments[1], (int)Number("--workloads", 10_000), Number("--edges", 1_000_000));
         case "consume-child": // consume-child BROKERS TOPIC GROUP --flows N [--timeout S] [--raw]
@@ -62,9 +64,23 @@ try
             Console.Error, cancel.Token);
         report.Add(Results.AnalyticsTable(runs));
     }
+    if (mode is "embedded")
+    {
+        var options = new EmbeddedBenchmarkOptions
+        {
+            Records = (int)Number("--records", 2_000_000),
+            Formats = Take("--formats", "vpc,canonical,hubble").Split(','),
+            Rounds = rounds,
+            BaselineCli = Take("--baseline-cli", "") is { Length: > 0 } baseline ? baseline : null,
+            ClickHouse = Take("--clickhouse", "yes") != "no",
+            Directory = Take("--dir", "") is { Length: > 0 } dir ? dir : null,
+        };
+        var runs = await EmbeddedBenchmark.RunAsync(options, Console.Error, cancel.Token);
+        report.Add(EmbeddedBenchmark.Table(options, runs));
+    }
     if (report.Count == 0)
     {
-        Console.Error.WriteLine("usage: FlowPolicy.EndToEnd [ingest|analytics|all] [--flows N] [--partitions P] [--consumers C] [--rounds R] [--workloads W] [--edges E] [--analytics-rounds R] [--child-timeout S]");
+        Console.Error.WriteLine("usage: FlowPolicy.EndToEnd [ingest|analytics|embedded|all] [--flows N] [--partitions P] [--consumers C] [--rounds R] [--workloads W] [--edges E] [--analytics-rounds R] [--child-timeout S] [--records N --formats vpc,canonical,hubble --baseline-cli OLD/flowpolicy.dll --clickhouse no --dir D]");
         return 2;
     }
 }

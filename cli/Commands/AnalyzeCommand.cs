@@ -9,6 +9,7 @@ using FlowPolicy.ClickHouse;
 using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Ingest.Embedded;
+using FlowPolicy.Suggest.Reports;
 
 namespace FlowPolicy.Cli.Commands;
 
@@ -33,7 +34,7 @@ internal static class AnalyzeCommand
         };
         var database = new Option<string>("--database") { Description = "ClickHouse database.", DefaultValueFactory = _ => "flowpolicy" };
         var intent = new Option<string>("--intent") { Description = "Directory with the intended policy (Kubernetes NetworkPolicies / FlowPolicy policy files).", Required = true };
-        var output = new Option<string?>("--out") { Description = "Directory for slis.json, graph.json and graph.svg (required with --flows)." };
+        var output = new Option<string?>("--out") { Description = "Directory for report.html (SLIs, unintended edges, the interactive service map), report.json, slis.json, graph.json and graph.svg (required with --flows)." };
         var noSvg = new Option<bool>("--no-svg") { Description = "Skip graph.svg (Graphviz)." };
         var includeNamespace = CommonOptions.IncludeNamespace();
         var excludeNamespace = CommonOptions.ExcludeNamespace(defaults: false);
@@ -82,7 +83,7 @@ internal static class AnalyzeCommand
                 var spanned = AnalysisWindow.Spanning(load.Edges);
                 var window = new AnalysisWindow(fromTime ?? spanned.From, toTime ?? spanned.To);
                 var result = await new AnalyzeJob(jobOptions, Evaluator(load.NamespaceLabels)).RunAsync(window, new ScopedEdgeSource(new LoadedEdgeSource(load.Edges), scope), cancellationToken);
-                Report(result);
+                Report(result, WriteReport(outDir, result, load.Counts, scope));
                 return ExitCodes.Success;
             }
 
@@ -103,8 +104,11 @@ internal static class AnalyzeCommand
                 using var client = new ClickHouseHttpClient(chOptions);
                 await SchemaMigrator.MigrateAsync(client, cancellationToken: cancellationToken);
                 var job = new AnalyzeJob(jobOptions, evaluator, client);
-                var result = await job.RunAsync(new AnalysisWindow(fromTime!.Value, toTime!.Value), new ScopedEdgeSource(new ClickHouseEdgeSource(client), scope), cancellationToken);
-                Report(result);
+                var window = new AnalysisWindow(fromTime!.Value, toTime!.Value);
+                var source = new ClickHouseEdgeSource(client);
+                var result = await job.RunAsync(window, new ScopedEdgeSource(source, scope), cancellationToken);
+                var counts = outDir is null ? null : await source.ReadInputCountsAsync(window, cancellationToken);
+                Report(result, WriteReport(outDir, result, counts, scope));
                 if (result.Stored is { } stored)
                     Console.Error.WriteLine($"flowpolicy: wrote {stored.SliRows} rows to {FlowTables.SliWindows} and {stored.DriftRows} to {FlowTables.SliDrift} (the window's earlier rows replaced)");
                 return ExitCodes.Success;
@@ -118,7 +122,16 @@ internal static class AnalyzeCommand
         return command;
     }
 
-    private static void Report(AnalyzeResult result)
+    /// <summary>report.html and report.json beside slis.json (the map with graph.svg as its static fallback); none without --out.</summary>
+    private static IReadOnlyList<string> WriteReport(string? outDir, AnalyzeResult result, EdgeInputCounts? counts, NamespaceScope scope)
+    {
+        if (outDir is null) return [];
+        var svgPath = result.FilesWritten.FirstOrDefault(f => f.EndsWith("graph.svg", StringComparison.Ordinal));
+        var svg = svgPath is null ? null : File.ReadAllText(svgPath);
+        return OneOffReport.WriteAnalysis(outDir, result.Report, svg, counts, scope.IsEverything ? null : scope.ToString());
+    }
+
+    private static void Report(AnalyzeResult result, IReadOnlyList<string> reportFiles)
     {
         var report = result.Report;
         var all = report.Overall;
@@ -135,7 +148,7 @@ internal static class AnalyzeCommand
             var widest = report.BlastRadius.OrderByDescending(p => p.Value.Observed).ThenBy(p => p.Key, StringComparer.Ordinal).First();
             Console.WriteLine($"Blast radius: widest observed {widest.Key} reaches {widest.Value.Observed} workloads ({widest.Value.Intended} under the intended policy)");
         }
-        foreach (var file in result.FilesWritten) Console.WriteLine($"Wrote {file}");
+        foreach (var file in result.FilesWritten.Concat(reportFiles)) Console.WriteLine($"Wrote {file}");
         if (result.SvgProblem is { } problem) Console.Error.WriteLine($"flowpolicy: graph.svg not rendered ({problem}); graph.dot written instead");
     }
 }

@@ -76,7 +76,7 @@ internal static class CheckCommand
             IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? nodeAddresses = null;
             if (clickhouseUrl is not null)
             {
-                edges = await PolicyInputs.ClickHouseEdgesAsync(clickhouseUrl, parse.GetValue(database)!, fromTime, toTime, cancellationToken);
+                (edges, _) = await PolicyInputs.ClickHouseEdgesAsync(clickhouseUrl, parse.GetValue(database)!, fromTime, toTime, cancellationToken);
                 namespaceLabels = PolicyInputs.InventoryNamespaceLabels(parse.GetValue(inventory) ?? []);
             }
             else

@@ -107,14 +107,18 @@ internal static class DemoCommand
 
         Step(4, "ingesting: decode, enrich, orient, store in ClickHouse");
         using var logs = ServerOptions.Logs(LogLevel.Warning);
-        var inventory = new Ingest.Enrichment.InventoryWatcher(new Ingest.Enrichment.InventoryWatcherOptions { Paths = files.InventoryFiles.ToArray() }, _ => { });
-        inventory.Start();
-        var worker = new IngestWorker(kafka, client, new IngestWorkerOptions { Lanes = 2, RollupInterval = null, BatchInterval = TimeSpan.FromSeconds(1) }, inventory, logs);
-        using (var stopIngest = CancellationTokenSource.CreateLinkedTokenSource(stop))
+        var pipeline = new IngestPipeline(new IngestPipelineOptions
         {
-            var run = worker.RunAsync(stopIngest.Token);
+            Kafka = kafka,
+            Inventory = files.InventoryFiles.ToArray(),
+            Worker = new IngestWorkerOptions { Lanes = 2, RollupInterval = null, BatchInterval = TimeSpan.FromSeconds(1) },
+        }, client, logs);
+        var worker = pipeline.Worker;
+        await pipeline.StartAsync(stop);
+        try
+        {
             var clock = Stopwatch.StartNew();
-            while (worker.Metrics.Messages < produced.Delivered && !run.IsCompleted)
+            while (worker.Metrics.Messages < produced.Delivered && !pipeline.Completion.IsCompleted)
             {
                 if (clock.Elapsed > TimeSpan.FromMinutes(5)) throw new RuntimeFailureException($"ingest stalled at {worker.Metrics.Messages} of {produced.Delivered} messages");
                 await Task.Delay(500, stop);
@@ -122,10 +126,11 @@ internal static class DemoCommand
                     Console.Error.Write(string.Create(CultureInfo.InvariantCulture, $"\r        {worker.Metrics.Messages}/{produced.Delivered} messages, {worker.Metrics.FlowRows} flows stored   "));
             }
             if (Progress.Interactive) Console.Error.WriteLine();
-            await stopIngest.CancelAsync(); // flushes every batch and commits before it returns
-            await run;
         }
-        await inventory.StopAsync();
+        finally
+        {
+            await pipeline.StopAsync(); // flushes every batch and commits before it returns, then stops the inventory
+        }
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"        {worker.Metrics.FlowRows} flows and {worker.Metrics.DeadLetters} dead letters stored from {worker.Metrics.Messages} messages"));
 
         // The same jobs serve schedules, each run recorded in job_runs.

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -128,15 +129,38 @@ internal static class EdgesCommand
         }
     }
 
+    /// <summary>
+    /// One edge per line. Blocks of edges are rendered on every core into buffers of their own and written in order (a
+    /// million edges are ~0.5 GB of JSON: on one core this was a fifth of `edges`).
+    /// </summary>
     public static void WriteJsonLines(Stream output, IReadOnlyList<Edge> edges)
     {
-        using var buffered = new BufferedStream(output, 1 << 16);
-        foreach (var edge in edges)
+        const int BlockEdges = 2048;
+        int threads = Math.Max(1, Environment.ProcessorCount);
+        var blocks = new ArrayBufferWriter<byte>[2 * threads];
+        for (int i = 0; i < blocks.Length; i++) blocks[i] = new ArrayBufferWriter<byte>(1 << 20);
+        for (int start = 0; start < edges.Count; start += blocks.Length * BlockEdges)
         {
-            using (var writer = new Utf8JsonWriter(buffered))
-                EdgeJson.Write(writer, edge);
-            buffered.WriteByte((byte)'\n');
+            int first = start;
+            int count = Math.Min(blocks.Length, (edges.Count - first + BlockEdges - 1) / BlockEdges);
+            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = threads }, b =>
+            {
+                var block = blocks[b];
+                block.ResetWrittenCount();
+                using var writer = new Utf8JsonWriter(block);
+                int end = Math.Min(edges.Count, first + (b + 1) * BlockEdges);
+                for (int i = first + b * BlockEdges; i < end; i++)
+                {
+                    writer.Reset(block); // one top-level value per line
+                    EdgeJson.Write(writer, edges[i]);
+                    writer.Flush();
+                    block.GetSpan(1)[0] = (byte)'\n';
+                    block.Advance(1);
+                }
+            });
+            for (int b = 0; b < count; b++) output.Write(blocks[b].WrittenSpan);
         }
+        output.Flush();
     }
 
     private static void WriteTable(IReadOnlyList<Edge> edges)

@@ -3,7 +3,6 @@ using System.Globalization;
 using FlowPolicy.Cli.Terminal;
 using FlowPolicy.ClickHouse;
 using FlowPolicy.ClickHouse.Schema;
-using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Ingest.Workers;
 using Microsoft.Extensions.Logging;
 
@@ -30,6 +29,10 @@ internal static class IngestCommand
         var rollupInterval = new Option<double>("--rollup-interval") { Description = "Seconds between edge rollup rebuilds of changed days (run by the worker holding partition 0); 0 disables.", DefaultValueFactory = _ => 300 };
         var groupInstanceId = ServerOptions.GroupInstanceId();
         var metricsInterval = new Option<double>("--metrics-interval") { Description = "Seconds between metrics log lines (and ingest_progress writes).", DefaultValueFactory = _ => 10 };
+        var metricsListen = new Option<string?>("--metrics-listen")
+        {
+            Description = "Serve the metrics at http://HOST:PORT/metrics in the Prometheus text format (docs/metrics.md), e.g. 127.0.0.1:9464 or 0.0.0.0:9464; off by default.",
+        };
         var command = new Command("ingest",
             "Consume flow messages from Kafka, decode (any supported format, detected per message), enrich with workload identities, " +
             "orient client -> server, and store them in ClickHouse exactly once; malformed records go to flows_dead_letter. " +
@@ -37,9 +40,10 @@ internal static class IngestCommand
             "Examples:\n" +
             "  flowpolicy ingest --brokers 127.0.0.1:39092 --topic flows --clickhouse http://127.0.0.1:8123/ --inventory pods.json nodes.json\n" +
             "  flowpolicy ingest --brokers kafka:9093 --kafka-property security.protocol=SSL --group flowpolicy-prod --workers 4 --batch-rows 100000\n" +
-            "  flowpolicy ingest --topic vpc-flows --format vpc --rollup-interval 60")
+            "  flowpolicy ingest --topic vpc-flows --format vpc --rollup-interval 60 --metrics-listen 0.0.0.0:9464")
         {
             brokers, topic, clickhouse, database, group, groupInstanceId, workers, batchRows, batchInterval, inventory, format, properties, rollupInterval, metricsInterval,
+            metricsListen,
         };
         command.SetAction(parse =>
         {
@@ -53,7 +57,8 @@ internal static class IngestCommand
             if (rollup < 0) throw new UsageException("--rollup-interval must be 0 (off) or a number of seconds");
             if (metrics < 0.1) throw new UsageException("--metrics-interval must be at least 0.1 seconds");
             if (interval is <= 0 or > 600) throw new UsageException("--batch-interval must be above 0 and at most 600 seconds");
-            var options = new IngestWorkerOptions
+            var listen = parse.GetValue(metricsListen) is { } l ? MetricsExport.ParseListen(l, "--metrics-listen") : ((string, int)?)null;
+            var worker = new IngestWorkerOptions
             {
                 Lanes = parse.GetValue(workers),
                 BatchRows = parse.GetValue(batchRows),
@@ -62,6 +67,7 @@ internal static class IngestCommand
                 RollupInterval = rollup == 0 ? null : TimeSpan.FromSeconds(rollup),
                 MetricsInterval = TimeSpan.FromSeconds(metrics),
             };
+            var options = new IngestPipelineOptions { Kafka = kafka, Worker = worker, Inventory = inventoryFiles };
             try
             {
                 options.Validate();
@@ -70,12 +76,12 @@ internal static class IngestCommand
             {
                 throw new UsageException(e.Message);
             }
-            return Run(kafka, clickhouseOptions, options, inventoryFiles);
+            return Run(clickhouseOptions, options, listen);
         });
         return command;
     }
 
-    private static int Run(Ingest.Kafka.KafkaOptions kafka, ClickHouseOptions clickhouseOptions, IngestWorkerOptions options, string[] inventoryFiles)
+    private static int Run(ClickHouseOptions clickhouseOptions, IngestPipelineOptions options, (string Host, int Port)? metricsListen)
     {
         using var logs = ServerOptions.Logs();
         var log = logs.CreateLogger("flowpolicy.ingest");
@@ -97,27 +103,27 @@ internal static class IngestCommand
             return ExitCodes.Success;
         }
 
-        InventoryWatcher? watcher = null;
-        if (inventoryFiles.Length > 0)
-        {
-            watcher = new InventoryWatcher(new InventoryWatcherOptions { Paths = inventoryFiles }, result =>
-            {
-                log.LogInformation("Inventory loaded: {Files} files, {Errors} bad records", result.FileCount, result.Errors.Count);
-                foreach (var error in result.Errors.Take(5)) log.LogWarning("Inventory: {Error}", error.ToString());
-            });
-            watcher.Start();
-        }
+        // Started first and stopped last, so a scrape sees the final counts until the worker has flushed.
+        using var exporter = metricsListen is { } listen ? StartMetrics(listen, log) : null;
+        var pipeline = new IngestPipeline(options, client, logs);
+        pipeline.RunAsync(signal.Token).GetAwaiter().GetResult();
+        var metrics = pipeline.Metrics;
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"flowpolicy: stored {metrics.FlowRows} flows and {metrics.DeadLetters} dead letters from {metrics.Messages} messages"));
+        return ExitCodes.Success;
+    }
+
+    private static OpenTelemetry.Metrics.MeterProvider StartMetrics((string Host, int Port) listen, ILogger log)
+    {
         try
         {
-            var worker = new IngestWorker(kafka, client, options, watcher, logs);
-            worker.RunAsync(signal.Token).GetAwaiter().GetResult();
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"flowpolicy: stored {worker.Metrics.FlowRows} flows and {worker.Metrics.DeadLetters} dead letters from {worker.Metrics.Messages} messages"));
-            return ExitCodes.Success;
+            var provider = MetricsExport.Listen(listen.Host, listen.Port);
+            log.LogInformation("Metrics on http://{Host}:{Port}/metrics", listen.Host, listen.Port);
+            return provider;
         }
-        finally
+        catch (Exception e) when (e is System.Net.HttpListenerException or InvalidOperationException)
         {
-            watcher?.StopAsync().GetAwaiter().GetResult();
+            throw new UsageException($"--metrics-listen {listen.Host}:{listen.Port}: cannot listen there ({e.Message}); choose a free port");
         }
     }
 }

@@ -74,7 +74,8 @@ internal static class PolicyInputs
     }
 
     /// <summary>Edges for [from, to) from the ClickHouse hourly rollups; the window must be whole hours.</summary>
-    public static async Task<IReadOnlyList<Edge>> ClickHouseEdgesAsync(string url, string database, DateTime? from, DateTime? to, CancellationToken cancellationToken)
+    /// <summary>The window's edges from the ClickHouse rollups, with the raw-table counts the report explains them by.</summary>
+    public static async Task<(IReadOnlyList<Edge> Edges, EdgeInputCounts Counts)> ClickHouseEdgesAsync(string url, string database, DateTime? from, DateTime? to, CancellationToken cancellationToken)
     {
         if (from is null || to is null) throw new UsageException("--clickhouse needs --from and --to (whole UTC hours)");
         var window = new AnalysisWindow(from.Value, to.Value);
@@ -90,7 +91,8 @@ internal static class PolicyInputs
         try
         {
             using var client = new ClickHouseHttpClient(options);
-            return await new ClickHouseEdgeSource(client).ReadEdgesAsync(window, cancellationToken);
+            var source = new ClickHouseEdgeSource(client);
+            return (await source.ReadEdgesAsync(window, cancellationToken), await source.ReadInputCountsAsync(window, cancellationToken));
         }
         catch (Exception ex) when (ex is HttpRequestException or ClickHouseServerException or TimeoutException)
         {

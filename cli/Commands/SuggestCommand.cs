@@ -104,10 +104,11 @@ internal static class SuggestCommand
             IReadOnlyList<Edge> edges;
             IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels;
             IReadOnlyList<PackedIp> nodeAddresses = [];
+            EdgeInputCounts? counts;
             var inventoryFiles = parse.GetValue(inventory) ?? [];
             if (url is not null)
             {
-                edges = await PolicyInputs.ClickHouseEdgesAsync(url, parse.GetValue(database)!, start, end, cancellationToken);
+                (edges, counts) = await PolicyInputs.ClickHouseEdgesAsync(url, parse.GetValue(database)!, start, end, cancellationToken);
                 namespaceLabels = new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(StringComparer.Ordinal);
                 if (inventoryFiles.Length > 0)
                 {
@@ -131,6 +132,7 @@ internal static class SuggestCommand
                     To = end,
                 });
                 edges = load.Edges;
+                counts = load.Counts;
                 namespaceLabels = load.NamespaceLabels;
                 nodeAddresses = load.NodeAddresses;
             }
@@ -144,7 +146,7 @@ internal static class SuggestCommand
             try
             {
                 written = new SuggestionOutput(outputOptions).Write(set, diff);
-                written = [.. written, SuggestionHtmlReport.Write(outputOptions.Directory, edges, set, diff, evaluator, start, end)];
+                written = [.. written, .. OneOffReport.WriteSuggestion(outputOptions.Directory, edges, set, diff, evaluator, start, end, counts)];
             }
             catch (SuggestionRefusedException refused)
             {

@@ -1,18 +1,89 @@
-using System.Diagnostics;
 using FlowPolicy.ClickHouse;
 using Microsoft.Extensions.Logging;
 
 namespace FlowPolicy.Cli.Serve;
 
-public sealed class JobRunnerMetrics
+/// <summary>
+/// Counters of one job's runner (thread-safe): /jobs reads them, and <see cref="JobMetrics"/> publishes them tagged with
+/// the job's name.
+/// </summary>
+internal sealed class JobRunnerMetrics
 {
-    public long Succeeded;
-    public long Failed;
-    public long Retries;
+    internal long SucceededField, FailedField, RetriesField, SkippedField, SkippedTooOldField, RecordFailuresField;
+    private long _lastSuccessTicks;
+
+    /// <summary>Attempts that succeeded.</summary>
+    public long Succeeded => Interlocked.Read(ref SucceededField);
+    /// <summary>Attempts that failed (each is retried until the window's attempts are used up).</summary>
+    public long Failed => Interlocked.Read(ref FailedField);
+    public long Retries => Interlocked.Read(ref RetriesField);
     /// <summary>Windows a job declined to write (an empty window: the latest report keeps its policies).</summary>
-    public long Skipped;
-    public long SkippedTooOld;
-    public DateTime? LastSuccess;
+    public long Skipped => Interlocked.Read(ref SkippedField);
+    /// <summary>Missed windows older than catch_up.max_windows, never run.</summary>
+    public long SkippedTooOld => Interlocked.Read(ref SkippedTooOldField);
+    /// <summary>Writes to job_runs that failed and were retried.</summary>
+    public long RecordFailures => Interlocked.Read(ref RecordFailuresField);
+    public DateTime? LastSuccess => Interlocked.Read(ref _lastSuccessTicks) is var t and > 0 ? new DateTime(t, DateTimeKind.Utc) : null;
+
+    internal void Succeed(DateTime at)
+    {
+        Interlocked.Increment(ref SucceededField);
+        Interlocked.Exchange(ref _lastSuccessTicks, at.Ticks);
+    }
+}
+
+/// <summary>
+/// The scheduler's Meter (<see cref="MeterName"/>, docs/metrics.md): job runs by outcome, their duration, retries,
+/// windows missed beyond catch-up, failed job_runs writes and the time of each job's last success, tagged with the job.
+/// Created by the host, published while the scheduler runs.
+/// </summary>
+public sealed class JobMetrics : IDisposable
+{
+    public const string MeterName = "FlowPolicy.Jobs";
+
+    private System.Diagnostics.Metrics.Meter? _meter;
+    private System.Diagnostics.Metrics.Histogram<double>? _duration;
+
+    /// <summary>Publishes the instruments over <paramref name="runners"/> (a second call does nothing).</summary>
+    internal void Publish(IReadOnlyList<JobRunner> runners)
+    {
+        if (_meter is not null) return;
+        var meter = new System.Diagnostics.Metrics.Meter(MeterName);
+        static KeyValuePair<string, object?> Job(JobRunner r) => new("job", r.Name);
+        meter.CreateObservableCounter("flowpolicy.job.runs", () => runners.SelectMany(r => new System.Diagnostics.Metrics.Measurement<long>[]
+        {
+            new(r.Metrics.Succeeded, Job(r), new("outcome", "succeeded")),
+            new(r.Metrics.Failed, Job(r), new("outcome", "failed")),
+            new(r.Metrics.Skipped, Job(r), new("outcome", "skipped")),
+        }), "{run}", "Job attempts by outcome (a failed attempt is retried until the window's attempts are used up)");
+        meter.CreateObservableCounter("flowpolicy.job.retries", () => runners.Select(r => new System.Diagnostics.Metrics.Measurement<long>(r.Metrics.Retries, Job(r))),
+            "{retry}", "Job attempts retried after a failure");
+        meter.CreateObservableCounter("flowpolicy.job.windows.missed", () => runners.Select(r => new System.Diagnostics.Metrics.Measurement<long>(r.Metrics.SkippedTooOld, Job(r))),
+            "{window}", "Missed windows older than catch_up.max_windows, never run");
+        meter.CreateObservableCounter("flowpolicy.job.record.failures", () => runners.Select(r => new System.Diagnostics.Metrics.Measurement<long>(r.Metrics.RecordFailures, Job(r))),
+            "{error}", "Writes to job_runs that failed (retried; the window runs again when they all fail)");
+        meter.CreateObservableGauge("flowpolicy.job.last_success", () => runners.Where(r => r.Metrics.LastSuccess is not null)
+            .Select(r => new System.Diagnostics.Metrics.Measurement<double>((r.Metrics.LastSuccess!.Value - DateTime.UnixEpoch).TotalSeconds, Job(r))),
+            "s", "Unix time of each job's last successful attempt");
+        _duration = meter.CreateHistogram<double>("flowpolicy.job.duration", "s", "Duration of job attempts, by job and outcome",
+            advice: Core.Metrics.DurationBuckets.Runs);
+        _meter = meter;
+    }
+
+    internal void RecordDuration(string job, JobOutcome outcome, TimeSpan duration) =>
+        _duration?.Record(duration.TotalSeconds, new("job", job), new("outcome", outcome switch
+        {
+            JobOutcome.Succeeded => "succeeded",
+            JobOutcome.Skipped => "skipped",
+            _ => "failed",
+        }));
+
+    public void Dispose()
+    {
+        _meter?.Dispose();
+        _meter = null;
+        _duration = null;
+    }
 }
 
 /// <summary>How a window's run ended.</summary>
@@ -31,11 +102,17 @@ internal enum JobOutcome
 /// </summary>
 internal sealed class JobSkippedException(string reason) : Exception(reason);
 
-/// <summary>Retry policy for one window: attempts with doubling backoff, capped.</summary>
-internal sealed record RetryPolicy(int Attempts, TimeSpan Backoff, TimeSpan MaxBackoff)
+/// <summary>
+/// Retry policy for one window: attempts with the shared <see cref="Core.Retry.Backoff"/> between them (doubling, capped,
+/// jittered). A zero backoff retries at once.
+/// </summary>
+internal sealed record RetryPolicy(int Attempts, TimeSpan Backoff, TimeSpan MaxBackoff, double Jitter = Core.Retry.Backoff.DefaultJitter)
 {
-    public TimeSpan Delay(int failedAttempt) =>
-        TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, Backoff.Ticks * (1L << Math.Min(30, failedAttempt - 1))));
+    /// <summary>The backoff of one window's attempts; null when the policy retries at once.</summary>
+    public Core.Retry.Backoff? Start(Random? random = null) => Backoff <= TimeSpan.Zero ? null : new Core.Retry.Backoff(Backoff, MaxBackoff, Jitter, random);
+
+    /// <summary>The longest delay after failed attempt <paramref name="failedAttempt"/> (jitter only shortens it).</summary>
+    public TimeSpan Delay(int failedAttempt) => Backoff <= TimeSpan.Zero ? TimeSpan.Zero : Core.Retry.Backoff.Ceiling(Backoff, MaxBackoff, failedAttempt);
 }
 
 /// <summary>
@@ -54,8 +131,13 @@ internal sealed class JobRunner
     private readonly ILogger _log;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly DateTime _firstSeen;
+    private readonly TimeProvider _time;
+    private readonly JobMetrics? _meter;
 
-    public JobRunner(IScheduledJob job, ClickHouseHttpClient client, RetryPolicy retry, int maxWindows, ILogger log, DateTime? now = null)
+    /// <param name="time">The clock of attempts, records and retry waits (tests: a fake one); the system clock by default.</param>
+    /// <param name="meter">Where attempt durations are recorded; null records none (one-off runs: `jobs run`, demo).</param>
+    public JobRunner(IScheduledJob job, ClickHouseHttpClient client, RetryPolicy retry, int maxWindows, ILogger log, DateTime? now = null,
+        TimeProvider? time = null, JobMetrics? meter = null)
     {
         _job = job;
         _store = new JobRunStore(client);
@@ -63,7 +145,9 @@ internal sealed class JobRunner
         _retry = retry;
         _maxWindows = maxWindows;
         _log = log;
-        _firstSeen = now ?? DateTime.UtcNow;
+        _time = time ?? TimeProvider.System;
+        _meter = meter;
+        _firstSeen = now ?? _time.GetUtcNow().UtcDateTime;
     }
 
     public string Name => _job.Config.Name;
@@ -85,7 +169,7 @@ internal sealed class JobRunner
             var plan = _windows.Plan(horizon, now, done, _maxWindows);
             if (plan.SkippedTooOld > 0)
             {
-                Metrics.SkippedTooOld += plan.SkippedTooOld;
+                Interlocked.Add(ref Metrics.SkippedTooOldField, plan.SkippedTooOld);
                 _log.LogWarning("Job {Job}: {Count} missed windows are older than catch_up.max_windows ({Max}) and are not run", Name, plan.SkippedTooOld, _maxWindows);
             }
             if (plan.Due.Count > 1) _log.LogInformation("Job {Job}: catching up {Count} windows", Name, plan.Due.Count);
@@ -104,10 +188,11 @@ internal sealed class JobRunner
     /// <summary>Runs one window now (operators: `jobs run`), with the same retries and records.</summary>
     public async Task<JobOutcome> RunWindowAsync(JobWindow window, string trigger, CancellationToken cancellationToken)
     {
+        var backoff = _retry.Start();
         for (int attempt = 1; ; attempt++)
         {
-            var started = DateTime.UtcNow;
-            var clock = Stopwatch.StartNew();
+            var started = _time.GetUtcNow().UtcDateTime;
+            long clock = _time.GetTimestamp();
             string? error = null, summary = "";
             bool skipped = false;
             try
@@ -128,32 +213,35 @@ internal sealed class JobRunner
                 error = e.GetType().Name + ": " + e.Message;
             }
             var status = skipped ? JobRunStore.Skipped : error is null ? JobRunStore.Succeeded : JobRunStore.Failed;
-            await RecordAsync(new JobRun(Name, window, status, attempt, started, DateTime.UtcNow, trigger, Host, error ?? "", summary), cancellationToken).ConfigureAwait(false);
+            var finished = _time.GetUtcNow().UtcDateTime;
+            var outcome = skipped ? JobOutcome.Skipped : error is null ? JobOutcome.Succeeded : JobOutcome.Failed;
+            _meter?.RecordDuration(Name, outcome, _time.GetElapsedTime(clock));
+            await RecordAsync(new JobRun(Name, window, status, attempt, started, finished, trigger, Host, error ?? "", summary), cancellationToken).ConfigureAwait(false);
             if (skipped)
             {
                 // Not a failure to retry: the same window gives the same answer. Logged as a warning, since an operator
                 // should look at why a window had nothing (ingest stopped? a source gone?).
-                Metrics.Skipped++;
+                Interlocked.Increment(ref Metrics.SkippedField);
                 _log.LogWarning("Job {Job} window {Window} ({Trigger}) skipped: {Reason}", Name, window.ToString(), trigger, summary);
                 return JobOutcome.Skipped;
             }
             if (error is null)
             {
-                Metrics.Succeeded++;
-                Metrics.LastSuccess = DateTime.UtcNow;
-                _log.LogInformation("Job {Job} window {Window} ({Trigger}) succeeded in {Millis} ms: {Summary}", Name, window.ToString(), trigger, clock.ElapsedMilliseconds, summary);
+                Metrics.Succeed(finished);
+                _log.LogInformation("Job {Job} window {Window} ({Trigger}) succeeded in {Millis} ms: {Summary}", Name, window.ToString(), trigger,
+                    (long)(finished - started).TotalMilliseconds, summary);
                 return JobOutcome.Succeeded;
             }
-            Metrics.Failed++;
+            Interlocked.Increment(ref Metrics.FailedField);
             if (attempt >= _retry.Attempts)
             {
                 _log.LogError("Job {Job} window {Window} failed {Attempts} times, last: {Error}; tried again at the next fire", Name, window.ToString(), attempt, error);
                 return JobOutcome.Failed;
             }
-            Metrics.Retries++;
-            var delay = _retry.Delay(attempt);
+            Interlocked.Increment(ref Metrics.RetriesField);
+            var delay = backoff?.Next() ?? TimeSpan.Zero;
             _log.LogWarning("Job {Job} window {Window} attempt {Attempt} failed: {Error}; retrying in {Delay}", Name, window.ToString(), attempt, error, delay);
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            if (delay > TimeSpan.Zero) await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -161,16 +249,18 @@ internal sealed class JobRunner
     {
         // The record is what makes a window done; if ClickHouse refuses it, retry briefly, then let the fire fail
         // (the window runs again next time: jobs are idempotent, a rerun replaces its output).
-        for (int i = 0; ; i++)
+        var backoff = new Core.Retry.Backoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(8));
+        while (true)
         {
             try
             {
                 await _store.RecordAsync(run, cancellationToken).ConfigureAwait(false);
                 return;
             }
-            catch (Exception e) when (i < 4 && e is HttpRequestException or ClickHouseServerException or TimeoutException)
+            catch (Exception e) when (backoff.Failures < 4 && e is HttpRequestException or ClickHouseServerException or TimeoutException)
             {
-                await Task.Delay(TimeSpan.FromSeconds(1 << i), cancellationToken).ConfigureAwait(false);
+                Interlocked.Increment(ref Metrics.RecordFailuresField);
+                await backoff.WaitAsync(cancellationToken, _time).ConfigureAwait(false);
             }
         }
     }

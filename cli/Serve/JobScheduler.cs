@@ -21,22 +21,29 @@ internal sealed class JobScheduler : IHostedService
     private readonly string _id = Guid.NewGuid().ToString("N");
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _catchUps = [];
+    private readonly JobMetrics? _metrics;
+    private readonly TimeProvider _time;
     private IScheduler? _scheduler;
 
-    public JobScheduler(IReadOnlyList<JobRunner> runners, ILogger log)
+    /// <param name="metrics">Published while the scheduler runs (the runners record into it too); null publishes nothing.</param>
+    /// <param name="time">The clock of catch-up and next fire times (Quartz's triggers keep the system clock).</param>
+    public JobScheduler(IReadOnlyList<JobRunner> runners, ILogger log, JobMetrics? metrics = null, TimeProvider? time = null)
     {
         _runners = runners;
         _log = log;
+        _metrics = metrics;
+        _time = time ?? TimeProvider.System;
     }
 
     public bool Started { get; private set; }
     public IReadOnlyList<JobRunner> Jobs => _runners;
 
     /// <summary>Next fire time per job, for /jobs.</summary>
-    public DateTime? NextFire(JobRunner runner) => runner.Windows.Next(DateTime.UtcNow);
+    public DateTime? NextFire(JobRunner runner) => runner.Windows.Next(_time.GetUtcNow().UtcDateTime);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        _metrics?.Publish(_runners);
         var scheduler = await QuartzSchedulerBuilder.Create(q => q.UseDefaultThreadPool(Math.Max(2, _runners.Count + 1)))
             .UseProperties([new("quartz.scheduler.instanceName", "flowpolicy-" + _id)])
             .BuildScheduler(cancellationToken).ConfigureAwait(false);
@@ -62,7 +69,7 @@ internal sealed class JobScheduler : IHostedService
     {
         try
         {
-            await runner.RunDueAsync(DateTime.UtcNow, "catch-up", _stopping.Token).ConfigureAwait(false);
+            await runner.RunDueAsync(_time.GetUtcNow().UtcDateTime, "catch-up", _stopping.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
@@ -88,6 +95,7 @@ internal sealed class JobScheduler : IHostedService
         {
         }
         foreach (var runner in _runners) Runners.TryRemove(_id + "/" + runner.Name, out _);
+        _metrics?.Dispose();
         _log.LogInformation("Scheduler stopped");
     }
 

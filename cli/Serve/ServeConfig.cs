@@ -12,7 +12,8 @@ internal static class JobKinds
     public const string Suggest = "suggest";
     public const string Rollup = "rollup";
     public const string Retention = "retention";
-    public static readonly IReadOnlyList<string> All = [Analyze, Suggest, Rollup, Retention];
+    public const string Anomalies = "anomalies";
+    public static readonly IReadOnlyList<string> All = [Analyze, Suggest, Rollup, Retention, Anomalies];
 }
 
 /// <summary>One scheduled job: what it does (kind), when (Quartz cron, UTC) and over how much data (window).</summary>
@@ -39,6 +40,8 @@ internal sealed class JobConfig
         ["namespace"] = SuggestionLayout.Namespace,
     };
     public bool Enabled { get; init; } = true;
+    /// <summary>anomalies: history read before the window (default 28 days: four of each hour of the week).</summary>
+    public TimeSpan? History { get; init; }
 
     /// <summary>suggest: write a report whose suggestion has no rules (by default the window is skipped, the latest report stays the latest).</summary>
     public bool AllowEmpty { get; init; }
@@ -52,7 +55,7 @@ internal sealed class JobConfig
     public JobConfig WithWindow(TimeSpan window) => new()
     {
         Name = Name, Kind = Kind, Schedule = Schedule, Window = window, Emit = Emit, Layout = Layout, Enabled = Enabled,
-        AllowEmpty = AllowEmpty, ShrinkThreshold = ShrinkThreshold,
+        AllowEmpty = AllowEmpty, ShrinkThreshold = ShrinkThreshold, History = History,
     };
 }
 
@@ -98,6 +101,8 @@ internal sealed class ServeConfig
     public string HttpListen { get; set; } = "127.0.0.1";
     public int HttpPort { get; set; } = 8089;
     public bool HttpEnabled { get; set; } = true;
+    /// <summary>Serve /metrics (Prometheus text format) on the HTTP endpoint; on by default, as /healthz is.</summary>
+    public bool HttpMetrics { get; set; } = true;
 
     /// <summary>Windows missed during downtime that are still run, per job (older ones are logged and skipped).</summary>
     public int CatchUpMaxWindows { get; set; } = 48;
@@ -116,6 +121,7 @@ internal sealed class ServeConfig
         new() { Name = JobKinds.Analyze, Kind = JobKinds.Analyze, Schedule = "0 5 * * * ?", Window = TimeSpan.FromHours(1) },
         new() { Name = JobKinds.Suggest, Kind = JobKinds.Suggest, Schedule = "0 30 2 * * ?", Window = TimeSpan.FromDays(7) },
         new() { Name = JobKinds.Retention, Kind = JobKinds.Retention, Schedule = "0 15 3 * * ?" },
+        new() { Name = JobKinds.Anomalies, Kind = JobKinds.Anomalies, Schedule = "0 7 * * * ?", Window = TimeSpan.FromHours(1) },
     ];
 
     public JobConfig Job(string name) => Jobs.FirstOrDefault(j => j.Name == name)
@@ -245,6 +251,7 @@ internal sealed class ServeConfig
                             case "enabled": config.HttpEnabled = reader.Bool(v, "http.enabled"); break;
                             case "listen": config.HttpListen = reader.String(v, "http.listen"); break;
                             case "port": config.HttpPort = reader.Int(v, "http.port"); break;
+                            case "metrics": config.HttpMetrics = reader.Bool(v, "http.metrics"); break;
                             default: throw reader.Unknown(v, "http." + k);
                         }
                     break;
@@ -280,7 +287,7 @@ internal sealed class ServeConfig
     private static JobConfig ReadJob(Reader reader, string name, YamlNode node)
     {
         string? kind = null, schedule = null;
-        TimeSpan? window = null;
+        TimeSpan? window = null, history = null;
         IReadOnlyList<string>? emit = null;
         var layout = SuggestionLayout.Workload;
         bool enabled = true, allowEmpty = false;
@@ -291,6 +298,7 @@ internal sealed class ServeConfig
                 case "kind": kind = reader.String(v, $"jobs.{name}.kind"); break;
                 case "schedule": schedule = reader.String(v, $"jobs.{name}.schedule"); break;
                 case "window": window = reader.Duration(v, $"jobs.{name}.window"); break;
+                case "history": history = reader.Duration(v, $"jobs.{name}.history"); break;
                 case "emit": emit = reader.Strings(v, $"jobs.{name}.emit"); break;
                 case "layout":
                     var value = reader.String(v, $"jobs.{name}.layout");
@@ -304,7 +312,7 @@ internal sealed class ServeConfig
             }
         if (schedule is null) throw new ConfigException($"{reader.Source}: jobs.{name} needs a schedule (Quartz cron with seconds, e.g. \"0 5 * * * ?\")");
         return new JobConfig { Name = name, Kind = kind ?? name, Schedule = schedule, Window = window, Emit = emit ?? SuggestionOutputOptions.AllFormats, Layout = layout, Enabled = enabled,
-            AllowEmpty = allowEmpty, ShrinkThreshold = shrinkThreshold };
+            AllowEmpty = allowEmpty, ShrinkThreshold = shrinkThreshold, History = history };
     }
 
     /// <summary>"90s", "5m", "1h", "7d", "500ms" or a plain number of seconds.</summary>

@@ -13,13 +13,15 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using OpenTelemetry.Metrics;
 
 namespace FlowPolicy.Cli.Serve;
 
 /// <summary>
 /// `flowpolicy serve`: one host (ASP.NET Core minimal API on Microsoft.Extensions.Hosting) running the ingest
-/// workers, the job scheduler and a small HTTP endpoint (health, readiness, job status, latest reports). Components
-/// start in order (schema, ingest, scheduler, HTTP) and stop in reverse.
+/// pipeline (<see cref="IngestPipeline"/>: inventory, then workers), the job scheduler and a small HTTP endpoint (health,
+/// readiness, job status, latest reports, /metrics). Components start in order (schema, ingest, scheduler, HTTP) and
+/// the host stops them in reverse. The scheduled jobs are the configured list (<see cref="ScheduledJobFactory"/>).
 /// </summary>
 internal sealed class ServeHost : IAsyncDisposable
 {
@@ -28,7 +30,8 @@ internal sealed class ServeHost : IAsyncDisposable
     private readonly ClickHouseHttpClient _client;
     private IHost? _app;
     private JobScheduler? _scheduler;
-    private InventoryWatcher? _inventory;
+    private readonly JobMetrics _jobMetrics = new();
+    private MeterProvider? _metricsProvider;
     private readonly Func<JobConfig, IScheduledJob?>? _jobOverride;
 
     /// <param name="jobOverride">Tests: a job to run instead of the configured kind (null keeps the configured one).</param>
@@ -43,7 +46,8 @@ internal sealed class ServeHost : IAsyncDisposable
 
     /// <summary>The HTTP address, e.g. http://127.0.0.1:8089 (the real port when 0 was configured); null when HTTP is off.</summary>
     public string? HttpAddress { get; private set; }
-    public IngestWorker? Ingest { get; private set; }
+    public IngestWorker? Ingest => Pipeline?.Worker;
+    public IngestPipeline? Pipeline { get; private set; }
     public JobScheduler Scheduler => _scheduler ?? throw new InvalidOperationException("not started");
     public bool SchemaReady { get; private set; }
     /// <summary>Cancelled when the host stops on its own (a component failed fatally).</summary>
@@ -60,9 +64,10 @@ internal sealed class ServeHost : IAsyncDisposable
         var factory = new ScheduledJobFactory(_config, _client, _logs);
         var retry = new RetryPolicy(_config.RetryAttempts, _config.RetryBackoff, _config.RetryMaxBackoff);
         var runners = _config.Jobs.Where(j => j.Enabled)
-            .Select(j => new JobRunner(_jobOverride?.Invoke(j) ?? factory.Create(j), _client, retry, _config.CatchUpMaxWindows, _logs.CreateLogger("flowpolicy.jobs")))
+            .Select(j => new JobRunner(_jobOverride?.Invoke(j) ?? factory.Create(j), _client, retry, _config.CatchUpMaxWindows, _logs.CreateLogger("flowpolicy.jobs"),
+                meter: _jobMetrics))
             .ToList();
-        _scheduler = new JobScheduler(runners, _logs.CreateLogger("flowpolicy.scheduler"));
+        _scheduler = new JobScheduler(runners, _logs.CreateLogger("flowpolicy.scheduler"), _jobMetrics);
 
         // With HTTP off, a plain host: nothing listens.
         WebApplicationBuilder? web = _config.HttpEnabled ? WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] }) : null;
@@ -74,22 +79,23 @@ internal sealed class ServeHost : IAsyncDisposable
         {
             var kafka = ServerOptions.Kafka(_config.KafkaBrokers, _config.KafkaTopic, _config.KafkaGroup, _config.KafkaProperties.ToArray(),
                 _config.KafkaGroupInstanceId);
-            if (_config.Inventory.Count > 0)
+            Pipeline = new IngestPipeline(new IngestPipelineOptions
             {
-                _inventory = new InventoryWatcher(new InventoryWatcherOptions { Paths = _config.Inventory.ToArray() }, result =>
-                    log.LogInformation("Inventory loaded: {Files} files, {Errors} bad records", result.FileCount, result.Errors.Count));
-                _inventory.Start();
-            }
-            Ingest = new IngestWorker(kafka, _client, new IngestWorkerOptions
-            {
-                Lanes = _config.IngestWorkers,
-                BatchRows = _config.IngestBatchRows,
-                BatchInterval = _config.IngestBatchInterval,
-                // The rollup job of the scheduler keeps the rollups; ingest's own loop would do the same work twice.
-                RollupInterval = _config.Jobs.Any(j => j.Enabled && j.Kind == JobKinds.Rollup) ? null : TimeSpan.FromMinutes(5),
-            }, _inventory, _logs);
-            builder.Services.AddHostedService(_ => new IngestService(Ingest));
+                Kafka = kafka,
+                Inventory = _config.Inventory.ToArray(),
+                Worker = new IngestWorkerOptions
+                {
+                    Lanes = _config.IngestWorkers,
+                    BatchRows = _config.IngestBatchRows,
+                    BatchInterval = _config.IngestBatchInterval,
+                    // The rollup job of the scheduler keeps the rollups; ingest's own loop would do the same work twice.
+                    RollupInterval = _config.Jobs.Any(j => j.Enabled && j.Kind == JobKinds.Rollup) ? null : TimeSpan.FromMinutes(5),
+                },
+            }, _client, _logs);
+            builder.Services.AddHostedService(_ => new IngestService(Pipeline));
         }
+        if (web is not null && _config.HttpMetrics)
+            _metricsProvider = OpenTelemetry.Sdk.CreateMeterProviderBuilder().AddFlowPolicyMeters().AddPrometheusExporter().Build();
         builder.Services.AddSingleton<IHostedService>(_scheduler);
         // Jobs finish their window on stop (it is recorded, or it runs again); give them time.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(2));
@@ -99,6 +105,7 @@ internal sealed class ServeHost : IAsyncDisposable
         {
             var webApp = web.Build();
             MapEndpoints(webApp);
+            if (_metricsProvider is not null) webApp.MapPrometheusScrapingEndpoint("/metrics", _metricsProvider, null, null);
             app = webApp;
         }
         else app = ((HostApplicationBuilder)builder).Build();
@@ -108,14 +115,14 @@ internal sealed class ServeHost : IAsyncDisposable
         if (_config.HttpEnabled)
         {
             HttpAddress = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
-            log.LogInformation("HTTP on {Address}: /healthz /readyz /jobs /reports /reports/latest", HttpAddress);
+            log.LogInformation("HTTP on {Address}: /healthz /readyz /jobs /reports /reports/latest{Metrics}", HttpAddress, _config.HttpMetrics ? " /metrics" : "");
         }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
+        // The host stops its services in reverse order of start: the scheduler, then ingest (which flushes, then stops the inventory).
         if (_app is not null) await _app.StopAsync(cancellationToken).ConfigureAwait(false);
-        if (_inventory is not null) await _inventory.StopAsync().ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
@@ -123,6 +130,8 @@ internal sealed class ServeHost : IAsyncDisposable
         if (_app is IAsyncDisposable disposable) await disposable.DisposeAsync().ConfigureAwait(false);
         else _app?.Dispose();
         _client.Dispose();
+        _jobMetrics.Dispose();
+        _metricsProvider?.Dispose();
     }
 
     private void MapEndpoints(WebApplication app)
@@ -199,9 +208,12 @@ internal sealed class ServeHost : IAsyncDisposable
             .OrderByDescending(r => r.Folder, StringComparer.Ordinal).ToList();
     }
 
-    /// <summary>The ingest worker as a hosted service: runs until the host stops, then flushes and leaves the group.</summary>
-    private sealed class IngestService(IngestWorker worker) : BackgroundService
+    /// <summary>
+    /// The ingest pipeline as a hosted service: runs until the host stops, then flushes and leaves the group; a fatal
+    /// worker failure faults it, which stops the host (BackgroundService's default).
+    /// </summary>
+    private sealed class IngestService(IngestPipeline pipeline) : BackgroundService
     {
-        protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(() => worker.RunAsync(stoppingToken), CancellationToken.None);
+        protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(() => pipeline.RunAsync(stoppingToken), CancellationToken.None);
     }
 }

@@ -53,6 +53,7 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
         JobKinds.Suggest => new SuggestReportJob(job, client, config.Output, LoadIntent, config.PolicyScope) { LoadCluster = LoadCluster },
         JobKinds.Rollup => new RollupJob(job, client, logs.CreateLogger("flowpolicy.rollup")),
         JobKinds.Retention => new RetentionHousekeepingJob(job, client),
+        JobKinds.Anomalies => new AnomalyWindowJob(job, client),
         _ => throw new ConfigException($"jobs.{job.Name}: unknown kind '{job.Kind}'"),
     };
 
@@ -95,88 +96,42 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
     public async Task<string> RunAsync(JobWindow window, CancellationToken cancellationToken)
     {
         var data = ScheduledJobFactory.DataWindow(config, window);
-        var edges = await new ClickHouseEdgeSource(client).ReadEdgesAsync(data, cancellationToken).ConfigureAwait(false);
-        var directory = await WriteReportAsync(Path.Combine(output, config.Name), FolderName(window.End), data, edges, loadIntent(), config.Emit, config.Layout, cancellationToken,
-            scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster()).ConfigureAwait(false);
-        return $"{edges.Count} edges -> {directory}";
-    }
-
-    /// <summary>Writes one dated report folder under <paramref name="jobDirectory"/>; returns its path.</summary>
-    /// <param name="scope">Namespaces that get policies; null: <see cref="NamespaceScope.ForPolicies"/> with no patterns (system namespaces excluded).</param>
-    /// <param name="allowEmpty">Write a report whose suggestion has no rules; by default such a window is skipped.</param>
-    /// <param name="shrinkThreshold">Skip a window with fewer rules than this share of the previous report's; 0: never.</param>
-    /// <exception cref="JobSkippedException">No rules, or far fewer than the previous report: no folder is written, so the
-    /// latest report (and the policies a GitOps tool takes from it) stays what it was.</exception>
-    public static async Task<string> WriteReportAsync(string jobDirectory, string folder, AnalysisWindow data, IReadOnlyList<Edge> edges,
-        IIntentEvaluator? intent, IReadOnlyList<string> emit, SuggestionLayout layout, CancellationToken cancellationToken,
-        NamespaceScope? scope = null, bool allowEmpty = false, double shrinkThreshold = 0.5, ClusterFacts? cluster = null)
-    {
-        var directory = Path.Combine(jobDirectory, folder);
-        // The previous report is the newest other folder: its edges tell which ones are new.
-        var previous = Directory.Exists(jobDirectory)
-            ? Directory.GetDirectories(jobDirectory).Select(Path.GetFileName).Where(n => string.CompareOrdinal(n, folder) < 0 && File.Exists(Path.Combine(jobDirectory, n!, "report.json")))
-                .OrderByDescending(n => n, StringComparer.Ordinal).FirstOrDefault()
-            : null;
-        var previousEdges = previous is null ? null : PipelineReport.ReadEdgeKeys(Path.Combine(jobDirectory, previous, "report.json"));
-
-        var inference = new RuleInference(new SuggestOptions { WindowStart = data.From, WindowEnd = data.To });
-        var set = SuggestionScope.Restrict(inference.Infer(edges), scope ?? NamespaceScope.ForPolicies([], []));
-        var diff = intent is null ? null : IntentDiff.Compute(set, intent);
-        // Each report is a new folder, so "the output it replaces" is the previous report: the newest one is what
-        // /reports/latest and a GitOps tool reading the newest folder take as the policies.
-        var previousRules = previous is null ? null : PipelineReport.ReadRuleCount(Path.Combine(jobDirectory, previous, "report.json"));
-        var outputOptions = new SuggestionOutputOptions
-        {
-            Directory = directory, Formats = emit, Layout = layout, AllowEmpty = allowEmpty, ShrinkThreshold = shrinkThreshold,
-            Cluster = cluster ?? ClusterFacts.Unknown,
-            Baseline = previousRules is { } count ? new SuggestionBaseline(count, $"report {previous}") : null,
-        };
+        var source = new ClickHouseEdgeSource(client);
+        var edges = await source.ReadEdgesAsync(data, cancellationToken).ConfigureAwait(false);
+        var counts = await source.ReadInputCountsAsync(data, cancellationToken).ConfigureAwait(false);
+        // The report's "Unusual traffic": the window's last day judged against the days before it in the window.
+        var series = await new Analytics.Anomalies.ClickHouseHourlySeries(client).ReadAsync(data, cancellationToken).ConfigureAwait(false);
+        int hours = (int)((data.To - data.From).Ticks / TimeSpan.TicksPerHour);
+        var anomalies = Analytics.Anomalies.AnomalyDetector.Detect(series, new Analytics.Anomalies.AnomalyOptions(), data.From, hours, Math.Max(0, hours - 24)).Anomalies;
         try
         {
-            new SuggestionOutput(outputOptions).Write(set, diff);
+            var directory = await SuggestReport.WriteAsync(Path.Combine(output, config.Name), FolderName(window.End), data, edges, loadIntent(), config.Emit, config.Layout,
+                cancellationToken, scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster(), anomalies, counts).ConfigureAwait(false);
+            return $"{edges.Count} edges -> {directory}";
         }
-        catch (SuggestionRefusedException refused)
+        catch (SuggestReportSkippedException skipped)
         {
-            var latest = previous is null ? "there is no earlier report" : $"report {previous} stays the latest";
-            var force = refused.Reason == SuggestionRefusal.Empty ? "allow_empty: true" : "shrink_threshold: 0";
-            throw new JobSkippedException($"{SliJson.Time(data.From)}..{SliJson.Time(data.To)}: {refused.Problem}; no report written, {latest} ({force} writes it anyway)");
+            throw new JobSkippedException(skipped.Message);
         }
-        var suggestionMarkdown = await File.ReadAllTextAsync(Path.Combine(directory, "report.md"), cancellationToken).ConfigureAwait(false);
+    }
+}
 
-        SliReport? slis = null;
-        string? svg = null;
-        int hidden = 0;
-        if (intent is not null)
-        {
-            slis = SliCalculator.Compute(edges, intent, data);
-            // The map shows the dependencies; noise (scanners, debug pods) would bury them in red and has its own table.
-            var noise = set.LeftOut.Where(l => l.Reason is LeaveOutReason.Scanner or LeaveOutReason.BarePod).Select(l => PipelineReport.EdgeKey(l.Edge)).ToHashSet(StringComparer.Ordinal);
-            var drawn = slis.Edges.Where(a => !noise.Contains(PipelineReport.EdgeKey(a.Edge))).ToList();
-            hidden = slis.Edges.Count - drawn.Count;
-            var graph = DependencyGraph.Build(data, drawn);
-            try
-            {
-                svg = await new GraphvizRenderer().RenderSvgAsync(GraphDot.Render(graph), cancellationToken).ConfigureAwait(false);
-            }
-            catch (GraphvizException)
-            {
-                svg = null; // the report is still useful without the map; the SLIs are in it
-            }
-        }
-        PipelineReport.Write(directory, new PipelineReportInput
-        {
-            Title = "FlowPolicy report " + data.To.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) + " UTC",
-            Window = data,
-            Edges = edges,
-            Suggestions = set,
-            Diff = diff,
-            Slis = slis,
-            GraphSvg = svg,
-            MapEdgesLeftOut = hidden,
-            PreviousEdges = previousEdges,
-            PreviousReport = previousEdges is null ? null : previous,
-        }, suggestionMarkdown);
-        return directory;
+/// <summary>Anomalies of the window's hours against the history before them -> flow_anomalies (the window's rows replaced).</summary>
+internal sealed class AnomalyWindowJob(JobConfig config, ClickHouseHttpClient client) : IScheduledJob
+{
+    public JobConfig Config => config;
+
+    /// <summary>Called with what a run recorded (the webhook notifier); never awaited by the run.</summary>
+    public Action<AnalysisWindow, Analytics.Anomalies.AnomalyReport>? Recorded { get; init; }
+
+    public async Task<string> RunAsync(JobWindow window, CancellationToken cancellationToken)
+    {
+        var data = ScheduledJobFactory.DataWindow(config, window);
+        var options = new Analytics.Anomalies.AnomalyJobOptions { History = config.History ?? TimeSpan.FromDays(28) };
+        var (report, stored) = await new Analytics.Anomalies.AnomalyJob(options, client).RunAsync(data, cancellationToken).ConfigureAwait(false);
+        Recorded?.Invoke(data, report);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{SliJson.Time(data.From)}..{SliJson.Time(data.To)}: {report.SeriesExamined} edges, {stored} anomalies");
     }
 }
 

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace FlowPolicy.ClickHouse.Schema;
 
 /// <summary>The tables a rebuild reads and replaces: the plain names on one server, the local tables on a cluster node.</summary>
-public sealed record EdgeRollupTables(string Flows, string Hourly, string Daily)
+internal sealed record EdgeRollupTables(string Flows, string Hourly, string Daily)
 {
     public static EdgeRollupTables Default { get; } = new(FlowTables.Flows, FlowTables.EdgesHourly, FlowTables.EdgesDaily);
 
@@ -34,7 +34,7 @@ public static class EdgeRollup
         RebuildDayAsync(client, day, EdgeRollupTables.Default, cancellationToken);
 
     /// <summary>Rebuilds the day in the given tables (<see cref="EdgeRollupTables.ClusterLocal"/> on each node of a cluster).</summary>
-    public static async Task<EdgeRollupResult> RebuildDayAsync(ClickHouseHttpClient client, DateOnly day, EdgeRollupTables tables, CancellationToken cancellationToken = default)
+    internal static async Task<EdgeRollupResult> RebuildDayAsync(ClickHouseHttpClient client, DateOnly day, EdgeRollupTables tables, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tables);
         var hourly = await RebuildAsync(client, tables.Hourly, day, HourlySelect(client.Database, day, tables.Flows), cancellationToken).ConfigureAwait(false);

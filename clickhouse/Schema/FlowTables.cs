@@ -29,6 +29,11 @@ public static class FlowTables
     public const string SliWindows = "sli_windows";
     public const string SliDrift = "sli_drift";
     public const string JobRuns = "job_runs";
+    public const string Anomalies = "flow_anomalies";
+    public const string AnomalyKindEnum = "Enum8('spike' = 1, 'drop' = 2, 'denied_spike' = 3, 'level_shift' = 4, 'scan' = 5, 'new_heavy_talker' = 6)";
+    public const string AnomalyScopeEnum = "Enum8('edge' = 1, 'service' = 2, 'source' = 3)";
+    public const string AnomalyMetricEnum = "Enum8('flows' = 1, 'bytes' = 2, 'denied_flows' = 3, 'new_peers' = 4)";
+    public const string AnomalyBaselineEnum = "Enum8('hour_of_week' = 1, 'hour_of_day' = 2, 'all_hours' = 3, 'none' = 4)";
     public const string JobStatusEnum = "Enum8('succeeded' = 1, 'failed' = 2, 'skipped' = 3)";
     public const string DriftKindEnum = "Enum8('unintended_edge' = 1, 'stale_rule' = 2, 'observed_allowed_intent_denies' = 3, 'observed_denied_intent_allows' = 4)";
 
@@ -284,6 +289,40 @@ public static class FlowTables
             new("summary", "String"),
         ],
         "ENGINE = MergeTree\nPARTITION BY toYYYYMM(`window_end`)\nORDER BY (`job`, `window_end`, `finished`)");
+    }
+
+    /// <summary>
+    /// Schema 7: anomalies found per evaluated window (the anomalies job, docs/anomalies.md), one row each, with the
+    /// evidence: observed and expected per hour, the normal range, the robust score, the history it was judged on and the
+    /// edges behind it (parallel arrays). A rerun of a window replaces its rows, as for the SLI tables.
+    /// </summary>
+    public static TableDefinition AnomaliesTable(ClickHouseServerVersion version)
+    {
+        var lc = RepeatedString(version);
+        return new TableDefinition(Anomalies,
+        [
+            new("window_start", Time),
+            new("window_end", Time),
+            new("kind", AnomalyKindEnum),
+            new("scope", AnomalyScopeEnum),
+            new("subject", "String"),
+            new("metric", AnomalyMetricEnum),
+            new("start", Time),
+            new("end", Time),
+            new("observed", "Float64"),
+            new("expected", "Float64"),
+            new("expected_low", "Float64"),
+            new("expected_high", "Float64"),
+            new("score", "Float64"),
+            new("baseline", AnomalyBaselineEnum),
+            new("edges", "Array(String)"),
+            new("edge_observed", "Array(Float64)"),
+            new("edge_expected", "Array(Float64)"),
+            new("explanation", "String"),
+            new("service", lc),
+            new("analyzed_at", Time),
+        ],
+        "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`window_start`)\nORDER BY (`kind`, `subject`, `window_start`, `start`)");
     }
 
     /// <summary>Applied migration runs: the schema version reached and the steps applied.</summary>

@@ -66,8 +66,9 @@ public static class SchemaMigrator
     /// 3: job_runs (the scheduler's record of job windows).
     /// 4: flows.inserted_at and the edge rollups' inserted_at; retention (TTL) counted from when a row was stored;
     /// non_replicated_deduplication_window on flows and flows_dead_letter (20.12+).
-    /// 5: edge rollup label change columns (labels that changed within a row's flows: a rollout).</remarks>
-    public const int CurrentVersion = 5;
+    /// 5: edge rollup label change columns (labels that changed within a row's flows: a rollout).
+    /// 7: flow_anomalies (the anomalies job's findings with their evidence).</remarks>
+    public const int CurrentVersion = 7;
 
     public static async Task<MigrationReport> MigrateAsync(ClickHouseHttpClient client, SchemaOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -190,6 +191,7 @@ public static class SchemaMigrator
             (FlowTables.SliWindowsTable(version), "analyzed_at", options.SliRetentionDays),
             (FlowTables.SliDriftTable(version), "analyzed_at", options.SliRetentionDays),
             (FlowTables.JobRunsTable(version), "finished", options.JobRunsRetentionDays),
+            (FlowTables.AnomaliesTable(version), "analyzed_at", options.SliRetentionDays),
         };
         var work = new List<(TableDefinition Table, string? TtlColumn, int? RetentionDays)>();
         foreach (var (plain, ttlColumn, retention) in tables)

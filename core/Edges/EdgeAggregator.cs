@@ -22,18 +22,25 @@ public sealed class EdgeAggregator
     private readonly Dictionary<EdgeKey, Accumulator> _edges = new();
     // L7 facts by the same keys; apart from _edges so the L3/L4 path carries nothing more (docs/l7.md).
     private readonly Dictionary<EdgeKey, EdgeL7Accumulator> _l7 = new();
-    private readonly Dictionary<string, (DateTime Seen, IReadOnlyList<KeyValuePair<string, string>> Labels)> _namespaceLabels = new(StringComparer.Ordinal);
+    // Identities carrying namespace labels (Hubble), with the earliest start of a record that carried each.
+    private readonly Dictionary<WorkloadIdentity, DateTime> _namespaceLabelsSeen = new(ReferenceEqualityComparer.Instance);
 
-    public EdgeAggregator(DateTime? from = null, DateTime? to = null)
+    private readonly bool _keepHours;
+
+    /// <param name="keepHours">Also keep each edge's counters hour by hour (<see cref="ToHourlySeries"/>, for anomaly detection).</param>
+    public EdgeAggregator(DateTime? from = null, DateTime? to = null, bool keepHours = false)
     {
         _from = from ?? DateTime.MinValue;
         _to = to ?? DateTime.MaxValue;
+        _keepHours = keepHours;
     }
 
     /// <summary>Records counted into edges.</summary>
     public long Records { get; private set; }
     /// <summary>Records whose start lies outside [from, to).</summary>
     public long OutsideWindow { get; private set; }
+    /// <summary>Records counted into edges that were replies (bytes and packets, no flow): <see cref="Records"/> − this = flows.</summary>
+    public long Replies { get; private set; }
     public int EdgeCount => _edges.Count;
     /// <summary>L7 observations counted into edges' L7 facts.</summary>
     public long L7Records { get; private set; }
@@ -41,12 +48,35 @@ public sealed class EdgeAggregator
     public long L7Unattributed { get; private set; }
 
     /// <summary>
-    /// Namespace labels the records carried (Hubble's <c>io.cilium.k8s.namespace.labels.*</c>), by namespace. Noted once
-    /// per identity (not per record, to keep the per-flow path a lookup): where a namespace was relabelled within the
-    /// window, the set of the identity first seen latest wins, which is the newer set in practice.
+    /// Namespace labels the records carried (Hubble's <c>io.cilium.k8s.namespace.labels.*</c>), by namespace. Where a
+    /// namespace was relabelled within the window, the set first seen latest wins (the newer set), each set dated by the
+    /// earliest record that carried it; equal dates go to the ordinally greater set. The same in any record order, so
+    /// any number of threads gives the same answer.
     /// </summary>
-    public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels =>
-        _namespaceLabels.ToDictionary(p => p.Key, p => p.Value.Labels, StringComparer.Ordinal);
+    public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels
+    {
+        get
+        {
+            // Per namespace and label set (identities of many pods share one), the earliest record; then the latest set.
+            var earliest = new Dictionary<(string Namespace, string Labels), (DateTime Seen, IReadOnlyList<KeyValuePair<string, string>> Labels)>();
+            foreach (var (identity, seen) in _namespaceLabelsSeen)
+            {
+                var key = (identity.Namespace!, LabelsText(identity.NamespaceLabels));
+                ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(earliest, key, out bool exists);
+                if (!exists || seen < slot.Seen) slot = (seen, identity.NamespaceLabels);
+            }
+            var chosen = new Dictionary<string, (DateTime Seen, string Text, IReadOnlyList<KeyValuePair<string, string>> Labels)>(StringComparer.Ordinal);
+            foreach (var ((ns, text), (seen, labels)) in earliest)
+            {
+                ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(chosen, ns, out bool exists);
+                if (!exists || seen > slot.Seen || (seen == slot.Seen && string.CompareOrdinal(text, slot.Text) > 0)) slot = (seen, text, labels);
+            }
+            return chosen.ToDictionary(p => p.Key, p => p.Value.Labels, StringComparer.Ordinal);
+        }
+    }
+
+    private static string LabelsText(IReadOnlyList<KeyValuePair<string, string>> labels) =>
+        string.Join("\n", labels.Select(p => p.Key + "=" + p.Value));
 
     /// <summary>
     /// Adds one flow whose source is the client. <paramref name="isReply"/>: the record was the server's half of
@@ -60,11 +90,14 @@ public sealed class EdgeAggregator
             return;
         }
         Records++;
-        int client = EndpointId(flow.SrcIdentity, flow.SrcIp, flow.Start);
-        int server = EndpointId(flow.DstIdentity, flow.DstIp, flow.Start);
+        if (isReply) Replies++;
+        int client = EndpointId(flow.SrcIdentity, flow.SrcIp);
+        int server = EndpointId(flow.DstIdentity, flow.DstIp);
+        if (flow.SrcIdentity is { NamespaceLabels.Count: > 0 } srcLabelled) NoteNamespaceLabels(srcLabelled, flow.Start);
+        if (flow.DstIdentity is { NamespaceLabels.Count: > 0 } dstLabelled) NoteNamespaceLabels(dstLabelled, flow.Start);
         ushort port = IpProtocols.HasPorts(flow.Protocol) ? flow.DstPort : (ushort)0;
         ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_edges, new EdgeKey(client, server, port, flow.Protocol), out bool exists);
-        if (!exists) acc = new Accumulator(Accumulator.WholeSeconds(flow.Start));
+        if (!exists) acc = new Accumulator(Accumulator.WholeSeconds(flow.Start), _keepHours);
         acc!.Add(flow, isReply);
     }
 
@@ -89,8 +122,10 @@ public sealed class EdgeAggregator
 
     private EdgeL7Accumulator L7Of(in FlowRecord flow)
     {
-        int client = EndpointId(flow.SrcIdentity, flow.SrcIp, flow.Start);
-        int server = EndpointId(flow.DstIdentity, flow.DstIp, flow.Start);
+        int client = EndpointId(flow.SrcIdentity, flow.SrcIp);
+        int server = EndpointId(flow.DstIdentity, flow.DstIp);
+        if (flow.SrcIdentity is { NamespaceLabels.Count: > 0 } srcLabelled) NoteNamespaceLabels(srcLabelled, flow.Start);
+        if (flow.DstIdentity is { NamespaceLabels.Count: > 0 } dstLabelled) NoteNamespaceLabels(dstLabelled, flow.Start);
         ushort port = IpProtocols.HasPorts(flow.Protocol) ? flow.DstPort : (ushort)0;
         ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_l7, new EdgeKey(client, server, port, flow.Protocol), out _);
         return acc ??= new EdgeL7Accumulator();
@@ -101,7 +136,8 @@ public sealed class EdgeAggregator
     {
         Records += other.Records;
         OutsideWindow += other.OutsideWindow;
-        foreach (var (ns, theirs) in other._namespaceLabels) NoteNamespace(ns, theirs.Labels, theirs.Seen);
+        Replies += other.Replies;
+        foreach (var (identity, seen) in other._namespaceLabelsSeen) NoteNamespaceLabels(identity, seen);
         var ids = new int[other._endpoints.Count];
         for (int id = 0; id < ids.Length; id++) ids[id] = _endpoints.Add(other._endpoints.Observed(id));
         foreach (var (key, theirs) in other._edges)
@@ -109,7 +145,7 @@ public sealed class EdgeAggregator
             int client = ids[key.Client];
             int server = ids[key.Server];
             ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_edges, new EdgeKey(client, server, key.Port, key.Protocol), out bool exists);
-            if (!exists) acc = new Accumulator(theirs.FirstSeen);
+            if (!exists) acc = new Accumulator(theirs.FirstSeen, _keepHours);
             acc!.Merge(theirs);
         }
         L7Records += other.L7Records;
@@ -123,46 +159,10 @@ public sealed class EdgeAggregator
     /// <summary>The edges, in a stable order (client, server, protocol, port) so output is deterministic.</summary>
     public List<Edge> ToEdges()
     {
-        var endpoints = _endpoints.Resolve();
-        // Observations that resolve to one endpoint (a workload seen with and without its kind) make one edge: ids of
-        // the resolved endpoints (one object per endpoint) instead of hashing keys per edge.
-        var resolvedIds = new Dictionary<Endpoint, int>(ReferenceEqualityComparer.Instance);
-        var resolvedId = new int[endpoints.Length];
-        bool merged = false;
-        for (int i = 0; i < endpoints.Length; i++)
-        {
-            ref int slot = ref CollectionsMarshal.GetValueRefOrAddDefault(resolvedIds, endpoints[i], out bool known);
-            if (!known) slot = i;
-            resolvedId[i] = slot;
-            merged |= slot != i;
-        }
-        var result = new List<Edge>(_edges.Count);
-        var l7 = L7ByEdge(resolvedId);
-        if (!merged)
-        {
-            // The common case: every observation is its own endpoint, so every edge stays as aggregated.
-            foreach (var (key, acc) in _edges)
-                result.Add(WithL7(acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol), l7, key));
-            result.Sort(EdgeOrder.Compare);
-            return result;
-        }
-        var byEdge = new Dictionary<EdgeKey, Accumulator>(_edges.Count);
-        foreach (var (key, acc) in _edges)
-        {
-            var edgeKey = new EdgeKey(resolvedId[key.Client], resolvedId[key.Server], key.Port, key.Protocol);
-            if (!byEdge.TryGetValue(edgeKey, out var into)) byEdge[edgeKey] = acc;
-            else
-            {
-                // A fresh accumulator: the aggregator's own stay as they are (ToEdges can be called again).
-                var copy = new Accumulator(into.FirstSeen);
-                copy.Merge(into);
-                copy.Merge(acc);
-                byEdge[edgeKey] = copy;
-            }
-        }
-        foreach (var (key, acc) in byEdge)
-            result.Add(WithL7(acc.ToEdge(endpoints[key.Client], endpoints[key.Server], key.Port, key.Protocol), l7, key));
-        result.Sort(EdgeOrder.Compare);
+        var (byRank, rankOf, edges) = RankedEdges();
+        var l7 = L7ByEdge(rankOf);
+        var result = new List<Edge>(edges.Length);
+        foreach (var (key, acc) in edges) result.Add(WithL7(acc.ToEdge(byRank[key.Client], byRank[key.Server], key.Port, key.Protocol), l7, key));
         return result;
     }
 
@@ -176,7 +176,7 @@ public sealed class EdgeAggregator
     /// L7 facts by resolved edge key. Facts of a record without transport (port and protocol 0) join the one edge
     /// between their endpoints; with none or several to choose from they are counted in <see cref="L7Unattributed"/>.
     /// </summary>
-    private Dictionary<EdgeKey, EdgeL7Accumulator> L7ByEdge(int[] resolvedId)
+    private Dictionary<EdgeKey, EdgeL7Accumulator> L7ByEdge(int[] rankOf)
     {
         var result = new Dictionary<EdgeKey, EdgeL7Accumulator>();
         if (_l7.Count == 0) return result;
@@ -184,7 +184,7 @@ public sealed class EdgeAggregator
         L7Unattributed = 0;
         foreach (var (raw, acc) in _l7)
         {
-            var key = new EdgeKey(resolvedId[raw.Client], resolvedId[raw.Server], raw.Port, raw.Protocol);
+            var key = new EdgeKey(rankOf[raw.Client], rankOf[raw.Server], raw.Port, raw.Protocol);
             if (key.Protocol == 0)
             {
                 if (byPair is null)
@@ -192,7 +192,7 @@ public sealed class EdgeAggregator
                     byPair = new();
                     foreach (var edge in _edges.Keys)
                     {
-                        var pair = (resolvedId[edge.Client], resolvedId[edge.Server]);
+                        var pair = (rankOf[edge.Client], rankOf[edge.Server]);
                         if (!byPair.TryGetValue(pair, out var keys)) byPair[pair] = keys = [];
                         var resolved = new EdgeKey(pair.Item1, pair.Item2, edge.Port, edge.Protocol);
                         if (!keys.Contains(resolved)) keys.Add(resolved);
@@ -211,19 +211,96 @@ public sealed class EdgeAggregator
         return result;
     }
 
-    private void NoteNamespace(string ns, IReadOnlyList<KeyValuePair<string, string>> labels, DateTime seen)
+    /// <summary>
+    /// Each edge's counters hour by hour, hour indexes counted from <paramref name="from"/> (the first hour of the
+    /// window; flows before it are left out). Needs <c>keepHours</c>; same endpoints, edges and order as <see cref="ToEdges"/>.
+    /// </summary>
+    public List<EdgeHourlySeries> ToHourlySeries(DateTime from)
     {
-        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_namespaceLabels, ns, out bool exists);
-        if (!exists || seen > slot.Seen) slot = (seen, labels);
+        if (!_keepHours) throw new InvalidOperationException("this aggregator was not asked to keep hours (keepHours: true)");
+        long first = from.Ticks / TimeSpan.TicksPerHour;
+        var (byRank, _, edges) = RankedEdges();
+        var result = new List<EdgeHourlySeries>(edges.Length);
+        foreach (var (key, acc) in edges) result.Add(acc.ToHourlySeries(byRank[key.Client], byRank[key.Server], key.Port, key.Protocol, first));
+        return result;
     }
 
-    private int EndpointId(WorkloadIdentity? identity, PackedIp address, DateTime seen)
+    /// <summary>
+    /// The resolved endpoints in key order, each observed endpoint id's rank, and one accumulator per edge between
+    /// them (keyed by those ranks), sorted as <see cref="EdgeOrder"/> sorts edges.
+    /// </summary>
+    private (Endpoint[] ByRank, int[] RankOf, (EdgeKey Key, Accumulator Acc)[] Edges) RankedEdges()
+    {
+        var endpoints = _endpoints.Resolve();
+        // Observations that resolve to one endpoint (a workload seen with and without its kind) make one edge: ids of
+        // the resolved endpoints (one object per endpoint) instead of hashing keys per edge. The ids are the endpoints'
+        // ranks in key order, so edges sort by four integers instead of comparing key strings (EdgeOrder).
+        var distinct = new Dictionary<Endpoint, int>(ReferenceEqualityComparer.Instance);
+        foreach (var endpoint in endpoints) distinct.TryAdd(endpoint, 0);
+        var byKey = distinct.Keys.ToArray();
+        Array.Sort(byKey, (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        for (int rank = 0; rank < byKey.Length; rank++) distinct[byKey[rank]] = rank;
+        var rankOf = new int[endpoints.Length];
+        bool merged = byKey.Length < endpoints.Length;
+        for (int i = 0; i < endpoints.Length; i++) rankOf[i] = distinct[endpoints[i]];
+
+        (ulong Order, EdgeKey Key, Accumulator Acc)[] keys;
+        int n = 0;
+        if (!merged)
+        {
+            // The common case: every observation is its own endpoint, so every edge stays as aggregated.
+            keys = new (ulong, EdgeKey, Accumulator)[_edges.Count];
+            foreach (var (key, acc) in _edges)
+            {
+                var ranked = new EdgeKey(rankOf[key.Client], rankOf[key.Server], key.Port, key.Protocol);
+                keys[n++] = (Order(ranked), ranked, acc);
+            }
+        }
+        else
+        {
+            var byEdge = new Dictionary<EdgeKey, Accumulator>(_edges.Count);
+            foreach (var (key, acc) in _edges)
+            {
+                var edgeKey = new EdgeKey(rankOf[key.Client], rankOf[key.Server], key.Port, key.Protocol);
+                if (!byEdge.TryGetValue(edgeKey, out var into)) byEdge[edgeKey] = acc;
+                else
+                {
+                    // A fresh accumulator: the aggregator's own stay as they are (ToEdges can be called again).
+                    var copy = new Accumulator(into.FirstSeen, _keepHours);
+                    copy.Merge(into);
+                    copy.Merge(acc);
+                    byEdge[edgeKey] = copy;
+                }
+            }
+            keys = new (ulong, EdgeKey, Accumulator)[byEdge.Count];
+            foreach (var (key, acc) in byEdge) keys[n++] = (Order(key), key, acc);
+        }
+        // (client rank, server rank) then (protocol, port): unique per edge, so the order is total.
+        Array.Sort(keys, (a, b) =>
+        {
+            int c = a.Order.CompareTo(b.Order);
+            return c != 0 ? c : ((a.Key.Protocol << 16) | a.Key.Port).CompareTo((b.Key.Protocol << 16) | b.Key.Port);
+        });
+        var edges = new (EdgeKey, Accumulator)[keys.Length];
+        for (int i = 0; i < keys.Length; i++) edges[i] = (keys[i].Key, keys[i].Acc);
+        return (byKey, rankOf, edges);
+
+        static ulong Order(EdgeKey key) => ((ulong)(uint)key.Client << 32) | (uint)key.Server;
+    }
+
+    private void NoteNamespaceLabels(WorkloadIdentity identity, DateTime seen)
+    {
+        if (identity.Namespace is null) return;
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_namespaceLabelsSeen, identity, out bool exists);
+        if (!exists || seen < slot) slot = seen;
+    }
+
+    private int EndpointId(WorkloadIdentity? identity, PackedIp address)
     {
         // An identity without a name (Hubble's reserved:world, say) says less than the address does.
         if (identity is not null && (identity.Workload is not null || identity.Name is not null))
         {
             if (_idByIdentity.TryGetValue(identity, out int id)) return id;
-            if (identity is { Namespace: { } ns, NamespaceLabels.Count: > 0 }) NoteNamespace(ns, identity.NamespaceLabels, seen);
             id = _endpoints.Add(Endpoint.FromIdentity(identity));
             _idByIdentity[identity] = id;
             return id;
@@ -236,17 +313,70 @@ public sealed class EdgeAggregator
 
     private readonly record struct EdgeKey(int Client, int Server, ushort Port, byte Protocol);
 
+    /// <summary>A set that holds its first value inline and allocates a <see cref="HashSet{T}"/> only for a second.</summary>
+    private struct SmallSet<T> where T : IEquatable<T>
+    {
+        private bool _hasFirst;
+        private T _first;
+        private HashSet<T>? _more;
+
+        public readonly int Count => _more?.Count ?? (_hasFirst ? 1 : 0);
+
+        public void Add(T value)
+        {
+            if (_more is not null)
+            {
+                _more.Add(value);
+                return;
+            }
+            if (!_hasFirst)
+            {
+                _first = value;
+                _hasFirst = true;
+                return;
+            }
+            if (_first.Equals(value)) return;
+            _more = [_first, value];
+        }
+
+        public void UnionWith(in SmallSet<T> other)
+        {
+            if (other._more is not null)
+                foreach (var value in other._more) Add(value);
+            else if (other._hasFirst) Add(other._first);
+        }
+
+        public readonly void AddTo<TOut>(List<TOut> list, Func<T, TOut> map)
+        {
+            if (_more is not null)
+                foreach (var value in _more) list.Add(map(value));
+            else if (_hasFirst) list.Add(map(_first));
+        }
+    }
+
     private sealed class Accumulator
     {
-        private readonly HashSet<int> _days = new();
-        private readonly HashSet<string> _replicaNames = new(StringComparer.Ordinal);
-        private readonly HashSet<PackedIp> _replicaAddresses = new();
+        // Most edges see one day and one replica: the first value inline, a set only from the second on (a million
+        // edges with three sets each were most of the embedded mode's memory and garbage collection).
+        private SmallSet<int> _days;
+        private SmallSet<string> _replicaNames;
+        private SmallSet<PackedIp> _replicaAddresses;
         private readonly HourOfWeekCounts _hourOfWeek = new();
+        // Only when the aggregator keeps hours: counters per absolute hour number (ticks / ticks per hour).
+        private readonly Dictionary<int, HourCounters>? _hours;
 
-        public Accumulator(DateTime firstSeen)
+        public Accumulator(DateTime firstSeen, bool keepHours)
         {
             FirstSeen = firstSeen;
             LastSeen = firstSeen;
+            if (keepHours) _hours = new Dictionary<int, HourCounters>();
+        }
+
+        private struct HourCounters
+        {
+            public long Flows;
+            public ulong Bytes;
+            public long Denied;
         }
 
         public long Flows;
@@ -266,6 +396,16 @@ public sealed class EdgeAggregator
             if (start < FirstSeen) FirstSeen = start;
             var end = WholeSeconds(flow.End > flow.Start ? flow.End : flow.Start);
             if (end > LastSeen) LastSeen = end;
+            if (_hours is not null)
+            {
+                ref var hour = ref CollectionsMarshal.GetValueRefOrAddDefault(_hours, (int)(flow.Start.Ticks / TimeSpan.TicksPerHour), out _);
+                hour.Bytes += flow.Bytes;
+                if (!isReply)
+                {
+                    hour.Flows++;
+                    if (flow.Verdict == Verdict.Denied) hour.Denied++;
+                }
+            }
             if (isReply) return;
             Flows++;
             switch (flow.Verdict)
@@ -290,15 +430,43 @@ public sealed class EdgeAggregator
             Allowed += other.Allowed;
             Denied += other.Denied;
             UnknownVerdict += other.UnknownVerdict;
-            _days.UnionWith(other._days);
-            _replicaNames.UnionWith(other._replicaNames);
-            _replicaAddresses.UnionWith(other._replicaAddresses);
+            _days.UnionWith(in other._days);
+            _replicaNames.UnionWith(in other._replicaNames);
+            _replicaAddresses.UnionWith(in other._replicaAddresses);
             _hourOfWeek.Add(other._hourOfWeek);
+            if (_hours is not null && other._hours is not null)
+                foreach (var (number, theirs) in other._hours)
+                {
+                    ref var mine = ref CollectionsMarshal.GetValueRefOrAddDefault(_hours, number, out _);
+                    mine.Flows += theirs.Flows;
+                    mine.Bytes += theirs.Bytes;
+                    mine.Denied += theirs.Denied;
+                }
+        }
+
+        public EdgeHourlySeries ToHourlySeries(Endpoint client, Endpoint server, ushort port, byte protocol, long firstHour)
+        {
+            // An hour of zero-byte replies only holds nothing (ClickHouse's sumMap leaves such hours out too).
+            var numbers = _hours!.Where(p => p.Key >= firstHour && (p.Value.Flows != 0 || p.Value.Bytes != 0 || p.Value.Denied != 0)).Select(p => p.Key).Order().ToArray();
+            var hours = new int[numbers.Length];
+            var flows = new long[numbers.Length];
+            var bytes = new ulong[numbers.Length];
+            var denied = new long[numbers.Length];
+            for (int i = 0; i < numbers.Length; i++)
+            {
+                var counters = _hours![numbers[i]];
+                hours[i] = (int)(numbers[i] - firstHour);
+                flows[i] = counters.Flows;
+                bytes[i] = counters.Bytes;
+                denied[i] = counters.Denied;
+            }
+            return new EdgeHourlySeries(client, server, port, protocol, hours, flows, bytes, denied);
         }
 
         public Edge ToEdge(Endpoint client, Endpoint server, ushort port, byte protocol)
         {
-            var days = _days.Select(d => DateOnly.FromDayNumber(d)).ToList();
+            var days = new List<DateOnly>(_days.Count);
+            _days.AddTo(days, DateOnly.FromDayNumber);
             days.Sort();
             var edge = new Edge(client, server, port, protocol)
             {
@@ -327,13 +495,18 @@ public sealed class EdgeAggregator
 /// <summary>The one ordering of edges every output uses.</summary>
 public static class EdgeOrder
 {
-    public static int Compare(Edge a, Edge b)
+    public static int Compare(Edge a, Edge b) => Compare(a.Client, a.Server, a.Protocol, a.Port, b.Client, b.Server, b.Protocol, b.Port);
+
+    /// <summary>The same order for hourly series (<see cref="EdgeHourlySeries"/>).</summary>
+    public static int Compare(EdgeHourlySeries a, EdgeHourlySeries b) => Compare(a.Client, a.Server, a.Protocol, a.Port, b.Client, b.Server, b.Protocol, b.Port);
+
+    private static int Compare(Endpoint aClient, Endpoint aServer, byte aProtocol, ushort aPort, Endpoint bClient, Endpoint bServer, byte bProtocol, ushort bPort)
     {
-        int c = string.CompareOrdinal(a.Client.Key, b.Client.Key);
+        int c = string.CompareOrdinal(aClient.Key, bClient.Key);
         if (c != 0) return c;
-        c = string.CompareOrdinal(a.Server.Key, b.Server.Key);
+        c = string.CompareOrdinal(aServer.Key, bServer.Key);
         if (c != 0) return c;
-        c = a.Protocol.CompareTo(b.Protocol);
-        return c != 0 ? c : a.Port.CompareTo(b.Port);
+        c = aProtocol.CompareTo(bProtocol);
+        return c != 0 ? c : aPort.CompareTo(bPort);
     }
 }

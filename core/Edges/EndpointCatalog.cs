@@ -155,14 +155,15 @@ public sealed class EndpointCatalog
         public Endpoint Prototype { get; }
         public string? WorkloadKind { get; }
         public IReadOnlyList<KeyValuePair<string, string>> Labels { get; private set; }
-        /// <summary>The first service account an observation named (sources without one say nothing).</summary>
+        /// <summary>The ordinally least service account an observation named (sources without one say nothing): the same
+        /// in any order of observations, so parallel readers and rollup rows in any order agree.</summary>
         public string? ServiceAccount { get; private set; }
         public IReadOnlyCollection<string> ChangedKeys => (IReadOnlyCollection<string>?)_changed ?? [];
         public bool IsWorkload => Prototype.Kind == EndpointKind.Pod && !Prototype.IsAddress;
 
         public void Observe(IReadOnlyList<KeyValuePair<string, string>> labels, IReadOnlyCollection<string> changedKeys, string? serviceAccount)
         {
-            ServiceAccount ??= serviceAccount;
+            if (serviceAccount is not null && (ServiceAccount is null || string.CompareOrdinal(serviceAccount, ServiceAccount) < 0)) ServiceAccount = serviceAccount;
             if (changedKeys.Count > 0) (_changed ??= new(StringComparer.Ordinal)).UnionWith(changedKeys);
             // No stable label at all means the source did not know them (a VPC record enriched without an inventory,
             // a Hubble record without labels), not that the pods lost every label (a controller's pods always carry

@@ -7,7 +7,7 @@ namespace FlowPolicy.Core.Flows;
 /// deterministic: the same labels (and the same neighbours in the namespace) always give the same selector.
 /// docs/suggest.md ("Which labels select a workload") states the rules for users.
 /// </summary>
-public static class WorkloadSelector
+internal static class WorkloadSelector
 {
     /// <summary>
     /// Keys whose value is expected to change at a release, a rollout or a change of deployment tooling, while the

@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 5, as the migrator creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 7, as the migrator creates it on ClickHouse 24.3.
 -- Reference copy: `SchemaMigrator.MigrateAsync` is the source of truth (tests keep this file in sync).
 -- On servers before 20.1 the LowCardinality(String) columns are plain String (same RowBinary bytes).
 
@@ -222,6 +222,33 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`job_runs`
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(`window_end`)
 ORDER BY (`job`, `window_end`, `finished`);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`flow_anomalies`
+(
+    `window_start` DateTime('UTC'),
+    `window_end` DateTime('UTC'),
+    `kind` Enum8('spike' = 1, 'drop' = 2, 'denied_spike' = 3, 'level_shift' = 4, 'scan' = 5, 'new_heavy_talker' = 6),
+    `scope` Enum8('edge' = 1, 'service' = 2, 'source' = 3),
+    `subject` String,
+    `metric` Enum8('flows' = 1, 'bytes' = 2, 'denied_flows' = 3, 'new_peers' = 4),
+    `start` DateTime('UTC'),
+    `end` DateTime('UTC'),
+    `observed` Float64,
+    `expected` Float64,
+    `expected_low` Float64,
+    `expected_high` Float64,
+    `score` Float64,
+    `baseline` Enum8('hour_of_week' = 1, 'hour_of_day' = 2, 'all_hours' = 3, 'none' = 4),
+    `edges` Array(String),
+    `edge_observed` Array(Float64),
+    `edge_expected` Array(Float64),
+    `explanation` String,
+    `service` LowCardinality(String),
+    `analyzed_at` DateTime('UTC')
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMMDD(`window_start`)
+ORDER BY (`kind`, `subject`, `window_start`, `start`);
 
 -- Retention (defaults; SchemaOptions changes them):
 ALTER TABLE `flowpolicy`.`flows` MODIFY TTL `start` + toIntervalDay(30);

@@ -17,7 +17,7 @@ namespace FlowPolicy.Ingest.Direction;
 /// in two passes (observe everything first, then resolve). Learned state is bounded by
 /// <see cref="DirectionResolverOptions.MaxTrackedEndpoints"/>. Not thread-safe: one instance per worker.
 /// </remarks>
-public sealed class DirectionResolver
+internal sealed class DirectionResolver
 {
     private const ushort AwsTcpFlags = FlowRecord.TcpFin | FlowRecord.TcpSyn | FlowRecord.TcpRst | FlowRecord.TcpAck;
 
@@ -83,7 +83,7 @@ public sealed class DirectionResolver
     /// <summary>Orients one record client -> server in place and says how it was decided.</summary>
     public ResolvedDirection Resolve(ref FlowRecord flow)
     {
-        var (srcIsServer, signal) = Decide(flow);
+        var (srcIsServer, signal) = Decide(flow, learn: true);
         if (srcIsServer)
         {
             flow.Flip();
@@ -95,6 +95,18 @@ public sealed class DirectionResolver
         return new ResolvedDirection(srcIsServer, srcIsServer, signal);
     }
 
+    /// <summary>
+    /// Orients one record from what was learned, learning and counting nothing: safe on several threads at once while
+    /// nothing calls <see cref="Observe"/> (the second pass of the two-pass mode, once every record was observed; the
+    /// flag dialect it would note was then noted already, as observing saw every record this one could be).
+    /// </summary>
+    public ResolvedDirection ResolveLearned(ref FlowRecord flow)
+    {
+        var (srcIsServer, signal) = Decide(flow, learn: false);
+        if (srcIsServer) flow.Flip();
+        return new ResolvedDirection(srcIsServer, srcIsServer, signal);
+    }
+
     /// <summary>Resolves a batch; <paramref name="results"/> must be at least as long as <paramref name="flows"/>.</summary>
     public void Resolve(Span<FlowRecord> flows, Span<ResolvedDirection> results)
     {
@@ -102,12 +114,12 @@ public sealed class DirectionResolver
         for (int i = 0; i < flows.Length; i++) results[i] = Resolve(ref flows[i]);
     }
 
-    private (bool SrcIsServer, DirectionSignal Signal) Decide(in FlowRecord flow)
+    private (bool SrcIsServer, DirectionSignal Signal) Decide(in FlowRecord flow, bool learn)
     {
         if (flow.Direction == DirectionHint.Request) return (false, DirectionSignal.ReplyFlag);
         if (flow.Direction == DirectionHint.Reply) return (true, DirectionSignal.ReplyFlag);
         if (!HasPorts(flow)) return (false, DirectionSignal.Default);
-        NoteFlagDialect(flow);
+        if (learn) NoteFlagDialect(flow);
 
         if (flow.Protocol == IpProtocols.Tcp && flow.HasTcpFlags)
         {

@@ -3,7 +3,7 @@ using FlowPolicy.Ingest.Direction.Internal;
 namespace FlowPolicy.Ingest.Direction;
 
 /// <summary>Options of <see cref="DirectionResolver"/>.</summary>
-public sealed class DirectionResolverOptions
+internal sealed class DirectionResolverOptions
 {
     /// <summary>Most endpoints (address, port, protocol) remembered; older ones are evicted a generation at a time.</summary>
     public int MaxTrackedEndpoints { get; set; } = 1_000_000;
@@ -21,7 +21,7 @@ public sealed class DirectionResolverOptions
 }
 
 /// <summary>Counters of one <see cref="DirectionResolver"/> (written by its one worker thread, readable from any).</summary>
-public sealed class DirectionMetrics
+internal sealed class DirectionMetrics
 {
     private readonly long[] _bySignal = new long[8];
     internal long ObservedField;

@@ -7,13 +7,13 @@ namespace FlowPolicy.Ingest.Direction;
 /// inventory (container ports, Service ports, lease "ports"). <see cref="Enrichment.LeaseIndex"/> and
 /// <see cref="Enrichment.InventoryWatcher"/> implement it.
 /// </summary>
-public interface IServedPorts
+internal interface IServedPorts
 {
     bool Serves(PackedIp ip, ushort port, byte protocol, DateTime at);
 }
 
 /// <summary>An <see cref="IServedPorts"/> over a delegate, for tests and for sources other than the inventory.</summary>
-public sealed class DelegateServedPorts(Func<PackedIp, ushort, byte, DateTime, bool> serves) : IServedPorts
+internal sealed class DelegateServedPorts(Func<PackedIp, ushort, byte, DateTime, bool> serves) : IServedPorts
 {
     public static IServedPorts None { get; } = new DelegateServedPorts(static (_, _, _, _) => false);
 

@@ -1,7 +1,7 @@
 namespace FlowPolicy.Ingest.Direction;
 
 /// <summary>Which rule decided a record's direction, strongest first.</summary>
-public enum DirectionSignal : byte
+internal enum DirectionSignal : byte
 {
     /// <summary>Nothing decided (equal ports, portless protocol such as ICMP): the record is kept as it came.</summary>
     Default = 0,
@@ -26,10 +26,10 @@ public enum DirectionSignal : byte
 /// <param name="IsReply">The record was sent by the server side: its bytes and packets belong to the connection,
 /// but it must not count as a new flow (connection) of the edge.</param>
 /// <param name="Signal">The rule that decided.</param>
-public readonly record struct ResolvedDirection(bool Flipped, bool IsReply, DirectionSignal Signal);
+internal readonly record struct ResolvedDirection(bool Flipped, bool IsReply, DirectionSignal Signal);
 
 /// <summary>How a source reports TCP flags; it decides whether SYN+ACK on a record proves the sender is the server.</summary>
-public enum TcpFlagsDialect : byte
+internal enum TcpFlagsDialect : byte
 {
     /// <summary>
     /// Start as <see cref="SynAckReported"/> and switch to <see cref="Cumulative"/> for good on the first record

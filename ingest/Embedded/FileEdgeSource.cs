@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
@@ -20,10 +21,20 @@ public sealed class FileEdgeSourceOptions
     public DateTime? RecordTime { get; init; }
     /// <summary>How many decode errors are kept with their positions (all are counted).</summary>
     public int MaxErrorsKept { get; init; } = 10_000;
+    /// <summary>Threads that read and aggregate (every core by default); the edges are the same for any number.</summary>
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>Bytes per chunk a thread takes at a time; smaller only in tests, to split small files among threads.</summary>
+    public int ChunkBytes { get; init; } = 1 << 20;
+    /// <summary>Endpoints (address, port, protocol) the direction resolver's listener table holds (<see cref="DirectionResolverOptions.MaxTrackedEndpoints"/>).</summary>
+    public int MaxTrackedEndpoints { get; init; } = new DirectionResolverOptions().MaxTrackedEndpoints;
+    /// <summary>Also keep each edge hour by hour (<see cref="FileEdgeLoad.HourlySeries"/>), for anomaly detection.</summary>
+    public bool KeepHours { get; init; }
 
     public void Validate()
     {
         if (FlowFiles.Count == 0) throw new ArgumentException("at least one flow file is needed");
+        if (Threads < 1) throw new ArgumentException("at least one thread is needed");
+        if (ChunkBytes < 1) throw new ArgumentException("chunks need at least one byte");
         if (From is { } from && To is { } to && to <= from) throw new ArgumentException($"the window is empty: --to {to:O} is not after --from {from:O}");
     }
 }
@@ -32,6 +43,13 @@ public sealed class FileEdgeSourceOptions
 public sealed class FileEdgeLoad
 {
     public required List<Edge> Edges { get; init; }
+    /// <summary>
+    /// With <see cref="FileEdgeSourceOptions.KeepHours"/>: the edges hour by hour, hour 0 being <see cref="SeriesStart"/>;
+    /// else empty.
+    /// </summary>
+    public IReadOnlyList<EdgeHourlySeries> HourlySeries { get; init; } = [];
+    /// <summary>The hour <see cref="HourlySeries"/> counts from: --from, else the hour of the first flow read.</summary>
+    public DateTime SeriesStart { get; init; }
     public required IReadOnlyList<FlowFileSummary> Files { get; init; }
     /// <summary>Records decoded (before the time window).</summary>
     public long Records { get; init; }
@@ -47,6 +65,7 @@ public sealed class FileEdgeLoad
     public IReadOnlyList<PackedIp> NodeAddresses { get; init; } = [];
     /// <summary><see cref="NodeAddresses"/> per node name, for evaluating ipBlocks against <c>node:NAME</c> endpoints.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<PackedIp>> NodeAddressesByName { get; init; } = new Dictionary<string, IReadOnlyList<PackedIp>>();
+    /// <summary>Records of the window that were replies, folded into their requests' edges (bytes and packets, no flow).</summary>
     public long RepliesFolded { get; init; }
     /// <summary>L7 observations (Hubble HTTP/gRPC/DNS/Kafka records) counted into edges' L7 facts, and those no edge could take.</summary>
     public long L7Records { get; init; }
@@ -60,6 +79,13 @@ public sealed class FileEdgeLoad
     /// </summary>
     public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels { get; init; } =
         new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(StringComparer.Ordinal);
+
+    /// <summary>The counts a report explains its flows with.</summary>
+    public EdgeInputCounts Counts => new()
+    {
+        Source = Files.Count == 1 ? "1 flow file" : $"{Files.Count} flow files",
+        RecordsRead = Records, OutsideWindow = OutsideWindow, RepliesFolded = RepliesFolded, Rejected = Rejected,
+    };
 }
 
 /// <summary>
@@ -67,6 +93,23 @@ public sealed class FileEdgeLoad
 /// edge aggregate. Reads the files twice: the first pass only teaches the direction resolver which addresses
 /// listen where, so the second pass orients every record with everything the files say, in any order.
 /// </summary>
+/// <remarks>
+/// Both passes run on <see cref="FileEdgeSourceOptions.Threads"/> threads, a chunk of whole lines at a time
+/// (<see cref="ParallelFlowFileReader"/>), and give what one thread reading the files in order gives, byte for byte:
+/// <list type="bullet">
+/// <item>First pass: threads decode chunks into record buffers and the one listener table observes the buffers in
+/// chunk order (whichever thread finishes the next chunk in line applies it and any that queued behind it). Its
+/// bounded table and its eviction see the records in file order, as reading on one thread does; merging tables
+/// learned per thread would not (eviction depends on order). Enrichment is left out there: observing reads addresses,
+/// ports, protocol, flags and hints, never identities. DNS answers (enriched by the thread that decoded them) enter
+/// the <see cref="DnsAnswerIndex"/> with their chunk's records, in chunk order too: the index merges overlapping
+/// answers, so it is built as one thread builds it, and the second pass only reads it.</item>
+/// <item>Second pass: each thread enriches, resolves against the learned table (read-only, <see
+/// cref="DirectionResolver.ResolveLearned"/>) and aggregates into an <see cref="EdgeAggregator"/> of its own; the
+/// aggregates are merged at the end (sums, minimum and maximum, set unions: any order gives the same edges). Memory
+/// is the listener table's bound plus the edges per thread, not the records.</item>
+/// </list>
+/// </remarks>
 public sealed class FileEdgeSource
 {
     private readonly FileEdgeSourceOptions _options;
@@ -77,57 +120,68 @@ public sealed class FileEdgeSource
         _options = options;
     }
 
-    /// <param name="progress">Called with (bytes read, total bytes over both passes).</param>
+    /// <param name="progress">Called with (bytes read, total bytes over both passes), after every chunk.</param>
     public FileEdgeLoad Load(Action<long, long>? progress = null, CancellationToken cancellationToken = default)
     {
         var inventory = _options.InventoryFiles.Count == 0 ? null : InventoryLoader.Load(_options.InventoryFiles);
         var index = inventory?.Index ?? LeaseIndex.Empty;
-        var enricher = new FlowEnricher(index);
-        var resolver = new DirectionResolver(servedPorts: index);
-        var reader = new FlowFileReader(_options.Format, _options.RecordTime);
+        var resolver = new DirectionResolver(new DirectionResolverOptions { MaxTrackedEndpoints = _options.MaxTrackedEndpoints }, index);
+        var reader = new ParallelFlowFileReader(new FlowFileReader(_options.Format, _options.RecordTime), _options.Threads, _options.ChunkBytes);
+        int threads = _options.Threads;
 
-        long total = 2 * _options.FlowFiles.Sum(f => new FileInfo(f).Length);
-        long done = 0;
+        long fileBytes = 0;
+        foreach (var file in _options.FlowFiles)
+        {
+            try
+            {
+                fileBytes += new FileInfo(file).Length;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                // The reader reports it.
+            }
+        }
+        long total = 2 * fileBytes;
+        progress?.Invoke(0, total);
 
+        // DNS answers are fed in chunk order beside the listeners (the index merges overlapping answers, so order matters),
+        // then only read in the second pass: the same index for any thread count.
         var answers = new DnsAnswerIndex();
-        var learning = new LearningSink(enricher, resolver, answers);
-        foreach (var file in _options.FlowFiles)
-        {
-            var summary = reader.Read(file, learning, cancellationToken);
-            done += summary.Bytes;
-            progress?.Invoke(done, total);
-        }
+        var observer = new OrderedObserver(resolver, answers, threads);
+        var learning = Enumerable.Range(0, threads).Select(_ => (IChunkedFlowSink)new LearningSink(observer, new FlowEnricher(index))).ToList();
+        reader.Read(_options.FlowFiles, learning, done => progress?.Invoke(Math.Min(done, fileBytes), total), cancellationToken);
 
-        var aggregator = new EdgeAggregator(_options.From, _options.To);
-        var aggregating = new AggregatingSink(enricher, resolver, aggregator, answers, _options.MaxErrorsKept);
-        var files = new List<FlowFileSummary>(_options.FlowFiles.Count);
-        foreach (var file in _options.FlowFiles)
-        {
-            var summary = reader.Read(file, aggregating, cancellationToken);
-            files.Add(summary);
-            done += summary.Bytes;
-            progress?.Invoke(done, total);
-        }
+        var aggregating = Enumerable.Range(0, threads)
+            .Select(_ => new AggregatingSink(new FlowEnricher(index), resolver, new EdgeAggregator(_options.From, _options.To, _options.KeepHours), answers, _options.MaxErrorsKept))
+            .ToList();
+        var files = reader.Read(_options.FlowFiles, aggregating, done => progress?.Invoke(fileBytes + Math.Min(done, fileBytes), total), cancellationToken);
 
+        var first = aggregating[0];
+        for (int i = 1; i < aggregating.Count; i++) first.MergeFrom(aggregating[i]);
+        var aggregator = first.Aggregator;
         var edges = aggregator.ToEdges();
+        var seriesStart = _options.From ?? (edges.Count == 0 ? DateTime.UnixEpoch : edges.Min(e => e.FirstSeen));
+        seriesStart = new DateTime(seriesStart.Ticks - seriesStart.Ticks % TimeSpan.TicksPerHour, DateTimeKind.Utc);
         return new FileEdgeLoad
         {
             Edges = edges,
+            HourlySeries = _options.KeepHours ? aggregator.ToHourlySeries(seriesStart) : [],
+            SeriesStart = seriesStart,
             L7Records = aggregator.L7Records,
             L7Unattributed = aggregator.L7Unattributed,
             DnsAnswers = answers.Count,
             Files = files,
-            Records = aggregating.Records,
+            Records = first.Records,
             RecordsInWindow = aggregator.Records,
             OutsideWindow = aggregator.OutsideWindow,
-            Rejected = aggregating.Rejected,
-            Skipped = aggregating.Skipped,
-            Errors = aggregating.Errors,
+            Rejected = first.Rejected,
+            Skipped = first.Skipped,
+            Errors = first.Errors,
             InventoryErrors = inventory?.Errors ?? [],
             NodeAddresses = index.NodeAddresses,
             NodeAddressesByName = index.NodeAddressesByName,
-            RepliesFolded = aggregating.Replies,
-            Flipped = aggregating.Flipped,
+            RepliesFolded = aggregator.Replies,
+            Flipped = first.Flipped,
             NamespaceLabels = MergeNamespaceLabels(inventory?.NamespaceLabels, aggregator.NamespaceLabels),
         };
     }
@@ -143,15 +197,82 @@ public sealed class FileEdgeSource
         return merged;
     }
 
-    /// <summary>First pass: enrich and let the resolver learn listeners; errors are counted in the second pass.</summary>
-    private sealed class LearningSink(FlowEnricher enricher, DirectionResolver resolver, DnsAnswerIndex answers) : IFlowSink
+    /// <summary>
+    /// The first pass's listener learning in file order: chunks' records are observed in chunk order, by whichever
+    /// thread hands in the chunk next in line (then also any queued behind it). A thread that runs too far ahead waits,
+    /// so buffered records stay a few chunks per thread. The chunks' DNS answers enter the index in the same order.
+    /// </summary>
+    private sealed class OrderedObserver(DirectionResolver resolver, DnsAnswerIndex answers, int threads)
     {
-        public void Accept(in FlowRecord flow)
+        private readonly object _gate = new();
+        private readonly Dictionary<long, ChunkBatch> _pending = new();
+        private readonly Stack<ChunkBatch> _free = new();
+        private readonly int _ahead = 4 * threads;
+        private long _next;
+        private bool _draining;
+
+        public ChunkBatch Rent()
         {
-            var copy = flow;
-            enricher.Enrich(ref copy);
-            resolver.Observe(copy);
+            lock (_gate) return _free.Count > 0 ? _free.Pop() : new ChunkBatch();
         }
+
+        public void Submit(long sequence, ChunkBatch records)
+        {
+            lock (_gate)
+            {
+                while (sequence - _next >= _ahead) Monitor.Wait(_gate);
+                _pending.Add(sequence, records);
+                if (_draining) return;
+                _draining = true;
+            }
+            while (true)
+            {
+                ChunkBatch? batch;
+                lock (_gate)
+                {
+                    if (!_pending.Remove(_next, out batch))
+                    {
+                        _draining = false;
+                        return;
+                    }
+                }
+                resolver.Observe(CollectionsMarshal.AsSpan(batch.Records));
+                foreach (var a in batch.Answers) answers.Add(a.Client, a.ClientAddress, a.Name, a.Addresses, a.At, a.Ttl);
+                batch.Records.Clear();
+                batch.Answers.Clear();
+                lock (_gate)
+                {
+                    _next++;
+                    _free.Push(batch);
+                    Monitor.PulseAll(_gate);
+                }
+            }
+        }
+    }
+
+    /// <summary>One chunk's records and DNS answers, handed to the <see cref="OrderedObserver"/> together.</summary>
+    private sealed class ChunkBatch
+    {
+        public readonly List<FlowRecord> Records = new(8192);
+        public readonly List<DnsAnswer> Answers = new();
+    }
+
+    private readonly record struct DnsAnswer(WorkloadIdentity? Client, PackedIp ClientAddress, string Name, PackedIp[] Addresses, DateTime At, uint Ttl);
+
+    /// <summary>First pass: buffers each chunk's records and DNS answers for the <see cref="OrderedObserver"/>; errors are counted in the second pass.</summary>
+    private sealed class LearningSink(OrderedObserver observer, FlowEnricher enricher) : IChunkedFlowSink
+    {
+        private ChunkBatch? _batch;
+
+        public void BeginChunk(long sequence) => _batch = observer.Rent();
+
+        public void EndChunk(long sequence)
+        {
+            observer.Submit(sequence, _batch!);
+            _batch = null;
+        }
+
+        public void Accept(in FlowRecord flow) => _batch!.Records.Add(flow);
 
         /// <summary>DNS answers: the response goes server -> client, so the client is its destination.</summary>
         public void AcceptL7(in L7Observation observation, SourcePosition position)
@@ -160,34 +281,42 @@ public sealed class FileEdgeSource
                 return;
             var flow = observation.AsFlow();
             if (observation.HasIp) enricher.Enrich(ref flow);
-            answers.Add(flow.DstIdentity, flow.DstIp, name, addresses, flow.Start, observation.Ttl);
+            _batch!.Answers.Add(new DnsAnswer(flow.DstIdentity, flow.DstIp, name, addresses, flow.Start, observation.Ttl));
         }
 
         public void Reject(FlowDecodeError error) { }
         public void Skip(string reason, SourcePosition position) { }
     }
 
-    private sealed class AggregatingSink(FlowEnricher enricher, DirectionResolver resolver, EdgeAggregator aggregator, DnsAnswerIndex answers, int maxErrors) : IFlowSink
+    /// <summary>Second pass of one thread: enrich, orient from the learned listeners, aggregate; counts and errors with their chunk.</summary>
+    private sealed class AggregatingSink(FlowEnricher enricher, DirectionResolver resolver, EdgeAggregator aggregator, DnsAnswerIndex answers, int maxErrors) : IChunkedFlowSink
     {
-        private readonly Dictionary<string, long> _skipped = new(StringComparer.Ordinal);
-        private readonly List<FlowDecodeError> _errors = new();
+        // Skip reasons in the order one thread reading in order first meets them: by (chunk, count-in-chunk) of the first.
+        private readonly Dictionary<string, (long Count, long FirstChunk, long FirstLine)> _skipped = new(StringComparer.Ordinal);
+        private readonly List<(long Chunk, FlowDecodeError Error)> _errors = new();
+        private long _chunk;
 
         public const string UnjoinableL7 = "hubble: L7 record without IP or without both endpoint identities";
 
+        public EdgeAggregator Aggregator => aggregator;
         public long Records;
         public long Rejected;
-        public long Replies;
         public long Flipped;
-        public IReadOnlyDictionary<string, long> Skipped => _skipped;
-        public IReadOnlyList<FlowDecodeError> Errors => _errors;
+
+        public IReadOnlyDictionary<string, long> Skipped =>
+            _skipped.OrderBy(p => p.Value.FirstChunk).ThenBy(p => p.Value.FirstLine).ToDictionary(p => p.Key, p => p.Value.Count, StringComparer.Ordinal);
+
+        public IReadOnlyList<FlowDecodeError> Errors => _errors.Select(e => e.Error).ToList();
+
+        public void BeginChunk(long sequence) => _chunk = sequence;
+        public void EndChunk(long sequence) { }
 
         public void Accept(in FlowRecord flow)
         {
             Records++;
             var copy = flow;
             enricher.Enrich(ref copy);
-            var direction = resolver.Resolve(ref copy);
-            if (direction.IsReply) Replies++;
+            var direction = resolver.ResolveLearned(ref copy);
             if (direction.Flipped) Flipped++;
             aggregator.Add(copy, direction.IsReply);
             // A connection to an external address the client had resolved: the edge learns the name.
@@ -231,13 +360,37 @@ public sealed class FileEdgeSource
         public void Reject(FlowDecodeError error)
         {
             Rejected++;
-            if (_errors.Count < maxErrors) _errors.Add(error);
+            // Each thread's chunks come in increasing order, so its first maxErrors hold every one of the first
+            // maxErrors overall that it saw.
+            if (_errors.Count < maxErrors) _errors.Add((_chunk, error));
         }
 
         public void Skip(string reason, SourcePosition position)
         {
-            _skipped.TryGetValue(reason, out long n);
-            _skipped[reason] = n + 1;
+            ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_skipped, reason, out bool exists);
+            if (!exists) slot = (0, _chunk, position.Line);
+            slot.Count++;
+        }
+
+        /// <summary>Folds another thread's results in: edges, counts, the earliest errors in file order.</summary>
+        public void MergeFrom(AggregatingSink other)
+        {
+            aggregator.MergeFrom(other.Aggregator);
+            Records += other.Records;
+            Rejected += other.Rejected;
+            Flipped += other.Flipped;
+            foreach (var (reason, theirs) in other._skipped)
+            {
+                ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_skipped, reason, out bool exists);
+                if (!exists) slot = theirs;
+                else if ((theirs.FirstChunk, theirs.FirstLine).CompareTo((slot.FirstChunk, slot.FirstLine)) < 0) slot = (slot.Count + theirs.Count, theirs.FirstChunk, theirs.FirstLine);
+                else slot.Count += theirs.Count;
+            }
+            _errors.AddRange(other._errors);
+            // Stable: one chunk's errors stay in line order.
+            var ordered = _errors.OrderBy(e => e.Chunk).Take(maxErrors).ToList();
+            _errors.Clear();
+            _errors.AddRange(ordered);
         }
     }
 }

@@ -1,7 +1,7 @@
 namespace FlowPolicy.Ingest.Enrichment;
 
 /// <summary>Counters of <see cref="FlowEnricher"/>; safe to read from another thread while workers add.</summary>
-public sealed class EnrichmentMetrics
+internal sealed class EnrichmentMetrics
 {
     private long _flows;
     private long _flowsEnriched;

@@ -11,7 +11,7 @@ namespace FlowPolicy.Ingest.Enrichment;
 /// Unknown addresses keep a null identity: aggregation renders private ones as IPs and public ones as external.
 /// One instance per worker; the index is read once per batch, so a reload never splits a batch.
 /// </summary>
-public sealed class FlowEnricher
+internal sealed class FlowEnricher
 {
     private readonly Func<LeaseIndex> _index;
 

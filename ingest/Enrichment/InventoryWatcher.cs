@@ -1,5 +1,7 @@
+using System.Diagnostics.Metrics;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Direction;
+using Microsoft.Extensions.Hosting;
 
 namespace FlowPolicy.Ingest.Enrichment;
 
@@ -18,16 +20,45 @@ public sealed class InventoryWatcherOptions
     }
 }
 
-/// <summary>Counters of <see cref="InventoryWatcher"/>.</summary>
-public sealed class InventoryWatcherMetrics
+/// <summary>
+/// Counters of <see cref="InventoryWatcher"/>, published on the Meter <see cref="MeterName"/> while the watcher runs:
+/// <c>flowpolicy.inventory.reloads</c> and <c>flowpolicy.inventory.errors</c> (bad records, unreadable files, polls that
+/// could not read the directory).
+/// </summary>
+public sealed class InventoryWatcherMetrics : IDisposable
 {
+    public const string MeterName = "FlowPolicy.Inventory";
+
     internal long LoadsField;
     internal long LoadErrorsField;
+    internal long PollErrorsField;
+    private Meter? _meter;
 
     /// <summary>Completed loads, the first one included.</summary>
     public long Loads => Interlocked.Read(ref LoadsField);
     /// <summary>Bad records (or unreadable files) found over all loads.</summary>
     public long LoadErrors => Interlocked.Read(ref LoadErrorsField);
+    /// <summary>Polls that could not read the inventory files' sizes and times (a directory being replaced).</summary>
+    public long PollErrors => Interlocked.Read(ref PollErrorsField);
+
+    internal void Publish()
+    {
+        if (_meter is not null) return;
+        var meter = new Meter(MeterName);
+        meter.CreateObservableCounter("flowpolicy.inventory.reloads", () => Loads, "{load}", "Inventory loads, the first one included");
+        meter.CreateObservableCounter("flowpolicy.inventory.errors", () => new Measurement<long>[]
+        {
+            new(LoadErrors, new KeyValuePair<string, object?>("error.type", "record")),
+            new(PollErrors, new KeyValuePair<string, object?>("error.type", "poll")),
+        }, "{error}", "Bad inventory records (or unreadable files) over all loads, and failed polls");
+        _meter = meter;
+    }
+
+    public void Dispose()
+    {
+        _meter?.Dispose();
+        _meter = null;
+    }
 }
 
 /// <summary>
@@ -35,8 +66,10 @@ public sealed class InventoryWatcherMetrics
 /// change is applied once the files look the same on two polls in a row (a half-written file is not loaded),
 /// then a new index is built off the hot path and swapped in with one reference write. Readers take
 /// <see cref="Current"/> once per batch. Write inventory files atomically (write + rename) all the same.
+/// The component shape: options validated by the constructor (which reads nothing), <see cref="StartAsync"/> (loads,
+/// then polls), <see cref="StopAsync"/>.
 /// </summary>
-public sealed class InventoryWatcher : IServedPorts, IAsyncDisposable
+public sealed class InventoryWatcher : IServedPorts, IHostedService, IAsyncDisposable
 {
     private readonly InventoryWatcherOptions _options;
     private readonly Action<InventoryLoadResult>? _onLoad;
@@ -47,6 +80,7 @@ public sealed class InventoryWatcher : IServedPorts, IAsyncDisposable
     private Task? _loop;
 
     /// <param name="onLoad">Called after every load with its result (the CLI prints the errors); must not throw.</param>
+    /// <exception cref="ArgumentException">The options are invalid (the message names the setting).</exception>
     public InventoryWatcher(InventoryWatcherOptions options, Action<InventoryLoadResult>? onLoad = null)
     {
         options.Validate();
@@ -55,21 +89,25 @@ public sealed class InventoryWatcher : IServedPorts, IAsyncDisposable
     }
 
     public LeaseIndex Current => Volatile.Read(ref _current);
-    public InventoryWatcherMetrics Metrics { get; } = new();
+    internal InventoryWatcherMetrics Metrics { get; } = new();
 
     public bool Serves(PackedIp ip, ushort port, byte protocol, DateTime at) => Current.Serves(ip, port, protocol, at);
 
+    /// <summary>The result of the first load (null before <see cref="StartAsync"/>).</summary>
+    public InventoryLoadResult? FirstLoad { get; private set; }
+
     /// <summary>Loads the inventory now (so the index is ready when this returns) and starts polling.</summary>
-    public InventoryLoadResult Start()
+    public Task StartAsync(CancellationToken cancellationToken = default)
     {
         if (_loop is not null) throw new InvalidOperationException("The inventory watcher is already started.");
-        var result = Reload(Signature());
+        Metrics.Publish();
+        FirstLoad = Reload(Signature());
         _stopping = new CancellationTokenSource();
         _loop = PollLoopAsync(_stopping.Token);
-        return result;
+        return Task.CompletedTask;
     }
 
-    public async Task StopAsync()
+    public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         if (_stopping is null || _loop is null) return;
         await _stopping.CancelAsync().ConfigureAwait(false);
@@ -83,6 +121,7 @@ public sealed class InventoryWatcher : IServedPorts, IAsyncDisposable
         _stopping.Dispose();
         _stopping = null;
         _loop = null;
+        Metrics.Dispose();
     }
 
     public ValueTask DisposeAsync() => new(StopAsync());
@@ -104,6 +143,7 @@ public sealed class InventoryWatcher : IServedPorts, IAsyncDisposable
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            Interlocked.Increment(ref Metrics.PollErrorsField);
             return false; // a directory being replaced; look again next time
         }
         if (signature == _loadedSignature)

@@ -1,7 +1,5 @@
-using System.Buffers;
-using System.Globalization;
-using FlowPolicy.Ingest.Files.Internal;
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Vpc;
 
 namespace FlowPolicy.Ingest.Files;
 
@@ -20,7 +18,6 @@ public sealed class FlowFileException(string message, Exception? inner = null) :
 /// </summary>
 public sealed class FlowFileReader
 {
-    private const int ChunkBytes = 1 << 20;
     private readonly FlowFormat? _forcedFormat;
     private readonly AwsVpcFlowLogDecoder? _vpcWithTime;
 
@@ -38,29 +35,10 @@ public sealed class FlowFileReader
     private FlowDecoder DecoderFor(FlowFormat format) =>
         format == FlowFormat.AwsVpc && _vpcWithTime is not null ? _vpcWithTime : FlowDecoders.For(format);
 
-    /// <summary>Stops on a file-level problem the decoder found (VPC records without any time); else its note, if any.</summary>
-    private static string? CheckFile(string source, in DecodeCursor cursor)
-    {
-        var (note, problem) = AwsVpcFlowLogDecoder.FileTimeStatus(cursor.State);
-        if (problem is not null) throw new FlowFileException($"'{source}': {problem}");
-        return note;
-    }
-
     public FlowFileSummary Read(string path, IFlowSink sink, CancellationToken cancellationToken = default)
     {
-        Stream file;
-        try
-        {
-            file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new FlowFileException($"cannot read flow file '{path}': {ex.Message}", ex);
-        }
-        using (file)
-        {
-            return Read(file, path, sink, cancellationToken);
-        }
+        using var file = OpenFile(path);
+        return Read(file, path, sink, cancellationToken);
     }
 
     /// <summary>Reads one stream; <paramref name="source"/> names it in error positions.</summary>
@@ -68,199 +46,67 @@ public sealed class FlowFileReader
     /// cut short. Records before the break have been given to <paramref name="sink"/>.</exception>
     public FlowFileSummary Read(Stream stream, string source, IFlowSink sink, CancellationToken cancellationToken = default)
     {
-        var counting = new CountingStream(stream);
-        Stream input = counting;
-        Span<byte> magic = stackalloc byte[2];
-        int magicRead = ReadAtLeast(counting, magic);
-        bool gzip = magicRead == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-        input = new PrefixedStream(magic[..magicRead].ToArray(), counting);
-        // Not GZipStream: it ends quietly where a file is cut short, and a partial file would pass for a whole one.
-        if (gzip) input = new CheckedGzipStream(input);
-
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes + FlowFormatDetector.HeadBytes);
+        using var chunks = Open(stream, source);
+        var chunk = new FlowChunk();
         var cursor = new DecodeCursor(source);
         try
         {
-            int filled = Fill(input, buffer, 0, FlowFormatDetector.HeadBytes, out var broken);
-            var head = buffer.AsSpan(0, filled);
-            FlowFormat? detected = _forcedFormat ?? FlowFormatDetector.Detect(head);
-            if (detected is null && broken is not null) throw GzipError(source, broken, cursor, counting);
-            FlowFormat format = detected
-                ?? throw new FlowFileException(filled == 0
-                    ? $"'{source}' is empty: no flow records to read"
-                    : $"cannot tell the flow format of '{source}'; pass --format ({FlowFormats.NameList})");
-            var decoder = DecoderFor(format);
-            if (!decoder.IsLineOriented(head))
-            {
-                // A document is decoded whole, so a broken one yields nothing.
-                if (broken is not null) throw GzipError(source, broken, cursor, counting);
-                var whole = ReadAll(input, buffer, filled, source, cursor, counting);
-                decoder.Decode(whole.Span, ref cursor, sink);
-                return new FlowFileSummary(source, format, gzip, counting.BytesRead, CheckFile(source, cursor));
-            }
-            while (true)
+            while (chunks.TryNext(chunk))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (broken is null) filled = Fill(input, buffer, filled, buffer.Length - filled, out broken);
-                if (broken is not null)
+                if (chunk.Rejection is { } rejection)
                 {
-                    // Keep every whole line before the break; the cut line is part of the error, not a malformed record.
-                    int whole = buffer.AsSpan(0, filled).LastIndexOf((byte)'\n') + 1;
-                    if (whole > 0) decoder.Decode(buffer.AsSpan(0, whole), ref cursor, sink);
-                    throw GzipError(source, broken, cursor, counting);
-                }
-                if (filled == 0) break;
-                var span = buffer.AsSpan(0, filled);
-                int lastNewline = span.LastIndexOf((byte)'\n');
-                bool atEnd = filled < buffer.Length;
-                if (lastNewline < 0 && !atEnd)
-                {
-                    // One line longer than the buffer: no real flow record is; report and skip it.
-                    sink.Reject(new FlowDecodeError(cursor.At(cursor.Line), $"line longer than {buffer.Length} bytes", null));
-                    filled = SkipToNewline(input, buffer, source, cursor, counting);
-                    cursor.Line++;
+                    sink.Reject(rejection);
                     continue;
                 }
-                int take = atEnd ? filled : lastNewline + 1;
-                decoder.Decode(span[..take], ref cursor, sink);
+                cursor.Line = chunk.FirstLine;
+                chunks.Decoder.Decode(chunk.Payload, ref cursor, sink);
                 CheckFile(source, cursor);
-                int rest = filled - take;
-                if (rest > 0) Buffer.BlockCopy(buffer, take, buffer, 0, rest);
-                filled = rest;
-                if (atEnd && rest == 0) break;
             }
-            return new FlowFileSummary(source, format, gzip, counting.BytesRead, CheckFile(source, cursor));
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
-            if (gzip) input.Dispose();
+            chunk.Release();
         }
+        if (chunks.Failure is { } failure) throw failure;
+        return new FlowFileSummary(source, chunks.Format, chunks.Gzip, chunks.FileBytesRead, CheckFile(source, cursor));
     }
 
-    /// <summary>Fills up to <paramref name="count"/> bytes; a gzip error stops the fill and comes back in <paramref name="broken"/>
-    /// with the bytes decompressed before it in the buffer.</summary>
-    private static int Fill(Stream input, byte[] buffer, int offset, int count, out Exception? broken)
+    /// <summary>Opens a stream as chunks of whole lines (or one document): detection, gzip, the decoder to use.</summary>
+    internal FlowChunkReader Open(Stream stream, string source) => new(stream, source, _forcedFormat, DecoderFor);
+
+    /// <summary>Opens a file as chunks for several threads: each chunk carries the source state it starts with.</summary>
+    internal FlowChunkReader Open(string path, int chunkBytes)
     {
-        int total = offset;
-        int end = offset + count;
-        broken = null;
+        var file = OpenFile(path);
         try
         {
-            while (total < end)
-            {
-                int read = input.Read(buffer, total, end - total);
-                if (read == 0) break;
-                total += read;
-            }
+            return new FlowChunkReader(file, path, _forcedFormat, DecoderFor, ownsStream: true, chunkBytes, carryStates: true);
         }
-        catch (Exception ex) when (ex is InvalidDataException or TruncatedGzipException)
+        catch
         {
-            broken = ex;
+            file.Dispose();
+            throw;
         }
-        return total;
     }
 
-    /// <summary>The error for a gzip stream that is cut short or corrupt: which file, what is wrong, how far it got, what to do.</summary>
-    private static FlowFileException GzipError(string source, Exception ex, DecodeCursor cursor, CountingStream counting)
+    private static FileStream OpenFile(string path)
     {
-        long lines = cursor.Line - 1;
-        string reached = lines == 0 ? "no whole line came before the break" : $"it breaks off after line {N(lines)}";
-        if (ex is TruncatedGzipException cut)
-        {
-            return new FlowFileException(
-                $"'{source}' is truncated: its gzip stream ended before its trailer (member {cut.Member} is cut off in its {PartName(cut.Part)} " +
-                $"after {N(cut.CompressedBytes)} bytes of the file, {N(cut.DecompressedBytes)} bytes decompressed); {reached}, and whatever followed is missing. " +
-                "Download or copy the file again, or wait for its upload to finish, then rerun.", ex);
-        }
-        return new FlowFileException(
-            $"'{source}' is not valid gzip past byte {N(counting.BytesRead)} of the file: {ex.Message}; {reached}. Check the file with gzip -t.", ex);
-    }
-
-    private static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
-
-    private static string PartName(GzipPart part) => part switch
-    {
-        GzipPart.Header => "header",
-        GzipPart.CompressedData => "compressed data",
-        _ => "8-byte trailer",
-    };
-
-    private static ReadOnlyMemory<byte> ReadAll(Stream input, byte[] head, int headLength, string source, DecodeCursor cursor, CountingStream counting)
-    {
-        var all = new MemoryStream();
-        all.Write(head, 0, headLength);
         try
         {
-            input.CopyTo(all);
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
         }
-        catch (Exception ex) when (ex is InvalidDataException or TruncatedGzipException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            throw GzipError(source, ex, cursor, counting);
-        }
-        return all.GetBuffer().AsMemory(0, (int)all.Length);
-    }
-
-    private static int SkipToNewline(Stream input, byte[] buffer, string source, DecodeCursor cursor, CountingStream counting)
-    {
-        while (true)
-        {
-            int filled = Fill(input, buffer, 0, buffer.Length, out var broken);
-            if (broken is not null) throw GzipError(source, broken, cursor, counting);
-            if (filled == 0) return 0;
-            int newline = buffer.AsSpan(0, filled).IndexOf((byte)'\n');
-            if (newline >= 0)
-            {
-                int rest = filled - newline - 1;
-                Buffer.BlockCopy(buffer, newline + 1, buffer, 0, rest);
-                return rest;
-            }
+            throw new FlowFileException($"cannot read flow file '{path}': {ex.Message}", ex);
         }
     }
 
-    private static int ReadAtLeast(Stream stream, Span<byte> buffer)
+    /// <summary>Stops on a file-level problem the decoder found (VPC records without any time); else its note, if any.</summary>
+    internal static string? CheckFile(string source, in DecodeCursor cursor)
     {
-        int total = 0;
-        while (total < buffer.Length)
-        {
-            int read = stream.Read(buffer[total..]);
-            if (read == 0) break;
-            total += read;
-        }
-        return total;
-    }
-
-    /// <summary>Gives back the bytes read to sniff the gzip magic, then the rest of the stream.</summary>
-    private sealed class PrefixedStream(byte[] prefix, Stream inner) : ReadOnlyStream
-    {
-        private int _position;
-
-        public override int Read(Span<byte> buffer)
-        {
-            if (_position < prefix.Length)
-            {
-                int n = Math.Min(buffer.Length, prefix.Length - _position);
-                prefix.AsSpan(_position, n).CopyTo(buffer);
-                _position += n;
-                return n;
-            }
-            return inner.Read(buffer);
-        }
-    }
-
-    /// <summary>Counts bytes read from the underlying file, for progress and summaries.</summary>
-    private sealed class CountingStream(Stream inner) : ReadOnlyStream
-    {
-        public long BytesRead { get; private set; }
-
-        public override int Read(Span<byte> buffer)
-        {
-            int n = inner.Read(buffer);
-            BytesRead += n;
-            return n;
-        }
-
-        public override long Length => inner.Length;
-        public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
+        var (note, problem) = AwsVpcFlowLogDecoder.FileTimeStatus(cursor.State);
+        if (problem is not null) throw new FlowFileException($"'{source}': {problem}");
+        return note;
     }
 }

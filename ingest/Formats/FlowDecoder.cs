@@ -45,7 +45,7 @@ public static class L7Observations
 /// Position and state of decoding one source (a file, or one Kafka message). A file is fed to the decoder in
 /// chunks of whole lines; the cursor carries line numbers and decoder state (the VPC header) across chunks.
 /// </summary>
-public struct DecodeCursor
+internal struct DecodeCursor
 {
     public DecodeCursor(string source, long firstLine = 1)
     {
@@ -83,5 +83,24 @@ public abstract class FlowDecoder
     /// Decodes a payload of complete records (whole lines for line-oriented input, or a whole document).
     /// Advances <see cref="DecodeCursor.Line"/> by the number of lines in the payload.
     /// </summary>
-    public abstract void Decode(ReadOnlySpan<byte> payload, ref DecodeCursor cursor, IFlowSink sink);
+    internal abstract void Decode(ReadOnlySpan<byte> payload, ref DecodeCursor cursor, IFlowSink sink);
+
+    /// <summary>
+    /// For readers that hand one source's chunks to several threads: the cursor state to decode a chunk with, from the
+    /// state this thread's previous chunk of this format ended with (<paramref name="reused"/>: caches keyed by raw bytes,
+    /// which carry over) and what the source says before the chunk (<paramref name="sourceState"/>, from
+    /// <see cref="StateAfter"/>: the VPC header). The default keeps the caches and forgets the last source's own state.
+    /// </summary>
+    public virtual object? StateForChunk(object? sourceState, object? reused)
+    {
+        if (reused is Internal.IReusableDecodeState state) state.PrepareForNextSource();
+        return reused;
+    }
+
+    /// <summary>
+    /// What the source says that later chunks need (the VPC header line: it decides how every later line reads), after
+    /// <paramref name="lines"/> (whole lines), given what it said before them; found without decoding the records. Null
+    /// for formats whose lines stand alone.
+    /// </summary>
+    public virtual object? StateAfter(ReadOnlySpan<byte> lines, object? before, string source) => before;
 }

@@ -1,3 +1,9 @@
+using FlowPolicy.Ingest.Formats.Azure;
+using FlowPolicy.Ingest.Formats.Canonical;
+using FlowPolicy.Ingest.Formats.Gcp;
+using FlowPolicy.Ingest.Formats.GoFlow2;
+using FlowPolicy.Ingest.Formats.Hubble;
+using FlowPolicy.Ingest.Formats.Vpc;
 namespace FlowPolicy.Ingest.Formats;
 
 /// <summary>One decoder instance per format: decoders are stateless (state rides in the cursor), so they are shared.</summary>

@@ -6,11 +6,11 @@ namespace FlowPolicy.Ingest.Formats;
 /// Base for formats with one record per line. Splits the payload, keeps line numbers, skips blank lines, and
 /// turns any exception a line's decoding throws into a rejected record so one bad line never stops the rest.
 /// </summary>
-public abstract class LineFlowDecoder : FlowDecoder
+internal abstract class LineFlowDecoder : FlowDecoder
 {
     public override bool IsLineOriented(ReadOnlySpan<byte> head) => true;
 
-    public sealed override void Decode(ReadOnlySpan<byte> payload, ref DecodeCursor cursor, IFlowSink sink)
+    internal sealed override void Decode(ReadOnlySpan<byte> payload, ref DecodeCursor cursor, IFlowSink sink)
     {
         while (!payload.IsEmpty)
         {

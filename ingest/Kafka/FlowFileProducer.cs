@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using Confluent.Kafka;
 using FlowPolicy.Ingest.Files;
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Vpc;
 
 namespace FlowPolicy.Ingest.Kafka;
 
@@ -332,7 +333,7 @@ public sealed class FlowFileProducer
         /// </summary>
         private void AddTimesIfMissing()
         {
-            var layout = Formats.Internal.VpcFlowLogLayout.Parse(System.Text.Encoding.ASCII.GetString(_header!));
+            var layout = Formats.Vpc.VpcFlowLogLayout.Parse(System.Text.Encoding.ASCII.GetString(_header!));
             if (layout is null || layout.HasTimes) return;
             if (!VpcRecordTime.TryResolve(owner.RecordTime, path, out var time, out var origin))
                 throw new FlowFileException($"'{path}': {VpcRecordTime.Remedy}");

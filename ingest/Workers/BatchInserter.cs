@@ -1,18 +1,20 @@
 using System.Diagnostics;
 using FlowPolicy.ClickHouse;
 using FlowPolicy.ClickHouse.RowBinary;
+using FlowPolicy.ClickHouse.Schema;
+using FlowPolicy.Core.Retry;
 using Microsoft.Extensions.Logging;
 
 namespace FlowPolicy.Ingest.Workers;
 
 /// <summary>
 /// Sends one batch table's rows as one INSERT and retries until ClickHouse has them or the caller gives up
-/// (cancellation: partition revoked, worker stopping). Backoff doubles up to a cap. Before any retry after a
+/// (cancellation: partition revoked, worker stopping), waiting a <see cref="Backoff"/> between attempts. Before any retry after a
 /// failure that may have reached the server (connection lost, timeout), it waits until the server no longer runs the
 /// INSERT (its query_id) and checks whether the batch's last row is stored: the INSERT is one part, so that row
 /// tells whether all of it landed. A retry therefore never stores a batch twice.
 /// </summary>
-public sealed class BatchInserter
+internal sealed class BatchInserter
 {
     private readonly ClickHouseHttpClient _client;
     private readonly IngestWorkerOptions _options;
@@ -45,7 +47,8 @@ public sealed class BatchInserter
         string topic, IReadOnlyList<int> partitions, int lastPartition, RecordPosition last, string partitionFilter, CancellationToken cancellationToken,
         string? deduplicationToken = null)
     {
-        var backoff = _options.RetryInitialBackoff;
+        var backoff = new Backoff(_options.RetryInitialBackoff, _options.RetryMaxBackoff);
+        bool flows = table == FlowTables.Flows;
         bool withToken = deduplicationToken is not null
             && (await _client.GetServerVersionAsync(cancellationToken).ConfigureAwait(false)).SupportsInsertDeduplicationToken;
         for (int attempt = 1; ; attempt++)
@@ -61,7 +64,7 @@ public sealed class BatchInserter
                     : [new("query_id", queryId)];
                 await _client.InsertRowBinaryAsync(table, columns, writeBody, cancellationToken, settings).ConfigureAwait(false);
                 var millis = clock.ElapsedMilliseconds;
-                _metrics.RecordInsert(millis);
+                _metrics.RecordInsert(flows, millis);
                 if (attempt > 1)
                     _log.LogInformation("ClickHouse took the {Table} batch of partitions {Partitions} ({Rows} rows) on attempt {Attempt}", table, Names(partitions), rowCount, attempt);
                 return millis;
@@ -80,17 +83,18 @@ public sealed class BatchInserter
                 failure = e;
                 ambiguous = true;
             }
-            Interlocked.Increment(ref _metrics.InsertFailuresField);
+            _metrics.CountInsertFailure(flows);
+            var delay = backoff.Next();
             _log.LogWarning("ClickHouse INSERT into {Table} for partitions {Partitions} ({Rows} rows) failed (attempt {Attempt}): {Error}; retrying in {Delay:F1} s; Kafka offsets stay where they are",
-                table, Names(partitions), rowCount, attempt, failure.Message, backoff.TotalSeconds);
-            await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
-            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.RetryMaxBackoff.Ticks));
+                table, Names(partitions), rowCount, attempt, failure.Message, delay.TotalSeconds);
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
             if (ambiguous && await LandedAsync(table, topic, queryId, lastPartition, last, partitionFilter, cancellationToken).ConfigureAwait(false))
             {
                 _log.LogInformation("The failed {Table} INSERT of partitions {Partitions} had landed (row {Position} of partition {Partition} is stored); not sending it again",
                     table, Names(partitions), last, lastPartition);
                 return clock.ElapsedMilliseconds;
             }
+            _metrics.CountInsertRetry(flows);
         }
     }
 
@@ -99,7 +103,7 @@ public sealed class BatchInserter
     /// <summary>Whether an INSERT that failed ambiguously is stored (one part: its last row tells); retries its own queries until the server answers.</summary>
     private async Task<bool> LandedAsync(string table, string topic, string queryId, int partition, RecordPosition last, string partitionFilter, CancellationToken cancellationToken)
     {
-        var backoff = _options.RetryInitialBackoff;
+        var backoff = new Backoff(_options.RetryInitialBackoff, _options.RetryMaxBackoff);
         while (true)
         {
             try
@@ -110,10 +114,11 @@ public sealed class BatchInserter
             catch (Exception e) when (e is ClickHouseServerException or HttpRequestException or TimeoutException or IOException
                                       || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
+                _metrics.CountError(IngestError.LandedCheck);
+                var delay = backoff.Next();
                 _log.LogWarning("ClickHouse unreachable while checking whether the {Table} batch of partition {Partition} landed: {Error}; retrying in {Delay:F1} s",
-                    table, partition, e.Message, backoff.TotalSeconds);
-                await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.RetryMaxBackoff.Ticks));
+                    table, partition, e.Message, delay.TotalSeconds);
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
             }
         }
     }

@@ -42,7 +42,7 @@ public sealed class EdgeRollupJob
         }
         catch (Exception e) when (e is ClickHouseServerException or HttpRequestException or TimeoutException or IOException)
         {
-            Interlocked.Increment(ref _metrics.RollupFailuresField);
+            _metrics.CountError(IngestError.Rollup);
             _log.LogWarning("Edge rollups: cannot list changed days: {Error}", e.Message);
             return 0;
         }
@@ -62,7 +62,7 @@ public sealed class EdgeRollupJob
             }
             catch (Exception e) when (e is ClickHouseServerException or HttpRequestException or TimeoutException or IOException)
             {
-                Interlocked.Increment(ref _metrics.RollupFailuresField);
+                _metrics.CountError(IngestError.Rollup);
                 _log.LogWarning("Edge rollup of {Day} failed: {Error}; retried on the next run", day, e.Message);
             }
         }

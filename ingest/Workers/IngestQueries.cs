@@ -8,7 +8,7 @@ namespace FlowPolicy.Ingest.Workers;
 /// Every query the ingest workers run besides their INSERTs, in one place; each works on ClickHouse 18.16
 /// (no tuple max, no startsWith: IN over (partition, max offset) and substring instead).
 /// </summary>
-public static class IngestQueries
+internal static class IngestQueries
 {
     /// <summary>
     /// Prefix of the query_id of an ingest INSERT holding rows of <paramref name="partitions"/>:

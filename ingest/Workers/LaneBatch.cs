@@ -13,11 +13,13 @@ namespace FlowPolicy.Ingest.Workers;
 /// order rules that keep this exactly once live in <see cref="LaneBatches"/>. Per partition the batch keeps the span
 /// of positions it holds. Not thread-safe: filled by one lane, then handed to one store.
 /// </summary>
-public sealed class LaneBatch : IDisposable
+internal sealed class LaneBatch : IDisposable
 {
     private readonly int _maxRows;
     private readonly FlowRowWriter _flowWriter;
+    private readonly DeadLetterRowWriter _deadLetterWriter;
     private readonly Dictionary<int, PartitionSpan> _spans = new();
+    private readonly int[] _deadLettersByReason = new int[Enum.GetValues<DeadLetterReason>().Length];
 
     public LaneBatch(int maxRows)
     {
@@ -26,6 +28,7 @@ public sealed class LaneBatch : IDisposable
         Flows = new RowBinaryWriter();
         DeadLetters = new RowBinaryWriter();
         _flowWriter = new FlowRowWriter(Flows);
+        _deadLetterWriter = new DeadLetterRowWriter(DeadLetters);
     }
 
     /// <summary>Creation order among the lane's batches: batches are stored in this order.</summary>
@@ -47,6 +50,9 @@ public sealed class LaneBatch : IDisposable
     /// <summary>The Kafka partition and position of the last flows row (to check after an ambiguous failure whether the INSERT landed).</summary>
     public (int Partition, RecordPosition Position)? LastFlow { get; private set; }
     public (int Partition, RecordPosition Position)? LastDeadLetter { get; private set; }
+
+    /// <summary>Dead letters of this batch with <paramref name="reason"/> (counted once the batch is stored).</summary>
+    public int DeadLettersOf(DeadLetterReason reason) => _deadLettersByReason[(int)reason];
 
     /// <summary>What the batch holds of each Kafka partition.</summary>
     public IReadOnlyDictionary<int, PartitionSpan> Spans => _spans;
@@ -71,22 +77,14 @@ public sealed class LaneBatch : IDisposable
         Note(partition, position, flow: true);
     }
 
-    public void AddDeadLetter(DateTime now, string topic, int partition, RecordPosition position, string format, string error, ReadOnlySpan<char> raw, long line)
+    public void AddDeadLetter(DateTime now, string topic, int partition, RecordPosition position, string format, string error, ReadOnlySpan<char> raw, long line,
+        DeadLetterReason reason = DeadLetterReason.Decode)
     {
         if (!FitsDeadLetter) throw new InvalidOperationException("No more dead letters can join this batch.");
         if (DeadLetterRows == 0) DeadLetterTime = new DateTime(now.Ticks - now.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
-        var w = DeadLetters;
-        w.WriteDateTime(DeadLetterTime);
-        w.WriteString(topic);
-        w.WriteInt32(partition);
-        w.WriteUInt64(checked((ulong)position.Offset));
-        w.WriteString(format);
-        w.WriteString(error);
-        w.WriteString(raw);
-        w.WriteUInt32(position.Index);
-        w.WriteUInt64(line < 0 ? 0 : (ulong)line);
-        w.EndRow();
+        _deadLetterWriter.Write(DeadLetterTime, topic, partition, position.Offset, format, error, raw, position.Index, line);
         LastDeadLetter = (partition, position);
+        _deadLettersByReason[(int)reason]++;
         Note(partition, position, flow: false);
     }
 
@@ -116,6 +114,7 @@ public sealed class LaneBatch : IDisposable
         _flowWriter.Reset();
         DeadLetters.Reset();
         _spans.Clear();
+        Array.Clear(_deadLettersByReason);
         Day = 0;
         DeadLetterTime = default;
         DeadLettersStored = false;
@@ -129,10 +128,6 @@ public sealed class LaneBatch : IDisposable
         Flows.Dispose();
         DeadLetters.Dispose();
     }
-
-    /// <summary>The dead letter columns in the order <see cref="AddDeadLetter"/> writes them.</summary>
-    public static IReadOnlyList<string> DeadLetterColumns { get; } =
-        ["received", "kafka_topic", "kafka_partition", "kafka_offset", "format", "error", "raw", "kafka_index", "line"];
 }
 
 /// <summary>
@@ -140,7 +135,7 @@ public sealed class LaneBatch : IDisposable
 /// partition in order, the first and last record positions. The same records batched the same way give the same
 /// token, so a batch resent after a crash (an INSERT that may have landed) is dropped by the server, never stored twice.
 /// </summary>
-public static class BatchDeduplicationToken
+internal static class BatchDeduplicationToken
 {
     public static string For(string table, string topic, int day, IReadOnlyDictionary<int, PartitionSpan> spans)
     {
@@ -157,4 +152,4 @@ public static class BatchDeduplicationToken
 /// <see cref="Last"/> among the records not already stored. <see cref="CompleteThrough"/> is the last offset whose
 /// records are all in this batch or earlier ones (the Kafka commit hint is the offset after it).
 /// </summary>
-public readonly record struct PartitionSpan(RecordPosition First, RecordPosition Last, int FlowRows, int DeadLetterRows, long Bytes, long CompleteThrough);
+internal readonly record struct PartitionSpan(RecordPosition First, RecordPosition Last, int FlowRows, int DeadLetterRows, long Bytes, long CompleteThrough);

@@ -10,7 +10,7 @@ namespace FlowPolicy.Ingest.Workers;
 /// carry records of two days. When a row needs a new batch and <c>maxOpen</c> are open, the caller stores the oldest
 /// first (<see cref="TakeOldest"/>). Owned by one lane; <see cref="Return"/> may be called from a store.
 /// </summary>
-public sealed class LaneBatches : IDisposable
+internal sealed class LaneBatches : IDisposable
 {
     private readonly int _maxRows;
     private readonly int _maxOpen;

@@ -10,7 +10,7 @@ namespace FlowPolicy.Ingest.Workers;
 /// re-read message gives every record the same index). The format is detected per message unless forced.
 /// One instance per lane; the arrays grow to the largest message seen and are reused.
 /// </summary>
-public sealed class MessageDecoder : IFlowSink
+internal sealed class MessageDecoder : IFlowSink
 {
     private readonly FlowFormat? _forcedFormat;
     private FlowRecord[] _flows = new FlowRecord[64];
@@ -18,11 +18,12 @@ public sealed class MessageDecoder : IFlowSink
     private readonly List<(uint Index, FlowDecodeError Error)> _rejects = new();
     private uint _next;
     /// <summary>
-    /// The JSON decoders' caches (names, identities), kept from message to message: a fresh set per message cost
-    /// ~18 KB of zeroed memory per message and never warmed up. They are keyed by raw bytes, so a message decodes the
-    /// same with or without them (re-reads stay deterministic). Other states (a VPC header layout) are per message.
+    /// Each format's decoder caches (JSON names and identities, GCP metadata, VPC reporter names), kept from message to
+    /// message: a fresh set per message cost ~18 KB of zeroed memory per message and never warmed up. They are keyed by
+    /// raw bytes, so a message decodes the same with or without them (re-reads stay deterministic); what belongs to one
+    /// message only (a VPC header layout) is dropped by <see cref="IReusableDecodeState.PrepareForNextSource"/>.
     /// </summary>
-    private JsonDecodeState? _jsonState;
+    private readonly IReusableDecodeState?[] _states = new IReusableDecodeState?[FlowFormats.All.Max(f => (int)f) + 1];
 
     public MessageDecoder(FlowFormat? forcedFormat = null) => _forcedFormat = forcedFormat;
 
@@ -57,11 +58,15 @@ public sealed class MessageDecoder : IFlowSink
                 $"unknown flow format (expected one of: {FlowFormats.NameList}); force one with --format", Excerpts.Of(payload)));
             return;
         }
-        var cursor = new DecodeCursor(source) { State = _jsonState };
+        var cursor = new DecodeCursor(source) { State = _states[(int)format] };
         try
         {
             FlowDecoders.For(format).Decode(payload, ref cursor, this);
-            if (cursor.State is JsonDecodeState state) _jsonState = state;
+            if (cursor.State is IReusableDecodeState state)
+            {
+                state.PrepareForNextSource();
+                _states[(int)format] = state;
+            }
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -4,7 +4,7 @@ namespace FlowPolicy.Ingest.Workers;
 /// Where a stored row came from inside its Kafka partition: the message offset and the record's index inside that
 /// message (a VPC batch or an Azure document holds many records; records and rejects share one index sequence).
 /// </summary>
-public readonly record struct RecordPosition(long Offset, uint Index) : IComparable<RecordPosition>
+internal readonly record struct RecordPosition(long Offset, uint Index) : IComparable<RecordPosition>
 {
     public int CompareTo(RecordPosition other) =>
         Offset != other.Offset ? Offset.CompareTo(other.Offset) : Index.CompareTo(other.Index);
@@ -24,7 +24,7 @@ public readonly record struct RecordPosition(long Offset, uint Index) : ICompara
 /// and every dead letter at or before the highest stored flow is stored. Hence: seek to the message of the highest
 /// stored flow (the start of the partition when there is none), and skip each record already in its table.
 /// </summary>
-public readonly record struct ResumePoint(RecordPosition? Flows, RecordPosition? DeadLetters)
+internal readonly record struct ResumePoint(RecordPosition? Flows, RecordPosition? DeadLetters)
 {
     public static ResumePoint Empty => default;
 

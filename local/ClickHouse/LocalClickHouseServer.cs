@@ -135,6 +135,7 @@ public sealed class LocalClickHouseServer : IAsyncDisposable
     {
         if (IsRunning) return;
         // The old process's ports may linger briefly; retry the launch for a few seconds.
+        var backoff = new Core.Retry.Backoff(TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1));
         for (int attempt = 1; ; attempt++)
         {
             try
@@ -144,7 +145,7 @@ public sealed class LocalClickHouseServer : IAsyncDisposable
             }
             catch (ClickHouseStartException) when (attempt < 10 && PortConflict())
             {
-                await Task.Delay(500, cancellationToken).ConfigureAwait(false);
+                await backoff.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -344,4 +345,4 @@ public sealed class LocalClickHouseServer : IAsyncDisposable
 }
 
 /// <summary>The local server could not be started; the message carries its last output lines.</summary>
-public sealed class ClickHouseStartException(string message) : Exception(message);
+internal sealed class ClickHouseStartException(string message) : Exception(message);

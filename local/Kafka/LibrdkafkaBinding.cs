@@ -12,7 +12,7 @@ namespace FlowPolicy.LocalServers.Kafka;
 /// <c>alpine-librdkafka.so</c> (musl). Confluent.Kafka 2.16 tries them in that order (alpine first on musl); we try the
 /// same names, so both bind to the same loaded file and share one librdkafka.
 /// </summary>
-public static class LibrdkafkaBinding
+internal static class LibrdkafkaBinding
 {
     /// <summary>The library name to give <c>[DllImport]</c>; resolved by <see cref="Register"/>.</summary>
     public const string Name = "librdkafka";

@@ -29,7 +29,7 @@ public enum RuleFlags : byte
     ScheduledJob = 32,
 }
 
-public static class RuleConfidences
+internal static class RuleConfidences
 {
     private static readonly string[] ConfidenceNames = ["high", "medium", "low"];
     private static readonly string[] FlagNames = ["periodic", "startup-only", "rare", "generalised", "node-probe", "scheduled-job"];

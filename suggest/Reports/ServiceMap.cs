@@ -5,6 +5,7 @@ using System.Text.Json;
 using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
+using FlowPolicy.Suggest.Inference;
 
 namespace FlowPolicy.Suggest.Reports;
 
@@ -23,6 +24,8 @@ internal enum MapEdgeStatus
     New = 8,
     /// <summary>A suggested rule that the intended policy lacks would allow it.</summary>
     ToAdd = 16,
+    /// <summary>The suggestion leaves it out as noise: the candidate policy would block it (suggested to remove).</summary>
+    ToRemove = 32,
 }
 
 /// <summary>
@@ -37,6 +40,7 @@ internal static class ServiceMap
     public static bool IsHiddenNoise(LeaveOutReason reason) => reason is LeaveOutReason.Scanner or LeaveOutReason.BarePod;
 
     private const ushort DnsPort = 53;
+    private const ushort ApiServerPort = 6443;
 
     /// <summary>
     /// The busiest edges drawn; the rest are counted under the map. 10,000 keeps the page usable (layout in seconds,
@@ -45,11 +49,13 @@ internal static class ServiceMap
     public const int MaxEdges = 10_000;
 
     /// <summary>
-    /// Node probes, DNS and other plumbing: edges to or from a cluster node, and DNS. They exist in every cluster,
-    /// cross the whole picture, and say nothing about the application, so the map hides them until asked.
+    /// Node probes, DNS, the API server and other plumbing: edges to or from a cluster node (kubelet probes, host agents;
+    /// Hubble names the API server a node too), DNS, and the API server as a Service or on its port. They exist in every
+    /// cluster, cross the whole picture, and say nothing about the application, so the map hides them until asked.
     /// </summary>
     public static bool IsPlumbing(Edge e) =>
-        e.Client.Kind == EndpointKind.Node || e.Server.Kind == EndpointKind.Node || e.Port == DnsPort;
+        e.Client.Kind == EndpointKind.Node || e.Server.Kind == EndpointKind.Node || e.Port is DnsPort or ApiServerPort
+        || e.Server.Key == "service:default/kubernetes";
 
     /// <summary>The group a node is drawn in: its namespace, or a group per kind for what has none.</summary>
     private static string Group(Endpoint e) => e.Namespace ?? e.Kind switch
@@ -59,11 +65,13 @@ internal static class ServiceMap
         _ => "(outside the cluster)",
     };
 
+    /// <summary>The map's data blob and the counts the report explains it with.</summary>
+    internal sealed record Model(string Json, int DrawnEdges, int Nodes, int MergedAway, int NoiseHidden, int NotDrawn, int Plumbing);
+
     /// <summary>The map section's body: container, controls, data blob and scripts. Empty when nothing is drawn.</summary>
-    public static string Html(PipelineReportInput input, out int drawnEdges)
+    public static string Html(Model model)
     {
-        var json = DataJson(input, out drawnEdges);
-        if (drawnEdges == 0) return "";
+        if (model.DrawnEdges == 0) return "";
         var sb = new StringBuilder();
         sb.Append("<style>").Append(Resource("service-map.css")).Append("</style>\n");
         sb.Append("""
@@ -72,7 +80,7 @@ internal static class ServiceMap
             <input id="smap-search" type="search" placeholder="Search workloads" aria-label="Search workloads">
             <select id="smap-namespace" aria-label="Namespace"><option value="">All namespaces</option></select>
             <span id="smap-status" class="smap-status"></span>
-            <label><input id="smap-plumbing" type="checkbox"> node probes, DNS and plumbing (<span id="smap-plumbing-count">0</span> edges)</label>
+            <label><input id="smap-plumbing" type="checkbox"> node probes, DNS, API server and other plumbing (<span id="smap-plumbing-count">0</span> edges)</label>
             <button id="smap-fit" type="button">Fit</button>
             </div>
             <div class="smap-body"><div id="smap-canvas" class="smap-canvas"></div><aside id="smap-evidence" class="smap-evidence"><p class="note">Click an edge for its evidence, a workload for its edges. Scroll to zoom, drag to pan.</p></aside></div>
@@ -80,7 +88,7 @@ internal static class ServiceMap
             </div>
             """).Append('\n');
         // The default encoder escapes '<', '>' and '&', so the blob cannot close its script element.
-        sb.Append("<script type=\"application/json\" id=\"smap-data\">").Append(json).Append("</script>\n");
+        sb.Append("<script type=\"application/json\" id=\"smap-data\">").Append(model.Json).Append("</script>\n");
         // Cytoscape.js and cytoscape-dagre are MIT-licensed; their licence texts travel with the code they cover.
         sb.Append("<script>/*! cytoscape.js 3.35.0\n").Append(Resource("cytoscape.LICENSE").Replace("*/", "* /", StringComparison.Ordinal)).Append("*/\n")
           .Append(Resource("cytoscape.min.js")).Append("</script>\n");
@@ -91,18 +99,15 @@ internal static class ServiceMap
     }
 
     /// <summary>
-    /// The map's data: groups, nodes, edges with evidence and status. Compact on purpose (nodes by index, statuses as a
-    /// bit set) so 10,000 edges stay a few megabytes.
+    /// The map's data: groups, nodes, edges with evidence and status. Compact on purpose (nodes and rules by index,
+    /// statuses as a bit set) so 10,000 edges stay a few megabytes.
     /// </summary>
-    internal static string DataJson(PipelineReportInput input, out int drawnEdges)
+    internal static Model Build(PipelineReportInput input, IReadOnlyDictionary<string, (SuggestedRule Rule, bool ToAdd)> suggestedBy,
+        IReadOnlyDictionary<string, LeftOutEdge> leftOutBy)
     {
-        var noise = input.Suggestions.LeftOut.Where(l => IsHiddenNoise(l.Reason)).Select(l => PipelineReport.EdgeKey(l.Edge)).ToHashSet(StringComparer.Ordinal);
         var intent = input.Slis?.Edges.ToDictionary(a => PipelineReport.EdgeKey(a.Edge), a => a.Intent, StringComparer.Ordinal);
-        var suggestedBy = new Dictionary<string, (string Id, bool ToAdd)>(StringComparer.Ordinal);
-        var toAdd = input.Diff is null ? null : input.Diff.ToAdd.ToHashSet();
-        foreach (var rule in input.Suggestions.Rules)
-            foreach (var e in rule.Edges)
-                suggestedBy.TryAdd(PipelineReport.EdgeKey(e), (rule.Id, toAdd?.Contains(rule) ?? false));
+        var ruleIndex = new Dictionary<SuggestedRule, int>(ReferenceEqualityComparer.Instance);
+        var ruleList = new List<(SuggestedRule Rule, bool ToAdd)>();
 
         // One node per identity; bare addresses (internet clients, unknown private IPs) are one node per kind, or a
         // public service's clients would be hundreds of nodes burying the workloads. Their edges merge per port.
@@ -121,27 +126,39 @@ internal static class ServiceMap
         }
 
         var merged = new Dictionary<(int Client, int Server, string Port), MapEdge>();
-        int leftOut = 0;
+        int noiseHidden = 0, shown = 0;
         foreach (var e in input.Edges)
         {
             var key = PipelineReport.EdgeKey(e);
-            if (noise.Contains(key)) { leftOut++; continue; }
+            var leftOut = leftOutBy.GetValueOrDefault(key);
+            if (leftOut is not null && IsHiddenNoise(leftOut.Reason)) { noiseHidden++; continue; }
+            shown++;
             var status = MapEdgeStatus.None;
             var decision = intent?.GetValueOrDefault(key);
             if (decision is not null) status |= decision.Allowed ? MapEdgeStatus.Allowed : MapEdgeStatus.Unintended;
             if (e.DeniedFlows > 0) status |= MapEdgeStatus.Denied;
             if (input.PreviousEdges is { } previous && !previous.Contains(key)) status |= MapEdgeStatus.New;
-            var suggestion = suggestedBy.GetValueOrDefault(key);
-            if (suggestion.ToAdd) status |= MapEdgeStatus.ToAdd;
+            int rule = -1;
+            if (suggestedBy.TryGetValue(key, out var suggestion))
+            {
+                if (suggestion.ToAdd) status |= MapEdgeStatus.ToAdd;
+                if (!ruleIndex.TryGetValue(suggestion.Rule, out rule))
+                {
+                    rule = ruleList.Count;
+                    ruleIndex.Add(suggestion.Rule, rule);
+                    ruleList.Add(suggestion);
+                }
+            }
+            if (leftOut is not null && input.Suggestions is not null) status |= MapEdgeStatus.ToRemove;
             var why = decision is null ? null : decision.MatchedRules.Count > 0 ? string.Join("; ", decision.MatchedRules.Select(r => r.ToString())) : decision.Reason;
+            var noise = leftOut is null ? null : leftOut.ReasonName + ": " + leftOut.Detail;
             var port = e.Port.ToString(CultureInfo.InvariantCulture) + "/" + e.ProtocolName;
             var id = (Node(e.Client), Node(e.Server), port);
-            if (merged.TryGetValue(id, out var m)) m.Add(e, status, why, suggestion.Id);
-            else merged.Add(id, new MapEdge(id.Item1, id.Item2, port, e, status, IsPlumbing(e), why, suggestion.Id));
+            if (merged.TryGetValue(id, out var m)) m.Add(e, status, why, rule, noise);
+            else merged.Add(id, new MapEdge(id.Item1, id.Item2, port, e, status, IsPlumbing(e), why, rule, noise));
         }
         var ordered = merged.Values.OrderByDescending(m => m.Flows)
             .ThenBy(m => $"{nodeList[m.Client].Key} -> {nodeList[m.Server].Key}:{m.Port}", StringComparer.Ordinal).Take(MaxEdges).ToList();
-        drawnEdges = ordered.Count;
 
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -149,7 +166,8 @@ internal static class ServiceMap
             w.WriteStartObject();
             w.WriteBoolean("intent", intent is not null);
             w.WriteBoolean("previous", input.PreviousEdges is not null);
-            w.WriteNumber("left_out", leftOut);
+            w.WriteBoolean("suggestion", input.Suggestions is not null);
+            w.WriteNumber("left_out", noiseHidden);
             w.WriteNumber("not_drawn", merged.Count - ordered.Count);
             w.WriteStartArray("edges");
             foreach (var m in ordered)
@@ -171,7 +189,8 @@ internal static class ServiceMap
                 if (m.Merged > 1) w.WriteNumber("m", m.Merged);
                 if (m.Plumbing) w.WriteBoolean("pl", true);
                 if (m.Why is not null) w.WriteString("why", m.Why);
-                if (m.Rule is not null) w.WriteString("rule", m.Rule);
+                if (m.Rule >= 0) w.WriteNumber("ri", m.Rule);
+                if (m.Noise is not null) w.WriteString("lo", m.Noise);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -186,16 +205,28 @@ internal static class ServiceMap
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            w.WriteStartArray("rules");
+            foreach (var (rule, add) in ruleList)
+            {
+                w.WriteStartObject();
+                w.WriteString("id", rule.Id);
+                w.WriteString("text", rule.ToString());
+                w.WriteString("conf", rule.ConfidenceName);
+                if (add) w.WriteBoolean("add", true);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WriteEndObject();
         }
-        return Encoding.UTF8.GetString(buffer.ToArray());
+        return new Model(Encoding.UTF8.GetString(buffer.ToArray()), ordered.Count, nodeList.Count, shown - merged.Count, noiseHidden,
+            merged.Count - ordered.Count, ordered.Count(m => m.Plumbing));
     }
 
     /// <summary>The map node an endpoint is drawn as: its key, or one node for every bare address of its kind.</summary>
     internal static string NodeKey(Endpoint e) => !e.IsAddress ? e.Key : e.Kind == EndpointKind.Unknown ? "unknown private addresses" : "external addresses";
 
     /// <summary>One drawn edge: an observed edge, or the edges between the same map nodes on one port (bare addresses merged).</summary>
-    private sealed class MapEdge(int client, int server, string port, Edge first, MapEdgeStatus status, bool plumbing, string? why, string? rule)
+    private sealed class MapEdge(int client, int server, string port, Edge first, MapEdgeStatus status, bool plumbing, string? why, int rule, string? noise)
     {
         public int Client { get; } = client;
         public int Server { get; } = server;
@@ -203,7 +234,8 @@ internal static class ServiceMap
         public bool Plumbing { get; } = plumbing;
         public MapEdgeStatus Status { get; private set; } = status;
         public string? Why { get; private set; } = why;
-        public string? Rule { get; private set; } = rule;
+        public int Rule { get; private set; } = rule;
+        public string? Noise { get; private set; } = noise;
         public long Flows { get; private set; } = first.Flows;
         public ulong Bytes { get; private set; } = first.Bytes;
         public long Allowed { get; private set; } = first.AllowedFlows;
@@ -216,12 +248,13 @@ internal static class ServiceMap
         public int Replicas { get; private set; } = first.ClientReplicas;
         public int Merged { get; private set; } = 1;
 
-        public void Add(Edge e, MapEdgeStatus status, string? why, string? rule)
+        public void Add(Edge e, MapEdgeStatus status, string? why, int rule, string? noise)
         {
             Status |= status;
             if (why is not null && Why is not null && !Why.Contains(why, StringComparison.Ordinal) && Why.Length < 500) Why += "; " + why;
             Why ??= why;
-            Rule ??= rule;
+            if (Rule < 0) Rule = rule;
+            Noise ??= noise;
             Flows += e.Flows;
             Bytes += e.Bytes;
             Allowed += e.AllowedFlows;

@@ -3,6 +3,7 @@ using System.Text;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Canonical;
 
 namespace FlowPolicy.Benchmarks.Data;
 
@@ -93,37 +94,51 @@ internal static class BenchData
         return (int)(n * u * u * u) % n;
     }
 
-    public static byte[] Canonical()
+    public static byte[] Canonical() => Bytes(Records * 420, text => WriteCanonical(text, Records));
+
+    /// <summary>Canonical JSON lines for the first <paramref name="count"/> flows of <see cref="Flows"/>, streamed (the end-to-end files are GBs).</summary>
+    public static void WriteCanonical(TextWriter text, int count)
     {
-        var text = new StringBuilder(Records * 420);
-        foreach (var flow in Flows()) text.Append(CanonicalJsonWriter.ToLine(flow)).Append('\n');
+        foreach (var flow in Flows(count)) text.Write(CanonicalJsonWriter.ToLine(flow) + "\n");
+    }
+
+    private static byte[] Bytes(int capacity, Action<TextWriter> write)
+    {
+        var text = new StringWriter(new StringBuilder(capacity), CultureInfo.InvariantCulture);
+        write(text);
         return Encoding.UTF8.GetBytes(text.ToString());
     }
 
     public const string VpcHeader = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
 
     /// <summary>An S3 VPC flow log file: the v2 header line, then one record per line (the header is not a record).</summary>
-    public static byte[] AwsVpc()
+    public static byte[] AwsVpc() => Bytes(Records * 120, text => WriteAwsVpc(text, Records));
+
+    public static void WriteAwsVpc(TextWriter output, int count)
     {
-        var text = new StringBuilder(Records * 120);
-        text.Append(VpcHeader).Append('\n');
-        foreach (var f in Flows(withIdentities: false))
+        var text = new StringBuilder(256);
+        output.Write(VpcHeader + "\n");
+        foreach (var f in Flows(count, withIdentities: false))
         {
+            text.Clear();
             text.Append("2 123456789012 eni-0a1b2c3d").Append(f.SrcIp.V4 & 0xFFFF).Append(' ')
                 .Append(f.SrcIp).Append(' ').Append(f.DstIp).Append(' ').Append(f.SrcPort).Append(' ').Append(f.DstPort).Append(' ')
                 .Append(f.Protocol).Append(' ').Append(f.Packets).Append(' ').Append(f.Bytes).Append(' ')
                 .Append(Unix(f.Start)).Append(' ').Append(Unix(f.End)).Append(' ')
                 .Append(f.Verdict == Verdict.Denied ? "REJECT" : "ACCEPT").Append(" OK\n");
+            output.Write(text);
         }
-        return Encoding.UTF8.GetBytes(text.ToString());
     }
 
     /// <summary>`hubble observe -o jsonpb` lines (GetFlowsResponse), the shape the sample generator writes.</summary>
-    public static byte[] Hubble()
+    public static byte[] Hubble() => Bytes(Records * 900, text => WriteHubble(text, Records));
+
+    public static void WriteHubble(TextWriter output, int count)
     {
-        var text = new StringBuilder(Records * 900);
-        foreach (var f in Flows())
+        var text = new StringBuilder(1024);
+        foreach (var f in Flows(count))
         {
+            text.Clear();
             string time = Rfc3339Nanos(f.Start);
             bool reply = f.Direction == DirectionHint.Reply;
             string l4 = f.Protocol == IpProtocols.Udp ? "UDP" : "TCP";
@@ -145,8 +160,8 @@ internal static class BenchData
                 text.Append(",\"egress_allowed_by\":[{\"name\":\"").Append(policy[(slash + 1)..]).Append("\",\"namespace\":\"").Append(policy[..slash]).Append("\",\"revision\":\"7\"}]");
             }
             text.Append("},\"node_name\":\"").Append(f.Reporter).Append("\",\"time\":\"").Append(time).Append("\"}\n");
+            output.Write(text);
         }
-        return Encoding.UTF8.GetBytes(text.ToString());
     }
 
     private static void HubbleEndpoint(StringBuilder text, WorkloadIdentity? identity)

@@ -3,6 +3,7 @@ using BenchmarkDotNet.Attributes;
 using FlowPolicy.Benchmarks.Data;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Hubble;
 
 namespace FlowPolicy.Benchmarks.Readers;
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using BenchmarkDotNet.Attributes;
 using FlowPolicy.Benchmarks.Data;
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Canonical;
 
 namespace FlowPolicy.Benchmarks.Readers;
 

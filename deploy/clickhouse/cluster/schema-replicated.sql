@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 5, replicated, as `flowpolicy migrate --cluster flowpolicy --replicated` creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 7, replicated, as `flowpolicy migrate --cluster flowpolicy --replicated` creates it on ClickHouse 24.3.
 -- Needs ZooKeeper (or ClickHouse Keeper) in every server's <zookeeper> config and the macros <shard> and <replica> in <macros>:
 -- replicas of one shard share {shard} and differ in {replica}. Every MergeTree table is ReplicatedMergeTree at
 -- /clickhouse/tables/{shard}/<database>/<table>; sharded tables keep their Distributed table (schema.sql explains the layout).
@@ -366,3 +366,30 @@ ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/flowpolicy/job_runs', '
 PARTITION BY toYYYYMM(`window_end`)
 ORDER BY (`job`, `window_end`, `finished`);
 ALTER TABLE `flowpolicy`.`job_runs` ON CLUSTER `flowpolicy` MODIFY TTL `finished` + toIntervalDay(180);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`flow_anomalies` ON CLUSTER `flowpolicy`
+(
+    `window_start` DateTime('UTC'),
+    `window_end` DateTime('UTC'),
+    `kind` Enum8('spike' = 1, 'drop' = 2, 'denied_spike' = 3, 'level_shift' = 4, 'scan' = 5, 'new_heavy_talker' = 6),
+    `scope` Enum8('edge' = 1, 'service' = 2, 'source' = 3),
+    `subject` String,
+    `metric` Enum8('flows' = 1, 'bytes' = 2, 'denied_flows' = 3, 'new_peers' = 4),
+    `start` DateTime('UTC'),
+    `end` DateTime('UTC'),
+    `observed` Float64,
+    `expected` Float64,
+    `expected_low` Float64,
+    `expected_high` Float64,
+    `score` Float64,
+    `baseline` Enum8('hour_of_week' = 1, 'hour_of_day' = 2, 'all_hours' = 3, 'none' = 4),
+    `edges` Array(String),
+    `edge_observed` Array(Float64),
+    `edge_expected` Array(Float64),
+    `explanation` String,
+    `service` LowCardinality(String),
+    `analyzed_at` DateTime('UTC')
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/flowpolicy/flow_anomalies', '{replica}')
+PARTITION BY toYYYYMMDD(`window_start`)
+ORDER BY (`kind`, `subject`, `window_start`, `start`);

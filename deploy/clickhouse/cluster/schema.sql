@@ -1,9 +1,9 @@
--- FlowPolicy ClickHouse schema version 5 on a cluster named `flowpolicy`, as `flowpolicy migrate --cluster flowpolicy` creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 7 on a cluster named `flowpolicy`, as `flowpolicy migrate --cluster flowpolicy` creates it on ClickHouse 24.3.
 -- ON CLUSTER needs ClickHouse Keeper or ZooKeeper; without one, `--cluster-node URL` (one per node) runs the same statements without ON CLUSTER on each node.
 -- Sharded tables: <table>_local (MergeTree) on every node behind a Distributed table with the original name.
 -- flows, flows_dead_letter, ingest_progress are sharded by kafka_partition (one ingest batch = one shard = one part);
 -- edges_1h/edges_1d have no sharding key: each node rebuilds its own from its flows (rollup_rebuild_per_node.sql).
--- schema_migrations, sli_windows, sli_drift, job_runs are whole copies on every node. Reference copy: the code is the source of truth.
+-- schema_migrations, sli_windows, sli_drift, job_runs, flow_anomalies are whole copies on every node. Reference copy: the code is the source of truth.
 
 CREATE DATABASE IF NOT EXISTS `flowpolicy` ON CLUSTER `flowpolicy`;
 
@@ -366,3 +366,30 @@ ENGINE = MergeTree
 PARTITION BY toYYYYMM(`window_end`)
 ORDER BY (`job`, `window_end`, `finished`);
 ALTER TABLE `flowpolicy`.`job_runs` ON CLUSTER `flowpolicy` MODIFY TTL `finished` + toIntervalDay(180);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`flow_anomalies` ON CLUSTER `flowpolicy`
+(
+    `window_start` DateTime('UTC'),
+    `window_end` DateTime('UTC'),
+    `kind` Enum8('spike' = 1, 'drop' = 2, 'denied_spike' = 3, 'level_shift' = 4, 'scan' = 5, 'new_heavy_talker' = 6),
+    `scope` Enum8('edge' = 1, 'service' = 2, 'source' = 3),
+    `subject` String,
+    `metric` Enum8('flows' = 1, 'bytes' = 2, 'denied_flows' = 3, 'new_peers' = 4),
+    `start` DateTime('UTC'),
+    `end` DateTime('UTC'),
+    `observed` Float64,
+    `expected` Float64,
+    `expected_low` Float64,
+    `expected_high` Float64,
+    `score` Float64,
+    `baseline` Enum8('hour_of_week' = 1, 'hour_of_day' = 2, 'all_hours' = 3, 'none' = 4),
+    `edges` Array(String),
+    `edge_observed` Array(Float64),
+    `edge_expected` Array(Float64),
+    `explanation` String,
+    `service` LowCardinality(String),
+    `analyzed_at` DateTime('UTC')
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMMDD(`window_start`)
+ORDER BY (`kind`, `subject`, `window_start`, `start`);

@@ -3,7 +3,7 @@ using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Formats.Internal;
 
-namespace FlowPolicy.Ingest.Formats;
+namespace FlowPolicy.Ingest.Formats.Hubble;
 
 /// <summary>
 /// Hubble's L7 part: the <c>l7</c> object (Layer7 of cilium/cilium api/v1/flow/flow.proto: <c>type</c>, one of
@@ -13,7 +13,7 @@ namespace FlowPolicy.Ingest.Formats;
 /// query and qtypes (DNS), api_key and topic (Kafka); a response adds code, ips/ttl/rcode, error_code; a response's
 /// source is the server (<c>is_reply</c> true).
 /// </summary>
-public sealed partial class HubbleJsonDecoder
+internal sealed partial class HubbleJsonDecoder
 {
     // L7FlowType enum (flow.proto).
     private const int L7Request = 1, L7Response = 2, L7Sample = 3;

@@ -84,8 +84,9 @@ internal static class JsonObjectScanner
 {
     private static readonly JsonReaderOptions Options = new() { MaxDepth = 64 };
 
-    public static void Scan(ReadOnlySpan<byte> payload, ref DecodeCursor cursor, IFlowSink sink, string formatName,
-        IJsonObjectDecoder decoder, bool jsonLines)
+    /// <typeparam name="TDecoder">Generic so a struct decoder carrying a source's state is called without boxing.</typeparam>
+    public static void Scan<TDecoder>(ReadOnlySpan<byte> payload, ref DecodeCursor cursor, IFlowSink sink, string formatName,
+        TDecoder decoder, bool jsonLines) where TDecoder : IJsonObjectDecoder
     {
         var context = new JsonScanContext(payload, cursor.Source, cursor.Line, sink, formatName);
         int pos = payload.StartsWith("\uFEFF"u8) ? 3 : 0;

@@ -69,6 +69,7 @@ internal sealed class IngestLane
     public int Index { get; }
     public ChannelWriter<LaneItem> Writer => _queue.Writer;
     public EnrichmentMetrics? EnrichmentMetrics => _enricher?.Metrics;
+    public DirectionMetrics DirectionMetrics => _resolver.Metrics;
 
     public async Task RunAsync()
     {
@@ -139,6 +140,7 @@ internal sealed class IngestLane
         Interlocked.Increment(ref _metrics.MessagesField);
         Interlocked.Add(ref _metrics.MessageBytesField, value.Length);
         var decoder = _decoder;
+        bool failed = false;
         try
         {
             decoder.Decode(value, _topic);
@@ -150,6 +152,7 @@ internal sealed class IngestLane
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
+            failed = true;
             // Never reached with healthy decoders; if it is, the message becomes one dead letter instead of stopping the partition.
             decoder.Decode(ReadOnlySpan<byte>.Empty, _topic);
             decoder.Reject(new FlowDecodeError(new SourcePosition(_topic, 0), "ingest: " + e.Message, null));
@@ -183,7 +186,7 @@ internal sealed class IngestLane
                     last = await DeadLetterBatchAsync(state).ConfigureAwait(false);
                     if (last is null) return;
                     last.AddDeadLetter(DateTime.UtcNow, _topic, partition, position, formatName,
-                        $"{formatName}: flow time {start:O} is outside what ClickHouse DateTime stores (1970-2105)", default, 0);
+                        $"{formatName}: flow time {start:O} is outside what ClickHouse DateTime stores (1970-2105)", default, 0, DeadLetterReason.TimeOutOfRange);
                     continue;
                 }
                 int day = FlowRowWriter.PartitionKey(decoder.FlowAt(i));
@@ -209,7 +212,8 @@ internal sealed class IngestLane
                 }
                 last = await DeadLetterBatchAsync(state).ConfigureAwait(false);
                 if (last is null) return;
-                last.AddDeadLetter(DateTime.UtcNow, _topic, partition, position, formatName, error.Reason, error.Excerpt, error.Position.Line);
+                last.AddDeadLetter(DateTime.UtcNow, _topic, partition, position, formatName, error.Reason, error.Excerpt, error.Position.Line,
+                    failed ? DeadLetterReason.Internal : DeadLetterReason.Decode);
             }
         }
         if (state.Abandoned) return;
@@ -316,11 +320,11 @@ internal sealed class IngestLane
             if (batch.DeadLetterRows > 0 && !batch.DeadLettersStored)
             {
                 var (p, position) = batch.LastDeadLetter!.Value;
-                millis += await _inserter.InsertAsync(FlowTables.DeadLetters, LaneBatch.DeadLetterColumns, batch.DeadLetters, _topic, partitions,
+                millis += await _inserter.InsertAsync(FlowTables.DeadLetters, DeadLetterRowWriter.Columns, batch.DeadLetters, _topic, partitions,
                     p, position, IngestQueries.DeadLetterTimeFilter(batch.DeadLetterTime), token,
                     BatchDeduplicationToken.For(FlowTables.DeadLetters, _topic, batch.Day, batch.Spans)).ConfigureAwait(false);
                 batch.DeadLettersStored = true;
-                Interlocked.Add(ref _metrics.DeadLettersField, batch.DeadLetterRows);
+                for (var reason = DeadLetterReason.Decode; reason <= DeadLetterReason.Internal; reason++) _metrics.AddDeadLetters(reason, batch.DeadLettersOf(reason));
             }
             if (batch.FlowRows > 0)
             {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using FlowPolicy.Analytics.Anomalies;
 using FlowPolicy.Analytics.Edges;
 using FlowPolicy.Analytics.Intent;
 using FlowPolicy.Analytics.Slis;
@@ -40,10 +41,11 @@ public abstract class EdgeSourceParityTests<TServer>(TServer server) : ClickHous
         var files = SampleCommand.Write(_dir, start, days: 2, seed: 42, rate: 2);
         var window = new AnalysisWindow(start, start.AddDays(2));
 
-        var fromFiles = new FileEdgeSource(new FileEdgeSourceOptions
+        var load = new FileEdgeSource(new FileEdgeSourceOptions
         {
             FlowFiles = files.FlowFiles, InventoryFiles = files.InventoryFiles, From = window.From, To = window.To,
-        }).Load().Edges;
+        }).Load();
+        var fromFiles = load.Edges;
 
         await SchemaMigrator.MigrateAsync(Db);
         var rows = await IngestAsync(files.FlowFiles, files.InventoryFiles);
@@ -62,11 +64,58 @@ public abstract class EdgeSourceParityTests<TServer>(TServer server) : ClickHous
         Assert.Equal(0, source.Metrics.RowsFolded);
         Assert.True(rows > fromFiles.Sum(e => e.Flows), "replies were stored too");
 
+        // The counts a report explains its flows with agree too: records - replies = the edges' flows, on both paths.
+        var counts = await source.ReadInputCountsAsync(window);
+        Assert.True(counts.RepliesFolded > 0, "the sample has replies");
+        Assert.Equal((load.Counts.RecordsInWindow, load.Counts.RepliesFolded), (counts.RecordsRead, counts.RepliesFolded));
+        Assert.Equal(fromFiles.Sum(e => e.Flows), load.Counts.Flows);
+        Assert.Equal(fromFiles.Sum(e => e.Flows), counts.Flows);
+
         var intent = new SampleIntent();
         Assert.Equal(Slis(fromFiles, intent, window), Slis(fromClickHouse, intent, window));
         var report = SliCalculator.Compute(fromFiles, intent, window);
         Assert.NotEmpty(report.UnintendedEdges); // the scanner and the debug pod at least
         Assert.NotNull(report.Overall.ComplianceRate);
+    }
+
+    [Fact]
+    public async Task Files_and_ClickHouse_give_identical_hourly_series_and_the_anomalies_job_stores_each_window_once()
+    {
+        var start = SampleCommand.DefaultStart;
+        var files = SampleCommand.Write(_dir, start, days: 2, seed: 7, rate: 2);
+        var window = new AnalysisWindow(start, start.AddDays(2));
+        var load = new FileEdgeSource(new FileEdgeSourceOptions
+        {
+            FlowFiles = files.FlowFiles, InventoryFiles = files.InventoryFiles, From = window.From, To = window.To, KeepHours = true,
+        }).Load();
+
+        await SchemaMigrator.MigrateAsync(Db);
+        await IngestAsync(files.FlowFiles, files.InventoryFiles);
+        for (var day = DateOnly.FromDateTime(window.From); day < DateOnly.FromDateTime(window.To); day = day.AddDays(1))
+            await EdgeRollup.RebuildDayAsync(Db, day);
+        var fromClickHouse = await new ClickHouseHourlySeries(Db).ReadAsync(window);
+
+        Assert.Equal(window.From, load.SeriesStart);
+        Assert.True(load.HourlySeries.Count > 20, $"only {load.HourlySeries.Count} series");
+        Assert.Contains(load.HourlySeries, s => s.Hours.Length > 24);
+        Assert.Contains(load.HourlySeries, s => s.DeniedFlows.Any(d => d > 0));
+        static string Series(EdgeHourlySeries s) => $"{s.Client.Key} -> {s.Server.Key}:{s.Port}/{s.Protocol} " +
+            string.Join(",", s.Hours.Select((h, i) => $"{h}:{s.Flows[i]}/{s.Bytes[i]}/{s.DeniedFlows[i]}"));
+        Assert.Equal(load.HourlySeries.Select(Series).Order(StringComparer.Ordinal), fromClickHouse.Select(Series).Order(StringComparer.Ordinal));
+
+        // The job judges the last hour against what came before; a rerun of the window replaces its rows.
+        var lastHour = new AnalysisWindow(window.To.AddHours(-1), window.To);
+        var job = new AnomalyJob(new AnomalyJobOptions { History = TimeSpan.FromHours(47) }, Db);
+        var (report, stored) = await job.RunAsync(lastHour);
+        Assert.Equal(report.Anomalies.Count, stored);
+        var expected = AnomalyDetector.Detect(load.HourlySeries, new AnomalyOptions(), window.From, 48, 47);
+        Assert.Equal(expected.Anomalies.Select(a => a.Explanation), report.Anomalies.Select(a => a.Explanation));
+        var planted = new FlowAnomaly(AnomalyKind.DeniedSpike, AnomalyScope.Service, "shop/cart", AnomalyMetric.DeniedFlows, lastHour.From, lastHour.To,
+            500, 2, 0, 9, 99, BaselineKind.HourOfWeek, [new AnomalyEdge("shop/frontend", "shop/cart", 7070, 6, 480, 1)]);
+        await AnomalyStore.ReplaceWindowAsync(Db, lastHour, [planted], window.To);
+        await AnomalyStore.ReplaceWindowAsync(Db, lastHour, [planted], window.To);
+        var rows = await Db.QueryTsvAsync($"SELECT toString(kind), toString(scope), subject, service, observed, edges[1], edge_observed[1], toString(baseline) FROM {FlowTables.Anomalies}");
+        Assert.Equal([["denied_spike", "service", "shop/cart", "shop/cart", "500", "shop/frontend -> shop/cart:7070/TCP", "480", "hour_of_week"]], rows);
     }
 
     [Fact]

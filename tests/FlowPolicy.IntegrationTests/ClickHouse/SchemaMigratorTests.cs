@@ -182,7 +182,7 @@ public abstract class SchemaMigratorTests<TServer>(TServer server, ITestOutputHe
 
         var upgrade = await SchemaMigrator.MigrateAsync(Db);
         Assert.Equal(4, upgrade.PreviousSchemaVersion);
-        Assert.Equal(5, upgrade.SchemaVersion);
+        Assert.Equal(SchemaMigrator.CurrentVersion, upgrade.SchemaVersion);
         Assert.Equal(
             [$"{FlowTables.EdgesHourly}: add column src_label_changes", $"{FlowTables.EdgesHourly}: add column dst_label_changes",
              $"{FlowTables.EdgesDaily}: add column src_label_changes", $"{FlowTables.EdgesDaily}: add column dst_label_changes"],
@@ -191,6 +191,28 @@ public abstract class SchemaMigratorTests<TServer>(TServer server, ITestOutputHe
         await EdgeRollup.RebuildDayAsync(Db, new DateOnly(2026, 11, 2));
         var again = await SchemaMigrator.MigrateAsync(Db);
         Assert.Empty(again.Applied);
+    }
+
+    [Fact]
+    public async Task A_schema_6_database_gets_the_anomalies_table_and_nothing_else()
+    {
+        await SchemaMigrator.MigrateAsync(Db);
+        await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Anomalies)}");
+        await Db.ExecuteAsync($"ALTER TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} DELETE WHERE 1");
+        await Db.ExecuteAsync($"INSERT INTO {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} (version, applied_at, steps, server_version) VALUES (6, now(), [], '')");
+        await WaitForMutationsAsync();
+
+        var upgrade = await SchemaMigrator.MigrateAsync(Db);
+        Assert.Equal(6, upgrade.PreviousSchemaVersion);
+        Assert.Equal(7, upgrade.SchemaVersion);
+        Assert.Equal([$"create table {FlowTables.Anomalies}"], upgrade.Applied.Where(a => !a.Contains("retention", StringComparison.Ordinal)));
+        await Db.ExecuteAsync($"INSERT INTO {FlowTables.Anomalies} (window_start, window_end, kind, scope, subject, metric, start, end, baseline, edges) " +
+            "VALUES (now() - 3600, now(), 'denied_spike', 'service', 'shop/db', 'denied_flows', now() - 3600, now(), 'hour_of_week', ['shop/api -> shop/db:5432/TCP'])");
+        Assert.Equal("denied_spike", await Db.QueryScalarAsync($"SELECT toString(kind) FROM {FlowTables.Anomalies}"));
+
+        var again = await SchemaMigrator.MigrateAsync(Db);
+        Assert.Empty(again.Applied);
+        Assert.Equal(SchemaMigrator.CurrentVersion, again.PreviousSchemaVersion);
     }
 
     private async Task WaitForMutationsAsync()

@@ -23,7 +23,7 @@ public sealed class IngestWorkerTests(ClickHouseServerFixture server, ITestOutpu
         await SchemaMigrator.MigrateAsync(Db);
         using var cluster = MockKafkaCluster.Start(new MockKafkaClusterOptions { Partitions = 16, Topics = [Topic] });
         await using var inventory = new InventoryWatcher(new InventoryWatcherOptions { Paths = data.InventoryFiles });
-        inventory.Start();
+        await inventory.StartAsync();
         using var logs = TestLogs(output);
         var worker = new IngestWorker(KafkaOptions(cluster, "g-mixed"), Db,
             new IngestWorkerOptions { Lanes = 2, BatchRows = 20_000, BatchInterval = TimeSpan.FromMilliseconds(500), RollupInterval = TimeSpan.FromSeconds(3), MetricsInterval = TimeSpan.FromSeconds(5) },

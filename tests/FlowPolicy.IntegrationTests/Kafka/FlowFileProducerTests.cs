@@ -161,7 +161,7 @@ public sealed class FlowFileProducerTests : IDisposable
         Assert.Equal($"{header} start end\n6 123456789012 10.1.2.3 10.2.3.4 44321 443 6 12 4380 OK {seconds} {seconds}", message);
         var cursor = new FlowPolicy.Ingest.Formats.DecodeCursor("kafka flows[0]@0");
         var collect = new Collect();
-        new FlowPolicy.Ingest.Formats.AwsVpcFlowLogDecoder().Decode(Encoding.ASCII.GetBytes(message), ref cursor, collect);
+        new FlowPolicy.Ingest.Formats.Vpc.AwsVpcFlowLogDecoder().Decode(Encoding.ASCII.GetBytes(message), ref cursor, collect);
         Assert.Equal(new DateTime(2026, 11, 2, 10, 5, 0, DateTimeKind.Utc), Assert.Single(collect.Starts));
     }
 

@@ -64,6 +64,13 @@ public sealed class ServeSchedulerTests(ClickHouseServerFixture server, ITestOut
             await WaitAsync(async () => await SucceededAsync("rollup") >= 3 && host.Ingest!.Metrics.Messages >= produced.Delivered, TimeSpan.FromSeconds(40));
             await WaitAsync(async () => (await http.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(20));
             Assert.Contains("\"rollup\"", await http.GetStringAsync("/jobs"));
+            // /metrics: the scheduler's and ingest's instruments, in the names the alert rules (deploy/prometheus) use.
+            var metrics = PrometheusText.Parse(await http.GetStringAsync("/metrics"));
+            Assert.True(metrics.Value("flowpolicy_job_runs_total", ("job", "rollup"), ("outcome", "succeeded")) >= 1);
+            Assert.Contains(metrics, m => m.Name == "flowpolicy_job_last_success_seconds" && m.Labels["job"] == "rollup");
+            Assert.True(metrics.Value("flowpolicy_job_duration_seconds_count", ("job", "rollup"), ("outcome", "succeeded")) >= 1);
+            Assert.True(metrics.Value("flowpolicy_ingest_messages_total") >= produced.Delivered);
+            Assert.Equal(1, metrics.Value("flowpolicy_inventory_reloads_total"));
             await WaitAsync(async () => (await http.GetAsync("/reports/latest")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(20));
             await host.StopAsync();
         }

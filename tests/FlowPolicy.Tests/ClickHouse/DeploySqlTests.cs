@@ -27,7 +27,7 @@ public sealed class DeploySqlTests
         {
             FlowTables.MigrationsTable(), FlowTables.FlowsTable(version), FlowTables.DeadLetterTable(version),
             FlowTables.IngestProgressTable(version), FlowTables.EdgesTable(FlowTables.EdgesHourly, version), FlowTables.EdgesTable(FlowTables.EdgesDaily, version),
-            FlowTables.SliWindowsTable(version), FlowTables.SliDriftTable(version), FlowTables.JobRunsTable(version),
+            FlowTables.SliWindowsTable(version), FlowTables.SliDriftTable(version), FlowTables.JobRunsTable(version), FlowTables.AnomaliesTable(version),
         })
             text.Append('\n').Append(table.CreateSql("flowpolicy")).Append(";\n");
         if (version.SupportsTtl)

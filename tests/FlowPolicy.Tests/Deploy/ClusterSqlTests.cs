@@ -23,7 +23,7 @@ public sealed class ClusterSqlTests
         text.Append("-- Sharded tables: <table>_local (MergeTree) on every node behind a Distributed table with the original name.\n");
         text.Append("-- flows, flows_dead_letter, ingest_progress are sharded by kafka_partition (one ingest batch = one shard = one part);\n");
         text.Append("-- edges_1h/edges_1d have no sharding key: each node rebuilds its own from its flows (rollup_rebuild_per_node.sql).\n");
-        text.Append("-- schema_migrations, sli_windows, sli_drift, job_runs are whole copies on every node. Reference copy: the code is the source of truth.\n");
+        text.Append("-- schema_migrations, sli_windows, sli_drift, job_runs, flow_anomalies are whole copies on every node. Reference copy: the code is the source of truth.\n");
         text.Append("\nCREATE DATABASE IF NOT EXISTS `flowpolicy` ON CLUSTER `flowpolicy`;\n");
         foreach (var (table, ttlColumn, retention) in SchemaMigrator.Plan(version, "flowpolicy", options))
         {
@@ -129,10 +129,10 @@ public sealed class ClusterSqlTests
             Assert.StartsWith("ENGINE = Distributed(`c`, `db`, `" + table + "_local`", plan[distributed].EngineClause);
             Assert.Equal(plan[local].Columns, plan[distributed].Columns);
         }
-        foreach (var table in new[] { FlowTables.Migrations, FlowTables.SliWindows, FlowTables.SliDrift, FlowTables.JobRuns })
+        foreach (var table in new[] { FlowTables.Migrations, FlowTables.SliWindows, FlowTables.SliDrift, FlowTables.JobRuns, FlowTables.Anomalies })
             Assert.StartsWith("ENGINE = MergeTree", plan.Single(t => t.Name == table).EngineClause);
         Assert.Equal(SchemaMigrator.Plan(ClickHouseServerVersion.Parse("18.16.1"), "db", new SchemaOptions()).Select(t => t.Table.Name),
-            [FlowTables.Migrations, FlowTables.Flows, FlowTables.DeadLetters, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily, FlowTables.SliWindows, FlowTables.SliDrift, FlowTables.JobRuns]);
+            [FlowTables.Migrations, FlowTables.Flows, FlowTables.DeadLetters, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily, FlowTables.SliWindows, FlowTables.SliDrift, FlowTables.JobRuns, FlowTables.Anomalies]);
     }
 
     private static void Check(string file, string expected)

@@ -12,14 +12,14 @@ public sealed class InventoryWatcherTests
         $$"""{"ip":"10.244.1.7","from":"2026-11-01T00:00:00Z","kind":"pod","namespace":"shop","workload":"{{workload}}"}""" + "\n";
 
     [Fact]
-    public void A_changed_file_is_loaded_once_it_has_settled()
+    public async Task A_changed_file_is_loaded_once_it_has_settled()
     {
         using var files = new InventoryTestFiles();
         var path = files.Write("leases.jsonl", Lease("cart"));
         var loads = new List<InventoryLoadResult>();
         var watcher = new InventoryWatcher(new InventoryWatcherOptions { Paths = [files.Directory], PollInterval = TimeSpan.FromHours(1) }, loads.Add);
 
-        watcher.Start();
+        await watcher.StartAsync();
         var before = watcher.Current;
         Assert.Equal("cart", before.Lookup(Cart, Nov1)?.Workload);
         Assert.False(watcher.PollOnce()); // nothing changed
@@ -44,7 +44,7 @@ public sealed class InventoryWatcherTests
         var watcher = new InventoryWatcher(options);
         var enricher = new FlowEnricher(watcher);
 
-        watcher.Start();
+        await watcher.StartAsync();
         try
         {
             files.Write("b.jsonl", """{"cidr":"203.0.113.0/24","kind":"external","workload":"partner"}""");

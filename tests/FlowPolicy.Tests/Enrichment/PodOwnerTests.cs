@@ -5,6 +5,7 @@ using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Embedded;
 using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Hubble;
 using FlowPolicy.Tests.Formats;
 
 namespace FlowPolicy.Tests.Enrichment;

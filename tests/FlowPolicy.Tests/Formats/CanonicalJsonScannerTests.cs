@@ -3,6 +3,7 @@ using System.Text;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Canonical;
 using FlowPolicy.Ingest.Formats.Internal;
 
 namespace FlowPolicy.Tests.Formats;

@@ -1,5 +1,7 @@
 using System.Text;
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Azure;
+using FlowPolicy.Ingest.Formats.Gcp;
 
 namespace FlowPolicy.Tests.Formats;
 

@@ -6,7 +6,7 @@ namespace FlowPolicy.Tests.Formats;
 /// <summary>The lookup structures behind the readers' hot paths: the per-source decode cache and the key table.</summary>
 public sealed class DecoderLookupTableTests
 {
-    private static int Hits(RawJsonCache<string> cache, IReadOnlyList<byte[]> keys)
+    private static int Hits(Utf8KeyedCache<string> cache, IReadOnlyList<byte[]> keys)
     {
         int hits = 0;
         foreach (var key in keys)
@@ -24,7 +24,7 @@ public sealed class DecoderLookupTableTests
     [Fact]
     public void Cache_grows_until_thousands_of_distinct_keys_almost_all_hit()
     {
-        var cache = new RawJsonCache<string>(maxSlots: 8192, maxKeyLength: 256);
+        var cache = new Utf8KeyedCache<string>(maxSlots: 8192, maxKeyLength: 256);
         var keys = Enumerable.Range(0, 2000).Select(i => Encoding.UTF8.GetBytes($$"""{"pod":"web-{{i}}"}""")).ToList();
 
         for (int pass = 0; pass < 4; pass++) Hits(cache, keys);
@@ -37,7 +37,7 @@ public sealed class DecoderLookupTableTests
     [Fact]
     public void Cache_bounded_below_the_key_count_still_returns_only_correct_values()
     {
-        var cache = new RawJsonCache<string>(maxSlots: 64, maxKeyLength: 256);
+        var cache = new Utf8KeyedCache<string>(maxSlots: 64, maxKeyLength: 256);
         var keys = Enumerable.Range(0, 1000).Select(i => Encoding.UTF8.GetBytes($"key-{i}")).ToList();
 
         for (int pass = 0; pass < 3; pass++) Assert.True(Hits(cache, keys) < keys.Count); // values are checked inside

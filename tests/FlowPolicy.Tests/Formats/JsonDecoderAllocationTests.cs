@@ -2,6 +2,8 @@ using System.Text;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Canonical;
+using FlowPolicy.Ingest.Formats.Hubble;
 
 namespace FlowPolicy.Tests.Formats;
 

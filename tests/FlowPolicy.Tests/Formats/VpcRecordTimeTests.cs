@@ -3,6 +3,7 @@ using FlowPolicy.Ingest.Files;
 using FlowPolicy.Ingest.Formats;
 using FlowPolicy.Tests.Cli;
 using static FlowPolicy.Tests.Files.FlowFileReaderTests;
+using FlowPolicy.Ingest.Formats.Vpc;
 
 namespace FlowPolicy.Tests.Formats;
 
@@ -39,12 +40,12 @@ public sealed class VpcRecordTimeTests : IDisposable
         "2026-11-02T08:00:00Z", VpcTimeOrigin.DeliveryPathHour)]
     // A file name stamped on another day than its folder (a copy moved by hand): the folder's date is trusted.
     [InlineData("AWSLogs/1/vpcflowlogs/r/2026/11/02/1_vpcflowlogs_r_fl-1_20261005T1005Z_a.log", "2026-11-02T00:00:00Z", VpcTimeOrigin.DeliveryPathDay)]
-    public void The_delivery_path_gives_the_most_precise_time_it_holds(string path, string expected, VpcTimeOrigin origin)
+    public void The_delivery_path_gives_the_most_precise_time_it_holds(string path, string expected, object origin) // object: the enum is internal
     {
         Assert.True(VpcRecordTime.TryFromDeliveryPath(path, out var time, out var found));
         Assert.Equal(DateTime.Parse(expected, null, System.Globalization.DateTimeStyles.AdjustToUniversal), time);
         Assert.Equal(DateTimeKind.Utc, time.Kind);
-        Assert.Equal(origin, found);
+        Assert.Equal((VpcTimeOrigin)origin, found);
     }
 
     [Theory]

@@ -2,6 +2,7 @@ using System.Text;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Canonical;
 using FlowPolicy.Ingest.Kafka;
 using FlowPolicy.Ingest.Workers;
 

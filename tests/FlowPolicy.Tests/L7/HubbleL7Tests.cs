@@ -4,6 +4,7 @@ using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Hubble;
 
 namespace FlowPolicy.Tests.L7;
 

@@ -19,6 +19,26 @@ public sealed class PipelineReportTests : IDisposable
     }
 
     [Fact]
+    public async Task A_report_shows_the_anomalies_of_its_window_with_their_edges()
+    {
+        var start = SampleCommand.DefaultStart;
+        var files = SampleCommand.Write(Path.Combine(_dir, "sample"), start, days: 1, seed: 7, rate: 1);
+        var edges = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = files.FlowFiles, InventoryFiles = files.InventoryFiles }).Load().Edges;
+        var window = new AnalysisWindow(start, start.AddDays(1));
+        var anomaly = new FlowPolicy.Analytics.Anomalies.FlowAnomaly(FlowPolicy.Analytics.Anomalies.AnomalyKind.Scan, FlowPolicy.Analytics.Anomalies.AnomalyScope.Source, "default/debug",
+            FlowPolicy.Analytics.Anomalies.AnomalyMetric.NewPeers, start.AddHours(20), start.AddHours(21), 120, 1, 0, 6, 80, FlowPolicy.Analytics.Anomalies.BaselineKind.AllHours,
+            [new FlowPolicy.Analytics.Anomalies.AnomalyEdge("default/debug", "shop/cart", 22, 6, 1, 0)]);
+        var withAnomaly = await SuggestReport.WriteAsync(Path.Combine(_dir, "a"), "r", window, edges, null, ["json"], SuggestionLayout.Workload, default, anomalies: [anomaly]);
+        var markdown = File.ReadAllText(Path.Combine(withAnomaly, "report.md"));
+        Assert.Contains("## Unusual traffic", markdown);
+        Assert.Contains("- scan of source default/debug at 2026-11-02 20:00 UTC: 120 new peers/h, expected 1", markdown);
+        Assert.Contains("`default/debug -> shop/cart:22/TCP`", markdown);
+        Assert.Contains("<h2>Unusual traffic</h2>", File.ReadAllText(Path.Combine(withAnomaly, "report.html")));
+        var without = await SuggestReport.WriteAsync(Path.Combine(_dir, "b"), "r", window, edges, null, ["json"], SuggestionLayout.Workload, default);
+        Assert.DoesNotContain("Unusual traffic", File.ReadAllText(Path.Combine(without, "report.md")));
+    }
+
+    [Fact]
     public async Task A_report_lists_the_edges_that_were_not_in_the_previous_report()
     {
         var start = SampleCommand.DefaultStart;
@@ -29,8 +49,8 @@ public sealed class PipelineReportTests : IDisposable
         var jobDir = Path.Combine(_dir, "reports", "suggest");
         var withheld = edges.OrderByDescending(e => e.Flows).First();
 
-        var first = await SuggestReportJob.WriteReportAsync(jobDir, "2026-11-03T00-00-00Z", window, edges.Where(e => e != withheld).ToList(), intent, ["k8s", "json"], SuggestionLayout.Workload, default);
-        var second = await SuggestReportJob.WriteReportAsync(jobDir, "2026-11-04T00-00-00Z", window, edges, intent, ["k8s", "json"], SuggestionLayout.Workload, default);
+        var first = await SuggestReport.WriteAsync(jobDir, "2026-11-03T00-00-00Z", window, edges.Where(e => e != withheld).ToList(), intent, ["k8s", "json"], SuggestionLayout.Workload, default);
+        var second = await SuggestReport.WriteAsync(jobDir, "2026-11-04T00-00-00Z", window, edges, intent, ["k8s", "json"], SuggestionLayout.Workload, default);
 
         foreach (var name in new[] { "report.html", "report.md", "report.json", "suggestions.json" })
             Assert.True(File.Exists(Path.Combine(second, name)), name);
@@ -64,9 +84,9 @@ public sealed class PipelineReportTests : IDisposable
         var byNamespace = config.Job("suggest");
         var byWorkload = config.Job("suggest-files");
 
-        var namespaceReport = await SuggestReportJob.WriteReportAsync(Path.Combine(_dir, "reports", byNamespace.Name), "2026-11-03T00-00-00Z", window, edges,
+        var namespaceReport = await SuggestReport.WriteAsync(Path.Combine(_dir, "reports", byNamespace.Name), "2026-11-03T00-00-00Z", window, edges,
             intent: null, byNamespace.Emit, byNamespace.Layout, default);
-        var workloadReport = await SuggestReportJob.WriteReportAsync(Path.Combine(_dir, "reports", byWorkload.Name), "2026-11-03T00-00-00Z", window, edges,
+        var workloadReport = await SuggestReport.WriteAsync(Path.Combine(_dir, "reports", byWorkload.Name), "2026-11-03T00-00-00Z", window, edges,
             intent: null, byWorkload.Emit, byWorkload.Layout, default);
 
         foreach (var format in new[] { "k8s", "cilium" })
@@ -88,27 +108,27 @@ public sealed class PipelineReportTests : IDisposable
         var edges = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = files.FlowFiles, InventoryFiles = files.InventoryFiles }).Load().Edges;
         var window = new AnalysisWindow(start, start.AddDays(1));
         var jobDir = Path.Combine(_dir, "reports", "suggest");
-        var first = await SuggestReportJob.WriteReportAsync(jobDir, "2026-11-03T00-00-00Z", window, edges, null, ["k8s", "json"], SuggestionLayout.Workload, default);
+        var first = await SuggestReport.WriteAsync(jobDir, "2026-11-03T00-00-00Z", window, edges, null, ["k8s", "json"], SuggestionLayout.Workload, default);
         using (var json = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(first, "report.json"))))
             Assert.True(json.RootElement.GetProperty("rules").GetInt32() > 10);
 
         // Ingest stopped: the next window has nothing.
-        var empty = await Assert.ThrowsAsync<JobSkippedException>(() =>
-            SuggestReportJob.WriteReportAsync(jobDir, "2026-11-04T00-00-00Z", window, [], null, ["k8s", "json"], SuggestionLayout.Workload, default));
+        var empty = await Assert.ThrowsAsync<SuggestReportSkippedException>(() =>
+            SuggestReport.WriteAsync(jobDir, "2026-11-04T00-00-00Z", window, [], null, ["k8s", "json"], SuggestionLayout.Workload, default));
         Assert.Contains("the suggestion has no rules", empty.Message);
         Assert.Contains("report 2026-11-03T00-00-00Z stays the latest", empty.Message);
         Assert.Contains("allow_empty: true", empty.Message);
         // One source of several: a few edges of one server.
         var server = edges.First(e => !e.Server.IsAddress && e.Server.Namespace == "shop").Server.Key;
         var few = edges.Where(e => e.Server.Key == server).ToList();
-        var shrunk = await Assert.ThrowsAsync<JobSkippedException>(() =>
-            SuggestReportJob.WriteReportAsync(jobDir, "2026-11-05T00-00-00Z", window, few, null, ["k8s", "json"], SuggestionLayout.Workload, default));
+        var shrunk = await Assert.ThrowsAsync<SuggestReportSkippedException>(() =>
+            SuggestReport.WriteAsync(jobDir, "2026-11-05T00-00-00Z", window, few, null, ["k8s", "json"], SuggestionLayout.Workload, default));
         Assert.Contains("rules of the output it would replace (report 2026-11-03T00-00-00Z)", shrunk.Message);
         Assert.Equal(["2026-11-03T00-00-00Z"], Directory.GetDirectories(jobDir).Select(Path.GetFileName));
 
         // The operator's choice: both written.
-        await SuggestReportJob.WriteReportAsync(jobDir, "2026-11-04T00-00-00Z", window, [], null, ["k8s"], SuggestionLayout.Workload, default, allowEmpty: true);
-        await SuggestReportJob.WriteReportAsync(jobDir, "2026-11-05T00-00-00Z", window, few, null, ["k8s"], SuggestionLayout.Workload, default, shrinkThreshold: 0);
+        await SuggestReport.WriteAsync(jobDir, "2026-11-04T00-00-00Z", window, [], null, ["k8s"], SuggestionLayout.Workload, default, allowEmpty: true);
+        await SuggestReport.WriteAsync(jobDir, "2026-11-05T00-00-00Z", window, few, null, ["k8s"], SuggestionLayout.Workload, default, shrinkThreshold: 0);
         Assert.Equal(3, Directory.GetDirectories(jobDir).Length);
     }
 }

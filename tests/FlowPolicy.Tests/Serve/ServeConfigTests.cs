@@ -11,7 +11,7 @@ public sealed class ServeConfigTests
     {
         var config = ServeConfig.Load(Path.Combine(CliProcess.RepositoryRoot(), "deploy", "config", "flowpolicy.yaml"));
         config.Validate();
-        Assert.Equal(["rollup", "analyze", "suggest", "retention"], config.Jobs.Select(j => j.Name));
+        Assert.Equal(["rollup", "analyze", "suggest", "retention", "anomalies"], config.Jobs.Select(j => j.Name));
         Assert.Equal(TimeSpan.FromDays(7), config.Job("suggest").Window);
         Assert.Equal(TimeSpan.FromSeconds(30), config.RetryBackoff);
         // Relative paths resolve against the file's directory.
@@ -87,7 +87,7 @@ public sealed class ServeConfigTests
 
     [Fact]
     public void An_empty_file_gives_the_default_jobs() =>
-        Assert.Equal(["rollup", "analyze", "suggest", "retention"], ServeConfig.Parse("").Jobs.Select(j => j.Name));
+        Assert.Equal(["rollup", "analyze", "suggest", "retention", "anomalies"], ServeConfig.Parse("").Jobs.Select(j => j.Name));
 
     [Fact]
     public void Namespaces_and_the_suggest_guards_are_read_and_default_to_the_safe_side()

@@ -40,8 +40,8 @@ public sealed class ServiceMapTests : IDisposable
         var window = new AnalysisWindow(start, start.AddDays(1));
         var jobDir = Path.Combine(_dir, "reports", "suggest");
         var withheld = edges.Where(e => !e.Client.IsAddress && !e.Server.IsAddress && !ServiceMap.IsPlumbing(e)).OrderByDescending(e => e.Flows).First();
-        await SuggestReportJob.WriteReportAsync(jobDir, "2026-11-03T00-00-00Z", window, edges.Where(e => e != withheld).ToList(), intent, ["k8s"], SuggestionLayout.Workload, default);
-        var second = await SuggestReportJob.WriteReportAsync(jobDir, "2026-11-04T00-00-00Z", window, edges, intent, ["k8s"], SuggestionLayout.Workload, default);
+        await SuggestReport.WriteAsync(jobDir, "2026-11-03T00-00-00Z", window, edges.Where(e => e != withheld).ToList(), intent, ["k8s"], SuggestionLayout.Workload, default);
+        var second = await SuggestReport.WriteAsync(jobDir, "2026-11-04T00-00-00Z", window, edges, intent, ["k8s"], SuggestionLayout.Workload, default);
 
         var html = File.ReadAllText(Path.Combine(second, "report.html"));
         var data = MapData(html);

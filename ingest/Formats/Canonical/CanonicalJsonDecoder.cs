@@ -4,13 +4,13 @@ using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Formats.Internal;
 
-namespace FlowPolicy.Ingest.Formats;
+namespace FlowPolicy.Ingest.Formats.Canonical;
 
 /// <summary>
 /// FlowPolicy's own JSON lines (docs/formats.md, "Canonical flow JSON"): one flow object per line, snake_case keys.
 /// Strict on purpose: it is the format we write ourselves, so anything off is a bug worth seeing, not guessing at.
 /// </summary>
-public sealed partial class CanonicalJsonDecoder : LineFlowDecoder
+internal sealed partial class CanonicalJsonDecoder : LineFlowDecoder
 {
     public override FlowFormat Format => FlowFormat.Canonical;
 

@@ -1,6 +1,6 @@
 using System.Collections.Frozen;
 
-namespace FlowPolicy.Ingest.Formats.Internal;
+namespace FlowPolicy.Ingest.Formats.Vpc;
 
 /// <summary>The VPC flow log fields the decoder reads; every other documented (or unknown) field is <see cref="Other"/>.</summary>
 internal enum VpcField : byte
@@ -27,7 +27,7 @@ internal enum VpcField : byte
 
 /// <summary>
 /// The order of fields in VPC flow log records: the default v2 format, or a custom format read from the header
-/// line AWS writes at the top of each S3 file. Built once per file and carried in <see cref="DecodeCursor.State"/>.
+/// line AWS writes at the top of each S3 file. Built once per file and carried in its <see cref="VpcSourceState"/>.
 /// </summary>
 internal sealed class VpcFlowLogLayout
 {

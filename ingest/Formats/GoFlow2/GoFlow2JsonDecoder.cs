@@ -8,7 +8,7 @@ using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Formats.Internal;
 
-namespace FlowPolicy.Ingest.Formats;
+namespace FlowPolicy.Ingest.Formats.GoFlow2;
 
 /// <summary>
 /// JSON lines written by GoFlow2 (netsampler/goflow2) for NetFlow v5/v9, IPFIX and sFlow: the v2 snake_case
@@ -21,7 +21,7 @@ namespace FlowPolicy.Ingest.Formats;
 /// forwarding_status (NetFlow v9/IPFIX element 89) gives the verdict: 64..127 forwarded, 128..191 dropped; anything
 /// else is Unknown. Direction stays Unknown: flow_direction is ingress/egress of an interface, not request/reply.
 /// </remarks>
-public sealed class GoFlow2JsonDecoder : LineFlowDecoder
+internal sealed class GoFlow2JsonDecoder : LineFlowDecoder
 {
     private const int MaxReporters = 65_536;
     private readonly ConcurrentDictionary<PackedIp, string> _reporters = new();

@@ -2,12 +2,13 @@ using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Formats.Internal;
 
-namespace FlowPolicy.Ingest.Formats;
+namespace FlowPolicy.Ingest.Formats.Vpc;
 
 /// <summary>
 /// AWS VPC Flow Logs, plain-text records (S3 files, Kinesis/Firehose, CloudWatch Logs messages): space-separated
 /// fields, '-' for a value that does not apply. S3 files start with a header line naming the fields; the decoder
-/// keeps it in <see cref="DecodeCursor.State"/> so later chunks of the same file use it. Without a header the
+/// keeps it in the source's <see cref="VpcSourceState"/> (<see cref="DecodeCursor.State"/>) so later chunks of the
+/// same file use it. Without a header the
 /// configured format (default: the v2 default format) is assumed. See docs/formats.md.
 /// </summary>
 /// <remarks>
@@ -16,11 +17,10 @@ namespace FlowPolicy.Ingest.Formats;
 /// interface-id (instance-id when the format has no interface-id); flow-direction is ingress/egress relative to
 /// the interface, not request/reply, so Direction stays Unknown.
 /// </remarks>
-public sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
+internal sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
 {
     private readonly VpcFlowLogLayout _assumed;
     private readonly DateTime? _recordTime;
-    private readonly Utf8Interner _reporters = new(capacity: 100_000);
 
     /// <summary>Decodes the default v2 format, or whatever header line a file starts with.</summary>
     public AwsVpcFlowLogDecoder()
@@ -57,6 +57,40 @@ public sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
     protected override void DecodeLine(ReadOnlySpan<byte> line, long lineNumber, ref DecodeCursor cursor, IFlowSink sink) =>
         DecodeRecord(line, lineNumber, ref cursor, sink);
 
+    /// <summary>The layout of the chunk's source (its last header line so far), in a per-thread state whose reporter
+    /// names carry over.</summary>
+    public override object? StateForChunk(object? sourceState, object? reused)
+    {
+        var state = reused as VpcSourceState ?? new VpcSourceState();
+        state.PrepareForNextSource();
+        state.Layout = sourceState as VpcFlowLogLayout;
+        return state;
+    }
+
+    /// <summary>The layout of the last header line among <paramref name="lines"/> (else <paramref name="before"/>). Records
+    /// leave it as it was: a layout the decoder derives for a file without header is derived again, equal, per chunk.</summary>
+    public override object? StateAfter(ReadOnlySpan<byte> lines, object? before, string source)
+    {
+        Span<Range> tokens = stackalloc Range[VpcFlowLogLayout.MaxFields + 1];
+        var state = before;
+        while (!lines.IsEmpty)
+        {
+            int newline = lines.IndexOf((byte)'\n');
+            var line = newline < 0 ? lines : lines[..newline];
+            lines = newline < 0 ? default : lines[(newline + 1)..];
+            // A header's every token starts with a lower-case letter; a record starts with a version, account or address.
+            int first = 0;
+            while (first < line.Length && line[first] is (byte)' ' or (byte)'\t') first++;
+            if (first == line.Length || (uint)(line[first] - 'a') > 'z' - 'a') continue;
+            if (!line.IsEmpty && line[^1] == '\r') line = line[..^1];
+            int count = Tokenize(line, tokens);
+            if (count > VpcFlowLogLayout.MaxFields) continue;
+            if (VpcFlowLogLayout.TryParseHeader(line, tokens[..count], out var header))
+                state = header!.HasTimes ? header : header.ForFile(_recordTime, source);
+        }
+        return state;
+    }
+
     /// <summary>One line: a header (remembered in the cursor) or a record. Internal so tests can prove it never throws.</summary>
     internal void DecodeRecord(ReadOnlySpan<byte> line, long lineNumber, ref DecodeCursor cursor, IFlowSink sink)
     {
@@ -69,16 +103,17 @@ public sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
         }
         tokens = tokens[..count];
 
+        var state = DecodeStates.Of<VpcSourceState>(ref cursor);
         if (VpcFlowLogLayout.TryParseHeader(line, tokens, out var header))
         {
-            cursor.State = header!.HasTimes ? header : header.ForFile(_recordTime, cursor.Source);
+            state.Layout = header!.HasTimes ? header : header.ForFile(_recordTime, cursor.Source);
             return;
         }
 
-        if (cursor.State is not VpcFlowLogLayout layout)
+        if (state.Layout is not { } layout)
         {
             layout = _assumed;
-            if (!layout.HasTimes) cursor.State = layout = layout.ForFile(_recordTime, cursor.Source);
+            if (!layout.HasTimes) state.Layout = layout = layout.ForFile(_recordTime, cursor.Source);
         }
         if (count != layout.Count)
         {
@@ -135,7 +170,7 @@ public sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
 
         var reporter = Field(line, tokens, layout, VpcField.InterfaceId);
         if (IsAbsent(reporter)) reporter = Field(line, tokens, layout, VpcField.InstanceId);
-        flow.Reporter = IsAbsent(reporter) ? null : _reporters.Intern(reporter);
+        flow.Reporter = IsAbsent(reporter) ? null : state.Reporter(reporter);
         flow.Direction = DirectionHint.Unknown;
         sink.Accept(flow);
     }
@@ -260,8 +295,8 @@ public sealed class AwsVpcFlowLogDecoder : LineFlowDecoder
     /// </summary>
     internal static (string? Note, string? Problem) FileTimeStatus(object? cursorState) => cursorState switch
     {
-        VpcFlowLogLayout { TimeMissing: true } => (null, VpcRecordTime.Remedy),
-        VpcFlowLogLayout { RecordTime: { } time } layout => (VpcRecordTime.Describe(time, layout.TimeOrigin), null),
+        VpcSourceState { Layout.TimeMissing: true } => (null, VpcRecordTime.Remedy),
+        VpcSourceState { Layout: { RecordTime: { } time } layout } => (VpcRecordTime.Describe(time, layout.TimeOrigin), null),
         _ => (null, null),
     };
 

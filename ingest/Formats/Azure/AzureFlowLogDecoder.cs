@@ -4,7 +4,7 @@ using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Formats.Internal;
 
-namespace FlowPolicy.Ingest.Formats;
+namespace FlowPolicy.Ingest.Formats.Azure;
 
 /// <summary>
 /// Azure Network Watcher flow logs: NSG flow logs version 1 and 2 (category NetworkSecurityGroupFlowEvent) and
@@ -13,7 +13,7 @@ namespace FlowPolicy.Ingest.Formats;
 /// and Kafka carry one per message), or a JSON array of records. Every flow tuple becomes one record; a broken
 /// tuple is rejected at its own line and the others still decode. docs/formats.md has the mapping.
 /// </summary>
-public sealed class AzureFlowLogDecoder : FlowDecoder, IJsonObjectDecoder
+internal sealed class AzureFlowLogDecoder : FlowDecoder, IJsonObjectDecoder
 {
     private const string Name = "azure";
     /// <summary>Microsoft's documentation once showed a document nested inside "records"; allow a little nesting.</summary>
@@ -26,7 +26,7 @@ public sealed class AzureFlowLogDecoder : FlowDecoder, IJsonObjectDecoder
     /// <summary>Always false: a document spans many lines. JSON lines are also handled by <see cref="Decode"/>.</summary>
     public override bool IsLineOriented(ReadOnlySpan<byte> head) => false;
 
-    public override void Decode(ReadOnlySpan<byte> payload, ref DecodeCursor cursor, IFlowSink sink) =>
+    internal override void Decode(ReadOnlySpan<byte> payload, ref DecodeCursor cursor, IFlowSink sink) =>
         JsonObjectScanner.Scan(payload, ref cursor, sink, Name, this, jsonLines: JsonObjectScanner.LooksLikeJsonLines(payload));
 
     bool IJsonObjectDecoder.DecodeObject(ref Utf8JsonReader reader, ref JsonScanContext context) =>

@@ -5,13 +5,13 @@ using System.Text.Json;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 
-namespace FlowPolicy.Ingest.Formats;
+namespace FlowPolicy.Ingest.Formats.Canonical;
 
 /// <summary>
 /// Writes flow records as canonical flow JSON lines (docs/formats.md, "Canonical flow JSON"), the exact format
 /// <see cref="CanonicalJsonDecoder"/> reads back. One instance per output; not thread-safe.
 /// </summary>
-public sealed class CanonicalJsonWriter : IDisposable
+internal sealed class CanonicalJsonWriter : IDisposable
 {
     private static readonly JsonWriterOptions Options = new()
     {

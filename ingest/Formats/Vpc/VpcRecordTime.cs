@@ -1,9 +1,9 @@
 using System.Globalization;
 
-namespace FlowPolicy.Ingest.Formats;
+namespace FlowPolicy.Ingest.Formats.Vpc;
 
 /// <summary>Where the time of AWS VPC records without <c>start</c>/<c>end</c> fields came from.</summary>
-public enum VpcTimeOrigin : byte
+internal enum VpcTimeOrigin : byte
 {
     /// <summary>The user gave it (<c>--time</c>).</summary>
     Given = 1,
@@ -20,7 +20,7 @@ public enum VpcTimeOrigin : byte
 /// such formats; transit gateway flow logs are often configured so). Every record of such a file gets one time: the one
 /// the user gave, else the most precise one the S3 delivery path holds. docs/formats.md, "AWS VPC".
 /// </summary>
-public static class VpcRecordTime
+internal static class VpcRecordTime
 {
     /// <summary>What to pass when neither is there; part of every error about it.</summary>
     public const string Remedy =

@@ -4,7 +4,7 @@ using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Formats.Internal;
 
-namespace FlowPolicy.Ingest.Formats;
+namespace FlowPolicy.Ingest.Formats.Hubble;
 
 /// <summary>
 /// Cilium Hubble flows as JSON lines, in the shapes users have: GetFlowsResponse lines
@@ -13,7 +13,7 @@ namespace FlowPolicy.Ingest.Formats;
 /// writes proto field names (UseProtoNames), and protobuf JSON readers also accept the lowerCamelCase names, enums by
 /// name or number, and 32-bit integers as numbers or strings, so this does too. docs/formats.md, "Cilium Hubble".
 /// </summary>
-public sealed partial class HubbleJsonDecoder : LineFlowDecoder
+internal sealed partial class HubbleJsonDecoder : LineFlowDecoder
 {
     public override FlowFormat Format => FlowFormat.Hubble;
 

@@ -1,0 +1,233 @@
+using System.IO.Compression;
+using System.Text;
+using FlowPolicy.Core.Edges;
+using FlowPolicy.Ingest.Embedded;
+using FlowPolicy.Cli.Commands;
+using FlowPolicy.Core.Flows;
+using FlowPolicy.Ingest.Direction;
+using FlowPolicy.Ingest.Enrichment;
+using FlowPolicy.Ingest.Files;
+using FlowPolicy.Ingest.Formats;
+
+namespace FlowPolicy.Tests.Files;
+
+/// <summary>
+/// The embedded mode on several threads, files split into chunks, gives what one thread reading the files in order
+/// gives: the same `edges --json` bytes, counts, errors and notes, for every format, with and without gzip, also when
+/// the listener table evicts (its order is the file order on any number of threads).
+/// </summary>
+public sealed class ParallelEdgeLoadTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("flowpolicy-parallel-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    public static TheoryData<string> Formats() => ["canonical", "vpc", "vpc.gz", "hubble", "goflow2", "gcp", "azure", "sample"];
+
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void Every_thread_count_and_chunk_size_gives_the_single_threaded_edges_byte_for_byte(string format)
+    {
+        var (files, inventory) = Files(format);
+        var reference = ReferenceLoad(files, inventory, maxTrackedEndpoints: null);
+        foreach (var (threads, chunk) in new[] { (1, 1 << 20), (1, 3000), (2, 3000), (4, 1500), (3, 700) })
+        {
+            var load = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = files, InventoryFiles = inventory, Threads = threads, ChunkBytes = chunk }).Load();
+            string context = $"{format}, {threads} threads, {chunk}-byte chunks";
+            Assert.True(reference.Json == Json(load), context + ": edges differ");
+            Assert.True(reference.Records == load.Records, context);
+            Assert.Equal(reference.Rejected, load.Rejected);
+            Assert.Equal(reference.Replies, load.RepliesFolded);
+            Assert.Equal(reference.Errors, load.Errors.Select(e => e.ToString()));
+            Assert.Equal(reference.Skipped, load.Skipped.Select(p => $"{p.Key}={p.Value}"));
+            Assert.Equal(reference.Notes, load.Files.Select(f => $"{f.Path} {f.Format} {f.Gzip} {f.Bytes} {f.Note}"));
+        }
+        Assert.True(reference.Records > 500, $"{format}: {reference.Records} records is too few to split");
+    }
+
+    [Fact]
+    public void Listener_learning_in_file_order_keeps_the_single_threaded_answer_when_the_table_evicts()
+    {
+        var (files, _) = Files("vpc-high");
+        // Servers on high ports, clients on registered ones: only the learned listeners orient these. 40 endpoints: the table drops a generation every 20 new endpoints, so what it knows depends on the order seen.
+        var reference = ReferenceLoad(files, [], maxTrackedEndpoints: 40);
+        var unbounded = ReferenceLoad(files, [], maxTrackedEndpoints: null);
+        Assert.NotEqual(unbounded.Json, reference.Json); // eviction changes the answer, so order matters here
+        foreach (int threads in new[] { 2, 4 })
+        {
+            var load = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = files, Threads = threads, ChunkBytes = 900, MaxTrackedEndpoints = 40 }).Load();
+            Assert.Equal(reference.Json, Json(load));
+        }
+    }
+
+    [Fact]
+    public void Progress_moves_with_every_chunk_of_one_large_file_over_both_passes()
+    {
+        var files = Files("canonical").Files.Take(1).ToList();
+        long size = new FileInfo(files[0]).Length;
+        var calls = new List<(long Done, long Total)>();
+        new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = files, Threads = 2, ChunkBytes = 4096 }).Load((done, total) => { lock (calls) calls.Add((done, total)); });
+        Assert.All(calls, c => Assert.Equal(2 * size, c.Total));
+        Assert.Equal((0L, 2 * size), calls[0]);
+        Assert.Equal(2 * size, calls[^1].Done);
+        Assert.True(calls.Zip(calls.Skip(1)).All(p => p.Second.Done >= p.First.Done), "progress went back");
+        // One file, yet a step per chunk in each pass: the first pass alone reports many times before reaching half (the
+        // first chunk also holds the 64 KiB read to detect the format).
+        long chunks = (size - FlowFormatDetector.HeadBytes) / 4096;
+        Assert.True(calls.Count(c => c.Done > 0 && c.Done < size) >= chunks - 1, $"{calls.Count} calls for {chunks} chunks");
+        Assert.True(calls.Count(c => c.Done > size && c.Done < 2 * size) >= chunks - 1);
+        Assert.Contains(calls, c => c.Done == size);
+    }
+
+    [Fact]
+    public void A_truncated_gzip_file_fails_the_same_on_every_thread_count()
+    {
+        var (files, _) = Files("vpc.gz");
+        var bytes = File.ReadAllBytes(files[0]);
+        var cut = Path.Combine(_directory, "cut.log.gz");
+        File.WriteAllBytes(cut, bytes[..(bytes.Length * 2 / 3)]);
+        var messages = new[] { (1, 1 << 20), (2, 1000), (4, 700) }.Select(t =>
+            Assert.Throws<FlowFileException>(() => new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = [files[0], cut, files[0]], Threads = t.Item1, ChunkBytes = t.Item2 }).Load()).Message).ToList();
+        Assert.Contains("is truncated", messages[0]);
+        Assert.All(messages, m => Assert.Equal(messages[0], m));
+        var sequential = Assert.Throws<FlowFileException>(() => new FlowFileReader().Read(cut, new NullSink())).Message;
+        Assert.Equal(sequential, messages[0]);
+    }
+
+    private sealed record Reference(string Json, long Records, long Rejected, long Replies, List<string> Errors, List<string> Skipped, List<string> Notes);
+
+    /// <summary>The embedded mode as one thread does it, from the public parts: read every file in order and observe
+    /// every record, then read them again, enrich, resolve, aggregate.</summary>
+    private static Reference ReferenceLoad(IReadOnlyList<string> files, IReadOnlyList<string> inventoryFiles, int? maxTrackedEndpoints)
+    {
+        var index = inventoryFiles.Count == 0 ? LeaseIndex.Empty : InventoryLoader.Load(inventoryFiles).Index;
+        var resolver = new DirectionResolver(maxTrackedEndpoints is { } max ? new DirectionResolverOptions { MaxTrackedEndpoints = max } : null, index);
+        var reader = new FlowFileReader();
+        var observing = new ObservingSink(resolver);
+        foreach (var file in files) reader.Read(file, observing);
+        var aggregator = new EdgeAggregator();
+        var sink = new AggregatingSink(new FlowEnricher(index), resolver, aggregator);
+        var notes = new List<string>();
+        foreach (var file in files)
+        {
+            var summary = reader.Read(file, sink);
+            notes.Add($"{summary.Path} {summary.Format} {summary.Gzip} {summary.Bytes} {summary.Note}");
+        }
+        var edges = aggregator.ToEdges();
+        var json = new MemoryStream();
+        EdgesCommand.WriteJsonLines(json, edges);
+        return new Reference(Encoding.UTF8.GetString(json.ToArray()), sink.Records, sink.Errors.Count, sink.Replies,
+            sink.Errors.Select(e => e.ToString()).ToList(), sink.Skipped.Select(p => $"{p.Key}={p.Value}").ToList(), notes);
+    }
+
+    private static string Json(FileEdgeLoad load)
+    {
+        var json = new MemoryStream();
+        EdgesCommand.WriteJsonLines(json, load.Edges);
+        return Encoding.UTF8.GetString(json.ToArray());
+    }
+
+    private (IReadOnlyList<string> Files, IReadOnlyList<string> Inventory) Files(string format)
+    {
+        if (format == "sample")
+        {
+            var sample = SampleCommand.Write(Path.Combine(_directory, "sample"), SampleCommand.DefaultStart, days: 1, seed: 3, rate: 2);
+            return (sample.FlowFiles, sample.InventoryFiles);
+        }
+        var random = new Random(format.Length);
+        var text = new StringBuilder();
+        FlowFormat flowFormat = format switch
+        {
+            "canonical" => FlowFormat.Canonical,
+            "vpc" or "vpc.gz" or "vpc-high" => FlowFormat.AwsVpc,
+            "hubble" => FlowFormat.Hubble,
+            "goflow2" => FlowFormat.GoFlow2,
+            "gcp" => FlowFormat.GcpVpc,
+            _ => FlowFormat.Azure,
+        };
+        string one = FlowFileReaderTests.OneRecordPerFormat[flowFormat];
+        if (flowFormat == FlowFormat.AwsVpc) text.Append("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n");
+        var records = new List<string>();
+        for (int i = 0; i < 1500; i++)
+        {
+            // Clients on a few addresses with random ephemeral ports, servers on a few ports, both directions, some broken
+            // and some NODATA lines: listeners must be learned, replies folded, errors kept in order.
+            string client = $"10.0.{random.Next(3)}.{random.Next(1, 30)}", server = $"10.1.0.{random.Next(1, 6)}";
+            bool high = format == "vpc-high";
+            string clientPort = (high ? random.Next(1024, 30000) : random.Next(32768, 61000)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            string serverPort = high ? (50000 + random.Next(3)).ToString(System.Globalization.CultureInfo.InvariantCulture) : new[] { "80", "5432", "8080" }[random.Next(3)];
+            bool reply = random.Next(4) == 0;
+            string record = flowFormat == FlowFormat.AwsVpc
+                ? one.Replace("172.31.16.139", reply ? server : client).Replace("172.31.16.21", reply ? client : server)
+                    .Replace("20641", reply ? serverPort : clientPort).Replace(" 22 6 ", $" {(reply ? clientPort : serverPort)} 6 ")
+                    .Replace("1418530010 1418530070", $"{1418530010 + i} {1418530070 + i}")
+                : one.Replace("10.0.0.1", reply ? server : client).Replace("10.0.0.2", reply ? client : server)
+                    .Replace("40000", reply ? serverPort : clientPort).Replace(":80", ":" + (reply ? clientPort : serverPort)).Replace(",80,", "," + (reply ? clientPort : serverPort) + ",");
+            if (i % 97 == 0) record = record[..(record.Length / 2)];
+            if (i % 131 == 0 && flowFormat == FlowFormat.AwsVpc) record = "2 123456789010 eni-1 - - - - - - - 1418530010 1418530070 - NODATA";
+            records.Add(record);
+        }
+        if (flowFormat == FlowFormat.Azure)
+        {
+            // One document: its tuples vary instead of its lines.
+            var tuples = records.Select((_, i) => $"\"1762077600,10.0.{i % 3}.{i % 29 + 1},10.1.0.{i % 5 + 1},{32768 + i * 7},{(i % 2 == 0 ? 80 : 5432)},T,I,A,B,,,,\"");
+            text.Append(one.Replace("\"1762077600,10.0.0.1,10.0.0.2,40000,80,T,I,A,B,,,,\"", string.Join(',', tuples)));
+        }
+        else foreach (var record in records) text.Append(record).Append('\n');
+        var bytes = Encoding.UTF8.GetBytes(text.ToString());
+        // Two files, so files follow one another as well as split.
+        var paths = new List<string>();
+        for (int f = 0; f < 2; f++)
+        {
+            var path = Path.Combine(_directory, $"{format}-{f}" + (format == "vpc.gz" ? ".log.gz" : ".txt"));
+            if (format == "vpc.gz")
+            {
+                using var file = File.Create(path);
+                // Several gzip members, as S3 delivers them concatenated.
+                for (int m = 0; m < 3; m++)
+                {
+                    using var gzip = new GZipStream(file, CompressionLevel.Fastest, leaveOpen: true);
+                    int from = bytes.Length * m / 3, to = bytes.Length * (m + 1) / 3;
+                    gzip.Write(bytes, from, to - from);
+                }
+            }
+            else File.WriteAllBytes(path, bytes);
+            paths.Add(path);
+        }
+        return (paths, []);
+    }
+
+    private sealed class ObservingSink(DirectionResolver resolver) : IFlowSink
+    {
+        public void Accept(in FlowRecord flow) => resolver.Observe(flow);
+        public void Reject(FlowDecodeError error) { }
+        public void Skip(string reason, SourcePosition position) { }
+    }
+
+    private sealed class AggregatingSink(FlowEnricher enricher, DirectionResolver resolver, EdgeAggregator aggregator) : IFlowSink
+    {
+        public long Records, Replies;
+        public readonly List<FlowDecodeError> Errors = [];
+        public readonly Dictionary<string, long> Skipped = new(StringComparer.Ordinal);
+
+        public void Accept(in FlowRecord flow)
+        {
+            Records++;
+            var copy = flow;
+            enricher.Enrich(ref copy);
+            var direction = resolver.Resolve(ref copy);
+            if (direction.IsReply) Replies++;
+            aggregator.Add(copy, direction.IsReply);
+        }
+
+        public void Reject(FlowDecodeError error) => Errors.Add(error);
+        public void Skip(string reason, SourcePosition position) => Skipped[reason] = Skipped.GetValueOrDefault(reason) + 1;
+    }
+
+    private sealed class NullSink : IFlowSink
+    {
+        public void Accept(in FlowRecord flow) { }
+        public void Reject(FlowDecodeError error) { }
+        public void Skip(string reason, SourcePosition position) { }
+    }
+}
