@@ -16,7 +16,7 @@ public sealed class EdgeL7Facts
 }
 
 /// <summary>HTTP status classes (1xx..5xx) of the responses seen; other codes are not counted.</summary>
-public enum StatusClass : byte { Informational = 1, Success = 2, Redirection = 3, ClientError = 4, ServerError = 5 }
+internal enum StatusClass : byte { Informational = 1, Success = 2, Redirection = 3, ClientError = 4, ServerError = 5 }
 
 /// <summary>
 /// One operation on an edge with its evidence. <see cref="Resource"/> is a path template for HTTP

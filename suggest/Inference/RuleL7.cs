@@ -4,7 +4,7 @@ using FlowPolicy.Core.Flows;
 namespace FlowPolicy.Suggest.Inference;
 
 /// <summary>A DNS name or pattern a rule allows (Cilium matchName / matchPattern, an Istio ServiceEntry host).</summary>
-public readonly record struct DnsNameMatch(string Text, bool IsPattern)
+internal readonly record struct DnsNameMatch(string Text, bool IsPattern)
 {
     public override string ToString() => Text;
 }
@@ -14,7 +14,7 @@ public readonly record struct DnsNameMatch(string Text, bool IsPattern)
 /// Kafka operations clients used, and the DNS names an address server was reached by. Each is all-or-nothing over the
 /// rule's edges: an edge without the facts means traffic nobody saw at L7, so the rule stays L4.
 /// </summary>
-public static class RuleL7
+internal static class RuleL7
 {
     /// <summary>Sibling names under one parent domain that become <c>*.parent</c>.</summary>
     public const int WildcardMinNames = 3;

@@ -200,7 +200,7 @@ public sealed class HubbleL7Tests
         }
     }
 
-    private static string Tcp(string time, string dst, int port) =>
+    internal static string Tcp(string time, string dst, int port) =>
         "{\"flow\":{\"time\":\"" + time + "\",\"verdict\":\"FORWARDED\",\"IP\":{\"source\":\"10.244.1.15\",\"destination\":\"" + dst +
         "\"},\"l4\":{\"TCP\":{\"source_port\":41000,\"destination_port\":" + port + ",\"flags\":{\"SYN\":true}}},\"source\":" + Frontend +
         ",\"destination\":" + World + ",\"Type\":\"L3_L4\",\"is_reply\":false}}";
