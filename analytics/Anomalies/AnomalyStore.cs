@@ -11,7 +11,7 @@ namespace FlowPolicy.Analytics.Anomalies;
 /// Writes a window's anomalies to <see cref="FlowTables.Anomalies"/>; a rerun replaces the window's rows (the SLI
 /// tables' REPLACE PARTITION step, <see cref="SliStore.ReplaceStatements"/>), so each window is stored exactly once.
 /// </summary>
-public static class AnomalyStore
+internal static class AnomalyStore
 {
     private static readonly IReadOnlyList<string> Columns =
         FlowTables.AnomaliesTable(ClickHouseServerVersion.Parse("18.16.1")).Columns.Select(c => c.Name).ToArray();

@@ -105,7 +105,7 @@ internal static class EdgesCommand
         foreach (var problem in load.Errors.Take(5)) error.WriteLine($"flowpolicy: skipped malformed record {problem}");
         if (load.Rejected > 5) error.WriteLine($"flowpolicy: {load.Rejected - 5} more malformed records skipped (--rejects FILE lists them all)");
         var skipped = load.Skipped.Count == 0 ? "" : ", " + string.Join(", ", load.Skipped.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Value} {p.Key}"));
-        var formats = string.Join(", ", load.Files.GroupBy(f => Ingest.Formats.FlowFormats.Name(f.Format)).Select(g => $"{g.Count()} {g.Key}"));
+        var formats = string.Join(", ", load.Files.GroupBy(f => Ingest.Formats.FlowFormats.Name(f.Format) + (f.Parquet ? " parquet" : "")).Select(g => $"{g.Count()} {g.Key}"));
         error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"flowpolicy: {load.Records} records from {load.Files.Count} files ({formats}); {load.Rejected} malformed{skipped}; " +
             $"{load.RepliesFolded} replies folded into their requests; {load.OutsideWindow} outside the window; {load.Edges.Count} edges"));

@@ -19,7 +19,7 @@ internal static class MetricsExport
     public static IReadOnlyList<string> Meters { get; } =
     [
         IngestMetrics.MeterName,
-        InventoryWatcherMetrics.MeterName,
+        IngestPipeline.InventoryMeterName,
         JobMetrics.MeterName,
         Analytics.Jobs.AnalyzeJob.MeterName,
         Suggest.Reports.SuggestReport.MeterName,

@@ -37,7 +37,7 @@ internal sealed class JobRunnerMetrics
 /// windows missed beyond catch-up, failed job_runs writes and the time of each job's last success, tagged with the job.
 /// Created by the host, published while the scheduler runs.
 /// </summary>
-public sealed class JobMetrics : IDisposable
+internal sealed class JobMetrics : IDisposable
 {
     public const string MeterName = "FlowPolicy.Jobs";
 

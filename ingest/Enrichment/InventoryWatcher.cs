@@ -6,7 +6,7 @@ using Microsoft.Extensions.Hosting;
 namespace FlowPolicy.Ingest.Enrichment;
 
 /// <summary>Options of <see cref="InventoryWatcher"/>.</summary>
-public sealed class InventoryWatcherOptions
+internal sealed class InventoryWatcherOptions
 {
     /// <summary>Inventory files and directories (every non-hidden file directly inside).</summary>
     public IReadOnlyList<string> Paths { get; set; } = [];
@@ -25,7 +25,7 @@ public sealed class InventoryWatcherOptions
 /// <c>flowpolicy.inventory.reloads</c> and <c>flowpolicy.inventory.errors</c> (bad records, unreadable files, polls that
 /// could not read the directory).
 /// </summary>
-public sealed class InventoryWatcherMetrics : IDisposable
+internal sealed class InventoryWatcherMetrics : IDisposable
 {
     public const string MeterName = "FlowPolicy.Inventory";
 
@@ -69,7 +69,7 @@ public sealed class InventoryWatcherMetrics : IDisposable
 /// The component shape: options validated by the constructor (which reads nothing), <see cref="StartAsync"/> (loads,
 /// then polls), <see cref="StopAsync"/>.
 /// </summary>
-public sealed class InventoryWatcher : IServedPorts, IHostedService, IAsyncDisposable
+internal sealed class InventoryWatcher : IServedPorts, IHostedService, IAsyncDisposable
 {
     private readonly InventoryWatcherOptions _options;
     private readonly Action<InventoryLoadResult>? _onLoad;

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using FlowPolicy.Ingest.Files.Internal;
 using FlowPolicy.Ingest.Formats;
+using FlowPolicy.Ingest.Formats.Vpc;
 
 namespace FlowPolicy.Ingest.Files;
 
@@ -55,6 +56,9 @@ internal sealed class FlowChunkReader : IDisposable
     private readonly int _bufferBytes;
     private readonly int _chunkBytes;
     private readonly bool _carryStates;
+    // A Parquet file's rows as VPC text (null for any other file), and the file's size: what it adds to progress.
+    private readonly VpcParquetTextStream? _parquet;
+    private readonly long _parquetBytes;
 
     /// <exception cref="FlowFileException">Unknown format, empty, or broken gzip before the format could be told.</exception>
     public FlowChunkReader(Stream stream, string source, FlowFormat? forcedFormat, Func<FlowFormat, FlowDecoder> decoderFor, bool ownsStream = false,
@@ -65,26 +69,55 @@ internal sealed class FlowChunkReader : IDisposable
         _chunkBytes = chunkBytes;
         _carryStates = carryStates;
         _stream = ownsStream ? stream : null;
+        long? start = stream.CanSeek ? stream.Position : null;
         _counting = new CountingStream(stream);
-        Span<byte> magic = stackalloc byte[2];
+        Span<byte> magic = stackalloc byte[4];
         int magicRead = ReadAtLeast(_counting, magic);
-        _gzip = magicRead == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-        Stream input = new PrefixedStream(magic[..magicRead].ToArray(), _counting);
-        // Not GZipStream: it ends quietly where a file is cut short, and a partial file would pass for a whole one.
-        if (_gzip) input = new CheckedGzipStream(input);
+        _gzip = magicRead >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+        bool parquet = FlowFormatDetector.IsParquet(magic[..magicRead]);
+        Stream input;
+        if (parquet)
+        {
+            // AWS VPC flow logs delivered as Parquet, read as the VPC text records they hold: header first, one line per row.
+            var rows = OpenParquet(stream, start, forcedFormat);
+            _parquet = rows;
+            _parquetBytes = stream.Length - start!.Value;
+            // The header is line 0, so that line numbers are row numbers.
+            _line = 0;
+            input = rows;
+        }
+        else
+        {
+            input = new PrefixedStream(magic[..magicRead].ToArray(), _counting);
+            // Not GZipStream: it ends quietly where a file is cut short, and a partial file would pass for a whole one.
+            if (_gzip) input = new CheckedGzipStream(input);
+        }
         _input = input;
 
-        _carry = ArrayPool<byte>.Shared.Rent(BufferBytes);
-        _carried = Fill(_input, _carry, 0, FlowFormatDetector.HeadBytes, out _broken);
-        var head = _carry.AsSpan(0, _carried);
-        FlowFormat? detected = forcedFormat ?? FlowFormatDetector.Detect(head);
-        if (detected is null && _broken is not null) throw GzipError(_broken, 0);
-        Format = detected
-            ?? throw new FlowFileException(_carried == 0
-                ? $"'{source}' is empty: no flow records to read"
-                : $"cannot tell the flow format of '{source}'; pass --format ({FlowFormats.NameList})");
+        try
+        {
+            _carry = ArrayPool<byte>.Shared.Rent(BufferBytes);
+            _carried = Fill(_input, _carry, 0, FlowFormatDetector.HeadBytes, out _broken);
+            var head = _carry.AsSpan(0, _carried);
+            FlowFormat? detected = parquet ? FlowFormat.AwsVpc : forcedFormat ?? FlowFormatDetector.Detect(head);
+            if (detected is null && _broken is not null) throw GzipError(_broken, 0);
+            if (detected is null && FlowFormatDetector.IsParquet(head))
+                throw new FlowFileException($"'{source}' is a gzip-compressed Parquet file: Parquet is read from its footer, so decompress it first (gunzip), then rerun");
+            Format = detected
+                ?? throw new FlowFileException(_carried == 0
+                    ? $"'{source}' is empty: no flow records to read"
+                    : $"cannot tell the flow format of '{source}'; pass --format ({FlowFormats.NameList})");
+        }
+        catch
+        {
+            if (_carry is not null) ArrayPool<byte>.Shared.Return(_carry);
+            _carry = null;
+            if (parquet) _input.Dispose();
+            throw;
+        }
         Decoder = decoderFor(Format);
-        _document = !Decoder.IsLineOriented(head);
+        var detectedHead = _carry.AsSpan(0, _carried);
+        _document = !Decoder.IsLineOriented(detectedHead);
     }
 
     /// <summary>A chunk buffer: 1 MiB of lines plus the detection head, so a line up to that long fits.</summary>
@@ -93,9 +126,25 @@ internal sealed class FlowChunkReader : IDisposable
     public FlowFormat Format { get; }
     public FlowDecoder Decoder { get; }
     public bool Gzip => _gzip;
+    /// <summary>An AWS VPC flow log delivered as Parquet (<see cref="Format"/> is then <see cref="FlowFormat.AwsVpc"/>).</summary>
+    public bool Parquet => _parquet is not null;
     public string Source => _source;
-    /// <summary>Bytes of the underlying file read so far.</summary>
-    public long FileBytesRead => _counting.BytesRead;
+    /// <summary>Bytes of the underlying file read so far. A Parquet file is read from its footer and only the columns needed:
+    /// its size, in the share of its row groups opened (all of it at the end), is what it adds to progress.</summary>
+    public long FileBytesRead => _parquet is null ? _counting.BytesRead
+        : _done ? _parquetBytes : (long)(_parquetBytes * _parquet.RowGroupsOpened);
+
+    /// <summary>The rows of a Parquet file as VPC text records; Parquet is read from its footer, so not from a pipe.</summary>
+    private VpcParquetTextStream OpenParquet(Stream stream, long? start, FlowFormat? forcedFormat)
+    {
+        if (start is not { } at)
+            throw new FlowFileException($"'{_source}' is a Parquet file read from a pipe: Parquet is read from its footer, so save it to a file first, then rerun");
+        if (forcedFormat is { } forced && forced != FlowFormat.AwsVpc)
+            throw new FlowFileException($"'{_source}' is a Parquet file: Parquet is read as AWS VPC flow logs only, not as --format {FlowFormats.Name(forced)}; " +
+                                        "leave --format out or pass --format vpc");
+        stream.Position = at;
+        return VpcParquetTextStream.Open(stream, _source);
+    }
     /// <summary>The gzip error that ends this source after its last chunk (the lines before the break were handed out).</summary>
     public FlowFileException? Failure { get; private set; }
 
@@ -119,7 +168,7 @@ internal sealed class FlowChunkReader : IDisposable
                 {
                     _input.CopyTo(all);
                 }
-                catch (Exception ex) when (ex is InvalidDataException or TruncatedGzipException)
+                catch (Exception ex) when (ex is InvalidDataException or TruncatedGzipException or VpcParquetDataException)
                 {
                     return Fail(ex);
                 }
@@ -221,7 +270,7 @@ internal sealed class FlowChunkReader : IDisposable
 
     private long TakeFileBytes()
     {
-        long now = _counting.BytesRead;
+        long now = FileBytesRead;
         long delta = now - _fileBytesReported;
         _fileBytesReported = now;
         return delta;
@@ -250,16 +299,24 @@ internal sealed class FlowChunkReader : IDisposable
                 total += read;
             }
         }
-        catch (Exception ex) when (ex is InvalidDataException or TruncatedGzipException)
+        catch (Exception ex) when (ex is InvalidDataException or TruncatedGzipException or VpcParquetDataException)
         {
             broken = ex;
         }
         return total;
     }
 
-    /// <summary>The error for a gzip stream that is cut short or corrupt: which file, what is wrong, how far it got, what to do.</summary>
+    /// <summary>The error for a stream that breaks off (gzip cut short or corrupt, a Parquet row group that cannot be read): which
+    /// file, what is wrong, how far it got, what to do. <paramref name="lines"/>: the whole lines before the break.</summary>
     private FlowFileException GzipError(Exception ex, long lines)
     {
+        if (ex is VpcParquetDataException)
+        {
+            // Lines are rows in a Parquet file (its header is line 0, so before any whole line this is -1).
+            return new FlowFileException(
+                $"'{_source}' is not a readable Parquet file: {ex.Message}; the {N(Math.Max(0, lines))} rows before it were read. " +
+                "The file is corrupt or was cut short: copy it again, then rerun.", ex);
+        }
         string reached = lines == 0 ? "no whole line came before the break" : $"it breaks off after line {N(lines)}";
         if (ex is TruncatedGzipException cut)
         {
@@ -314,7 +371,7 @@ internal sealed class FlowChunkReader : IDisposable
     {
         if (_carry is not null) ArrayPool<byte>.Shared.Return(_carry);
         _carry = null;
-        if (_gzip) _input.Dispose();
+        if (_gzip || _parquet is not null) _input.Dispose();
         _stream?.Dispose();
     }
 

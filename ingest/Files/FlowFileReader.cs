@@ -5,7 +5,8 @@ namespace FlowPolicy.Ingest.Files;
 
 /// <summary>What reading one file found.</summary>
 /// <param name="Note">Something the user should know about how it was read (the time given to AWS VPC records without start/end).</param>
-public sealed record FlowFileSummary(string Path, FlowFormat Format, bool Gzip, long Bytes, string? Note = null);
+/// <param name="Parquet">An AWS VPC flow log delivered as Parquet (<see cref="Format"/> is then <see cref="FlowFormat.AwsVpc"/>).</param>
+public sealed record FlowFileSummary(string Path, FlowFormat Format, bool Gzip, long Bytes, string? Note = null, bool Parquet = false);
 
 /// <summary>A file that cannot be read, or not to its end (missing, unreadable, unknown format, gzip cut short or corrupt): a usage
 /// error, not a bad record. Records read before a break have already reached the sink.</summary>
@@ -42,8 +43,8 @@ public sealed class FlowFileReader
     }
 
     /// <summary>Reads one stream; <paramref name="source"/> names it in error positions.</summary>
-    /// <exception cref="FlowFileException">The stream cannot be read as flows: unknown format, or gzip that is corrupt or
-    /// cut short. Records before the break have been given to <paramref name="sink"/>.</exception>
+    /// <exception cref="FlowFileException">The stream cannot be read as flows: unknown format, gzip that is corrupt or
+    /// cut short, a Parquet row group that cannot be read, or Parquet from a pipe. Records before the break have been given to <paramref name="sink"/>.</exception>
     public FlowFileSummary Read(Stream stream, string source, IFlowSink sink, CancellationToken cancellationToken = default)
     {
         using var chunks = Open(stream, source);
@@ -69,7 +70,7 @@ public sealed class FlowFileReader
             chunk.Release();
         }
         if (chunks.Failure is { } failure) throw failure;
-        return new FlowFileSummary(source, chunks.Format, chunks.Gzip, chunks.FileBytesRead, CheckFile(source, cursor));
+        return new FlowFileSummary(source, chunks.Format, chunks.Gzip, chunks.FileBytesRead, CheckFile(source, cursor), chunks.Parquet);
     }
 
     /// <summary>Opens a stream as chunks of whole lines (or one document): detection, gzip, the decoder to use.</summary>

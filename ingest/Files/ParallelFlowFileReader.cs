@@ -7,7 +7,7 @@ namespace FlowPolicy.Ingest.Files;
 /// files in the order given, and each chunk's lines in file order, so a sink can put what it saw back in the order
 /// one thread reading the files one after another would have seen it.
 /// </summary>
-public interface IChunkedFlowSink : IFlowSink
+internal interface IChunkedFlowSink : IFlowSink
 {
     void BeginChunk(long sequence);
     /// <summary>Called for every chunk begun, also when decoding it failed.</summary>
@@ -22,7 +22,7 @@ public interface IChunkedFlowSink : IFlowSink
 /// (Azure, a GCP JSON array) is one chunk. Errors stop the reading: the one of the earliest chunk is thrown, as reading
 /// in order would have, after every earlier chunk reached its sink.
 /// </summary>
-public sealed class ParallelFlowFileReader
+internal sealed class ParallelFlowFileReader
 {
     private readonly FlowFileReader _reader;
     private readonly int _threads;
@@ -159,7 +159,7 @@ public sealed class ParallelFlowFileReader
                 Progress(chunk.FileBytes);
                 var ended = _current;
                 _current = null;
-                _summaries[_file] = new FlowFileSummary(ended.Source, ended.Format, ended.Gzip, ended.FileBytesRead);
+                _summaries[_file] = new FlowFileSummary(ended.Source, ended.Format, ended.Gzip, ended.FileBytesRead, Parquet: ended.Parquet);
                 ended.Dispose();
                 if (ended.Failure is { } failure) FailLocked(_sequence, failure);
             }

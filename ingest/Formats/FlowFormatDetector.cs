@@ -18,6 +18,13 @@ public static class FlowFormatDetector
         return LooksLikeVpcText(head) ? FlowFormat.AwsVpc : null;
     }
 
+    /// <summary>
+    /// An Apache Parquet file: it starts (and ends) with the magic "PAR1". FlowPolicy reads Parquet as AWS VPC Flow Logs
+    /// delivered to S3 in Parquet (docs/formats.md); it is a container, not a text format, so <see cref="Detect"/> does not
+    /// return it: the file reader opens it from its footer.
+    /// </summary>
+    public static bool IsParquet(ReadOnlySpan<byte> head) => head.StartsWith("PAR1"u8);
+
     private static FlowFormat? DetectJson(ReadOnlySpan<byte> head)
     {
         if (Has(head, "\"flowTuples\"") || Has(head, "\"flowGroups\"") || Has(head, "\"flowRecords\"")

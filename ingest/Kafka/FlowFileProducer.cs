@@ -144,14 +144,16 @@ public sealed class FlowFileProducer
     private async Task ProduceFileAsync(IProducer<byte[], byte[]> producer, string path, CancellationToken cancellationToken)
     {
         await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        var gzip = new byte[2];
-        var gzipped = await file.ReadAtLeastAsync(gzip, 2, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false) == 2
-            && gzip[0] == 0x1f && gzip[1] == 0x8b;
+        var magic = new byte[4];
+        int magicRead = await file.ReadAtLeastAsync(magic, magic.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        var gzipped = magicRead >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+        var parquet = FlowFormatDetector.IsParquet(magic.AsSpan(0, magicRead));
         // A pipe or device cannot be read twice (the head, then from the start): name it rather than fail on the seek.
         if (!file.CanSeek) throw new IOException("not a regular file (a pipe or device?); write the data to a file and produce that");
         file.Position = 0;
         // Not GZipStream: it ends quietly where a file is cut short, so half a file would be sent as if whole.
-        await using Stream input = gzipped ? new CheckedGzipStream(file) : file;
+        // Parquet (AWS VPC flow logs delivered as Parquet): its rows go as the VPC text records they are, header first.
+        await using Stream input = parquet ? VpcParquetTextStream.Open(file, path) : gzipped ? new CheckedGzipStream(file) : file;
 
         // The line reader owns the buffer from here on (it may swap it for a larger one) and returns it to the pool.
         var buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
@@ -171,9 +173,9 @@ public sealed class FlowFileProducer
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-        else if (lineOriented)
+        else if (lineOriented || parquet)
         {
-            await ProduceLinesAsync(producer, input, buffer, filled, path, cancellationToken).ConfigureAwait(false);
+            await ProduceLinesAsync(producer, input, buffer, filled, path, parquet, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -194,9 +196,10 @@ public sealed class FlowFileProducer
         return (line.StartsWith("srcaddr "u8) || line.IndexOf(" srcaddr"u8) >= 0) && line.IndexOf(" dstaddr"u8) >= 0;
     }
 
-    private async Task ProduceLinesAsync(IProducer<byte[], byte[]> producer, Stream input, byte[] buffer, int filled, string path, CancellationToken cancellationToken)
+    private async Task ProduceLinesAsync(IProducer<byte[], byte[]> producer, Stream input, byte[] buffer, int filled, string path, bool vpcHeader,
+        CancellationToken cancellationToken)
     {
-        var vpcBatch = StartsWithVpcHeader(buffer.AsSpan(0, filled)) ? new VpcBatch(this, producer, path) : null;
+        var vpcBatch = vpcHeader || StartsWithVpcHeader(buffer.AsSpan(0, filled)) ? new VpcBatch(this, producer, path) : null;
         try
         {
             var skippingLongLine = false;
@@ -246,7 +249,7 @@ public sealed class FlowFileProducer
                 {
                     read = await input.ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception e) when ((e is InvalidDataException or EndOfStreamException) && vpcBatch is not null)
+                catch (Exception e) when ((e is InvalidDataException or EndOfStreamException or VpcParquetDataException) && vpcBatch is not null)
                 {
                     // gzip cut short or corrupt: the whole lines before the break still go, then the file counts as failed.
                     await vpcBatch!.SendAsync(cancellationToken).ConfigureAwait(false);

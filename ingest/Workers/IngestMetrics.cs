@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 namespace FlowPolicy.Ingest.Workers;
 
 /// <summary>Why a record became a dead letter (the <c>reason</c> tag of <c>flowpolicy.ingest.dead_letters</c>).</summary>
-public enum DeadLetterReason
+internal enum DeadLetterReason
 {
     /// <summary>The decoder rejected the record (malformed, a field out of range, an unknown format).</summary>
     Decode,
@@ -14,7 +14,7 @@ public enum DeadLetterReason
 }
 
 /// <summary>A non-fatal error ingest survived (the <c>error.type</c> tag of <c>flowpolicy.ingest.errors</c>).</summary>
-public enum IngestError
+internal enum IngestError
 {
     /// <summary>A Kafka consume error the client recovers from (the message is fetched again).</summary>
     KafkaConsume,
@@ -80,7 +80,7 @@ public sealed class IngestMetrics : IDisposable
             return sum;
         }
     }
-    public long DeadLettersOf(DeadLetterReason reason) => Interlocked.Read(ref _deadLetters[(int)reason]);
+    internal long DeadLettersOf(DeadLetterReason reason) => Interlocked.Read(ref _deadLetters[(int)reason]);
     /// <summary>Records without a flow (VPC NODATA, blank messages).</summary>
     public long Skipped => Interlocked.Read(ref SkippedField);
     /// <summary>Batches stored (a batch is up to two INSERTs: dead letters, then flows).</summary>
@@ -105,7 +105,7 @@ public sealed class IngestMetrics : IDisposable
     public long Lag => Interlocked.Read(ref LagField);
     public long PausedPartitions => Interlocked.Read(ref PausedPartitionsField);
     public long AssignedPartitions => Interlocked.Read(ref AssignedPartitionsField);
-    public long ErrorsOf(IngestError error) => Interlocked.Read(ref _errors[(int)error]);
+    internal long ErrorsOf(IngestError error) => Interlocked.Read(ref _errors[(int)error]);
 
     internal void AddDeadLetters(DeadLetterReason reason, long rows) => Interlocked.Add(ref _deadLetters[(int)reason], rows);
 

@@ -33,6 +33,9 @@ public sealed class IngestPipelineOptions
 /// </summary>
 public sealed class IngestPipeline : IHostedService
 {
+    /// <summary>The inventory watcher's Meter (its metrics type is internal to ingest).</summary>
+    public const string InventoryMeterName = InventoryWatcherMetrics.MeterName;
+
     private readonly ILogger _log;
 
     /// <exception cref="ArgumentException">The options are invalid; the message names the setting.</exception>
@@ -48,7 +51,7 @@ public sealed class IngestPipeline : IHostedService
         Worker = new IngestWorker(options.Kafka, client, options.Worker, Inventory, logs);
     }
 
-    public InventoryWatcher? Inventory { get; }
+    internal InventoryWatcher? Inventory { get; }
     public IngestWorker Worker { get; }
     public IngestMetrics Metrics => Worker.Metrics;
 

@@ -38,7 +38,7 @@ public sealed partial class IngestWorker
     private Task? _run;
 
     /// <exception cref="ArgumentException">The Kafka settings or <paramref name="options"/> are invalid (the message names the setting).</exception>
-    public IngestWorker(KafkaOptions kafka, ClickHouseHttpClient client, IngestWorkerOptions options, InventoryWatcher? inventory, ILoggerFactory logs)
+    internal IngestWorker(KafkaOptions kafka, ClickHouseHttpClient client, IngestWorkerOptions options, InventoryWatcher? inventory, ILoggerFactory logs)
     {
         ArgumentNullException.ThrowIfNull(kafka);
         ArgumentNullException.ThrowIfNull(client);

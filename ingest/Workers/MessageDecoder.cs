@@ -54,8 +54,10 @@ internal sealed class MessageDecoder : IFlowSink
                 Skipped++;
                 return;
             }
-            Reject(new FlowDecodeError(new SourcePosition(source, 1),
-                $"unknown flow format (expected one of: {FlowFormats.NameList}); force one with --format", Excerpts.Of(payload)));
+            Reject(new FlowDecodeError(new SourcePosition(source, 1), FlowFormatDetector.IsParquet(payload)
+                    // A whole file is no record stream; produce sends a Parquet file's rows as VPC text records instead.
+                    ? "a Parquet file in one message: send Parquet VPC flow logs with flowpolicy produce, which sends their rows as VPC text records"
+                    : $"unknown flow format (expected one of: {FlowFormats.NameList}); force one with --format", Excerpts.Of(payload)));
             return;
         }
         var cursor = new DecodeCursor(source) { State = _states[(int)format] };

@@ -6,7 +6,7 @@ using FlowPolicy.Suggest.Inference;
 
 namespace FlowPolicy.Suggest.Reports;
 
-public static partial class PipelineReport
+internal static partial class PipelineReport
 {
     /// <summary>One line of "What the numbers mean": a count, what it is, and how it follows from the lines above it.</summary>
     internal sealed record NumberRow(string Label, string Value, string Meaning, int Depth = 0, string? Link = null);

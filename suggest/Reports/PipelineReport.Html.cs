@@ -13,7 +13,7 @@ namespace FlowPolicy.Suggest.Reports;
 /// report.html: one method per section, run in the order of <see cref="HtmlSections"/>; a section with nothing to say
 /// writes nothing. Sections of other components come through <see cref="PipelineReportInput.Sections"/>.
 /// </summary>
-public static partial class PipelineReport
+internal static partial class PipelineReport
 {
     /// <summary>What a section method writes into: the page's buffer with the report's input and facts.</summary>
     private sealed class Page(PipelineReportInput input, Facts facts)

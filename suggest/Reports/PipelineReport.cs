@@ -14,7 +14,7 @@ namespace FlowPolicy.Suggest.Reports;
 /// Everything one report shows (serve's scheduled report, `suggest`, `analyze`). SLIs need the intended policy, rule
 /// sections the suggestion; a report without one leaves its sections out.
 /// </summary>
-public sealed class PipelineReportInput
+internal sealed class PipelineReportInput
 {
     public required string Title { get; init; }
     public required AnalysisWindow Window { get; init; }
@@ -46,7 +46,7 @@ public sealed class PipelineReportInput
 /// A section of report.html and report.md that another component writes (anomalies, L7 policies): the page gives it a
 /// heading and a box; it writes its own body.
 /// </summary>
-public interface IReportSection
+internal interface IReportSection
 {
     /// <summary>The heading, plain text.</summary>
     string Title { get; }
@@ -60,7 +60,7 @@ public interface IReportSection
 /// report.html (one self-contained file: inline CSS, SVG and scripts (the interactive map), no external assets), report.md and
 /// report.json. report.json carries every edge key so the next report can say which edges are new (docs/report.md).
 /// </summary>
-public static partial class PipelineReport
+internal static partial class PipelineReport
 {
     public const int TopDenied = 15;
 

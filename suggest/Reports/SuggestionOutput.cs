@@ -46,7 +46,7 @@ public sealed class SuggestionOutputOptions
     /// What the new suggestion is compared with; null: the record the previous run left in <see cref="Directory"/>
     /// (serve writes each report into a new folder and passes the previous report's count instead).
     /// </summary>
-    public SuggestionBaseline? Baseline { get; init; }
+    internal SuggestionBaseline? Baseline { get; init; }
 
     public void Validate()
     {

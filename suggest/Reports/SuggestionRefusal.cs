@@ -12,21 +12,29 @@ public enum SuggestionRefusal
 }
 
 /// <summary>The rule count a new suggestion is compared with, and where it comes from (for the message).</summary>
-public sealed record SuggestionBaseline(int Rules, string Source);
+internal sealed record SuggestionBaseline(int Rules, string Source);
 
 /// <summary>
 /// A suggestion refused before anything was written, because writing it would take away the policies a user (or a
 /// GitOps tool that prunes) applied from the earlier output. The earlier output is untouched.
 /// </summary>
-public sealed class SuggestionRefusedException(SuggestionRefusal reason, int rules, SuggestionBaseline? baseline, string problem, string directory)
-    : Exception($"{problem}: nothing written, {directory} is as it was")
+public sealed class SuggestionRefusedException : Exception
 {
-    public SuggestionRefusal Reason { get; } = reason;
+    internal SuggestionRefusedException(SuggestionRefusal reason, int rules, SuggestionBaseline? baseline, string problem, string directory)
+        : base($"{problem}: nothing written, {directory} is as it was")
+    {
+        Reason = reason;
+        Problem = problem;
+        Rules = rules;
+        Baseline = baseline;
+    }
+
+    public SuggestionRefusal Reason { get; }
     /// <summary>What is wrong with the suggestion, without what was (not) done about it.</summary>
-    public string Problem { get; } = problem;
-    public int Rules { get; } = rules;
+    public string Problem { get; }
+    public int Rules { get; }
     /// <summary>What it was compared with (<see cref="SuggestionRefusal.Shrunk"/>).</summary>
-    public SuggestionBaseline? Baseline { get; } = baseline;
+    internal SuggestionBaseline? Baseline { get; }
 }
 
 /// <summary>

@@ -194,6 +194,9 @@ internal sealed class VpcFlowLogLayout
 
     private static string Normalize(string name) => name.Replace('_', '-');
 
+    /// <summary>The field a name (hyphens or underscores) stands for; <see cref="VpcField.Other"/> for the ones not read and unknown names.</summary>
+    public static VpcField FieldOf(string name) => KnownNames.GetValueOrDefault(Normalize(name), VpcField.Other);
+
     private static VpcFlowLogLayout FromNames(IReadOnlyList<string> names, bool isDefault)
     {
         var fields = new VpcField[names.Count];
