@@ -47,6 +47,11 @@ internal static class SuggestCommand
             Description = "Refuse (exit 2, earlier output untouched) a suggestion with fewer rules than this percentage of the output it would replace; 0 turns the check off.",
             DefaultValueFactory = _ => 50,
         };
+        var l7 = new Option<bool>("--l7")
+        {
+            Description = "Write L7 rules where L7 was observed (Hubble L7 records, DNS answers): Cilium HTTP/Kafka rules and toFQDNs (with the DNS proxy rule to kube-dns), " +
+                "Istio methods/paths and a ServiceEntry of named external hosts. Off by default: Cilium then sends those ports through its proxy. docs/l7.md.",
+        };
         var includeNamespace = CommonOptions.IncludeNamespace();
         var excludeNamespace = CommonOptions.ExcludeNamespace(defaults: true);
         var command = new Command("suggest",
@@ -55,11 +60,12 @@ internal static class SuggestCommand
             "Examples:\n" +
             "  flowpolicy suggest --flows hubble.json vpc.log.gz --inventory leases.jsonl nodes.json --out policies\n" +
             "  flowpolicy suggest --flows flows.jsonl --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --emit k8s,json --out out\n" +
+            "  flowpolicy suggest --flows hubble.json --l7 --emit cilium,istio --out policies\n" +
             "  flowpolicy suggest --clickhouse http://localhost:8123 --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --emit k8s --layout namespace --out out\n" +
             "  flowpolicy suggest --clickhouse http://localhost:8123 --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --intent policies/ --out diff")
         {
             flows, inventory, format, recordTime, from, to, clickhouse, database, intent, output, emit, layout, allowEmpty, allowShrink, shrinkThreshold,
-            includeNamespace, excludeNamespace,
+            l7, includeNamespace, excludeNamespace,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -77,6 +83,7 @@ internal static class SuggestCommand
                 AllowEmpty = parse.GetValue(allowEmpty),
                 AllowShrink = parse.GetValue(allowShrink),
                 ShrinkThreshold = parse.GetValue(shrinkThreshold) / 100,
+                L7 = parse.GetValue(l7),
             };
             var scope = CommonOptions.ParseScope(parse.GetValue(includeNamespace), parse.GetValue(excludeNamespace), NamespaceScope.ForPolicies);
             var inferenceOptions = new SuggestOptions { WindowStart = start, WindowEnd = end };

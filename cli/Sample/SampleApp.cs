@@ -29,6 +29,22 @@ internal sealed class SampleApp
     /// <summary>An object store behind rotating addresses of one network: catalog fetches images from any of them.</summary>
     public static readonly PackedIp[] ObjectStore = Enumerable.Range(16, 8).Select(i => PackedIp.FromV4(192, 0, 2, (byte)i)).ToArray();
 
+    /// <summary>The DNS names the shop resolves its providers by (the Hubble file carries the answers): the payment API, and one name per object-store address.</summary>
+    public static string? ExternalName(PackedIp address)
+    {
+        if (address == PaymentGateway) return "api.payments.example.com";
+        int store = Array.IndexOf(ObjectStore, address);
+        return store >= 0 ? $"img-{store + 1}.objects.example.net" : null;
+    }
+
+    /// <summary>The gRPC methods a server's port answers (the Hubble file carries L7 records of them); null for servers without L7 visibility.</summary>
+    public static string[]? GrpcMethods(string? server, ushort port) => (server, port) switch
+    {
+        ("shop/catalog", 3550) => ["/hipstershop.ProductCatalogService/ListProducts", "/hipstershop.ProductCatalogService/GetProduct"],
+        ("shop/payment", 50051) => ["/hipstershop.PaymentService/Charge"],
+        _ => null,
+    };
+
     public SampleApp(DateTime start, int days)
     {
         Start = start;

@@ -24,11 +24,14 @@ internal sealed class SampleWriter
     private static readonly JsonWriterOptions Compact = new() { Indented = false };
     private readonly SampleApp _app;
     private readonly Random _random;
+    // L7 records draw from their own sequence so the L3/L4 records stay what they were before L7 existed.
+    private readonly Random _l7Random;
 
     public SampleWriter(SampleApp app, int seed)
     {
         _app = app;
         _random = new Random(seed ^ 0x5eed);
+        _l7Random = new Random(seed ^ 0x17);
     }
 
     public SampleFiles Write(SampleTraffic traffic, string directory)
@@ -168,14 +171,107 @@ internal sealed class SampleWriter
         int records = 0;
         foreach (var c in traffic.Connections)
         {
+            // Egress to a provider by name: the client's DNS answer, seen by Cilium's DNS proxy, just before.
+            if (c.Log == SampleLog.Vpc && c.ClientPod is { } client && c.ServerPod is null && SampleApp.ExternalName(c.ServerIp) is { } name
+                && _app.PodsOf("kube-system/coredns", c.Start).FirstOrDefault() is { } dns)
+            {
+                WriteHubbleDnsAnswer(file, c.Start.AddSeconds(-2), dns, client, name, c.ServerIp);
+                records++;
+            }
             if (c.Log != SampleLog.Hubble) continue;
             WriteHubbleFlow(file, c, reply: false);
             records++;
             if (c.Denied) continue;
             WriteHubbleFlow(file, c, reply: true);
             records++;
+            if (c.ClientPod is not null && SampleApp.GrpcMethods(c.ServerPod?.Workload.Key, c.ServerPort) is { } methods)
+            {
+                // The server's sidecar-less Envoy (Cilium L7 visibility) logs the gRPC call: request, then response.
+                var method = methods[_l7Random.Next(methods.Length)];
+                WriteHubbleHttp(file, c, c.Start.AddMilliseconds(1), method, response: false);
+                WriteHubbleHttp(file, c, c.Start.AddMilliseconds(2 + _l7Random.Next(30)), method, response: true);
+                records += 2;
+            }
         }
         return records;
+    }
+
+    /// <summary>An L7 HTTP/2 (gRPC) record as Cilium's proxy writes it (cilium/cilium pkg/hubble/parser/seven: Type L7, l7.http; responses go server -> client with the code).</summary>
+    private static void WriteHubbleHttp(Stream output, in SampleConnection c, DateTime at, string path, bool response)
+    {
+        string url = $"http://{c.ServerPod!.Workload.Name}:{c.ServerPort}{path}";
+        WriteHubbleL7(output, at, c.Node, response, "INGRESS", udp: false,
+            response ? (c.ServerIp, c.ServerPod, c.ServerPort) : (c.ClientIp, c.ClientPod, c.ClientPort),
+            response ? (c.ClientIp, c.ClientPod, c.ClientPort) : (c.ServerIp, c.ServerPod, c.ServerPort),
+            json =>
+            {
+                json.WriteStartObject("http");
+                if (response) json.WriteNumber("code", 200);
+                json.WriteString("method", "POST");
+                json.WriteString("url", url);
+                json.WriteString("protocol", "HTTP/2");
+                json.WriteEndObject();
+            });
+    }
+
+    /// <summary>A DNS answer from kube-dns to a client, as Cilium's DNS proxy reports it (l7.dns with query, ips, ttl, rcode).</summary>
+    private void WriteHubbleDnsAnswer(Stream output, DateTime at, SamplePod dns, SamplePod client, string name, PackedIp address) =>
+        WriteHubbleL7(output, at, client.Node, response: true, "EGRESS", udp: true,
+            (dns.Ip, dns, 53), (client.Ip, client, (ushort)_l7Random.Next(32768, 61000)),
+            json =>
+            {
+                json.WriteStartObject("dns");
+                json.WriteString("query", name + ".");
+                json.WriteStartArray("ips");
+                json.WriteStringValue(address.ToString());
+                json.WriteEndArray();
+                json.WriteNumber("ttl", 60);
+                json.WriteNumber("rcode", 0);
+                json.WriteStartArray("qtypes");
+                json.WriteStringValue("A");
+                json.WriteEndArray();
+                json.WriteString("observation_source", "proxy");
+                json.WriteEndObject();
+            });
+
+    /// <summary>One Type L7 GetFlowsResponse line: addresses, ports, endpoints, and the l7 object <paramref name="record"/> fills after its type.</summary>
+    private static void WriteHubbleL7(Stream output, DateTime at, string node, bool response, string trafficDirection, bool udp,
+        (PackedIp Ip, SamplePod? Pod, ushort Port) source, (PackedIp Ip, SamplePod? Pod, ushort Port) destination, Action<Utf8JsonWriter> record)
+    {
+        var time = Rfc3339(at);
+        using (var json = new Utf8JsonWriter(output, Compact))
+        {
+            json.WriteStartObject();
+            json.WriteStartObject("flow");
+            json.WriteString("time", time);
+            json.WriteString("verdict", "FORWARDED");
+            json.WriteStartObject("IP");
+            json.WriteString("source", source.Ip.ToString());
+            json.WriteString("destination", destination.Ip.ToString());
+            json.WriteString("ipVersion", "IPv4");
+            json.WriteEndObject();
+            json.WriteStartObject("l4");
+            json.WriteStartObject(udp ? "UDP" : "TCP");
+            json.WriteNumber("source_port", source.Port);
+            json.WriteNumber("destination_port", destination.Port);
+            json.WriteEndObject();
+            json.WriteEndObject();
+            WriteHubbleEndpoint(json, "source", source.Pod);
+            WriteHubbleEndpoint(json, "destination", destination.Pod);
+            json.WriteString("Type", "L7");
+            json.WriteString("node_name", node);
+            json.WriteStartObject("l7");
+            json.WriteString("type", response ? "RESPONSE" : "REQUEST");
+            record(json);
+            json.WriteEndObject();
+            json.WriteBoolean("is_reply", response);
+            json.WriteString("traffic_direction", trafficDirection);
+            json.WriteEndObject();
+            json.WriteString("node_name", node);
+            json.WriteString("time", time);
+            json.WriteEndObject();
+        }
+        output.WriteByte((byte)'\n');
     }
 
     private void WriteHubbleFlow(Stream output, in SampleConnection c, bool reply)

@@ -40,6 +40,8 @@ public sealed class Edge
     public IReadOnlyList<DateOnly> Days { get; set; } = [];
     /// <summary>Flows per hour of the week, UTC, Monday 00:00-01:00 first (stored sparsely: only hours with flows).</summary>
     public HourOfWeekCounts HourOfWeek { get; } = new();
+    /// <summary>L7 operations and DNS names seen on the edge (Hubble L7 records, DNS answers); null when none.</summary>
+    public EdgeL7Facts? L7 { get; set; }
 
     public int DaysSeen => Days.Count;
     public string ProtocolName => IpProtocols.Name(Protocol);

@@ -20,6 +20,8 @@ public sealed class EdgeAggregator
     private readonly Dictionary<PackedIp, int> _idByAddress = new();
     private readonly EndpointCatalog _endpoints = new();
     private readonly Dictionary<EdgeKey, Accumulator> _edges = new();
+    // L7 facts by the same keys; apart from _edges so the L3/L4 path carries nothing more (docs/l7.md).
+    private readonly Dictionary<EdgeKey, EdgeL7Accumulator> _l7 = new();
     // Identities carrying namespace labels (Hubble), with the earliest start of a record that carried each.
     private readonly Dictionary<WorkloadIdentity, DateTime> _namespaceLabelsSeen = new(ReferenceEqualityComparer.Instance);
 
@@ -40,6 +42,10 @@ public sealed class EdgeAggregator
     /// <summary>Records counted into edges that were replies (bytes and packets, no flow): <see cref="Records"/> − this = flows.</summary>
     public long Replies { get; private set; }
     public int EdgeCount => _edges.Count;
+    /// <summary>L7 observations counted into edges' L7 facts.</summary>
+    public long L7Records { get; private set; }
+    /// <summary>L7 observations without a transport whose two endpoints had no edge, or several, to join (not attributed).</summary>
+    public long L7Unattributed { get; private set; }
 
     /// <summary>
     /// Namespace labels the records carried (Hubble's <c>io.cilium.k8s.namespace.labels.*</c>), by namespace. Where a
@@ -95,6 +101,36 @@ public sealed class EdgeAggregator
         acc!.Add(flow, isReply);
     }
 
+    /// <summary>
+    /// Adds an L7 observation, already oriented: <paramref name="oriented"/> has the client as its source (a response
+    /// flipped). It joins the edge of the same endpoints, port and transport; a record without l4 (no transport) joins
+    /// the one edge between its two endpoints when <see cref="ToEdges"/> runs.
+    /// </summary>
+    public void AddL7(in FlowRecord oriented, in L7Observation observation)
+    {
+        if (oriented.Start < _from || oriented.Start >= _to) return;
+        L7Records++;
+        L7Of(oriented).Add(observation, Accumulator.WholeSeconds(oriented.Start));
+    }
+
+    /// <summary>Names the client reached the server's address by (Hubble's destination_names, or a DNS answer before the connection).</summary>
+    public void AddNames(in FlowRecord oriented, IReadOnlyList<string> names)
+    {
+        if (oriented.Start < _from || oriented.Start >= _to || names.Count == 0) return;
+        L7Of(oriented).AddNames(names, Accumulator.WholeSeconds(oriented.Start));
+    }
+
+    private EdgeL7Accumulator L7Of(in FlowRecord flow)
+    {
+        int client = EndpointId(flow.SrcIdentity, flow.SrcIp);
+        int server = EndpointId(flow.DstIdentity, flow.DstIp);
+        if (flow.SrcIdentity is { NamespaceLabels.Count: > 0 } srcLabelled) NoteNamespaceLabels(srcLabelled, flow.Start);
+        if (flow.DstIdentity is { NamespaceLabels.Count: > 0 } dstLabelled) NoteNamespaceLabels(dstLabelled, flow.Start);
+        ushort port = IpProtocols.HasPorts(flow.Protocol) ? flow.DstPort : (ushort)0;
+        ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_l7, new EdgeKey(client, server, port, flow.Protocol), out _);
+        return acc ??= new EdgeL7Accumulator();
+    }
+
     /// <summary>Folds another aggregator's edges into this one (parallel readers).</summary>
     public void MergeFrom(EdgeAggregator other)
     {
@@ -112,14 +148,66 @@ public sealed class EdgeAggregator
             if (!exists) acc = new Accumulator(theirs.FirstSeen, _keepHours);
             acc!.Merge(theirs);
         }
+        L7Records += other.L7Records;
+        foreach (var (key, theirs) in other._l7)
+        {
+            ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_l7, new EdgeKey(ids[key.Client], ids[key.Server], key.Port, key.Protocol), out _);
+            (acc ??= new EdgeL7Accumulator()).Merge(theirs);
+        }
     }
 
     /// <summary>The edges, in a stable order (client, server, protocol, port) so output is deterministic.</summary>
     public List<Edge> ToEdges()
     {
-        var (byRank, edges) = RankedEdges();
+        var (byRank, rankOf, edges) = RankedEdges();
+        var l7 = L7ByEdge(rankOf);
         var result = new List<Edge>(edges.Length);
-        foreach (var (key, acc) in edges) result.Add(acc.ToEdge(byRank[key.Client], byRank[key.Server], key.Port, key.Protocol));
+        foreach (var (key, acc) in edges) result.Add(WithL7(acc.ToEdge(byRank[key.Client], byRank[key.Server], key.Port, key.Protocol), l7, key));
+        return result;
+    }
+
+    private static Edge WithL7(Edge edge, Dictionary<EdgeKey, EdgeL7Accumulator> l7, EdgeKey key)
+    {
+        if (l7.TryGetValue(key, out var facts)) edge.L7 = facts.ToFacts();
+        return edge;
+    }
+
+    /// <summary>
+    /// L7 facts by resolved edge key. Facts of a record without transport (port and protocol 0) join the one edge
+    /// between their endpoints; with none or several to choose from they are counted in <see cref="L7Unattributed"/>.
+    /// </summary>
+    private Dictionary<EdgeKey, EdgeL7Accumulator> L7ByEdge(int[] rankOf)
+    {
+        var result = new Dictionary<EdgeKey, EdgeL7Accumulator>();
+        if (_l7.Count == 0) return result;
+        Dictionary<(int, int), List<EdgeKey>>? byPair = null;
+        L7Unattributed = 0;
+        foreach (var (raw, acc) in _l7)
+        {
+            var key = new EdgeKey(rankOf[raw.Client], rankOf[raw.Server], raw.Port, raw.Protocol);
+            if (key.Protocol == 0)
+            {
+                if (byPair is null)
+                {
+                    byPair = new();
+                    foreach (var edge in _edges.Keys)
+                    {
+                        var pair = (rankOf[edge.Client], rankOf[edge.Server]);
+                        if (!byPair.TryGetValue(pair, out var keys)) byPair[pair] = keys = [];
+                        var resolved = new EdgeKey(pair.Item1, pair.Item2, edge.Port, edge.Protocol);
+                        if (!keys.Contains(resolved)) keys.Add(resolved);
+                    }
+                }
+                if (!byPair.TryGetValue((key.Client, key.Server), out var candidates) || candidates.Count != 1)
+                {
+                    L7Unattributed++;
+                    continue;
+                }
+                key = candidates[0];
+            }
+            ref var into = ref CollectionsMarshal.GetValueRefOrAddDefault(result, key, out _);
+            (into ??= new EdgeL7Accumulator()).Merge(acc);
+        }
         return result;
     }
 
@@ -131,17 +219,17 @@ public sealed class EdgeAggregator
     {
         if (!_keepHours) throw new InvalidOperationException("this aggregator was not asked to keep hours (keepHours: true)");
         long first = from.Ticks / TimeSpan.TicksPerHour;
-        var (byRank, edges) = RankedEdges();
+        var (byRank, _, edges) = RankedEdges();
         var result = new List<EdgeHourlySeries>(edges.Length);
         foreach (var (key, acc) in edges) result.Add(acc.ToHourlySeries(byRank[key.Client], byRank[key.Server], key.Port, key.Protocol, first));
         return result;
     }
 
     /// <summary>
-    /// The resolved endpoints in key order and one accumulator per edge between them (keyed by those ranks), sorted
-    /// as <see cref="EdgeOrder"/> sorts edges.
+    /// The resolved endpoints in key order, each observed endpoint id's rank, and one accumulator per edge between
+    /// them (keyed by those ranks), sorted as <see cref="EdgeOrder"/> sorts edges.
     /// </summary>
-    private (Endpoint[] ByRank, (EdgeKey Key, Accumulator Acc)[] Edges) RankedEdges()
+    private (Endpoint[] ByRank, int[] RankOf, (EdgeKey Key, Accumulator Acc)[] Edges) RankedEdges()
     {
         var endpoints = _endpoints.Resolve();
         // Observations that resolve to one endpoint (a workload seen with and without its kind) make one edge: ids of
@@ -195,7 +283,7 @@ public sealed class EdgeAggregator
         });
         var edges = new (EdgeKey, Accumulator)[keys.Length];
         for (int i = 0; i < keys.Length; i++) edges[i] = (keys[i].Key, keys[i].Acc);
-        return (byKey, edges);
+        return (byKey, rankOf, edges);
 
         static ulong Order(EdgeKey key) => ((ulong)(uint)key.Client << 32) | (uint)key.Server;
     }

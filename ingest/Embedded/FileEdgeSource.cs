@@ -67,6 +67,11 @@ public sealed class FileEdgeLoad
     public IReadOnlyDictionary<string, IReadOnlyList<PackedIp>> NodeAddressesByName { get; init; } = new Dictionary<string, IReadOnlyList<PackedIp>>();
     /// <summary>Records of the window that were replies, folded into their requests' edges (bytes and packets, no flow).</summary>
     public long RepliesFolded { get; init; }
+    /// <summary>L7 observations (Hubble HTTP/gRPC/DNS/Kafka records) counted into edges' L7 facts, and those no edge could take.</summary>
+    public long L7Records { get; init; }
+    public long L7Unattributed { get; init; }
+    /// <summary>DNS answers (name, client, address) read in the first pass to name external peers.</summary>
+    public int DnsAnswers { get; init; }
     public long Flipped { get; init; }
     /// <summary>
     /// Namespace labels for namespaceSelectors, from what the data holds: Namespace objects in the inventory files,
@@ -96,7 +101,9 @@ public sealed class FileEdgeLoad
 /// chunk order (whichever thread finishes the next chunk in line applies it and any that queued behind it). Its
 /// bounded table and its eviction see the records in file order, as reading on one thread does; merging tables
 /// learned per thread would not (eviction depends on order). Enrichment is left out there: observing reads addresses,
-/// ports, protocol, flags and hints, never identities.</item>
+/// ports, protocol, flags and hints, never identities. DNS answers (enriched by the thread that decoded them) enter
+/// the <see cref="DnsAnswerIndex"/> with their chunk's records, in chunk order too: the index merges overlapping
+/// answers, so it is built as one thread builds it, and the second pass only reads it.</item>
 /// <item>Second pass: each thread enriches, resolves against the learned table (read-only, <see
 /// cref="DirectionResolver.ResolveLearned"/>) and aggregates into an <see cref="EdgeAggregator"/> of its own; the
 /// aggregates are merged at the end (sums, minimum and maximum, set unions: any order gives the same edges). Memory
@@ -137,12 +144,15 @@ public sealed class FileEdgeSource
         long total = 2 * fileBytes;
         progress?.Invoke(0, total);
 
-        var observer = new OrderedObserver(resolver, threads);
-        var learning = Enumerable.Range(0, threads).Select(_ => (IChunkedFlowSink)new LearningSink(observer)).ToList();
+        // DNS answers are fed in chunk order beside the listeners (the index merges overlapping answers, so order matters),
+        // then only read in the second pass: the same index for any thread count.
+        var answers = new DnsAnswerIndex();
+        var observer = new OrderedObserver(resolver, answers, threads);
+        var learning = Enumerable.Range(0, threads).Select(_ => (IChunkedFlowSink)new LearningSink(observer, new FlowEnricher(index))).ToList();
         reader.Read(_options.FlowFiles, learning, done => progress?.Invoke(Math.Min(done, fileBytes), total), cancellationToken);
 
         var aggregating = Enumerable.Range(0, threads)
-            .Select(_ => new AggregatingSink(new FlowEnricher(index), resolver, new EdgeAggregator(_options.From, _options.To, _options.KeepHours), _options.MaxErrorsKept))
+            .Select(_ => new AggregatingSink(new FlowEnricher(index), resolver, new EdgeAggregator(_options.From, _options.To, _options.KeepHours), answers, _options.MaxErrorsKept))
             .ToList();
         var files = reader.Read(_options.FlowFiles, aggregating, done => progress?.Invoke(fileBytes + Math.Min(done, fileBytes), total), cancellationToken);
 
@@ -157,6 +167,9 @@ public sealed class FileEdgeSource
             Edges = edges,
             HourlySeries = _options.KeepHours ? aggregator.ToHourlySeries(seriesStart) : [],
             SeriesStart = seriesStart,
+            L7Records = aggregator.L7Records,
+            L7Unattributed = aggregator.L7Unattributed,
+            DnsAnswers = answers.Count,
             Files = files,
             Records = first.Records,
             RecordsInWindow = aggregator.Records,
@@ -187,23 +200,23 @@ public sealed class FileEdgeSource
     /// <summary>
     /// The first pass's listener learning in file order: chunks' records are observed in chunk order, by whichever
     /// thread hands in the chunk next in line (then also any queued behind it). A thread that runs too far ahead waits,
-    /// so buffered records stay a few chunks per thread.
+    /// so buffered records stay a few chunks per thread. The chunks' DNS answers enter the index in the same order.
     /// </summary>
-    private sealed class OrderedObserver(DirectionResolver resolver, int threads)
+    private sealed class OrderedObserver(DirectionResolver resolver, DnsAnswerIndex answers, int threads)
     {
         private readonly object _gate = new();
-        private readonly Dictionary<long, List<FlowRecord>> _pending = new();
-        private readonly Stack<List<FlowRecord>> _free = new();
+        private readonly Dictionary<long, ChunkBatch> _pending = new();
+        private readonly Stack<ChunkBatch> _free = new();
         private readonly int _ahead = 4 * threads;
         private long _next;
         private bool _draining;
 
-        public List<FlowRecord> Rent()
+        public ChunkBatch Rent()
         {
-            lock (_gate) return _free.Count > 0 ? _free.Pop() : new List<FlowRecord>(8192);
+            lock (_gate) return _free.Count > 0 ? _free.Pop() : new ChunkBatch();
         }
 
-        public void Submit(long sequence, List<FlowRecord> records)
+        public void Submit(long sequence, ChunkBatch records)
         {
             lock (_gate)
             {
@@ -214,7 +227,7 @@ public sealed class FileEdgeSource
             }
             while (true)
             {
-                List<FlowRecord>? batch;
+                ChunkBatch? batch;
                 lock (_gate)
                 {
                     if (!_pending.Remove(_next, out batch))
@@ -223,8 +236,10 @@ public sealed class FileEdgeSource
                         return;
                     }
                 }
-                resolver.Observe(CollectionsMarshal.AsSpan(batch));
-                batch.Clear();
+                resolver.Observe(CollectionsMarshal.AsSpan(batch.Records));
+                foreach (var a in batch.Answers) answers.Add(a.Client, a.ClientAddress, a.Name, a.Addresses, a.At, a.Ttl);
+                batch.Records.Clear();
+                batch.Answers.Clear();
                 lock (_gate)
                 {
                     _next++;
@@ -235,31 +250,53 @@ public sealed class FileEdgeSource
         }
     }
 
-    /// <summary>First pass: buffers each chunk's records for the <see cref="OrderedObserver"/>; errors are counted in the second pass.</summary>
-    private sealed class LearningSink(OrderedObserver observer) : IChunkedFlowSink
+    /// <summary>One chunk's records and DNS answers, handed to the <see cref="OrderedObserver"/> together.</summary>
+    private sealed class ChunkBatch
     {
-        private List<FlowRecord>? _records;
+        public readonly List<FlowRecord> Records = new(8192);
+        public readonly List<DnsAnswer> Answers = new();
+    }
 
-        public void BeginChunk(long sequence) => _records = observer.Rent();
+    private readonly record struct DnsAnswer(WorkloadIdentity? Client, PackedIp ClientAddress, string Name, PackedIp[] Addresses, DateTime At, uint Ttl);
+
+    /// <summary>First pass: buffers each chunk's records and DNS answers for the <see cref="OrderedObserver"/>; errors are counted in the second pass.</summary>
+    private sealed class LearningSink(OrderedObserver observer, FlowEnricher enricher) : IChunkedFlowSink
+    {
+        private ChunkBatch? _batch;
+
+        public void BeginChunk(long sequence) => _batch = observer.Rent();
 
         public void EndChunk(long sequence)
         {
-            observer.Submit(sequence, _records!);
-            _records = null;
+            observer.Submit(sequence, _batch!);
+            _batch = null;
         }
 
-        public void Accept(in FlowRecord flow) => _records!.Add(flow);
+        public void Accept(in FlowRecord flow) => _batch!.Records.Add(flow);
+
+        /// <summary>DNS answers: the response goes server -> client, so the client is its destination.</summary>
+        public void AcceptL7(in L7Observation observation, SourcePosition position)
+        {
+            if (observation is not { Protocol: L7Protocol.Dns, Direction: L7Direction.Response, Status: 0, Resource: { } name, Addresses: { Length: > 0 } addresses })
+                return;
+            var flow = observation.AsFlow();
+            if (observation.HasIp) enricher.Enrich(ref flow);
+            _batch!.Answers.Add(new DnsAnswer(flow.DstIdentity, flow.DstIp, name, addresses, flow.Start, observation.Ttl));
+        }
+
         public void Reject(FlowDecodeError error) { }
         public void Skip(string reason, SourcePosition position) { }
     }
 
     /// <summary>Second pass of one thread: enrich, orient from the learned listeners, aggregate; counts and errors with their chunk.</summary>
-    private sealed class AggregatingSink(FlowEnricher enricher, DirectionResolver resolver, EdgeAggregator aggregator, int maxErrors) : IChunkedFlowSink
+    private sealed class AggregatingSink(FlowEnricher enricher, DirectionResolver resolver, EdgeAggregator aggregator, DnsAnswerIndex answers, int maxErrors) : IChunkedFlowSink
     {
         // Skip reasons in the order one thread reading in order first meets them: by (chunk, count-in-chunk) of the first.
         private readonly Dictionary<string, (long Count, long FirstChunk, long FirstLine)> _skipped = new(StringComparer.Ordinal);
         private readonly List<(long Chunk, FlowDecodeError Error)> _errors = new();
         private long _chunk;
+
+        public const string UnjoinableL7 = "hubble: L7 record without IP or without both endpoint identities";
 
         public EdgeAggregator Aggregator => aggregator;
         public long Records;
@@ -282,6 +319,42 @@ public sealed class FileEdgeSource
             var direction = resolver.ResolveLearned(ref copy);
             if (direction.Flipped) Flipped++;
             aggregator.Add(copy, direction.IsReply);
+            // A connection to an external address the client had resolved: the edge learns the name.
+            if (!answers.IsEmpty && !direction.IsReply && copy.DstIdentity is null or { Kind: EndpointKind.External } && !copy.DstIp.IsPrivate)
+            {
+                var names = answers.NamesFor(copy.SrcIdentity, copy.SrcIp, copy.DstIp, copy.Start);
+                if (names.Count > 0) aggregator.AddNames(copy, names);
+            }
+        }
+
+        /// <summary>
+        /// An L7 observation: oriented by its own request/response type (a response's source is the server), enriched
+        /// by address when it has one, else joined by the identities it carries. docs/l7.md.
+        /// </summary>
+        public void AcceptL7(in L7Observation observation, SourcePosition position)
+        {
+            if (!observation.HasIp && (observation.SrcIdentity is null || observation.DstIdentity is null))
+            {
+                // Neither addresses nor both identities: nothing to join it to.
+                Skip(UnjoinableL7, position);
+                return;
+            }
+            if (!observation.CarriesFlow) Records++;
+            var flow = observation.AsFlow();
+            if (observation.HasIp) enricher.Enrich(ref flow);
+            if (observation.Protocol is not (L7Protocol.Names or L7Protocol.None))
+            {
+                var oriented = flow;
+                if (observation.Direction == L7Direction.Response) oriented.Flip();
+                aggregator.AddL7(oriented, observation);
+            }
+            if (observation.Names is { } names)
+            {
+                // Names belong to the external side; the other side is the client that resolved them.
+                var named = flow;
+                if (observation.NamedIsSource) named.Flip();
+                aggregator.AddNames(named, names);
+            }
         }
 
         public void Reject(FlowDecodeError error)

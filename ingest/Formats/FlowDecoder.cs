@@ -21,6 +21,24 @@ public interface IFlowSink
     void Reject(FlowDecodeError error);
     /// <summary>A record that is well-formed but carries no flow (VPC NODATA/SKIPDATA, Azure empty tuples).</summary>
     void Skip(string reason, SourcePosition position);
+
+    /// <summary>
+    /// An L7 observation (Hubble's HTTP/gRPC/DNS/Kafka records and the names it attaches to flows). When
+    /// <see cref="L7Observation.CarriesFlow"/> it comes right after the <see cref="Accept"/> of the same record;
+    /// otherwise it is the record's only outcome. A sink that keeps no L7 facts counts the latter as a skip, so every
+    /// record is still accounted for once.
+    /// </summary>
+    void AcceptL7(in L7Observation observation, SourcePosition position)
+    {
+        if (!observation.CarriesFlow) Skip(L7Observations.NotKeptReason, position);
+    }
+}
+
+/// <summary>Names shared by the L7 path.</summary>
+public static class L7Observations
+{
+    /// <summary>The skip reason of an L7 record without a flow, at a sink that keeps no L7 facts.</summary>
+    public const string NotKeptReason = "hubble: L7 record without IP (L7 facts not kept by this reader)";
 }
 
 /// <summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Suggest.Inference;
 
@@ -9,9 +10,10 @@ namespace FlowPolicy.Suggest.Emitters;
 /// and egress rules; nodes are entities (<c>host</c>, <c>remote-node</c>, and <c>kube-apiserver</c> for egress).
 /// Rules on the same protocol and port toward the same kind of peer are one rule listing every peer.
 /// </summary>
-internal sealed class CiliumEmitter : IPolicyEmitter
+internal sealed class CiliumEmitter(bool l7 = false) : IPolicyEmitter
 {
     private const string NamespaceLabel = "k8s:io.kubernetes.pod.namespace";
+    private readonly bool _l7 = l7;
 
     public string Format => "cilium";
 
@@ -22,7 +24,11 @@ internal sealed class CiliumEmitter : IPolicyEmitter
         "Peers are selected by their stable labels plus k8s:io.kubernetes.pod.namespace; addresses with fromCIDRSet/toCIDRSet (Cilium never matches cluster endpoints by CIDR). " +
         "Rules with the same protocol and port toward the same kind of peer are merged into one rule. " +
         "ICMP is allowed as echo request only (type 8 for IPv4, 128 for ICMPv6); protocols Cilium cannot name in toPorts (GRE, ESP) get a rule without ports, which allows every protocol to that peer. " +
-        "DNS is allowed on TCP 53 as well as UDP 53. Internet rules open only the address families their clients used.";
+        "DNS is allowed on TCP 53 as well as UDP 53. Internet rules open only the address families their clients used." +
+        (_l7
+            ? " L7 (--l7): a port with HTTP rules (or Kafka rules) is sent through Cilium's Envoy proxy, which costs latency and CPU per request and makes requests outside the observed methods and path templates fail with 403; " +
+              "egress to external addresses reached by DNS name is toFQDNs (matchName, or matchPattern *.parent for 3+ sibling names), which needs the DNS proxy: the workload's DNS egress to kube-dns carries rules dns matchPattern '*' (every query allowed and seen; narrowing queries is not attempted because search-path expansion makes the query list brittle)."
+            : "");
 
     public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
@@ -45,8 +51,10 @@ internal sealed class CiliumEmitter : IPolicyEmitter
                     notes.Add($"{workload.Key}: no valid label to select it by; no policy is written for it (the namespace default deny applies to it).");
                     continue;
                 }
-                var ingress = Rules(EmittedRules.Of(PolicyText.IngressOf(set, workload), ingress: true), "from", notes);
-                var egress = Rules(EmittedRules.Of(PolicyText.EgressOf(set, workload), ingress: false), "to", notes);
+                var ingress = Rules(EmittedRules.Of(PolicyText.IngressOf(set, workload), ingress: true), "from", notes, dnsVisibility: false);
+                var egressRules = EmittedRules.Of(PolicyText.EgressOf(set, workload), ingress: false);
+                bool dnsVisibility = egressRules.Any(r => ClassOf(r, "to") == PeerClass.Fqdn);
+                var egress = Rules(egressRules, "to", notes, dnsVisibility);
                 // Both directions share one object: each gets half of the size budget.
                 var ingressParts = EmittedRules.Chunks(ingress, int.MaxValue, r => r.Size, EmittedRules.MaxObjectBytes / 2).ToList();
                 var egressParts = EmittedRules.Chunks(egress, int.MaxValue, r => r.Size, EmittedRules.MaxObjectBytes / 2).ToList();
@@ -89,19 +97,36 @@ internal sealed class CiliumEmitter : IPolicyEmitter
         return count;
     }
 
-    private enum PeerClass { Endpoints, Entities, CidrSet }
+    private enum PeerClass { Endpoints, Entities, CidrSet, Fqdn }
 
-    private static PeerClass ClassOf(Peer peer) => peer.Kind switch
+    private PeerClass ClassOf(EmitRule rule, string direction) => rule.Peer.Kind switch
     {
         PeerKind.Workload => PeerClass.Endpoints,
         PeerKind.Nodes => PeerClass.Entities,
-        _ => PeerClass.CidrSet,
+        _ => _l7 && direction == "to" && RuleL7.ServerNames(rule.Rule) is not null ? PeerClass.Fqdn : PeerClass.CidrSet,
     };
 
-    private static List<(YamlNode[] Comments, YamlMap? Rule, long Size)> Rules(List<EmitRule> rules, string direction, List<string> notes)
+    /// <summary>
+    /// The L7 rules of a rule's port (--l7), as a key that keeps peers with different operations in different rules:
+    /// HTTP/gRPC operations where the server is selected (ingress: one proxy hop), Kafka likewise, DNS visibility on
+    /// port 53 toward endpoints for a workload with toFQDNs rules. "" for none.
+    /// </summary>
+    private string L7Key(EmitRule rule, string direction, bool dnsVisibility)
+    {
+        if (!_l7) return "";
+        if (direction == "to")
+            return dnsVisibility && rule.Port == EmittedRules.DnsPort && rule.Peer.Kind == PeerKind.Workload ? "dns" : "";
+        if (rule.Protocol != IpProtocols.Tcp || !rule.HasPort) return "";
+        if (RuleL7.HttpOperations(rule.Rule) is { } http) return "http:" + string.Join("|", http.Select(o => o.Operation + " " + o.Resource));
+        if (RuleL7.KafkaOperations(rule.Rule) is { } kafka) return "kafka:" + string.Join("|", kafka.Select(o => o.Operation + " " + o.Resource));
+        return "";
+    }
+
+    private List<(YamlNode[] Comments, YamlMap? Rule, long Size)> Rules(List<EmitRule> rules, string direction, List<string> notes, bool dnsVisibility)
     {
         var result = new List<(YamlNode[], YamlMap?, long)>();
-        foreach (var (key, group) in EmittedRules.GroupInOrder(rules, r => (Class: ClassOf(r.Peer), r.Protocol, Port: r.HasPort ? r.Port : (ushort)0)))
+        bool dnsRuleWritten = false;
+        foreach (var (key, group) in EmittedRules.GroupInOrder(rules, r => (Class: ClassOf(r, direction), r.Protocol, Port: r.HasPort ? r.Port : (ushort)0, L7: L7Key(r, direction, dnsVisibility))))
         {
             foreach (var chunk in group.Chunk(EmittedRules.MaxPeersPerRule))
             {
@@ -111,7 +136,7 @@ internal sealed class CiliumEmitter : IPolicyEmitter
                 long size = 200;
                 foreach (var rule in chunk)
                 {
-                    var entries = Peers(rule, direction, notes);
+                    var entries = key.Class == PeerClass.Fqdn ? FqdnEntries(rule, seen) : Peers(rule, direction, notes);
                     if (entries is null)
                     {
                         comments.Add(new EvidenceComment(rule.Rule, "not emitted (see report.md): "));
@@ -129,22 +154,86 @@ internal sealed class CiliumEmitter : IPolicyEmitter
                     result.Add((comments.ToArray(), null, 0));
                     continue;
                 }
-                string suffix = key.Class switch
+                string field = key.Class switch
                 {
-                    PeerClass.Endpoints => "Endpoints",
-                    PeerClass.Entities => "Entities",
-                    _ => "CIDRSet",
+                    PeerClass.Endpoints => direction + "Endpoints",
+                    PeerClass.Entities => direction + "Entities",
+                    PeerClass.Fqdn => "toFQDNs",
+                    _ => direction + "CIDRSet",
                 };
-                var item = YamlNode.Map().Add(direction + suffix, peers);
-                AddPorts(item, chunk[0], notes);
+                var item = YamlNode.Map().Add(field, peers);
+                var portRule = AddPorts(item, chunk[0], notes);
+                if (key.L7.Length > 0 && portRule is not null)
+                {
+                    AddL7Rules(portRule, chunk[0], key.L7, comments);
+                    dnsRuleWritten |= key.L7 == "dns";
+                }
                 result.Add((comments.ToArray(), item, size));
             }
         }
+        if (dnsVisibility && !dnsRuleWritten) result.Add(KubeDnsVisibility());
         return result;
     }
 
-    /// <summary>toPorts for TCP/UDP/SCTP (without a port for port 0: every port), icmps for ICMP echo, nothing for the rest.</summary>
-    private static void AddPorts(YamlMap item, EmitRule rule, List<string> notes)
+    /// <summary>A peer's names as toFQDNs entries (names already written by another peer of the rule are left out).</summary>
+    private static List<YamlNode> FqdnEntries(EmitRule rule, HashSet<string> seen)
+    {
+        var entries = new List<YamlNode>();
+        foreach (var match in RuleL7.Matches(RuleL7.ServerNames(rule.Rule)!))
+            if (seen.Add("fqdn:" + match.Text))
+                entries.Add(YamlNode.Map().Add(match.IsPattern ? "matchPattern" : "matchName", match.Text));
+        return entries;
+    }
+
+    /// <summary>rules: http (method and anchored path regex per operation), kafka (apiKey and topic) or dns (visibility).</summary>
+    private static void AddL7Rules(YamlMap portRule, EmitRule rule, string key, List<YamlNode> comments)
+    {
+        var list = YamlNode.Seq();
+        if (key == "dns")
+        {
+            list.Add(YamlNode.Map().Add("matchPattern", "*"));
+            portRule.Add("rules", YamlNode.Map().Add("dns", list));
+            return;
+        }
+        bool http = key.StartsWith("http:", StringComparison.Ordinal);
+        var ops = http ? RuleL7.HttpOperations(rule.Rule)! : RuleL7.KafkaOperations(rule.Rule)!;
+        foreach (var op in ops)
+        {
+            comments.Add(new TextComment("L7 " + RuleL7.Evidence(op)));
+            var entry = YamlNode.Map();
+            if (http)
+            {
+                if (op.Operation.Length > 0) entry.Add("method", YamlNode.Str(op.Operation));
+                entry.Add("path", YamlNode.Str(PathTemplate.ToRegex(op.Resource)));
+            }
+            else
+            {
+                if (op.Operation.Length > 0) entry.Add("apiKey", YamlNode.Str(op.Operation));
+                if (op.Resource.Length > 0) entry.Add("topic", YamlNode.Str(op.Resource));
+            }
+            list.Add(entry);
+        }
+        portRule.Add("rules", YamlNode.Map().Add(http ? "http" : "kafka", list));
+    }
+
+    /// <summary>
+    /// Egress to kube-dns on 53/UDP and TCP with the DNS proxy on: toFQDNs only learns addresses from DNS answers the
+    /// proxy saw. Written when the workload's observed DNS egress is not to a cluster workload (it resolved elsewhere).
+    /// </summary>
+    private static (YamlNode[], YamlMap?, long) KubeDnsVisibility()
+    {
+        var ports = YamlNode.Seq()
+            .Add(YamlNode.Map().Add("port", YamlNode.Str("53")).Add("protocol", "UDP"))
+            .Add(YamlNode.Map().Add("port", YamlNode.Str("53")).Add("protocol", "TCP"));
+        var item = YamlNode.Map()
+            .Add("toEndpoints", YamlNode.Seq().Add(YamlNode.Map().Add("matchLabels", YamlNode.Map().Add(NamespaceLabel, "kube-system").Add("k8s:k8s-app", "kube-dns"))))
+            .Add("toPorts", YamlNode.Seq().Add(YamlNode.Map().Add("ports", ports)
+                .Add("rules", YamlNode.Map().Add("dns", YamlNode.Seq().Add(YamlNode.Map().Add("matchPattern", "*"))))));
+        return ([new TextComment("DNS to kube-dns through Cilium's DNS proxy, which toFQDNs needs (--l7)")], item, 300);
+    }
+
+    /// <summary>toPorts for TCP/UDP/SCTP (without a port for port 0: every port), icmps for ICMP echo, nothing for the rest; the toPorts entry, if any.</summary>
+    private static YamlMap? AddPorts(YamlMap item, EmitRule rule, List<string> notes)
     {
         if (IpProtocols.HasPorts(rule.Protocol))
         {
@@ -152,8 +241,9 @@ internal sealed class CiliumEmitter : IPolicyEmitter
             if (rule.HasPort) port.Add("port", YamlNode.Str(rule.Port.ToString(CultureInfo.InvariantCulture)));
             else notes.Add($"{rule.Rule.Id} ({rule.Rule}): port 0 is not a port; the rule allows every {rule.ProtocolName} port to those peers.");
             port.Add("protocol", rule.ProtocolName);
-            item.Add("toPorts", YamlNode.Seq().Add(YamlNode.Map().Add("ports", YamlNode.Seq().Add(port))));
-            return;
+            var portRule = YamlNode.Map().Add("ports", YamlNode.Seq().Add(port));
+            item.Add("toPorts", YamlNode.Seq().Add(portRule));
+            return rule.HasPort ? portRule : null;
         }
         if (rule.Protocol is IpProtocols.Icmp or IpProtocols.IcmpV6)
         {
@@ -161,9 +251,10 @@ internal sealed class CiliumEmitter : IPolicyEmitter
             bool v6 = rule.Protocol == IpProtocols.IcmpV6;
             item.Add("icmps", YamlNode.Seq().Add(YamlNode.Map().Add("fields", YamlNode.Seq().Add(YamlNode.Map()
                 .Add("family", v6 ? "IPv6" : "IPv4").Add("type", YamlNode.Int(v6 ? 128 : 8))))));
-            return;
+            return null;
         }
         notes.Add($"{rule.Rule.Id} ({rule.Rule}): Cilium cannot name {rule.ProtocolName} in toPorts; the rule has no ports and allows every protocol to those peers.");
+        return null;
     }
 
     private static YamlMap Policy(string name, string ns, SuggestionSet set, int rules, IEnumerable<(string, string)> annotations) =>

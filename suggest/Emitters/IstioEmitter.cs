@@ -9,8 +9,10 @@ namespace FlowPolicy.Suggest.Emitters;
 /// server workload, one rule per port listing every client (principals, address blocks). Istio authorises at the
 /// server's sidecar, for TCP only; it does not enforce egress.
 /// </summary>
-internal sealed class IstioEmitter : IPolicyEmitter
+internal sealed class IstioEmitter(bool l7 = false) : IPolicyEmitter
 {
+    private readonly bool _l7 = l7;
+
     /// <summary>The CRD's maxItems on spec.rules (istio 1.29.2 crd-all.gen.yaml, as @kubernetes-models/istio 3.0.1 carries it).</summary>
     public const int MaxRules = 512;
 
@@ -23,7 +25,12 @@ internal sealed class IstioEmitter : IPolicyEmitter
         "Workload clients are named by principal cluster.local/ns/NAMESPACE/sa/SERVICEACCOUNT with the service account the flows or the inventory named (Hubble's io.cilium.k8s.policy.serviceaccount, a pod's spec.serviceAccountName, a lease's service_account); " +
         "where none named it, the principal guesses a service account named after the workload (sa/WORKLOAD): check those. Principals need mTLS on. " +
         "Address clients use ipBlocks (the direct peer); behind an ingress gateway use remoteIpBlocks. " +
-        "Clients on the same port are one rule (at most 512 rules per policy, the CRD's limit; more are split over several ALLOW policies, which add up).";
+        "Clients on the same port are one rule (at most 512 rules per policy, the CRD's limit; more are split over several ALLOW policies, which add up)." +
+        (_l7
+            ? " L7 (--l7): where every edge of a rule showed HTTP or gRPC operations, the rule allows only those: one to.operation per method with the observed paths (gRPC: POST /package.Service/Method); " +
+              "identifier segments are the path template {*} (Istio 1.22+ path templates; an older Istio rejects the policy: replace them by a prefix such as /users/*). Other requests get 403 from the sidecar. " +
+              "External hosts a namespace reached by DNS name are one ServiceEntry per namespace (exportTo '.', MESH_EXTERNAL; resolution NONE, since wildcard hosts cannot use DNS resolution): it matters when the mesh's outboundTrafficPolicy is REGISTRY_ONLY (then only registered hosts are reachable); under the default ALLOW_ANY it changes nothing, and enforcing egress per workload needs an egress gateway."
+            : "");
 
     public static string Principal(Peer workload) => $"cluster.local/ns/{workload.Namespace}/sa/{workload.ServiceAccount ?? workload.Workload}";
 
@@ -73,6 +80,7 @@ internal sealed class IstioEmitter : IPolicyEmitter
                     files.Add(new EmittedFile($"istio/{ns}/{name}.yaml", [doc]));
                 }
             }
+            if (_l7 && ExternalHosts(set, ns, workloads) is { } entry) files.Add(new EmittedFile($"istio/{ns}/{PolicyNames.ExternalHosts}.yaml", [entry]));
         }
         return new EmitResult(Format, files.Count, notes);
     }
@@ -95,10 +103,10 @@ internal sealed class IstioEmitter : IPolicyEmitter
             .Add("metadata", PolicyText.Metadata(name, ns, set, rules, annotations));
 
     /// <summary>One rule per port (and at most <see cref="EmittedRules.MaxPeersPerRule"/> clients): principals in one source, address blocks by their exceptions.</summary>
-    private static List<(YamlNode[] Comments, YamlMap? Rule, long Size)> Rules(List<EmitRule> rules, List<string> notes)
+    private List<(YamlNode[] Comments, YamlMap? Rule, long Size)> Rules(List<EmitRule> rules, List<string> notes)
     {
         var result = new List<(YamlNode[], YamlMap?, long)>();
-        foreach (var (port, group) in EmittedRules.GroupInOrder(rules, r => r.HasPort ? r.Port : (ushort)0))
+        foreach (var ((port, l7Key), group) in EmittedRules.GroupInOrder(rules, r => (r.HasPort ? r.Port : (ushort)0, L7Key(r))))
         {
             foreach (var chunk in group.Chunk(EmittedRules.MaxPeersPerRule))
             {
@@ -153,7 +161,9 @@ internal sealed class IstioEmitter : IPolicyEmitter
                     continue;
                 }
                 var item = YamlNode.Map().Add("from", from);
-                if (port != 0)
+                if (port != 0 && l7Key.Length > 0)
+                    item.Add("to", Operations(port, RuleL7.HttpOperations(chunk[0].Rule)!, comments));
+                else if (port != 0)
                     item.Add("to", YamlNode.Seq().Add(YamlNode.Map().Add("operation", YamlNode.Map()
                         .Add("ports", YamlNode.Seq().Add(YamlNode.Str(port.ToString(CultureInfo.InvariantCulture)))))));
                 else
@@ -162,6 +172,72 @@ internal sealed class IstioEmitter : IPolicyEmitter
             }
         }
         return result;
+    }
+
+    /// <summary>The observed HTTP/gRPC operations of a rule (--l7), as a key that keeps clients with different operations apart; "" for none.</summary>
+    private string L7Key(EmitRule rule) =>
+        _l7 && rule.HasPort && rule.Protocol == IpProtocols.Tcp && RuleL7.HttpOperations(rule.Rule) is { } ops
+            ? string.Join("|", ops.Select(o => o.Operation + " " + o.Resource))
+            : "";
+
+    /// <summary>One to.operation per method (methods and paths of one operation are ANDed, so one per method keeps GET /a from allowing GET /b's POST).</summary>
+    private static YamlSeq Operations(ushort port, IReadOnlyList<Core.Edges.L7Operation> ops, List<YamlNode> comments)
+    {
+        var to = YamlNode.Seq();
+        foreach (var byMethod in ops.GroupBy(o => o.Operation).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var operation = YamlNode.Map().Add("ports", YamlNode.Seq().Add(YamlNode.Str(port.ToString(CultureInfo.InvariantCulture))));
+            if (byMethod.Key.Length > 0) operation.Add("methods", Strings([byMethod.Key]));
+            operation.Add("paths", Strings(byMethod.Select(o => IstioPath(o.Resource)).Distinct()));
+            foreach (var op in byMethod) comments.Add(new TextComment("L7 " + RuleL7.Evidence(op)));
+            to.Add(YamlNode.Map().Add("operation", operation));
+        }
+        return to;
+    }
+
+    /// <summary>A path template in Istio's syntax: identifier placeholders become {*} (one segment).</summary>
+    internal static string IstioPath(string template) =>
+        template.Replace(Core.Edges.PathTemplate.Id, "{*}", StringComparison.Ordinal)
+            .Replace(Core.Edges.PathTemplate.Uuid, "{*}", StringComparison.Ordinal)
+            .Replace(Core.Edges.PathTemplate.Hash, "{*}", StringComparison.Ordinal);
+
+    /// <summary>
+    /// A ServiceEntry of the hosts the namespace's workloads reached by DNS name, with their TCP ports; null when none.
+    /// Ports named by protocol as Istio requires (443: TLS, 80: HTTP, else TCP).
+    /// </summary>
+    private static YamlMap? ExternalHosts(SuggestionSet set, string ns, List<Peer> workloads)
+    {
+        var names = new List<string>();
+        var ports = new SortedSet<ushort>();
+        var comments = new List<YamlNode>();
+        foreach (var workload in workloads)
+            foreach (var rule in PolicyText.EgressOf(set, workload))
+            {
+                if (rule.Protocol != IpProtocols.Tcp || rule.Port == 0 || RuleL7.ServerNames(rule) is not { } ruleNames) continue;
+                names.AddRange(ruleNames);
+                ports.Add(rule.Port);
+                comments.Add(new EvidenceComment(rule));
+            }
+        if (names.Count == 0) return null;
+        var hosts = YamlNode.Seq();
+        foreach (var c in comments) hosts.Add(c);
+        foreach (var match in RuleL7.Matches(names)) hosts.Add(YamlNode.Str(match.Text));
+        var portList = YamlNode.Seq();
+        foreach (var port in ports)
+        {
+            string protocol = port == 443 ? "TLS" : port == 80 ? "HTTP" : "TCP";
+            portList.Add(YamlNode.Map().Add("number", YamlNode.Int(port)).Add("name", $"{protocol.ToLowerInvariant()}-{port}").Add("protocol", protocol));
+        }
+        return YamlNode.Map()
+            .Add("apiVersion", "networking.istio.io/v1")
+            .Add("kind", "ServiceEntry")
+            .Add("metadata", PolicyText.Metadata(PolicyNames.ExternalHosts, ns, set, 0, [("purpose", "external hosts this namespace reached by DNS name; needed under outboundTrafficPolicy REGISTRY_ONLY")]))
+            .Add("spec", YamlNode.Map()
+                .Add("hosts", hosts)
+                .Add("exportTo", Strings(["."]))
+                .Add("location", "MESH_EXTERNAL")
+                .Add("ports", portList)
+                .Add("resolution", "NONE"));
     }
 
     private static YamlSeq Strings(IEnumerable<string> values)

@@ -120,6 +120,8 @@ internal sealed class PolicyNames
     public const string DefaultDeny = "flowpolicy--default-deny";
     /// <summary>Istio's namespace-wide ALLOW-less policy.</summary>
     public const string AllowNothing = "flowpolicy--allow-nothing";
+    /// <summary>The Istio ServiceEntry of the external hosts a namespace reaches by name (--l7); a kind of its own, so it never collides with a policy.</summary>
+    public const string ExternalHosts = "flowpolicy--external-hosts";
     private const int MaxLength = 63;
     /// <summary>Room for the longest suffix a format adds to a stem ("-ingress--99").</summary>
     private const int SuffixRoom = 14;

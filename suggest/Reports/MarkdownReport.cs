@@ -125,6 +125,7 @@ internal static class MarkdownReport
             Line(More(set.Rules.Count - ListLimit, "rules", json) + " The policy files hold them all, each with its evidence.");
             Line();
         }
+        L7SurfaceSection.Write(sb, set);
         Line("## Left out");
         Line();
         if (set.LeftOut.Count == 0) Line("Nothing.");

@@ -24,6 +24,11 @@ public sealed class SuggestionOutputOptions
     public SuggestionLayout Layout { get; init; } = SuggestionLayout.Workload;
     /// <summary>What the inventory says about the cluster (node addresses for egress to the nodes under a default deny).</summary>
     public ClusterFacts Cluster { get; set; } = ClusterFacts.Unknown;
+    /// <summary>
+    /// Write L7 rules where L7 was observed (--l7): Cilium HTTP/Kafka rules and toFQDNs with the DNS proxy rule, Istio
+    /// methods/paths and a ServiceEntry of named external hosts. Off by default: L7 rules send the port through a proxy.
+    /// </summary>
+    public bool L7 { get; init; }
     /// <summary>Called after each policy object is written (tests: to fail a run half-way).</summary>
     internal Action<string>? AfterPolicyFile { get; init; }
 
@@ -88,7 +93,7 @@ public sealed class SuggestionOutput
         System.IO.Directory.CreateDirectory(staging);
         try
         {
-            var emitters = Emitters(_options.Cluster).Where(e => _options.Formats.Contains(e.Format)).ToList();
+            var emitters = Emitters(_options.Cluster, _options.L7).Where(e => _options.Formats.Contains(e.Format)).ToList();
             var written = WriteAll(set, diff, staging, emitters);
             foreach (var emitter in emitters) Replace(root, staging, emitter.Format);
             // report.md and suggestions.json: the paths without a folder.
@@ -151,7 +156,7 @@ public sealed class SuggestionOutput
     /// <summary>Writes every output under <paramref name="root"/> (the staging directory); returns the relative paths.</summary>
     private IReadOnlyList<string> WriteAll(SuggestionSet set, IntentDiff? diff, string root, List<IPolicyEmitter> emitters)
     {
-        var assumptions = Emitters(_options.Cluster).ToDictionary(e => e.Format, e => e.Assumptions, StringComparer.Ordinal);
+        var assumptions = Emitters(_options.Cluster, _options.L7).ToDictionary(e => e.Format, e => e.Assumptions, StringComparer.Ordinal);
         _ = set.Index; // built once here, not raced for by the emitters
         // Each format in parts of consecutive namespaces, one per core: joined in namespace order, the files, their
         // order and the notes are what one pass over every namespace makes.
@@ -269,8 +274,8 @@ public sealed class SuggestionOutput
         }
     }
 
-    internal static IReadOnlyList<IPolicyEmitter> Emitters(ClusterFacts? cluster = null) =>
-        [new KubernetesEmitter(cluster ?? ClusterFacts.Unknown), new CiliumEmitter(), new IstioEmitter(), new CalicoEmitter(cluster ?? ClusterFacts.Unknown)];
+    internal static IReadOnlyList<IPolicyEmitter> Emitters(ClusterFacts? cluster = null, bool l7 = false) =>
+        [new KubernetesEmitter(cluster ?? ClusterFacts.Unknown), new CiliumEmitter(l7), new IstioEmitter(l7), new CalicoEmitter(cluster ?? ClusterFacts.Unknown)];
 
     private static FileStream Create(string root, string relative, HashSet<string> directories)
     {

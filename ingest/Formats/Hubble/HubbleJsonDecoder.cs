@@ -13,12 +13,12 @@ namespace FlowPolicy.Ingest.Formats.Hubble;
 /// writes proto field names (UseProtoNames), and protobuf JSON readers also accept the lowerCamelCase names, enums by
 /// name or number, and 32-bit integers as numbers or strings, so this does too. docs/formats.md, "Cilium Hubble".
 /// </summary>
-internal sealed class HubbleJsonDecoder : LineFlowDecoder
+internal sealed partial class HubbleJsonDecoder : LineFlowDecoder
 {
     public override FlowFormat Format => FlowFormat.Hubble;
 
     // Skip reasons are constants so a sink can count them by reason without the counts splitting.
-    internal const string SkipNoIpL7 = "hubble: L7 flow without IP";
+    internal const string SkipNoIpL7 = L7Observations.NotKeptReason;
     internal const string SkipNoIpSock = "hubble: SOCK trace without IP";
     internal const string SkipNoIp = "hubble: flow without IP";
     internal const string SkipNoL4 = "hubble: flow without TCP/UDP/ICMP/SCTP layer";
@@ -40,13 +40,16 @@ internal sealed class HubbleJsonDecoder : LineFlowDecoder
     protected override void DecodeLine(ReadOnlySpan<byte> line, long lineNumber, ref DecodeCursor cursor, IFlowSink sink)
     {
         var state = JsonDecodeState.Of(ref cursor);
-        switch (Read(line, state, out var flow, out var reason))
+        switch (Read(line, state, out var flow, out var l7, out var reason))
         {
             case LineOutcome.Accepted:
                 sink.Accept(flow);
+                if (l7.Protocol != L7Protocol.None) sink.AcceptL7(l7, cursor.At(lineNumber));
                 break;
             case LineOutcome.Skipped:
-                sink.Skip(reason!, cursor.At(lineNumber));
+                // An L7 record without a flow (no IP or no l4) is an L7 observation only; sinks that keep none skip it.
+                if (l7.Protocol != L7Protocol.None) sink.AcceptL7(l7, cursor.At(lineNumber));
+                else sink.Skip(reason!, cursor.At(lineNumber));
                 break;
             default:
                 Reject(sink, cursor, lineNumber, reason!, line);
@@ -77,15 +80,21 @@ internal sealed class HubbleJsonDecoder : LineFlowDecoder
         public int TrafficDirection;
         public int Type;
         public string? EgressAllowedBy, IngressAllowedBy, EgressDeniedBy, IngressDeniedBy;
+        public L7Fields L7;
     }
 
     /// <summary>Decodes one line; never throws on bad input (tests call this directly to prove it).</summary>
-    internal static LineOutcome Read(ReadOnlySpan<byte> line, JsonDecodeState state, out FlowRecord flow, out string? reason)
+    internal static LineOutcome Read(ReadOnlySpan<byte> line, JsonDecodeState state, out FlowRecord flow, out string? reason) =>
+        Read(line, state, out flow, out _, out reason);
+
+    /// <summary>Decodes one line and its L7 part (<see cref="L7Observation.Protocol"/> None when it has none).</summary>
+    internal static LineOutcome Read(ReadOnlySpan<byte> line, JsonDecodeState state, out FlowRecord flow, out L7Observation l7, out string? reason)
     {
         flow = default;
+        l7 = default;
         try
         {
-            return ReadLine(line, state, ref flow, out reason);
+            return ReadLine(line, state, ref flow, ref l7, out reason);
         }
         catch (JsonException ex)
         {
@@ -96,10 +105,11 @@ internal sealed class HubbleJsonDecoder : LineFlowDecoder
             reason = "invalid JSON string: " + ex.Message;
         }
         flow = default;
+        l7 = default;
         return LineOutcome.Rejected;
     }
 
-    private static LineOutcome ReadLine(ReadOnlySpan<byte> line, JsonDecodeState state, ref FlowRecord flow, out string? reason)
+    private static LineOutcome ReadLine(ReadOnlySpan<byte> line, JsonDecodeState state, ref FlowRecord flow, ref L7Observation l7, out string? reason)
     {
         var reader = new Utf8JsonReader(line, JsonTokens.LineOptions);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -161,7 +171,9 @@ internal sealed class HubbleJsonDecoder : LineFlowDecoder
 
         if (!f.HasIp)
         {
-            reason = f.Type switch { TypeL7 => SkipNoIpL7, TypeSock => SkipNoIpSock, _ => SkipNoIp };
+            reason = f.Type == TypeL7 || f.L7.Protocol != L7Protocol.None ? SkipNoIpL7 : f.Type == TypeSock ? SkipNoIpSock : SkipNoIp;
+            // The proxy wrote no addresses: the observation joins its edge by the endpoints' identities.
+            if (f.HasTime && f.L7.Protocol != L7Protocol.None) BuildL7(f, carriesFlow: false, ref l7);
             return LineOutcome.Skipped;
         }
         if (!f.HasTime)
@@ -172,8 +184,10 @@ internal sealed class HubbleJsonDecoder : LineFlowDecoder
         if (f.Protocol == 0)
         {
             reason = SkipNoL4;
+            if (f.L7.Protocol != L7Protocol.None) BuildL7(f, carriesFlow: false, ref l7);
             return LineOutcome.Skipped;
         }
+        BuildL7(f, carriesFlow: true, ref l7);
 
         flow.Start = f.Time;
         flow.End = f.Time;
@@ -302,9 +316,12 @@ internal sealed class HubbleJsonDecoder : LineFlowDecoder
         if (Is(name, "ingress_allowed_by"u8, "ingressAllowedBy"u8)) return ReadPolicies(ref reader, line, state, "ingress_allowed_by", out f.IngressAllowedBy);
         if (Is(name, "egress_denied_by"u8, "egressDeniedBy"u8)) return ReadPolicies(ref reader, line, state, "egress_denied_by", out f.EgressDeniedBy);
         if (Is(name, "ingress_denied_by"u8, "ingressDeniedBy"u8)) return ReadPolicies(ref reader, line, state, "ingress_denied_by", out f.IngressDeniedBy);
+        if (name.SequenceEqual("l7"u8)) return ReadLayer7(ref reader, state, ref f.L7);
+        if (Is(name, "destination_names"u8, "destinationNames"u8)) return ReadNames(ref reader, line, state, "destination_names", out f.L7.DestinationNames);
+        if (Is(name, "source_names"u8, "sourceNames"u8)) return ReadNames(ref reader, line, state, "source_names", out f.L7.SourceNames);
 
         f.Any = hadFlowFields;
-        reader.Skip(); // ethernet, l7, event_type, uuid, Summary, ... carry nothing a flow record keeps
+        reader.Skip(); // ethernet, event_type, uuid, Summary, ... carry nothing a flow record keeps
         return null;
     }
 

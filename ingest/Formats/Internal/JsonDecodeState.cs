@@ -15,6 +15,8 @@ internal sealed class JsonDecodeState : IReusableDecodeState
     public readonly Utf8KeyedCache<WorkloadIdentity> Identities = new(maxSlots: 8192, maxKeyLength: 4096);
     /// <summary>Keyed by the raw bytes of a policy array.</summary>
     public readonly Utf8KeyedCache<string> Policies = new(maxSlots: 256, maxKeyLength: 4096);
+    /// <summary>Keyed by the raw bytes of a name list (Hubble's destination_names); a cached null means "no names".</summary>
+    public readonly Utf8KeyedCache<string[]> Names = new(maxSlots: 256, maxKeyLength: 4096);
 
     // Unescaping buffers for strings with escapes. On the heap rather than stackalloc'd because the compiler cannot
     // prove a stack span handed next to a `ref Utf8JsonReader` never ends up inside the reader.

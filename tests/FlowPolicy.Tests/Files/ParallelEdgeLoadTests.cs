@@ -62,6 +62,53 @@ public sealed class ParallelEdgeLoadTests : IDisposable
     }
 
     [Fact]
+    public void Hubble_L7_facts_and_DNS_names_are_the_same_on_every_thread_count()
+    {
+        // HTTP requests and responses (paths that fold into templates, every status class), DNS answers repeated for a
+        // few names (the index merges overlapping answers, so the order they enter it matters) and connections to the
+        // answered addresses later in the file: answers and the connections they name fall in different chunks.
+        var random = new Random(19);
+        var lines = new List<string>();
+        var start = new DateTime(2026, 11, 2, 8, 0, 0, DateTimeKind.Utc);
+        for (int i = 0; i < 1500; i++)
+        {
+            string time = start.AddSeconds(i * 7).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
+            string path = $"/products/{random.Next(1, 60)}" + (random.Next(3) == 0 ? "/reviews" : "");
+            string method = random.Next(4) == 0 ? "POST" : "GET";
+            lines.Add((i % 5) switch
+            {
+                0 => L7.HubbleL7Tests.HttpRequest(time, method, "http://catalog.shop:8080" + path),
+                1 => L7.HubbleL7Tests.HttpResponse(time, method, "http://catalog.shop:8080" + path, new[] { 200, 201, 302, 404, 503 }[random.Next(5)]),
+                2 => L7.HubbleL7Tests.DnsResponse(time, $"api{random.Next(4)}.payments.example", $"\"203.0.113.{random.Next(1, 9)}\"", ttl: random.Next(2) == 0 ? 30 : 7200),
+                _ => L7.HubbleL7Tests.Tcp(time, $"203.0.113.{random.Next(1, 9)}", 443),
+            });
+        }
+        var file = Path.Combine(_directory, "hubble-l7.jsonl");
+        File.WriteAllText(file, string.Join('\n', lines) + "\n");
+
+        var reference = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = [file], Threads = 1 }).Load();
+        Assert.True(reference.L7Records > 500, $"{reference.L7Records} L7 records");
+        Assert.True(reference.DnsAnswers > 8, $"{reference.DnsAnswers} DNS answers");
+        Assert.Contains(reference.Edges, e => e.L7 is { Names.Count: > 0 });
+        Assert.Contains(reference.Edges, e => e.L7 is { Operations.Count: > 1 });
+        string expected = L7Json(reference);
+        foreach (var (threads, chunk) in new[] { (1, 3000), (2, 3000), (4, 1500), (3, 700) })
+        {
+            var load = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = [file], Threads = threads, ChunkBytes = chunk }).Load();
+            string context = $"{threads} threads, {chunk}-byte chunks";
+            Assert.True(expected == L7Json(load), context + ": L7 facts differ");
+            Assert.True(Json(reference) == Json(load), context + ": edges differ");
+            Assert.Equal(reference.L7Records, load.L7Records);
+            Assert.Equal(reference.L7Unattributed, load.L7Unattributed);
+            Assert.Equal(reference.DnsAnswers, load.DnsAnswers);
+            Assert.Equal(reference.Skipped, load.Skipped);
+        }
+    }
+
+    private static string L7Json(FileEdgeLoad load) =>
+        System.Text.Json.JsonSerializer.Serialize(load.Edges.Select(e => new { Client = e.Client.Key, Server = e.Server.Key, e.Port, e.Protocol, e.L7 }));
+
+    [Fact]
     public void Progress_moves_with_every_chunk_of_one_large_file_over_both_passes()
     {
         var files = Files("canonical").Files.Take(1).ToList();

@@ -69,7 +69,8 @@ internal static partial class KubernetesObjectRules
     {
         foreach (var dup in docs.GroupBy(d => (d.ApiVersion.Split('/')[0], d.Kind, d.Namespace, d.Name)).Where(g => g.Count() > 1))
             errors.Add($"{dup.Count()} documents named {dup.Key.Item3}/{dup.Key.Name} of kind {dup.Key.Kind}: {string.Join(", ", dup.Select(d => d.File))}");
-        foreach (var ns in docs.GroupBy(d => (d.Kind, d.Namespace)))
+        // A ServiceEntry (istio, --l7) is a registry entry beside the policies, not a policy with a namespace default.
+        foreach (var ns in docs.Where(d => d.Kind != "ServiceEntry").GroupBy(d => (d.Kind, d.Namespace)))
         {
             var denies = ns.Where(isNamespaceDeny).ToList();
             if (denies.Count != 1) errors.Add($"{ns.Key.Kind} in {ns.Key.Namespace}: {denies.Count} namespace default denies (expected 1)");
@@ -249,6 +250,11 @@ internal static class IstioRules
 
     public static void Check(PolicyDocument doc, List<string> errors)
     {
+        if (doc.ApiVersion == "networking.istio.io/v1" && doc.Kind == "ServiceEntry")
+        {
+            CheckServiceEntry(doc, errors);
+            return;
+        }
         if (doc.ApiVersion != "security.istio.io/v1" || doc.Kind != "AuthorizationPolicy")
         {
             errors.Add($"{doc}: not an Istio AuthorizationPolicy");
@@ -326,6 +332,42 @@ internal static class IstioRules
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The parts of Istio's ValidateServiceEntry (istio/istio pkg/config/validation, as the docs of ServiceEntry state
+    /// them) that a ServiceEntry FlowPolicy writes can break: hosts present and valid (a DNS name, or "*." and one),
+    /// wildcard hosts not with resolution DNS, ports with unique numbers 1..65535 and unique names and a known
+    /// protocol, a known location and resolution.
+    /// </summary>
+    private static void CheckServiceEntry(PolicyDocument doc, List<string> errors)
+    {
+        var spec = doc.Spec ?? new JsonObject();
+        var hosts = (spec["hosts"] as JsonArray ?? []).Select(h => (string?)h ?? "").ToList();
+        if (hosts.Count == 0) errors.Add($"{doc}: ServiceEntry must have at least one host");
+        string resolution = (string?)spec["resolution"] ?? "NONE";
+        if (resolution is not ("NONE" or "STATIC" or "DNS" or "DNS_ROUND_ROBIN")) errors.Add($"{doc}: unknown resolution {resolution}");
+        if ((string?)spec["location"] is { } location && location is not ("MESH_EXTERNAL" or "MESH_INTERNAL")) errors.Add($"{doc}: unknown location {location}");
+        foreach (var host in hosts)
+        {
+            bool wildcard = host.StartsWith("*.", StringComparison.Ordinal);
+            var name = wildcard ? host[2..] : host;
+            if (name.Length == 0 || name.Length > 253 || !name.Split('.').All(l => KubernetesObjectRules.IsDns1123Label(l)))
+                errors.Add($"{doc}: host '{host}' is not a DNS name or a '*.' wildcard of one");
+            if (wildcard && resolution is "DNS" or "DNS_ROUND_ROBIN") errors.Add($"{doc}: wildcard host '{host}' with {resolution} resolution");
+        }
+        var numbers = new HashSet<long>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var port in spec["ports"] as JsonArray ?? [])
+        {
+            long number = port?["number"] is JsonValue v && v.TryGetValue(out long n) ? n : 0;
+            string portName = (string?)port?["name"] ?? "";
+            if (number is < 1 or > 65535) errors.Add($"{doc}: port number {number} out of range");
+            if (!numbers.Add(number)) errors.Add($"{doc}: port number {number} repeated");
+            if (portName.Length == 0 || !names.Add(portName)) errors.Add($"{doc}: port name '{portName}' empty or repeated");
+            if ((string?)port?["protocol"] is not ("HTTP" or "HTTPS" or "GRPC" or "HTTP2" or "MONGO" or "TCP" or "TLS" or "UDP"))
+                errors.Add($"{doc}: port {number}: unknown protocol");
         }
     }
 

@@ -20,6 +20,20 @@ public sealed class SampleSuggestion : IDisposable
         new SuggestionOutput(new SuggestionOutputOptions { Directory = Out }).Write(Set);
     }
 
+    /// <summary>The same suggestion written with --l7 (L7 and FQDN rules), made on first use.</summary>
+    public string OutL7
+    {
+        get
+        {
+            lock (this)
+            {
+                var dir = Path.Combine(Directory, "out-l7");
+                if (!System.IO.Directory.Exists(dir)) new SuggestionOutput(new SuggestionOutputOptions { Directory = dir, L7 = true }).Write(Set);
+                return dir;
+            }
+        }
+    }
+
     public string Directory { get; }
     public string Out { get; }
     public IReadOnlyList<Edge> Edges { get; }
