@@ -50,12 +50,8 @@ internal sealed class CalicoEmitter(ClusterFacts cluster) : IPolicyEmitter
             Add(files, ns, PolicyNames.DefaultDeny, set, 0, [("purpose", "default deny: an endpoint selected by a policy drops what no rule allows")], denySpec);
             foreach (var workload in workloads)
             {
-                var selector = SelectableLabels.Of(workload, notes);
-                if (selector is null)
-                {
-                    notes.Add($"{workload.Key}: no valid label to select it by; no policy is written for it (the namespace default deny applies to it).");
-                    continue;
-                }
+                var selector = SelectableLabels.OfPolicyWorkload(workload, notes);
+                if (selector is null) continue;
                 var ingress = Rules(EmittedRules.Of(PolicyText.IngressOf(set, workload), ingress: true), ns, ingress: true, notes);
                 var egress = Rules(EmittedRules.Of(PolicyText.EgressOf(set, workload), ingress: false), ns, ingress: false, notes);
                 var ingressParts = EmittedRules.Chunks(ingress, MaxRulesPerDirection, r => r.Size, EmittedRules.MaxObjectBytes / 2).ToList();

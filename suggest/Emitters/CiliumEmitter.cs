@@ -45,12 +45,8 @@ internal sealed class CiliumEmitter(bool l7 = false) : IPolicyEmitter
             files.Add(new EmittedFile($"cilium/{ns}/{PolicyNames.DefaultDeny}.yaml", [deny]));
             foreach (var workload in workloads)
             {
-                var selector = SelectableLabels.Of(workload, notes);
-                if (selector is null)
-                {
-                    notes.Add($"{workload.Key}: no valid label to select it by; no policy is written for it (the namespace default deny applies to it).");
-                    continue;
-                }
+                var selector = SelectableLabels.OfPolicyWorkload(workload, notes);
+                if (selector is null) continue;
                 var ingress = Rules(EmittedRules.Of(PolicyText.IngressOf(set, workload), ingress: true), "from", notes, dnsVisibility: false);
                 var egressRules = EmittedRules.Of(PolicyText.EgressOf(set, workload), ingress: false);
                 bool dnsVisibility = egressRules.Any(r => ClassOf(r, "to") == PeerClass.Fqdn);

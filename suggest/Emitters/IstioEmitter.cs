@@ -49,12 +49,8 @@ internal sealed class IstioEmitter(bool l7 = false) : IPolicyEmitter
                 var ingress = EmittedRules.Of(PolicyText.IngressOf(set, workload), ingress: true)
                     .Where(r => r.Protocol == IpProtocols.Tcp && r.Peer.Kind != PeerKind.Nodes).ToList();
                 if (ingress.Count == 0) continue;
-                var selector = SelectableLabels.Of(workload, notes);
-                if (selector is null)
-                {
-                    notes.Add($"{workload.Key}: no valid label to select it by; no policy is written for it (allow-nothing applies to it).");
-                    continue;
-                }
+                var selector = SelectableLabels.OfPolicyWorkload(workload, notes, "allow-nothing");
+                if (selector is null) continue;
                 var rules = Rules(ingress, notes);
                 var parts = EmittedRules.Chunks(rules, MaxRules, r => r.Size, EmittedRules.MaxObjectBytes).ToList();
                 string stem = names.Stem(workload);

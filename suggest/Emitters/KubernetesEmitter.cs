@@ -43,12 +43,8 @@ internal sealed class KubernetesEmitter(ClusterFacts cluster) : IPolicyEmitter
 
             foreach (var workload in workloads)
             {
-                var selector = SelectableLabels.Of(workload, notes);
-                if (selector is null)
-                {
-                    notes.Add($"{workload.Key}: no valid label to select it by; no policy is written for it (the namespace default deny applies to it).");
-                    continue;
-                }
+                var selector = SelectableLabels.OfPolicyWorkload(workload, notes);
+                if (selector is null) continue;
                 string stem = names.Stem(workload);
                 var ingress = EmittedRules.Of(PolicyText.IngressOf(set, workload), ingress: true);
                 var fromNodes = ingress.Where(r => r.Peer.Kind == PeerKind.Nodes).ToList();

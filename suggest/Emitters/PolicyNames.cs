@@ -98,6 +98,18 @@ internal static class SelectableLabels
         return result.Count == 0 ? null : result;
     }
 
+    /// <summary>
+    /// The selector of the workload a policy is written for, or null when it has no selectable label: then no policy is
+    /// written for it, which the notes say, naming what still covers it (<paramref name="stillApplies"/>).
+    /// </summary>
+    public static IReadOnlyList<KeyValuePair<string, string>>? OfPolicyWorkload(Peer workload, List<string> notes, string stillApplies = "the namespace default deny")
+    {
+        var selector = Of(workload, notes);
+        if (selector is null)
+            notes.Add($"{workload.Key}: no valid label to select it by; no policy is written for it ({stillApplies} applies to it).");
+        return selector;
+    }
+
     private static string Quote(string text) => "'" + text.Replace("\n", "\\n", StringComparison.Ordinal) + "'";
 }
 
