@@ -53,7 +53,10 @@ public sealed class IngestMetricsTests(ClickHouseServerFixture server, ITestOutp
         {
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(5) };
             var samples = await IngestTestData.EventuallyAsync(() => ScrapeAsync(http),
-                s => s.Value("flowpolicy_ingest_flows_stored_total") >= 3000 && s.Value("flowpolicy_ingest_dead_letters_total", ("reason", "decode")) >= 30,
+                // The lag gauge is a sample the consumer takes about once a second, so a fast run can store every flow
+                // before the first sample of an assigned partition: wait for it too instead of racing it.
+                s => s.Value("flowpolicy_ingest_flows_stored_total") >= 3000 && s.Value("flowpolicy_ingest_dead_letters_total", ("reason", "decode")) >= 30 &&
+                     s.Any(x => x.Name == "flowpolicy_ingest_partition_lag" && x.Labels.ContainsKey("partition")),
                 TimeSpan.FromSeconds(90));
             foreach (var family in samples.GroupBy(s => s.Name)) output.WriteLine($"{family.Key}: {string.Join(", ", family.Select(s => s.Value))}");
 
