@@ -7,6 +7,7 @@ using FlowPolicy.Ingest.Kafka;
 using FlowPolicy.IntegrationTests.Infrastructure;
 using FlowPolicy.IntegrationTests.Ingest;
 using FlowPolicy.LocalServers.Kafka;
+using Microsoft.Extensions.Time.Testing;
 using Xunit.Abstractions;
 
 namespace FlowPolicy.IntegrationTests.Serve;
@@ -14,7 +15,9 @@ namespace FlowPolicy.IntegrationTests.Serve;
 /// <summary>
 /// `serve` end to end on second-level schedules against a real ClickHouse and the mock broker: every window of every
 /// job runs exactly once across a restart (missed ones caught up), a failing job is retried with backoff and blocks
-/// no other job, ingest stores the produced flows, and the HTTP endpoint answers.
+/// no other job, ingest stores the produced flows, and the HTTP endpoint answers. The schedule runs on an injected
+/// clock (<see cref="FakeTimeProvider"/>, Quartz included) moved a second at a time: the test waits for work (ClickHouse,
+/// Kafka), never for the schedule, and the downtime between the two runs costs no time.
 /// </summary>
 public sealed class ServeSchedulerTests(ClickHouseServerFixture server, ITestOutputHelper output) : ClickHouseTest(server), IDisposable
 {
@@ -54,14 +57,30 @@ public sealed class ServeSchedulerTests(ClickHouseServerFixture server, ITestOut
         IScheduledJob? Override(JobConfig job) => job.Name == "flaky" ? new FailingJob(job, () => Interlocked.Increment(ref flakyCalls)) : null;
         using var logs = IngestWorkerTests.TestLogs(output);
         var store = new JobRunStore(Db);
+        // Whole seconds + 0.5: every cron fire and window end is a whole second, never the clock's reading itself.
+        var wall = DateTimeOffset.UtcNow;
+        var time = new FakeTimeProvider(new DateTimeOffset(wall.Ticks - wall.Ticks % TimeSpan.TicksPerSecond, TimeSpan.Zero).AddMilliseconds(500));
+        DateTime Now() => time.GetUtcNow().UtcDateTime;
+        DateTime LastWholeSecond() => new(Now().Ticks - Now().Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
 
-        // First run: until the rollup job has a few windows and ingest has stored every flow.
-        await using (var host = new ServeHost(config, logs, Override))
+        // One second on the clock: the rollup job (every second) records its window, which is how the test knows the
+        // scheduler acted on the tick; suggest and the failing job fire on the same ticks.
+        async Task TickAsync()
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            var end = LastWholeSecond();
+            await WaitAsync(async () => await LastSucceededEndAsync("rollup") >= end, TimeSpan.FromSeconds(30));
+        }
+
+        // First run: a few rollup windows, and until ingest has taken in every flow.
+        await using (var host = new ServeHost(config, logs, Override, time))
         {
             await host.StartAsync(default);
             using var http = new HttpClient { BaseAddress = new Uri(host.HttpAddress!) };
             Assert.Equal("ok\n", await http.GetStringAsync("/healthz"));
-            await WaitAsync(async () => await SucceededAsync("rollup") >= 3 && host.Ingest!.Metrics.Messages >= produced.Delivered, TimeSpan.FromSeconds(40));
+            for (int i = 0; i < 4; i++) await TickAsync();
+            Assert.True(await SucceededAsync("rollup") >= 3);
+            await WaitAsync(async () => await SucceededAsync("suggest") >= 1 && host.Ingest!.Metrics.Messages >= produced.Delivered, TimeSpan.FromSeconds(40));
             await WaitAsync(async () => (await http.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(20));
             Assert.Contains("\"rollup\"", await http.GetStringAsync("/jobs"));
             // /metrics: the scheduler's and ingest's instruments, in the names the alert rules (deploy/prometheus) use.
@@ -74,14 +93,15 @@ public sealed class ServeSchedulerTests(ClickHouseServerFixture server, ITestOut
             await WaitAsync(async () => (await http.GetAsync("/reports/latest")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(20));
             await host.StopAsync();
         }
-        var stopped = DateTime.UtcNow;
-        await Task.Delay(TimeSpan.FromSeconds(4)); // downtime: windows are missed
+        var stopped = Now();
+        time.Advance(TimeSpan.FromSeconds(4)); // downtime: windows are missed
 
         // Second run: catches up, then keeps going.
-        await using (var host = new ServeHost(config, logs, Override))
+        await using (var host = new ServeHost(config, logs, Override, time))
         {
             await host.StartAsync(default);
-            var restarted = DateTime.UtcNow;
+            var restarted = Now();
+            for (int i = 0; i < 4; i++) await TickAsync();
             await WaitAsync(async () => (await LastSucceededEndAsync("rollup")) >= restarted.AddSeconds(3) && (await LastSucceededEndAsync("suggest")) >= restarted.AddSeconds(2), TimeSpan.FromSeconds(30));
             // Whatever the first run had not stored when it stopped, this run stores (once: asserted below). It may get its
             // partitions only after the broker's session timeout (static membership on the mock), so wait for the rows.
@@ -98,6 +118,9 @@ public sealed class ServeSchedulerTests(ClickHouseServerFixture server, ITestOut
             for (int i = 1; i < runs.Count; i++)
                 Assert.True(runs[i].Window.Start == runs[i - 1].Window.End, $"{job}: gap or overlap between {runs[i - 1].Window} and {runs[i].Window}");
             Assert.Contains(runs, r => r.Window.End > stopped.AddSeconds(1) && r.Window.End < stopped.AddSeconds(4) && r.Trigger == "catch-up");
+            // On the injected clock the catch-up is exact: every window that ended while serve was down, no other.
+            var downtime = Enumerable.Range(1, 4).Select(s => new DateTime(stopped.Ticks - stopped.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc).AddSeconds(s));
+            Assert.Equal(job == "rollup" ? downtime : downtime.Where(end => end.Second % 2 == 0), runs.Where(r => r.Trigger == "catch-up").Select(r => r.Window.End));
             Assert.Equal(runs.Count, (await store.RecentAsync(job, 10_000, default)).Count); // nothing failed
         }
 
