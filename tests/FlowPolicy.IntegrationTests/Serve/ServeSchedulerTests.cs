@@ -35,6 +35,14 @@ public sealed class ServeSchedulerTests(ClickHouseServerFixture server, ITestOut
         var files = SampleCommand.Write(Path.Combine(_dir, "sample"), SampleCommand.DefaultStart, days: 1, seed: 3, rate: 1);
         var produced = await new FlowFileProducer(new KafkaOptions { Brokers = cluster.BootstrapServers, Topic = "flows" }, _ => true).ProduceAsync(files.FlowFiles);
         Assert.Equal(0, produced.Failed);
+        // An intended policy, so an analyze job runs too (its duration is one of the metrics scraped below).
+        Directory.CreateDirectory(Path.Combine(_dir, "intent"));
+        await File.WriteAllTextAsync(Path.Combine(_dir, "intent", "default-deny.yaml"), """
+            apiVersion: networking.k8s.io/v1
+            kind: NetworkPolicy
+            metadata: { name: default-deny, namespace: shop }
+            spec: { podSelector: {}, policyTypes: [Ingress] }
+            """);
 
         var yaml = string.Create(CultureInfo.InvariantCulture, $$"""
             kafka: { brokers: "{{cluster.BootstrapServers}}", topic: flows, group: serve-test, properties: { session.timeout.ms: "6000" } }
@@ -42,11 +50,13 @@ public sealed class ServeSchedulerTests(ClickHouseServerFixture server, ITestOut
             ingest: { workers: 1, batch_interval: 500ms }
             inventory: [ "{{string.Join("\", \"", files.InventoryFiles)}}" ]
             output: "{{_dir}}/reports"
+            intent: "{{_dir}}/intent"
             http: { port: 0 }
             retry: { attempts: 2, backoff: 300ms, max_backoff: 1s }
             jobs:
               rollup: { schedule: "* * * * * ?" }
               suggest: { schedule: "*/2 * * * * ?", window: 1h, emit: [k8s, json], allow_empty: true }   # the sample is weeks old: empty windows
+              analyze: { schedule: "*/2 * * * * ?", window: 1h }
               flaky: { kind: retention, schedule: "*/2 * * * * ?" }
             """);
         var configPath = Path.Combine(_dir, "flowpolicy.yaml");
@@ -80,7 +90,8 @@ public sealed class ServeSchedulerTests(ClickHouseServerFixture server, ITestOut
             Assert.Equal("ok\n", await http.GetStringAsync("/healthz"));
             for (int i = 0; i < 4; i++) await TickAsync();
             Assert.True(await SucceededAsync("rollup") >= 3);
-            await WaitAsync(async () => await SucceededAsync("suggest") >= 1 && host.Ingest!.Metrics.Messages >= produced.Delivered, TimeSpan.FromSeconds(40));
+            await WaitAsync(async () => await SucceededAsync("suggest") >= 1 && await SucceededAsync("analyze") >= 1 && host.Ingest!.Metrics.Messages >= produced.Delivered,
+                TimeSpan.FromSeconds(40));
             await WaitAsync(async () => (await http.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(20));
             Assert.Contains("\"rollup\"", await http.GetStringAsync("/jobs"));
             // /metrics: the scheduler's and ingest's instruments, in the names the alert rules (deploy/prometheus) use.
@@ -90,6 +101,13 @@ public sealed class ServeSchedulerTests(ClickHouseServerFixture server, ITestOut
             Assert.True(metrics.Value("flowpolicy_job_duration_seconds_count", ("job", "rollup"), ("outcome", "succeeded")) >= 1);
             Assert.True(metrics.Value("flowpolicy_ingest_messages_total") >= produced.Delivered);
             Assert.Equal(1, metrics.Value("flowpolicy_inventory_reloads_total"));
+            // Issue 20's list: job runs by outcome (the failing job's too) and retries, suggest and analyze durations, and
+            // the edge source's queries the two jobs made.
+            Assert.True(metrics.Value("flowpolicy_job_runs_total", ("job", "flaky"), ("outcome", "failed")) >= 1);
+            Assert.True(metrics.Value("flowpolicy_job_retries_total", ("job", "flaky")) >= 1);
+            Assert.True(metrics.Value("flowpolicy_suggest_duration_seconds_count") >= 1);
+            Assert.True(metrics.Value("flowpolicy_analyze_duration_seconds_count") >= 1);
+            Assert.True(metrics.Value("flowpolicy_edges_query_duration_seconds_count", ("query", "edges")) >= 2);
             await WaitAsync(async () => (await http.GetAsync("/reports/latest")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(20));
             await host.StopAsync();
         }
@@ -110,7 +128,7 @@ public sealed class ServeSchedulerTests(ClickHouseServerFixture server, ITestOut
             await host.StopAsync();
         }
 
-        foreach (var job in new[] { "rollup", "suggest" })
+        foreach (var job in new[] { "rollup", "suggest", "analyze" })
         {
             var runs = (await store.RecentAsync(job, 10_000, default)).Where(r => r.Status == JobRunStore.Succeeded).OrderBy(r => r.Window.End).ToList();
             output.WriteLine($"{job}: {runs.Count} windows {runs[0].Window} .. {runs[^1].Window}; triggers {string.Join(",", runs.GroupBy(r => r.Trigger).Select(g => $"{g.Key}={g.Count()}"))}");
