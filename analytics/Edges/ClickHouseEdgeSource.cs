@@ -30,10 +30,10 @@ internal sealed class ClickHouseEdgeSourceMetrics
         "Rollup rows that named an edge an earlier row named (one endpoint stored under two kinds) and were folded into it");
     private static readonly KeyValuePair<string, object?> EdgesQuery = new("query", "edges"), CountsQuery = new("query", "counts");
 
-    private long _rowsFolded;
+    private readonly Core.Metrics.InstanceCounter _rowsFolded = new(RowsFoldedCounter);
 
     /// <summary>Rollup rows this source folded into an earlier edge.</summary>
-    public long RowsFolded => Interlocked.Read(ref _rowsFolded);
+    public long RowsFolded => _rowsFolded.Value;
 
     internal static void Queried(bool edges, TimeSpan duration) => QueryDuration.Record(duration.TotalSeconds, edges ? EdgesQuery : CountsQuery);
     internal static void Failed(bool edges) => QueryFailures.Add(1, edges ? EdgesQuery : CountsQuery);
@@ -41,9 +41,7 @@ internal sealed class ClickHouseEdgeSourceMetrics
     internal void Read(long rows, long folded)
     {
         RowsReadCounter.Add(rows);
-        if (folded == 0) return;
-        RowsFoldedCounter.Add(folded);
-        Interlocked.Add(ref _rowsFolded, folded);
+        _rowsFolded.Add(folded);
     }
 }
 

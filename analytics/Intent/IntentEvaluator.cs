@@ -56,32 +56,18 @@ internal sealed class IntentEvaluatorMetrics
     private static readonly System.Diagnostics.Metrics.Counter<long> IndexedCounter =
         Meter.CreateCounter<long>("flowpolicy.intent.endpoints.indexed", "{endpoint}", "Endpoints whose selecting policies and matching rules were computed");
 
-    private long _evaluations;
-    private long _denied;
-    private long _endpointsIndexed;
+    private readonly Core.Metrics.InstanceCounter _evaluations = new(EvaluationsCounter);
+    private readonly Core.Metrics.InstanceCounter _denied = new(DeniedCounter);
+    private readonly Core.Metrics.InstanceCounter _endpointsIndexed = new(IndexedCounter);
 
-    public long Evaluations => Interlocked.Read(ref _evaluations);
-    public long Denied => Interlocked.Read(ref _denied);
+    public long Evaluations => _evaluations.Value;
+    public long Denied => _denied.Value;
     /// <summary>Distinct endpoints whose selecting policies and matching rules were computed (once each).</summary>
-    public long EndpointsIndexed => Interlocked.Read(ref _endpointsIndexed);
+    public long EndpointsIndexed => _endpointsIndexed.Value;
 
-    internal void Evaluated()
-    {
-        Interlocked.Increment(ref _evaluations);
-        EvaluationsCounter.Add(1);
-    }
-
-    internal void Deny()
-    {
-        Interlocked.Increment(ref _denied);
-        DeniedCounter.Add(1);
-    }
-
-    internal void Indexed()
-    {
-        Interlocked.Increment(ref _endpointsIndexed);
-        IndexedCounter.Add(1);
-    }
+    internal void Evaluated() => _evaluations.Add(1);
+    internal void Deny() => _denied.Add(1);
+    internal void Indexed() => _endpointsIndexed.Add(1);
 }
 
 /// <summary>
