@@ -188,7 +188,7 @@ public sealed class FileEdgeSource
         for (int i = 1; i < aggregating.Count; i++) first.MergeFrom(aggregating[i]);
         var aggregator = first.Aggregator;
         clock.End("merge per-thread aggregates");
-        var edges = aggregator.ToEdges();
+        var edges = aggregator.ToEdges(threads);
         clock.End("edges: resolve endpoints, sort");
         var seriesStart = _options.From ?? (edges.Count == 0 ? DateTime.UnixEpoch : edges.Min(e => e.FirstSeen));
         seriesStart = new DateTime(seriesStart.Ticks - seriesStart.Ticks % TimeSpan.TicksPerHour, DateTimeKind.Utc);
