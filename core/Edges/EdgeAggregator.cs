@@ -396,11 +396,13 @@ public sealed class EdgeAggregator
             else if (other._hasFirst) Add(other._first);
         }
 
-        public readonly void AddTo<TOut>(List<TOut> list, Func<T, TOut> map)
+        public readonly TOut[] ToArray<TOut>(Func<T, TOut> map)
         {
-            if (_more is not null)
-                foreach (var value in _more) list.Add(map(value));
-            else if (_hasFirst) list.Add(map(_first));
+            if (_more is null) return _hasFirst ? [map(_first)] : [];
+            var result = new TOut[_more.Count];
+            int i = 0;
+            foreach (var value in _more) result[i++] = map(value);
+            return result;
         }
     }
 
@@ -519,9 +521,8 @@ public sealed class EdgeAggregator
 
         public Edge ToEdge(Endpoint client, Endpoint server, ushort port, byte protocol)
         {
-            var days = new List<DateOnly>(_days.Count);
-            _days.AddTo(days, DateOnly.FromDayNumber);
-            days.Sort();
+            var days = _days.ToArray(DateOnly.FromDayNumber);
+            Array.Sort(days);
             var edge = new Edge(client, server, port, protocol)
             {
                 Flows = Flows,
