@@ -21,7 +21,8 @@ internal sealed class ClickHouseEdgeSourceMetrics
 /// Reads the edges of a window from the hourly edge rollup (<see cref="FlowTables.EdgesHourly"/>, rebuilt by
 /// <see cref="EdgeRollup"/>) into the same <see cref="Edge"/> objects the in-memory aggregate of the same flows gives:
 /// endpoint keys, workload kinds and stable labels, flows/bytes/packets, verdict counts, first/last seen, distinct
-/// days, hour-of-week histogram and client replicas (uniq: exact below 65,536 replicas per edge). The window must be
+/// days, hour-of-week histogram and client replicas (uniq: exact below 65,536 replicas per edge), and the L7 facts of
+/// <see cref="FlowTables.L7"/> (<see cref="ClickHouseL7Reader"/>). The window must be
 /// whole hours, the rollup's grain; it covers flows whose start lies in [from, to), as the aggregator does.
 /// </summary>
 public sealed class ClickHouseEdgeSource : IEdgeSource
@@ -57,6 +58,8 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
             int server = ObserveEndpoint(catalog, row, "d");
             read.Add((client, server, ReadCounters(row)));
         }
+        // L7 facts observe their endpoints too (without labels: they add none), so both resolve to the same keys.
+        var l7 = await ClickHouseL7Reader.ReadAsync(_client, catalog, window, Metrics, cancellationToken).ConfigureAwait(false);
         var endpoints = catalog.Resolve();
         var edges = new Dictionary<(string, string, ushort, byte), Edge>();
         foreach (var (clientId, serverId, counters) in read)
@@ -76,6 +79,7 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
             }
             else edges[key] = edge;
         }
+        ClickHouseL7Reader.Attach(l7, endpoints, edges);
         var result = edges.Values.ToList();
         result.Sort(EdgeOrder.Compare);
         return result;
