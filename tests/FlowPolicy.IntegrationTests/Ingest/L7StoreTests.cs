@@ -34,15 +34,20 @@ public abstract class L7StoreTests<TServer>(TServer server, ITestOutputHelper ou
     {
         var start = SampleCommand.DefaultStart;
         var sample = SampleCommand.Write(_dir, start, days: 2, seed: 42, rate: 1);
-        // Both files: the DNS answers are in the Hubble file, the connections they name in the VPC flow logs.
-        var files = sample.FlowFiles;
+        // Both files: the DNS answers are in the Hubble file, the connections they name in the VPC flow logs. Plus the
+        // shapes the sample lacks: HTTP paths with ids, a 5xx, a denied request, Kafka, destination_names, and an L7
+        // record without addresses that joins its edge by identities.
+        var files = sample.FlowFiles.Append(WriteExtraHubble(start)).ToList();
         var window = new AnalysisWindow(start, start.AddDays(2));
         var load = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = files, InventoryFiles = sample.InventoryFiles, From = window.From, To = window.To }).Load();
         var embedded = L7ByEdge(load.Edges);
-        foreach (var (edge, facts) in embedded) output.WriteLine($"embedded {edge}: {facts}");
-        output.WriteLine($"files: {string.Join(", ", files.Select(Path.GetFileName))}; {load.DnsAnswers} DNS answers");
         Assert.Contains(embedded.Values, f => f.Contains("Grpc POST", StringComparison.Ordinal));
         Assert.Contains(embedded.Values, f => f.Contains("name ", StringComparison.Ordinal));
+        Assert.Contains(embedded.Values, f => f.Contains("Http GET /products/{id}/reviews req=6 resp=6 denied=0 err=1", StringComparison.Ordinal)
+            && f.Contains("Http POST /reviews", StringComparison.Ordinal) && f.Contains("Http DELETE /products/{id} req=1 resp=0 denied=1", StringComparison.Ordinal));
+        Assert.Contains(embedded.Values, f => f.Contains("Kafka produce reviews-written", StringComparison.Ordinal));
+        Assert.Contains(embedded.Values, f => f.Contains("name api.stripe.com flows=3", StringComparison.Ordinal));
+        Assert.Equal(0, load.L7Unattributed);
 
         await SchemaMigrator.MigrateAsync(Db);
         // Several partitions: a DNS answer and the connection it names land in different ones.
@@ -72,6 +77,38 @@ public abstract class L7StoreTests<TServer>(TServer server, ITestOutputHelper ou
             .Concat(fromClickHouse.Except(embedded).Select(p => "ClickHouse " + p.Key + ": " + p.Value).Take(3)).ToList();
         Assert.True(differing.Count == 0, string.Join("\n", differing));
         Assert.Equal(embedded.OrderBy(p => p.Key, StringComparer.Ordinal), fromClickHouse.OrderBy(p => p.Key, StringComparer.Ordinal));
+    }
+
+    private const string Frontend = """{"ID":1201,"identity":51234,"namespace":"shop","labels":["k8s:app=frontend","k8s:io.kubernetes.pod.namespace=shop"],"pod_name":"frontend-7d4b9c-x2x9z","workloads":[{"name":"frontend","kind":"Deployment"}]}""";
+    private const string Reviews = """{"ID":1302,"identity":51301,"namespace":"shop","labels":["k8s:app=reviews","k8s:io.kubernetes.pod.namespace=shop"],"pod_name":"reviews-5c9f8-abcde","workloads":[{"name":"reviews","kind":"Deployment"}]}""";
+    private const string World = """{"identity":2,"labels":["reserved:world"]}""";
+
+    /// <summary>Hubble records in the shapes of cilium/cilium pkg/hubble/parser/seven (as tests/FlowPolicy.Tests/L7/HubbleL7Tests.cs uses them).</summary>
+    private string WriteExtraHubble(DateTime start)
+    {
+        string T(double hours) => start.AddHours(hours).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+        string Http(double hours, string verdict, bool response, string method, string url, int code)
+        {
+            var (src, dst, sport, dport, who, whom) = response ? ("10.244.7.30", "10.244.7.15", 8080, 51000, Reviews, Frontend) : ("10.244.7.15", "10.244.7.30", 51000, 8080, Frontend, Reviews);
+            var http = response ? $$$$"""{"code":{{{{code}}}},"method":"{{{{method}}}}","url":"{{{{url}}}}","protocol":"HTTP/1.1"}""" : $$$$"""{"method":"{{{{method}}}}","url":"{{{{url}}}}","protocol":"HTTP/1.1"}""";
+            return $$$$"""{"flow":{"time":"{{{{T(hours)}}}}","verdict":"{{{{verdict}}}}","IP":{"source":"{{{{src}}}}","destination":"{{{{dst}}}}","ipVersion":"IPv4"},"l4":{"TCP":{"source_port":{{{{sport}}}},"destination_port":{{{{dport}}}}}},"source":{{{{who}}}},"destination":{{{{whom}}}},"Type":"L7","node_name":"kind-worker","l7":{"type":"{{{{(response ? "RESPONSE" : "REQUEST")}}}}","http":{{{{http}}}}},"traffic_direction":"INGRESS","is_reply":{{{{(response ? "true" : "false")}}}}}}""";
+        }
+        var lines = new List<string>();
+        for (int i = 0; i < 6; i++)
+        {
+            lines.Add(Http(3 + 7 * i, "FORWARDED", false, "GET", $"http://reviews:8080/products/{8812 + i}/reviews?page=2", 0));
+            lines.Add(Http(3 + 7 * i, "FORWARDED", true, "GET", $"http://reviews:8080/products/{8812 + i}/reviews?page=2", i == 4 ? 503 : 200));
+        }
+        lines.Add(Http(5, "DROPPED", false, "DELETE", "http://reviews:8080/products/1", 0));
+        // Without addresses (the proxy wrote none): joins the one frontend -> reviews edge by its identities (the Kafka
+        // record below goes the other way, so it is still the only one).
+        lines.Add($$$$"""{"flow":{"time":"{{{{T(6)}}}}","verdict":"FORWARDED","source":{{{{Frontend}}}},"destination":{{{{Reviews}}}},"Type":"L7","l7":{"type":"REQUEST","http":{"method":"POST","url":"/reviews","protocol":"HTTP/1.1"}},"is_reply":false}}""");
+        lines.Add($$$$"""{"flow":{"time":"{{{{T(7)}}}}","verdict":"FORWARDED","IP":{"source":"10.244.7.30","destination":"10.244.7.15"},"l4":{"TCP":{"source_port":51002,"destination_port":9092}},"source":{{{{Reviews}}}},"destination":{{{{Frontend}}}},"Type":"L7","l7":{"type":"REQUEST","kafka":{"api_key":"produce","topic":"reviews-written"}},"is_reply":false}}""");
+        for (int i = 0; i < 3; i++)
+            lines.Add($$$$"""{"flow":{"time":"{{{{T(8 + 11 * i)}}}}","verdict":"FORWARDED","IP":{"source":"10.244.7.15","destination":"54.187.174.169"},"l4":{"TCP":{"source_port":{{{{41000 + i}}}},"destination_port":443,"flags":{"SYN":true}}},"source":{{{{Frontend}}}},"destination":{{{{World}}}},"Type":"L3_L4","destination_names":["api.stripe.com"],"is_reply":false}}""");
+        var path = Path.Combine(_dir, "hubble-l7-extra.json");
+        File.WriteAllLines(path, lines);
+        return path;
     }
 
     /// <summary>Every L7 fact of every edge that has any, as text, by edge.</summary>
