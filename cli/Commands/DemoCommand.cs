@@ -225,10 +225,10 @@ internal static class DemoCommand
                 if (http + fqdn + istio > before) files.Add(Path.GetRelativePath(reportDir, file));
             }
         }
+        var fqdnNames = names.Count == 0 ? "none" : string.Join(", ", names);
+        var seeAlso = files.Count == 0 ? "" : "; see " + string.Join(", ", files.Take(4));
         return string.Create(CultureInfo.InvariantCulture,
-            $"L7:       {withL7} edges with HTTP/gRPC/DNS operations, {named} external peers known by DNS name -> {http} Cilium L7 (HTTP/Kafka) rules, " +
-            $"{fqdn} toFQDNs rules ({(names.Count == 0 ? "none" : string.Join(", ", names))}), {istio} Istio operations with paths" +
-            (files.Count == 0 ? "" : $"; see {string.Join(", ", files.Take(4))}"));
+            $"L7:       {withL7} edges with HTTP/gRPC/DNS operations, {named} external peers known by DNS name -> {http} Cilium L7 (HTTP/Kafka) rules, {fqdn} toFQDNs rules ({fqdnNames}), {istio} Istio operations with paths{seeAlso}");
     }
 
     internal static string Describe(Edge edge) => $"{edge.Client.Key} -> {edge.Server.Key}:{edge.Port}/{edge.ProtocolName}";
