@@ -211,13 +211,16 @@ internal static class ClickHouseL7Reader
         ORDER BY `time`, `kafka_partition`, `kafka_offset`, `kafka_index`
         """;
 
-    /// <summary>The window's flows (not replies) to answered addresses of no workload, counted per edge, client, address and second.</summary>
+    /// <summary>
+    /// The window's flows (not replies) to answered addresses of no workload, counted per edge, client, address and second.
+    /// GLOBAL IN: on a cluster both tables are Distributed, and a plain IN over them is refused (distributed_product_mode).
+    /// </summary>
     internal static string AnsweredFlowsQuery(string database, AnalysisWindow window) => $"""
         SELECT {Keys}, {ClientColumns}, hex(`dst_ip`) AS `dip`, toUInt32(`start`) AS `t`, count() AS `n`, {NoLabelSets}
         FROM {ClickHouseSql.QuoteIdentifier(database, FlowTables.Flows)}
         WHERE {Window("start", window)} AND `is_reply` = 0
             AND (`dst_kind` = 'external' OR (`dst_kind` = 'unknown' AND `dst_workload` = '' AND `dst_pod` = ''))
-            AND `dst_ip` IN (SELECT arrayJoin(`addresses`) FROM {ClickHouseSql.QuoteIdentifier(database, FlowTables.L7)} WHERE {AnswerFilter(window)})
+            AND `dst_ip` GLOBAL IN (SELECT arrayJoin(`addresses`) FROM {ClickHouseSql.QuoteIdentifier(database, FlowTables.L7)} WHERE {AnswerFilter(window)})
         GROUP BY {RawKeyGroup}, `cns`, `cw`, `cip`, `dip`, `t`
         """;
 
