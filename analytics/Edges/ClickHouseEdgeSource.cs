@@ -21,35 +21,66 @@ internal sealed class ClickHouseEdgeSourceMetrics
     public const string MeterName = "FlowPolicy.Edges";
     private static readonly Meter Meter = new(MeterName);
     private static readonly Histogram<double> QueryDuration = Meter.CreateHistogram<double>("flowpolicy.edges.query.duration", "s",
-        "Duration of the edge source's ClickHouse queries that succeeded, by query (edges: the rollups; counts: the raw rows)",
+        "Duration of the edge source's ClickHouse queries that succeeded, by query (edges: the rollups; counts: the raw rows; l7: the L7 observations and DNS answers)",
         advice: Core.Metrics.DurationBuckets.Requests);
     private static readonly Counter<long> QueryFailures = Meter.CreateCounter<long>("flowpolicy.edges.query.failures", "{query}",
         "Edge source queries that failed, by query (the job's attempt fails and is retried)");
     private static readonly Counter<long> RowsReadCounter = Meter.CreateCounter<long>("flowpolicy.edges.rows.read", "{row}", "Hourly rollup rows read");
     private static readonly Counter<long> RowsFoldedCounter = Meter.CreateCounter<long>("flowpolicy.edges.rows.folded", "{row}",
         "Rollup rows that named an edge an earlier row named (one endpoint stored under two kinds) and were folded into it");
-    private static readonly KeyValuePair<string, object?> EdgesQuery = new("query", "edges"), CountsQuery = new("query", "counts");
+    private static readonly KeyValuePair<string, object?>[] QueryTags =
+        [new("query", "edges"), new("query", "counts"), new("query", "l7")];
 
     private readonly Core.Metrics.InstanceCounter _rowsFolded = new(RowsFoldedCounter);
 
     /// <summary>Rollup rows this source folded into an earlier edge.</summary>
     public long RowsFolded => _rowsFolded.Value;
 
-    internal static void Queried(bool edges, TimeSpan duration) => QueryDuration.Record(duration.TotalSeconds, edges ? EdgesQuery : CountsQuery);
-    internal static void Failed(bool edges) => QueryFailures.Add(1, edges ? EdgesQuery : CountsQuery);
+    internal static void Queried(EdgeSourceQuery query, TimeSpan duration) => QueryDuration.Record(duration.TotalSeconds, QueryTags[(int)query]);
+    internal static void Failed(EdgeSourceQuery query) => QueryFailures.Add(1, QueryTags[(int)query]);
 
     internal void Read(long rows, long folded)
     {
         RowsReadCounter.Add(rows);
         _rowsFolded.Add(folded);
     }
+
+    /// <summary>Runs one of the source's queries, timing it or counting its failure under <paramref name="query"/>.</summary>
+    internal static async Task<IReadOnlyList<JsonElement>> QueryAsync(ClickHouseHttpClient client, string sql, EdgeSourceQuery query,
+        CancellationToken cancellationToken)
+    {
+        long started = Stopwatch.GetTimestamp();
+        try
+        {
+            var rows = await client.QueryJsonEachRowAsync(sql, cancellationToken).ConfigureAwait(false);
+            Queried(query, Stopwatch.GetElapsedTime(started));
+            return rows;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Failed(query);
+            throw;
+        }
+    }
+}
+
+/// <summary>The edge source's queries, as the <c>query</c> tag of its metrics names them.</summary>
+internal enum EdgeSourceQuery
+{
+    /// <summary>The hourly rollups.</summary>
+    Edges,
+    /// <summary>The raw rows of the window (input counts).</summary>
+    Counts,
+    /// <summary>The stored L7 observations and DNS answers (<see cref="ClickHouseL7Reader"/>).</summary>
+    L7,
 }
 
 /// <summary>
 /// Reads the edges of a window from the hourly edge rollup (<see cref="FlowTables.EdgesHourly"/>, rebuilt by
 /// <see cref="EdgeRollup"/>) into the same <see cref="Edge"/> objects the in-memory aggregate of the same flows gives:
 /// endpoint keys, workload kinds and stable labels, flows/bytes/packets, verdict counts, first/last seen, distinct
-/// days, hour-of-week histogram and client replicas (uniq: exact below 65,536 replicas per edge). The window must be
+/// days, hour-of-week histogram and client replicas (uniq: exact below 65,536 replicas per edge), and the L7 facts of
+/// <see cref="FlowTables.L7"/> (<see cref="ClickHouseL7Reader"/>). The window must be
 /// whole hours, the rollup's grain; it covers flows whose start lies in [from, to), as the aggregator does.
 /// </summary>
 public sealed class ClickHouseEdgeSource : IEdgeSource
@@ -75,7 +106,7 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
     public async Task<IReadOnlyList<Edge>> ReadEdgesAsync(AnalysisWindow window, CancellationToken cancellationToken = default)
     {
         ValidateWindow(window);
-        var rows = await QueryAsync(Query(_client.Database, window), edges: true, cancellationToken).ConfigureAwait(false);
+        var rows = await QueryAsync(Query(_client.Database, window), EdgeSourceQuery.Edges, cancellationToken).ConfigureAwait(false);
         // Endpoints first (every row's label sets observed, as the in-memory aggregate observes every identity), then
         // the edges on the resolved endpoints.
         var catalog = new EndpointCatalog();
@@ -86,6 +117,8 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
             int server = ObserveEndpoint(catalog, row, "d");
             read.Add((client, server, ReadCounters(row)));
         }
+        // L7 facts observe their endpoints too (without labels: they add none), so both resolve to the same keys.
+        var l7 = await ClickHouseL7Reader.ReadAsync(_client, catalog, window, cancellationToken).ConfigureAwait(false);
         var endpoints = catalog.Resolve();
         var edges = new Dictionary<(string, string, ushort, byte), Edge>();
         long folded = 0;
@@ -107,26 +140,14 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
             else edges[key] = edge;
         }
         Metrics.Read(rows.Count, folded);
+        ClickHouseL7Reader.Attach(l7, endpoints, edges);
         var result = edges.Values.ToList();
         result.Sort(EdgeOrder.Compare);
         return result;
     }
 
-    private async Task<IReadOnlyList<JsonElement>> QueryAsync(string sql, bool edges, CancellationToken cancellationToken)
-    {
-        long started = Stopwatch.GetTimestamp();
-        try
-        {
-            var rows = await _client.QueryJsonEachRowAsync(sql, cancellationToken).ConfigureAwait(false);
-            ClickHouseEdgeSourceMetrics.Queried(edges, Stopwatch.GetElapsedTime(started));
-            return rows;
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            ClickHouseEdgeSourceMetrics.Failed(edges);
-            throw;
-        }
-    }
+    private Task<IReadOnlyList<JsonElement>> QueryAsync(string sql, EdgeSourceQuery query, CancellationToken cancellationToken) =>
+        ClickHouseEdgeSourceMetrics.QueryAsync(_client, sql, query, cancellationToken);
 
     /// <summary>
     /// The edge key and endpoint labels of a query over <see cref="FlowTables.EdgesHourly"/> grouped by
@@ -153,7 +174,7 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
     public async Task<EdgeInputCounts> ReadInputCountsAsync(AnalysisWindow window, CancellationToken cancellationToken = default)
     {
         ValidateWindow(window);
-        var rows = await QueryAsync(CountsQuery(_client.Database, window), edges: false, cancellationToken).ConfigureAwait(false);
+        var rows = await QueryAsync(CountsQuery(_client.Database, window), EdgeSourceQuery.Counts, cancellationToken).ConfigureAwait(false);
         var row = rows[0];
         return new EdgeInputCounts
         {

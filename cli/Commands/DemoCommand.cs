@@ -131,7 +131,7 @@ internal static class DemoCommand
         {
             await pipeline.StopAsync(); // flushes every batch and commits before it returns, then stops the inventory
         }
-        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"        {worker.Metrics.FlowRows} flows and {worker.Metrics.DeadLetters} dead letters stored from {worker.Metrics.Messages} messages"));
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"        {worker.Metrics.FlowRows} flows, {worker.Metrics.L7Rows} L7 observations and {worker.Metrics.DeadLetters} dead letters stored from {worker.Metrics.Messages} messages"));
 
         // The same jobs serve schedules, each run recorded in job_runs.
         var output = Path.Combine(directory, "reports");
@@ -139,7 +139,9 @@ internal static class DemoCommand
         var week = TimeSpan.FromDays(days);
         config.Jobs.Add(new JobConfig { Name = JobKinds.Rollup, Kind = JobKinds.Rollup, Schedule = "0 */10 * * * ?" });
         if (intentDir is not null) config.Jobs.Add(new JobConfig { Name = JobKinds.Analyze, Kind = JobKinds.Analyze, Schedule = "0 0 0 ? * MON", Window = week });
-        config.Jobs.Add(new JobConfig { Name = JobKinds.Suggest, Kind = JobKinds.Suggest, Schedule = "0 0 0 ? * MON", Window = week });
+        // With L7: the sample's Hubble file has gRPC calls and DNS answers (stored in flows_l7), so the Cilium and Istio files
+        // show HTTP rules and toFQDNs, as `suggest --l7` writes them.
+        config.Jobs.Add(new JobConfig { Name = JobKinds.Suggest, Kind = JobKinds.Suggest, Schedule = "0 0 0 ? * MON", Window = week, L7 = true });
         var factory = new ScheduledJobFactory(config, client, logs);
         var retry = new RetryPolicy(2, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2));
         var window = new JobWindow(start, start + week);
@@ -167,6 +169,7 @@ internal static class DemoCommand
         bool same = Compare(files.TruthFile, edges);
         Console.WriteLine($"Report:   {Path.Combine(reportDir, "report.html")}  (also report.md, report.json)");
         Console.WriteLine($"Policies: {reportDir}/{{k8s,cilium,istio,calico}}/ and suggestions.json");
+        Console.WriteLine(L7Summary(reportDir, edges));
         Console.WriteLine($"Sample:   {sampleDir}");
         Console.Error.WriteLine("flowpolicy: stopping ClickHouse and the broker");
         return same ? ExitCodes.Success : ExitCodes.RuntimeError;
@@ -185,6 +188,47 @@ internal static class DemoCommand
         foreach (var edge in missing.Take(10)) Console.WriteLine($"  missing: {edge}");
         foreach (var edge in unexpected.Take(10)) Console.WriteLine($"  not expected: {edge}");
         return missing.Count == 0 && unexpected.Count == 0;
+    }
+
+    /// <summary>
+    /// What the L7 facts became in the written files (suggest with L7 on): Cilium rules with HTTP/gRPC methods and paths,
+    /// toFQDNs rules with their names, Istio operations with paths. Read from the files themselves, so it says what a user applies.
+    /// </summary>
+    internal static string L7Summary(string reportDir, IReadOnlyList<Edge> edges)
+    {
+        int withL7 = edges.Count(e => e.L7 is { Operations.Count: > 0 }), named = edges.Count(e => e.L7 is { Names.Count: > 0 });
+        int http = 0, fqdn = 0, istio = 0;
+        var names = new SortedSet<string>(StringComparer.Ordinal);
+        var files = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var (format, pattern) in new[] { ("cilium", "*.yaml"), ("istio", "*.yaml") })
+        {
+            var dir = Path.Combine(reportDir, format);
+            if (!Directory.Exists(dir)) continue;
+            foreach (var file in Directory.EnumerateFiles(dir, pattern, SearchOption.AllDirectories))
+            {
+                int before = http + fqdn + istio;
+                bool inFqdns = false;
+                foreach (var raw in File.ReadLines(file))
+                {
+                    var line = raw.Trim();
+                    if (format == "istio")
+                    {
+                        if (line == "paths:") istio++;
+                        continue;
+                    }
+                    if (line == "http:" || line == "kafka:") http++;
+                    if (line == "- toFQDNs:") { fqdn++; inFqdns = true; continue; }
+                    if (inFqdns && (line.StartsWith("- matchName:", StringComparison.Ordinal) || line.StartsWith("- matchPattern:", StringComparison.Ordinal)))
+                        names.Add(line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim().Trim('"'));
+                    else inFqdns = false;
+                }
+                if (http + fqdn + istio > before) files.Add(Path.GetRelativePath(reportDir, file));
+            }
+        }
+        var fqdnNames = names.Count == 0 ? "none" : string.Join(", ", names);
+        var seeAlso = files.Count == 0 ? "" : "; see " + string.Join(", ", files.Take(4));
+        return string.Create(CultureInfo.InvariantCulture,
+            $"L7:       {withL7} edges with HTTP/gRPC/DNS operations, {named} external peers known by DNS name -> {http} Cilium L7 (HTTP/Kafka) rules, {fqdn} toFQDNs rules ({fqdnNames}), {istio} Istio operations with paths{seeAlso}");
     }
 
     internal static string Describe(Edge edge) => $"{edge.Client.Key} -> {edge.Server.Key}:{edge.Port}/{edge.ProtocolName}";

@@ -50,12 +50,17 @@ internal sealed class JobConfig
     /// as `suggest --shrink-threshold`.
     /// </summary>
     public double ShrinkThreshold { get; init; } = 0.5;
+    /// <summary>
+    /// suggest: L7 rules and toFQDNs where the window's edges carry L7 facts (flows_l7, from Hubble), as `suggest --l7`.
+    /// Off by default: Cilium then sends those ports through its proxy (docs/l7.md).
+    /// </summary>
+    public bool L7 { get; init; }
 
     /// <summary>The same job reading another window length (`jobs run --from --to`).</summary>
     public JobConfig WithWindow(TimeSpan window) => new()
     {
         Name = Name, Kind = Kind, Schedule = Schedule, Window = window, Emit = Emit, Layout = Layout, Enabled = Enabled,
-        AllowEmpty = AllowEmpty, ShrinkThreshold = ShrinkThreshold, History = History,
+        AllowEmpty = AllowEmpty, ShrinkThreshold = ShrinkThreshold, History = History, L7 = L7,
     };
 }
 
@@ -290,7 +295,7 @@ internal sealed class ServeConfig
         TimeSpan? window = null, history = null;
         IReadOnlyList<string>? emit = null;
         var layout = SuggestionLayout.Workload;
-        bool enabled = true, allowEmpty = false;
+        bool enabled = true, allowEmpty = false, l7 = false;
         double shrinkThreshold = 0.5;
         foreach (var (k, v) in reader.Map(node, "jobs." + name))
             switch (k)
@@ -307,12 +312,13 @@ internal sealed class ServeConfig
                     break;
                 case "enabled": enabled = reader.Bool(v, $"jobs.{name}.enabled"); break;
                 case "allow_empty": allowEmpty = reader.Bool(v, $"jobs.{name}.allow_empty"); break;
+                case "l7": l7 = reader.Bool(v, $"jobs.{name}.l7"); break;
                 case "shrink_threshold": shrinkThreshold = reader.Int(v, $"jobs.{name}.shrink_threshold") / 100.0; break;
                 default: throw reader.Unknown(v, $"jobs.{name}.{k}");
             }
         if (schedule is null) throw new ConfigException($"{reader.Source}: jobs.{name} needs a schedule (Quartz cron with seconds, e.g. \"0 5 * * * ?\")");
         return new JobConfig { Name = name, Kind = kind ?? name, Schedule = schedule, Window = window, Emit = emit ?? SuggestionOutputOptions.AllFormats, Layout = layout, Enabled = enabled,
-            AllowEmpty = allowEmpty, ShrinkThreshold = shrinkThreshold, History = history };
+            AllowEmpty = allowEmpty, ShrinkThreshold = shrinkThreshold, History = history, L7 = l7 };
     }
 
     /// <summary>"90s", "5m", "1h", "7d", "500ms" or a plain number of seconds.</summary>

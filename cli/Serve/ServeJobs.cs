@@ -106,7 +106,7 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
         try
         {
             var directory = await SuggestReport.WriteAsync(Path.Combine(output, config.Name), FolderName(window.End), data, edges, loadIntent(), config.Emit, config.Layout,
-                cancellationToken, scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster(), anomalies, counts).ConfigureAwait(false);
+                cancellationToken, scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster(), anomalies, counts, config.L7).ConfigureAwait(false);
             return $"{edges.Count} edges -> {directory}";
         }
         catch (SuggestReportSkippedException skipped)

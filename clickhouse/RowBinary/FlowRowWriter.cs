@@ -283,7 +283,7 @@ public sealed class FlowRowWriter
     [ThreadStatic] private static RowBinaryWriter? t_scratch;
     private static readonly byte[] NoEndpoint = EncodeEndpoint(null);
 
-    private static void WriteEndpoint(RowBinaryWriter w, WorkloadIdentity? identity) =>
+    internal static void WriteEndpoint(RowBinaryWriter w, WorkloadIdentity? identity) =>
         w.WriteRaw(identity is null ? NoEndpoint : identity.RowBinaryEndpoint ??= EncodeEndpoint(identity));
 
     /// <summary>The endpoint columns (kind, namespace, workload, workload kind, pod, label keys, label values) of one identity.</summary>

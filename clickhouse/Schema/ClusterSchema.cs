@@ -23,13 +23,13 @@ public static class ClusterSchema
     /// </summary>
     public static string? ShardingKey(string table) => table switch
     {
-        FlowTables.Flows or FlowTables.DeadLetters or FlowTables.IngestProgress => "`kafka_partition`",
+        FlowTables.Flows or FlowTables.DeadLetters or FlowTables.L7 or FlowTables.IngestProgress => "`kafka_partition`",
         FlowTables.EdgesHourly or FlowTables.EdgesDaily => null,
         _ => throw new ArgumentException($"{table} is not sharded", nameof(table)),
     };
 
     /// <summary>True for the tables split across shards; the others are whole copies on every node.</summary>
-    public static bool IsSharded(string table) => table is FlowTables.Flows or FlowTables.DeadLetters or FlowTables.IngestProgress
+    public static bool IsSharded(string table) => table is FlowTables.Flows or FlowTables.DeadLetters or FlowTables.L7 or FlowTables.IngestProgress
         or FlowTables.EdgesHourly or FlowTables.EdgesDaily;
 
     /// <summary>The Distributed table with the original name over the local tables of every shard.</summary>

@@ -23,6 +23,7 @@ public static class FlowTables
     public const string Migrations = "schema_migrations";
     public const string Flows = "flows";
     public const string DeadLetters = "flows_dead_letter";
+    public const string L7 = "flows_l7";
     public const string IngestProgress = "ingest_progress";
     public const string EdgesHourly = "edges_1h";
     public const string EdgesDaily = "edges_1d";
@@ -39,6 +40,8 @@ public static class FlowTables
 
     public const string VerdictEnum = "Enum8('unknown' = 0, 'allowed' = 1, 'denied' = 2)";
     public const string DirectionEnum = "Enum8('unknown' = 0, 'request' = 1, 'reply' = 2)";
+    public const string L7ProtocolEnum = "Enum8('none' = 0, 'http' = 1, 'grpc' = 2, 'dns' = 3, 'kafka' = 4, 'names' = 5)";
+    public const string L7DirectionEnum = "Enum8('unknown' = 0, 'request' = 1, 'response' = 2)";
     public const string EndpointKindEnum = "Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4)";
     private const string Time = "DateTime('UTC')";
 
@@ -118,6 +121,49 @@ public static class FlowTables
         new(side + "_label_keys", "Array(String)"),
         new(side + "_label_values", "Array(String)"),
     ];
+
+    /// <summary>
+    /// Schema 8: L7 observations (Hubble HTTP/gRPC/DNS/Kafka records, and the DNS names Hubble attached to a flow), one
+    /// row each, stored oriented client -> server (a response flipped; a names row has the named address as its server)
+    /// with the Kafka position they came from, exactly once as flows are (docs/l7.md, docs/ingest.md). Per protocol:
+    /// <c>operation</c> the HTTP method, Kafka api key or DNS query types; <c>resource</c> the HTTP path template
+    /// (PathTemplate), gRPC method path, Kafka topic or DNS name; <c>path</c> the concrete HTTP path; <c>status</c> the
+    /// HTTP code, DNS rcode or Kafka error code (-1: none); <c>addresses</c>/<c>ttl</c> a DNS answer; <c>names</c> the
+    /// server address's DNS names. <c>protocol</c> is the transport (0: the record had no l4). Its own
+    /// <c>kafka_index</c> sequence inside a message (not shared with flows rows).
+    /// </summary>
+    public static TableDefinition L7Table(ClickHouseServerVersion version)
+    {
+        var lc = RepeatedString(version);
+        return new TableDefinition(L7,
+        [
+            new("time", Time),
+            new("src_ip", "FixedString(16)"),
+            new("dst_ip", "FixedString(16)"),
+            new("src_port", "UInt16"),
+            new("dst_port", "UInt16"),
+            new("protocol", "UInt8"),
+            new("verdict", VerdictEnum),
+            .. EndpointColumns("src", lc),
+            .. EndpointColumns("dst", lc),
+            new("l7_protocol", L7ProtocolEnum),
+            new("l7_direction", L7DirectionEnum),
+            new("operation", lc),
+            new("resource", "String"),
+            new("path", "String"),
+            new("version", lc),
+            new("status", "Int32"),
+            new("addresses", "Array(FixedString(16))"),
+            new("ttl", "UInt32"),
+            new("names", "Array(String)"),
+            new("kafka_topic", lc),
+            new("kafka_partition", "Int32"),
+            new("kafka_offset", "UInt64"),
+            new("kafka_index", "UInt32"),
+            StoredAtColumn,
+        ],
+        Deduplicated(version, "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`time`)\nORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `time`)"));
+    }
 
     /// <summary>Records that could not be decoded, kept with their Kafka position so their offsets count as consumed.</summary>
     public static TableDefinition DeadLetterTable(ClickHouseServerVersion version)

@@ -21,6 +21,7 @@ public static class RetentionJob
         {
             (FlowTables.Flows, options.FlowsRetentionDays),
             (FlowTables.DeadLetters, options.DeadLetterRetentionDays),
+            (FlowTables.L7, options.L7RetentionDays),
             (FlowTables.IngestProgress, options.IngestProgressRetentionDays),
             (FlowTables.EdgesHourly, options.HourlyEdgesRetentionDays),
             (FlowTables.EdgesDaily, options.DailyEdgesRetentionDays),

@@ -6,6 +6,8 @@ namespace FlowPolicy.ClickHouse.Schema;
 public sealed class SchemaOptions
 {
     public int? FlowsRetentionDays { get; set; } = 30;
+    /// <summary>L7 observations (<see cref="FlowTables.L7"/>): as long as the flows they describe by default.</summary>
+    public int? L7RetentionDays { get; set; } = 30;
     public int? DeadLetterRetentionDays { get; set; } = 14;
     public int? IngestProgressRetentionDays { get; set; } = 30;
     public int? HourlyEdgesRetentionDays { get; set; } = 90;
@@ -36,7 +38,7 @@ public sealed class SchemaOptions
     {
         if (Cluster is { } cluster && string.IsNullOrWhiteSpace(cluster)) throw new ArgumentException("The cluster name must not be empty.");
         if (Replicated && Cluster is null) throw new ArgumentException("Replicated tables need a cluster: set Cluster (--cluster NAME) as well.");
-        foreach (var days in new[] { FlowsRetentionDays, DeadLetterRetentionDays, IngestProgressRetentionDays, HourlyEdgesRetentionDays, DailyEdgesRetentionDays, SliRetentionDays, JobRunsRetentionDays })
+        foreach (var days in new[] { FlowsRetentionDays, L7RetentionDays, DeadLetterRetentionDays, IngestProgressRetentionDays, HourlyEdgesRetentionDays, DailyEdgesRetentionDays, SliRetentionDays, JobRunsRetentionDays })
             if (days is <= 0) throw new ArgumentException("Retention must be a positive number of days, or unset to keep data forever.");
     }
 }
@@ -67,8 +69,9 @@ public static class SchemaMigrator
     /// 4: flows.inserted_at and the edge rollups' inserted_at; retention (TTL) counted from when a row was stored;
     /// non_replicated_deduplication_window on flows and flows_dead_letter (20.12+).
     /// 5: edge rollup label change columns (labels that changed within a row's flows: a rollout).
-    /// 7: flow_anomalies (the anomalies job's findings with their evidence).</remarks>
-    public const int CurrentVersion = 7;
+    /// 7: flow_anomalies (the anomalies job's findings with their evidence).
+    /// 8: flows_l7 (L7 observations from Hubble, stored exactly once beside flows).</remarks>
+    public const int CurrentVersion = 8;
 
     public static async Task<MigrationReport> MigrateAsync(ClickHouseHttpClient client, SchemaOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -185,6 +188,7 @@ public static class SchemaMigrator
             // inserted_at where the row's own time is the data's, else a column that already holds the storing time.
             (FlowTables.FlowsTable(version), FlowTables.StoredAt, options.FlowsRetentionDays),
             (FlowTables.DeadLetterTable(version), "received", options.DeadLetterRetentionDays),
+            (FlowTables.L7Table(version), FlowTables.StoredAt, options.L7RetentionDays),
             (FlowTables.IngestProgressTable(version), "time", options.IngestProgressRetentionDays),
             (FlowTables.EdgesTable(FlowTables.EdgesHourly, version), FlowTables.StoredAt, options.HourlyEdgesRetentionDays),
             (FlowTables.EdgesTable(FlowTables.EdgesDaily, version), FlowTables.StoredAt, options.DailyEdgesRetentionDays),

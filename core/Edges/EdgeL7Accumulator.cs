@@ -8,7 +8,7 @@ namespace FlowPolicy.Core.Edges;
 /// DNS names its server address was reached by. Kept apart from the L3/L4 accumulator so edges without L7 (nearly
 /// all of them) carry nothing more.
 /// </summary>
-internal sealed class EdgeL7Accumulator
+public sealed class EdgeL7Accumulator
 {
     /// <summary>Distinct concrete paths remembered per template (for the count in the evidence), at most.</summary>
     private const int MaxPathsKept = 256;
@@ -17,7 +17,7 @@ internal sealed class EdgeL7Accumulator
     private readonly Dictionary<string, Name> _names = new(StringComparer.Ordinal);
 
     /// <summary>Adds an oriented observation (client -> server); <paramref name="time"/> in whole seconds.</summary>
-    public void Add(in L7Observation observation, DateTime time)
+    internal void Add(in L7Observation observation, DateTime time)
     {
         string resource = observation.Resource ?? "";
         var protocol = observation.Protocol;
@@ -29,7 +29,7 @@ internal sealed class EdgeL7Accumulator
         if (protocol == L7Protocol.Http && observation.Resource is { } path && op.Paths.Count < MaxPathsKept) op.Paths.Add(path);
     }
 
-    public void AddNames(IReadOnlyList<string> names, DateTime time)
+    internal void AddNames(IReadOnlyList<string> names, DateTime time)
     {
         foreach (var name in names)
         {
@@ -40,6 +40,41 @@ internal sealed class EdgeL7Accumulator
             if (time > entry.Last) entry.Last = time;
         }
     }
+
+    /// <summary>
+    /// Adds what storage already summed for one operation (the ClickHouse edge source: one row per edge and operation),
+    /// counted as <see cref="Add(in L7Observation, DateTime)"/> counts records: <paramref name="requests"/> request
+    /// records, <paramref name="classes"/> responses per HTTP status class (index 1..5), <paramref name="paths"/> the
+    /// distinct concrete paths folded into the template.
+    /// </summary>
+    public void AddSummary(L7Protocol protocol, string operation, string resource, long requests, long responses, long denied, long errors,
+        DateTime first, DateTime last, IEnumerable<DateOnly> days, ReadOnlySpan<long> classes, IEnumerable<string> paths)
+    {
+        ref var op = ref CollectionsMarshal.GetValueRefOrAddDefault(_operations, (protocol, operation, resource), out bool exists);
+        op ??= new Operation(first);
+        op.Requests += requests;
+        op.Responses += responses;
+        op.Denied += denied;
+        op.Errors += errors;
+        if (first < op.First) op.First = first;
+        if (last > op.Last) op.Last = last;
+        foreach (var day in days) op.Days.Add(day.DayNumber);
+        for (int i = 0; i < classes.Length && i < op.Classes.Length; i++) op.Classes[i] += classes[i];
+        foreach (var path in paths)
+            if (op.Paths.Count < MaxPathsKept) op.Paths.Add(path);
+    }
+
+    /// <summary>A name reached by <paramref name="flows"/> flows between <paramref name="first"/> and <paramref name="last"/> (stored, already counted).</summary>
+    public void AddName(string name, long flows, DateTime first, DateTime last)
+    {
+        ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_names, name, out bool exists);
+        if (!exists) entry = new Name { First = first, Last = last };
+        entry!.Flows += flows;
+        if (first < entry.First) entry.First = first;
+        if (last > entry.Last) entry.Last = last;
+    }
+
+    public bool IsEmpty => _operations.Count == 0 && _names.Count == 0;
 
     public void Merge(EdgeL7Accumulator other)
     {

@@ -24,9 +24,18 @@ public sealed class DnsAnswerIndex
     public bool IsEmpty => Count == 0;
 
     /// <summary>One answer: <paramref name="name"/> resolved to <paramref name="addresses"/> for a client at a time.</summary>
-    public void Add(WorkloadIdentity? client, PackedIp clientAddress, string name, IReadOnlyList<PackedIp> addresses, DateTime at, uint ttlSeconds)
+    public void Add(WorkloadIdentity? client, PackedIp clientAddress, string name, IReadOnlyList<PackedIp> addresses, DateTime at, uint ttlSeconds) =>
+        Add(ClientKey.Of(client, clientAddress), name, addresses, at, ttlSeconds);
+
+    /// <summary>
+    /// The same for a client read back from storage (ClickHouse rows): <paramref name="clientWorkload"/> is the pod's
+    /// workload (else its pod name) when the client is a pod, null otherwise (then the address keys it).
+    /// </summary>
+    public void Add(string? clientNamespace, string? clientWorkload, PackedIp clientAddress, string name, IReadOnlyList<PackedIp> addresses, DateTime at, uint ttlSeconds) =>
+        Add(ClientKey.Of(clientNamespace, clientWorkload, clientAddress), name, addresses, at, ttlSeconds);
+
+    private void Add(ClientKey key, string name, IReadOnlyList<PackedIp> addresses, DateTime at, uint ttlSeconds)
     {
-        var key = ClientKey.Of(client, clientAddress);
         var until = at + TimeSpan.FromSeconds(Math.Max(ttlSeconds, MinValidity.TotalSeconds));
         foreach (var address in addresses)
         {
@@ -45,9 +54,16 @@ public sealed class DnsAnswerIndex
     }
 
     /// <summary>The names that client had for the address at that time (none: an empty list, no allocation).</summary>
-    public IReadOnlyList<string> NamesFor(WorkloadIdentity? client, PackedIp clientAddress, PackedIp address, DateTime at)
+    public IReadOnlyList<string> NamesFor(WorkloadIdentity? client, PackedIp clientAddress, PackedIp address, DateTime at) =>
+        NamesFor(ClientKey.Of(client, clientAddress), address, at);
+
+    /// <summary>The same for a client read back from storage (see the matching <c>Add</c>).</summary>
+    public IReadOnlyList<string> NamesFor(string? clientNamespace, string? clientWorkload, PackedIp clientAddress, PackedIp address, DateTime at) =>
+        NamesFor(ClientKey.Of(clientNamespace, clientWorkload, clientAddress), address, at);
+
+    private IReadOnlyList<string> NamesFor(ClientKey key, PackedIp address, DateTime at)
     {
-        if (Count == 0 || !_answers.TryGetValue((ClientKey.Of(client, clientAddress), address), out var list)) return [];
+        if (Count == 0 || !_answers.TryGetValue((key, address), out var list)) return [];
         List<string>? names = null;
         foreach (var answer in list)
             if (answer.From <= at && at <= answer.Until && (names is null || !names.Contains(answer.Name))) (names ??= []).Add(answer.Name);
@@ -67,5 +83,8 @@ public sealed class DnsAnswerIndex
             identity is { Kind: EndpointKind.Pod } && (identity.Workload ?? identity.Name) is { } workload
                 ? new ClientKey(identity.Namespace, workload, default)
                 : new ClientKey(null, null, address);
+
+        public static ClientKey Of(string? ns, string? workload, PackedIp address) =>
+            string.IsNullOrEmpty(workload) ? new ClientKey(null, null, address) : new ClientKey(string.IsNullOrEmpty(ns) ? null : ns, workload, default);
     }
 }

@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 7, as the migrator creates it on ClickHouse 18.16.1.
+-- FlowPolicy ClickHouse schema version 8, as the migrator creates it on ClickHouse 18.16.1.
 -- Reference copy: `SchemaMigrator.MigrateAsync` is the source of truth (tests keep this file in sync).
 -- 18.16 flavour: plain String where newer servers get LowCardinality(String); no TTL (use RetentionJob).
 

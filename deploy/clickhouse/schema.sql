@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 7, as the migrator creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 8, as the migrator creates it on ClickHouse 24.3.
 -- Reference copy: `SchemaMigrator.MigrateAsync` is the source of truth (tests keep this file in sync).
 -- On servers before 20.1 the LowCardinality(String) columns are plain String (same RowBinary bytes).
 

@@ -53,7 +53,7 @@ public sealed class IngestMetrics : IDisposable
     internal long InsertMillisField, InsertMaxMillisField, BatchRowsMaxField;
     internal long StaleMessagesField, DuplicateRecordsSkippedField, PausesField, RollupsField;
     internal long AbandonedBatchesField, LagField, PausedPartitionsField, AssignedPartitionsField, RestartsField;
-    internal long AssignmentsField, RevocationsField;
+    internal long AssignmentsField, RevocationsField, L7RowsField;
     private readonly long[] _deadLetters = new long[Enum.GetValues<DeadLetterReason>().Length];
     private readonly long[] _errors = new long[Enum.GetValues<IngestError>().Length];
     // Insert failures and retries by table: flows and dead letters.
@@ -70,6 +70,8 @@ public sealed class IngestMetrics : IDisposable
     public long MessageBytes => Interlocked.Read(ref MessageBytesField);
     /// <summary>Flows rows stored in ClickHouse (acknowledged INSERTs).</summary>
     public long FlowRows => Interlocked.Read(ref FlowRowsField);
+    /// <summary>L7 observation rows stored in ClickHouse (flows_l7; acknowledged INSERTs).</summary>
+    public long L7Rows => Interlocked.Read(ref L7RowsField);
     /// <summary>Dead letters stored in ClickHouse, every reason.</summary>
     public long DeadLetters
     {
@@ -167,6 +169,7 @@ public sealed class IngestMetrics : IDisposable
         meter.CreateObservableCounter("flowpolicy.ingest.messages", () => Messages, "{message}", "Kafka messages taken in");
         meter.CreateObservableCounter("flowpolicy.ingest.received", () => MessageBytes, "By", "Bytes of the Kafka messages taken in");
         meter.CreateObservableCounter("flowpolicy.ingest.flows.stored", () => FlowRows, "{flow}", "Flow rows stored in ClickHouse (acknowledged INSERTs)");
+        meter.CreateObservableCounter("flowpolicy.ingest.l7.stored", () => L7Rows, "{observation}", "L7 observation rows stored in ClickHouse (flows_l7)");
         meter.CreateObservableCounter("flowpolicy.ingest.dead_letters", () => Tagged(_deadLetters, "reason", DeadLetterReasonNames), "{record}",
             "Records stored as dead letters, by reason");
         meter.CreateObservableCounter("flowpolicy.ingest.records.skipped", () => Skipped, "{record}", "Well-formed records without a flow (VPC NODATA)");

@@ -33,17 +33,19 @@ internal static class IngestQueries
         return false;
     }
 
-    /// <summary>The highest stored (offset, index) per partition of <paramref name="topic"/> in flows and in dead letters.</summary>
+    /// <summary>The highest stored (offset, index) per partition of <paramref name="topic"/> in flows, dead letters and L7 observations.</summary>
     public static async Task<Dictionary<int, ResumePoint>> ReadResumePointsAsync(ClickHouseHttpClient client, string topic,
         CancellationToken cancellationToken)
     {
         var flows = await HighestAsync(client, FlowTables.Flows, topic, cancellationToken).ConfigureAwait(false);
         var deadLetters = await HighestAsync(client, FlowTables.DeadLetters, topic, cancellationToken).ConfigureAwait(false);
+        var l7 = await HighestAsync(client, FlowTables.L7, topic, cancellationToken).ConfigureAwait(false);
         var result = new Dictionary<int, ResumePoint>();
-        foreach (var partition in flows.Keys.Union(deadLetters.Keys))
+        foreach (var partition in flows.Keys.Union(deadLetters.Keys).Union(l7.Keys))
             result[partition] = new ResumePoint(
                 flows.TryGetValue(partition, out var f) ? f : null,
-                deadLetters.TryGetValue(partition, out var d) ? d : null);
+                deadLetters.TryGetValue(partition, out var d) ? d : null,
+                l7.TryGetValue(partition, out var o) ? o : null);
         return result;
     }
 
@@ -98,6 +100,9 @@ internal static class IngestQueries
         var start = new DateTime(day / 10000, day / 100 % 100, day % 100, 0, 0, 0, DateTimeKind.Utc);
         return $"`start` >= {ClickHouseSql.FormatDateTime(start)} AND `start` < {ClickHouseSql.FormatDateTime(start.AddDays(1))}";
     }
+
+    /// <summary>The flows_l7 rows of one UTC day (yyyyMMdd): prunes to one table partition.</summary>
+    public static string L7DayFilter(int day) => FlowsDayFilter(day).Replace("`start`", "`time`", StringComparison.Ordinal);
 
     public static string DeadLetterTimeFilter(DateTime received) => $"`received` = {ClickHouseSql.FormatDateTime(received)}";
 

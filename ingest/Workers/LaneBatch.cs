@@ -6,8 +6,8 @@ using FlowPolicy.Core.Flows;
 namespace FlowPolicy.Ingest.Workers;
 
 /// <summary>
-/// Rows waiting for their INSERTs, from any of the Kafka partitions one lane owns: flows and dead letters in pooled
-/// RowBinary buffers. Every flows row lies in one UTC day (one table partition, so the INSERT is one atomic part) and
+/// Rows waiting for their INSERTs, from any of the Kafka partitions one lane owns: flows, L7 observations and dead
+/// letters in pooled RowBinary buffers. Every flows and flows_l7 row lies in one UTC day (one table partition, so the INSERT is one atomic part) and
 /// there are at most <c>maxRows</c> of them (below max_insert_block_size, so it is one block). One batch for many
 /// Kafka partitions makes parts as big as the lane's throughput allows instead of one small part per partition; the
 /// order rules that keep this exactly once live in <see cref="LaneBatches"/>. Per partition the batch keeps the span
@@ -18,6 +18,9 @@ internal sealed class LaneBatch : IDisposable
     private readonly int _maxRows;
     private readonly FlowRowWriter _flowWriter;
     private readonly DeadLetterRowWriter _deadLetterWriter;
+    private readonly L7RowWriter _l7Writer;
+    // Per partition, the span of L7 positions (their own index sequence): the L7 INSERT's deduplication token.
+    private readonly Dictionary<int, PartitionSpan> _l7Spans = new();
     private readonly Dictionary<int, PartitionSpan> _spans = new();
     private readonly int[] _deadLettersByReason = new int[Enum.GetValues<DeadLetterReason>().Length];
 
@@ -29,27 +32,35 @@ internal sealed class LaneBatch : IDisposable
         DeadLetters = new RowBinaryWriter();
         _flowWriter = new FlowRowWriter(Flows);
         _deadLetterWriter = new DeadLetterRowWriter(DeadLetters);
+        L7 = new RowBinaryWriter();
+        _l7Writer = new L7RowWriter(L7);
     }
 
     /// <summary>Creation order among the lane's batches: batches are stored in this order.</summary>
     public long Sequence { get; internal set; }
     public RowBinaryWriter Flows { get; }
     public RowBinaryWriter DeadLetters { get; }
+    public RowBinaryWriter L7 { get; }
     public int FlowRows => Flows.RowCount;
     public int DeadLetterRows => DeadLetters.RowCount;
-    public bool IsEmpty => FlowRows == 0 && DeadLetterRows == 0;
+    public int L7Rows => L7.RowCount;
+    public bool IsEmpty => FlowRows == 0 && DeadLetterRows == 0 && L7Rows == 0;
 
-    /// <summary>The UTC day (yyyyMMdd) of every flows row, 0 while there is none.</summary>
+    /// <summary>The UTC day (yyyyMMdd) of every flows and flows_l7 row, 0 while there is none.</summary>
     public int Day { get; private set; }
     /// <summary>The <c>received</c> time every dead letter of this batch carries (one value: one table partition).</summary>
     public DateTime DeadLetterTime { get; private set; }
     /// <summary>Set once the dead letters are stored, so a retry sends only the flows.</summary>
     public bool DeadLettersStored { get; set; }
+    /// <summary>Set once the L7 rows are stored, so a retry sends only the flows.</summary>
+    public bool L7Stored { get; set; }
     /// <summary>When the first row entered (Environment.TickCount64), for the batch interval.</summary>
     public long StartedTicks { get; private set; }
     /// <summary>The Kafka partition and position of the last flows row (to check after an ambiguous failure whether the INSERT landed).</summary>
     public (int Partition, RecordPosition Position)? LastFlow { get; private set; }
     public (int Partition, RecordPosition Position)? LastDeadLetter { get; private set; }
+    public (int Partition, RecordPosition Position)? LastL7 { get; private set; }
+    public IReadOnlyDictionary<int, PartitionSpan> L7Spans => _l7Spans;
 
     /// <summary>Dead letters of this batch with <paramref name="reason"/> (counted once the batch is stored).</summary>
     public int DeadLettersOf(DeadLetterReason reason) => _deadLettersByReason[(int)reason];
@@ -57,12 +68,12 @@ internal sealed class LaneBatch : IDisposable
     /// <summary>What the batch holds of each Kafka partition.</summary>
     public IReadOnlyDictionary<int, PartitionSpan> Spans => _spans;
 
-    /// <summary>True when a flow of <paramref name="day"/> may join this batch.</summary>
-    public bool FitsFlow(int day) => FlowRows == 0 || (FlowRows < _maxRows && day == Day);
+    /// <summary>True when a flow or L7 row of <paramref name="day"/> may join this batch (the L7 rows are stored first: not once they are).</summary>
+    public bool FitsFlow(int day) => (FlowRows == 0 && L7Rows == 0) || (FlowRows < _maxRows && L7Rows < _maxRows && day == Day && !L7Stored);
 
     public bool FitsDeadLetter => DeadLetterRows < _maxRows && !DeadLettersStored;
 
-    public bool Full => FlowRows >= _maxRows || DeadLetterRows >= _maxRows;
+    public bool Full => FlowRows >= _maxRows || DeadLetterRows >= _maxRows || L7Rows >= _maxRows;
 
     /// <summary>The INSERT body of the flows rows, in the table's sort order (the server then skips sorting them).</summary>
     public ValueTask WriteFlowsAsync(Stream destination, CancellationToken cancellationToken) =>
@@ -75,6 +86,28 @@ internal sealed class LaneBatch : IDisposable
         _flowWriter.Write(flow, format, topic, partition, position.Offset, position.Index, isReply);
         LastFlow = (partition, position);
         Note(partition, position, flow: true);
+    }
+
+    /// <summary>
+    /// Adds one flows_l7 row (<paramref name="oriented"/>: client as source); <paramref name="position"/> is the
+    /// observation's place in the message's L7 sequence.
+    /// </summary>
+    public void AddL7(in FlowRecord oriented, in L7Observation observation, L7Protocol protocol, string? resource, string? path, int day,
+        string topic, int partition, RecordPosition position)
+    {
+        if (!FitsFlow(day)) throw new InvalidOperationException("An L7 row of another day (or past the row limit) cannot join this batch.");
+        Day = day;
+        bool names = protocol == L7Protocol.Names;
+        _l7Writer.Write(oriented, protocol, names ? L7Direction.Unknown : observation.Direction, names ? null : observation.Operation, resource, path,
+            names ? null : observation.Version, names ? -1 : observation.Status, names ? null : observation.Addresses, names ? 0 : observation.Ttl,
+            names ? observation.Names : null, topic, partition, position.Offset, position.Index);
+        LastL7 = (partition, position);
+        ref var l7 = ref CollectionsMarshal.GetValueRefOrAddDefault(_l7Spans, partition, out bool seen);
+        l7 = seen ? l7 with { Last = position } : new PartitionSpan(position, position, 0, 0, 0, position.Offset - 1);
+        if (StartedTicks == 0) StartedTicks = Environment.TickCount64;
+        // The partition's span exists (for the commit hint and its release token) even when it holds no flow here.
+        ref var span = ref CollectionsMarshal.GetValueRefOrAddDefault(_spans, partition, out bool exists);
+        if (!exists) span = new PartitionSpan(position, position, 0, 0, 0, position.Offset - 1);
     }
 
     public void AddDeadLetter(DateTime now, string topic, int partition, RecordPosition position, string format, string error, ReadOnlySpan<char> raw, long line,
@@ -114,6 +147,10 @@ internal sealed class LaneBatch : IDisposable
         _flowWriter.Reset();
         DeadLetters.Reset();
         _spans.Clear();
+        L7.Reset();
+        _l7Spans.Clear();
+        L7Stored = false;
+        LastL7 = null;
         Array.Clear(_deadLettersByReason);
         Day = 0;
         DeadLetterTime = default;
@@ -127,6 +164,7 @@ internal sealed class LaneBatch : IDisposable
     {
         Flows.Dispose();
         DeadLetters.Dispose();
+        L7.Dispose();
     }
 }
 

@@ -16,6 +16,9 @@ internal sealed class MessageDecoder : IFlowSink
     private FlowRecord[] _flows = new FlowRecord[64];
     private uint[] _flowIndexes = new uint[64];
     private readonly List<(uint Index, FlowDecodeError Error)> _rejects = new();
+    // L7 observations (Hubble), with their own index sequence: flows_l7 rows keep (offset, index) of that sequence, so
+    // flows and dead letters keep the indexes they had before L7 records were stored.
+    private L7Observation[] _l7 = new L7Observation[8];
     private uint _next;
     /// <summary>
     /// Each format's decoder caches (JSON names and identities, GCP metadata, VPC reporter names), kept from message to
@@ -34,6 +37,9 @@ internal sealed class MessageDecoder : IFlowSink
     public ref FlowRecord FlowAt(int i) => ref _flows[i];
     public uint IndexAt(int i) => _flowIndexes[i];
     public long Skipped { get; private set; }
+    /// <summary>The L7 observations of the last message, in the order decoded (a record's index in this sequence is its place).</summary>
+    public int L7Count { get; private set; }
+    public ref L7Observation L7At(int i) => ref _l7[i];
     /// <summary>The format of the last message, null when it could not be told.</summary>
     public FlowFormat? Format { get; private set; }
 
@@ -43,6 +49,8 @@ internal sealed class MessageDecoder : IFlowSink
         // Clear identity references of the previous message so they do not outlive it in the scratch array.
         Array.Clear(_flows, 0, FlowCount);
         FlowCount = 0;
+        Array.Clear(_l7, 0, L7Count);
+        L7Count = 0;
         _rejects.Clear();
         _next = 0;
         Skipped = 0;
@@ -91,6 +99,13 @@ internal sealed class MessageDecoder : IFlowSink
     }
 
     public void Reject(FlowDecodeError error) => _rejects.Add((_next++, error));
+
+    /// <summary>Kept for flows_l7 (with or without a flow of the same record); the lane decides what joins nothing.</summary>
+    public void AcceptL7(in L7Observation observation, SourcePosition position)
+    {
+        if (L7Count == _l7.Length) Array.Resize(ref _l7, _l7.Length * 2);
+        _l7[L7Count++] = observation;
+    }
 
     public void Skip(string reason, SourcePosition position) => Skipped++;
 

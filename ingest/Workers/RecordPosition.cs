@@ -24,7 +24,12 @@ internal readonly record struct RecordPosition(long Offset, uint Index) : ICompa
 /// and every dead letter at or before the highest stored flow is stored. Hence: seek to the message of the highest
 /// stored flow (the start of the partition when there is none), and skip each record already in its table.
 /// </summary>
-internal readonly record struct ResumePoint(RecordPosition? Flows, RecordPosition? DeadLetters)
+/// <remarks>
+/// L7 observations (flows_l7, their own index sequence per message) follow the dead letters' rule: a batch stores them
+/// before its flows, so every L7 row of a message before the highest stored flow is stored, and those of later messages
+/// are skipped when at or before <see cref="L7"/>.
+/// </remarks>
+internal readonly record struct ResumePoint(RecordPosition? Flows, RecordPosition? DeadLetters, RecordPosition? L7 = null)
 {
     public static ResumePoint Empty => default;
 
@@ -35,6 +40,9 @@ internal readonly record struct ResumePoint(RecordPosition? Flows, RecordPositio
 
     public bool DeadLetterStored(RecordPosition position) => DeadLetters is { } stored && position <= stored;
 
+    /// <summary>Whether the L7 row at <paramref name="position"/> (its offset, its index among the message's L7 observations) is stored.</summary>
+    public bool L7Stored(RecordPosition position) => L7 is { } stored && position <= stored;
+
     public override string ToString() =>
-        $"flows up to {(Flows?.ToString() ?? "none")}, dead letters up to {(DeadLetters?.ToString() ?? "none")}";
+        $"flows up to {(Flows?.ToString() ?? "none")}, dead letters up to {(DeadLetters?.ToString() ?? "none")}, L7 up to {(L7?.ToString() ?? "none")}";
 }

@@ -40,12 +40,13 @@ public static class SuggestReport
     /// <param name="scope">Namespaces that get policies; null: <see cref="NamespaceScope.ForPolicies"/> with no patterns (system namespaces excluded).</param>
     /// <param name="allowEmpty">Write a report whose suggestion has no rules; by default such a window is skipped.</param>
     /// <param name="shrinkThreshold">Skip a window with fewer rules than this share of the previous report's; 0: never.</param>
+    /// <param name="l7">Write L7 rules and toFQDNs where the edges carry L7 facts, as `suggest --l7` (docs/l7.md).</param>
     /// <exception cref="SuggestReportSkippedException">No rules, or far fewer than the previous report: no folder is written, so the
     /// latest report (and the policies a GitOps tool takes from it) stays what it was.</exception>
     public static async Task<string> WriteAsync(string jobDirectory, string folder, AnalysisWindow data, IReadOnlyList<Edge> edges,
         IIntentEvaluator? intent, IReadOnlyList<string> emit, SuggestionLayout layout, CancellationToken cancellationToken,
         NamespaceScope? scope = null, bool allowEmpty = false, double shrinkThreshold = 0.5, ClusterFacts? cluster = null,
-        IReadOnlyList<Analytics.Anomalies.FlowAnomaly>? anomalies = null, EdgeInputCounts? counts = null)
+        IReadOnlyList<Analytics.Anomalies.FlowAnomaly>? anomalies = null, EdgeInputCounts? counts = null, bool l7 = false)
     {
         var clock = Stopwatch.StartNew();
         var directory = Path.Combine(jobDirectory, folder);
@@ -64,7 +65,7 @@ public static class SuggestReport
         var previousRules = previous is null ? null : PipelineReport.ReadRuleCount(Path.Combine(jobDirectory, previous, "report.json"));
         var outputOptions = new SuggestionOutputOptions
         {
-            Directory = directory, Formats = emit, Layout = layout, AllowEmpty = allowEmpty, ShrinkThreshold = shrinkThreshold,
+            Directory = directory, Formats = emit, Layout = layout, AllowEmpty = allowEmpty, ShrinkThreshold = shrinkThreshold, L7 = l7,
             Cluster = cluster ?? ClusterFacts.Unknown,
             Baseline = previousRules is { } count ? new SuggestionBaseline(count, $"report {previous}") : null,
         };

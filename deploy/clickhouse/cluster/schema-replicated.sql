@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 7, replicated, as `flowpolicy migrate --cluster flowpolicy --replicated` creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 8, replicated, as `flowpolicy migrate --cluster flowpolicy --replicated` creates it on ClickHouse 24.3.
 -- Needs ZooKeeper (or ClickHouse Keeper) in every server's <zookeeper> config and the macros <shard> and <replica> in <macros>:
 -- replicas of one shard share {shard} and differ in {replica}. Every MergeTree table is ReplicatedMergeTree at
 -- /clickhouse/tables/{shard}/<database>/<table>; sharded tables keep their Distributed table (schema.sql explains the layout).
@@ -132,6 +132,92 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_dead_letter` ON CLUSTER `flowpoli
     `line` UInt64
 )
 ENGINE = Distributed(`flowpolicy`, `flowpolicy`, `flows_dead_letter_local`, `kafka_partition`);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_l7_local` ON CLUSTER `flowpolicy`
+(
+    `time` DateTime('UTC'),
+    `src_ip` FixedString(16),
+    `dst_ip` FixedString(16),
+    `src_port` UInt16,
+    `dst_port` UInt16,
+    `protocol` UInt8,
+    `verdict` Enum8('unknown' = 0, 'allowed' = 1, 'denied' = 2),
+    `src_kind` Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4),
+    `src_namespace` LowCardinality(String),
+    `src_workload` LowCardinality(String),
+    `src_workload_kind` LowCardinality(String),
+    `src_pod` String,
+    `src_label_keys` Array(String),
+    `src_label_values` Array(String),
+    `dst_kind` Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4),
+    `dst_namespace` LowCardinality(String),
+    `dst_workload` LowCardinality(String),
+    `dst_workload_kind` LowCardinality(String),
+    `dst_pod` String,
+    `dst_label_keys` Array(String),
+    `dst_label_values` Array(String),
+    `l7_protocol` Enum8('none' = 0, 'http' = 1, 'grpc' = 2, 'dns' = 3, 'kafka' = 4, 'names' = 5),
+    `l7_direction` Enum8('unknown' = 0, 'request' = 1, 'response' = 2),
+    `operation` LowCardinality(String),
+    `resource` String,
+    `path` String,
+    `version` LowCardinality(String),
+    `status` Int32,
+    `addresses` Array(FixedString(16)),
+    `ttl` UInt32,
+    `names` Array(String),
+    `kafka_topic` LowCardinality(String),
+    `kafka_partition` Int32,
+    `kafka_offset` UInt64,
+    `kafka_index` UInt32,
+    `inserted_at` DateTime('UTC') DEFAULT now()
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/flowpolicy/flows_l7_local', '{replica}')
+PARTITION BY toYYYYMMDD(`time`)
+ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `time`)
+SETTINGS non_replicated_deduplication_window = 1000;
+ALTER TABLE `flowpolicy`.`flows_l7_local` ON CLUSTER `flowpolicy` MODIFY TTL `inserted_at` + toIntervalDay(30);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_l7` ON CLUSTER `flowpolicy`
+(
+    `time` DateTime('UTC'),
+    `src_ip` FixedString(16),
+    `dst_ip` FixedString(16),
+    `src_port` UInt16,
+    `dst_port` UInt16,
+    `protocol` UInt8,
+    `verdict` Enum8('unknown' = 0, 'allowed' = 1, 'denied' = 2),
+    `src_kind` Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4),
+    `src_namespace` LowCardinality(String),
+    `src_workload` LowCardinality(String),
+    `src_workload_kind` LowCardinality(String),
+    `src_pod` String,
+    `src_label_keys` Array(String),
+    `src_label_values` Array(String),
+    `dst_kind` Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4),
+    `dst_namespace` LowCardinality(String),
+    `dst_workload` LowCardinality(String),
+    `dst_workload_kind` LowCardinality(String),
+    `dst_pod` String,
+    `dst_label_keys` Array(String),
+    `dst_label_values` Array(String),
+    `l7_protocol` Enum8('none' = 0, 'http' = 1, 'grpc' = 2, 'dns' = 3, 'kafka' = 4, 'names' = 5),
+    `l7_direction` Enum8('unknown' = 0, 'request' = 1, 'response' = 2),
+    `operation` LowCardinality(String),
+    `resource` String,
+    `path` String,
+    `version` LowCardinality(String),
+    `status` Int32,
+    `addresses` Array(FixedString(16)),
+    `ttl` UInt32,
+    `names` Array(String),
+    `kafka_topic` LowCardinality(String),
+    `kafka_partition` Int32,
+    `kafka_offset` UInt64,
+    `kafka_index` UInt32,
+    `inserted_at` DateTime('UTC') DEFAULT now()
+)
+ENGINE = Distributed(`flowpolicy`, `flowpolicy`, `flows_l7_local`, `kafka_partition`);
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`ingest_progress_local` ON CLUSTER `flowpolicy`
 (

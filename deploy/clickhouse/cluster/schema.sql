@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 7 on a cluster named `flowpolicy`, as `flowpolicy migrate --cluster flowpolicy` creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 8 on a cluster named `flowpolicy`, as `flowpolicy migrate --cluster flowpolicy` creates it on ClickHouse 24.3.
 -- ON CLUSTER needs ClickHouse Keeper or ZooKeeper; without one, `--cluster-node URL` (one per node) runs the same statements without ON CLUSTER on each node.
 -- Sharded tables: <table>_local (MergeTree) on every node behind a Distributed table with the original name.
 -- flows, flows_dead_letter, ingest_progress are sharded by kafka_partition (one ingest batch = one shard = one part);
@@ -132,6 +132,92 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_dead_letter` ON CLUSTER `flowpoli
     `line` UInt64
 )
 ENGINE = Distributed(`flowpolicy`, `flowpolicy`, `flows_dead_letter_local`, `kafka_partition`);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_l7_local` ON CLUSTER `flowpolicy`
+(
+    `time` DateTime('UTC'),
+    `src_ip` FixedString(16),
+    `dst_ip` FixedString(16),
+    `src_port` UInt16,
+    `dst_port` UInt16,
+    `protocol` UInt8,
+    `verdict` Enum8('unknown' = 0, 'allowed' = 1, 'denied' = 2),
+    `src_kind` Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4),
+    `src_namespace` LowCardinality(String),
+    `src_workload` LowCardinality(String),
+    `src_workload_kind` LowCardinality(String),
+    `src_pod` String,
+    `src_label_keys` Array(String),
+    `src_label_values` Array(String),
+    `dst_kind` Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4),
+    `dst_namespace` LowCardinality(String),
+    `dst_workload` LowCardinality(String),
+    `dst_workload_kind` LowCardinality(String),
+    `dst_pod` String,
+    `dst_label_keys` Array(String),
+    `dst_label_values` Array(String),
+    `l7_protocol` Enum8('none' = 0, 'http' = 1, 'grpc' = 2, 'dns' = 3, 'kafka' = 4, 'names' = 5),
+    `l7_direction` Enum8('unknown' = 0, 'request' = 1, 'response' = 2),
+    `operation` LowCardinality(String),
+    `resource` String,
+    `path` String,
+    `version` LowCardinality(String),
+    `status` Int32,
+    `addresses` Array(FixedString(16)),
+    `ttl` UInt32,
+    `names` Array(String),
+    `kafka_topic` LowCardinality(String),
+    `kafka_partition` Int32,
+    `kafka_offset` UInt64,
+    `kafka_index` UInt32,
+    `inserted_at` DateTime('UTC') DEFAULT now()
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMMDD(`time`)
+ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `time`)
+SETTINGS non_replicated_deduplication_window = 1000;
+ALTER TABLE `flowpolicy`.`flows_l7_local` ON CLUSTER `flowpolicy` MODIFY TTL `inserted_at` + toIntervalDay(30);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_l7` ON CLUSTER `flowpolicy`
+(
+    `time` DateTime('UTC'),
+    `src_ip` FixedString(16),
+    `dst_ip` FixedString(16),
+    `src_port` UInt16,
+    `dst_port` UInt16,
+    `protocol` UInt8,
+    `verdict` Enum8('unknown' = 0, 'allowed' = 1, 'denied' = 2),
+    `src_kind` Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4),
+    `src_namespace` LowCardinality(String),
+    `src_workload` LowCardinality(String),
+    `src_workload_kind` LowCardinality(String),
+    `src_pod` String,
+    `src_label_keys` Array(String),
+    `src_label_values` Array(String),
+    `dst_kind` Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4),
+    `dst_namespace` LowCardinality(String),
+    `dst_workload` LowCardinality(String),
+    `dst_workload_kind` LowCardinality(String),
+    `dst_pod` String,
+    `dst_label_keys` Array(String),
+    `dst_label_values` Array(String),
+    `l7_protocol` Enum8('none' = 0, 'http' = 1, 'grpc' = 2, 'dns' = 3, 'kafka' = 4, 'names' = 5),
+    `l7_direction` Enum8('unknown' = 0, 'request' = 1, 'response' = 2),
+    `operation` LowCardinality(String),
+    `resource` String,
+    `path` String,
+    `version` LowCardinality(String),
+    `status` Int32,
+    `addresses` Array(FixedString(16)),
+    `ttl` UInt32,
+    `names` Array(String),
+    `kafka_topic` LowCardinality(String),
+    `kafka_partition` Int32,
+    `kafka_offset` UInt64,
+    `kafka_index` UInt32,
+    `inserted_at` DateTime('UTC') DEFAULT now()
+)
+ENGINE = Distributed(`flowpolicy`, `flowpolicy`, `flows_l7_local`, `kafka_partition`);
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`ingest_progress_local` ON CLUSTER `flowpolicy`
 (

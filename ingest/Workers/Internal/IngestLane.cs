@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using FlowPolicy.ClickHouse.RowBinary;
 using FlowPolicy.ClickHouse.Schema;
+using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Ingest.Direction;
 using FlowPolicy.Ingest.Enrichment;
@@ -217,10 +218,83 @@ internal sealed class IngestLane
             }
         }
         if (state.Abandoned) return;
+        if (decoder.L7Count > 0 && !failed)
+        {
+            last = await TakeL7Async(state, offset).ConfigureAwait(false) ?? last;
+            if (state.Abandoned) return;
+        }
         // The message is wholly in batches now: once the batch holding its last row is stored, Kafka may skip it.
         if (last is null || !_batches.IsOpen(last)) return;
         last.CompleteMessage(partition, offset, value.Length);
         if (last.Full) await FlushThroughAsync(last).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The message's L7 observations as flows_l7 rows, after its flows (so a partition's rows stay in batch order): enriched
+    /// like the flows (by address, when the record has one), oriented by their own request/response type (a response's
+    /// source is the server), the names Hubble attached as a row of their own with the named address as the server. Rows
+    /// are numbered in the message in that order, which a re-read repeats. One with neither addresses nor both identities
+    /// joins nothing and is counted as skipped, as the embedded mode does. Returns the batch of the last row added (null:
+    /// none; check <see cref="PartitionState.Abandoned"/> after).
+    /// </summary>
+    private async Task<LaneBatch?> TakeL7Async(PartitionState state, long offset)
+    {
+        var decoder = _decoder;
+        int partition = state.Partition;
+        uint index = 0;
+        LaneBatch? last = null;
+        for (int i = 0; i < decoder.L7Count; i++)
+        {
+            var observation = decoder.L7At(i);
+            if ((!observation.HasIp && (observation.SrcIdentity is null || observation.DstIdentity is null))
+                || observation.Time < Earliest || observation.Time > Latest)
+            {
+                Interlocked.Increment(ref _metrics.SkippedField);
+                continue;
+            }
+            var flow = observation.AsFlow();
+            if (observation.HasIp) _enricher?.Enrich(ref flow);
+            if (observation.Protocol is not (L7Protocol.Names or L7Protocol.None))
+            {
+                var oriented = flow;
+                if (observation.Direction == L7Direction.Response) oriented.Flip();
+                string? resource = observation.Resource, path = null;
+                if (observation.Protocol == L7Protocol.Http && resource is { Length: > 0 })
+                {
+                    path = resource;
+                    resource = PathTemplate.Of(resource);
+                }
+                if (!await AddL7Async(oriented, observation, observation.Protocol, resource, path, new RecordPosition(offset, index++)).ConfigureAwait(false)) return null;
+            }
+            if (observation.Names is { Length: > 0 })
+            {
+                var named = flow;
+                if (observation.NamedIsSource) named.Flip();
+                if (!await AddL7Async(named, observation, L7Protocol.Names, null, null, new RecordPosition(offset, index++)).ConfigureAwait(false)) return null;
+            }
+        }
+        return last;
+
+        async Task<bool> AddL7Async(FlowRecord oriented, L7Observation observation, L7Protocol protocol, string? resource, string? path, RecordPosition position)
+        {
+            if (state.Resume.L7Stored(position))
+            {
+                Interlocked.Increment(ref _metrics.DuplicateRecordsSkippedField);
+                return true;
+            }
+            int day = L7RowWriter.PartitionKey(oriented.Start);
+            var batch = _batches.ForFlow(partition, day);
+            while (batch is null)
+            {
+                await StoreOldestAsync().ConfigureAwait(false);
+                if (state.Abandoned) return false;
+                batch = _batches.ForFlow(partition, day);
+            }
+            batch.AddL7(oriented, observation, protocol, resource, path, day, _topic, partition, position);
+            last = batch;
+            if (batch.Full) await FlushThroughAsync(batch).ConfigureAwait(false);
+            return !state.Abandoned;
+        }
     }
 
     /// <summary>The batch a dead letter of the partition joins, storing the oldest first when none may be opened; null when abandoned.</summary>
@@ -307,7 +381,7 @@ internal sealed class IngestLane
     }
 
     /// <summary>
-    /// Stores the batch: dead letters first, then flows (see <see cref="ResumePoint"/> for why this order). Retries
+    /// Stores the batch: dead letters first, then L7 observations, then flows (see <see cref="ResumePoint"/> for why this order). Retries
     /// until stored or a partition in it is taken away; then the batch is dropped and the lane starts over.
     /// </summary>
     private async Task StoreAsync(LaneBatch batch, int[] partitions, CancellationToken[] tokens)
@@ -325,6 +399,15 @@ internal sealed class IngestLane
                     BatchDeduplicationToken.For(FlowTables.DeadLetters, _topic, batch.Day, batch.Spans)).ConfigureAwait(false);
                 batch.DeadLettersStored = true;
                 for (var reason = DeadLetterReason.Decode; reason <= DeadLetterReason.Internal; reason++) _metrics.AddDeadLetters(reason, batch.DeadLettersOf(reason));
+            }
+            if (batch.L7Rows > 0 && !batch.L7Stored)
+            {
+                var (p, position) = batch.LastL7!.Value;
+                millis += await _inserter.InsertAsync(FlowTables.L7, L7RowWriter.Columns, batch.L7, _topic, partitions,
+                    p, position, IngestQueries.L7DayFilter(batch.Day), token,
+                    BatchDeduplicationToken.For(FlowTables.L7, _topic, batch.Day, batch.L7Spans)).ConfigureAwait(false);
+                batch.L7Stored = true;
+                Interlocked.Add(ref _metrics.L7RowsField, batch.L7Rows);
             }
             if (batch.FlowRows > 0)
             {

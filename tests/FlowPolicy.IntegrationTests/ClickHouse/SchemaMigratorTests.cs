@@ -13,7 +13,7 @@ public abstract class SchemaMigratorTests<TServer>(TServer server, ITestOutputHe
     where TServer : IClickHouseTestServer
 {
     private static readonly string[] AllTables =
-        [FlowTables.Migrations, FlowTables.Flows, FlowTables.DeadLetters, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily,
+        [FlowTables.Migrations, FlowTables.Flows, FlowTables.DeadLetters, FlowTables.L7, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily,
          FlowTables.SliWindows, FlowTables.SliDrift, FlowTables.JobRuns, FlowTables.Anomalies];
 
     [Fact]
@@ -204,11 +204,62 @@ public abstract class SchemaMigratorTests<TServer>(TServer server, ITestOutputHe
 
         var upgrade = await SchemaMigrator.MigrateAsync(Db);
         Assert.Equal(6, upgrade.PreviousSchemaVersion);
-        Assert.Equal(7, upgrade.SchemaVersion);
+        Assert.Equal(SchemaMigrator.CurrentVersion, upgrade.SchemaVersion);
         Assert.Equal([$"create table {FlowTables.Anomalies}"], upgrade.Applied.Where(a => !a.Contains("retention", StringComparison.Ordinal)));
         await Db.ExecuteAsync($"INSERT INTO {FlowTables.Anomalies} (window_start, window_end, kind, scope, subject, metric, start, end, baseline, edges) " +
             "VALUES (now() - 3600, now(), 'denied_spike', 'service', 'shop/db', 'denied_flows', now() - 3600, now(), 'hour_of_week', ['shop/api -> shop/db:5432/TCP'])");
         Assert.Equal("denied_spike", await Db.QueryScalarAsync($"SELECT toString(kind) FROM {FlowTables.Anomalies}"));
+
+        var again = await SchemaMigrator.MigrateAsync(Db);
+        Assert.Empty(again.Applied);
+        Assert.Equal(SchemaMigrator.CurrentVersion, again.PreviousSchemaVersion);
+    }
+
+    [Fact]
+    public async Task A_schema_7_database_gets_the_L7_table_and_nothing_else_and_the_L7_writer_fills_it()
+    {
+        await SchemaMigrator.MigrateAsync(Db);
+        await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.L7)}");
+        await Db.ExecuteAsync($"ALTER TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} DELETE WHERE 1");
+        await Db.ExecuteAsync($"INSERT INTO {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} (version, applied_at, steps, server_version) VALUES (7, now(), [], '')");
+        await WaitForMutationsAsync();
+
+        var upgrade = await SchemaMigrator.MigrateAsync(Db);
+        Assert.Equal(7, upgrade.PreviousSchemaVersion);
+        Assert.Equal(8, upgrade.SchemaVersion);
+        Assert.Equal([$"create table {FlowTables.L7}"], upgrade.Applied.Where(a => !a.Contains("retention", StringComparison.Ordinal)));
+
+        // Every column the writer fills round-trips: an HTTP response flipped to client -> server, a DNS answer, names.
+        var client = new WorkloadIdentity(EndpointKind.Pod, "shop", "checkout", "Deployment", "checkout-7d-1", [KeyValuePair.Create("app", "checkout")]);
+        var server = new WorkloadIdentity(EndpointKind.Pod, "shop", "payment", "Deployment", "payment-5f-2");
+        var at = new DateTime(2026, 11, 2, 10, 0, 5, DateTimeKind.Utc);
+        var oriented = new FlowRecord
+        {
+            Start = at, SrcIp = PackedIp.Parse("10.244.0.7"), DstIp = PackedIp.Parse("10.244.1.9"), SrcPort = 41000, DstPort = 8080,
+            Protocol = IpProtocols.Tcp, Verdict = Verdict.Allowed, SrcIdentity = client, DstIdentity = server,
+        };
+        using (var rows = new RowBinaryWriter())
+        {
+            var writer = new L7RowWriter(rows);
+            writer.Write(oriented, L7Protocol.Http, L7Direction.Response, "GET", "/users/{id}", "/users/42", "HTTP/1.1", 503, null, 0, null, "hubble", 3, 17, 0);
+            writer.Write(oriented, L7Protocol.Dns, L7Direction.Response, "A", "api.pay.example", null, null, 0,
+                [PackedIp.Parse("203.0.113.5"), PackedIp.Parse("2001:db8::5")], 30, null, "hubble", 3, 18, 0);
+            writer.Write(oriented, L7Protocol.Names, L7Direction.Unknown, null, null, null, null, -1, null, 0, ["api.pay.example", "pay.example"], "hubble", 3, 18, 1);
+            await Db.InsertRowBinaryAsync(FlowTables.L7, L7RowWriter.Columns, rows);
+        }
+        var read = await Db.QueryTsvAsync($"""
+            SELECT toUnixTimestamp(time), IPv6NumToString(src_ip), dst_port, toString(verdict), src_workload, src_label_keys, dst_pod, toString(l7_protocol),
+                toString(l7_direction), operation, resource, path, version, status, arrayMap(a -> IPv6NumToString(a), addresses), ttl, names,
+                kafka_partition, kafka_offset, kafka_index
+            FROM {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.L7)} ORDER BY kafka_offset, kafka_index
+            """);
+        var seconds = new DateTimeOffset(at).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(
+        [
+            [seconds, "::ffff:10.244.0.7", "8080", "allowed", "checkout", "['app']", "payment-5f-2", "http", "response", "GET", "/users/{id}", "/users/42", "HTTP/1.1", "503", "[]", "0", "[]", "3", "17", "0"],
+            [seconds, "::ffff:10.244.0.7", "8080", "allowed", "checkout", "['app']", "payment-5f-2", "dns", "response", "A", "api.pay.example", "", "", "0", "['::ffff:203.0.113.5','2001:db8::5']", "30", "[]", "3", "18", "0"],
+            [seconds, "::ffff:10.244.0.7", "8080", "allowed", "checkout", "['app']", "payment-5f-2", "names", "unknown", "", "", "", "", "-1", "[]", "0", "['api.pay.example','pay.example']", "3", "18", "1"],
+        ], read);
 
         var again = await SchemaMigrator.MigrateAsync(Db);
         Assert.Empty(again.Applied);

@@ -66,6 +66,7 @@ public sealed class IngestCrashTests(ITestOutputHelper output)
             output.WriteLine("ClickHouse restarted");
             var stored = await IngestTestData.EventuallyAsync(Stored, n => n >= total, TimeSpan.FromSeconds(90));
             Assert.Equal(total, stored);
+            await IngestTestData.EventuallyAsync(() => IngestTestData.CountAsync(db, FlowTables.L7), n => n >= data.ExpectedL7Rows, TimeSpan.FromSeconds(30));
             // Graceful stop: SIGTERM flushes, rebuilds rollups (this worker holds partition 0), leaves the group, exits 0.
             Assert.Equal(0, kill(worker.Id, 15));
             Assert.True(worker.WaitForExit(TimeSpan.FromSeconds(60)), "the worker exits after SIGTERM");
@@ -76,6 +77,11 @@ public sealed class IngestCrashTests(ITestOutputHelper output)
             (await IngestTestData.CountAsync(db, FlowTables.Flows), await IngestTestData.CountAsync(db, FlowTables.DeadLetters)));
         Assert.Equal(0, await IngestTestData.DuplicatesAsync(db, FlowTables.Flows));
         Assert.Equal(0, await IngestTestData.DuplicatesAsync(db, FlowTables.DeadLetters));
+        // The Hubble file's L7 records (gRPC calls, DNS answers) ride the same batches, stored before their flows.
+        Assert.True(data.ExpectedL7Rows > 100, $"only {data.ExpectedL7Rows} L7 rows in the sample");
+        Assert.Equal(data.ExpectedL7Rows, await IngestTestData.CountAsync(db, FlowTables.L7));
+        Assert.Equal(0, await IngestTestData.DuplicatesAsync(db, FlowTables.L7));
+        output.WriteLine($"{data.ExpectedFlows} flows, {data.ExpectedRejects} dead letters, {data.ExpectedL7Rows} L7 rows stored exactly once");
         Assert.Equal(data.ExpectedPairs.OrderBy(p => p.Key), (await IngestTestData.StoredPairsAsync(db)).OrderBy(p => p.Key));
         var (raw, hourly, daily) = await IngestTestData.RollupTotalsAsync(db);
         Assert.Equal(raw, hourly);

@@ -25,6 +25,8 @@ internal sealed class IngestTestData : IDisposable
     public List<string> InventoryFiles { get; } = [];
     public long ExpectedFlows { get; private set; }
     public long ExpectedRejects { get; private set; }
+    /// <summary>flows_l7 rows the Hubble file's L7 records make: one per HTTP/gRPC/DNS/Kafka record, one more per record with names.</summary>
+    public long ExpectedL7Rows { get; private set; }
     /// <summary>Unordered (side, side) identity pairs, "ns/workload" or "-", with their record counts.</summary>
     public Dictionary<(string, string), long> ExpectedPairs { get; } = [];
 
@@ -80,13 +82,19 @@ internal sealed class IngestTestData : IDisposable
 
     private void ComputeExpectation()
     {
-        var inventory = InventoryLoader.Load(InventoryFiles);
+        (ExpectedFlows, ExpectedRejects, ExpectedL7Rows) = Expect(FlowFiles, InventoryFiles, ExpectedPairs);
+    }
+
+    /// <summary>What ingest stores of <paramref name="flowFiles"/>: flows, dead letters, flows_l7 rows (read with the file reader).</summary>
+    public static (long Flows, long Rejects, long L7Rows) Expect(IEnumerable<string> flowFiles, IReadOnlyList<string> inventoryFiles,
+        Dictionary<(string, string), long>? pairs = null)
+    {
+        var inventory = InventoryLoader.Load(inventoryFiles);
         var enricher = new FlowEnricher(inventory.Index);
-        var sink = new CountingSink(enricher, ExpectedPairs);
+        var sink = new CountingSink(enricher, pairs ?? []);
         var reader = new FlowFileReader();
-        foreach (var file in FlowFiles) reader.Read(file, sink);
-        ExpectedFlows = sink.Accepted;
-        ExpectedRejects = sink.Rejected;
+        foreach (var file in flowFiles) reader.Read(file, sink);
+        return (sink.Accepted, sink.Rejected, sink.L7Rows);
     }
 
     public static string Side(string? ns, string? workload) => string.IsNullOrEmpty(workload) ? "-" : ns + "/" + workload;
@@ -188,6 +196,14 @@ internal sealed class IngestTestData : IDisposable
     {
         public long Accepted { get; private set; }
         public long Rejected { get; private set; }
+        public long L7Rows { get; private set; }
+
+        public void AcceptL7(in L7Observation observation, SourcePosition position)
+        {
+            if (!observation.HasIp && (observation.SrcIdentity is null || observation.DstIdentity is null)) return;
+            if (observation.Protocol is not (L7Protocol.Names or L7Protocol.None)) L7Rows++;
+            if (observation.Names is { Length: > 0 }) L7Rows++;
+        }
 
         public void Accept(in FlowRecord flow)
         {

@@ -43,6 +43,9 @@ public sealed class IngestWorkerTests(ClickHouseServerFixture server, ITestOutpu
             (await IngestTestData.CountAsync(Db, FlowTables.Flows), await IngestTestData.CountAsync(Db, FlowTables.DeadLetters)));
         Assert.Equal(0, await IngestTestData.DuplicatesAsync(Db, FlowTables.Flows));
         Assert.Equal(0, await IngestTestData.DuplicatesAsync(Db, FlowTables.DeadLetters));
+        Assert.Equal(data.ExpectedL7Rows, await IngestTestData.CountAsync(Db, FlowTables.L7));
+        Assert.Equal(data.ExpectedL7Rows, worker.Metrics.L7Rows);
+        Assert.Equal(0, await IngestTestData.DuplicatesAsync(Db, FlowTables.L7));
         Assert.Equal(data.ExpectedPairs.OrderBy(p => p.Key), (await IngestTestData.StoredPairsAsync(Db)).OrderBy(p => p.Key));
         // The VPC batch that crosses midnight was split into two inserts and both halves are there.
         Assert.Equal(3000, await IngestTestData.CountAsync(Db, FlowTables.Flows, "reporter = 'eni-0abc'"));

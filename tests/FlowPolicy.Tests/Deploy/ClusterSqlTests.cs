@@ -121,7 +121,7 @@ public sealed class ClusterSqlTests
     public void Every_sharded_table_has_a_local_table_before_its_Distributed_table_and_the_rest_stay_whole()
     {
         var plan = SchemaMigrator.Plan(ClickHouseServerVersion.Parse("18.16.1"), "db", new SchemaOptions { Cluster = "c" }).Select(t => t.Table).ToList();
-        foreach (var table in new[] { FlowTables.Flows, FlowTables.DeadLetters, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily })
+        foreach (var table in new[] { FlowTables.Flows, FlowTables.DeadLetters, FlowTables.L7, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily })
         {
             int local = plan.FindIndex(t => t.Name == table + "_local"), distributed = plan.FindIndex(t => t.Name == table);
             Assert.True(local >= 0 && distributed == local + 1, table);
@@ -132,7 +132,7 @@ public sealed class ClusterSqlTests
         foreach (var table in new[] { FlowTables.Migrations, FlowTables.SliWindows, FlowTables.SliDrift, FlowTables.JobRuns, FlowTables.Anomalies })
             Assert.StartsWith("ENGINE = MergeTree", plan.Single(t => t.Name == table).EngineClause);
         Assert.Equal(SchemaMigrator.Plan(ClickHouseServerVersion.Parse("18.16.1"), "db", new SchemaOptions()).Select(t => t.Table.Name),
-            [FlowTables.Migrations, FlowTables.Flows, FlowTables.DeadLetters, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily, FlowTables.SliWindows, FlowTables.SliDrift, FlowTables.JobRuns, FlowTables.Anomalies]);
+            [FlowTables.Migrations, FlowTables.Flows, FlowTables.DeadLetters, FlowTables.L7, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily, FlowTables.SliWindows, FlowTables.SliDrift, FlowTables.JobRuns, FlowTables.Anomalies]);
     }
 
     private static void Check(string file, string expected)

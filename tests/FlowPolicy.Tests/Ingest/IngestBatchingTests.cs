@@ -123,8 +123,9 @@ public sealed class IngestBatchingTests
 
     /// <summary>
     /// The lane's batching with the real <see cref="LaneBatches"/>: four partitions interleaved, messages of flows
-    /// (whose days move forward and sometimes back, as late records do) and rejects, small batches, few open batches,
-    /// stores in batch order with dead letters before flows, and a crash after every single INSERT in turn. After each
+    /// (whose days move forward and sometimes back, as late records do), rejects and L7 observations (their own index
+    /// sequence, added after the message's flows, as the lane does), small batches, few open batches, stores in batch
+    /// order with dead letters, then L7 rows, then flows, and a crash after every single INSERT in turn. After each
     /// crash every partition resumes from what "ClickHouse" holds. Every record must end up stored exactly once.
     /// </summary>
     [Theory]
@@ -135,21 +136,21 @@ public sealed class IngestBatchingTests
     {
         const int partitions = 4;
         var random = new Random(seed);
-        var messages = new List<(bool Flow, int Day)>[partitions][];
+        var messages = new List<(RowKind Kind, int Day)>[partitions][];
         for (int p = 0; p < partitions; p++)
         {
             int day = 5;
-            messages[p] = new List<(bool, int)>[30];
+            messages[p] = new List<(RowKind, int)>[30];
             for (int m = 0; m < messages[p].Length; m++)
             {
-                var items = new List<(bool, int)>();
+                var items = new List<(RowKind, int)>();
                 int count = random.Next(0, 6);
                 for (int i = 0; i < count; i++)
                 {
                     int roll = random.Next(20);
                     if (roll == 0) day++;
                     else if (roll == 1) day--;
-                    items.Add((random.Next(5) != 0, day));
+                    items.Add((random.Next(5) == 0 ? RowKind.Reject : random.Next(3) == 0 ? RowKind.L7 : RowKind.Flow, day));
                 }
                 messages[p][m] = items;
             }
@@ -158,55 +159,52 @@ public sealed class IngestBatchingTests
         var order = new List<int>();
         for (int p = 0; p < partitions; p++) order.AddRange(Enumerable.Repeat(p, messages[p].Length));
         order = order.OrderBy(_ => random.Next()).ToList();
-        int expectedFlows = messages.Sum(ms => ms.Sum(m => m.Count(i => i.Flow)));
-        int expectedRejects = messages.Sum(ms => ms.Sum(m => m.Count(i => !i.Flow)));
+        int Expected(RowKind kind) => messages.Sum(ms => ms.Sum(m => m.Count(i => i.Kind == kind)));
 
         int crashes = 0;
         for (int crashAfter = 1; ; crashAfter++)
         {
-            var flows = new List<(int, RecordPosition)>();
-            var deadLetters = new List<(int, RecordPosition)>();
+            var stored = new Dictionary<RowKind, List<(int, RecordPosition)>> { [RowKind.Flow] = [], [RowKind.Reject] = [], [RowKind.L7] = [] };
             int inserts = 0;
-            bool crashed = RunLane(messages, order, new ResumePoint[partitions], flows, deadLetters, maxRows, maxOpen, () => ++inserts == crashAfter);
+            bool crashed = RunLane(messages, order, new ResumePoint[partitions], stored, maxRows, maxOpen, () => ++inserts == crashAfter);
             if (!crashed) break;
             crashes++;
             var resume = new ResumePoint[partitions];
             for (int p = 0; p < partitions; p++)
             {
-                var f = flows.Where(r => r.Item1 == p).Select(r => r.Item2).ToList();
-                var d = deadLetters.Where(r => r.Item1 == p).Select(r => r.Item2).ToList();
-                resume[p] = new ResumePoint(f.Count == 0 ? null : f.Max(), d.Count == 0 ? null : d.Max());
+                RecordPosition? Highest(RowKind kind) => stored[kind].Where(r => r.Item1 == p).Select(r => (RecordPosition?)r.Item2).Max();
+                resume[p] = new ResumePoint(Highest(RowKind.Flow), Highest(RowKind.Reject), Highest(RowKind.L7));
             }
-            Assert.False(RunLane(messages, order, resume, flows, deadLetters, maxRows, maxOpen, () => false));
-            Assert.Equal(expectedFlows, flows.Count);
-            Assert.Equal(expectedRejects, deadLetters.Count);
-            Assert.Equal(flows.Count, flows.Distinct().Count());
-            Assert.Equal(deadLetters.Count, deadLetters.Distinct().Count());
+            Assert.False(RunLane(messages, order, resume, stored, maxRows, maxOpen, () => false));
+            foreach (var kind in new[] { RowKind.Flow, RowKind.Reject, RowKind.L7 })
+            {
+                Assert.Equal(Expected(kind), stored[kind].Count);
+                Assert.Equal(stored[kind].Count, stored[kind].Distinct().Count());
+            }
         }
         Assert.True(crashes > 20, $"only {crashes} crash points");
+        Assert.True(Expected(RowKind.L7) > 20, "L7 rows in the messages");
     }
 
+    private enum RowKind { Flow, Reject, L7 }
+
     /// <summary>Runs the lane from <paramref name="resume"/>; returns true when it crashed.</summary>
-    private static bool RunLane(List<(bool Flow, int Day)>[][] messages, List<int> order, ResumePoint[] resume,
-        List<(int, RecordPosition)> flows, List<(int, RecordPosition)> deadLetters, int maxRows, int maxOpen, Func<bool> crash)
+    private static bool RunLane(List<(RowKind Kind, int Day)>[][] messages, List<int> order, ResumePoint[] resume,
+        Dictionary<RowKind, List<(int, RecordPosition)>> stored, int maxRows, int maxOpen, Func<bool> crash)
     {
         using var batches = new LaneBatches(maxRows, maxOpen);
-        var rows = new Dictionary<LaneBatch, List<(bool Flow, int Partition, RecordPosition Position)>>();
+        var rows = new Dictionary<LaneBatch, List<(RowKind Kind, int Partition, RecordPosition Position)>>();
         var flow = Flow(Evening);
-        List<(bool Flow, int Partition, RecordPosition Position)> RowsOf(LaneBatch batch) =>
+        List<(RowKind Kind, int Partition, RecordPosition Position)> RowsOf(LaneBatch batch) =>
             rows.TryGetValue(batch, out var list) ? list : rows[batch] = [];
         bool StoreOldest()
         {
             var batch = batches.TakeOldest()!;
             var held = RowsOf(batch);
-            if (batch.DeadLetterRows > 0)
+            foreach (var (kind, count) in new[] { (RowKind.Reject, batch.DeadLetterRows), (RowKind.L7, batch.L7Rows), (RowKind.Flow, batch.FlowRows) })
             {
-                deadLetters.AddRange(held.Where(r => !r.Flow).Select(r => (r.Partition, r.Position)));
-                if (crash()) return true;
-            }
-            if (batch.FlowRows > 0)
-            {
-                flows.AddRange(held.Where(r => r.Flow).Select(r => (r.Partition, r.Position)));
+                if (count == 0) continue;
+                stored[kind].AddRange(held.Where(r => r.Kind == kind).Select(r => (r.Partition, r.Position)));
                 if (crash()) return true;
             }
             held.Clear();
@@ -220,17 +218,27 @@ public sealed class IngestBatchingTests
         {
             int offset = seen[p]++;
             if (offset < next[p]) continue;
-            for (int index = 0; index < messages[p][offset].Count; index++)
+            // Flows and rejects share one index sequence; the message's L7 rows come after them with their own.
+            var items = messages[p][offset];
+            var sequence = items.Where(i => i.Kind != RowKind.L7).Select((item, index) => (item.Kind, item.Day, Index: (uint)index))
+                .Concat(items.Where(i => i.Kind == RowKind.L7).Select((item, index) => (item.Kind, item.Day, Index: (uint)index)));
+            foreach (var (kind, day, index) in sequence)
             {
-                var (isFlow, day) = messages[p][offset][index];
-                var position = new RecordPosition(offset, (uint)index);
-                if (isFlow ? resume[p].FlowStored(position) : resume[p].DeadLetterStored(position)) continue;
+                var position = new RecordPosition(offset, index);
+                bool already = kind switch
+                {
+                    RowKind.Flow => resume[p].FlowStored(position),
+                    RowKind.Reject => resume[p].DeadLetterStored(position),
+                    _ => resume[p].L7Stored(position),
+                };
+                if (already) continue;
                 LaneBatch? batch;
-                while ((batch = isFlow ? batches.ForFlow(p, day) : batches.ForDeadLetter(p)) is null)
+                while ((batch = kind == RowKind.Reject ? batches.ForDeadLetter(p) : batches.ForFlow(p, day)) is null)
                     if (StoreOldest()) return true;
-                if (isFlow) batch.AddFlow(flow, day, "vpc", "t", p, position, false);
+                if (kind == RowKind.Flow) batch.AddFlow(flow, day, "vpc", "t", p, position, false);
+                else if (kind == RowKind.L7) batch.AddL7(flow, default, L7Protocol.Http, "/users/{id}", "/users/1", day, "t", p, position);
                 else batch.AddDeadLetter(Evening, "t", p, position, "vpc", "bad", "x", 1);
-                RowsOf(batch).Add((isFlow, p, position));
+                RowsOf(batch).Add((kind, p, position));
                 if (batch.Full)
                     while (batches.IsOpen(batch))
                         if (StoreOldest()) return true;

@@ -95,16 +95,19 @@ public sealed class ServeConfigTests
         var defaults = ServeConfig.Parse("jobs:\n  suggest: {schedule: \"0 0 * * * ?\"}\n");
         Assert.False(defaults.Job("suggest").AllowEmpty);
         Assert.Equal(0.5, defaults.Job("suggest").ShrinkThreshold);
+        Assert.False(defaults.Job("suggest").L7);
         Assert.False(defaults.PolicyScope.Includes("kube-system"));
         Assert.True(defaults.AnalysisScope.Includes("kube-system"));
 
         var config = ServeConfig.Parse("""
             namespaces: {include: [team-*, kube-system], exclude: [team-sandbox]}
             jobs:
-              suggest: {schedule: "0 0 * * * ?", allow_empty: true, shrink_threshold: 20}
+              suggest: {schedule: "0 0 * * * ?", allow_empty: true, shrink_threshold: 20, l7: true}
             """);
         config.Validate();
         Assert.True(config.Job("suggest").AllowEmpty);
+        Assert.True(config.Job("suggest").L7);
+        Assert.True(config.Job("suggest").WithWindow(TimeSpan.FromHours(1)).L7);
         Assert.Equal(0.2, config.Job("suggest").ShrinkThreshold);
         Assert.True(config.PolicyScope.Includes("kube-system"));
         Assert.True(config.PolicyScope.Includes("team-a"));
