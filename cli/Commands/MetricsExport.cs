@@ -23,6 +23,7 @@ internal static class MetricsExport
         JobMetrics.MeterName,
         Analytics.Jobs.AnalyzeJob.MeterName,
         Suggest.Reports.SuggestReport.MeterName,
+        WebhookNotifier.MeterName,
     ];
 
     /// <summary>Adds every FlowPolicy meter to an OpenTelemetry metrics pipeline.</summary>

@@ -47,13 +47,22 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
         ? ClusterFacts.Unknown
         : new ClusterFacts(InventoryLoader.Load(config.Inventory).Index.NodeAddresses);
 
+    /// <summary>Where analyze and anomalies runs report what they recorded (SLO breaches, anomalies); null: nowhere.</summary>
+    public WebhookNotifier? Webhook { get; init; }
+
     public IScheduledJob Create(JobConfig job) => job.Kind switch
     {
-        JobKinds.Analyze => new AnalyzeWindowJob(job, client, LoadIntent, config.AnalysisScope),
+        JobKinds.Analyze => new AnalyzeWindowJob(job, client, LoadIntent, config.AnalysisScope)
+        {
+            Recorded = Webhook is { } hook ? (window, report) => hook.SlisRecorded(job.Name, window, report) : null,
+        },
         JobKinds.Suggest => new SuggestReportJob(job, client, config.Output, LoadIntent, config.PolicyScope) { LoadCluster = LoadCluster },
         JobKinds.Rollup => new RollupJob(job, client, logs.CreateLogger("flowpolicy.rollup")),
         JobKinds.Retention => new RetentionHousekeepingJob(job, client),
-        JobKinds.Anomalies => new AnomalyWindowJob(job, client),
+        JobKinds.Anomalies => new AnomalyWindowJob(job, client)
+        {
+            Recorded = Webhook is { } hook ? (window, report) => hook.AnomaliesRecorded(job.Name, window, report) : null,
+        },
         _ => throw new ConfigException($"jobs.{job.Name}: unknown kind '{job.Kind}'"),
     };
 
@@ -73,11 +82,15 @@ internal sealed class AnalyzeWindowJob(JobConfig config, ClickHouseHttpClient cl
 {
     public JobConfig Config => config;
 
+    /// <summary>Called with the SLIs a run stored (the webhook notifier); it only queues, never waits.</summary>
+    public Action<AnalysisWindow, SliReport>? Recorded { get; init; }
+
     public async Task<string> RunAsync(JobWindow window, CancellationToken cancellationToken)
     {
         var intent = loadIntent() ?? throw new ConfigException("analyze needs an intended policy (intent: DIR)");
         var data = ScheduledJobFactory.DataWindow(config, window);
         var result = await new AnalyzeJob(new AnalyzeJobOptions(), intent, client).RunAsync(data, new ScopedEdgeSource(new ClickHouseEdgeSource(client), scope), cancellationToken).ConfigureAwait(false);
+        Recorded?.Invoke(data, result.Report);
         var all = result.Report.Overall;
         return string.Create(CultureInfo.InvariantCulture,
             $"{SliJson.Time(data.From)}..{SliJson.Time(data.To)}: {all.Flows} flows, {result.Report.Edges.Count} edges, compliance {(all.ComplianceRate is { } r ? (r * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%" : "n/a")}, {result.Stored?.SliRows ?? 0} SLI rows");
