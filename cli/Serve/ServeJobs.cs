@@ -50,13 +50,18 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
     /// <summary>Where analyze and anomalies runs report what they recorded (SLO breaches, anomalies); null: nowhere.</summary>
     public WebhookNotifier? Webhook { get; init; }
 
+    /// <summary>The intent files for the report's drift remediation, loaded as <see cref="LoadIntent"/> loads them; null without `intent`.</summary>
+    public IntentFiles? IntentFiles => config.Intent is not { } path ? null : new IntentFiles(path, dir => new IntentEvaluator(
+        new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([dir]),
+        new IntentEvaluatorOptions { NamespaceLabels = config.Inventory.Count == 0 ? null : InventoryLoader.Load(config.Inventory).NamespaceLabels }));
+
     public IScheduledJob Create(JobConfig job) => job.Kind switch
     {
         JobKinds.Analyze => new AnalyzeWindowJob(job, client, LoadIntent, config.AnalysisScope)
         {
             Recorded = Webhook is { } hook ? (window, report) => hook.SlisRecorded(job.Name, window, report) : null,
         },
-        JobKinds.Suggest => new SuggestReportJob(job, client, config.Output, LoadIntent, config.PolicyScope) { LoadCluster = LoadCluster },
+        JobKinds.Suggest => new SuggestReportJob(job, client, config.Output, LoadIntent, config.PolicyScope) { LoadCluster = LoadCluster, IntentFiles = IntentFiles },
         JobKinds.Rollup => new RollupJob(job, client, logs.CreateLogger("flowpolicy.rollup")),
         JobKinds.Retention => new RetentionHousekeepingJob(job, client),
         JobKinds.Anomalies => new AnomalyWindowJob(job, client)
@@ -104,6 +109,9 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
 
     public Func<ClusterFacts> LoadCluster { get; init; } = () => ClusterFacts.Unknown;
 
+    /// <summary>The intent as files, for the report's drift remediation diffs; null: the report has no such section.</summary>
+    public IntentFiles? IntentFiles { get; init; }
+
     public static string FolderName(DateTime windowEnd) => windowEnd.ToString("yyyy-MM-dd'T'HH-mm-ss'Z'", CultureInfo.InvariantCulture);
 
     public async Task<string> RunAsync(JobWindow window, CancellationToken cancellationToken)
@@ -119,7 +127,7 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
         try
         {
             var directory = await SuggestReport.WriteAsync(Path.Combine(output, config.Name), FolderName(window.End), data, edges, loadIntent(), config.Emit, config.Layout,
-                cancellationToken, scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster(), anomalies, counts).ConfigureAwait(false);
+                cancellationToken, scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster(), anomalies, counts, IntentFiles).ConfigureAwait(false);
             return $"{edges.Count} edges -> {directory}";
         }
         catch (SuggestReportSkippedException skipped)
