@@ -50,10 +50,17 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
     /// <summary>Where analyze and anomalies runs report what they recorded (SLO breaches, anomalies); null: nowhere.</summary>
     public WebhookNotifier? Webhook { get; init; }
 
-    /// <summary>The intent files for the report's drift remediation, loaded as <see cref="LoadIntent"/> loads them; null without `intent`.</summary>
-    public IntentFiles? IntentFiles => config.Intent is not { } path ? null : new IntentFiles(path, dir => new IntentEvaluator(
-        new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([dir]),
-        new IntentEvaluatorOptions { NamespaceLabels = config.Inventory.Count == 0 ? null : InventoryLoader.Load(config.Inventory).NamespaceLabels }));
+    /// <summary>
+    /// The intent files for a report's drift remediation, loaded as <see cref="LoadIntent"/> loads them (the inventory's
+    /// namespace labels read once per call: once per report); null without `intent`.
+    /// </summary>
+    public IntentFiles? IntentFiles()
+    {
+        if (config.Intent is not { } path) return null;
+        var labels = config.Inventory.Count == 0 ? null : InventoryLoader.Load(config.Inventory).NamespaceLabels;
+        return new IntentFiles(path, dir => new IntentEvaluator(new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([dir]),
+            new IntentEvaluatorOptions { NamespaceLabels = labels }));
+    }
 
     public IScheduledJob Create(JobConfig job) => job.Kind switch
     {
@@ -61,7 +68,7 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
         {
             Recorded = Webhook is { } hook ? (window, report) => hook.SlisRecorded(job.Name, window, report) : null,
         },
-        JobKinds.Suggest => new SuggestReportJob(job, client, config.Output, LoadIntent, config.PolicyScope) { LoadCluster = LoadCluster, IntentFiles = IntentFiles },
+        JobKinds.Suggest => new SuggestReportJob(job, client, config.Output, LoadIntent, config.PolicyScope) { LoadCluster = LoadCluster, LoadIntentFiles = IntentFiles },
         JobKinds.Rollup => new RollupJob(job, client, logs.CreateLogger("flowpolicy.rollup")),
         JobKinds.Retention => new RetentionHousekeepingJob(job, client),
         JobKinds.Anomalies => new AnomalyWindowJob(job, client)
@@ -109,8 +116,8 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
 
     public Func<ClusterFacts> LoadCluster { get; init; } = () => ClusterFacts.Unknown;
 
-    /// <summary>The intent as files, for the report's drift remediation diffs; null: the report has no such section.</summary>
-    public IntentFiles? IntentFiles { get; init; }
+    /// <summary>The intent as files, for the report's drift remediation diffs (called per run); null: the report has no such section.</summary>
+    public Func<IntentFiles?> LoadIntentFiles { get; init; } = () => null;
 
     public static string FolderName(DateTime windowEnd) => windowEnd.ToString("yyyy-MM-dd'T'HH-mm-ss'Z'", CultureInfo.InvariantCulture);
 
@@ -127,7 +134,7 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
         try
         {
             var directory = await SuggestReport.WriteAsync(Path.Combine(output, config.Name), FolderName(window.End), data, edges, loadIntent(), config.Emit, config.Layout,
-                cancellationToken, scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster(), anomalies, counts, IntentFiles).ConfigureAwait(false);
+                cancellationToken, scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster(), anomalies, counts, LoadIntentFiles()).ConfigureAwait(false);
             return $"{edges.Count} edges -> {directory}";
         }
         catch (SuggestReportSkippedException skipped)

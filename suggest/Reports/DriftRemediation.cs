@@ -73,7 +73,10 @@ internal static class DriftRemediation
         try
         {
             bool single = File.Exists(intent.Path);
-            var files = single ? [intent.Path] : Directory.EnumerateFiles(intent.Path, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+            // Hidden files and folders (.git) are not policies, as the loader skips them; they are not copied.
+            var files = single ? [intent.Path] : Directory.EnumerateFiles(intent.Path, "*", SearchOption.AllDirectories)
+                .Where(f => !System.IO.Path.GetRelativePath(intent.Path, f).Split(System.IO.Path.DirectorySeparatorChar, System.IO.Path.AltDirectorySeparatorChar).Any(p => p.StartsWith('.')))
+                .Order(StringComparer.Ordinal).ToList();
             string root = single ? System.IO.Path.GetDirectoryName(intent.Path)! : intent.Path;
             foreach (var file in files)
             {

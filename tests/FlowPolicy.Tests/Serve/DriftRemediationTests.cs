@@ -95,6 +95,32 @@ public sealed class DriftRemediationTests : IDisposable
         Assert.Contains(edges, e => PipelineReportKey(e) == "shop/checkout -> shop/cart:7070/TCP");
     }
 
+    [Fact]
+    public async Task Serves_report_carries_the_remediation_in_report_md_and_json_with_the_suggested_rule_that_covers_the_edge()
+    {
+        var start = SampleCommand.DefaultStart;
+        var files = SampleCommand.Write(Path.Combine(_dir, "sample"), start, days: 2, seed: 7, rate: 1);
+        var load = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = files.FlowFiles, InventoryFiles = files.InventoryFiles }).Load();
+        var intent = DriftedIntent();
+        var window = new AnalysisWindow(start, start.AddDays(2));
+        var evaluator = new IntentEvaluator(new IntentPolicyLoader().Load([intent]), new IntentEvaluatorOptions { NamespaceLabels = load.NamespaceLabels });
+        var folder = await FlowPolicy.Suggest.Reports.SuggestReport.WriteAsync(Path.Combine(_dir, "reports", "suggest"), "r", window, load.Edges, evaluator, ["json"],
+            FlowPolicy.Suggest.Reports.SuggestionLayout.Workload, default, intentFiles: PolicyInputs.IntentFiles(intent, load.NamespaceLabels));
+
+        var markdown = File.ReadAllText(Path.Combine(folder, "report.md"));
+        Assert.Contains("## Drift and remediation", markdown);
+        Assert.Contains("**unintended_edge** `shop/checkout -> shop/cart:7070/TCP`", markdown);
+        Assert.Contains("  ```diff\n  --- /dev/null\n  +++ b/shop/flowpolicy-allow-checkout-to-cart-7070-tcp.yaml", markdown);
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "report.json")));
+        var add = report.RootElement.GetProperty("drift").EnumerateArray().Single(d => d.GetProperty("subject").GetString() == "shop/checkout -> shop/cart:7070/TCP");
+        Assert.Equal("add", add.GetProperty("change").GetString());
+        Assert.StartsWith("r-", add.GetProperty("suggested_rule").GetString());
+        Assert.Contains("suggested rule r-", add.GetProperty("note").GetString());
+        // The intent directory is left as it was: the checks ran on a copy.
+        Assert.False(File.Exists(Path.Combine(intent, "shop", "flowpolicy-allow-checkout-to-cart-7070-tcp.yaml")));
+        Assert.Contains(UnusedRule, File.ReadAllText(Path.Combine(intent, "shop", "backend.yaml")));
+    }
+
     private static string PipelineReportKey(Edge e) => $"{e.Client.Key} -> {e.Server.Key}:{e.Port}/{IpProtocols.Name(e.Protocol)}";
 
     /// <summary>
