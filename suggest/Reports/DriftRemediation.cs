@@ -5,8 +5,10 @@ using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
+using FlowPolicy.Suggest.Emitters;
 using FlowPolicy.Suggest.Inference;
 using YamlDotNet.RepresentationModel;
+using YamlNode = FlowPolicy.Suggest.Emitters.YamlNode;
 
 namespace FlowPolicy.Suggest.Reports;
 
@@ -152,7 +154,7 @@ internal static class DriftRemediation
         var candidates = new List<string>();
         if (ingress is not null) candidates.Add(ingress);
         if (egress is not null) candidates.Add(egress);
-        if (ingress is not null && egress is not null) candidates.Add(ingress + "---\n" + egress);
+        if (ingress is not null && egress is not null) candidates.Add(ingress + "---\n" + egress[(egress.IndexOf('\n', StringComparison.Ordinal) + 1)..]);
         if (FlowPolicyRule(edge) is { } flow) candidates.Add(flow);
         var ns = Slug(edge.Server.Namespace ?? edge.Client.Namespace ?? "cluster");
         var relative = $"{ns}/flowpolicy-allow-{Slug(edge.Client.Name)}-to-{Slug(edge.Server.Name)}-{edge.Port}-{IpProtocols.Name(edge.Protocol).ToLowerInvariant()}.yaml";
@@ -189,56 +191,63 @@ internal static class DriftRemediation
 
     private static string? Cidr(Endpoint e) => e.IsAddress ? e.Address + (e.Address.IsV4 ? "/32" : "/128") : null;
 
-    /// <summary>The YAML peer of a NetworkPolicy rule for <paramref name="peer"/>, indented for a list item; null when no peer can name it.</summary>
-    private static string? NetworkPolicyPeer(Endpoint peer, string indent)
+    private static string? IngressPolicy(Edge edge) => NetworkPolicy(edge, ingress: true);
+
+    private static string? EgressPolicy(Edge edge) => NetworkPolicy(edge, ingress: false);
+
+    /// <summary>
+    /// A NetworkPolicy selecting one side of the edge (the server for ingress, the client for egress) that allows exactly
+    /// the other side on the edge's port; written by the emitters' YAML writer (same quoting). Null when the selected
+    /// side is not a labelled pod, the other side cannot be named, or the protocol has no ports (TCP, UDP, SCTP only).
+    /// </summary>
+    private static string? NetworkPolicy(Edge edge, bool ingress)
     {
+        var (selected, peer) = ingress ? (edge.Server, edge.Client) : (edge.Client, edge.Server);
+        if (!Selectable(selected) || !IpProtocols.HasPorts(edge.Protocol)) return null;
+        YamlMap peerNode;
         if (Selectable(peer))
-            return $"{indent}- namespaceSelector:\n{indent}    matchLabels:\n{indent}      kubernetes.io/metadata.name: {Q(peer.Namespace!)}\n{indent}  podSelector:\n{indent}    matchLabels:\n"
-                + string.Concat(peer.Selector.Select(l => $"{indent}      {Q(l.Key)}: {Q(l.Value)}\n"));
-        return Cidr(peer) is { } cidr ? $"{indent}- ipBlock:\n{indent}    cidr: {cidr}\n" : null;
+            peerNode = YamlNode.Map()
+                .Add("namespaceSelector", YamlNode.Map().Add("matchLabels", YamlNode.Map().Add("kubernetes.io/metadata.name", peer.Namespace!)))
+                .Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(peer.Selector)));
+        else if (Cidr(peer) is { } cidr) peerNode = YamlNode.Map().Add("ipBlock", YamlNode.Map().Add("cidr", cidr));
+        else return null;
+        var port = YamlNode.Map().Add("protocol", IpProtocols.Name(edge.Protocol)).Add("port", YamlNode.Int(edge.Port));
+        var rule = YamlNode.Map().Add(ingress ? "from" : "to", YamlNode.Seq().Add(peerNode)).Add("ports", YamlNode.Seq().Add(port));
+        var name = PolicyName(ingress ? "allow-from" : "allow-to", peer, edge);
+        var doc = YamlNode.Map()
+            .Add("apiVersion", "networking.k8s.io/v1")
+            .Add("kind", "NetworkPolicy")
+            .Add("metadata", YamlNode.Map().Add("name", name).Add("namespace", selected.Namespace!))
+            .Add("spec", YamlNode.Map()
+                .Add("podSelector", YamlNode.Map().Add("matchLabels", PolicyText.MatchLabels(selected.Selector)))
+                .Add("policyTypes", YamlNode.Seq().Add(YamlNode.Str(ingress ? "Ingress" : "Egress")))
+                .Add(ingress ? "ingress" : "egress", YamlNode.Seq().Add(rule)));
+        return Comment(edge) + YamlWriter.Write([doc]);
     }
 
-    private static string Ports(Edge edge, string indent) => IpProtocols.HasPorts(edge.Protocol)
-        ? $"{indent}ports:\n{indent}  - protocol: {IpProtocols.Name(edge.Protocol)}\n{indent}    port: {edge.Port.ToString(CultureInfo.InvariantCulture)}\n"
-        : "";
-
-    private static string Header(string name, string ns, Edge edge) =>
-        $"# Remediation of the unintended edge {PipelineReport.EdgeKey(edge)} ({edge.Flows.ToString(CultureInfo.InvariantCulture)} flows, {edge.FirstSeen:yyyy-MM-dd HH:mm} to {edge.LastSeen:yyyy-MM-dd HH:mm} UTC).\n" +
-        $"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {Q(ns)}\nspec:\n";
-
-    private static string? IngressPolicy(Edge edge)
-    {
-        // Only the protocols a NetworkPolicy can name: TCP, UDP, SCTP.
-        if (!Selectable(edge.Server) || !IpProtocols.HasPorts(edge.Protocol) || NetworkPolicyPeer(edge.Client, "        ") is not { } from) return null;
-        var name = PolicyName("allow-from", edge.Client, edge);
-        return Header(name, edge.Server.Namespace!, edge) +
-            "  podSelector:\n    matchLabels:\n" + string.Concat(edge.Server.Selector.Select(l => $"      {Q(l.Key)}: {Q(l.Value)}\n")) +
-            "  policyTypes: [Ingress]\n  ingress:\n    - from:\n" + from + Ports(edge, "      ");
-    }
-
-    private static string? EgressPolicy(Edge edge)
-    {
-        if (!Selectable(edge.Client) || !IpProtocols.HasPorts(edge.Protocol) || NetworkPolicyPeer(edge.Server, "        ") is not { } to) return null;
-        var name = PolicyName("allow-to", edge.Server, edge);
-        return Header(name, edge.Client.Namespace!, edge) +
-            "  podSelector:\n    matchLabels:\n" + string.Concat(edge.Client.Selector.Select(l => $"      {Q(l.Key)}: {Q(l.Value)}\n")) +
-            "  policyTypes: [Egress]\n  egress:\n    - to:\n" + to + Ports(edge, "      ");
-    }
+    private static string Comment(Edge edge) =>
+        $"# Remediation of the unintended edge {PipelineReport.EdgeKey(edge)} ({edge.Flows.ToString(CultureInfo.InvariantCulture)} flows, {edge.FirstSeen:yyyy-MM-dd HH:mm} to {edge.LastSeen:yyyy-MM-dd HH:mm} UTC).\n";
 
     /// <summary>A FlowPolicy allow rule naming exactly the edge's workloads (for intents written as FlowPolicy).</summary>
     private static string? FlowPolicyRule(Edge edge)
     {
-        static string? Peer(Endpoint e) => e.Kind switch
+        static YamlNode? Peer(Endpoint e) => e.Kind switch
         {
-            EndpointKind.Pod when e.Namespace is not null => $"{{namespace: {Q(e.Namespace)}, workload: {Q(e.Name)}}}",
-            EndpointKind.Node => "node",
-            _ => Cidr(e) is { } cidr ? $"{{cidr: {cidr}}}" : null,
+            EndpointKind.Pod when e.Namespace is not null => YamlNode.Map().Add("namespace", e.Namespace).Add("workload", e.Name),
+            EndpointKind.Node => YamlNode.Str("node"),
+            _ => Cidr(e) is { } cidr ? YamlNode.Map().Add("cidr", cidr) : null,
         };
         if (Peer(edge.Client) is not { } from || Peer(edge.Server) is not { } to) return null;
-        var name = Slug($"allow-{edge.Client.Name}-to-{edge.Server.Name}-{edge.Port}");
-        return $"# Remediation of the unintended edge {PipelineReport.EdgeKey(edge)} ({edge.Flows.ToString(CultureInfo.InvariantCulture)} flows).\n" +
-            $"apiVersion: flowpolicy.dev/v1\nkind: FlowPolicy\nmetadata:\n  name: {Trim63(name)}\nspec:\n  rules:\n    - name: {Trim63(name)}\n      from: {from}\n      to: {to}\n" +
-            (IpProtocols.HasPorts(edge.Protocol) ? $"      ports: [{edge.Port.ToString(CultureInfo.InvariantCulture)}/{IpProtocols.Name(edge.Protocol)}]\n" : "");
+        var name = Trim63(Slug($"allow-{edge.Client.Name}-to-{edge.Server.Name}-{edge.Port}"));
+        var rule = YamlNode.Map().Add("name", name).Add("from", from).Add("to", to);
+        if (IpProtocols.HasPorts(edge.Protocol))
+            rule.Add("ports", YamlNode.Seq().Add(YamlNode.Str(string.Create(CultureInfo.InvariantCulture, $"{edge.Port}/{IpProtocols.Name(edge.Protocol)}"))));
+        var doc = YamlNode.Map()
+            .Add("apiVersion", "flowpolicy.dev/v1")
+            .Add("kind", "FlowPolicy")
+            .Add("metadata", YamlNode.Map().Add("name", name))
+            .Add("spec", YamlNode.Map().Add("rules", YamlNode.Seq().Add(rule)));
+        return Comment(edge) + YamlWriter.Write([doc]);
     }
 
     private static string PolicyName(string prefix, Endpoint peer, Edge edge) =>
@@ -255,13 +264,6 @@ internal static class DriftRemediation
         while (slug.Contains("--", StringComparison.Ordinal)) slug = slug.Replace("--", "-", StringComparison.Ordinal);
         return slug.Length == 0 ? "x" : slug;
     }
-
-    /// <summary>A YAML scalar, double-quoted when plain would not read back as the same string.</summary>
-    private static string Q(string value) =>
-        value.Length > 0 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '/') && !char.IsAsciiDigit(value[0])
-            && value is not ("true" or "false" or "yes" or "no" or "on" or "off" or "null" or "y" or "n")
-            ? value
-            : "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 
     // ---------------- removing a stale rule
 

@@ -80,6 +80,15 @@ public sealed class DriftRemediationTests : IDisposable
         // broader: the sample's debug shell, labelled as checkout, reached cart through it and still does not).
         var before = new IntentEvaluator(new IntentPolicyLoader().Load([intent]));
         ApplyUnifiedDiff(intent, addDiff);
+        // The added file passes the checks the suggested policy files pass (tests/FlowPolicy.Tests/PolicyValidation).
+        var added = Path.Combine(_dir, "added");
+        Directory.CreateDirectory(added);
+        File.Copy(Path.Combine(intent, add.GetProperty("file").GetString()!), Path.Combine(added, "policy.yaml"));
+        var errors = new List<string>();
+        var documents = FlowPolicy.Tests.PolicyValidation.PolicyDocuments.Load(added);
+        Assert.Equal(["NetworkPolicy"], documents.Select(d => d.Kind));
+        foreach (var doc in documents) FlowPolicy.Tests.PolicyValidation.NetworkPolicyRules.CheckKubernetes(doc, errors);
+        Assert.Empty(errors);
         ApplyUnifiedDiff(intent, removeDiff);
         var after = new IntentEvaluator(new IntentPolicyLoader().Load([intent]));
         Assert.Equal(before.Rules.Count, after.Rules.Count); // one added, one removed
