@@ -67,9 +67,10 @@ internal static class AnalyzeCommand
             var intentPolicies = loadIntent is null ? PolicyInputs.LoadPolicies([parse.GetValue(intent)!], [], "--intent") : null;
             IIntentEvaluator Evaluator(IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels) =>
                 intentPolicies is null ? loadIntent!(parse.GetValue(intent)!) : PolicyInputs.Evaluator(intentPolicies, namespaceLabels);
-            // The report's drift remediation loads the intent again for each diff it checks, the same way.
-            Suggest.Reports.IntentFiles Files(IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels) =>
-                loadIntent is null ? PolicyInputs.IntentFiles(parse.GetValue(intent)!, namespaceLabels) : new(parse.GetValue(intent)!, loadIntent);
+            // The report's drift remediation loads the intent files again for each diff it checks, the same way; a test's
+            // own evaluator has no files, so its report has no remediation section.
+            Suggest.Reports.IntentFiles? Files(IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels) =>
+                loadIntent is null ? PolicyInputs.IntentFiles(parse.GetValue(intent)!, namespaceLabels) : null;
             var jobOptions = new AnalyzeJobOptions { OutputDirectory = outDir, RenderSvg = !parse.GetValue(noSvg) };
 
             if (url is null)
@@ -126,7 +127,7 @@ internal static class AnalyzeCommand
     }
 
     /// <summary>report.html and report.json beside slis.json (the map with graph.svg as its static fallback); none without --out.</summary>
-    private static IReadOnlyList<string> WriteReport(string? outDir, AnalyzeResult result, EdgeInputCounts? counts, NamespaceScope scope, Suggest.Reports.IntentFiles intentFiles)
+    private static IReadOnlyList<string> WriteReport(string? outDir, AnalyzeResult result, EdgeInputCounts? counts, NamespaceScope scope, Suggest.Reports.IntentFiles? intentFiles)
     {
         if (outDir is null) return [];
         var svgPath = result.FilesWritten.FirstOrDefault(f => f.EndsWith("graph.svg", StringComparison.Ordinal));
