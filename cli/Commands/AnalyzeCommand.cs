@@ -68,6 +68,10 @@ internal static class AnalyzeCommand
             var intentPolicies = loadIntent is null ? PolicyInputs.LoadPolicies([parse.GetValue(intent)!], [], "--intent") : null;
             IIntentEvaluator Evaluator(IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels) =>
                 intentPolicies is null ? loadIntent!(parse.GetValue(intent)!) : PolicyInputs.Evaluator(intentPolicies, namespaceLabels);
+            // The report's drift remediation loads the intent files again for each diff it checks, the same way; a test's
+            // own evaluator has no files, so its report has no remediation section.
+            Suggest.Reports.IntentFiles? Files(IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels) =>
+                loadIntent is null ? PolicyInputs.IntentFiles(parse.GetValue(intent)!, namespaceLabels) : null;
             var jobOptions = new AnalyzeJobOptions { OutputDirectory = outDir, RenderSvg = !parse.GetValue(noSvg) };
 
             if (url is null)
@@ -85,7 +89,7 @@ internal static class AnalyzeCommand
                 var spanned = AnalysisWindow.Spanning(load.Edges);
                 var window = new AnalysisWindow(fromTime ?? spanned.From, toTime ?? spanned.To);
                 var result = await new AnalyzeJob(jobOptions, Evaluator(load.NamespaceLabels)).RunAsync(window, new ScopedEdgeSource(new LoadedEdgeSource(load.Edges), scope), cancellationToken);
-                Report(result, WriteReport(outDir, result, load.Counts, scope));
+                Report(result, WriteReport(outDir, result, load.Counts, scope, Files(load.NamespaceLabels)));
                 return ExitCodes.Success;
             }
 
@@ -110,7 +114,7 @@ internal static class AnalyzeCommand
                 var source = new ClickHouseEdgeSource(client);
                 var result = await job.RunAsync(window, new ScopedEdgeSource(source, scope), cancellationToken);
                 var counts = outDir is null ? null : await source.ReadInputCountsAsync(window, cancellationToken);
-                Report(result, WriteReport(outDir, result, counts, scope));
+                Report(result, WriteReport(outDir, result, counts, scope, Files(PolicyInputs.InventoryNamespaceLabels(parse.GetValue(inventory) ?? []))));
                 if (result.Stored is { } stored)
                     Console.Error.WriteLine($"flowpolicy: wrote {stored.SliRows} rows to {FlowTables.SliWindows} and {stored.DriftRows} to {FlowTables.SliDrift} (the window's earlier rows replaced)");
                 return ExitCodes.Success;
@@ -125,12 +129,12 @@ internal static class AnalyzeCommand
     }
 
     /// <summary>report.html and report.json beside slis.json (the map with graph.svg as its static fallback); none without --out.</summary>
-    private static IReadOnlyList<string> WriteReport(string? outDir, AnalyzeResult result, EdgeInputCounts? counts, NamespaceScope scope)
+    private static IReadOnlyList<string> WriteReport(string? outDir, AnalyzeResult result, EdgeInputCounts? counts, NamespaceScope scope, Suggest.Reports.IntentFiles? intentFiles)
     {
         if (outDir is null) return [];
         var svgPath = result.FilesWritten.FirstOrDefault(f => f.EndsWith("graph.svg", StringComparison.Ordinal));
         var svg = svgPath is null ? null : File.ReadAllText(svgPath);
-        return OneOffReport.WriteAnalysis(outDir, result.Report, svg, counts, scope.IsEverything ? null : scope.ToString());
+        return OneOffReport.WriteAnalysis(outDir, result.Report, svg, counts, scope.IsEverything ? null : scope.ToString(), intentFiles);
     }
 
     private static void Report(AnalyzeResult result, IReadOnlyList<string> reportFiles)

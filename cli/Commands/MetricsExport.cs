@@ -25,6 +25,7 @@ internal static class MetricsExport
         Analytics.Intent.IntentEvaluator.MeterName,
         Analytics.Jobs.AnalyzeJob.MeterName,
         Suggest.Reports.SuggestReport.MeterName,
+        WebhookNotifier.MeterName,
     ];
 
     /// <summary>Adds every FlowPolicy meter to an OpenTelemetry metrics pipeline.</summary>

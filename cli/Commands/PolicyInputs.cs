@@ -47,6 +47,13 @@ internal static class PolicyInputs
         new IntentEvaluator(LoadPolicies([directory], [], option));
 
     /// <summary>
+    /// The intent files at <paramref name="path"/> for the report's drift remediation, loaded quietly (it loads the
+    /// intent again for every diff it checks) with the same namespace labels as <see cref="Evaluator"/>.
+    /// </summary>
+    public static Suggest.Reports.IntentFiles IntentFiles(string path, IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> observed) =>
+        new(path, dir => new IntentEvaluator(new IntentPolicyLoader().Load([dir]), new IntentEvaluatorOptions { NamespaceLabels = observed }));
+
+    /// <summary>
     /// The evaluator of <paramref name="policies"/> with the namespace labels the data showed (inventory Namespace
     /// objects, Hubble records) for every namespaceSelector; namespaces the policy set or --namespaces declares keep those.
     /// </summary>

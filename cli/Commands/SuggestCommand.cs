@@ -148,7 +148,8 @@ internal static class SuggestCommand
             try
             {
                 written = new SuggestionOutput(outputOptions).Write(set, diff);
-                written = [.. written, .. OneOffReport.WriteSuggestion(outputOptions.Directory, edges, set, diff, evaluator, start, end, counts)];
+                written = [.. written, .. OneOffReport.WriteSuggestion(outputOptions.Directory, edges, set, diff, evaluator, start, end, counts,
+                    parse.GetValue(intent) is { } intentPath ? PolicyInputs.IntentFiles(intentPath, namespaceLabels) : null)];
             }
             catch (SuggestionRefusedException refused)
             {

@@ -117,6 +117,9 @@ internal sealed class ServeConfig
 
     public List<JobConfig> Jobs { get; } = [];
 
+    /// <summary>`webhook`: where anomalies and SLO breaches are sent; null: nowhere.</summary>
+    public WebhookOptions? Webhook { get; set; }
+
     public string? SourcePath { get; private set; }
 
     /// <summary>Jobs when the file names none: hourly analytics, daily suggestions, rollups and housekeeping.</summary>
@@ -278,6 +281,7 @@ internal sealed class ServeConfig
                             default: throw reader.Unknown(v, "retry." + k);
                         }
                     break;
+                case "webhook": config.Webhook = ReadWebhook(reader, node); break;
                 case "jobs":
                     jobsGiven = true;
                     foreach (var (name, jobNode) in reader.Map(node, "jobs")) config.Jobs.Add(ReadJob(reader, name, jobNode));
@@ -319,6 +323,68 @@ internal sealed class ServeConfig
         if (schedule is null) throw new ConfigException($"{reader.Source}: jobs.{name} needs a schedule (Quartz cron with seconds, e.g. \"0 5 * * * ?\")");
         return new JobConfig { Name = name, Kind = kind ?? name, Schedule = schedule, Window = window, Emit = emit ?? SuggestionOutputOptions.AllFormats, Layout = layout, Enabled = enabled,
             AllowEmpty = allowEmpty, ShrinkThreshold = shrinkThreshold, History = history, L7 = l7 };
+    }
+
+    private static WebhookOptions ReadWebhook(Reader reader, YamlNode node)
+    {
+        Uri? url = null;
+        var defaults = new WebhookOptions { Url = new Uri("http://unset/") };
+        var format = defaults.Format;
+        TimeSpan timeout = defaults.Timeout, backoff = defaults.Backoff, maxBackoff = defaults.MaxBackoff;
+        int attempts = defaults.Attempts, queue = defaults.Queue;
+        double objective = defaults.ComplianceObjective;
+        bool anomalies = defaults.Anomalies, slo = defaults.SloBreaches;
+        foreach (var (k, v) in reader.Map(node, "webhook"))
+            switch (k)
+            {
+                case "url":
+                    var text = reader.String(v, "webhook.url");
+                    if (!Uri.TryCreate(text, UriKind.Absolute, out url) || url.Scheme is not ("http" or "https"))
+                        throw reader.Error(v, $"'webhook.url' must be an http or https URL, not '{text}'");
+                    break;
+                case "format":
+                    var name = reader.String(v, "webhook.format");
+                    format = name switch
+                    {
+                        "alertmanager" => WebhookFormat.Alertmanager,
+                        "slack" => WebhookFormat.Slack,
+                        _ => throw reader.Error(v, $"'webhook.format' is '{name}'; use alertmanager or slack"),
+                    };
+                    break;
+                case "timeout": timeout = reader.Duration(v, "webhook.timeout"); break;
+                case "attempts": attempts = reader.Int(v, "webhook.attempts"); break;
+                case "backoff": backoff = reader.Duration(v, "webhook.backoff"); break;
+                case "max_backoff": maxBackoff = reader.Duration(v, "webhook.max_backoff"); break;
+                case "queue": queue = reader.Int(v, "webhook.queue"); break;
+                case "slo":
+                    var percent = reader.String(v, "webhook.slo");
+                    if (!double.TryParse(percent.TrimEnd('%'), NumberStyles.Float, CultureInfo.InvariantCulture, out var p)) throw reader.Error(v, $"'webhook.slo' must be a percentage such as 99 or 99.5, not '{percent}'");
+                    objective = p / 100;
+                    break;
+                case "send":
+                    var events = reader.Strings(v, "webhook.send");
+                    foreach (var e in events)
+                        if (e is not ("anomalies" or "slo_breaches")) throw reader.Error(v, $"'webhook.send' holds '{e}'; use anomalies and/or slo_breaches");
+                    anomalies = events.Contains("anomalies");
+                    slo = events.Contains("slo_breaches");
+                    break;
+                default: throw reader.Unknown(v, "webhook." + k);
+            }
+        if (url is null) throw reader.Error(node, "'webhook' needs a url (the Alertmanager /api/v2/alerts or Slack incoming-webhook address)");
+        var options = new WebhookOptions
+        {
+            Url = url, Format = format, Timeout = timeout, Attempts = attempts, Backoff = backoff, MaxBackoff = maxBackoff, Queue = queue,
+            ComplianceObjective = objective, Anomalies = anomalies, SloBreaches = slo,
+        };
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw reader.Error(node, e.Message);
+        }
+        return options;
     }
 
     /// <summary>"90s", "5m", "1h", "7d", "500ms" or a plain number of seconds.</summary>

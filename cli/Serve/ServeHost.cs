@@ -33,6 +33,7 @@ internal sealed class ServeHost : IAsyncDisposable
     private readonly JobMetrics _jobMetrics = new();
     private MeterProvider? _metricsProvider;
     private readonly Func<JobConfig, IScheduledJob?>? _jobOverride;
+    private WebhookNotifier? _webhook;
     private readonly TimeProvider _time;
 
     /// <param name="jobOverride">Tests: a job to run instead of the configured kind (null keeps the configured one).</param>
@@ -64,7 +65,8 @@ internal sealed class ServeHost : IAsyncDisposable
         SchemaReady = true;
         log.LogInformation("Schema: ClickHouse {Version}, schema version {Schema}; {Applied} steps applied", report.ServerVersion, report.SchemaVersion, report.Applied.Count);
 
-        var factory = new ScheduledJobFactory(_config, _client, _logs);
+        if (_config.Webhook is { } webhook) _webhook = new WebhookNotifier(webhook, _logs.CreateLogger("flowpolicy.webhook"), time: _time);
+        var factory = new ScheduledJobFactory(_config, _client, _logs) { Webhook = _webhook };
         var retry = new RetryPolicy(_config.RetryAttempts, _config.RetryBackoff, _config.RetryMaxBackoff);
         var runners = _config.Jobs.Where(j => j.Enabled)
             .Select(j => new JobRunner(_jobOverride?.Invoke(j) ?? factory.Create(j), _client, retry, _config.CatchUpMaxWindows, _logs.CreateLogger("flowpolicy.jobs"),
@@ -99,6 +101,8 @@ internal sealed class ServeHost : IAsyncDisposable
         }
         if (web is not null && _config.HttpMetrics)
             _metricsProvider = OpenTelemetry.Sdk.CreateMeterProviderBuilder().AddFlowPolicyMeters().AddPrometheusExporter().Build();
+        // The webhook starts before the scheduler and stops after it: the last windows' notifications are still sent.
+        if (_webhook is not null) builder.Services.AddSingleton<IHostedService>(_webhook);
         builder.Services.AddSingleton<IHostedService>(_scheduler);
         // Jobs finish their window on stop (it is recorded, or it runs again); give them time.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(2));
@@ -134,6 +138,7 @@ internal sealed class ServeHost : IAsyncDisposable
         else _app?.Dispose();
         _client.Dispose();
         _jobMetrics.Dispose();
+        _webhook?.Dispose();
         _metricsProvider?.Dispose();
     }
 

@@ -47,13 +47,34 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
         ? ClusterFacts.Unknown
         : new ClusterFacts(InventoryLoader.Load(config.Inventory).Index.NodeAddresses);
 
+    /// <summary>Where analyze and anomalies runs report what they recorded (SLO breaches, anomalies); null: nowhere.</summary>
+    public WebhookNotifier? Webhook { get; init; }
+
+    /// <summary>
+    /// The intent files for a report's drift remediation, loaded as <see cref="LoadIntent"/> loads them (the inventory's
+    /// namespace labels read once per call: once per report); null without `intent`.
+    /// </summary>
+    public IntentFiles? IntentFiles()
+    {
+        if (config.Intent is not { } path) return null;
+        var labels = config.Inventory.Count == 0 ? null : InventoryLoader.Load(config.Inventory).NamespaceLabels;
+        return new IntentFiles(path, dir => new IntentEvaluator(new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([dir]),
+            new IntentEvaluatorOptions { NamespaceLabels = labels }));
+    }
+
     public IScheduledJob Create(JobConfig job) => job.Kind switch
     {
-        JobKinds.Analyze => new AnalyzeWindowJob(job, client, LoadIntent, config.AnalysisScope),
-        JobKinds.Suggest => new SuggestReportJob(job, client, config.Output, LoadIntent, config.PolicyScope) { LoadCluster = LoadCluster },
+        JobKinds.Analyze => new AnalyzeWindowJob(job, client, LoadIntent, config.AnalysisScope)
+        {
+            Recorded = Webhook is { } hook ? (window, report) => hook.SlisRecorded(job.Name, window, report) : null,
+        },
+        JobKinds.Suggest => new SuggestReportJob(job, client, config.Output, LoadIntent, config.PolicyScope) { LoadCluster = LoadCluster, LoadIntentFiles = IntentFiles },
         JobKinds.Rollup => new RollupJob(job, client, logs.CreateLogger("flowpolicy.rollup")),
         JobKinds.Retention => new RetentionHousekeepingJob(job, client),
-        JobKinds.Anomalies => new AnomalyWindowJob(job, client),
+        JobKinds.Anomalies => new AnomalyWindowJob(job, client)
+        {
+            Recorded = Webhook is { } hook ? (window, report) => hook.AnomaliesRecorded(job.Name, window, report) : null,
+        },
         _ => throw new ConfigException($"jobs.{job.Name}: unknown kind '{job.Kind}'"),
     };
 
@@ -73,11 +94,15 @@ internal sealed class AnalyzeWindowJob(JobConfig config, ClickHouseHttpClient cl
 {
     public JobConfig Config => config;
 
+    /// <summary>Called with the SLIs a run stored (the webhook notifier); it only queues, never waits.</summary>
+    public Action<AnalysisWindow, SliReport>? Recorded { get; init; }
+
     public async Task<string> RunAsync(JobWindow window, CancellationToken cancellationToken)
     {
         var intent = loadIntent() ?? throw new ConfigException("analyze needs an intended policy (intent: DIR)");
         var data = ScheduledJobFactory.DataWindow(config, window);
         var result = await new AnalyzeJob(new AnalyzeJobOptions(), intent, client).RunAsync(data, new ScopedEdgeSource(new ClickHouseEdgeSource(client), scope), cancellationToken).ConfigureAwait(false);
+        Recorded?.Invoke(data, result.Report);
         var all = result.Report.Overall;
         return string.Create(CultureInfo.InvariantCulture,
             $"{SliJson.Time(data.From)}..{SliJson.Time(data.To)}: {all.Flows} flows, {result.Report.Edges.Count} edges, compliance {(all.ComplianceRate is { } r ? (r * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%" : "n/a")}, {result.Stored?.SliRows ?? 0} SLI rows");
@@ -90,6 +115,9 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
     public JobConfig Config => config;
 
     public Func<ClusterFacts> LoadCluster { get; init; } = () => ClusterFacts.Unknown;
+
+    /// <summary>The intent as files, for the report's drift remediation diffs (called per run); null: the report has no such section.</summary>
+    public Func<IntentFiles?> LoadIntentFiles { get; init; } = () => null;
 
     public static string FolderName(DateTime windowEnd) => windowEnd.ToString("yyyy-MM-dd'T'HH-mm-ss'Z'", CultureInfo.InvariantCulture);
 
@@ -106,7 +134,7 @@ internal sealed class SuggestReportJob(JobConfig config, ClickHouseHttpClient cl
         try
         {
             var directory = await SuggestReport.WriteAsync(Path.Combine(output, config.Name), FolderName(window.End), data, edges, loadIntent(), config.Emit, config.Layout,
-                cancellationToken, scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster(), anomalies, counts, config.L7).ConfigureAwait(false);
+                cancellationToken, scope, config.AllowEmpty, config.ShrinkThreshold, LoadCluster(), anomalies, counts, LoadIntentFiles(), config.L7).ConfigureAwait(false);
             return $"{edges.Count} edges -> {directory}";
         }
         catch (SuggestReportSkippedException skipped)

@@ -17,9 +17,10 @@ public static class OneOffReport
     /// <summary>For `suggest`: the rule sections, SLIs when an intended policy is given. No Graphviz picture: a one-off
     /// suggestion does not need the dot binary, so the printed page has no map (the tables print).</summary>
     public static IReadOnlyList<string> WriteSuggestion(string directory, IReadOnlyList<Edge> edges, SuggestionSet set, IntentDiff? diff, IIntentEvaluator? intent,
-        DateTime? from, DateTime? to, EdgeInputCounts? counts)
+        DateTime? from, DateTime? to, EdgeInputCounts? counts, IntentFiles? intentFiles = null)
     {
         var window = Window(edges, from, to);
+        var slis = intent is null ? null : SliCalculator.Compute(edges, intent, window);
         var (previous, previousName) = PipelineReport.ReadPrevious(directory);
         return PipelineReport.WriteHtml(directory, new PipelineReportInput
         {
@@ -28,10 +29,11 @@ public static class OneOffReport
             Edges = edges,
             Suggestions = set,
             Diff = diff,
-            Slis = intent is null ? null : SliCalculator.Compute(edges, intent, window),
+            Slis = slis,
             Counts = counts,
             PreviousEdges = previous,
             PreviousReport = previousName,
+            Sections = slis is null || intentFiles is null ? [] : [new DriftSection(DriftRemediation.Compute(slis, set, set.LeftOut, intentFiles))],
         });
     }
 
@@ -40,7 +42,7 @@ public static class OneOffReport
     /// the classifier suggest uses judges it (the map hides scanners and debug pods), no rule sections.
     /// </summary>
     /// <param name="scope">The namespace scope the edges were narrowed to, as the page names it; null when none was.</param>
-    public static IReadOnlyList<string> WriteAnalysis(string directory, SliReport slis, string? graphSvg, EdgeInputCounts? counts, string? scope)
+    public static IReadOnlyList<string> WriteAnalysis(string directory, SliReport slis, string? graphSvg, EdgeInputCounts? counts, string? scope, IntentFiles? intentFiles = null)
     {
         var edges = slis.Edges.Select(a => a.Edge).ToList();
         var classification = new BaselineClassifier().Classify(edges, BaselineWindow.Of(edges, slis.Window.From, slis.Window.To));
@@ -60,6 +62,7 @@ public static class OneOffReport
             GraphSvg = graphSvg,
             PreviousEdges = previous,
             PreviousReport = previousName,
+            Sections = intentFiles is null ? [] : [new DriftSection(DriftRemediation.Compute(slis, null, noise, intentFiles))],
         });
     }
 

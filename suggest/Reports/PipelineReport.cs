@@ -286,6 +286,11 @@ internal static partial class PipelineReport
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            foreach (var extra in input.Sections.OfType<IReportJsonSection>())
+            {
+                w.WritePropertyName(extra.JsonName);
+                extra.WriteJson(w);
+            }
             w.WriteStartArray("edges");
             foreach (var key in input.Edges.Select(EdgeKey).Order(StringComparer.Ordinal)) w.WriteStringValue(key);
             w.WriteEndArray();

@@ -46,7 +46,7 @@ public static class SuggestReport
     public static async Task<string> WriteAsync(string jobDirectory, string folder, AnalysisWindow data, IReadOnlyList<Edge> edges,
         IIntentEvaluator? intent, IReadOnlyList<string> emit, SuggestionLayout layout, CancellationToken cancellationToken,
         NamespaceScope? scope = null, bool allowEmpty = false, double shrinkThreshold = 0.5, ClusterFacts? cluster = null,
-        IReadOnlyList<Analytics.Anomalies.FlowAnomaly>? anomalies = null, EdgeInputCounts? counts = null, bool l7 = false)
+        IReadOnlyList<Analytics.Anomalies.FlowAnomaly>? anomalies = null, EdgeInputCounts? counts = null, IntentFiles? intentFiles = null, bool l7 = false)
     {
         var clock = Stopwatch.StartNew();
         var directory = Path.Combine(jobDirectory, folder);
@@ -112,7 +112,8 @@ public static class SuggestReport
             Counts = counts,
             PreviousEdges = previousEdges,
             PreviousReport = previousEdges is null ? null : previous,
-            Sections = anomalies is null ? [] : [new AnomalySection(anomalies)],
+            Sections = [.. anomalies is null ? [] : new IReportSection[] { new AnomalySection(anomalies) },
+                .. slis is null || intentFiles is null ? [] : new IReportSection[] { new DriftSection(DriftRemediation.Compute(slis, set, set.LeftOut, intentFiles)) }],
         }, suggestionMarkdown);
         Runs.Add(1, new KeyValuePair<string, object?>("outcome", "written"));
         Rules.Add(set.Rules.Count);

@@ -86,6 +86,7 @@ public sealed partial class PrometheusRulesTests
         inventory.Publish();
         using var jobs = new JobMetrics();
         jobs.Publish([]);
+        using var webhook = new WebhookNotifier(new WebhookOptions { Url = new Uri("http://127.0.0.1:1/") }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         // The static meters of the edge source, the intent evaluator, analyze and suggest publish when their types initialise.
         foreach (var type in new[]
                  {

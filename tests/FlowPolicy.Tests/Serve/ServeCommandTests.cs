@@ -43,6 +43,16 @@ public sealed class ServeCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_bad_webhook_is_refused_with_exit_2_naming_its_line()
+    {
+        var path = Path.Combine(_dir, "hook.yaml");
+        File.WriteAllText(path, "clickhouse:\n  url: http://127.0.0.1:1/\nwebhook:\n  url: http://am:9093/api/v2/alerts\n  format: pagerduty\n");
+        var result = CliProcess.Run("serve", "--config", path);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("hook.yaml:5: 'webhook.format' is 'pagerduty'; use alertmanager or slack", result.Stderr);
+    }
+
+    [Fact]
     public void Running_an_unknown_job_names_the_configured_ones()
     {
         var path = Path.Combine(_dir, "ok.yaml");
