@@ -111,7 +111,10 @@ internal static class DemoCommand
         {
             Kafka = kafka,
             Inventory = files.InventoryFiles.ToArray(),
-            Worker = new IngestWorkerOptions { Lanes = 2, RollupInterval = null, BatchInterval = TimeSpan.FromSeconds(1) },
+            // The demo stops right after the last message is consumed, so the stop's flush stores the last batches: on a
+            // loaded machine their INSERTs took longer than the 20 s a rebalance allows (a real worker's successor re-reads
+            // them; the demo has none, and came up 7 flows short).
+            Worker = new IngestWorkerOptions { Lanes = 2, RollupInterval = null, BatchInterval = TimeSpan.FromSeconds(1), RevokeFlushLimit = TimeSpan.FromMinutes(3) },
         }, client, logs);
         var worker = pipeline.Worker;
         await pipeline.StartAsync(stop);

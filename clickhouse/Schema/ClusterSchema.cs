@@ -91,13 +91,58 @@ public static class ClusterSchema
         return "ENGINE = " + name + (rest.Count > 0 ? "(" + string.Join(", ", rest) + ")" : "") + engineFull[(close + 1)..];
     }
 
-    /// <summary><see cref="StagingEngine(string)"/> for a table of the client's database, looked up in system.tables.</summary>
+    /// <summary><see cref="StagingEngine(string)"/> for a table of the client's database; null when it is not replicated (or absent).</summary>
     public static async Task<string?> StagingEngineAsync(ClickHouseHttpClient client, string table, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(client);
-        var sql = $"SELECT engine_full FROM system.tables WHERE database = {ClickHouseSql.QuoteString(client.Database)} AND name = {ClickHouseSql.QuoteString(table)}";
-        var engine = await SystemTableReads.ReadAsync(token => client.QueryScalarAsync(sql, token), cancellationToken).ConfigureAwait(false);
-        return engine is null ? null : StagingEngine(engine);
+        var kind = await SystemTableReads.ReadAsync(token => client.QueryScalarAsync(
+            $"SELECT engine FROM system.tables WHERE database = {ClickHouseSql.QuoteString(client.Database)} AND name = {ClickHouseSql.QuoteString(table)}", token),
+            cancellationToken).ConfigureAwait(false);
+        if (kind is null || !kind.StartsWith("Replicated", StringComparison.Ordinal)) return null;
+        return StagingEngine(await EngineFullAsync(client, table, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// What <c>system.tables.engine_full</c> holds for one table, from <c>SHOW CREATE TABLE</c>: 18.16 builds engine_full
+    /// for every table of the database even when the query asks for one, so that read fails when another job drops a
+    /// staging table meanwhile (<see cref="SystemTableReads"/>); SHOW CREATE reads only the table it names.
+    /// </summary>
+    public static async Task<string> EngineFullAsync(ClickHouseHttpClient client, string table, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        var statement = await client.QueryScalarAsync($"SHOW CREATE TABLE {ClickHouseSql.QuoteIdentifier(client.Database, table)}", cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"SHOW CREATE TABLE {client.Database}.{table} returned nothing");
+        return EngineFullOf(statement);
+    }
+
+    /// <summary>
+    /// The engine clause of a CREATE TABLE statement without its <c>ENGINE = </c>, on one line, as engine_full gives it:
+    /// the first <c>ENGINE</c> keyword outside the column list, quotes and back-quoted names (18.16 prints the statement on
+    /// one line, current servers one clause per line).
+    /// </summary>
+    public static string EngineFullOf(string createStatement)
+    {
+        ArgumentNullException.ThrowIfNull(createStatement);
+        int depth = 0;
+        for (int i = 0; i < createStatement.Length; i++)
+        {
+            char c = createStatement[i];
+            if (c is '\'' or '`' or '"')
+            {
+                for (i++; i < createStatement.Length && createStatement[i] != c; i++) if (createStatement[i] == '\\') i++;
+                continue;
+            }
+            if (c == '(') depth++;
+            else if (c == ')') depth--;
+            else if (depth == 0 && (i == 0 || char.IsWhiteSpace(createStatement[i - 1]) || createStatement[i - 1] == ')')
+                     && string.CompareOrdinal(createStatement, i, "ENGINE", 0, 6) == 0)
+            {
+                int at = i + 6;
+                while (at < createStatement.Length && (createStatement[at] == '=' || char.IsWhiteSpace(createStatement[at]))) at++;
+                return string.Join(' ', createStatement[at..].Split('\n').Select(line => line.Trim()).Where(line => line.Length > 0));
+            }
+        }
+        throw new ArgumentException($"No ENGINE clause in: {createStatement}", nameof(createStatement));
     }
 
     /// <summary>" ON CLUSTER `name`" for DDL sent once for the whole cluster (needs ClickHouse Keeper or ZooKeeper), else "".</summary>

@@ -121,7 +121,8 @@ public static class SchemaMigrator
         foreach (var (table, ttlColumn, retention) in work)
         {
             var name = table.Name;
-            if (!snapshot.Tables.TryGetValue(name, out var engineFull))
+            string engineFull;
+            if (!snapshot.Tables.ContainsKey(name))
             {
                 await client.ExecuteAsync(table.CreateSql(db, onCluster), cancellationToken).ConfigureAwait(false);
                 applied.Add($"create table {name}");
@@ -131,6 +132,7 @@ public static class SchemaMigrator
             {
                 skipped.Add($"create table {name}: exists");
                 await AddMissingColumnsAsync(client, table, snapshot, onCluster, applied, skipped, cancellationToken).ConfigureAwait(false);
+                engineFull = await ClusterSchema.EngineFullAsync(client, name, cancellationToken).ConfigureAwait(false);
             }
 
             if (engineFull.Length > 0 && table.EngineClause.Contains(FlowTables.DeduplicationSetting, StringComparison.Ordinal)
@@ -231,15 +233,17 @@ public static class SchemaMigrator
         if (added == 0) skipped.Add($"{table.Name}: columns complete");
     }
 
-    /// <summary>What the database holds now: tables with their engine text, and each table's column names.</summary>
+    /// <summary>What the database holds now: tables with their engine name, and each table's column names.</summary>
     private sealed record SchemaSnapshot(Dictionary<string, string> Tables, Dictionary<string, HashSet<string>> Columns)
     {
         public static async Task<SchemaSnapshot> LoadAsync(ClickHouseHttpClient client, CancellationToken cancellationToken)
         {
             var db = ClickHouseSql.QuoteString(client.Database);
             var tables = new Dictionary<string, string>(StringComparer.Ordinal);
+            // engine, not engine_full: 18.16 builds engine_full for every table and fails when one is dropped meanwhile
+            // (ClusterSchema.EngineFullAsync); the one table whose settings matter is read with SHOW CREATE.
             var tableRows = await SystemTableReads.ReadAsync(
-                token => client.QueryTsvAsync($"SELECT name, engine_full FROM system.tables WHERE database = {db}", token), cancellationToken).ConfigureAwait(false);
+                token => client.QueryTsvAsync($"SELECT name, engine FROM system.tables WHERE database = {db}", token), cancellationToken).ConfigureAwait(false);
             foreach (var row in tableRows)
                 tables[row[0]] = row[1];
             var columns = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);

@@ -43,5 +43,9 @@ public sealed class StagingEngineRaceTests(ClickHouseServerFixture server, ITest
             stop.Cancel();
         }
         output.WriteLine($"{lookups} lookups during {await churn} staging tables");
+
+        // With nothing dropped meanwhile, SHOW CREATE gives what system.tables.engine_full holds, for every table.
+        foreach (var row in await Db.QueryTsvAsync($"SELECT name, engine_full FROM system.tables WHERE database = {ClickHouseSql.QuoteString(Db.Database)}"))
+            Assert.Equal(row[1], await ClusterSchema.EngineFullAsync(Db, row[0]));
     }
 }

@@ -106,6 +106,16 @@ public sealed class ClusterSqlTests
     public void Staging_tables_of_a_replicated_target_get_the_plain_engine_with_the_same_keys(string engineFull, string? expected) =>
         Assert.Equal(expected, ClusterSchema.StagingEngine(engineFull));
 
+    [Theory]
+    // 18.16 prints SHOW CREATE TABLE on one line.
+    [InlineData("CREATE TABLE db.t ( `a` UInt8,  `engine` String DEFAULT 'x) ENGINE = Log') ENGINE = ReplicatedMergeTree('/p/t', '{replica}') PARTITION BY toYYYYMMDD(a) ORDER BY a SETTINGS index_granularity = 8192",
+                "ReplicatedMergeTree('/p/t', '{replica}') PARTITION BY toYYYYMMDD(a) ORDER BY a SETTINGS index_granularity = 8192")]
+    // Current servers print one clause per line.
+    [InlineData("CREATE TABLE db.t\n(\n    `a` UInt8,\n    `ENGINE` String\n)\nENGINE = MergeTree\nPARTITION BY toYYYYMMDD(a)\nORDER BY a\nTTL a + toIntervalDay(7)\nSETTINGS index_granularity = 8192",
+                "MergeTree PARTITION BY toYYYYMMDD(a) ORDER BY a TTL a + toIntervalDay(7) SETTINGS index_granularity = 8192")]
+    public void The_engine_clause_of_a_create_statement_is_what_engine_full_holds(string statement, string expected) =>
+        Assert.Equal(expected, ClusterSchema.EngineFullOf(statement));
+
     [Fact]
     public void A_staging_table_of_a_replicated_target_is_created_with_the_plain_engine()
     {
