@@ -82,7 +82,8 @@ internal static class AnalyzeCommand
                 });
                 var spanned = AnalysisWindow.Spanning(load.Edges);
                 var window = new AnalysisWindow(fromTime ?? spanned.From, toTime ?? spanned.To);
-                var result = await new AnalyzeJob(jobOptions, Evaluator(load.NamespaceLabels)).RunAsync(window, new ScopedEdgeSource(new LoadedEdgeSource(load.Edges), scope), cancellationToken);
+                var l7 = intentPolicies is null ? null : new L7IntentEvaluator(intentPolicies, new L7IntentEvaluatorOptions { NamespaceLabels = load.NamespaceLabels });
+                var result = await new AnalyzeJob(jobOptions, Evaluator(load.NamespaceLabels), l7: l7).RunAsync(window, new ScopedEdgeSource(new LoadedEdgeSource(load.Edges), scope), cancellationToken);
                 Report(result, WriteReport(outDir, result, load.Counts, scope));
                 return ExitCodes.Success;
             }

@@ -32,11 +32,12 @@ public static class OneOffReport
             Counts = counts,
             PreviousEdges = previous,
             PreviousReport = previousName,
+            Sections = L7SurfaceSection.For(set.Rules.SelectMany(r => r.Edges), slis: null) is { } l7 ? [l7] : [],
         });
     }
 
     /// <summary>
-    /// For `analyze`: SLIs, unintended edges and the map (with graph.svg as its static fallback when rendered), noise as
+    /// For `analyze` (report.html, report.md and report.json): SLIs, unintended edges and the map (with graph.svg as its static fallback when rendered), noise as
     /// the classifier suggest uses judges it (the map hides scanners and debug pods), no rule sections.
     /// </summary>
     /// <param name="scope">The namespace scope the edges were narrowed to, as the page names it; null when none was.</param>
@@ -48,7 +49,7 @@ public static class OneOffReport
         for (int i = 0; i < edges.Count; i++)
             if (classification.Verdicts[i] is { } verdict) noise.Add(new LeftOutEdge(edges[i], verdict.Reason, verdict.Detail));
         var (previous, previousName) = PipelineReport.ReadPrevious(directory);
-        return PipelineReport.WriteHtml(directory, new PipelineReportInput
+        return PipelineReport.Write(directory, new PipelineReportInput
         {
             Title = "FlowPolicy analysis " + Span(slis.Window),
             Window = slis.Window,
@@ -60,7 +61,8 @@ public static class OneOffReport
             GraphSvg = graphSvg,
             PreviousEdges = previous,
             PreviousReport = previousName,
-        });
+            Sections = L7SurfaceSection.For(edges, slis.L7Operations) is { } l7 ? [l7] : [],
+        }, suggestionMarkdown: "");
     }
 
     private static AnalysisWindow Window(IReadOnlyList<Edge> edges, DateTime? from, DateTime? to)

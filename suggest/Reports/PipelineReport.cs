@@ -247,6 +247,7 @@ internal static partial class PipelineReport
                 }
                 w.WriteEndArray();
                 w.WriteNumber("verdict_mismatches", s.VerdictMismatches.Count);
+                if (s.L7Operations.Count > 0) SliJson.WriteL7Operations(w, s.L7Operations);
             }
             if (input.Suggestions is { } set)
             {
