@@ -15,7 +15,7 @@ public enum L7Verdict : byte
 }
 
 /// <summary>How the L7 part of the intent relates to one edge.</summary>
-public enum L7EdgeStatus : byte
+internal enum L7EdgeStatus : byte
 {
     /// <summary>No L7 rule of the intent applies to this edge's port and peers.</summary>
     NoL7Rule,
@@ -35,9 +35,11 @@ public sealed record L7NameDecision(PeerName Name, L7Verdict Verdict, string Rea
 /// <summary>The L7 verdicts of one edge.</summary>
 /// <param name="Rules">The policies and rules whose L7 part applies ("CiliumNetworkPolicy shop/catalog ingress[1]").</param>
 /// <param name="Reason">For <see cref="L7EdgeStatus.NotObserved"/>: which rules could not be judged.</param>
-public sealed record L7EdgeDecision(Edge Edge, L7EdgeStatus Status, IReadOnlyList<L7OperationDecision> Operations, IReadOnlyList<L7NameDecision> Names,
+public sealed record L7EdgeDecision(Edge Edge, IReadOnlyList<L7OperationDecision> Operations, IReadOnlyList<L7NameDecision> Names,
     IReadOnlyList<string> Rules, string Reason)
 {
+    internal L7EdgeStatus Status { get; init; }
+
     public bool AnyDenied => Operations.Any(o => o.Verdict == L7Verdict.Denied) || Names.Any(n => n.Verdict == L7Verdict.Denied);
 }
 
@@ -118,7 +120,7 @@ public sealed class L7IntentEvaluator
         if (IstioSide(edge) is { } istio) constraints.Add(istio);
         var rules = constraints.Select(c => c.Rules).Concat(fqdnRules).Distinct(StringComparer.Ordinal).ToArray();
         if (constraints.Count == 0 && names.Count == 0 && fqdnRules.Count == 0)
-            return new L7EdgeDecision(edge, L7EdgeStatus.NoL7Rule, [], [], [], "");
+            return new L7EdgeDecision(edge, [], [], [], "") { Status = L7EdgeStatus.NoL7Rule };
 
         var ops = edge.L7?.Operations ?? [];
         var decisions = new List<L7OperationDecision>();
@@ -145,9 +147,9 @@ public sealed class L7IntentEvaluator
             string reason = fqdnRules.Count > 0 && constraints.Count == 0
                 ? $"L7 not observed, cannot judge: {string.Join(", ", fqdnRules)} allow{(fqdnRules.Count == 1 ? "s" : "")} by DNS name and the edge was reached by no name Cilium's DNS proxy could have seen"
                 : $"L7 not observed, cannot judge: {string.Join(", ", rules)} {(rules.Length == 1 ? "has" : "have")} L7 rules for this port and the edge has no L7 records of their protocol";
-            return new L7EdgeDecision(edge, L7EdgeStatus.NotObserved, [], [], rules, reason);
+            return new L7EdgeDecision(edge, [], [], rules, reason) { Status = L7EdgeStatus.NotObserved };
         }
-        return new L7EdgeDecision(edge, L7EdgeStatus.Judged, decisions, names, rules, "");
+        return new L7EdgeDecision(edge, decisions, names, rules, "") { Status = L7EdgeStatus.Judged };
     }
 
     // ---------------------------------------------------------------- Cilium

@@ -195,6 +195,8 @@ internal static partial class PipelineReport
             L(line.StartsWith('#') ? "#" + line : line);
         foreach (var extra in input.Sections)
         {
+            // The suggestion's own report.md already has its L7 section (now one level down): not twice.
+            if (suggestionMarkdown.Contains("## " + extra.Title + "\n", StringComparison.Ordinal)) continue;
             L();
             L("## " + extra.Title);
             L();

@@ -111,7 +111,8 @@ public static class SuggestReport
             Counts = counts,
             PreviousEdges = previousEdges,
             PreviousReport = previousEdges is null ? null : previous,
-            Sections = anomalies is null ? [] : [new AnomalySection(anomalies)],
+            Sections = [.. L7SurfaceSection.For(set.Rules.SelectMany(r => r.Edges), slis?.L7Operations) is { } l7 ? [l7] : Array.Empty<IReportSection>(),
+                .. anomalies is null ? Array.Empty<IReportSection>() : [new AnomalySection(anomalies)]],
         }, suggestionMarkdown);
         Runs.Add(1, new KeyValuePair<string, object?>("outcome", "written"));
         Rules.Add(set.Rules.Count);

@@ -265,7 +265,7 @@ internal sealed class CiliumSelector
 internal sealed class CiliumRule
 {
     public required string Name { get; init; }
-    /// <summary>No peer field at all: every peer (Cilium's L3 wildcard).</summary>
+    /// <summary>No peer field but toPorts: every peer (Cilium's L3 wildcard). An empty rule has no peer.</summary>
     public bool AnyPeer { get; init; }
     public CiliumSelector[] Endpoints { get; init; } = [];
     public string[] Entities { get; init; } = [];

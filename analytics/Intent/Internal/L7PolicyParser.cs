@@ -59,7 +59,10 @@ internal static class L7PolicyParser
     {
         if (rule.Kind != PolicyNodeKind.Map) throw PolicyNode.Error(rule, "a Cilium rule must be a map");
         var peerFields = egress ? EgressPeerFields : IngressPeerFields;
-        bool anyPeer = !peerFields.Any(f => rule.Field(f) is not null) && !UnresolvedPeerFields.Any(f => rule.Field(f) is not null);
+        // A rule of only toPorts allows its ports from every peer (Cilium's layer 4 example, language.rst); an empty rule
+        // `{}` selects no peer: it only puts the endpoint into default deny (what suggest's default-deny policy writes).
+        bool anyPeer = !peerFields.Any(f => rule.Field(f) is not null) && !UnresolvedPeerFields.Any(f => rule.Field(f) is not null)
+            && rule.Field("toPorts") is not null;
         var endpoints = (rule.List(egress ? "toEndpoints" : "fromEndpoints") ?? [])
             .Select(n => new CiliumSelector(LabelSelector.Parse(n))).ToArray();
         var entities = (rule.List(egress ? "toEntities" : "fromEntities") ?? []).Select(n => n.Value ?? "").ToArray();
