@@ -99,12 +99,15 @@ internal static class AnalyzeCommand
             {
                 throw new UsageException(ex.Message);
             }
-            var evaluator = Evaluator(PolicyInputs.InventoryNamespaceLabels(parse.GetValue(inventory) ?? []));
+            var inventoryLabels = PolicyInputs.InventoryNamespaceLabels(parse.GetValue(inventory) ?? []);
+            var evaluator = Evaluator(inventoryLabels);
             try
             {
                 using var client = new ClickHouseHttpClient(chOptions);
                 await SchemaMigrator.MigrateAsync(client, cancellationToken: cancellationToken);
-                var job = new AnalyzeJob(jobOptions, evaluator, client);
+                var l7 = intentPolicies is null ? null : new L7IntentEvaluator(intentPolicies,
+                    new L7IntentEvaluatorOptions { NamespaceLabels = inventoryLabels });
+                var job = new AnalyzeJob(jobOptions, evaluator, client, l7);
                 var window = new AnalysisWindow(fromTime!.Value, toTime!.Value);
                 var source = new ClickHouseEdgeSource(client);
                 var result = await job.RunAsync(window, new ScopedEdgeSource(source, scope), cancellationToken);

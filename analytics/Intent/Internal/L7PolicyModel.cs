@@ -24,9 +24,9 @@ internal static class L7Samples
 {
     private static readonly (string Placeholder, string First, string Second)[] Placeholders =
     [
-        ("{id}", "1", "98765"),
-        ("{uuid}", "123e4567-e89b-12d3-a456-426614174000", "f47ac10b-58cc-4372-a567-0e02b2c3d479"),
-        ("{hash}", "0123456789abcdef0123", "fedcba9876543210fedc"),
+        (PathTemplate.Id, "1", "98765"),
+        (PathTemplate.Uuid, "123e4567-e89b-12d3-a456-426614174000", "f47ac10b-58cc-4372-a567-0e02b2c3d479"),
+        (PathTemplate.Hash, "0123456789abcdef0123", "fedcba9876543210fedc"),
     ];
 
     public static (string First, string Second) Paths(string resource)

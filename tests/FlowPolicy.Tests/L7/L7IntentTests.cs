@@ -81,6 +81,35 @@ public sealed class L7IntentTests(SampleSuggestion sample) : IClassFixture<Sampl
     }
 
     [Fact]
+    public void Slis_per_operation_count_the_requests_the_l7_rules_deny_and_those_the_port_denies()
+    {
+        var file = Path.Combine(_dir, "l7.yaml");
+        File.WriteAllText(file, CiliumIngress("catalog", "frontend", 3550, """
+                      rules:
+                        http:
+                          - {method: POST, path: "/hipstershop\\.ProductCatalogService/ListProducts"}
+            """));
+        var l7 = new L7IntentEvaluator(new IntentPolicyLoader().Load(file));
+        // L4: everything allowed except checkout -> payment (a FlowPolicy denying it).
+        var l4File = Path.Combine(_dir, "l4.yaml");
+        File.WriteAllText(l4File, "apiVersion: flowpolicy.dev/v1\nkind: FlowPolicy\nmetadata: {name: p}\nspec:\n  defaultAction: allow\n  rules:\n    - {name: no-pay, action: deny, from: shop/checkout, to: shop/payment}\n");
+        var l4 = new IntentEvaluator(new IntentPolicyLoader().Load(l4File));
+        var report = FlowPolicy.Analytics.Slis.SliCalculator.Compute(sample.Edges, l4, AnalysisWindow.Spanning(sample.Edges), l7);
+
+        var get = Assert.Single(report.L7Operations, o => o.Resource == GetProduct);
+        var list = Assert.Single(report.L7Operations, o => o.Resource == ListProducts);
+        var charge = Assert.Single(report.L7Operations, o => o.Resource == Charge);
+        var observed = Assert.Single(EdgeOf("shop/frontend", "shop/catalog", 3550).L7!.Operations, o => o.Resource == GetProduct);
+        Assert.Equal(("shop/catalog", (ushort)3550, observed.Requests, observed.Requests, observed.Requests, 0.0),
+            (get.Server, get.Port, get.Requests, get.RequestsDeniedAtL7, get.RequestsDeniedByIntent, get.ComplianceRate!.Value));
+        Assert.Contains("CiliumNetworkPolicy shop/catalog ingress[0]", get.DeniedReason);
+        Assert.Equal((1.0, 0L), (list.ComplianceRate!.Value, list.RequestsDeniedAtL7));
+        Assert.Equal((0.0, 0L, charge.Requests), (charge.ComplianceRate!.Value, charge.RequestsDeniedAtL7, charge.RequestsDeniedByIntent));
+        // DNS operations on the shop's kube-dns edges are there too, allowed (no rule names them).
+        Assert.Contains(report.L7Operations, o => o.Protocol == L7Protocol.Dns && o.Resource == "api.payments.example.com" && o.ComplianceRate == 1.0);
+    }
+
+    [Fact]
     public void A_cilium_path_regex_matches_the_whole_path_as_envoy_does()
     {
         // "/hipstershop" alone would match as a prefix under an unanchored search: Envoy's safe_regex needs the whole path.
