@@ -73,7 +73,10 @@ public sealed class L7IntentEvaluator
     private const string MetadataNameLabel = "kubernetes.io/metadata.name";
 
     private readonly L7IntentEvaluatorOptions _options;
-    private readonly CiliumPolicyDefinition[] _cilium;
+    /// <summary>Cilium policies that can select an endpoint of a namespace: its own namespaced ones, then the clusterwide ones.</summary>
+    private readonly Dictionary<string, CiliumPolicyDefinition[]> _ciliumByNamespace;
+    private readonly CiliumPolicyDefinition[] _ciliumClusterwide;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> _namespaceLabels = new(StringComparer.Ordinal);
     private readonly IstioPolicyDefinition[] _istio;
     private readonly IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> _declaredNamespaceLabels;
 
@@ -81,7 +84,10 @@ public sealed class L7IntentEvaluator
     {
         _options = options ?? new L7IntentEvaluatorOptions();
         _options.Validate();
-        _cilium = policies.CiliumPolicies.ToArray();
+        var cilium = policies.CiliumPolicies;
+        _ciliumClusterwide = cilium.Where(p => p.Namespace is null).ToArray();
+        _ciliumByNamespace = cilium.Where(p => p.Namespace is not null).GroupBy(p => p.Namespace!, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Concat(_ciliumClusterwide).ToArray(), StringComparer.Ordinal);
         _istio = policies.IstioPolicies.ToArray();
         var labels = new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(StringComparer.Ordinal);
         if (_options.NamespaceLabels is { } observed) foreach (var (ns, l) in observed) labels[ns] = l;
@@ -93,13 +99,14 @@ public sealed class L7IntentEvaluator
     /// <summary>Whether the intent has any L7 rule (Cilium rules/toFQDNs, Istio ALLOW/DENY policies) to judge with.</summary>
     public bool HasRules { get; }
 
-    private IReadOnlyList<KeyValuePair<string, string>> NamespaceLabels(string ns)
-    {
-        var labels = new List<KeyValuePair<string, string>>();
-        if (_declaredNamespaceLabels.TryGetValue(ns, out var known)) labels.AddRange(known.Where(l => l.Key != MetadataNameLabel));
-        labels.Add(new(MetadataNameLabel, ns));
-        return labels;
-    }
+    private IReadOnlyList<KeyValuePair<string, string>> NamespaceLabels(string ns) =>
+        _namespaceLabels.GetOrAdd(ns, static (name, declared) =>
+        {
+            var labels = new List<KeyValuePair<string, string>>();
+            if (declared.TryGetValue(name, out var known)) labels.AddRange(known.Where(l => l.Key != MetadataNameLabel));
+            labels.Add(new(MetadataNameLabel, name)); // set by the API server on every namespace since 1.21
+            return labels;
+        }, _declaredNamespaceLabels);
 
     /// <summary>One enforcement point on the path of the edge's requests (Cilium ingress, Cilium egress, Istio at the server).</summary>
     private interface IConstraint
@@ -198,7 +205,8 @@ public sealed class L7IntentEvaluator
         var l4Only = new List<(CiliumRule, Tri)>();
         var fqdn = new List<(CiliumRule Rule, Tri Applies)>();
         bool addressAllowed = false;
-        foreach (var policy in _cilium)
+        var candidates = subject.Namespace is { } ns && _ciliumByNamespace.TryGetValue(ns, out var inNamespace) ? inNamespace : _ciliumClusterwide;
+        foreach (var policy in candidates)
         {
             var rules = egress ? policy.Egress : policy.Ingress;
             if (rules.Length == 0) continue;
