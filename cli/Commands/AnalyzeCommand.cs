@@ -26,6 +26,7 @@ internal static class AnalyzeCommand
         var inventory = CommonOptions.Inventory();
         var format = CommonOptions.Format();
         var recordTime = CommonOptions.RecordTime();
+        var threads = CommonOptions.Threads();
         var from = CommonOptions.From();
         var to = CommonOptions.To();
         var clickhouse = new Option<string?>("--clickhouse")
@@ -46,7 +47,7 @@ internal static class AnalyzeCommand
             "  flowpolicy analyze --clickhouse http://127.0.0.1:8123 --from 2026-11-02T00:00:00Z --to 2026-11-03T00:00:00Z --intent policies/\n" +
             "  flowpolicy analyze --clickhouse https://ch.example.com:8443 --from 2026-11-02T10:00:00Z --to 2026-11-02T11:00:00Z --intent policies/ --out hour10")
         {
-            flows, inventory, format, recordTime, from, to, clickhouse, database, intent, output, noSvg, includeNamespace, excludeNamespace,
+            flows, inventory, format, recordTime, threads, from, to, clickhouse, database, intent, output, noSvg, includeNamespace, excludeNamespace,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -77,6 +78,7 @@ internal static class AnalyzeCommand
                     InventoryFiles = parse.GetValue(inventory) ?? [],
                     Format = CommonOptions.ParseFormat(parse.GetValue(format)),
                     RecordTime = CommonOptions.ParseTime(parse.GetValue(recordTime), "--time"),
+                    Threads = parse.GetValue(threads),
                     From = fromTime,
                     To = toTime,
                 });

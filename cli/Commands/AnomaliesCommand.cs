@@ -17,6 +17,7 @@ internal static class AnomaliesCommand
         var inventory = CommonOptions.Inventory();
         var format = CommonOptions.Format();
         var recordTime = CommonOptions.RecordTime();
+        var threads = CommonOptions.Threads();
         var from = CommonOptions.From();
         var to = CommonOptions.To();
         var evaluate = new Option<int>("--evaluate") { Description = "Hours at the end of the data to judge; everything before them is the history (default 24).", DefaultValueFactory = _ => 24 };
@@ -29,7 +30,7 @@ internal static class AnomaliesCommand
             "  flowpolicy anomalies --flows hubble.json --evaluate 1 --json > anomalies.jsonl\n" +
             "  flowpolicy anomalies --flows vpc/*.log.gz --from 2026-10-05T00:00:00Z --to 2026-11-09T00:00:00Z --evaluate 168")
         {
-            flows, inventory, format, recordTime, from, to, evaluate, json,
+            flows, inventory, format, recordTime, threads, from, to, evaluate, json,
         };
         command.SetAction(parse =>
         {
@@ -45,6 +46,7 @@ internal static class AnomaliesCommand
                 InventoryFiles = parse.GetValue(inventory) ?? [],
                 Format = CommonOptions.ParseFormat(parse.GetValue(format)),
                 RecordTime = CommonOptions.ParseTime(parse.GetValue(recordTime), "--time"),
+                Threads = parse.GetValue(threads),
                 From = fromTime,
                 To = toTime,
                 KeepHours = true,

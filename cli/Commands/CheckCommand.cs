@@ -36,6 +36,7 @@ internal static class CheckCommand
         var inventory = CommonOptions.Inventory();
         var format = CommonOptions.Format();
         var recordTime = CommonOptions.RecordTime();
+        var threads = CommonOptions.Threads();
         var from = CommonOptions.From();
         var to = CommonOptions.To();
         var clickhouse = new Option<string?>("--clickhouse") { Description = "Read edges from the ClickHouse edge rollups at this URL instead of flow files; needs --from and --to on whole hours." };
@@ -61,7 +62,7 @@ internal static class CheckCommand
             "  flowpolicy check --policies out/k8s out/cilium --flows hubble.json --json > check.json\n" +
             "  flowpolicy check --policies policy/ --clickhouse http://ch:8123 --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z")
         {
-            policies, namespaces, flows, inventory, format, recordTime, from, to, clickhouse, database, json, strict, includeNamespace, excludeNamespace,
+            policies, namespaces, flows, inventory, format, recordTime, threads, from, to, clickhouse, database, json, strict, includeNamespace, excludeNamespace,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -90,6 +91,7 @@ internal static class CheckCommand
                     InventoryFiles = parse.GetValue(inventory) ?? [],
                     Format = CommonOptions.ParseFormat(parse.GetValue(format)),
                     RecordTime = CommonOptions.ParseTime(parse.GetValue(recordTime), "--time"),
+                    Threads = parse.GetValue(threads),
                     From = fromTime,
                     To = toTime,
                 });

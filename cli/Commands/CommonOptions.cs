@@ -38,6 +38,13 @@ internal static class CommonOptions
             "the file's S3 delivery path (AWSLogs/ACCOUNT/vpcflowlogs/REGION/YYYY/MM/DD/...).",
     };
 
+    /// <summary>Threads the embedded mode (--flows) reads, aggregates and writes edges on; the edges are the same for any number.</summary>
+    public static Option<int> Threads() => new("--threads")
+    {
+        Description = "Threads that read the flow files and aggregate edges (default: every core, here " + Environment.ProcessorCount + "); any number gives the same edges.",
+        DefaultValueFactory = _ => Environment.ProcessorCount,
+    };
+
     public static Option<string?> To() => new("--to") { Description = "Window end (exclusive), RFC 3339 UTC." };
 
     public static Option<string[]> IncludeNamespace() => new("--include-namespace")

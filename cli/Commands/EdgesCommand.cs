@@ -19,6 +19,7 @@ internal static class EdgesCommand
         var inventory = CommonOptions.Inventory();
         var format = CommonOptions.Format();
         var recordTime = CommonOptions.RecordTime();
+        var threads = CommonOptions.Threads();
         var from = CommonOptions.From();
         var to = CommonOptions.To();
         var json = new Option<bool>("--json") { Description = "Print JSON lines (one edge per line) instead of a table." };
@@ -30,7 +31,7 @@ internal static class EdgesCommand
             "  flowpolicy edges --flows flows.jsonl --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z --json > edges.jsonl\n" +
             "  flowpolicy edges --flows capture.txt --format vpc")
         {
-            flows, inventory, format, recordTime, from, to, json, rejects,
+            flows, inventory, format, recordTime, threads, from, to, json, rejects,
         };
         command.SetAction(parse =>
         {
@@ -40,14 +41,18 @@ internal static class EdgesCommand
                 InventoryFiles = parse.GetValue(inventory) ?? [],
                 Format = CommonOptions.ParseFormat(parse.GetValue(format)),
                 RecordTime = CommonOptions.ParseTime(parse.GetValue(recordTime), "--time"),
+                Threads = parse.GetValue(threads),
                 From = CommonOptions.ParseTime(parse.GetValue(from), "--from"),
                 To = CommonOptions.ParseTime(parse.GetValue(to), "--to"),
             };
             if (parse.GetValue(rejects) is { } path) CommonOptions.RequireWritableFile(path, "--rejects");
             var load = LoadEdges(options);
             if (parse.GetValue(rejects) is { } rejectsPath) WriteRejects(load, rejectsPath);
-            if (parse.GetValue(json)) WriteJsonLines(Console.OpenStandardOutput(), load.Edges);
+            var clock = new LoadPhase.Clock();
+            if (parse.GetValue(json)) WriteJsonLines(Console.OpenStandardOutput(), load.Edges, options.Threads);
             else WriteTable(load.Edges);
+            clock.End("output");
+            ReportTimings(clock.Phases);
             return ExitCodes.Success;
         });
         return command;
@@ -77,8 +82,20 @@ internal static class EdgesCommand
             throw new UsageException(ex.Message);
         }
         ReportLoad(load);
+        ReportTimings(load.Phases);
         RequireUsableRecords(load, options.Format is not null);
         return load;
+    }
+
+    /// <summary>Set to 1: each step's wall and CPU time on stderr (where the time of a run goes, for benchmarks/README.md).</summary>
+    public const string TimingsVariable = "FLOWPOLICY_TIMINGS";
+
+    internal static void ReportTimings(IReadOnlyList<LoadPhase> phases)
+    {
+        if (Environment.GetEnvironmentVariable(TimingsVariable) != "1") return;
+        foreach (var phase in phases)
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"flowpolicy: timing: {phase.Name}: {phase.Wall.TotalSeconds:F3} s wall, {phase.Cpu.TotalSeconds:F3} s CPU"));
     }
 
     /// <summary>
@@ -133,10 +150,10 @@ internal static class EdgesCommand
     /// One edge per line. Blocks of edges are rendered on every core into buffers of their own and written in order (a
     /// million edges are ~0.5 GB of JSON: on one core this was a fifth of `edges`).
     /// </summary>
-    public static void WriteJsonLines(Stream output, IReadOnlyList<Edge> edges)
+    public static void WriteJsonLines(Stream output, IReadOnlyList<Edge> edges, int threads = 0)
     {
         const int BlockEdges = 2048;
-        int threads = Math.Max(1, Environment.ProcessorCount);
+        if (threads < 1) threads = Environment.ProcessorCount;
         var blocks = new ArrayBufferWriter<byte>[2 * threads];
         for (int i = 0; i < blocks.Length; i++) blocks[i] = new ArrayBufferWriter<byte>(1 << 20);
         for (int start = 0; start < edges.Count; start += blocks.Length * BlockEdges)

@@ -23,6 +23,7 @@ internal static class SuggestCommand
         var inventory = CommonOptions.Inventory();
         var format = CommonOptions.Format();
         var recordTime = CommonOptions.RecordTime();
+        var threads = CommonOptions.Threads();
         var from = CommonOptions.From();
         var to = CommonOptions.To();
         var clickhouse = new Option<string?>("--clickhouse") { Description = "Read edges from the ClickHouse edge rollups at this URL instead of files (needs --from and --to on whole hours)." };
@@ -64,7 +65,7 @@ internal static class SuggestCommand
             "  flowpolicy suggest --clickhouse http://localhost:8123 --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --emit k8s --layout namespace --out out\n" +
             "  flowpolicy suggest --clickhouse http://localhost:8123 --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --intent policies/ --out diff")
         {
-            flows, inventory, format, recordTime, from, to, clickhouse, database, intent, output, emit, layout, allowEmpty, allowShrink, shrinkThreshold,
+            flows, inventory, format, recordTime, threads, from, to, clickhouse, database, intent, output, emit, layout, allowEmpty, allowShrink, shrinkThreshold,
             l7, includeNamespace, excludeNamespace,
         };
         command.SetAction(async (parse, cancellationToken) =>
@@ -128,6 +129,7 @@ internal static class SuggestCommand
                     InventoryFiles = inventoryFiles,
                     Format = CommonOptions.ParseFormat(parse.GetValue(format)),
                     RecordTime = CommonOptions.ParseTime(parse.GetValue(recordTime), "--time"),
+                    Threads = parse.GetValue(threads),
                     From = start,
                     To = end,
                 });

@@ -131,7 +131,11 @@ public sealed class EdgeAggregator
         return acc ??= new EdgeL7Accumulator();
     }
 
-    /// <summary>Folds another aggregator's edges into this one (parallel readers).</summary>
+    /// <summary>
+    /// Folds another aggregator's edges into this one (parallel readers). <paramref name="other"/> is consumed: its
+    /// accumulators move over where this one has no such edge yet (a copy per edge was a tenth of a million-edge load),
+    /// and it is left without edges.
+    /// </summary>
     public void MergeFrom(EdgeAggregator other)
     {
         Records += other.Records;
@@ -140,14 +144,16 @@ public sealed class EdgeAggregator
         foreach (var (identity, seen) in other._namespaceLabelsSeen) NoteNamespaceLabels(identity, seen);
         var ids = new int[other._endpoints.Count];
         for (int id = 0; id < ids.Length; id++) ids[id] = _endpoints.Add(other._endpoints.Observed(id));
+        _edges.EnsureCapacity(_edges.Count + other._edges.Count);
         foreach (var (key, theirs) in other._edges)
         {
             int client = ids[key.Client];
             int server = ids[key.Server];
             ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(_edges, new EdgeKey(client, server, key.Port, key.Protocol), out bool exists);
-            if (!exists) acc = new Accumulator(theirs.FirstSeen, _keepHours);
-            acc!.Merge(theirs);
+            if (!exists) acc = theirs;
+            else acc!.Merge(theirs);
         }
+        other._edges.Clear();
         L7Records += other.L7Records;
         foreach (var (key, theirs) in other._l7)
         {
@@ -157,13 +163,29 @@ public sealed class EdgeAggregator
     }
 
     /// <summary>The edges, in a stable order (client, server, protocol, port) so output is deterministic.</summary>
-    public List<Edge> ToEdges()
+    /// <param name="threads">Threads that build the edge objects (a million edges are ~8 objects each); any number gives the same list.</param>
+    public List<Edge> ToEdges(int threads = 1)
     {
         var (byRank, rankOf, edges) = RankedEdges();
         var l7 = L7ByEdge(rankOf);
         var result = new List<Edge>(edges.Length);
-        foreach (var (key, acc) in edges) result.Add(WithL7(acc.ToEdge(byRank[key.Client], byRank[key.Server], key.Port, key.Protocol), l7, key));
+        CollectionsMarshal.SetCount(result, edges.Length);
+        var into = CollectionsMarshal.AsSpan(result);
+        const int Block = 16_384;
+        if (threads <= 1 || edges.Length <= Block) Build(0, edges.Length, into);
+        else
+            Parallel.For(0, (edges.Length + Block - 1) / Block, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                b => Build(b * Block, Math.Min(edges.Length, (b + 1) * Block), CollectionsMarshal.AsSpan(result)));
         return result;
+
+        void Build(int start, int end, Span<Edge> into)
+        {
+            for (int i = start; i < end; i++)
+            {
+                var (key, acc) = edges[i];
+                into[i] = WithL7(acc.ToEdge(byRank[key.Client], byRank[key.Server], key.Port, key.Protocol), l7, key);
+            }
+        }
     }
 
     private static Edge WithL7(Edge edge, Dictionary<EdgeKey, EdgeL7Accumulator> l7, EdgeKey key)
@@ -244,11 +266,27 @@ public sealed class EdgeAggregator
         bool merged = byKey.Length < endpoints.Length;
         for (int i = 0; i < endpoints.Length; i++) rankOf[i] = distinct[endpoints[i]];
 
+        if (!merged && byKey.Length <= PackedRanks.MaxRank + 1)
+        {
+            // The common case: every observation is its own endpoint, so every edge stays as aggregated, and the ranks fit
+            // one 64-bit sort key: a sort of primitive keys, without a comparison delegate over 32-byte tuples.
+            var packed = new ulong[_edges.Count];
+            var accumulators = new Accumulator[_edges.Count];
+            int i = 0;
+            foreach (var (key, acc) in _edges)
+            {
+                packed[i] = PackedRanks.Pack(rankOf[key.Client], rankOf[key.Server], key.Protocol, key.Port);
+                accumulators[i++] = acc;
+            }
+            Array.Sort(packed, accumulators);
+            var sorted = new (EdgeKey, Accumulator)[packed.Length];
+            for (i = 0; i < packed.Length; i++) sorted[i] = (PackedRanks.Unpack(packed[i]), accumulators[i]);
+            return (byKey, rankOf, sorted);
+        }
         (ulong Order, EdgeKey Key, Accumulator Acc)[] keys;
         int n = 0;
         if (!merged)
         {
-            // The common case: every observation is its own endpoint, so every edge stays as aggregated.
             keys = new (ulong, EdgeKey, Accumulator)[_edges.Count];
             foreach (var (key, acc) in _edges)
             {
@@ -313,6 +351,18 @@ public sealed class EdgeAggregator
 
     private readonly record struct EdgeKey(int Client, int Server, ushort Port, byte Protocol);
 
+    /// <summary>(client rank, server rank, protocol, port) in one 64-bit key whose order is <see cref="EdgeOrder"/>'s: 20 + 20 + 8 + 16 bits.</summary>
+    private static class PackedRanks
+    {
+        public const int MaxRank = (1 << 20) - 1;
+
+        public static ulong Pack(int client, int server, byte protocol, ushort port) =>
+            ((ulong)(uint)client << 44) | ((ulong)(uint)server << 24) | ((ulong)protocol << 16) | port;
+
+        public static EdgeKey Unpack(ulong key) =>
+            new((int)(key >> 44), (int)((key >> 24) & MaxRank), (ushort)key, (byte)(key >> 16));
+    }
+
     /// <summary>A set that holds its first value inline and allocates a <see cref="HashSet{T}"/> only for a second.</summary>
     private struct SmallSet<T> where T : IEquatable<T>
     {
@@ -346,11 +396,13 @@ public sealed class EdgeAggregator
             else if (other._hasFirst) Add(other._first);
         }
 
-        public readonly void AddTo<TOut>(List<TOut> list, Func<T, TOut> map)
+        public readonly TOut[] ToArray<TOut>(Func<T, TOut> map)
         {
-            if (_more is not null)
-                foreach (var value in _more) list.Add(map(value));
-            else if (_hasFirst) list.Add(map(_first));
+            if (_more is null) return _hasFirst ? [map(_first)] : [];
+            var result = new TOut[_more.Count];
+            int i = 0;
+            foreach (var value in _more) result[i++] = map(value);
+            return result;
         }
     }
 
@@ -361,7 +413,10 @@ public sealed class EdgeAggregator
         private SmallSet<int> _days;
         private SmallSet<string> _replicaNames;
         private SmallSet<PackedIp> _replicaAddresses;
-        private readonly HourOfWeekCounts _hourOfWeek = new();
+        // Likewise the hour of the week: the first hour inline, counts for every hour only from a second hour on.
+        private int _onlyHour = -1;
+        private long _onlyHourFlows;
+        private HourOfWeekCounts? _hourOfWeek;
         // Only when the aggregator keeps hours: counters per absolute hour number (ticks / ticks per hour).
         private readonly Dictionary<int, HourCounters>? _hours;
 
@@ -415,7 +470,7 @@ public sealed class EdgeAggregator
                 default: UnknownVerdict++; break;
             }
             _days.Add(DayNumber(flow.Start));
-            _hourOfWeek.Add(Edge.HourOfWeekOf(flow.Start), 1);
+            AddHourOfWeek(Edge.HourOfWeekOf(flow.Start), 1);
             if (flow.SrcIdentity?.Name is { } pod) _replicaNames.Add(pod);
             else _replicaAddresses.Add(flow.SrcIp);
         }
@@ -433,7 +488,8 @@ public sealed class EdgeAggregator
             _days.UnionWith(in other._days);
             _replicaNames.UnionWith(in other._replicaNames);
             _replicaAddresses.UnionWith(in other._replicaAddresses);
-            _hourOfWeek.Add(other._hourOfWeek);
+            if (other._hourOfWeek is not null) (_hourOfWeek ??= HoursFromOnly()).Add(other._hourOfWeek);
+            else if (other._onlyHour >= 0) AddHourOfWeek(other._onlyHour, other._onlyHourFlows);
             if (_hours is not null && other._hours is not null)
                 foreach (var (number, theirs) in other._hours)
                 {
@@ -465,9 +521,8 @@ public sealed class EdgeAggregator
 
         public Edge ToEdge(Endpoint client, Endpoint server, ushort port, byte protocol)
         {
-            var days = new List<DateOnly>(_days.Count);
-            _days.AddTo(days, DateOnly.FromDayNumber);
-            days.Sort();
+            var days = _days.ToArray(DateOnly.FromDayNumber);
+            Array.Sort(days);
             var edge = new Edge(client, server, port, protocol)
             {
                 Flows = Flows,
@@ -481,8 +536,27 @@ public sealed class EdgeAggregator
                 ClientReplicas = _replicaNames.Count + _replicaAddresses.Count,
                 Days = days,
             };
-            edge.HourOfWeek.Add(_hourOfWeek);
+            if (_hourOfWeek is not null) edge.HourOfWeek.Add(_hourOfWeek);
+            else if (_onlyHour >= 0) edge.HourOfWeek.Add(_onlyHour, _onlyHourFlows);
             return edge;
+        }
+
+        private void AddHourOfWeek(int hour, long flows)
+        {
+            if (_hourOfWeek is not null) _hourOfWeek.Add(hour, flows);
+            else if (_onlyHour < 0 || _onlyHour == hour)
+            {
+                _onlyHour = hour;
+                _onlyHourFlows += flows;
+            }
+            else (_hourOfWeek = HoursFromOnly()).Add(hour, flows);
+        }
+
+        private HourOfWeekCounts HoursFromOnly()
+        {
+            var counts = new HourOfWeekCounts();
+            if (_onlyHour >= 0) counts.Add(_onlyHour, _onlyHourFlows);
+            return counts;
         }
 
         /// <summary>Seen times keep whole seconds, the precision ClickHouse DateTime (and every output) has, so both edge sources agree.</summary>

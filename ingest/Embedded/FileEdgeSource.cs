@@ -79,6 +79,8 @@ public sealed class FileEdgeLoad
     /// </summary>
     public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels { get; init; } =
         new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(StringComparer.Ordinal);
+    /// <summary>Wall and CPU time of each step of the load (first pass, second pass, merge, edges), in order: for FLOWPOLICY_TIMINGS.</summary>
+    public IReadOnlyList<LoadPhase> Phases { get; init; } = [];
 
     /// <summary>The counts a report explains its flows with.</summary>
     public EdgeInputCounts Counts => new()
@@ -86,6 +88,28 @@ public sealed class FileEdgeLoad
         Source = Files.Count == 1 ? "1 flow file" : $"{Files.Count} flow files",
         RecordsRead = Records, OutsideWindow = OutsideWindow, RepliesFolded = RepliesFolded, Rejected = Rejected,
     };
+}
+
+/// <summary>One step of a load: its wall time and the CPU time of the whole process over it (every thread).</summary>
+public readonly record struct LoadPhase(string Name, TimeSpan Wall, TimeSpan Cpu)
+{
+    /// <summary>Times the steps of a run one after another: each <see cref="End"/> closes the step begun at the previous one.</summary>
+    public sealed class Clock
+    {
+        private readonly List<LoadPhase> _phases = [];
+        private readonly System.Diagnostics.Stopwatch _wall = System.Diagnostics.Stopwatch.StartNew();
+        private TimeSpan _cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
+
+        public IReadOnlyList<LoadPhase> Phases => _phases;
+
+        public void End(string name)
+        {
+            var cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
+            _phases.Add(new LoadPhase(name, _wall.Elapsed, cpu - _cpu));
+            _cpu = cpu;
+            _wall.Restart();
+        }
+    }
 }
 
 /// <summary>
@@ -123,6 +147,7 @@ public sealed class FileEdgeSource
     /// <param name="progress">Called with (bytes read, total bytes over both passes), after every chunk.</param>
     public FileEdgeLoad Load(Action<long, long>? progress = null, CancellationToken cancellationToken = default)
     {
+        var clock = new LoadPhase.Clock();
         var inventory = _options.InventoryFiles.Count == 0 ? null : InventoryLoader.Load(_options.InventoryFiles);
         var index = inventory?.Index ?? LeaseIndex.Empty;
         var resolver = new DirectionResolver(new DirectionResolverOptions { MaxTrackedEndpoints = _options.MaxTrackedEndpoints }, index);
@@ -149,17 +174,22 @@ public sealed class FileEdgeSource
         var answers = new DnsAnswerIndex();
         var observer = new OrderedObserver(resolver, answers, threads);
         var learning = Enumerable.Range(0, threads).Select(_ => (IChunkedFlowSink)new LearningSink(observer, new FlowEnricher(index))).ToList();
+        clock.End("inventory");
         reader.Read(_options.FlowFiles, learning, done => progress?.Invoke(Math.Min(done, fileBytes), total), cancellationToken);
+        clock.End("pass 1: decode, learn listeners");
 
         var aggregating = Enumerable.Range(0, threads)
             .Select(_ => new AggregatingSink(new FlowEnricher(index), resolver, new EdgeAggregator(_options.From, _options.To, _options.KeepHours), answers, _options.MaxErrorsKept))
             .ToList();
         var files = reader.Read(_options.FlowFiles, aggregating, done => progress?.Invoke(fileBytes + Math.Min(done, fileBytes), total), cancellationToken);
+        clock.End("pass 2: decode, enrich, orient, aggregate");
 
         var first = aggregating[0];
         for (int i = 1; i < aggregating.Count; i++) first.MergeFrom(aggregating[i]);
         var aggregator = first.Aggregator;
-        var edges = aggregator.ToEdges();
+        clock.End("merge per-thread aggregates");
+        var edges = aggregator.ToEdges(threads);
+        clock.End("edges: resolve endpoints, sort");
         var seriesStart = _options.From ?? (edges.Count == 0 ? DateTime.UnixEpoch : edges.Min(e => e.FirstSeen));
         seriesStart = new DateTime(seriesStart.Ticks - seriesStart.Ticks % TimeSpan.TicksPerHour, DateTimeKind.Utc);
         return new FileEdgeLoad
@@ -183,6 +213,7 @@ public sealed class FileEdgeSource
             RepliesFolded = aggregator.Replies,
             Flipped = first.Flipped,
             NamespaceLabels = MergeNamespaceLabels(inventory?.NamespaceLabels, aggregator.NamespaceLabels),
+            Phases = clock.Phases,
         };
     }
 

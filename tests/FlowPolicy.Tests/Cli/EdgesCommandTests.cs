@@ -59,6 +59,29 @@ public sealed class EdgesCommandTests : IDisposable
     }
 
     [Fact]
+    public void Any_thread_count_prints_the_same_edges_and_timings_go_to_stderr_only()
+    {
+        var path = Path.Combine(_dir, "many.jsonl");
+        var random = new Random(5);
+        File.WriteAllLines(path, Enumerable.Range(0, 3000).Select(i =>
+            $$"""{"start":"2026-11-0{{1 + i % 7}}T{{i % 24:D2}}:00:00Z","src_ip":"10.0.{{random.Next(4)}}.{{random.Next(1, 60)}}","dst_ip":"10.1.0.{{random.Next(1, 20)}}","src_port":{{40000 + i}},"dst_port":{{(i % 3 == 0 ? 5432 : 8080)}},"proto":"TCP","bytes":{{i}},"packets":1,"verdict":"allowed","direction":"request"}"""));
+        var one = CliProcess.Run("edges", "--flows", path, "--json", "--threads", "1");
+        Assert.True(one.ExitCode == 0, one.Stderr);
+        var timings = new Dictionary<string, string> { ["FLOWPOLICY_TIMINGS"] = "1" };
+        var three = CliProcess.Run(timings, "edges", "--flows", path, "--json", "--threads", "3");
+        Assert.True(three.ExitCode == 0, three.Stderr);
+        Assert.True(one.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length > 100);
+        Assert.Equal(one.Stdout, three.Stdout);
+        Assert.Contains("timing: pass 1", three.Stderr);
+        Assert.Contains("timing: output", three.Stderr);
+        Assert.DoesNotContain("timing:", one.Stderr);
+
+        var zero = CliProcess.Run("edges", "--flows", path, "--json", "--threads", "0");
+        Assert.Equal(2, zero.ExitCode);
+        Assert.Contains("thread", zero.Stderr);
+    }
+
+    [Fact]
     public void Malformed_records_are_reported_with_positions_and_the_rest_goes_through()
     {
         var path = Path.Combine(_dir, "mixed.jsonl");
