@@ -70,15 +70,12 @@ public sealed class L7IntentEvaluatorOptions
 /// </summary>
 public sealed class L7IntentEvaluator
 {
-    private const string MetadataNameLabel = "kubernetes.io/metadata.name";
-
     private readonly L7IntentEvaluatorOptions _options;
     /// <summary>Cilium policies that can select an endpoint of a namespace: its own namespaced ones, then the clusterwide ones.</summary>
     private readonly Dictionary<string, CiliumPolicyDefinition[]> _ciliumByNamespace;
     private readonly CiliumPolicyDefinition[] _ciliumClusterwide;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> _namespaceLabels = new(StringComparer.Ordinal);
     private readonly IstioPolicyDefinition[] _istio;
-    private readonly IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> _declaredNamespaceLabels;
+    private readonly NamespaceLabelBook _namespaceLabels;
 
     public L7IntentEvaluator(IntentPolicySet policies, L7IntentEvaluatorOptions? options = null)
     {
@@ -89,24 +86,14 @@ public sealed class L7IntentEvaluator
         _ciliumByNamespace = cilium.Where(p => p.Namespace is not null).GroupBy(p => p.Namespace!, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Concat(_ciliumClusterwide).ToArray(), StringComparer.Ordinal);
         _istio = policies.IstioPolicies.ToArray();
-        var labels = new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(StringComparer.Ordinal);
-        if (_options.NamespaceLabels is { } observed) foreach (var (ns, l) in observed) labels[ns] = l;
-        foreach (var (ns, l) in policies.NamespaceLabels) labels[ns] = l;
-        _declaredNamespaceLabels = labels;
+        _namespaceLabels = new NamespaceLabelBook(_options.NamespaceLabels, policies.NamespaceLabels);
         HasRules = policies.HasL7Rules;
     }
 
     /// <summary>Whether the intent has any L7 rule (Cilium rules/toFQDNs, Istio ALLOW/DENY policies) to judge with.</summary>
     public bool HasRules { get; }
 
-    private IReadOnlyList<KeyValuePair<string, string>> NamespaceLabels(string ns) =>
-        _namespaceLabels.GetOrAdd(ns, static (name, declared) =>
-        {
-            var labels = new List<KeyValuePair<string, string>>();
-            if (declared.TryGetValue(name, out var known)) labels.AddRange(known.Where(l => l.Key != MetadataNameLabel));
-            labels.Add(new(MetadataNameLabel, name)); // set by the API server on every namespace since 1.21
-            return labels;
-        }, _declaredNamespaceLabels);
+    private IReadOnlyList<KeyValuePair<string, string>> NamespaceLabels(string ns) => _namespaceLabels.Of(ns);
 
     /// <summary>One enforcement point on the path of the edge's requests (Cilium ingress, Cilium egress, Istio at the server).</summary>
     private interface IConstraint
