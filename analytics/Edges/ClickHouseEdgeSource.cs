@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text.Json;
 using FlowPolicy.Analytics.Slis;
@@ -9,12 +11,38 @@ using FlowPolicy.Core.Net;
 
 namespace FlowPolicy.Analytics.Edges;
 
+/// <summary>
+/// What <see cref="ClickHouseEdgeSource"/> does, on the Meter <see cref="MeterName"/> (docs/metrics.md): queries by kind
+/// and their duration, rollup rows read, rows folded into an earlier edge. Static, as a library's meters are: sources are
+/// created per run. An instance keeps its own folded count for the parity tests.
+/// </summary>
 internal sealed class ClickHouseEdgeSourceMetrics
 {
-    public long Queries;
-    public long RowsRead;
-    /// <summary>Rollup rows that named the same edge as an earlier row (one endpoint stored under two kinds) and were folded in.</summary>
-    public long RowsFolded;
+    public const string MeterName = "FlowPolicy.Edges";
+    private static readonly Meter Meter = new(MeterName);
+    private static readonly Histogram<double> QueryDuration = Meter.CreateHistogram<double>("flowpolicy.edges.query.duration", "s",
+        "Duration of the edge source's ClickHouse queries that succeeded, by query (edges: the rollups; counts: the raw rows)",
+        advice: Core.Metrics.DurationBuckets.Requests);
+    private static readonly Counter<long> QueryFailures = Meter.CreateCounter<long>("flowpolicy.edges.query.failures", "{query}",
+        "Edge source queries that failed, by query (the job's attempt fails and is retried)");
+    private static readonly Counter<long> RowsReadCounter = Meter.CreateCounter<long>("flowpolicy.edges.rows.read", "{row}", "Hourly rollup rows read");
+    private static readonly Counter<long> RowsFoldedCounter = Meter.CreateCounter<long>("flowpolicy.edges.rows.folded", "{row}",
+        "Rollup rows that named an edge an earlier row named (one endpoint stored under two kinds) and were folded into it");
+    private static readonly KeyValuePair<string, object?> EdgesQuery = new("query", "edges"), CountsQuery = new("query", "counts");
+
+    private readonly Core.Metrics.InstanceCounter _rowsFolded = new(RowsFoldedCounter);
+
+    /// <summary>Rollup rows this source folded into an earlier edge.</summary>
+    public long RowsFolded => _rowsFolded.Value;
+
+    internal static void Queried(bool edges, TimeSpan duration) => QueryDuration.Record(duration.TotalSeconds, edges ? EdgesQuery : CountsQuery);
+    internal static void Failed(bool edges) => QueryFailures.Add(1, edges ? EdgesQuery : CountsQuery);
+
+    internal void Read(long rows, long folded)
+    {
+        RowsReadCounter.Add(rows);
+        _rowsFolded.Add(folded);
+    }
 }
 
 /// <summary>
@@ -30,6 +58,9 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
 
     public ClickHouseEdgeSource(ClickHouseHttpClient client) => _client = client ?? throw new ArgumentNullException(nameof(client));
 
+    /// <summary>The edge source's Meter (<see cref="ClickHouseEdgeSourceMetrics"/>), for the /metrics exporters.</summary>
+    public const string MeterName = ClickHouseEdgeSourceMetrics.MeterName;
+
     internal ClickHouseEdgeSourceMetrics Metrics { get; } = new();
 
     /// <summary>Throws <see cref="ArgumentException"/> unless the window is non-empty and on whole UTC hours.</summary>
@@ -44,21 +75,20 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
     public async Task<IReadOnlyList<Edge>> ReadEdgesAsync(AnalysisWindow window, CancellationToken cancellationToken = default)
     {
         ValidateWindow(window);
-        Metrics.Queries++;
-        var rows = await _client.QueryJsonEachRowAsync(Query(_client.Database, window), cancellationToken).ConfigureAwait(false);
+        var rows = await QueryAsync(Query(_client.Database, window), edges: true, cancellationToken).ConfigureAwait(false);
         // Endpoints first (every row's label sets observed, as the in-memory aggregate observes every identity), then
         // the edges on the resolved endpoints.
         var catalog = new EndpointCatalog();
         var read = new List<(int Client, int Server, Edge Counters)>();
         foreach (var row in rows)
         {
-            Metrics.RowsRead++;
             int client = ObserveEndpoint(catalog, row, "s");
             int server = ObserveEndpoint(catalog, row, "d");
             read.Add((client, server, ReadCounters(row)));
         }
         var endpoints = catalog.Resolve();
         var edges = new Dictionary<(string, string, ushort, byte), Edge>();
+        long folded = 0;
         foreach (var (clientId, serverId, counters) in read)
         {
             var client = endpoints[clientId];
@@ -71,14 +101,31 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
             var key = (client.Key, server.Key, edge.Port, edge.Protocol);
             if (edges.TryGetValue(key, out var earlier))
             {
-                Metrics.RowsFolded++;
+                folded++;
                 Fold(earlier, edge);
             }
             else edges[key] = edge;
         }
+        Metrics.Read(rows.Count, folded);
         var result = edges.Values.ToList();
         result.Sort(EdgeOrder.Compare);
         return result;
+    }
+
+    private async Task<IReadOnlyList<JsonElement>> QueryAsync(string sql, bool edges, CancellationToken cancellationToken)
+    {
+        long started = Stopwatch.GetTimestamp();
+        try
+        {
+            var rows = await _client.QueryJsonEachRowAsync(sql, cancellationToken).ConfigureAwait(false);
+            ClickHouseEdgeSourceMetrics.Queried(edges, Stopwatch.GetElapsedTime(started));
+            return rows;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            ClickHouseEdgeSourceMetrics.Failed(edges);
+            throw;
+        }
     }
 
     /// <summary>
@@ -106,8 +153,7 @@ public sealed class ClickHouseEdgeSource : IEdgeSource
     public async Task<EdgeInputCounts> ReadInputCountsAsync(AnalysisWindow window, CancellationToken cancellationToken = default)
     {
         ValidateWindow(window);
-        Metrics.Queries++;
-        var rows = await _client.QueryJsonEachRowAsync(CountsQuery(_client.Database, window), cancellationToken).ConfigureAwait(false);
+        var rows = await QueryAsync(CountsQuery(_client.Database, window), edges: false, cancellationToken).ConfigureAwait(false);
         var row = rows[0];
         return new EdgeInputCounts
         {

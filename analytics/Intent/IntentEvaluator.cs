@@ -41,17 +41,33 @@ public sealed class IntentEvaluatorOptions
     }
 }
 
-/// <summary>Counters of one evaluator; read any time, from any thread.</summary>
+/// <summary>
+/// Counters of one evaluator, read any time from any thread, and the same counts on the static Meter
+/// <see cref="MeterName"/> (docs/metrics.md; static as a library's meters are: evaluators are created per run).
+/// </summary>
 internal sealed class IntentEvaluatorMetrics
 {
-    internal long EvaluationsCount;
-    internal long DeniedCount;
-    internal long EndpointsIndexedCount;
+    public const string MeterName = "FlowPolicy.Intent";
+    private static readonly System.Diagnostics.Metrics.Meter Meter = new(MeterName);
+    private static readonly System.Diagnostics.Metrics.Counter<long> EvaluationsCounter =
+        Meter.CreateCounter<long>("flowpolicy.intent.evaluations", "{decision}", "Connections judged against the intended policy");
+    private static readonly System.Diagnostics.Metrics.Counter<long> DeniedCounter =
+        Meter.CreateCounter<long>("flowpolicy.intent.denied", "{decision}", "Connections the intended policy denies");
+    private static readonly System.Diagnostics.Metrics.Counter<long> IndexedCounter =
+        Meter.CreateCounter<long>("flowpolicy.intent.endpoints.indexed", "{endpoint}", "Endpoints whose selecting policies and matching rules were computed");
 
-    public long Evaluations => Interlocked.Read(ref EvaluationsCount);
-    public long Denied => Interlocked.Read(ref DeniedCount);
+    private readonly Core.Metrics.InstanceCounter _evaluations = new(EvaluationsCounter);
+    private readonly Core.Metrics.InstanceCounter _denied = new(DeniedCounter);
+    private readonly Core.Metrics.InstanceCounter _endpointsIndexed = new(IndexedCounter);
+
+    public long Evaluations => _evaluations.Value;
+    public long Denied => _denied.Value;
     /// <summary>Distinct endpoints whose selecting policies and matching rules were computed (once each).</summary>
-    public long EndpointsIndexed => Interlocked.Read(ref EndpointsIndexedCount);
+    public long EndpointsIndexed => _endpointsIndexed.Value;
+
+    internal void Evaluated() => _evaluations.Add(1);
+    internal void Deny() => _denied.Add(1);
+    internal void Indexed() => _endpointsIndexed.Add(1);
 }
 
 /// <summary>
@@ -106,12 +122,14 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
 
     public IReadOnlyList<IntentRule> Rules { get; }
     internal IntentEvaluatorMetrics Metrics { get; } = new();
+    /// <summary>The evaluators' Meter (<see cref="IntentEvaluatorMetrics"/>), for the /metrics exporters.</summary>
+    public const string MeterName = IntentEvaluatorMetrics.MeterName;
 
     private static bool CanMatchAddress(EndpointPattern[] patterns) => patterns.Length == 0 || patterns.Any(p => p.CanMatchAddresses);
 
     public IntentDecision Evaluate(Endpoint client, Endpoint server, ushort port, byte protocol)
     {
-        Interlocked.Increment(ref Metrics.EvaluationsCount);
+        Metrics.Evaluated();
         var matched = new List<(int Ordinal, IntentRule Rule)>();
         List<string>? denials = null;
         string? exemption = null;
@@ -141,7 +159,7 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
         var rules = matched.Count == 0 ? Array.Empty<IntentRule>() : matched.Select(m => m.Rule).ToArray();
         if (denials is not null)
         {
-            Interlocked.Increment(ref Metrics.DeniedCount);
+            Metrics.Deny();
             return new IntentDecision(false, rules, string.Join("; ", denials));
         }
         string reason = rules.Length > 0 ? "allowed by " + string.Join(", ", rules.Take(4).Select(r => r.ToString())) + (rules.Length > 4 ? $" and {rules.Length - 4} more" : "")
@@ -361,7 +379,7 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
 
     private EndpointFacts Compute(Endpoint endpoint)
     {
-        Interlocked.Increment(ref Metrics.EndpointsIndexedCount);
+        Metrics.Indexed();
         NetworkPolicyDefinition[] ingress = [], egress = [];
         if (IsWorkload(endpoint) && _networkPoliciesByNamespace.TryGetValue(endpoint.Namespace!, out var inNamespace))
         {

@@ -21,6 +21,8 @@ internal static class MetricsExport
         IngestMetrics.MeterName,
         IngestPipeline.InventoryMeterName,
         JobMetrics.MeterName,
+        Analytics.Edges.ClickHouseEdgeSource.MeterName,
+        Analytics.Intent.IntentEvaluator.MeterName,
         Analytics.Jobs.AnalyzeJob.MeterName,
         Suggest.Reports.SuggestReport.MeterName,
     ];

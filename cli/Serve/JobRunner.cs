@@ -156,7 +156,9 @@ internal sealed class JobRunner
     public static string Host { get; } = $"{Environment.MachineName}/{Environment.ProcessId}";
 
     /// <summary>Runs every due window up to <paramref name="now"/>; returns how many succeeded.</summary>
-    public async Task<int> RunDueAsync(DateTime now, string trigger, CancellationToken cancellationToken)
+    /// <param name="stopWaiting">Cancelled when the host stops: a retry wait ends at once (the window stays failed and runs
+    /// again after the restart) and no further window starts, while an attempt in progress still finishes and is recorded.</param>
+    public async Task<int> RunDueAsync(DateTime now, string trigger, CancellationToken cancellationToken, CancellationToken stopWaiting = default)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -175,8 +177,11 @@ internal sealed class JobRunner
             if (plan.Due.Count > 1) _log.LogInformation("Job {Job}: catching up {Count} windows", Name, plan.Due.Count);
             int succeeded = 0;
             foreach (var window in plan.Due)
-                if (await RunWindowAsync(window, plan.Due.Count > 1 && window != plan.Due[^1] ? "catch-up" : trigger, cancellationToken).ConfigureAwait(false) == JobOutcome.Succeeded)
+            {
+                if (stopWaiting.IsCancellationRequested) break;
+                if (await RunWindowAsync(window, plan.Due.Count > 1 && window != plan.Due[^1] ? "catch-up" : trigger, cancellationToken, stopWaiting).ConfigureAwait(false) == JobOutcome.Succeeded)
                     succeeded++;
+            }
             return succeeded;
         }
         finally
@@ -186,7 +191,8 @@ internal sealed class JobRunner
     }
 
     /// <summary>Runs one window now (operators: `jobs run`), with the same retries and records.</summary>
-    public async Task<JobOutcome> RunWindowAsync(JobWindow window, string trigger, CancellationToken cancellationToken)
+    /// <param name="stopWaiting">Ends a retry wait (see <see cref="RunDueAsync"/>): the window is then left failed.</param>
+    public async Task<JobOutcome> RunWindowAsync(JobWindow window, string trigger, CancellationToken cancellationToken, CancellationToken stopWaiting = default)
     {
         var backoff = _retry.Start();
         for (int attempt = 1; ; attempt++)
@@ -241,7 +247,26 @@ internal sealed class JobRunner
             Interlocked.Increment(ref Metrics.RetriesField);
             var delay = backoff?.Next() ?? TimeSpan.Zero;
             _log.LogWarning("Job {Job} window {Window} attempt {Attempt} failed: {Error}; retrying in {Delay}", Name, window.ToString(), attempt, error, delay);
-            if (delay > TimeSpan.Zero) await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+            if (delay > TimeSpan.Zero && !await WaitAsync(delay, cancellationToken, stopWaiting).ConfigureAwait(false))
+            {
+                _log.LogWarning("Job {Job} window {Window}: stopping during the retry wait; it runs again after the restart", Name, window.ToString());
+                return JobOutcome.Failed;
+            }
+        }
+    }
+
+    /// <summary>Waits <paramref name="delay"/> on the runner's clock; false when <paramref name="stopWaiting"/> ended it.</summary>
+    private async Task<bool> WaitAsync(TimeSpan delay, CancellationToken cancellationToken, CancellationToken stopWaiting)
+    {
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopWaiting);
+        try
+        {
+            await Task.Delay(delay, _time, either.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && stopWaiting.IsCancellationRequested)
+        {
+            return false;
         }
     }
 

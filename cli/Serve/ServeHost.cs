@@ -33,11 +33,14 @@ internal sealed class ServeHost : IAsyncDisposable
     private readonly JobMetrics _jobMetrics = new();
     private MeterProvider? _metricsProvider;
     private readonly Func<JobConfig, IScheduledJob?>? _jobOverride;
+    private readonly TimeProvider _time;
 
     /// <param name="jobOverride">Tests: a job to run instead of the configured kind (null keeps the configured one).</param>
-    public ServeHost(ServeConfig config, ILoggerFactory logs, Func<JobConfig, IScheduledJob?>? jobOverride = null)
+    /// <param name="time">The clock of the scheduler and its jobs' records and retries (tests: a fake one); the system clock by default.</param>
+    public ServeHost(ServeConfig config, ILoggerFactory logs, Func<JobConfig, IScheduledJob?>? jobOverride = null, TimeProvider? time = null)
     {
         _jobOverride = jobOverride;
+        _time = time ?? TimeProvider.System;
         config.Validate();
         _config = config;
         _logs = logs;
@@ -65,9 +68,9 @@ internal sealed class ServeHost : IAsyncDisposable
         var retry = new RetryPolicy(_config.RetryAttempts, _config.RetryBackoff, _config.RetryMaxBackoff);
         var runners = _config.Jobs.Where(j => j.Enabled)
             .Select(j => new JobRunner(_jobOverride?.Invoke(j) ?? factory.Create(j), _client, retry, _config.CatchUpMaxWindows, _logs.CreateLogger("flowpolicy.jobs"),
-                meter: _jobMetrics))
+                time: _time, meter: _jobMetrics))
             .ToList();
-        _scheduler = new JobScheduler(runners, _logs.CreateLogger("flowpolicy.scheduler"), _jobMetrics);
+        _scheduler = new JobScheduler(runners, _logs.CreateLogger("flowpolicy.scheduler"), _jobMetrics, _time);
 
         // With HTTP off, a plain host: nothing listens.
         WebApplicationBuilder? web = _config.HttpEnabled ? WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] }) : null;

@@ -155,7 +155,8 @@ internal sealed class RetentionHousekeepingJob(JobConfig config, ClickHouseHttpC
 
     public async Task<string> RunAsync(JobWindow window, CancellationToken cancellationToken)
     {
-        var dropped = await RetentionJob.DropExpiredPartitionsAsync(client, new SchemaOptions(), DateTime.UtcNow, cancellationToken).ConfigureAwait(false);
+        // The window's end is the fire time on the scheduler's clock: no wall-clock read here.
+        var dropped = await RetentionJob.DropExpiredPartitionsAsync(client, new SchemaOptions(), window.End, cancellationToken).ConfigureAwait(false);
         return dropped.Count == 0 ? "nothing expired" : "dropped " + string.Join(", ", dropped);
     }
 }

@@ -95,9 +95,8 @@ public static class ClusterSchema
     public static async Task<string?> StagingEngineAsync(ClickHouseHttpClient client, string table, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(client);
-        var engine = await client.QueryScalarAsync(
-            $"SELECT engine_full FROM system.tables WHERE database = {ClickHouseSql.QuoteString(client.Database)} AND name = {ClickHouseSql.QuoteString(table)}",
-            cancellationToken).ConfigureAwait(false);
+        var sql = $"SELECT engine_full FROM system.tables WHERE database = {ClickHouseSql.QuoteString(client.Database)} AND name = {ClickHouseSql.QuoteString(table)}";
+        var engine = await SystemTableReads.ReadAsync(token => client.QueryScalarAsync(sql, token), cancellationToken).ConfigureAwait(false);
         return engine is null ? null : StagingEngine(engine);
     }
 

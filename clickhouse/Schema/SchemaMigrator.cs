@@ -234,10 +234,14 @@ public static class SchemaMigrator
         {
             var db = ClickHouseSql.QuoteString(client.Database);
             var tables = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var row in await client.QueryTsvAsync($"SELECT name, engine_full FROM system.tables WHERE database = {db}", cancellationToken).ConfigureAwait(false))
+            var tableRows = await SystemTableReads.ReadAsync(
+                token => client.QueryTsvAsync($"SELECT name, engine_full FROM system.tables WHERE database = {db}", token), cancellationToken).ConfigureAwait(false);
+            foreach (var row in tableRows)
                 tables[row[0]] = row[1];
             var columns = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
-            foreach (var row in await client.QueryTsvAsync($"SELECT table, name FROM system.columns WHERE database = {db}", cancellationToken).ConfigureAwait(false))
+            var columnRows = await SystemTableReads.ReadAsync(
+                token => client.QueryTsvAsync($"SELECT table, name FROM system.columns WHERE database = {db}", token), cancellationToken).ConfigureAwait(false);
+            foreach (var row in columnRows)
             {
                 if (!columns.TryGetValue(row[0], out var set)) columns[row[0]] = set = new HashSet<string>(StringComparer.Ordinal);
                 set.Add(row[1]);

@@ -88,7 +88,6 @@ internal sealed class DirectionResolver
         {
             flow.Flip();
             Metrics.FlippedField++;
-            Metrics.RepliesField++;
         }
         Metrics.Count(signal);
         // The side that sent a record is the server exactly when the record had to be flipped.

@@ -20,13 +20,15 @@ internal sealed class DirectionResolverOptions
     }
 }
 
-/// <summary>Counters of one <see cref="DirectionResolver"/> (written by its one worker thread, readable from any).</summary>
+/// <summary>
+/// Counters of one <see cref="DirectionResolver"/> (written by its one worker thread, readable from any); the ingest
+/// worker publishes its lanes' sums on its Meter (<c>flowpolicy.ingest.direction.*</c>, docs/metrics.md).
+/// </summary>
 internal sealed class DirectionMetrics
 {
     private readonly long[] _bySignal = new long[8];
     internal long ObservedField;
     internal long FlippedField;
-    internal long RepliesField;
 
     public long Observed => Volatile.Read(ref ObservedField);
     public long Resolved
@@ -38,8 +40,8 @@ internal sealed class DirectionMetrics
             return total;
         }
     }
+    /// <summary>Records stored the other way round: the sender was the server (a reply half), or it named the server first.</summary>
     public long Flipped => Volatile.Read(ref FlippedField);
-    public long Replies => Volatile.Read(ref RepliesField);
     /// <summary>Endpoints dropped from the listener table to keep it within its bound.</summary>
     public long EvictedEndpoints { get; internal set; }
     public int TrackedEndpoints { get; internal set; }

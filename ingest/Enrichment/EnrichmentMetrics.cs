@@ -1,6 +1,9 @@
 namespace FlowPolicy.Ingest.Enrichment;
 
-/// <summary>Counters of <see cref="FlowEnricher"/>; safe to read from another thread while workers add.</summary>
+/// <summary>
+/// Counters of <see cref="FlowEnricher"/>; safe to read from another thread while workers add. The ingest worker
+/// publishes its lanes' sums on its Meter (<c>flowpolicy.ingest.enrichment.*</c>, docs/metrics.md).
+/// </summary>
 internal sealed class EnrichmentMetrics
 {
     private long _flows;

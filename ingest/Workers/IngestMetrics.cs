@@ -215,11 +215,17 @@ public sealed class IngestMetrics : IDisposable
             new(_enrichment().Sum(e => e.UnknownSrc), new KeyValuePair<string, object?>("side", "source")),
             new(_enrichment().Sum(e => e.UnknownDst), new KeyValuePair<string, object?>("side", "destination")),
         }, "{flow}", "Flows with a side left without an identity after enrichment (a stale inventory shows here)");
+        meter.CreateObservableCounter("flowpolicy.ingest.enrichment.kept_from_source", () => _enrichment().Sum(e => e.IdentitiesKeptFromSource), "{side}",
+            "Sides whose identity came with the record (Hubble) and was kept over the inventory's");
         meter.CreateObservableCounter("flowpolicy.ingest.direction.decisions", () => DirectionSignals.Select(signal =>
             new Measurement<long>(_direction().Sum(d => d.DecidedBy(signal.Value)), new KeyValuePair<string, object?>("signal", signal.Name))), "{flow}",
             "Flows by the signal that decided which side is the server (docs/enrichment.md)");
         meter.CreateObservableCounter("flowpolicy.ingest.direction.flipped", () => _direction().Sum(d => d.Flipped), "{flow}",
             "Flows stored the other way round (the record was the server's half, or named the server first)");
+        meter.CreateObservableGauge("flowpolicy.ingest.direction.listeners.tracked", () => _direction().Sum(d => (long)d.TrackedEndpoints), "{endpoint}",
+            "Endpoints (address, port, protocol) the direction resolvers remember as possible listeners");
+        meter.CreateObservableCounter("flowpolicy.ingest.direction.listeners.evicted", () => _direction().Sum(d => d.EvictedEndpoints), "{endpoint}",
+            "Endpoints dropped from the listener tables to keep them within their bound (a steady rise: more endpoints than the bound, and directions fall back to weaker signals)");
         _meter = meter;
     }
 

@@ -27,7 +27,6 @@ public sealed class RuleInference
 
     public SuggestionSet Infer(IReadOnlyList<Edge> edges)
     {
-        Metrics.EdgesIn += edges.Count;
         var window = BaselineWindow.Of(edges, _options.WindowStart, _options.WindowEnd);
         var baseline = _baseline.Classify(edges, window);
         var kept = new List<Edge>(edges.Count - baseline.NoiseEdges);
@@ -37,8 +36,7 @@ public sealed class RuleInference
             if (baseline.Verdicts[i] is { } verdict) leftOut.Add(new LeftOutEdge(edges[i], verdict.Reason, verdict.Detail));
             else kept.Add(edges[i]);
         }
-        Metrics.EdgesKept += kept.Count;
-        Metrics.EdgesLeftOut += leftOut.Count;
+        Metrics.Classified(kept.Count, leftOut.Count);
 
         // Identity drafts here, address drafts on a pool thread. Address drafts group by their own ids and blocks; their
         // workload side gets its peer from the one table below, so every endpoint still has exactly one peer object.
@@ -76,9 +74,7 @@ public sealed class RuleInference
             if (rule.Generalisation is not null) generalisedRules++;
             if ((rule.FlagSet & RuleFlags.Periodic) != 0) periodicRules++;
         }
-        Metrics.Rules += rules.Length;
-        Metrics.GeneralisedRules += generalisedRules;
-        Metrics.PeriodicRules += periodicRules;
+        Metrics.Drafted(generalisedRules, periodicRules);
 
         var workloads = WorkloadPeers(rules);
         var warnings = SuggestionWarnings.Of(_options, rules, baseline.Groups, baseline.Workloads, workloads, window.Days);

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using FlowPolicy.Analytics.Baseline;
 
 namespace FlowPolicy.Suggest.Inference;
@@ -31,13 +32,37 @@ public sealed class SuggestOptions
     }
 }
 
-/// <summary>What inference did, for logs and the report.</summary>
+/// <summary>
+/// What one inference did (the CLI's summary line prints it), and the same counts on suggest's Meter
+/// <see cref="MeterName"/> (docs/metrics.md), which the report writer shares: one Meter for the suggest component,
+/// static as a library's meters are (inference runs are created per window).
+/// </summary>
 public sealed class SuggestMetrics
 {
-    public long EdgesIn;
-    public long EdgesKept;
-    public long EdgesLeftOut;
-    public long Rules;
-    public long GeneralisedRules;
-    public long PeriodicRules;
+    public const string MeterName = "FlowPolicy.Suggest";
+    internal static readonly Meter Meter = new(MeterName);
+    private static readonly Counter<long> EdgesCounter = Meter.CreateCounter<long>("flowpolicy.suggest.edges", "{edge}",
+        "Edges inference read, by outcome: kept (rules are drafted from them) or left_out (the baseline's noise)");
+    private static readonly Counter<long> GeneralisedCounter = Meter.CreateCounter<long>("flowpolicy.suggest.rules.generalised", "{rule}",
+        "Rules whose peer is an address block wider than the addresses observed (address generalisation)");
+    private static readonly Counter<long> PeriodicCounter = Meter.CreateCounter<long>("flowpolicy.suggest.rules.periodic", "{rule}",
+        "Rules from traffic that recurs on a schedule (daily, weekly) rather than all the time");
+    private static readonly KeyValuePair<string, object?> Kept = new("outcome", "kept"), LeftOut = new("outcome", "left_out");
+
+    public long GeneralisedRules { get; private set; }
+    public long PeriodicRules { get; private set; }
+
+    internal void Classified(int kept, int leftOut)
+    {
+        EdgesCounter.Add(kept, Kept);
+        EdgesCounter.Add(leftOut, LeftOut);
+    }
+
+    internal void Drafted(long generalised, long periodic)
+    {
+        GeneralisedRules += generalised;
+        PeriodicRules += periodic;
+        GeneralisedCounter.Add(generalised);
+        PeriodicCounter.Add(periodic);
+    }
 }

@@ -27,9 +27,9 @@ public sealed class SuggestReportSkippedException(SuggestionRefusal reason, stri
 /// </summary>
 public static class SuggestReport
 {
-    /// <summary>The suggest report's Meter (docs/metrics.md); static, as the report writer is a function of its inputs.</summary>
-    public const string MeterName = "FlowPolicy.Suggest";
-    private static readonly Meter Meter = new(MeterName);
+    /// <summary>Suggest's Meter (docs/metrics.md), shared with inference (<see cref="SuggestMetrics"/>); static, as the report writer is a function of its inputs.</summary>
+    public const string MeterName = SuggestMetrics.MeterName;
+    private static Meter Meter => SuggestMetrics.Meter;
     private static readonly Histogram<double> Duration = Meter.CreateHistogram<double>("flowpolicy.suggest.duration", "s",
         "Time to write one report folder (inference, policy files, SLIs, service map)",
         advice: Core.Metrics.DurationBuckets.Runs);

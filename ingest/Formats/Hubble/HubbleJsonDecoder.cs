@@ -33,9 +33,6 @@ internal sealed partial class HubbleJsonDecoder : LineFlowDecoder
     private const int TypeL7 = 2, TypeSock = 3;
     // TrafficDirection enum.
     private const int DirectionIngress = 1, DirectionEgress = 2;
-    // Reserved security identities (pkg/identity): host, world, health, remote-node, world-ipv4, world-ipv6.
-    private const uint IdentityHost = 1, IdentityWorld = 2, IdentityHealth = 4, IdentityRemoteNode = 6,
-        IdentityKubeApiServer = 7, IdentityWorldV4 = 9, IdentityWorldV6 = 10;
 
     protected override void DecodeLine(ReadOnlySpan<byte> line, long lineNumber, ref DecodeCursor cursor, IFlowSink sink)
     {
@@ -245,10 +242,10 @@ internal sealed partial class HubbleJsonDecoder : LineFlowDecoder
         _ => ingress ?? egress,
     };
 
-    private static bool Is(ReadOnlySpan<byte> name, ReadOnlySpan<byte> protoName, ReadOnlySpan<byte> jsonName) =>
+    internal static bool Is(ReadOnlySpan<byte> name, ReadOnlySpan<byte> protoName, ReadOnlySpan<byte> jsonName) =>
         name.SequenceEqual(protoName) || name.SequenceEqual(jsonName);
 
-    private static string Expected(string field, string what, ref Utf8JsonReader reader) =>
+    internal static string Expected(string field, string what, ref Utf8JsonReader reader) =>
         $"field '{field}': expected {what}, got {JsonTokens.Describe(reader.TokenType)}";
 
     private static string? ReadFlow(ref Utf8JsonReader reader, ReadOnlySpan<byte> line, JsonDecodeState state, ref FlowFields f)
@@ -290,8 +287,8 @@ internal sealed partial class HubbleJsonDecoder : LineFlowDecoder
         if (name.SequenceEqual("verdict"u8)) return ReadVerdict(ref reader, scratch, out f.Verdict);
         if (name.SequenceEqual("IP"u8)) return ReadIp(ref reader, scratch, ref f);
         if (name.SequenceEqual("l4"u8)) return ReadLayer4(ref reader, state, ref f);
-        if (name.SequenceEqual("source"u8)) return ReadEndpoint(ref reader, line, state, "source", out f.SourceIdentity);
-        if (name.SequenceEqual("destination"u8)) return ReadEndpoint(ref reader, line, state, "destination", out f.DestinationIdentity);
+        if (name.SequenceEqual("source"u8)) return HubbleEndpointReader.Read(ref reader, line, state, "source", out f.SourceIdentity);
+        if (name.SequenceEqual("destination"u8)) return HubbleEndpointReader.Read(ref reader, line, state, "destination", out f.DestinationIdentity);
         if (name.SequenceEqual("Type"u8)) return ReadType(ref reader, scratch, out f.Type);
         if (Is(name, "is_reply"u8, "isReply"u8))
         {
@@ -556,200 +553,5 @@ internal sealed partial class HubbleJsonDecoder : LineFlowDecoder
         }
         names = joined?.ToString();
         return null;
-    }
-
-    private static string? ReadEndpoint(ref Utf8JsonReader reader, ReadOnlySpan<byte> line, JsonDecodeState state, string field, out WorkloadIdentity? identity)
-    {
-        identity = null;
-        if (reader.TokenType != JsonTokenType.StartObject) return Expected(field, "an endpoint object", ref reader);
-        var raw = JsonTokens.RawValue(ref reader, line);
-        if (state.Identities.TryGet(raw, out int slot, out identity)) return null;
-        var error = ParseEndpoint(raw, state, field, out identity);
-        if (error is null) state.Identities.Set(slot, raw, identity);
-        return error;
-    }
-
-    /// <summary>
-    /// An Endpoint message to an identity: namespace, workloads[0], pod_name, and the Cilium labels ("source:key=value")
-    /// without their source prefix or Cilium's bookkeeping labels; reserved labels and identities decide node/external.
-    /// </summary>
-    private static string? ParseEndpoint(ReadOnlySpan<byte> raw, JsonDecodeState state, string field, out WorkloadIdentity? identity)
-    {
-        identity = null;
-        var reader = new Utf8JsonReader(raw, JsonTokens.LineOptions);
-        reader.Read();
-        Span<byte> nameScratch = state.NameScratch;
-        Span<byte> scratch = state.ValueScratch;
-        uint securityIdentity = 0;
-        string? ns = null, pod = null, workload = null, workloadKind = null;
-        EndpointKind? reservedKind = null;
-        var cilium = new CiliumLabels();
-
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            var name = JsonTokens.Utf8(ref reader, nameScratch);
-            reader.Read();
-            if (reader.TokenType == JsonTokenType.Null) continue;
-            if (name.SequenceEqual("identity"u8))
-            {
-                if (!JsonTokens.TryGetUInt32(ref reader, scratch, out securityIdentity)) return Expected(field + ".identity", "an unsigned integer", ref reader);
-            }
-            else if (name.SequenceEqual("ID"u8))
-            {
-                if (!JsonTokens.TryGetUInt32(ref reader, scratch, out _)) return Expected(field + ".ID", "an unsigned integer", ref reader);
-            }
-            else if (name.SequenceEqual("namespace"u8))
-            {
-                if (reader.TokenType != JsonTokenType.String) return Expected(field + ".namespace", "a string", ref reader);
-                ns = state.String(JsonTokens.Utf8(ref reader, scratch));
-            }
-            else if (Is(name, "pod_name"u8, "podName"u8))
-            {
-                if (reader.TokenType != JsonTokenType.String) return Expected(field + ".pod_name", "a string", ref reader);
-                pod = state.String(JsonTokens.Utf8(ref reader, scratch));
-            }
-            else if (name.SequenceEqual("labels"u8))
-            {
-                if (reader.TokenType != JsonTokenType.StartArray) return Expected(field + ".labels", "an array of strings", ref reader);
-                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-                {
-                    if (reader.TokenType != JsonTokenType.String) return Expected(field + ".labels[]", "a string", ref reader);
-                    AddLabel(JsonTokens.Utf8(ref reader, scratch), state, ref cilium, ref reservedKind);
-                }
-            }
-            else if (name.SequenceEqual("workloads"u8))
-            {
-                if (reader.TokenType != JsonTokenType.StartArray) return Expected(field + ".workloads", "an array of workloads", ref reader);
-                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-                {
-                    if (reader.TokenType != JsonTokenType.StartObject) return Expected(field + ".workloads[]", "a workload object", ref reader);
-                    bool first = workload is null && workloadKind is null;
-                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                    {
-                        bool isName = reader.ValueTextEquals("name"u8);
-                        bool isKind = !isName && reader.ValueTextEquals("kind"u8);
-                        reader.Read();
-                        if (!isName && !isKind || reader.TokenType == JsonTokenType.Null)
-                        {
-                            reader.Skip();
-                            continue;
-                        }
-                        if (reader.TokenType != JsonTokenType.String) return Expected(field + (isName ? ".workloads[].name" : ".workloads[].kind"), "a string", ref reader);
-                        if (!first) continue; // an endpoint has one owner; later entries are not expected
-                        var text = state.String(JsonTokens.Utf8(ref reader, scratch));
-                        if (isName) workload = text;
-                        else workloadKind = text;
-                    }
-                }
-            }
-            else
-            {
-                reader.Skip(); // cluster_name and future fields
-            }
-        }
-
-        var labels = cilium.Labels;
-        ns = string.IsNullOrEmpty(ns) ? cilium.Namespace : ns;
-        var kind = reservedKind ?? securityIdentity switch
-        {
-            // The API server is node traffic too, wherever it runs (on a node: host + kube-apiserver labels; managed
-            // outside the nodes: identity 7): policies allow it as nodes / Cilium's kube-apiserver entity, never as a /32.
-            IdentityHost or IdentityRemoteNode or IdentityHealth or IdentityKubeApiServer => EndpointKind.Node,
-            IdentityWorld or IdentityWorldV4 or IdentityWorldV6 => EndpointKind.External,
-            _ => (EndpointKind?)null,
-        };
-        if (kind is null)
-        {
-            // An endpoint Hubble could not attribute (empty object, only an ID) carries no identity.
-            if (string.IsNullOrEmpty(ns) && string.IsNullOrEmpty(pod) && string.IsNullOrEmpty(workload) && labels is null) return null;
-            kind = EndpointKind.Pod;
-        }
-        if (kind != EndpointKind.Pod)
-        {
-            identity = new WorkloadIdentity(kind.Value, null, null, null, null, labels); // nodes and the world have no namespace or owner
-            return null;
-        }
-        var source = WorkloadSource.Unknown;
-        if (workload is not null) source = WorkloadSource.Reported;
-        else if (!string.IsNullOrEmpty(pod))
-        {
-            // No workloads: a bare pod, or a controller's pod in a record another node's agent (or the L7 proxy) wrote.
-            var owner = PodOwnerInference.Infer(pod, (IReadOnlyList<KeyValuePair<string, string>>?)labels ?? []);
-            workload = owner.Workload;
-            workloadKind = owner.Kind;
-            source = WorkloadSource.Derived;
-        }
-        identity = new WorkloadIdentity(EndpointKind.Pod, ns, workload, workloadKind, pod, labels)
-        {
-            WorkloadSource = source,
-            ServiceAccount = cilium.ServiceAccount,
-            NamespaceLabels = (IReadOnlyList<KeyValuePair<string, string>>?)cilium.NamespaceLabels ?? [],
-        };
-        return null;
-    }
-
-    /// <summary>What an endpoint's Cilium labels say beside the pod's own labels.</summary>
-    private struct CiliumLabels
-    {
-        public List<KeyValuePair<string, string>>? Labels;
-        public List<KeyValuePair<string, string>>? NamespaceLabels;
-        public string? Namespace;
-        public string? ServiceAccount;
-    }
-
-    /// <summary>Adds one Cilium label ("k8s:app=web", "reserved:host", "app=web") to an identity under construction.</summary>
-    private static void AddLabel(ReadOnlySpan<byte> label, JsonDecodeState state, ref CiliumLabels cilium, ref EndpointKind? reservedKind)
-    {
-        int equals = label.IndexOf((byte)'=');
-        int colon = label.IndexOf((byte)':');
-        ReadOnlySpan<byte> source = default;
-        if (colon >= 0 && (equals < 0 || colon < equals))
-        {
-            source = label[..colon];
-            label = label[(colon + 1)..];
-            if (equals >= 0) equals -= colon + 1;
-        }
-        var key = equals >= 0 ? label[..equals] : label;
-        var value = equals >= 0 ? label[(equals + 1)..] : default;
-
-        if (source.SequenceEqual("reserved"u8))
-        {
-            // Reserved labels name what an endpoint is, not who owns it; they never become identity labels.
-            if (key.SequenceEqual("world"u8) || key.SequenceEqual("world-ipv4"u8) || key.SequenceEqual("world-ipv6"u8))
-                reservedKind ??= EndpointKind.External;
-            else if (key.SequenceEqual("host"u8) || key.SequenceEqual("remote-node"u8) || key.SequenceEqual("health"u8)
-                     || key.SequenceEqual("kube-apiserver"u8))
-                reservedKind = EndpointKind.Node; // wins over world: a managed API server is still the cluster's
-            return;
-        }
-        // CIDR and FQDN labels describe addresses a policy selected, not a workload.
-        if (source.SequenceEqual("cidr"u8) || source.SequenceEqual("fqdn"u8) || source.SequenceEqual("cidrgroup"u8)) return;
-        if (key.SequenceEqual("io.kubernetes.pod.namespace"u8))
-        {
-            cilium.Namespace = state.String(value);
-            return;
-        }
-        if (key.StartsWith("io.cilium.k8s."u8))
-        {
-            // Namespace labels select namespaces and the service account names the pod's principal: neither is a pod
-            // label a podSelector may use. The policy cluster name is Cilium's own bookkeeping.
-            if (key.StartsWith(NamespaceLabelPrefix) && key.Length > NamespaceLabelPrefix.Length)
-                AddUnique(ref cilium.NamespaceLabels, state.String(key[NamespaceLabelPrefix.Length..]), state.String(value));
-            else if (key.SequenceEqual("io.cilium.k8s.policy.serviceaccount"u8) && !value.IsEmpty)
-                cilium.ServiceAccount = state.String(value);
-            return;
-        }
-        if (key.IsEmpty) return;
-        AddUnique(ref cilium.Labels, state.String(key), state.String(value));
-    }
-
-    private static ReadOnlySpan<byte> NamespaceLabelPrefix => "io.cilium.k8s.namespace.labels."u8;
-
-    private static void AddUnique(ref List<KeyValuePair<string, string>>? labels, string key, string value)
-    {
-        labels ??= [];
-        foreach (var existing in labels)
-            if (existing.Key == key) return; // the same key from two sources (k8s and container)
-        labels.Add(new(key, value));
     }
 }

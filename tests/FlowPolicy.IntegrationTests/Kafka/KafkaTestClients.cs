@@ -18,14 +18,17 @@ internal static class KafkaTestClients
             .Build();
     }
 
-    public static IConsumer<byte[], byte[]> Consumer(MockKafkaCluster cluster, string group, Action<ConsumerConfig>? configure = null)
+    public static IConsumer<byte[], byte[]> Consumer(MockKafkaCluster cluster, string group, Action<ConsumerConfig>? configure = null,
+        Action<ConsumerBuilder<byte[], byte[]>>? build = null)
     {
         var config = Options(cluster, "unused", group).ToConsumerConfig();
         // librdkafka 2.0.2's mock keeps a member that left (Close) until its session times out, and a new member's
         // join waits for that: 45 s by default. Kafka's minimum, 6 s, keeps group hand-overs in tests short.
         config.SessionTimeoutMs = 6000;
         configure?.Invoke(config);
-        return new ConsumerBuilder<byte[], byte[]>(config).SetLogHandler((_, _) => { }).Build();
+        var builder = new ConsumerBuilder<byte[], byte[]>(config).SetLogHandler((_, _) => { });
+        build?.Invoke(builder);
+        return builder.Build();
     }
 
     /// <summary>A message of exactly <paramref name="size"/> bytes that starts with its sequence number.</summary>

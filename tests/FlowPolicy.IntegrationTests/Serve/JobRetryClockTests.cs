@@ -18,7 +18,7 @@ public sealed class JobRetryClockTests(ClickHouseServerFixture server, ITestOutp
     {
         await SchemaMigrator.MigrateAsync(Db);
         var config = ServeConfig.Parse("jobs:\n  flaky: {kind: retention, schedule: \"0 0 * * * ?\"}\n");
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 3, 12, 0, 0, TimeSpan.Zero));
+        var time = new TimerCountingClock(new DateTimeOffset(2026, 11, 3, 12, 0, 0, TimeSpan.Zero));
         int calls = 0;
         var job = new FailingOnceJob(config.Job("flaky"), () => Interlocked.Increment(ref calls));
         using var logs = IngestWorkerTests.TestLogs(output);
@@ -28,10 +28,10 @@ public sealed class JobRetryClockTests(ClickHouseServerFixture server, ITestOutp
         var window = new JobWindow(new DateTime(2026, 11, 3, 11, 0, 0, DateTimeKind.Utc), new DateTime(2026, 11, 3, 12, 0, 0, DateTimeKind.Utc));
 
         var run = runner.RunWindowAsync(window, "manual", default);
-        await WaitUntilAsync(() => calls == 1 && runner.Metrics.Retries == 1);
-        await Task.Delay(200); // let the runner reach its wait on the fake clock (it counts the retry just before)
+        // The runner waits on the fake clock once it has armed a timer there.
+        await WaitUntilAsync(() => calls == 1 && runner.Metrics.Retries == 1 && time.Timers == 1);
         time.Advance(TimeSpan.FromMinutes(10) - TimeSpan.FromSeconds(1));
-        await Task.Delay(50);
+        await Task.Delay(50); // a grace for a wrong early retry to show, not a wait on the job's clock
         Assert.Equal(1, calls); // not a second early
         time.Advance(TimeSpan.FromSeconds(1));
         await WaitUntilAsync(() => calls == 2);
@@ -50,6 +50,19 @@ public sealed class JobRetryClockTests(ClickHouseServerFixture server, ITestOutp
         // Waits for the runner's own work (ClickHouse round trips), never for the job's clock.
         for (int i = 0; i < 400 && !condition(); i++) await Task.Delay(25);
         Assert.True(condition());
+    }
+
+    /// <summary>A fake clock that counts the timers armed on it (Task.Delay on a TimeProvider arms one).</summary>
+    private sealed class TimerCountingClock(DateTimeOffset start) : FakeTimeProvider(start)
+    {
+        private int _timers;
+        public int Timers => Volatile.Read(ref _timers);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            Interlocked.Increment(ref _timers);
+            return base.CreateTimer(callback, state, dueTime, period);
+        }
     }
 
     private sealed class FailingOnceJob(JobConfig config, Func<int> called) : IScheduledJob

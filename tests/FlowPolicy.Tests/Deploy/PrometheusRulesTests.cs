@@ -86,9 +86,13 @@ public sealed partial class PrometheusRulesTests
         inventory.Publish();
         using var jobs = new JobMetrics();
         jobs.Publish([]);
-        // The static meters of analyze and suggest publish when their types initialise.
-        System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(FlowPolicy.Analytics.Jobs.AnalyzeJob).TypeHandle);
-        System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(FlowPolicy.Suggest.Reports.SuggestReport).TypeHandle);
+        // The static meters of the edge source, the intent evaluator, analyze and suggest publish when their types initialise.
+        foreach (var type in new[]
+                 {
+                     typeof(FlowPolicy.Analytics.Edges.ClickHouseEdgeSourceMetrics), typeof(FlowPolicy.Analytics.Intent.IntentEvaluatorMetrics),
+                     typeof(FlowPolicy.Analytics.Jobs.AnalyzeJob), typeof(FlowPolicy.Suggest.Inference.SuggestMetrics), typeof(FlowPolicy.Suggest.Reports.SuggestReport),
+                 })
+            System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(type.TypeHandle);
         lock (found) return found.GroupBy(i => (i.Meter.Name, i.Name)).Select(g => g.First()).ToList();
     }
 

@@ -191,7 +191,7 @@ public sealed class DirectionResolverTests
         Assert.Equal(3, resolver.Metrics.Resolved);
         Assert.Equal(2, resolver.Metrics.DecidedBy(DirectionSignal.TcpFlags));
         Assert.Equal(1, resolver.Metrics.DecidedBy(DirectionSignal.LearnedListener));
-        Assert.Equal(2, resolver.Metrics.Replies);
+        Assert.Equal(2, resolver.Metrics.Flipped);
         Assert.All(flows, f => Assert.Equal(443, f.DstPort));
     }
 }
