@@ -78,8 +78,6 @@ internal sealed class IntentEvaluatorMetrics
 /// </summary>
 public sealed partial class IntentEvaluator : IIntentEvaluator
 {
-    private const string MetadataNameLabel = "kubernetes.io/metadata.name";
-
     private readonly IntentEvaluatorOptions _options;
     private readonly NetworkPolicyDefinition[] _networkPolicies;
     private readonly Dictionary<string, NetworkPolicyDefinition[]> _networkPoliciesByNamespace;
@@ -88,8 +86,7 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
     private readonly int[] _flowRuleOwner;
     private readonly int[] _addressFromCandidates;
     private readonly int[] _addressToCandidates;
-    private readonly Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>> _declaredNamespaceLabels;
-    private readonly ConcurrentDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> _namespaceLabels = new(StringComparer.Ordinal);
+    private readonly NamespaceLabelBook _namespaceLabels;
     private readonly ConcurrentDictionary<string, EndpointFacts[]> _facts = new(StringComparer.Ordinal);
     private long _memoisedAddresses;
 
@@ -116,10 +113,7 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
         _addressToCandidates = Enumerable.Range(0, _flowRules.Length).Where(i => CanMatchAddress(_flowRules[i].To)).ToArray();
         // What the data showed first, then what the user declared (Namespace objects among the policies, --namespaces):
         // a namespace declared there keeps exactly the declared labels.
-        _declaredNamespaceLabels = new(StringComparer.Ordinal);
-        if (_options.NamespaceLabels is { } observed)
-            foreach (var (ns, labels) in observed) _declaredNamespaceLabels[ns] = labels;
-        foreach (var (ns, labels) in policies.NamespaceLabels) _declaredNamespaceLabels[ns] = labels;
+        _namespaceLabels = new NamespaceLabelBook(_options.NamespaceLabels, policies.NamespaceLabels);
 
         Rules = _networkPolicies.SelectMany(p => p.IngressRules.Concat(p.EgressRules)).Select(r => (r.Ordinal, r.Rule))
             .Concat(_flowRules.Where(r => !r.Deny).Select(r => (r.Ordinal, r.Rule)))
@@ -248,14 +242,7 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
         endpoint.Kind == EndpointKind.Node && _options.NodeAddresses is { } nodes && nodes.TryGetValue(endpoint.Name, out var addresses)
             ? addresses : [];
 
-    private IReadOnlyList<KeyValuePair<string, string>> LabelsOfNamespace(string ns) =>
-        _namespaceLabels.GetOrAdd(ns, static (name, declared) =>
-        {
-            var labels = new List<KeyValuePair<string, string>>();
-            if (declared.TryGetValue(name, out var known)) labels.AddRange(known.Where(l => l.Key != MetadataNameLabel));
-            labels.Add(new(MetadataNameLabel, name)); // set by the API server on every namespace since 1.21
-            return labels;
-        }, _declaredNamespaceLabels);
+    private IReadOnlyList<KeyValuePair<string, string>> LabelsOfNamespace(string ns) => _namespaceLabels.Of(ns);
 
     private static string Names(NetworkPolicyDefinition[] policies) =>
         string.Join(", ", policies.Take(3).Select(p => p.Id)) + (policies.Length > 3 ? $" and {policies.Length - 3} more" : "");

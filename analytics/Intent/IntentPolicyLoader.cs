@@ -6,10 +6,13 @@ namespace FlowPolicy.Analytics.Intent;
 public sealed class IntentPolicySet
 {
     internal IntentPolicySet(List<NetworkPolicyDefinition> networkPolicies, List<FlowPolicyDefinition> flowPolicies,
-        Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels, List<string> notes, int files)
+        Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels, List<string> notes, int files,
+        List<CiliumPolicyDefinition>? ciliumPolicies = null, List<IstioPolicyDefinition>? istioPolicies = null)
     {
         NetworkPolicies = networkPolicies;
         FlowPolicies = flowPolicies;
+        CiliumPolicies = ciliumPolicies ?? [];
+        IstioPolicies = istioPolicies ?? [];
         NamespaceLabels = namespaceLabels;
         Notes = notes;
         Files = files;
@@ -19,6 +22,10 @@ public sealed class IntentPolicySet
 
     internal IReadOnlyList<NetworkPolicyDefinition> NetworkPolicies { get; }
     internal IReadOnlyList<FlowPolicyDefinition> FlowPolicies { get; }
+    /// <summary>Cilium policies, read for their L7 rules and toFQDNs only (<see cref="L7IntentEvaluator"/>).</summary>
+    internal IReadOnlyList<CiliumPolicyDefinition> CiliumPolicies { get; }
+    /// <summary>Istio AuthorizationPolicies, read for their methods and paths (<see cref="L7IntentEvaluator"/>).</summary>
+    internal IReadOnlyList<IstioPolicyDefinition> IstioPolicies { get; }
     /// <summary>Labels of Namespace objects found (namespace -> labels), for namespaceSelector.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels { get; }
     /// <summary>"file:line: skipped ..." for every object that is not a policy.</summary>
@@ -26,6 +33,10 @@ public sealed class IntentPolicySet
     public int Files { get; }
     public int NetworkPolicyCount => NetworkPolicies.Count;
     public int FlowPolicyCount => FlowPolicies.Count;
+    public int CiliumPolicyCount => CiliumPolicies.Count;
+    public int IstioPolicyCount => IstioPolicies.Count;
+    /// <summary>Whether any Cilium policy has L7 rules or toFQDNs, or any Istio ALLOW/DENY policy exists (what <see cref="L7IntentEvaluator"/> judges with).</summary>
+    public bool HasL7Rules => CiliumPolicies.Any(p => p.HasL7) || IstioPolicies.Any(p => p.Action is IstioAction.Allow or IstioAction.Deny);
 }
 
 public sealed class IntentPolicyLoaderOptions
@@ -65,6 +76,8 @@ public sealed class IntentPolicyLoader
     {
         var networkPolicies = new List<NetworkPolicyDefinition>();
         var flowPolicies = new List<FlowPolicyDefinition>();
+        var ciliumPolicies = new List<CiliumPolicyDefinition>();
+        var istioPolicies = new List<IstioPolicyDefinition>();
         var namespaces = new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(StringComparer.Ordinal);
         var notes = new List<string>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -106,10 +119,22 @@ public sealed class IntentPolicyLoader
                     if (!seen.Add("fp:" + flowPolicy.Id)) throw PolicyNode.Error(document, $"FlowPolicy {flowPolicy.Id} is defined twice in this file");
                     flowPolicies.Add(flowPolicy);
                     return;
+                case "CiliumNetworkPolicy" or "CiliumClusterwideNetworkPolicy" when !namespacesOnly && apiVersion is "cilium.io/v2":
+                    var cilium = L7PolicyParser.ParseCilium(document, _options.DefaultNamespace, clusterwide: kind == "CiliumClusterwideNetworkPolicy");
+                    if (!seen.Add("cilium:" + cilium.Id)) throw PolicyNode.Error(document, $"{cilium.Id} is defined twice");
+                    ciliumPolicies.Add(cilium);
+                    notes.Add($"{document.Where}: {cilium.Id}: only its L7 rules and toFQDNs are evaluated (against L7 history); its L3/L4 rules are not");
+                    return;
+                case "AuthorizationPolicy" when !namespacesOnly && apiVersion is "security.istio.io/v1" or "security.istio.io/v1beta1":
+                    var istio = L7PolicyParser.ParseIstio(document, _options.DefaultNamespace);
+                    if (!seen.Add("istio:" + istio.Id)) throw PolicyNode.Error(document, $"{istio.Id} is defined twice");
+                    istioPolicies.Add(istio);
+                    notes.Add($"{document.Where}: {istio.Id}: only its methods and paths are evaluated (against L7 history); its sources and ports only as conditions of those");
+                    return;
                 case var _ when !namespacesOnly && OtherPolicyEngine(apiVersion) is { } engine:
                     // A policy directory often holds every format `suggest` writes (calico/, cilium/, istio/ beside k8s/).
                     notes.Add($"{document.Where}: skipped {engine} {kind ?? "object"} {document.Map("metadata")?.String("name") ?? "unnamed"} " +
-                              $"({apiVersion}): only Kubernetes NetworkPolicy and FlowPolicy are evaluated");
+                              $"({apiVersion}): only Kubernetes NetworkPolicy and FlowPolicy are evaluated (and the L7 rules of Cilium policies and Istio AuthorizationPolicies)");
                     return;
                 case "NetworkPolicy" or FlowPolicyDefinition.Kind when !namespacesOnly:
                     throw PolicyNode.Error(document, $"{kind} with apiVersion '{apiVersion}' is not supported; use " +
@@ -140,7 +165,7 @@ public sealed class IntentPolicyLoader
             if (!File.Exists(file)) throw new FileNotFoundException($"no such namespaces file '{file}'", file);
             Read(file, Path.GetFileName(file), namespacesOnly: true);
         }
-        return new IntentPolicySet(networkPolicies, flowPolicies, namespaces, notes, files);
+        return new IntentPolicySet(networkPolicies, flowPolicies, namespaces, notes, files, ciliumPolicies, istioPolicies);
     }
 
     public IntentPolicySet Load(string path) => Load([path]);

@@ -36,11 +36,14 @@ public sealed class AnalyzeJob
 {
     private readonly AnalyzeJobOptions _options;
     private readonly IIntentEvaluator _intent;
+    private readonly L7IntentEvaluator? _l7;
     private readonly ClickHouseHttpClient? _store;
 
     /// <param name="store">Where the SLI rows go; null writes none (embedded mode).</param>
-    public AnalyzeJob(AnalyzeJobOptions options, IIntentEvaluator intent, ClickHouseHttpClient? store = null)
+    /// <param name="l7">The intent's L7 rules, for the SLIs per L7 operation; null judges operations by their port alone.</param>
+    public AnalyzeJob(AnalyzeJobOptions options, IIntentEvaluator intent, ClickHouseHttpClient? store = null, L7IntentEvaluator? l7 = null)
     {
+        _l7 = l7;
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
@@ -67,7 +70,7 @@ public sealed class AnalyzeJob
         var clock = Stopwatch.StartNew();
         var edges = await source.ReadEdgesAsync(window, cancellationToken).ConfigureAwait(false);
         EdgesRead.Add(edges.Count);
-        var report = SliCalculator.Compute(edges, _intent, window);
+        var report = SliCalculator.Compute(edges, _intent, window, _l7);
         var graph = DependencyGraph.Build(window, report.Edges);
 
         var files = new List<string>();

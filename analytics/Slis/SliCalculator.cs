@@ -9,7 +9,8 @@ namespace FlowPolicy.Analytics.Slis;
 /// </summary>
 public static class SliCalculator
 {
-    public static SliReport Compute(IReadOnlyList<Edge> edges, IIntentEvaluator intent, AnalysisWindow window)
+    /// <param name="l7">The intent's L7 rules (<see cref="L7IntentEvaluator"/>), for the SLIs per L7 operation; null: judged by the ports alone.</param>
+    public static SliReport Compute(IReadOnlyList<Edge> edges, IIntentEvaluator intent, AnalysisWindow window, L7IntentEvaluator? l7 = null)
     {
         ArgumentNullException.ThrowIfNull(edges);
         ArgumentNullException.ThrowIfNull(intent);
@@ -60,6 +61,7 @@ public static class SliCalculator
             VerdictMismatches = mismatches,
             BlastRadius = BlastRadius.Compute(sorted, intent),
             Edges = assessed,
+            L7Operations = L7OperationSli.Compute(assessed, l7 is { HasRules: true } ? l7 : null),
         };
     }
 

@@ -100,7 +100,38 @@ public static class SliJson
             w.WriteEndObject();
         }
         w.WriteEndObject();
+        WriteL7Operations(w, report.L7Operations);
         w.WriteEndObject();
+    }
+
+    /// <summary>"l7_operations": the SLIs per L7 operation (docs/l7.md), in slis.json and report.json alike.</summary>
+    public static void WriteL7Operations(Utf8JsonWriter w, IReadOnlyList<L7OperationSli> operations)
+    {
+        w.WriteStartArray("l7_operations");
+        foreach (var op in operations)
+        {
+            w.WriteStartObject();
+            w.WriteString("server", op.Server);
+            w.WriteNumber("port", op.Port);
+            w.WriteString("protocol", op.Protocol.ToString().ToLowerInvariant());
+            w.WriteString("operation", op.Operation);
+            w.WriteString("resource", op.Resource);
+            w.WriteNumber("clients", op.Clients);
+            w.WriteNumber("requests", op.Requests);
+            w.WriteNumber("errors", op.Errors);
+            w.WriteNumber("proxy_denied", op.ProxyDenied);
+            w.WriteNumber("allowed_by_intent", op.RequestsAllowedByIntent);
+            w.WriteNumber("denied_by_intent", op.RequestsDeniedByIntent);
+            w.WriteNumber("denied_at_l7", op.RequestsDeniedAtL7);
+            w.WriteNumber("undetermined", op.RequestsUndetermined);
+            WriteRate(w, "compliance_rate", op.ComplianceRate);
+            WriteRate(w, "denied_rate", op.DeniedRate);
+            WriteRate(w, "error_rate", op.ErrorRate);
+            if (op.DeniedReason is { } reason) w.WriteString("denied_reason", reason);
+            w.WriteEndObject();
+            if (w.BytesPending > FlushBytes) w.Flush();
+        }
+        w.WriteEndArray();
     }
 
     private static void WriteVerdicts(Utf8JsonWriter w, Edge edge)

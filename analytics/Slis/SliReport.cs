@@ -46,4 +46,6 @@ public sealed class SliReport
     public required IReadOnlyList<VerdictMismatch> VerdictMismatches { get; init; }
     public required SortedDictionary<string, BlastRadiusCount> BlastRadius { get; init; }
     public required IReadOnlyList<AssessedEdge> Edges { get; init; }
+    /// <summary>SLIs per L7 operation, where the edges carry L7 facts (Hubble L7 records); empty otherwise.</summary>
+    public IReadOnlyList<L7OperationSli> L7Operations { get; init; } = [];
 }

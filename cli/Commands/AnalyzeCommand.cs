@@ -88,7 +88,8 @@ internal static class AnalyzeCommand
                 });
                 var spanned = AnalysisWindow.Spanning(load.Edges);
                 var window = new AnalysisWindow(fromTime ?? spanned.From, toTime ?? spanned.To);
-                var result = await new AnalyzeJob(jobOptions, Evaluator(load.NamespaceLabels)).RunAsync(window, new ScopedEdgeSource(new LoadedEdgeSource(load.Edges), scope), cancellationToken);
+                var l7 = intentPolicies is null ? null : new L7IntentEvaluator(intentPolicies, new L7IntentEvaluatorOptions { NamespaceLabels = load.NamespaceLabels });
+                var result = await new AnalyzeJob(jobOptions, Evaluator(load.NamespaceLabels), l7: l7).RunAsync(window, new ScopedEdgeSource(new LoadedEdgeSource(load.Edges), scope), cancellationToken);
                 Report(result, WriteReport(outDir, result, load.Counts, scope, Files(load.NamespaceLabels)));
                 return ExitCodes.Success;
             }
@@ -104,12 +105,15 @@ internal static class AnalyzeCommand
             {
                 throw new UsageException(ex.Message);
             }
-            var evaluator = Evaluator(PolicyInputs.InventoryNamespaceLabels(parse.GetValue(inventory) ?? []));
+            var inventoryLabels = PolicyInputs.InventoryNamespaceLabels(parse.GetValue(inventory) ?? []);
+            var evaluator = Evaluator(inventoryLabels);
             try
             {
                 using var client = new ClickHouseHttpClient(chOptions);
                 await SchemaMigrator.MigrateAsync(client, cancellationToken: cancellationToken);
-                var job = new AnalyzeJob(jobOptions, evaluator, client);
+                var l7 = intentPolicies is null ? null : new L7IntentEvaluator(intentPolicies,
+                    new L7IntentEvaluatorOptions { NamespaceLabels = inventoryLabels });
+                var job = new AnalyzeJob(jobOptions, evaluator, client, l7);
                 var window = new AnalysisWindow(fromTime!.Value, toTime!.Value);
                 var source = new ClickHouseEdgeSource(client);
                 var result = await job.RunAsync(window, new ScopedEdgeSource(source, scope), cancellationToken);

@@ -21,7 +21,7 @@ internal static class CheckCommand
     {
         var policies = new Option<string[]>("--policies")
         {
-            Description = "Policy files or directories (read recursively): .yaml/.yml/.json with Kubernetes NetworkPolicy and FlowPolicy objects.",
+            Description = "Policy files or directories (read recursively): .yaml/.yml/.json with Kubernetes NetworkPolicy and FlowPolicy objects; the L7 rules of CiliumNetworkPolicies (rules.http/kafka/dns, toFQDNs) and Istio AuthorizationPolicies (methods, paths) are judged against the flows' L7 history.",
             Required = true,
             AllowMultipleArgumentsPerToken = true,
             Arity = ArgumentArity.OneOrMore,
@@ -52,11 +52,14 @@ internal static class CheckCommand
             "Backtest policy files against observed traffic: list the flows they would block (with evidence), how much traffic " +
             "each rule carries and which rules nothing uses. Exits 1 when any baseline flow (allowed or without a verdict in " +
             "the log) would be blocked, 0 otherwise; flows the log saw denied never fail the check. Blocked noise (what suggest " +
-            "leaves out: scanners, one-off bare pods, one-off boundary crossings) is listed with its reason and fails only with --strict.\n\n" +
+            "leaves out: scanners, one-off bare pods, one-off boundary crossings) is listed with its reason and fails only with --strict. " +
+            "L7 rules (Cilium HTTP/Kafka/DNS rules and toFQDNs, Istio methods and paths) are judged against Hubble's L7 records: an observed " +
+            "operation they would deny although its port is allowed fails the check too; edges with L7 rules but no L7 records are listed as not judged.\n\n" +
             "Examples:\n" +
             "  flowpolicy check --policies k8s/netpol/ --flows hubble.json vpc.log.gz --inventory pods.json nodes.json\n" +
             "  flowpolicy check --policies policy/ --namespaces namespaces.json --flows flows.jsonl --json > check.json\n" +
             "  flowpolicy check --policies out/k8s --flows flows.jsonl --strict\n" +
+            "  flowpolicy check --policies out/k8s out/cilium --flows hubble.json --json > check.json\n" +
             "  flowpolicy check --policies policy/ --clickhouse http://ch:8123 --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z")
         {
             policies, namespaces, flows, inventory, format, recordTime, threads, from, to, clickhouse, database, json, strict, includeNamespace, excludeNamespace,
@@ -103,11 +106,20 @@ internal static class CheckCommand
             var noise = new BaselineClassifier().Classify(edges, BaselineWindow.Of(edges, fromTime, toTime));
             if (!scope.IsEverything) (edges, noise) = noise.Restrict(edges, scope.Keeps);
             var result = new PolicyBacktest(evaluator).Run(edges, noise, cancellationToken);
+            // The L7 half (docs/intent.md, "L7 rules"): Cilium rules.http/kafka/dns, toFQDNs and Istio methods/paths
+            // against each edge's L7 history. Null when the policies have no L7 rule, so L4-only output stays as it was.
+            var l7Evaluator = new L7IntentEvaluator(policySet, new L7IntentEvaluatorOptions { NamespaceLabels = namespaceLabels });
+            var l7 = l7Evaluator.HasRules ? new L7Backtest(l7Evaluator).Run(edges, cancellationToken) : null;
             bool isStrict = parse.GetValue(strict);
-            bool passed = isStrict ? result.PassedStrict : result.Passed;
-            if (parse.GetValue(json)) WriteJson(Console.OpenStandardOutput(), result, policySet, isStrict);
-            else WriteTables(result);
+            bool passed = (isStrict ? result.PassedStrict : result.Passed) && (l7?.Passed ?? true);
+            if (parse.GetValue(json)) WriteJson(Console.OpenStandardOutput(), result, policySet, isStrict, l7);
+            else
+            {
+                WriteTables(result);
+                if (l7 is not null) WriteL7Tables(l7);
+            }
             Console.Error.WriteLine(Verdict(result, isStrict));
+            if (l7 is not null) Console.Error.WriteLine(L7Verdict(l7));
             return passed ? ExitCodes.Success : ExitCodes.CheckFailed;
         });
         return command;
@@ -124,6 +136,73 @@ internal static class CheckCommand
         long flows = result.BlockedFlows + (strict ? result.BlockedNoiseFlows : 0);
         return string.Create(CultureInfo.InvariantCulture,
             $"flowpolicy: check failed: {blocked} of {result.BaselineEdges} baseline edges ({flows} flows) would be blocked{(strict ? " (--strict: noise included)" : "")}{(strict ? "" : noise)}");
+    }
+
+    private static string L7Verdict(L7BacktestResult l7)
+    {
+        string notObserved = l7.NotObserved.Count == 0 ? ""
+            : string.Create(CultureInfo.InvariantCulture, $"; {l7.NotObserved.Count} edges with L7 rules have no L7 history (not judged)");
+        return l7.Passed
+            ? string.Create(CultureInfo.InvariantCulture, $"flowpolicy: L7 check passed: the L7 rules allow all {l7.JudgedOperations} observed operations on {l7.Edges - l7.NotObserved.Count} edges{notObserved}")
+            : string.Create(CultureInfo.InvariantCulture,
+                $"flowpolicy: L7 check failed: {l7.Denied.Count} operations ({l7.DeniedRequests} requests) and {l7.DeniedNames.Count} DNS names would be denied although their port is allowed{notObserved}");
+    }
+
+    private static void WriteL7Tables(L7BacktestResult l7)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+        if (Console.IsOutputRedirected) console.Profile.Width = 400;
+        console.WriteLine();
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"L7 operations denied although the port is allowed: {l7.Denied.Count} ({l7.DeniedRequests} requests)"));
+        if (l7.Denied.Count > 0)
+        {
+            var table = Table("SRC", "DST", "PORT", "PROTOCOL", "OPERATION", "REQUESTS", "FIRST SEEN", "LAST SEEN", "WHY");
+            foreach (var denied in l7.Denied)
+            {
+                var e = denied.Edge;
+                var op = denied.Decision.Operation;
+                table.AddRow(Markup.Escape(e.Client.Key), Markup.Escape(e.Server.Key), Number(e.Port), op.Protocol.ToString(), Markup.Escape(op.ToString()),
+                    Number(op.Requests - op.Denied), Time(op.FirstSeen), Time(op.LastSeen), Markup.Escape(denied.Decision.Reason));
+            }
+            console.Write(table);
+        }
+        if (l7.DeniedNames.Count > 0)
+        {
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"DNS names toFQDNs would not allow: {l7.DeniedNames.Count}"));
+            var table = Table("SRC", "DST", "PORT", "NAME", "FLOWS", "WHY");
+            foreach (var denied in l7.DeniedNames)
+                table.AddRow(Markup.Escape(denied.Edge.Client.Key), Markup.Escape(denied.Edge.Server.Key), Number(denied.Edge.Port),
+                    Markup.Escape(denied.Decision.Name.Name), Number(denied.Decision.Name.Flows), Markup.Escape(denied.Decision.Reason));
+            console.Write(table);
+        }
+        if (l7.AlreadyDenied.Count > 0)
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Also denied at L7, but the proxy denied every request already (not a regression): {l7.AlreadyDenied.Count} operations"));
+        int undetermined = l7.Undetermined.Sum(d => d.Operations.Count(o => o.Verdict == FlowPolicy.Analytics.Intent.L7Verdict.Undetermined) + d.Names.Count(n => n.Verdict == FlowPolicy.Analytics.Intent.L7Verdict.Undetermined));
+        if (undetermined > 0)
+        {
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Undetermined (the rules name what the flows do not show): {undetermined}"));
+            var table = Table("SRC", "DST", "PORT", "OPERATION", "WHY");
+            foreach (var decision in l7.Undetermined)
+            {
+                foreach (var op in decision.Operations.Where(o => o.Verdict == FlowPolicy.Analytics.Intent.L7Verdict.Undetermined))
+                    table.AddRow(Markup.Escape(decision.Edge.Client.Key), Markup.Escape(decision.Edge.Server.Key), Number(decision.Edge.Port), Markup.Escape(op.Operation.ToString()), Markup.Escape(op.Reason));
+                foreach (var name in decision.Names.Where(n => n.Verdict == FlowPolicy.Analytics.Intent.L7Verdict.Undetermined))
+                    table.AddRow(Markup.Escape(decision.Edge.Client.Key), Markup.Escape(decision.Edge.Server.Key), Number(decision.Edge.Port), Markup.Escape("name " + name.Name.Name), Markup.Escape(name.Reason));
+            }
+            console.Write(table);
+        }
+        if (l7.NotObserved.Count > 0)
+        {
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"L7 not observed, cannot judge: {l7.NotObserved.Count} edges have L7 rules but no L7 history"));
+            var table = Table("SRC", "DST", "PORT", "PROTO", "FLOWS", "WHY");
+            foreach (var decision in l7.NotObserved)
+            {
+                var e = decision.Edge;
+                table.AddRow(Markup.Escape(e.Client.Key), Markup.Escape(e.Server.Key), Number(e.Port), e.ProtocolName, Number(e.Flows), Markup.Escape(decision.Reason));
+            }
+            console.Write(table);
+        }
     }
 
     private static void WriteTables(BacktestResult result)
@@ -190,7 +269,7 @@ internal static class CheckCommand
     private static string Number(long n) => n.ToString(CultureInfo.InvariantCulture);
     private static string Time(DateTime t) => t.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
 
-    public static void WriteJson(Stream output, BacktestResult result, IntentPolicySet policies, bool strict = false)
+    public static void WriteJson(Stream output, BacktestResult result, IntentPolicySet policies, bool strict = false, L7BacktestResult? l7 = null)
     {
         using var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
         writer.WriteStartObject();
@@ -227,7 +306,7 @@ internal static class CheckCommand
         }
         writer.WriteEndArray();
         writer.WriteStartObject("summary");
-        writer.WriteBoolean("passed", strict ? result.PassedStrict : result.Passed);
+        writer.WriteBoolean("passed", (strict ? result.PassedStrict : result.Passed) && (l7?.Passed ?? true));
         writer.WriteBoolean("strict", strict);
         writer.WriteNumber("edges", result.Edges);
         writer.WriteNumber("baseline_edges", result.BaselineEdges);
@@ -241,7 +320,10 @@ internal static class CheckCommand
         writer.WriteNumber("unused_rules", result.UnusedRules.Count);
         writer.WriteNumber("network_policies", policies.NetworkPolicyCount);
         writer.WriteNumber("flow_policies", policies.FlowPolicyCount);
+        writer.WriteNumber("cilium_policies", policies.CiliumPolicyCount);
+        writer.WriteNumber("istio_policies", policies.IstioPolicyCount);
         writer.WriteEndObject();
+        if (l7 is not null) L7BacktestJson.Write(writer, l7);
         writer.WriteEndObject();
         writer.Flush();
         output.WriteByte((byte)'\n');

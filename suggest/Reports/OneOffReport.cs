@@ -33,12 +33,13 @@ public static class OneOffReport
             Counts = counts,
             PreviousEdges = previous,
             PreviousReport = previousName,
-            Sections = slis is null || intentFiles is null ? [] : [new DriftSection(DriftRemediation.Compute(slis, set, set.LeftOut, intentFiles))],
+            Sections = [.. L7SurfaceSection.For(set.Rules.SelectMany(r => r.Edges), slis: null) is { } l7 ? [l7] : Array.Empty<IReportSection>(),
+                .. slis is null || intentFiles is null ? Array.Empty<IReportSection>() : [new DriftSection(DriftRemediation.Compute(slis, set, set.LeftOut, intentFiles))]],
         });
     }
 
     /// <summary>
-    /// For `analyze`: SLIs, unintended edges and the map (with graph.svg as its static fallback when rendered), noise as
+    /// For `analyze` (report.html, report.md and report.json): SLIs, unintended edges and the map (with graph.svg as its static fallback when rendered), noise as
     /// the classifier suggest uses judges it (the map hides scanners and debug pods), no rule sections.
     /// </summary>
     /// <param name="scope">The namespace scope the edges were narrowed to, as the page names it; null when none was.</param>
@@ -50,7 +51,7 @@ public static class OneOffReport
         for (int i = 0; i < edges.Count; i++)
             if (classification.Verdicts[i] is { } verdict) noise.Add(new LeftOutEdge(edges[i], verdict.Reason, verdict.Detail));
         var (previous, previousName) = PipelineReport.ReadPrevious(directory);
-        return PipelineReport.WriteHtml(directory, new PipelineReportInput
+        return PipelineReport.Write(directory, new PipelineReportInput
         {
             Title = "FlowPolicy analysis " + Span(slis.Window),
             Window = slis.Window,
@@ -62,8 +63,9 @@ public static class OneOffReport
             GraphSvg = graphSvg,
             PreviousEdges = previous,
             PreviousReport = previousName,
-            Sections = intentFiles is null ? [] : [new DriftSection(DriftRemediation.Compute(slis, null, noise, intentFiles))],
-        });
+            Sections = [.. L7SurfaceSection.For(edges, slis.L7Operations) is { } l7 ? [l7] : Array.Empty<IReportSection>(),
+                .. intentFiles is null ? Array.Empty<IReportSection>() : [new DriftSection(DriftRemediation.Compute(slis, null, noise, intentFiles))]],
+        }, suggestionMarkdown: "");
     }
 
     private static AnalysisWindow Window(IReadOnlyList<Edge> edges, DateTime? from, DateTime? to)

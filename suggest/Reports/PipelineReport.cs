@@ -195,6 +195,8 @@ internal static partial class PipelineReport
             L(line.StartsWith('#') ? "#" + line : line);
         foreach (var extra in input.Sections)
         {
+            // The suggestion's own report.md already has its L7 section (now one level down): not twice.
+            if (suggestionMarkdown.Contains("## " + extra.Title + "\n", StringComparison.Ordinal)) continue;
             L();
             L("## " + extra.Title);
             L();
@@ -247,6 +249,7 @@ internal static partial class PipelineReport
                 }
                 w.WriteEndArray();
                 w.WriteNumber("verdict_mismatches", s.VerdictMismatches.Count);
+                if (s.L7Operations.Count > 0) SliJson.WriteL7Operations(w, s.L7Operations);
             }
             if (input.Suggestions is { } set)
             {

@@ -112,8 +112,9 @@ public static class SuggestReport
             Counts = counts,
             PreviousEdges = previousEdges,
             PreviousReport = previousEdges is null ? null : previous,
-            Sections = [.. anomalies is null ? [] : new IReportSection[] { new AnomalySection(anomalies) },
-                .. slis is null || intentFiles is null ? [] : new IReportSection[] { new DriftSection(DriftRemediation.Compute(slis, set, set.LeftOut, intentFiles)) }],
+            Sections = [.. L7SurfaceSection.For(set.Rules.SelectMany(r => r.Edges), slis?.L7Operations) is { } l7Section ? [l7Section] : Array.Empty<IReportSection>(),
+                .. anomalies is null ? Array.Empty<IReportSection>() : [new AnomalySection(anomalies)],
+                .. slis is null || intentFiles is null ? Array.Empty<IReportSection>() : [new DriftSection(DriftRemediation.Compute(slis, set, set.LeftOut, intentFiles))]],
         }, suggestionMarkdown);
         Runs.Add(1, new KeyValuePair<string, object?>("outcome", "written"));
         Rules.Add(set.Rules.Count);

@@ -57,6 +57,20 @@ public sealed class ReportRenderTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("startup-only", dom, StringComparison.Ordinal);         // the licence check, kept and flagged
         Assert.True(new FileInfo(screenshot).Length > 20_000, $"screenshot {screenshot} blank");
 
+        // The L7 section: the sample's gRPC calls with their evidence, the SLIs per operation, the names the shop reaches.
+        Assert.Contains("<h2>L7 surface and external names</h2>", dom, StringComparison.Ordinal);
+        Assert.Contains("<code>shop/catalog</code> serves", dom, StringComparison.Ordinal);
+        Assert.Contains("<code>POST /hipstershop.ProductCatalogService/ListProducts</code> from <code>shop/frontend</code>", dom, StringComparison.Ordinal);
+        Assert.Contains("<code>shop/payment</code> reaches by name", dom, StringComparison.Ordinal);
+        Assert.Contains("<code>api.payments.example.com</code>", dom, StringComparison.Ordinal);
+        Assert.True((await page.EvaluateAsync("document.querySelectorAll('table.l7-slis tbody tr').length"))!.GetValue<int>() >= 3);
+        var l7Visible = (await page.EvaluateAsync("(() => { const h = [...document.querySelectorAll('h2')].find(e => e.textContent === 'L7 surface and external names'); const r = h.parentElement.getBoundingClientRect(); return r.height > 50 && getComputedStyle(h.parentElement).display !== 'none'; })()"))!.GetValue<bool>();
+        Assert.True(l7Visible, "the L7 section has no height or is hidden");
+        // report.md says the same: its section names the same operations.
+        var markdown = await File.ReadAllTextAsync(Path.Combine(report, "report.md"));
+        Assert.Contains("`POST /hipstershop.ProductCatalogService/ListProducts` from `shop/frontend`", markdown, StringComparison.Ordinal);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(markdown, "#+ L7 surface and external names"));
+
         // With the map running the static picture is folded away; printed, the interactive map gives way to it.
         Assert.False((await page.EvaluateAsync("document.querySelector('details.map-static').open"))!.GetValue<bool>());
         await page.SendAsync("Emulation.setEmulatedMedia", new System.Text.Json.Nodes.JsonObject { ["media"] = "print" });

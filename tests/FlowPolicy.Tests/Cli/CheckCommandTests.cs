@@ -146,4 +146,47 @@ public sealed class CheckCommandTests : IDisposable
         Assert.Equal(3, unreachable.ExitCode);
         Assert.Contains("ClickHouse", unreachable.Stderr);
     }
+
+    [Fact]
+    public void A_cilium_http_rule_that_leaves_out_an_observed_grpc_method_fails_the_check_with_that_operation()
+    {
+        var (flows, inventory) = Sample();
+        var policies = CopyOfSamplePolicies();
+        File.WriteAllText(Path.Combine(policies, "shop", "catalog-l7.yaml"), """
+            apiVersion: cilium.io/v2
+            kind: CiliumNetworkPolicy
+            metadata: {name: catalog-l7, namespace: shop}
+            spec:
+              endpointSelector: {matchLabels: {app: catalog}}
+              ingress:
+                - fromEndpoints: [{matchLabels: {app: frontend}}]
+                  toPorts:
+                    - ports: [{port: "3550", protocol: TCP}]
+                      rules:
+                        http: [{method: POST, path: "/hipstershop\\.ProductCatalogService/ListProducts"}]
+                - fromEndpoints: [{matchLabels: {app: cart}}]
+                  toPorts:
+                    - ports: [{port: "3550", protocol: TCP}]
+                      rules:
+                        http: [{method: GET, path: /}]
+            """);
+
+        var result = CliProcess.Run(["check", "--json", "--policies", policies, "--flows", .. flows, "--inventory", .. inventory]);
+        Assert.True(result.ExitCode == 1, result.Stderr + result.Stdout);
+        var root = JsonDocument.Parse(result.Stdout).RootElement;
+        Assert.Empty(root.GetProperty("blocked").EnumerateArray()); // the ports are all allowed: only L7 fails
+        Assert.False(root.GetProperty("summary").GetProperty("passed").GetBoolean());
+        var l7 = root.GetProperty("l7");
+        var denied = Assert.Single(l7.GetProperty("denied").EnumerateArray());
+        Assert.Equal("shop/frontend", denied.GetProperty("src").GetString());
+        Assert.Equal("shop/catalog", denied.GetProperty("dst").GetString());
+        Assert.Equal("POST", denied.GetProperty("operation").GetString());
+        Assert.Equal("/hipstershop.ProductCatalogService/GetProduct", denied.GetProperty("resource").GetString());
+        Assert.Equal("grpc", denied.GetProperty("protocol").GetString());
+        Assert.True(denied.GetProperty("requests").GetInt64() > 0);
+        Assert.Equal(denied.GetProperty("requests").GetInt64(), l7.GetProperty("summary").GetProperty("denied_requests").GetInt64());
+        Assert.Contains("L7 check failed: 1 operations", result.Stderr);
+        // The cart rule covers no observed edge with L7 history: nothing to judge there, and nothing claimed.
+        Assert.DoesNotContain(l7.GetProperty("not_observed").EnumerateArray(), e => e.GetProperty("src").GetString() == "shop/frontend");
+    }
 }

@@ -206,20 +206,24 @@ public sealed class PolicyLoaderTests : IDisposable
     }
 
     [Fact]
-    public void Calico_cilium_and_istio_objects_beside_the_policies_are_skipped_with_a_note()
+    public void Calico_objects_beside_the_policies_are_skipped_and_cilium_and_istio_ones_read_for_their_l7_rules_with_a_note()
     {
         _files.Write("k8s/shop/deny.yaml", Deny);
         var calico = _files.Write("calico/shop/deny.yaml", "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {selector: all(), types: [Ingress]}\n");
         _files.Write("calico/staged/shop/deny.yaml", "apiVersion: projectcalico.org/v3\nkind: StagedNetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {selector: all()}\n");
         _files.Write("calico/global.yaml", "apiVersion: crd.projectcalico.org/v1\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec: {}\n");
         var cilium = _files.Write("cilium/shop/deny.yaml", "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {endpointSelector: {}}\n");
+        _files.Write("cilium/old.yaml", "apiVersion: cilium.io/v1alpha1\nkind: CiliumNodeConfig\nmetadata: {name: c, namespace: shop}\nspec: {}\n");
         _files.Write("istio/shop/deny.yaml", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: allow-nothing, namespace: shop}\nspec: {}\n");
         var set = _files.Load();
         Assert.Equal(1, set.NetworkPolicyCount);
-        Assert.Equal(5, set.Notes.Count);
-        Assert.Contains($"{calico}:1: skipped Calico NetworkPolicy deny (projectcalico.org/v3): only Kubernetes NetworkPolicy and FlowPolicy are evaluated", set.Notes);
-        Assert.Contains(set.Notes, n => n.StartsWith($"{cilium}:1: skipped Cilium CiliumNetworkPolicy deny", StringComparison.Ordinal));
-        Assert.Contains(set.Notes, n => n.Contains("skipped Istio AuthorizationPolicy allow-nothing", StringComparison.Ordinal));
+        Assert.Equal(1, set.CiliumPolicyCount);
+        Assert.Equal(1, set.IstioPolicyCount);
+        Assert.Equal(6, set.Notes.Count);
+        Assert.Contains($"{calico}:1: skipped Calico NetworkPolicy deny (projectcalico.org/v3): only Kubernetes NetworkPolicy and FlowPolicy are evaluated (and the L7 rules of Cilium policies and Istio AuthorizationPolicies)", set.Notes);
+        Assert.Contains($"{cilium}:1: CiliumNetworkPolicy shop/deny: only its L7 rules and toFQDNs are evaluated (against L7 history); its L3/L4 rules are not", set.Notes);
+        Assert.Contains(set.Notes, n => n.Contains("skipped Cilium CiliumNodeConfig c", StringComparison.Ordinal));
+        Assert.Contains(set.Notes, n => n.Contains("AuthorizationPolicy shop/allow-nothing: only its methods and paths are evaluated", StringComparison.Ordinal));
         Assert.Contains(set.Notes, n => n.Contains("skipped Calico GlobalNetworkPolicy g", StringComparison.Ordinal));
     }
 }
