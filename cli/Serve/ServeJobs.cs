@@ -32,12 +32,20 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
     /// window), with the namespace labels of the Namespace objects among the inventory files for namespaceSelectors
     /// (the flows table does not store the labels Hubble records carried).
     /// </summary>
-    public Func<IIntentEvaluator?> LoadIntent { get; init; } = () => config.Intent is null ? null : new IntentEvaluator(
-        new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([config.Intent]),
-        new IntentEvaluatorOptions
-        {
-            NamespaceLabels = config.Inventory.Count == 0 ? null : Ingest.Enrichment.InventoryLoader.Load(config.Inventory).NamespaceLabels,
-        });
+    public Func<IIntentEvaluator?> LoadIntent { get; init; } = () => LoadIntentPolicies(config) is not var (policies, labels) ? null
+        : new IntentEvaluator(policies, new IntentEvaluatorOptions { NamespaceLabels = labels });
+
+    /// <summary>
+    /// The L7 rules of the intended policy (Cilium http/kafka/dns/toFQDNs, Istio operations), loaded as <see cref="LoadIntent"/>
+    /// loads the rest, for analyze's per-operation SLIs; null without `intent`.
+    /// </summary>
+    public Func<L7IntentEvaluator?> LoadL7Intent { get; init; } = () => LoadIntentPolicies(config) is not var (policies, labels) ? null
+        : new L7IntentEvaluator(policies, new L7IntentEvaluatorOptions { NamespaceLabels = labels });
+
+    private static (IntentPolicySet Policies, IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>>? NamespaceLabels)? LoadIntentPolicies(ServeConfig config) =>
+        config.Intent is null ? null
+            : (new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([config.Intent]),
+               config.Inventory.Count == 0 ? null : InventoryLoader.Load(config.Inventory).NamespaceLabels);
 
     /// <summary>
     /// The node addresses policies need for egress to the nodes, from the configured inventory (re-read every run;
@@ -66,6 +74,7 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
     {
         JobKinds.Analyze => new AnalyzeWindowJob(job, client, LoadIntent, config.AnalysisScope)
         {
+            LoadL7Intent = LoadL7Intent,
             Recorded = Webhook is { } hook ? (window, report) => hook.SlisRecorded(job.Name, window, report) : null,
         },
         JobKinds.Suggest => new SuggestReportJob(job, client, config.Output, LoadIntent, config.PolicyScope) { LoadCluster = LoadCluster, LoadIntentFiles = IntentFiles },
@@ -97,11 +106,14 @@ internal sealed class AnalyzeWindowJob(JobConfig config, ClickHouseHttpClient cl
     /// <summary>Called with the SLIs a run stored (the webhook notifier); it only queues, never waits.</summary>
     public Action<AnalysisWindow, SliReport>? Recorded { get; init; }
 
+    /// <summary>The intent's L7 rules (re-read every run, as the intent is); null: per-operation SLIs judged by port only.</summary>
+    public Func<L7IntentEvaluator?> LoadL7Intent { get; init; } = () => null;
+
     public async Task<string> RunAsync(JobWindow window, CancellationToken cancellationToken)
     {
         var intent = loadIntent() ?? throw new ConfigException("analyze needs an intended policy (intent: DIR)");
         var data = ScheduledJobFactory.DataWindow(config, window);
-        var result = await new AnalyzeJob(new AnalyzeJobOptions(), intent, client).RunAsync(data, new ScopedEdgeSource(new ClickHouseEdgeSource(client), scope), cancellationToken).ConfigureAwait(false);
+        var result = await new AnalyzeJob(new AnalyzeJobOptions(), intent, client, LoadL7Intent()).RunAsync(data, new ScopedEdgeSource(new ClickHouseEdgeSource(client), scope), cancellationToken).ConfigureAwait(false);
         Recorded?.Invoke(data, result.Report);
         var all = result.Report.Overall;
         return string.Create(CultureInfo.InvariantCulture,
