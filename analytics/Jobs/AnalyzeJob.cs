@@ -65,6 +65,9 @@ public sealed class AnalyzeJob
     private static readonly Counter<long> RenderFailures = Meter.CreateCounter<long>("flowpolicy.analyze.render.failures", "{failure}",
         "Dependency graphs Graphviz could not render (graph.dot is written instead)");
 
+    /// <summary>Computes the drift events' remediations stored in sli_drift.remediation (serve passes suggest's); null stores ''.</summary>
+    public DriftRemediator? Remediate { get; init; }
+
     public async Task<AnalyzeResult> RunAsync(AnalysisWindow window, IEdgeSource source, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
@@ -108,7 +111,8 @@ public sealed class AnalyzeJob
         SliStoreResult? stored = null;
         if (_store is not null)
         {
-            stored = await SliStore.ReplaceWindowAsync(_store, report, DateTime.UtcNow, cancellationToken).ConfigureAwait(false);
+            var remediations = Remediate?.Invoke(report);
+            stored = await SliStore.ReplaceWindowAsync(_store, report, DateTime.UtcNow, cancellationToken, remediations).ConfigureAwait(false);
             RowsStored.Add(stored.SliRows, new KeyValuePair<string, object?>("table", "sli_windows"));
             RowsStored.Add(stored.DriftRows, new KeyValuePair<string, object?>("table", "sli_drift"));
         }

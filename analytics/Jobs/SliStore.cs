@@ -10,6 +10,23 @@ namespace FlowPolicy.Analytics.Jobs;
 /// <summary>Rows written for one window.</summary>
 public sealed record SliStoreResult(int SliRows, int DriftRows);
 
+/// <summary>A drift event of an <see cref="SliReport"/>, as sli_drift names it: the kind's enum name and the subject.</summary>
+/// <param name="Kind">unintended_edge, stale_rule or observed_denied_intent_allows (an observed_allowed_intent_denies row
+/// takes its edge's unintended_edge remediation).</param>
+/// <param name="Subject">The edge (<see cref="Edge.ToString"/>: client -> server:port/PROTO) or the rule (<see cref="Intent.IntentRule.ToString"/>).</param>
+public readonly record struct DriftEvent(string Kind, string Subject)
+{
+    public const string UnintendedEdge = "unintended_edge";
+    public const string StaleRule = "stale_rule";
+    public const string ObservedDeniedIntentAllows = "observed_denied_intent_allows";
+}
+
+/// <summary>
+/// Computes the remediation of a report's drift events (the suggested change to the intended policy files, as text:
+/// suggest's DriftRemediation, which analytics cannot reference); events without an entry store ''.
+/// </summary>
+public delegate IReadOnlyDictionary<DriftEvent, string> DriftRemediator(SliReport report);
+
 /// <summary>
 /// Writes a window's SLIs to <see cref="FlowTables.SliWindows"/> and <see cref="FlowTables.SliDrift"/> so that a rerun
 /// replaces the window's rows instead of adding to them, on 18.16 and 24.x alike: per table, the window's day
@@ -20,8 +37,9 @@ public sealed record SliStoreResult(int SliRows, int DriftRows);
 /// </summary>
 internal static class SliStore
 {
+    /// <param name="remediations">Each drift event's remediation (sli_drift.remediation); null stores '' for every event.</param>
     public static async Task<SliStoreResult> ReplaceWindowAsync(ClickHouseHttpClient client, SliReport report, DateTime analyzedAt,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, IReadOnlyDictionary<DriftEvent, string>? remediations = null)
     {
         var window = report.Window;
         using var sliRows = new RowBinaryWriter();
@@ -30,7 +48,7 @@ internal static class SliStore
         await ReplaceAsync(client, FlowTables.SliWindows, SliColumns, window, sliRows, cancellationToken).ConfigureAwait(false);
 
         using var driftRows = new RowBinaryWriter();
-        WriteDriftRows(driftRows, report, analyzedAt);
+        WriteDriftRows(driftRows, report, analyzedAt, remediations ?? new Dictionary<DriftEvent, string>());
         int driftCount = driftRows.RowCount;
         await ReplaceAsync(client, FlowTables.SliDrift, DriftColumns, window, driftRows, cancellationToken).ConfigureAwait(false);
         return new SliStoreResult(sliCount, driftCount);
@@ -106,22 +124,27 @@ internal static class SliStore
         w.EndRow();
     }
 
-    private static void WriteDriftRows(RowBinaryWriter w, SliReport report, DateTime analyzedAt)
+    private static void WriteDriftRows(RowBinaryWriter w, SliReport report, DateTime analyzedAt, IReadOnlyDictionary<DriftEvent, string> remediations)
     {
+        string Remediation(string kind, string subject) => remediations.GetValueOrDefault(new DriftEvent(kind, subject), "");
         foreach (var item in report.UnintendedEdges)
-            WriteDriftRow(w, report, 1, item.Edge.Client.Key, item.Edge.Server.Key, item.Edge.Port, item.Edge.ProtocolName, item.Edge.Flows, "", "", item.Intent.Reason, analyzedAt);
+            WriteDriftRow(w, report, 1, item.Edge.Client.Key, item.Edge.Server.Key, item.Edge.Port, item.Edge.ProtocolName, item.Edge.Flows, "", "", item.Intent.Reason, analyzedAt,
+                Remediation(DriftEvent.UnintendedEdge, item.Edge.ToString()));
         foreach (var rule in report.StaleRules)
-            WriteDriftRow(w, report, 2, "", "", 0, "", 0, rule.Policy, rule.Rule, $"{rule.Kind} allow rule matched no flow in the window", analyzedAt);
+            WriteDriftRow(w, report, 2, "", "", 0, "", 0, rule.Policy, rule.Rule, $"{rule.Kind} allow rule matched no flow in the window", analyzedAt,
+                Remediation(DriftEvent.StaleRule, rule.ToString()));
         foreach (var mismatch in report.VerdictMismatches)
         {
             var edge = mismatch.Edge;
-            sbyte kind = mismatch.Kind == MismatchKind.ObservedAllowedIntentDenies ? (sbyte)3 : (sbyte)4;
-            WriteDriftRow(w, report, kind, edge.Client.Key, edge.Server.Key, edge.Port, edge.ProtocolName, mismatch.Flows, "", "", mismatch.Intent.Reason, analyzedAt);
+            bool allowed = mismatch.Kind == MismatchKind.ObservedAllowedIntentDenies;
+            WriteDriftRow(w, report, allowed ? (sbyte)3 : (sbyte)4, edge.Client.Key, edge.Server.Key, edge.Port, edge.ProtocolName, mismatch.Flows, "", "", mismatch.Intent.Reason, analyzedAt,
+                // Allowed by the network, denied by the intent: the same edge is an unintended edge, and its remediation is that one's.
+                Remediation(allowed ? DriftEvent.UnintendedEdge : DriftEvent.ObservedDeniedIntentAllows, edge.ToString()));
         }
     }
 
     private static void WriteDriftRow(RowBinaryWriter w, SliReport report, sbyte kind, string src, string dst, ushort port, string protocol,
-        long flows, string policy, string rule, string reason, DateTime analyzedAt)
+        long flows, string policy, string rule, string reason, DateTime analyzedAt, string remediation)
     {
         w.WriteDateTime(report.Window.From);
         w.WriteDateTime(report.Window.To);
@@ -135,6 +158,7 @@ internal static class SliStore
         w.WriteString(rule);
         w.WriteString(reason);
         w.WriteDateTime(analyzedAt);
+        w.WriteString(remediation);
         w.EndRow();
     }
 

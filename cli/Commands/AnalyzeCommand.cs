@@ -113,7 +113,8 @@ internal static class AnalyzeCommand
                 await SchemaMigrator.MigrateAsync(client, cancellationToken: cancellationToken);
                 var l7 = intentPolicies is null ? null : new L7IntentEvaluator(intentPolicies,
                     new L7IntentEvaluatorOptions { NamespaceLabels = inventoryLabels });
-                var job = new AnalyzeJob(jobOptions, evaluator, client, l7);
+                // Each stored drift event with its remediation, as serve's analyze job stores it (the debug dashboard's).
+                var job = new AnalyzeJob(jobOptions, evaluator, client, l7) { Remediate = Files(inventoryLabels)?.StoredRemediations() };
                 var window = new AnalysisWindow(fromTime!.Value, toTime!.Value);
                 var source = new ClickHouseEdgeSource(client);
                 var result = await job.RunAsync(window, new ScopedEdgeSource(source, scope), cancellationToken);

@@ -76,6 +76,7 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
         {
             LoadL7Intent = LoadL7Intent,
             Recorded = Webhook is { } hook ? (window, report) => hook.SlisRecorded(job.Name, window, report) : null,
+            LoadIntentFiles = IntentFiles,
         },
         JobKinds.Suggest => new SuggestReportJob(job, client, config.Output, LoadIntent, config.PolicyScope) { LoadCluster = LoadCluster, LoadIntentFiles = IntentFiles },
         JobKinds.Rollup => new RollupJob(job, client, logs.CreateLogger("flowpolicy.rollup")),
@@ -109,11 +110,17 @@ internal sealed class AnalyzeWindowJob(JobConfig config, ClickHouseHttpClient cl
     /// <summary>The intent's L7 rules (re-read every run, as the intent is); null: per-operation SLIs judged by port only.</summary>
     public Func<L7IntentEvaluator?> LoadL7Intent { get; init; } = () => null;
 
+    /// <summary>The intent as files (called per run), for each drift event's remediation in sli_drift; null: none stored ('').</summary>
+    public Func<IntentFiles?> LoadIntentFiles { get; init; } = () => null;
+
+    /// <summary>The drift events' remediations, as the report computes them (no suggestion here: no rule ids, no noise).</summary>
+    private DriftRemediator? Remediator() => LoadIntentFiles()?.StoredRemediations();
+
     public async Task<string> RunAsync(JobWindow window, CancellationToken cancellationToken)
     {
         var intent = loadIntent() ?? throw new ConfigException("analyze needs an intended policy (intent: DIR)");
         var data = ScheduledJobFactory.DataWindow(config, window);
-        var result = await new AnalyzeJob(new AnalyzeJobOptions(), intent, client, LoadL7Intent()).RunAsync(data, new ScopedEdgeSource(new ClickHouseEdgeSource(client), scope), cancellationToken).ConfigureAwait(false);
+        var result = await new AnalyzeJob(new AnalyzeJobOptions(), intent, client, LoadL7Intent()) { Remediate = Remediator() }.RunAsync(data, new ScopedEdgeSource(new ClickHouseEdgeSource(client), scope), cancellationToken).ConfigureAwait(false);
         Recorded?.Invoke(data, result.Report);
         var all = result.Report.Overall;
         return string.Create(CultureInfo.InvariantCulture,

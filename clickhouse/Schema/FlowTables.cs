@@ -307,6 +307,8 @@ public static class FlowTables
             new("rule", "String"),
             new("reason", "String"),
             new("analyzed_at", Time),
+            // Schema 9: the suggested change to the intended policy files (a note, then a unified diff); '' when none was computed.
+            new("remediation", "String"),
         ],
         "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`window_start`)\nORDER BY (`kind`, `dst`, `src`, `window_start`)");
     }

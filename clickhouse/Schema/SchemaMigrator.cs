@@ -70,8 +70,9 @@ public static class SchemaMigrator
     /// non_replicated_deduplication_window on flows and flows_dead_letter (20.12+).
     /// 5: edge rollup label change columns (labels that changed within a row's flows: a rollout).
     /// 7: flow_anomalies (the anomalies job's findings with their evidence).
-    /// 8: flows_l7 (L7 observations from Hubble, stored exactly once beside flows).</remarks>
-    public const int CurrentVersion = 8;
+    /// 8: flows_l7 (L7 observations from Hubble, stored exactly once beside flows).
+    /// 9: sli_drift.remediation (each drift event's suggested change to the intended policy files).</remarks>
+    public const int CurrentVersion = 9;
 
     public static async Task<MigrationReport> MigrateAsync(ClickHouseHttpClient client, SchemaOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -159,9 +160,7 @@ public static class SchemaMigrator
                 skipped.Add($"{ttlStep}: in place");
                 continue;
             }
-            await client.ExecuteAsync(
-                $"ALTER TABLE {ClickHouseSql.QuoteIdentifier(db, name)}{ClusterSchema.OnCluster(onCluster)} MODIFY TTL {ClickHouseSql.QuoteIdentifier(ttlColumn)} + toIntervalDay({retention})",
-                cancellationToken).ConfigureAwait(false);
+            await client.ExecuteAsync(TtlStatement(db, name, onCluster, ttlColumn, retention.Value), cancellationToken).ConfigureAwait(false);
             applied.Add(ttlStep);
         }
 
@@ -175,6 +174,10 @@ public static class SchemaMigrator
         }
         return new MigrationReport(version, previous, CurrentVersion, applied, skipped);
     }
+
+    /// <summary>The retention of a table as the migrator sets it (deploy/clickhouse's reference copies print the same).</summary>
+    public static string TtlStatement(string database, string table, string? onCluster, string ttlColumn, int retentionDays) =>
+        $"ALTER TABLE {ClickHouseSql.QuoteIdentifier(database, table)}{ClusterSchema.OnCluster(onCluster)} MODIFY TTL {ClickHouseSql.QuoteIdentifier(ttlColumn)} + toIntervalDay({retentionDays})";
 
     /// <summary>
     /// Every table the schema wants, in creation order, with its TTL column and retention: on a cluster each sharded

@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 8, as the migrator creates it on ClickHouse 18.16.1.
+-- FlowPolicy ClickHouse schema version 9, as the migrator creates it on ClickHouse 18.16.1.
 -- Reference copy: `SchemaMigrator.MigrateAsync` is the source of truth (tests keep this file in sync).
 -- 18.16 flavour: plain String where newer servers get LowCardinality(String); no TTL (use RetentionJob).
 
@@ -71,6 +71,49 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_dead_letter`
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`received`)
 ORDER BY (`kafka_topic`, `kafka_partition`, `kafka_offset`);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_l7`
+(
+    `time` DateTime('UTC'),
+    `src_ip` FixedString(16),
+    `dst_ip` FixedString(16),
+    `src_port` UInt16,
+    `dst_port` UInt16,
+    `protocol` UInt8,
+    `verdict` Enum8('unknown' = 0, 'allowed' = 1, 'denied' = 2),
+    `src_kind` Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4),
+    `src_namespace` String,
+    `src_workload` String,
+    `src_workload_kind` String,
+    `src_pod` String,
+    `src_label_keys` Array(String),
+    `src_label_values` Array(String),
+    `dst_kind` Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4),
+    `dst_namespace` String,
+    `dst_workload` String,
+    `dst_workload_kind` String,
+    `dst_pod` String,
+    `dst_label_keys` Array(String),
+    `dst_label_values` Array(String),
+    `l7_protocol` Enum8('none' = 0, 'http' = 1, 'grpc' = 2, 'dns' = 3, 'kafka' = 4, 'names' = 5),
+    `l7_direction` Enum8('unknown' = 0, 'request' = 1, 'response' = 2),
+    `operation` String,
+    `resource` String,
+    `path` String,
+    `version` String,
+    `status` Int32,
+    `addresses` Array(FixedString(16)),
+    `ttl` UInt32,
+    `names` Array(String),
+    `kafka_topic` String,
+    `kafka_partition` Int32,
+    `kafka_offset` UInt64,
+    `kafka_index` UInt32,
+    `inserted_at` DateTime('UTC') DEFAULT now()
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMMDD(`time`)
+ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `time`);
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`ingest_progress`
 (
@@ -197,7 +240,8 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`sli_drift`
     `policy` String,
     `rule` String,
     `reason` String,
-    `analyzed_at` DateTime('UTC')
+    `analyzed_at` DateTime('UTC'),
+    `remediation` String
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)

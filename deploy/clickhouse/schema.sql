@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 8, as the migrator creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 9, as the migrator creates it on ClickHouse 24.3.
 -- Reference copy: `SchemaMigrator.MigrateAsync` is the source of truth (tests keep this file in sync).
 -- On servers before 20.1 the LowCardinality(String) columns are plain String (same RowBinary bytes).
 
@@ -72,6 +72,50 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_dead_letter`
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`received`)
 ORDER BY (`kafka_topic`, `kafka_partition`, `kafka_offset`)
+SETTINGS non_replicated_deduplication_window = 1000;
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`flows_l7`
+(
+    `time` DateTime('UTC'),
+    `src_ip` FixedString(16),
+    `dst_ip` FixedString(16),
+    `src_port` UInt16,
+    `dst_port` UInt16,
+    `protocol` UInt8,
+    `verdict` Enum8('unknown' = 0, 'allowed' = 1, 'denied' = 2),
+    `src_kind` Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4),
+    `src_namespace` LowCardinality(String),
+    `src_workload` LowCardinality(String),
+    `src_workload_kind` LowCardinality(String),
+    `src_pod` String,
+    `src_label_keys` Array(String),
+    `src_label_values` Array(String),
+    `dst_kind` Enum8('unknown' = 0, 'pod' = 1, 'node' = 2, 'service' = 3, 'external' = 4),
+    `dst_namespace` LowCardinality(String),
+    `dst_workload` LowCardinality(String),
+    `dst_workload_kind` LowCardinality(String),
+    `dst_pod` String,
+    `dst_label_keys` Array(String),
+    `dst_label_values` Array(String),
+    `l7_protocol` Enum8('none' = 0, 'http' = 1, 'grpc' = 2, 'dns' = 3, 'kafka' = 4, 'names' = 5),
+    `l7_direction` Enum8('unknown' = 0, 'request' = 1, 'response' = 2),
+    `operation` LowCardinality(String),
+    `resource` String,
+    `path` String,
+    `version` LowCardinality(String),
+    `status` Int32,
+    `addresses` Array(FixedString(16)),
+    `ttl` UInt32,
+    `names` Array(String),
+    `kafka_topic` LowCardinality(String),
+    `kafka_partition` Int32,
+    `kafka_offset` UInt64,
+    `kafka_index` UInt32,
+    `inserted_at` DateTime('UTC') DEFAULT now()
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMMDD(`time`)
+ORDER BY (`dst_namespace`, `dst_workload`, `dst_port`, `src_namespace`, `src_workload`, `time`)
 SETTINGS non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`ingest_progress`
@@ -199,7 +243,8 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`sli_drift`
     `policy` String,
     `rule` String,
     `reason` String,
-    `analyzed_at` DateTime('UTC')
+    `analyzed_at` DateTime('UTC'),
+    `remediation` String
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)
@@ -250,9 +295,10 @@ ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)
 ORDER BY (`kind`, `subject`, `window_start`, `start`);
 
--- Retention (defaults; SchemaOptions changes them):
-ALTER TABLE `flowpolicy`.`flows` MODIFY TTL `start` + toIntervalDay(30);
+-- Retention (defaults; SchemaOptions changes them), counted from when a row was stored:
+ALTER TABLE `flowpolicy`.`flows` MODIFY TTL `inserted_at` + toIntervalDay(30);
 ALTER TABLE `flowpolicy`.`flows_dead_letter` MODIFY TTL `received` + toIntervalDay(14);
+ALTER TABLE `flowpolicy`.`flows_l7` MODIFY TTL `inserted_at` + toIntervalDay(30);
 ALTER TABLE `flowpolicy`.`ingest_progress` MODIFY TTL `time` + toIntervalDay(30);
-ALTER TABLE `flowpolicy`.`edges_1h` MODIFY TTL `window_start` + toIntervalDay(90);
-ALTER TABLE `flowpolicy`.`job_runs` MODIFY TTL `window_end` + toIntervalDay(180);
+ALTER TABLE `flowpolicy`.`edges_1h` MODIFY TTL `inserted_at` + toIntervalDay(90);
+ALTER TABLE `flowpolicy`.`job_runs` MODIFY TTL `finished` + toIntervalDay(180);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using FlowPolicy.Analytics.Intent;
+using FlowPolicy.Analytics.Jobs;
 using FlowPolicy.Analytics.Slis;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
@@ -15,7 +16,14 @@ namespace FlowPolicy.Suggest.Reports;
 /// <summary>The intended policy as files: where they are, and how the run loads them (the same loader options and namespace labels).</summary>
 /// <param name="Path">The intent directory (or one file) the run read.</param>
 /// <param name="Load">Loads an evaluator from a directory laid out as <paramref name="Path"/>; the remediation checks its diffs with it.</param>
-public sealed record IntentFiles(string Path, Func<string, IIntentEvaluator> Load);
+public sealed record IntentFiles(string Path, Func<string, IIntentEvaluator> Load)
+{
+    /// <summary>
+    /// The remediations the SLI store writes to sli_drift.remediation (serve's analyze job, for the debug dashboard):
+    /// computed as analyze's report computes them, without a suggestion (no rule ids) or noise classification.
+    /// </summary>
+    public DriftRemediator StoredRemediations() => report => DriftRemediation.StoredText(DriftRemediation.Compute(report, null, [], this));
+}
 
 /// <summary>What a drift event's remediation changes in the intended policy files.</summary>
 internal enum DriftChange
@@ -143,6 +151,19 @@ internal static class DriftRemediation
             if (Directory.Exists(copy)) Directory.Delete(copy, recursive: true);
         }
         return items;
+    }
+
+    /// <summary>
+    /// The remediations as sli_drift.remediation stores them (serve's analyze job): the note, then the unified diff when
+    /// there is one, keyed by the event as the SLI store names it (the kind names, and subjects as Edge.ToString and
+    /// IntentRule.ToString print them, which is what the items carry).
+    /// </summary>
+    public static IReadOnlyDictionary<DriftEvent, string> StoredText(IReadOnlyList<DriftRemediationItem> items)
+    {
+        var texts = new Dictionary<DriftEvent, string>();
+        foreach (var item in items)
+            texts.TryAdd(new DriftEvent(item.KindName, item.Subject), item.Diff is null ? item.Note : item.Note + "\n" + item.Diff);
+        return texts;
     }
 
     // ---------------- adding an edge

@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 8, replicated, as `flowpolicy migrate --cluster flowpolicy --replicated` creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 9, replicated, as `flowpolicy migrate --cluster flowpolicy --replicated` creates it on ClickHouse 24.3.
 -- Needs ZooKeeper (or ClickHouse Keeper) in every server's <zookeeper> config and the macros <shard> and <replica> in <macros>:
 -- replicas of one shard share {shard} and differ in {replica}. Every MergeTree table is ReplicatedMergeTree at
 -- /clickhouse/tables/{shard}/<database>/<table>; sharded tables keep their Distributed table (schema.sql explains the layout).
@@ -428,7 +428,8 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`sli_drift` ON CLUSTER `flowpolicy`
     `policy` String,
     `rule` String,
     `reason` String,
-    `analyzed_at` DateTime('UTC')
+    `analyzed_at` DateTime('UTC'),
+    `remediation` String
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/flowpolicy/sli_drift', '{replica}')
 PARTITION BY toYYYYMMDD(`window_start`)

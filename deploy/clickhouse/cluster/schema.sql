@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 8 on a cluster named `flowpolicy`, as `flowpolicy migrate --cluster flowpolicy` creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 9 on a cluster named `flowpolicy`, as `flowpolicy migrate --cluster flowpolicy` creates it on ClickHouse 24.3.
 -- ON CLUSTER needs ClickHouse Keeper or ZooKeeper; without one, `--cluster-node URL` (one per node) runs the same statements without ON CLUSTER on each node.
 -- Sharded tables: <table>_local (MergeTree) on every node behind a Distributed table with the original name.
 -- flows, flows_dead_letter, ingest_progress are sharded by kafka_partition (one ingest batch = one shard = one part);
@@ -428,7 +428,8 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`sli_drift` ON CLUSTER `flowpolicy`
     `policy` String,
     `rule` String,
     `reason` String,
-    `analyzed_at` DateTime('UTC')
+    `analyzed_at` DateTime('UTC'),
+    `remediation` String
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)

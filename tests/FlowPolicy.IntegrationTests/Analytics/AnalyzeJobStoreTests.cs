@@ -20,8 +20,10 @@ public sealed class AnalyzeJobStoreTests(ClickHouseServerFixture server) : Click
 
     private static Endpoint Workload(string name) => Endpoint.FromIdentity(new WorkloadIdentity(EndpointKind.Pod, "shop", name, "Deployment"));
 
-    private static Edge Edge(string client, string server, ushort port, long allowed, long denied) =>
-        new(Workload(client), Workload(server), port, IpProtocols.Tcp)
+    private static Edge Edge(string client, string server, ushort port, long allowed, long denied) => Edge(Workload(client), Workload(server), port, allowed, denied);
+
+    private static Edge Edge(Endpoint client, Endpoint server, ushort port, long allowed, long denied) =>
+        new(client, server, port, IpProtocols.Tcp)
         {
             Flows = allowed + denied, AllowedFlows = allowed, DeniedFlows = denied, Bytes = 100, Packets = 1,
             FirstSeen = Ten, LastSeen = Ten.AddMinutes(5), Days = [DateOnly.FromDateTime(Ten)], ClientReplicas = 1,
@@ -99,5 +101,58 @@ public sealed class AnalyzeJobStoreTests(ClickHouseServerFixture server) : Click
         // No flows stored: one overall row with no rates, and the stale rules.
         Assert.Equal([["", "0", "NULL"]], await Db.QueryTsvAsync($"SELECT service, flows, ifNull(toString(compliance_rate), 'NULL') FROM {FlowTables.SliWindows}"));
         Assert.Equal("2", await Db.QueryScalarAsync($"SELECT count() FROM {FlowTables.SliDrift} WHERE kind = 'stale_rule'"));
+    }
+    [Fact]
+    public async Task Serve_stores_each_drift_events_remediation_for_the_debug_dashboard()
+    {
+        await SchemaMigrator.MigrateAsync(Db);
+        var intent = Directory.CreateTempSubdirectory("flowpolicy-drift-store-").FullName;
+        try
+        {
+            // cart takes 7070 from frontend (and, stale, 9999 from nobody); redis takes nothing: cart -> redis is unintended.
+            File.WriteAllText(Path.Combine(intent, "shop.yaml"), """
+                apiVersion: networking.k8s.io/v1
+                kind: NetworkPolicy
+                metadata: { name: cart, namespace: shop }
+                spec:
+                  podSelector: { matchLabels: { app: cart } }
+                  policyTypes: [Ingress]
+                  ingress:
+                    - from: [ { podSelector: { matchLabels: { app: frontend } } } ]
+                      ports: [ { port: 7070 } ]
+                    - from: [ { podSelector: { matchLabels: { app: nobody } } } ]
+                      ports: [ { port: 9999 } ]
+                ---
+                apiVersion: networking.k8s.io/v1
+                kind: NetworkPolicy
+                metadata: { name: redis, namespace: shop }
+                spec: { podSelector: { matchLabels: { app: redis } }, policyTypes: [Ingress] }
+                """);
+            static Endpoint Labelled(string name) => Endpoint.FromIdentity(new WorkloadIdentity(EndpointKind.Pod, "shop", name, "Deployment", labels: [new("app", name)]));
+            var edges = new List<Edge> { Edge(Labelled("frontend"), Labelled("cart"), 7070, 10, 0), Edge(Labelled("cart"), Labelled("redis"), 6379, 10, 0) };
+            var files = new FlowPolicy.Suggest.Reports.IntentFiles(intent, dir => new IntentEvaluator(new IntentPolicyLoader().Load([dir])));
+
+            var result = await new AnalyzeJob(new AnalyzeJobOptions(), files.Load(intent), Db) { Remediate = files.StoredRemediations() }
+                .RunAsync(TenToEleven, new LoadedEdgeSource(edges));
+
+            var rows = (await Db.QueryTsvAsync($"SELECT toString(kind), src, dst, rule, remediation FROM {FlowTables.SliDrift} ORDER BY kind"))
+                .ToDictionary(r => r[0], r => r);
+            Assert.Equal(result.Stored!.DriftRows, rows.Count);
+            var unintended = rows["unintended_edge"];
+            Assert.Equal(["shop/cart", "shop/redis"], unintended[1..3]);
+            // The note, then a diff adding a new policy file.
+            Assert.StartsWith("if it is wanted, add this rule", unintended[4]);
+            Assert.True(unintended[4].Contains("\n--- /dev/null\n+++ b/", StringComparison.Ordinal), unintended[4]);
+            // cart -> redis was allowed by the network too: the mismatch row carries the same remediation.
+            Assert.Equal(unintended[4], rows["observed_allowed_intent_denies"][4]);
+            var stale = rows["stale_rule"];
+            Assert.Contains("ingress[1]", stale[3]);
+            Assert.True(stale[4].Contains("\n--- a/shop.yaml\n+++ b/shop.yaml\n", StringComparison.Ordinal), stale[4]);
+            Assert.Contains("-    - from: [ { podSelector: { matchLabels: { app: nobody } } } ]", stale[4]);
+        }
+        finally
+        {
+            Directory.Delete(intent, recursive: true);
+        }
     }
 }

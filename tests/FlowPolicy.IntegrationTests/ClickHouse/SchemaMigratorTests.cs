@@ -226,7 +226,7 @@ public abstract class SchemaMigratorTests<TServer>(TServer server, ITestOutputHe
 
         var upgrade = await SchemaMigrator.MigrateAsync(Db);
         Assert.Equal(7, upgrade.PreviousSchemaVersion);
-        Assert.Equal(8, upgrade.SchemaVersion);
+        Assert.Equal(SchemaMigrator.CurrentVersion, upgrade.SchemaVersion);
         Assert.Equal([$"create table {FlowTables.L7}"], upgrade.Applied.Where(a => !a.Contains("retention", StringComparison.Ordinal)));
 
         // Every column the writer fills round-trips: an HTTP response flipped to client -> server, a DNS answer, names.
@@ -264,6 +264,26 @@ public abstract class SchemaMigratorTests<TServer>(TServer server, ITestOutputHe
         var again = await SchemaMigrator.MigrateAsync(Db);
         Assert.Empty(again.Applied);
         Assert.Equal(SchemaMigrator.CurrentVersion, again.PreviousSchemaVersion);
+    }
+
+    [Fact]
+    public async Task A_schema_8_database_gets_the_drift_remediation_column_and_keeps_its_drift_rows()
+    {
+        await SchemaMigrator.MigrateAsync(Db);
+        var drift = ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.SliDrift);
+        await Db.ExecuteAsync($"ALTER TABLE {drift} DROP COLUMN remediation");
+        await Db.ExecuteAsync($"INSERT INTO {drift} (window_start, window_end, kind, src, dst, dst_port, protocol, flows, policy, rule, reason, analyzed_at) " +
+            "VALUES ('2026-11-02 10:00:00', '2026-11-02 11:00:00', 'unintended_edge', 'shop/a', 'shop/b', 80, 'TCP', 3, '', '', 'no rule', now())");
+        await Db.ExecuteAsync($"ALTER TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} DELETE WHERE 1");
+        await Db.ExecuteAsync($"INSERT INTO {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} (version, applied_at, steps, server_version) VALUES (8, now(), [], '')");
+        await WaitForMutationsAsync();
+
+        var upgrade = await SchemaMigrator.MigrateAsync(Db);
+        Assert.Equal(8, upgrade.PreviousSchemaVersion);
+        Assert.Equal([$"{FlowTables.SliDrift}: add column remediation"], upgrade.Applied.Where(a => !a.Contains("retention", StringComparison.Ordinal)));
+        // The row written before the column existed reads '' (no remediation computed), beside its other columns.
+        Assert.Equal([["shop/a", "shop/b", ""]], await Db.QueryTsvAsync($"SELECT src, dst, remediation FROM {drift}"));
+        Assert.Empty((await SchemaMigrator.MigrateAsync(Db)).Applied);
     }
 
     private async Task WaitForMutationsAsync()

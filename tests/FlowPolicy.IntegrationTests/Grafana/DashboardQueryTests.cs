@@ -54,7 +54,7 @@ public abstract class DashboardQueryTests<TServer>(TServer server, ITestOutputHe
         ["oncall / Anomalies (latest first)"] = ["time", "anomaly", "about", "subject", "measure", "seen", "usual", "normal_range", "robust_score", "history", "evidence", "why"],
         ["debug / Edges"] = ["source", "destination", "port", "proto", "total_flows", "total_bytes", "allowed", "denied", "unknown_verdict", "first", "last", "hours_seen", "replicas", "intent"],
         ["debug / Flows by verdict"] = ["time", "reported", "flow_count"],
-        ["debug / Intent: drift and mismatches"] = ["window_start", "event", "src", "dst", "port", "proto", "flow_count", "reason", "policy", "rule"],
+        ["debug / Intent: drift and mismatches"] = ["window_start", "event", "src", "dst", "port", "proto", "flow_count", "reason", "policy", "rule", "remediation"],
         ["debug / Flows"] = ["start", "end", "source", "src_pod", "source_ip", "destination", "dst_pod", "destination_ip", "sport", "port", "proto", "reported", "reply", "flow_bytes", "flow_packets", "reporter", "policy", "fmt"],
     };
 
@@ -123,6 +123,11 @@ public abstract class DashboardQueryTests<TServer>(TServer server, ITestOutputHe
                 // "chosen" narrows to shop/frontend -> shop/cart: the edge and its flows exist; the drift panel may be empty then.
                 bool needRows = MustHaveRows.Contains(key) && !(label == "chosen" && key == "debug / Intent: drift and mismatches");
                 if (needRows && result.Rows.Count == 0) failures.Add($"{where}: no rows");
+                // Every unintended edge's row says what to do about it (the remediation: a note, a diff where one applies).
+                if (key == "debug / Intent: drift and mismatches" && result.Rows.Any(r => r[^1].GetString()!.Length == 0))
+                    failures.Add($"{where}: a drift event without its remediation");
+                if (key == "debug / Intent: drift and mismatches" && label == "all" && !result.Rows.Any(r => r[^1].GetString()!.Contains("\n+++ b/", StringComparison.Ordinal)))
+                    failures.Add($"{where}: no drift event with a diff");
                 // The sample policies allow frontend -> cart:7070, and the scanner's edges are unintended.
                 if (key == "debug / Edges" && result.Rows.Count > 0)
                 {
@@ -261,8 +266,10 @@ public abstract class DashboardQueryTests<TServer>(TServer server, ITestOutputHe
         for (var day = DateOnly.FromDateTime(start); day < DateOnly.FromDateTime(start.AddDays(2)); day = day.AddDays(1))
             await EdgeRollup.RebuildDayAsync(Db, day);
 
-        var intent = new IntentEvaluator(new IntentPolicyLoader().Load(Path.Combine(GrafanaDashboards.RepositoryRoot(), "docs", "examples", "sample-policies")));
-        var job = new AnalyzeJob(new AnalyzeJobOptions(), intent, Db);
+        // As serve's analyze job runs it: each drift event stored with its remediation (the debug dashboard's drift panel).
+        var intentFiles = new FlowPolicy.Suggest.Reports.IntentFiles(Path.Combine(GrafanaDashboards.RepositoryRoot(), "docs", "examples", "sample-policies"),
+            dir => new IntentEvaluator(new IntentPolicyLoader().Load(dir)));
+        var job = new AnalyzeJob(new AnalyzeJobOptions(), intentFiles.Load(intentFiles.Path), Db) { Remediate = intentFiles.StoredRemediations() };
         var source = new ClickHouseEdgeSource(Db);
         for (var window = start; window < start.AddDays(2); window = window.AddHours(6))
             await job.RunAsync(new AnalysisWindow(window, window.AddHours(6)), source);

@@ -23,21 +23,16 @@ public sealed class DeploySqlTests
             ? "-- On servers before 20.1 the LowCardinality(String) columns are plain String (same RowBinary bytes).\n"
             : "-- 18.16 flavour: plain String where newer servers get LowCardinality(String); no TTL (use RetentionJob).\n");
         text.Append("\nCREATE DATABASE IF NOT EXISTS `flowpolicy`;\n");
-        foreach (var table in new[]
-        {
-            FlowTables.MigrationsTable(), FlowTables.FlowsTable(version), FlowTables.DeadLetterTable(version),
-            FlowTables.IngestProgressTable(version), FlowTables.EdgesTable(FlowTables.EdgesHourly, version), FlowTables.EdgesTable(FlowTables.EdgesDaily, version),
-            FlowTables.SliWindowsTable(version), FlowTables.SliDriftTable(version), FlowTables.JobRunsTable(version), FlowTables.AnomaliesTable(version),
-        })
+        // The tables and retentions the migrator lays out with its default options, in its order.
+        var plan = SchemaMigrator.Plan(version, "flowpolicy", new SchemaOptions());
+        foreach (var (table, _, _) in plan)
             text.Append('\n').Append(table.CreateSql("flowpolicy")).Append(";\n");
         if (version.SupportsTtl)
         {
-            text.Append("\n-- Retention (defaults; SchemaOptions changes them):\n");
-            text.Append("ALTER TABLE `flowpolicy`.`flows` MODIFY TTL `start` + toIntervalDay(30);\n");
-            text.Append("ALTER TABLE `flowpolicy`.`flows_dead_letter` MODIFY TTL `received` + toIntervalDay(14);\n");
-            text.Append("ALTER TABLE `flowpolicy`.`ingest_progress` MODIFY TTL `time` + toIntervalDay(30);\n");
-            text.Append("ALTER TABLE `flowpolicy`.`edges_1h` MODIFY TTL `window_start` + toIntervalDay(90);\n");
-            text.Append("ALTER TABLE `flowpolicy`.`job_runs` MODIFY TTL `window_end` + toIntervalDay(180);\n");
+            text.Append("\n-- Retention (defaults; SchemaOptions changes them), counted from when a row was stored:\n");
+            foreach (var (table, ttlColumn, retention) in plan)
+                if (ttlColumn is not null && retention is not null)
+                    text.Append(SchemaMigrator.TtlStatement("flowpolicy", table.Name, null, ttlColumn, retention.Value)).Append(";\n");
         }
         return text.ToString();
     }

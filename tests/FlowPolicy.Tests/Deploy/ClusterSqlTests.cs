@@ -29,7 +29,7 @@ public sealed class ClusterSqlTests
         {
             text.Append('\n').Append(table.CreateSql("flowpolicy", "flowpolicy")).Append(";\n");
             if (ttlColumn is not null && retention is not null)
-                text.Append($"ALTER TABLE `flowpolicy`.{ClickHouseSql.QuoteIdentifier(table.Name)} ON CLUSTER `flowpolicy` MODIFY TTL {ClickHouseSql.QuoteIdentifier(ttlColumn)} + toIntervalDay({retention});\n");
+                text.Append(SchemaMigrator.TtlStatement("flowpolicy", table.Name, "flowpolicy", ttlColumn, retention.Value)).Append(";\n");
         }
         return text.ToString();
     }
@@ -50,7 +50,7 @@ public sealed class ClusterSqlTests
         {
             text.Append('\n').Append(table.CreateSql("flowpolicy", "flowpolicy")).Append(";\n");
             if (ttlColumn is not null && retention is not null)
-                text.Append($"ALTER TABLE `flowpolicy`.{ClickHouseSql.QuoteIdentifier(table.Name)} ON CLUSTER `flowpolicy` MODIFY TTL {ClickHouseSql.QuoteIdentifier(ttlColumn)} + toIntervalDay({retention});\n");
+                text.Append(SchemaMigrator.TtlStatement("flowpolicy", table.Name, "flowpolicy", ttlColumn, retention.Value)).Append(";\n");
         }
         return text.ToString();
     }
