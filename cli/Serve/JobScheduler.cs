@@ -61,19 +61,22 @@ internal sealed class JobScheduler : IHostedService
                 .Build();
             await scheduler.ScheduleJob(job, trigger, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
+        // Catch-up covers the windows that ended before this start; the ones after it are the triggers'. Read the clock
+        // here, not in the catch-up task: a fire that came first would otherwise be run (and recorded) as catch-up.
+        var startedAt = _time.GetUtcNow().UtcDateTime;
         await scheduler.Start(cancellationToken).ConfigureAwait(false);
         _scheduler = scheduler;
         foreach (var runner in _runners)
-            _catchUps.Add(Task.Run(() => CatchUpAsync(runner)));
+            _catchUps.Add(Task.Run(() => CatchUpAsync(runner, startedAt)));
         Started = true;
         _log.LogInformation("Scheduler started: {Jobs}", string.Join("; ", _runners.Select(r => $"{r.Name} '{r.Windows.Schedule}' next {NextFire(r):yyyy-MM-ddTHH:mm:ssZ}")));
     }
 
-    private async Task CatchUpAsync(JobRunner runner)
+    private async Task CatchUpAsync(JobRunner runner, DateTime startedAt)
     {
         try
         {
-            await runner.RunDueAsync(_time.GetUtcNow().UtcDateTime, "catch-up", _stopping.Token, _stopWaiting.Token).ConfigureAwait(false);
+            await runner.RunDueAsync(startedAt, "catch-up", _stopping.Token, _stopWaiting.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {

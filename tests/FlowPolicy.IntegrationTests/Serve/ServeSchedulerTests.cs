@@ -89,7 +89,8 @@ public sealed class ServeSchedulerTests(ClickHouseServerFixture server, ITestOut
             using var http = new HttpClient { BaseAddress = new Uri(host.HttpAddress!) };
             Assert.Equal("ok\n", await http.GetStringAsync("/healthz"));
             for (int i = 0; i < 4; i++) await TickAsync();
-            Assert.True(await SucceededAsync("rollup") >= 3);
+            var rollups = await SucceededAsync("rollup");
+            Assert.True(rollups >= 3, $"{rollups} rollup windows after 4 ticks");
             await WaitAsync(async () => await SucceededAsync("suggest") >= 1 && host.Ingest!.Metrics.Messages >= produced.Delivered, TimeSpan.FromSeconds(40));
             // One analyze window through serve's own runner. Not on the schedule: on ClickHouse 18.16 its SLI tables'
             // create/drop makes a concurrent rollup's system.tables read fail now and then (retried, but then a rollup
@@ -100,19 +101,19 @@ public sealed class ServeSchedulerTests(ClickHouseServerFixture server, ITestOut
             Assert.Contains("\"rollup\"", await http.GetStringAsync("/jobs"));
             // /metrics: the scheduler's and ingest's instruments, in the names the alert rules (deploy/prometheus) use.
             var metrics = PrometheusText.Parse(await http.GetStringAsync("/metrics"));
-            Assert.True(metrics.Value("flowpolicy_job_runs_total", ("job", "rollup"), ("outcome", "succeeded")) >= 1);
+            AtLeast(1, metrics, "flowpolicy_job_runs_total", ("job", "rollup"), ("outcome", "succeeded"));
             Assert.Contains(metrics, m => m.Name == "flowpolicy_job_last_success_seconds" && m.Labels["job"] == "rollup");
-            Assert.True(metrics.Value("flowpolicy_job_duration_seconds_count", ("job", "rollup"), ("outcome", "succeeded")) >= 1);
-            Assert.True(metrics.Value("flowpolicy_ingest_messages_total") >= produced.Delivered);
+            AtLeast(1, metrics, "flowpolicy_job_duration_seconds_count", ("job", "rollup"), ("outcome", "succeeded"));
+            AtLeast(produced.Delivered, metrics, "flowpolicy_ingest_messages_total");
             Assert.Equal(1, metrics.Value("flowpolicy_inventory_reloads_total"));
             // Issue 20's list: job runs by outcome (the failing job's too) and retries, suggest and analyze durations, and
             // the edge source's queries the two jobs made.
-            Assert.True(metrics.Value("flowpolicy_job_runs_total", ("job", "flaky"), ("outcome", "failed")) >= 1);
-            Assert.True(metrics.Value("flowpolicy_job_retries_total", ("job", "flaky")) >= 1);
-            Assert.True(metrics.Value("flowpolicy_suggest_duration_seconds_count") >= 1);
-            Assert.True(metrics.Value("flowpolicy_analyze_duration_seconds_count") >= 1);
+            AtLeast(1, metrics, "flowpolicy_job_runs_total", ("job", "flaky"), ("outcome", "failed"));
+            AtLeast(1, metrics, "flowpolicy_job_retries_total", ("job", "flaky"));
+            AtLeast(1, metrics, "flowpolicy_suggest_duration_seconds_count");
+            AtLeast(1, metrics, "flowpolicy_analyze_duration_seconds_count");
             Assert.Equal(1, metrics.Value("flowpolicy_job_duration_seconds_count", ("job", "analyze"), ("outcome", "succeeded")));
-            Assert.True(metrics.Value("flowpolicy_edges_query_duration_seconds_count", ("query", "edges")) >= 2);
+            AtLeast(2, metrics, "flowpolicy_edges_query_duration_seconds_count", ("query", "edges"));
             await WaitAsync(async () => (await http.GetAsync("/reports/latest")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(20));
             await host.StopAsync();
         }
@@ -158,6 +159,13 @@ public sealed class ServeSchedulerTests(ClickHouseServerFixture server, ITestOut
         // Ingest ran in the same host: the produced flows are stored once.
         Assert.Equal(files.Records.ToString(CultureInfo.InvariantCulture), await Db.QueryScalarAsync($"SELECT count() FROM {FlowTables.Flows}"));
         Assert.True(Directory.GetDirectories(Path.Combine(_dir, "reports", "suggest")).All(d => File.Exists(Path.Combine(d, "report.html"))));
+    }
+
+    /// <summary>The scraped value is at least <paramref name="min"/>; a failure names the metric, its labels and the value.</summary>
+    private static void AtLeast(double min, IReadOnlyList<PrometheusSample> metrics, string name, params (string Key, string Value)[] labels)
+    {
+        double value = metrics.Value(name, labels);
+        Assert.True(value >= min, $"{name}{{{string.Join(",", labels.Select(l => $"{l.Key}={l.Value}"))}}} = {value}, expected at least {min}");
     }
 
     private async Task<int> SucceededAsync(string job) =>
