@@ -54,11 +54,13 @@ internal sealed record NetworkPolicyDefinition(
         var egressNodes = spec.List("egress");
         bool ingress, egress;
         var types = spec.List("policyTypes");
-        if (types is null)
+        if (types is null || types.Count == 0)
         {
-            // Kubernetes defaulting: Ingress always; Egress when the policy has an egress section.
+            // The API server's defaulting (SetDefaults_NetworkPolicy, pkg/apis/networking/v1/defaults.go): a missing or
+            // empty policyTypes becomes Ingress, plus Egress when the policy has at least one egress rule: a bare
+            // `egress: []` isolates nothing.
             ingress = true;
-            egress = egressNodes is not null;
+            egress = egressNodes is { Count: > 0 };
         }
         else
         {
