@@ -8,6 +8,7 @@ using FlowPolicy.Cli.Terminal;
 using FlowPolicy.ClickHouse;
 using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Core.Edges;
+using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Embedded;
 using FlowPolicy.Suggest.Reports;
 
@@ -66,12 +67,12 @@ internal static class AnalyzeCommand
             // The policy files are read first (a bad file fails before the flows are read); the evaluator is made once
             // the data has shown its namespace labels. Tests pass their own evaluator.
             var intentPolicies = loadIntent is null ? PolicyInputs.LoadPolicies([parse.GetValue(intent)!], [], "--intent") : null;
-            IIntentEvaluator Evaluator(IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels) =>
-                intentPolicies is null ? loadIntent!(parse.GetValue(intent)!) : PolicyInputs.Evaluator(intentPolicies, namespaceLabels);
+            IIntentEvaluator Evaluator(IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels, IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? nodeAddresses) =>
+                intentPolicies is null ? loadIntent!(parse.GetValue(intent)!) : PolicyInputs.Evaluator(intentPolicies, namespaceLabels, nodeAddresses);
             // The report's drift remediation loads the intent files again for each diff it checks, the same way; a test's
             // own evaluator has no files, so its report has no remediation section.
-            Suggest.Reports.IntentFiles? Files(IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels) =>
-                loadIntent is null ? PolicyInputs.IntentFiles(parse.GetValue(intent)!, namespaceLabels) : null;
+            Suggest.Reports.IntentFiles? Files(IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels, IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? nodeAddresses) =>
+                loadIntent is null ? PolicyInputs.IntentFiles(parse.GetValue(intent)!, namespaceLabels, nodeAddresses) : null;
             var jobOptions = new AnalyzeJobOptions { OutputDirectory = outDir, RenderSvg = !parse.GetValue(noSvg) };
 
             if (url is null)
@@ -89,8 +90,8 @@ internal static class AnalyzeCommand
                 var spanned = AnalysisWindow.Spanning(load.Edges);
                 var window = new AnalysisWindow(fromTime ?? spanned.From, toTime ?? spanned.To);
                 var l7 = intentPolicies is null ? null : new L7IntentEvaluator(intentPolicies, new L7IntentEvaluatorOptions { NamespaceLabels = load.NamespaceLabels });
-                var result = await new AnalyzeJob(jobOptions, Evaluator(load.NamespaceLabels), l7: l7).RunAsync(window, new ScopedEdgeSource(new LoadedEdgeSource(load.Edges), scope), cancellationToken);
-                Report(result, WriteReport(outDir, result, load.Counts, scope, Files(load.NamespaceLabels)));
+                var result = await new AnalyzeJob(jobOptions, Evaluator(load.NamespaceLabels, load.NodeAddressesByName), l7: l7).RunAsync(window, new ScopedEdgeSource(new LoadedEdgeSource(load.Edges), scope), cancellationToken);
+                Report(result, WriteReport(outDir, result, load.Counts, scope, Files(load.NamespaceLabels, load.NodeAddressesByName)));
                 return ExitCodes.Success;
             }
 
@@ -105,8 +106,8 @@ internal static class AnalyzeCommand
             {
                 throw new UsageException(ex.Message);
             }
-            var inventoryLabels = PolicyInputs.InventoryNamespaceLabels(parse.GetValue(inventory) ?? []);
-            var evaluator = Evaluator(inventoryLabels);
+            var (inventoryLabels, inventoryNodes) = PolicyInputs.InventoryFacts(parse.GetValue(inventory) ?? []);
+            var evaluator = Evaluator(inventoryLabels, inventoryNodes);
             try
             {
                 using var client = new ClickHouseHttpClient(chOptions);
@@ -114,12 +115,12 @@ internal static class AnalyzeCommand
                 var l7 = intentPolicies is null ? null : new L7IntentEvaluator(intentPolicies,
                     new L7IntentEvaluatorOptions { NamespaceLabels = inventoryLabels });
                 // Each stored drift event with its remediation, as serve's analyze job stores it (the debug dashboard's).
-                var job = new AnalyzeJob(jobOptions, evaluator, client, l7) { Remediate = Files(inventoryLabels)?.StoredRemediations() };
+                var job = new AnalyzeJob(jobOptions, evaluator, client, l7) { Remediate = Files(inventoryLabels, inventoryNodes)?.StoredRemediations() };
                 var window = new AnalysisWindow(fromTime!.Value, toTime!.Value);
                 var source = new ClickHouseEdgeSource(client);
                 var result = await job.RunAsync(window, new ScopedEdgeSource(source, scope), cancellationToken);
                 var counts = outDir is null ? null : await source.ReadInputCountsAsync(window, cancellationToken);
-                Report(result, WriteReport(outDir, result, counts, scope, Files(PolicyInputs.InventoryNamespaceLabels(parse.GetValue(inventory) ?? []))));
+                Report(result, WriteReport(outDir, result, counts, scope, Files(inventoryLabels, inventoryNodes)));
                 if (result.Stored is { } stored)
                     Console.Error.WriteLine($"flowpolicy: wrote {stored.SliRows} rows to {FlowTables.SliWindows} and {stored.DriftRows} to {FlowTables.SliDrift} (the window's earlier rows replaced)");
                 return ExitCodes.Success;

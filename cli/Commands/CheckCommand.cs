@@ -81,7 +81,7 @@ internal static class CheckCommand
             if (clickhouseUrl is not null)
             {
                 (edges, _) = await PolicyInputs.ClickHouseEdgesAsync(clickhouseUrl, parse.GetValue(database)!, fromTime, toTime, cancellationToken);
-                namespaceLabels = PolicyInputs.InventoryNamespaceLabels(parse.GetValue(inventory) ?? []);
+                (namespaceLabels, nodeAddresses) = PolicyInputs.InventoryFacts(parse.GetValue(inventory) ?? []);
             }
             else
             {

@@ -55,15 +55,18 @@ internal static class PolicyInputs
     /// The intent files at <paramref name="path"/> for the report's drift remediation, loaded quietly (it loads the
     /// intent again for every diff it checks) with the same namespace labels as <see cref="Evaluator"/>.
     /// </summary>
-    public static Suggest.Reports.IntentFiles IntentFiles(string path, IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> observed) =>
-        new(path, dir => new IntentEvaluator(new IntentPolicyLoader().Load([dir]), new IntentEvaluatorOptions { NamespaceLabels = observed }));
+    public static Suggest.Reports.IntentFiles IntentFiles(string path, IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> observed,
+        IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? nodeAddresses) =>
+        new(path, dir => new IntentEvaluator(new IntentPolicyLoader().Load([dir]), new IntentEvaluatorOptions { NamespaceLabels = observed, NodeAddresses = nodeAddresses }));
 
     /// <summary>
     /// The evaluator of <paramref name="policies"/> with the namespace labels the data showed (inventory Namespace
     /// objects, Hubble records) for every namespaceSelector; namespaces the policy set or --namespaces declares keep those.
+    /// <paramref name="nodeAddresses"/> (the inventory's Node objects, by node name) let an ipBlock of a node's address
+    /// match that node: the suggested egress to the API server is written that way.
     /// </summary>
     public static IntentEvaluator Evaluator(IntentPolicySet policies, IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> observed,
-        IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? nodeAddresses = null)
+        IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? nodeAddresses)
     {
         int added = observed.Keys.Count(ns => !policies.NamespaceLabels.ContainsKey(ns));
         if (added > 0)
@@ -73,16 +76,18 @@ internal static class PolicyInputs
     }
 
     /// <summary>
-    /// Namespace labels from the Namespace objects in inventory files (`kubectl get namespaces -o json`), for the
-    /// ClickHouse mode, where the flows' own namespace labels are not stored.
+    /// Namespace labels from the Namespace objects in inventory files (`kubectl get namespaces -o json`) and node
+    /// addresses from their Node objects, for the ClickHouse mode, where the flows' own namespace labels are not stored;
+    /// no node addresses without inventory files.
     /// </summary>
-    public static IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> InventoryNamespaceLabels(IReadOnlyList<string> files)
+    public static (IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels, IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? NodeAddresses)
+        InventoryFacts(IReadOnlyList<string> files)
     {
-        if (files.Count == 0) return new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(StringComparer.Ordinal);
+        if (files.Count == 0) return (new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(StringComparer.Ordinal), null);
         CommonOptions.RequireFiles(files, "--inventory");
         var result = FlowPolicy.Ingest.Enrichment.InventoryLoader.Load(files);
         foreach (var problem in result.Errors.Take(5)) Console.Error.WriteLine($"flowpolicy: inventory: {problem}");
-        return result.NamespaceLabels;
+        return (result.NamespaceLabels, result.Index.NodeAddressesByName);
     }
 
     /// <summary>Edges for [from, to) from the ClickHouse hourly rollups; the window must be whole hours.</summary>

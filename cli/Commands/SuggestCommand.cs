@@ -105,6 +105,7 @@ internal static class SuggestCommand
             IReadOnlyList<Edge> edges;
             IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels;
             IReadOnlyList<PackedIp> nodeAddresses = [];
+            IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? nodesByName = null;
             EdgeInputCounts? counts;
             var inventoryFiles = parse.GetValue(inventory) ?? [];
             if (url is not null)
@@ -118,6 +119,7 @@ internal static class SuggestCommand
                     CommonOptions.RequireFiles(inventoryFiles, "--inventory");
                     var inventoryLoad = InventoryLoader.Load(inventoryFiles);
                     nodeAddresses = inventoryLoad.Index.NodeAddresses;
+                    nodesByName = inventoryLoad.Index.NodeAddressesByName;
                     namespaceLabels = inventoryLoad.NamespaceLabels;
                 }
             }
@@ -137,9 +139,10 @@ internal static class SuggestCommand
                 counts = load.Counts;
                 namespaceLabels = load.NamespaceLabels;
                 nodeAddresses = load.NodeAddresses;
+                nodesByName = load.NodeAddressesByName;
             }
             outputOptions.Cluster = new ClusterFacts(nodeAddresses);
-            IIntentEvaluator? evaluator = intentPolicies is null ? null : PolicyInputs.Evaluator(intentPolicies, namespaceLabels);
+            IIntentEvaluator? evaluator = intentPolicies is null ? null : PolicyInputs.Evaluator(intentPolicies, namespaceLabels, nodesByName);
 
             var inference = new RuleInference(inferenceOptions);
             var set = SuggestionScope.Restrict(inference.Infer(edges), scope);
@@ -149,7 +152,7 @@ internal static class SuggestCommand
             {
                 written = new SuggestionOutput(outputOptions).Write(set, diff);
                 written = [.. written, .. OneOffReport.WriteSuggestion(outputOptions.Directory, edges, set, diff, evaluator, start, end, counts,
-                    parse.GetValue(intent) is { } intentPath ? PolicyInputs.IntentFiles(intentPath, namespaceLabels) : null)];
+                    parse.GetValue(intent) is { } intentPath ? PolicyInputs.IntentFiles(intentPath, namespaceLabels, nodesByName) : null)];
             }
             catch (SuggestionRefusedException refused)
             {

@@ -8,6 +8,7 @@ using FlowPolicy.Analytics.Slis;
 using FlowPolicy.ClickHouse;
 using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Core.Edges;
+using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Ingest.Workers;
 using FlowPolicy.Suggest.Emitters;
@@ -32,20 +33,26 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
     /// window), with the namespace labels of the Namespace objects among the inventory files for namespaceSelectors
     /// (the flows table does not store the labels Hubble records carried).
     /// </summary>
-    public Func<IIntentEvaluator?> LoadIntent { get; init; } = () => LoadIntentPolicies(config) is not var (policies, labels) ? null
-        : new IntentEvaluator(policies, new IntentEvaluatorOptions { NamespaceLabels = labels });
+    public Func<IIntentEvaluator?> LoadIntent { get; init; } = () => LoadIntentPolicies(config) is not var (policies, labels, nodes) ? null
+        : new IntentEvaluator(policies, new IntentEvaluatorOptions { NamespaceLabels = labels, NodeAddresses = nodes });
 
     /// <summary>
     /// The L7 rules of the intended policy (Cilium http/kafka/dns/toFQDNs, Istio operations), loaded as <see cref="LoadIntent"/>
     /// loads the rest, for analyze's per-operation SLIs; null without `intent`.
     /// </summary>
-    public Func<L7IntentEvaluator?> LoadL7Intent { get; init; } = () => LoadIntentPolicies(config) is not var (policies, labels) ? null
+    public Func<L7IntentEvaluator?> LoadL7Intent { get; init; } = () => LoadIntentPolicies(config) is not var (policies, labels, _) ? null
         : new L7IntentEvaluator(policies, new L7IntentEvaluatorOptions { NamespaceLabels = labels });
 
-    private static (IntentPolicySet Policies, IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>>? NamespaceLabels)? LoadIntentPolicies(ServeConfig config) =>
-        config.Intent is null ? null
-            : (new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([config.Intent]),
-               config.Inventory.Count == 0 ? null : InventoryLoader.Load(config.Inventory).NamespaceLabels);
+    /// <summary>The intent's policies with what the inventory knows for them: namespace labels, node addresses by node name.</summary>
+    private static (IntentPolicySet Policies, IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>>? NamespaceLabels,
+        IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? NodeAddresses)? LoadIntentPolicies(ServeConfig config)
+    {
+        if (config.Intent is null) return null;
+        var policies = new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([config.Intent]);
+        if (config.Inventory.Count == 0) return (policies, null, null);
+        var inventory = InventoryLoader.Load(config.Inventory);
+        return (policies, inventory.NamespaceLabels, inventory.Index.NodeAddressesByName);
+    }
 
     /// <summary>
     /// The node addresses policies need for egress to the nodes, from the configured inventory (re-read every run;
@@ -65,9 +72,9 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
     public IntentFiles? IntentFiles()
     {
         if (config.Intent is not { } path) return null;
-        var labels = config.Inventory.Count == 0 ? null : InventoryLoader.Load(config.Inventory).NamespaceLabels;
+        var inventory = config.Inventory.Count == 0 ? null : InventoryLoader.Load(config.Inventory);
         return new IntentFiles(path, dir => new IntentEvaluator(new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([dir]),
-            new IntentEvaluatorOptions { NamespaceLabels = labels }));
+            new IntentEvaluatorOptions { NamespaceLabels = inventory?.NamespaceLabels, NodeAddresses = inventory?.Index.NodeAddressesByName }));
     }
 
     public IScheduledJob Create(JobConfig job) => job.Kind switch
