@@ -127,6 +127,9 @@ public sealed class IntentPolicyLoader
                         ref ordinal, out string ciliumId, out int hostPolicies);
                     if (!seen.Add("cilium:" + ciliumId)) throw PolicyNode.Error(document, $"{ciliumId} is defined twice");
                     ciliumPolicies.AddRange(cilium);
+                    // Said once per policy: beside a k8s/ directory of the same rules, both now count (their allows add up).
+                    notes.Add($"{document.Where}: {ciliumId}: its L3/L4 rules are evaluated with the NetworkPolicies as one policy repository, as Cilium does " +
+                              "(isolated if any selects, allows add up, deny rules win); its L7 rules and toFQDNs names also against L7 history");
                     if (hostPolicies > 0)
                         notes.Add($"{document.Where}: {ciliumId}: {hostPolicies} spec{(hostPolicies == 1 ? "" : "s")} with a nodeSelector (host policies) not evaluated: they govern nodes, which FlowPolicy does not judge as the selected side");
                     return;
