@@ -127,7 +127,7 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
 
         Rules = _networkPolicies.SelectMany(p => p.IngressRules.Concat(p.EgressRules)).Select(r => (r.Ordinal, r.Rule))
             .Concat(_flowRules.Where(r => !r.Deny).Select(r => (r.Ordinal, r.Rule)))
-            .Concat(_cilium.SelectMany(p => p.Ingress.Concat(p.Egress)).Select(r => (r.Ordinal, r.Rule)))
+            .Concat(_cilium.SelectMany(p => p.Ingress.Concat(p.Egress)).Where(r => !r.MatchesNothing).Select(r => (r.Ordinal, r.Rule)))
             .OrderBy(r => r.Ordinal).Select(r => r.Rule).ToArray();
     }
 
@@ -157,12 +157,16 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
             && SideDenial(egress: true, egressPolicies, egressCilium, client, server, port, protocol, names, matched) is { } egressDenial)
             (denials ??= []).Add(egressDenial);
 
+        var ingressCilium = _options.UseIndex ? Facts(server).CiliumIngressSelecting : CiliumSelecting(server, egress: false);
         if (client.Kind == EndpointKind.Node && IsWorkload(server))
+        {
             exemption = "traffic from a node to pods is always allowed (kubelet probes)";
+            // Cilium policies spell the probes out (fromEntities host, remote-node: suggest writes them); they are used, not stale.
+            if (ingressCilium.Length > 0) SideDenial(egress: false, [], ingressCilium, client, server, port, protocol, names, matched);
+        }
         else
         {
             var ingressPolicies = _options.UseIndex ? Facts(server).IngressSelecting : Selecting(server, egress: false);
-            var ingressCilium = _options.UseIndex ? Facts(server).CiliumIngressSelecting : CiliumSelecting(server, egress: false);
             if ((ingressPolicies.Length > 0 || ingressCilium.Length > 0)
                 && SideDenial(egress: false, ingressPolicies, ingressCilium, client, server, port, protocol, names, matched) is { } ingressDenial)
                 (denials ??= []).Add(ingressDenial);

@@ -34,7 +34,7 @@ internal static class PolicyInputs
         // A directory of suggest's output holds hundreds of Calico/Cilium/Istio objects: the first notes say what happens.
         foreach (var note in set.Notes.Take(NotesShown)) Console.Error.WriteLine($"flowpolicy: {note}");
         if (set.Notes.Count > NotesShown)
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"flowpolicy: … and {set.Notes.Count - NotesShown} more objects skipped"));
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"flowpolicy: … and {set.Notes.Count - NotesShown} more notes"));
         // Istio policies count only for their L7 rules: a directory of them without any judges nothing.
         if (set.NetworkPolicyCount + set.FlowPolicyCount + set.CiliumPolicyCount == 0 && !set.HasL7Rules)
             throw new UsageException($"{option}: no NetworkPolicy, FlowPolicy or Cilium policy (nor an Istio policy with L7 rules) found in {string.Join(", ", paths)}");

@@ -316,6 +316,12 @@ internal sealed class CiliumRule
     public CiliumPortRule[]? ToPorts { get; init; }
 
     /// <summary>
+    /// An empty rule (<c>ingress: [{}]</c>, what a default-deny policy holds): it selects no peer, so it only isolates. It
+    /// is no allow rule anyone could find unused.
+    /// </summary>
+    public bool MatchesNothing => !AnyPeer && !UnresolvedPeers && Endpoints.Length == 0 && Entities.Length == 0 && Cidrs.Length == 0 && Fqdns.Length == 0;
+
+    /// <summary>
     /// Whether the rule's L3 peers (fromEndpoints/toEndpoints, entities, CIDRs; not toFQDNs, which are judged by name)
     /// name <paramref name="peer"/>. In a CiliumNetworkPolicy an endpoint selector without a namespace key means the
     /// policy's namespace; in a clusterwide policy, pods of every namespace (cilium/cilium
