@@ -17,6 +17,10 @@ public sealed class CiliumPolicyTests
     private static readonly Endpoint Batch = Pod("shop", "batch", ("app", "batch"));
     private static readonly Endpoint OtherWeb = Pod("tools", "web", ("app", "web"));
 
+    /// <summary>A CiliumNetworkPolicy in shop selecting app=<paramref name="app"/>, with <paramref name="sections"/> under spec.</summary>
+    private static string Cnp(string name, string app, string sections) =>
+        $"apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {{name: {name}, namespace: shop}}\nspec:\n  endpointSelector: {{matchLabels: {{app: {app}}}}}\n" + sections;
+
     private const string DbFromWeb = """
         apiVersion: cilium.io/v2
         kind: CiliumNetworkPolicy
@@ -50,7 +54,7 @@ public sealed class CiliumPolicyTests
     [Fact]
     public void An_empty_section_list_isolates_nothing_an_empty_rule_isolates_and_enable_default_deny_false_leaves_it_open()
     {
-        const string Head = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: db}}\n";
+        string Head = Cnp("p", "db", "");
         Assert.True(Allows(From(Head + "  ingress: []\n"), Web, Db, 5432));
         Assert.False(Allows(From(Head + "  ingress: [{}]\n"), Web, Db, 5432));
         Assert.True(Allows(From(Head + "  ingress: [{}]\n"), Db, Web, 80));
@@ -123,14 +127,7 @@ public sealed class CiliumPolicyTests
     [Fact]
     public void Entities_map_to_endpoint_kinds()
     {
-        static IntentEvaluator To(string entities) => From($$$"""
-            apiVersion: cilium.io/v2
-            kind: CiliumNetworkPolicy
-            metadata: {name: out, namespace: shop}
-            spec:
-              endpointSelector: {matchLabels: {app: web}}
-              egress: [{toEntities: [{{{entities}}}]}]
-            """);
+        static IntentEvaluator To(string entities) => From(Cnp("out", "web", $"  egress: [{{toEntities: [{entities}]}}]\n"));
         var world = To("world");
         Assert.True(Allows(world, Web, Ip("203.0.113.7"), 443));
         Assert.False(Allows(world, Web, Db, 5432));
@@ -173,16 +170,8 @@ public sealed class CiliumPolicyTests
     [Fact]
     public void To_ports_take_protocol_any_end_port_and_and_with_the_peers()
     {
-        static IntentEvaluator Ports(string ports) => From($$$"""
-            apiVersion: cilium.io/v2
-            kind: CiliumNetworkPolicy
-            metadata: {name: db, namespace: shop}
-            spec:
-              endpointSelector: {matchLabels: {app: db}}
-              ingress:
-                - fromEndpoints: [{matchLabels: {app: web}}]
-                  toPorts: [{ports: [{{{ports}}}]}]
-            """);
+        static IntentEvaluator Ports(string ports) => From(Cnp("db", "db",
+            $"  ingress:\n    - fromEndpoints: [{{matchLabels: {{app: web}}}}]\n      toPorts: [{{ports: [{ports}]}}]\n"));
         var any = Ports("{port: \"53\", protocol: ANY}");
         Assert.True(Allows(any, Web, Db, 53, IpProtocols.Udp));
         Assert.True(Allows(any, Web, Db, 53, IpProtocols.Tcp));
@@ -197,7 +186,7 @@ public sealed class CiliumPolicyTests
         Assert.True(Allows(noPort, Web, Db, 7100, IpProtocols.Udp));
         Assert.False(Allows(noPort, Web, Db, 7100, IpProtocols.Tcp));
         // toPorts alone: every peer on those ports (Cilium's L3 wildcard).
-        var portsOnly = From("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: db}}\n  ingress: [{toPorts: [{ports: [{port: \"80\"}]}]}]\n");
+        var portsOnly = From(Cnp("p", "db", "  ingress: [{toPorts: [{ports: [{port: \"80\"}]}]}]\n"));
         Assert.True(Allows(portsOnly, Ip("203.0.113.7"), Db, 80));
         Assert.False(Allows(portsOnly, Ip("203.0.113.7"), Db, 81));
     }
