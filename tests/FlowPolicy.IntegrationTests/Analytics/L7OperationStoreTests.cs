@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text.Json;
 using FlowPolicy.Analytics.Intent;
@@ -106,11 +107,15 @@ public abstract class L7OperationStoreTests<TServer>(TServer server) : ClickHous
     public async Task Rerunning_a_window_replaces_its_operation_rows_which_match_slis_json()
     {
         await SchemaMigrator.MigrateAsync(Db);
+        var stored = new List<(string Table, long Rows)>();
+        using var listener = RowsStoredListener(stored);
         // First run: frontend may call ListProducts only, so its GetProduct requests are denied at L7.
         var first = await RunAsync(TenToEleven, CatalogRules("/hipstershop\\.ProductCatalogService/ListProducts"));
         await RunAsync(ElevenToTwelve, CatalogRules("/hipstershop\\.ProductCatalogService/ListProducts"));
         // catalog GetProduct, catalog ListProducts, kube-dns A api.payments.example.com.
         Assert.Equal(3, first.Stored!.L7OperationRows);
+        // The job's stored-rows counter has a table tag per SLI table (other tests' runs may add their own measurements).
+        lock (stored) Assert.Contains((FlowTables.SliL7Operations, 3L), stored);
         var denied = await Db.QueryTsvAsync(
             $"SELECT resource, toString(requests), toString(denied_by_intent), toString(denied_at_l7), denied_reason FROM {FlowTables.SliL7Operations} WHERE window_start = '2026-11-02 10:00:00' AND resource = '{GetProduct}'");
         // 120 from frontend denied by the L7 rule, 5 from debug by the port.
@@ -153,6 +158,25 @@ public abstract class L7OperationStoreTests<TServer>(TServer server) : ClickHous
         var result = await new AnalyzeJob(new AnalyzeJobOptions(), L4, Db, CatalogRules(".*")).RunAsync(TenToEleven, new LoadedEdgeSource(plain));
         Assert.Equal(0, result.Stored!.L7OperationRows);
         Assert.Equal("0", await Db.QueryScalarAsync($"SELECT toString(count()) FROM {FlowTables.SliL7Operations}"));
+    }
+
+    private static MeterListener RowsStoredListener(List<(string Table, long Rows)> stored)
+    {
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == AnalyzeJob.MeterName && instrument.Name == "flowpolicy.analyze.rows.stored") l.EnableMeasurementEvents(instrument);
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag.Key == "table")
+                    lock (stored) stored.Add(((string)tag.Value!, value));
+        });
+        listener.Start();
+        return listener;
     }
 
     /// <summary>The rates (columns 13..15) as C# prints the double the server printed: versions differ in digits, not in value.</summary>
