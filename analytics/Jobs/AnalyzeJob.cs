@@ -115,6 +115,7 @@ public sealed class AnalyzeJob
             stored = await SliStore.ReplaceWindowAsync(_store, report, DateTime.UtcNow, cancellationToken, remediations).ConfigureAwait(false);
             RowsStored.Add(stored.SliRows, new KeyValuePair<string, object?>("table", "sli_windows"));
             RowsStored.Add(stored.DriftRows, new KeyValuePair<string, object?>("table", "sli_drift"));
+            RowsStored.Add(stored.L7OperationRows, new KeyValuePair<string, object?>("table", "sli_l7_operations"));
         }
         Duration.Record(clock.Elapsed.TotalSeconds);
         return new AnalyzeResult(report, graph, files, stored, svgProblem);

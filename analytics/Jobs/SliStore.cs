@@ -7,8 +7,8 @@ using FlowPolicy.Core.Net;
 
 namespace FlowPolicy.Analytics.Jobs;
 
-/// <summary>Rows written for one window.</summary>
-public sealed record SliStoreResult(int SliRows, int DriftRows);
+/// <summary>Rows written for one window, per table.</summary>
+public sealed record SliStoreResult(int SliRows, int DriftRows, int L7OperationRows);
 
 /// <summary>A drift event of an <see cref="SliReport"/>, as sli_drift names it: the kind's enum name and the subject.</summary>
 /// <param name="Kind">unintended_edge, stale_rule or observed_denied_intent_allows (an observed_allowed_intent_denies row
@@ -28,7 +28,8 @@ public readonly record struct DriftEvent(string Kind, string Subject)
 public delegate IReadOnlyDictionary<DriftEvent, string> DriftRemediator(SliReport report);
 
 /// <summary>
-/// Writes a window's SLIs to <see cref="FlowTables.SliWindows"/> and <see cref="FlowTables.SliDrift"/> so that a rerun
+/// Writes a window's SLIs to <see cref="FlowTables.SliWindows"/>, <see cref="FlowTables.SliDrift"/> and
+/// <see cref="FlowTables.SliL7Operations"/> so that a rerun
 /// replaces the window's rows instead of adding to them, on 18.16 and 24.x alike: per table, the window's day
 /// partition is copied into a staging table without this window's old rows, the new rows are inserted there, and
 /// <c>ALTER TABLE ... REPLACE PARTITION</c> swaps the day in atomically. A crash leaves the old or the new rows of
@@ -51,13 +52,20 @@ internal static class SliStore
         WriteDriftRows(driftRows, report, analyzedAt, remediations ?? new Dictionary<DriftEvent, string>());
         int driftCount = driftRows.RowCount;
         await ReplaceAsync(client, FlowTables.SliDrift, DriftColumns, window, driftRows, cancellationToken).ConfigureAwait(false);
-        return new SliStoreResult(sliCount, driftCount);
+
+        using var operationRows = new RowBinaryWriter();
+        WriteL7OperationRows(operationRows, report, analyzedAt);
+        int operationCount = operationRows.RowCount;
+        await ReplaceAsync(client, FlowTables.SliL7Operations, L7OperationColumns, window, operationRows, cancellationToken).ConfigureAwait(false);
+        return new SliStoreResult(sliCount, driftCount, operationCount);
     }
 
     private static readonly IReadOnlyList<string> SliColumns =
         FlowTables.SliWindowsTable(ClickHouseServerVersion.Parse("18.16.1")).Columns.Select(c => c.Name).ToArray();
     private static readonly IReadOnlyList<string> DriftColumns =
         FlowTables.SliDriftTable(ClickHouseServerVersion.Parse("18.16.1")).Columns.Select(c => c.Name).ToArray();
+    private static readonly IReadOnlyList<string> L7OperationColumns =
+        FlowTables.SliL7OperationsTable(ClickHouseServerVersion.Parse("18.16.1")).Columns.Select(c => c.Name).ToArray();
 
     /// <summary>The statements that replace one window in one table, in order; the new rows go into the staging table after the third.</summary>
     /// <remarks>A replicated target needs <paramref name="stagingEngine"/> (<see cref="ClusterSchema.StagingEngine"/>).</remarks>
@@ -160,6 +168,37 @@ internal static class SliStore
         w.WriteDateTime(analyzedAt);
         w.WriteString(remediation);
         w.EndRow();
+    }
+
+    private static void WriteL7OperationRows(RowBinaryWriter w, SliReport report, DateTime analyzedAt)
+    {
+        foreach (var op in report.L7Operations)
+        {
+            w.WriteDateTime(report.Window.From);
+            w.WriteDateTime(report.Window.To);
+            w.WriteString(op.Server);
+            w.WriteUInt16(op.Port);
+            // Enum8 numbers equal L7Protocol's values (FlowTables.L7ProtocolEnum), as flows_l7 stores them.
+            w.WriteEnum8((sbyte)op.Protocol);
+            w.WriteString(op.Operation);
+            w.WriteString(op.Resource);
+            w.WriteUInt32((uint)op.Clients);
+            w.WriteUInt64((ulong)op.Requests);
+            w.WriteUInt64((ulong)op.Errors);
+            w.WriteUInt64((ulong)op.ProxyDenied);
+            w.WriteUInt64((ulong)op.RequestsAllowedByIntent);
+            w.WriteUInt64((ulong)op.RequestsDeniedByIntent);
+            w.WriteUInt64((ulong)op.RequestsDeniedAtL7);
+            w.WriteUInt64((ulong)op.RequestsUndetermined);
+            WriteNullable(w, op.ComplianceRate);
+            WriteNullable(w, op.DeniedRate);
+            WriteNullable(w, op.ErrorRate);
+            w.WriteString(op.DeniedReason ?? "");
+            w.WriteDateTime(op.FirstSeen);
+            w.WriteDateTime(op.LastSeen);
+            w.WriteDateTime(analyzedAt);
+            w.EndRow();
+        }
     }
 
     private static void WriteNullable(RowBinaryWriter w, double? value)

@@ -30,6 +30,9 @@ public sealed class L7OperationSli
     public long RequestsUndetermined { get; set; }
     /// <summary>Why the L7 rules denied it (the first denying client's reason); null when they did not.</summary>
     public string? DeniedReason { get; set; }
+    /// <summary>The first and last request of the window, over every client.</summary>
+    public DateTime FirstSeen { get; set; } = DateTime.MaxValue;
+    public DateTime LastSeen { get; set; } = DateTime.MinValue;
 
     /// <summary>Share of requests the intended policy allows; null without requests.</summary>
     public double? ComplianceRate => ServiceSli.Rate(RequestsAllowedByIntent, Requests);
@@ -61,6 +64,8 @@ public sealed class L7OperationSli
                 row.Requests += op.Requests;
                 row.Errors += op.Errors;
                 row.ProxyDenied += op.Denied;
+                if (op.FirstSeen < row.FirstSeen) row.FirstSeen = op.FirstSeen;
+                if (op.LastSeen > row.LastSeen) row.LastSeen = op.LastSeen;
                 var verdict = decision?.Operations.FirstOrDefault(d => ReferenceEquals(d.Operation, op));
                 if (!item.Intent.Allowed) row.RequestsDeniedByIntent += op.Requests;
                 else if (verdict?.Verdict == L7Verdict.Denied)

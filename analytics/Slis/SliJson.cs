@@ -128,6 +128,8 @@ public static class SliJson
             WriteRate(w, "denied_rate", op.DeniedRate);
             WriteRate(w, "error_rate", op.ErrorRate);
             if (op.DeniedReason is { } reason) w.WriteString("denied_reason", reason);
+            w.WriteString("first_seen", Time(op.FirstSeen));
+            w.WriteString("last_seen", Time(op.LastSeen));
             w.WriteEndObject();
             if (w.BytesPending > FlushBytes) w.Flush();
         }

@@ -122,7 +122,7 @@ internal static class AnalyzeCommand
                 var counts = outDir is null ? null : await source.ReadInputCountsAsync(window, cancellationToken);
                 Report(result, WriteReport(outDir, result, counts, scope, Files(inventoryLabels, inventoryNodes)));
                 if (result.Stored is { } stored)
-                    Console.Error.WriteLine($"flowpolicy: wrote {stored.SliRows} rows to {FlowTables.SliWindows} and {stored.DriftRows} to {FlowTables.SliDrift} (the window's earlier rows replaced)");
+                    Console.Error.WriteLine($"flowpolicy: wrote {stored.SliRows} rows to {FlowTables.SliWindows}, {stored.DriftRows} to {FlowTables.SliDrift} and {stored.L7OperationRows} to {FlowTables.SliL7Operations} (the window's earlier rows replaced)");
                 return ExitCodes.Success;
             }
             catch (Exception ex) when (ex is HttpRequestException or ClickHouseServerException or TimeoutException)

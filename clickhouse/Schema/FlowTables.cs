@@ -29,6 +29,7 @@ public static class FlowTables
     public const string EdgesDaily = "edges_1d";
     public const string SliWindows = "sli_windows";
     public const string SliDrift = "sli_drift";
+    public const string SliL7Operations = "sli_l7_operations";
     public const string JobRuns = "job_runs";
     public const string Anomalies = "flow_anomalies";
     public const string AnomalyKindEnum = "Enum8('spike' = 1, 'drop' = 2, 'denied_spike' = 3, 'level_shift' = 4, 'scan' = 5, 'new_heavy_talker' = 6)";
@@ -311,6 +312,44 @@ public static class FlowTables
             new("remediation", "String"),
         ],
         "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`window_start`)\nORDER BY (`kind`, `dst`, `src`, `window_start`)");
+    }
+
+    /// <summary>
+    /// Schema 10: the SLIs per L7 operation of each analysed window (analytics' <c>L7OperationSli</c>, slis.json's
+    /// <c>l7_operations</c>): one row per (window, server, port, L7 protocol, operation, resource) over every client. The
+    /// transport is not part of the key, as it is not in the SLIs: HTTP, gRPC and Kafka run on TCP, and a DNS query is
+    /// one operation over UDP and TCP alike. A rerun of a window replaces its rows, as for <see cref="SliWindows"/>.
+    /// Rates are NULL without requests; <c>denied_reason</c> is '' when the L7 rules denied nothing.
+    /// </summary>
+    public static TableDefinition SliL7OperationsTable(ClickHouseServerVersion version)
+    {
+        var lc = RepeatedString(version);
+        return new TableDefinition(SliL7Operations,
+        [
+            new("window_start", Time),
+            new("window_end", Time),
+            new("server", lc),
+            new("port", "UInt16"),
+            new("l7_protocol", L7ProtocolEnum),
+            new("operation", lc),
+            new("resource", "String"),
+            new("clients", "UInt32"),
+            new("requests", "UInt64"),
+            new("errors", "UInt64"),
+            new("proxy_denied", "UInt64"),
+            new("allowed_by_intent", "UInt64"),
+            new("denied_by_intent", "UInt64"),
+            new("denied_at_l7", "UInt64"),
+            new("undetermined", "UInt64"),
+            new("compliance_rate", "Nullable(Float64)"),
+            new("denied_rate", "Nullable(Float64)"),
+            new("error_rate", "Nullable(Float64)"),
+            new("denied_reason", "String"),
+            new("first_seen", Time),
+            new("last_seen", Time),
+            new("analyzed_at", Time),
+        ],
+        "ENGINE = MergeTree\nPARTITION BY toYYYYMMDD(`window_start`)\nORDER BY (`server`, `port`, `resource`, `window_start`)");
     }
 
     /// <summary>

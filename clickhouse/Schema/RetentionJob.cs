@@ -27,6 +27,7 @@ public static class RetentionJob
             (FlowTables.EdgesDaily, options.DailyEdgesRetentionDays),
             (FlowTables.SliWindows, options.SliRetentionDays),
             (FlowTables.SliDrift, options.SliRetentionDays),
+            (FlowTables.SliL7Operations, options.SliRetentionDays),
             (FlowTables.JobRuns, options.JobRunsRetentionDays),
         };
         foreach (var (table, days) in tables)

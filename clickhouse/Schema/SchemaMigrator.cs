@@ -71,8 +71,9 @@ public static class SchemaMigrator
     /// 5: edge rollup label change columns (labels that changed within a row's flows: a rollout).
     /// 7: flow_anomalies (the anomalies job's findings with their evidence).
     /// 8: flows_l7 (L7 observations from Hubble, stored exactly once beside flows).
-    /// 9: sli_drift.remediation (each drift event's suggested change to the intended policy files).</remarks>
-    public const int CurrentVersion = 9;
+    /// 9: sli_drift.remediation (each drift event's suggested change to the intended policy files).
+    /// 10: sli_l7_operations (the SLIs per L7 operation of each analysed window).</remarks>
+    public const int CurrentVersion = 10;
 
     public static async Task<MigrationReport> MigrateAsync(ClickHouseHttpClient client, SchemaOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -199,6 +200,7 @@ public static class SchemaMigrator
             (FlowTables.EdgesTable(FlowTables.EdgesDaily, version), FlowTables.StoredAt, options.DailyEdgesRetentionDays),
             (FlowTables.SliWindowsTable(version), "analyzed_at", options.SliRetentionDays),
             (FlowTables.SliDriftTable(version), "analyzed_at", options.SliRetentionDays),
+            (FlowTables.SliL7OperationsTable(version), "analyzed_at", options.SliRetentionDays),
             (FlowTables.JobRunsTable(version), "finished", options.JobRunsRetentionDays),
             (FlowTables.AnomaliesTable(version), "analyzed_at", options.SliRetentionDays),
         };

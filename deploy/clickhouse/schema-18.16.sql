@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 9, as the migrator creates it on ClickHouse 18.16.1.
+-- FlowPolicy ClickHouse schema version 10, as the migrator creates it on ClickHouse 18.16.1.
 -- Reference copy: `SchemaMigrator.MigrateAsync` is the source of truth (tests keep this file in sync).
 -- 18.16 flavour: plain String where newer servers get LowCardinality(String); no TTL (use RetentionJob).
 
@@ -246,6 +246,35 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`sli_drift`
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`window_start`)
 ORDER BY (`kind`, `dst`, `src`, `window_start`);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`sli_l7_operations`
+(
+    `window_start` DateTime('UTC'),
+    `window_end` DateTime('UTC'),
+    `server` String,
+    `port` UInt16,
+    `l7_protocol` Enum8('none' = 0, 'http' = 1, 'grpc' = 2, 'dns' = 3, 'kafka' = 4, 'names' = 5),
+    `operation` String,
+    `resource` String,
+    `clients` UInt32,
+    `requests` UInt64,
+    `errors` UInt64,
+    `proxy_denied` UInt64,
+    `allowed_by_intent` UInt64,
+    `denied_by_intent` UInt64,
+    `denied_at_l7` UInt64,
+    `undetermined` UInt64,
+    `compliance_rate` Nullable(Float64),
+    `denied_rate` Nullable(Float64),
+    `error_rate` Nullable(Float64),
+    `denied_reason` String,
+    `first_seen` DateTime('UTC'),
+    `last_seen` DateTime('UTC'),
+    `analyzed_at` DateTime('UTC')
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMMDD(`window_start`)
+ORDER BY (`server`, `port`, `resource`, `window_start`);
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`job_runs`
 (

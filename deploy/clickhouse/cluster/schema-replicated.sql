@@ -1,4 +1,4 @@
--- FlowPolicy ClickHouse schema version 9, replicated, as `flowpolicy migrate --cluster flowpolicy --replicated` creates it on ClickHouse 24.3.
+-- FlowPolicy ClickHouse schema version 10, replicated, as `flowpolicy migrate --cluster flowpolicy --replicated` creates it on ClickHouse 24.3.
 -- Needs ZooKeeper (or ClickHouse Keeper) in every server's <zookeeper> config and the macros <shard> and <replica> in <macros>:
 -- replicas of one shard share {shard} and differ in {replica}. Every MergeTree table is ReplicatedMergeTree at
 -- /clickhouse/tables/{shard}/<database>/<table>; sharded tables keep their Distributed table (schema.sql explains the layout).
@@ -434,6 +434,35 @@ CREATE TABLE IF NOT EXISTS `flowpolicy`.`sli_drift` ON CLUSTER `flowpolicy`
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/flowpolicy/sli_drift', '{replica}')
 PARTITION BY toYYYYMMDD(`window_start`)
 ORDER BY (`kind`, `dst`, `src`, `window_start`);
+
+CREATE TABLE IF NOT EXISTS `flowpolicy`.`sli_l7_operations` ON CLUSTER `flowpolicy`
+(
+    `window_start` DateTime('UTC'),
+    `window_end` DateTime('UTC'),
+    `server` LowCardinality(String),
+    `port` UInt16,
+    `l7_protocol` Enum8('none' = 0, 'http' = 1, 'grpc' = 2, 'dns' = 3, 'kafka' = 4, 'names' = 5),
+    `operation` LowCardinality(String),
+    `resource` String,
+    `clients` UInt32,
+    `requests` UInt64,
+    `errors` UInt64,
+    `proxy_denied` UInt64,
+    `allowed_by_intent` UInt64,
+    `denied_by_intent` UInt64,
+    `denied_at_l7` UInt64,
+    `undetermined` UInt64,
+    `compliance_rate` Nullable(Float64),
+    `denied_rate` Nullable(Float64),
+    `error_rate` Nullable(Float64),
+    `denied_reason` String,
+    `first_seen` DateTime('UTC'),
+    `last_seen` DateTime('UTC'),
+    `analyzed_at` DateTime('UTC')
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/flowpolicy/sli_l7_operations', '{replica}')
+PARTITION BY toYYYYMMDD(`window_start`)
+ORDER BY (`server`, `port`, `resource`, `window_start`);
 
 CREATE TABLE IF NOT EXISTS `flowpolicy`.`job_runs` ON CLUSTER `flowpolicy`
 (

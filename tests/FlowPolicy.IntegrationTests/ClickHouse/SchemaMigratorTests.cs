@@ -1,6 +1,10 @@
+using FlowPolicy.Analytics.Intent;
+using FlowPolicy.Analytics.Jobs;
+using FlowPolicy.Analytics.Slis;
 using FlowPolicy.ClickHouse;
 using FlowPolicy.ClickHouse.RowBinary;
 using FlowPolicy.ClickHouse.Schema;
+using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.IntegrationTests.Infrastructure;
@@ -14,7 +18,7 @@ public abstract class SchemaMigratorTests<TServer>(TServer server, ITestOutputHe
 {
     private static readonly string[] AllTables =
         [FlowTables.Migrations, FlowTables.Flows, FlowTables.DeadLetters, FlowTables.L7, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily,
-         FlowTables.SliWindows, FlowTables.SliDrift, FlowTables.JobRuns, FlowTables.Anomalies];
+         FlowTables.SliWindows, FlowTables.SliDrift, FlowTables.SliL7Operations, FlowTables.JobRuns, FlowTables.Anomalies];
 
     [Fact]
     public async Task A_fresh_database_gets_every_table_and_a_second_run_applies_nothing()
@@ -126,6 +130,7 @@ public abstract class SchemaMigratorTests<TServer>(TServer server, ITestOutputHe
                 await Db.ExecuteAsync($"ALTER TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, table)} DROP COLUMN {ClickHouseSql.QuoteIdentifier(column)}");
         await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.SliWindows)}");
         await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.SliDrift)}");
+        await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.SliL7Operations)}");
         await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.JobRuns)}");
         await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)}");
         await Db.ExecuteAsync(FlowTables.MigrationsTable().CreateSql(Db.Database));
@@ -139,7 +144,7 @@ public abstract class SchemaMigratorTests<TServer>(TServer server, ITestOutputHe
         Assert.Equal(
             ["edges_1h: add column src_label_keys", "edges_1h: add column src_label_values", "edges_1h: add column dst_label_keys", "edges_1h: add column dst_label_values",
              "edges_1d: add column src_label_keys", "edges_1d: add column src_label_values", "edges_1d: add column dst_label_keys", "edges_1d: add column dst_label_values",
-             $"create table {FlowTables.SliWindows}", $"create table {FlowTables.SliDrift}", $"create table {FlowTables.JobRuns}"],
+             $"create table {FlowTables.SliWindows}", $"create table {FlowTables.SliDrift}", $"create table {FlowTables.SliL7Operations}", $"create table {FlowTables.JobRuns}"],
             upgrade.Applied.Where(a => !a.Contains("retention", StringComparison.Ordinal)));
         Assert.Equal(["frontend", "12", "0"], (await Db.QueryTsvAsync("SELECT src_workload, flows, length(src_label_keys) FROM edges_1h"))[0]);
 
@@ -284,6 +289,54 @@ public abstract class SchemaMigratorTests<TServer>(TServer server, ITestOutputHe
         // The row written before the column existed reads '' (no remediation computed), beside its other columns.
         Assert.Equal([["shop/a", "shop/b", ""]], await Db.QueryTsvAsync($"SELECT src, dst, remediation FROM {drift}"));
         Assert.Empty((await SchemaMigrator.MigrateAsync(Db)).Applied);
+    }
+
+    [Fact]
+    public async Task A_schema_9_database_gets_the_L7_operation_SLI_table_and_nothing_else_and_the_SLI_store_fills_it()
+    {
+        await SchemaMigrator.MigrateAsync(Db);
+        await Db.ExecuteAsync($"DROP TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.SliL7Operations)}");
+        await Db.ExecuteAsync($"ALTER TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} DELETE WHERE 1");
+        await Db.ExecuteAsync($"INSERT INTO {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.Migrations)} (version, applied_at, steps, server_version) VALUES (9, now(), [], '')");
+        await WaitForMutationsAsync();
+
+        var upgrade = await SchemaMigrator.MigrateAsync(Db);
+        Assert.Equal(9, upgrade.PreviousSchemaVersion);
+        Assert.Equal(10, upgrade.SchemaVersion);
+        Assert.Equal([$"create table {FlowTables.SliL7Operations}"], upgrade.Applied.Where(a => !a.Contains("retention", StringComparison.Ordinal)));
+
+        // Every column the SLI store writes round-trips: an HTTP operation with an error and a proxy denial, from two clients.
+        var at = new DateTime(2026, 11, 2, 10, 0, 5, DateTimeKind.Utc);
+        var window = new AnalysisWindow(at.Date.AddHours(10), at.Date.AddHours(11));
+        Edge Caller(string client, long requests, long errors, long denied) =>
+            new(Endpoint.FromIdentity(new WorkloadIdentity(EndpointKind.Pod, "shop", client, "Deployment")),
+                Endpoint.FromIdentity(new WorkloadIdentity(EndpointKind.Pod, "shop", "api", "Deployment")), 8080, IpProtocols.Tcp)
+            {
+                Flows = 4, AllowedFlows = 4, FirstSeen = at, LastSeen = at.AddMinutes(9), Days = [DateOnly.FromDateTime(at)], ClientReplicas = 1,
+                L7 = new EdgeL7Facts
+                {
+                    Operations = [new L7Operation { Protocol = L7Protocol.Http, Operation = "GET", Resource = "/users/{id}", Requests = requests, Responses = requests,
+                        Errors = errors, Denied = denied, FirstSeen = at.AddMinutes(requests), LastSeen = at.AddMinutes(requests + 1) }],
+                },
+            };
+        var report = SliCalculator.Compute([Caller("web", 3, 1, 0), Caller("batch", 5, 0, 2)], new AllowEverything(), window);
+        var stored = await SliStore.ReplaceWindowAsync(Db, report, at.AddHours(2));
+        Assert.Equal(1, stored.L7OperationRows);
+        Assert.Equal(
+            [["2026-11-02 10:00:00", "2026-11-02 11:00:00", "shop/api", "8080", "http", "GET", "/users/{id}", "2", "8", "1", "2", "8", "0", "0", "0", "1", "0", "0.125", "",
+              "2026-11-02 10:03:05", "2026-11-02 10:06:05", "2026-11-02 12:00:05"]],
+            await Db.QueryTsvAsync($"SELECT toString(window_start), toString(window_end), server, toString(port), toString(l7_protocol), operation, resource, " +
+                "toString(clients), toString(requests), toString(errors), toString(proxy_denied), toString(allowed_by_intent), toString(denied_by_intent), " +
+                "toString(denied_at_l7), toString(undetermined), toString(compliance_rate), toString(denied_rate), toString(error_rate), denied_reason, " +
+                $"toString(first_seen), toString(last_seen), toString(analyzed_at) FROM {FlowTables.SliL7Operations}"));
+        Assert.Empty((await SchemaMigrator.MigrateAsync(Db)).Applied);
+    }
+
+    private sealed class AllowEverything : IIntentEvaluator
+    {
+        private static readonly IntentRule Rule = new("shop/allow", "ingress[0]", "Test");
+        public IReadOnlyList<IntentRule> Rules => [Rule];
+        public IntentDecision Evaluate(Endpoint client, Endpoint server, ushort port, byte protocol) => new(true, [Rule], "allowed");
     }
 
     private async Task WaitForMutationsAsync()

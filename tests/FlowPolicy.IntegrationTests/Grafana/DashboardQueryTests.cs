@@ -55,6 +55,8 @@ public abstract class DashboardQueryTests<TServer>(TServer server, ITestOutputHe
         ["debug / Edges"] = ["source", "destination", "port", "proto", "total_flows", "total_bytes", "allowed", "denied", "unknown_verdict", "first", "last", "hours_seen", "replicas", "intent"],
         ["debug / Flows by verdict"] = ["time", "reported", "flow_count"],
         ["debug / Intent: drift and mismatches"] = ["window_start", "event", "src", "dst", "port", "proto", "flow_count", "reason", "policy", "rule", "remediation"],
+        ["debug / L7 operations: SLIs"] = ["server", "port", "l7", "operation", "resource", "total_requests", "intended", "not_intended", "denied_by_l7_rules", "cannot_judge",
+            "proxy_denied_requests", "failed", "compliance", "error_share", "most_clients", "first", "last", "why_not_intended"],
         ["debug / Flows"] = ["start", "end", "source", "src_pod", "source_ip", "destination", "dst_pod", "destination_ip", "sport", "port", "proto", "reported", "reply", "flow_bytes", "flow_packets", "reporter", "policy", "fmt"],
     };
 
@@ -66,7 +68,7 @@ public abstract class DashboardQueryTests<TServer>(TServer server, ITestOutputHe
         "oncall / Denied flows", "oncall / Denied flows (latest first)", "oncall / New unintended edges", "oncall / Ingest rows/s",
         "oncall / Ingest lag (messages, worst partition)", "oncall / Dead letters", "oncall / Latest dead letters", "oncall / Scheduled jobs: last success",
         "oncall / Anomalies per hour", "oncall / Anomalies (latest first)",
-        "debug / Edges", "debug / Flows by verdict", "debug / Intent: drift and mismatches", "debug / Flows",
+        "debug / Edges", "debug / Flows by verdict", "debug / Intent: drift and mismatches", "debug / L7 operations: SLIs", "debug / Flows",
     ];
 
     public void Dispose()
@@ -120,14 +122,26 @@ public abstract class DashboardQueryTests<TServer>(TServer server, ITestOutputHe
                     failures.Add($"{where}: a time series panel needs a DateTime first column, got {result.Columns[0].Type}");
                 if (panel.Format == "timeseries" && !result.Columns.Skip(1).Any(c => IsNumeric(c.Type)))
                     failures.Add($"{where}: a time series panel needs a numeric column");
-                // "chosen" narrows to shop/frontend -> shop/cart: the edge and its flows exist; the drift panel may be empty then.
-                bool needRows = MustHaveRows.Contains(key) && !(label == "chosen" && key == "debug / Intent: drift and mismatches");
+                // "chosen" narrows to shop/frontend -> shop/cart: the edge and its flows exist; the drift panel may be empty then, and
+                // the L7 panel is (the sample's Hubble file has L7 records of catalog's and payment's gRPC and kube-dns, none of cart).
+                bool needRows = MustHaveRows.Contains(key) && !(label == "chosen" && key is "debug / Intent: drift and mismatches" or "debug / L7 operations: SLIs");
                 if (needRows && result.Rows.Count == 0) failures.Add($"{where}: no rows");
                 // Every unintended edge's row says what to do about it (the remediation: a note, a diff where one applies).
                 if (key == "debug / Intent: drift and mismatches" && result.Rows.Any(r => r[^1].GetString()!.Length == 0))
                     failures.Add($"{where}: a drift event without its remediation");
                 if (key == "debug / Intent: drift and mismatches" && label == "all" && !result.Rows.Any(r => r[^1].GetString()!.Contains("\n+++ b/", StringComparison.Ordinal)))
                     failures.Add($"{where}: no drift event with a diff");
+                // The sample's gRPC calls to catalog, stored per operation by the analyze job, each with its requests judged.
+                if (key == "debug / L7 operations: SLIs" && label == "all")
+                {
+                    var methods = result.Rows.Where(r => r[0].GetString() == "shop/catalog" && r[2].GetString() == "grpc").Select(r => r[4].GetString()).Order(StringComparer.Ordinal);
+                    if (!methods.SequenceEqual(["/hipstershop.ProductCatalogService/GetProduct", "/hipstershop.ProductCatalogService/ListProducts"]))
+                        failures.Add($"{where}: catalog's gRPC methods {string.Join(",", methods)}");
+                    static long Count(JsonElement cell) => cell.ValueKind == JsonValueKind.String ? long.Parse(cell.GetString()!, CultureInfo.InvariantCulture) : cell.GetInt64();
+                    foreach (var row in result.Rows)
+                        if (Count(row[5]) == 0 || Count(row[6]) + Count(row[7]) + Count(row[9]) != Count(row[5]))
+                            failures.Add($"{where}: {row[0]} {row[4]}: {row[5]} requests are not intended + not intended + cannot judge ({row[6]}, {row[7]}, {row[9]})");
+                }
                 // The sample policies allow frontend -> cart:7070, and the scanner's edges are unintended.
                 if (key == "debug / Edges" && result.Rows.Count > 0)
                 {
@@ -269,7 +283,8 @@ public abstract class DashboardQueryTests<TServer>(TServer server, ITestOutputHe
         // As serve's analyze job runs it: each drift event stored with its remediation (the debug dashboard's drift panel).
         var intentFiles = new FlowPolicy.Suggest.Reports.IntentFiles(Path.Combine(GrafanaDashboards.RepositoryRoot(), "docs", "examples", "sample-policies"),
             dir => new IntentEvaluator(new IntentPolicyLoader().Load(dir)));
-        var job = new AnalyzeJob(new AnalyzeJobOptions(), intentFiles.Load(intentFiles.Path), Db) { Remediate = intentFiles.StoredRemediations() };
+        var l7 = new L7IntentEvaluator(new IntentPolicyLoader().Load(intentFiles.Path));
+        var job = new AnalyzeJob(new AnalyzeJobOptions(), intentFiles.Load(intentFiles.Path), Db, l7) { Remediate = intentFiles.StoredRemediations() };
         var source = new ClickHouseEdgeSource(Db);
         for (var window = start; window < start.AddDays(2); window = window.AddHours(6))
             await job.RunAsync(new AnalysisWindow(window, window.AddHours(6)), source);

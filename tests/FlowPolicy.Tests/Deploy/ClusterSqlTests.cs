@@ -139,10 +139,10 @@ public sealed class ClusterSqlTests
             Assert.StartsWith("ENGINE = Distributed(`c`, `db`, `" + table + "_local`", plan[distributed].EngineClause);
             Assert.Equal(plan[local].Columns, plan[distributed].Columns);
         }
-        foreach (var table in new[] { FlowTables.Migrations, FlowTables.SliWindows, FlowTables.SliDrift, FlowTables.JobRuns, FlowTables.Anomalies })
+        foreach (var table in new[] { FlowTables.Migrations, FlowTables.SliWindows, FlowTables.SliDrift, FlowTables.SliL7Operations, FlowTables.JobRuns, FlowTables.Anomalies })
             Assert.StartsWith("ENGINE = MergeTree", plan.Single(t => t.Name == table).EngineClause);
         Assert.Equal(SchemaMigrator.Plan(ClickHouseServerVersion.Parse("18.16.1"), "db", new SchemaOptions()).Select(t => t.Table.Name),
-            [FlowTables.Migrations, FlowTables.Flows, FlowTables.DeadLetters, FlowTables.L7, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily, FlowTables.SliWindows, FlowTables.SliDrift, FlowTables.JobRuns, FlowTables.Anomalies]);
+            [FlowTables.Migrations, FlowTables.Flows, FlowTables.DeadLetters, FlowTables.L7, FlowTables.IngestProgress, FlowTables.EdgesHourly, FlowTables.EdgesDaily, FlowTables.SliWindows, FlowTables.SliDrift, FlowTables.SliL7Operations, FlowTables.JobRuns, FlowTables.Anomalies]);
     }
 
     private static void Check(string file, string expected)
