@@ -53,6 +53,16 @@ public sealed class CiliumCheckTests : IDisposable
         Assert.Contains(cilium.GetProperty("rule_hits").EnumerateArray(), h =>
             h.GetProperty("policy").GetString() == "shop/payment" && h.GetProperty("kind").GetString() == "CiliumNetworkPolicy" && h.GetProperty("flows").GetInt64() > 0);
 
+        // With --l7, payment reaches its provider by name only (toFQDNs, no CIDR): the edge's DNS names allow it.
+        var withL7 = Path.Combine(_dir, "suggested-l7");
+        var suggestL7 = CliProcess.Run(["suggest", "--flows", .. flows, "--inventory", .. inventory, "--emit", "cilium", "--l7", "--out", withL7]);
+        Assert.True(suggestL7.ExitCode == 0, suggestL7.Stderr);
+        var paymentL7 = File.ReadAllText(Path.Combine(withL7, "cilium", "shop", "payment.yaml"));
+        Assert.Contains("toFQDNs", paymentL7, StringComparison.Ordinal);
+        Assert.DoesNotContain("toCIDR", paymentL7, StringComparison.Ordinal);
+        var byName = Check(Path.Combine(withL7, "cilium"), 0);
+        Assert.Equal(denied, DeniedEdges(byName));
+
         // Remove checkout's ingress rule from payment's policy: exactly that edge is blocked, with a reason naming the policy.
         var file = Path.Combine(output, "cilium", "shop", "payment.yaml");
         var stream = new YamlStream();
