@@ -34,6 +34,12 @@ public interface IIntentEvaluator
 {
     IntentDecision Evaluate(Endpoint client, Endpoint server, ushort port, byte protocol);
 
+    /// <summary>
+    /// The decision for an observed edge, which carries more than its endpoints: the DNS names its server was reached by,
+    /// which Cilium toFQDNs rules match (<see cref="IntentEvaluator"/>). Evaluators that read no names need not override it.
+    /// </summary>
+    IntentDecision Evaluate(Edge edge) => Evaluate(edge.Client, edge.Server, edge.Port, edge.Protocol);
+
     /// <summary>Every allow rule the policy has, so rules that never matched can be reported as stale.</summary>
     IReadOnlyList<IntentRule> Rules { get; }
 }

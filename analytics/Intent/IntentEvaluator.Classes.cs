@@ -22,13 +22,15 @@ public sealed partial class IntentEvaluator
     internal bool Allows(Endpoint client, Endpoint server, ushort port, byte protocol)
     {
         if (!_options.UseIndex) return Evaluate(client, server, port, protocol).Allowed;
-        var egressPolicies = Facts(client).EgressSelecting;
-        if (egressPolicies.Length > 0 && !AnyRuleAllows(egressPolicies, egress: true, client, server, port, protocol, matched: null))
+        var clientFacts = Facts(client);
+        if ((clientFacts.EgressSelecting.Length > 0 || clientFacts.CiliumEgressSelecting.Length > 0)
+            && SideDenial(egress: true, clientFacts.EgressSelecting, clientFacts.CiliumEgressSelecting, client, server, port, protocol, names: null, matched: null) is not null)
             return false;
         if (!(client.Kind == EndpointKind.Node && IsWorkload(server)))
         {
-            var ingressPolicies = Facts(server).IngressSelecting;
-            if (ingressPolicies.Length > 0 && !AnyRuleAllows(ingressPolicies, egress: false, client, server, port, protocol, matched: null))
+            var serverFacts = Facts(server);
+            if ((serverFacts.IngressSelecting.Length > 0 || serverFacts.CiliumIngressSelecting.Length > 0)
+                && SideDenial(egress: false, serverFacts.IngressSelecting, serverFacts.CiliumIngressSelecting, client, server, port, protocol, names: null, matched: null) is not null)
                 return false;
         }
         if (_flowPolicies.Length == 0) return true;
@@ -58,6 +60,8 @@ public sealed partial class IntentEvaluator
         // Ingress peer lists decide about the client; egress peer lists about the server.
         var ingressPeers = new PeerRuleIndex(_networkPolicies, egress: false);
         var egressPeers = new PeerRuleIndex(_networkPolicies, egress: true);
+        var ciliumIngress = CiliumRulesOf(egress: false);
+        var ciliumEgress = CiliumRulesOf(egress: true);
         bool namedPorts = _options.NamedPorts is not null && _networkPolicies.Any(p =>
             p.IngressRules.Concat(p.EgressRules).Any(r => r.Ports is not null && r.Ports.Any(x => x.Name is not null)));
 
@@ -82,10 +86,15 @@ public sealed partial class IntentEvaluator
             signature.AddRange(facts.FlowGovernsAsClient);
             signature.Add(Separator);
             signature.AddRange(facts.FlowFromRules);
+            signature.Add(Separator);
+            signature.AddRange(facts.CiliumEgressSelecting);
+            signature.Add(Separator);
+            AddCiliumPeerMatches(ciliumIngress, endpoint, signature);
             clientClass[i] = ClassOf(clientClasses, signature);
 
             signature.Clear();
             if (namedPorts) signature.Add(i);
+            // Cilium named ports match Unknown for every server alike, so they need no class of their own.
             signature.Add(IsWorkload(endpoint) ? 1 : 0);
             signature.Add(Separator);
             foreach (var policy in facts.IngressSelecting) signature.Add(policyIndex[policy]);
@@ -95,6 +104,10 @@ public sealed partial class IntentEvaluator
             signature.AddRange(facts.FlowGovernsAsServer);
             signature.Add(Separator);
             signature.AddRange(facts.FlowToRules);
+            signature.Add(Separator);
+            signature.AddRange(facts.CiliumIngressSelecting);
+            signature.Add(Separator);
+            AddCiliumPeerMatches(ciliumEgress, endpoint, signature);
             serverClass[i] = ClassOf(serverClasses, signature);
         }
         return new EndpointClasses(clientClass, clientClasses.Count, serverClass, serverClasses.Count);

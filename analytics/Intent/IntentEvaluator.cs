@@ -87,6 +87,10 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
     private readonly int[] _addressFromCandidates;
     private readonly int[] _addressToCandidates;
     private readonly NamespaceLabelBook _namespaceLabels;
+    private readonly CiliumPolicyDefinition[] _cilium;
+    /// <summary>Cilium specs that can select an endpoint of a namespace (indexes into <see cref="_cilium"/>): its own, then the clusterwide ones.</summary>
+    private readonly Dictionary<string, int[]> _ciliumByNamespace;
+    private readonly int[] _ciliumClusterwide;
     private readonly ConcurrentDictionary<string, EndpointFacts[]> _facts = new(StringComparer.Ordinal);
     private long _memoisedAddresses;
 
@@ -115,8 +119,15 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
         // a namespace declared there keeps exactly the declared labels.
         _namespaceLabels = new NamespaceLabelBook(_options.NamespaceLabels, policies.NamespaceLabels);
 
+        _cilium = policies.CiliumPolicies.ToArray();
+        _ciliumClusterwide = Enumerable.Range(0, _cilium.Length).Where(i => _cilium[i].Namespace is null).ToArray();
+        _ciliumByNamespace = Enumerable.Range(0, _cilium.Length).Where(i => _cilium[i].Namespace is not null)
+            .GroupBy(i => _cilium[i].Namespace!, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Concat(_ciliumClusterwide).Order().ToArray(), StringComparer.Ordinal);
+
         Rules = _networkPolicies.SelectMany(p => p.IngressRules.Concat(p.EgressRules)).Select(r => (r.Ordinal, r.Rule))
             .Concat(_flowRules.Where(r => !r.Deny).Select(r => (r.Ordinal, r.Rule)))
+            .Concat(_cilium.SelectMany(p => p.Ingress.Concat(p.Egress)).Where(r => !r.MatchesNothing).Select(r => (r.Ordinal, r.Rule)))
             .OrderBy(r => r.Ordinal).Select(r => r.Rule).ToArray();
     }
 
@@ -127,25 +138,38 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
 
     private static bool CanMatchAddress(EndpointPattern[] patterns) => patterns.Length == 0 || patterns.Any(p => p.CanMatchAddresses);
 
-    public IntentDecision Evaluate(Endpoint client, Endpoint server, ushort port, byte protocol)
+    public IntentDecision Evaluate(Endpoint client, Endpoint server, ushort port, byte protocol) => Evaluate(client, server, port, protocol, names: null);
+
+    /// <summary>With the edge's DNS names, so Cilium toFQDNs rules can match its external server by name.</summary>
+    public IntentDecision Evaluate(Edge edge) => Evaluate(edge.Client, edge.Server, edge.Port, edge.Protocol, edge.L7?.Names);
+
+    private IntentDecision Evaluate(Endpoint client, Endpoint server, ushort port, byte protocol, IReadOnlyList<PeerName>? names)
     {
         Metrics.Evaluated();
         var matched = new List<(int Ordinal, IntentRule Rule)>();
         List<string>? denials = null;
         string? exemption = null;
 
-        // --- Kubernetes NetworkPolicy: egress side of the client, ingress side of the server.
+        // --- NetworkPolicy and Cilium policies (one repository, as in Cilium): egress side of the client, ingress side of the server.
         var egressPolicies = _options.UseIndex ? Facts(client).EgressSelecting : Selecting(client, egress: true);
-        if (egressPolicies.Length > 0 && !AnyRuleAllows(egressPolicies, egress: true, client, server, port, protocol, matched))
-            (denials ??= []).Add($"{client} is isolated for egress by {Names(egressPolicies)} and no egress rule allows {Connection(client, server, port, protocol)}");
+        var egressCilium = _options.UseIndex ? Facts(client).CiliumEgressSelecting : CiliumSelecting(client, egress: true);
+        if ((egressPolicies.Length > 0 || egressCilium.Length > 0)
+            && SideDenial(egress: true, egressPolicies, egressCilium, client, server, port, protocol, names, matched) is { } egressDenial)
+            (denials ??= []).Add(egressDenial);
 
+        var ingressCilium = _options.UseIndex ? Facts(server).CiliumIngressSelecting : CiliumSelecting(server, egress: false);
         if (client.Kind == EndpointKind.Node && IsWorkload(server))
+        {
             exemption = "traffic from a node to pods is always allowed (kubelet probes)";
+            // Cilium policies spell the probes out (fromEntities host, remote-node: suggest writes them); they are used, not stale.
+            if (ingressCilium.Length > 0) SideDenial(egress: false, [], ingressCilium, client, server, port, protocol, names, matched);
+        }
         else
         {
             var ingressPolicies = _options.UseIndex ? Facts(server).IngressSelecting : Selecting(server, egress: false);
-            if (ingressPolicies.Length > 0 && !AnyRuleAllows(ingressPolicies, egress: false, client, server, port, protocol, matched))
-                (denials ??= []).Add($"{server} is isolated for ingress by {Names(ingressPolicies)} and no ingress rule allows {Connection(client, server, port, protocol)}");
+            if ((ingressPolicies.Length > 0 || ingressCilium.Length > 0)
+                && SideDenial(egress: false, ingressPolicies, ingressCilium, client, server, port, protocol, names, matched) is { } ingressDenial)
+                (denials ??= []).Add(ingressDenial);
         }
 
         // --- FlowPolicy: deny rules, then allow rules, then the defaultAction of the policies that govern the connection.
@@ -345,6 +369,9 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
         public required IReadOnlyList<KeyValuePair<string, string>> Labels { get; init; }
         public required NetworkPolicyDefinition[] IngressSelecting { get; init; }
         public required NetworkPolicyDefinition[] EgressSelecting { get; init; }
+        /// <summary>Cilium specs (indexes, ascending) that select the endpoint and have ingress / egress rules.</summary>
+        public required int[] CiliumIngressSelecting { get; init; }
+        public required int[] CiliumEgressSelecting { get; init; }
         /// <summary>FlowPolicy indexes (ascending) that govern the endpoint as a server / as a client.</summary>
         public required int[] FlowGovernsAsServer { get; init; }
         public required int[] FlowGovernsAsClient { get; init; }
@@ -401,6 +428,8 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
             Labels = endpoint.Labels,
             IngressSelecting = ingress,
             EgressSelecting = egress,
+            CiliumIngressSelecting = CiliumSelecting(endpoint, egress: false),
+            CiliumEgressSelecting = CiliumSelecting(endpoint, egress: true),
             FlowGovernsAsServer = asServer.ToArray(),
             FlowGovernsAsClient = asClient.ToArray(),
             FlowFromRules = fromCandidates.Where(i => FlowPolicyRule.MatchesAny(_flowRules[i].From, endpoint)).ToArray(),

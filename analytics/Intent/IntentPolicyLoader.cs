@@ -22,7 +22,10 @@ public sealed class IntentPolicySet
 
     internal IReadOnlyList<NetworkPolicyDefinition> NetworkPolicies { get; }
     internal IReadOnlyList<FlowPolicyDefinition> FlowPolicies { get; }
-    /// <summary>Cilium policies, read for their L7 rules and toFQDNs only (<see cref="L7IntentEvaluator"/>).</summary>
+    /// <summary>
+    /// Cilium policies, one per spec: their L3/L4 rules count in <see cref="IntentEvaluator"/> (one policy repository with
+    /// the NetworkPolicies, as in Cilium), their L7 rules and toFQDNs names in <see cref="L7IntentEvaluator"/>.
+    /// </summary>
     internal IReadOnlyList<CiliumPolicyDefinition> CiliumPolicies { get; }
     /// <summary>Istio AuthorizationPolicies, read for their methods and paths (<see cref="L7IntentEvaluator"/>).</summary>
     internal IReadOnlyList<IstioPolicyDefinition> IstioPolicies { get; }
@@ -33,7 +36,7 @@ public sealed class IntentPolicySet
     public int Files { get; }
     public int NetworkPolicyCount => NetworkPolicies.Count;
     public int FlowPolicyCount => FlowPolicies.Count;
-    public int CiliumPolicyCount => CiliumPolicies.Count;
+    public int CiliumPolicyCount => CiliumPolicies.Select(p => p.Id).Distinct(StringComparer.Ordinal).Count();
     public int IstioPolicyCount => IstioPolicies.Count;
     /// <summary>Whether any Cilium policy has L7 rules or toFQDNs, or any Istio ALLOW/DENY policy exists (what <see cref="L7IntentEvaluator"/> judges with).</summary>
     public bool HasL7Rules => CiliumPolicies.Any(p => p.HasL7) || IstioPolicies.Any(p => p.Action is IstioAction.Allow or IstioAction.Deny);
@@ -120,10 +123,15 @@ public sealed class IntentPolicyLoader
                     flowPolicies.Add(flowPolicy);
                     return;
                 case "CiliumNetworkPolicy" or "CiliumClusterwideNetworkPolicy" when !namespacesOnly && apiVersion is "cilium.io/v2":
-                    var cilium = L7PolicyParser.ParseCilium(document, _options.DefaultNamespace, clusterwide: kind == "CiliumClusterwideNetworkPolicy");
-                    if (!seen.Add("cilium:" + cilium.Id)) throw PolicyNode.Error(document, $"{cilium.Id} is defined twice");
-                    ciliumPolicies.Add(cilium);
-                    notes.Add($"{document.Where}: {cilium.Id}: only its L7 rules and toFQDNs are evaluated (against L7 history); its L3/L4 rules are not");
+                    var cilium = L7PolicyParser.ParseCilium(document, _options.DefaultNamespace, clusterwide: kind == CiliumPolicyDefinition.ClusterwideKind,
+                        ref ordinal, out string ciliumId, out int hostPolicies);
+                    if (!seen.Add("cilium:" + ciliumId)) throw PolicyNode.Error(document, $"{ciliumId} is defined twice");
+                    ciliumPolicies.AddRange(cilium);
+                    // Said once per policy: beside a k8s/ directory of the same rules, both now count (their allows add up).
+                    notes.Add($"{document.Where}: {ciliumId}: its L3/L4 rules are evaluated with the NetworkPolicies as one policy repository, as Cilium does " +
+                              "(isolated if any selects, allows add up, deny rules win); its L7 rules and toFQDNs names also against L7 history");
+                    if (hostPolicies > 0)
+                        notes.Add($"{document.Where}: {ciliumId}: {hostPolicies} spec{(hostPolicies == 1 ? "" : "s")} with a nodeSelector (host policies) not evaluated: they govern nodes, which FlowPolicy does not judge as the selected side");
                     return;
                 case "AuthorizationPolicy" when !namespacesOnly && apiVersion is "security.istio.io/v1" or "security.istio.io/v1beta1":
                     var istio = L7PolicyParser.ParseIstio(document, _options.DefaultNamespace);
@@ -134,7 +142,7 @@ public sealed class IntentPolicyLoader
                 case var _ when !namespacesOnly && OtherPolicyEngine(apiVersion) is { } engine:
                     // A policy directory often holds every format `suggest` writes (calico/, cilium/, istio/ beside k8s/).
                     notes.Add($"{document.Where}: skipped {engine} {kind ?? "object"} {document.Map("metadata")?.String("name") ?? "unnamed"} " +
-                              $"({apiVersion}): only Kubernetes NetworkPolicy and FlowPolicy are evaluated (and the L7 rules of Cilium policies and Istio AuthorizationPolicies)");
+                              $"({apiVersion}): only Kubernetes NetworkPolicy, FlowPolicy and Cilium policies are evaluated (and the L7 rules of Istio AuthorizationPolicies)");
                     return;
                 case "NetworkPolicy" or FlowPolicyDefinition.Kind when !namespacesOnly:
                     throw PolicyNode.Error(document, $"{kind} with apiVersion '{apiVersion}' is not supported; use " +

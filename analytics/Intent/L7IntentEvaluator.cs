@@ -65,7 +65,7 @@ public sealed class L7IntentEvaluatorOptions
 /// Judges the L7 history of edges (<see cref="Edge.L7"/>) against the L7 part of the intent: Cilium <c>toPorts[].rules</c>
 /// (http, kafka, dns) and toFQDNs, Istio AuthorizationPolicy operations (methods, paths). It answers "which observed
 /// operations would the intent deny although the port is allowed"; the L4 verdict stays the <see cref="IntentEvaluator"/>'s
-/// (Cilium and Istio L3/L4 rules are not evaluated). Semantics and what cannot be judged: docs/intent.md, "L7 rules".
+/// (Cilium L3/L4 rules count there; Istio L3/L4 rules are not evaluated). Semantics and what cannot be judged: docs/intent.md, "L7 rules".
 /// Thread-safe (no mutable state).
 /// </summary>
 public sealed class L7IntentEvaluator
@@ -202,7 +202,7 @@ public sealed class L7IntentEvaluator
             if (selected == Tri.No) continue;
             foreach (var rule in rules)
             {
-                var peerMatch = TriLogic.And(selected, PeerMatches(rule, policy.Namespace, peer));
+                var peerMatch = TriLogic.And(selected, rule.PeerMatches(policy.Namespace, peer, NamespaceLabels));
                 var fqdnMatch = rule.Fqdns.Length > 0 && peer.IsAddress ? TriLogic.And(selected, Tri.Yes) : Tri.No;
                 if (peerMatch == Tri.No && fqdnMatch == Tri.No) continue;
                 if (rule.ToPorts is null)
@@ -251,38 +251,6 @@ public sealed class L7IntentEvaluator
             }
             names.Add(new L7NameDecision(name, verdict switch { Tri.Yes => L7Verdict.Allowed, Tri.No => L7Verdict.Denied, _ => L7Verdict.Undetermined }, reason));
         }
-    }
-
-    /// <summary>
-    /// A rule's L3 peers, ORed across fields. In a CiliumNetworkPolicy an endpoint selector without a namespace key means
-    /// the policy's namespace (Cilium adds the namespace label); entities all, world, cluster, host and remote-node are
-    /// resolved, others are Unknown.
-    /// </summary>
-    private Tri PeerMatches(CiliumRule rule, string? policyNamespace, Endpoint peer)
-    {
-        if (rule.AnyPeer) return Tri.Yes;
-        var result = rule.UnresolvedPeers ? Tri.Unknown : Tri.No;
-        foreach (var selector in rule.Endpoints)
-        {
-            if (policyNamespace is not null && !selector.NamesNamespace && peer.Namespace != policyNamespace) continue;
-            result = TriLogic.Or(result, selector.Matches(peer, NamespaceLabels));
-        }
-        foreach (var entity in rule.Entities)
-        {
-            var match = entity switch
-            {
-                "all" => Tri.Yes,
-                "world" or "world-ipv4" or "world-ipv6" => peer.Kind == EndpointKind.External ? Tri.Yes : peer.Kind == EndpointKind.Unknown ? Tri.Unknown : Tri.No,
-                "cluster" => peer.Kind is EndpointKind.Pod or EndpointKind.Service or EndpointKind.Node ? Tri.Yes : peer.Kind == EndpointKind.Unknown ? Tri.Unknown : Tri.No,
-                "host" or "remote-node" => peer.Kind == EndpointKind.Node ? Tri.Unknown : Tri.No,
-                _ => Tri.Unknown,
-            };
-            result = TriLogic.Or(result, match);
-        }
-        if (rule.Entities.Contains("host") && rule.Entities.Contains("remote-node") && peer.Kind == EndpointKind.Node) result = Tri.Yes;
-        foreach (var cidr in rule.Cidrs)
-            if (peer.IsAddress && cidr.Contains(peer.Address)) result = TriLogic.Or(result, Tri.Yes);
-        return result;
     }
 
     // ---------------------------------------------------------------- Istio

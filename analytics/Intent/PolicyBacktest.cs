@@ -77,7 +77,7 @@ public sealed class PolicyBacktest
             if (noise is not null && count > noise.Verdicts.Length) throw NoiseMismatch(noise, count);
             bool isBaseline = IsBaseline(edge);
             if (isBaseline) baseline++;
-            var decision = _evaluator.Evaluate(edge.Client, edge.Server, edge.Port, edge.Protocol);
+            var decision = _evaluator.Evaluate(edge);
             foreach (var rule in decision.MatchedRules)
             {
                 hits.TryGetValue(rule, out var hit);

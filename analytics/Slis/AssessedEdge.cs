@@ -23,14 +23,14 @@ public sealed record AssessedEdge(Edge Edge, IntentDecision Intent)
                 for (int i = from; i < to; i++)
                 {
                     var edge = edges[i];
-                    decided[i] = new AssessedEdge(edge, intent.Evaluate(edge.Client, edge.Server, edge.Port, edge.Protocol));
+                    decided[i] = new AssessedEdge(edge, intent.Evaluate(edge));
                 }
             });
             return [.. decided];
         }
         var result = new List<AssessedEdge>(edges.Count);
         foreach (var edge in edges)
-            result.Add(new AssessedEdge(edge, intent.Evaluate(edge.Client, edge.Server, edge.Port, edge.Protocol)));
+            result.Add(new AssessedEdge(edge, intent.Evaluate(edge)));
         return result;
     }
 }

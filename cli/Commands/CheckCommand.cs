@@ -21,7 +21,7 @@ internal static class CheckCommand
     {
         var policies = new Option<string[]>("--policies")
         {
-            Description = "Policy files or directories (read recursively): .yaml/.yml/.json with Kubernetes NetworkPolicy and FlowPolicy objects; the L7 rules of CiliumNetworkPolicies (rules.http/kafka/dns, toFQDNs) and Istio AuthorizationPolicies (methods, paths) are judged against the flows' L7 history.",
+            Description = "Policy files or directories (read recursively): .yaml/.yml/.json with Kubernetes NetworkPolicy, FlowPolicy, CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy objects (Cilium's L3/L4 rules count with the NetworkPolicies as one policy set, as Cilium enforces them); the L7 rules of Cilium policies (rules.http/kafka/dns, toFQDNs) and Istio AuthorizationPolicies (methods, paths) are judged against the flows' L7 history.",
             Required = true,
             AllowMultipleArgumentsPerToken = true,
             Arity = ArgumentArity.OneOrMore,

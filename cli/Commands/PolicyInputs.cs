@@ -34,14 +34,14 @@ internal static class PolicyInputs
         // A directory of suggest's output holds hundreds of Calico/Cilium/Istio objects: the first notes say what happens.
         foreach (var note in set.Notes.Take(NotesShown)) Console.Error.WriteLine($"flowpolicy: {note}");
         if (set.Notes.Count > NotesShown)
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"flowpolicy: … and {set.Notes.Count - NotesShown} more objects skipped"));
-        // Cilium and Istio policies count only for their L7 rules: a directory of them without any judges nothing.
-        if (set.NetworkPolicyCount + set.FlowPolicyCount == 0 && !set.HasL7Rules)
-            throw new UsageException($"{option}: no NetworkPolicy or FlowPolicy (nor a Cilium or Istio policy with L7 rules) found in {string.Join(", ", paths)}");
-        if (set.NetworkPolicyCount + set.FlowPolicyCount == 0)
-            Console.Error.WriteLine("flowpolicy: no NetworkPolicy or FlowPolicy: ports are not judged (Cilium and Istio L3/L4 rules are not evaluated), only the L7 rules");
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"flowpolicy: … and {set.Notes.Count - NotesShown} more notes"));
+        // Istio policies count only for their L7 rules: a directory of them without any judges nothing.
+        if (set.NetworkPolicyCount + set.FlowPolicyCount + set.CiliumPolicyCount == 0 && !set.HasL7Rules)
+            throw new UsageException($"{option}: no NetworkPolicy, FlowPolicy or Cilium policy (nor an Istio policy with L7 rules) found in {string.Join(", ", paths)}");
+        if (set.NetworkPolicyCount + set.FlowPolicyCount + set.CiliumPolicyCount == 0)
+            Console.Error.WriteLine("flowpolicy: no NetworkPolicy, FlowPolicy or Cilium policy: ports are not judged (Istio L3/L4 rules are not evaluated), only the L7 rules");
         string l7 = set.CiliumPolicyCount + set.IstioPolicyCount == 0 ? ""
-            : string.Create(CultureInfo.InvariantCulture, $"; {set.CiliumPolicyCount} Cilium and {set.IstioPolicyCount} Istio policies for their L7 rules");
+            : string.Create(CultureInfo.InvariantCulture, $"; {set.CiliumPolicyCount} Cilium policies (L3/L4 and L7) and {set.IstioPolicyCount} Istio policies for their L7 rules");
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"flowpolicy: {set.NetworkPolicyCount} NetworkPolicies and {set.FlowPolicyCount} FlowPolicies from {set.Files} files{l7}"));
         return set;

@@ -27,7 +27,7 @@ public sealed class IntentDiff
             var matched = new List<IntentRule>();
             foreach (var edge in rule.Edges)
             {
-                var decision = intent.Evaluate(edge.Client, edge.Server, edge.Port, edge.Protocol);
+                var decision = intent.Evaluate(edge);
                 all &= decision.Allowed;
                 matched.AddRange(decision.MatchedRules);
             }
@@ -36,7 +36,7 @@ public sealed class IntentDiff
             else add.Add(rule);
         }
         foreach (var left in set.LeftOut)
-            used.UnionWith(intent.Evaluate(left.Edge.Client, left.Edge.Server, left.Edge.Port, left.Edge.Protocol).MatchedRules);
+            used.UnionWith(intent.Evaluate(left.Edge).MatchedRules);
         var unused = intent.Rules.Where(r => !used.Contains(r)).OrderBy(r => r.ToString(), StringComparer.Ordinal).ToList();
         return new IntentDiff { ToAdd = add, Approved = approved, Unused = unused };
     }

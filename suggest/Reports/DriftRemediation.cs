@@ -196,8 +196,8 @@ internal static class DriftRemediation
                 {
                     continue;
                 }
-                if (!after.Evaluate(edge.Client, edge.Server, edge.Port, edge.Protocol).Allowed) continue;
-                if (allowedBefore.Any(b => !after.Evaluate(b.Client, b.Server, b.Port, b.Protocol).Allowed)) continue;
+                if (!after.Evaluate(edge).Allowed) continue;
+                if (allowedBefore.Any(b => !after.Evaluate(b).Allowed)) continue;
                 return (relative, NewFileDiff(relative, text));
             }
             return null;
@@ -319,7 +319,7 @@ internal static class DriftRemediation
                     problem = $"removing lines {range.First + 1}-{range.Last + 1} of {relative} leaves {after.Rules.Count} rules of {rulesBefore}";
                     return null;
                 }
-                if (slis.Edges.FirstOrDefault(e => e.Intent.Allowed != after.Evaluate(e.Edge.Client, e.Edge.Server, e.Edge.Port, e.Edge.Protocol).Allowed) is { } flipped)
+                if (slis.Edges.FirstOrDefault(e => e.Intent.Allowed != after.Evaluate(e.Edge).Allowed) is { } flipped)
                 {
                     problem = $"removing it changes the verdict of {PipelineReport.EdgeKey(flipped.Edge)}";
                     return null;

@@ -261,30 +261,126 @@ internal sealed class CiliumSelector
     }
 }
 
-/// <summary>One ingress or egress rule of a Cilium policy, reduced to what L7 judging needs.</summary>
+/// <summary>
+/// Cilium's entities (cilium/cilium pkg/policy/api/entity.go @ ddfb86f857f05b0ab0aacd298e896dd748feee55) as the endpoint
+/// kinds FlowPolicy sees: <c>all</c> every peer; <c>world</c> (<c>world-ipv4</c>, <c>world-ipv6</c>) addresses outside the
+/// cluster; <c>cluster</c> pods, services and nodes; <c>host</c> (the endpoint's own node) and <c>remote-node</c> (every
+/// other node) are Unknown for a node alone (which node a pod runs on is not in the flows) and Yes together;
+/// <c>kube-apiserver</c>, <c>init</c>, <c>health</c>, <c>unmanaged</c>, <c>ingress</c> name what the flows do not show: Unknown.
+/// A private address the inventory did not name is Unknown for world and cluster.
+/// </summary>
+internal static class CiliumEntities
+{
+    public static Tri Match(string[] entities, Endpoint peer)
+    {
+        var result = Tri.No;
+        foreach (var entity in entities)
+        {
+            var match = entity switch
+            {
+                "all" => Tri.Yes,
+                "world" or "world-ipv4" or "world-ipv6" => peer.Kind == EndpointKind.External ? Tri.Yes : peer.Kind == EndpointKind.Unknown ? Tri.Unknown : Tri.No,
+                "cluster" => peer.Kind is EndpointKind.Pod or EndpointKind.Service or EndpointKind.Node ? Tri.Yes : peer.Kind == EndpointKind.Unknown ? Tri.Unknown : Tri.No,
+                "host" or "remote-node" => peer.Kind == EndpointKind.Node ? Tri.Unknown : Tri.No,
+                _ => Tri.Unknown,
+            };
+            result = TriLogic.Or(result, match);
+        }
+        if (peer.Kind == EndpointKind.Node && Array.IndexOf(entities, "host") >= 0 && Array.IndexOf(entities, "remote-node") >= 0) result = Tri.Yes;
+        return result;
+    }
+}
+
+/// <summary>
+/// One ingress, egress, ingressDeny or egressDeny rule of a Cilium policy (cilium/cilium pkg/policy/api/ingress.go,
+/// egress.go @ ddfb86f857f05b0ab0aacd298e896dd748feee55): its peers (fields ORed) ANDed with its toPorts.
+/// </summary>
 internal sealed class CiliumRule
 {
+    /// <summary>"CiliumNetworkPolicy ns/name ingress[0]": how L7 reasons name the rule.</summary>
     public required string Name { get; init; }
+    /// <summary>The rule as <see cref="IntentEvaluator"/> reports it (stale rules, drift, check's reasons).</summary>
+    public required IntentRule Rule { get; init; }
+    /// <summary>Global rule numbering (shared with NetworkPolicy and FlowPolicy rules), so matched rules sort the same everywhere.</summary>
+    public int Ordinal { get; init; }
     /// <summary>No peer field but toPorts: every peer (Cilium's L3 wildcard). An empty rule has no peer.</summary>
     public bool AnyPeer { get; init; }
     public CiliumSelector[] Endpoints { get; init; } = [];
     public string[] Entities { get; init; } = [];
-    public IpPrefix[] Cidrs { get; init; } = [];
+    /// <summary>fromCIDR/toCIDR (no except) and fromCIDRSet/toCIDRSet entries with their except.</summary>
+    public IpBlock[] Cidrs { get; init; } = [];
     public CiliumNameMatcher[] Fqdns { get; init; } = [];
     /// <summary>Peer fields FlowPolicy cannot resolve (toServices, toGroups, fromRequires, fromNodes ...): the peer matches Unknown.</summary>
     public bool UnresolvedPeers { get; init; }
     /// <summary>Null: no toPorts (every port, no L7 rules).</summary>
     public CiliumPortRule[]? ToPorts { get; init; }
+
+    /// <summary>
+    /// An empty rule (<c>ingress: [{}]</c>, what a default-deny policy holds): it selects no peer, so it only isolates. It
+    /// is no allow rule anyone could find unused.
+    /// </summary>
+    public bool MatchesNothing => !AnyPeer && !UnresolvedPeers && Endpoints.Length == 0 && Entities.Length == 0 && Cidrs.Length == 0 && Fqdns.Length == 0;
+
+    /// <summary>
+    /// Whether the rule's L3 peers (fromEndpoints/toEndpoints, entities, CIDRs; not toFQDNs, which are judged by name)
+    /// name <paramref name="peer"/>. In a CiliumNetworkPolicy an endpoint selector without a namespace key means the
+    /// policy's namespace; in a clusterwide policy, pods of every namespace (cilium/cilium
+    /// pkg/k8s/apis/cilium.io/utils/utils.go getEndpointSelector @ ddfb86f857f05b0ab0aacd298e896dd748feee55). CIDRs match
+    /// addresses only: Cilium matches pods and nodes by identity, never by CIDR (policy-cidr-match-mode default).
+    /// </summary>
+    public Tri PeerMatches(string? policyNamespace, Endpoint peer, Func<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels)
+    {
+        if (AnyPeer) return Tri.Yes;
+        var result = UnresolvedPeers ? Tri.Unknown : Tri.No;
+        foreach (var selector in Endpoints)
+        {
+            if (policyNamespace is not null && !selector.NamesNamespace && peer.Namespace != policyNamespace) continue;
+            result = TriLogic.Or(result, selector.Matches(peer, namespaceLabels));
+        }
+        if (Entities.Length > 0) result = TriLogic.Or(result, CiliumEntities.Match(Entities, peer));
+        if (peer.IsAddress)
+            foreach (var block in Cidrs)
+                if (block.Contains(peer.Address)) return Tri.Yes;
+        return result;
+    }
+
+    /// <summary>Whether the rule's toPorts let <paramref name="port"/>/<paramref name="protocol"/> through (no toPorts: every port).</summary>
+    public Tri PortMatches(ushort port, byte protocol)
+    {
+        if (ToPorts is null) return Tri.Yes;
+        var result = Tri.No;
+        foreach (var entry in ToPorts) result = TriLogic.Or(result, entry.MatchesPort(port, protocol));
+        return result;
+    }
 }
 
-/// <summary>A CiliumNetworkPolicy (namespaced) or CiliumClusterwideNetworkPolicy (<see cref="Namespace"/> null): its allow rules.</summary>
+/// <summary>
+/// One spec of a CiliumNetworkPolicy (namespaced) or CiliumClusterwideNetworkPolicy (<see cref="Namespace"/> null): a
+/// policy with <c>specs</c> is one definition per spec, each with its own endpointSelector, as Cilium makes one rule of each.
+/// </summary>
 internal sealed class CiliumPolicyDefinition
 {
+    public const string NamespacedKind = "CiliumNetworkPolicy";
+    public const string ClusterwideKind = "CiliumClusterwideNetworkPolicy";
+
     public required string Id { get; init; }
     public string? Namespace { get; init; }
     public required CiliumSelector Selector { get; init; }
     public CiliumRule[] Ingress { get; init; } = [];
     public CiliumRule[] Egress { get; init; } = [];
+    public CiliumRule[] IngressDeny { get; init; } = [];
+    public CiliumRule[] EgressDeny { get; init; } = [];
+    /// <summary>spec.enableDefaultDeny.ingress / .egress (default true).</summary>
+    public bool DefaultDenyIngress { get; init; } = true;
+    public bool DefaultDenyEgress { get; init; } = true;
+
+    /// <summary>
+    /// Policy enforcement mode "default" (cilium/cilium pkg/policy/repository.go computePolicyEnforcementAndRules @
+    /// ddfb86f857f05b0ab0aacd298e896dd748feee55): a rule selecting an endpoint puts it into default deny for ingress when
+    /// it has an ingress or ingressDeny section (len > 0) and enableDefaultDeny.ingress is not false; likewise egress.
+    /// </summary>
+    public bool IsolatesIngress => DefaultDenyIngress && (Ingress.Length > 0 || IngressDeny.Length > 0);
+    public bool IsolatesEgress => DefaultDenyEgress && (Egress.Length > 0 || EgressDeny.Length > 0);
     public bool HasL7 => Ingress.Concat(Egress).Any(r => r.Fqdns.Length > 0 || (r.ToPorts?.Any(p => p.Kind != CiliumL7Kind.None) ?? false));
 }
 

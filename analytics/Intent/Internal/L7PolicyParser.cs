@@ -14,40 +14,76 @@ internal static class L7PolicyParser
 {
     private const RegexOptions RegexFlags = RegexOptions.CultureInvariant;
 
-    public static CiliumPolicyDefinition ParseCilium(PolicyNode document, string defaultNamespace, bool clusterwide)
+    /// <summary>
+    /// One definition per spec (<c>spec</c>, then each of <c>specs</c>), as Cilium makes one rule of each
+    /// (cilium/cilium pkg/k8s/apis/cilium.io/v2/cnp_types.go Parse @ ddfb86f857f05b0ab0aacd298e896dd748feee55). Specs
+    /// with a nodeSelector are host policies: they govern nodes, which FlowPolicy does not judge as subjects, and are
+    /// left out (<paramref name="hostPolicies"/> counts them so the loader can say so).
+    /// </summary>
+    /// <param name="nextOrdinal">Global rule numbering, shared with NetworkPolicy and FlowPolicy rules.</param>
+    public static CiliumPolicyDefinition[] ParseCilium(PolicyNode document, string defaultNamespace, bool clusterwide, ref int nextOrdinal, out string id, out int hostPolicies)
     {
         var metadata = document.Map("metadata") ?? throw PolicyNode.Error(document, "a Cilium policy needs metadata.name");
         string name = metadata.String("name") ?? throw PolicyNode.Error(metadata, "a Cilium policy needs metadata.name");
         string? ns = clusterwide ? null : metadata.String("namespace") ?? defaultNamespace;
-        string id = (clusterwide ? "CiliumClusterwideNetworkPolicy " : "CiliumNetworkPolicy ") + (ns is null ? name : $"{ns}/{name}");
+        string kind = clusterwide ? CiliumPolicyDefinition.ClusterwideKind : CiliumPolicyDefinition.NamespacedKind;
+        string policy = ns is null ? name : $"{ns}/{name}";
+        string policyId = kind + " " + policy;
+        id = policyId;
         // A policy has spec, specs (a list), or both; their rules add up.
-        var specs = new List<PolicyNode>();
-        if (document.Map("spec") is { } spec) specs.Add(spec);
-        specs.AddRange(document.List("specs") ?? []);
-        if (specs.Count == 0) throw PolicyNode.Error(document, $"{id} has neither spec nor specs");
-        CiliumSelector? selector = null;
-        var ingress = new List<CiliumRule>();
-        var egress = new List<CiliumRule>();
-        foreach (var s in specs)
+        var specs = new List<(PolicyNode Spec, string Prefix)>();
+        if (document.Map("spec") is { } spec) specs.Add((spec, ""));
+        int n = 0;
+        foreach (var s in document.List("specs") ?? []) specs.Add((s, $"specs[{n++}]."));
+        if (specs.Count == 0) throw PolicyNode.Error(document, $"{policyId} has neither spec nor specs");
+        var definitions = new List<CiliumPolicyDefinition>();
+        hostPolicies = 0;
+        foreach (var (s, prefix) in specs)
         {
-            if (s.Map("endpointSelector") is { } endpointSelector)
+            CiliumSelector selector;
+            if (s.Map("endpointSelector") is { } endpointSelector) selector = new CiliumSelector(LabelSelector.Parse(endpointSelector));
+            else if (s.Map("nodeSelector") is not null) { hostPolicies++; continue; }
+            else throw PolicyNode.Error(s, $"{policyId}: a spec needs endpointSelector or nodeSelector");
+            int ordinal = nextOrdinal;
+            CiliumRule[] Rules(string section, bool egress)
             {
-                // Policies with several specs select per spec; FlowPolicy keeps the first selector and says so in docs/intent.md.
-                selector ??= new CiliumSelector(LabelSelector.Parse(endpointSelector));
+                var list = s.List(section) ?? [];
+                var rules = new CiliumRule[list.Count];
+                for (int i = 0; i < list.Count; i++)
+                    rules[i] = ParseCiliumRule(list[i], $"{policyId} {prefix}{section}[{i}]", new IntentRule(policy, $"{prefix}{section}[{i}]", kind), ordinal++, egress);
+                return rules;
             }
-            else if (s.Map("nodeSelector") is not null) continue; // host policies govern nodes, which carry no L7 history
-            int i = 0;
-            foreach (var rule in s.List("ingress") ?? []) ingress.Add(ParseCiliumRule(rule, $"{id} ingress[{i++}]", egress: false));
-            i = 0;
-            foreach (var rule in s.List("egress") ?? []) egress.Add(ParseCiliumRule(rule, $"{id} egress[{i++}]", egress: true));
+            var ingress = Rules("ingress", egress: false);
+            var egress = Rules("egress", egress: true);
+            var ingressDeny = Rules("ingressDeny", egress: false);
+            var egressDeny = Rules("egressDeny", egress: true);
+            nextOrdinal = ordinal;
+            var defaultDeny = s.Map("enableDefaultDeny");
+            definitions.Add(new CiliumPolicyDefinition
+            {
+                Id = policyId,
+                Namespace = ns,
+                Selector = selector,
+                Ingress = ingress,
+                Egress = egress,
+                IngressDeny = ingressDeny,
+                EgressDeny = egressDeny,
+                DefaultDenyIngress = Flag(defaultDeny, "ingress"),
+                DefaultDenyEgress = Flag(defaultDeny, "egress"),
+            });
         }
-        return new CiliumPolicyDefinition
+        return definitions.ToArray();
+    }
+
+    /// <summary>enableDefaultDeny.ingress / .egress: absent means true (cilium/cilium pkg/policy/api/rule.go DefaultDenyConfig).</summary>
+    private static bool Flag(PolicyNode? map, string field)
+    {
+        if (map?.String(field) is not { } text) return true;
+        return text switch
         {
-            Id = id,
-            Namespace = ns,
-            Selector = selector ?? new CiliumSelector(LabelSelector.Everything),
-            Ingress = ingress.ToArray(),
-            Egress = egress.ToArray(),
+            "true" or "True" => true,
+            "false" or "False" => false,
+            _ => throw PolicyNode.Error(map, $"enableDefaultDeny.{field} must be true or false, not '{text}'"),
         };
     }
 
@@ -55,7 +91,7 @@ internal static class L7PolicyParser
     private static readonly string[] EgressPeerFields = ["toEndpoints", "toEntities", "toCIDR", "toCIDRSet", "toFQDNs"];
     private static readonly string[] UnresolvedPeerFields = ["fromRequires", "toRequires", "fromNodes", "toNodes", "toServices", "toGroups", "fromGroups"];
 
-    private static CiliumRule ParseCiliumRule(PolicyNode rule, string name, bool egress)
+    private static CiliumRule ParseCiliumRule(PolicyNode rule, string name, IntentRule intentRule, int ordinal, bool egress)
     {
         if (rule.Kind != PolicyNodeKind.Map) throw PolicyNode.Error(rule, "a Cilium rule must be a map");
         var peerFields = egress ? EgressPeerFields : IngressPeerFields;
@@ -66,13 +102,16 @@ internal static class L7PolicyParser
         var endpoints = (rule.List(egress ? "toEndpoints" : "fromEndpoints") ?? [])
             .Select(n => new CiliumSelector(LabelSelector.Parse(n))).ToArray();
         var entities = (rule.List(egress ? "toEntities" : "fromEntities") ?? []).Select(n => n.Value ?? "").ToArray();
-        var cidrs = new List<IpPrefix>();
-        foreach (var c in rule.List(egress ? "toCIDR" : "fromCIDR") ?? []) cidrs.Add(Prefix(c, c.Value));
+        var cidrs = new List<IpBlock>();
+        foreach (var c in rule.List(egress ? "toCIDR" : "fromCIDR") ?? []) cidrs.Add(new IpBlock(Prefix(c, c.Value), []));
+        bool groups = false;
         foreach (var c in rule.List(egress ? "toCIDRSet" : "fromCIDRSet") ?? [])
         {
-            // except narrows the set; FlowPolicy reads the set without its exceptions only for L7 judging, where a
-            // CIDR peer decides whether a connection is allowed at all: an address in an except is then treated as Unknown.
-            if (c.String("cidr") is { } cidr) cidrs.Add(Prefix(c, cidr));
+            // cidr with its except (pkg/policy/api/cidr.go CIDRRule); cidrGroupRef/cidrGroupSelector name CiliumCIDRGroups
+            // FlowPolicy does not read: Unknown.
+            if (c.String("cidr") is { } cidr)
+                cidrs.Add(new IpBlock(Prefix(c, cidr), (c.List("except") ?? []).Select(e => Prefix(e, e.Value)).ToArray()));
+            else groups = true;
         }
         var fqdns = new List<CiliumNameMatcher>();
         foreach (var f in egress ? rule.List("toFQDNs") ?? [] : [])
@@ -83,16 +122,17 @@ internal static class L7PolicyParser
             fqdns.Add(new CiliumNameMatcher(matchName, matchPattern));
         }
         CiliumPortRule[]? toPorts = rule.List("toPorts") is { } ports ? ports.Select(ParsePortRule).ToArray() : null;
-        bool hasExcept = (rule.List(egress ? "toCIDRSet" : "fromCIDRSet") ?? []).Any(c => c.List("except") is { Count: > 0 });
         return new CiliumRule
         {
             Name = name,
+            Rule = intentRule,
+            Ordinal = ordinal,
             AnyPeer = anyPeer,
             Endpoints = endpoints,
             Entities = entities,
             Cidrs = cidrs.ToArray(),
             Fqdns = fqdns.ToArray(),
-            UnresolvedPeers = hasExcept || UnresolvedPeerFields.Any(f => rule.Field(f) is not null),
+            UnresolvedPeers = groups || UnresolvedPeerFields.Any(f => rule.Field(f) is not null),
             ToPorts = toPorts,
         };
     }

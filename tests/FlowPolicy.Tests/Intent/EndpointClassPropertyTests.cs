@@ -23,14 +23,24 @@ public sealed class EndpointClassPropertyTests
     [InlineData(14, true)]
     [InlineData(15, false)]
     [InlineData(16, true)]
-    public void Classes_and_reason_free_decisions_agree_with_evaluate_on_random_policies(int seed, bool namedPorts)
+    public void Classes_and_reason_free_decisions_agree_with_evaluate_on_random_policies(int seed, bool namedPorts) =>
+        ClassesAgree(seed, namedPorts, cilium: false);
+
+    [Theory]
+    [InlineData(41, false)]
+    [InlineData(42, true)]
+    [InlineData(43, false)]
+    public void Classes_and_reason_free_decisions_agree_with_evaluate_on_random_policies_with_cilium(int seed, bool namedPorts) =>
+        ClassesAgree(seed, namedPorts, cilium: true);
+
+    private static void ClassesAgree(int seed, bool namedPorts, bool cilium)
     {
         var random = new Random(seed);
         int informative = 0;
         for (int attempt = 0; attempt < 12; attempt++)
         {
             using var files = new PolicyFiles();
-            for (int f = 0; f < 3; f++) files.Write($"p{f}.yaml", IntentIndexPropertyTests.RandomPolicies(random));
+            for (int f = 0; f < 3; f++) files.Write($"p{f}.yaml", IntentIndexPropertyTests.RandomPolicies(random, cilium));
             var set = files.Load();
             var options = new IntentEvaluatorOptions
             {

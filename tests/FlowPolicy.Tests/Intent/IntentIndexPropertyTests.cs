@@ -34,11 +34,11 @@ public sealed class IntentIndexPropertyTests
     }
 
     /// <summary>False when the policy set was degenerate (almost all allowed or all denied) and proves little.</summary>
-    private static bool CompareOnRandomPolicies(Random random)
+    private static bool CompareOnRandomPolicies(Random random, bool cilium = false)
     {
         using var files = new PolicyFiles();
         for (int f = 0; f < 3; f++)
-            files.Write($"dir{f % 2}/p{f}.yaml", RandomPolicies(random));
+            files.Write($"dir{f % 2}/p{f}.yaml", RandomPolicies(random, cilium));
         var set = files.Load();
         NamedPortResolver ports = (server, name, protocol) => name == "http" && server.Name == "w1" ? (ushort)80 : null;
         // A tiny address memo, so both the memoised and the computed-per-connection paths are compared.
@@ -69,6 +69,19 @@ public sealed class IntentIndexPropertyTests
                 memoised.Evaluate(client, server, 80, IpProtocols.Tcp);
         Assert.Equal(endpoints.Count, memoised.Metrics.EndpointsIndexed);
         return allowed > 100 && denied > 100;
+    }
+
+    [Theory]
+    [InlineData(31)]
+    [InlineData(32)]
+    [InlineData(33)]
+    [InlineData(34)]
+    public void Indexed_evaluation_equals_brute_force_on_random_policies_with_cilium(int seed)
+    {
+        var random = new Random(seed);
+        for (int attempt = 0; attempt < 20; attempt++)
+            if (CompareOnRandomPolicies(random, cilium: true)) return;
+        Assert.Fail("20 random policy sets in a row allowed or denied nearly everything; the generator needs work");
     }
 
     [Fact]
@@ -124,14 +137,16 @@ public sealed class IntentIndexPropertyTests
 
     private static string Pick(Random random, params string[] options) => options[random.Next(options.Length)];
 
-    internal static string RandomPolicies(Random random)
+    /// <param name="cilium">Mix in CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies.</param>
+    internal static string RandomPolicies(Random random, bool cilium = false)
     {
         var text = new StringBuilder();
         int n = random.Next(2, 6);
         for (int i = 0; i < n; i++)
         {
             if (i > 0) text.Append("---\n");
-            if (random.Next(3) > 0) text.Append(RandomNetworkPolicy(random));
+            if (cilium && random.Next(2) == 0) text.Append(RandomCiliumPolicy(random));
+            else if (random.Next(3) > 0) text.Append(RandomNetworkPolicy(random));
             else text.Append(RandomFlowPolicy(random));
         }
         return text.ToString();
@@ -173,6 +188,43 @@ public sealed class IntentIndexPropertyTests
                 if (items.Count > 0) fields.Add($"{field}: [{string.Join(", ", items)}]");
                 if (ports.Length > 0) fields.Add($"ports: {ports}");
                 text.Append('{').Append(string.Join(", ", fields)).Append("}\n");
+            }
+        }
+        return text.ToString();
+    }
+
+    private static string RandomCiliumPolicy(Random random)
+    {
+        var text = new StringBuilder();
+        bool clusterwide = random.Next(3) == 0;
+        int name = Interlocked.Increment(ref _names);
+        text.Append(clusterwide
+            ? $"apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {{name: ccnp{name}}}\nspec:\n"
+            : $"apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {{name: cnp{name}, namespace: {Pick(random, Namespaces)}}}\nspec:\n");
+        text.Append($"  endpointSelector: {Selector(random)}\n");
+        if (random.Next(5) == 0) text.Append($"  enableDefaultDeny: {{{Pick(random, "ingress", "egress")}: false}}\n");
+        foreach (var (section, egress) in new[] { ("ingress", false), ("egress", true), ("ingressDeny", false), ("egressDeny", true) })
+        {
+            bool deny = section.EndsWith("Deny", StringComparison.Ordinal);
+            int rules = random.Next(deny ? -3 : -1, 3);
+            if (rules < 0) continue;
+            text.Append($"  {section}:\n");
+            if (rules == 0) text.Append("    - {}\n");
+            string to = egress ? "to" : "from";
+            for (int r = 0; r < rules; r++)
+            {
+                var fields = new List<string>();
+                foreach (var _ in Pick(random, "", "p", "pp"))
+                    fields.Add(Pick(random,
+                        $"{to}Endpoints: [{Selector(random)}]",
+                        $"{to}Endpoints: [{{matchLabels: {{'k8s:io.kubernetes.pod.namespace': {Pick(random, Namespaces)}}}}}]",
+                        $"{to}Entities: [{Pick(random, "world", "cluster", "host", "all", "host, remote-node")}]",
+                        $"{to}CIDRSet: [{{cidr: 10.0.0.0/16, except: [10.0.1.0/24]}}]",
+                        $"{to}CIDR: ['203.0.113.0/24', '2001:db8::/32']"));
+                var ports = Pick(random, "", "[{ports: [{port: '80', protocol: TCP}]}]", "[{ports: [{port: '53', protocol: ANY}]}]",
+                    "[{ports: [{port: '32000', endPort: 32768, protocol: TCP}]}]", "[{ports: [{protocol: UDP}]}]", "[{ports: [{port: http}]}]");
+                if (ports.Length > 0) fields.Add($"toPorts: {ports}");
+                text.Append("    - {").Append(string.Join(", ", fields.DistinctBy(f => f[..f.IndexOf(':')]))).Append("}\n");
             }
         }
         return text.ToString();

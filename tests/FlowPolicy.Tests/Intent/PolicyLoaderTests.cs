@@ -206,7 +206,7 @@ public sealed class PolicyLoaderTests : IDisposable
     }
 
     [Fact]
-    public void Calico_objects_beside_the_policies_are_skipped_and_cilium_and_istio_ones_read_for_their_l7_rules_with_a_note()
+    public void Calico_objects_beside_the_policies_are_skipped_and_cilium_ones_evaluated_and_istio_ones_read_for_their_l7_rules_with_a_note()
     {
         _files.Write("k8s/shop/deny.yaml", Deny);
         var calico = _files.Write("calico/shop/deny.yaml", "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {selector: all(), types: [Ingress]}\n");
@@ -220,8 +220,9 @@ public sealed class PolicyLoaderTests : IDisposable
         Assert.Equal(1, set.CiliumPolicyCount);
         Assert.Equal(1, set.IstioPolicyCount);
         Assert.Equal(6, set.Notes.Count);
-        Assert.Contains($"{calico}:1: skipped Calico NetworkPolicy deny (projectcalico.org/v3): only Kubernetes NetworkPolicy and FlowPolicy are evaluated (and the L7 rules of Cilium policies and Istio AuthorizationPolicies)", set.Notes);
-        Assert.Contains($"{cilium}:1: CiliumNetworkPolicy shop/deny: only its L7 rules and toFQDNs are evaluated (against L7 history); its L3/L4 rules are not", set.Notes);
+        Assert.Contains($"{calico}:1: skipped Calico NetworkPolicy deny (projectcalico.org/v3): only Kubernetes NetworkPolicy, FlowPolicy and Cilium policies are evaluated (and the L7 rules of Istio AuthorizationPolicies)", set.Notes);
+        Assert.Contains($"{cilium}:1: CiliumNetworkPolicy shop/deny: its L3/L4 rules are evaluated with the NetworkPolicies as one policy repository, as Cilium does " +
+            "(isolated if any selects, allows add up, deny rules win); its L7 rules and toFQDNs names also against L7 history", set.Notes);
         Assert.Contains(set.Notes, n => n.Contains("skipped Cilium CiliumNodeConfig c", StringComparison.Ordinal));
         Assert.Contains(set.Notes, n => n.Contains("AuthorizationPolicy shop/allow-nothing: only its methods and paths are evaluated", StringComparison.Ordinal));
         Assert.Contains(set.Notes, n => n.Contains("skipped Calico GlobalNetworkPolicy g", StringComparison.Ordinal));
