@@ -15,32 +15,13 @@ public sealed class IstioCheckTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static readonly string[] Lists = ["blocked", "blocked_noise", "already_denied"];
-
-    /// <summary>Each denied edge (src dst port proto) by the list it is in; an edge in none of them is allowed.</summary>
-    private static SortedSet<string> DeniedEdges(JsonElement root) =>
-        new(Lists.SelectMany(list => root.GetProperty(list).EnumerateArray().Select(e =>
-            $"{list}: {e.GetProperty("src").GetString()} -> {e.GetProperty("dst").GetString()}:{e.GetProperty("port").GetInt32()}/{e.GetProperty("proto").GetString()}")),
-            StringComparer.Ordinal);
-
     [Fact]
     public void Suggested_istio_policies_pass_like_the_kubernetes_ones_and_removing_an_allow_rule_blocks_its_edge()
     {
-        var sample = CliProcess.Run("sample", "--out", Path.Combine(_dir, "sample"), "--days", "7", "--rate", "2");
-        Assert.Equal(0, sample.ExitCode);
-        var files = sample.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        string[] flows = files.Where(f => f.EndsWith(".json") && !f.Contains("inventory") || f.EndsWith(".gz")).ToArray();
-        string[] inventory = files.Where(f => f.Contains("inventory")).ToArray();
-        var output = Path.Combine(_dir, "suggested");
-        var suggest = CliProcess.Run(["suggest", "--flows", .. flows, "--inventory", .. inventory, "--emit", "k8s,istio", "--out", output]);
-        Assert.True(suggest.ExitCode == 0, suggest.Stderr);
-
-        JsonElement Check(string policies, int exitCode)
-        {
-            var run = CliProcess.Run(["check", "--json", "--policies", policies, "--flows", .. flows, "--inventory", .. inventory]);
-            Assert.True(run.ExitCode == exitCode, $"exit {run.ExitCode}\n{run.Stderr}\n{run.Stdout}");
-            return JsonDocument.Parse(run.Stdout).RootElement;
-        }
+        var run = SuggestedSample.Create(_dir, "--emit", "k8s,istio");
+        var output = run.Output;
+        JsonElement Check(string policies, int exitCode) => run.Check(policies, exitCode);
+        static SortedSet<string> DeniedEdges(JsonElement root) => SuggestedSample.DeniedEdges(root);
 
         var istio = Check(Path.Combine(output, "istio"), 0);
         var k8s = Check(Path.Combine(output, "k8s"), 0);
