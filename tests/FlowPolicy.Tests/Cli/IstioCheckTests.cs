@@ -38,6 +38,13 @@ public sealed class IstioCheckTests : IDisposable
             h.GetProperty("policy").GetString() == "shop/payment" && h.GetProperty("rule").GetString() == "rules[0]"
             && h.GetProperty("kind").GetString() == "AuthorizationPolicy" && h.GetProperty("flows").GetInt64() > 0);
 
+        // With --l7 the rules of HTTP/gRPC edges also name methods and paths: at L3/L4 they allow their ports (the
+        // requests are the L7 judge's), so the verdicts stay the same and the L7 check passes too.
+        var withL7 = Path.Combine(_dir, "suggested-l7");
+        run.Suggest(withL7, "--emit", "istio", "--l7");
+        Assert.Contains("paths:", File.ReadAllText(Path.Combine(withL7, "istio", "shop", "payment.yaml")), StringComparison.Ordinal);
+        Assert.Equal(denied, DeniedEdges(Check(Path.Combine(withL7, "istio"), 0)));
+
         // Remove checkout's rule from payment's policy: exactly that edge is blocked, with a reason naming the policy.
         var file = Path.Combine(output, "istio", "shop", "payment.yaml");
         var stream = new YamlStream();
