@@ -33,6 +33,7 @@ public sealed partial class IntentEvaluator
                 && SideDenial(egress: false, serverFacts.IngressSelecting, serverFacts.CiliumIngressSelecting, client, server, port, protocol, names: null, matched: null) is not null)
                 return false;
         }
+        if (IstioVerdict(client, server, port, protocol, matched: null) is not null) return false;
         if (_flowPolicies.Length == 0) return true;
         // FlowVerdict's precedence: a deny rule wins, then an allow rule, then any governing defaultAction: deny.
         var governing = FlowIndexed(client, server, port, protocol, matched: null, out var deny, out bool allowed);
@@ -62,6 +63,7 @@ public sealed partial class IntentEvaluator
         var egressPeers = new PeerRuleIndex(_networkPolicies, egress: true);
         var ciliumIngress = CiliumRulesOf(egress: false);
         var ciliumEgress = CiliumRulesOf(egress: true);
+        var istioSources = IstioSources();
         bool namedPorts = _options.NamedPorts is not null && _networkPolicies.Any(p =>
             p.IngressRules.Concat(p.EgressRules).Any(r => r.Ports is not null && r.Ports.Any(x => x.Name is not null)));
 
@@ -90,6 +92,8 @@ public sealed partial class IntentEvaluator
             signature.AddRange(facts.CiliumEgressSelecting);
             signature.Add(Separator);
             AddCiliumPeerMatches(ciliumIngress, endpoint, signature);
+            signature.Add(Separator);
+            AddIstioSourceMatches(istioSources, endpoint, signature);
             clientClass[i] = ClassOf(clientClasses, signature);
 
             signature.Clear();
@@ -108,6 +112,8 @@ public sealed partial class IntentEvaluator
             signature.AddRange(facts.CiliumIngressSelecting);
             signature.Add(Separator);
             AddCiliumPeerMatches(ciliumEgress, endpoint, signature);
+            signature.Add(Separator);
+            signature.AddRange(facts.IstioSelecting);
             serverClass[i] = ClassOf(serverClasses, signature);
         }
         return new EndpointClasses(clientClass, clientClasses.Count, serverClass, serverClasses.Count);

@@ -34,10 +34,16 @@ public sealed class IntentEvaluatorOptions
     /// from the few rules that can name an address, so memory stays bounded on a scan of the whole internet.
     /// </summary>
     public int MaxMemoisedAddresses { get; init; } = 200_000;
+    /// <summary>Istio's root namespace (meshConfig.rootNamespace): an AuthorizationPolicy there applies to workloads of every namespace.</summary>
+    public string IstioRootNamespace { get; init; } = "istio-system";
+    /// <summary>Istio principals are <c>TRUST_DOMAIN/ns/NS/sa/SA</c>; the trust domain workloads' identities carry.</summary>
+    public string IstioTrustDomain { get; init; } = "cluster.local";
 
     public void Validate()
     {
         if (MaxMemoisedAddresses < 0) throw new ArgumentException("MaxMemoisedAddresses cannot be negative");
+        if (string.IsNullOrWhiteSpace(IstioRootNamespace)) throw new ArgumentException("the Istio root namespace cannot be empty");
+        if (string.IsNullOrWhiteSpace(IstioTrustDomain)) throw new ArgumentException("the Istio trust domain cannot be empty");
     }
 }
 
@@ -71,8 +77,8 @@ internal sealed class IntentEvaluatorMetrics
 }
 
 /// <summary>
-/// The intended policy of both kinds: a connection is allowed when the Kubernetes NetworkPolicies allow it AND the
-/// FlowPolicies allow it (docs/intent.md). Thread-safe. Per distinct endpoint it computes once which NetworkPolicies
+/// The intended policy: a connection is allowed when the network layer (Kubernetes NetworkPolicies and Cilium policies)
+/// allows it AND the FlowPolicies allow it AND Istio's AuthorizationPolicies at the server's sidecar allow it (docs/intent.md). Thread-safe. Per distinct endpoint it computes once which NetworkPolicies
 /// select it, which FlowPolicies govern it and which FlowPolicy rules can match it on each side, so evaluating an edge
 /// costs the rules of the policies that concern its two endpoints, not every rule there is.
 /// </summary>
@@ -91,6 +97,8 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
     /// <summary>Cilium specs that can select an endpoint of a namespace (indexes into <see cref="_cilium"/>): its own, then the clusterwide ones.</summary>
     private readonly Dictionary<string, int[]> _ciliumByNamespace;
     private readonly int[] _ciliumClusterwide;
+    /// <summary>Istio ALLOW and DENY policies that apply (targetRefs are not resolved; AUDIT and CUSTOM decide nothing here).</summary>
+    private readonly IstioPolicyDefinition[] _istio;
     private readonly ConcurrentDictionary<string, EndpointFacts[]> _facts = new(StringComparer.Ordinal);
     private long _memoisedAddresses;
 
@@ -125,9 +133,12 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
             .GroupBy(i => _cilium[i].Namespace!, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Concat(_ciliumClusterwide).Order().ToArray(), StringComparer.Ordinal);
 
+        _istio = policies.IstioPolicies.Where(p => p.Action is IstioAction.Allow or IstioAction.Deny && !p.HasTargetRefs).ToArray();
+
         Rules = _networkPolicies.SelectMany(p => p.IngressRules.Concat(p.EgressRules)).Select(r => (r.Ordinal, r.Rule))
             .Concat(_flowRules.Where(r => !r.Deny).Select(r => (r.Ordinal, r.Rule)))
             .Concat(_cilium.SelectMany(p => p.Ingress.Concat(p.Egress)).Where(r => !r.MatchesNothing).Select(r => (r.Ordinal, r.Rule)))
+            .Concat(_istio.Where(p => p.Action == IstioAction.Allow).SelectMany(p => p.Rules ?? []).Select(r => (r.Ordinal, r.Rule)))
             .OrderBy(r => r.Ordinal).Select(r => r.Rule).ToArray();
     }
 
@@ -178,6 +189,9 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
             var flow = _options.UseIndex ? EvaluateFlowIndexed(client, server, port, protocol, matched) : EvaluateFlowBruteForce(client, server, port, protocol, matched);
             if (flow is not null) (denials ??= []).Add(flow);
         }
+
+        // --- Istio at the server's sidecar: its own layer, ANDed with the others.
+        if (IstioVerdict(client, server, port, protocol, matched) is { } istio) (denials ??= []).Add(istio);
 
         matched.Sort(static (a, b) => a.Ordinal.CompareTo(b.Ordinal));
         var rules = matched.Count == 0 ? Array.Empty<IntentRule>() : matched.Select(m => m.Rule).ToArray();
@@ -372,6 +386,8 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
         /// <summary>Cilium specs (indexes, ascending) that select the endpoint and have ingress / egress rules.</summary>
         public required int[] CiliumIngressSelecting { get; init; }
         public required int[] CiliumEgressSelecting { get; init; }
+        /// <summary>Istio ALLOW/DENY policies (indexes, ascending) applying to the endpoint's sidecar as a server.</summary>
+        public required int[] IstioSelecting { get; init; }
         /// <summary>FlowPolicy indexes (ascending) that govern the endpoint as a server / as a client.</summary>
         public required int[] FlowGovernsAsServer { get; init; }
         public required int[] FlowGovernsAsClient { get; init; }
@@ -430,6 +446,7 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
             EgressSelecting = egress,
             CiliumIngressSelecting = CiliumSelecting(endpoint, egress: false),
             CiliumEgressSelecting = CiliumSelecting(endpoint, egress: true),
+            IstioSelecting = IstioSelecting(endpoint),
             FlowGovernsAsServer = asServer.ToArray(),
             FlowGovernsAsClient = asClient.ToArray(),
             FlowFromRules = fromCandidates.Where(i => FlowPolicyRule.MatchesAny(_flowRules[i].From, endpoint)).ToArray(),

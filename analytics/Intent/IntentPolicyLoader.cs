@@ -27,7 +27,10 @@ public sealed class IntentPolicySet
     /// the NetworkPolicies, as in Cilium), their L7 rules and toFQDNs names in <see cref="L7IntentEvaluator"/>.
     /// </summary>
     internal IReadOnlyList<CiliumPolicyDefinition> CiliumPolicies { get; }
-    /// <summary>Istio AuthorizationPolicies, read for their methods and paths (<see cref="L7IntentEvaluator"/>).</summary>
+    /// <summary>
+    /// Istio AuthorizationPolicies: their sources and ports count in <see cref="IntentEvaluator"/> (a layer at the
+    /// server's sidecar, ANDed with the network layer), their methods and paths in <see cref="L7IntentEvaluator"/>.
+    /// </summary>
     internal IReadOnlyList<IstioPolicyDefinition> IstioPolicies { get; }
     /// <summary>Labels of Namespace objects found (namespace -> labels), for namespaceSelector.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> NamespaceLabels { get; }
@@ -134,15 +137,22 @@ public sealed class IntentPolicyLoader
                         notes.Add($"{document.Where}: {ciliumId}: {hostPolicies} spec{(hostPolicies == 1 ? "" : "s")} with a nodeSelector (host policies) not evaluated: they govern nodes, which FlowPolicy does not judge as the selected side");
                     return;
                 case "AuthorizationPolicy" when !namespacesOnly && apiVersion is "security.istio.io/v1" or "security.istio.io/v1beta1":
-                    var istio = L7PolicyParser.ParseIstio(document, _options.DefaultNamespace);
+                    var istio = L7PolicyParser.ParseIstio(document, _options.DefaultNamespace, ref ordinal);
                     if (!seen.Add("istio:" + istio.Id)) throw PolicyNode.Error(document, $"{istio.Id} is defined twice");
                     istioPolicies.Add(istio);
-                    notes.Add($"{document.Where}: {istio.Id}: only its methods and paths are evaluated (against L7 history); its sources and ports only as conditions of those");
+                    notes.Add($"{document.Where}: {istio.Id}: " + istio switch
+                    {
+                        { Action: IstioAction.Custom } => "action CUSTOM (an external authoriser) is not evaluated",
+                        { Action: IstioAction.Audit } => "action AUDIT decides nothing; not evaluated",
+                        { HasTargetRefs: true } => "targetRef(s) (gateways, services) are not resolved: not evaluated at L3/L4 (its methods and paths may apply at L7)",
+                        _ => "its sources and ports are evaluated at the server's sidecar, ANDed with the NetworkPolicies and Cilium policies (TCP; " +
+                             "a DENY that matches denies; an ALLOW policy applying means one must match); its methods and paths against L7 history",
+                    });
                     return;
                 case var _ when !namespacesOnly && OtherPolicyEngine(apiVersion) is { } engine:
                     // A policy directory often holds every format `suggest` writes (calico/, cilium/, istio/ beside k8s/).
                     notes.Add($"{document.Where}: skipped {engine} {kind ?? "object"} {document.Map("metadata")?.String("name") ?? "unnamed"} " +
-                              $"({apiVersion}): only Kubernetes NetworkPolicy, FlowPolicy and Cilium policies are evaluated (and the L7 rules of Istio AuthorizationPolicies)");
+                              $"({apiVersion}): only Kubernetes NetworkPolicy, FlowPolicy, Cilium policies and Istio AuthorizationPolicies are evaluated");
                     return;
                 case "NetworkPolicy" or FlowPolicyDefinition.Kind when !namespacesOnly:
                     throw PolicyNode.Error(document, $"{kind} with apiVersion '{apiVersion}' is not supported; use " +

@@ -65,7 +65,7 @@ public sealed class L7IntentEvaluatorOptions
 /// Judges the L7 history of edges (<see cref="Edge.L7"/>) against the L7 part of the intent: Cilium <c>toPorts[].rules</c>
 /// (http, kafka, dns) and toFQDNs, Istio AuthorizationPolicy operations (methods, paths). It answers "which observed
 /// operations would the intent deny although the port is allowed"; the L4 verdict stays the <see cref="IntentEvaluator"/>'s
-/// (Cilium L3/L4 rules count there; Istio L3/L4 rules are not evaluated). Semantics and what cannot be judged: docs/intent.md, "L7 rules".
+/// (Cilium and Istio L3/L4 rules count there). Semantics and what cannot be judged: docs/intent.md, "L7 rules".
 /// Thread-safe (no mutable state).
 /// </summary>
 public sealed class L7IntentEvaluator
@@ -294,15 +294,13 @@ public sealed class L7IntentEvaluator
     private IstioConstraint? IstioSide(Edge edge)
     {
         var server = edge.Server;
-        if (server.Kind is not (EndpointKind.Pod or EndpointKind.Service) || server.Namespace is null || server.IsAddress) return null;
         var allow = new List<IstioPolicyDefinition>();
         var deny = new List<IstioPolicyDefinition>();
         var applies = Tri.Yes;
         foreach (var policy in _istio)
         {
             if (policy.Action is not (IstioAction.Allow or IstioAction.Deny)) continue;
-            if (policy.Namespace != server.Namespace && policy.Namespace != _options.IstioRootNamespace) continue;
-            if (policy.Selector is { } selector && !selector.All(l => server.Labels.Any(s => s.Key == l.Key && s.Value == l.Value))) continue;
+            if (!policy.Selects(server, _options.IstioRootNamespace)) continue;
             if (policy.HasTargetRefs) applies = Tri.Unknown;
             (policy.Action == IstioAction.Allow ? allow : deny).Add(policy);
         }
@@ -316,9 +314,7 @@ public sealed class L7IntentEvaluator
     {
         if (rule.To is null) return false;
         if (rule.From is not null && rule.From.All(s => SourceMatches(s, edge.Client) == Tri.No)) return false;
-        string port = edge.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return rule.To.Any(o => (o.Methods is not null || o.NotMethods is not null || o.Paths is not null || o.NotPaths is not null)
-            && (o.Ports is null || o.Ports.Contains(port)) && (o.NotPorts is null || !o.NotPorts.Contains(port)));
+        return rule.To.Any(o => (o.Methods is not null || o.NotMethods is not null || o.Paths is not null || o.NotPaths is not null) && o.MatchesPort(edge.Port));
     }
 
     private Tri PolicyMatches(IstioPolicyDefinition policy, Edge edge, L7Operation op, out string? rule)
@@ -346,41 +342,13 @@ public sealed class L7IntentEvaluator
 
     private Tri SourceMatches(IstioSource source, Endpoint client)
     {
-        var result = source.NeedsUnobserved ? Tri.Unknown : Tri.Yes;
-        if (source.Principals is not null || source.NotPrincipals is not null)
-        {
-            // Principals exist only with mTLS, for workloads; the flows name a pod's service account when Hubble or the inventory did.
-            string? principal = client.ServiceAccount is { } sa && client.Namespace is { } ns ? $"{_options.IstioTrustDomain}/ns/{ns}/sa/{sa}" : null;
-            bool isWorkload = client.Kind is EndpointKind.Pod && !client.IsAddress;
-            Tri Check(IstioStringMatch[]? list, bool negate)
-            {
-                if (list is null) return Tri.Yes;
-                if (!isWorkload) return negate ? Tri.Yes : Tri.No;
-                if (principal is null) return Tri.Unknown;
-                bool any = list.Any(m => m.Matches(principal));
-                return TriLogic.Of(negate ? !any : any);
-            }
-            result = TriLogic.And(result, TriLogic.And(Check(source.Principals, false), Check(source.NotPrincipals, true)));
-        }
-        if (source.Namespaces is not null || source.NotNamespaces is not null)
-        {
-            // source.namespaces comes from the peer's mTLS identity: a workload's namespace; others have none.
-            string? ns = client.Kind is EndpointKind.Pod && !client.IsAddress ? client.Namespace : null;
-            if (source.Namespaces is not null) result = TriLogic.And(result, TriLogic.Of(ns is not null && source.Namespaces.Any(m => m.Matches(ns))));
-            if (source.NotNamespaces is not null) result = TriLogic.And(result, TriLogic.Of(ns is null || !source.NotNamespaces.Any(m => m.Matches(ns))));
-        }
-        if (source.IpBlocks is not null)
-            result = TriLogic.And(result, client.IsAddress ? TriLogic.Of(source.IpBlocks.Any(b => b.Contains(client.Address))) : Tri.Unknown);
-        if (source.NotIpBlocks is not null)
-            result = TriLogic.And(result, client.IsAddress ? TriLogic.Of(!source.NotIpBlocks.Any(b => b.Contains(client.Address))) : Tri.Unknown);
-        return result;
+        var peer = source.MatchesPeer(client, _options.IstioTrustDomain);
+        return source.NeedsUnobserved ? TriLogic.And(peer, Tri.Unknown) : peer;
     }
 
     private static Tri OperationMatches(IstioOperation o, ushort port, L7Operation op)
     {
-        string portText = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (o.Ports is not null && !o.Ports.Contains(portText)) return Tri.No;
-        if (o.NotPorts is not null && o.NotPorts.Contains(portText)) return Tri.No;
+        if (!o.MatchesPort(port)) return Tri.No;
         if (o.Methods is not null && !o.Methods.Any(m => m.Matches(op.Operation))) return Tri.No;
         if (o.NotMethods is not null && o.NotMethods.Any(m => m.Matches(op.Operation))) return Tri.No;
         var result = Tri.Yes;

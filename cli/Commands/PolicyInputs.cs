@@ -35,13 +35,13 @@ internal static class PolicyInputs
         foreach (var note in set.Notes.Take(NotesShown)) Console.Error.WriteLine($"flowpolicy: {note}");
         if (set.Notes.Count > NotesShown)
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"flowpolicy: … and {set.Notes.Count - NotesShown} more notes"));
-        // Istio policies count only for their L7 rules: a directory of them without any judges nothing.
-        if (set.NetworkPolicyCount + set.FlowPolicyCount + set.CiliumPolicyCount == 0 && !set.HasL7Rules)
-            throw new UsageException($"{option}: no NetworkPolicy, FlowPolicy or Cilium policy (nor an Istio policy with L7 rules) found in {string.Join(", ", paths)}");
+        if (set.NetworkPolicyCount + set.FlowPolicyCount + set.CiliumPolicyCount + set.IstioPolicyCount == 0)
+            throw new UsageException($"{option}: no NetworkPolicy, FlowPolicy, Cilium or Istio policy found in {string.Join(", ", paths)}");
+        // Istio alone judges TCP at the server's sidecar: egress and UDP stay unrestricted, as on a cluster with Istio only.
         if (set.NetworkPolicyCount + set.FlowPolicyCount + set.CiliumPolicyCount == 0)
-            Console.Error.WriteLine("flowpolicy: no NetworkPolicy, FlowPolicy or Cilium policy: ports are not judged (Istio L3/L4 rules are not evaluated), only the L7 rules");
+            Console.Error.WriteLine("flowpolicy: only Istio AuthorizationPolicies: TCP is judged at the servers' sidecars; egress and UDP are not restricted");
         string l7 = set.CiliumPolicyCount + set.IstioPolicyCount == 0 ? ""
-            : string.Create(CultureInfo.InvariantCulture, $"; {set.CiliumPolicyCount} Cilium policies (L3/L4 and L7) and {set.IstioPolicyCount} Istio policies for their L7 rules");
+            : string.Create(CultureInfo.InvariantCulture, $"; {set.CiliumPolicyCount} Cilium policies and {set.IstioPolicyCount} Istio policies (L3/L4 and L7)");
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"flowpolicy: {set.NetworkPolicyCount} NetworkPolicies and {set.FlowPolicyCount} FlowPolicies from {set.Files} files{l7}"));
         return set;

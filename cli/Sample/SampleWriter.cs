@@ -316,6 +316,12 @@ internal sealed class SampleWriter
         output.WriteByte((byte)'\n');
     }
 
+    /// <summary>
+    /// Each workload runs as its own service account (the usual chart layout); bare pods (kubectl run) as "default".
+    /// Leases and Hubble's labels carry it, as on a cluster: Istio principals are made of it (suggest --emit istio, check).
+    /// </summary>
+    private static string ServiceAccountOf(SamplePod pod) => pod.Workload.Kind == "Pod" ? "default" : pod.Workload.Name;
+
     private static void WriteHubbleEndpoint(Utf8JsonWriter json, string name, SamplePod? pod)
     {
         json.WriteStartObject(name);
@@ -335,6 +341,7 @@ internal sealed class SampleWriter
         foreach (var (key, value) in pod.Workload.Labels)
             json.WriteStringValue($"k8s:{key}={value}");
         json.WriteStringValue($"k8s:io.kubernetes.pod.namespace={pod.Workload.Namespace}");
+        json.WriteStringValue($"k8s:io.cilium.k8s.policy.serviceaccount={ServiceAccountOf(pod)}");
         json.WriteEndArray();
         json.WriteString("pod_name", pod.Name);
         json.WriteStartArray("workloads");
@@ -405,6 +412,7 @@ internal sealed class SampleWriter
                 json.WriteString("workload", pod.Workload.Kind == "Pod" ? pod.Name : pod.Workload.Name);
                 json.WriteString("workload_kind", pod.Workload.Kind);
                 json.WriteString("name", pod.Name);
+                json.WriteString("service_account", ServiceAccountOf(pod));
                 json.WriteStartObject("labels");
                 foreach (var (key, value) in pod.Workload.Labels) json.WriteString(key, value);
                 if (pod.Workload.Kind == "Deployment") json.WriteString("pod-template-hash", pod.Name.Split('-')[^2]);

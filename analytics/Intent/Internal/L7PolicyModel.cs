@@ -422,12 +422,45 @@ internal sealed class IstioStringMatch
 internal sealed class IstioRule
 {
     public required string Name { get; init; }
+    /// <summary>The rule as <see cref="IntentEvaluator"/> reports it (stale rules, check's reasons): "ns/name", "rules[0]", "AuthorizationPolicy".</summary>
+    public required IntentRule Rule { get; init; }
+    /// <summary>Global rule numbering, shared with NetworkPolicy, FlowPolicy and Cilium rules.</summary>
+    public int Ordinal { get; init; }
     /// <summary>Null: no <c>from</c> (any source).</summary>
     public IstioSource[]? From { get; init; }
     /// <summary>Null: no <c>to</c> (any operation).</summary>
     public IstioOperation[]? To { get; init; }
     /// <summary><c>when</c> conditions read request attributes the flows do not carry: Unknown.</summary>
     public bool HasConditions { get; init; }
+
+    /// <summary>
+    /// The rule against one TCP connection, its L3/L4 fields only (istio/api security/v1beta1/authorization_policy.proto
+    /// @ d0fee3f0501c2cc42c4693a93d95417d0944a0dd: fields of one source/operation ANDed, sources and operations ORed,
+    /// from, to and when ANDed). Fields that need the request (methods, paths, hosts, requestPrincipals, remoteIpBlocks,
+    /// when) are <see cref="L7IntentEvaluator"/>'s: here they let the port through in an ALLOW rule (the requests are
+    /// judged there) and keep a DENY rule from matching the whole connection (it denies some requests, judged there).
+    /// </summary>
+    public Tri MatchesConnection(Endpoint client, ushort port, string trustDomain, bool deny)
+    {
+        var requestLevel = deny ? Tri.No : Tri.Yes;
+        var from = Tri.Yes;
+        if (From is not null)
+        {
+            from = Tri.No;
+            foreach (var source in From)
+                from = TriLogic.Or(from, TriLogic.And(source.MatchesPeer(client, trustDomain), source.NeedsUnobserved ? requestLevel : Tri.Yes));
+        }
+        if (from == Tri.No) return Tri.No;
+        var to = Tri.Yes;
+        if (To is not null)
+        {
+            to = Tri.No;
+            foreach (var operation in To)
+                if (operation.MatchesPort(port)) to = TriLogic.Or(to, operation.NeedsRequest ? requestLevel : Tri.Yes);
+        }
+        var result = TriLogic.And(from, to);
+        return HasConditions ? TriLogic.And(result, requestLevel) : result;
+    }
 }
 
 internal sealed class IstioSource
@@ -440,6 +473,50 @@ internal sealed class IstioSource
     public IpPrefix[]? NotIpBlocks { get; init; }
     /// <summary>requestPrincipals, remoteIpBlocks and their negations: not in the flows.</summary>
     public bool NeedsUnobserved { get; init; }
+
+    /// <summary>
+    /// Istio's name for a workload client: <c>TRUST_DOMAIN/ns/NS/sa/SA</c> from its service account (Hubble's
+    /// io.cilium.k8s.policy.serviceaccount, a pod's spec.serviceAccountName, a lease's service_account: what suggest's
+    /// Istio emitter writes principals from), or null when the data did not name it.
+    /// </summary>
+    public static string? PrincipalOf(Endpoint client, string trustDomain) =>
+        client.ServiceAccount is { } sa && client.Namespace is { } ns ? $"{trustDomain}/ns/{ns}/sa/{sa}" : null;
+
+    /// <summary>
+    /// The source's peer fields (principals, namespaces, ipBlocks and negations) against the connection's client; the
+    /// request-level fields (<see cref="NeedsUnobserved"/>) are left to the caller. Principals and namespaces come from
+    /// the peer's mTLS identity: only workloads have one; a workload whose service account the data did not name is Unknown.
+    /// ipBlocks name the direct peer's address: Unknown for a workload (its pod address is not in the edge).
+    /// </summary>
+    public Tri MatchesPeer(Endpoint client, string trustDomain)
+    {
+        var result = Tri.Yes;
+        bool isWorkload = client.Kind is EndpointKind.Pod && !client.IsAddress;
+        if (Principals is not null || NotPrincipals is not null)
+        {
+            string? principal = PrincipalOf(client, trustDomain);
+            Tri Check(IstioStringMatch[]? list, bool negate)
+            {
+                if (list is null) return Tri.Yes;
+                if (!isWorkload) return negate ? Tri.Yes : Tri.No;
+                if (principal is null) return Tri.Unknown;
+                bool any = list.Any(m => m.Matches(principal));
+                return TriLogic.Of(negate ? !any : any);
+            }
+            result = TriLogic.And(result, TriLogic.And(Check(Principals, false), Check(NotPrincipals, true)));
+        }
+        if (Namespaces is not null || NotNamespaces is not null)
+        {
+            string? ns = isWorkload ? client.Namespace : null;
+            if (Namespaces is not null) result = TriLogic.And(result, TriLogic.Of(ns is not null && Namespaces.Any(m => m.Matches(ns))));
+            if (NotNamespaces is not null) result = TriLogic.And(result, TriLogic.Of(ns is null || !NotNamespaces.Any(m => m.Matches(ns))));
+        }
+        if (IpBlocks is not null)
+            result = TriLogic.And(result, client.IsAddress ? TriLogic.Of(IpBlocks.Any(b => b.Contains(client.Address))) : Tri.Unknown);
+        if (NotIpBlocks is not null)
+            result = TriLogic.And(result, client.IsAddress ? TriLogic.Of(!NotIpBlocks.Any(b => b.Contains(client.Address))) : Tri.Unknown);
+        return result;
+    }
 }
 
 internal sealed class IstioOperation
@@ -452,6 +529,16 @@ internal sealed class IstioOperation
     public IstioStringMatch[]? NotMethods { get; init; }
     public IstioStringMatch[]? Paths { get; init; }
     public IstioStringMatch[]? NotPaths { get; init; }
+
+    /// <summary>Whether the operation names what only an HTTP request has (methods, paths, hosts and negations).</summary>
+    public bool NeedsRequest => Methods is not null || NotMethods is not null || Paths is not null || NotPaths is not null || Hosts is not null || NotHosts is not null;
+
+    /// <summary>ports / notPorts (strings in the proto) against the connection's destination port.</summary>
+    public bool MatchesPort(ushort port)
+    {
+        string text = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return (Ports is null || Array.IndexOf(Ports, text) >= 0) && (NotPorts is null || Array.IndexOf(NotPorts, text) < 0);
+    }
 }
 
 internal enum IstioAction : byte { Allow, Deny, Audit, Custom }
@@ -467,4 +554,16 @@ internal sealed class IstioPolicyDefinition
     public IstioAction Action { get; init; }
     /// <summary>Null: no rules field (ALLOW matches nothing, DENY never matches); an empty rule matches everything.</summary>
     public IstioRule[]? Rules { get; init; }
+
+    /// <summary>
+    /// Whether the policy applies to <paramref name="server"/>'s sidecar: a workload of the policy's namespace, or of
+    /// any namespace when the policy is in the root namespace; matchLabels all on the workload; no selector: every
+    /// workload there. targetRef(s) are not resolved: such a policy is not applied here (the caller says so).
+    /// </summary>
+    public bool Selects(Endpoint server, string rootNamespace)
+    {
+        if (server.Kind is not (EndpointKind.Pod or EndpointKind.Service) || server.Namespace is null || server.IsAddress) return false;
+        if (Namespace != server.Namespace && Namespace != rootNamespace) return false;
+        return Selector is null || Selector.All(l => server.Labels.Any(s => s.Key == l.Key && s.Value == l.Value));
+    }
 }

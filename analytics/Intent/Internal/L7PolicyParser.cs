@@ -239,7 +239,8 @@ internal static class L7PolicyParser
 
     // ---------------------------------------------------------------- Istio
 
-    public static IstioPolicyDefinition ParseIstio(PolicyNode document, string defaultNamespace)
+    /// <param name="nextOrdinal">Global rule numbering, shared with NetworkPolicy, FlowPolicy and Cilium rules.</param>
+    public static IstioPolicyDefinition ParseIstio(PolicyNode document, string defaultNamespace, ref int nextOrdinal)
     {
         var metadata = document.Map("metadata") ?? throw PolicyNode.Error(document, "an AuthorizationPolicy needs metadata.name");
         string name = metadata.String("name") ?? throw PolicyNode.Error(metadata, "an AuthorizationPolicy needs metadata.name");
@@ -258,7 +259,8 @@ internal static class L7PolicyParser
         if (spec?.List("rules") is { } list)
         {
             rules = new IstioRule[list.Count];
-            for (int i = 0; i < list.Count; i++) rules[i] = ParseIstioRule(list[i], $"AuthorizationPolicy {ns}/{name} rules[{i}]");
+            for (int i = 0; i < list.Count; i++) rules[i] = ParseIstioRule(list[i], $"AuthorizationPolicy {ns}/{name} rules[{i}]",
+                    new IntentRule($"{ns}/{name}", $"rules[{i}]", "AuthorizationPolicy"), nextOrdinal++);
         }
         var selector = spec?.Map("selector");
         return new IstioPolicyDefinition
@@ -272,13 +274,15 @@ internal static class L7PolicyParser
         };
     }
 
-    private static IstioRule ParseIstioRule(PolicyNode node, string name)
+    private static IstioRule ParseIstioRule(PolicyNode node, string name, IntentRule rule, int ordinal)
     {
         if (node.Kind != PolicyNodeKind.Map) throw PolicyNode.Error(node, "an AuthorizationPolicy rule must be a map");
         node.RequireKnownFields("an AuthorizationPolicy rule", "from", "to", "when");
         return new IstioRule
         {
             Name = name,
+            Rule = rule,
+            Ordinal = ordinal,
             From = node.List("from")?.Select(ParseSource).ToArray(),
             To = node.List("to")?.Select(ParseOperation).ToArray(),
             HasConditions = node.List("when") is { Count: > 0 },

@@ -13,32 +13,13 @@ public sealed class CiliumCheckTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static readonly string[] Lists = ["blocked", "blocked_noise", "already_denied"];
-
-    /// <summary>Each denied edge (src dst port proto) by the list it is in; an edge in none of them is allowed.</summary>
-    private static SortedSet<string> DeniedEdges(JsonElement root) =>
-        new(Lists.SelectMany(list => root.GetProperty(list).EnumerateArray().Select(e =>
-            $"{list}: {e.GetProperty("src").GetString()} -> {e.GetProperty("dst").GetString()}:{e.GetProperty("port").GetInt32()}/{e.GetProperty("proto").GetString()}")),
-            StringComparer.Ordinal);
-
     [Fact]
     public void Suggested_cilium_policies_pass_like_the_kubernetes_ones_and_removing_a_rule_blocks_its_edge()
     {
-        var sample = CliProcess.Run("sample", "--out", Path.Combine(_dir, "sample"), "--days", "7", "--rate", "2");
-        Assert.Equal(0, sample.ExitCode);
-        var files = sample.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        string[] flows = files.Where(f => f.EndsWith(".json") && !f.Contains("inventory") || f.EndsWith(".gz")).ToArray();
-        string[] inventory = files.Where(f => f.Contains("inventory")).ToArray();
-        var output = Path.Combine(_dir, "suggested");
-        var suggest = CliProcess.Run(["suggest", "--flows", .. flows, "--inventory", .. inventory, "--emit", "k8s,cilium", "--out", output]);
-        Assert.True(suggest.ExitCode == 0, suggest.Stderr);
-
-        JsonElement Check(string policies, int exitCode)
-        {
-            var run = CliProcess.Run(["check", "--json", "--policies", policies, "--flows", .. flows, "--inventory", .. inventory]);
-            Assert.True(run.ExitCode == exitCode, $"exit {run.ExitCode}\n{run.Stderr}\n{run.Stdout}");
-            return JsonDocument.Parse(run.Stdout).RootElement;
-        }
+        var run = SuggestedSample.Create(_dir, "--emit", "k8s,cilium");
+        var output = run.Output;
+        JsonElement Check(string policies, int exitCode) => run.Check(policies, exitCode);
+        static SortedSet<string> DeniedEdges(JsonElement root) => SuggestedSample.DeniedEdges(root);
 
         var cilium = Check(Path.Combine(output, "cilium"), 0);
         var k8s = Check(Path.Combine(output, "k8s"), 0);
@@ -55,8 +36,7 @@ public sealed class CiliumCheckTests : IDisposable
 
         // With --l7, payment reaches its provider by name only (toFQDNs, no CIDR): the edge's DNS names allow it.
         var withL7 = Path.Combine(_dir, "suggested-l7");
-        var suggestL7 = CliProcess.Run(["suggest", "--flows", .. flows, "--inventory", .. inventory, "--emit", "cilium", "--l7", "--out", withL7]);
-        Assert.True(suggestL7.ExitCode == 0, suggestL7.Stderr);
+        run.Suggest(withL7, "--emit", "cilium", "--l7");
         var paymentL7 = File.ReadAllText(Path.Combine(withL7, "cilium", "shop", "payment.yaml"));
         Assert.Contains("toFQDNs", paymentL7, StringComparison.Ordinal);
         Assert.DoesNotContain("toCIDR", paymentL7, StringComparison.Ordinal);

@@ -220,11 +220,11 @@ public sealed class PolicyLoaderTests : IDisposable
         Assert.Equal(1, set.CiliumPolicyCount);
         Assert.Equal(1, set.IstioPolicyCount);
         Assert.Equal(6, set.Notes.Count);
-        Assert.Contains($"{calico}:1: skipped Calico NetworkPolicy deny (projectcalico.org/v3): only Kubernetes NetworkPolicy, FlowPolicy and Cilium policies are evaluated (and the L7 rules of Istio AuthorizationPolicies)", set.Notes);
+        Assert.Contains($"{calico}:1: skipped Calico NetworkPolicy deny (projectcalico.org/v3): only Kubernetes NetworkPolicy, FlowPolicy, Cilium policies and Istio AuthorizationPolicies are evaluated", set.Notes);
         Assert.Contains($"{cilium}:1: CiliumNetworkPolicy shop/deny: its L3/L4 rules are evaluated with the NetworkPolicies as one policy repository, as Cilium does " +
             "(isolated if any selects, allows add up, deny rules win); its L7 rules and toFQDNs names also against L7 history", set.Notes);
         Assert.Contains(set.Notes, n => n.Contains("skipped Cilium CiliumNodeConfig c", StringComparison.Ordinal));
-        Assert.Contains(set.Notes, n => n.Contains("AuthorizationPolicy shop/allow-nothing: only its methods and paths are evaluated", StringComparison.Ordinal));
+        Assert.Contains(set.Notes, n => n.Contains("AuthorizationPolicy shop/allow-nothing: its sources and ports are evaluated at the server's sidecar", StringComparison.Ordinal));
         Assert.Contains(set.Notes, n => n.Contains("skipped Calico GlobalNetworkPolicy g", StringComparison.Ordinal));
     }
 }
