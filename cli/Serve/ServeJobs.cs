@@ -8,7 +8,6 @@ using FlowPolicy.Analytics.Slis;
 using FlowPolicy.ClickHouse;
 using FlowPolicy.ClickHouse.Schema;
 using FlowPolicy.Core.Edges;
-using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Enrichment;
 using FlowPolicy.Ingest.Workers;
 using FlowPolicy.Suggest.Emitters;
@@ -25,34 +24,38 @@ internal interface IScheduledJob
     Task<string> RunAsync(JobWindow window, CancellationToken cancellationToken);
 }
 
+/// <summary>The intended policy as one run reads it (the policy files and the inventory once).</summary>
+/// <param name="Evaluator">L3/L4: NetworkPolicies, Cilium, Istio and FlowPolicies.</param>
+/// <param name="L7">The L7 rules, for the per-operation SLIs.</param>
+/// <param name="Files">The files drift remediation checks its diffs against.</param>
+internal sealed record RunIntent(IIntentEvaluator Evaluator, L7IntentEvaluator L7, IntentFiles Files);
+
 /// <summary>Builds the configured jobs; shared by serve, `jobs run` and demo so all run the same code.</summary>
 internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClient client, ILoggerFactory logs)
 {
     /// <summary>
     /// Loads the intended policy; the default reads config.Intent (re-read every run: policy edits apply at the next
-    /// window), with the namespace labels of the Namespace objects among the inventory files for namespaceSelectors
-    /// (the flows table does not store the labels Hubble records carried).
+    /// window) and the inventory once, for the namespace labels of its Namespace objects (namespaceSelectors: the flows
+    /// table does not store the labels Hubble records carried) and its node addresses (ipBlocks of nodes).
     /// </summary>
-    public Func<IIntentEvaluator?> LoadIntent { get; init; } = () => LoadIntentPolicies(config) is not var (policies, labels, nodes) ? null
-        : new IntentEvaluator(policies, new IntentEvaluatorOptions { NamespaceLabels = labels, NodeAddresses = nodes });
-
-    /// <summary>
-    /// The L7 rules of the intended policy (Cilium http/kafka/dns/toFQDNs, Istio operations), loaded as <see cref="LoadIntent"/>
-    /// loads the rest, for analyze's per-operation SLIs; null without `intent`.
-    /// </summary>
-    public Func<L7IntentEvaluator?> LoadL7Intent { get; init; } = () => LoadIntentPolicies(config) is not var (policies, labels, _) ? null
-        : new L7IntentEvaluator(policies, new L7IntentEvaluatorOptions { NamespaceLabels = labels });
-
-    /// <summary>The intent's policies with what the inventory knows for them: namespace labels, node addresses by node name.</summary>
-    private static (IntentPolicySet Policies, IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>>? NamespaceLabels,
-        IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? NodeAddresses)? LoadIntentPolicies(ServeConfig config)
+    public Func<RunIntent?> LoadRunIntent { get; init; } = () =>
     {
-        if (config.Intent is null) return null;
-        var policies = new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([config.Intent]);
-        if (config.Inventory.Count == 0) return (policies, null, null);
-        var inventory = InventoryLoader.Load(config.Inventory);
-        return (policies, inventory.NamespaceLabels, inventory.Index.NodeAddressesByName);
-    }
+        if (config.Intent is not { } path) return null;
+        var policies = new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([path]);
+        var inventory = config.Inventory.Count == 0 ? null : InventoryLoader.Load(config.Inventory);
+        return new RunIntent(new IntentEvaluator(policies, EvaluatorOptions(inventory)),
+            new L7IntentEvaluator(policies, new L7IntentEvaluatorOptions { NamespaceLabels = inventory?.NamespaceLabels }),
+            IntentFilesOf(path, inventory));
+    };
+
+    /// <summary>The intended policy's L3/L4 evaluator (<see cref="LoadRunIntent"/>'s); null without `intent`.</summary>
+    public IIntentEvaluator? LoadIntent() => LoadRunIntent()?.Evaluator;
+
+    private static IntentEvaluatorOptions EvaluatorOptions(InventoryLoadResult? inventory) =>
+        new() { NamespaceLabels = inventory?.NamespaceLabels, NodeAddresses = inventory?.Index.NodeAddressesByName };
+
+    private static IntentFiles IntentFilesOf(string path, InventoryLoadResult? inventory) =>
+        new(path, dir => new IntentEvaluator(new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([dir]), EvaluatorOptions(inventory)));
 
     /// <summary>
     /// The node addresses policies need for egress to the nodes, from the configured inventory (re-read every run;
@@ -66,24 +69,17 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
     public WebhookNotifier? Webhook { get; init; }
 
     /// <summary>
-    /// The intent files for a report's drift remediation, loaded as <see cref="LoadIntent"/> loads them (the inventory's
-    /// namespace labels read once per call: once per report); null without `intent`.
+    /// The intent files for a report's drift remediation, loaded as <see cref="LoadRunIntent"/> loads them (the
+    /// inventory read once per call: once per report); null without `intent`.
     /// </summary>
-    public IntentFiles? IntentFiles()
-    {
-        if (config.Intent is not { } path) return null;
-        var inventory = config.Inventory.Count == 0 ? null : InventoryLoader.Load(config.Inventory);
-        return new IntentFiles(path, dir => new IntentEvaluator(new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([dir]),
-            new IntentEvaluatorOptions { NamespaceLabels = inventory?.NamespaceLabels, NodeAddresses = inventory?.Index.NodeAddressesByName }));
-    }
+    public IntentFiles? IntentFiles() => config.Intent is not { } path ? null
+        : IntentFilesOf(path, config.Inventory.Count == 0 ? null : InventoryLoader.Load(config.Inventory));
 
     public IScheduledJob Create(JobConfig job) => job.Kind switch
     {
-        JobKinds.Analyze => new AnalyzeWindowJob(job, client, LoadIntent, config.AnalysisScope)
+        JobKinds.Analyze => new AnalyzeWindowJob(job, client, LoadRunIntent, config.AnalysisScope)
         {
-            LoadL7Intent = LoadL7Intent,
             Recorded = Webhook is { } hook ? (window, report) => hook.SlisRecorded(job.Name, window, report) : null,
-            LoadIntentFiles = IntentFiles,
         },
         JobKinds.Suggest => new SuggestReportJob(job, client, config.Output, LoadIntent, config.PolicyScope) { LoadCluster = LoadCluster, LoadIntentFiles = IntentFiles },
         JobKinds.Rollup => new RollupJob(job, client, logs.CreateLogger("flowpolicy.rollup")),
@@ -107,27 +103,24 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
     }
 }
 
-internal sealed class AnalyzeWindowJob(JobConfig config, ClickHouseHttpClient client, Func<IIntentEvaluator?> loadIntent, NamespaceScope scope) : IScheduledJob
+internal sealed class AnalyzeWindowJob(JobConfig config, ClickHouseHttpClient client, Func<RunIntent?> loadIntent, NamespaceScope scope) : IScheduledJob
 {
     public JobConfig Config => config;
 
     /// <summary>Called with the SLIs a run stored (the webhook notifier); it only queues, never waits.</summary>
     public Action<AnalysisWindow, SliReport>? Recorded { get; init; }
 
-    /// <summary>The intent's L7 rules (re-read every run, as the intent is); null: per-operation SLIs judged by port only.</summary>
-    public Func<L7IntentEvaluator?> LoadL7Intent { get; init; } = () => null;
-
-    /// <summary>The intent as files (called per run), for each drift event's remediation in sli_drift; null: none stored ('').</summary>
-    public Func<IntentFiles?> LoadIntentFiles { get; init; } = () => null;
-
-    /// <summary>The drift events' remediations, as the report computes them (no suggestion here: no rule ids, no noise).</summary>
-    private DriftRemediator? Remediator() => LoadIntentFiles()?.StoredRemediations();
+    /// <summary>What a run judges with (re-read every run): the L3/L4 evaluator, the L7 rules (per-operation SLIs) and the
+    /// files each stored drift event's remediation is checked against.</summary>
+    public Func<RunIntent?> LoadIntent => loadIntent;
 
     public async Task<string> RunAsync(JobWindow window, CancellationToken cancellationToken)
     {
         var intent = loadIntent() ?? throw new ConfigException("analyze needs an intended policy (intent: DIR)");
         var data = ScheduledJobFactory.DataWindow(config, window);
-        var result = await new AnalyzeJob(new AnalyzeJobOptions(), intent, client, LoadL7Intent()) { Remediate = Remediator() }.RunAsync(data, new ScopedEdgeSource(new ClickHouseEdgeSource(client), scope), cancellationToken).ConfigureAwait(false);
+        // The drift remediations as the report computes them, without a suggestion (no rule ids, no noise).
+        var job = new AnalyzeJob(new AnalyzeJobOptions(), intent.Evaluator, client, intent.L7) { Remediate = intent.Files.StoredRemediations() };
+        var result = await job.RunAsync(data, new ScopedEdgeSource(new ClickHouseEdgeSource(client), scope), cancellationToken).ConfigureAwait(false);
         Recorded?.Invoke(data, result.Report);
         var all = result.Report.Overall;
         return string.Create(CultureInfo.InvariantCulture,

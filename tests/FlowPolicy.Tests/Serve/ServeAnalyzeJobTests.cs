@@ -23,7 +23,7 @@ public sealed class ServeAnalyzeJobTests : IDisposable
         var config = ServeConfig.Parse($"intent: {intent}\n");
         using var client = new FlowPolicy.ClickHouse.ClickHouseHttpClient(FlowPolicy.Cli.Commands.ServerOptions.ClickHouseClient("http://127.0.0.1:1/", "flowpolicy"));
         var analyze = Assert.IsType<AnalyzeWindowJob>(new ScheduledJobFactory(config, client, NullLoggerFactory.Instance).Create(config.Job("analyze")));
-        Assert.False(analyze.LoadL7Intent()!.HasRules);
+        Assert.False(analyze.LoadIntent()!.L7.HasRules);
 
         // Added while serve runs: the next run judges with it, as it does the L3/L4 intent.
         File.WriteAllText(Path.Combine(intent, "l7.yaml"), """
@@ -38,9 +38,9 @@ public sealed class ServeAnalyzeJobTests : IDisposable
                     - ports: [ { port: "8080", protocol: TCP } ]
                       rules: { http: [ { method: GET, path: "/cart/.*" } ] }
             """);
-        Assert.True(analyze.LoadL7Intent()!.HasRules);
+        Assert.True(analyze.LoadIntent()!.L7.HasRules);
 
         var noIntent = ServeConfig.Parse("http:\n  port: 0\n");
-        Assert.Null(Assert.IsType<AnalyzeWindowJob>(new ScheduledJobFactory(noIntent, client, NullLoggerFactory.Instance).Create(noIntent.Job("analyze"))).LoadL7Intent());
+        Assert.Null(Assert.IsType<AnalyzeWindowJob>(new ScheduledJobFactory(noIntent, client, NullLoggerFactory.Instance).Create(noIntent.Job("analyze"))).LoadIntent());
     }
 }
