@@ -63,6 +63,17 @@ public sealed class ClickHouseCollection : ICollectionFixture<ClickHouseServerFi
     public const string Name = "ClickHouse";
 }
 
+/// <summary>
+/// Tests that read process-wide state run alone, after the parallel collections, on a 18.16 server of their own:
+/// serve's /metrics scrape sees every Meter of the process by name, so another collection's ingest worker running
+/// meanwhile (the chDB tier's, the Kafka tests') would report into the same series.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ClickHouseAloneCollection : ICollectionFixture<ClickHouseServerFixture>
+{
+    public const string Name = "ClickHouse, alone";
+}
+
 /// <summary>What a test needs of a ClickHouse it runs on: the 18.16 server (<see cref="ClickHouseServerFixture"/>) or
 /// the current engine in process (<see cref="Chdb.ChdbServerFixture"/>).</summary>
 public interface IClickHouseTestServer

@@ -19,7 +19,8 @@ namespace FlowPolicy.IntegrationTests.Serve;
 /// clock (<see cref="FakeTimeProvider"/>, Quartz included) moved a second at a time: the test waits for work (ClickHouse,
 /// Kafka), never for the schedule, and the downtime between the two runs costs no time.
 /// </summary>
-public sealed class ServeSchedulerTests(ClickHouseServerFixture server, ITestOutputHelper output) : ClickHouseTest(server), IDisposable
+[Collection(ClickHouseAloneCollection.Name)] // its /metrics scrape must see only this host's ingest worker
+public sealed class ServeSchedulerTests(ClickHouseServerFixture server, ITestOutputHelper output) : ClickHouseTest<ClickHouseServerFixture>(server), IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "flowpolicy-serve-" + Guid.NewGuid().ToString("N"));
 
