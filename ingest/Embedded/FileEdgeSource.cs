@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using FlowPolicy.Core.Edges;
 using FlowPolicy.Core.Flows;
@@ -29,12 +30,22 @@ public sealed class FileEdgeSourceOptions
     public int MaxTrackedEndpoints { get; init; } = new DirectionResolverOptions().MaxTrackedEndpoints;
     /// <summary>Also keep each edge hour by hour (<see cref="FileEdgeLoad.HourlySeries"/>), for anomaly detection.</summary>
     public bool KeepHours { get; init; }
+    /// <summary>
+    /// Bytes of decoded records the first pass may keep for the second, so those chunks are decoded once (null: a
+    /// quarter of the memory the runtime may use, at most 1 GiB; 0: read every file twice). Chunks are kept from the
+    /// first on, as long as they fit; the rest are read again. The edges are the same for any value.
+    /// </summary>
+    public long? RecordMemoryBytes { get; init; }
+
+    /// <summary><see cref="RecordMemoryBytes"/> as it applies on this machine.</summary>
+    public long RecordMemoryBudget => RecordMemoryBytes ?? Math.Min(1L << 30, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4);
 
     public void Validate()
     {
         if (FlowFiles.Count == 0) throw new ArgumentException("at least one flow file is needed");
         if (Threads < 1) throw new ArgumentException("at least one thread is needed");
         if (ChunkBytes < 1) throw new ArgumentException("chunks need at least one byte");
+        if (RecordMemoryBytes < 0) throw new ArgumentException("the memory for records cannot be negative");
         if (From is { } from && To is { } to && to <= from) throw new ArgumentException($"the window is empty: --to {to:O} is not after --from {from:O}");
     }
 }
@@ -81,6 +92,11 @@ public sealed class FileEdgeLoad
         new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>(StringComparer.Ordinal);
     /// <summary>Wall and CPU time of each step of the load (first pass, second pass, merge, edges), in order: for FLOWPOLICY_TIMINGS.</summary>
     public IReadOnlyList<LoadPhase> Phases { get; init; } = [];
+    /// <summary>Chunks of the files, and how many of them the second pass took from memory instead of decoding them again.</summary>
+    public long Chunks { get; init; }
+    public long ChunksKept { get; init; }
+    /// <summary>About how many bytes the kept chunks took (records, L7 observations, errors).</summary>
+    public long RecordBytesKept { get; init; }
 
     /// <summary>The counts a report explains its flows with.</summary>
     public EdgeInputCounts Counts => new()
@@ -114,8 +130,10 @@ public readonly record struct LoadPhase(string Name, TimeSpan Wall, TimeSpan Cpu
 
 /// <summary>
 /// The embedded edge source: flow files -> decode -> enrich (identity as of flow time) -> direction -> in-memory
-/// edge aggregate. Reads the files twice: the first pass only teaches the direction resolver which addresses
-/// listen where, so the second pass orients every record with everything the files say, in any order.
+/// edge aggregate. Two passes: the first only teaches the direction resolver which addresses listen where, so the
+/// second orients every record with everything the files say, in any order. The second pass takes the records the
+/// first decoded from memory, as far as <see cref="FileEdgeSourceOptions.RecordMemoryBytes"/> allows, and decodes the
+/// rest from the files again.
 /// </summary>
 /// <remarks>
 /// Both passes run on <see cref="FileEdgeSourceOptions.Threads"/> threads, a chunk of whole lines at a time
@@ -130,8 +148,10 @@ public readonly record struct LoadPhase(string Name, TimeSpan Wall, TimeSpan Cpu
 /// answers, so it is built as one thread builds it, and the second pass only reads it.</item>
 /// <item>Second pass: each thread enriches, resolves against the learned table (read-only, <see
 /// cref="DirectionResolver.ResolveLearned"/>) and aggregates into an <see cref="EdgeAggregator"/> of its own; the
-/// aggregates are merged at the end (sums, minimum and maximum, set unions: any order gives the same edges). Memory
-/// is the listener table's bound plus the edges per thread, not the records.</item>
+/// aggregates are merged at the end (sums, minimum and maximum, set unions: any order gives the same edges). Its
+/// input is first the chunks the first pass kept (chunks 0 to k - 1, each handed whole to one thread, as the reader
+/// would), then the files from chunk k on. Memory is the listener table's bound, the edges per thread and the kept
+/// records' budget (fixed, not growing with the input: a larger input is read twice past it).</item>
 /// </list>
 /// </remarks>
 public sealed class FileEdgeSource
@@ -172,17 +192,25 @@ public sealed class FileEdgeSource
         // DNS answers are fed in chunk order beside the listeners (the index merges overlapping answers, so order matters),
         // then only read in the second pass: the same index for any thread count.
         var answers = new DnsAnswerIndex();
-        var observer = new OrderedObserver(resolver, answers, threads);
+        var observer = new OrderedObserver(resolver, answers, threads, _options.RecordMemoryBudget);
         var learning = Enumerable.Range(0, threads).Select(_ => (IChunkedFlowSink)new LearningSink(observer, new FlowEnricher(index))).ToList();
         clock.End("inventory");
-        reader.Read(_options.FlowFiles, learning, done => progress?.Invoke(Math.Min(done, fileBytes), total), cancellationToken);
+        // Pass 1's summaries: pass 2 may not read every file again.
+        var files = reader.Read(_options.FlowFiles, learning, done => progress?.Invoke(Math.Min(done, fileBytes), total), cancellationToken);
         clock.End("pass 1: decode, learn listeners");
 
         var aggregating = Enumerable.Range(0, threads)
             .Select(_ => new AggregatingSink(new FlowEnricher(index), resolver, new EdgeAggregator(_options.From, _options.To, _options.KeepHours), answers, _options.MaxErrorsKept))
             .ToList();
-        var files = reader.Read(_options.FlowFiles, aggregating, done => progress?.Invoke(fileBytes + Math.Min(done, fileBytes), total), cancellationToken);
-        clock.End("pass 2: decode, enrich, orient, aggregate");
+        var kept = observer.Kept;
+        long keptFileBytes = Replay(kept, aggregating, threads, done => progress?.Invoke(fileBytes + Math.Min(done, fileBytes), total), cancellationToken);
+        if (kept.Count < observer.Chunks)
+            reader.Read(_options.FlowFiles, aggregating, done => progress?.Invoke(fileBytes + Math.Min(keptFileBytes + done, fileBytes), total), cancellationToken,
+                firstChunk: kept.Count);
+        progress?.Invoke(total, total);
+        long keptMiB = observer.KeptBytes >> 20;
+        clock.End(kept.Count == observer.Chunks ? $"pass 2: enrich, orient, aggregate (every chunk kept from pass 1: {keptMiB} MiB)"
+            : $"pass 2: enrich, orient, aggregate ({kept.Count} of {observer.Chunks} chunks kept from pass 1 in {keptMiB} MiB, the rest decoded again)");
 
         var first = aggregating[0];
         for (int i = 1; i < aggregating.Count; i++) first.MergeFrom(aggregating[i]);
@@ -214,7 +242,41 @@ public sealed class FileEdgeSource
             Flipped = first.Flipped,
             NamespaceLabels = MergeNamespaceLabels(inventory?.NamespaceLabels, aggregator.NamespaceLabels),
             Phases = clock.Phases,
+            Chunks = observer.Chunks,
+            ChunksKept = kept.Count,
+            RecordBytesKept = observer.KeptBytes,
         };
+    }
+
+    /// <summary>
+    /// The second pass over the chunks the first pass kept: every thread takes the next chunk and hands its records,
+    /// L7 observations, errors and skips to its sink as decoding would have (each chunk is freed once handed over).
+    /// Returns the file bytes of those chunks.
+    /// </summary>
+    private static long Replay(List<ChunkBatch?> kept, List<AggregatingSink> sinks, int threads, Action<long>? progress, CancellationToken cancellationToken)
+    {
+        int next = -1;
+        long done = 0;
+        var gate = new Lock();
+        void Work(AggregatingSink sink)
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < kept.Count)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var batch = kept[i]!;
+                kept[i] = null;
+                batch.ReplayInto(sink, i);
+                lock (gate)
+                {
+                    done += batch.FileBytes;
+                    progress?.Invoke(done);
+                }
+            }
+        }
+        if (threads == 1 || kept.Count < 2) Work(sinks[0]);
+        else Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, i => Work(sinks[i]));
+        return done;
     }
 
     /// <summary>The inventory's Namespace objects, and what the records carried for the namespaces they do not list.</summary>
@@ -232,8 +294,10 @@ public sealed class FileEdgeSource
     /// The first pass's listener learning in file order: chunks' records are observed in chunk order, by whichever
     /// thread hands in the chunk next in line (then also any queued behind it). A thread that runs too far ahead waits,
     /// so buffered records stay a few chunks per thread. The chunks' DNS answers enter the index in the same order.
+    /// Observed chunks are kept for the second pass while they fit the memory budget, from the first on (so the kept
+    /// ones are chunks 0 to <see cref="Kept"/>.Count - 1 and the second pass reads the files from the next one).
     /// </summary>
-    private sealed class OrderedObserver(DirectionResolver resolver, DnsAnswerIndex answers, int threads)
+    private sealed class OrderedObserver(DirectionResolver resolver, DnsAnswerIndex answers, int threads, long memoryBudget)
     {
         private readonly object _gate = new();
         private readonly Dictionary<long, ChunkBatch> _pending = new();
@@ -241,10 +305,24 @@ public sealed class FileEdgeSource
         private readonly int _ahead = 4 * threads;
         private long _next;
         private bool _draining;
+        private bool _keeping = memoryBudget > 0;
+        private long _keptBytes;
+
+        /// <summary>The chunks kept, in chunk order; read once the first pass ended.</summary>
+        public List<ChunkBatch?> Kept { get; } = new();
+
+        /// <summary>Chunks observed: all of them, once the first pass ended.</summary>
+        public long Chunks => _next;
+
+        public long KeptBytes => _keptBytes;
+
+        // The most records a chunk held so far: a new batch is sized for it, so a kept chunk's records sit in one array
+        // allocated once (kept batches do not come back; growing and trimming would allocate two or three large arrays each).
+        private int _recordsPerChunk = 1024;
 
         public ChunkBatch Rent()
         {
-            lock (_gate) return _free.Count > 0 ? _free.Pop() : new ChunkBatch();
+            lock (_gate) return _free.Count > 0 ? _free.Pop() : new ChunkBatch(_recordsPerChunk + _recordsPerChunk / 8);
         }
 
         public void Submit(long sequence, ChunkBatch records)
@@ -268,38 +346,93 @@ public sealed class FileEdgeSource
                     }
                 }
                 resolver.Observe(CollectionsMarshal.AsSpan(batch.Records));
+                if (batch.Records.Count > _recordsPerChunk) _recordsPerChunk = batch.Records.Count;
                 foreach (var a in batch.Answers) answers.Add(a.Client, a.ClientAddress, a.Name, a.Addresses, a.At, a.Ttl);
-                batch.Records.Clear();
                 batch.Answers.Clear();
+                // Only the draining thread gets here, one chunk at a time in order.
+                bool keep = false;
+                if (_keeping)
+                {
+                    long bytes = batch.Compact();
+                    keep = bytes <= memoryBudget - _keptBytes;
+                    if (keep)
+                    {
+                        _keptBytes += bytes;
+                        Kept.Add(batch);
+                    }
+                    else _keeping = false;
+                }
+                if (!keep) batch.Clear();
                 lock (_gate)
                 {
                     _next++;
-                    _free.Push(batch);
+                    if (!keep) _free.Push(batch);
                     Monitor.PulseAll(_gate);
                 }
             }
         }
     }
 
-    /// <summary>One chunk's records and DNS answers, handed to the <see cref="OrderedObserver"/> together.</summary>
-    private sealed class ChunkBatch
+    /// <summary>
+    /// One chunk as the first pass decoded it: its records and DNS answers for the <see cref="OrderedObserver"/>, and
+    /// the rest of what it held (L7 observations, errors, skips) for the second pass if the chunk is kept.
+    /// </summary>
+    private sealed class ChunkBatch(int records)
     {
-        public readonly List<FlowRecord> Records = new(8192);
+        public readonly List<FlowRecord> Records = new(records);
         public readonly List<DnsAnswer> Answers = new();
+        public readonly List<(L7Observation Observation, SourcePosition Position)> L7 = new();
+        public readonly List<FlowDecodeError> Errors = new();
+        public readonly List<(string Reason, SourcePosition Position)> Skips = new();
+        public long FileBytes;
+
+        /// <summary>Gives back the lists' spare room and returns about what the chunk holds, in bytes.</summary>
+        public long Compact()
+        {
+            // Only a batch far larger than its chunk (a few records after many) is copied to a smaller one.
+            if (Records.Count < Records.Capacity / 2) Records.TrimExcess();
+            if (L7.Count < L7.Capacity / 2) L7.TrimExcess();
+            // Errors: the record plus its reason and excerpt (~200 bytes); strings of records and L7 are mostly shared.
+            return (long)Records.Capacity * Unsafe.SizeOf<FlowRecord>() + (long)L7.Capacity * Unsafe.SizeOf<(L7Observation, SourcePosition)>()
+                + 256L * Errors.Count + 32L * Skips.Count + 256;
+        }
+
+        public void Clear()
+        {
+            Records.Clear();
+            Answers.Clear();
+            L7.Clear();
+            Errors.Clear();
+            Skips.Clear();
+            FileBytes = 0;
+        }
+
+        /// <summary>Hands the chunk to a second-pass sink. Records, L7 observations, errors and skips each keep their order
+        /// (the sink's results do not depend on how the four interleave: counts, sets, and errors and skips by position).</summary>
+        public void ReplayInto(AggregatingSink sink, long sequence)
+        {
+            sink.BeginChunk(sequence);
+            foreach (ref readonly var record in CollectionsMarshal.AsSpan(Records)) sink.Accept(in record);
+            foreach (ref readonly var l7 in CollectionsMarshal.AsSpan(L7)) sink.AcceptL7(in l7.Observation, l7.Position);
+            foreach (var error in Errors) sink.Reject(error);
+            foreach (var (reason, position) in Skips) sink.Skip(reason, position);
+            sink.EndChunk(sequence, FileBytes);
+        }
     }
 
     private readonly record struct DnsAnswer(WorkloadIdentity? Client, PackedIp ClientAddress, string Name, PackedIp[] Addresses, DateTime At, uint Ttl);
 
-    /// <summary>First pass: buffers each chunk's records and DNS answers for the <see cref="OrderedObserver"/>; errors are counted in the second pass.</summary>
+    /// <summary>First pass: buffers each chunk's records, DNS answers and the rest for the <see cref="OrderedObserver"/>.</summary>
     private sealed class LearningSink(OrderedObserver observer, FlowEnricher enricher) : IChunkedFlowSink
     {
         private ChunkBatch? _batch;
 
         public void BeginChunk(long sequence) => _batch = observer.Rent();
 
-        public void EndChunk(long sequence)
+        public void EndChunk(long sequence, long fileBytes)
         {
-            observer.Submit(sequence, _batch!);
+            _batch!.FileBytes = fileBytes;
+            observer.Submit(sequence, _batch);
             _batch = null;
         }
 
@@ -308,15 +441,16 @@ public sealed class FileEdgeSource
         /// <summary>DNS answers: the response goes server -> client, so the client is its destination.</summary>
         public void AcceptL7(in L7Observation observation, SourcePosition position)
         {
+            _batch!.L7.Add((observation, position));
             if (observation is not { Protocol: L7Protocol.Dns, Direction: L7Direction.Response, Status: 0, Resource: { } name, Addresses: { Length: > 0 } addresses })
                 return;
             var flow = observation.AsFlow();
             if (observation.HasIp) enricher.Enrich(ref flow);
-            _batch!.Answers.Add(new DnsAnswer(flow.DstIdentity, flow.DstIp, name, addresses, flow.Start, observation.Ttl));
+            _batch.Answers.Add(new DnsAnswer(flow.DstIdentity, flow.DstIp, name, addresses, flow.Start, observation.Ttl));
         }
 
-        public void Reject(FlowDecodeError error) { }
-        public void Skip(string reason, SourcePosition position) { }
+        public void Reject(FlowDecodeError error) => _batch!.Errors.Add(error);
+        public void Skip(string reason, SourcePosition position) => _batch!.Skips.Add((reason, position));
     }
 
     /// <summary>Second pass of one thread: enrich, orient from the learned listeners, aggregate; counts and errors with their chunk.</summary>
@@ -340,7 +474,7 @@ public sealed class FileEdgeSource
         public IReadOnlyList<FlowDecodeError> Errors => _errors.Select(e => e.Error).ToList();
 
         public void BeginChunk(long sequence) => _chunk = sequence;
-        public void EndChunk(long sequence) { }
+        public void EndChunk(long sequence, long fileBytes) { }
 
         public void Accept(in FlowRecord flow)
         {

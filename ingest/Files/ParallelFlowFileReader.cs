@@ -10,8 +10,9 @@ namespace FlowPolicy.Ingest.Files;
 internal interface IChunkedFlowSink : IFlowSink
 {
     void BeginChunk(long sequence);
-    /// <summary>Called for every chunk begun, also when decoding it failed.</summary>
-    void EndChunk(long sequence);
+    /// <summary>Called for every chunk begun, also when decoding it failed; <paramref name="fileBytes"/> is what the chunk
+    /// took from its file (compressed bytes for gzip), as progress counts it.</summary>
+    void EndChunk(long sequence, long fileBytes);
 }
 
 /// <summary>
@@ -41,18 +42,20 @@ internal sealed class ParallelFlowFileReader
 
     /// <param name="sinks">One per thread (at least as many as threads).</param>
     /// <param name="progress">Called with the bytes of the files read and decoded so far (from any thread, never concurrently).</param>
+    /// <param name="firstChunk">Chunks numbered below it are read past without decoding and never reach a sink (nor
+    /// progress): a caller that kept what they held from an earlier read of the same files.</param>
     public IReadOnlyList<FlowFileSummary> Read(IReadOnlyList<string> paths, IReadOnlyList<IChunkedFlowSink> sinks, Action<long>? progress = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, long firstChunk = 0)
     {
         if (sinks.Count < _threads) throw new ArgumentException($"{_threads} sinks are needed, one per thread", nameof(sinks));
-        var run = new Run(this, paths, progress, cancellationToken);
+        var run = new Run(this, paths, progress, cancellationToken, firstChunk);
         int threads = _threads;
         if (threads == 1) run.Work(sinks[0]);
         else Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, i => run.Work(sinks[i]));
         return run.Finish();
     }
 
-    private sealed class Run(ParallelFlowFileReader owner, IReadOnlyList<string> paths, Action<long>? progress, CancellationToken cancellationToken)
+    private sealed class Run(ParallelFlowFileReader owner, IReadOnlyList<string> paths, Action<long>? progress, CancellationToken cancellationToken, long firstChunk)
     {
         private readonly Lock _gate = new();
         private readonly Lock _progressGate = new();
@@ -103,7 +106,7 @@ internal sealed class ParallelFlowFileReader
                     }
                     finally
                     {
-                        sink.EndChunk(sequence);
+                        sink.EndChunk(sequence, chunk.FileBytes);
                     }
                     Progress(chunk.FileBytes);
                 }
@@ -145,6 +148,11 @@ internal sealed class ParallelFlowFileReader
                 {
                     if (_current.TryNext(chunk))
                     {
+                        if (_sequence < firstChunk)
+                        {
+                            _sequence++;
+                            continue;
+                        }
                         source = _current;
                         file = _file;
                         sequence = _sequence++;

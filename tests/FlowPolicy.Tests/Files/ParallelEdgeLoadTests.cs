@@ -32,9 +32,13 @@ public sealed class ParallelEdgeLoadTests : IDisposable
         var (files, inventory) = Files(format);
         var reference = ReferenceLoad(files, inventory, maxTrackedEndpoints: null);
         foreach (var (threads, chunk) in new[] { (1, 1 << 20), (1, 3000), (2, 3000), (4, 1500), (3, 700) })
+        foreach (var memory in RecordMemories(files, inventory, threads, chunk))
         {
-            var load = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = files, InventoryFiles = inventory, Threads = threads, ChunkBytes = chunk }).Load();
-            string context = $"{format}, {threads} threads, {chunk}-byte chunks";
+            var load = new FileEdgeSource(new FileEdgeSourceOptions
+            {
+                FlowFiles = files, InventoryFiles = inventory, Threads = threads, ChunkBytes = chunk, RecordMemoryBytes = memory,
+            }).Load();
+            string context = $"{format}, {threads} threads, {chunk}-byte chunks, {memory?.ToString() ?? "default"} bytes for records ({load.ChunksKept} of {load.Chunks} chunks kept)";
             Assert.True(reference.Json == Json(load), context + ": edges differ");
             Assert.True(reference.Records == load.Records, context);
             Assert.Equal(reference.Rejected, load.Rejected);
@@ -44,6 +48,43 @@ public sealed class ParallelEdgeLoadTests : IDisposable
             Assert.Equal(reference.Notes, load.Files.Select(f => $"{f.Path} {f.Format} {f.Gzip} {f.Parquet} {f.Bytes} {f.Note}"));
         }
         Assert.True(reference.Records > 500, $"{format}: {reference.Records} records is too few to split");
+    }
+
+    /// <summary>
+    /// The record memory budgets a load is checked with: every chunk kept for the second pass (the default here), none
+    /// (every file read twice), all but the last, and about half (the first chunks kept, the rest read again).
+    /// </summary>
+    private static IEnumerable<long?> RecordMemories(IReadOnlyList<string> files, IReadOnlyList<string> inventory, int threads, int chunk)
+    {
+        FileEdgeLoad Load(long? memory) => new FileEdgeSource(new FileEdgeSourceOptions
+        {
+            FlowFiles = files, InventoryFiles = inventory, Threads = threads, ChunkBytes = chunk, RecordMemoryBytes = memory,
+        }).Load();
+        var all = Load(null);
+        Assert.Equal(all.Chunks, all.ChunksKept);
+        yield return null;
+        yield return 0;
+        if (all.Chunks < 2) yield break;
+        Assert.Equal(all.Chunks - 1, Load(all.RecordBytesKept - 1).ChunksKept);
+        yield return all.RecordBytesKept - 1;
+        if (all.Chunks < 4) yield break;
+        Assert.InRange(Load(all.RecordBytesKept / 2).ChunksKept, 1, all.Chunks - 2);
+        yield return all.RecordBytesKept / 2;
+    }
+
+    [Fact]
+    public void A_record_memory_of_zero_keeps_nothing_and_the_default_keeps_what_fits()
+    {
+        var (files, _) = Files("vpc");
+        var none = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = files, Threads = 2, ChunkBytes = 3000, RecordMemoryBytes = 0 }).Load();
+        Assert.Equal(0, none.ChunksKept);
+        Assert.Equal(0, none.RecordBytesKept);
+        Assert.True(none.Chunks > 10, $"{none.Chunks} chunks");
+        var all = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = files, Threads = 2, ChunkBytes = 3000 }).Load();
+        Assert.Equal(all.Chunks, all.ChunksKept);
+        // ~1,500 records of ~112 bytes per file, two files: what was kept is the records, not more than twice them.
+        Assert.InRange(all.RecordBytesKept, 2 * 1400 * 100, 2 * 1500 * 2 * 120 + 256 * all.Chunks);
+        Assert.Throws<ArgumentException>(() => new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = files, RecordMemoryBytes = -1 }));
     }
 
     [Fact]
@@ -93,9 +134,10 @@ public sealed class ParallelEdgeLoadTests : IDisposable
         Assert.Contains(reference.Edges, e => e.L7 is { Operations.Count: > 1 });
         string expected = L7Json(reference);
         foreach (var (threads, chunk) in new[] { (1, 3000), (2, 3000), (4, 1500), (3, 700) })
+        foreach (var memory in RecordMemories([file], [], threads, chunk))
         {
-            var load = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = [file], Threads = threads, ChunkBytes = chunk }).Load();
-            string context = $"{threads} threads, {chunk}-byte chunks";
+            var load = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = [file], Threads = threads, ChunkBytes = chunk, RecordMemoryBytes = memory }).Load();
+            string context = $"{threads} threads, {chunk}-byte chunks, {memory?.ToString() ?? "default"} bytes for records";
             Assert.True(expected == L7Json(load), context + ": L7 facts differ");
             Assert.True(Json(reference) == Json(load), context + ": edges differ");
             Assert.Equal(reference.L7Records, load.L7Records);
@@ -113,8 +155,16 @@ public sealed class ParallelEdgeLoadTests : IDisposable
     {
         var files = Files("canonical").Files.Take(1).ToList();
         long size = new FileInfo(files[0]).Length;
+        // Chunks kept from the first pass (all, none, the first half) count in the second as they are replayed.
+        foreach (var memory in RecordMemories(files, [], 2, 4096))
+            CheckProgress(files, size, memory);
+    }
+
+    private static void CheckProgress(List<string> files, long size, long? memory)
+    {
         var calls = new List<(long Done, long Total)>();
-        new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = files, Threads = 2, ChunkBytes = 4096 }).Load((done, total) => { lock (calls) calls.Add((done, total)); });
+        new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = files, Threads = 2, ChunkBytes = 4096, RecordMemoryBytes = memory })
+            .Load((done, total) => { lock (calls) calls.Add((done, total)); });
         Assert.All(calls, c => Assert.Equal(2 * size, c.Total));
         Assert.Equal((0L, 2 * size), calls[0]);
         Assert.Equal(2 * size, calls[^1].Done);
