@@ -96,6 +96,8 @@ internal static class EdgesCommand
         foreach (var phase in phases)
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"flowpolicy: timing: {phase.Name}: {phase.Wall.TotalSeconds:F3} s wall, {phase.Cpu.TotalSeconds:F3} s CPU"));
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"flowpolicy: timing: garbage collections so far: {GC.CollectionCount(0)} gen0, {GC.CollectionCount(1)} gen1, {GC.CollectionCount(2)} gen2, {GC.GetTotalPauseDuration().TotalSeconds:F3} s paused"));
     }
 
     /// <summary>

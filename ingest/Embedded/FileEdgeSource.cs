@@ -253,7 +253,7 @@ public sealed class FileEdgeSource
     /// L7 observations, errors and skips to its sink as decoding would have (each chunk is freed once handed over).
     /// Returns the file bytes of those chunks.
     /// </summary>
-    private static long Replay(List<ChunkBatch?> kept, List<AggregatingSink> sinks, int threads, Action<long>? progress, CancellationToken cancellationToken)
+    private static long Replay(List<KeptChunk?> kept, List<AggregatingSink> sinks, int threads, Action<long>? progress, CancellationToken cancellationToken)
     {
         int next = -1;
         long done = 0;
@@ -305,24 +305,23 @@ public sealed class FileEdgeSource
         private readonly int _ahead = 4 * threads;
         private long _next;
         private bool _draining;
-        private bool _keeping = memoryBudget > 0;
+        private volatile bool _keeping = memoryBudget > 0;
         private long _keptBytes;
 
         /// <summary>The chunks kept, in chunk order; read once the first pass ended.</summary>
-        public List<ChunkBatch?> Kept { get; } = new();
+        public List<KeptChunk?> Kept { get; } = new();
 
         /// <summary>Chunks observed: all of them, once the first pass ended.</summary>
         public long Chunks => _next;
 
         public long KeptBytes => _keptBytes;
 
-        // The most records a chunk held so far: a new batch is sized for it, so a kept chunk's records sit in one array
-        // allocated once (kept batches do not come back; growing and trimming would allocate two or three large arrays each).
-        private int _recordsPerChunk = 1024;
+        /// <summary>False once a chunk did not fit: no later one is kept, so decoding threads need not pack theirs.</summary>
+        public bool Keeping => _keeping;
 
         public ChunkBatch Rent()
         {
-            lock (_gate) return _free.Count > 0 ? _free.Pop() : new ChunkBatch(_recordsPerChunk + _recordsPerChunk / 8);
+            lock (_gate) return _free.Count > 0 ? _free.Pop() : new ChunkBatch();
         }
 
         public void Submit(long sequence, ChunkBatch records)
@@ -346,27 +345,23 @@ public sealed class FileEdgeSource
                     }
                 }
                 resolver.Observe(CollectionsMarshal.AsSpan(batch.Records));
-                if (batch.Records.Count > _recordsPerChunk) _recordsPerChunk = batch.Records.Count;
                 foreach (var a in batch.Answers) answers.Add(a.Client, a.ClientAddress, a.Name, a.Addresses, a.At, a.Ttl);
-                batch.Answers.Clear();
                 // Only the draining thread gets here, one chunk at a time in order.
-                bool keep = false;
                 if (_keeping)
                 {
-                    long bytes = batch.Compact();
-                    keep = bytes <= memoryBudget - _keptBytes;
-                    if (keep)
+                    var chunk = batch.Packed is { } packed ? batch.Keep(packed) : null;
+                    if (chunk is not null && chunk.Bytes <= memoryBudget - _keptBytes)
                     {
-                        _keptBytes += bytes;
-                        Kept.Add(batch);
+                        _keptBytes += chunk.Bytes;
+                        Kept.Add(chunk);
                     }
                     else _keeping = false;
                 }
-                if (!keep) batch.Clear();
+                batch.Clear();
                 lock (_gate)
                 {
                     _next++;
-                    if (!keep) _free.Push(batch);
+                    _free.Push(batch);
                     Monitor.PulseAll(_gate);
                 }
             }
@@ -374,27 +369,34 @@ public sealed class FileEdgeSource
     }
 
     /// <summary>
-    /// One chunk as the first pass decoded it: its records and DNS answers for the <see cref="OrderedObserver"/>, and
-    /// the rest of what it held (L7 observations, errors, skips) for the second pass if the chunk is kept.
+    /// One chunk as the first pass decoded it, reused from chunk to chunk: its records and DNS answers for the
+    /// <see cref="OrderedObserver"/>, and while chunks are being kept, the records packed and the rest of what it held
+    /// (L7 observations, errors, skips) for the second pass.
     /// </summary>
-    private sealed class ChunkBatch(int records)
+    private sealed class ChunkBatch
     {
-        public readonly List<FlowRecord> Records = new(records);
+        public readonly List<FlowRecord> Records = new(8192);
         public readonly List<DnsAnswer> Answers = new();
-        public readonly List<(L7Observation Observation, SourcePosition Position)> L7 = new();
-        public readonly List<FlowDecodeError> Errors = new();
-        public readonly List<(string Reason, SourcePosition Position)> Skips = new();
+        public List<(L7Observation Observation, SourcePosition Position)> L7 = new();
+        public List<FlowDecodeError> Errors = new();
+        public List<(string Reason, SourcePosition Position)> Skips = new();
         public long FileBytes;
+        /// <summary>The records packed by the thread that decoded them (while the observer is keeping chunks).</summary>
+        public KeptRecords? Packed;
 
-        /// <summary>Gives back the lists' spare room and returns about what the chunk holds, in bytes.</summary>
-        public long Compact()
+        /// <summary>What the second pass needs of this chunk; the lists it takes are replaced by new ones here.</summary>
+        public KeptChunk Keep(KeptRecords packed)
         {
-            // Only a batch far larger than its chunk (a few records after many) is copied to a smaller one.
-            if (Records.Count < Records.Capacity / 2) Records.TrimExcess();
-            if (L7.Count < L7.Capacity / 2) L7.TrimExcess();
-            // Errors: the record plus its reason and excerpt (~200 bytes); strings of records and L7 are mostly shared.
-            return (long)Records.Capacity * Unsafe.SizeOf<FlowRecord>() + (long)L7.Capacity * Unsafe.SizeOf<(L7Observation, SourcePosition)>()
-                + 256L * Errors.Count + 32L * Skips.Count + 256;
+            var chunk = new KeptChunk(packed, Take(ref L7), Take(ref Errors), Take(ref Skips), FileBytes);
+            return chunk;
+        }
+
+        private static List<T>? Take<T>(ref List<T> list)
+        {
+            if (list.Count == 0) return null;
+            var taken = list;
+            list = new List<T>();
+            return taken;
         }
 
         public void Clear()
@@ -405,18 +407,37 @@ public sealed class FileEdgeSource
             Errors.Clear();
             Skips.Clear();
             FileBytes = 0;
+            Packed = null;
         }
+    }
+
+    /// <summary>A chunk the first pass kept for the second: everything its decoding handed to the sink.</summary>
+    private sealed class KeptChunk(KeptRecords records, List<(L7Observation Observation, SourcePosition Position)>? l7, List<FlowDecodeError>? errors,
+        List<(string Reason, SourcePosition Position)>? skips, long fileBytes)
+    {
+        public long FileBytes => fileBytes;
+
+        /// <summary>About the bytes held (records, L7 observations, errors at ~200 bytes with their text, skips).</summary>
+        public long Bytes { get; } = records.Bytes + (long)(l7?.Count ?? 0) * Unsafe.SizeOf<(L7Observation, SourcePosition)>()
+            + 256L * (errors?.Count ?? 0) + 32L * (skips?.Count ?? 0) + 128;
 
         /// <summary>Hands the chunk to a second-pass sink. Records, L7 observations, errors and skips each keep their order
         /// (the sink's results do not depend on how the four interleave: counts, sets, and errors and skips by position).</summary>
         public void ReplayInto(AggregatingSink sink, long sequence)
         {
             sink.BeginChunk(sequence);
-            foreach (ref readonly var record in CollectionsMarshal.AsSpan(Records)) sink.Accept(in record);
-            foreach (ref readonly var l7 in CollectionsMarshal.AsSpan(L7)) sink.AcceptL7(in l7.Observation, l7.Position);
-            foreach (var error in Errors) sink.Reject(error);
-            foreach (var (reason, position) in Skips) sink.Skip(reason, position);
-            sink.EndChunk(sequence, FileBytes);
+            for (int i = 0; i < records.Count; i++)
+            {
+                records.Read(i, out var record);
+                sink.Accept(in record);
+            }
+            if (l7 is not null)
+                foreach (ref readonly var o in CollectionsMarshal.AsSpan(l7)) sink.AcceptL7(in o.Observation, o.Position);
+            if (errors is not null)
+                foreach (var error in errors) sink.Reject(error);
+            if (skips is not null)
+                foreach (var (reason, position) in skips) sink.Skip(reason, position);
+            sink.EndChunk(sequence, fileBytes);
         }
     }
 
@@ -425,13 +446,16 @@ public sealed class FileEdgeSource
     /// <summary>First pass: buffers each chunk's records, DNS answers and the rest for the <see cref="OrderedObserver"/>.</summary>
     private sealed class LearningSink(OrderedObserver observer, FlowEnricher enricher) : IChunkedFlowSink
     {
+        private readonly Dictionary<object, int> _objects = new(ReferenceEqualityComparer.Instance);
         private ChunkBatch? _batch;
 
         public void BeginChunk(long sequence) => _batch = observer.Rent();
 
+        /// <summary>Packs the records here, on every thread, rather than in the observer's one line.</summary>
         public void EndChunk(long sequence, long fileBytes)
         {
             _batch!.FileBytes = fileBytes;
+            if (observer.Keeping) _batch.Packed = KeptRecords.From(CollectionsMarshal.AsSpan(_batch.Records), _objects);
             observer.Submit(sequence, _batch);
             _batch = null;
         }
