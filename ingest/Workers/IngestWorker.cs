@@ -244,7 +244,8 @@ public sealed partial class IngestWorker
             {
                 return;
             }
-            // One rebuilder per group: the holder of partition 0 (rebuilds of one day must not overlap).
+            // One rebuilder per group, the holder of partition 0: overlaps at handovers are safe (each rebuild has its own
+            // staging table, docs/clickhouse.md) but waste a day's work.
             if (_leader) await RunRollupsAsync(cancellationToken).ConfigureAwait(false);
         }
     }

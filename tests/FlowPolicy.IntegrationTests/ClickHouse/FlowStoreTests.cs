@@ -182,6 +182,41 @@ public abstract class FlowStoreTests<TServer>(TServer server) : ClickHouseTest<T
         Assert.Equal("2", await Db.QueryScalarAsync("SELECT count() FROM edges_1h"));
     }
 
+    [Fact]
+    public async Task Overlapping_rebuilds_of_one_day_each_swap_in_the_whole_day()
+    {
+        // A worker leaving the group finishes its last rebuild while the next holder of partition 0 starts its own: with
+        // one staging table per day, one rebuild dropped or swapped in the other's half-filled table.
+        await SchemaMigrator.MigrateAsync(Db);
+        var flows = Enumerable.Range(0, 40).Select(i => Flow(i * 30, "10.0.0.1", "10.0.1.1", i % 2 == 0 ? Cart : Cart2, Db6)).ToArray();
+        await InsertAsync(flows);
+        var day = DateOnly.FromDateTime(Day);
+        for (int round = 0; round < 3; round++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => EdgeRollup.RebuildDayAsync(Db, day))));
+            await AssertRollupsMatchRawAsync(expectedFlows: 40);
+        }
+        Assert.Equal("0", await Db.QueryScalarAsync("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name LIKE '%rebuild%'"));
+    }
+
+    [Fact]
+    public async Task A_rebuild_drops_staging_tables_a_crash_left_an_hour_ago_and_keeps_a_running_ones()
+    {
+        await SchemaMigrator.MigrateAsync(Db);
+        await InsertAsync([Flow(10, "10.0.0.1", "10.0.1.1", Cart, Db6)]);
+        var day = DateOnly.FromDateTime(Day);
+        string old = EdgeRollup.StagingName(FlowTables.EdgesHourly, day, EdgeRollup.NewStagingTag(DateTimeOffset.UtcNow.AddHours(-2)));
+        string running = EdgeRollup.StagingName(FlowTables.EdgesHourly, day, EdgeRollup.NewStagingTag(DateTimeOffset.UtcNow.AddMinutes(-1)));
+        foreach (var name in new[] { old, running })
+            await Db.ExecuteAsync($"CREATE TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, name)} AS {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.EdgesHourly)}");
+
+        await EdgeRollup.RebuildDayAsync(Db, day);
+
+        await AssertRollupsMatchRawAsync(expectedFlows: 1);
+        var left = await Db.QueryTsvAsync("SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE '%rebuild%' ORDER BY name");
+        Assert.Equal([running], left.Select(r => r[0]));
+    }
+
     private async Task AssertRollupsMatchRawAsync(int expectedFlows)
     {
         var raw = await Db.QueryTsvAsync("""

@@ -125,6 +125,23 @@ public sealed class ClusterSqlTests
     }
 
     [Fact]
+    public void A_rebuild_s_staging_table_is_its_own_and_its_age_is_read_back_from_its_name()
+    {
+        var at = new DateTimeOffset(2026, 12, 7, 14, 0, 0, TimeSpan.Zero);
+        var tags = Enumerable.Range(0, 50).Select(_ => EdgeRollup.NewStagingTag(at)).ToList();
+        Assert.Equal(tags.Count, tags.Distinct().Count());
+        string name = EdgeRollup.StagingName("edges_1h", ExampleDay, tags[0]);
+        Assert.StartsWith("edges_1h_rebuild_20260115_1796652000_", name);
+        Assert.Contains($"CREATE TABLE `db`.`{name}` AS `db`.`edges_1h`", EdgeRollup.RebuildStatements("db", "edges_1h", ExampleDay, "SELECT 1", stagingTag: tags[0]));
+        Assert.Equal(at, EdgeRollup.StagingStart("edges_1h", name));
+        // Not this table's, the reference scripts' untagged name, or not a tag at all: never taken for a leftover.
+        Assert.Null(EdgeRollup.StagingStart("edges_1d", name));
+        Assert.Null(EdgeRollup.StagingStart("edges_1h", "edges_1h_rebuild_20260115"));
+        Assert.Null(EdgeRollup.StagingStart("edges_1h", "edges_1h_rebuild_20260115_1796652000_zz"));
+        Assert.Null(EdgeRollup.StagingStart("edges_1h", "edges_1h_local_rebuild_20260115_1796652000_0000abcd"));
+    }
+
+    [Fact]
     public void Per_node_rollup_reference_copy_matches_the_code() => Check("rollup_rebuild_per_node.sql", RebuildSql());
 
     [Fact]
