@@ -69,11 +69,14 @@ internal static class SliStore
 
     /// <summary>The statements that replace one window in one table, in order; the new rows go into the staging table after the third.</summary>
     /// <remarks>A replicated target needs <paramref name="stagingEngine"/> (<see cref="ClusterSchema.StagingEngine"/>).</remarks>
-    public static IReadOnlyList<string> ReplaceStatements(string database, string table, AnalysisWindow window, string? stagingEngine = null)
+    /// <param name="stagingTag">Makes the staging table this run's own (<see cref="StagingTables"/>: runs for one day may overlap); null: the
+    /// plain per-day name.</param>
+    public static IReadOnlyList<string> ReplaceStatements(string database, string table, AnalysisWindow window, string? stagingEngine = null,
+        string? stagingTag = null)
     {
         var target = ClickHouseSql.QuoteIdentifier(database, table);
         var partition = EdgeRollup.PartitionId(DateOnly.FromDateTime(window.From));
-        var staging = ClickHouseSql.QuoteIdentifier(database, table + "_replace_" + partition);
+        var staging = ClickHouseSql.QuoteIdentifier(database, StagingTables.Name(StagingPrefix(table), partition, stagingTag));
         return
         [
             $"DROP TABLE IF EXISTS {staging}",
@@ -89,16 +92,25 @@ internal static class SliStore
     internal static async Task ReplaceAsync(ClickHouseHttpClient client, string table, IReadOnlyList<string> columns, AnalysisWindow window,
         RowBinaryWriter rows, CancellationToken cancellationToken)
     {
+        await StagingTables.DropLeftoversAsync(client, StagingPrefix(table), DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
         var stagingEngine = await ClusterSchema.StagingEngineAsync(client, table, cancellationToken).ConfigureAwait(false);
-        var statements = ReplaceStatements(client.Database, table, window, stagingEngine);
-        for (int i = 0; i < 3; i++) await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
-        if (rows.RowCount > 0)
+        string tag = StagingTables.NewTag(DateTimeOffset.UtcNow);
+        var statements = ReplaceStatements(client.Database, table, window, stagingEngine, tag);
+        var staging = StagingTables.Name(StagingPrefix(table), EdgeRollup.PartitionId(DateOnly.FromDateTime(window.From)), tag);
+        try
         {
-            var staging = table + "_replace_" + EdgeRollup.PartitionId(DateOnly.FromDateTime(window.From));
-            await client.InsertRowBinaryAsync(staging, columns, rows, cancellationToken).ConfigureAwait(false);
+            for (int i = 0; i < 3; i++) await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
+            if (rows.RowCount > 0) await client.InsertRowBinaryAsync(staging, columns, rows, cancellationToken).ConfigureAwait(false);
+            // The last statement drops the staging table: done below, also after a failure.
+            for (int i = 3; i < statements.Count - 1; i++) await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
         }
-        for (int i = 3; i < statements.Count; i++) await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
+        finally
+        {
+            await StagingTables.DropQuietlyAsync(client, staging).ConfigureAwait(false);
+        }
     }
+
+    private static string StagingPrefix(string table) => table + "_replace_";
 
     private static void WriteSliRows(RowBinaryWriter w, SliReport report, DateTime analyzedAt)
     {

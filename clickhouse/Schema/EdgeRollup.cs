@@ -28,7 +28,7 @@ public sealed record EdgeRollupResult(DateOnly Day, long HourlyRows, long DailyR
 /// Rebuilds of one day may overlap (a worker leaving the group finishes its last rebuild while the next holder of
 /// partition 0 starts one; a rebalance moves the role mid-run): each uses a staging table of its own, named by day, start
 /// time and a random tag, so neither drops or fills the other's, and each swap puts in a whole day computed from the raw
-/// rows. Staging tables a crash left behind are dropped by a later rebuild of the same table once an hour old.
+/// rows (<see cref="StagingTables"/>).
 /// </summary>
 public static class EdgeRollup
 {
@@ -61,7 +61,7 @@ public static class EdgeRollup
     /// The statements one table's rebuild runs, in order (documented in deploy/clickhouse/rollup_rebuild.sql). A replicated
     /// target needs <paramref name="stagingEngine"/> (<see cref="ClusterSchema.StagingEngine"/>): the staging table must not copy its ZooKeeper path.
     /// </summary>
-    /// <param name="stagingTag">Makes the staging table this rebuild's own (<see cref="NewStagingTag"/>); null: the plain per-day name
+    /// <param name="stagingTag">Makes the staging table this rebuild's own (<see cref="StagingTables.NewTag"/>); null: the plain per-day name
     /// of the reference scripts, for one rebuild at a time.</param>
     public static IReadOnlyList<string> RebuildStatements(string database, string table, DateOnly day, string select, string? stagingEngine = null,
         string? stagingTag = null)
@@ -81,70 +81,31 @@ public static class EdgeRollup
 
     private static async Task<long> RebuildAsync(ClickHouseHttpClient client, string table, DateOnly day, string select, CancellationToken cancellationToken)
     {
-        await DropLeftoverStagingAsync(client, table, DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
+        await StagingTables.DropLeftoversAsync(client, StagingPrefix(table), DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
         var stagingEngine = await ClusterSchema.StagingEngineAsync(client, table, cancellationToken).ConfigureAwait(false);
-        string tag = NewStagingTag(DateTimeOffset.UtcNow);
+        string tag = StagingTables.NewTag(DateTimeOffset.UtcNow);
         var statements = RebuildStatements(client.Database, table, day, select, stagingEngine, tag);
-        var staging = ClickHouseSql.QuoteIdentifier(client.Database, StagingName(table, day, tag));
+        string staging = StagingName(table, day, tag);
         try
         {
+            // The last statement drops the staging table: done below, also after a failure.
             for (int i = 0; i < statements.Count - 1; i++)
                 await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
-            var rows = await client.QueryScalarAsync($"SELECT count() FROM {staging}", cancellationToken).ConfigureAwait(false);
+            var rows = await client.QueryScalarAsync($"SELECT count() FROM {ClickHouseSql.QuoteIdentifier(client.Database, staging)}", cancellationToken).ConfigureAwait(false);
             return long.Parse(rows ?? "0", CultureInfo.InvariantCulture);
         }
         finally
         {
-            // Its own table: no later rebuild would drop it for an hour (best effort; a server that is gone keeps it).
-            try
-            {
-                await client.ExecuteAsync(statements[^1], CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is ClickHouseServerException or HttpRequestException or TimeoutException or IOException)
-            {
-            }
+            await StagingTables.DropQuietlyAsync(client, staging).ConfigureAwait(false);
         }
     }
 
-    /// <summary>How long a tagged staging table may exist before a rebuild takes it for a crash's leftover: far longer than a rebuild.</summary>
-    internal static readonly TimeSpan LeftoverAge = TimeSpan.FromHours(1);
+    private static string StagingPrefix(string table) => table + "_rebuild_";
 
-    /// <summary>A staging tag: the start time (Unix seconds) and 32 random bits, so concurrent rebuilds never share a name.</summary>
-    internal static string NewStagingTag(DateTimeOffset now) =>
-        string.Create(CultureInfo.InvariantCulture, $"{now.ToUnixTimeSeconds()}_{Random.Shared.Next():x8}");
+    internal static string StagingName(string table, DateOnly day, string? tag = null) => StagingTables.Name(StagingPrefix(table), PartitionId(day), tag);
 
-    internal static string StagingName(string table, DateOnly day, string? tag = null) =>
-        table + "_rebuild_" + PartitionId(day) + (tag is null ? "" : "_" + tag);
-
-    /// <summary>The start time of a tagged staging table of <paramref name="table"/>, from its name; null for any other name.</summary>
-    internal static DateTimeOffset? StagingStart(string table, string name)
-    {
-        string prefix = table + "_rebuild_";
-        if (!name.StartsWith(prefix, StringComparison.Ordinal)) return null;
-        var rest = name.AsSpan(prefix.Length);
-        // yyyyMMdd_SECONDS_RANDOM
-        var parts = rest.ToString().Split('_');
-        if (parts.Length != 3 || parts[0].Length != 8 || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out long seconds)
-            || parts[2].Length != 8 || !int.TryParse(parts[2], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out _))
-            return null;
-        return DateTimeOffset.FromUnixTimeSeconds(seconds);
-    }
-
-    /// <summary>Drops the tagged staging tables of <paramref name="table"/> older than <see cref="LeftoverAge"/> (a crashed rebuild's).</summary>
-    internal static async Task<int> DropLeftoverStagingAsync(ClickHouseHttpClient client, string table, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        var names = await SystemTableReads.ReadAsync(token => client.QueryTsvAsync(
-            $"SELECT name FROM system.tables WHERE database = {ClickHouseSql.QuoteString(client.Database)} AND name LIKE {ClickHouseSql.QuoteString(table + "_rebuild_%")}",
-            token), cancellationToken).ConfigureAwait(false);
-        int dropped = 0;
-        foreach (var row in names)
-        {
-            if (StagingStart(table, row[0]) is not { } started || now - started < LeftoverAge) continue;
-            await client.ExecuteAsync($"DROP TABLE IF EXISTS {ClickHouseSql.QuoteIdentifier(client.Database, row[0])}", cancellationToken).ConfigureAwait(false);
-            dropped++;
-        }
-        return dropped;
-    }
+    /// <summary>The start time of one of <paramref name="table"/>'s tagged rebuild staging tables, from its name; null for any other name.</summary>
+    internal static DateTimeOffset? StagingStart(string table, string name) => StagingTables.StartOf(StagingPrefix(table), name);
 
     /// <summary>The toYYYYMMDD partition value of a UTC day.</summary>
     public static string PartitionId(DateOnly day) => day.ToString("yyyyMMdd", CultureInfo.InvariantCulture);

@@ -205,8 +205,8 @@ public abstract class FlowStoreTests<TServer>(TServer server) : ClickHouseTest<T
         await SchemaMigrator.MigrateAsync(Db);
         await InsertAsync([Flow(10, "10.0.0.1", "10.0.1.1", Cart, Db6)]);
         var day = DateOnly.FromDateTime(Day);
-        string old = EdgeRollup.StagingName(FlowTables.EdgesHourly, day, EdgeRollup.NewStagingTag(DateTimeOffset.UtcNow.AddHours(-2)));
-        string running = EdgeRollup.StagingName(FlowTables.EdgesHourly, day, EdgeRollup.NewStagingTag(DateTimeOffset.UtcNow.AddMinutes(-1)));
+        string old = EdgeRollup.StagingName(FlowTables.EdgesHourly, day, StagingTables.NewTag(DateTimeOffset.UtcNow.AddHours(-2)));
+        string running = EdgeRollup.StagingName(FlowTables.EdgesHourly, day, StagingTables.NewTag(DateTimeOffset.UtcNow.AddMinutes(-1)));
         foreach (var name in new[] { old, running })
             await Db.ExecuteAsync($"CREATE TABLE {ClickHouseSql.QuoteIdentifier(Db.Database, name)} AS {ClickHouseSql.QuoteIdentifier(Db.Database, FlowTables.EdgesHourly)}");
 

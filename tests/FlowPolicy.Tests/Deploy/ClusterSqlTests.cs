@@ -128,7 +128,7 @@ public sealed class ClusterSqlTests
     public void A_rebuild_s_staging_table_is_its_own_and_its_age_is_read_back_from_its_name()
     {
         var at = new DateTimeOffset(2026, 12, 7, 14, 0, 0, TimeSpan.Zero);
-        var tags = Enumerable.Range(0, 50).Select(_ => EdgeRollup.NewStagingTag(at)).ToList();
+        var tags = Enumerable.Range(0, 50).Select(_ => StagingTables.NewTag(at)).ToList();
         Assert.Equal(tags.Count, tags.Distinct().Count());
         string name = EdgeRollup.StagingName("edges_1h", ExampleDay, tags[0]);
         Assert.StartsWith("edges_1h_rebuild_20260115_1796652000_", name);

@@ -1,0 +1,64 @@
+using System.Globalization;
+
+namespace FlowPolicy.ClickHouse.Schema;
+
+/// <summary>
+/// Names of the staging tables a partition swap fills (<c>ALTER TABLE ... REPLACE PARTITION ... FROM</c>): the rollup
+/// rebuild's and the SLI stores'. Two runs for the same partition can overlap (a worker leaving the group finishing its
+/// last rebuild while the next starts one; serve's scheduled analyze and an `analyze --clickhouse` by hand), so each run
+/// names its own table: <c>PREFIX PARTITION _ START _ RANDOM</c>, the start in Unix seconds and 32 random bits. With one
+/// name per partition, one run dropped the other's table or inserted into it (doubling what the swap put in). A run
+/// drops its own table when done; a crash's leftover is dropped by a later run of the same prefix once an hour old.
+/// </summary>
+public static class StagingTables
+{
+    /// <summary>How old a tagged staging table must be to be taken for a crash's leftover: far longer than any run.</summary>
+    public static readonly TimeSpan LeftoverAge = TimeSpan.FromHours(1);
+
+    public static string NewTag(DateTimeOffset now) =>
+        string.Create(CultureInfo.InvariantCulture, $"{now.ToUnixTimeSeconds()}_{Random.Shared.Next():x8}");
+
+    /// <param name="tag">Null: the untagged name of the reference scripts (one manual run at a time).</param>
+    public static string Name(string prefix, string partition, string? tag) => prefix + partition + (tag is null ? "" : "_" + tag);
+
+    /// <summary>The start time of a tagged staging table named with <paramref name="prefix"/>; null for any other name.</summary>
+    public static DateTimeOffset? StartOf(string prefix, string name)
+    {
+        if (!name.StartsWith(prefix, StringComparison.Ordinal)) return null;
+        var parts = name[prefix.Length..].Split('_');
+        if (parts.Length != 3 || parts[0].Length != 8 || !parts[0].All(char.IsAsciiDigit)
+            || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out long seconds)
+            || parts[2].Length != 8 || !int.TryParse(parts[2], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out _))
+            return null;
+        return DateTimeOffset.FromUnixTimeSeconds(seconds);
+    }
+
+    /// <summary>Drops the tagged staging tables named with <paramref name="prefix"/> older than <see cref="LeftoverAge"/>.</summary>
+    public static async Task<int> DropLeftoversAsync(ClickHouseHttpClient client, string prefix, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        // LIKE's '_' matches any character: a superset, which StartOf narrows to the exact names.
+        var names = await SystemTableReads.ReadAsync(token => client.QueryTsvAsync(
+            $"SELECT name FROM system.tables WHERE database = {ClickHouseSql.QuoteString(client.Database)} AND name LIKE {ClickHouseSql.QuoteString(prefix + "%")}",
+            token), cancellationToken).ConfigureAwait(false);
+        int dropped = 0;
+        foreach (var row in names)
+        {
+            if (StartOf(prefix, row[0]) is not { } started || now - started < LeftoverAge) continue;
+            await client.ExecuteAsync($"DROP TABLE IF EXISTS {ClickHouseSql.QuoteIdentifier(client.Database, row[0])}", cancellationToken).ConfigureAwait(false);
+            dropped++;
+        }
+        return dropped;
+    }
+
+    /// <summary>Drops a run's own staging table, best effort (a server that is gone keeps it until a later run finds it old).</summary>
+    public static async Task DropQuietlyAsync(ClickHouseHttpClient client, string name)
+    {
+        try
+        {
+            await client.ExecuteAsync($"DROP TABLE IF EXISTS {ClickHouseSql.QuoteIdentifier(client.Database, name)}", CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ClickHouseServerException or HttpRequestException or TimeoutException or IOException)
+        {
+        }
+    }
+}
