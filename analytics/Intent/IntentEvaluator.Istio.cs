@@ -21,7 +21,7 @@ public sealed partial class IntentEvaluator
         if (_istio.Length == 0) return [];
         List<int>? selecting = null;
         for (int i = 0; i < _istio.Length; i++)
-            if (_istio[i].Selects(server, _options.IstioRootNamespace)) (selecting ??= []).Add(i);
+            if (_istio[i].Selects(server, _options.Istio.RootNamespace)) (selecting ??= []).Add(i);
         return selecting is null ? [] : selecting.ToArray();
     }
 
@@ -35,7 +35,7 @@ public sealed partial class IntentEvaluator
     /// </summary>
     private string? IstioDenial(int[] selecting, Endpoint client, Endpoint server, ushort port, byte protocol, List<(int, IntentRule)>? matched)
     {
-        string trustDomain = _options.IstioTrustDomain;
+        string trustDomain = _options.Istio.TrustDomain;
         foreach (int index in selecting)
         {
             var policy = _istio[index];
@@ -98,6 +98,6 @@ public sealed partial class IntentEvaluator
     private void AddIstioSourceMatches(IstioSource[] sources, Endpoint client, List<int> signature)
     {
         for (int i = 0; i < sources.Length; i++)
-            signature.Add(i * 3 + (int)sources[i].MatchesPeer(client, _options.IstioTrustDomain));
+            signature.Add(i * 3 + (int)sources[i].MatchesPeer(client, _options.Istio.TrustDomain));
     }
 }

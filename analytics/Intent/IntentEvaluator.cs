@@ -34,16 +34,15 @@ public sealed class IntentEvaluatorOptions
     /// from the few rules that can name an address, so memory stays bounded on a scan of the whole internet.
     /// </summary>
     public int MaxMemoisedAddresses { get; init; } = 200_000;
-    /// <summary>Istio's root namespace (meshConfig.rootNamespace): an AuthorizationPolicy there applies to workloads of every namespace.</summary>
-    public string IstioRootNamespace { get; init; } = "istio-system";
-    /// <summary>Istio principals are <c>TRUST_DOMAIN/ns/NS/sa/SA</c>; the trust domain workloads' identities carry.</summary>
-    public string IstioTrustDomain { get; init; } = "cluster.local";
+    /// <summary>Istio's root namespace (a policy there applies to every namespace) and trust domain (principals are
+    /// <c>TRUST_DOMAIN/ns/NS/sa/SA</c>): <see cref="IstioMesh"/>.</summary>
+    public IstioMesh Istio { get; init; } = IstioMesh.Default;
 
     public void Validate()
     {
         if (MaxMemoisedAddresses < 0) throw new ArgumentException("MaxMemoisedAddresses cannot be negative");
-        if (string.IsNullOrWhiteSpace(IstioRootNamespace)) throw new ArgumentException("the Istio root namespace cannot be empty");
-        if (string.IsNullOrWhiteSpace(IstioTrustDomain)) throw new ArgumentException("the Istio trust domain cannot be empty");
+        ArgumentNullException.ThrowIfNull(Istio);
+        Istio.Validate();
     }
 }
 

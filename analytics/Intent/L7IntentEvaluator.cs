@@ -45,19 +45,16 @@ public sealed record L7EdgeDecision(Edge Edge, IReadOnlyList<L7OperationDecision
 
 public sealed class L7IntentEvaluatorOptions
 {
-    /// <summary>
-    /// Istio's root namespace: an AuthorizationPolicy there applies to workloads of every namespace (meshConfig.rootNamespace).
-    /// </summary>
-    public string IstioRootNamespace { get; init; } = "istio-system";
-    /// <summary>Istio principals are <c>TRUST_DOMAIN/ns/NS/sa/SA</c>; the trust domain workloads' identities carry.</summary>
-    public string IstioTrustDomain { get; init; } = "cluster.local";
+    /// <summary>Istio's root namespace (a policy there applies to every namespace) and trust domain (principals are
+    /// <c>TRUST_DOMAIN/ns/NS/sa/SA</c>): <see cref="IstioMesh"/>.</summary>
+    public IstioMesh Istio { get; init; } = IstioMesh.Default;
     /// <summary>Namespace labels the data showed, for <c>io.cilium.k8s.namespace.labels.*</c> selectors.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>>? NamespaceLabels { get; init; }
 
     public void Validate()
     {
-        if (string.IsNullOrWhiteSpace(IstioRootNamespace)) throw new ArgumentException("the Istio root namespace cannot be empty");
-        if (string.IsNullOrWhiteSpace(IstioTrustDomain)) throw new ArgumentException("the Istio trust domain cannot be empty");
+        ArgumentNullException.ThrowIfNull(Istio);
+        Istio.Validate();
     }
 }
 
@@ -300,7 +297,7 @@ public sealed class L7IntentEvaluator
         foreach (var policy in _istio)
         {
             if (policy.Action is not (IstioAction.Allow or IstioAction.Deny)) continue;
-            if (!policy.Selects(server, _options.IstioRootNamespace)) continue;
+            if (!policy.Selects(server, _options.Istio.RootNamespace)) continue;
             if (policy.HasTargetRefs) applies = Tri.Unknown;
             (policy.Action == IstioAction.Allow ? allow : deny).Add(policy);
         }
@@ -342,7 +339,7 @@ public sealed class L7IntentEvaluator
 
     private Tri SourceMatches(IstioSource source, Endpoint client)
     {
-        var peer = source.MatchesPeer(client, _options.IstioTrustDomain);
+        var peer = source.MatchesPeer(client, _options.Istio.TrustDomain);
         return source.NeedsUnobserved ? TriLogic.And(peer, Tri.Unknown) : peer;
     }
 

@@ -40,6 +40,7 @@ internal static class AnalyzeCommand
         var noSvg = new Option<bool>("--no-svg") { Description = "Skip graph.svg (Graphviz)." };
         var includeNamespace = CommonOptions.IncludeNamespace();
         var excludeNamespace = CommonOptions.ExcludeNamespace(defaults: false);
+        var istio = CommonOptions.Istio();
         var command = new Command("analyze",
             "Dependency graph and microsegmentation SLIs for a time window: compliance rate against the intended policy, " +
             "denied flows per minute, drift (unintended edges, stale rules, verdict mismatches) and blast radius.\n\n" +
@@ -49,6 +50,7 @@ internal static class AnalyzeCommand
             "  flowpolicy analyze --clickhouse https://ch.example.com:8443 --from 2026-11-02T10:00:00Z --to 2026-11-02T11:00:00Z --intent policies/ --out hour10")
         {
             flows, inventory, format, recordTime, threads, from, to, clickhouse, database, intent, output, noSvg, includeNamespace, excludeNamespace,
+            istio.RootNamespace, istio.TrustDomain,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -63,16 +65,17 @@ internal static class AnalyzeCommand
             if (url is not null && (fromTime is null || toTime is null)) throw new UsageException("--clickhouse needs --from and --to (whole hours, UTC)");
             if (outDir is not null) CommonOptions.RequireWritableDirectory(outDir, "--out");
             var scope = CommonOptions.ParseScope(parse.GetValue(includeNamespace), parse.GetValue(excludeNamespace), NamespaceScope.Exactly);
+            var mesh = CommonOptions.ParseIstio(parse, istio);
 
             // The policy files are read first (a bad file fails before the flows are read); the evaluator is made once
             // the data has shown its namespace labels. Tests pass their own evaluator.
             var intentPolicies = loadIntent is null ? PolicyInputs.LoadPolicies([parse.GetValue(intent)!], [], "--intent") : null;
             IIntentEvaluator Evaluator(IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels, IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? nodeAddresses) =>
-                intentPolicies is null ? loadIntent!(parse.GetValue(intent)!) : PolicyInputs.Evaluator(intentPolicies, namespaceLabels, nodeAddresses);
+                intentPolicies is null ? loadIntent!(parse.GetValue(intent)!) : PolicyInputs.Evaluator(intentPolicies, namespaceLabels, nodeAddresses, mesh);
             // The report's drift remediation loads the intent files again for each diff it checks, the same way; a test's
             // own evaluator has no files, so its report has no remediation section.
             Suggest.Reports.IntentFiles? Files(IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> namespaceLabels, IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? nodeAddresses) =>
-                loadIntent is null ? PolicyInputs.IntentFiles(parse.GetValue(intent)!, namespaceLabels, nodeAddresses) : null;
+                loadIntent is null ? PolicyInputs.IntentFiles(parse.GetValue(intent)!, namespaceLabels, nodeAddresses, mesh) : null;
             var jobOptions = new AnalyzeJobOptions { OutputDirectory = outDir, RenderSvg = !parse.GetValue(noSvg) };
 
             if (url is null)
@@ -89,7 +92,7 @@ internal static class AnalyzeCommand
                 });
                 var spanned = AnalysisWindow.Spanning(load.Edges);
                 var window = new AnalysisWindow(fromTime ?? spanned.From, toTime ?? spanned.To);
-                var l7 = intentPolicies is null ? null : new L7IntentEvaluator(intentPolicies, new L7IntentEvaluatorOptions { NamespaceLabels = load.NamespaceLabels });
+                var l7 = intentPolicies is null ? null : new L7IntentEvaluator(intentPolicies, new L7IntentEvaluatorOptions { NamespaceLabels = load.NamespaceLabels, Istio = mesh });
                 var result = await new AnalyzeJob(jobOptions, Evaluator(load.NamespaceLabels, load.NodeAddressesByName), l7: l7).RunAsync(window, new ScopedEdgeSource(new LoadedEdgeSource(load.Edges), scope), cancellationToken);
                 Report(result, WriteReport(outDir, result, load.Counts, scope, Files(load.NamespaceLabels, load.NodeAddressesByName)));
                 return ExitCodes.Success;
@@ -113,7 +116,7 @@ internal static class AnalyzeCommand
                 using var client = new ClickHouseHttpClient(chOptions);
                 await SchemaMigrator.MigrateAsync(client, cancellationToken: cancellationToken);
                 var l7 = intentPolicies is null ? null : new L7IntentEvaluator(intentPolicies,
-                    new L7IntentEvaluatorOptions { NamespaceLabels = inventoryLabels });
+                    new L7IntentEvaluatorOptions { NamespaceLabels = inventoryLabels, Istio = mesh });
                 // Each stored drift event with its remediation, as serve's analyze job stores it (the debug dashboard's).
                 var job = new AnalyzeJob(jobOptions, evaluator, client, l7) { Remediate = Files(inventoryLabels, inventoryNodes)?.StoredRemediations() };
                 var window = new AnalysisWindow(fromTime!.Value, toTime!.Value);

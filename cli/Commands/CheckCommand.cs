@@ -43,6 +43,7 @@ internal static class CheckCommand
         var database = ServerOptions.Database();
         var includeNamespace = CommonOptions.IncludeNamespace();
         var excludeNamespace = CommonOptions.ExcludeNamespace(defaults: false);
+        var istio = CommonOptions.Istio();
         var json = new Option<bool>("--json") { Description = "Print one JSON document: blocked, blocked_noise, already_denied, rule_hits, unused_rules, summary." };
         var strict = new Option<bool>("--strict")
         {
@@ -63,6 +64,7 @@ internal static class CheckCommand
             "  flowpolicy check --policies policy/ --clickhouse http://ch:8123 --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z")
         {
             policies, namespaces, flows, inventory, format, recordTime, threads, from, to, clickhouse, database, json, strict, includeNamespace, excludeNamespace,
+            istio.RootNamespace, istio.TrustDomain,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -73,6 +75,7 @@ internal static class CheckCommand
             var fromTime = CommonOptions.ParseTime(parse.GetValue(from), "--from");
             var toTime = CommonOptions.ParseTime(parse.GetValue(to), "--to");
             var scope = CommonOptions.ParseScope(parse.GetValue(includeNamespace), parse.GetValue(excludeNamespace), NamespaceScope.Exactly);
+            var mesh = CommonOptions.ParseIstio(parse, istio);
 
             var policySet = PolicyInputs.LoadPolicies(parse.GetValue(policies) ?? [], parse.GetValue(namespaces) ?? [], "--policies");
             IReadOnlyList<Edge> edges;
@@ -100,7 +103,7 @@ internal static class CheckCommand
                 nodeAddresses = load.NodeAddressesByName;
             }
 
-            var evaluator = PolicyInputs.Evaluator(policySet, namespaceLabels, nodeAddresses);
+            var evaluator = PolicyInputs.Evaluator(policySet, namespaceLabels, nodeAddresses, mesh);
             // Noise is judged by the classifier suggest uses, over the same window and, as suggest does, over every edge
             // (scanners and boundaries need the whole picture) before the namespace scope narrows what is checked.
             var noise = new BaselineClassifier().Classify(edges, BaselineWindow.Of(edges, fromTime, toTime));
@@ -108,7 +111,7 @@ internal static class CheckCommand
             var result = new PolicyBacktest(evaluator).Run(edges, noise, cancellationToken);
             // The L7 half (docs/intent.md, "L7 rules"): Cilium rules.http/kafka/dns, toFQDNs and Istio methods/paths
             // against each edge's L7 history. Null when the policies have no L7 rule, so L4-only output stays as it was.
-            var l7Evaluator = new L7IntentEvaluator(policySet, new L7IntentEvaluatorOptions { NamespaceLabels = namespaceLabels });
+            var l7Evaluator = new L7IntentEvaluator(policySet, new L7IntentEvaluatorOptions { NamespaceLabels = namespaceLabels, Istio = mesh });
             var l7 = l7Evaluator.HasRules ? new L7Backtest(l7Evaluator).Run(edges, cancellationToken) : null;
             bool isStrict = parse.GetValue(strict);
             bool passed = (isStrict ? result.PassedStrict : result.Passed) && (l7?.Passed ?? true);

@@ -1,3 +1,4 @@
+using FlowPolicy.Analytics.Intent;
 using System.CommandLine;
 using System.Globalization;
 using FlowPolicy.Cli.Terminal;
@@ -46,6 +47,30 @@ internal static class CommonOptions
     };
 
     public static Option<string?> To() => new("--to") { Description = "Window end (exclusive), RFC 3339 UTC." };
+
+    /// <summary>The mesh-wide Istio settings an AuthorizationPolicy's meaning depends on (<see cref="IstioMesh"/>).</summary>
+    public static (Option<string?> RootNamespace, Option<string?> TrustDomain) Istio() =>
+    (
+        new("--istio-root-namespace") { Description = "Istio's root namespace (meshConfig.rootNamespace; default istio-system): an AuthorizationPolicy there applies to every namespace." },
+        new("--istio-trust-domain")
+        {
+            Description = "The mesh's trust domain (meshConfig.trustDomain; default cluster.local): Istio principals are TRUST-DOMAIN/ns/NAMESPACE/sa/SERVICE-ACCOUNT, " +
+                "so with the wrong one no principal matches.",
+        }
+    );
+
+    /// <summary>The mesh the two <see cref="Istio"/> options name; exit 2 on a value that is no namespace or trust domain.</summary>
+    public static IstioMesh ParseIstio(ParseResult parse, (Option<string?> RootNamespace, Option<string?> TrustDomain) options)
+    {
+        try
+        {
+            return IstioMesh.Parse(parse.GetValue(options.RootNamespace), parse.GetValue(options.TrustDomain));
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
 
     public static Option<string[]> IncludeNamespace() => new("--include-namespace")
     {

@@ -56,8 +56,9 @@ internal static class PolicyInputs
     /// intent again for every diff it checks) with the same namespace labels as <see cref="Evaluator"/>.
     /// </summary>
     public static Suggest.Reports.IntentFiles IntentFiles(string path, IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> observed,
-        IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? nodeAddresses) =>
-        new(path, dir => new IntentEvaluator(new IntentPolicyLoader().Load([dir]), new IntentEvaluatorOptions { NamespaceLabels = observed, NodeAddresses = nodeAddresses }));
+        IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? nodeAddresses, IstioMesh istio) =>
+        new(path, dir => new IntentEvaluator(new IntentPolicyLoader().Load([dir]),
+            new IntentEvaluatorOptions { NamespaceLabels = observed, NodeAddresses = nodeAddresses, Istio = istio }));
 
     /// <summary>
     /// The evaluator of <paramref name="policies"/> with the namespace labels the data showed (inventory Namespace
@@ -66,13 +67,13 @@ internal static class PolicyInputs
     /// match that node: the suggested egress to the API server is written that way.
     /// </summary>
     public static IntentEvaluator Evaluator(IntentPolicySet policies, IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string>>> observed,
-        IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? nodeAddresses)
+        IReadOnlyDictionary<string, IReadOnlyList<PackedIp>>? nodeAddresses, IstioMesh istio)
     {
         int added = observed.Keys.Count(ns => !policies.NamespaceLabels.ContainsKey(ns));
         if (added > 0)
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"flowpolicy: namespace labels of {added} namespaces from the flows and inventory (namespaceSelectors match them)"));
-        return new IntentEvaluator(policies, new IntentEvaluatorOptions { NamespaceLabels = observed, NodeAddresses = nodeAddresses });
+        return new IntentEvaluator(policies, new IntentEvaluatorOptions { NamespaceLabels = observed, NodeAddresses = nodeAddresses, Istio = istio });
     }
 
     /// <summary>

@@ -55,6 +55,7 @@ internal static class SuggestCommand
         };
         var includeNamespace = CommonOptions.IncludeNamespace();
         var excludeNamespace = CommonOptions.ExcludeNamespace(defaults: true);
+        var istio = CommonOptions.Istio();
         var command = new Command("suggest",
             "Propose least-privilege allow rules from the observed baseline: every dependency seen (DNS, start-up-only, weekly) kept with its evidence, " +
             "noise (scanners, one-off bare pods) left out with the reason, exported as Kubernetes, Cilium, Istio and Calico policies.\n\n" +
@@ -66,7 +67,7 @@ internal static class SuggestCommand
             "  flowpolicy suggest --clickhouse http://localhost:8123 --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --intent policies/ --out diff")
         {
             flows, inventory, format, recordTime, threads, from, to, clickhouse, database, intent, output, emit, layout, allowEmpty, allowShrink, shrinkThreshold,
-            l7, includeNamespace, excludeNamespace,
+            l7, includeNamespace, excludeNamespace, istio.RootNamespace, istio.TrustDomain,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -87,6 +88,7 @@ internal static class SuggestCommand
                 L7 = parse.GetValue(l7),
             };
             var scope = CommonOptions.ParseScope(parse.GetValue(includeNamespace), parse.GetValue(excludeNamespace), NamespaceScope.ForPolicies);
+            var mesh = CommonOptions.ParseIstio(parse, istio);
             var inferenceOptions = new SuggestOptions { WindowStart = start, WindowEnd = end };
             try
             {
@@ -141,8 +143,8 @@ internal static class SuggestCommand
                 nodeAddresses = load.NodeAddresses;
                 nodesByName = load.NodeAddressesByName;
             }
-            outputOptions.Cluster = new ClusterFacts(nodeAddresses);
-            IIntentEvaluator? evaluator = intentPolicies is null ? null : PolicyInputs.Evaluator(intentPolicies, namespaceLabels, nodesByName);
+            outputOptions.Cluster = new ClusterFacts(nodeAddresses) { IstioTrustDomain = mesh.TrustDomain };
+            IIntentEvaluator? evaluator = intentPolicies is null ? null : PolicyInputs.Evaluator(intentPolicies, namespaceLabels, nodesByName, mesh);
 
             var inference = new RuleInference(inferenceOptions);
             var set = SuggestionScope.Restrict(inference.Infer(edges), scope);
@@ -152,7 +154,7 @@ internal static class SuggestCommand
             {
                 written = new SuggestionOutput(outputOptions).Write(set, diff);
                 written = [.. written, .. OneOffReport.WriteSuggestion(outputOptions.Directory, edges, set, diff, evaluator, start, end, counts,
-                    parse.GetValue(intent) is { } intentPath ? PolicyInputs.IntentFiles(intentPath, namespaceLabels, nodesByName) : null)];
+                    parse.GetValue(intent) is { } intentPath ? PolicyInputs.IntentFiles(intentPath, namespaceLabels, nodesByName, mesh) : null)];
             }
             catch (SuggestionRefusedException refused)
             {

@@ -90,6 +90,8 @@ internal sealed class ServeConfig
     public List<string> Inventory { get; } = [];
     /// <summary>Directory of intended policy files; analyze needs it, suggest uses it for the diff.</summary>
     public string? Intent { get; set; }
+    /// <summary>`istio.root_namespace` and `istio.trust_domain`: the mesh the AuthorizationPolicies are judged and written for.</summary>
+    public Analytics.Intent.IstioMesh Istio { get; set; } = Analytics.Intent.IstioMesh.Default;
     /// <summary>`namespaces.include`: only these namespaces (patterns) get policies / are analysed.</summary>
     public List<string> IncludeNamespaces { get; } = [];
     /// <summary>`namespaces.exclude`: these namespaces (patterns) are left out; suggest also leaves out the system namespaces unless `include` is given.</summary>
@@ -143,6 +145,14 @@ internal sealed class ServeConfig
         if (RetryAttempts is < 1 or > 100) throw new ConfigException("retry.attempts must be 1..100");
         if (RetryBackoff < TimeSpan.Zero || RetryMaxBackoff < RetryBackoff) throw new ConfigException("retry.backoff must be >= 0 and retry.max_backoff >= retry.backoff");
         if (IngestWorkers < 1) throw new ConfigException("ingest.workers must be at least 1");
+        try
+        {
+            Istio.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new ConfigException("istio: " + e.Message);
+        }
         if (IncludeNamespaces.Concat(ExcludeNamespaces).Any(string.IsNullOrWhiteSpace)) throw new ConfigException("namespaces.include and namespaces.exclude must not hold empty patterns");
         foreach (var job in Jobs)
         {
@@ -242,6 +252,15 @@ internal sealed class ServeConfig
                     break;
                 case "inventory": config.Inventory.AddRange(reader.Strings(node, "inventory")); break;
                 case "intent": config.Intent = reader.String(node, "intent"); break;
+                case "istio":
+                    foreach (var (k, v) in reader.Map(node, "istio"))
+                        switch (k)
+                        {
+                            case "root_namespace": config.Istio = config.Istio with { RootNamespace = reader.String(v, "istio.root_namespace") }; break;
+                            case "trust_domain": config.Istio = config.Istio with { TrustDomain = reader.String(v, "istio.trust_domain") }; break;
+                            default: throw reader.Unknown(v, "istio." + k);
+                        }
+                    break;
                 case "output": config.Output = reader.String(node, "output"); break;
                 case "namespaces":
                     foreach (var (k, v) in reader.Map(node, "namespaces"))

@@ -43,27 +43,26 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
         if (config.Intent is not { } path) return null;
         var policies = new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([path]);
         var inventory = config.Inventory.Count == 0 ? null : InventoryLoader.Load(config.Inventory);
-        return new RunIntent(new IntentEvaluator(policies, EvaluatorOptions(inventory)),
-            new L7IntentEvaluator(policies, new L7IntentEvaluatorOptions { NamespaceLabels = inventory?.NamespaceLabels }),
-            IntentFilesOf(path, inventory));
+        return new RunIntent(new IntentEvaluator(policies, EvaluatorOptions(inventory, config.Istio)),
+            new L7IntentEvaluator(policies, new L7IntentEvaluatorOptions { NamespaceLabels = inventory?.NamespaceLabels, Istio = config.Istio }),
+            IntentFilesOf(path, inventory, config.Istio));
     };
 
     /// <summary>The intended policy's L3/L4 evaluator (<see cref="LoadRunIntent"/>'s); null without `intent`.</summary>
     public IIntentEvaluator? LoadIntent() => LoadRunIntent()?.Evaluator;
 
-    private static IntentEvaluatorOptions EvaluatorOptions(InventoryLoadResult? inventory) =>
-        new() { NamespaceLabels = inventory?.NamespaceLabels, NodeAddresses = inventory?.Index.NodeAddressesByName };
+    private static IntentEvaluatorOptions EvaluatorOptions(InventoryLoadResult? inventory, IstioMesh istio) =>
+        new() { NamespaceLabels = inventory?.NamespaceLabels, NodeAddresses = inventory?.Index.NodeAddressesByName, Istio = istio };
 
-    private static IntentFiles IntentFilesOf(string path, InventoryLoadResult? inventory) =>
-        new(path, dir => new IntentEvaluator(new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([dir]), EvaluatorOptions(inventory)));
+    private static IntentFiles IntentFilesOf(string path, InventoryLoadResult? inventory, IstioMesh istio) =>
+        new(path, dir => new IntentEvaluator(new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([dir]), EvaluatorOptions(inventory, istio)));
 
     /// <summary>
     /// The node addresses policies need for egress to the nodes, from the configured inventory (re-read every run;
     /// none without an inventory: then namespaces reaching the nodes get no egress default deny, as the report says).
     /// </summary>
-    public Func<ClusterFacts> LoadCluster { get; init; } = () => config.Inventory.Count == 0
-        ? ClusterFacts.Unknown
-        : new ClusterFacts(InventoryLoader.Load(config.Inventory).Index.NodeAddresses);
+    public Func<ClusterFacts> LoadCluster { get; init; } = () =>
+        new ClusterFacts(config.Inventory.Count == 0 ? [] : InventoryLoader.Load(config.Inventory).Index.NodeAddresses) { IstioTrustDomain = config.Istio.TrustDomain };
 
     /// <summary>Where analyze and anomalies runs report what they recorded (SLO breaches, anomalies); null: nowhere.</summary>
     public WebhookNotifier? Webhook { get; init; }
@@ -73,7 +72,7 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
     /// inventory read once per call: once per report); null without `intent`.
     /// </summary>
     public IntentFiles? IntentFiles() => config.Intent is not { } path ? null
-        : IntentFilesOf(path, config.Inventory.Count == 0 ? null : InventoryLoader.Load(config.Inventory));
+        : IntentFilesOf(path, config.Inventory.Count == 0 ? null : InventoryLoader.Load(config.Inventory), config.Istio);
 
     public IScheduledJob Create(JobConfig job) => job.Kind switch
     {

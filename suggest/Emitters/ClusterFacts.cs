@@ -6,7 +6,8 @@ namespace FlowPolicy.Suggest.Emitters;
 /// <summary>
 /// What the inventory says about the cluster itself, which flow edges do not carry: the node addresses (from
 /// <c>kubectl get nodes -o json</c> or node leases). Formats that select nodes by address (NetworkPolicy ipBlocks,
-/// Calico nets) need them to allow egress to the API server and node services under a default deny.
+/// Calico nets) need them to allow egress to the API server and node services under a default deny. And the Istio
+/// mesh's trust domain (--istio-trust-domain), which Istio principals are written with.
 /// </summary>
 public sealed class ClusterFacts
 {
@@ -21,4 +22,7 @@ public sealed class ClusterFacts
     public IReadOnlyList<Cidr> NodeBlocks { get; }
 
     public bool NodeAddressesKnown => NodeBlocks.Count > 0;
+
+    /// <summary>The mesh's trust domain, which the Istio files' principals name (<c>TRUST_DOMAIN/ns/NS/sa/SA</c>).</summary>
+    public string IstioTrustDomain { get; init; } = Analytics.Intent.IstioMesh.Default.TrustDomain;
 }

@@ -9,9 +9,10 @@ namespace FlowPolicy.Suggest.Emitters;
 /// server workload, one rule per port listing every client (principals, address blocks). Istio authorises at the
 /// server's sidecar, for TCP only; it does not enforce egress.
 /// </summary>
-internal sealed class IstioEmitter(bool l7 = false) : IPolicyEmitter
+internal sealed class IstioEmitter(bool l7 = false, string trustDomain = "cluster.local") : IPolicyEmitter
 {
     private readonly bool _l7 = l7;
+    private readonly string _trustDomain = trustDomain;
 
     /// <summary>The CRD's maxItems on spec.rules (istio 1.29.2 crd-all.gen.yaml, as @kubernetes-models/istio 3.0.1 carries it).</summary>
     public const int MaxRules = 512;
@@ -22,7 +23,7 @@ internal sealed class IstioEmitter(bool l7 = false) : IPolicyEmitter
         "Istio: AuthorizationPolicy is enforced by the server's sidecar, so only ingress rules are emitted (egress to external addresses needs an egress gateway; it stays in suggestions.json). " +
         "Sidecars do not intercept UDP, so UDP rules (DNS, media) are not emitted and UDP is not restricted by these files. " +
         "Kubelet probes are rewritten by the sidecar injector to the pilot-agent port (15020), which AuthorizationPolicy does not apply to, so no node rule is emitted. " +
-        "Workload clients are named by principal cluster.local/ns/NAMESPACE/sa/SERVICEACCOUNT with the service account the flows or the inventory named (Hubble's io.cilium.k8s.policy.serviceaccount, a pod's spec.serviceAccountName, a lease's service_account); " +
+        $"Workload clients are named by principal {_trustDomain}/ns/NAMESPACE/sa/SERVICEACCOUNT (the trust domain: --istio-trust-domain, default cluster.local; it must be the mesh's, else no principal matches and the ALLOW policies deny every workload client) with the service account the flows or the inventory named (Hubble's io.cilium.k8s.policy.serviceaccount, a pod's spec.serviceAccountName, a lease's service_account); " +
         "where none named it, the principal guesses a service account named after the workload (sa/WORKLOAD): check those. Principals need mTLS on. " +
         "Address clients use ipBlocks (the direct peer); behind an ingress gateway use remoteIpBlocks. " +
         "Clients on the same port are one rule (at most 512 rules per policy, the CRD's limit; more are split over several ALLOW policies, which add up)." +
@@ -32,7 +33,7 @@ internal sealed class IstioEmitter(bool l7 = false) : IPolicyEmitter
               "External hosts a namespace reached by DNS name are one ServiceEntry per namespace (exportTo '.', MESH_EXTERNAL; resolution NONE, since wildcard hosts cannot use DNS resolution): it matters when the mesh's outboundTrafficPolicy is REGISTRY_ONLY (then only registered hosts are reachable); under the default ALLOW_ANY it changes nothing, and enforcing egress per workload needs an egress gateway."
             : "");
 
-    public static string Principal(Peer workload) => $"cluster.local/ns/{workload.Namespace}/sa/{workload.ServiceAccount ?? workload.Workload}";
+    public static string Principal(Peer workload, string trustDomain) => $"{trustDomain}/ns/{workload.Namespace}/sa/{workload.ServiceAccount ?? workload.Workload}";
 
     public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
@@ -120,7 +121,7 @@ internal sealed class IstioEmitter(bool l7 = false) : IPolicyEmitter
                             comments.Add(new EvidenceComment(rule.Rule, "not emitted (see report.md): "));
                             continue;
                         }
-                        string principal = Principal(rule.Peer);
+                        string principal = Principal(rule.Peer, _trustDomain);
                         if (!principals.Contains(principal)) principals.Add(principal);
                     }
                     else

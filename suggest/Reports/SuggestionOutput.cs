@@ -275,7 +275,8 @@ public sealed class SuggestionOutput
     }
 
     internal static IReadOnlyList<IPolicyEmitter> Emitters(ClusterFacts? cluster = null, bool l7 = false) =>
-        [new KubernetesEmitter(cluster ?? ClusterFacts.Unknown), new CiliumEmitter(l7), new IstioEmitter(l7), new CalicoEmitter(cluster ?? ClusterFacts.Unknown)];
+        [new KubernetesEmitter(cluster ?? ClusterFacts.Unknown), new CiliumEmitter(l7), new IstioEmitter(l7, (cluster ?? ClusterFacts.Unknown).IstioTrustDomain),
+            new CalicoEmitter(cluster ?? ClusterFacts.Unknown)];
 
     private static FileStream Create(string root, string relative, HashSet<string> directories)
     {

@@ -62,4 +62,24 @@ public sealed class IstioCheckTests : IDisposable
         Assert.Contains("AuthorizationPolicy shop/payment", blocked.GetProperty("reason").GetString(), StringComparison.Ordinal);
         Assert.False(failed.GetProperty("summary").GetProperty("passed").GetBoolean());
     }
+
+    [Fact]
+    public void A_mesh_with_another_trust_domain_gets_principals_in_it_and_is_judged_with_it()
+    {
+        var run = SuggestedSample.Create(_dir, "--emit", "istio", "--istio-trust-domain", "corp.example");
+        var payment = File.ReadAllText(Path.Combine(run.Output, "istio", "shop", "payment.yaml"));
+        Assert.Contains("corp.example/ns/shop/sa/checkout", payment, StringComparison.Ordinal);
+        Assert.DoesNotContain("cluster.local", payment, StringComparison.Ordinal);
+        Assert.Contains("corp.example/ns/NAMESPACE/sa/SERVICEACCOUNT", File.ReadAllText(Path.Combine(run.Output, "report.md")), StringComparison.Ordinal);
+
+        // Judged in that mesh, the files pass; judged as cluster.local, no principal matches: every workload client is blocked.
+        var inMesh = run.Check(Path.Combine(run.Output, "istio"), 0, "--istio-trust-domain", "corp.example");
+        Assert.Equal(0, inMesh.GetProperty("summary").GetProperty("unused_rules").GetInt32());
+        var elsewhere = run.Check(Path.Combine(run.Output, "istio"), 1);
+        Assert.Contains(elsewhere.GetProperty("blocked").EnumerateArray(), b => b.GetProperty("src").GetString() == "shop/checkout" && b.GetProperty("dst").GetString() == "shop/payment");
+
+        // A value that is no trust domain or namespace is a usage error.
+        Assert.Equal(2, CliProcess.Run(["check", "--policies", Path.Combine(run.Output, "istio"), "--flows", .. run.Flows, "--istio-trust-domain", "a/b"]).ExitCode);
+        Assert.Equal(2, CliProcess.Run(["check", "--policies", Path.Combine(run.Output, "istio"), "--flows", .. run.Flows, "--istio-root-namespace", "Mesh_Root"]).ExitCode);
+    }
 }

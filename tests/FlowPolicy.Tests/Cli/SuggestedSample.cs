@@ -37,9 +37,9 @@ internal sealed class SuggestedSample
     }
 
     /// <summary>`check --json` of <paramref name="policies"/>, asserting its exit code.</summary>
-    public JsonElement Check(string policies, int exitCode)
+    public JsonElement Check(string policies, int exitCode, params string[] arguments)
     {
-        var run = CliProcess.Run(["check", "--json", "--policies", policies, "--flows", .. Flows, "--inventory", .. Inventory]);
+        var run = CliProcess.Run(["check", "--json", "--policies", policies, "--flows", .. Flows, "--inventory", .. Inventory, .. arguments]);
         Assert.True(run.ExitCode == exitCode, $"exit {run.ExitCode}\n{run.Stderr}\n{run.Stdout}");
         return JsonDocument.Parse(run.Stdout).RootElement;
     }

@@ -290,8 +290,8 @@ public sealed class IstioPrincipalTests
         });
         var unknown = Core.Edges.Endpoint.FromIdentity(new WorkloadIdentity(EndpointKind.Pod, "shop", "cart", "Deployment", "cart-7c5ddbdf54-k2x7p"));
 
-        Assert.Equal("cluster.local/ns/shop/sa/storefront", global::FlowPolicy.Suggest.Emitters.IstioEmitter.Principal(global::FlowPolicy.Suggest.Inference.Peer.ForWorkload(known)));
-        Assert.Equal("cluster.local/ns/shop/sa/cart", global::FlowPolicy.Suggest.Emitters.IstioEmitter.Principal(global::FlowPolicy.Suggest.Inference.Peer.ForWorkload(unknown)));
+        Assert.Equal("cluster.local/ns/shop/sa/storefront", global::FlowPolicy.Suggest.Emitters.IstioEmitter.Principal(global::FlowPolicy.Suggest.Inference.Peer.ForWorkload(known), "cluster.local"));
+        Assert.Equal("cluster.local/ns/shop/sa/cart", global::FlowPolicy.Suggest.Emitters.IstioEmitter.Principal(global::FlowPolicy.Suggest.Inference.Peer.ForWorkload(unknown), "cluster.local"));
         Assert.Contains("guesses a service account named after the workload", new global::FlowPolicy.Suggest.Emitters.IstioEmitter().Assumptions);
     }
 }

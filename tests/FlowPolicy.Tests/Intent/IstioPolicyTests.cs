@@ -100,7 +100,7 @@ public sealed class IstioPolicyTests
         // The root namespace: the mesh; a custom root namespace is an option.
         Assert.False(Allows(From(allowNothing("istio-system")), Web, ToolsWeb, 80));
         Assert.True(Allows(From(allowNothing("mesh-root")), Web, ToolsWeb, 80));
-        Assert.False(Allows(From(allowNothing("mesh-root"), new IntentEvaluatorOptions { IstioRootNamespace = "mesh-root" }), Web, ToolsWeb, 80));
+        Assert.False(Allows(From(allowNothing("mesh-root"), new IntentEvaluatorOptions { Istio = IstioMesh.Default with { RootNamespace = "mesh-root" } }), Web, ToolsWeb, 80));
         // A selector: only workloads with every label, in its namespace.
         var selected = From(Policy("db-only", "shop", "  selector: {matchLabels: {app: db}}\n"));
         Assert.False(Allows(selected, Web, Db, 5432));
@@ -127,7 +127,7 @@ public sealed class IstioPolicyTests
         // Prefix and suffix matches as the proto defines them; the trust domain is an option.
         Assert.True(Allows(From(Policy("p", "shop", "  rules: [{from: [{source: {principals: [\"*/sa/web\"]}}]}]\n")), Web, Db, 5432));
         Assert.False(Allows(From(Policy("p", "shop", "  rules: [{from: [{source: {principals: [\"*/sa/web\"]}}]}]\n")), Batch, Db, 5432));
-        Assert.False(Allows(From(DbFromWeb, new IntentEvaluatorOptions { IstioTrustDomain = "corp.example" }), Web, Db, 5432));
+        Assert.False(Allows(From(DbFromWeb, new IntentEvaluatorOptions { Istio = IstioMesh.Default with { TrustDomain = "corp.example" } }), Web, Db, 5432));
 
         var deny = From(Policy("d", "shop", "  action: DENY\n  rules: [{from: [{source: {principals: [\"cluster.local/ns/shop/sa/web\"]}}]}]\n"));
         Assert.False(Allows(deny, Web, Db, 5432));

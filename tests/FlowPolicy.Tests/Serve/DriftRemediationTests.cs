@@ -114,7 +114,7 @@ public sealed class DriftRemediationTests : IDisposable
         var window = new AnalysisWindow(start, start.AddDays(2));
         var evaluator = new IntentEvaluator(new IntentPolicyLoader().Load([intent]), new IntentEvaluatorOptions { NamespaceLabels = load.NamespaceLabels });
         var folder = await FlowPolicy.Suggest.Reports.SuggestReport.WriteAsync(Path.Combine(_dir, "reports", "suggest"), "r", window, load.Edges, evaluator, ["json"],
-            FlowPolicy.Suggest.Reports.SuggestionLayout.Workload, default, intentFiles: PolicyInputs.IntentFiles(intent, load.NamespaceLabels, load.NodeAddressesByName));
+            FlowPolicy.Suggest.Reports.SuggestionLayout.Workload, default, intentFiles: PolicyInputs.IntentFiles(intent, load.NamespaceLabels, load.NodeAddressesByName, IstioMesh.Default));
 
         var markdown = File.ReadAllText(Path.Combine(folder, "report.md"));
         Assert.Contains("## Drift and remediation", markdown);

@@ -19,6 +19,16 @@ public sealed class ServeConfigTests
     }
 
     [Fact]
+    public void The_istio_mesh_is_read_and_defaults_to_istio_system_and_cluster_local()
+    {
+        Assert.Equal(FlowPolicy.Analytics.Intent.IstioMesh.Default, ServeConfig.Parse("http:\n  port: 0\n").Istio);
+        var config = ServeConfig.Parse("istio:\n  root_namespace: mesh-root\n  trust_domain: corp.example\n");
+        config.Istio.Validate();
+        Assert.Equal(new FlowPolicy.Analytics.Intent.IstioMesh("mesh-root", "corp.example"), config.Istio);
+        Assert.Equal("corp.example", new FlowPolicy.Cli.Serve.ScheduledJobFactory(config, null!, null!).LoadCluster().IstioTrustDomain);
+    }
+
+    [Fact]
     public void Json_is_read_like_yaml_and_unnamed_settings_keep_their_defaults()
     {
         var config = ServeConfig.Parse("""{"clickhouse": {"url": "https://ch.example.com:8443/"}, "jobs": {"hourly": {"kind": "rollup", "schedule": "0 0 * * * ?"}}}""");
@@ -59,6 +69,8 @@ public sealed class ServeConfigTests
     [InlineData("jobs:\n  x: {kind: backup, schedule: \"0 0 * * * ?\"}\n", "kind 'backup'")]
     [InlineData("jobs:\n  x: {kind: suggest, schedule: \"0 0 * * * ?\", window: 90m}\n", "whole hours")]
     [InlineData("jobs:\n  x: {kind: analyze, schedule: \"0 0 * * * ?\"}\n", "intent")]
+    [InlineData("istio:\n  trust_domain: corp/example\n", "istio: the Istio trust domain 'corp/example'")]
+    [InlineData("istio:\n  root_namespace: Mesh_Root\n", "istio: the Istio root namespace 'Mesh_Root'")]
     public void Validation_refuses_jobs_that_cannot_run(string yaml, string message)
     {
         var config = ServeConfig.Parse(yaml, "f.yaml");
