@@ -33,20 +33,22 @@ internal sealed record RunIntent(IIntentEvaluator Evaluator, L7IntentEvaluator L
 /// <summary>Builds the configured jobs; shared by serve, `jobs run` and demo so all run the same code.</summary>
 internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClient client, ILoggerFactory logs)
 {
+    private readonly ServeInventory _inventory = new(config.Inventory);
+
     /// <summary>
-    /// Loads the intended policy; the default reads config.Intent (re-read every run: policy edits apply at the next
-    /// window) and the inventory once, for the namespace labels of its Namespace objects (namespaceSelectors: the flows
-    /// table does not store the labels Hubble records carried) and its node addresses (ipBlocks of nodes).
+    /// Loads the intended policy: config.Intent, re-read every run (policy edits apply at the next window), and the
+    /// inventory for the namespace labels of its Namespace objects (namespaceSelectors: the flows table does not store
+    /// the labels Hubble records carried) and its node addresses (ipBlocks of nodes).
     /// </summary>
-    public Func<RunIntent?> LoadRunIntent { get; init; } = () =>
+    public RunIntent? LoadRunIntent()
     {
         if (config.Intent is not { } path) return null;
         var policies = new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([path]);
-        var inventory = config.Inventory.Count == 0 ? null : InventoryLoader.Load(config.Inventory);
+        var inventory = _inventory.Load();
         return new RunIntent(new IntentEvaluator(policies, EvaluatorOptions(inventory, config.Istio)),
             new L7IntentEvaluator(policies, new L7IntentEvaluatorOptions { NamespaceLabels = inventory?.NamespaceLabels, Istio = config.Istio }),
             IntentFilesOf(path, inventory, config.Istio));
-    };
+    }
 
     /// <summary>The intended policy's L3/L4 evaluator (<see cref="LoadRunIntent"/>'s); null without `intent`.</summary>
     public IIntentEvaluator? LoadIntent() => LoadRunIntent()?.Evaluator;
@@ -58,21 +60,17 @@ internal sealed class ScheduledJobFactory(ServeConfig config, ClickHouseHttpClie
         new(path, dir => new IntentEvaluator(new IntentPolicyLoader(new IntentPolicyLoaderOptions()).Load([dir]), EvaluatorOptions(inventory, istio)));
 
     /// <summary>
-    /// The node addresses policies need for egress to the nodes, from the configured inventory (re-read every run;
-    /// none without an inventory: then namespaces reaching the nodes get no egress default deny, as the report says).
+    /// The node addresses policies need for egress to the nodes, from the configured inventory (none without one: then
+    /// namespaces reaching the nodes get no egress default deny, as the report says), and the mesh's trust domain.
     /// </summary>
-    public Func<ClusterFacts> LoadCluster { get; init; } = () =>
-        new ClusterFacts(config.Inventory.Count == 0 ? [] : InventoryLoader.Load(config.Inventory).Index.NodeAddresses) { IstioTrustDomain = config.Istio.TrustDomain };
+    public ClusterFacts LoadCluster() =>
+        new ClusterFacts(_inventory.Load()?.Index.NodeAddresses ?? []) { IstioTrustDomain = config.Istio.TrustDomain };
 
     /// <summary>Where analyze and anomalies runs report what they recorded (SLO breaches, anomalies); null: nowhere.</summary>
     public WebhookNotifier? Webhook { get; init; }
 
-    /// <summary>
-    /// The intent files for a report's drift remediation, loaded as <see cref="LoadRunIntent"/> loads them (the
-    /// inventory read once per call: once per report); null without `intent`.
-    /// </summary>
-    public IntentFiles? IntentFiles() => config.Intent is not { } path ? null
-        : IntentFilesOf(path, config.Inventory.Count == 0 ? null : InventoryLoader.Load(config.Inventory), config.Istio);
+    /// <summary>The intent files for a report's drift remediation, loaded as <see cref="LoadRunIntent"/> loads them; null without `intent`.</summary>
+    public IntentFiles? IntentFiles() => config.Intent is not { } path ? null : IntentFilesOf(path, _inventory.Load(), config.Istio);
 
     public IScheduledJob Create(JobConfig job) => job.Kind switch
     {
@@ -204,5 +202,33 @@ internal sealed class RetentionHousekeepingJob(JobConfig config, ClickHouseHttpC
         // The window's end is the fire time on the scheduler's clock: no wall-clock read here.
         var dropped = await RetentionJob.DropExpiredPartitionsAsync(client, new SchemaOptions(), window.End, cancellationToken).ConfigureAwait(false);
         return dropped.Count == 0 ? "nothing expired" : "dropped " + string.Join(", ", dropped);
+    }
+}
+
+/// <summary>
+/// The configured inventory files, read again only when they changed: a suggest run needs them three times (the
+/// intent's evaluator, the cluster facts, the drift remediation files) and each job runs every window. A change is a
+/// file added, removed, resized or rewritten (its last write time), so an edit is seen at the next run as before.
+/// </summary>
+internal sealed class ServeInventory(IReadOnlyList<string> paths)
+{
+    private readonly Lock _gate = new();
+    private string? _signature;
+    private InventoryLoadResult? _loaded;
+
+    /// <summary>The inventory as the files are now; null when none is configured.</summary>
+    public InventoryLoadResult? Load()
+    {
+        if (paths.Count == 0) return null;
+        string signature = InventoryLoader.Signature(paths);
+        lock (_gate)
+        {
+            if (_loaded is null || signature != _signature)
+            {
+                _loaded = InventoryLoader.Load(paths);
+                _signature = signature;
+            }
+            return _loaded;
+        }
     }
 }

@@ -52,6 +52,24 @@ public static class InventoryLoader
         return builder.Build();
     }
 
+    /// <summary>
+    /// What the inventory's files are now: each file's path, size and last write time, and the paths that are missing.
+    /// Equal signatures mean a reload would read the same files (the watcher and serve's jobs reload on a change).
+    /// </summary>
+    public static string Signature(IEnumerable<string> paths)
+    {
+        var builder = new System.Text.StringBuilder();
+        var files = ExpandPaths(paths, out var missing);
+        foreach (var file in files)
+        {
+            var info = new FileInfo(file);
+            builder.Append(file).Append('|').Append(info.Exists ? info.Length : -1).Append('|')
+                .Append(info.Exists ? info.LastWriteTimeUtc.Ticks : 0).Append('\n');
+        }
+        foreach (var path in missing) builder.Append(path).Append("|missing\n");
+        return builder.ToString();
+    }
+
     internal static IReadOnlyList<string> ExpandPaths(IEnumerable<string> paths, out List<string> missing)
     {
         var files = new List<string>();

@@ -173,17 +173,5 @@ internal sealed class InventoryWatcher : IServedPorts, IHostedService, IAsyncDis
     }
 
     /// <summary>Names, sizes and modification times of every inventory file, as one comparable string.</summary>
-    private string Signature()
-    {
-        var builder = new System.Text.StringBuilder();
-        var files = InventoryLoader.ExpandPaths(_options.Paths, out var missing);
-        foreach (var file in files)
-        {
-            var info = new FileInfo(file);
-            builder.Append(file).Append('|').Append(info.Exists ? info.Length : -1).Append('|')
-                .Append(info.Exists ? info.LastWriteTimeUtc.Ticks : 0).Append('\n');
-        }
-        foreach (var path in missing) builder.Append(path).Append("|missing\n");
-        return builder.ToString();
-    }
+    private string Signature() => InventoryLoader.Signature(_options.Paths);
 }
