@@ -60,8 +60,11 @@ public sealed class JobRetryClockTests(ClickHouseServerFixture server, ITestOutp
 
         public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
         {
+            // Counted once armed: counted before, a test that saw the count and advanced the clock could do so before the
+            // timer existed, which then came due ten minutes after the advanced time and never fired (seen once in CI).
+            var timer = base.CreateTimer(callback, state, dueTime, period);
             Interlocked.Increment(ref _timers);
-            return base.CreateTimer(callback, state, dueTime, period);
+            return timer;
         }
     }
 
