@@ -76,7 +76,7 @@ internal static class SliStore
     {
         var target = ClickHouseSql.QuoteIdentifier(database, table);
         var partition = EdgeRollup.PartitionId(DateOnly.FromDateTime(window.From));
-        var staging = ClickHouseSql.QuoteIdentifier(database, StagingTables.Name(StagingPrefix(table), partition, stagingTag));
+        var staging = ClickHouseSql.QuoteIdentifier(database, StagingName(table, window, stagingTag));
         return
         [
             $"DROP TABLE IF EXISTS {staging}",
@@ -96,7 +96,7 @@ internal static class SliStore
         var stagingEngine = await ClusterSchema.StagingEngineAsync(client, table, cancellationToken).ConfigureAwait(false);
         string tag = StagingTables.NewTag(DateTimeOffset.UtcNow);
         var statements = ReplaceStatements(client.Database, table, window, stagingEngine, tag);
-        var staging = StagingTables.Name(StagingPrefix(table), EdgeRollup.PartitionId(DateOnly.FromDateTime(window.From)), tag);
+        var staging = StagingName(table, window, tag);
         try
         {
             for (int i = 0; i < 3; i++) await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
@@ -111,6 +111,9 @@ internal static class SliStore
     }
 
     private static string StagingPrefix(string table) => table + "_replace_";
+
+    private static string StagingName(string table, AnalysisWindow window, string? tag) =>
+        StagingTables.Name(StagingPrefix(table), EdgeRollup.PartitionId(DateOnly.FromDateTime(window.From)), tag);
 
     private static void WriteSliRows(RowBinaryWriter w, SliReport report, DateTime analyzedAt)
     {

@@ -104,9 +104,6 @@ public static class EdgeRollup
 
     internal static string StagingName(string table, DateOnly day, string? tag = null) => StagingTables.Name(StagingPrefix(table), PartitionId(day), tag);
 
-    /// <summary>The start time of one of <paramref name="table"/>'s tagged rebuild staging tables, from its name; null for any other name.</summary>
-    internal static DateTimeOffset? StagingStart(string table, string name) => StagingTables.StartOf(StagingPrefix(table), name);
-
     /// <summary>The toYYYYMMDD partition value of a UTC day.</summary>
     public static string PartitionId(DateOnly day) => day.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
 

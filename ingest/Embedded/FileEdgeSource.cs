@@ -385,11 +385,7 @@ public sealed class FileEdgeSource
         public KeptRecords? Packed;
 
         /// <summary>What the second pass needs of this chunk; the lists it takes are replaced by new ones here.</summary>
-        public KeptChunk Keep(KeptRecords packed)
-        {
-            var chunk = new KeptChunk(packed, Take(ref L7), Take(ref Errors), Take(ref Skips), FileBytes);
-            return chunk;
-        }
+        public KeptChunk Keep(KeptRecords packed) => new(packed, Take(ref L7), Take(ref Errors), Take(ref Skips), FileBytes);
 
         private static List<T>? Take<T>(ref List<T> list)
         {
@@ -465,16 +461,24 @@ public sealed class FileEdgeSource
         /// <summary>DNS answers: the response goes server -> client, so the client is its destination.</summary>
         public void AcceptL7(in L7Observation observation, SourcePosition position)
         {
-            _batch!.L7.Add((observation, position));
+            // Only a chunk that may be kept needs them (once the observer stops keeping, it never starts again).
+            if (observer.Keeping) _batch!.L7.Add((observation, position));
             if (observation is not { Protocol: L7Protocol.Dns, Direction: L7Direction.Response, Status: 0, Resource: { } name, Addresses: { Length: > 0 } addresses })
                 return;
             var flow = observation.AsFlow();
             if (observation.HasIp) enricher.Enrich(ref flow);
-            _batch.Answers.Add(new DnsAnswer(flow.DstIdentity, flow.DstIp, name, addresses, flow.Start, observation.Ttl));
+            _batch!.Answers.Add(new DnsAnswer(flow.DstIdentity, flow.DstIp, name, addresses, flow.Start, observation.Ttl));
         }
 
-        public void Reject(FlowDecodeError error) => _batch!.Errors.Add(error);
-        public void Skip(string reason, SourcePosition position) => _batch!.Skips.Add((reason, position));
+        public void Reject(FlowDecodeError error)
+        {
+            if (observer.Keeping) _batch!.Errors.Add(error);
+        }
+
+        public void Skip(string reason, SourcePosition position)
+        {
+            if (observer.Keeping) _batch!.Skips.Add((reason, position));
+        }
     }
 
     /// <summary>Second pass of one thread: enrich, orient from the learned listeners, aggregate; counts and errors with their chunk.</summary>

@@ -133,12 +133,12 @@ public sealed class ClusterSqlTests
         string name = EdgeRollup.StagingName("edges_1h", ExampleDay, tags[0]);
         Assert.StartsWith("edges_1h_rebuild_20260115_1796652000_", name);
         Assert.Contains($"CREATE TABLE `db`.`{name}` AS `db`.`edges_1h`", EdgeRollup.RebuildStatements("db", "edges_1h", ExampleDay, "SELECT 1", stagingTag: tags[0]));
-        Assert.Equal(at, EdgeRollup.StagingStart("edges_1h", name));
+        Assert.Equal(at, StagingTables.StartOf("edges_1h_rebuild_", name));
         // Not this table's, the reference scripts' untagged name, or not a tag at all: never taken for a leftover.
-        Assert.Null(EdgeRollup.StagingStart("edges_1d", name));
-        Assert.Null(EdgeRollup.StagingStart("edges_1h", "edges_1h_rebuild_20260115"));
-        Assert.Null(EdgeRollup.StagingStart("edges_1h", "edges_1h_rebuild_20260115_1796652000_zz"));
-        Assert.Null(EdgeRollup.StagingStart("edges_1h", "edges_1h_local_rebuild_20260115_1796652000_0000abcd"));
+        Assert.Null(StagingTables.StartOf("edges_1d_rebuild_", name));
+        Assert.Null(StagingTables.StartOf("edges_1h_rebuild_", "edges_1h_rebuild_20260115"));
+        Assert.Null(StagingTables.StartOf("edges_1h_rebuild_", "edges_1h_rebuild_20260115_1796652000_zz"));
+        Assert.Null(StagingTables.StartOf("edges_1h_rebuild_", "edges_1h_local_rebuild_20260115_1796652000_0000abcd"));
     }
 
     [Fact]
