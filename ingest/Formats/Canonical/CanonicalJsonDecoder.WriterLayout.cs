@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using FlowPolicy.Core.Flows;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Ingest.Formats.Internal;
+using static FlowPolicy.Ingest.Formats.Internal.JsonLineScan;
 
 namespace FlowPolicy.Ingest.Formats.Canonical;
 

@@ -36,7 +36,7 @@ internal static class HubbleEndpointReader
     /// An Endpoint message to an identity: namespace, workloads[0], pod_name, and the Cilium labels ("source:key=value")
     /// without their source prefix or Cilium's bookkeeping labels; reserved labels and identities decide node/external.
     /// </summary>
-    private static string? Parse(ReadOnlySpan<byte> raw, JsonDecodeState state, string field, out WorkloadIdentity? identity)
+    internal static string? Parse(ReadOnlySpan<byte> raw, JsonDecodeState state, string field, out WorkloadIdentity? identity)
     {
         identity = null;
         var reader = new Utf8JsonReader(raw, JsonTokens.LineOptions);

@@ -223,6 +223,15 @@ internal sealed partial class HubbleJsonDecoder
         if (reader.TokenType != JsonTokenType.StartArray) return Expected(field, "an array of names", ref reader);
         var raw = JsonTokens.RawValue(ref reader, line);
         if (state.Names.TryGet(raw, out int slot, out names)) return null;
+        var error = ParseNames(raw, state, field, out names);
+        if (error is null) state.Names.Set(slot, raw, names);
+        return error;
+    }
+
+    /// <summary>A name list (an array of strings) to its names, without a trailing dot; null when it names nothing.</summary>
+    private static string? ParseNames(ReadOnlySpan<byte> raw, JsonDecodeState state, string field, out string[]? names)
+    {
+        names = null;
         var inner = new Utf8JsonReader(raw, JsonTokens.LineOptions);
         inner.Read();
         List<string>? list = null;
@@ -234,7 +243,6 @@ internal sealed partial class HubbleJsonDecoder
             if (!text.IsEmpty) (list ??= []).Add(state.String(text));
         }
         names = list?.ToArray();
-        state.Names.Set(slot, raw, names);
         return null;
     }
 

@@ -17,6 +17,9 @@ internal sealed partial class HubbleJsonDecoder : LineFlowDecoder
 {
     public override FlowFormat Format => FlowFormat.Hubble;
 
+    /// <summary>Whether lines try the byte scanner first (<see cref="TryScan"/>); off only in tests, to compare.</summary>
+    internal bool UseScanner { get; init; } = true;
+
     // Skip reasons are constants so a sink can count them by reason without the counts splitting.
     internal const string SkipNoIpL7 = L7Observations.NotKeptReason;
     internal const string SkipNoIpSock = "hubble: SOCK trace without IP";
@@ -37,7 +40,7 @@ internal sealed partial class HubbleJsonDecoder : LineFlowDecoder
     protected override void DecodeLine(ReadOnlySpan<byte> line, long lineNumber, ref DecodeCursor cursor, IFlowSink sink)
     {
         var state = JsonDecodeState.Of(ref cursor);
-        switch (Read(line, state, out var flow, out var l7, out var reason))
+        switch (Read(line, state, UseScanner, out var flow, out var l7, out var reason))
         {
             case LineOutcome.Accepted:
                 sink.Accept(flow);
@@ -85,13 +88,22 @@ internal sealed partial class HubbleJsonDecoder : LineFlowDecoder
         Read(line, state, out flow, out _, out reason);
 
     /// <summary>Decodes one line and its L7 part (<see cref="L7Observation.Protocol"/> None when it has none).</summary>
-    internal static LineOutcome Read(ReadOnlySpan<byte> line, JsonDecodeState state, out FlowRecord flow, out L7Observation l7, out string? reason)
+    internal static LineOutcome Read(ReadOnlySpan<byte> line, JsonDecodeState state, out FlowRecord flow, out L7Observation l7, out string? reason) =>
+        Read(line, state, scan: true, out flow, out l7, out reason);
+
+    /// <summary>
+    /// As above; <paramref name="scan"/> false skips the fast path (<see cref="TryScan"/>), so tests can hold the two
+    /// paths' results side by side.
+    /// </summary>
+    internal static LineOutcome Read(ReadOnlySpan<byte> line, JsonDecodeState state, bool scan, out FlowRecord flow, out L7Observation l7, out string? reason)
     {
         flow = default;
         l7 = default;
+        var top = new FlowFields();   // a bare Flow, or the GetFlowsResponse's own time / node_name
+        var inner = new FlowFields(); // GetFlowsResponse.flow
         try
         {
-            return ReadLine(line, state, ref flow, ref l7, out reason);
+            return ReadLine(line, state, scan, ref top, ref inner, ref flow, ref l7, out reason);
         }
         catch (JsonException ex)
         {
@@ -106,21 +118,32 @@ internal sealed partial class HubbleJsonDecoder : LineFlowDecoder
         return LineOutcome.Rejected;
     }
 
-    private static LineOutcome ReadLine(ReadOnlySpan<byte> line, JsonDecodeState state, ref FlowRecord flow, ref L7Observation l7, out string? reason)
+    private static LineOutcome ReadLine(ReadOnlySpan<byte> line, JsonDecodeState state, bool scan, ref FlowFields top,
+        ref FlowFields inner, ref FlowRecord flow, ref L7Observation l7, out string? reason)
+    {
+        bool sawFlow = false;
+        string? otherEvent = null;
+        if (!scan || !TryScan(line, state, ref top, ref inner, ref sawFlow))
+        {
+            // Not the fast path's kind of line (or asked not to try it): the reader decides, from a clean slate.
+            top = default;
+            inner = default;
+            sawFlow = false;
+            if ((reason = ReadFields(line, state, ref top, ref inner, ref sawFlow, ref otherEvent)) is not null) return LineOutcome.Rejected;
+        }
+        return Build(ref top, ref inner, sawFlow, otherEvent, ref flow, ref l7, out reason);
+    }
+
+    /// <summary>The reader path: every field of the line into <paramref name="top"/> and <paramref name="inner"/>; an error, or null.</summary>
+    private static string? ReadFields(ReadOnlySpan<byte> line, JsonDecodeState state, ref FlowFields top, ref FlowFields inner,
+        ref bool sawFlow, ref string? otherEvent)
     {
         var reader = new Utf8JsonReader(line, JsonTokens.LineOptions);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-        {
-            reason = "expected a JSON object per line, got " + JsonTokens.Describe(reader.TokenType);
-            return LineOutcome.Rejected;
-        }
+            return "expected a JSON object per line, got " + JsonTokens.Describe(reader.TokenType);
 
-        var top = new FlowFields();   // a bare Flow, or the GetFlowsResponse's own time / node_name
-        var inner = new FlowFields(); // GetFlowsResponse.flow
-        bool sawFlow = false;
-        string? otherEvent = null;
         Span<byte> nameScratch = state.NameScratch;
-
+        string? reason;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var name = JsonTokens.Utf8(ref reader, nameScratch);
@@ -128,22 +151,24 @@ internal sealed partial class HubbleJsonDecoder : LineFlowDecoder
             if (name.SequenceEqual("flow"u8))
             {
                 if (reader.TokenType == JsonTokenType.Null) continue;
-                if (reader.TokenType != JsonTokenType.StartObject)
-                {
-                    reason = Expected("flow", "an object", ref reader);
-                    return LineOutcome.Rejected;
-                }
-                if ((reason = ReadFlow(ref reader, line, state, ref inner)) is not null) return LineOutcome.Rejected;
+                if (reader.TokenType != JsonTokenType.StartObject) return Expected("flow", "an object", ref reader);
+                if ((reason = ReadFlow(ref reader, line, state, ref inner)) is not null) return reason;
                 sawFlow = true;
             }
             else if (Is(name, "node_status"u8, "nodeStatus"u8)) { otherEvent = SkipNodeStatus; reader.Skip(); }
             else if (Is(name, "lost_events"u8, "lostEvents"u8)) { otherEvent = SkipLostEvents; reader.Skip(); }
             else if (Is(name, "agent_event"u8, "agentEvent"u8)) { otherEvent = SkipAgentEvent; reader.Skip(); }
             else if (Is(name, "debug_event"u8, "debugEvent"u8)) { otherEvent = SkipDebugEvent; reader.Skip(); }
-            else if ((reason = ReadFlowField(name, ref reader, line, state, ref top)) is not null) return LineOutcome.Rejected;
+            else if ((reason = ReadFlowField(name, ref reader, line, state, ref top)) is not null) return reason;
         }
         while (reader.Read()) { } // throws on anything but whitespace after the object
+        return null;
+    }
 
+    /// <summary>The record (and L7 observation) the fields make, whichever path read them.</summary>
+    private static LineOutcome Build(ref FlowFields top, ref FlowFields inner, bool sawFlow, string? otherEvent,
+        ref FlowRecord flow, ref L7Observation l7, out string? reason)
+    {
         ref FlowFields f = ref top;
         if (sawFlow)
         {

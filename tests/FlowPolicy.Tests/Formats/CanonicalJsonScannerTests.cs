@@ -214,7 +214,7 @@ public sealed class CanonicalJsonScannerTests
                 if (random.Next(5) == 0) bytes = bytes[..random.Next(bytes.Length)];
             }
             bool expected = FlowTimestamps.TryParseRfc3339(bytes, out var reference);
-            bool actual = CanonicalJsonDecoder.TryParseUtcTime(bytes, state, out var parsed);
+            bool actual = JsonLineScan.TryParseUtcTime(bytes, state, out var parsed);
             Assert.True(expected == actual, Encoding.ASCII.GetString(bytes));
             if (expected)
             {
@@ -235,14 +235,14 @@ public sealed class CanonicalJsonScannerTests
     [InlineData("{\"a\":\"}", -1)]
     public void Object_end_counts_braces_outside_strings_only(string text, int expected)
     {
-        Assert.Equal(expected, CanonicalJsonDecoder.ObjectEnd(Encoding.UTF8.GetBytes(text), 0));
+        Assert.Equal(expected, JsonLineScan.ContainerEnd(Encoding.UTF8.GetBytes(text), 0));
         // The same object after a long prefix and inside long strings (the 32-byte blocks, with and without escapes).
         string prefix = new(' ', 45);
         int shifted = expected < 0 ? -1 : expected + prefix.Length;
-        Assert.Equal(shifted, CanonicalJsonDecoder.ObjectEnd(Encoding.UTF8.GetBytes(prefix + text), prefix.Length));
+        Assert.Equal(shifted, JsonLineScan.ContainerEnd(Encoding.UTF8.GetBytes(prefix + text), prefix.Length));
         string padded = text.Replace("\"a\"", "\"" + new string('a', 70) + "\"");
         int grown = expected < 0 ? -1 : expected + padded.Length - text.Length;
-        Assert.Equal(grown, CanonicalJsonDecoder.ObjectEnd(Encoding.UTF8.GetBytes(padded), 0));
+        Assert.Equal(grown, JsonLineScan.ContainerEnd(Encoding.UTF8.GetBytes(padded), 0));
     }
 
     [Fact]

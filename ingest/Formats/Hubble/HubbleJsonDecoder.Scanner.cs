@@ -1,0 +1,493 @@
+using System.Text.Json;
+using FlowPolicy.Core.Flows;
+using FlowPolicy.Core.Net;
+using FlowPolicy.Ingest.Formats.Internal;
+using static FlowPolicy.Ingest.Formats.Internal.JsonLineScan;
+
+namespace FlowPolicy.Ingest.Formats.Hubble;
+
+// The fast path: one pass over the line's bytes, no tokenizer. Utf8JsonReader was ~60% of decoding a Hubble line
+// (~900 bytes: two endpoint objects with their label lists, ethernet, event_type, the summary), and most of that was
+// classifying tokens the decoder then skips. The scanner reads the fields a record needs in the spelling Cilium writes
+// (proto names: `hubble observe -o json|jsonpb` and the exporter), checks everything it skips against JSON's grammar,
+// and looks endpoint objects and policy and name lists up in the decode state's caches by their exact bytes. A line
+// it does not fully understand (camelCase names, l7, other events, numbers for enums, strings as numbers, escapes or
+// non-ASCII outside endpoint objects, null values, duplicate fields, ICMP and SCTP, anything invalid) goes to the
+// reader path (ReadFields) from a clean slate, so errors and odd input behave exactly as they always did.
+internal sealed partial class HubbleJsonDecoder
+{
+    /// <summary>A field name the scanner reads; <see cref="Unknown"/> is skipped, <see cref="Reader"/> leaves the line to the reader.</summary>
+    private enum ScanKey : byte
+    {
+        Unknown,
+        Reader,
+        Flow,
+        Time,
+        NodeName,
+        Verdict,
+        Ip,
+        L4,
+        Source,
+        Destination,
+        Type,
+        IsReply,
+        TrafficDirection,
+        DropReasonDesc,
+        EgressAllowedBy,
+        IngressAllowedBy,
+        EgressDeniedBy,
+        IngressDeniedBy,
+        DestinationNames,
+        SourceNames,
+    }
+
+    /// <summary>
+    /// What <paramref name="name"/> is to the reader path at this level (<paramref name="top"/>: the line's own object,
+    /// where a bare Flow's fields and GetFlowsResponse's live), in the scanner's terms: every name the reader knows is
+    /// either read here or sends the line to the reader; the rest the reader skips, and so does the scanner.
+    /// </summary>
+    private static ScanKey KeyOf(ReadOnlySpan<byte> name, bool top)
+    {
+        switch (name.Length)
+        {
+            case 2:
+                if (name.SequenceEqual("IP"u8)) return ScanKey.Ip;
+                if (name.SequenceEqual("l4"u8)) return ScanKey.L4;
+                if (name.SequenceEqual("l7"u8)) return ScanKey.Reader;
+                break;
+            case 4:
+                if (name.SequenceEqual("time"u8)) return ScanKey.Time;
+                if (name.SequenceEqual("Type"u8)) return ScanKey.Type;
+                if (top && name.SequenceEqual("flow"u8)) return ScanKey.Flow;
+                break;
+            case 5:
+                if (name.SequenceEqual("reply"u8)) return ScanKey.Reader;
+                break;
+            case 6:
+                if (name.SequenceEqual("source"u8)) return ScanKey.Source;
+                break;
+            case 7:
+                if (name.SequenceEqual("verdict"u8)) return ScanKey.Verdict;
+                if (name.SequenceEqual("isReply"u8)) return ScanKey.Reader;
+                break;
+            case 8:
+                if (name.SequenceEqual("is_reply"u8)) return ScanKey.IsReply;
+                if (name.SequenceEqual("nodeName"u8)) return ScanKey.Reader;
+                break;
+            case 9:
+                if (name.SequenceEqual("node_name"u8)) return ScanKey.NodeName;
+                break;
+            case 10:
+                if (top && (name.SequenceEqual("nodeStatus"u8) || name.SequenceEqual("lostEvents"u8) || name.SequenceEqual("agentEvent"u8)
+                            || name.SequenceEqual("debugEvent"u8)))
+                    return ScanKey.Reader;
+                break;
+            case 11:
+                if (name.SequenceEqual("destination"u8)) return ScanKey.Destination;
+                if (name.SequenceEqual("sourceNames"u8)) return ScanKey.Reader;
+                if (top && (name.SequenceEqual("node_status"u8) || name.SequenceEqual("lost_events"u8) || name.SequenceEqual("agent_event"u8)
+                            || name.SequenceEqual("debug_event"u8)))
+                    return ScanKey.Reader;
+                break;
+            case 12:
+                if (name.SequenceEqual("source_names"u8)) return ScanKey.SourceNames;
+                break;
+            case 14:
+                if (name.SequenceEqual("dropReasonDesc"u8) || name.SequenceEqual("egressDeniedBy"u8)) return ScanKey.Reader;
+                break;
+            case 15:
+                if (name.SequenceEqual("egressAllowedBy"u8) || name.SequenceEqual("ingressDeniedBy"u8)) return ScanKey.Reader;
+                break;
+            case 16:
+                if (name.SequenceEqual("drop_reason_desc"u8)) return ScanKey.DropReasonDesc;
+                if (name.SequenceEqual("egress_denied_by"u8)) return ScanKey.EgressDeniedBy;
+                if (name.SequenceEqual("trafficDirection"u8) || name.SequenceEqual("ingressAllowedBy"u8)
+                    || name.SequenceEqual("destinationNames"u8))
+                    return ScanKey.Reader;
+                break;
+            case 17:
+                if (name.SequenceEqual("traffic_direction"u8)) return ScanKey.TrafficDirection;
+                if (name.SequenceEqual("egress_allowed_by"u8)) return ScanKey.EgressAllowedBy;
+                if (name.SequenceEqual("ingress_denied_by"u8)) return ScanKey.IngressDeniedBy;
+                if (name.SequenceEqual("destination_names"u8)) return ScanKey.DestinationNames;
+                break;
+            case 18:
+                if (name.SequenceEqual("ingress_allowed_by"u8)) return ScanKey.IngressAllowedBy;
+                break;
+        }
+        return ScanKey.Unknown;
+    }
+
+    /// <summary>Whether the scanner takes <paramref name="line"/> (tests: which lines the fast path covers).</summary>
+    internal static bool Scans(ReadOnlySpan<byte> line, JsonDecodeState state)
+    {
+        FlowFields top = default, inner = default;
+        bool sawFlow = false;
+        return TryScan(line, state, ref top, ref inner, ref sawFlow);
+    }
+
+    /// <summary>
+    /// Reads <paramref name="line"/> into the two field sets when it is simple enough; false means "use the reader"
+    /// (the fields are then partly written and must be reset). Never rejects anything itself and never throws.
+    /// </summary>
+    private static bool TryScan(ReadOnlySpan<byte> line, JsonDecodeState state, ref FlowFields top, ref FlowFields inner, ref bool sawFlow)
+    {
+        int i = SkipSpace(line, 0);
+        if (i >= line.Length || line[i] != (byte)'{') return false;
+        i = ScanFlow(line, i, state, ref top, ref inner, isTop: true, ref sawFlow);
+        return i >= 0 && SkipSpace(line, i) == line.Length; // trailing bytes: the reader reports them
+    }
+
+    /// <summary>
+    /// The object at <paramref name="i"/>: a Flow's fields into <paramref name="f"/>; at the top, also the nested
+    /// GetFlowsResponse.flow into <paramref name="inner"/>. The offset after the object, or -1.
+    /// </summary>
+    private static int ScanFlow(ReadOnlySpan<byte> line, int i, JsonDecodeState state, ref FlowFields f, ref FlowFields inner,
+        bool isTop, ref bool sawFlow)
+    {
+        int depth = isTop ? 1 : 2; // of the values inside this object
+        i = SkipSpace(line, i + 1);
+        if (i < line.Length && line[i] == (byte)'}') return i + 1;
+        uint seen = 0;
+        while (true)
+        {
+            if (i >= line.Length || (i = PlainString(line, i, out var name)) < 0) return -1;
+            var key = KeyOf(name, isTop);
+            i = SkipSpace(line, i);
+            if (i >= line.Length || line[i] != (byte)':') return -1;
+            i = SkipSpace(line, i + 1);
+            if (i >= line.Length || key == ScanKey.Reader) return -1;
+            if (key != ScanKey.Unknown)
+            {
+                uint bit = 1u << (int)key;
+                if ((seen & bit) != 0) return -1; // a repeated field: the reader's order of overwriting applies
+                seen |= bit;
+                if (line[i] == (byte)'n') return -1; // null: protobuf's "default", by the reader's rules per field
+            }
+            i = ScanFlowValue(line, i, key, state, ref f, ref inner, depth, ref sawFlow);
+            if (i < 0) return -1;
+            i = SkipSpace(line, i);
+            if (i >= line.Length) return -1;
+            if (line[i] == (byte)'}') return i + 1;
+            if (line[i] != (byte)',') return -1;
+            i = SkipSpace(line, i + 1);
+        }
+    }
+
+    private static int ScanFlowValue(ReadOnlySpan<byte> line, int i, ScanKey key, JsonDecodeState state, ref FlowFields f,
+        ref FlowFields inner, int depth, ref bool sawFlow)
+    {
+        ReadOnlySpan<byte> text;
+        switch (key)
+        {
+            case ScanKey.Unknown:
+                return SkipValue(line, i, depth);
+            case ScanKey.Flow:
+                if (line[i] != (byte)'{') return -1;
+                bool unused = false;
+                i = ScanFlow(line, i, state, ref inner, ref inner, isTop: false, ref unused);
+                if (i >= 0) sawFlow = true;
+                return i;
+            case ScanKey.Time:
+                if ((i = PlainString(line, i, out text)) < 0 || !TryParseUtcTime(text, state, out f.Time)) return -1;
+                f.HasTime = true;
+                return i;
+            case ScanKey.NodeName:
+                if ((i = PlainString(line, i, out text)) < 0) return -1;
+                f.NodeName = text.IsEmpty ? null : state.String(text);
+                return i;
+        }
+
+        f.Any = true; // every other field the scanner reads is a Flow field
+        switch (key)
+        {
+            case ScanKey.Verdict:
+                if ((i = PlainString(line, i, out text)) < 0) return -1;
+                f.Verdict = text.SequenceEqual("FORWARDED"u8) ? VerdictForwarded
+                    : text.SequenceEqual("DROPPED"u8) ? VerdictDropped
+                    : text.SequenceEqual("ERROR"u8) ? 3
+                    : text.SequenceEqual("AUDIT"u8) ? VerdictAudit
+                    : text.SequenceEqual("REDIRECTED"u8) ? VerdictRedirected
+                    : text.SequenceEqual("TRACED"u8) ? 6
+                    : text.SequenceEqual("TRANSLATED"u8) ? VerdictTranslated
+                    : 0;
+                return i;
+            case ScanKey.Type:
+                if ((i = PlainString(line, i, out text)) < 0) return -1;
+                f.Type = text.SequenceEqual("L3_L4"u8) ? 1 : text.SequenceEqual("L7"u8) ? TypeL7 : text.SequenceEqual("SOCK"u8) ? TypeSock : 0;
+                return i;
+            case ScanKey.TrafficDirection:
+                if ((i = PlainString(line, i, out text)) < 0) return -1;
+                f.TrafficDirection = text.SequenceEqual("INGRESS"u8) ? DirectionIngress : text.SequenceEqual("EGRESS"u8) ? DirectionEgress : 0;
+                return i;
+            case ScanKey.IsReply:
+                if (line[i..].StartsWith("true"u8))
+                {
+                    f.IsReply = 2;
+                    return i + 4;
+                }
+                if (line[i..].StartsWith("false"u8))
+                {
+                    f.IsReply = 1;
+                    return i + 5;
+                }
+                return -1;
+            case ScanKey.DropReasonDesc:
+                return line[i] == (byte)'"' ? PlainString(line, i, out _) : -1; // a name: validated, not kept
+            case ScanKey.Ip:
+                return ScanIp(line, i, depth, ref f);
+            case ScanKey.L4:
+                return ScanLayer4(line, i, depth, ref f);
+            case ScanKey.Source:
+                return ScanEndpoint(line, i, depth, state, out f.SourceIdentity);
+            case ScanKey.Destination:
+                return ScanEndpoint(line, i, depth, state, out f.DestinationIdentity);
+            case ScanKey.EgressAllowedBy:
+                return ScanPolicies(line, i, depth, state, out f.EgressAllowedBy);
+            case ScanKey.IngressAllowedBy:
+                return ScanPolicies(line, i, depth, state, out f.IngressAllowedBy);
+            case ScanKey.EgressDeniedBy:
+                return ScanPolicies(line, i, depth, state, out f.EgressDeniedBy);
+            case ScanKey.IngressDeniedBy:
+                return ScanPolicies(line, i, depth, state, out f.IngressDeniedBy);
+            case ScanKey.DestinationNames:
+                return ScanNames(line, i, depth, state, out f.L7.DestinationNames);
+            case ScanKey.SourceNames:
+                return ScanNames(line, i, depth, state, out f.L7.SourceNames);
+            default:
+                return -1;
+        }
+    }
+
+    /// <summary>The IP object: both addresses required, ipVersion and encrypted skipped.</summary>
+    private static int ScanIp(ReadOnlySpan<byte> line, int i, int depth, ref FlowFields f)
+    {
+        if (line[i] != (byte)'{') return -1;
+        bool hasSource = false, hasDestination = false;
+        i = SkipSpace(line, i + 1);
+        if (i < line.Length && line[i] == (byte)'}') return -1; // no addresses: the reader names the missing one
+        while (true)
+        {
+            if (i >= line.Length || (i = PlainString(line, i, out var name)) < 0) return -1;
+            i = SkipSpace(line, i);
+            if (i >= line.Length || line[i] != (byte)':') return -1;
+            i = SkipSpace(line, i + 1);
+            if (i >= line.Length) return -1;
+            bool isSource = name.SequenceEqual("source"u8);
+            if (isSource || name.SequenceEqual("destination"u8))
+            {
+                if ((isSource ? hasSource : hasDestination) || (i = PlainString(line, i, out var text)) < 0) return -1;
+                if (isSource)
+                {
+                    if (!PackedIp.TryParse(text, out f.Source)) return -1;
+                    hasSource = true;
+                }
+                else
+                {
+                    if (!PackedIp.TryParse(text, out f.Destination)) return -1;
+                    hasDestination = true;
+                }
+            }
+            else if ((i = SkipValue(line, i, depth + 1)) < 0) return -1;
+            i = SkipSpace(line, i);
+            if (i >= line.Length) return -1;
+            if (line[i] == (byte)'}') break;
+            if (line[i] != (byte)',') return -1;
+            i = SkipSpace(line, i + 1);
+        }
+        if (!hasSource || !hasDestination) return -1;
+        f.HasIp = true;
+        return i + 1;
+    }
+
+    /// <summary>The l4 object with one TCP or UDP layer (ICMP and SCTP go to the reader): ports and TCP flags.</summary>
+    private static int ScanLayer4(ReadOnlySpan<byte> line, int i, int depth, ref FlowFields f)
+    {
+        if (line[i] != (byte)'{') return -1;
+        i = SkipSpace(line, i + 1);
+        if (i < line.Length && line[i] == (byte)'}') return i + 1;
+        while (true)
+        {
+            if (i >= line.Length || (i = PlainString(line, i, out var name)) < 0) return -1;
+            i = SkipSpace(line, i);
+            if (i >= line.Length || line[i] != (byte)':') return -1;
+            i = SkipSpace(line, i + 1);
+            if (i >= line.Length) return -1;
+            byte protocol = name.SequenceEqual("TCP"u8) ? IpProtocols.Tcp : name.SequenceEqual("UDP"u8) ? IpProtocols.Udp : (byte)0;
+            if (protocol != 0)
+            {
+                // A second layer in the oneof, or null: the reader's rules.
+                if (f.Protocol != 0 || line[i] != (byte)'{') return -1;
+                f.Protocol = protocol;
+                if ((i = ScanPorts(line, i, depth + 1, ref f)) < 0) return -1;
+            }
+            else if (name.SequenceEqual("SCTP"u8) || name.SequenceEqual("ICMPv4"u8) || name.SequenceEqual("ICMPv6"u8)) return -1;
+            else if ((i = SkipValue(line, i, depth + 1)) < 0) return -1;
+            i = SkipSpace(line, i);
+            if (i >= line.Length) return -1;
+            if (line[i] == (byte)'}') return i + 1;
+            if (line[i] != (byte)',') return -1;
+            i = SkipSpace(line, i + 1);
+        }
+    }
+
+    /// <summary>A TCP or UDP object (<see cref="FlowFields.Protocol"/> set): source_port, destination_port, TCP's flags.</summary>
+    private static int ScanPorts(ReadOnlySpan<byte> line, int i, int depth, ref FlowFields f)
+    {
+        i = SkipSpace(line, i + 1);
+        if (i < line.Length && line[i] == (byte)'}') return i + 1;
+        while (true)
+        {
+            if (i >= line.Length || (i = PlainString(line, i, out var name)) < 0) return -1;
+            i = SkipSpace(line, i);
+            if (i >= line.Length || line[i] != (byte)':') return -1;
+            i = SkipSpace(line, i + 1);
+            if (i >= line.Length) return -1;
+            ulong port;
+            if (name.SequenceEqual("source_port"u8))
+            {
+                if ((i = UnsignedInteger(line, i, out port)) < 0 || port > 65535) return -1;
+                f.SourcePort = (ushort)port;
+            }
+            else if (name.SequenceEqual("destination_port"u8))
+            {
+                if ((i = UnsignedInteger(line, i, out port)) < 0 || port > 65535) return -1;
+                f.DestinationPort = (ushort)port;
+            }
+            else if (name.SequenceEqual("sourcePort"u8) || name.SequenceEqual("destinationPort"u8)) return -1;
+            else if (f.Protocol == IpProtocols.Tcp && name.SequenceEqual("flags"u8))
+            {
+                if (line[i] != (byte)'{' || (i = ScanTcpFlags(line, i, out f.TcpFlags)) < 0) return -1;
+                f.HasTcpFlags = true;
+            }
+            else if ((i = SkipValue(line, i, depth + 1)) < 0) return -1;
+            i = SkipSpace(line, i);
+            if (i >= line.Length) return -1;
+            if (line[i] == (byte)'}') return i + 1;
+            if (line[i] != (byte)',') return -1;
+            i = SkipSpace(line, i + 1);
+        }
+    }
+
+    /// <summary>TCP flags as an object of booleans ({"SYN":true,"ACK":true}); bits as in the reader path.</summary>
+    private static int ScanTcpFlags(ReadOnlySpan<byte> line, int i, out ushort flags)
+    {
+        flags = 0;
+        i = SkipSpace(line, i + 1);
+        if (i < line.Length && line[i] == (byte)'}') return i + 1;
+        while (true)
+        {
+            if (i >= line.Length || (i = PlainString(line, i, out var name)) < 0) return -1;
+            i = SkipSpace(line, i);
+            if (i >= line.Length || line[i] != (byte)':') return -1;
+            i = SkipSpace(line, i + 1);
+            var value = line[i..];
+            bool set;
+            if (value.StartsWith("true"u8))
+            {
+                set = true;
+                i += 4;
+            }
+            else if (value.StartsWith("false"u8))
+            {
+                set = false;
+                i += 5;
+            }
+            else if (value.StartsWith("null"u8))
+            {
+                set = false;
+                i += 4;
+            }
+            else return -1; // the reader rejects other values of known flags, and skips those of unknown ones
+            if (set)
+            {
+                flags |= name.Length switch
+                {
+                    2 when name.SequenceEqual("NS"u8) => (ushort)0x100,
+                    3 when name.SequenceEqual("FIN"u8) => (ushort)0x001,
+                    3 when name.SequenceEqual("SYN"u8) => (ushort)0x002,
+                    3 when name.SequenceEqual("RST"u8) => (ushort)0x004,
+                    3 when name.SequenceEqual("PSH"u8) => (ushort)0x008,
+                    3 when name.SequenceEqual("ACK"u8) => (ushort)0x010,
+                    3 when name.SequenceEqual("URG"u8) => (ushort)0x020,
+                    3 when name.SequenceEqual("ECE"u8) => (ushort)0x040,
+                    3 when name.SequenceEqual("CWR"u8) => (ushort)0x080,
+                    _ => (ushort)0,
+                };
+            }
+            i = SkipSpace(line, i);
+            if (i >= line.Length) return -1;
+            if (line[i] == (byte)'}') return i + 1;
+            if (line[i] != (byte)',') return -1;
+            i = SkipSpace(line, i + 1);
+        }
+    }
+
+    /// <summary>
+    /// An endpoint object, looked up by its exact bytes in the identity cache (a hit means the reader path or this one
+    /// validated and parsed these bytes before, and a valid object is never the prefix of a longer one, so the reader
+    /// would end it in the same place); on a miss, checked against JSON's grammar here, then parsed by the reader
+    /// path's own <see cref="HubbleEndpointReader.Parse"/> and cached as the reader path caches it.
+    /// </summary>
+    private static int ScanEndpoint(ReadOnlySpan<byte> line, int i, int depth, JsonDecodeState state, out WorkloadIdentity? identity)
+    {
+        identity = null;
+        int end = ContainerEnd(line, i);
+        if (end < 0 || line[i] != (byte)'{') return -1;
+        var raw = line[i..end];
+        if (state.Identities.TryGet(raw, out int slot, out identity)) return end;
+        if (SkipValue(line, i, depth) != end) return -1;
+        try
+        {
+            if (HubbleEndpointReader.Parse(raw, state, "", out identity) is not null) return -1;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            return -1;
+        }
+        state.Identities.Set(slot, raw, identity);
+        return end;
+    }
+
+    /// <summary>A policy list (egress_allowed_by, ...), by its bytes in the policy cache, else validated and parsed as the reader path does.</summary>
+    private static int ScanPolicies(ReadOnlySpan<byte> line, int i, int depth, JsonDecodeState state, out string? names)
+    {
+        names = null;
+        int end = ContainerEnd(line, i);
+        if (end < 0 || line[i] != (byte)'[') return -1;
+        var raw = line[i..end];
+        if (state.Policies.TryGet(raw, out int slot, out names)) return end;
+        if (SkipValue(line, i, depth) != end) return -1;
+        try
+        {
+            if (ParsePolicies(raw, state, "", out names) is not null) return -1;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            return -1;
+        }
+        state.Policies.Set(slot, raw, names);
+        return end;
+    }
+
+    /// <summary>A name list (destination_names, source_names), by its bytes in the name cache, else validated and parsed as the reader path does.</summary>
+    private static int ScanNames(ReadOnlySpan<byte> line, int i, int depth, JsonDecodeState state, out string[]? names)
+    {
+        names = null;
+        int end = ContainerEnd(line, i);
+        if (end < 0 || line[i] != (byte)'[') return -1;
+        var raw = line[i..end];
+        if (state.Names.TryGet(raw, out int slot, out names)) return end;
+        if (SkipValue(line, i, depth) != end) return -1;
+        try
+        {
+            if (ParseNames(raw, state, "", out names) is not null) return -1;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            return -1;
+        }
+        state.Names.Set(slot, raw, names);
+        return end;
+    }
+}
