@@ -171,8 +171,11 @@ public sealed partial class IntentEvaluator : IIntentEvaluator
         if (client.Kind == EndpointKind.Node && IsWorkload(server))
         {
             exemption = "traffic from a node to pods is always allowed (kubelet probes)";
-            // Cilium policies spell the probes out (fromEntities host, remote-node: suggest writes them); they are used, not stale.
-            if (ingressCilium.Length > 0) SideDenial(egress: false, [], ingressCilium, client, server, port, protocol, names, matched);
+            // Policies that spell the nodes out (Cilium's fromEntities host, remote-node; a NetworkPolicy ipBlock per node
+            // address: suggest writes both) are used, not stale, though the exemption lets the traffic through anyway.
+            var ingressPolicies = _options.UseIndex ? Facts(server).IngressSelecting : Selecting(server, egress: false);
+            if (ingressPolicies.Length > 0 || ingressCilium.Length > 0)
+                SideDenial(egress: false, ingressPolicies, ingressCilium, client, server, port, protocol, names, matched);
         }
         else
         {

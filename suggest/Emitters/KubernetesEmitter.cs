@@ -7,14 +7,19 @@ namespace FlowPolicy.Suggest.Emitters;
 /// Kubernetes NetworkPolicy (networking.k8s.io/v1): a default deny per namespace, then an ingress and an egress
 /// policy per workload. Rules on the same protocol and port are one rule listing every peer (an allow list is a union,
 /// so a busy server gets one rule per port instead of one per client), each peer's evidence in a comment before it.
-/// Node-to-pod traffic needs no rule: the NetworkPolicy spec always allows traffic from the node a pod runs on.
+/// Node-to-pod traffic: the NetworkPolicy spec allows only the node a pod runs on (kubelet probes) whatever the policy
+/// says; traffic from the other nodes (NodePort and LoadBalancer Services with externalTrafficPolicy Cluster, which
+/// SNAT to the forwarding node's address, and host-network clients) needs a rule: an ipBlock per node address.
 /// </summary>
 internal sealed class KubernetesEmitter(ClusterFacts cluster) : IPolicyEmitter
 {
     public string Format => "k8s";
 
     public string Assumptions =>
-        "Kubernetes NetworkPolicy: traffic from the node a pod runs on (kubelet health probes) is always allowed by the spec, so node->pod rules are not emitted (they are in suggestions.json). " +
+        "Kubernetes NetworkPolicy: the spec always allows traffic from the node a pod runs on (kubelet health probes), not from the other nodes: " +
+        "node->pod rules are an ipBlock per node address from the inventory, so traffic forwarded by another node (NodePort/LoadBalancer Services with externalTrafficPolicy Cluster) and host-network clients keep working; " +
+        "without node addresses they are not emitted (they are in suggestions.json) and only the pod's own node gets through. " +
+        "Cilium matches ipBlocks against other nodes' addresses only with policy-cidr-match-mode=nodes: use --emit cilium there. " +
         "Pods are selected by their stable labels (labels that are not valid Kubernetes labels are left out); other namespaces by the kubernetes.io/metadata.name label. ipBlocks are meant for addresses outside the cluster. " +
         "Rules with the same protocol and port are merged into one rule listing every peer. " +
         "Protocols without ports (ICMP, GRE, ESP) cannot be named in a NetworkPolicy: such a rule allows every protocol to that peer. " +
@@ -47,8 +52,14 @@ internal sealed class KubernetesEmitter(ClusterFacts cluster) : IPolicyEmitter
                 if (selector is null) continue;
                 string stem = names.Stem(workload);
                 var ingress = EmittedRules.Of(PolicyText.IngressOf(set, workload), ingress: true);
-                var fromNodes = ingress.Where(r => r.Peer.Kind == PeerKind.Nodes).ToList();
-                ingress = ingress.Where(r => r.Peer.Kind != PeerKind.Nodes).ToList();
+                // Without node addresses a rule from the nodes could only allow the port from anywhere: left to the
+                // spec's own-node exemption instead, with a note for the traffic of the other nodes.
+                var fromNodes = cluster.NodeAddressesKnown ? [] : ingress.Where(r => r.Peer.Kind == PeerKind.Nodes).ToList();
+                ingress = cluster.NodeAddressesKnown ? ingress : ingress.Where(r => r.Peer.Kind != PeerKind.Nodes).ToList();
+                foreach (var rule in fromNodes)
+                    notes.Add($"{rule.Rule.Id} ({rule.Rule}): only the node each pod runs on gets through on {rule.Port}/{rule.ProtocolName} (the spec's exemption): " +
+                              "traffic from the other nodes (NodePort/LoadBalancer Services with externalTrafficPolicy Cluster, host-network clients) will be blocked; " +
+                              "add `kubectl get nodes -o json` to --inventory for an ipBlock per node.");
                 WriteDirection(files, set, ns, stem + "-ingress", selector, "Ingress", "ingress", "from", ingress, fromNodes, notes);
                 var egress = EmittedRules.Of(PolicyText.EgressOf(set, workload), ingress: false);
                 WriteDirection(files, set, ns, stem + "-egress", selector, "Egress", "egress", "to", egress, [], notes);
@@ -128,7 +139,7 @@ internal sealed class KubernetesEmitter(ClusterFacts cluster) : IPolicyEmitter
                 .Add("policyTypes", YamlNode.Seq().Add(YamlNode.Str(type)));
             if (p == 0)
                 foreach (var rule in fromNodes)
-                    spec.Add(new EvidenceComment(rule.Rule, "node-probe, no rule needed (the NetworkPolicy spec allows node->pod): "));
+                    spec.Add(new EvidenceComment(rule.Rule, "not emitted, from the nodes: the spec lets only the pod's own node through (no node addresses for an ipBlock, see report.md): "));
             var doc = Policy(partName, ns, set, count, []);
             doc.Add("spec", spec.Add(rulesKey, list));
             files.Add(new EmittedFile($"k8s/{ns}/{partName}.yaml", [doc]));
@@ -165,7 +176,7 @@ internal sealed class KubernetesEmitter(ClusterFacts cluster) : IPolicyEmitter
                 entries.Add(entry);
                 return entries;
             case PeerKind.Nodes:
-                // Ingress from nodes never gets here (the spec allows it); egress: the node addresses, when known.
+                // The node addresses (ingress gets here only when they are known; egress without them allows any destination).
                 foreach (var block in cluster.NodeBlocks)
                     entries.Add(YamlNode.Map().Add("ipBlock", YamlNode.Map().Add("cidr", block.ToString())));
                 return entries;

@@ -626,6 +626,36 @@ public sealed class NetworkPolicyTests
     }
 
     [Fact]
+    public void A_rule_allowing_the_nodes_by_address_is_matched_though_the_exemption_lets_them_through()
+    {
+        // What suggest writes for node -> pod (the spec exempts only the pod's own node): an ipBlock per node address.
+        const string yaml = """
+            apiVersion: networking.k8s.io/v1
+            kind: NetworkPolicy
+            metadata: {name: cart-ingress, namespace: shop}
+            spec:
+              podSelector: {matchLabels: {app: cart}}
+              policyTypes: [Ingress]
+              ingress:
+                - from: [{ipBlock: {cidr: 10.0.1.10/32}}, {ipBlock: {cidr: 10.0.1.11/32}}]
+                  ports: [{protocol: TCP, port: 7070}]
+            """;
+        var nodes = new Dictionary<string, IReadOnlyList<PackedIp>> { ["node-a"] = [PackedIp.Parse("10.0.1.10")], ["node-b"] = [PackedIp.Parse("10.0.1.11")] };
+        foreach (bool index in new[] { true, false })
+        {
+            var evaluator = From(yaml, new IntentEvaluatorOptions { NodeAddresses = nodes, UseIndex = index });
+            var cart = Pod("shop", "cart", ("app", "cart"));
+            var decision = evaluator.Evaluate(Node("node-b"), cart, 7070, IpProtocols.Tcp);
+            Assert.True(decision.Allowed);
+            Assert.Equal("shop/cart-ingress ingress[0]", Assert.Single(decision.MatchedRules).ToString()); // used, so not reported as stale
+            // Another port: the exemption still lets a node through, and no rule claims it.
+            decision = evaluator.Evaluate(Node("node-b"), cart, 9090, IpProtocols.Tcp);
+            Assert.True(decision.Allowed);
+            Assert.Empty(decision.MatchedRules);
+        }
+    }
+
+    [Fact]
     public void Services_are_selected_and_matched_like_workloads_with_their_labels()
     {
         var evaluator = From("""

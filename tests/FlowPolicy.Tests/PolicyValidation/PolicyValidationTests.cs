@@ -1,9 +1,13 @@
+using System.Net;
 using System.Text.Json.Nodes;
 using FlowPolicy.Core.Net;
 using FlowPolicy.Suggest.Emitters;
 using FlowPolicy.Suggest.Inference;
 using FlowPolicy.Suggest.Reports;
 using FlowPolicy.Tests.Suggest;
+
+using FlowPolicy.Tests.Evaluation.Judge;
+using FlowPolicy.Tests.Evaluation.Scenarios;
 
 namespace FlowPolicy.Tests.PolicyValidation;
 
@@ -287,6 +291,34 @@ public sealed class PolicyValidationTests(SampleSuggestion sample, AdversarialOu
         // A namespace without egress to the nodes keeps its full default deny.
         deny = PolicyDocuments.Load(Path.Combine(unknown, "k8s", "load")).Single(d => d.Name == PolicyNames.DefaultDeny);
         Assert.Equal(["Ingress", "Egress"], deny.Spec!["policyTypes"]!.AsArray().Select(t => (string)t!));
+    }
+
+    [Fact]
+    public void Traffic_from_the_nodes_is_allowed_by_address_since_the_spec_exempts_only_the_pods_own_node()
+    {
+        // The independent judge reads the spec: only the node a pod runs on gets through whatever the policy says. A
+        // NodePort forwarded by another node, or a host-network client there, arrives from that node's address.
+        var web = new PodEndpoint(new JudgePod("shop", new Dictionary<string, string> { ["app"] = "web-app-1" }, IPAddress.Parse("10.244.1.5"), "node-a",
+            new Dictionary<string, (ushort, Protocol)>()));
+        var ownNode = new AddressEndpoint(IPAddress.Parse("10.0.1.10"), "node-a");
+        var otherNode = new AddressEndpoint(IPAddress.Parse("10.0.1.11"), "node-b");
+        var notANode = new AddressEndpoint(IPAddress.Parse("10.0.1.99"));
+        var noLabels = new Dictionary<string, IReadOnlyDictionary<string, string>>();
+
+        var known = new NetworkPolicyJudge(NetworkPolicyDocument.LoadDirectory(Path.Combine(adversarial.WithNodes, "k8s", "shop")), noLabels);
+        Assert.True(known.Allows(ownNode, web, 8080, Protocol.Tcp));
+        Assert.True(known.Allows(otherNode, web, 8080, Protocol.Tcp));
+        Assert.False(known.Allows(otherNode, web, 8081, Protocol.Tcp)); // only the port the nodes used
+        Assert.False(known.Allows(notANode, web, 8080, Protocol.Tcp));
+
+        // Without node addresses there is nothing to name them by: the spec's exemption is all that holds, and the
+        // report says what that leaves blocked instead of opening the port to every source.
+        var unknown = new NetworkPolicyJudge(NetworkPolicyDocument.LoadDirectory(Path.Combine(adversarial.WithoutNodes, "k8s", "shop")), noLabels);
+        Assert.True(unknown.Allows(ownNode, web, 8080, Protocol.Tcp));
+        Assert.False(unknown.Allows(otherNode, web, 8080, Protocol.Tcp));
+        Assert.False(unknown.Allows(notANode, web, 8080, Protocol.Tcp));
+        Assert.Contains("traffic from the other nodes (NodePort/LoadBalancer Services with externalTrafficPolicy Cluster, host-network clients) will be blocked",
+            System.IO.File.ReadAllText(Path.Combine(adversarial.WithoutNodes, "report.md")));
     }
 
     [Fact]

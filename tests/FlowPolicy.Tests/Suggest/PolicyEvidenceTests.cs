@@ -34,7 +34,7 @@ public sealed class PolicyEvidenceTests(SampleSuggestion sample) : IClassFixture
                 var text = line[2..];
                 // A rule k8s cannot or need not express keeps its evidence with the reason in front; a DNS rule's
                 // companion on the other transport repeats the rule's evidence after saying so.
-                bool explained = text.StartsWith("node-probe", StringComparison.Ordinal) || text.StartsWith("not emitted", StringComparison.Ordinal);
+                bool explained = text.StartsWith("not emitted", StringComparison.Ordinal);
                 bool lead = explained || text.StartsWith("DNS on ", StringComparison.Ordinal);
                 var id = lead ? text[(text.IndexOf(": r-", StringComparison.Ordinal) + 2)..].Split(' ')[0] : text.Split(' ')[0];
                 Assert.True(byId.TryGetValue(id, out var rule), $"{file}:{i + 1}: no rule {id}");

@@ -177,7 +177,14 @@ public sealed class SuggestInferenceTests(SampleSuggestion sample) : IClassFixtu
         Assert.False(Directory.Exists(Path.Combine(outDir, "cilium")));
         var report = File.ReadAllText(Path.Combine(outDir, "report.md"));
         Assert.Contains("scanner", report);
-        Assert.Contains("always allowed by the spec", report);
+        Assert.Contains("not from the other nodes", report);
+        // With the nodes in the inventory, traffic from the nodes is allowed by address: the spec exempts only the
+        // pod's own node, and a NodePort forwarded by another node arrives from that node's address.
+        var frontend = File.ReadAllText(Path.Combine(outDir, "k8s", "shop", "frontend-ingress.yaml"));
+        Assert.Contains("# r-", frontend);
+        Assert.Contains("nodes -> shop/frontend:8080/TCP", frontend);
+        Assert.Contains("cidr: \"10.0.1.10/32\"", frontend);
+        Assert.DoesNotContain("not emitted, from the nodes", frontend);
         var json = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(outDir, "suggestions.json"))).RootElement;
         Assert.Equal(sample.Set.Rules.Count, json.GetProperty("rules").GetArrayLength());
         Assert.Equal(sample.Set.LeftOut.Count, json.GetProperty("left_out").GetArrayLength());
