@@ -142,9 +142,12 @@ internal sealed class DirectionResolver
         int dstIsServer = dst.ListenerVotes + src.ClientVotes + (trustSynAck ? dst.SynAckVotes : 0);
         int srcIsServer = src.ListenerVotes + dst.ClientVotes + (trustSynAck ? src.SynAckVotes : 0);
         if (dstIsServer != srcIsServer) return (srcIsServer > dstIsServer, DirectionSignal.LearnedListener);
-        // Fan-in: a listener meets many client ports; a client's ephemeral port meets one server port.
-        if (dst.PeerPortCount >= _options.MinFanIn && dst.PeerPortCount > src.PeerPortCount) return (false, DirectionSignal.LearnedListener);
-        if (src.PeerPortCount >= _options.MinFanIn && src.PeerPortCount > dst.PeerPortCount) return (true, DirectionSignal.LearnedListener);
+        // Fan-in: a listener meets many client ports; a client's ephemeral port meets one server port, or a few when the
+        // client reuses it over the days (to 3306 on Monday, to 443 on Friday). So only peer ports that are not
+        // well-known service ports count: those are what clients connect from.
+        int dstFanIn = dst.ClientLikePeerPorts(), srcFanIn = src.ClientLikePeerPorts();
+        if (dstFanIn >= _options.MinFanIn && dstFanIn > srcFanIn) return (false, DirectionSignal.LearnedListener);
+        if (srcFanIn >= _options.MinFanIn && srcFanIn > dstFanIn) return (true, DirectionSignal.LearnedListener);
 
         int srcClass = ServicePorts.Class(flow.SrcPort), dstClass = ServicePorts.Class(flow.DstPort);
         if (srcClass != dstClass && (srcClass == ServicePorts.Service || dstClass == ServicePorts.Service))

@@ -34,6 +34,15 @@ internal struct EndpointStats
     /// <summary>The <paramref name="index"/>th distinct peer port seen (below <see cref="PeerPortCount"/>).</summary>
     public readonly ushort PeerPort(int index) => _peers[index];
 
+    /// <summary>Distinct peer ports seen that are not well-known service ports (<see cref="ServicePorts.Class"/>): a listener's fan-in.</summary>
+    public readonly int ClientLikePeerPorts()
+    {
+        int count = 0;
+        for (int i = 0; i < PeerPortCount; i++)
+            if (ServicePorts.Class(_peers[i]) != ServicePorts.Service) count++;
+        return count;
+    }
+
     public void AddPeerPort(ushort port)
     {
         if (PeerPortCount >= PeerCapacity) return;

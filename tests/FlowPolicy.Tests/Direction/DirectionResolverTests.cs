@@ -124,6 +124,31 @@ public sealed class DirectionResolverTests
         Assert.Equal(45123, flow.DstPort);
     }
 
+    [Fact]
+    public void A_client_port_reused_towards_several_services_is_not_a_listener()
+    {
+        // NetFlow (cumulative flags: SYN and ACK both ways): over three weeks a pod's ephemeral port 41579 met MySQL
+        // on Monday and a CDN's 443 on Friday. Two peer ports, both services: a client signature, not fan-in.
+        const ushort Cumulative = FlowRecord.TcpSyn | FlowRecord.TcpAck | 0x08 | FlowRecord.TcpFin; // PSH too
+        var records = new[]
+        {
+            Tcp("10.244.1.18", 41579, "10.244.3.11", 3306, Cumulative),
+            Tcp("10.244.3.11", 3306, "10.244.1.18", 41579, Cumulative),
+            Tcp("10.244.1.18", 41579, "151.101.129.1", 443, Cumulative),
+            Tcp("151.101.129.1", 443, "10.244.1.18", 41579, Cumulative),
+        };
+        var resolver = new DirectionResolver();
+        resolver.Observe(records);
+
+        foreach (var record in records)
+        {
+            var flow = record;
+            resolver.ResolveLearned(ref flow);
+            Assert.Equal("10.244.1.18", flow.SrcIp.ToString());
+            Assert.NotEqual(41579, flow.DstPort);
+        }
+    }
+
     [Theory]
     [InlineData(50000, 443, false, DirectionSignal.WellKnownPort)]
     [InlineData(443, 50000, true, DirectionSignal.WellKnownPort)]

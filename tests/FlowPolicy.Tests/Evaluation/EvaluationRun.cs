@@ -140,6 +140,9 @@ internal static class EvaluationRun
         {
             if (client.Key == TruthClient.InternetKey)
                 return traffic.InternetClients.Take(3).Concat(UnseenInternetClients).Select(ip => (JudgeEndpoint)new AddressEndpoint(ip)).ToList();
+            // Every worker, so each probed pod is reached from its own node (exempt by the spec) and from the others (not).
+            if (client.Key == TruthClient.NodesKey)
+                return scenario.Nodes.Where(n => !n.ControlPlane).Select(n => (JudgeEndpoint)new AddressEndpoint(n.Ip, n.Name)).ToList();
             return client.IsWorkload ? Workload(client.Key) : [new AddressEndpoint(IPAddress.Parse(client.Key))];
         }
 

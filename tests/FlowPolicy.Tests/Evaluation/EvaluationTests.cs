@@ -70,7 +70,8 @@ public sealed class GroundTruthTests
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var c in traffic.Connections)
             {
-                string client = c.Client.Pod is { } cp ? cp.Workload.Key : c.Client.Role == PeerRole.Internet ? TruthClient.InternetKey : c.Client.Ip.ToString();
+                string client = c.Client.Pod is { } cp ? cp.Workload.Key : c.Client.Role == PeerRole.Internet ? TruthClient.InternetKey
+                    : c.Client.Role == PeerRole.Node ? TruthClient.NodesKey : c.Client.Ip.ToString();
                 string server = c.Server.Role switch
                 {
                     PeerRole.Pod => c.Server.Pod!.Workload.Key,
@@ -118,6 +119,9 @@ public sealed class GroundTruthTests
         Assert.Equal(5, pods.Of("bank/ledger-backup").Count());
         Assert.Contains(traffic.Connections, c => c.ServerPort == 53 && c.Protocol == Protocol.Tcp);
         Assert.All(traffic.Connections.Where(c => c.Client.Role == PeerRole.Internet), c => Assert.Equal("bank/frontend", c.Server.Pod!.Workload.Key));
+        // The front door is also reached from nodes that do not run the pod (a NodePort forwarded by another node).
+        Assert.Contains(traffic.Connections, c => c.Client.Role == PeerRole.Node && c.Server.Pod is { } pod && pod.Workload.Key == "bank/frontend"
+            && c.Client.Node != pod.Node && c.ServerPort == scenario.FrontDoor.Port);
         // Answered and unanswered scans, several addresses of one SaaS.
         Assert.Contains(traffic.Connections, c => c.Answer == Answer.Refused);
         Assert.Contains(traffic.Connections, c => c.Answer == Answer.Unanswered);

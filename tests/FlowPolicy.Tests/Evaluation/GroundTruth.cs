@@ -19,6 +19,8 @@ internal enum DependencyReason
     ApiServer,
     /// <summary>The internet reaching the front door.</summary>
     InternetIngress,
+    /// <summary>A load balancer's connections to the front door forwarded by another node (NodePort, SNAT to its address).</summary>
+    NodePortIngress,
 }
 
 /// <summary>Which trap a connection that must stay closed comes from.</summary>
@@ -32,11 +34,14 @@ internal enum NoiseReason
     OutsideCallGraph,
 }
 
-/// <summary>A client of the truth: a workload, the internet, or an uninventoried host.</summary>
+/// <summary>A client of the truth: a workload, the internet, the cluster's nodes, or an uninventoried host.</summary>
 internal sealed record TruthClient(string Key)
 {
     public const string InternetKey = "internet";
     public static readonly TruthClient Internet = new(InternetKey);
+    /// <summary>Every worker node: a NodePort forwarded by any of them reaches the pod from that node's address.</summary>
+    public const string NodesKey = "nodes";
+    public static readonly TruthClient Nodes = new(NodesKey);
     public bool IsWorkload => Key.Contains('/');
     public override string ToString() => Key;
 }
@@ -57,7 +62,9 @@ internal sealed record ForbiddenConnection(TruthClient Client, CallTarget Target
 /// What a correct policy allows and what it must not, derived from the scenario (its call graph, its platform and its
 /// noise plan) and never from FlowPolicy's output: the required dependencies, the noise, and every other pair of a
 /// workload (or the internet, or the scanner host) with a served port or an external service, which is forbidden.
-/// Kubelet probes are left out: the NetworkPolicy spec allows a node to reach its own pods whatever the policy says.
+/// Kubelet probes are left out: the NetworkPolicy spec allows a node to reach its own pods whatever the policy says. The
+/// front door is required from every worker node (a NodePort Service forwarded by another node), which the spec does not
+/// exempt; other traffic of the nodes is neither required nor forbidden.
 /// Name lookups of a workload that makes none in the call graph (the debug pod, the scanner) are neither required nor
 /// forbidden: allowing DNS to every pod of a namespace is common practice.
 /// An external service is required on every address it answers on (the traffic uses each in turn, so a policy that
@@ -104,6 +111,7 @@ internal sealed class GroundTruth
             required.Add(new Dependency(new TruthClient(w.Key), CallTarget.Workload("kube-system/coredns"), 53, Protocol.Tcp, DependencyReason.Dns));
         }
         required.Add(new Dependency(TruthClient.Internet, CallTarget.Workload(scenario.FrontDoor.Workload), scenario.FrontDoor.Port, Protocol.Tcp, DependencyReason.InternetIngress));
+        required.Add(new Dependency(TruthClient.Nodes, CallTarget.Workload(scenario.FrontDoor.Workload), scenario.FrontDoor.Port, Protocol.Tcp, DependencyReason.NodePortIngress));
         required = required.Distinct().ToList();
 
         var noise = new List<ForbiddenConnection>();

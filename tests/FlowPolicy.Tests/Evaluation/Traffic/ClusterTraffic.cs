@@ -39,7 +39,8 @@ internal readonly record struct TrafficConnection(DateTime Start, TrafficPeer Cl
 /// <summary>
 /// Generates a scenario's traffic over its window: the call graph following a daily load curve, CronJob runs,
 /// start-up-only calls at every pod start, DNS over UDP (and TCP for large answers), API-server watches, external
-/// services on rotating addresses, internet clients at the front door, kubelet probes, and the noise (a bare debug
+/// services on rotating addresses, internet clients at the front door (directly, and through an internal load balancer
+/// that other nodes forward from their own address), kubelet probes, and the noise (a bare debug
 /// pod, an answered scan from a CI Job, an unanswered sweep, a one-off call across namespaces). Deterministic per seed.
 /// </summary>
 internal sealed class ClusterTraffic
@@ -50,6 +51,8 @@ internal sealed class ClusterTraffic
     private readonly Scenario _scenario;
     private readonly ClusterPods _pods;
     private readonly Random _random;
+    // The forwarded front-door traffic draws from its own sequence, so everything else stays what it was before it.
+    private readonly Random _forwardRandom;
     private readonly List<TrafficConnection> _connections = [];
     private readonly IPAddress[] _internetClients;
     private readonly Dictionary<string, int> _rotation = new(StringComparer.Ordinal);
@@ -59,6 +62,7 @@ internal sealed class ClusterTraffic
         _scenario = scenario;
         _pods = pods;
         _random = new Random(scenario.Seed * 31 + 7);
+        _forwardRandom = new Random(scenario.Seed * 31 + 11);
         _internetClients = Enumerable.Range(0, 150)
             .Select(_ => new IPAddress([(byte)_random.Next(1, 90), (byte)_random.Next(256), (byte)_random.Next(256), (byte)_random.Next(1, 255)]))
             .Where(ip => ip.GetAddressBytes()[0] != 10)
@@ -83,6 +87,7 @@ internal sealed class ClusterTraffic
                 foreach (var (w, i) in dnsUsers.Select((w, i) => (w, i)))
                     if ((i + hour.Day) % 4 == 0) Dns(w.Key, hour, 1, Protocol.Tcp);
             Internet(hour, _scenario.InternetPerHour * load);
+            ForwardedByNodes(hour, _scenario.InternetPerHour * load / 4);
             if (hourIndex % 6 == 0) Probes(hour);
         }
         CronRuns();
@@ -173,6 +178,30 @@ internal sealed class ClusterTraffic
             if (pod is null) continue;
             var client = _internetClients[_random.Next(_internetClients.Length)];
             Add(t, new TrafficPeer(PeerRole.Internet, client), PodPeer(pod), _scenario.FrontDoor.Port, Protocol.Tcp, (ulong)_random.Next(300, 3000), (ulong)_random.Next(2000, 90000));
+        }
+    }
+
+    /// <summary>
+    /// The office's internal load balancer reaches the front door through a NodePort Service with
+    /// externalTrafficPolicy Cluster: a connection landing on a node without a front-door pod is forwarded by kube-proxy,
+    /// which SNATs it to that node's address. So the pod sees a node that is not its own, which the NetworkPolicy spec
+    /// does not exempt (only the pod's own node is).
+    /// </summary>
+    private void ForwardedByNodes(DateTime hour, double expected)
+    {
+        var workers = _scenario.Nodes.Where(n => !n.ControlPlane).ToList();
+        int n = (int)Math.Floor(expected + _forwardRandom.NextDouble());
+        for (int i = 0; i < n; i++)
+        {
+            var t = hour.AddSeconds(_forwardRandom.Next(3600));
+            var live = _pods.LiveAt(_scenario.FrontDoor.Workload, t).ToList();
+            if (live.Count == 0) continue;
+            var pod = live[_forwardRandom.Next(live.Count)];
+            var others = workers.Where(w => w.Name != pod.Node).ToList();
+            if (others.Count == 0) continue;
+            var node = others[_forwardRandom.Next(others.Count)];
+            Add(t, new TrafficPeer(PeerRole.Node, node.Ip, null, node.Name), PodPeer(pod), _scenario.FrontDoor.Port, Protocol.Tcp,
+                (ulong)_forwardRandom.Next(300, 3000), (ulong)_forwardRandom.Next(2000, 90000));
         }
     }
 
