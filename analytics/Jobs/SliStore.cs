@@ -99,7 +99,11 @@ internal static class SliStore
         var staging = StagingName(table, window, tag);
         try
         {
-            for (int i = 0; i < 3; i++) await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
+            for (int i = 0; i < 2; i++) await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
+            // From copying the day's other windows to the swap, one store of the day at a time (StagingTables.LockSwapAsync).
+            using var swap = await StagingTables.LockSwapAsync(client.Database, table,
+                EdgeRollup.PartitionId(DateOnly.FromDateTime(window.From)), cancellationToken).ConfigureAwait(false);
+            await client.ExecuteAsync(statements[2], cancellationToken).ConfigureAwait(false);
             if (rows.RowCount > 0) await client.InsertRowBinaryAsync(staging, columns, rows, cancellationToken).ConfigureAwait(false);
             // The last statement drops the staging table: done below, also after a failure.
             for (int i = 3; i < statements.Count - 1; i++) await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);

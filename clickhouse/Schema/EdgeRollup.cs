@@ -88,8 +88,11 @@ public static class EdgeRollup
         string staging = StagingName(table, day, tag);
         try
         {
+            for (int i = 0; i < 2; i++) await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
+            // Filling and swapping: one rebuild of the day at a time in this process (StagingTables.LockSwapAsync).
+            using var swap = await StagingTables.LockSwapAsync(client.Database, table, PartitionId(day), cancellationToken).ConfigureAwait(false);
             // The last statement drops the staging table: done below, also after a failure.
-            for (int i = 0; i < statements.Count - 1; i++)
+            for (int i = 2; i < statements.Count - 1; i++)
                 await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
             var rows = await client.QueryScalarAsync($"SELECT count() FROM {ClickHouseSql.QuoteIdentifier(client.Database, staging)}", cancellationToken).ConfigureAwait(false);
             return long.Parse(rows ?? "0", CultureInfo.InvariantCulture);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 
 namespace FlowPolicy.ClickHouse.Schema;
@@ -48,6 +49,32 @@ public static class StagingTables
             dropped++;
         }
         return dropped;
+    }
+
+    private static readonly ConcurrentDictionary<string, SemaphoreSlim> SwapLocks = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Holds the swap of one partition of one table for this process until disposed: filling the staging table from
+    /// the target and the REPLACE PARTITION. Separate tables were not enough: four concurrent stores of one window on
+    /// ClickHouse 18.16 left the day with other than its rows in 2 of ~50 runs under load
+    /// (SliStoreOverlapTests), and a store that copies the day's other windows while another swaps one in puts back
+    /// the old rows. Runs in other processes (serve and a manual `analyze --clickhouse`) are not covered.
+    /// </summary>
+    public static async Task<IDisposable> LockSwapAsync(string database, string table, string partition, CancellationToken cancellationToken)
+    {
+        var gate = SwapLocks.GetOrAdd(database + "\n" + table + "\n" + partition, static _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new Release(gate);
+    }
+
+    private sealed class Release(SemaphoreSlim gate) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0) gate.Release();
+        }
     }
 
     /// <summary>Drops a run's own staging table, best effort (a server that is gone keeps it until a later run finds it old).</summary>
