@@ -10,8 +10,9 @@ namespace FlowPolicy.Ingest.Formats.Hubble;
 // (~900 bytes: two endpoint objects with their label lists, ethernet, event_type, the summary), and most of that was
 // classifying tokens the decoder then skips. The scanner reads the fields a record needs in the spelling Cilium writes
 // (proto names: `hubble observe -o json|jsonpb` and the exporter), checks everything it skips against JSON's grammar,
-// and looks endpoint objects and policy and name lists up in the decode state's caches by their exact bytes. A line
-// it does not fully understand (camelCase names, l7, other events, numbers for enums, strings as numbers, escapes or
+// and looks endpoint objects and policy and name lists up in the decode state's caches by their exact bytes; the l7
+// object, once checked, is read by the reader path's own code over its bytes. A line it does not fully understand
+// (camelCase names, other events, numbers for enums, strings as numbers, escapes or
 // non-ASCII outside endpoint objects, null values, duplicate fields, ICMP and SCTP, anything invalid) goes to the
 // reader path (ReadFields) from a clean slate, so errors and odd input behave exactly as they always did.
 internal sealed partial class HubbleJsonDecoder
@@ -39,6 +40,7 @@ internal sealed partial class HubbleJsonDecoder
         IngressDeniedBy,
         DestinationNames,
         SourceNames,
+        Layer7,
     }
 
     /// <summary>
@@ -53,7 +55,7 @@ internal sealed partial class HubbleJsonDecoder
             case 2:
                 if (name.SequenceEqual("IP"u8)) return ScanKey.Ip;
                 if (name.SequenceEqual("l4"u8)) return ScanKey.L4;
-                if (name.SequenceEqual("l7"u8)) return ScanKey.Reader;
+                if (name.SequenceEqual("l7"u8)) return ScanKey.Layer7;
                 break;
             case 4:
                 if (name.SequenceEqual("time"u8)) return ScanKey.Time;
@@ -254,6 +256,8 @@ internal sealed partial class HubbleJsonDecoder
                 return ScanNames(line, i, depth, state, out f.L7.DestinationNames);
             case ScanKey.SourceNames:
                 return ScanNames(line, i, depth, state, out f.L7.SourceNames);
+            case ScanKey.Layer7:
+                return ScanLayer7(line, i, depth, state, ref f.L7);
             default:
                 return -1;
         }
@@ -446,6 +450,28 @@ internal sealed partial class HubbleJsonDecoder
             return -1;
         }
         state.Identities.Set(slot, raw, identity);
+        return end;
+    }
+
+    /// <summary>
+    /// The l7 object: checked against JSON's grammar here, then read by the reader path's <see cref="ReadLayer7"/> over
+    /// its bytes (HTTP, DNS and Kafka fields have many spellings and few records: one implementation of them).
+    /// </summary>
+    private static int ScanLayer7(ReadOnlySpan<byte> line, int i, int depth, JsonDecodeState state, ref L7Fields l7)
+    {
+        if (line[i] != (byte)'{') return -1;
+        int end = SkipValue(line, i, depth);
+        if (end < 0) return -1;
+        try
+        {
+            var reader = new Utf8JsonReader(line[i..end], JsonTokens.LineOptions);
+            reader.Read();
+            if (ReadLayer7(ref reader, state, ref l7) is not null || reader.BytesConsumed != end - i) return -1;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            return -1;
+        }
         return end;
     }
 

@@ -89,6 +89,10 @@ public sealed class HubbleJsonScannerTests
         With(TcpFlow, "\"Type\":\"L3_L4\"", "\"Type\":\"SOCK\",\"trace_context\":{\"parent\":{\"trace_id\":\"4bf92f3577b34da6\"}},\"interface\":{\"index\":7,\"name\":\"lxc1\"},\"n\":-1.5e+3,\"z\":[0,[],{}],\"e\":\"\""),
         With(TcpFlow, "\"node_name\":\"kind-worker\"", "\"node_name\":\"\""),
         With(TcpFlow, "\"flags\"", "\"type\":8,\"code\":{},\"flags\""), // ICMP's fields in a TCP layer: skipped
+        With(TcpFlow, "\"Type\":\"L3_L4\"", "\"Type\":\"L7\",\"l7\":{\"type\":\"REQUEST\",\"http\":{\"method\":\"GET\",\"url\":\"http://cart/items?id=7\",\"protocol\":\"HTTP/1.1\",\"headers\":[{\"key\":\"X-Request-Id\",\"value\":\"7a0e\"}]}}"),
+        With(TcpFlow, "\"Type\":\"L3_L4\"", "\"Type\":\"L7\",\"l7\":{\"type\":\"RESPONSE\",\"latency_ns\":\"1200000\",\"dns\":{\"query\":\"cart.shop.svc.cluster.local.\",\"ips\":[\"10.96.0.12\"],\"ttl\":30,\"cnames\":[],\"rcode\":0,\"qtypes\":[\"A\"],\"rrtypes\":[\"A\"]}}"),
+        With(TcpFlow, "\"Type\":\"L3_L4\"", "\"Type\":\"L7\",\"l7\":{\"type\":\"REQUEST\",\"kafka\":{\"api_version\":7,\"api_key\":\"produce\",\"correlation_id\":12,\"topic\":\"orders\"}}"),
+        """{"time":"2026-11-01T10:11:12Z","verdict":"FORWARDED","source":""" + Frontend + ""","destination":""" + Cart + ""","Type":"L7","l7":{"type":"REQUEST","http":{"method":"GET","url":"http://cart/health"}}}""", // no IP: an L7 observation only
         " \t{ \"time\" : \"2026-11-01T10:00:00Z\" , \"IP\" : { \"source\" : \"10.0.0.1\" , \"destination\" : \"10.0.0.2\" } , \"l4\" : { \"UDP\" : { } } } \t",
         """{"time":"2026-11-01T10:00:00Z","verdict":"FORWARDED","IP":{"source":"10.0.0.1","destination":"10.0.0.2"}}""", // no l4: skipped
         """{"time":"2026-11-01T10:00:00Z","verdict":"FORWARDED","l4":{"TCP":{}}}""", // no IP: skipped
@@ -130,7 +134,10 @@ public sealed class HubbleJsonScannerTests
         foreach (var other in new[] { "node_status", "nodeStatus", "lost_events", "lostEvents", "agent_event", "agentEvent", "debug_event", "debugEvent" })
             data.Add("{\"" + other + "\":{\"x\":1},\"node_name\":\"n\",\"time\":\"2026-11-01T10:00:00Z\"}");
         // The l7 object, enums and integers the protobuf JSON mapping allows in other forms, null, repeats.
-        data.Add(With(TcpFlow, "\"Type\":\"L3_L4\"", "\"Type\":\"L7\",\"l7\":{\"type\":\"REQUEST\",\"http\":{\"method\":\"GET\",\"url\":\"http://cart/\"}}"));
+        data.Add(With(TcpFlow, "\"Type\":\"L3_L4\"", "\"Type\":\"L7\",\"l7\":{\"type\":\"REQUEST\",\"http\":{\"method\":\"GET\",\"url\":\"http://cart/caf\u00e9\"}}"));
+        data.Add(With(TcpFlow, "\"Type\":\"L3_L4\"", "\"Type\":\"L7\",\"l7\":{\"http\":{\"code\":\"abc\"}}"));
+        data.Add(With(TcpFlow, "\"Type\":\"L3_L4\"", "\"Type\":\"L7\",\"l7\":{\"dns\":{\"ips\":[\"not-an-ip\"]}}"));
+        data.Add(With(TcpFlow, "\"Type\":\"L3_L4\"", "\"l7\":{},\"l7\":{\"type\":\"REQUEST\"}"));
         data.Add(With(TcpFlow, "\"verdict\":\"FORWARDED\"", "\"verdict\":2"));
         data.Add(With(TcpFlow, "\"Type\":\"L3_L4\"", "\"Type\":1"));
         data.Add(With(TcpFlow, "\"traffic_direction\":\"EGRESS\"", "\"traffic_direction\":1"));
