@@ -113,8 +113,17 @@ internal sealed class DirectionResolver
         for (int i = 0; i < flows.Length; i++) results[i] = Resolve(ref flows[i]);
     }
 
+    /// <summary>
+    /// Whether orienting <paramref name="flow"/> can depend on what <see cref="Observe"/> learned: not when its source
+    /// said request or reply, nor when it has no ports (what <see cref="Decide"/> settles first). A two-pass user whose
+    /// records all answer false need not observe at all.
+    /// </summary>
+    public static bool ConsultsLearned(in FlowRecord flow) =>
+        flow.Direction is not (DirectionHint.Request or DirectionHint.Reply) && HasPorts(flow);
+
     private (bool SrcIsServer, DirectionSignal Signal) Decide(in FlowRecord flow, bool learn)
     {
+        // The first three rules are ConsultsLearned's: keep them together.
         if (flow.Direction == DirectionHint.Request) return (false, DirectionSignal.ReplyFlag);
         if (flow.Direction == DirectionHint.Reply) return (true, DirectionSignal.ReplyFlag);
         if (!HasPorts(flow)) return (false, DirectionSignal.Default);

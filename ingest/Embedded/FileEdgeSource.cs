@@ -307,6 +307,12 @@ public sealed class FileEdgeSource
         private bool _draining;
         private volatile bool _keeping = memoryBudget > 0;
         private long _keptBytes;
+        // Listeners are learned only for records whose direction needs them (DirectionResolver.ConsultsLearned: no
+        // request/reply hint). While every chunk so far is kept and has none, observing waits: Kept[.._observedKept]
+        // are observed; the first chunk that needs learning or is not kept observes the waiting ones first, in order.
+        // Hubble (is_reply) and agent JSON (direction) usually never need it: pass 1 then learns nothing.
+        private bool _deferring = memoryBudget > 0;
+        private int _observedKept;
 
         /// <summary>The chunks kept, in chunk order; read once the first pass ended.</summary>
         public List<KeptChunk?> Kept { get; } = new();
@@ -344,9 +350,9 @@ public sealed class FileEdgeSource
                         return;
                     }
                 }
-                resolver.Observe(CollectionsMarshal.AsSpan(batch.Records));
-                foreach (var a in batch.Answers) answers.Add(a.Client, a.ClientAddress, a.Name, a.Addresses, a.At, a.Ttl);
                 // Only the draining thread gets here, one chunk at a time in order.
+                foreach (var a in batch.Answers) answers.Add(a.Client, a.ClientAddress, a.Name, a.Addresses, a.At, a.Ttl);
+                bool kept = false;
                 if (_keeping)
                 {
                     var chunk = batch.Packed is { } packed ? batch.Keep(packed) : null;
@@ -354,9 +360,17 @@ public sealed class FileEdgeSource
                     {
                         _keptBytes += chunk.Bytes;
                         Kept.Add(chunk);
+                        kept = true;
                     }
                     else _keeping = false;
                 }
+                if (_deferring && (!kept || batch.NeedsLearning))
+                {
+                    _deferring = false;
+                    int waiting = kept ? Kept.Count - 1 : Kept.Count;
+                    for (; _observedKept < waiting; _observedKept++) Kept[_observedKept]!.Observe(resolver);
+                }
+                if (!_deferring) resolver.Observe(CollectionsMarshal.AsSpan(batch.Records));
                 batch.Clear();
                 lock (_gate)
                 {
@@ -383,6 +397,8 @@ public sealed class FileEdgeSource
         public long FileBytes;
         /// <summary>The records packed by the thread that decoded them (while the observer is keeping chunks).</summary>
         public KeptRecords? Packed;
+        /// <summary>Some record's direction depends on learned listeners (<see cref="DirectionResolver.ConsultsLearned"/>).</summary>
+        public bool NeedsLearning;
 
         /// <summary>What the second pass needs of this chunk; the lists it takes are replaced by new ones here.</summary>
         public KeptChunk Keep(KeptRecords packed) => new(packed, Take(ref L7), Take(ref Errors), Take(ref Skips), FileBytes);
@@ -404,6 +420,7 @@ public sealed class FileEdgeSource
             Skips.Clear();
             FileBytes = 0;
             Packed = null;
+            NeedsLearning = false;
         }
     }
 
@@ -412,6 +429,16 @@ public sealed class FileEdgeSource
         List<(string Reason, SourcePosition Position)>? skips, long fileBytes)
     {
         public long FileBytes => fileBytes;
+
+        /// <summary>Teaches <paramref name="resolver"/> this chunk's records, as the first pass would have.</summary>
+        public void Observe(DirectionResolver resolver)
+        {
+            for (int i = 0; i < records.Count; i++)
+            {
+                records.Read(i, out var record);
+                resolver.Observe(in record);
+            }
+        }
 
         /// <summary>About the bytes held (records, L7 observations, errors at ~200 bytes with their text, skips).</summary>
         public long Bytes { get; } = records.Bytes + (long)(l7?.Count ?? 0) * Unsafe.SizeOf<(L7Observation, SourcePosition)>()
@@ -456,7 +483,11 @@ public sealed class FileEdgeSource
             _batch = null;
         }
 
-        public void Accept(in FlowRecord flow) => _batch!.Records.Add(flow);
+        public void Accept(in FlowRecord flow)
+        {
+            _batch!.Records.Add(flow);
+            if (!_batch.NeedsLearning && DirectionResolver.ConsultsLearned(flow)) _batch.NeedsLearning = true;
+        }
 
         /// <summary>DNS answers: the response goes server -> client, so the client is its destination.</summary>
         public void AcceptL7(in L7Observation observation, SourcePosition position)

@@ -105,6 +105,44 @@ public sealed class ParallelEdgeLoadTests : IDisposable
     }
 
     [Fact]
+    public void Listeners_learned_from_hinted_records_orient_a_later_unhinted_one_however_observing_waits()
+    {
+        // Pass 1 learns nothing while every chunk so far is kept and fully hinted (request/reply), and catches up, in
+        // order, at the first chunk that needs learning. Here 3,000 hinted requests from 40000+ to 10.0.0.2:61000 are
+        // all that makes the one unhinted, flagless reply at the end a reply: by its ports alone (two ephemeral ones,
+        // the lower wins) it would be a call to 10.0.1.9:40001.
+        var text = new StringBuilder();
+        // (Past the format detector's head, which the first chunk always holds whole: so the file splits into chunks.)
+        for (int i = 0; i < 3000; i++)
+            text.Append("{\"start\":\"2026-11-01T10:").Append((i / 60 % 60).ToString("D2")).Append(':').Append((i % 60).ToString("D2"))
+                .Append("Z\",\"src_ip\":\"10.0.1.").Append(10 + i % 40).Append("\",\"src_port\":").Append(40000 + i)
+                .Append(",\"dst_ip\":\"10.0.0.2\",\"dst_port\":61000,\"proto\":6,\"direction\":\"request\"}\n");
+        // Then other hinted traffic, so the chunk of the unhinted record holds nothing of 10.0.0.2:61000 to learn from.
+        for (int i = 0; i < 60; i++)
+            text.Append("{\"start\":\"2026-11-01T10:59:").Append((i % 60).ToString("D2")).Append("Z\",\"src_ip\":\"10.0.2.").Append(10 + i % 5)
+                .Append("\",\"src_port\":").Append(50000 + i).Append(",\"dst_ip\":\"10.0.0.3\",\"dst_port\":80,\"proto\":6,\"direction\":\"request\"}\n");
+        string hintedOnly = Path.Combine(_directory, "hinted.jsonl");
+        File.WriteAllText(hintedOnly, text.ToString());
+        text.Append("{\"start\":\"2026-11-01T11:00:00Z\",\"src_ip\":\"10.0.0.2\",\"src_port\":61000,\"dst_ip\":\"10.0.1.9\",\"dst_port\":40001,\"proto\":6}\n");
+        string mixed = Path.Combine(_directory, "mixed.jsonl");
+        File.WriteAllText(mixed, text.ToString());
+
+        foreach (var file in new[] { mixed, hintedOnly })
+        {
+            var reference = ReferenceLoad([file], [], maxTrackedEndpoints: null);
+            Assert.DoesNotContain("\"dst\":\"10.0.1.9\"", reference.Json);
+            foreach (var (threads, chunk) in new[] { (1, 1 << 20), (2, 4000), (3, 700) })
+            foreach (var memory in RecordMemories([file], [], threads, chunk))
+            {
+                var load = new FileEdgeSource(new FileEdgeSourceOptions { FlowFiles = [file], Threads = threads, ChunkBytes = chunk, RecordMemoryBytes = memory }).Load();
+                Assert.True(reference.Json == Json(load), $"{Path.GetFileName(file)}, {threads} threads, {chunk}-byte chunks, {memory?.ToString() ?? "default"} bytes: edges differ");
+                Assert.Equal(reference.Replies, load.RepliesFolded);
+                if (chunk == 700) Assert.True(load.Chunks > 20, $"{load.Chunks} chunks");
+            }
+        }
+    }
+
+    [Fact]
     public void Hubble_L7_facts_and_DNS_names_are_the_same_on_every_thread_count()
     {
         // HTTP requests and responses (paths that fold into templates, every status class), DNS answers repeated for a
