@@ -148,17 +148,13 @@ internal sealed partial class HubbleJsonDecoder
         bool isTop, ref bool sawFlow)
     {
         int depth = isTop ? 1 : 2; // of the values inside this object
-        i = SkipSpace(line, i + 1);
-        if (i < line.Length && line[i] == (byte)'}') return i + 1;
+        if ((i = ObjectStart(line, i, out bool empty)) < 0 || empty) return i;
         uint seen = 0;
         while (true)
         {
-            if (i >= line.Length || (i = PlainString(line, i, out var name)) < 0) return -1;
+            if ((i = MemberName(line, i, out var name)) < 0) return -1;
             var key = KeyOf(name, isTop);
-            i = SkipSpace(line, i);
-            if (i >= line.Length || line[i] != (byte)':') return -1;
-            i = SkipSpace(line, i + 1);
-            if (i >= line.Length || key == ScanKey.Reader) return -1;
+            if (key == ScanKey.Reader) return -1;
             if (key != ScanKey.Unknown)
             {
                 uint bit = 1u << (int)key;
@@ -166,13 +162,8 @@ internal sealed partial class HubbleJsonDecoder
                 seen |= bit;
                 if (line[i] == (byte)'n') return -1; // null: protobuf's "default", by the reader's rules per field
             }
-            i = ScanFlowValue(line, i, key, state, ref f, ref inner, depth, ref sawFlow);
-            if (i < 0) return -1;
-            i = SkipSpace(line, i);
-            if (i >= line.Length) return -1;
-            if (line[i] == (byte)'}') return i + 1;
-            if (line[i] != (byte)',') return -1;
-            i = SkipSpace(line, i + 1);
+            if ((i = ScanFlowValue(line, i, key, state, ref f, ref inner, depth, ref sawFlow)) < 0) return -1;
+            if ((i = NextMember(line, i, out bool closed)) < 0 || closed) return i;
         }
     }
 
@@ -205,22 +196,15 @@ internal sealed partial class HubbleJsonDecoder
         {
             case ScanKey.Verdict:
                 if ((i = PlainString(line, i, out text)) < 0) return -1;
-                f.Verdict = text.SequenceEqual("FORWARDED"u8) ? VerdictForwarded
-                    : text.SequenceEqual("DROPPED"u8) ? VerdictDropped
-                    : text.SequenceEqual("ERROR"u8) ? 3
-                    : text.SequenceEqual("AUDIT"u8) ? VerdictAudit
-                    : text.SequenceEqual("REDIRECTED"u8) ? VerdictRedirected
-                    : text.SequenceEqual("TRACED"u8) ? 6
-                    : text.SequenceEqual("TRANSLATED"u8) ? VerdictTranslated
-                    : 0;
+                f.Verdict = VerdictNamed(text);
                 return i;
             case ScanKey.Type:
                 if ((i = PlainString(line, i, out text)) < 0) return -1;
-                f.Type = text.SequenceEqual("L3_L4"u8) ? 1 : text.SequenceEqual("L7"u8) ? TypeL7 : text.SequenceEqual("SOCK"u8) ? TypeSock : 0;
+                f.Type = TypeNamed(text);
                 return i;
             case ScanKey.TrafficDirection:
                 if ((i = PlainString(line, i, out text)) < 0) return -1;
-                f.TrafficDirection = text.SequenceEqual("INGRESS"u8) ? DirectionIngress : text.SequenceEqual("EGRESS"u8) ? DirectionEgress : 0;
+                f.TrafficDirection = DirectionNamed(text);
                 return i;
             case ScanKey.IsReply:
                 if (line[i..].StartsWith("true"u8))
@@ -241,21 +225,21 @@ internal sealed partial class HubbleJsonDecoder
             case ScanKey.L4:
                 return ScanLayer4(line, i, depth, ref f);
             case ScanKey.Source:
-                return ScanEndpoint(line, i, depth, state, out f.SourceIdentity);
+                return ScanCached(line, i, depth, state, (byte)'{', state.Identities, EndpointParser, out f.SourceIdentity);
             case ScanKey.Destination:
-                return ScanEndpoint(line, i, depth, state, out f.DestinationIdentity);
+                return ScanCached(line, i, depth, state, (byte)'{', state.Identities, EndpointParser, out f.DestinationIdentity);
             case ScanKey.EgressAllowedBy:
-                return ScanPolicies(line, i, depth, state, out f.EgressAllowedBy);
+                return ScanCached(line, i, depth, state, (byte)'[', state.Policies, PolicyParser, out f.EgressAllowedBy);
             case ScanKey.IngressAllowedBy:
-                return ScanPolicies(line, i, depth, state, out f.IngressAllowedBy);
+                return ScanCached(line, i, depth, state, (byte)'[', state.Policies, PolicyParser, out f.IngressAllowedBy);
             case ScanKey.EgressDeniedBy:
-                return ScanPolicies(line, i, depth, state, out f.EgressDeniedBy);
+                return ScanCached(line, i, depth, state, (byte)'[', state.Policies, PolicyParser, out f.EgressDeniedBy);
             case ScanKey.IngressDeniedBy:
-                return ScanPolicies(line, i, depth, state, out f.IngressDeniedBy);
+                return ScanCached(line, i, depth, state, (byte)'[', state.Policies, PolicyParser, out f.IngressDeniedBy);
             case ScanKey.DestinationNames:
-                return ScanNames(line, i, depth, state, out f.L7.DestinationNames);
+                return ScanCached(line, i, depth, state, (byte)'[', state.Names, NameParser, out f.L7.DestinationNames);
             case ScanKey.SourceNames:
-                return ScanNames(line, i, depth, state, out f.L7.SourceNames);
+                return ScanCached(line, i, depth, state, (byte)'[', state.Names, NameParser, out f.L7.SourceNames);
             case ScanKey.Layer7:
                 return ScanLayer7(line, i, depth, state, ref f.L7);
             default:
@@ -266,17 +250,13 @@ internal sealed partial class HubbleJsonDecoder
     /// <summary>The IP object: both addresses required, ipVersion and encrypted skipped.</summary>
     private static int ScanIp(ReadOnlySpan<byte> line, int i, int depth, ref FlowFields f)
     {
-        if (line[i] != (byte)'{') return -1;
         bool hasSource = false, hasDestination = false;
-        i = SkipSpace(line, i + 1);
-        if (i < line.Length && line[i] == (byte)'}') return -1; // no addresses: the reader names the missing one
-        while (true)
+        // No addresses at all (an empty object): the reader names the missing one.
+        if ((i = ObjectStart(line, i, out bool empty)) < 0 || empty) return -1;
+        bool closed = false;
+        while (!closed)
         {
-            if (i >= line.Length || (i = PlainString(line, i, out var name)) < 0) return -1;
-            i = SkipSpace(line, i);
-            if (i >= line.Length || line[i] != (byte)':') return -1;
-            i = SkipSpace(line, i + 1);
-            if (i >= line.Length) return -1;
+            if ((i = MemberName(line, i, out var name)) < 0) return -1;
             bool isSource = name.SequenceEqual("source"u8);
             if (isSource || name.SequenceEqual("destination"u8))
             {
@@ -293,30 +273,20 @@ internal sealed partial class HubbleJsonDecoder
                 }
             }
             else if ((i = SkipValue(line, i, depth + 1)) < 0) return -1;
-            i = SkipSpace(line, i);
-            if (i >= line.Length) return -1;
-            if (line[i] == (byte)'}') break;
-            if (line[i] != (byte)',') return -1;
-            i = SkipSpace(line, i + 1);
+            if ((i = NextMember(line, i, out closed)) < 0) return -1;
         }
         if (!hasSource || !hasDestination) return -1;
         f.HasIp = true;
-        return i + 1;
+        return i;
     }
 
     /// <summary>The l4 object with one TCP or UDP layer (ICMP and SCTP go to the reader): ports and TCP flags.</summary>
     private static int ScanLayer4(ReadOnlySpan<byte> line, int i, int depth, ref FlowFields f)
     {
-        if (line[i] != (byte)'{') return -1;
-        i = SkipSpace(line, i + 1);
-        if (i < line.Length && line[i] == (byte)'}') return i + 1;
+        if ((i = ObjectStart(line, i, out bool empty)) < 0 || empty) return i;
         while (true)
         {
-            if (i >= line.Length || (i = PlainString(line, i, out var name)) < 0) return -1;
-            i = SkipSpace(line, i);
-            if (i >= line.Length || line[i] != (byte)':') return -1;
-            i = SkipSpace(line, i + 1);
-            if (i >= line.Length) return -1;
+            if ((i = MemberName(line, i, out var name)) < 0) return -1;
             byte protocol = name.SequenceEqual("TCP"u8) ? IpProtocols.Tcp : name.SequenceEqual("UDP"u8) ? IpProtocols.Udp : (byte)0;
             if (protocol != 0)
             {
@@ -327,26 +297,17 @@ internal sealed partial class HubbleJsonDecoder
             }
             else if (name.SequenceEqual("SCTP"u8) || name.SequenceEqual("ICMPv4"u8) || name.SequenceEqual("ICMPv6"u8)) return -1;
             else if ((i = SkipValue(line, i, depth + 1)) < 0) return -1;
-            i = SkipSpace(line, i);
-            if (i >= line.Length) return -1;
-            if (line[i] == (byte)'}') return i + 1;
-            if (line[i] != (byte)',') return -1;
-            i = SkipSpace(line, i + 1);
+            if ((i = NextMember(line, i, out bool closed)) < 0 || closed) return i;
         }
     }
 
     /// <summary>A TCP or UDP object (<see cref="FlowFields.Protocol"/> set): source_port, destination_port, TCP's flags.</summary>
     private static int ScanPorts(ReadOnlySpan<byte> line, int i, int depth, ref FlowFields f)
     {
-        i = SkipSpace(line, i + 1);
-        if (i < line.Length && line[i] == (byte)'}') return i + 1;
+        if ((i = ObjectStart(line, i, out bool empty)) < 0 || empty) return i;
         while (true)
         {
-            if (i >= line.Length || (i = PlainString(line, i, out var name)) < 0) return -1;
-            i = SkipSpace(line, i);
-            if (i >= line.Length || line[i] != (byte)':') return -1;
-            i = SkipSpace(line, i + 1);
-            if (i >= line.Length) return -1;
+            if ((i = MemberName(line, i, out var name)) < 0) return -1;
             ulong port;
             if (name.SequenceEqual("source_port"u8))
             {
@@ -365,11 +326,7 @@ internal sealed partial class HubbleJsonDecoder
                 f.HasTcpFlags = true;
             }
             else if ((i = SkipValue(line, i, depth + 1)) < 0) return -1;
-            i = SkipSpace(line, i);
-            if (i >= line.Length) return -1;
-            if (line[i] == (byte)'}') return i + 1;
-            if (line[i] != (byte)',') return -1;
-            i = SkipSpace(line, i + 1);
+            if ((i = NextMember(line, i, out bool closed)) < 0 || closed) return i;
         }
     }
 
@@ -377,14 +334,10 @@ internal sealed partial class HubbleJsonDecoder
     private static int ScanTcpFlags(ReadOnlySpan<byte> line, int i, out ushort flags)
     {
         flags = 0;
-        i = SkipSpace(line, i + 1);
-        if (i < line.Length && line[i] == (byte)'}') return i + 1;
+        if ((i = ObjectStart(line, i, out bool empty)) < 0 || empty) return i;
         while (true)
         {
-            if (i >= line.Length || (i = PlainString(line, i, out var name)) < 0) return -1;
-            i = SkipSpace(line, i);
-            if (i >= line.Length || line[i] != (byte)':') return -1;
-            i = SkipSpace(line, i + 1);
+            if ((i = MemberName(line, i, out var name)) < 0) return -1;
             var value = line[i..];
             bool set;
             if (value.StartsWith("true"u8))
@@ -419,37 +372,41 @@ internal sealed partial class HubbleJsonDecoder
                     _ => (ushort)0,
                 };
             }
-            i = SkipSpace(line, i);
-            if (i >= line.Length) return -1;
-            if (line[i] == (byte)'}') return i + 1;
-            if (line[i] != (byte)',') return -1;
-            i = SkipSpace(line, i + 1);
+            if ((i = NextMember(line, i, out bool closed)) < 0 || closed) return i;
         }
     }
 
+    /// <summary>The reader path's parser of one cached value's bytes (an endpoint object, a policy or name list): an error, or null.</summary>
+    private delegate string? RawParser<T>(ReadOnlySpan<byte> raw, JsonDecodeState state, string field, out T? value) where T : class;
+
+    private static readonly RawParser<WorkloadIdentity> EndpointParser = HubbleEndpointReader.Parse;
+    private static readonly RawParser<string> PolicyParser = ParsePolicies;
+    private static readonly RawParser<string[]> NameParser = ParseNames;
+
     /// <summary>
-    /// An endpoint object, looked up by its exact bytes in the identity cache (a hit means the reader path or this one
-    /// validated and parsed these bytes before, and a valid object is never the prefix of a longer one, so the reader
-    /// would end it in the same place); on a miss, checked against JSON's grammar here, then parsed by the reader
-    /// path's own <see cref="HubbleEndpointReader.Parse"/> and cached as the reader path caches it.
+    /// An object or array (<paramref name="open"/>) looked up by its exact bytes in <paramref name="cache"/>: a hit means
+    /// the reader path or this one checked and parsed these bytes before, and a valid value is never the prefix of a
+    /// longer one, so the reader would end it in the same place. On a miss it is checked against JSON's grammar here,
+    /// then parsed by the reader path's own <paramref name="parse"/> and cached as the reader path caches it.
     /// </summary>
-    private static int ScanEndpoint(ReadOnlySpan<byte> line, int i, int depth, JsonDecodeState state, out WorkloadIdentity? identity)
+    private static int ScanCached<T>(ReadOnlySpan<byte> line, int i, int depth, JsonDecodeState state, byte open, Utf8KeyedCache<T> cache,
+        RawParser<T> parse, out T? value) where T : class
     {
-        identity = null;
+        value = null;
         int end = ContainerEnd(line, i);
-        if (end < 0 || line[i] != (byte)'{') return -1;
+        if (end < 0 || line[i] != open) return -1;
         var raw = line[i..end];
-        if (state.Identities.TryGet(raw, out int slot, out identity)) return end;
+        if (cache.TryGet(raw, out int slot, out value)) return end;
         if (SkipValue(line, i, depth) != end) return -1;
         try
         {
-            if (HubbleEndpointReader.Parse(raw, state, "", out identity) is not null) return -1;
+            if (parse(raw, state, "", out value) is not null) return -1;
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
             return -1;
         }
-        state.Identities.Set(slot, raw, identity);
+        cache.Set(slot, raw, value);
         return end;
     }
 
@@ -472,48 +429,6 @@ internal sealed partial class HubbleJsonDecoder
         {
             return -1;
         }
-        return end;
-    }
-
-    /// <summary>A policy list (egress_allowed_by, ...), by its bytes in the policy cache, else validated and parsed as the reader path does.</summary>
-    private static int ScanPolicies(ReadOnlySpan<byte> line, int i, int depth, JsonDecodeState state, out string? names)
-    {
-        names = null;
-        int end = ContainerEnd(line, i);
-        if (end < 0 || line[i] != (byte)'[') return -1;
-        var raw = line[i..end];
-        if (state.Policies.TryGet(raw, out int slot, out names)) return end;
-        if (SkipValue(line, i, depth) != end) return -1;
-        try
-        {
-            if (ParsePolicies(raw, state, "", out names) is not null) return -1;
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
-        {
-            return -1;
-        }
-        state.Policies.Set(slot, raw, names);
-        return end;
-    }
-
-    /// <summary>A name list (destination_names, source_names), by its bytes in the name cache, else validated and parsed as the reader path does.</summary>
-    private static int ScanNames(ReadOnlySpan<byte> line, int i, int depth, JsonDecodeState state, out string[]? names)
-    {
-        names = null;
-        int end = ContainerEnd(line, i);
-        if (end < 0 || line[i] != (byte)'[') return -1;
-        var raw = line[i..end];
-        if (state.Names.TryGet(raw, out int slot, out names)) return end;
-        if (SkipValue(line, i, depth) != end) return -1;
-        try
-        {
-            if (ParseNames(raw, state, "", out names) is not null) return -1;
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
-        {
-            return -1;
-        }
-        state.Names.Set(slot, raw, names);
         return end;
     }
 }

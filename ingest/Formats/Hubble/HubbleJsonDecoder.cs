@@ -347,21 +347,29 @@ internal sealed partial class HubbleJsonDecoder : LineFlowDecoder
         return null;
     }
 
+    /// <summary>A Verdict by name; a name this build does not know (a newer Cilium) is an unknown verdict, not a broken record.</summary>
+    private static int VerdictNamed(ReadOnlySpan<byte> name) =>
+        name.SequenceEqual("FORWARDED"u8) ? VerdictForwarded
+        : name.SequenceEqual("DROPPED"u8) ? VerdictDropped
+        : name.SequenceEqual("ERROR"u8) ? 3
+        : name.SequenceEqual("AUDIT"u8) ? VerdictAudit
+        : name.SequenceEqual("REDIRECTED"u8) ? VerdictRedirected
+        : name.SequenceEqual("TRACED"u8) ? 6
+        : name.SequenceEqual("TRANSLATED"u8) ? VerdictTranslated
+        : 0;
+
+    private static int TypeNamed(ReadOnlySpan<byte> name) =>
+        name.SequenceEqual("L3_L4"u8) ? 1 : name.SequenceEqual("L7"u8) ? TypeL7 : name.SequenceEqual("SOCK"u8) ? TypeSock : 0;
+
+    private static int DirectionNamed(ReadOnlySpan<byte> name) =>
+        name.SequenceEqual("INGRESS"u8) ? DirectionIngress : name.SequenceEqual("EGRESS"u8) ? DirectionEgress : 0;
+
     private static string? ReadVerdict(ref Utf8JsonReader reader, Span<byte> scratch, out int verdict)
     {
         verdict = 0;
         if (reader.TokenType == JsonTokenType.String)
         {
-            var text = JsonTokens.Utf8(ref reader, scratch);
-            // A name this build does not know (a newer Cilium) is an unknown verdict, not a broken record.
-            verdict = text.SequenceEqual("FORWARDED"u8) ? VerdictForwarded
-                : text.SequenceEqual("DROPPED"u8) ? VerdictDropped
-                : text.SequenceEqual("ERROR"u8) ? 3
-                : text.SequenceEqual("AUDIT"u8) ? VerdictAudit
-                : text.SequenceEqual("REDIRECTED"u8) ? VerdictRedirected
-                : text.SequenceEqual("TRACED"u8) ? 6
-                : text.SequenceEqual("TRANSLATED"u8) ? VerdictTranslated
-                : 0;
+            verdict = VerdictNamed(JsonTokens.Utf8(ref reader, scratch));
             return null;
         }
         return JsonTokens.TryGetInt32(ref reader, scratch, out verdict) ? null : Expected("verdict", "a verdict name or number", ref reader);
@@ -372,8 +380,7 @@ internal sealed partial class HubbleJsonDecoder : LineFlowDecoder
         type = 0;
         if (reader.TokenType == JsonTokenType.String)
         {
-            var text = JsonTokens.Utf8(ref reader, scratch);
-            type = text.SequenceEqual("L3_L4"u8) ? 1 : text.SequenceEqual("L7"u8) ? TypeL7 : text.SequenceEqual("SOCK"u8) ? TypeSock : 0;
+            type = TypeNamed(JsonTokens.Utf8(ref reader, scratch));
             return null;
         }
         return JsonTokens.TryGetInt32(ref reader, scratch, out type) ? null : Expected("Type", "a flow type name or number", ref reader);
@@ -384,8 +391,7 @@ internal sealed partial class HubbleJsonDecoder : LineFlowDecoder
         direction = 0;
         if (reader.TokenType == JsonTokenType.String)
         {
-            var text = JsonTokens.Utf8(ref reader, scratch);
-            direction = text.SequenceEqual("INGRESS"u8) ? DirectionIngress : text.SequenceEqual("EGRESS"u8) ? DirectionEgress : 0;
+            direction = DirectionNamed(JsonTokens.Utf8(ref reader, scratch));
             return null;
         }
         return JsonTokens.TryGetInt32(ref reader, scratch, out direction) ? null : Expected("traffic_direction", "a direction name or number", ref reader);

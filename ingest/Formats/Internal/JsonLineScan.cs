@@ -236,6 +236,51 @@ internal static class JsonLineScan
     }
 
     /// <summary>
+    /// The start of an object's members: past <c>{</c> (which must be at <paramref name="i"/>) and the whitespace after
+    /// it. <paramref name="empty"/> says the object ended right away, and then the offset is past its <c>}</c>.
+    /// </summary>
+    internal static int ObjectStart(ReadOnlySpan<byte> line, int i, out bool empty)
+    {
+        empty = false;
+        if ((uint)i >= (uint)line.Length || line[i] != (byte)'{') return -1;
+        i = SkipSpace(line, i + 1);
+        if (i < line.Length && line[i] == (byte)'}')
+        {
+            empty = true;
+            return i + 1;
+        }
+        return i;
+    }
+
+    /// <summary>A member's name, the colon and the whitespace around it: the offset of its value (never the line's end), or -1.</summary>
+    internal static int MemberName(ReadOnlySpan<byte> line, int i, out ReadOnlySpan<byte> name)
+    {
+        name = default;
+        if (i >= line.Length || (i = PlainString(line, i, out name)) < 0) return -1;
+        i = SkipSpace(line, i);
+        if (i >= line.Length || line[i] != (byte)':') return -1;
+        i = SkipSpace(line, i + 1);
+        return i < line.Length ? i : -1;
+    }
+
+    /// <summary>
+    /// After a member's value: a comma (the offset of the next member's name) or the closing <c>}</c>
+    /// (<paramref name="closed"/>, the offset past it); -1 for anything else.
+    /// </summary>
+    internal static int NextMember(ReadOnlySpan<byte> line, int i, out bool closed)
+    {
+        closed = false;
+        i = SkipSpace(line, i);
+        if (i >= line.Length) return -1;
+        if (line[i] == (byte)'}')
+        {
+            closed = true;
+            return i + 1;
+        }
+        return line[i] == (byte)',' ? SkipSpace(line, i + 1) : -1;
+    }
+
+    /// <summary>
     /// The JSON value at <paramref name="i"/> (at nesting <paramref name="depth"/>, 1 for a value inside the line's
     /// object), checked against JSON's grammar: objects, arrays, escape-free printable-ASCII strings, numbers, true,
     /// false and null, with JSON's four whitespace bytes between tokens. -1 for anything else, invalid or not.
