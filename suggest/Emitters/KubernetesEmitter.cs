@@ -30,6 +30,7 @@ internal sealed class KubernetesEmitter(ClusterFacts cluster) : IPolicyEmitter
     public EmitResult Emit(SuggestionSet set, IReadOnlyList<string> namespaces, EmittedFiles files)
     {
         var notes = new List<string>();
+        var unaddressedNodeRules = new List<string>();
         foreach (var ns in PolicyText.WritableNamespaces(namespaces, notes))
         {
             var workloads = PolicyText.WorkloadsIn(set, ns).ToList();
@@ -56,15 +57,18 @@ internal sealed class KubernetesEmitter(ClusterFacts cluster) : IPolicyEmitter
                 // spec's own-node exemption instead, with a note for the traffic of the other nodes.
                 var fromNodes = cluster.NodeAddressesKnown ? [] : ingress.Where(r => r.Peer.Kind == PeerKind.Nodes).ToList();
                 ingress = cluster.NodeAddressesKnown ? ingress : ingress.Where(r => r.Peer.Kind != PeerKind.Nodes).ToList();
-                foreach (var rule in fromNodes)
-                    notes.Add($"{rule.Rule.Id} ({rule.Rule}): only the node each pod runs on gets through on {rule.Port}/{rule.ProtocolName} (the spec's exemption): " +
-                              "traffic from the other nodes (NodePort/LoadBalancer Services with externalTrafficPolicy Cluster, host-network clients) will be blocked; " +
-                              "add `kubectl get nodes -o json` to --inventory for an ipBlock per node.");
+                unaddressedNodeRules.AddRange(fromNodes.Select(r => r.Rule.Id));
                 WriteDirection(files, set, ns, stem + "-ingress", selector, "Ingress", "ingress", "from", ingress, fromNodes, notes);
                 var egress = EmittedRules.Of(PolicyText.EgressOf(set, workload), ingress: false);
                 WriteDirection(files, set, ns, stem + "-egress", selector, "Egress", "egress", "to", egress, [], notes);
             }
         }
+        // One note for all of them: a cluster without node addresses has one such rule per probed workload.
+        if (unaddressedNodeRules.Count > 0)
+            notes.Add($"{unaddressedNodeRules.Count} rule(s) from the nodes ({string.Join(", ", unaddressedNodeRules.Take(8))}{(unaddressedNodeRules.Count > 8 ? ", ..." : "")}): " +
+                      "only the node each pod runs on gets through (the spec's exemption); traffic from the other nodes " +
+                      "(NodePort/LoadBalancer Services with externalTrafficPolicy Cluster, host-network clients) will be blocked; " +
+                      "add `kubectl get nodes -o json` to --inventory for an ipBlock per node.");
         return new EmitResult(Format, files.Count, notes);
     }
 
