@@ -92,26 +92,15 @@ internal static class SliStore
     internal static async Task ReplaceAsync(ClickHouseHttpClient client, string table, IReadOnlyList<string> columns, AnalysisWindow window,
         RowBinaryWriter rows, CancellationToken cancellationToken)
     {
-        await StagingTables.DropLeftoversAsync(client, StagingPrefix(table), DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
-        var stagingEngine = await ClusterSchema.StagingEngineAsync(client, table, cancellationToken).ConfigureAwait(false);
-        string tag = StagingTables.NewTag(DateTimeOffset.UtcNow);
-        var statements = ReplaceStatements(client.Database, table, window, stagingEngine, tag);
-        var staging = StagingName(table, window, tag);
-        try
-        {
-            for (int i = 0; i < 2; i++) await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
-            // From copying the day's other windows to the swap, one store of the day at a time (StagingTables.LockSwapAsync).
-            using var swap = await StagingTables.LockSwapAsync(client.Database, table,
-                EdgeRollup.PartitionId(DateOnly.FromDateTime(window.From)), cancellationToken).ConfigureAwait(false);
-            await client.ExecuteAsync(statements[2], cancellationToken).ConfigureAwait(false);
-            if (rows.RowCount > 0) await client.InsertRowBinaryAsync(staging, columns, rows, cancellationToken).ConfigureAwait(false);
-            // The last statement drops the staging table: done below, also after a failure.
-            for (int i = 3; i < statements.Count - 1; i++) await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            await StagingTables.DropQuietlyAsync(client, staging).ConfigureAwait(false);
-        }
+        var partition = EdgeRollup.PartitionId(DateOnly.FromDateTime(window.From));
+        // The fill copies the day's other windows; this window's rows go in before the swap.
+        await StagingTables.SwapAsync(client, table, StagingPrefix(table), partition,
+            (tag, stagingEngine) => ReplaceStatements(client.Database, table, window, stagingEngine, tag),
+            async staging =>
+            {
+                if (rows.RowCount > 0) await client.InsertRowBinaryAsync(staging, columns, rows, cancellationToken).ConfigureAwait(false);
+                return rows.RowCount;
+            }, cancellationToken).ConfigureAwait(false);
     }
 
     private static string StagingPrefix(string table) => table + "_replace_";

@@ -81,26 +81,14 @@ public static class EdgeRollup
 
     private static async Task<long> RebuildAsync(ClickHouseHttpClient client, string table, DateOnly day, string select, CancellationToken cancellationToken)
     {
-        await StagingTables.DropLeftoversAsync(client, StagingPrefix(table), DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
-        var stagingEngine = await ClusterSchema.StagingEngineAsync(client, table, cancellationToken).ConfigureAwait(false);
-        string tag = StagingTables.NewTag(DateTimeOffset.UtcNow);
-        var statements = RebuildStatements(client.Database, table, day, select, stagingEngine, tag);
-        string staging = StagingName(table, day, tag);
-        try
-        {
-            for (int i = 0; i < 2; i++) await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
-            // Filling and swapping: one rebuild of the day at a time in this process (StagingTables.LockSwapAsync).
-            using var swap = await StagingTables.LockSwapAsync(client.Database, table, PartitionId(day), cancellationToken).ConfigureAwait(false);
-            // The last statement drops the staging table: done below, also after a failure.
-            for (int i = 2; i < statements.Count - 1; i++)
-                await client.ExecuteAsync(statements[i], cancellationToken).ConfigureAwait(false);
-            var rows = await client.QueryScalarAsync($"SELECT count() FROM {ClickHouseSql.QuoteIdentifier(client.Database, staging)}", cancellationToken).ConfigureAwait(false);
-            return long.Parse(rows ?? "0", CultureInfo.InvariantCulture);
-        }
-        finally
-        {
-            await StagingTables.DropQuietlyAsync(client, staging).ConfigureAwait(false);
-        }
+        // The rows the day got: the staging table's, counted before the swap (which copies them).
+        return await StagingTables.SwapAsync(client, table, StagingPrefix(table), PartitionId(day),
+            (tag, stagingEngine) => RebuildStatements(client.Database, table, day, select, stagingEngine, tag),
+            async staging =>
+            {
+                var rows = await client.QueryScalarAsync($"SELECT count() FROM {ClickHouseSql.QuoteIdentifier(client.Database, staging)}", cancellationToken).ConfigureAwait(false);
+                return long.Parse(rows ?? "0", CultureInfo.InvariantCulture);
+            }, cancellationToken).ConfigureAwait(false);
     }
 
     private static string StagingPrefix(string table) => table + "_rebuild_";

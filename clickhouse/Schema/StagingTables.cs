@@ -51,11 +51,42 @@ public static class StagingTables
         return dropped;
     }
 
+    /// <summary>
+    /// One partition swap, the way every caller runs it: drops the prefix's leftovers, gives the run its own staging
+    /// table (<paramref name="statements"/> are built for its tag and the target's staging engine, and are: drop, create,
+    /// fill, swap, drop), runs the first two, then under <see cref="LockSwapAsync"/> the fill, <paramref name="beforeSwap"/>
+    /// (which may add rows to the staging table, or count them) and the swap; the staging table is dropped even after a
+    /// failure. Returns what <paramref name="beforeSwap"/> returned.
+    /// </summary>
+    public static async Task<T> SwapAsync<T>(ClickHouseHttpClient client, string table, string prefix, string partition,
+        Func<string, string?, IReadOnlyList<string>> statements, Func<string, Task<T>> beforeSwap, CancellationToken cancellationToken)
+    {
+        await DropLeftoversAsync(client, prefix, DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
+        var stagingEngine = await ClusterSchema.StagingEngineAsync(client, table, cancellationToken).ConfigureAwait(false);
+        string tag = NewTag(DateTimeOffset.UtcNow);
+        var sql = statements(tag, stagingEngine);
+        string staging = Name(prefix, partition, tag);
+        try
+        {
+            for (int i = 0; i < 2; i++) await client.ExecuteAsync(sql[i], cancellationToken).ConfigureAwait(false);
+            using var swap = await LockSwapAsync(client.Database, table, partition, cancellationToken).ConfigureAwait(false);
+            await client.ExecuteAsync(sql[2], cancellationToken).ConfigureAwait(false);
+            var result = await beforeSwap(staging).ConfigureAwait(false);
+            // The last statement drops the staging table: done below, also after a failure.
+            for (int i = 3; i < sql.Count - 1; i++) await client.ExecuteAsync(sql[i], cancellationToken).ConfigureAwait(false);
+            return result;
+        }
+        finally
+        {
+            await DropQuietlyAsync(client, staging).ConfigureAwait(false);
+        }
+    }
+
     private static readonly ConcurrentDictionary<string, SemaphoreSlim> SwapLocks = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// Holds the swap of one partition of one table for this process until disposed: filling the staging table from
-    /// the target and the REPLACE PARTITION. Separate tables were not enough: four concurrent stores of one window on
+    /// Holds the swap of one partition of one table for this process until disposed (<see cref="SwapAsync{T}"/>): filling
+    /// the staging table and the REPLACE PARTITION. Separate tables were not enough: four concurrent stores of one window on
     /// ClickHouse 18.16 left the day with other than its rows in 2 of ~50 runs under load
     /// (SliStoreOverlapTests), and a store that copies the day's other windows while another swaps one in puts back
     /// the old rows. Runs in other processes (serve and a manual `analyze --clickhouse`) are not covered.

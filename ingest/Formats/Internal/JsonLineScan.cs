@@ -311,13 +311,7 @@ internal static class JsonLineScan
         if (i < line.Length && line[i] == close) return i + 1;
         while (true)
         {
-            if (isObject)
-            {
-                if (i >= line.Length || (i = PlainString(line, i, out _)) < 0) return -1;
-                i = SkipSpace(line, i);
-                if (i >= line.Length || line[i] != (byte)':') return -1;
-                i = SkipSpace(line, i + 1);
-            }
+            if (isObject && (i = MemberName(line, i, out _)) < 0) return -1;
             if ((i = SkipValue(line, i, depth + 1)) < 0) return -1;
             i = SkipSpace(line, i);
             if (i >= line.Length) return -1;
