@@ -68,7 +68,7 @@ internal static class SliStore
         FlowTables.SliL7OperationsTable(ClickHouseServerVersion.Parse("18.16.1")).Columns.Select(c => c.Name).ToArray();
 
     /// <summary>The statements that replace one window in one table, in order; the new rows go into the staging table after the third.</summary>
-    /// <remarks>A replicated target needs <paramref name="stagingEngine"/> (<see cref="ClusterSchema.StagingEngine"/>).</remarks>
+    /// <remarks>A replicated target needs <paramref name="stagingEngine"/> (ClusterSchema.StagingEngine, which <see cref="StagingTables.SwapAsync{T}"/> passes).</remarks>
     /// <param name="stagingTag">Makes the staging table this run's own (<see cref="StagingTables"/>: runs for one day may overlap); null: the
     /// plain per-day name.</param>
     public static IReadOnlyList<string> ReplaceStatements(string database, string table, AnalysisWindow window, string? stagingEngine = null,

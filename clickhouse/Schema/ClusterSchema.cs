@@ -7,7 +7,7 @@ namespace FlowPolicy.ClickHouse.Schema;
 /// Replicated (<see cref="SchemaOptions.Replicated"/>): every MergeTree table is ReplicatedMergeTree, one ZooKeeper path
 /// per shard and table (<see cref="ReplicatedPath"/>).
 /// </summary>
-public static class ClusterSchema
+internal static class ClusterSchema
 {
     public const string LocalSuffix = "_local";
 
